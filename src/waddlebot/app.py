@@ -1,0 +1,40 @@
+"""The ASGI application of one process: every service (embedded, ``waddlebot up``) or a few."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from waddlebot import __version__
+from waddlebot.collectors.console import ws as console_ws
+from waddlebot.runtime import SERVICES, Runtime
+from waddlebot.settings import Settings
+from waddlebot.web import api, health
+
+
+def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAPI:
+    chosen = frozenset(services)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings, chosen)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="WaddleBot",
+        version=__version__,
+        description="One community chat bot for Twitch, Discord and Slack at once.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    if "api" in chosen:
+        app.include_router(api.router)
+    if "console" in chosen:
+        app.include_router(console_ws.router)
+    return app

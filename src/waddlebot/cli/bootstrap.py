@@ -1,0 +1,72 @@
+"""First-run chores and API-key commands for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import structlog
+
+from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.migrate import upgrade
+from waddlebot.services import apikeys
+from waddlebot.settings import Settings
+
+log = structlog.get_logger("waddlebot.bootstrap")
+
+
+def key_file(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "api-key"
+
+
+async def _with_db(settings: Settings) -> Database:
+    if settings.migrate_on_start:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    return Database.from_settings(settings)
+
+
+async def ensure_api_key(settings: Settings) -> None:
+    """On a first start with no key at all, create one and write it to ``<data_dir>/api-key``
+    (readable by this user only), so ``waddlebot chat --url`` works out of the box."""
+    if settings.api_key.get_secret_value():
+        return
+    db = await _with_db(settings)
+    try:
+        if await apikeys.count_keys(db):
+            return
+        _, plaintext = await apikeys.create_key(db, "local")
+    finally:
+        await db.close()
+    path = key_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(plaintext + "\n")
+    log.info("created the first API key", path=str(path))
+
+
+async def create_key(settings: Settings, name: str) -> str:
+    db = await _with_db(settings)
+    try:
+        _, plaintext = await apikeys.create_key(db, name)
+    finally:
+        await db.close()
+    return plaintext
+
+
+async def list_keys(settings: Settings) -> list[str]:
+    db = await _with_db(settings)
+    try:
+        keys = await apikeys.list_keys(db)
+    finally:
+        await db.close()
+    return [f"{k.key_id}\t{k.name}\t{'revoked' if k.revoked else 'active'}" for k in keys]
+
+
+async def revoke_key(settings: Settings, key_id: str) -> None:
+    db = await _with_db(settings)
+    try:
+        await apikeys.revoke_key(db, key_id)
+    finally:
+        await db.close()

@@ -1,0 +1,1 @@
+"""Collectors: everything platform-specific (in: verify, dedupe, translate; out: send)."""

@@ -1,0 +1,1 @@
+"""Pure domain: events, the module contract, permissions and the command parser."""

@@ -1,0 +1,124 @@
+"""The canonical event: what every collector turns a platform payload into.
+
+Versioned with ``schema_version``; ``docs/events.md`` describes every field and
+``waddlebot schema`` exports the JSON Schema from these models.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from waddlebot.core.permissions import PlatformRole
+
+EVENT_SCHEMA_VERSION = 1
+
+Platform = Literal["console", "twitch", "discord", "slack"]
+PLATFORMS: tuple[str, ...] = ("console", "twitch", "discord", "slack")
+
+
+class EventType(StrEnum):
+    CHAT_MESSAGE = "chat_message"
+    SLASH_COMMAND = "slash_command"
+    WHISPER = "whisper"
+    FOLLOW = "follow"
+    SUBSCRIBE = "subscribe"
+    GIFT_SUBSCRIBE = "gift_subscribe"
+    CHEER = "cheer"
+    RAID = "raid"
+    STREAM_ONLINE = "stream_online"
+    STREAM_OFFLINE = "stream_offline"
+    MEMBER_JOIN = "member_join"
+    MEMBER_LEAVE = "member_leave"
+    REACTION = "reaction"
+    BOOST = "boost"
+
+
+TEXT_EVENTS = frozenset({EventType.CHAT_MESSAGE, EventType.SLASH_COMMAND, EventType.WHISPER})
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Author(BaseModel):
+    """One account on one platform, as the platform describes it in this place."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str = Field(min_length=1, max_length=128, description="platform user id")
+    login: str = Field(default="", max_length=128)
+    display_name: str = Field(default="", max_length=256)
+    roles: tuple[PlatformRole, ...] = Field(
+        default=(), description="platform roles in this place, e.g. owner, moderator, vip"
+    )
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.login or self.user_id
+
+
+class Amounts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bits: int | None = Field(default=None, ge=0)
+    months: int | None = Field(default=None, ge=0)
+    viewers: int | None = Field(default=None, ge=0)
+    tier: str | None = Field(default=None, max_length=16)
+    count: int | None = Field(default=None, ge=0, description="gift count and the like")
+
+
+class Event(BaseModel):
+    """A thing that happened in one place on one platform."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = EVENT_SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_id, max_length=64)
+    platform: Platform
+    entity_id: str = Field(
+        min_length=3, max_length=256, description="e.g. twitch:1337, discord:<guild>:<channel>"
+    )
+    server_id: str = Field(default="", max_length=128)
+    channel_id: str = Field(default="", max_length=128)
+    thread_id: str = Field(default="", max_length=128)
+    message_id: str = Field(
+        min_length=1, max_length=256, description="the platform's id; redeliveries share it"
+    )
+    type: EventType = EventType.CHAT_MESSAGE
+    author: Author | None = None
+    text: str = Field(default="", max_length=10_000)
+    reply_to: str = Field(default="", max_length=256, description="message id this answers")
+    amounts: Amounts = Field(default_factory=Amounts)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    raw: dict[str, Any] = Field(default_factory=dict, description="platform payload, for audit")
+
+    @field_validator("entity_id")
+    @classmethod
+    def _entity_names_its_platform(cls, value: str) -> str:
+        platform, sep, rest = value.partition(":")
+        if not sep or not rest or platform not in PLATFORMS:
+            raise ValueError("entity_id must look like '<platform>:<id>', e.g. 'twitch:1337'")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Event:
+        if not self.entity_id.startswith(self.platform + ":"):
+            raise ValueError(
+                f"entity_id {self.entity_id!r} does not belong to platform {self.platform!r}"
+            )
+        if self.type in TEXT_EVENTS and self.author is None:
+            raise ValueError(f"a {self.type.value} event needs an author")
+        return self
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{self.platform}:{self.message_id}"

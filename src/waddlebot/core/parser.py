@@ -1,0 +1,90 @@
+"""The command parser: ``!name args`` (or the community's prefix) and ``#name args`` for
+serverless modules, with shell-like quoting that never fails on what users really type.
+
+Written by hand rather than with :mod:`shlex` because chat text is not shell input: an
+unbalanced quote (``!quote add it's fine``) must not raise, phone keyboards send curly quotes,
+and backslashes are ordinary characters in chat.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SERVERLESS_PREFIX = "#"
+MAX_NAME_LENGTH = 32
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u201e": "\u201c"}
+_ANY_QUOTE = frozenset(_QUOTES)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCommand:
+    prefix: str  # the community prefix (e.g. "!") or "#" for serverless commands
+    name: str  # lower case, without prefix
+    args: tuple[str, ...]
+    rest: str  # everything after the name, stripped: the raw argument text
+
+    @property
+    def serverless(self) -> bool:
+        return self.prefix == SERVERLESS_PREFIX
+
+
+def parse_command(text: str, prefix: str = "!") -> ParsedCommand | None:
+    """Parse one chat line; ``None`` when it is not a command (plain chat)."""
+    stripped = text.lstrip()
+    if prefix and stripped.startswith(prefix):
+        used = prefix
+    elif stripped.startswith(SERVERLESS_PREFIX):
+        used = SERVERLESS_PREFIX
+    else:
+        return None
+    match = _NAME.match(stripped, len(used))
+    if match is None:
+        return None
+    end = match.end()
+    if end < len(stripped) and not stripped[end].isspace():
+        return None  # "!ping!" or "#1st" is chat, not a command
+    rest = stripped[end:].strip()
+    return ParsedCommand(used, match.group().lower(), split_args(rest), rest)
+
+
+def split_args(text: str) -> tuple[str, ...]:
+    """Split on whitespace; a quoted run is one argument. An unclosed quote is literal."""
+    if not _ANY_QUOTE.intersection(text):
+        return tuple(text.split())
+    args: list[str] = []
+    current: list[str] = []
+    in_token = False
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char.isspace():
+            if in_token:
+                args.append("".join(current))
+                current, in_token = [], False
+            i += 1
+            continue
+        closer = _QUOTES.get(char)
+        if closer is not None and not in_token:
+            end = text.find(closer, i + 1)
+            if end != -1 and (end + 1 == n or text[end + 1].isspace()):
+                args.append(text[i + 1 : end])
+                i = end + 1
+                continue
+        current.append(char)
+        in_token = True
+        i += 1
+    if in_token:
+        args.append("".join(current))
+    return tuple(args)
+
+
+def quote_arg(arg: str) -> str:
+    """The inverse of :func:`split_args` for one argument (used by aliases and tests)."""
+    if arg and not any(c.isspace() for c in arg) and not _ANY_QUOTE.intersection(arg[:1]):
+        return arg
+    for opener, closer in (('"', '"'), ("'", "'"), ("\u201c", "\u201d")):
+        if closer not in arg:
+            return f"{opener}{arg}{closer}"
+    raise ValueError("argument contains every kind of quote and whitespace; cannot quote it")

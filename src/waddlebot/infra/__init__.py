@@ -1,0 +1,1 @@
+"""Infrastructure ports (cache, bus, broadcast, rate limits, database) and their adapters."""

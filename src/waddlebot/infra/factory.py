@@ -1,0 +1,62 @@
+"""Builds the infrastructure ports: in-process adapters without a Redis URL, Redis otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from waddlebot.infra.memory import MemoryBroadcast, MemoryBus, MemoryCache, MemoryRateLimiter
+from waddlebot.infra.ports import Ports
+from waddlebot.infra.redis_ports import (
+    RedisBroadcast,
+    RedisBus,
+    RedisCache,
+    RedisRateLimiter,
+    redis_client,
+)
+
+
+@dataclass
+class RedisPorts(Ports):
+    """Redis-backed ports sharing one client (one connection pool), closed after the ports."""
+
+    redis: Redis | None = field(default=None, repr=False)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            client, self.redis = self.redis, None
+            if client is not None:
+                await client.aclose()
+
+
+async def build_ports(
+    redis_url: str,
+    prefix: str = "waddlebot",
+    *,
+    bus_maxlen: int = 100_000,
+    max_connections: int = 100,
+) -> Ports:
+    """``max_connections`` caps the shared Redis pool; each blocked bus read holds one."""
+    if not redis_url:
+        return Ports(
+            cache=MemoryCache(),
+            bus=MemoryBus(maxlen=bus_maxlen),
+            broadcast=MemoryBroadcast(),
+            ratelimiter=MemoryRateLimiter(),
+        )
+    client = redis_client(redis_url, max_connections=max_connections)
+    try:
+        await client.ping()  # fail at startup, not on the first message
+        return RedisPorts(
+            cache=RedisCache(client, prefix),
+            bus=RedisBus(client, prefix, maxlen=bus_maxlen),
+            broadcast=RedisBroadcast(client, prefix),
+            ratelimiter=RedisRateLimiter(client, prefix),
+            redis=client,
+        )
+    except BaseException:
+        await client.aclose()
+        raise

@@ -1,0 +1,459 @@
+"""In-process adapters for the infrastructure ports (single process, no Redis).
+
+They mirror the Redis adapters' semantics so the embedded mode behaves like the distributed one:
+the bus is at-least-once with consumer groups, the cache's ``add`` has exactly one winner, and so
+on. Everything runs on one event loop; none of this is thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from waddlebot.infra.ports import BusMessage, Limit
+
+_log = structlog.get_logger()
+
+_NEVER = math.inf
+
+
+def _expiry(now: float, ttl: float | None) -> float:
+    return _NEVER if ttl is None else now + ttl
+
+
+class MemoryCache:
+    """A dict with expiry timestamps (``time.monotonic``).
+
+    Expired entries are dropped lazily when read, and a min-heap of expiry times lets every write
+    also drop a few entries whose time has passed, so keys that are never read again do not pile
+    up. Beyond ``max_entries`` the least recently written entry is evicted.
+    """
+
+    _SWEEP_BUDGET = 32  # expired entries dropped per write, at most
+
+    def __init__(self, *, max_entries: int = 1_000_000) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max_entries = max_entries
+        # value, monotonic expiry; insertion order is write order (for eviction)
+        self._data: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._expiries: list[tuple[float, str]] = []  # heap; may hold stale entries
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def _get(self, key: str, now: float) -> tuple[bytes, float] | None:
+        item = self._data.get(key)
+        if item is not None and item[1] <= now:
+            del self._data[key]
+            return None
+        return item
+
+    def _put(self, key: str, value: bytes, expires: float, now: float) -> None:
+        data = self._data
+        data[key] = (value, expires)
+        data.move_to_end(key)
+        if expires != _NEVER:
+            heapq.heappush(self._expiries, (expires, key))
+        self._sweep(now)
+        while len(data) > self._max_entries:
+            data.popitem(last=False)
+
+    def _sweep(self, now: float) -> None:
+        heap, data = self._expiries, self._data
+        for _ in range(self._SWEEP_BUDGET):
+            if not heap or heap[0][0] > now:
+                break
+            _, key = heapq.heappop(heap)
+            item = data.get(key)
+            if item is not None and item[1] <= now:
+                del data[key]
+        # Overwritten and deleted keys leave stale heap entries: rebuild when they dominate.
+        if len(heap) > 2 * len(data) + 1024:
+            self._expiries = [(exp, k) for k, (_, exp) in data.items() if exp != _NEVER]
+            heapq.heapify(self._expiries)
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._get(key, time.monotonic())
+        return None if item is None else item[0]
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        now = time.monotonic()
+        out: list[bytes | None] = []
+        for key in keys:
+            item = self._get(key, now)
+            out.append(None if item is None else item[0])
+        return out
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        now = time.monotonic()
+        self._put(key, value, _expiry(now, ttl), now)
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl: float | None = None) -> None:
+        now = time.monotonic()
+        expires = _expiry(now, ttl)
+        for key, value in items:
+            self._put(key, value, expires, now)
+
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        now = time.monotonic()
+        if self._get(key, now) is not None:
+            return False
+        self._put(key, value, _expiry(now, ttl), now)
+        return True
+
+    async def add_many(
+        self, keys: Sequence[str], value: bytes, ttl: float | None = None
+    ) -> list[bool]:
+        now = time.monotonic()
+        expires = _expiry(now, ttl)
+        out: list[bool] = []
+        for key in keys:
+            added = self._get(key, now) is None
+            if added:
+                self._put(key, value, expires, now)
+            out.append(added)
+        return out
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._data.pop(key, None)
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        now = time.monotonic()
+        item = self._get(key, now)
+        if item is None:
+            self._put(key, b"%d" % amount, _expiry(now, ttl), now)
+            return amount
+        value = int(item[0]) + amount  # ValueError for a non-integer, like Redis's error
+        self._data[key] = (b"%d" % value, item[1])  # keeps its expiry and position
+        return value
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+        self._expiries.clear()
+
+
+class _Pending:
+    __slots__ = ("consumer", "data", "delivered_at", "deliveries")
+
+    def __init__(self, consumer: str, data: bytes, delivered_at: float) -> None:
+        self.consumer = consumer
+        self.data = data  # kept here so trimming the stream never loses a pending entry
+        self.delivered_at = delivered_at
+        self.deliveries = 1
+
+
+class _Group:
+    __slots__ = ("cursor", "pending")
+
+    def __init__(self, cursor: int) -> None:
+        self.cursor = cursor  # absolute position of the next entry to hand out
+        self.pending: OrderedDict[str, _Pending] = OrderedDict()  # in id order
+
+
+class _Stream:
+    __slots__ = ("entries", "first", "groups", "last_ms", "last_seq", "waiters")
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[str, bytes]] = deque()
+        self.first = 0  # absolute position of entries[0]
+        self.groups: dict[str, _Group] = {}
+        self.last_ms = 0
+        self.last_seq = -1
+        self.waiters: set[asyncio.Future[None]] = set()
+
+    def next_id(self) -> str:
+        ms = int(time.time() * 1000)
+        if ms > self.last_ms:
+            self.last_ms, self.last_seq = ms, 0
+        else:  # same millisecond, or the clock went back: keep ids increasing
+            self.last_seq += 1
+        return f"{self.last_ms}-{self.last_seq}"
+
+    def wake(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+
+class MemoryBus:
+    """Streams with consumer groups in process memory, with the Redis Streams semantics.
+
+    Each stream keeps at most ``maxlen`` entries, like ``XADD MAXLEN``: a group lagging further
+    behind than that loses the oldest entries it has not read. Pending (read, unacknowledged)
+    entries are never lost; their data lives in the group's pending list until acknowledged.
+    """
+
+    def __init__(self, *, maxlen: int = 100_000) -> None:
+        self._maxlen = maxlen
+        self._streams: dict[str, _Stream] = {}
+
+    def _group(self, stream: str, group: str) -> tuple[_Stream, _Group]:
+        s = self._streams.get(stream)
+        g = s.groups.get(group) if s is not None else None
+        if s is None or g is None:
+            raise LookupError(f"NOGROUP no group {group!r} on stream {stream!r}")
+        return s, g
+
+    async def publish(self, stream: str, payloads: Sequence[bytes]) -> list[str]:
+        s = self._streams.get(stream)
+        if s is None:
+            s = self._streams[stream] = _Stream()
+        ids = []
+        for payload in payloads:
+            entry_id = s.next_id()
+            s.entries.append((entry_id, payload))
+            ids.append(entry_id)
+        excess = len(s.entries) - self._maxlen
+        if excess > 0:
+            for _ in range(excess):
+                s.entries.popleft()
+            s.first += excess
+        if s.waiters:
+            s.wake()
+        return ids
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        s = self._streams.get(stream)
+        if s is None:
+            s = self._streams[stream] = _Stream()
+        if group not in s.groups:
+            s.groups[group] = _Group(s.first)  # like id "0": sees every entry still there
+
+    def _take(self, s: _Stream, g: _Group, consumer: str, count: int) -> list[BusMessage]:
+        start = max(g.cursor, s.first)
+        end = min(s.first + len(s.entries), start + count)
+        if start >= end:
+            return []
+        now = time.monotonic()
+        entries, first, pending = s.entries, s.first, g.pending
+        out = []
+        for pos in range(start, end):
+            entry_id, data = entries[pos - first]
+            pending[entry_id] = _Pending(consumer, data, now)
+            out.append(BusMessage(entry_id, data))
+        g.cursor = end
+        return out
+
+    async def read(
+        self, stream: str, group: str, consumer: str, count: int, block_ms: int
+    ) -> list[BusMessage]:
+        s, g = self._group(stream, group)
+        messages = self._take(s, g, consumer, count)
+        if messages or block_ms <= 0:
+            return messages
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + block_ms / 1000
+        while not messages:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            waiter = loop.create_future()
+            s.waiters.add(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                pass
+            finally:
+                s.waiters.discard(waiter)
+            if self._streams.get(stream) is not s:  # closed meanwhile
+                return []
+            messages = self._take(s, g, consumer, count)
+        return messages
+
+    async def ack(self, stream: str, group: str, ids: Sequence[str]) -> None:
+        s = self._streams.get(stream)
+        g = s.groups.get(group) if s is not None else None
+        if g is not None:
+            for entry_id in ids:
+                g.pending.pop(entry_id, None)
+
+    async def reclaim(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[BusMessage]:
+        _, g = self._group(stream, group)
+        now = time.monotonic()
+        cutoff = now - min_idle_ms / 1000
+        out: list[BusMessage] = []
+        for entry_id, p in g.pending.items():
+            if len(out) >= count:
+                break
+            if p.delivered_at <= cutoff:
+                p.consumer, p.delivered_at = consumer, now
+                p.deliveries += 1
+                out.append(BusMessage(entry_id, p.data, p.deliveries))
+        return out
+
+    async def pending_count(self, stream: str, group: str) -> int:
+        return len(self._group(stream, group)[1].pending)
+
+    async def length(self, stream: str) -> int:
+        s = self._streams.get(stream)
+        return 0 if s is None else len(s.entries)
+
+    async def close(self) -> None:
+        streams, self._streams = self._streams, {}
+        for s in streams.values():
+            s.wake()
+
+
+class QueueSubscription:
+    """A subscriber's bounded buffer; when full the oldest message is dropped (and a warning
+    logged once) so a slow subscriber never holds up the publisher or the others.
+
+    Iterate it from one task only. Iteration ends when the subscription is closed.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        maxsize: int,
+        on_close: Callable[[QueueSubscription], Awaitable[None]] | None = None,
+    ) -> None:
+        self.channel = channel
+        self._maxsize = maxsize
+        self._on_close = on_close
+        self._buffer: deque[bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._warned = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if len(self._buffer) >= self._maxsize:
+            self._buffer.popleft()
+            if not self._warned:
+                self._warned = True
+                _log.warning(
+                    "broadcast subscriber too slow, dropping oldest messages",
+                    channel=self.channel,
+                    queue_size=self._maxsize,
+                )
+        self._buffer.append(data)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def __aiter__(self) -> QueueSubscription:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._buffer:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._buffer.popleft()
+
+    def close_local(self) -> None:
+        """Stop delivery without telling the owner (used when the owner itself closes)."""
+        self._closed = True
+        self._buffer.clear()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self.close_local()
+        if self._on_close is not None:
+            await self._on_close(self)
+
+
+class MemoryBroadcast:
+    def __init__(self, *, queue_size: int = 1000) -> None:
+        self._queue_size = queue_size
+        self._subscribers: dict[str, set[QueueSubscription]] = {}
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        for sub in self._subscribers.get(channel, ()):
+            sub.put(data)
+
+    async def subscribe(self, channel: str) -> QueueSubscription:
+        sub = QueueSubscription(channel, self._queue_size, self._unsubscribe)
+        self._subscribers.setdefault(channel, set()).add(sub)
+        return sub
+
+    async def _unsubscribe(self, sub: QueueSubscription) -> None:
+        subs = self._subscribers.get(sub.channel)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subscribers[sub.channel]
+
+    async def close(self) -> None:
+        subscribers, self._subscribers = self._subscribers, {}
+        for subs in subscribers.values():
+            for sub in subs:
+                sub.close_local()
+
+
+class LimitsRateLimiter:
+    """:class:`~waddlebot.infra.ports.RateLimiter` on top of a ``limits`` async storage.
+
+    Strategy: moving window. It is exact (a hit is allowed only if fewer than ``amount`` hits were
+    counted in the last ``seconds``), and on Redis one Lua script checks and records a hit
+    atomically, so concurrent hits from any number of processes never overshoot. It stores one
+    timestamp per counted hit (at most ``amount`` per key), which is fine for chat-sized limits;
+    the sliding-window counter would be cheaper but only approximate.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._items: dict[Limit, RateLimitItem] = {}
+
+    def _item(self, limit: Limit) -> RateLimitItem:
+        item = self._items.get(limit)
+        if item is None:
+            item = self._items[limit] = RateLimitItemPerSecond(limit.amount, limit.seconds)
+        return item
+
+    async def hit(self, limit: Limit, *key: str) -> bool:
+        return await self._strategy.hit(self._item(limit), *key)
+
+    async def reset_in(self, limit: Limit, *key: str) -> float:
+        stats = await self._strategy.get_window_stats(self._item(limit), *key)
+        if stats.remaining > 0:
+            return 0.0
+        return max(0.0, stats.reset_time - time.time())
+
+    async def clear(self, limit: Limit, *key: str) -> None:
+        await self._strategy.clear(self._item(limit), *key)
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryRateLimiter(LimitsRateLimiter):
+    def __init__(self) -> None:
+        self._memory = MemoryStorage()
+        super().__init__(self._memory)
+
+    async def close(self) -> None:
+        timer = self._memory.timer  # its background expiry task
+        if timer is not None and not timer.done():
+            timer.cancel()

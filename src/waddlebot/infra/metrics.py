@@ -1,0 +1,28 @@
+"""Prometheus metrics, served at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_ACCEPTED = Counter("waddlebot_events_accepted_total", "Events put on the bus", ["platform"])
+EVENTS_PROCESSED = Counter(
+    "waddlebot_events_processed_total", "Events the router finished", ["platform", "type"]
+)
+DUPLICATES = Counter("waddlebot_events_duplicate_total", "Redelivered events skipped", ["platform"])
+DEAD_LETTERS = Counter("waddlebot_events_dead_letter_total", "Bus entries that could not be processed")
+COMMANDS = Counter(
+    "waddlebot_commands_total", "Commands by outcome", ["command", "outcome"]
+)
+RATE_LIMITED = Counter("waddlebot_rate_limited_total", "Commands refused by a rate limit", ["scope"])
+MODULE_ERRORS = Counter(
+    "waddlebot_module_errors_total", "Module calls that failed or timed out", ["module", "reason"]
+)
+REPLIES = Counter("waddlebot_replies_total", "Messages put on reply streams", ["platform"])
+DELIVERED = Counter(
+    "waddlebot_replies_delivered_total", "Messages a collector sent", ["platform", "outcome"]
+)
+BATCH_LATENCY = Histogram(
+    "waddlebot_router_batch_seconds",
+    "Time the router spends on one batch",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

@@ -1,0 +1,135 @@
+"""The infrastructure ports. Each has an in-process adapter (embedded) and a Redis adapter
+(distributed); :func:`waddlebot.infra.factory.build_ports` picks by ``WADDLEBOT_REDIS_URL``.
+
+Payloads are ``bytes`` everywhere so callers choose their own encoding (we use orjson).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None: ...
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl: float | None = None) -> None:
+        """Set several keys with one TTL in one round trip."""
+        ...
+
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Set only if absent; True when this call set it (atomic: exactly one caller wins)."""
+        ...
+
+    async def add_many(self, keys: Sequence[str], value: bytes, ttl: float | None = None) -> list[bool]:
+        """``add`` for several keys in one round trip; one result per key, in order."""
+        ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        """Atomic counter; the TTL is set when the key is created."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    id: str
+    data: bytes
+    deliveries: int = 1  # how often this entry has been handed out (1 on first read)
+
+
+class Bus(Protocol):
+    """Durable streams with consumer groups: at-least-once delivery.
+
+    An entry read by a consumer stays pending until acknowledged; entries pending longer than
+    ``min_idle_ms`` (their consumer died) can be reclaimed by another consumer of the group.
+    """
+
+    async def publish(self, stream: str, payloads: Sequence[bytes]) -> list[str]:
+        """Append entries; returns their ids once they are durably on the stream."""
+        ...
+
+    async def ensure_group(self, stream: str, group: str) -> None: ...
+
+    async def read(
+        self, stream: str, group: str, consumer: str, count: int, block_ms: int
+    ) -> list[BusMessage]:
+        """New entries for this consumer, waiting up to ``block_ms`` when there are none."""
+        ...
+
+    async def ack(self, stream: str, group: str, ids: Sequence[str]) -> None: ...
+
+    async def reclaim(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[BusMessage]:
+        """Take over entries pending longer than ``min_idle_ms`` in other consumers' hands."""
+        ...
+
+    async def pending_count(self, stream: str, group: str) -> int: ...
+
+    async def length(self, stream: str) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class Subscription(Protocol):
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+class Broadcast(Protocol):
+    """Fire-and-forget fan-out to every current subscriber of a channel (no persistence)."""
+
+    async def publish(self, channel: str, data: bytes) -> None: ...
+
+    async def subscribe(self, channel: str) -> Subscription:
+        """Subscribe; messages published after this returns are delivered."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    amount: int
+    seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.amount}/{self.seconds}s"
+
+
+class RateLimiter(Protocol):
+    async def hit(self, limit: Limit, *key: str) -> bool:
+        """Count one hit; False when the limit is exhausted (atomic under concurrency)."""
+        ...
+
+    async def reset_in(self, limit: Limit, *key: str) -> float:
+        """Seconds until the next hit would be allowed (0 when it is allowed now)."""
+        ...
+
+    async def clear(self, limit: Limit, *key: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class Ports:
+    cache: Cache
+    bus: Bus
+    broadcast: Broadcast
+    ratelimiter: RateLimiter
+
+    async def close(self) -> None:
+        for port in (self.ratelimiter, self.broadcast, self.bus, self.cache):
+            await port.close()

@@ -1,0 +1,376 @@
+"""Redis adapters for the infrastructure ports.
+
+Every adapter takes a ``redis.asyncio.Redis`` client (shared, not closed by the adapter) or a URL
+(the adapter then owns its client), and a ``prefix`` that namespaces every key, stream and
+channel as ``f"{prefix}:{name}"``. Calls that touch several keys are one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Sequence
+from typing import Any, cast
+
+import structlog
+from limits.aio.storage import RedisStorage
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError, ResponseError
+
+from waddlebot.infra.memory import LimitsRateLimiter, QueueSubscription
+from waddlebot.infra.ports import BusMessage
+
+_log = structlog.get_logger()
+
+_REDIS_PY_SOCKET_TIMEOUT = 5.0  # redis-py's Connection default when the pool does not set one
+
+
+def redis_client(url: str, *, max_connections: int = 100) -> Redis:
+    """A client whose pool makes callers wait for a free connection under bursts (the default
+    pool raises ``MaxConnectionsError`` instead). Closing the client closes its pool."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=20)
+    return Redis.from_pool(pool)
+
+
+def _client(redis: Redis | str) -> tuple[Redis, bool]:
+    """The client to use and whether the adapter owns (must close) it."""
+    if isinstance(redis, str):
+        return redis_client(redis), True
+    kwargs = redis.connection_pool.connection_kwargs
+    if kwargs.get("decode_responses"):
+        raise ValueError("waddlebot's Redis adapters need a client with decode_responses=False")
+    if str(kwargs.get("protocol") or 2) != "2":
+        raise ValueError("waddlebot's Redis adapters expect RESP2 replies (protocol=2)")
+    return redis, False
+
+
+def _px(ttl: float | None) -> int | None:
+    return None if ttl is None else max(1, math.ceil(ttl * 1000))
+
+
+class _RedisAdapter:
+    def __init__(self, redis: Redis | str, prefix: str) -> None:
+        self._redis, self._owns_client = _client(redis)
+        self._prefix = prefix
+        self._closed = False
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}:{name}"
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._redis.aclose()
+
+
+class RedisCache(_RedisAdapter):
+    async def get(self, key: str) -> bytes | None:
+        return cast("bytes | None", await self._redis.get(self._key(key)))
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        return cast("list[bytes | None]", await self._redis.mget([self._key(k) for k in keys]))
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        await self._redis.set(self._key(key), value, px=_px(ttl))
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl: float | None = None) -> None:
+        if not items:
+            return
+        if ttl is None:
+            await self._redis.mset({self._key(k): v for k, v in items})
+            return
+        px = _px(ttl)
+        pipe = self._redis.pipeline(transaction=False)
+        for key, value in items:
+            pipe.set(self._key(key), value, px=px)
+        await pipe.execute()
+
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        return bool(await self._redis.set(self._key(key), value, px=_px(ttl), nx=True))
+
+    async def add_many(
+        self, keys: Sequence[str], value: bytes, ttl: float | None = None
+    ) -> list[bool]:
+        if not keys:
+            return []
+        px = _px(ttl)
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.set(self._key(key), value, px=px, nx=True)
+        return [bool(r) for r in await pipe.execute()]
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._redis.delete(*(self._key(k) for k in keys))
+
+    async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
+        name = self._key(key)
+        if ttl is None:
+            return int(await self._redis.incrby(name, amount))
+        # SET NX creates the key with its TTL only when absent; INCRBY keeps an existing TTL.
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(name, 0, px=_px(ttl), nx=True)
+        pipe.incrby(name, amount)
+        _, value = await pipe.execute()
+        return int(value)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+
+# XAUTOCLAIM, then each claimed entry's delivery count from XPENDING, in one round trip.
+# Entries trimmed while pending are dropped from the PEL by XAUTOCLAIM (Redis 7 lists them in a
+# third element; Redis 6.2 returns them as nil, hence ``if entry``).
+_RECLAIM_LUA = """
+local claimed = redis.call(
+  'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
+local out = {}
+for _, entry in ipairs(claimed[2]) do
+  if entry then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
+    local deliveries = 2
+    if p[1] then deliveries = p[1][4] end
+    out[#out + 1] = {entry[1], entry[2], deliveries}
+  end
+end
+return out
+"""
+
+
+def _payload(fields: Any) -> bytes:
+    """The ``d`` field of an entry, given as a dict (parsed reply) or a flat list (Lua reply)."""
+    if isinstance(fields, dict):
+        return bytes(fields.get(b"d", b""))
+    for i in range(0, len(fields) - 1, 2):
+        if fields[i] == b"d":
+            return bytes(fields[i + 1])
+    return b""
+
+
+class RedisBus(_RedisAdapter):
+    """Redis Streams with consumer groups. Payloads live in the entry field ``d``; streams are
+    trimmed approximately (``MAXLEN ~ maxlen``) on every publish; acknowledged entries stay on
+    the stream until trimmed."""
+
+    def __init__(self, redis: Redis | str, prefix: str, *, maxlen: int = 100_000) -> None:
+        super().__init__(redis, prefix)
+        self._maxlen = maxlen
+        self._reclaim = self._redis.register_script(_RECLAIM_LUA)
+        # A BLOCK longer than the client's socket timeout would fail as a timeout: wait in
+        # slices of half of it (Redis ends a BLOCK up to ~100 ms late, at its ``hz`` tick).
+        kwargs = self._redis.connection_pool.connection_kwargs
+        timeout = kwargs.get("socket_timeout", _REDIS_PY_SOCKET_TIMEOUT)
+        self._max_block_ms = None if timeout is None else max(1, int(timeout * 500))
+
+    async def publish(self, stream: str, payloads: Sequence[bytes]) -> list[str]:
+        key = self._key(stream)
+        if not payloads:
+            return []
+        if len(payloads) == 1:  # a pipeline costs more than it saves for one command
+            entry_id = await self._redis.xadd(
+                key, {"d": payloads[0]}, maxlen=self._maxlen, approximate=True
+            )
+            return [cast(bytes, entry_id).decode()]
+        pipe = self._redis.pipeline(transaction=False)
+        for payload in payloads:
+            pipe.xadd(key, {"d": payload}, maxlen=self._maxlen, approximate=True)
+        return [entry_id.decode() for entry_id in await pipe.execute()]
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        try:
+            await self._redis.xgroup_create(self._key(stream), group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(
+        self, stream: str, group: str, consumer: str, count: int, block_ms: int
+    ) -> list[BusMessage]:
+        streams: dict[Any, Any] = {self._key(stream): ">"}
+        if block_ms <= 0:  # no BLOCK at all: BLOCK 0 would mean "forever" to Redis
+            reply = await self._redis.xreadgroup(group, consumer, streams, count=count)
+            return self._messages(reply)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + block_ms / 1000
+        while True:
+            wait_ms = max(1, round((deadline - loop.time()) * 1000))
+            if self._max_block_ms is not None:
+                wait_ms = min(wait_ms, self._max_block_ms)
+            reply = await self._redis.xreadgroup(
+                group, consumer, streams, count=count, block=wait_ms
+            )
+            messages = self._messages(reply)
+            if messages or loop.time() >= deadline:
+                return messages
+
+    @staticmethod
+    def _messages(reply: Any) -> list[BusMessage]:
+        if not reply:
+            return []
+        return [BusMessage(entry_id.decode(), _payload(fields)) for entry_id, fields in reply[0][1]]
+
+    async def ack(self, stream: str, group: str, ids: Sequence[str]) -> None:
+        if ids:
+            await self._redis.xack(self._key(stream), group, *ids)
+
+    async def reclaim(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[BusMessage]:
+        rows = await self._reclaim(
+            keys=[self._key(stream)], args=[group, consumer, min_idle_ms, count]
+        )
+        return [
+            BusMessage(entry_id.decode(), _payload(fields), int(deliveries))
+            for entry_id, fields, deliveries in rows
+        ]
+
+    async def pending_count(self, stream: str, group: str) -> int:
+        summary = await self._redis.xpending(self._key(stream), group)
+        return int(summary["pending"])
+
+    async def length(self, stream: str) -> int:
+        return int(await self._redis.xlen(self._key(stream)))
+
+
+class _Channel:
+    __slots__ = ("confirmed", "subscribers")
+
+    def __init__(self) -> None:
+        self.subscribers: set[QueueSubscription] = set()
+        self.confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+class RedisBroadcast(_RedisAdapter):
+    """Redis pub/sub over ONE connection per instance: a reader task receives every message and
+    hands it to the local subscribers' bounded queues."""
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        prefix: str,
+        *,
+        queue_size: int = 1000,
+        confirm_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(redis, prefix)
+        self._queue_size = queue_size
+        self._confirm_timeout = confirm_timeout
+        self._pubsub = self._redis.pubsub()
+        self._channels: dict[bytes, _Channel] = {}
+        # SUBSCRIBE/UNSUBSCRIBE one at a time, so a confirmation always belongs to the
+        # SUBSCRIBE being awaited.
+        self._control = asyncio.Lock()
+        self._reader: asyncio.Task[None] | None = None
+
+    def _name(self, channel: str) -> bytes:
+        return self._key(channel).encode()
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        await self._redis.publish(self._name(channel), data)
+
+    async def subscribe(self, channel: str) -> QueueSubscription:
+        if self._closed:
+            raise RuntimeError("broadcast is closed")
+        name = self._name(channel)
+        sub = QueueSubscription(channel, self._queue_size, self._unsubscribe)
+        async with self._control:
+            state = self._channels.get(name)
+            if state is None:
+                state = self._channels[name] = _Channel()
+                try:
+                    await self._pubsub.subscribe(name)
+                    if self._reader is None:
+                        self._reader = asyncio.create_task(self._read_loop())
+                    async with asyncio.timeout(self._confirm_timeout):
+                        await state.confirmed
+                except BaseException:
+                    del self._channels[name]
+                    with contextlib.suppress(RedisError, OSError):
+                        await self._pubsub.unsubscribe(name)
+                    raise
+            state.subscribers.add(sub)
+        return sub
+
+    async def _unsubscribe(self, sub: QueueSubscription) -> None:
+        name = self._name(sub.channel)
+        async with self._control:
+            state = self._channels.get(name)
+            if state is None:
+                return
+            state.subscribers.discard(sub)
+            if state.subscribers or self._closed:
+                return
+            del self._channels[name]
+            try:
+                await self._pubsub.unsubscribe(name)
+            except (RedisError, OSError) as exc:  # the reader ignores the channel anyway
+                _log.warning("broadcast unsubscribe failed", channel=sub.channel, error=str(exc))
+
+    async def _read_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except Exception as exc:  # the reader must survive: subscribers depend on it
+                # redis-py reconnects and re-subscribes on the next read
+                _log.warning("broadcast read failed, retrying", error=repr(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            if message is None:
+                continue
+            state = self._channels.get(message["channel"])
+            if state is None:
+                continue
+            if message["type"] == "message":
+                data = message["data"]
+                for sub in state.subscribers:
+                    sub.put(data)
+            elif message["type"] == "subscribe" and not state.confirmed.done():
+                state.confirmed.set_result(None)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        for state in self._channels.values():
+            for sub in state.subscribers:
+                sub.close_local()
+        self._channels.clear()
+        await self._pubsub.aclose()
+        if self._owns_client:
+            await self._redis.aclose()
+
+
+class RedisRateLimiter(LimitsRateLimiter, _RedisAdapter):
+    """``limits``' Redis storage (redis-py asyncio bridge) on this client's connection pool.
+
+    The moving window check-and-record is one Lua script, so it is atomic across processes. The
+    window timestamps come from each process's wall clock, so hosts should run NTP.
+    """
+
+    def __init__(self, redis: Redis | str, prefix: str) -> None:
+        _RedisAdapter.__init__(self, redis, prefix)
+        storage = RedisStorage(
+            "async+redis://",  # ignored: the connection pool below decides where to connect
+            implementation="redispy",
+            key_prefix=self._key("ratelimit"),
+            connection_pool=self._redis.connection_pool,  # type: ignore[arg-type]
+        )
+        LimitsRateLimiter.__init__(self, storage)
+
+    async def close(self) -> None:
+        await _RedisAdapter.close(self)

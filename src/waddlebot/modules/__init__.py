@@ -1,0 +1,1 @@
+"""Modules: the SDK and the built-in modules."""

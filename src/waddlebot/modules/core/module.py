@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from waddlebot.modules.sdk import ArgSpec, CommandSpec, Context, Module, UsageError
+
+Catalog = Callable[[], list[CommandSpec]]
+
+
+def build_core_module(catalog: Catalog) -> Module:
+    """``catalog`` lists every command the router knows, so help stays in step with it."""
+    module = Module("core", version="1.0.0", description="Help and a liveness check")
+
+    @module.command(
+        "help",
+        usage="[command]",
+        description="Lists the commands you may use, or shows how to use one",
+        args=(ArgSpec(name="command", description="a command name"),),
+    )
+    async def help_(ctx: Context) -> None:
+        prefix = ctx.request.prefix or "!"
+        allowed = [spec for spec in catalog() if spec.level <= ctx.caller_level]
+        if not ctx.args:
+            names = ", ".join(("#" if s.serverless else prefix) + s.name for s in allowed)
+            ctx.reply(f"Commands you can use: {names}. Try {prefix}help <command>.")
+            return
+        wanted = ctx.args[0].lstrip(prefix).lstrip("#").lower()
+        for spec in catalog():
+            if wanted == spec.name or wanted in spec.aliases:
+                if spec.level > ctx.caller_level:
+                    break
+                about = f" - {spec.description}" if spec.description else ""
+                ctx.reply(f"Usage: {spec.usage_line(prefix)}{about}")
+                return
+        raise UsageError(f"there is no command {prefix}{wanted} you can use")
+
+    @module.command("ping", description="Checks that the bot is listening")
+    async def ping(ctx: Context) -> None:
+        ctx.reply("pong")
+
+    return module

@@ -1,0 +1,215 @@
+"""The module SDK: a manifest, command and event handlers, and a context to answer through.
+
+A module is platform-agnostic. It gets a :class:`~waddlebot.core.contract.ModuleRequest` and
+answers with replies, overlay updates and actions; the same module runs in-process or as its own
+HTTP service (``waddlebot serve module:<name>``) without changing a line::
+
+    module = Module("greeter", version="1.0.0", description="Says hello")
+
+    @module.command("hello", usage="[name]", description="Greets someone")
+    async def hello(ctx: Context) -> None:
+        ctx.reply(f"Hello, {ctx.args[0] if ctx.args else ctx.caller_name}!")
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from waddlebot.core.contract import (
+    Action,
+    ModuleRequest,
+    ModuleResponse,
+    OverlayUpdate,
+    Reply,
+    Visibility,
+)
+from waddlebot.core.events import EventType
+from waddlebot.core.permissions import Level
+
+_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+
+
+class ArgSpec(BaseModel):
+    """One argument of a command, used for usage lines and (later) Discord/Slack slash options."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    description: str = ""
+    required: bool = False
+    rest: bool = Field(default=False, description="takes the rest of the line")
+
+
+class CommandSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    description: str = ""
+    usage: str = Field(default="", description="argument part of the usage line")
+    level: int = Field(default=int(Level.EVERYONE), ge=0)
+    cooldown: float = Field(default=0, ge=0, description="per-user cooldown, seconds")
+    global_cooldown: float = Field(default=0, ge=0, description="per-place cooldown, seconds")
+    aliases: tuple[str, ...] = ()
+    args: tuple[ArgSpec, ...] = ()
+    serverless: bool = Field(default=False, description="invoked with '#' instead of '!'")
+
+    def usage_line(self, prefix: str = "!") -> str:
+        shown = "#" if self.serverless else prefix
+        return f"{shown}{self.name} {self.usage}".rstrip()
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    version: str = "0.1.0"
+    description: str = ""
+    commands: tuple[CommandSpec, ...] = ()
+    events: tuple[EventType, ...] = ()
+    config_schema: dict[str, Any] = Field(default_factory=dict, description="JSON Schema")
+
+
+class UsageError(Exception):
+    """Raised by a handler when the arguments are wrong; the router answers with the usage
+    line of the command and this message."""
+
+
+class Context:
+    """What a handler gets: the request, and methods that build the response."""
+
+    __slots__ = ("_actions", "_overlay", "_replies", "request")
+
+    def __init__(self, request: ModuleRequest) -> None:
+        self.request = request
+        self._replies: list[Reply] = []
+        self._overlay: list[OverlayUpdate] = []
+        self._actions: list[Action] = []
+
+    @property
+    def args(self) -> list[str]:
+        return self.request.args
+
+    @property
+    def caller_name(self) -> str:
+        caller = self.request.caller
+        return caller.name if caller else "someone"
+
+    @property
+    def caller_level(self) -> int:
+        caller = self.request.caller
+        return caller.level if caller else int(Level.EVERYONE)
+
+    def reply(self, text: str, *, visibility: Visibility = Visibility.CHANNEL) -> None:
+        """Answer in the place the command came from, threaded to it where the platform can."""
+        self._replies.append(
+            Reply(text=text, visibility=visibility, reply_to=self.request.message_id)
+        )
+
+    def say(self, text: str) -> None:
+        """Post to the channel without threading."""
+        self._replies.append(Reply(text=text))
+
+    def direct(self, text: str, *, to_user: str = "") -> None:
+        """A private message (whisper / DM), to the caller unless ``to_user`` is given."""
+        target = to_user or (self.request.caller.identity.user_id if self.request.caller else "")
+        self._replies.append(Reply(text=text, visibility=Visibility.DIRECT, to_user=target))
+
+    def overlay(self, kind: str, payload: dict[str, Any]) -> None:
+        self._overlay.append(OverlayUpdate(kind=kind, payload=payload))
+
+    def action(self, type_: str, **params: Any) -> None:
+        self._actions.append(Action(type=type_, params=params))
+
+    def response(self) -> ModuleResponse:
+        return ModuleResponse(replies=self._replies, overlay=self._overlay, actions=self._actions)
+
+
+HandlerResult = None | str | ModuleResponse
+Handler = Callable[[Context], Awaitable[HandlerResult]]
+
+
+class Module:
+    """A module: its manifest plus the handlers behind it."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "0.1.0",
+        description: str = "",
+        config_schema: dict[str, Any] | None = None,
+    ) -> None:
+        self._meta = {"name": name, "version": version, "description": description}
+        self._config_schema = config_schema or {}
+        self._commands: dict[str, tuple[CommandSpec, Handler]] = {}
+        self._listeners: dict[EventType, list[Handler]] = {}
+
+    @property
+    def name(self) -> str:
+        return str(self._meta["name"])
+
+    @property
+    def manifest(self) -> Manifest:
+        return Manifest(
+            **self._meta,
+            commands=tuple(spec for spec, _ in self._commands.values()),
+            events=tuple(self._listeners),
+            config_schema=self._config_schema,
+        )
+
+    def command(
+        self, name: str, **spec: Any
+    ) -> Callable[[Handler], Handler]:
+        """Register a command handler; keyword arguments are :class:`CommandSpec` fields."""
+
+        def register(handler: Handler) -> Handler:
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError(f"handler for {name!r} must be an async function")
+            if name in self._commands:
+                raise ValueError(f"command {name!r} is registered twice in {self.name!r}")
+            self._commands[name] = (CommandSpec(name=name, **spec), handler)
+            return handler
+
+        return register
+
+    def on(self, *event_types: EventType) -> Callable[[Handler], Handler]:
+        """Register a listener for non-command events (follows, raids, plain chat...)."""
+
+        def register(handler: Handler) -> Handler:
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError("event handlers must be async functions")
+            for event_type in event_types:
+                self._listeners.setdefault(event_type, []).append(handler)
+            return handler
+
+        return register
+
+    async def handle(self, request: ModuleRequest) -> ModuleResponse:
+        """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``."""
+        ctx = Context(request)
+        if request.kind == "command":
+            entry = self._commands.get(request.command)
+            if entry is None:
+                raise LookupError(f"module {self.name!r} has no command {request.command!r}")
+            try:
+                await _collect(ctx, entry[1])
+            except UsageError as exc:
+                return ModuleResponse(usage_error=str(exc) or "wrong arguments")
+        else:
+            for handler in self._listeners.get(request.event_type, ()):
+                await _collect(ctx, handler)
+        return ctx.response()
+
+
+async def _collect(ctx: Context, handler: Handler) -> None:
+    result = await handler(ctx)
+    if isinstance(result, str):
+        ctx.reply(result)
+    elif isinstance(result, ModuleResponse):
+        ctx._replies.extend(result.replies)
+        ctx._overlay.extend(result.overlay)
+        ctx._actions.extend(result.actions)

@@ -1,0 +1,131 @@
+"""Composes the services of one process from settings: ports, database, modules, router
+workers and collectors. ``waddlebot up`` runs them all; ``waddlebot serve <service>`` one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+
+from waddlebot.collectors.console import ConsoleCollector
+from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.migrate import upgrade
+from waddlebot.infra.factory import build_ports
+from waddlebot.infra.ports import Ports
+from waddlebot.infra.tasks import stop_task
+from waddlebot.modules.core import build_core_module
+from waddlebot.modules.loader import load_module
+from waddlebot.services.apikeys import KeyVerifier
+from waddlebot.services.audit import AuditLog
+from waddlebot.services.completion import CompletionHub
+from waddlebot.services.directory import Directory
+from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
+from waddlebot.services.remote import HttpModuleClient, parse_remote_spec
+from waddlebot.services.router import Router, RouterWorker
+from waddlebot.services.router.worker import default_consumer_name
+from waddlebot.settings import Settings
+
+log = structlog.get_logger("waddlebot.runtime")
+
+SERVICES = ("api", "router", "console")
+
+
+class Runtime:
+    """Everything one process runs. Build with :meth:`start`, end with :meth:`stop`."""
+
+    ports: Ports
+    db: Database
+    audit: AuditLog
+    directory: Directory
+    registry: ModuleRegistry
+    completions: CompletionHub
+    keys: KeyVerifier
+    router: Router
+    console: ConsoleCollector | None
+
+    def __init__(self, settings: Settings, services: Iterable[str] = SERVICES) -> None:
+        self.settings = settings
+        self.services = frozenset(services)
+        unknown = self.services - set(SERVICES)
+        if unknown:
+            raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
+        self.console = None
+        self.workers: list[RouterWorker] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def start(cls, settings: Settings, services: Iterable[str] = SERVICES) -> Runtime:
+        runtime = cls(settings, services)
+        await runtime._start()
+        return runtime
+
+    async def _start(self) -> None:
+        settings = self.settings
+        if settings.migrate_on_start:
+            await asyncio.to_thread(upgrade, settings.database_url)
+        self.ports = await build_ports(
+            settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen
+        )
+        self.db = Database.from_settings(settings)
+        self.audit = AuditLog(self.db)
+        self.audit.start()
+        self.directory = Directory(self.db, default_prefix=settings.default_prefix)
+        self.keys = KeyVerifier(self.db)
+        self.registry = await self._modules()
+        self.completions = CompletionHub(self.ports.broadcast)
+        await self.completions.start()
+        self.router = Router(
+            ports=self.ports, directory=self.directory, registry=self.registry,
+            audit=self.audit, settings=settings,
+        )
+        consumer = settings.router_consumer or default_consumer_name()
+        if "router" in self.services:
+            for n in range(settings.router_workers):
+                worker = RouterWorker(
+                    bus=self.ports.bus, broadcast=self.ports.broadcast, router=self.router,
+                    consumer=f"{consumer}-{n}", batch_size=settings.router_batch_size,
+                    reclaim_idle_ms=settings.bus_reclaim_idle_ms,
+                )
+                self.workers.append(worker)
+                self._tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
+        if "console" in self.services:
+            self.console = ConsoleCollector(
+                self.ports.bus, self.completions, consumer=f"{consumer}-console"
+            )
+            await self.console.start()
+        log.info(
+            "waddlebot started",
+            services=sorted(self.services),
+            mode="distributed" if settings.distributed else "embedded",
+            modules=[c.name for c in self.registry.clients()],
+        )
+
+    async def _modules(self) -> ModuleRegistry:
+        registry = ModuleRegistry()
+        registry.add(
+            LocalModuleClient(build_core_module(lambda: [r.spec for r in registry.routes()]))
+        )
+        for spec in self.settings.modules:
+            registry.add(LocalModuleClient(load_module(spec)))
+        secret = self.settings.module_secret.get_secret_value().encode()
+        for spec in self.settings.remote_modules:
+            _, url = parse_remote_spec(spec)
+            client = await HttpModuleClient.connect(
+                url, secret, timeout=self.settings.module_timeout_seconds
+            )
+            registry.add(client)
+        return registry
+
+    async def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()  # finish the batch in hand, then leave
+        for worker, task in zip(self.workers, self._tasks, strict=True):
+            await stop_task(task, grace=5 if worker.busy else 0)
+        if self.console is not None:
+            await self.console.stop()
+        await self.completions.stop()
+        await self.registry.close()
+        await self.audit.stop()
+        await self.ports.close()
+        await self.db.close()

@@ -1,0 +1,1 @@
+"""Application services on top of the database: directory, API keys, audit log."""

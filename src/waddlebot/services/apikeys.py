@@ -1,0 +1,249 @@
+"""API keys: ``wbk_<key_id>_<secret>``.
+
+``key_id`` (12 characters) is public and finds the row; ``secret`` (32 random bytes,
+url-safe base64) is shown once at creation and never stored: the table keeps only its
+SHA-256. The secret is a high-entropy random value, not a human-chosen password, so
+guessing it from the hash is infeasible and a fast hash is the right tool; slow password
+hashes (bcrypt, argon2) exist to protect low-entropy secrets and would only make every API
+request expensive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.models import ApiKey, utcnow
+from waddlebot.services.audit import audit_row, write_rows
+
+PREFIX = "wbk_"
+KEY_ID_LENGTH = 12
+SECRET_BYTES = 32
+_KEY_ID_ALPHABET = string.ascii_letters + string.digits  # url-safe, and never the "_" separator
+_SECRET_LENGTH = len(secrets.token_urlsafe(SECRET_BYTES))  # 43
+_KEY_PATTERN = re.compile(
+    rf"{PREFIX}(?P<key_id>[A-Za-z0-9]{{{KEY_ID_LENGTH}}})"
+    rf"_(?P<secret>[A-Za-z0-9_-]{{{_SECRET_LENGTH}}})"
+)
+_LAST_USED_RESOLUTION = timedelta(minutes=5)  # last_used_at is written at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    id: int
+    key_id: str
+    name: str
+    scopes: tuple[str, ...]
+    community_id: int | None
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def allows(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_key(plaintext: object) -> tuple[str, str] | None:
+    """``(key_id, secret)`` of a well-formed key; None for anything else."""
+    if not isinstance(plaintext, str):
+        return None
+    match = _KEY_PATTERN.fullmatch(plaintext.strip())
+    return None if match is None else (match["key_id"], match["secret"])
+
+
+def _new_key() -> tuple[str, str, str]:
+    key_id = "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    return key_id, secret, f"{PREFIX}{key_id}_{secret}"
+
+
+def _scopes(scopes: str | Sequence[str]) -> str:
+    parts = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
+    joined = ",".join(part.strip() for part in parts if part.strip()) or "*"
+    if len(joined) > 200:
+        raise ValueError("scopes are limited to 200 characters")
+    return joined
+
+
+def _info(row: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=row.id,
+        key_id=row.key_id,
+        name=row.name,
+        scopes=tuple(row.scopes.split(",")),
+        community_id=row.community_id,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+async def create_key(
+    db: Database,
+    name: str,
+    scopes: str | Sequence[str] = "*",
+    community_id: int | None = None,
+    *,
+    actor: str = "",
+) -> tuple[ApiKeyInfo, str]:
+    """A new key; returns its info and the plaintext key, which is not stored anywhere."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise ValueError("a key name is 1 to 100 characters")
+    key_id, secret, plaintext = _new_key()
+    row = ApiKey(
+        name=name,
+        key_id=key_id,
+        secret_hash=hash_secret(secret),
+        scopes=_scopes(scopes),
+        community_id=community_id,
+    )
+    async with db.session() as session:
+        session.add(row)
+        await session.flush()
+        info = _info(row)
+        await write_rows(
+            session,
+            [
+                audit_row(
+                    "apikey.create",
+                    decision="change",
+                    actor=actor,
+                    target=key_id,
+                    community_id=community_id,
+                    detail={"name": name, "scopes": row.scopes},
+                )
+            ],
+        )
+    return info, plaintext
+
+
+async def verify_key(db: Database, plaintext: str) -> ApiKeyInfo | None:
+    """The key's info when ``plaintext`` is a valid, unrevoked key; None otherwise (also for
+    malformed input, which never reaches the database)."""
+    parsed = parse_key(plaintext)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    query = select(ApiKey).where(ApiKey.key_id == key_id)
+    async with db.read_session() as session:
+        row = await session.scalar(query)
+    if row is None and db.replicas:  # perhaps too new for the replica
+        async with db.session() as session:
+            row = await session.scalar(query)
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(hash_secret(secret), row.secret_hash):
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
+        async with db.session() as session:
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now)
+            )
+        row.last_used_at = now
+    return _info(row)
+
+
+async def revoke_key(db: Database, key_id: str, *, actor: str = "") -> bool:
+    """Revoke a key by its public id; False when there is no such active key."""
+    async with db.session() as session:
+        result = await session.execute(
+            update(ApiKey)
+            .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .returning(ApiKey.community_id)
+        )
+        revoked = result.first()
+        if revoked is None:
+            return False
+        await write_rows(
+            session,
+            [
+                audit_row(
+                    "apikey.revoke",
+                    decision="change",
+                    actor=actor,
+                    target=key_id,
+                    community_id=revoked.community_id,
+                )
+            ],
+        )
+    return True
+
+
+async def list_keys(db: Database) -> list[ApiKeyInfo]:
+    """Every key, revoked ones included, oldest first."""
+    async with db.session() as session:
+        rows = (await session.scalars(select(ApiKey).order_by(ApiKey.id))).all()
+    return [_info(row) for row in rows]
+
+
+async def count_keys(db: Database, *, include_revoked: bool = False) -> int:
+    """How many keys exist (active ones only, unless asked)."""
+    query = select(func.count()).select_from(ApiKey)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    async with db.session() as session:
+        return int(await session.scalar(query) or 0)
+
+
+class KeyVerifier:
+    """``verify_key`` with a small in-process cache, so a busy API does not query the
+    database on every request. Entries are keyed by the SHA-256 of the presented key (the
+    plaintext is never kept) and live ``ttl`` seconds, which bounds how long a key revoked
+    elsewhere keeps working here."""
+
+    def __init__(self, db: Database, *, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+        self.db = db
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._cache: dict[str, tuple[float, ApiKeyInfo | None]] = {}
+
+    async def verify(self, plaintext: str) -> ApiKeyInfo | None:
+        if parse_key(plaintext) is None:
+            return None
+        digest = hash_secret(plaintext)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        info = await verify_key(self.db, plaintext)
+        if len(self._cache) >= self.max_entries:
+            self._evict(now)
+        self._cache[digest] = (now + self.ttl, info)
+        return info
+
+    def forget(self, key_id: str | None = None) -> None:
+        """Drop cached results: for one key id (e.g. just revoked here), or all."""
+        if key_id is None:
+            self._cache.clear()
+        else:
+            for digest, (_, info) in list(self._cache.items()):
+                if info is not None and info.key_id == key_id:
+                    del self._cache[digest]
+
+    def _evict(self, now: float) -> None:
+        for digest, (expires, _) in list(self._cache.items()):
+            if expires <= now:
+                del self._cache[digest]
+        while len(self._cache) >= self.max_entries:  # still full: drop the oldest
+            del self._cache[next(iter(self._cache))]

@@ -1,0 +1,106 @@
+"""How the router reaches a module: in-process, or over HTTP (``!`` modules); and the registry
+that maps command names and event types to modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from waddlebot.core.contract import ModuleRequest, ModuleResponse
+from waddlebot.core.events import EventType
+from waddlebot.core.parser import SERVERLESS_PREFIX
+from waddlebot.modules.sdk import CommandSpec, Manifest, Module
+
+
+class ModuleClient(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    async def call(self, request: ModuleRequest) -> ModuleResponse: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalModuleClient:
+    """A module running in this process."""
+
+    def __init__(self, module: Module) -> None:
+        self._module = module
+        self._manifest = module.manifest
+
+    @property
+    def name(self) -> str:
+        return self._module.name
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
+
+    async def call(self, request: ModuleRequest) -> ModuleResponse:
+        return await self._module.handle(request)
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRoute:
+    spec: CommandSpec
+    client: ModuleClient
+
+    @property
+    def module(self) -> str:
+        return self.client.name
+
+
+class ModuleRegistry:
+    """Which module owns which command (and alias) and who listens to which event type."""
+
+    def __init__(self, clients: Iterable[ModuleClient] = ()) -> None:
+        self._clients: dict[str, ModuleClient] = {}
+        self._commands: dict[tuple[bool, str], CommandRoute] = {}
+        self._listeners: dict[EventType, list[ModuleClient]] = {}
+        for client in clients:
+            self.add(client)
+
+    def add(self, client: ModuleClient) -> None:
+        manifest = client.manifest
+        if manifest.name in self._clients:
+            raise ValueError(f"module {manifest.name!r} is registered twice")
+        routes: dict[tuple[bool, str], CommandRoute] = {}
+        for spec in manifest.commands:
+            for name in (spec.name, *spec.aliases):
+                key = (spec.serverless, name.lower())
+                owner = self._commands.get(key) or routes.get(key)
+                if owner is not None:
+                    raise ValueError(
+                        f"command {name!r} of module {manifest.name!r} is already "
+                        f"provided by module {owner.module!r}"
+                    )
+                routes[key] = CommandRoute(spec, client)
+        self._clients[manifest.name] = client
+        self._commands.update(routes)
+        for event_type in manifest.events:
+            self._listeners.setdefault(event_type, []).append(client)
+
+    def command(self, prefix: str, name: str) -> CommandRoute | None:
+        return self._commands.get((prefix == SERVERLESS_PREFIX, name))
+
+    def listeners(self, event_type: EventType) -> list[ModuleClient]:
+        return self._listeners.get(event_type, [])
+
+    def routes(self) -> list[CommandRoute]:
+        """Every command once (aliases folded), sorted by name."""
+        unique = {(r.spec.serverless, r.spec.name): r for r in self._commands.values()}
+        return sorted(unique.values(), key=lambda r: (r.spec.serverless, r.spec.name))
+
+    def clients(self) -> list[ModuleClient]:
+        return list(self._clients.values())
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()

@@ -1,0 +1,40 @@
+"""Cache keys and stream names the router shares with other services (for invalidation)."""
+
+from __future__ import annotations
+
+EVENTS_STREAM = "events"
+DEAD_LETTER_STREAM = "events.dead"
+ROUTER_GROUP = "router"
+DONE_CHANNEL = "sessions.done"
+
+
+def replies_stream(platform: str) -> str:
+    return f"replies.{platform}"
+
+
+def overlay_channel(community_id: int) -> str:
+    return f"overlay.{community_id}"
+
+
+def dedupe_key(platform: str, message_id: str) -> str:
+    return f"dedupe:{platform}:{message_id}"
+
+
+def entity_key(entity_id: str) -> str:
+    return f"entity:{entity_id}"
+
+
+def identity_key(platform: str, platform_user_id: str) -> str:
+    return f"ident:{platform}:{platform_user_id}"
+
+
+def role_key(community_id: int, user_id: int) -> str:
+    return f"role:{community_id}:{user_id}"
+
+
+def session_key(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def notice_key(entity_id: str, platform_user_id: str) -> str:
+    return f"notice:{entity_id}:{platform_user_id}"

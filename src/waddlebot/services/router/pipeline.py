@@ -1,0 +1,492 @@
+"""The router pipeline, one batch of events at a time:
+
+dedupe → resolve entity to community → open a session → parse → resolve the caller →
+permission check → rate limits → dispatch to modules → replies onto the reply streams.
+
+Every step that touches the cache or the database is done for the whole batch at once, so the
+distributed mode pays one round trip per step per batch rather than per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import structlog
+
+from waddlebot.core.contract import (
+    Caller,
+    Identity,
+    ModuleRequest,
+    ModuleResponse,
+    OutboundMessage,
+    Reply,
+    Visibility,
+)
+from waddlebot.core.events import Event, EventType, new_id
+from waddlebot.core.parser import ParsedCommand, parse_command
+from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
+from waddlebot.infra import metrics
+from waddlebot.infra.codec import Envelope, encode_outbound
+from waddlebot.infra.ports import Ports
+from waddlebot.services.audit import AuditLog
+from waddlebot.services.directory import Directory
+from waddlebot.services.modules import CommandRoute, ModuleClient, ModuleRegistry
+from waddlebot.services.router import keys
+from waddlebot.services.router.limits import RateLimitPolicy
+from waddlebot.settings import Settings
+
+log = structlog.get_logger("waddlebot.router")
+
+_PROCESSING, _DONE = b"p", b"d"
+_NO_ROLE = b""
+COMMUNITY_ROLE_LEVELS: dict[str, Level] = {
+    "owner": Level.OWNER,
+    "admin": Level.ADMIN,
+    "moderator": Level.MODERATOR,
+    "member": Level.EVERYONE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    envelope: Envelope
+    deliveries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Community:
+    id: int
+    prefix: str
+    has_owner: bool
+
+
+@dataclass(slots=True)
+class Outcome:
+    event_id: str
+    session_id: str
+    notify: bool
+    duplicate: bool = False
+    replies: list[OutboundMessage] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Trip:
+    """One event's trip through the router (a session)."""
+
+    event: Event
+    notify: bool
+    deliveries: int
+    session_id: str = ""
+    community: Community | None = None
+    command: ParsedCommand | None = None
+    route: CommandRoute | None = None
+    listeners: list[ModuleClient] = field(default_factory=list)
+    caller: Caller | None = None
+    replies: list[OutboundMessage] = field(default_factory=list)
+    overlay: list[bytes] = field(default_factory=list)
+
+    @property
+    def needs_caller(self) -> bool:
+        return self.event.author is not None and (self.route is not None or bool(self.listeners))
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        ports: Ports,
+        directory: Directory,
+        registry: ModuleRegistry,
+        audit: AuditLog,
+        settings: Settings,
+    ) -> None:
+        self._ports = ports
+        self._cache = ports.cache
+        self._directory = directory
+        self._registry = registry
+        self._audit = audit
+        self._settings = settings
+        self._limits = RateLimitPolicy(ports.ratelimiter, ports.cache, settings)
+        self._cache_ttl = 300.0
+
+    @property
+    def registry(self) -> ModuleRegistry:
+        return self._registry
+
+    async def process(self, batch: Sequence[Incoming]) -> list[Outcome]:
+        """Run a batch through the pipeline. Returns once every reply is on its stream."""
+        trips = [_Trip(i.envelope.event, i.envelope.notify, i.deliveries) for i in batch]
+        fresh = await self._dedupe(trips)
+        if fresh:
+            await self._resolve_communities(fresh)
+            await self._open_sessions(fresh)
+            self._route(fresh)
+            await self._resolve_callers([t for t in fresh if t.needs_caller])
+            await asyncio.gather(*(self._run(trip) for trip in fresh))
+            await self._emit(fresh)
+        fresh_ids = {id(t) for t in fresh}
+        return [
+            Outcome(t.event.event_id, t.session_id, t.notify, id(t) not in fresh_ids, t.replies)
+            for t in trips
+        ]
+
+    # -- dedupe ------------------------------------------------------------------------------
+
+    async def _dedupe(self, trips: list[_Trip]) -> list[_Trip]:
+        """Claim each message id. A claim left by a worker that died (its entry was reclaimed,
+        so it is delivered more than once) is taken over unless the event was finished."""
+        ttl = self._settings.dedupe_ttl_seconds
+        dedupe_keys = [keys.dedupe_key(t.event.platform, t.event.message_id) for t in trips]
+        claimed = await self._cache.add_many(dedupe_keys, _PROCESSING, ttl)
+        retried = [i for i, ok in enumerate(claimed) if not ok and trips[i].deliveries > 1]
+        if retried:
+            states = await self._cache.get_many([dedupe_keys[i] for i in retried])
+            for i, state in zip(retried, states, strict=True):
+                claimed[i] = state != _DONE
+        fresh: list[_Trip] = []
+        seen: set[str] = set()
+        for trip, key, ok in zip(trips, dedupe_keys, claimed, strict=True):
+            if ok and key not in seen:  # the same message twice in one batch counts once
+                seen.add(key)
+                fresh.append(trip)
+            else:
+                metrics.DUPLICATES.labels(trip.event.platform).inc()
+        return fresh
+
+    # -- communities and sessions ------------------------------------------------------------
+
+    async def _resolve_communities(self, trips: list[_Trip]) -> None:
+        entity_ids = list({t.event.entity_id: None for t in trips})
+        cached = await self._cache.get_many([keys.entity_key(e) for e in entity_ids])
+        found: dict[str, Community] = {}
+        missing: list[str] = []
+        for entity_id, raw in zip(entity_ids, cached, strict=True):
+            if raw is None:
+                missing.append(entity_id)
+            else:
+                c, p, o = orjson.loads(raw)
+                found[entity_id] = Community(c, p, o)
+        if missing:
+            first = {t.event.entity_id: t.event for t in reversed(trips)}
+            for entity_id in missing:
+                event = first[entity_id]
+                resolved = await self._directory.resolve_entity(
+                    entity_id,
+                    event.platform,
+                    server_id=event.server_id,
+                    channel_id=event.channel_id,
+                )
+                has_owner = await self._directory.has_owner(resolved.community_id)
+                found[entity_id] = Community(resolved.community_id, resolved.prefix, has_owner)
+                if resolved.created:
+                    log.info("community created", entity_id=entity_id,
+                             community_id=resolved.community_id)
+            await self._cache.set_many(
+                [
+                    (keys.entity_key(e), orjson.dumps([found[e].id, found[e].prefix, found[e].has_owner]))
+                    for e in missing
+                ],
+                self._cache_ttl,
+            )
+        for trip in trips:
+            trip.community = found[trip.event.entity_id]
+
+    async def _open_sessions(self, trips: list[_Trip]) -> None:
+        items = []
+        for trip in trips:
+            trip.session_id = new_id()
+            assert trip.community is not None
+            items.append(
+                (
+                    keys.session_key(trip.session_id),
+                    orjson.dumps(
+                        {
+                            "entity_id": trip.event.entity_id,
+                            "community_id": trip.community.id,
+                            "event_id": trip.event.event_id,
+                        }
+                    ),
+                )
+            )
+        await self._cache.set_many(items, self._settings.session_ttl_seconds)
+
+    # -- parse and route ---------------------------------------------------------------------
+
+    def _route(self, trips: list[_Trip]) -> None:
+        for trip in trips:
+            event = trip.event
+            assert trip.community is not None
+            if event.text and event.type in (
+                EventType.CHAT_MESSAGE,
+                EventType.SLASH_COMMAND,
+                EventType.WHISPER,
+            ):
+                trip.command = parse_command(event.text, trip.community.prefix)
+                if trip.command is not None:
+                    trip.route = self._registry.command(trip.command.prefix, trip.command.name)
+                    if trip.route is None:
+                        metrics.COMMANDS.labels("unknown", "unknown").inc()
+            trip.listeners = self._registry.listeners(event.type)
+
+    # -- callers -----------------------------------------------------------------------------
+
+    async def _resolve_callers(self, trips: list[_Trip]) -> None:
+        if not trips:
+            return
+        authors = {(t.event.platform, t.event.author.user_id): t for t in trips if t.event.author}
+        idents = list(authors)
+        cached = await self._cache.get_many([keys.identity_key(p, u) for p, u in idents])
+        user_ids: dict[tuple[str, str], int] = {}
+        for ident, raw in zip(idents, cached, strict=True):
+            if raw is not None:
+                user_ids[ident] = int(raw)
+                continue
+            author = authors[ident].event.author
+            assert author is not None
+            user_ids[ident] = await self._directory.ensure_identity(
+                ident[0], ident[1], login=author.login, display_name=author.display_name
+            )
+        new = [(keys.identity_key(*i), str(user_ids[i]).encode()) for i, r in zip(idents, cached, strict=True) if r is None]
+        if new:
+            await self._cache.set_many(new, self._cache_ttl)
+        await self._claim_ownerships(trips, user_ids)
+        roles = await self._community_roles(trips, user_ids)
+        for trip in trips:
+            author = trip.event.author
+            assert author is not None and trip.community is not None
+            user_id = user_ids[(trip.event.platform, author.user_id)]
+            level = max(
+                level_from_roles(author.roles),
+                COMMUNITY_ROLE_LEVELS.get(roles.get((trip.community.id, user_id), ""), Level.EVERYONE),
+            )
+            trip.caller = Caller(
+                user_id=user_id,
+                identity=Identity(
+                    platform=trip.event.platform,
+                    user_id=author.user_id,
+                    login=author.login,
+                    display_name=author.display_name,
+                ),
+                level=int(level),
+            )
+
+    async def _claim_ownerships(
+        self, trips: list[_Trip], user_ids: dict[tuple[str, str], int]
+    ) -> None:
+        """The platform owner of a place (the Twitch broadcaster, the Discord guild owner...)
+        becomes the owner of a community that has none yet."""
+        for trip in trips:
+            author, community = trip.event.author, trip.community
+            assert author is not None and community is not None
+            if community.has_owner or PlatformRole.OWNER not in author.roles:
+                continue
+            user_id = user_ids[(trip.event.platform, author.user_id)]
+            if await self._directory.ensure_owner(community.id, user_id):
+                log.info("community owner set", community_id=community.id, user_id=user_id)
+                self._audit.record(
+                    "community.owner", decision="change", actor=author.user_id,
+                    target=str(user_id), community_id=community.id, session_id=trip.session_id,
+                )
+            owned = Community(community.id, community.prefix, True)
+            await self._cache.delete(keys.role_key(community.id, user_id))
+            await self._cache.set(
+                keys.entity_key(trip.event.entity_id),
+                orjson.dumps([owned.id, owned.prefix, True]),
+                self._cache_ttl,
+            )
+            for other in trips:
+                if other.community is not None and other.community.id == community.id:
+                    other.community = owned
+
+    async def _community_roles(
+        self, trips: list[_Trip], user_ids: dict[tuple[str, str], int]
+    ) -> dict[tuple[int, int], str]:
+        pairs = list(
+            {
+                (t.community.id, user_ids[(t.event.platform, t.event.author.user_id)]): None
+                for t in trips
+                if t.community is not None and t.event.author is not None
+            }
+        )
+        cached = await self._cache.get_many([keys.role_key(c, u) for c, u in pairs])
+        roles: dict[tuple[int, int], str] = {}
+        new: list[tuple[str, bytes]] = []
+        for pair, raw in zip(pairs, cached, strict=True):
+            if raw is None:
+                role = await self._directory.member_role(*pair) or ""
+                new.append((keys.role_key(*pair), role.encode()))
+            else:
+                role = raw.decode()
+            roles[pair] = role
+        if new:
+            await self._cache.set_many(new, self._cache_ttl)
+        return roles
+
+    # -- per event: permission, rate limits, dispatch ----------------------------------------
+
+    async def _run(self, trip: _Trip) -> None:
+        assert trip.community is not None
+        with structlog.contextvars.bound_contextvars(
+            session_id=trip.session_id, community_id=trip.community.id
+        ):
+            jobs = [self._listen(trip, client) for client in trip.listeners]
+            if trip.route is not None:
+                jobs.append(self._command(trip, trip.route))
+            if jobs:
+                await asyncio.gather(*jobs)
+            metrics.EVENTS_PROCESSED.labels(trip.event.platform, trip.event.type.value).inc()
+
+    async def _command(self, trip: _Trip, route: CommandRoute) -> None:
+        command, caller, community = trip.command, trip.caller, trip.community
+        assert command is not None and caller is not None and community is not None
+        spec, shown = route.spec, f"{command.prefix}{command.name}"
+        if caller.level < spec.level:
+            metrics.COMMANDS.labels(spec.name, "denied").inc()
+            self._audit.record(
+                f"command.{spec.name}", decision="deny", actor=caller.identity.user_id,
+                target=trip.event.entity_id, community_id=community.id,
+                session_id=trip.session_id,
+                detail={"needed": spec.level, "had": caller.level},
+            )
+            log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
+            needed = Level.parse(spec.level).label
+            self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
+            return
+        refusal = await self._limits.check(trip.event.entity_id, caller, spec, shown)
+        if refusal is not None:
+            metrics.COMMANDS.labels(spec.name, "rate_limited").inc()
+            if refusal:
+                self._say(trip, refusal)
+            return
+        if spec.level >= Level.MODERATOR:
+            self._audit.record(
+                f"command.{spec.name}", decision="allow", actor=caller.identity.user_id,
+                target=trip.event.entity_id, community_id=community.id,
+                session_id=trip.session_id,
+            )
+        request = self._request(trip, kind="command")
+        response = await self._call(route.client, request, trip, shown)
+        if response is None:
+            return
+        if response.usage_error:
+            metrics.COMMANDS.labels(spec.name, "usage").inc()
+            self._say(trip, f"Usage: {spec.usage_line(community.prefix)} ({response.usage_error})")
+            return
+        metrics.COMMANDS.labels(spec.name, "ok").inc()
+        self._collect(trip, response)
+
+    async def _listen(self, trip: _Trip, client: ModuleClient) -> None:
+        response = await self._call(client, self._request(trip, kind="event"), trip, None)
+        if response is not None:
+            self._collect(trip, response)
+
+    def _request(self, trip: _Trip, *, kind: str) -> ModuleRequest:
+        event, community = trip.event, trip.community
+        assert community is not None
+        command = trip.command if kind == "command" else None
+        return ModuleRequest(
+            session_id=trip.session_id,
+            kind="command" if kind == "command" else "event",
+            community_id=community.id,
+            entity_id=event.entity_id,
+            platform=event.platform,
+            channel_id=event.channel_id,
+            message_id=event.message_id,
+            event_type=event.type,
+            command=command.name if command else "",
+            prefix=command.prefix if command else "",
+            args=list(command.args) if command else [],
+            raw_text=event.text,
+            caller=trip.caller,
+            amounts=event.amounts,
+        )
+
+    async def _call(
+        self, client: ModuleClient, request: ModuleRequest, trip: _Trip, shown: str | None
+    ) -> ModuleResponse | None:
+        """Call a module with a timeout; a failure is logged and (for commands) apologised
+        for, and never escapes to take the worker down."""
+        try:
+            async with asyncio.timeout(self._settings.module_timeout_seconds):
+                return await client.call(request)
+        except TimeoutError:
+            reason, text = "timeout", "took too long to answer"
+            log.error("module timed out", module=client.name, command=request.command,
+                      timeout=self._settings.module_timeout_seconds)
+        except Exception:
+            reason, text = "error", "failed"
+            log.exception("module failed", module=client.name, command=request.command)
+        metrics.MODULE_ERRORS.labels(client.name, reason).inc()
+        if shown is not None:
+            metrics.COMMANDS.labels(request.command, reason).inc()
+            self._say(trip, f"Sorry, {shown} {text}. The error has been logged.")
+        return None
+
+    # -- replies -----------------------------------------------------------------------------
+
+    def _say(self, trip: _Trip, text: str) -> None:
+        self._add_reply(trip, Reply(text=text, reply_to=trip.event.message_id))
+
+    def _collect(self, trip: _Trip, response: ModuleResponse) -> None:
+        for reply in response.replies:
+            self._add_reply(trip, reply)
+        for update in response.overlay:
+            trip.overlay.append(
+                orjson.dumps(
+                    {"session_id": trip.session_id, "kind": update.kind, "payload": update.payload}
+                )
+            )
+        for action in response.actions:
+            if action.type == "whisper" and isinstance(action.params.get("text"), str):
+                self._add_reply(
+                    trip,
+                    Reply(
+                        text=action.params["text"],
+                        visibility=Visibility.DIRECT,
+                        to_user=str(action.params.get("to_user", "")),
+                    ),
+                )
+            else:
+                log.warning("action not supported yet", action=action.type)
+
+    def _add_reply(self, trip: _Trip, reply: Reply) -> None:
+        event = trip.event
+        to_user = reply.to_user
+        if reply.visibility is not Visibility.CHANNEL and not to_user and event.author:
+            to_user = event.author.user_id
+        trip.replies.append(
+            OutboundMessage(
+                outbound_id=f"{event.event_id}:{len(trip.replies)}",
+                event_id=event.event_id,
+                session_id=trip.session_id,
+                platform=event.platform,
+                entity_id=event.entity_id,
+                channel_id=event.channel_id,
+                text=reply.text,
+                visibility=reply.visibility,
+                reply_to=reply.reply_to,
+                to_user=to_user,
+            )
+        )
+
+    async def _emit(self, trips: list[_Trip]) -> None:
+        """Replies onto the reply streams, overlay updates out, then mark the events done."""
+        by_platform: dict[str, list[bytes]] = defaultdict(list)
+        for trip in trips:
+            for message in trip.replies:
+                by_platform[message.platform].append(encode_outbound(message))
+        for platform, payloads in by_platform.items():
+            await self._ports.bus.publish(keys.replies_stream(platform), payloads)
+            metrics.REPLIES.labels(platform).inc(len(payloads))
+        for trip in trips:
+            assert trip.community is not None
+            for update in trip.overlay:
+                await self._ports.broadcast.publish(keys.overlay_channel(trip.community.id), update)
+        await self._cache.set_many(
+            [(keys.dedupe_key(t.event.platform, t.event.message_id), _DONE) for t in trips],
+            self._settings.dedupe_ttl_seconds,
+        )

@@ -1,0 +1,146 @@
+"""A router worker: reads batches from the events stream, runs them through the pipeline and
+acknowledges them only once their replies are on the reply streams.
+
+Several workers (in one process or many) share one consumer group; entries a dead worker left
+unacknowledged are reclaimed after ``bus_reclaim_idle_ms`` and answered by a live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+
+import orjson
+import structlog
+
+from waddlebot.infra import metrics
+from waddlebot.infra.codec import decode_envelope
+from waddlebot.infra.ports import Broadcast, Bus, BusMessage
+from waddlebot.services.router import keys
+from waddlebot.services.router.pipeline import Incoming, Outcome, Router
+
+log = structlog.get_logger("waddlebot.router.worker")
+
+MAX_DELIVERIES = 5  # an entry that crashed the pipeline this often goes to the dead letters
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class RouterWorker:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        broadcast: Broadcast,
+        router: Router,
+        consumer: str,
+        batch_size: int = 100,
+        reclaim_idle_ms: int = 30_000,
+        block_ms: int = 1000,
+    ) -> None:
+        self._bus = bus
+        self._broadcast = broadcast
+        self._router = router
+        self.consumer = consumer
+        self._batch_size = batch_size
+        self._reclaim_idle_ms = reclaim_idle_ms
+        self._block_ms = block_ms
+        self._stopping = asyncio.Event()
+        self._next_reclaim = 0.0
+        self.busy = False  # True while a batch is in hand (stopping then waits for it)
+
+    async def run(self) -> None:
+        await self._bus.ensure_group(keys.EVENTS_STREAM, keys.ROUTER_GROUP)
+        log.info("router worker started", consumer=self.consumer)
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                await self.step()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # infrastructure trouble (Redis or the database away): the batch stays
+                # unacknowledged and is retried after the reclaim delay
+                log.exception("router batch failed; retrying", consumer=self.consumer)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        log.info("router worker stopped", consumer=self.consumer)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def step(self) -> int:
+        """Process one batch; returns how many entries it handled."""
+        messages = await self._reclaimed()
+        if not messages:
+            messages = await self._bus.read(
+                keys.EVENTS_STREAM, keys.ROUTER_GROUP, self.consumer, self._batch_size,
+                self._block_ms,
+            )
+        if not messages:
+            return 0
+        self.busy = True
+        try:
+            return await self._handle(messages)
+        finally:
+            self.busy = False
+
+    async def _handle(self, messages: list[BusMessage]) -> int:
+        started = time.perf_counter()
+        batch, ids, dead = self._decode(messages)
+        if dead:
+            await self._bus.publish(keys.DEAD_LETTER_STREAM, [m.data for m in dead])
+            metrics.DEAD_LETTERS.inc(len(dead))
+        outcomes = await self._router.process(batch) if batch else []
+        await self._notify(outcomes)
+        await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, ids)
+        metrics.BATCH_LATENCY.observe(time.perf_counter() - started)
+        return len(messages)
+
+    async def _reclaimed(self) -> list[BusMessage]:
+        now = time.monotonic()
+        if now < self._next_reclaim:
+            return []
+        self._next_reclaim = now + max(self._reclaim_idle_ms / 2000, 0.05)
+        messages = await self._bus.reclaim(
+            keys.EVENTS_STREAM, keys.ROUTER_GROUP, self.consumer, self._reclaim_idle_ms,
+            self._batch_size,
+        )
+        if messages:
+            log.warning("reclaimed entries of a stalled worker", count=len(messages))
+        return messages
+
+    def _decode(
+        self, messages: list[BusMessage]
+    ) -> tuple[list[Incoming], list[str], list[BusMessage]]:
+        batch: list[Incoming] = []
+        dead: list[BusMessage] = []
+        for message in messages:
+            if message.deliveries > MAX_DELIVERIES:
+                log.error("entry failed too often; moved to dead letters", entry=message.id)
+                dead.append(message)
+                continue
+            try:
+                batch.append(Incoming(decode_envelope(message.data), message.deliveries))
+            except ValueError as exc:
+                log.error("malformed bus entry moved to dead letters", entry=message.id,
+                          error=str(exc)[:500])
+                dead.append(message)
+        return batch, [m.id for m in messages], dead
+
+    async def _notify(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if not outcome.notify:
+                continue
+            payload = {
+                "event_id": outcome.event_id,
+                "session_id": outcome.session_id,
+                "duplicate": outcome.duplicate,
+                "replies": [r.model_dump(mode="json") for r in outcome.replies],
+            }
+            await self._broadcast.publish(keys.DONE_CHANNEL, orjson.dumps(payload))

@@ -1,0 +1,128 @@
+"""The router's HTTP API: events in, the command catalogue out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from waddlebot.core.contract import OutboundMessage
+from waddlebot.core.events import Event
+from waddlebot.core.permissions import Level
+from waddlebot.infra import metrics
+from waddlebot.infra.codec import encode_envelope
+from waddlebot.runtime import Runtime
+from waddlebot.services.router import keys
+from waddlebot.web.deps import get_runtime, require_api_key
+
+MAX_BATCH = 100
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
+
+
+class Accepted(BaseModel):
+    accepted: int
+    event_ids: list[str]
+
+
+class EventResult(BaseModel):
+    event_id: str
+    session_id: str = ""
+    duplicate: bool = False
+    completed: bool = Field(description="false when the router did not finish in time")
+    replies: list[OutboundMessage] = Field(default_factory=list)
+
+
+class Completed(BaseModel):
+    results: list[EventResult]
+
+
+class CommandInfo(BaseModel):
+    name: str
+    invoke: str = Field(description="how to type it, e.g. !ping or #weather")
+    module: str
+    description: str
+    usage: str
+    level: int
+    level_name: str
+    cooldown: float
+    global_cooldown: float
+    aliases: list[str]
+
+
+EventsBody = Annotated[
+    Event | Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)],
+    Body(description=f"one canonical event or a batch of up to {MAX_BATCH}"),
+]
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted | Completed,
+    responses={200: {"model": Completed, "description": "with ?wait=true: the replies"}},
+)
+async def post_events(
+    body: EventsBody,
+    wait: Annotated[bool, Query(description="answer 200 with the replies once routed")] = False,
+    timeout: Annotated[float, Query(gt=0, le=30)] = 10.0,
+    runtime: Runtime = Depends(get_runtime),
+) -> Any:
+    """Put events on the bus. Answers 202 once they are durably on it (the router processes
+    them asynchronously), or with ``?wait=true`` 200 with each event's replies."""
+    events = body if isinstance(body, list) else [body]
+    futures = {e.event_id: runtime.completions.expect(e.event_id) for e in events} if wait else {}
+    try:
+        await runtime.ports.bus.publish(
+            keys.EVENTS_STREAM, [encode_envelope(e, notify=wait) for e in events]
+        )
+    except Exception as exc:
+        for event_id in futures:
+            runtime.completions.forget(event_id)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the event bus is unavailable; retry"
+        ) from exc
+    for event in events:
+        metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
+    if not wait:
+        return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
+    done, _ = await asyncio.wait(futures.values(), timeout=timeout)
+    results = []
+    for event_id, future in futures.items():
+        runtime.completions.forget(event_id)
+        if future in done and not future.cancelled():
+            outcome = future.result()
+            results.append(
+                EventResult(
+                    event_id=event_id, session_id=outcome["session_id"],
+                    duplicate=outcome["duplicate"], completed=True,
+                    replies=[OutboundMessage.model_validate(r) for r in outcome["replies"]],
+                )
+            )
+        else:
+            results.append(EventResult(event_id=event_id, completed=False))
+    return JSONResponse(Completed(results=results).model_dump(mode="json"), status_code=200)
+
+
+@router.get("/commands", response_model=list[CommandInfo])
+async def list_commands(runtime: Runtime = Depends(get_runtime)) -> list[CommandInfo]:
+    """Every command the router knows, with the level it needs."""
+    prefix = runtime.settings.default_prefix
+    return [
+        CommandInfo(
+            name=route.spec.name,
+            invoke=route.spec.usage_line(prefix).split(" ", 1)[0],
+            module=route.module,
+            description=route.spec.description,
+            usage=route.spec.usage_line(prefix),
+            level=route.spec.level,
+            level_name=Level.parse(route.spec.level).label,
+            cooldown=route.spec.cooldown,
+            global_cooldown=route.spec.global_cooldown,
+            aliases=list(route.spec.aliases),
+        )
+        for route in runtime.registry.routes()
+    ]

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.harness import make_settings
+from waddlebot.runtime import Runtime
+from waddlebot.settings import Settings
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings for one whole WaddleBot: SQLite and in-process ports, or PostgreSQL and Redis."""
+    if mode == "embedded":
+        return make_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/waddlebot.db", data_dir=str(tmp_path)
+        )
+    return make_settings(
+        database_url=request.getfixturevalue("fresh_postgres_url"),
+        redis_url=request.getfixturevalue("redis_url"),
+        stream_prefix=request.getfixturevalue("key_prefix"),
+        auto_migrate=True,
+        data_dir=str(tmp_path),
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = await Runtime.start(settings)
+    try:
+        yield rt
+    finally:
+        await rt.stop()

@@ -1,0 +1,224 @@
+"""The router pipeline end to end, through the console collector: every scenario runs twice,
+embedded (SQLite, in-process ports) and distributed (PostgreSQL + Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from tests.support import modules as testkit
+from tests.support.harness import chat_event, say
+from waddlebot.core.permissions import PlatformRole
+from waddlebot.infra.codec import decode_outbound, encode_envelope
+from waddlebot.runtime import Runtime
+from waddlebot.services.router import keys
+from waddlebot.services.router.pipeline import Incoming
+from waddlebot.infra.codec import Envelope
+
+
+async def test_ping_and_help(runtime: Runtime) -> None:
+    assert await say(runtime, "!ping") == ["pong"]
+    assert await say(runtime, "!PING") == ["pong"]
+    (listing,) = await say(runtime, "!help")
+    assert "!ping" in listing and "!help" in listing and "!echo" in listing
+    assert "!modonly" not in listing  # everyone may not use it
+    (mod_listing,) = await say(runtime, "!help", role="moderator")
+    assert "!modonly" in mod_listing
+    assert await say(runtime, "!help ping") == ["Usage: !ping - Checks that the bot is listening"]
+
+
+async def test_help_for_unknown_command_shows_usage(runtime: Runtime) -> None:
+    (line,) = await say(runtime, "!help nosuch")
+    assert line.startswith("Usage: !help [command]")
+    assert "no command !nosuch" in line
+
+
+async def test_plain_chat_and_unknown_commands_get_no_reply(runtime: Runtime) -> None:
+    assert await say(runtime, "hello everyone") == []
+    assert await say(runtime, "!nosuchcommand") == []
+    assert await say(runtime, "#nosuchfunction") == []
+
+
+async def test_quoted_arguments_reach_the_module(runtime: Runtime) -> None:
+    assert await say(runtime, '!echo "two words" and more') == ["two words and more"]
+
+
+async def test_usage_error_shows_the_usage_line(runtime: Runtime) -> None:
+    assert await say(runtime, "!greet") == ["Usage: !greet <name> (tell me who to greet)"]
+    assert await say(runtime, "!greet bob") == ["hello bob"]
+
+
+async def test_failing_module_apologises_and_router_keeps_going(runtime: Runtime) -> None:
+    assert await say(runtime, "!boom") == ["Sorry, !boom failed. The error has been logged."]
+    assert await say(runtime, "!ping") == ["pong"]
+
+
+async def test_slow_module_times_out_with_an_apology(runtime: Runtime) -> None:
+    replies = await say(runtime, "!slow 5")
+    assert replies == ["Sorry, !slow took too long to answer. The error has been logged."]
+    assert await say(runtime, "!ping") == ["pong"]
+
+
+async def test_permission_levels_are_enforced_and_audited(runtime: Runtime) -> None:
+    assert await say(runtime, "!modonly", user="eve") == [
+        "@eve, !modonly is for moderator level and up."
+    ]
+    assert await say(runtime, "!modonly", user="mia", role="moderator") == [
+        "hello moderator mia"
+    ]
+    assert await say(runtime, "!modonly", user="oscar", role="owner") == [
+        "hello moderator oscar"
+    ]
+    await runtime.audit.flush()
+    entries = await runtime.audit.recent(limit=20)
+    denied = [e for e in entries if e.action == "command.modonly" and e.decision == "deny"]
+    allowed = [e for e in entries if e.action == "command.modonly" and e.decision == "allow"]
+    assert [e.actor for e in denied] == ["eve"]
+    assert sorted(e.actor for e in allowed) == ["mia", "oscar"]
+
+
+async def test_community_role_raises_the_level(runtime: Runtime) -> None:
+    await say(runtime, "!ping", user="carol")  # creates the community and carol's identity
+    resolved = await runtime.directory.resolve_entity("console:local", "console")
+    user_id = await runtime.directory.ensure_identity("console", "carol")
+    await runtime.directory.set_role(resolved.community_id, user_id, "moderator")
+    await runtime.ports.cache.delete(keys.role_key(resolved.community_id, user_id))
+    assert await say(runtime, "!modonly", user="carol") == ["hello moderator carol"]
+
+
+async def test_private_replies_reach_only_the_caller(runtime: Runtime) -> None:
+    assert runtime.console is not None
+    bystander = runtime.console.open("bob", "everyone", "local")
+    try:
+        assert await say(runtime, "!secret") == ["(private) psst"]
+        assert bystander.lines.empty()
+        assert await say(runtime, "!ping") == ["pong"]
+        assert not bystander.lines.empty()  # channel replies are seen by everyone present
+    finally:
+        runtime.console.close(bystander)
+
+
+async def test_user_rate_limit_warns_once_per_window(settings, mode) -> None:  # type: ignore[no-untyped-def]
+    limited = settings.model_copy(update={"rate_user_per_30s": 3})
+    rt = await Runtime.start(limited)
+    try:
+        answers = [await say(rt, "!ping", user="spammer") for _ in range(6)]
+        assert answers[:3] == [["pong"]] * 3
+        assert answers[3][0].startswith("@spammer, slow down: you are sending commands fast.")
+        assert answers[4:] == [[], []]  # told once, then quiet
+        assert await say(rt, "!ping", user="someone-else") == ["pong"]
+        assert await say(rt, "!ping", user="spammer", role="moderator") == ["pong"]
+    finally:
+        await rt.stop()
+
+
+async def test_command_cooldown(runtime: Runtime) -> None:
+    assert await say(runtime, "!cool", user="u1") == ["cool"]
+    (notice,) = await say(runtime, "!cool", user="u1")
+    assert notice.startswith("@u1, slow down: !cool is on cooldown for you. Try again in")
+    assert await say(runtime, "!cool", user="u2") == ["cool"]
+
+
+async def test_concurrent_commands_never_exceed_the_rate_limit(settings) -> None:  # type: ignore[no-untyped-def]
+    limited = settings.model_copy(update={"rate_user_per_30s": 5})
+    rt = await Runtime.start(limited)
+    try:
+        assert rt.console is not None
+        session = rt.console.open("burst", "everyone", "local")
+        await asyncio.gather(*(rt.console.send(session, f"!echo n{i}") for i in range(40)))
+        lines = []
+        while not session.lines.empty():
+            lines.append(session.lines.get_nowait().text)
+        echoed = [line for line in lines if line.startswith("n")]
+        notices = [line for line in lines if "slow down" in line]
+        assert len(echoed) == 5
+        assert len(notices) == 1
+    finally:
+        await rt.stop()
+
+
+async def test_new_entity_creates_community_and_broadcaster_becomes_owner(
+    runtime: Runtime,
+) -> None:
+    viewer = chat_event("!ping", entity="twitch:9001", user_id="7", login="viewer")
+    broadcaster = chat_event(
+        "!ping", entity="twitch:9001", user_id="9001", login="streamer",
+        roles=(PlatformRole.OWNER,),
+    )
+    outcomes = await runtime.router.process([Incoming(Envelope(viewer))])
+    assert [r.text for r in outcomes[0].replies] == ["pong"]
+    resolved = await runtime.directory.resolve_entity("twitch:9001", "twitch")
+    assert not resolved.created
+    await runtime.router.process([Incoming(Envelope(broadcaster))])
+    owner_id = await runtime.directory.ensure_identity("twitch", "9001")
+    viewer_id = await runtime.directory.ensure_identity("twitch", "7")
+    assert await runtime.directory.member_role(resolved.community_id, owner_id) == "owner"
+    assert await runtime.directory.member_role(resolved.community_id, viewer_id) is None
+    other = await runtime.directory.resolve_entity("twitch:1", "twitch")
+    assert other.community_id != resolved.community_id
+
+
+async def test_redelivered_message_is_answered_once(runtime: Runtime) -> None:
+    event = chat_event("!echo once", message_id="twitch-msg-1")
+    first = await runtime.router.process([Incoming(Envelope(event))])
+    again = await runtime.router.process([Incoming(Envelope(event))])
+    twice_in_batch = await runtime.router.process(
+        [Incoming(Envelope(chat_event("!echo x", message_id="m2")))] * 2
+    )
+    assert [r.text for r in first[0].replies] == ["once"]
+    assert again[0].duplicate and again[0].replies == []
+    assert [o.duplicate for o in twice_in_batch] == [False, True]
+
+
+async def test_reclaimed_entry_of_a_dead_worker_is_still_answered(runtime: Runtime) -> None:
+    """A worker that claimed a message and died before finishing must not make it a duplicate."""
+    event = chat_event("!echo survived", message_id="claimed-then-died")
+    await runtime.ports.cache.add(keys.dedupe_key("twitch", "claimed-then-died"), b"p", 60)
+    redelivered = await runtime.router.process([Incoming(Envelope(event), deliveries=2)])
+    assert [r.text for r in redelivered[0].replies] == ["survived"]
+    finished = await runtime.router.process([Incoming(Envelope(event), deliveries=3)])
+    assert finished[0].duplicate
+
+
+async def test_listeners_get_events_and_overlay_updates_are_broadcast(runtime: Runtime) -> None:
+    from waddlebot.core.events import Amounts, EventType
+
+    follow = chat_event("", type_=EventType.FOLLOW, user_id="55", login="newfan")
+    resolved = await runtime.directory.resolve_entity("twitch:1337", "twitch")
+    subscription = await runtime.ports.broadcast.subscribe(keys.overlay_channel(resolved.community_id))
+    raid = chat_event("", type_=EventType.RAID, user_id="66", login="raider",
+                      amounts=Amounts(viewers=42))
+    outcomes = await runtime.router.process([Incoming(Envelope(follow)), Incoming(Envelope(raid))])
+    assert [r.text for r in outcomes[0].replies] == ["thanks for the follow, newfan!"]
+    assert [r.text for r in outcomes[1].replies] == ["raid of 42!"]
+    update = orjson.loads(await asyncio.wait_for(anext(aiter(subscription)), 5))
+    assert update["kind"] == "alerts" and update["payload"] == {"kind": "raid", "viewers": 42}
+    await subscription.close()
+
+
+async def test_replies_land_on_the_platform_reply_stream(runtime: Runtime) -> None:
+    stream = keys.replies_stream("twitch")
+    await runtime.ports.bus.ensure_group(stream, "test-collector")
+    event = chat_event("!echo to twitch", message_id="abc")
+    await runtime.ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
+    messages = []
+    for _ in range(50):
+        messages = await runtime.ports.bus.read(stream, "test-collector", "c1", 10, 200)
+        if messages:
+            break
+    (message,) = [decode_outbound(m.data) for m in messages]
+    assert (message.text, message.platform, message.entity_id) == ("to twitch", "twitch", "twitch:1337")
+    assert message.reply_to == "abc"
+    for _ in range(100):  # the event is acknowledged once its replies are out
+        if await runtime.ports.bus.pending_count(keys.EVENTS_STREAM, keys.ROUTER_GROUP) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert await runtime.ports.bus.pending_count(keys.EVENTS_STREAM, keys.ROUTER_GROUP) == 0
+
+
+async def test_module_calls_are_counted_once_per_command(runtime: Runtime) -> None:
+    before = testkit.calls.get("echo", 0)
+    await say(runtime, "!echo a")
+    await say(runtime, "!echo b")
+    assert testkit.calls["echo"] - before == 2

@@ -1,0 +1,94 @@
+"""Building a whole WaddleBot for a test, embedded or distributed, and talking to it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+
+from waddlebot.app import create_app
+from waddlebot.collectors.console import ConsoleSession
+from waddlebot.core.events import Author, Event, EventType, new_id
+from waddlebot.core.permissions import PlatformRole
+from waddlebot.runtime import Runtime
+from waddlebot.settings import Settings
+
+TEST_MODULE = "tests.support.modules:module"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "modules": [TEST_MODULE],
+        "module_timeout_seconds": 1.0,
+        "bus_reclaim_idle_ms": 500,
+        "log_level": "WARNING",
+    }
+    base.update(overrides)
+    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+
+
+async def say(runtime: Runtime, text: str, *, user: str = "alice", role: str = "everyone",
+              channel: str = "local") -> list[str]:
+    """Type a line in the console as ``user``; return what the bot showed that user."""
+    assert runtime.console is not None
+    session = runtime.console.open(user, role, channel)
+    try:
+        await runtime.console.send(session, text)
+        return drain(session)
+    finally:
+        runtime.console.close(session)
+
+
+def drain(session: ConsoleSession) -> list[str]:
+    lines = []
+    while not session.lines.empty():
+        line = session.lines.get_nowait()
+        lines.append(("(private) " if line.private else "") + line.text)
+    return lines
+
+
+def chat_event(text: str, *, platform: str = "twitch", entity: str = "twitch:1337",
+               user_id: str = "42", login: str = "viewer", roles: tuple[PlatformRole, ...] = (),
+               message_id: str | None = None, type_: EventType = EventType.CHAT_MESSAGE,
+               **extra: Any) -> Event:
+    return Event(
+        platform=platform,  # type: ignore[arg-type]
+        entity_id=entity,
+        message_id=message_id or new_id(),
+        type=type_,
+        author=Author(user_id=user_id, login=login, display_name=login, roles=roles),
+        text=text,
+        **extra,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, services: Any = None) -> AsyncIterator[tuple[str, Runtime]]:
+    """Run the real ASGI app under uvicorn on a loopback port; yields (base URL, runtime)."""
+    app = create_app(settings) if services is None else create_app(settings, services)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", app.state.runtime
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,71 @@
+"""A module for tests: every behaviour the router has to cope with, on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+
+from waddlebot.core.events import EventType
+from waddlebot.core.permissions import Level
+from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError
+
+module = Module("testkit", version="1.0.0", description="Commands that misbehave on purpose")
+calls: dict[str, int] = {}
+
+
+def _count(name: str) -> None:
+    calls[name] = calls.get(name, 0) + 1
+
+
+@module.command("echo", usage="<text...>", args=(ArgSpec(name="text", rest=True),))
+async def echo(ctx: Context) -> None:
+    _count("echo")
+    ctx.reply(" ".join(ctx.args) or "(nothing)")
+
+
+@module.command("boom", description="always fails")
+async def boom(ctx: Context) -> None:
+    raise RuntimeError("kaboom")
+
+
+@module.command("slow", description="sleeps for the given seconds", usage="<seconds>")
+async def slow(ctx: Context) -> str:
+    await asyncio.sleep(float(ctx.args[0]) if ctx.args else 30)
+    return "finally"
+
+
+@module.command("modonly", level=int(Level.MODERATOR), description="moderators and up")
+async def modonly(ctx: Context) -> str:
+    return f"hello moderator {ctx.caller_name}"
+
+
+@module.command("cool", cooldown=30, description="once per 30 s per user")
+async def cool(ctx: Context) -> str:
+    return "cool"
+
+
+@module.command("secret", description="answers privately")
+async def secret(ctx: Context) -> None:
+    ctx.direct("psst")
+
+
+@module.command("greet", usage="<name>")
+async def greet(ctx: Context) -> str:
+    if not ctx.args:
+        raise UsageError("tell me who to greet")
+    return f"hello {ctx.args[0]}"
+
+
+@module.command("whoami-level")
+async def whoami_level(ctx: Context) -> str:
+    return f"{ctx.caller_name}:{ctx.caller_level}"
+
+
+@module.on(EventType.FOLLOW)
+async def on_follow(ctx: Context) -> str:
+    return f"thanks for the follow, {ctx.caller_name}!"
+
+
+@module.on(EventType.RAID)
+async def on_raid(ctx: Context) -> None:
+    ctx.overlay("alerts", {"kind": "raid", "viewers": ctx.request.amounts.viewers})
+    ctx.say(f"raid of {ctx.request.amounts.viewers}!")
