@@ -35,6 +35,7 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)
+        app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
     if "console" in chosen:
         app.include_router(console_ws.router)
     return app

@@ -4,6 +4,7 @@ workers and collectors. ``waddlebot up`` runs them all; ``waddlebot serve <servi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 import structlog
@@ -52,48 +53,56 @@ class Runtime:
             raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
         self.console = None
         self.workers: list[RouterWorker] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
 
     @classmethod
     async def start(cls, settings: Settings, services: Iterable[str] = SERVICES) -> Runtime:
         runtime = cls(settings, services)
-        await runtime._start()
+        try:
+            await runtime._start()
+        except BaseException:
+            await runtime.stop()  # release whatever was opened before the failure
+            raise
         return runtime
 
     async def _start(self) -> None:
-        settings = self.settings
+        settings, cleanup = self.settings, self._cleanup
         if settings.migrate_on_start:
             await asyncio.to_thread(upgrade, settings.database_url)
         self.ports = await build_ports(
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen
         )
+        cleanup.push_async_callback(self.ports.close)
         self.db = Database.from_settings(settings)
+        cleanup.push_async_callback(self.db.close)
         self.audit = AuditLog(self.db)
         self.audit.start()
+        cleanup.push_async_callback(self.audit.stop)
         self.directory = Directory(self.db, default_prefix=settings.default_prefix)
         self.keys = KeyVerifier(self.db)
-        self.registry = await self._modules()
+        self.registry = ModuleRegistry()
+        cleanup.push_async_callback(self.registry.close)
+        await self._add_modules()
         self.completions = CompletionHub(self.ports.broadcast)
         await self.completions.start()
+        cleanup.push_async_callback(self.completions.stop)
         self.router = Router(
-            ports=self.ports, directory=self.directory, registry=self.registry,
-            audit=self.audit, settings=settings,
+            ports=self.ports,
+            directory=self.directory,
+            registry=self.registry,
+            audit=self.audit,
+            settings=settings,
         )
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
             for n in range(settings.router_workers):
-                worker = RouterWorker(
-                    bus=self.ports.bus, broadcast=self.ports.broadcast, router=self.router,
-                    consumer=f"{consumer}-{n}", batch_size=settings.router_batch_size,
-                    reclaim_idle_ms=settings.bus_reclaim_idle_ms,
-                )
-                self.workers.append(worker)
-                self._tasks.append(asyncio.create_task(worker.run(), name=worker.consumer))
+                self._start_worker(f"{consumer}-{n}")
         if "console" in self.services:
             self.console = ConsoleCollector(
                 self.ports.bus, self.completions, consumer=f"{consumer}-console"
             )
             await self.console.start()
+            cleanup.push_async_callback(self.console.stop)
         log.info(
             "waddlebot started",
             services=sorted(self.services),
@@ -101,8 +110,27 @@ class Runtime:
             modules=[c.name for c in self.registry.clients()],
         )
 
-    async def _modules(self) -> ModuleRegistry:
-        registry = ModuleRegistry()
+    def _start_worker(self, consumer: str) -> None:
+        settings = self.settings
+        worker = RouterWorker(
+            bus=self.ports.bus,
+            broadcast=self.ports.broadcast,
+            router=self.router,
+            consumer=consumer,
+            batch_size=settings.router_batch_size,
+            reclaim_idle_ms=settings.bus_reclaim_idle_ms,
+        )
+        task = asyncio.create_task(worker.run(), name=consumer)
+        self.workers.append(worker)
+
+        async def stop() -> None:
+            worker.stop()  # finish the batch in hand, then leave
+            await stop_task(task, grace=5 if worker.busy else 0)
+
+        self._cleanup.push_async_callback(stop)
+
+    async def _add_modules(self) -> None:
+        registry = self.registry
         registry.add(
             LocalModuleClient(build_core_module(lambda: [r.spec for r in registry.routes()]))
         )
@@ -110,22 +138,16 @@ class Runtime:
             registry.add(LocalModuleClient(load_module(spec)))
         secret = self.settings.module_secret.get_secret_value().encode()
         for spec in self.settings.remote_modules:
-            _, url = parse_remote_spec(spec)
+            name, url = parse_remote_spec(spec)
             client = await HttpModuleClient.connect(
-                url, secret, timeout=self.settings.module_timeout_seconds
+                url, secret, timeout=self.settings.module_timeout_seconds, expected_name=name
             )
-            registry.add(client)
-        return registry
+            try:
+                registry.add(client)
+            except ValueError:
+                await client.close()
+                raise
 
     async def stop(self) -> None:
-        for worker in self.workers:
-            worker.stop()  # finish the batch in hand, then leave
-        for worker, task in zip(self.workers, self._tasks, strict=True):
-            await stop_task(task, grace=5 if worker.busy else 0)
-        if self.console is not None:
-            await self.console.stop()
-        await self.completions.stop()
-        await self.registry.close()
-        await self.audit.stop()
-        await self.ports.close()
-        await self.db.close()
+        """Stop everything that was started (also after a start that failed half way)."""
+        await self._cleanup.aclose()

@@ -31,8 +31,14 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
 
 
-async def say(runtime: Runtime, text: str, *, user: str = "alice", role: str = "everyone",
-              channel: str = "local") -> list[str]:
+async def say(
+    runtime: Runtime,
+    text: str,
+    *,
+    user: str = "alice",
+    role: str = "everyone",
+    channel: str = "local",
+) -> list[str]:
     """Type a line in the console as ``user``; return what the bot showed that user."""
     assert runtime.console is not None
     session = runtime.console.open(user, role, channel)
@@ -51,10 +57,18 @@ def drain(session: ConsoleSession) -> list[str]:
     return lines
 
 
-def chat_event(text: str, *, platform: str = "twitch", entity: str = "twitch:1337",
-               user_id: str = "42", login: str = "viewer", roles: tuple[PlatformRole, ...] = (),
-               message_id: str | None = None, type_: EventType = EventType.CHAT_MESSAGE,
-               **extra: Any) -> Event:
+def chat_event(
+    text: str,
+    *,
+    platform: str = "twitch",
+    entity: str = "twitch:1337",
+    user_id: str = "42",
+    login: str = "viewer",
+    roles: tuple[PlatformRole, ...] = (),
+    message_id: str | None = None,
+    type_: EventType = EventType.CHAT_MESSAGE,
+    **extra: Any,
+) -> Event:
     return Event(
         platform=platform,  # type: ignore[arg-type]
         entity_id=entity,
@@ -73,9 +87,8 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, services: Any = None) -> AsyncIterator[tuple[str, Runtime]]:
-    """Run the real ASGI app under uvicorn on a loopback port; yields (base URL, runtime)."""
-    app = create_app(settings) if services is None else create_app(settings, services)
+async def serving_app(app: Any) -> AsyncIterator[str]:
+    """Run an ASGI app under uvicorn on a free loopback port; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -88,7 +101,15 @@ async def serving(settings: Settings, services: Any = None) -> AsyncIterator[tup
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}", app.state.runtime
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, services: Any = None) -> AsyncIterator[tuple[str, Runtime]]:
+    """The whole WaddleBot app over real HTTP; yields (base URL, runtime)."""
+    app = create_app(settings) if services is None else create_app(settings, services)
+    async with serving_app(app) as url:
+        yield url, app.state.runtime

@@ -94,7 +94,9 @@ async def chat_remote(
     interactive = sys.stdin.isatty()
     headers = {"Authorization": f"Bearer {_read_key(settings, api_key)}"}
     try:
-        async with connect(console_ws_url(url, user, role, channel), additional_headers=headers) as ws:
+        async with connect(
+            console_ws_url(url, user, role, channel), additional_headers=headers
+        ) as ws:
             ready = orjson.loads(await ws.recv())
             if ready.get("type") != "ready":
                 raise SystemExit(f"unexpected greeting from {url}: {ready}")
@@ -103,8 +105,10 @@ async def chat_remote(
                 while True:
                     message = orjson.loads(await ws.recv())
                     if message["type"] == "message":
-                        _show(ConsoleLine(message["text"], message["event_id"],
-                                          message["private"]), interactive)
+                        _show(
+                            ConsoleLine(message["text"], message["event_id"], message["private"]),
+                            interactive,
+                        )
                     elif message["type"] == "error":
                         print(f"error: {message['detail']}", file=sys.stderr, flush=True)
                         break

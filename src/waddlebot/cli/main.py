@@ -48,6 +48,7 @@ def _serve(settings: Settings, app_factory: object, host: str | None, port: int 
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
+        log_config=None,  # keep the structured logging configured above
     )
 
 
@@ -96,9 +97,7 @@ def chat(
     user: Annotated[str, typer.Option(help="who you are in the chat")] = "you",
     role: Annotated[Role, typer.Option(help="your platform role")] = Role.everyone,
     channel: Annotated[str, typer.Option(help="console channel")] = "local",
-    url: Annotated[
-        str | None, typer.Option(help="talk to a running WaddleBot at this URL")
-    ] = None,
+    url: Annotated[str | None, typer.Option(help="talk to a running WaddleBot at this URL")] = None,
     api_key: Annotated[
         str | None, typer.Option(envvar="WADDLEBOT_API_KEY", help="API key for --url")
     ] = None,

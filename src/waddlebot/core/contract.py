@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from waddlebot.core.events import Amounts, EventType, Platform, new_id
 from waddlebot.core.permissions import Level
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION: Literal[1] = 1
 
 
 class Visibility(StrEnum):

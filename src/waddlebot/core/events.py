@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from waddlebot.core.permissions import PlatformRole
 
-EVENT_SCHEMA_VERSION = 1
+EVENT_SCHEMA_VERSION: Literal[1] = 1
 
 Platform = Literal["console", "twitch", "discord", "slack"]
 PLATFORMS: tuple[str, ...] = ("console", "twitch", "discord", "slack")

@@ -19,9 +19,7 @@ class Envelope:
 
 
 def encode_envelope(event: Event, *, notify: bool = False) -> bytes:
-    return orjson.dumps(
-        {"e": event.model_dump(mode="json"), "n": notify, "t": time.time()}
-    )
+    return orjson.dumps({"e": event.model_dump(mode="json"), "n": notify, "t": time.time()})
 
 
 def decode_envelope(data: bytes) -> Envelope:

@@ -9,11 +9,13 @@ EVENTS_PROCESSED = Counter(
     "waddlebot_events_processed_total", "Events the router finished", ["platform", "type"]
 )
 DUPLICATES = Counter("waddlebot_events_duplicate_total", "Redelivered events skipped", ["platform"])
-DEAD_LETTERS = Counter("waddlebot_events_dead_letter_total", "Bus entries that could not be processed")
-COMMANDS = Counter(
-    "waddlebot_commands_total", "Commands by outcome", ["command", "outcome"]
+DEAD_LETTERS = Counter(
+    "waddlebot_events_dead_letter_total", "Bus entries that could not be processed"
 )
-RATE_LIMITED = Counter("waddlebot_rate_limited_total", "Commands refused by a rate limit", ["scope"])
+COMMANDS = Counter("waddlebot_commands_total", "Commands by outcome", ["command", "outcome"])
+RATE_LIMITED = Counter(
+    "waddlebot_rate_limited_total", "Commands refused by a rate limit", ["scope"]
+)
 MODULE_ERRORS = Counter(
     "waddlebot_module_errors_total", "Module calls that failed or timed out", ["module", "reason"]
 )

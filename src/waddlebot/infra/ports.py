@@ -26,7 +26,9 @@ class Cache(Protocol):
         """Set only if absent; True when this call set it (atomic: exactly one caller wins)."""
         ...
 
-    async def add_many(self, keys: Sequence[str], value: bytes, ttl: float | None = None) -> list[bool]:
+    async def add_many(
+        self, keys: Sequence[str], value: bytes, ttl: float | None = None
+    ) -> list[bool]:
         """``add`` for several keys in one round trip; one result per key, in order."""
         ...
 

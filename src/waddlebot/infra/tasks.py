@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 
-async def stop_task(task: asyncio.Task[object] | asyncio.Task[None] | None, grace: float = 0.0) -> None:
+async def stop_task(
+    task: asyncio.Task[object] | asyncio.Task[None] | None, grace: float = 0.0
+) -> None:
     """Give ``task`` ``grace`` seconds to finish, then cancel it until it is done.
 
     Cancelling more than once is deliberate: redis-py can absorb a cancellation that lands

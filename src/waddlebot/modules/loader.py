@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+
 from waddlebot.modules.sdk import Module
 
 BUILTIN_MODULES: dict[str, str] = {}  # name -> import path, filled as modules land
@@ -30,4 +31,3 @@ def load_module(spec: str) -> Module:
         if isinstance(built, Module):
             return built
     raise ValueError(f"{spec!r} is not a waddlebot Module or a function returning one")
-

@@ -161,9 +161,7 @@ class Module:
             config_schema=self._config_schema,
         )
 
-    def command(
-        self, name: str, **spec: Any
-    ) -> Callable[[Handler], Handler]:
+    def command(self, name: str, **spec: Any) -> Callable[[Handler], Handler]:
         """Register a command handler; keyword arguments are :class:`CommandSpec` fields."""
 
         def register(handler: Handler) -> Handler:

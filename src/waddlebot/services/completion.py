@@ -52,15 +52,6 @@ class CompletionHub:
         if future is not None and not future.done():
             future.cancel()
 
-    async def wait(self, event_id: str, timeout: float) -> dict[str, Any] | None:
-        future = self.expect(event_id)
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            return None
-        finally:
-            self.forget(event_id)
-
     async def _pump(self, subscription: Subscription) -> None:
         async for data in subscription:
             try:

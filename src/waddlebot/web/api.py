@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
@@ -53,10 +55,67 @@ class CommandInfo(BaseModel):
     aliases: list[str]
 
 
-EventsBody = Annotated[
-    Event | Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)],
-    Body(description=f"one canonical event or a batch of up to {MAX_BATCH}"),
-]
+_ONE_EVENT = TypeAdapter(Event)
+_BATCH = TypeAdapter(list[Event])
+_BODY_SCHEMA = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/Event"},
+        {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Event"},
+            "minItems": 1,
+            "maxItems": MAX_BATCH,
+        },
+    ]
+}
+
+
+async def events_body(request: Request) -> list[Event]:
+    """One event or a batch, validated here so a bad batch gets errors naming the event and
+    field at fault (FastAPI's union validation would report every branch of the union)."""
+    try:
+        raw = await request.json()
+    except ValueError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": "body is not valid JSON",
+                    "input": None,
+                }
+            ]
+        ) from exc
+    if isinstance(raw, list):
+        if not 1 <= len(raw) <= MAX_BATCH:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "too_long" if raw else "too_short",
+                        "loc": ("body",),
+                        "msg": f"send between 1 and {MAX_BATCH} events per request, not {len(raw)}",
+                        "input": None,
+                    }
+                ]
+            )
+        adapter: TypeAdapter[Any] = _BATCH
+    else:
+        adapter = _ONE_EVENT
+    try:
+        parsed = adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": e["type"],
+                    "loc": ("body", *e["loc"]),
+                    "msg": e["msg"],
+                    "input": e["input"],
+                }
+                for e in exc.errors(include_url=False)
+            ]
+        ) from exc
+    return parsed if isinstance(parsed, list) else [parsed]
 
 
 @router.post(
@@ -64,16 +123,22 @@ EventsBody = Annotated[
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted | Completed,
     responses={200: {"model": Completed, "description": "with ?wait=true: the replies"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _BODY_SCHEMA}},
+            "description": f"one canonical event or a batch of up to {MAX_BATCH}",
+        }
+    },
 )
 async def post_events(
-    body: EventsBody,
+    events: list[Event] = Depends(events_body),
     wait: Annotated[bool, Query(description="answer 200 with the replies once routed")] = False,
-    timeout: Annotated[float, Query(gt=0, le=30)] = 10.0,
+    timeout: Annotated[float, Query(gt=0, le=30)] = 10.0,  # noqa: ASYNC109 (a query parameter)
     runtime: Runtime = Depends(get_runtime),
 ) -> Any:
     """Put events on the bus. Answers 202 once they are durably on it (the router processes
     them asynchronously), or with ``?wait=true`` 200 with each event's replies."""
-    events = body if isinstance(body, list) else [body]
     futures = {e.event_id: runtime.completions.expect(e.event_id) for e in events} if wait else {}
     try:
         await runtime.ports.bus.publish(
@@ -97,8 +162,10 @@ async def post_events(
             outcome = future.result()
             results.append(
                 EventResult(
-                    event_id=event_id, session_id=outcome["session_id"],
-                    duplicate=outcome["duplicate"], completed=True,
+                    event_id=event_id,
+                    session_id=outcome["session_id"],
+                    duplicate=outcome["duplicate"],
+                    completed=True,
                     replies=[OutboundMessage.model_validate(r) for r in outcome["replies"]],
                 )
             )
@@ -126,3 +193,18 @@ async def list_commands(runtime: Runtime = Depends(get_runtime)) -> list[Command
         )
         for route in runtime.registry.routes()
     ]
+
+
+def openapi_with_event_schema(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the Event schema the events endpoint refers to (the body is
+    validated by hand, so FastAPI does not add it by itself)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        event_schema = Event.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(event_schema.pop("$defs", {}))
+        components["Event"] = event_schema
+        app.openapi_schema = schema
+    return app.openapi_schema

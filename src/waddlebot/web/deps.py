@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from fastapi import Depends, HTTPException, Request, WebSocket, status
@@ -10,10 +11,13 @@ from fastapi import Depends, HTTPException, Request, WebSocket, status
 from waddlebot.runtime import Runtime
 from waddlebot.services.apikeys import ApiKeyInfo
 
-
 # the key given in WADDLEBOT_API_KEY (for deployments that inject one secret everywhere)
 ENV_KEY = ApiKeyInfo(
-    id=0, key_id="env", name="WADDLEBOT_API_KEY", scopes=("*",), community_id=None,
+    id=0,
+    key_id="env",
+    name="WADDLEBOT_API_KEY",
+    scopes=("*",),
+    community_id=None,
     created_at=datetime(1970, 1, 1, tzinfo=UTC),
 )
 
@@ -23,14 +27,13 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def presented_key(headers: object) -> str:
+def presented_key(headers: Mapping[str, str]) -> str:
     """The key from ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
-    get = getattr(headers, "get")
-    auth = get("authorization") or ""
+    auth = headers.get("authorization") or ""
     scheme, _, token = auth.partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
-    return (get("x-api-key") or "").strip()
+    return (headers.get("x-api-key") or "").strip()
 
 
 async def authenticate(runtime: Runtime, key: str) -> ApiKeyInfo | None:
@@ -42,9 +45,7 @@ async def authenticate(runtime: Runtime, key: str) -> ApiKeyInfo | None:
     return await runtime.keys.verify(key)
 
 
-async def require_api_key(
-    request: Request, runtime: Runtime = Depends(get_runtime)
-) -> ApiKeyInfo:
+async def require_api_key(request: Request, runtime: Runtime = Depends(get_runtime)) -> ApiKeyInfo:
     info = await authenticate(runtime, presented_key(request.headers))
     if info is None:
         raise HTTPException(

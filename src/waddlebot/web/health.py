@@ -24,7 +24,10 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(runtime: Runtime = Depends(get_runtime)) -> Any:
     """The process can reach its database and cache; 503 otherwise."""
-    checks = {"database": await _safe(runtime.db.ping()), "cache": await _safe(runtime.ports.cache.ping())}
+    checks = {
+        "database": await _safe(runtime.db.ping()),
+        "cache": await _safe(runtime.ports.cache.ping()),
+    }
     ready = all(checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},

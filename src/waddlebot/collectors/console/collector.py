@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
+
 import structlog
 
 from waddlebot.core.contract import OutboundMessage, Visibility
@@ -121,7 +122,9 @@ class ConsoleCollector:
             message_id=new_id(),
             type=EventType.CHAT_MESSAGE,
             author=Author(
-                user_id=session.user, login=session.user, display_name=session.user,
+                user_id=session.user,
+                login=session.user,
+                display_name=session.user,
                 roles=ROLES[session.role],
             ),
             text=text,
@@ -147,8 +150,9 @@ class ConsoleCollector:
         except TimeoutError:
             log.warning("no answer from the router in time", event_id=event.event_id)
             session.lines.put_nowait(
-                ConsoleLine("(the bot did not answer in time; is a router running?)",
-                            event.event_id, True)
+                ConsoleLine(
+                    "(the bot did not answer in time; is a router running?)", event.event_id, True
+                )
             )
         finally:
             self._completions.forget(event.event_id)
@@ -183,7 +187,8 @@ class ConsoleCollector:
         if len(self._sent) > 10_000:
             self._sent.popitem(last=False)
         receivers = [
-            s for s in self._sessions
+            s
+            for s in self._sessions
             if s.sees(message.entity_id, message.visibility, message.to_user)
         ]
         for session in receivers:

@@ -48,7 +48,7 @@ async def console_socket(
             text = str(message.get("text", "")) if isinstance(message, dict) else ""
             if not text.strip() or len(text) > MAX_TEXT:
                 await websocket.send_json(
-                    {"type": "error", "detail": f"send {{\"text\": ...}} of 1-{MAX_TEXT} chars"}
+                    {"type": "error", "detail": f'send {{"text": ...}} of 1-{MAX_TEXT} chars'}
                 )
                 continue
             event_id = await console.send(session, text)
@@ -68,8 +68,12 @@ async def _forward(websocket: WebSocket, session: ConsoleSession) -> None:
         line = await session.lines.get()
         try:
             await websocket.send_json(
-                {"type": "message", "text": line.text, "private": line.private,
-                 "event_id": line.event_id}
+                {
+                    "type": "message",
+                    "text": line.text,
+                    "private": line.private,
+                    "event_id": line.event_id,
+                }
             )
         finally:
             session.lines.task_done()

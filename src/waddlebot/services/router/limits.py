@@ -47,13 +47,19 @@ class RateLimitPolicy:
             checks.append((self._user, ("user", entity_id, user), "you are sending commands fast"))
             if spec.cooldown:
                 checks.append(
-                    (self._cooldown(spec.cooldown), ("cd", entity_id, spec.name, user),
-                     f"{shown} is on cooldown for you")
+                    (
+                        self._cooldown(spec.cooldown),
+                        ("cd", entity_id, spec.name, user),
+                        f"{shown} is on cooldown for you",
+                    )
                 )
             if spec.global_cooldown:
                 checks.append(
-                    (self._cooldown(spec.global_cooldown), ("gcd", entity_id, spec.name),
-                     f"{shown} is on cooldown")
+                    (
+                        self._cooldown(spec.global_cooldown),
+                        ("gcd", entity_id, spec.name),
+                        f"{shown} is on cooldown",
+                    )
                 )
         for limit, key, why in checks:
             if await self._limiter.hit(limit, *key):

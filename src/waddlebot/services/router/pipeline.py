@@ -183,11 +183,15 @@ class Router:
                 has_owner = await self._directory.has_owner(resolved.community_id)
                 found[entity_id] = Community(resolved.community_id, resolved.prefix, has_owner)
                 if resolved.created:
-                    log.info("community created", entity_id=entity_id,
-                             community_id=resolved.community_id)
+                    log.info(
+                        "community created", entity_id=entity_id, community_id=resolved.community_id
+                    )
             await self._cache.set_many(
                 [
-                    (keys.entity_key(e), orjson.dumps([found[e].id, found[e].prefix, found[e].has_owner]))
+                    (
+                        keys.entity_key(e),
+                        orjson.dumps([found[e].id, found[e].prefix, found[e].has_owner]),
+                    )
                     for e in missing
                 ],
                 self._cache_ttl,
@@ -250,7 +254,11 @@ class Router:
             user_ids[ident] = await self._directory.ensure_identity(
                 ident[0], ident[1], login=author.login, display_name=author.display_name
             )
-        new = [(keys.identity_key(*i), str(user_ids[i]).encode()) for i, r in zip(idents, cached, strict=True) if r is None]
+        new = [
+            (keys.identity_key(*i), str(user_ids[i]).encode())
+            for i, r in zip(idents, cached, strict=True)
+            if r is None
+        ]
         if new:
             await self._cache.set_many(new, self._cache_ttl)
         await self._claim_ownerships(trips, user_ids)
@@ -261,7 +269,9 @@ class Router:
             user_id = user_ids[(trip.event.platform, author.user_id)]
             level = max(
                 level_from_roles(author.roles),
-                COMMUNITY_ROLE_LEVELS.get(roles.get((trip.community.id, user_id), ""), Level.EVERYONE),
+                COMMUNITY_ROLE_LEVELS.get(
+                    roles.get((trip.community.id, user_id), ""), Level.EVERYONE
+                ),
             )
             trip.caller = Caller(
                 user_id=user_id,
@@ -288,8 +298,12 @@ class Router:
             if await self._directory.ensure_owner(community.id, user_id):
                 log.info("community owner set", community_id=community.id, user_id=user_id)
                 self._audit.record(
-                    "community.owner", decision="change", actor=author.user_id,
-                    target=str(user_id), community_id=community.id, session_id=trip.session_id,
+                    "community.owner",
+                    decision="change",
+                    actor=author.user_id,
+                    target=str(user_id),
+                    community_id=community.id,
+                    session_id=trip.session_id,
                 )
             owned = Community(community.id, community.prefix, True)
             await self._cache.delete(keys.role_key(community.id, user_id))
@@ -347,8 +361,11 @@ class Router:
         if caller.level < spec.level:
             metrics.COMMANDS.labels(spec.name, "denied").inc()
             self._audit.record(
-                f"command.{spec.name}", decision="deny", actor=caller.identity.user_id,
-                target=trip.event.entity_id, community_id=community.id,
+                f"command.{spec.name}",
+                decision="deny",
+                actor=caller.identity.user_id,
+                target=trip.event.entity_id,
+                community_id=community.id,
                 session_id=trip.session_id,
                 detail={"needed": spec.level, "had": caller.level},
             )
@@ -364,8 +381,11 @@ class Router:
             return
         if spec.level >= Level.MODERATOR:
             self._audit.record(
-                f"command.{spec.name}", decision="allow", actor=caller.identity.user_id,
-                target=trip.event.entity_id, community_id=community.id,
+                f"command.{spec.name}",
+                decision="allow",
+                actor=caller.identity.user_id,
+                target=trip.event.entity_id,
+                community_id=community.id,
                 session_id=trip.session_id,
             )
         request = self._request(trip, kind="command")
@@ -415,8 +435,12 @@ class Router:
                 return await client.call(request)
         except TimeoutError:
             reason, text = "timeout", "took too long to answer"
-            log.error("module timed out", module=client.name, command=request.command,
-                      timeout=self._settings.module_timeout_seconds)
+            log.error(
+                "module timed out",
+                module=client.name,
+                command=request.command,
+                timeout=self._settings.module_timeout_seconds,
+            )
         except Exception:
             reason, text = "error", "failed"
             log.exception("module failed", module=client.name, command=request.command)

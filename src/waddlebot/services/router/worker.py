@@ -79,7 +79,10 @@ class RouterWorker:
         messages = await self._reclaimed()
         if not messages:
             messages = await self._bus.read(
-                keys.EVENTS_STREAM, keys.ROUTER_GROUP, self.consumer, self._batch_size,
+                keys.EVENTS_STREAM,
+                keys.ROUTER_GROUP,
+                self.consumer,
+                self._batch_size,
                 self._block_ms,
             )
         if not messages:
@@ -108,7 +111,10 @@ class RouterWorker:
             return []
         self._next_reclaim = now + max(self._reclaim_idle_ms / 2000, 0.05)
         messages = await self._bus.reclaim(
-            keys.EVENTS_STREAM, keys.ROUTER_GROUP, self.consumer, self._reclaim_idle_ms,
+            keys.EVENTS_STREAM,
+            keys.ROUTER_GROUP,
+            self.consumer,
+            self._reclaim_idle_ms,
             self._batch_size,
         )
         if messages:
@@ -128,8 +134,11 @@ class RouterWorker:
             try:
                 batch.append(Incoming(decode_envelope(message.data), message.deliveries))
             except ValueError as exc:
-                log.error("malformed bus entry moved to dead letters", entry=message.id,
-                          error=str(exc)[:500])
+                log.error(
+                    "malformed bus entry moved to dead letters",
+                    entry=message.id,
+                    error=str(exc)[:500],
+                )
                 dead.append(message)
         return batch, [m.id for m in messages], dead
 

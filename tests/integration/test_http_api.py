@@ -1,0 +1,165 @@
+"""The router's HTTP API over real loopback HTTP, embedded and distributed."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from tests.support.harness import chat_event, serving
+from waddlebot.runtime import Runtime
+from waddlebot.services import apikeys
+from waddlebot.services.router import keys
+from waddlebot.settings import Settings
+
+
+async def _key(runtime: Runtime) -> dict[str, str]:
+    _, plaintext = await apikeys.create_key(runtime.db, "tests")
+    return {"Authorization": f"Bearer {plaintext}"}
+
+
+def _event_json(text: str, **kw: object) -> dict[str, object]:
+    return chat_event(text, **kw).model_dump(mode="json")  # type: ignore[arg-type]
+
+
+async def test_public_endpoints(settings: Settings) -> None:
+    async with serving(settings) as (url, _), httpx.AsyncClient(base_url=url) as http:
+        assert (await http.get("/healthz")).json()["status"] == "ok"
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"database": True, "cache": True}
+        assert (await http.get("/docs")).status_code == 200
+        spec = (await http.get("/openapi.json")).json()
+        assert "/api/v1/events" in spec["paths"] and "Event" in spec["components"]["schemas"]
+        await http.post("/api/v1/events", json={})  # counted even when refused
+        metrics = (await http.get("/metrics")).text
+        assert "waddlebot_events_accepted_total" in metrics
+
+
+async def test_readyz_reports_a_dead_database(settings: Settings) -> None:
+    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+
+        async def down() -> bool:
+            raise ConnectionError("database is gone")
+
+        runtime.db.ping = down  # type: ignore[method-assign]
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"] is False
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wbk_nope"},
+        {"X-API-Key": "garbage"},
+        {"Authorization": "Basic x"},
+    ],
+)
+async def test_api_needs_a_valid_key(settings: Settings, headers: dict[str, str]) -> None:
+    async with serving(settings) as (url, _), httpx.AsyncClient(base_url=url) as http:
+        for method, path in (("GET", "/api/v1/commands"), ("POST", "/api/v1/events")):
+            response = await http.request(method, path, headers=headers, json=_event_json("!ping"))
+            assert response.status_code == 401, (method, path)
+            assert "API key" in response.json()["detail"]
+
+
+async def test_key_from_environment_and_x_api_key_header(settings: Settings) -> None:
+    configured = settings.model_copy(update={"api_key": SecretStr("env-secret-key-1234567890")})
+    async with serving(configured) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+        assert (
+            await http.get("/api/v1/commands", headers={"X-API-Key": "env-secret-key-1234567890"})
+        ).status_code == 200
+        db_key = (await _key(runtime))["Authorization"].split()[1]
+        assert (
+            await http.get("/api/v1/commands", headers={"X-API-Key": db_key})
+        ).status_code == 200
+
+
+async def test_events_are_accepted_and_answered(settings: Settings) -> None:
+    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+        auth = await _key(runtime)
+        accepted = await http.post("/api/v1/events", headers=auth, json=_event_json("!ping"))
+        assert accepted.status_code == 202
+        assert accepted.json()["accepted"] == 1
+        waited = await http.post(
+            "/api/v1/events?wait=true",
+            headers=auth,
+            json=_event_json("!echo hi there", message_id="w1"),
+        )
+        assert waited.status_code == 200
+        (result,) = waited.json()["results"]
+        assert result["completed"] and not result["duplicate"]
+        assert [r["text"] for r in result["replies"]] == ["hi there"]
+        assert result["replies"][0]["reply_to"] == "w1"
+        again = await http.post(
+            "/api/v1/events?wait=true",
+            headers=auth,
+            json=_event_json("!echo hi there", message_id="w1"),
+        )
+        (repeat,) = again.json()["results"]
+        assert repeat["duplicate"] and repeat["replies"] == []
+
+
+async def test_a_batch_of_100_is_answered(settings: Settings) -> None:
+    async with (
+        serving(settings) as (url, runtime),
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        auth = await _key(runtime)
+        batch = [_event_json(f"!echo n{i}", user_id=str(i)) for i in range(100)]
+        response = await http.post("/api/v1/events?wait=true&timeout=20", headers=auth, json=batch)
+        assert response.status_code == 200
+        results = response.json()["results"]
+        assert all(r["completed"] for r in results)
+        assert sorted(r["replies"][0]["text"] for r in results) == sorted(
+            f"n{i}" for i in range(100)
+        )
+
+
+async def test_malformed_events_get_422_and_change_nothing(settings: Settings) -> None:
+    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+        auth = await _key(runtime)
+        before = await runtime.ports.bus.length(keys.EVENTS_STREAM)
+        good = _event_json("!ping")
+        bad_platform = {**good, "entity_id": "discord:1"}
+        no_author = {k: v for k, v in good.items() if k != "author"}
+        cases = {
+            "mixed batch": [good, bad_platform],
+            "missing message id": {k: v for k, v in good.items() if k != "message_id"},
+            "command without author": no_author,
+            "unknown platform": {**good, "platform": "myspace", "entity_id": "myspace:1"},
+            "too many": [good] * 101,
+            "empty batch": [],
+        }
+        for name, body in cases.items():
+            response = await http.post("/api/v1/events", headers=auth, json=body)
+            assert response.status_code == 422, name
+            assert response.json()["detail"][0]["msg"], name
+        mixed = (await http.post("/api/v1/events", headers=auth, json=cases["mixed batch"])).json()
+        assert mixed["detail"][0]["loc"][:2] == ["body", 1]
+        assert "does not belong to platform" in mixed["detail"][0]["msg"]
+        missing = (
+            await http.post("/api/v1/events", headers=auth, json=cases["missing message id"])
+        ).json()
+        assert missing["detail"][0]["loc"] == ["body", "message_id"]
+        too_many = (await http.post("/api/v1/events", headers=auth, json=cases["too many"])).json()
+        assert "between 1 and 100" in too_many["detail"][0]["msg"]
+        not_json = await http.post(
+            "/api/v1/events", headers={**auth, "content-type": "application/json"}, content=b"{nope"
+        )
+        assert not_json.status_code == 422
+        assert await runtime.ports.bus.length(keys.EVENTS_STREAM) == before
+
+
+async def test_command_catalogue(settings: Settings) -> None:
+    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+        commands = (await http.get("/api/v1/commands", headers=await _key(runtime))).json()
+        by_name = {c["name"]: c for c in commands}
+        assert by_name["ping"]["module"] == "core" and by_name["ping"]["invoke"] == "!ping"
+        assert (
+            by_name["modonly"]["level"] == 500 and by_name["modonly"]["level_name"] == "moderator"
+        )
+        assert by_name["cool"]["cooldown"] == 30
+        assert by_name["help"]["usage"] == "!help [command]"
