@@ -115,7 +115,11 @@ async def chat_remote(
                     elif message["type"] == "done":
                         break
     except InvalidStatus as exc:
-        raise SystemExit(f"{url} refused the chat: HTTP {exc.response.status_code}") from exc
+        code = exc.response.status_code
+        hint = " (check the API key: --api-key, WADDLEBOT_API_KEY or var/api-key)"
+        raise SystemExit(
+            f"{url} refused the chat: HTTP {code}{hint if code in (401, 403) else ''}"
+        ) from exc
     except ConnectionClosed as exc:
         reason = exc.rcvd.reason if exc.rcvd else "connection lost"
         raise SystemExit(f"{url} closed the chat: {reason}") from exc

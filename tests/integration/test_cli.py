@@ -1,0 +1,143 @@
+"""The ``waddlebot`` command line as a user runs it: real processes, real databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.harness import serving
+from waddlebot.services import apikeys
+from waddlebot.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+WADDLEBOT = str(Path(sys.executable).parent / "waddlebot")
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEBOT_")}
+    clean["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [WADDLEBOT, *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def mode_env(settings: Settings) -> dict[str, str]:
+    env = {"WADDLEBOT_DATABASE_URL": settings.database_url}
+    if settings.redis_url:
+        env |= {
+            "WADDLEBOT_REDIS_URL": settings.redis_url,
+            "WADDLEBOT_STREAM_PREFIX": settings.stream_prefix,
+            "WADDLEBOT_AUTO_MIGRATE": "true",
+        }
+    return env
+
+
+def test_scripted_chat_conversation(settings: Settings, tmp_path: Path) -> None:
+    result = run(
+        ["chat", "--user", "alice", "--role", "owner"],
+        tmp_path,
+        mode_env(settings) | {"WADDLEBOT_MODULES": "tests.support.modules:module"},
+        stdin='!ping\n\nhello there\n!echo "a b" c\n!secret\n!modonly\n!help ping\n',
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "pong",
+        "a b c",
+        "(private) psst",
+        "hello moderator alice",
+        "Usage: !ping - Checks that the bot is listening",
+    ]
+
+
+def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path: Path) -> None:
+    result = run(["chat", "--user", "bob"], tmp_path, stdin="!ping\n!help\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "pong",
+        "Commands you can use: !help, !ping. Try !help <command>.",
+    ]
+    assert (tmp_path / "var" / "waddlebot.db").exists()
+
+
+def test_chat_rejects_an_unknown_role(tmp_path: Path) -> None:
+    result = run(["chat", "--role", "emperor"], tmp_path, stdin="!ping\n")
+    assert result.returncode != 0
+    assert "emperor" in result.stderr
+
+
+async def test_chat_with_a_running_server(settings: Settings, tmp_path: Path) -> None:
+    import asyncio
+
+    async with serving(settings) as (url, runtime):
+        _, key = await apikeys.create_key(runtime.db, "cli")
+        args = ["chat", "--url", url, "--user", "carol", "--role", "moderator"]
+        ok = await asyncio.to_thread(
+            run, args, tmp_path, {"WADDLEBOT_API_KEY": key}, "!ping\n!modonly\n!boom\n"
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout.splitlines() == [
+            "pong",
+            "hello moderator carol",
+            "Sorry, !boom failed. The error has been logged.",
+        ]
+        refused = await asyncio.to_thread(
+            run, [*args[:-2], "--api-key", "wbk_wrong"], tmp_path, None, "!ping\n"
+        )
+        assert refused.returncode != 0
+        assert "check the API key" in refused.stderr
+
+
+def test_chat_url_that_is_not_listening(tmp_path: Path) -> None:
+    result = run(["chat", "--url", "http://127.0.0.1:9"], tmp_path, stdin="!ping\n")
+    assert result.returncode != 0
+    assert "cannot reach http://127.0.0.1:9" in result.stderr
+
+
+def test_db_commands(settings: Settings, tmp_path: Path) -> None:
+    env = {"WADDLEBOT_DATABASE_URL": settings.database_url}
+    assert "base" in run(["db", "current"], tmp_path, env).stdout
+    upgraded = run(["db", "upgrade"], tmp_path, env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    head = run(["db", "current"], tmp_path, env).stdout.strip()
+    assert head and head != "base (no tables)"
+    down = run(["db", "downgrade", "base"], tmp_path, env)
+    assert down.returncode == 0, down.stderr
+    assert "base" in run(["db", "current"], tmp_path, env).stdout
+
+
+def test_apikey_commands(tmp_path: Path) -> None:
+    created = run(["apikey", "create", "grafana"], tmp_path)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("wbk_")
+    listing = run(["apikey", "list"], tmp_path).stdout
+    key_id = listing.split()[0]
+    assert "grafana" in listing and "active" in listing and key not in listing
+    assert run(["apikey", "revoke", key_id], tmp_path).returncode == 0
+    assert "revoked" in run(["apikey", "list"], tmp_path).stdout
+
+
+def test_schema_export(tmp_path: Path) -> None:
+    result = run(["schema", "--out", str(tmp_path / "schema")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "schema" / "event.schema.json").exists()
+    assert (tmp_path / "schema" / "module-request.schema.json").exists()
+
+
+@pytest.mark.parametrize("service", ["nonsense", "module:"])
+def test_serve_refuses_unknown_services(service: str, tmp_path: Path) -> None:
+    result = run(["serve", service], tmp_path, {"WADDLEBOT_MODULE_SECRET": "s3cret"})
+    assert result.returncode != 0
