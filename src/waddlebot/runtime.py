@@ -13,6 +13,7 @@ from waddlebot.collectors.console import ConsoleCollector
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.factory import build_ports
+from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
 from waddlebot.modules.core import build_core_module
@@ -103,6 +104,8 @@ class Runtime:
             )
             await self.console.start()
             cleanup.push_async_callback(self.console.stop)
+        if settings.gc_tuning:
+            tune_gc()
         log.info(
             "waddlebot started",
             services=sorted(self.services),

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     api_key: SecretStr = SecretStr("")
     require_api_key: bool = True
 
+    # process
+    gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)
+
     # logging
     log_level: str = "INFO"
     log_json: bool | None = None

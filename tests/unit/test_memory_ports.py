@@ -172,13 +172,19 @@ async def test_broadcast_close_ends_every_subscription() -> None:
 # --- rate limiter and factory ----------------------------------------------------------------
 
 
-async def test_ratelimiter_close_is_idempotent_and_stops_its_timer() -> None:
+async def test_ratelimiter_close_is_idempotent() -> None:
     limiter = MemoryRateLimiter()
     assert await limiter.hit(Limit(1, 10), "k")
     await limiter.close()
-    await asyncio.sleep(0)
-    assert limiter._memory.timer is None or limiter._memory.timer.done()
     await limiter.close()
+
+
+async def test_ratelimiter_forgets_keys_whose_hits_expired() -> None:
+    limiter = MemoryRateLimiter()
+    assert await limiter.hit(Limit(1, 1), "old")
+    assert await limiter.hit(Limit(5, 3600), "recent")
+    limiter._sweep(time.monotonic() + 2)
+    assert [k[2] for k in limiter._windows] == [("recent",)]
 
 
 async def test_build_ports_without_url_is_in_process() -> None:

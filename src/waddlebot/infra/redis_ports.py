@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 import structlog
-from limits.aio.storage import RedisStorage
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError, ResponseError
 
-from waddlebot.infra.memory import LimitsRateLimiter, QueueSubscription
-from waddlebot.infra.ports import BusMessage
+from waddlebot.infra.memory import QueueSubscription
+from waddlebot.infra.ports import BusMessage, Limit
 
 _log = structlog.get_logger()
 
@@ -353,6 +356,43 @@ class RedisBroadcast(_RedisAdapter):
         await self._pubsub.aclose()
         if self._owns_client:
             await self._redis.aclose()
+
+
+class LimitsRateLimiter:
+    """:class:`~waddlebot.infra.ports.RateLimiter` on top of a ``limits`` async storage.
+
+    Strategy: moving window. It is exact (a hit is allowed only if fewer than ``amount`` hits were
+    counted in the last ``seconds``), and on Redis one Lua script checks and records a hit
+    atomically, so concurrent hits from any number of processes never overshoot. It stores one
+    timestamp per counted hit (at most ``amount`` per key), which is fine for chat-sized limits;
+    the sliding-window counter would be cheaper but only approximate.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._items: dict[Limit, RateLimitItem] = {}
+
+    def _item(self, limit: Limit) -> RateLimitItem:
+        item = self._items.get(limit)
+        if item is None:
+            item = self._items[limit] = RateLimitItemPerSecond(limit.amount, limit.seconds)
+        return item
+
+    async def hit(self, limit: Limit, *key: str) -> bool:
+        return await self._strategy.hit(self._item(limit), *key)
+
+    async def reset_in(self, limit: Limit, *key: str) -> float:
+        stats = await self._strategy.get_window_stats(self._item(limit), *key)
+        if stats.remaining > 0:
+            return 0.0
+        return max(0.0, stats.reset_time - time.time())
+
+    async def clear(self, limit: Limit, *key: str) -> None:
+        await self._strategy.clear(self._item(limit), *key)
+
+    async def close(self) -> None:
+        return None
 
 
 class RedisRateLimiter(LimitsRateLimiter, _RedisAdapter):

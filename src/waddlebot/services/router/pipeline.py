@@ -126,7 +126,11 @@ class Router:
             await self._open_sessions(fresh)
             self._route(fresh)
             await self._resolve_callers([t for t in fresh if t.needs_caller])
-            await asyncio.gather(*(self._run(trip) for trip in fresh))
+            busy = [trip for trip in fresh if trip.route is not None or trip.listeners]
+            if busy:
+                await asyncio.gather(*(self._run(trip) for trip in busy))
+            for trip in fresh:
+                metrics.EVENTS_PROCESSED.labels(trip.event.platform, trip.event.type.value).inc()
             await self._emit(fresh)
         fresh_ids = {id(t) for t in fresh}
         return [
@@ -350,9 +354,10 @@ class Router:
             jobs = [self._listen(trip, client) for client in trip.listeners]
             if trip.route is not None:
                 jobs.append(self._command(trip, trip.route))
-            if jobs:
+            if len(jobs) == 1:
+                await jobs[0]  # the common case: no task to spawn
+            else:
                 await asyncio.gather(*jobs)
-            metrics.EVENTS_PROCESSED.labels(trip.event.platform, trip.event.type.value).inc()
 
     async def _command(self, trip: _Trip, route: CommandRoute) -> None:
         command, caller, community = trip.command, trip.caller, trip.community
