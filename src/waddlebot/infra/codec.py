@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
+from pydantic import BaseModel
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
@@ -18,20 +19,26 @@ class Envelope:
     accepted_at: float = 0.0  # wall clock when the event was accepted, for latency figures
 
 
+class _WireEnvelope(BaseModel):
+    """The envelope as JSON, so one pass of pydantic's parser reads a whole bus entry."""
+
+    e: Event
+    n: bool = False
+    t: float = 0.0
+
+
 def encode_envelope(event: Event, *, notify: bool = False) -> bytes:
     return orjson.dumps({"e": event.model_dump(mode="json"), "n": notify, "t": time.time()})
 
 
 def decode_envelope(data: bytes) -> Envelope:
-    """Raises ``ValueError`` (or pydantic's subclass of it) for a malformed entry."""
-    raw = orjson.loads(data)
-    if not isinstance(raw, dict) or "e" not in raw:
-        raise ValueError("bus entry is not an event envelope")
-    return Envelope(Event.model_validate(raw["e"]), bool(raw.get("n")), float(raw.get("t", 0)))
+    """Raises ``ValueError`` (pydantic's ``ValidationError`` is one) for a malformed entry."""
+    wire = _WireEnvelope.model_validate_json(data)
+    return Envelope(wire.e, wire.n, wire.t)
 
 
 def encode_outbound(message: OutboundMessage) -> bytes:
-    return orjson.dumps(message.model_dump(mode="json"))
+    return message.model_dump_json().encode()
 
 
 def decode_outbound(data: bytes) -> OutboundMessage:

@@ -10,7 +10,7 @@ distributed mode pays one round trip per step per batch rather than per event.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -88,6 +88,7 @@ class _Trip:
     caller: Caller | None = None
     replies: list[OutboundMessage] = field(default_factory=list)
     overlay: list[bytes] = field(default_factory=list)
+    outcome: str = ""  # what became of the command, for metrics
 
     @property
     def needs_caller(self) -> bool:
@@ -129,8 +130,7 @@ class Router:
             busy = [trip for trip in fresh if trip.route is not None or trip.listeners]
             if busy:
                 await asyncio.gather(*(self._run(trip) for trip in busy))
-            for trip in fresh:
-                metrics.EVENTS_PROCESSED.labels(trip.event.platform, trip.event.type.value).inc()
+            _count_outcomes(fresh)
             await self._emit(fresh)
         fresh_ids = {id(t) for t in fresh}
         return [
@@ -237,7 +237,7 @@ class Router:
                 if trip.command is not None:
                     trip.route = self._registry.command(trip.command.prefix, trip.command.name)
                     if trip.route is None:
-                        metrics.COMMANDS.labels("unknown", "unknown").inc()
+                        trip.outcome = "unknown"
             trip.listeners = self._registry.listeners(event.type)
 
     # -- callers -----------------------------------------------------------------------------
@@ -348,23 +348,25 @@ class Router:
 
     async def _run(self, trip: _Trip) -> None:
         assert trip.community is not None
-        with structlog.contextvars.bound_contextvars(
+        # each trip runs in its own task (see process), so binding here never leaks into
+        # another event's log lines
+        structlog.contextvars.bind_contextvars(
             session_id=trip.session_id, community_id=trip.community.id
-        ):
-            jobs = [self._listen(trip, client) for client in trip.listeners]
-            if trip.route is not None:
-                jobs.append(self._command(trip, trip.route))
-            if len(jobs) == 1:
-                await jobs[0]  # the common case: no task to spawn
-            else:
-                await asyncio.gather(*jobs)
+        )
+        jobs = [self._listen(trip, client) for client in trip.listeners]
+        if trip.route is not None:
+            jobs.append(self._command(trip, trip.route))
+        if len(jobs) == 1:
+            await jobs[0]  # the common case: no task to spawn
+        else:
+            await asyncio.gather(*jobs)
 
     async def _command(self, trip: _Trip, route: CommandRoute) -> None:
         command, caller, community = trip.command, trip.caller, trip.community
         assert command is not None and caller is not None and community is not None
         spec, shown = route.spec, f"{command.prefix}{command.name}"
         if caller.level < spec.level:
-            metrics.COMMANDS.labels(spec.name, "denied").inc()
+            trip.outcome = "denied"
             self._audit.record(
                 f"command.{spec.name}",
                 decision="deny",
@@ -380,7 +382,7 @@ class Router:
             return
         refusal = await self._limits.check(trip.event.entity_id, caller, spec, shown)
         if refusal is not None:
-            metrics.COMMANDS.labels(spec.name, "rate_limited").inc()
+            trip.outcome = "rate_limited"
             if refusal:
                 self._say(trip, refusal)
             return
@@ -398,10 +400,10 @@ class Router:
         if response is None:
             return
         if response.usage_error:
-            metrics.COMMANDS.labels(spec.name, "usage").inc()
+            trip.outcome = "usage"
             self._say(trip, f"Usage: {spec.usage_line(community.prefix)} ({response.usage_error})")
             return
-        metrics.COMMANDS.labels(spec.name, "ok").inc()
+        trip.outcome = "ok"
         self._collect(trip, response)
 
     async def _listen(self, trip: _Trip, client: ModuleClient) -> None:
@@ -451,7 +453,7 @@ class Router:
             log.exception("module failed", module=client.name, command=request.command)
         metrics.MODULE_ERRORS.labels(client.name, reason).inc()
         if shown is not None:
-            metrics.COMMANDS.labels(request.command, reason).inc()
+            trip.outcome = reason
             self._say(trip, f"Sorry, {shown} {text}. The error has been logged.")
         return None
 
@@ -519,3 +521,18 @@ class Router:
             [(keys.dedupe_key(t.event.platform, t.event.message_id), _DONE) for t in trips],
             self._settings.dedupe_ttl_seconds,
         )
+
+
+def _count_outcomes(trips: list[_Trip]) -> None:
+    """Metrics once per batch and label set, not once per event (labels() takes a lock)."""
+    events: Counter[tuple[str, str]] = Counter()
+    commands: Counter[tuple[str, str]] = Counter()
+    for trip in trips:
+        events[(trip.event.platform, trip.event.type.value)] += 1
+        if trip.outcome:
+            name = trip.route.spec.name if trip.route is not None else "unknown"
+            commands[(name, trip.outcome)] += 1
+    for labels, count in events.items():
+        metrics.EVENTS_PROCESSED.labels(*labels).inc(count)
+    for labels, count in commands.items():
+        metrics.COMMANDS.labels(*labels).inc(count)
