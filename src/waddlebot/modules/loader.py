@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 from waddlebot.modules.sdk import Module
 
@@ -20,6 +22,8 @@ def load_module(spec: str) -> Module:
             f"cannot load module {spec!r}: give 'package.module:attribute' "
             f"(built-in modules: {known})"
         )
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # a module file beside where waddlebot is started
     try:
         target = getattr(importlib.import_module(module_path), attribute)
     except (ImportError, AttributeError) as exc:
