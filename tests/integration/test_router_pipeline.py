@@ -10,11 +10,10 @@ import orjson
 from tests.support import modules as testkit
 from tests.support.harness import chat_event, say
 from waddlebot.core.permissions import PlatformRole
-from waddlebot.infra.codec import decode_outbound, encode_envelope
+from waddlebot.infra.codec import Envelope, decode_outbound, encode_envelope
 from waddlebot.runtime import Runtime
 from waddlebot.services.router import keys
 from waddlebot.services.router.pipeline import Incoming
-from waddlebot.infra.codec import Envelope
 
 
 async def test_ping_and_help(runtime: Runtime) -> None:
@@ -38,6 +37,10 @@ async def test_plain_chat_and_unknown_commands_get_no_reply(runtime: Runtime) ->
     assert await say(runtime, "hello everyone") == []
     assert await say(runtime, "!nosuchcommand") == []
     assert await say(runtime, "#nosuchfunction") == []
+
+
+async def test_aliases_reach_the_command(runtime: Runtime) -> None:
+    assert await say(runtime, "!SAY hello") == ["hello"]
 
 
 async def test_quoted_arguments_reach_the_module(runtime: Runtime) -> None:
@@ -64,12 +67,8 @@ async def test_permission_levels_are_enforced_and_audited(runtime: Runtime) -> N
     assert await say(runtime, "!modonly", user="eve") == [
         "@eve, !modonly is for moderator level and up."
     ]
-    assert await say(runtime, "!modonly", user="mia", role="moderator") == [
-        "hello moderator mia"
-    ]
-    assert await say(runtime, "!modonly", user="oscar", role="owner") == [
-        "hello moderator oscar"
-    ]
+    assert await say(runtime, "!modonly", user="mia", role="moderator") == ["hello moderator mia"]
+    assert await say(runtime, "!modonly", user="oscar", role="owner") == ["hello moderator oscar"]
     await runtime.audit.flush()
     entries = await runtime.audit.recent(limit=20)
     denied = [e for e in entries if e.action == "command.modonly" and e.decision == "deny"]
@@ -143,7 +142,10 @@ async def test_new_entity_creates_community_and_broadcaster_becomes_owner(
 ) -> None:
     viewer = chat_event("!ping", entity="twitch:9001", user_id="7", login="viewer")
     broadcaster = chat_event(
-        "!ping", entity="twitch:9001", user_id="9001", login="streamer",
+        "!ping",
+        entity="twitch:9001",
+        user_id="9001",
+        login="streamer",
         roles=(PlatformRole.OWNER,),
     )
     outcomes = await runtime.router.process([Incoming(Envelope(viewer))])
@@ -186,9 +188,12 @@ async def test_listeners_get_events_and_overlay_updates_are_broadcast(runtime: R
 
     follow = chat_event("", type_=EventType.FOLLOW, user_id="55", login="newfan")
     resolved = await runtime.directory.resolve_entity("twitch:1337", "twitch")
-    subscription = await runtime.ports.broadcast.subscribe(keys.overlay_channel(resolved.community_id))
-    raid = chat_event("", type_=EventType.RAID, user_id="66", login="raider",
-                      amounts=Amounts(viewers=42))
+    subscription = await runtime.ports.broadcast.subscribe(
+        keys.overlay_channel(resolved.community_id)
+    )
+    raid = chat_event(
+        "", type_=EventType.RAID, user_id="66", login="raider", amounts=Amounts(viewers=42)
+    )
     outcomes = await runtime.router.process([Incoming(Envelope(follow)), Incoming(Envelope(raid))])
     assert [r.text for r in outcomes[0].replies] == ["thanks for the follow, newfan!"]
     assert [r.text for r in outcomes[1].replies] == ["raid of 42!"]
@@ -208,7 +213,11 @@ async def test_replies_land_on_the_platform_reply_stream(runtime: Runtime) -> No
         if messages:
             break
     (message,) = [decode_outbound(m.data) for m in messages]
-    assert (message.text, message.platform, message.entity_id) == ("to twitch", "twitch", "twitch:1337")
+    assert (message.text, message.platform, message.entity_id) == (
+        "to twitch",
+        "twitch",
+        "twitch:1337",
+    )
     assert message.reply_to == "abc"
     for _ in range(100):  # the event is acknowledged once its replies are out
         if await runtime.ports.bus.pending_count(keys.EVENTS_STREAM, keys.ROUTER_GROUP) == 0:

@@ -16,7 +16,9 @@ def _count(name: str) -> None:
     calls[name] = calls.get(name, 0) + 1
 
 
-@module.command("echo", usage="<text...>", args=(ArgSpec(name="text", rest=True),))
+@module.command(
+    "echo", usage="<text...>", aliases=("say",), args=(ArgSpec(name="text", rest=True),)
+)
 async def echo(ctx: Context) -> None:
     _count("echo")
     ctx.reply(" ".join(ctx.args) or "(nothing)")

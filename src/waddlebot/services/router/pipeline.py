@@ -424,7 +424,8 @@ class Router:
             channel_id=event.channel_id,
             message_id=event.message_id,
             event_type=event.type,
-            command=command.name if command else "",
+            # the module knows the command by its own name, whichever alias was typed
+            command=trip.route.spec.name if command and trip.route else "",
             prefix=command.prefix if command else "",
             args=list(command.args) if command else [],
             raw_text=event.text,
