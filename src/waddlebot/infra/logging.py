@@ -45,7 +45,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,  # so reconfiguring (tests, CLI) always applies
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
