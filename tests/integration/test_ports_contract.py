@@ -280,6 +280,23 @@ async def test_bus_unacked_entries_are_reclaimed_after_min_idle(ports: Ports) ->
     assert await bus.read("s", "g", "other", count=10, block_ms=0) == []
 
 
+async def test_bus_touch_keeps_entries_from_being_reclaimed(ports: Ports) -> None:
+    bus = ports.bus
+    await bus.ensure_group("s", "g")
+    await bus.publish("s", [b"a", b"b"])
+    taken = await bus.read("s", "g", "busy", count=2, block_ms=0)
+    await asyncio.sleep(0.12)
+    await bus.touch("s", "g", "busy", [taken[0].id])
+    reclaimed = await bus.reclaim("s", "g", "rescuer", min_idle_ms=100, count=10)
+    assert [(m.data, m.deliveries) for m in reclaimed] == [(b"b", 2)]  # only the untouched one
+    # touching what another consumer now holds changes nothing
+    await asyncio.sleep(0.12)
+    await bus.touch("s", "g", "busy", [taken[1].id])
+    again = await bus.reclaim("s", "g", "third", min_idle_ms=100, count=10)
+    assert sorted(m.data for m in again) == [b"a", b"b"]
+    assert {m.data: m.deliveries for m in again} == {b"a": 2, b"b": 3}
+
+
 async def test_bus_acked_entries_are_never_redelivered(ports: Ports) -> None:
     bus = ports.bus
     await bus.ensure_group("s", "g")

@@ -35,7 +35,9 @@ def test_examples(text: str, name: str, args: tuple[str, ...]) -> None:
     assert (parsed.name, parsed.args, parsed.prefix) == (name, args, "!")
 
 
-@pytest.mark.parametrize("text", ["hello", "!", "! ping", "!!", "!1st", "!ping!", "#1 fan", "", "   "])
+@pytest.mark.parametrize(
+    "text", ["hello", "!", "! ping", "!!", "!1st", "!ping!", "#1 fan", "", "   "]
+)
 def test_plain_chat_is_not_a_command(text: str) -> None:
     assert parse_command(text) is None
 

@@ -279,6 +279,17 @@ class MemoryBus:
             for entry_id in ids:
                 g.pending.pop(entry_id, None)
 
+    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> None:
+        s = self._streams.get(stream)
+        g = s.groups.get(group) if s is not None else None
+        if g is None:
+            return
+        now = time.monotonic()
+        for entry_id in ids:
+            pending = g.pending.get(entry_id)
+            if pending is not None and pending.consumer == consumer:
+                pending.delivered_at = now
+
     async def reclaim(
         self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
     ) -> list[BusMessage]:

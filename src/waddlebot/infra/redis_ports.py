@@ -148,6 +148,21 @@ return out
 """
 
 
+# XCLAIM with min-idle 0 and JUSTID resets an entry's idle time without counting a delivery;
+# only entries this consumer still owns are touched, so a takeover is never undone.
+_TOUCH_LUA = """
+local touched = 0
+for i = 1, #ARGV - 2 do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i + 2], ARGV[i + 2], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i + 2], 'JUSTID')
+    touched = touched + 1
+  end
+end
+return touched
+"""
+
+
 def _payload(fields: Any) -> bytes:
     """The ``d`` field of an entry, given as a dict (parsed reply) or a flat list (Lua reply)."""
     if isinstance(fields, dict):
@@ -167,6 +182,7 @@ class RedisBus(_RedisAdapter):
         super().__init__(redis, prefix)
         self._maxlen = maxlen
         self._reclaim = self._redis.register_script(_RECLAIM_LUA)
+        self._touch = self._redis.register_script(_TOUCH_LUA)
         # A BLOCK longer than the client's socket timeout would fail as a timeout: wait in
         # slices of half of it (Redis ends a BLOCK up to ~100 ms late, at its ``hz`` tick).
         kwargs = self._redis.connection_pool.connection_kwargs
@@ -223,6 +239,10 @@ class RedisBus(_RedisAdapter):
     async def ack(self, stream: str, group: str, ids: Sequence[str]) -> None:
         if ids:
             await self._redis.xack(self._key(stream), group, *ids)
+
+    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> None:
+        if ids:
+            await self._touch(keys=[self._key(stream)], args=[group, consumer, *ids])
 
     async def reclaim(
         self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int

@@ -18,6 +18,7 @@ import structlog
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import decode_envelope
 from waddlebot.infra.ports import Broadcast, Bus, BusMessage
+from waddlebot.infra.tasks import stop_task
 from waddlebot.services.router import keys
 from waddlebot.services.router.pipeline import Incoming, Outcome, Router
 
@@ -99,11 +100,26 @@ class RouterWorker:
         if dead:
             await self._bus.publish(keys.DEAD_LETTER_STREAM, [m.data for m in dead])
             metrics.DEAD_LETTERS.inc(len(dead))
-        outcomes = await self._router.process(batch) if batch else []
-        await self._notify(outcomes)
+        heartbeat = asyncio.create_task(self._keep_claimed(ids))
+        try:
+            outcomes = await self._router.process(batch) if batch else []
+            await self._notify(outcomes)
+        finally:
+            await stop_task(heartbeat)
         await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, ids)
         metrics.BATCH_LATENCY.observe(time.perf_counter() - started)
         return len(messages)
+
+    async def _keep_claimed(self, ids: list[str]) -> None:
+        """While a batch is in hand, tell the bus it is still being worked on, so a slow
+        module does not get its batch reclaimed and answered twice by another worker."""
+        interval = max(self._reclaim_idle_ms / 3000, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._bus.touch(keys.EVENTS_STREAM, keys.ROUTER_GROUP, self.consumer, ids)
+            except Exception:
+                log.warning("could not renew the claim on a batch", exc_info=True)
 
     async def _reclaimed(self) -> list[BusMessage]:
         now = time.monotonic()
