@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -20,11 +20,10 @@ class Settings(BaseSettings):
     # where it listens
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = ""
 
     # storage
     data_dir: str = "./var"
-    database_url: str = "sqlite+aiosqlite:///./var/waddlebot.db"
+    database_url: str = ""  # empty: an SQLite file in data_dir
     database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     database_pool_size: int = 10
     database_max_overflow: int = 20
@@ -51,11 +50,9 @@ class Settings(BaseSettings):
     modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
     remote_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
     module_secret: SecretStr = SecretStr("")
-    module_name: str = ""
 
     # security
     api_key: SecretStr = SecretStr("")
-    require_api_key: bool = True
 
     # process
     gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)
@@ -63,6 +60,12 @@ class Settings(BaseSettings):
     # logging
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @model_validator(mode="after")
+    def _database_in_data_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir.rstrip('/')}/waddlebot.db"
+        return self
 
     @property
     def is_sqlite(self) -> bool:

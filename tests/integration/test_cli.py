@@ -127,6 +127,8 @@ def test_apikey_commands(tmp_path: Path) -> None:
     key_id = listing.split()[0]
     assert "grafana" in listing and "active" in listing and key not in listing
     assert run(["apikey", "revoke", key_id], tmp_path).returncode == 0
+    unknown = run(["apikey", "revoke", "nosuchkey"], tmp_path)
+    assert unknown.returncode == 1 and "no active API key" in unknown.stderr
     assert "revoked" in run(["apikey", "list"], tmp_path).stdout
 
 

@@ -209,3 +209,11 @@ async def test_ensure_owner_is_race_safe(db: Database, directory: Directory) -> 
             await session.scalars(select(Membership.user_id).where(Membership.role == "owner"))
         ).all()
     assert owners == [users[results.index(True)]]
+
+
+async def test_prefix_cannot_take_the_serverless_marker(directory: Directory) -> None:
+    resolved = await directory.resolve_entity("console:prefix-test", "console")
+    with pytest.raises(ValueError, match="serverless"):
+        await directory.set_prefix(resolved.community_id, "#")
+    await directory.set_prefix(resolved.community_id, "?")
+    assert await directory.get_prefix(resolved.community_id) == "?"

@@ -231,3 +231,27 @@ async def test_module_calls_are_counted_once_per_command(runtime: Runtime) -> No
     await say(runtime, "!echo a")
     await say(runtime, "!echo b")
     assert testkit.calls["echo"] - before == 2
+
+
+async def test_refusals_are_told_once_per_window(runtime: Runtime) -> None:
+    first = await say(runtime, "!modonly", user="pest")
+    assert first == ["@pest, !modonly is for moderator level and up."]
+    assert [await say(runtime, "!modonly", user="pest") for _ in range(5)] == [[]] * 5
+    assert await say(runtime, "!modonly", user="other") == [
+        "@other, !modonly is for moderator level and up."
+    ]
+    await runtime.audit.flush()
+    denied = [e for e in await runtime.audit.recent(limit=50) if e.decision == "deny"]
+    assert len(denied) == 7  # every refusal is audited, even the silent ones
+
+
+async def test_outbound_ids_are_stable_per_source(runtime: Runtime) -> None:
+    from waddlebot.core.events import EventType
+
+    follow = chat_event("", type_=EventType.FOLLOW, user_id="77", login="fan", message_id="f1")
+    command = chat_event("!greet", message_id="c1")
+    outcomes = await runtime.router.process(
+        [Incoming(Envelope(follow)), Incoming(Envelope(command))]
+    )
+    assert [r.outbound_id for r in outcomes[0].replies] == [f"{follow.event_id}:on.testkit:0"]
+    assert [r.outbound_id for r in outcomes[1].replies] == [f"{command.event_id}:router:0"]

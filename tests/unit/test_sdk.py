@@ -123,3 +123,12 @@ def test_load_module_from_the_working_directory(
         load_module("no-colon")
     with pytest.raises(ValueError, match="cannot load module"):
         load_module("does_not_exist_anywhere:module")
+
+
+def test_settings_put_the_default_database_in_the_data_dir() -> None:
+    from waddlebot.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir="/srv/bot/")  # type: ignore[call-arg]
+    assert settings.database_url == "sqlite+aiosqlite:////srv/bot/waddlebot.db"
+    explicit = Settings(_env_file=None, database_url="postgresql://db/x")  # type: ignore[call-arg]
+    assert explicit.database_url == "postgresql://db/x"

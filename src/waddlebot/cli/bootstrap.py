@@ -64,9 +64,9 @@ async def list_keys(settings: Settings) -> list[str]:
     return [f"{k.key_id}\t{k.name}\t{'revoked' if k.revoked else 'active'}" for k in keys]
 
 
-async def revoke_key(settings: Settings, key_id: str) -> None:
+async def revoke_key(settings: Settings, key_id: str) -> bool:
     db = await _with_db(settings)
     try:
-        await apikeys.revoke_key(db, key_id)
+        return await apikeys.revoke_key(db, key_id)
     finally:
         await db.close()

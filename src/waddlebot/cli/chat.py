@@ -77,8 +77,12 @@ def console_ws_url(url: str, user: str, role: str, channel: str) -> str:
 
 
 def _read_key(settings: Settings, given: str | None) -> str:
+    """--api-key (or WADDLEBOT_API_KEY), then the setting (which also reads .env), then the
+    key file the first ``waddlebot up`` wrote."""
     if given:
         return given
+    if settings.api_key.get_secret_value():
+        return settings.api_key.get_secret_value()
     from waddlebot.cli.bootstrap import key_file
 
     path = key_file(settings)

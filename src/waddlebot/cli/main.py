@@ -163,7 +163,9 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke an API key by its id."""
     from waddlebot.cli.bootstrap import revoke_key
 
-    asyncio.run(revoke_key(_settings(quiet=True), key_id))
+    if not asyncio.run(revoke_key(_settings(quiet=True), key_id)):
+        typer.echo(f"no active API key {key_id!r}", err=True)
+        raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
 
 

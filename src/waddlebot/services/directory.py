@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import ROLES, Community, Entity, Identity, Membership, User
 
@@ -226,4 +227,8 @@ async def _entity_row(session: AsyncSession, entity_id: str) -> tuple[int, str] 
 def _check_prefix(prefix: str) -> str:
     if not 1 <= len(prefix) <= 8 or any(char.isspace() for char in prefix):
         raise ValueError("a prefix is 1 to 8 characters without spaces")
+    if prefix.startswith(SERVERLESS_PREFIX):
+        raise ValueError(
+            f"a prefix cannot start with {SERVERLESS_PREFIX!r}: it marks serverless commands"
+        )
     return prefix

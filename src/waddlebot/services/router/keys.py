@@ -36,5 +36,6 @@ def session_key(session_id: str) -> str:
     return f"session:{session_id}"
 
 
-def notice_key(entity_id: str, platform_user_id: str) -> str:
-    return f"notice:{entity_id}:{platform_user_id}"
+def notice_key(entity_id: str, platform_user_id: str, kind: str) -> str:
+    """Set while a person has been told "slow down" (or "not allowed") in a place."""
+    return f"notice:{kind}:{entity_id}:{platform_user_id}"

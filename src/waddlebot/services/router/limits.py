@@ -67,7 +67,9 @@ class RateLimitPolicy:
             metrics.RATE_LIMITED.labels(key[0]).inc()
             wait = max(1, math.ceil(await self._limiter.reset_in(limit, *key)))
             notice_to = user if key[0] != "entity" else ""
-            if not await self._cache.add(keys.notice_key(entity_id, notice_to), b"1", wait):
+            if not await self._cache.add(
+                keys.notice_key(entity_id, notice_to, "limit"), b"1", wait
+            ):
                 return ""
             return f"@{caller.name}, slow down: {why}. Try again in {wait}s."
         return None

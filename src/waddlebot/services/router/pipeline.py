@@ -43,6 +43,7 @@ log = structlog.get_logger("waddlebot.router")
 
 _PROCESSING, _DONE = b"p", b"d"
 _NO_ROLE = b""
+DENIAL_NOTICE_SECONDS = 30  # a refused caller is told at most once in this long
 COMMUNITY_ROLE_LEVELS: dict[str, Level] = {
     "owner": Level.OWNER,
     "admin": Level.ADMIN,
@@ -89,6 +90,7 @@ class _Trip:
     replies: list[OutboundMessage] = field(default_factory=list)
     overlay: list[bytes] = field(default_factory=list)
     outcome: str = ""  # what became of the command, for metrics
+    reply_counts: dict[str, int] = field(default_factory=dict)  # per source, for outbound ids
 
     @property
     def needs_caller(self) -> bool:
@@ -377,8 +379,10 @@ class Router:
                 detail={"needed": spec.level, "had": caller.level},
             )
             log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
-            needed = Level.parse(spec.level).label
-            self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
+            told = keys.notice_key(trip.event.entity_id, caller.identity.user_id, "deny")
+            if await self._cache.add(told, b"1", DENIAL_NOTICE_SECONDS):  # not every time
+                needed = Level.parse(spec.level).label
+                self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
             return
         refusal = await self._limits.check(trip.event.entity_id, caller, spec, shown)
         if refusal is not None:
@@ -404,12 +408,12 @@ class Router:
             self._say(trip, f"Usage: {spec.usage_line(community.prefix)} ({response.usage_error})")
             return
         trip.outcome = "ok"
-        self._collect(trip, response)
+        self._collect(trip, response, "command")
 
     async def _listen(self, trip: _Trip, client: ModuleClient) -> None:
         response = await self._call(client, self._request(trip, kind="event"), trip, None)
         if response is not None:
-            self._collect(trip, response)
+            self._collect(trip, response, f"on.{client.name}")
 
     def _request(self, trip: _Trip, *, kind: str) -> ModuleRequest:
         event, community = trip.event, trip.community
@@ -461,11 +465,11 @@ class Router:
     # -- replies -----------------------------------------------------------------------------
 
     def _say(self, trip: _Trip, text: str) -> None:
-        self._add_reply(trip, Reply(text=text, reply_to=trip.event.message_id))
+        self._add_reply(trip, Reply(text=text, reply_to=trip.event.message_id), "router")
 
-    def _collect(self, trip: _Trip, response: ModuleResponse) -> None:
+    def _collect(self, trip: _Trip, response: ModuleResponse, source: str) -> None:
         for reply in response.replies:
-            self._add_reply(trip, reply)
+            self._add_reply(trip, reply, source)
         for update in response.overlay:
             trip.overlay.append(
                 orjson.dumps(
@@ -481,18 +485,24 @@ class Router:
                         visibility=Visibility.DIRECT,
                         to_user=str(action.params.get("to_user", "")),
                     ),
+                    source,
                 )
             else:
                 log.warning("action not supported yet", action=action.type)
 
-    def _add_reply(self, trip: _Trip, reply: Reply) -> None:
+    def _add_reply(self, trip: _Trip, reply: Reply, source: str) -> None:
+        """Queue a reply. Its outbound id is numbered per source (the command, each listener,
+        the router itself), so a rerun after a takeover gives every message the same id even
+        though concurrent listeners may finish in another order."""
         event = trip.event
+        n = trip.reply_counts.get(source, 0)
+        trip.reply_counts[source] = n + 1
         to_user = reply.to_user
         if reply.visibility is not Visibility.CHANNEL and not to_user and event.author:
             to_user = event.author.user_id
         trip.replies.append(
             OutboundMessage(
-                outbound_id=f"{event.event_id}:{len(trip.replies)}",
+                outbound_id=f"{event.event_id}:{source}:{n}",
                 event_id=event.event_id,
                 session_id=trip.session_id,
                 platform=event.platform,
