@@ -19,6 +19,13 @@ class Envelope:
     accepted_at: float = 0.0  # wall clock when the event was accepted, for latency figures
 
 
+def dumps_compact(value: object) -> bytes:
+    """orjson, copied into an exactly sized ``bytes``. orjson's result keeps its whole 4 KiB
+    output buffer allocated, which adds up for values that are kept (cache entries, entries
+    on the in-process bus): 4 KiB each instead of a few hundred bytes."""
+    return bytes(memoryview(orjson.dumps(value)))
+
+
 class _WireEnvelope(BaseModel):
     """The envelope as JSON, so one pass of pydantic's parser reads a whole bus entry."""
 
@@ -28,7 +35,7 @@ class _WireEnvelope(BaseModel):
 
 
 def encode_envelope(event: Event, *, notify: bool = False) -> bytes:
-    return orjson.dumps({"e": event.model_dump(mode="json"), "n": notify, "t": time.time()})
+    return dumps_compact({"e": event.model_dump(mode="json"), "n": notify, "t": time.time()})
 
 
 def decode_envelope(data: bytes) -> Envelope:

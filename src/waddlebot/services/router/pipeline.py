@@ -30,7 +30,7 @@ from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.parser import ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.infra import metrics
-from waddlebot.infra.codec import Envelope, encode_outbound
+from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.ports import Ports
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory
@@ -196,7 +196,7 @@ class Router:
                 [
                     (
                         keys.entity_key(e),
-                        orjson.dumps([found[e].id, found[e].prefix, found[e].has_owner]),
+                        dumps_compact([found[e].id, found[e].prefix, found[e].has_owner]),
                     )
                     for e in missing
                 ],
@@ -213,7 +213,7 @@ class Router:
             items.append(
                 (
                     keys.session_key(trip.session_id),
-                    orjson.dumps(
+                    dumps_compact(
                         {
                             "entity_id": trip.event.entity_id,
                             "community_id": trip.community.id,
@@ -315,7 +315,7 @@ class Router:
             await self._cache.delete(keys.role_key(community.id, user_id))
             await self._cache.set(
                 keys.entity_key(trip.event.entity_id),
-                orjson.dumps([owned.id, owned.prefix, True]),
+                dumps_compact([owned.id, owned.prefix, True]),
                 self._cache_ttl,
             )
             for other in trips:
