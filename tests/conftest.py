@@ -34,26 +34,25 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """An empty PostgreSQL database for this test session, as an SQLAlchemy asyncpg URL."""
-    name = f"waddlebot_test_{uuid.uuid4().hex[:10]}"
+def _temporary_database(name_prefix: str) -> Iterator[str]:
+    name = f"{name_prefix}_{uuid.uuid4().hex[:10]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield _pg_dsn(name).replace("postgresql://", "postgresql+asyncpg://", 1)
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database for this test session, as an SQLAlchemy asyncpg URL."""
+    yield from _temporary_database("waddlebot_test")
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database for one test."""
-    name = f"waddlebot_t_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield _pg_dsn(name).replace("postgresql://", "postgresql+asyncpg://", 1)
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from _temporary_database("waddlebot_t")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import make_settings
+from waddlebot.infra.db.migrate import upgrade
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -13,6 +14,16 @@ from waddlebot.settings import Settings
 @pytest.fixture(params=["embedded", "distributed"])
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database: an SQLite file or a PostgreSQL database of its own."""
+    url = str(
+        request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "fresh_postgres_url")
+    )
+    upgrade(url)
+    return url
 
 
 @pytest.fixture

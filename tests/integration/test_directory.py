@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,17 +12,8 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from waddlebot.infra.db import Database
-from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.db.models import Community, Entity, Identity, Membership, User
 from waddlebot.services.directory import Directory, ResolvedEntity
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    name = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
-    url = request.getfixturevalue(name)
-    upgrade(url)
-    yield url
 
 
 @pytest.fixture

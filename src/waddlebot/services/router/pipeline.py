@@ -32,6 +32,7 @@ from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.ports import Ports
+from waddlebot.modules.sdk import CommandSpec
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory
 from waddlebot.services.modules import CommandRoute, ModuleClient, ModuleRegistry
@@ -369,15 +370,7 @@ class Router:
         spec, shown = route.spec, f"{command.prefix}{command.name}"
         if caller.level < spec.level:
             trip.outcome = "denied"
-            self._audit.record(
-                f"command.{spec.name}",
-                decision="deny",
-                actor=caller.identity.user_id,
-                target=trip.event.entity_id,
-                community_id=community.id,
-                session_id=trip.session_id,
-                detail={"needed": spec.level, "had": caller.level},
-            )
+            self._audit_command(trip, spec, "deny", {"needed": spec.level, "had": caller.level})
             log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
             told = keys.notice_key(trip.event.entity_id, caller.identity.user_id, "deny")
             if await self._cache.add(told, b"1", DENIAL_NOTICE_SECONDS):  # not every time
@@ -390,15 +383,8 @@ class Router:
             if refusal:
                 self._say(trip, refusal)
             return
-        if spec.level >= Level.MODERATOR:
-            self._audit.record(
-                f"command.{spec.name}",
-                decision="allow",
-                actor=caller.identity.user_id,
-                target=trip.event.entity_id,
-                community_id=community.id,
-                session_id=trip.session_id,
-            )
+        if spec.level >= Level.MODERATOR:  # privileged commands are audited when allowed too
+            self._audit_command(trip, spec, "allow")
         request = self._request(trip, kind="command")
         response = await self._call(route.client, request, trip, shown)
         if response is None:
@@ -409,6 +395,20 @@ class Router:
             return
         trip.outcome = "ok"
         self._collect(trip, response, "command")
+
+    def _audit_command(
+        self, trip: _Trip, spec: CommandSpec, decision: str, detail: dict[str, int] | None = None
+    ) -> None:
+        assert trip.caller is not None and trip.community is not None
+        self._audit.record(
+            f"command.{spec.name}",
+            decision=decision,
+            actor=trip.caller.identity.user_id,
+            target=trip.event.entity_id,
+            community_id=trip.community.id,
+            session_id=trip.session_id,
+            detail=detail,
+        )
 
     async def _listen(self, trip: _Trip, client: ModuleClient) -> None:
         response = await self._call(client, self._request(trip, kind="event"), trip, None)
