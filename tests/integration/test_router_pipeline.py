@@ -255,3 +255,29 @@ async def test_outbound_ids_are_stable_per_source(runtime: Runtime) -> None:
     )
     assert [r.outbound_id for r in outcomes[0].replies] == [f"{follow.event_id}:on.testkit:0"]
     assert [r.outbound_id for r in outcomes[1].replies] == [f"{command.event_id}:router:0"]
+
+
+async def test_community_prefix_can_be_changed_by_an_admin(runtime: Runtime) -> None:
+    assert await say(runtime, "!prefix") == ["Commands here start with !"]
+    assert await say(runtime, "!prefix ?", user="viewer") == [
+        "Only admins and the owner can change the prefix; it stays !"
+    ]
+    assert await say(runtime, "!prefix #", role="admin") == [
+        "Usage: !prefix [new prefix] (a prefix cannot start with #: it marks serverless commands)"
+    ]
+    assert await say(runtime, "!prefix ?", role="admin") == [
+        "Commands here now start with ?, as in ?help"
+    ]
+    assert await say(runtime, "!ping") == []
+    assert await say(runtime, "?ping") == ["pong"]
+    (listing,) = await say(runtime, "?help")
+    assert "?ping" in listing and "!ping" not in listing
+    await runtime.audit.flush()
+    changes = [e for e in await runtime.audit.recent() if e.action == "community.prefix"]
+    assert [(e.actor, e.target) for e in changes] == [("alice", "?")]
+
+
+async def test_only_the_core_module_may_change_the_community(runtime: Runtime) -> None:
+    assert await say(runtime, "!hijack", role="owner") == ["trying"]
+    assert await say(runtime, "$ping") == []
+    assert await say(runtime, "!ping") == ["pong"]

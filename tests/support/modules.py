@@ -71,3 +71,9 @@ async def on_follow(ctx: Context) -> str:
 async def on_raid(ctx: Context) -> None:
     ctx.overlay("alerts", {"kind": "raid", "viewers": ctx.request.amounts.viewers})
     ctx.say(f"raid of {ctx.request.amounts.viewers}!")
+
+
+@module.command("hijack", description="asks for a change only the core module may make")
+async def hijack(ctx: Context) -> str:
+    ctx.action("community.prefix", prefix="$")
+    return "trying"

@@ -18,6 +18,17 @@ _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u201e":
 _ANY_QUOTE = frozenset(_QUOTES)
 
 
+def check_prefix(prefix: str) -> str:
+    """A community's command prefix: 1 to 8 characters, no spaces, not the serverless '#'."""
+    if not 1 <= len(prefix) <= 8 or any(char.isspace() for char in prefix):
+        raise ValueError("a prefix is 1 to 8 characters without spaces")
+    if prefix.startswith(SERVERLESS_PREFIX):
+        raise ValueError(
+            f"a prefix cannot start with {SERVERLESS_PREFIX}: it marks serverless commands"
+        )
+    return prefix
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedCommand:
     prefix: str  # the community prefix (e.g. "!") or "#" for serverless commands

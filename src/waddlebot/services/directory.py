@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from waddlebot.core.parser import SERVERLESS_PREFIX
+from waddlebot.core.parser import check_prefix
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import ROLES, Community, Entity, Identity, Membership, User
 
@@ -32,7 +32,7 @@ class ResolvedEntity:
 class Directory:
     def __init__(self, db: Database, *, default_prefix: str = "!") -> None:
         self.db = db
-        self.default_prefix = _check_prefix(default_prefix)
+        self.default_prefix = check_prefix(default_prefix)
 
     # ----- entities and communities -------------------------------------------------------
 
@@ -90,8 +90,16 @@ class Directory:
             raise LookupError(f"no community {community_id}")
         return prefix
 
+    async def entity_ids(self, community_id: int) -> list[str]:
+        """The places (entities) of a community."""
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(Entity.id).where(Entity.community_id == community_id).order_by(Entity.id)
+            )
+            return list(rows)
+
     async def set_prefix(self, community_id: int, prefix: str) -> None:
-        prefix = _check_prefix(prefix)
+        prefix = check_prefix(prefix)
         async with self.db.session() as session:
             result: Any = await session.execute(
                 update(Community).where(Community.id == community_id).values(prefix=prefix)
@@ -222,13 +230,3 @@ async def _entity_row(session: AsyncSession, entity_id: str) -> tuple[int, str] 
         )
     ).first()
     return None if row is None else (row[0], row[1])
-
-
-def _check_prefix(prefix: str) -> str:
-    if not 1 <= len(prefix) <= 8 or any(char.isspace() for char in prefix):
-        raise ValueError("a prefix is 1 to 8 characters without spaces")
-    if prefix.startswith(SERVERLESS_PREFIX):
-        raise ValueError(
-            f"a prefix cannot start with {SERVERLESS_PREFIX!r}: it marks serverless commands"
-        )
-    return prefix

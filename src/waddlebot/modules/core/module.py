@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from waddlebot.core.parser import check_prefix
+from waddlebot.core.permissions import Level
 from waddlebot.modules.sdk import ArgSpec, CommandSpec, Context, Module, UsageError
+
+SET_PREFIX_ACTION = "community.prefix"  # carried out by the router, for the core module only
 
 Catalog = Callable[[], list[CommandSpec]]
 
@@ -37,5 +41,26 @@ def build_core_module(catalog: Catalog) -> Module:
     @module.command("ping", description="Checks that the bot is listening")
     async def ping(ctx: Context) -> None:
         ctx.reply("pong")
+
+    @module.command(
+        "prefix",
+        usage="[new prefix]",
+        description="Shows the command prefix here; admins can change it",
+        args=(ArgSpec(name="prefix", description="1 to 8 characters, not #"),),
+    )
+    async def prefix_(ctx: Context) -> None:
+        current = ctx.request.prefix or "!"
+        if not ctx.args:
+            ctx.reply(f"Commands here start with {current}")
+            return
+        if ctx.caller_level < Level.ADMIN:
+            ctx.reply(f"Only admins and the owner can change the prefix; it stays {current}")
+            return
+        try:
+            new = check_prefix(ctx.args[0])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        ctx.action(SET_PREFIX_ACTION, prefix=new)
+        ctx.reply(f"Commands here now start with {new}, as in {new}help")
 
     return module

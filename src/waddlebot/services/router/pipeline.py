@@ -32,6 +32,7 @@ from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.ports import Ports
+from waddlebot.modules.core import SET_PREFIX_ACTION
 from waddlebot.modules.sdk import CommandSpec
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory
@@ -395,6 +396,7 @@ class Router:
             return
         trip.outcome = "ok"
         self._collect(trip, response, "command")
+        await self._act(trip, route.client, response, "command")
 
     def _audit_command(
         self, trip: _Trip, spec: CommandSpec, decision: str, detail: dict[str, int] | None = None
@@ -414,6 +416,7 @@ class Router:
         response = await self._call(client, self._request(trip, kind="event"), trip, None)
         if response is not None:
             self._collect(trip, response, f"on.{client.name}")
+            await self._act(trip, client, response, f"on.{client.name}")
 
     def _request(self, trip: _Trip, *, kind: str) -> ModuleRequest:
         event, community = trip.event, trip.community
@@ -476,19 +479,39 @@ class Router:
                     {"session_id": trip.session_id, "kind": update.kind, "payload": update.payload}
                 )
             )
+
+    async def _act(
+        self, trip: _Trip, client: ModuleClient, response: ModuleResponse, source: str
+    ) -> None:
+        """Carry out the actions a module asked for. Changes to the community itself are
+        taken only from the built-in core module."""
         for action in response.actions:
             if action.type == "whisper" and isinstance(action.params.get("text"), str):
-                self._add_reply(
-                    trip,
-                    Reply(
-                        text=action.params["text"],
-                        visibility=Visibility.DIRECT,
-                        to_user=str(action.params.get("to_user", "")),
-                    ),
-                    source,
+                reply = Reply(
+                    text=action.params["text"],
+                    visibility=Visibility.DIRECT,
+                    to_user=str(action.params.get("to_user", "")),
                 )
+                self._add_reply(trip, reply, source)
+            elif action.type == SET_PREFIX_ACTION and client.name == "core":
+                await self._set_prefix(trip, str(action.params.get("prefix", "")))
             else:
-                log.warning("action not supported yet", action=action.type)
+                log.warning("action not supported", action=action.type, module=client.name)
+
+    async def _set_prefix(self, trip: _Trip, prefix: str) -> None:
+        assert trip.community is not None and trip.caller is not None
+        community_id = trip.community.id
+        await self._directory.set_prefix(community_id, prefix)
+        entities = await self._directory.entity_ids(community_id)
+        await self._cache.delete(*(keys.entity_key(entity_id) for entity_id in entities))
+        self._audit.record(
+            "community.prefix",
+            decision="change",
+            actor=trip.caller.identity.user_id,
+            target=prefix,
+            community_id=community_id,
+            session_id=trip.session_id,
+        )
 
     def _add_reply(self, trip: _Trip, reply: Reply, source: str) -> None:
         """Queue a reply. Its outbound id is numbered per source (the command, each listener,
