@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from waddlebot.infra.db import migrate
 from waddlebot.infra.db.models import metadata
 
-TABLES = {
+FOUNDATION_TABLES = {
     "communities",
     "entities",
     "users",
@@ -26,6 +26,7 @@ TABLES = {
     "audit_log",
     "module_settings",
 }
+TABLES = FOUNDATION_TABLES | {"labels", "label_assignments", "link_codes", "accounts"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -67,7 +68,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0001_foundation"
+    assert migrate.head_revision() == "0002_identity_labels"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:
@@ -85,7 +86,10 @@ def test_upgrade_downgrade_cycle(url: str) -> None:
     assert migrate.current(url) == migrate.head_revision()
     assert asyncio.run(_on(url, _tables)) == TABLES | {"alembic_version"}
 
-    migrate.downgrade(url)  # one step back from the only revision is base
+    migrate.downgrade(url)  # one step back
+    assert migrate.current(url) == "0001_foundation"
+    assert asyncio.run(_on(url, _tables)) == FOUNDATION_TABLES | {"alembic_version"}
+    migrate.downgrade(url)
     assert migrate.current(url) is None
 
 
@@ -110,7 +114,7 @@ async def test_comparison_notices_drift(url: str) -> None:
 
 async def test_sync_api_works_inside_a_running_loop(url: str) -> None:
     migrate.upgrade(url)  # runs in a worker thread with its own loop
-    assert await migrate.current_async(url) == "0001_foundation"
+    assert await migrate.current_async(url) == migrate.head_revision()
     await migrate.downgrade_async(url, "base")
     assert migrate.current(url) is None
 
@@ -118,5 +122,5 @@ async def test_sync_api_works_inside_a_running_loop(url: str) -> None:
 def test_plain_driver_urls_are_accepted(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/nested/dir/plain.db"
     migrate.upgrade(url)  # becomes sqlite+aiosqlite; the missing directories are created
-    assert migrate.current(url) == "0001_foundation"
+    assert migrate.current(url) == migrate.head_revision()
     assert (tmp_path / "nested" / "dir" / "plain.db").is_file()

@@ -43,6 +43,9 @@ NAMING_CONVENTION = {
 
 ROLES = ("owner", "admin", "moderator", "member")
 DECISIONS = ("allow", "deny", "change")
+LABEL_TARGETS = ("user", "community", "item", "event", "memory")
+LINK_PURPOSES = ("identity", "community")
+KEY_KINDS = ("service", "user")
 
 
 def utcnow() -> datetime:
@@ -102,6 +105,9 @@ class Community(Base):
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(8), default="!", server_default="!")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    settings: Mapped[dict[str, Any]] = mapped_column(
+        JsonType, default=dict, server_default=text("'{}'")
+    )
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -165,9 +171,14 @@ class Membership(Base):
 
 
 class ApiKey(Base):
-    """An API key. Only a hash of its secret is stored (see ``services/apikeys.py``)."""
+    """An API key. Only a hash of its secret is stored (see ``services/apikeys.py``).
+
+    ``kind`` is ``service`` (WaddleBot's own services, Kong; ``role`` says what it may do) or
+    ``user`` (a person's key, acting as that user).
+    """
 
     __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("kind IN ('service', 'user')", name="kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -177,8 +188,14 @@ class ApiKey(Base):
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE")
     )
+    kind: Mapped[str] = mapped_column(String(16), default="service", server_default="service")
+    role: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = _created_at()
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 
@@ -241,3 +258,84 @@ __all__ = [
     "metadata",
     "utcnow",
 ]
+
+
+class Label(Base):
+    """A short name a community applies to users (and later items, events, memories). A label
+    may grant a permission level; its name doubles as a capability modules check."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(32))
+    colour: Mapped[str] = mapped_column(String(7), default="", server_default="")
+    description: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    grants_level: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class LabelAssignment(Base):
+    """A label applied to one target; it may expire."""
+
+    __tablename__ = "label_assignments"
+    __table_args__ = (
+        UniqueConstraint("label_id", "target_type", "target_id"),
+        CheckConstraint(
+            "target_type IN ('user', 'community', 'item', 'event', 'memory')", name="target_type"
+        ),
+        Index("ix_label_assignments_target", "community_id", "target_type", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(String(64))
+    assigned_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime | None]
+
+
+class LinkCode(Base):
+    """A one-time code: linking an identity to a user, or a place to a community. Only a hash
+    of the code is stored."""
+
+    __tablename__ = "link_codes"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('identity', 'community')", name="purpose"),
+        Index("ix_link_codes_target", "platform", "platform_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64), index=True)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_user_id: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Account(Base):
+    """Portal login for a user: an email and an argon2 password hash."""
+
+    __tablename__ = "accounts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
