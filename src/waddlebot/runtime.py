@@ -17,11 +17,13 @@ from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
 from waddlebot.modules.core import build_core_module
+from waddlebot.modules.identity import build_identity_module
 from waddlebot.modules.loader import load_module
 from waddlebot.services.apikeys import KeyVerifier
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.directory import Directory
+from waddlebot.services.identity import IdentityService
 from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
 from waddlebot.services.remote import HttpModuleClient, parse_remote_spec
 from waddlebot.services.router import Router, RouterWorker
@@ -43,6 +45,7 @@ class Runtime:
     registry: ModuleRegistry
     completions: CompletionHub
     keys: KeyVerifier
+    identity: IdentityService
     router: Router
     console: ConsoleCollector | None
 
@@ -81,6 +84,7 @@ class Runtime:
         cleanup.push_async_callback(self.audit.stop)
         self.directory = Directory(self.db, default_prefix=settings.default_prefix)
         self.keys = KeyVerifier(self.db)
+        self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
         await self._add_modules()
@@ -137,6 +141,8 @@ class Runtime:
         registry.add(
             LocalModuleClient(build_core_module(lambda: [r.spec for r in registry.routes()]))
         )
+        dm_platforms = frozenset(self.settings.direct_message_platforms)
+        registry.add(LocalModuleClient(build_identity_module(self.identity, dm_platforms)))
         for spec in self.settings.modules:
             registry.add(LocalModuleClient(load_module(spec)))
         secret = self.settings.module_secret.get_secret_value().encode()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     remote_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
     module_secret: SecretStr = SecretStr("")
 
+    # platforms whose collectors can deliver private messages (for verification codes)
+    direct_message_platforms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["console"]
+    )
+
     # security
     api_key: SecretStr = SecretStr("")
 
@@ -79,7 +84,13 @@ class Settings(BaseSettings):
     def distributed(self) -> bool:
         return bool(self.redis_url)
 
-    @field_validator("database_replica_urls", "modules", "remote_modules", mode="before")
+    @field_validator(
+        "database_replica_urls",
+        "modules",
+        "remote_modules",
+        "direct_message_platforms",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

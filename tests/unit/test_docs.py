@@ -119,6 +119,8 @@ def _documented_default(value: object) -> str:
         return "empty"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, list):
+        return f"`{','.join(map(str, value))}`"  # lists are written comma-separated
     return f"`{value}`"
 
 

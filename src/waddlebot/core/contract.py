@@ -76,6 +76,10 @@ class Reply(BaseModel):
     visibility: Visibility = Visibility.CHANNEL
     reply_to: str = Field(default="", description="message id to thread under; '' for none")
     to_user: str = Field(default="", description="platform user id for direct replies")
+    to_platform: Platform | None = Field(
+        default=None,
+        description="for a direct reply to an account on another platform (identity linking)",
+    )
 
 
 class OverlayUpdate(BaseModel):
@@ -121,7 +125,7 @@ class OutboundMessage(BaseModel):
     event_id: str
     session_id: str
     platform: Platform
-    entity_id: str
+    entity_id: str = Field(description="the place; '' for a private message across platforms")
     channel_id: str = ""
     text: str
     visibility: Visibility = Visibility.CHANNEL

@@ -27,7 +27,7 @@ from waddlebot.core.contract import (
     Reply,
     Visibility,
 )
-from waddlebot.core.events import EventType
+from waddlebot.core.events import EventType, Platform
 from waddlebot.core.permissions import Level
 
 _NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
@@ -113,10 +113,14 @@ class Context:
         """Post to the channel without threading."""
         self._replies.append(Reply(text=text))
 
-    def direct(self, text: str, *, to_user: str = "") -> None:
-        """A private message (whisper / DM), to the caller unless ``to_user`` is given."""
+    def direct(self, text: str, *, to_user: str = "", platform: Platform | None = None) -> None:
+        """A private message (whisper / DM), to the caller unless ``to_user`` is given; to an
+        account on another platform when ``platform`` is given too."""
         target = to_user or (self.request.caller.identity.user_id if self.request.caller else "")
-        self._replies.append(Reply(text=text, visibility=Visibility.DIRECT, to_user=target))
+        elsewhere = platform if platform and platform != self.request.platform else None
+        self._replies.append(
+            Reply(text=text, visibility=Visibility.DIRECT, to_user=target, to_platform=elsewhere)
+        )
 
     def overlay(self, kind: str, payload: dict[str, Any]) -> None:
         self._overlay.append(OverlayUpdate(kind=kind, payload=payload))

@@ -171,7 +171,7 @@ class Directory:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
         async with self.db.session() as session:
-            await self._upsert_membership(session, community_id, user_id, role)
+            await upsert_role(session, self.db.dialect, community_id, user_id, role)
 
     async def has_owner(self, community_id: int) -> bool:
         async with self.db.read_session() as session:
@@ -197,24 +197,25 @@ class Directory:
                 raise LookupError(f"no community {community_id}")
             if await session.scalar(select(_has_owner(community_id))):
                 return False
-            await self._upsert_membership(session, community_id, user_id, "owner")
+            await upsert_role(session, self.db.dialect, community_id, user_id, "owner")
             return True
 
-    async def _upsert_membership(
-        self, session: AsyncSession, community_id: int, user_id: int, role: str
-    ) -> None:
-        # INSERT .. ON CONFLICT (PostgreSQL and SQLite alike): atomic, and unlike catching an
-        # IntegrityError it leaves the surrounding transaction usable on PostgreSQL.
-        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
-        statement = dialect.insert(Membership).values(
-            community_id=community_id, user_id=user_id, role=role
+
+async def upsert_role(
+    session: AsyncSession, dialect: str, community_id: int, user_id: int, role: str
+) -> None:
+    """Give a user a role in a community, making them a member if needed.
+
+    INSERT .. ON CONFLICT (PostgreSQL and SQLite alike): atomic, and unlike catching an
+    IntegrityError it leaves the surrounding transaction usable on PostgreSQL."""
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Membership).values(community_id=community_id, user_id=user_id, role=role)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Membership.community_id, Membership.user_id],
+            set_={"role": statement.excluded.role},
         )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Membership.community_id, Membership.user_id],
-                set_={"role": statement.excluded.role},
-            )
-        )
+    )
 
 
 def _has_owner(community_id: int) -> Any:

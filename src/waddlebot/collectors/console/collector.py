@@ -69,10 +69,12 @@ class ConsoleSession:
         return f"{PLATFORM}:{self.channel}"
 
     def sees(self, entity_id: str, visibility: str, to_user: str) -> bool:
-        """Whether a reply to this place, with this visibility and recipient, shows here."""
-        if entity_id != self.entity_id:
-            return False
-        return visibility == Visibility.CHANNEL or to_user == self.user
+        """Whether a reply to this place, with this visibility and recipient, shows here.
+        A private message sent from another platform (no place) reaches the person in any
+        console channel."""
+        if visibility == Visibility.CHANNEL:
+            return entity_id == self.entity_id
+        return to_user == self.user and entity_id in (self.entity_id, "")
 
     def deliver(self, message: OutboundMessage) -> None:
         private = message.visibility is not Visibility.CHANNEL

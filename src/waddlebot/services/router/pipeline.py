@@ -130,7 +130,8 @@ class Router:
             await self._resolve_communities(fresh)
             await self._open_sessions(fresh)
             self._route(fresh)
-            await self._resolve_callers([t for t in fresh if t.needs_caller])
+            user_ids = await self._resolve_users(fresh)
+            await self._resolve_callers([t for t in fresh if t.needs_caller], user_ids)
             busy = [trip for trip in fresh if trip.route is not None or trip.listeners]
             if busy:
                 await asyncio.gather(*(self._run(trip) for trip in busy))
@@ -246,10 +247,13 @@ class Router:
 
     # -- callers -----------------------------------------------------------------------------
 
-    async def _resolve_callers(self, trips: list[_Trip]) -> None:
-        if not trips:
-            return
+    async def _resolve_users(self, trips: list[_Trip]) -> dict[tuple[str, str], int]:
+        """The WaddleBot user behind every author in the batch, met for the first time or not
+        (so a person is known once they have said anything), and ownerless communities
+        claimed by their platform owner."""
         authors = {(t.event.platform, t.event.author.user_id): t for t in trips if t.event.author}
+        if not authors:
+            return {}
         idents = list(authors)
         cached = await self._cache.get_many([keys.identity_key(p, u) for p, u in idents])
         user_ids: dict[tuple[str, str], int] = {}
@@ -269,7 +273,15 @@ class Router:
         ]
         if new:
             await self._cache.set_many(new, self._cache_ttl)
-        await self._claim_ownerships(trips, user_ids)
+        await self._claim_ownerships([t for t in trips if t.event.author], user_ids)
+        return user_ids
+
+    async def _resolve_callers(
+        self, trips: list[_Trip], user_ids: dict[tuple[str, str], int]
+    ) -> None:
+        """Caller and effective permission level for the events that go to a module."""
+        if not trips:
+            return
         roles = await self._community_roles(trips, user_ids)
         for trip in trips:
             author = trip.event.author
@@ -523,14 +535,16 @@ class Router:
         to_user = reply.to_user
         if reply.visibility is not Visibility.CHANNEL and not to_user and event.author:
             to_user = event.author.user_id
+        elsewhere = reply.to_platform is not None and reply.visibility is Visibility.DIRECT
         trip.replies.append(
             OutboundMessage(
                 outbound_id=f"{event.event_id}:{source}:{n}",
                 event_id=event.event_id,
                 session_id=trip.session_id,
-                platform=event.platform,
-                entity_id=event.entity_id,
-                channel_id=event.channel_id,
+                # a private message to an account on another platform has no place there
+                platform=reply.to_platform if elsewhere else event.platform,
+                entity_id="" if elsewhere else event.entity_id,
+                channel_id="" if elsewhere else event.channel_id,
                 text=reply.text,
                 visibility=reply.visibility,
                 reply_to=reply.reply_to,
