@@ -144,3 +144,25 @@ def test_schema_export(tmp_path: Path) -> None:
 def test_serve_refuses_unknown_services(service: str, tmp_path: Path) -> None:
     result = run(["serve", service], tmp_path, {"WADDLEBOT_MODULE_SECRET": "s3cret"})
     assert result.returncode != 0
+
+
+def test_serving_one_service_needs_redis(tmp_path: Path) -> None:
+    result = run(["serve", "router"], tmp_path)
+    assert result.returncode != 0
+    assert "WADDLEBOT_REDIS_URL" in result.stderr
+
+
+def test_local_chat_never_joins_a_deployments_redis(
+    redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    import redis
+
+    env = {"WADDLEBOT_REDIS_URL": redis_url, "WADDLEBOT_STREAM_PREFIX": key_prefix}
+    result = run(["chat", "--user", "dev"], tmp_path, env, stdin="!ping\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["pong"]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert list(client.scan_iter(match=f"{key_prefix}*")) == []
+    finally:
+        client.close()

@@ -163,3 +163,21 @@ async def test_command_catalogue(settings: Settings) -> None:
         )
         assert by_name["cool"]["cooldown"] == 30
         assert by_name["help"]["usage"] == "!help [command]"
+
+
+async def test_unencodable_oversized_and_nul_events_are_refused(settings: Settings) -> None:
+    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+        auth = await _key(runtime)
+        huge_number = {**_event_json("!ping"), "raw": {"n": 2**64}}
+        response = await http.post("/api/v1/events", headers=auth, json=huge_number)
+        assert response.status_code == 202  # read as a float, not "503, retry" forever
+        before = await runtime.ports.bus.length(keys.EVENTS_STREAM)
+        nul = _event_json("!ping")
+        nul["author"]["user_id"] = "a\u0000b"  # type: ignore[index]
+        response = await http.post("/api/v1/events", headers=auth, json=nul)
+        assert response.status_code == 422
+        assert "NUL" in response.json()["detail"][0]["msg"]
+        big = {**_event_json("!ping"), "raw": {"blob": "x" * (5 * 1024 * 1024)}}
+        response = await http.post("/api/v1/events", headers=auth, json=big)
+        assert response.status_code == 413
+        assert await runtime.ports.bus.length(keys.EVENTS_STREAM) == before

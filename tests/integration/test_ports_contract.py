@@ -552,3 +552,23 @@ async def test_redis_broadcast_uses_one_connection_for_all_subscribers(
     finally:
         await broadcast.close()
         await client.aclose()
+
+
+async def test_redis_reclaim_reports_entries_trimmed_before_they_were_acknowledged(
+    redis_url: str, key_prefix: str
+) -> None:
+    from waddlebot.infra import metrics
+
+    ports = await build_ports(redis_url, key_prefix)
+    try:
+        bus = ports.bus
+        await bus.ensure_group("s", "g")
+        await bus.publish("s", [b"lost"])
+        await bus.read("s", "g", "dead", count=1, block_ms=0)
+        await ports.bus._redis.xtrim(f"{key_prefix}:s", maxlen=0)  # type: ignore[attr-defined]
+        before = metrics.BUS_LOST._value.get()
+        await asyncio.sleep(0.15)
+        assert await bus.reclaim("s", "g", "rescuer", min_idle_ms=100, count=10) == []
+        assert metrics.BUS_LOST._value.get() == before + 1
+    finally:
+        await ports.close()

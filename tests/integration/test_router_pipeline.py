@@ -281,3 +281,25 @@ async def test_only_the_core_module_may_change_the_community(runtime: Runtime) -
     assert await say(runtime, "!hijack", role="owner") == ["trying"]
     assert await say(runtime, "$ping") == []
     assert await say(runtime, "!ping") == ["pong"]
+
+
+async def test_a_bad_answer_spoils_only_its_own_event(runtime: Runtime) -> None:
+    texts = ["!ping", "!badwhisper", "!badoverlay", "!echo still here"]
+    batch = [Incoming(Envelope(chat_event(text))) for text in texts]
+    outcomes = await runtime.router.process(batch)
+    assert [[r.text for r in o.replies] for o in outcomes] == [
+        ["pong"],
+        ["Sorry, !badwhisper failed. The error has been logged."],
+        ["Sorry, !badoverlay failed. The error has been logged."],
+        ["still here"],
+    ]
+
+
+async def test_events_with_nul_characters_are_refused_before_the_database() -> None:
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError, match="NUL"):
+        chat_event("!ping", user_id="evil\x00")
+    with pytest.raises(pydantic.ValidationError, match="NUL"):
+        chat_event("!ping\x00")

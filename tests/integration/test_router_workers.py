@@ -461,3 +461,34 @@ async def test_a_live_worker_with_a_slow_batch_keeps_it(workers: Workers) -> Non
     processed, duplicates = await work_shares(workers, "alpha", "beta")
     assert sum(processed.values()) == len(slow), workers.diagnostics()
     assert sum(duplicates.values()) == 0, workers.diagnostics()
+
+
+async def test_the_router_recovers_when_redis_loses_its_consumer_group(
+    redis_url: str, key_prefix: str, fresh_postgres_url: str
+) -> None:
+    """Redis restarted without persistence (or flushed): the group is gone, and the router
+    must create it again rather than fail every batch forever."""
+    import redis.asyncio as aioredis
+
+    from tests.support.harness import make_settings, say
+
+    settings = make_settings(
+        database_url=fresh_postgres_url,
+        redis_url=redis_url,
+        stream_prefix=key_prefix,
+        auto_migrate=True,
+    )
+    runtime = await Runtime.start(settings)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await say(runtime, "!ping") == ["pong"]
+        await client.xgroup_destroy(f"{key_prefix}:{keys.EVENTS_STREAM}", keys.ROUTER_GROUP)
+        answered: list[str] = []
+        for _ in range(20):
+            answered = await say(runtime, "!ping")
+            if answered == ["pong"]:
+                break
+        assert answered == ["pong"]
+    finally:
+        await client.aclose()
+        await runtime.stop()

@@ -77,3 +77,13 @@ async def on_raid(ctx: Context) -> None:
 async def hijack(ctx: Context) -> str:
     ctx.action("community.prefix", prefix="$")
     return "trying"
+
+
+@module.command("badwhisper", description="asks for a whisper that cannot be sent")
+async def badwhisper(ctx: Context) -> None:
+    ctx.action("whisper", text="")
+
+
+@module.command("badoverlay", description="sends an overlay payload JSON cannot carry")
+async def badoverlay(ctx: Context) -> None:
+    ctx.overlay("alerts", {"viewers": 2**70})

@@ -132,3 +132,12 @@ def test_settings_put_the_default_database_in_the_data_dir() -> None:
     assert settings.database_url == "sqlite+aiosqlite:////srv/bot/waddlebot.db"
     explicit = Settings(_env_file=None, database_url="postgresql://db/x")  # type: ignore[call-arg]
     assert explicit.database_url == "postgresql://db/x"
+
+
+def test_levels_named_for_what_they_need() -> None:
+    from waddlebot.core.permissions import Level
+
+    assert Level.at_least(200) is Level.SUBSCRIBER
+    assert Level.at_least(500) is Level.MODERATOR
+    assert Level.at_least(99) is Level.EVERYONE
+    assert Level.at_least(9999) is Level.OWNER

@@ -40,7 +40,10 @@ async def chat_local(settings: Settings, user: str, role: str, channel: str) -> 
     from waddlebot.runtime import Runtime
 
     interactive = sys.stdin.isatty()
-    runtime = await Runtime.start(settings, {"router", "console"})
+    # a bot of its own: in-process bus and cache even when Redis is configured, so it never
+    # joins (and takes work from) a deployment's consumer groups; the database is shared
+    own = settings.model_copy(update={"redis_url": ""})
+    runtime = await Runtime.start(own, {"router", "console"})
     console = runtime.console
     assert console is not None
     session = console.open(user, role, channel)

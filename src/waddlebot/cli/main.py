@@ -89,6 +89,11 @@ def serve(
 
     if service not in SERVICES:
         raise typer.BadParameter(f"choose one of {', '.join(SERVICES)} or module:<name>")
+    if not settings.distributed:
+        raise typer.BadParameter(
+            f"'serve {service}' shares its bus with the other services through Redis: set "
+            "WADDLEBOT_REDIS_URL, or run every service in one process with 'waddlebot up'"
+        )
     _serve(settings, create_app(settings, {service}), host, port)
 
 

@@ -56,10 +56,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _no_nul(value: Any) -> Any:
+    # databases (PostgreSQL) refuse NUL in text; refuse it here with a clear error instead
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 class Author(BaseModel):
     """One account on one platform, as the platform describes it in this place."""
 
     model_config = ConfigDict(frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
     user_id: str = Field(min_length=1, max_length=128, description="platform user id")
     login: str = Field(default="", max_length=128)
@@ -107,6 +119,11 @@ class Event(BaseModel):
     amounts: Amounts = Field(default_factory=Amounts)
     occurred_at: datetime = Field(default_factory=utcnow)
     raw: dict[str, Any] = Field(default_factory=dict, description="platform payload, for audit")
+
+    @field_validator("*")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
     @field_validator("entity_id")
     @classmethod

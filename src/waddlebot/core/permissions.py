@@ -28,6 +28,13 @@ class Level(IntEnum):
             raise ValueError(f"unknown level {name!r}; use one of: {choices}")
         return level
 
+    @classmethod
+    def at_least(cls, number: int) -> Level:
+        """The lowest named level that reaches ``number`` (for telling people what they
+        need: a command at 200 needs a subscriber, not a follower)."""
+        reaching = [level for level in cls if level >= number]
+        return min(reaching) if reaching else cls.OWNER
+
     @property
     def label(self) -> str:
         return self.name.lower()

@@ -9,6 +9,10 @@ EVENTS_PROCESSED = Counter(
     "waddlebot_events_processed_total", "Events the router finished", ["platform", "type"]
 )
 DUPLICATES = Counter("waddlebot_events_duplicate_total", "Redelivered events skipped", ["platform"])
+BUS_LOST = Counter(
+    "waddlebot_bus_entries_lost_total",
+    "Unacknowledged bus entries trimmed away before anyone processed them",
+)
 DEAD_LETTERS = Counter(
     "waddlebot_events_dead_letter_total", "Bus entries that could not be processed"
 )

@@ -21,6 +21,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError, ResponseError
 
+from waddlebot.infra import metrics
 from waddlebot.infra.memory import QueueSubscription
 from waddlebot.infra.ports import BusMessage, Limit
 
@@ -144,7 +145,7 @@ for _, entry in ipairs(claimed[2]) do
     out[#out + 1] = {entry[1], entry[2], deliveries}
   end
 end
-return out
+return {out, claimed[3] or {}}
 """
 
 
@@ -247,9 +248,18 @@ class RedisBus(_RedisAdapter):
     async def reclaim(
         self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
     ) -> list[BusMessage]:
-        rows = await self._reclaim(
+        rows, trimmed = await self._reclaim(
             keys=[self._key(stream)], args=[group, consumer, min_idle_ms, count]
         )
+        if trimmed:
+            # XADD's MAXLEN trimming removed them while a dead consumer held them: lost
+            _log.error(
+                "unacknowledged entries were trimmed from the stream and are lost; "
+                "raise WADDLEBOT_BUS_MAXLEN",
+                stream=stream,
+                count=len(trimmed),
+            )
+            metrics.BUS_LOST.inc(len(trimmed))
         return [
             BusMessage(entry_id.decode(), _payload(fields), int(deliveries))
             for entry_id, fields, deliveries in rows

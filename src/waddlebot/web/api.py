@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -21,6 +22,7 @@ from waddlebot.services.router import keys
 from waddlebot.web.deps import get_runtime, require_api_key
 
 MAX_BATCH = 100
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
 
@@ -73,8 +75,18 @@ _BODY_SCHEMA = {
 async def events_body(request: Request) -> list[Event]:
     """One event or a batch, validated here so a bad batch gets errors naming the event and
     field at fault (FastAPI's union validation would report every branch of the union)."""
+    too_large = HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"send at most {MAX_BODY_BYTES // 1024} KiB per request",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise too_large
     try:
-        raw = await request.json()
+        raw = orjson.loads(body)
     except ValueError as exc:
         raise RequestValidationError(
             [
@@ -139,11 +151,15 @@ async def post_events(
 ) -> Any:
     """Put events on the bus. Answers 202 once they are durably on it (the router processes
     them asynchronously), or with ``?wait=true`` 200 with each event's replies."""
+    try:
+        payloads = [encode_envelope(e, notify=wait) for e in events]
+    except TypeError as exc:  # e.g. an integer in "raw" too large for JSON
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]
+        ) from exc
     futures = {e.event_id: runtime.completions.expect(e.event_id) for e in events} if wait else {}
     try:
-        await runtime.ports.bus.publish(
-            keys.EVENTS_STREAM, [encode_envelope(e, notify=wait) for e in events]
-        )
+        await runtime.ports.bus.publish(keys.EVENTS_STREAM, payloads)
     except Exception as exc:
         for event_id in futures:
             runtime.completions.forget(event_id)
@@ -186,7 +202,7 @@ async def list_commands(runtime: Runtime = Depends(get_runtime)) -> list[Command
             description=route.spec.description,
             usage=route.spec.usage_line(prefix),
             level=route.spec.level,
-            level_name=Level.parse(route.spec.level).label,
+            level_name=Level.at_least(route.spec.level).label,
             cooldown=route.spec.cooldown,
             global_cooldown=route.spec.global_cooldown,
             aliases=list(route.spec.aliases),

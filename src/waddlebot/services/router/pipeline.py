@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -369,13 +369,27 @@ class Router:
         structlog.contextvars.bind_contextvars(
             session_id=trip.session_id, community_id=trip.community.id
         )
-        jobs = [self._listen(trip, client) for client in trip.listeners]
-        if trip.route is not None:
-            jobs.append(self._command(trip, trip.route))
+        jobs = [self._guarded(trip, self._listen(trip, c), None) for c in trip.listeners]
+        if trip.route is not None and trip.command is not None:
+            shown = f"{trip.command.prefix}{trip.command.name}"
+            jobs.append(self._guarded(trip, self._command(trip, trip.route), shown))
         if len(jobs) == 1:
             await jobs[0]  # the common case: no task to spawn
         else:
             await asyncio.gather(*jobs)
+
+    async def _guarded(self, trip: _Trip, job: Awaitable[None], shown: str | None) -> None:
+        """Run one module's part of an event; whatever goes wrong with its answer (a reply
+        that fails validation, an action that cannot be carried out) is logged and, for a
+        command, apologised for, and never spoils the other events of the batch."""
+        try:
+            await job
+        except Exception:
+            log.exception("handling a module's answer failed", command=shown or "")
+            metrics.MODULE_ERRORS.labels("router", "answer").inc()
+            if shown is not None:
+                trip.outcome = "error"
+                self._say(trip, f"Sorry, {shown} failed. The error has been logged.")
 
     async def _command(self, trip: _Trip, route: CommandRoute) -> None:
         command, caller, community = trip.command, trip.caller, trip.community
@@ -387,7 +401,7 @@ class Router:
             log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
             told = keys.notice_key(trip.event.entity_id, caller.identity.user_id, "deny")
             if await self._cache.add(told, b"1", DENIAL_NOTICE_SECONDS):  # not every time
-                needed = Level.parse(spec.level).label
+                needed = Level.at_least(spec.level).label
                 self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
             return
         refusal = await self._limits.check(trip.event.entity_id, caller, spec, shown)
@@ -515,7 +529,11 @@ class Router:
         community_id = trip.community.id
         await self._directory.set_prefix(community_id, prefix)
         entities = await self._directory.entity_ids(community_id)
-        await self._cache.delete(*(keys.entity_key(entity_id) for entity_id in entities))
+        # written, not deleted: a refill could read a replica that has not seen the change
+        fresh = dumps_compact([community_id, prefix, trip.community.has_owner])
+        await self._cache.set_many(
+            [(keys.entity_key(entity_id), fresh) for entity_id in entities], self._cache_ttl
+        )
         self._audit.record(
             "community.prefix",
             decision="change",

@@ -54,8 +54,14 @@ class RouterWorker:
         self._next_reclaim = 0.0
         self.busy = False  # True while a batch is in hand (stopping then waits for it)
 
+    async def _ensure_group(self) -> None:
+        try:
+            await self._bus.ensure_group(keys.EVENTS_STREAM, keys.ROUTER_GROUP)
+        except Exception:
+            log.warning("could not create the router's consumer group yet", exc_info=True)
+
     async def run(self) -> None:
-        await self._bus.ensure_group(keys.EVENTS_STREAM, keys.ROUTER_GROUP)
+        await self._ensure_group()
         log.info("router worker started", consumer=self.consumer)
         backoff = 0.1
         while not self._stopping.is_set():
@@ -70,6 +76,7 @@ class RouterWorker:
                 log.exception("router batch failed; retrying", consumer=self.consumer)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+                await self._ensure_group()  # Redis may have restarted empty
         log.info("router worker stopped", consumer=self.consumer)
 
     def stop(self) -> None:
@@ -96,19 +103,48 @@ class RouterWorker:
 
     async def _handle(self, messages: list[BusMessage]) -> int:
         started = time.perf_counter()
-        batch, ids, dead = self._decode(messages)
-        if dead:
+        entries, dead = self._decode(messages)
+        if dead:  # set aside and acknowledged now, so a retry of the batch cannot repeat it
             await self._bus.publish(keys.DEAD_LETTER_STREAM, [m.data for m in dead])
+            await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, [m.id for m in dead])
             metrics.DEAD_LETTERS.inc(len(dead))
+        if not entries:
+            return len(messages)
+        ids = [entry_id for entry_id, _ in entries]
         heartbeat = asyncio.create_task(self._keep_claimed(ids))
         try:
-            outcomes = await self._router.process(batch) if batch else []
-            await self._notify(outcomes)
+            done = await self._process(entries)
         finally:
             await stop_task(heartbeat)
-        await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, ids)
+        await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, done)
         metrics.BATCH_LATENCY.observe(time.perf_counter() - started)
         return len(messages)
+
+    async def _process(self, entries: list[tuple[str, Incoming]]) -> list[str]:
+        """Route the batch; returns the ids finished. If the batch fails, its events are
+        tried one by one, so one event that cannot be processed does not hold back the
+        others (it stays unacknowledged: retried, then dead-lettered)."""
+        try:
+            outcomes = await self._router.process([incoming for _, incoming in entries])
+        except Exception:
+            if len(entries) == 1:
+                raise
+            log.exception("batch failed; trying its events one by one", size=len(entries))
+        else:
+            await self._notify(outcomes)
+            return [entry_id for entry_id, _ in entries]
+        done: list[str] = []
+        for entry_id, incoming in entries:
+            try:
+                outcomes = await self._router.process([incoming])
+            except Exception:
+                log.exception("event failed; it will be retried", entry=entry_id)
+                continue
+            await self._notify(outcomes)
+            done.append(entry_id)
+        if not done:  # nothing works: more likely the database or Redis than the events
+            raise RuntimeError("every event of the batch failed")
+        return done
 
     async def _keep_claimed(self, ids: list[str]) -> None:
         """While a batch is in hand, tell the bus it is still being worked on, so a slow
@@ -139,8 +175,9 @@ class RouterWorker:
 
     def _decode(
         self, messages: list[BusMessage]
-    ) -> tuple[list[Incoming], list[str], list[BusMessage]]:
-        batch: list[Incoming] = []
+    ) -> tuple[list[tuple[str, Incoming]], list[BusMessage]]:
+        """(entry id, event) for each good entry; malformed or too-often-failed ones apart."""
+        entries: list[tuple[str, Incoming]] = []
         dead: list[BusMessage] = []
         for message in messages:
             if message.deliveries > MAX_DELIVERIES:
@@ -148,7 +185,7 @@ class RouterWorker:
                 dead.append(message)
                 continue
             try:
-                batch.append(Incoming(decode_envelope(message.data), message.deliveries))
+                incoming = Incoming(decode_envelope(message.data), message.deliveries)
             except ValueError as exc:
                 log.error(
                     "malformed bus entry moved to dead letters",
@@ -156,7 +193,9 @@ class RouterWorker:
                     error=str(exc)[:500],
                 )
                 dead.append(message)
-        return batch, [m.id for m in messages], dead
+            else:
+                entries.append((message.id, incoming))
+        return entries, dead
 
     async def _notify(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
