@@ -18,12 +18,14 @@ from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
 from waddlebot.modules.core import build_core_module
 from waddlebot.modules.identity import build_identity_module
+from waddlebot.modules.labels import build_labels_module
 from waddlebot.modules.loader import load_module
 from waddlebot.services.apikeys import KeyVerifier
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.directory import Directory
 from waddlebot.services.identity import IdentityService
+from waddlebot.services.labels import LabelService
 from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
 from waddlebot.services.remote import HttpModuleClient, parse_remote_spec
 from waddlebot.services.router import Router, RouterWorker
@@ -46,6 +48,7 @@ class Runtime:
     completions: CompletionHub
     keys: KeyVerifier
     identity: IdentityService
+    labels: LabelService
     router: Router
     console: ConsoleCollector | None
 
@@ -85,6 +88,7 @@ class Runtime:
         self.directory = Directory(self.db, default_prefix=settings.default_prefix)
         self.keys = KeyVerifier(self.db)
         self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
+        self.labels = LabelService(self.db, self.audit)
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
         await self._add_modules()
@@ -97,6 +101,7 @@ class Runtime:
             registry=self.registry,
             audit=self.audit,
             settings=settings,
+            grants=self.labels,
         )
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
@@ -143,6 +148,7 @@ class Runtime:
         )
         dm_platforms = frozenset(self.settings.direct_message_platforms)
         registry.add(LocalModuleClient(build_identity_module(self.identity, dm_platforms)))
+        registry.add(LocalModuleClient(build_labels_module(self.labels, self.identity.find_user)))
         for spec in self.settings.modules:
             registry.add(LocalModuleClient(load_module(spec)))
         secret = self.settings.module_secret.get_secret_value().encode()

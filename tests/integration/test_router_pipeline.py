@@ -303,3 +303,22 @@ async def test_events_with_nul_characters_are_refused_before_the_database() -> N
         chat_event("!ping", user_id="evil\x00")
     with pytest.raises(pydantic.ValidationError, match="NUL"):
         chat_event("!ping\x00")
+
+
+async def test_labels_grant_levels_at_once(runtime: Runtime) -> None:
+    await say(runtime, "!ping", user="bob")  # WaddleBot knows bob
+    assert await say(
+        runtime, "!label create trusted #00aa00 moderator Trusted helpers", role="owner"
+    ) == ["Created label trusted (grants moderator)."]
+    assert await say(runtime, "!modonly", user="bob") == [
+        "@bob, !modonly is for moderator level and up."
+    ]
+    assert await say(runtime, "!label add bob trusted", role="admin") == ["@bob now has trusted."]
+    assert await say(runtime, "!modonly", user="bob") == ["hello moderator bob"]
+    assert await say(runtime, "!label remove bob trusted", role="admin") == [
+        "@bob no longer has trusted."
+    ]
+    await runtime.ports.cache.delete(keys.notice_key("console:local", "bob", "deny"))
+    assert await say(runtime, "!modonly", user="bob") == [
+        "@bob, !modonly is for moderator level and up."
+    ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -599,6 +599,37 @@ class LabelService:
         async with self.db.read_session() as session:
             level = await session.scalar(query)
         return None if level is None else int(level)
+
+    async def granted_levels(
+        self, pairs: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], int]:
+        """:meth:`granted_level` for many (community id, user id) pairs in one query (the
+        router asks once per batch); pairs whose labels grant nothing are left out."""
+        if not pairs:
+            return {}
+        communities = {community for community, _ in pairs}
+        users = {str(user) for _, user in pairs}
+        query = (
+            select(
+                LabelAssignment.community_id,
+                LabelAssignment.target_id,
+                func.max(Label.grants_level),
+            )
+            .join(Label, Label.id == LabelAssignment.label_id)
+            .where(
+                LabelAssignment.community_id.in_(communities),
+                LabelAssignment.target_type == "user",
+                LabelAssignment.target_id.in_(users),
+                Label.grants_level.is_not(None),
+                _unexpired(self.clock.now()),
+            )
+            .group_by(LabelAssignment.community_id, LabelAssignment.target_id)
+        )
+        async with self.db.session() as session:  # the primary: a grant applies at once
+            rows = (await session.execute(query)).all()
+        wanted = set(pairs)
+        found = {(int(c), int(u)): int(level) for c, u, level in rows if level is not None}
+        return {pair: level for pair, level in found.items() if pair in wanted}
 
     async def has_label(
         self, community_id: int, target_type: str, target_id: str, name: str

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import orjson
 import structlog
@@ -52,6 +53,14 @@ COMMUNITY_ROLE_LEVELS: dict[str, Level] = {
     "moderator": Level.MODERATOR,
     "member": Level.EVERYONE,
 }
+
+
+class LevelGrants(Protocol):
+    """Permission levels granted by labels (see services/labels.py)."""
+
+    async def granted_levels(
+        self, pairs: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], int]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +117,9 @@ class Router:
         registry: ModuleRegistry,
         audit: AuditLog,
         settings: Settings,
+        grants: LevelGrants | None = None,
     ) -> None:
+        self._grants = grants
         self._ports = ports
         self._cache = ports.cache
         self._directory = directory
@@ -283,15 +294,17 @@ class Router:
         if not trips:
             return
         roles = await self._community_roles(trips, user_ids)
+        granted = await self._grants.granted_levels(list(roles)) if self._grants else {}
         for trip in trips:
             author = trip.event.author
             assert author is not None and trip.community is not None
             user_id = user_ids[(trip.event.platform, author.user_id)]
+            member = (trip.community.id, user_id)
+            # the highest of: the platform's role here, the community role, label grants
             level = max(
                 level_from_roles(author.roles),
-                COMMUNITY_ROLE_LEVELS.get(
-                    roles.get((trip.community.id, user_id), ""), Level.EVERYONE
-                ),
+                COMMUNITY_ROLE_LEVELS.get(roles.get(member, ""), Level.EVERYONE),
+                granted.get(member, Level.EVERYONE),
             )
             trip.caller = Caller(
                 user_id=user_id,
