@@ -36,7 +36,12 @@ async def remote_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime) -> None:
-    assert [c.name for c in remote_runtime.registry.clients()] == ["core", "identity", "testkit"]
+    assert [c.name for c in remote_runtime.registry.clients()] == [
+        "core",
+        "identity",
+        "labels",
+        "testkit",
+    ]
     assert await say(remote_runtime, '!echo "over http" ok') == ["over http ok"]
     assert await say(remote_runtime, "!secret") == ["(private) psst"]
     (listing,) = await say(remote_runtime, "!help")
