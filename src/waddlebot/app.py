@@ -11,7 +11,7 @@ from waddlebot import __version__
 from waddlebot.collectors.console import ws as console_ws
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, health
+from waddlebot.web import api, health, labels
 
 
 def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAPI:
@@ -35,6 +35,7 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)
+        app.include_router(labels.router)
         app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
     if "console" in chosen:
         app.include_router(console_ws.router)

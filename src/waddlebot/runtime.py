@@ -16,12 +16,15 @@ from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
+from waddlebot.modules.community import build_community_module
 from waddlebot.modules.core import build_core_module
 from waddlebot.modules.identity import build_identity_module
 from waddlebot.modules.labels import build_labels_module
 from waddlebot.modules.loader import load_module
+from waddlebot.services.access import Access
 from waddlebot.services.apikeys import KeyVerifier
 from waddlebot.services.audit import AuditLog
+from waddlebot.services.community import CommunityService
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.directory import Directory
 from waddlebot.services.identity import IdentityService
@@ -49,6 +52,8 @@ class Runtime:
     keys: KeyVerifier
     identity: IdentityService
     labels: LabelService
+    access: Access
+    community: CommunityService
     router: Router
     console: ConsoleCollector | None
 
@@ -89,6 +94,8 @@ class Runtime:
         self.keys = KeyVerifier(self.db)
         self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
         self.labels = LabelService(self.db, self.audit)
+        self.access = Access(self.directory)
+        self.community = CommunityService(self.db, self.directory, self.ports.cache, self.audit)
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
         await self._add_modules()
@@ -148,7 +155,9 @@ class Runtime:
         )
         dm_platforms = frozenset(self.settings.direct_message_platforms)
         registry.add(LocalModuleClient(build_identity_module(self.identity, dm_platforms)))
-        registry.add(LocalModuleClient(build_labels_module(self.labels, self.identity.find_user)))
+        find_user = self.identity.find_user
+        registry.add(LocalModuleClient(build_labels_module(self.labels, find_user)))
+        registry.add(LocalModuleClient(build_community_module(self.community, find_user)))
         for spec in self.settings.modules:
             registry.add(LocalModuleClient(load_module(spec)))
         secret = self.settings.module_secret.get_secret_value().encode()

@@ -327,6 +327,33 @@ async def test_key_verifier_caches_without_plaintext(db: Database) -> None:
     assert await short.verify(plaintext) is None
 
 
+async def _set_expiry(db: Database, key_id: str, when: datetime | None) -> None:
+    async with db.session() as session:
+        await session.execute(
+            ApiKey.__table__.update().where(ApiKey.key_id == key_id).values(expires_at=when)
+        )
+
+
+async def test_expired_keys_do_not_verify(db: Database) -> None:
+    info, plaintext = await create_key(db, "temp")
+    assert info.expires_at is None
+    await _set_expiry(db, info.key_id, datetime.now(UTC) - timedelta(seconds=1))
+    assert await verify_key(db, plaintext) is None
+    later = datetime.now(UTC) + timedelta(hours=1)
+    await _set_expiry(db, info.key_id, later)
+    verified = await verify_key(db, plaintext)
+    assert verified is not None and verified.expires_at == later
+
+
+async def test_key_verifier_does_not_serve_a_key_past_its_expiry(db: Database) -> None:
+    info, plaintext = await create_key(db, "short-lived")
+    await _set_expiry(db, info.key_id, datetime.now(UTC) + timedelta(seconds=0.5))
+    verifier = KeyVerifier(db, ttl=60)
+    assert await verifier.verify(plaintext) is not None
+    await asyncio.sleep(0.6)
+    assert await verifier.verify(plaintext) is None  # not the cached success
+
+
 # ----- audit log ---------------------------------------------------------------------------
 
 
@@ -468,3 +495,65 @@ async def test_audit_stop_retries_a_failed_final_write(
 
 def test_api_key_table_has_no_secret_column() -> None:
     assert "secret" not in ApiKey.__table__.c and "secret_hash" in ApiKey.__table__.c
+
+
+async def test_audit_rows_with_nul_characters_are_written(db: Database) -> None:
+    trail = AuditLog(db)
+    trail.record("before", decision="allow", actor="al")
+    trail.record(
+        "cmd\x00.run",
+        decision="deny",
+        actor="mal\x00lory",
+        target="\x00bob",
+        session_id="s\x001",
+        detail={"text": "hi\x00there", "args": ["a\x00", {"k\x00": "\x00v"}]},
+    )
+    trail.record("after", decision="allow", actor="al")
+    assert await trail.flush() == 3  # PostgreSQL refuses NUL: one such row failed all three
+    assert trail.dropped == 0
+    after, odd, before = await trail.recent()
+    assert (before.action, after.action) == ("before", "after")
+    assert (odd.action, odd.actor, odd.target, odd.session_id) == (
+        "cmd.run",
+        "mallory",
+        "bob",
+        "s1",
+    )
+    assert odd.detail == {"text": "hithere", "args": ["a", {"k": "v"}]}
+
+
+async def test_audit_row_the_database_refuses_does_not_lose_its_batch(db: Database) -> None:
+    import structlog
+
+    trail = AuditLog(db, flush_interval=60)
+    trail.start()
+    for number in range(5):
+        trail.record("good", decision="allow", actor=f"before{number}")
+    trail.record("bad", decision="allow", actor="poison-row-content", community_id=2**70)
+    for number in range(5):
+        trail.record("good", decision="allow", actor=f"after{number}")
+    with structlog.testing.capture_logs() as logs:
+        assert await trail.flush() == 10
+        await trail.stop()
+    assert await _audit_count(db) == 10  # only the row that cannot be stored was lost
+    assert (trail.pending, trail.dropped) == (0, 1)
+    actors = {entry.actor for entry in await trail.recent()}
+    assert actors == {f"before{n}" for n in range(5)} | {f"after{n}" for n in range(5)}
+    assert [entry["event"] for entry in logs if entry["log_level"] == "error"] == [
+        "audit_row_dropped"
+    ]
+    assert "poison-row-content" not in repr(logs)  # dropped rows are not logged verbatim
+
+
+async def test_audit_keeps_rows_for_a_retry_while_the_database_is_down() -> None:
+    database = Database("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", pool_timeout=1)
+    try:
+        trail = AuditLog(database)
+        for number in range(3):
+            trail.record("queued", decision="allow", actor=str(number))
+        assert await trail.flush() == 0
+        assert (trail.pending, trail.dropped) == (3, 0)  # not written one by one and dropped
+        assert await trail.flush() == 0
+        assert (trail.pending, trail.dropped) == (0, 3)  # the second failure gives up
+    finally:
+        await database.close()

@@ -40,6 +40,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "core",
         "identity",
         "labels",
+        "community",
         "testkit",
     ]
     assert await say(remote_runtime, '!echo "over http" ok') == ["over http ok"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -153,3 +154,99 @@ async def test_verifier_forget_and_bounded_size(
     await verifier.verify(keys[0])
     verifier.forget()
     assert verifier._cache == {}
+
+
+class KeyTable:
+    """Stands in for ``verify_key``: only the keys in ``valid`` verify."""
+
+    def __init__(self) -> None:
+        self.valid: dict[str, ApiKeyInfo] = {}
+        self.calls: list[str] = []
+
+    async def __call__(self, _db: Any, plaintext: str) -> ApiKeyInfo | None:
+        self.calls.append(plaintext)
+        return self.valid.get(plaintext)
+
+
+async def test_verifier_evicts_the_least_recently_used(
+    monkeypatch: pytest.MonkeyPatch, clock: list[float]
+) -> None:
+    table = KeyTable()
+    monkeypatch.setattr(apikeys, "verify_key", table)
+    verifier = KeyVerifier(db=None, max_entries=3)  # type: ignore[arg-type]
+    one, two, three, four = (apikeys._new_key()[2] for _ in range(4))
+    for key in (one, two, three, four):
+        table.valid[key] = _info()
+    for key in (one, two, three, one, four):  # "one" is in use; "two" is the stalest
+        await verifier.verify(key)
+    assert len(table.calls) == 4
+    await verifier.verify(one)
+    assert len(table.calls) == 4  # still cached: a key in use is not evicted
+    await verifier.verify(two)
+    assert table.calls[-1] == two  # evicted, so looked up again
+
+
+async def test_a_flood_of_made_up_keys_does_not_evict_working_keys(
+    monkeypatch: pytest.MonkeyPatch, clock: list[float]
+) -> None:
+    table = KeyTable()
+    monkeypatch.setattr(apikeys, "verify_key", table)
+    verifier = KeyVerifier(db=None, max_entries=50, max_failures=10)  # type: ignore[arg-type]
+    good = apikeys._new_key()[2]
+    table.valid[good] = _info()
+    assert await verifier.verify(good) is not None
+    bad = [apikeys._new_key()[2] for _ in range(500)]
+    for key in bad:
+        assert await verifier.verify(key) is None
+    assert len(table.calls) == 501
+    assert await verifier.verify(good) is not None
+    assert len(table.calls) == 501  # the working key was served from the cache
+    assert await verifier.verify(bad[-1]) is None
+    assert len(table.calls) == 501  # recent failures are cached too...
+    assert len(verifier._failures) == 10  # ...in a bounded cache of their own
+    assert len(verifier._cache) == 1
+
+
+@pytest.fixture
+def wall(monkeypatch: pytest.MonkeyPatch, clock: list[float]) -> list[datetime]:
+    """A wall clock that moves with ``clock`` (advance both with ``tick``)."""
+    now = [datetime(2030, 1, 1, tzinfo=UTC)]
+    monkeypatch.setattr(apikeys, "utcnow", lambda: now[0])
+    return now
+
+
+def tick(clock: list[float], wall: list[datetime], seconds: float) -> None:
+    clock[0] += seconds
+    wall[0] += timedelta(seconds=seconds)
+
+
+async def test_a_cached_key_stops_working_when_it_expires(
+    monkeypatch: pytest.MonkeyPatch, clock: list[float], wall: list[datetime]
+) -> None:
+    table = KeyTable()
+    monkeypatch.setattr(apikeys, "verify_key", table)
+    verifier = KeyVerifier(db=None, ttl=30)  # type: ignore[arg-type]
+    key = apikeys._new_key()[2]
+    table.valid[key] = replace(_info(), expires_at=wall[0] + timedelta(seconds=10))
+    assert await verifier.verify(key) is not None
+    tick(clock, wall, 9)
+    assert await verifier.verify(key) is not None
+    assert len(table.calls) == 1  # cached while the key is still good
+    del table.valid[key]  # what the database says once the key has expired
+    tick(clock, wall, 2)  # past its expiry, well within the cache ttl
+    assert await verifier.verify(key) is None
+    assert len(table.calls) == 2
+
+
+async def test_an_expired_key_is_not_served_even_if_the_clocks_disagree(
+    monkeypatch: pytest.MonkeyPatch, clock: list[float], wall: list[datetime]
+) -> None:
+    table = KeyTable()
+    monkeypatch.setattr(apikeys, "verify_key", table)
+    verifier = KeyVerifier(db=None, ttl=30)  # type: ignore[arg-type]
+    key = apikeys._new_key()[2]
+    table.valid[key] = replace(_info(), expires_at=wall[0] + timedelta(seconds=10))
+    assert await verifier.verify(key) is not None
+    del table.valid[key]
+    wall[0] += timedelta(seconds=11)  # the wall clock moved on, the monotonic one did not
+    assert await verifier.verify(key) is None

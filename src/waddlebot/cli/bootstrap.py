@@ -41,6 +41,7 @@ async def ensure_api_key(settings: Settings) -> None:
     path = key_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above only applies to a new file, not an existing one
     with os.fdopen(fd, "w") as handle:
         handle.write(plaintext + "\n")
     log.info("created the first API key", path=str(path))

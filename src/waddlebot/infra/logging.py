@@ -25,16 +25,34 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
+def _traceback_formatter(colors: bool) -> structlog.typing.ExceptionRenderer:
+    """Tracebacks for people, never with the frames' local variables: those hold API keys,
+    settings and message contents."""
+    if structlog.dev.rich is None:
+        return structlog.dev.plain_traceback
+    return structlog.dev.RichTracebackFormatter(
+        show_locals=False, color_system="truecolor" if colors else None
+    )
+
+
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     as_json = (not sys.stderr.isatty()) if json is None else json
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+    renderer: structlog.types.Processor
+    # JSON: tracebacks become an "exception" string. Readable: the console renderer draws
+    # them itself (also those logged through the standard library), without locals.
+    exceptions: list[structlog.types.Processor]
+    if as_json:
+        renderer = structlog.processors.JSONRenderer()
+        exceptions = [structlog.processors.format_exc_info]
+    else:
+        colors = sys.stderr.isatty()
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=colors, exception_formatter=_traceback_formatter(colors)
+        )
+        exceptions = []
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -42,7 +60,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         _redact,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, *exceptions, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,  # so reconfiguring (tests, CLI) always applies
@@ -51,7 +69,11 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *exceptions,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()

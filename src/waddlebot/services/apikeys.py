@@ -16,14 +16,16 @@ import re
 import secrets
 import string
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import ApiKey, utcnow
+from waddlebot.infra.db.models import ApiKey, User, utcnow
 from waddlebot.services.audit import audit_row, write_rows
 
 PREFIX = "wbk_"
@@ -35,6 +37,7 @@ _KEY_PATTERN = re.compile(
     rf"{PREFIX}(?P<key_id>[A-Za-z0-9]{{{KEY_ID_LENGTH}}})"
     rf"_(?P<secret>[A-Za-z0-9_-]{{{_SECRET_LENGTH}}})"
 )
+_T = TypeVar("_T")
 _LAST_USED_RESOLUTION = timedelta(minutes=5)  # last_used_at is written at most this often
 
 
@@ -48,13 +51,27 @@ class ApiKeyInfo:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    kind: str = "service"  # or "user": a person's key, acting as user_id
+    user_id: int | None = None
 
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
 
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
     def allows(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes
+
+
+MAX_USER_KEYS = 5
+USER_KEY_LIFETIME = timedelta(days=365)
+
+
+class KeyLimitReached(ValueError):
+    pass
 
 
 def hash_secret(secret: str) -> str:
@@ -93,6 +110,9 @@ def _info(row: ApiKey) -> ApiKeyInfo:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        kind=row.kind,
+        user_id=row.user_id,
     )
 
 
@@ -103,11 +123,25 @@ async def create_key(
     community_id: int | None = None,
     *,
     actor: str = "",
+    kind: str = "service",
+    user_id: int | None = None,
+    role: str = "",
+    expires_at: datetime | None = None,
 ) -> tuple[ApiKeyInfo, str]:
-    """A new key; returns its info and the plaintext key, which is not stored anywhere."""
+    """A new key; returns its info and the plaintext key, which is not stored anywhere.
+
+    ``kind="service"`` is a service account (optionally tied to one community, with a
+    ``role``); ``kind="user"`` acts as the person ``user_id``: at most
+    :data:`MAX_USER_KEYS` live keys each, expiring after :data:`USER_KEY_LIFETIME` unless
+    ``expires_at`` says otherwise."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise ValueError("a key name is 1 to 100 characters")
+    if kind not in ("service", "user") or (kind == "user") != (user_id is not None):
+        raise ValueError("a user key needs a user id, and only a user key has one")
+    now = utcnow()
+    if kind == "user" and expires_at is None:
+        expires_at = now + USER_KEY_LIFETIME
     key_id, secret, plaintext = _new_key()
     row = ApiKey(
         name=name,
@@ -115,8 +149,24 @@ async def create_key(
         secret_hash=hash_secret(secret),
         scopes=_scopes(scopes),
         community_id=community_id,
+        kind=kind,
+        user_id=user_id,
+        role=role[:16],
+        expires_at=expires_at,
     )
     async with db.session() as session:
+        if user_id is not None:
+            # one person's keys are counted and added under a lock on that person
+            await session.execute(update(User).where(User.id == user_id).values(id=User.id))
+            live = await session.scalar(
+                select(func.count()).where(
+                    ApiKey.user_id == user_id,
+                    ApiKey.revoked_at.is_(None),
+                    (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
+                )
+            )
+            if (live or 0) >= MAX_USER_KEYS:
+                raise KeyLimitReached(f"a person may hold at most {MAX_USER_KEYS} API keys")
         session.add(row)
         await session.flush()
         info = _info(row)
@@ -129,7 +179,7 @@ async def create_key(
                     actor=actor,
                     target=key_id,
                     community_id=community_id,
-                    detail={"name": name, "scopes": row.scopes},
+                    detail={"name": name, "scopes": row.scopes, "kind": kind},
                 )
             ],
         )
@@ -137,8 +187,8 @@ async def create_key(
 
 
 async def verify_key(db: Database, plaintext: str) -> ApiKeyInfo | None:
-    """The key's info when ``plaintext`` is a valid, unrevoked key; None otherwise (also for
-    malformed input, which never reaches the database)."""
+    """The key's info when ``plaintext`` is a valid key, neither revoked nor expired; None
+    otherwise (also for malformed input, which never reaches the database)."""
     parsed = parse_key(plaintext)
     if parsed is None:
         return None
@@ -154,6 +204,8 @@ async def verify_key(db: Database, plaintext: str) -> ApiKeyInfo | None:
     if not hmac.compare_digest(hash_secret(secret), row.secret_hash):
         return None
     now = utcnow()
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
         async with db.session() as session:
             await session.execute(
@@ -210,13 +262,25 @@ class KeyVerifier:
     """``verify_key`` with a small in-process cache, so a busy API does not query the
     database on every request. Entries are keyed by the SHA-256 of the presented key (the
     plaintext is never kept) and live ``ttl`` seconds, which bounds how long a key revoked
-    elsewhere keeps working here."""
+    elsewhere keeps working here; an entry never outlives its key's ``expires_at``.
 
-    def __init__(self, db: Database, *, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+    Both caches are LRUs (O(1) per request). Keys that failed go in a separate, smaller one,
+    so a flood of made-up keys cannot push the working keys out."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl: float = 30.0,
+        max_entries: int = 10_000,
+        max_failures: int = 1_000,
+    ) -> None:
         self.db = db
         self.ttl = ttl
         self.max_entries = max_entries
-        self._cache: dict[str, tuple[float, ApiKeyInfo | None]] = {}
+        self.max_failures = max_failures
+        self._cache: OrderedDict[str, tuple[float, ApiKeyInfo]] = OrderedDict()  # valid keys
+        self._failures: OrderedDict[str, float] = OrderedDict()  # digest -> cached until
 
     async def verify(self, plaintext: str) -> ApiKeyInfo | None:
         if parse_key(plaintext) is None:
@@ -224,26 +288,41 @@ class KeyVerifier:
         digest = hash_secret(plaintext)
         now = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not None:
+            until, cached_info = cached
+            if until > now and not cached_info.expired():
+                self._cache.move_to_end(digest)
+                return cached_info
+            del self._cache[digest]
+        failed_until = self._failures.get(digest)
+        if failed_until is not None:
+            if failed_until > now:
+                self._failures.move_to_end(digest)
+                return None
+            del self._failures[digest]
         info = await verify_key(self.db, plaintext)
-        if len(self._cache) >= self.max_entries:
-            self._evict(now)
-        self._cache[digest] = (now + self.ttl, info)
+        if info is None:
+            self._remember(self._failures, digest, now + self.ttl, self.max_failures)
+        else:
+            until = now + self.ttl
+            if info.expires_at is not None:
+                until = min(until, now + (info.expires_at - utcnow()).total_seconds())
+            self._remember(self._cache, digest, (until, info), self.max_entries)
         return info
 
     def forget(self, key_id: str | None = None) -> None:
         """Drop cached results: for one key id (e.g. just revoked here), or all."""
         if key_id is None:
             self._cache.clear()
+            self._failures.clear()
         else:
             for digest, (_, info) in list(self._cache.items()):
-                if info is not None and info.key_id == key_id:
+                if info.key_id == key_id:
                     del self._cache[digest]
 
-    def _evict(self, now: float) -> None:
-        for digest, (expires, _) in list(self._cache.items()):
-            if expires <= now:
-                del self._cache[digest]
-        while len(self._cache) >= self.max_entries:  # still full: drop the oldest
-            del self._cache[next(iter(self._cache))]
+    @staticmethod
+    def _remember(lru: OrderedDict[str, _T], digest: str, value: _T, limit: int) -> None:
+        lru[digest] = value
+        lru.move_to_end(digest)
+        while len(lru) > limit:  # the least recently used goes
+            lru.popitem(last=False)

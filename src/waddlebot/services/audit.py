@@ -1,7 +1,9 @@
 """The audit trail: who did what, where, and whether it was allowed.
 
 ``AuditLog.record`` never waits on the database: rows go to an in-memory buffer that a
-background task writes in batches (one executemany insert per batch).
+background task writes in batches (one executemany insert per batch). When the database
+rejects a batch while it is up, the rows are written one at a time, so only a row that
+really cannot be stored is lost, not the batch it came in.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.infra.db.engine import Database
@@ -46,26 +51,70 @@ def audit_row(
     session_id: str = "",
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One ``audit_log`` row as insert parameters (values clipped to their columns)."""
+    """One ``audit_log`` row as insert parameters (values clipped to their columns, and
+    cleaned of characters no database column can hold)."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     return {
         "at": utcnow(),
-        "action": action[:100],
+        "action": _storable(action)[:100],
         "decision": decision,
-        "actor": actor[:256],
-        "target": target[:256],
+        "actor": _storable(actor)[:256],
+        "target": _storable(target)[:256],
         "community_id": community_id,
-        "session_id": session_id[:64],
+        "session_id": _storable(session_id)[:64],
         "detail": _plain_json(detail) if detail else {},
     }
+
+
+def _storable(text: str) -> str:
+    """``text`` without NUL characters (PostgreSQL text and JSON cannot hold them) and with
+    lone surrogates (not encodable as UTF-8) replaced."""
+    text = text.replace("\x00", "")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode(errors="replace").decode()
+    return text
 
 
 def _plain_json(detail: dict[str, Any]) -> dict[str, Any]:
     # Round-trip through JSON now (odd values become strings) so one unserialisable detail
     # cannot fail a whole batch later, far from the code that recorded it.
-    plain: dict[str, Any] = json.loads(json.dumps(detail, default=str))
+    plain: dict[str, Any] = _storable_json(json.loads(json.dumps(detail, default=str)))
     return plain
+
+
+def _storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable_json(item) for item in value]
+    return value
+
+
+def _database_trouble(exc: BaseException) -> bool:
+    """Whether a failed write says the database is unreachable (rather than that it
+    refused the rows)."""
+    if isinstance(exc, OSError | TimeoutError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _error_name(exc: BaseException) -> str:
+    # Only class names: database errors quote the rejected row's values in their message.
+    orig = getattr(exc, "orig", None)
+    return type(exc).__name__ + (f" ({type(orig).__name__})" if orig is not None else "")
+
+
+def _error_text(exc: BaseException) -> str:
+    """The message of a connection problem ("connection refused"), never one that may quote
+    row values (statement errors list the parameters, encoding errors the text)."""
+    if isinstance(exc, StatementError | UnicodeError) or not _database_trouble(exc):
+        return ""
+    return str(exc)
 
 
 async def write_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -76,8 +125,11 @@ async def write_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
 
 class AuditLog:
     """Buffered audit writer. ``start()`` the flusher, ``record()`` freely, ``await stop()``
-    to write what is left. Write errors are logged and the rows retried once (in the next
-    batch); they never reach the code that recorded them."""
+    to write what is left. Write errors never reach the code that recorded the rows: when
+    the database is unreachable the rows are retried once (in the next batch); when it is up
+    but rejects the batch, the rows are written one by one and only those it rejects on
+    their own are dropped. Either way drops are counted in ``dropped`` and logged (without
+    the rows' contents)."""
 
     def __init__(
         self,
@@ -91,8 +143,9 @@ class AuditLog:
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.max_buffered = max_buffered
-        self.dropped = 0  # rows given up on (buffer overflow, or a retry that failed too)
-        self._buffer: list[dict[str, Any]] = []
+        self.dropped = 0  # rows given up on (buffer overflow, a retry that failed too, or
+        # a row the database refused)
+        self._buffer: deque[dict[str, Any]] = deque(maxlen=max_buffered)
         self._retry: list[dict[str, Any]] = []  # rows whose first write failed
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -115,20 +168,18 @@ class AuditLog:
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Buffer one entry; returns at once. A full batch wakes the flusher early."""
-        self._buffer.append(
-            audit_row(
-                action,
-                decision=decision,
-                actor=actor,
-                target=target,
-                community_id=community_id,
-                session_id=session_id,
-                detail=detail,
-            )
+        row = audit_row(
+            action,
+            decision=decision,
+            actor=actor,
+            target=target,
+            community_id=community_id,
+            session_id=session_id,
+            detail=detail,
         )
-        if len(self._buffer) > self.max_buffered:  # the database has been down a long time
-            del self._buffer[0]
-            self.dropped += 1
+        if len(self._buffer) == self._buffer.maxlen:  # the database has been down a long time
+            self.dropped += 1  # appending pushes out the oldest
+        self._buffer.append(row)
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
 
@@ -153,20 +204,65 @@ class AuditLog:
     async def flush(self) -> int:
         """Write buffered rows now, in one insert; returns how many were written."""
         async with self._lock:
-            retry, fresh = self._retry, self._buffer
-            self._retry, self._buffer = [], []
-            rows = retry + fresh
+            retries = len(self._retry)
+            rows = self._retry + list(self._buffer)
+            self._retry = []
+            self._buffer.clear()
             if not rows:
                 return 0
             try:
-                async with self.db.session() as session:
-                    await write_rows(session, rows)
-            except Exception:
-                self.dropped += len(retry)
-                self._retry = fresh
-                log.exception("audit_write_failed", retrying=len(fresh), dropped=len(retry))
-                return 0
-            return len(rows)
+                await self._write(rows)
+            except Exception as exc:
+                if _database_trouble(exc) or not await self._primary_answers():
+                    self._give_up_retries(rows, retries, exc)
+                    return 0
+                log.warning("audit_batch_refused", rows=len(rows), error=_error_name(exc))
+            else:
+                return len(rows)
+            return await self._write_one_by_one(rows, retries)
+
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
+        async with self.db.session() as session:
+            await write_rows(session, rows)
+
+    async def _write_one_by_one(self, rows: list[dict[str, Any]], retries: int) -> int:
+        """The database is up but refused a batch: find the rows it refuses on their own.
+        The first ``retries`` rows already failed once before."""
+        written = 0
+        for index, row in enumerate(rows):
+            try:
+                await self._write([row])
+            except Exception as exc:
+                if _database_trouble(exc):  # it went away meanwhile: back to retrying
+                    self._give_up_retries(rows[index:], max(retries - index, 0), exc)
+                    break
+                self.dropped += 1
+                log.error("audit_row_dropped", error=_error_name(exc))
+            else:
+                written += 1
+        return written
+
+    def _give_up_retries(
+        self, rows: list[dict[str, Any]], retries: int, exc: BaseException
+    ) -> None:
+        """Keep ``rows`` for one more try, except the first ``retries`` (their second)."""
+        self.dropped += retries
+        self._retry = rows[retries:]
+        log.error(
+            "audit_write_failed",
+            retrying=len(self._retry),
+            dropped=retries,
+            error=_error_name(exc),
+            detail=_error_text(exc),
+        )
+
+    async def _primary_answers(self) -> bool:
+        try:
+            async with self.db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -19,12 +19,12 @@ from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.runtime import Runtime
 from waddlebot.services.router import keys
-from waddlebot.web.deps import get_runtime, require_api_key
+from waddlebot.web.deps import get_principal, get_runtime, require_service
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(get_principal)])
 
 
 class Accepted(BaseModel):
@@ -132,6 +132,7 @@ async def events_body(request: Request) -> list[Event]:
 
 @router.post(
     "/events",
+    dependencies=[Depends(require_service)],
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted | Completed,
     responses={200: {"model": Completed, "description": "with ?wait=true: the replies"}},

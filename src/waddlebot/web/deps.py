@@ -1,25 +1,24 @@
-"""Request dependencies: the process's runtime and API-key authentication."""
+"""Request dependencies: the process's runtime, who is calling, and what they may do."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from fastapi import Depends, HTTPException, Request, WebSocket, status
 
+from waddlebot.core.permissions import Level
 from waddlebot.runtime import Runtime
-from waddlebot.services.apikeys import ApiKeyInfo
+from waddlebot.services.access import AccessDenied, Principal, Role
 
 # the key given in WADDLEBOT_API_KEY (for deployments that inject one secret everywhere)
-ENV_KEY = ApiKeyInfo(
-    id=0,
-    key_id="env",
-    name="WADDLEBOT_API_KEY",
-    scopes=("*",),
-    community_id=None,
-    created_at=datetime(1970, 1, 1, tzinfo=UTC),
-)
+ENV_PRINCIPAL = Principal(kind="service", name="WADDLEBOT_API_KEY", key_id="env")
+ROLE_LEVELS: dict[str, Level] = {
+    "owner": Level.OWNER,
+    "admin": Level.ADMIN,
+    "moderator": Level.MODERATOR,
+    "member": Level.EVERYONE,
+}
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -36,26 +35,68 @@ def presented_key(headers: Mapping[str, str]) -> str:
     return (headers.get("x-api-key") or "").strip()
 
 
-async def authenticate(runtime: Runtime, key: str) -> ApiKeyInfo | None:
+async def authenticate(runtime: Runtime, key: str) -> Principal | None:
     if not key:
         return None
     static = runtime.settings.api_key.get_secret_value()
     if static and hmac.compare_digest(static.encode(), key.encode()):
-        return ENV_KEY
-    return await runtime.keys.verify(key)
-
-
-async def require_api_key(request: Request, runtime: Runtime = Depends(get_runtime)) -> ApiKeyInfo:
-    info = await authenticate(runtime, presented_key(request.headers))
+        return ENV_PRINCIPAL
+    info = await runtime.keys.verify(key)
     if info is None:
+        return None
+    return Principal(
+        kind="user" if info.kind == "user" else "service",
+        name=info.name,
+        user_id=info.user_id,
+        community_id=info.community_id,
+        key_id=info.key_id,
+    )
+
+
+async def get_principal(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
+    principal = await authenticate(runtime, presented_key(request.headers))
+    if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return info
+    return principal
 
 
-async def websocket_api_key(websocket: WebSocket) -> ApiKeyInfo | None:
+async def require_service(principal: Principal = Depends(get_principal)) -> Principal:
+    """Endpoints that act for any community or any person (events in, the console): only
+    WaddleBot's own services may call them."""
+    if not principal.is_global_service:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this needs a service API key without a community"
+        )
+    return principal
+
+
+async def community_role(
+    runtime: Runtime, principal: Principal, community_id: int, role: Role
+) -> Role:
+    """The caller's role in the community, when it is at least ``role``; 403 otherwise."""
+    try:
+        return await runtime.access.require(principal, community_id, role)
+    except AccessDenied as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+
+
+def level_of(principal: Principal, role: Role) -> int | None:
+    """The permission level a caller acts with (None: a service account, unrestricted)."""
+    if principal.kind == "service":
+        return None
+    return int(ROLE_LEVELS[role])
+
+
+async def websocket_principal(websocket: WebSocket) -> Principal | None:
     runtime: Runtime = websocket.app.state.runtime
     return await authenticate(runtime, presented_key(websocket.headers))
+
+
+async def websocket_api_key(websocket: WebSocket) -> Principal | None:
+    """The console speaks as anyone it is told to: only a global service key may use it."""
+    principal = await websocket_principal(websocket)
+    return principal if principal is not None and principal.is_global_service else None

@@ -38,6 +38,11 @@ ROLES: dict[str, tuple[PlatformRole, ...]] = {
     "owner": (PlatformRole.OWNER,),
 }
 assert set(ROLES) == {level.label for level in Level}
+MAX_LINES = 1000  # shown lines a session holds for a client that stopped reading
+
+
+def _bounded_lines() -> asyncio.Queue[ConsoleLine]:
+    return asyncio.Queue(maxsize=MAX_LINES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +54,15 @@ class ConsoleLine:
 
 @dataclass(eq=False)
 class ConsoleSession:
-    """One person chatting in one console channel."""
+    """One person chatting in one console channel. ``lines`` holds what the bot showed them
+    until it is read; when nobody reads it, the oldest lines give way to new ones."""
 
     user: str
     role: str = "everyone"
     channel: str = "local"
-    lines: asyncio.Queue[ConsoleLine] = field(default_factory=asyncio.Queue)
-    _delivered: dict[str, int] = field(default_factory=dict)
+    lines: asyncio.Queue[ConsoleLine] = field(default_factory=_bounded_lines)
+    dropped: int = 0  # lines pushed out of a full queue
+    _delivered: dict[str, int] = field(default_factory=dict)  # only events awaited here
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -78,15 +85,43 @@ class ConsoleSession:
 
     def deliver(self, message: OutboundMessage) -> None:
         private = message.visibility is not Visibility.CHANNEL
-        self.lines.put_nowait(ConsoleLine(message.text, message.event_id, private))
-        self._delivered[message.event_id] = self._delivered.get(message.event_id, 0) + 1
-        self._arrived.set()
+        self.show(ConsoleLine(message.text, message.event_id, private))
+        if message.event_id in self._delivered:  # a reply to what this person said
+            self._delivered[message.event_id] += 1
+            self._arrived.set()
+
+    def show(self, line: ConsoleLine) -> None:
+        """Queue a line for this person, pushing out the oldest when they stopped reading."""
+        if self.lines.full():
+            self.lines.get_nowait()
+            self.lines.task_done()  # it will never be shown: don't let join() wait for it
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % MAX_LINES == 0:
+                log.warning(
+                    "console client is not reading; dropping its oldest lines",
+                    user=self.user,
+                    channel=self.channel,
+                    dropped=self.dropped,
+                )
+        self.lines.put_nowait(line)
+
+    def expect(self, event_id: str) -> None:
+        """Start counting the replies to ``event_id`` (before it is sent: they may arrive
+        before the router says it is done)."""
+        self._delivered.setdefault(event_id, 0)
+
+    def forget(self, event_id: str) -> None:
+        self._delivered.pop(event_id, None)
 
     async def wait_delivered(self, event_id: str, count: int) -> None:
-        while self._delivered.get(event_id, 0) < count:
-            self._arrived.clear()
-            await self._arrived.wait()
-        self._delivered.pop(event_id, None)
+        """Until ``count`` replies to ``event_id`` (see :meth:`expect`) have arrived."""
+        self.expect(event_id)
+        try:
+            while self._delivered[event_id] < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        finally:
+            self.forget(event_id)
 
 
 class ConsoleCollector:
@@ -137,6 +172,7 @@ class ConsoleCollector:
         Returns the event id."""
         event = self.event_for(session, text)
         completion = self._completions.expect(event.event_id)
+        session.expect(event.event_id)
         try:
             await self._bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=True)])
             metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
@@ -151,13 +187,14 @@ class ConsoleCollector:
             )
         except TimeoutError:
             log.warning("no answer from the router in time", event_id=event.event_id)
-            session.lines.put_nowait(
+            session.show(
                 ConsoleLine(
                     "(the bot did not answer in time; is a router running?)", event.event_id, True
                 )
             )
         finally:
             self._completions.forget(event.event_id)
+            session.forget(event.event_id)
         return event.event_id
 
     async def _deliver_forever(self) -> None:

@@ -28,15 +28,20 @@ def build_core_module(catalog: Catalog) -> Module:
             names = ", ".join(("#" if s.serverless else prefix) + s.name for s in allowed)
             ctx.reply(f"Commands you can use: {names}. Try {prefix}help <command>.")
             return
-        wanted = ctx.args[0].lstrip(prefix).lstrip("#").lower()
-        for spec in catalog():
-            if wanted == spec.name or wanted in spec.aliases:
-                if spec.level > ctx.caller_level:
-                    break
-                about = f" - {spec.description}" if spec.description else ""
-                ctx.reply(f"Usage: {spec.usage_line(prefix)}{about}")
-                return
-        raise UsageError(f"there is no command {prefix}{wanted} you can use")
+        given = ctx.args[0]
+        # "help wave", "help !wave" and "help #wave" all mean wave; the bare name is tried
+        # first, so with the prefix "w" "whelp wave" still finds wave (not "ave")
+        specs = catalog()
+        for name in (given, given.removeprefix(prefix), given.removeprefix("#")):
+            spec = _find(specs, name.lower())
+            if spec is not None:
+                break
+        if spec is not None and spec.level <= ctx.caller_level:
+            about = f" - {spec.description}" if spec.description else ""
+            ctx.reply(f"Usage: {spec.usage_line(prefix)}{about}")
+            return
+        shown = given.removeprefix(prefix).removeprefix("#") or given
+        raise UsageError(f"there is no command {prefix}{shown.lower()} you can use")
 
     @module.command("ping", description="Checks that the bot is listening")
     async def ping(ctx: Context) -> None:
@@ -64,3 +69,7 @@ def build_core_module(catalog: Catalog) -> Module:
         ctx.reply(f"Commands here now start with {new}, as in {new}help")
 
     return module
+
+
+def _find(specs: list[CommandSpec], name: str) -> CommandSpec | None:
+    return next((s for s in specs if name == s.name or name in s.aliases), None)

@@ -1,0 +1,330 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from waddlebot.core.events import PLATFORMS
+from waddlebot.core.permissions import Level
+from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError
+from waddlebot.services.community import (
+    CommunityError,
+    CommunityInfo,
+    CommunityService,
+    RoleRefused,
+)
+
+FindUser = Callable[[str, str], Awaitable[int | None]]
+"""``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
+platform (without a leading ``@``), None when unknown."""
+
+COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink")
+COMMUNITY_USAGE = "[rename <name> | link <platform> | join <code> | unlink <place>]"
+ROLE_SUBCOMMANDS = ("list", "add", "remove")
+ROLE_USAGE = "list | add <user> <moderator|admin> | remove <user>"
+MAX_LISTED = 400  # characters of names in one reply; chat platforms cut long messages
+
+_ROLE_NAMES = {
+    "moderator": "moderator",
+    "moderators": "moderator",
+    "mod": "moderator",
+    "mods": "moderator",
+    "admin": "admin",
+    "admins": "admin",
+}
+_ARTICLE = {"moderator": "a moderator", "admin": "an admin", "owner": "the owner"}
+
+
+def build_community_module(service: CommunityService, find_user: FindUser) -> Module:
+    """``find_user`` resolves a ``@mention`` or login on the caller's platform to a user."""
+    module = Module(
+        "community", version="1.0.0", description="The community: its places, name and roles"
+    )
+
+    @module.command(
+        "community",
+        usage=COMMUNITY_USAGE,
+        description="Shows this community; its owner links and unlinks places",
+        args=(
+            ArgSpec(name="subcommand", description=", ".join(COMMUNITY_SUBCOMMANDS)),
+            ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
+        ),
+    )
+    async def community(ctx: Context) -> None:
+        call = _Call(ctx, service, find_user)
+        sub = ctx.args[0].lower() if ctx.args else "info"
+        if sub == "info":
+            if len(ctx.args) > 1:
+                raise UsageError("info takes nothing after it")
+            ctx.reply(_described(await service.info(call.community_id)))
+            return
+        handler = _COMMUNITY_HANDLERS.get(sub)
+        if handler is None:
+            raise UsageError(f"there is no {sub!r}; use one of {', '.join(COMMUNITY_SUBCOMMANDS)}")
+        await call.run(handler)
+
+    @module.command(
+        "role",
+        usage=ROLE_USAGE,
+        description="Lists the community's roles; admins give and take them",
+        args=(
+            ArgSpec(name="subcommand", description=", ".join(ROLE_SUBCOMMANDS), required=True),
+            ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
+        ),
+    )
+    async def role(ctx: Context) -> None:
+        if not ctx.args:
+            raise UsageError(f"say what to do: {', '.join(ROLE_SUBCOMMANDS)}")
+        sub = ctx.args[0].lower()
+        handler = _ROLE_HANDLERS.get(sub)
+        if handler is None:
+            raise UsageError(f"there is no {sub!r}; use one of {', '.join(ROLE_SUBCOMMANDS)}")
+        await _Call(ctx, service, find_user).run(handler)
+
+    return module
+
+
+class _Call:
+    """One ``!community`` or ``!role`` invocation: the context, the service and helpers."""
+
+    def __init__(self, ctx: Context, service: CommunityService, find_user: FindUser) -> None:
+        self.ctx = ctx
+        self.service = service
+        self.find_user = find_user
+        self.args = ctx.args[1:]
+        self.community_id = ctx.request.community_id
+        self.prefix = ctx.request.prefix or "!"
+
+    async def run(self, handler: Callable[[_Call], Awaitable[None]]) -> None:
+        try:
+            await handler(self)
+        except RoleRefused as exc:
+            self.ctx.reply(f"{_sentence(str(exc))}.")
+        except CommunityError as exc:
+            self.ctx.reply(f"@{self.ctx.caller_name}, {exc}.")
+
+    @property
+    def user_id(self) -> int:
+        caller = self.ctx.request.caller
+        if caller is None or caller.user_id is None:
+            raise UsageError("I don't know who you are here")
+        return caller.user_id
+
+    @property
+    def actor(self) -> str:
+        caller = self.ctx.request.caller
+        if caller is None:
+            return ""
+        if caller.user_id is not None:
+            return str(caller.user_id)
+        return f"{caller.identity.platform}:{caller.identity.user_id}"
+
+    def allowed(self, level: Level, refusal: str) -> bool:
+        if self.ctx.caller_level >= level:
+            return True
+        self.ctx.reply(refusal)
+        return False
+
+    async def user(self, given: str) -> tuple[int | None, str]:
+        """The user id behind ``@bob`` (None when unknown) and how to write them in a reply."""
+        name = given.lstrip("@")
+        shown = given if given.startswith("<@") else f"@{name}"
+        if not name:
+            raise UsageError("who? name someone, like @bob")
+        user_id = await self.find_user(self.ctx.request.platform, name)
+        if user_id is None:
+            self.ctx.reply(f"I don't know {shown} here yet.")
+        return user_id, shown
+
+
+# ----- !community ---------------------------------------------------------------------------
+
+
+async def _rename(call: _Call) -> None:
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can rename the community."):
+        return
+    if not call.args:
+        raise UsageError(f"give the new name, e.g. {call.prefix}community rename Waddle TV")
+    try:
+        name = await call.service.rename(call.community_id, " ".join(call.args), call.actor)
+    except CommunityError as exc:
+        raise UsageError(str(exc)) from exc
+    call.ctx.reply(f'The community is now called "{name}".')
+
+
+async def _link(call: _Call) -> None:
+    if not call.allowed(Level.OWNER, "Only the owner can link places to the community."):
+        return
+    if len(call.args) != 1 or call.args[0].lower() not in PLATFORMS:
+        raise UsageError(f"name the platform of the place to add: {', '.join(PLATFORMS)}")
+    platform = call.args[0].lower()
+    code = await call.service.start_link(call.community_id, platform, call.user_id)
+    info = await call.service.info(call.community_id)
+    call.ctx.direct(
+        f'Your code for adding a {platform} place to "{info.name}" (#{info.id}): {code}. '
+        f"The owner of that place types !community join {code} there within 10 minutes. "
+        "It works once."
+    )
+    call.ctx.reply(
+        f"@{call.ctx.caller_name}, I sent you a code for adding a {platform} place by private "
+        "message. The owner of that place types !community join <code> there within 10 minutes."
+    )
+
+
+async def _join(call: _Call) -> None:
+    if not call.allowed(
+        Level.OWNER, "Only the owner of this place can move it into another community."
+    ):
+        return
+    if len(call.args) != 1:
+        raise UsageError("type the code you got by private message, e.g. !community join ABCD2345")
+    request = call.ctx.request
+    target, previous = await call.service.join(
+        call.args[0], request.entity_id, request.platform, call.actor
+    )
+    info = await call.service.info(target)
+    call.ctx.reply(
+        f'This place now belongs to "{info.name}" (#{info.id}). Community #{previous} keeps '
+        f"its data. Commands here start with {info.prefix}"
+    )
+
+
+async def _unlink(call: _Call) -> None:
+    if not call.allowed(Level.OWNER, "Only the owner can unlink places from the community."):
+        return
+    if len(call.args) != 1:
+        raise UsageError(f"which place? e.g. {call.prefix}community unlink twitch:1337")
+    here = call.ctx.request.entity_id
+    entity_id = await call.service.entity_of(call.community_id, call.args[0])
+    if entity_id is None:
+        raise CommunityError(f"{call.args[0]} is not a place of this community")
+    # The owner of one place (a broadcaster whose channel joined) is owner level there, but
+    # only the community's own owner may send its other places away.
+    if entity_id != here:
+        role = await call.service.role_of(call.community_id, call.user_id)
+        if role != "owner":
+            call.ctx.reply(
+                "Only the community's owner can unlink its other places; the owner of a place "
+                "can unlink that place from inside it."
+            )
+            return
+    info = await call.service.info(call.community_id)
+    new_id = await call.service.unlink(call.community_id, entity_id, call.actor)
+    call.ctx.reply(
+        f'{entity_id} has left "{info.name}" and is a community of its own now (#{new_id}). '
+        f'"{info.name}" keeps its data.'
+    )
+
+
+_COMMUNITY_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
+    "rename": _rename,
+    "link": _link,
+    "join": _join,
+    "unlink": _unlink,
+}
+
+
+# ----- !role --------------------------------------------------------------------------------
+
+
+async def _list(call: _Call) -> None:
+    if call.args:
+        raise UsageError("list takes nothing after it")
+    held = await call.service.roles(call.community_id)
+    if not held:
+        call.ctx.reply("No one has a role here yet.")
+        return
+    call.ctx.reply(f"Roles: {_joined([f'{name} ({role})' for name, role in held])}")
+
+
+async def _add(call: _Call) -> None:
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can give roles."):
+        return
+    if len(call.args) != 2:
+        raise UsageError(f"e.g. {call.prefix}role add @bob moderator")
+    wanted = call.args[1].lower()
+    if wanted == "owner":
+        call.ctx.reply("Nobody can be made owner with !role; ownership is separate.")
+        return
+    role = _ROLE_NAMES.get(wanted)
+    if role is None:
+        raise UsageError("the role is moderator or admin")
+    if role == "admin" and not call.allowed(Level.OWNER, "Only the owner can make admins."):
+        return
+    user_id, shown = await call.user(call.args[0])
+    if user_id is None:
+        return
+    try:
+        change = await call.service.set_role(
+            call.community_id, user_id, role, call.actor, actor_level=call.ctx.caller_level
+        )
+    except RoleRefused:
+        call.ctx.reply("Only the owner can change an admin's role.")
+        return
+    except CommunityError:
+        call.ctx.reply(f"{shown} is the owner; that does not change with !role.")
+        return
+    if change.changed:
+        call.ctx.reply(f"{shown} is now {_ARTICLE[role]} here.")
+    else:
+        call.ctx.reply(f"{shown} is {_ARTICLE[role]} already.")
+
+
+async def _remove(call: _Call) -> None:
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can take roles away."):
+        return
+    if len(call.args) != 1:
+        raise UsageError(f"e.g. {call.prefix}role remove @bob")
+    user_id, shown = await call.user(call.args[0])
+    if user_id is None:
+        return
+    try:
+        change = await call.service.remove_role(
+            call.community_id, user_id, call.actor, actor_level=call.ctx.caller_level
+        )
+    except RoleRefused:
+        call.ctx.reply("Only the owner can take the admin role away.")
+        return
+    except CommunityError:
+        call.ctx.reply(f"{shown} is the owner; that does not change with !role.")
+        return
+    if not change.changed:
+        call.ctx.reply(f"{shown} has no role here.")
+        return
+    previous = change.previous or "member"
+    call.ctx.reply(f"{shown} is no longer {_ARTICLE.get(previous, previous)} here.")
+
+
+_ROLE_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
+    "list": _list,
+    "add": _add,
+    "remove": _remove,
+}
+
+
+# ----- replies ------------------------------------------------------------------------------
+
+
+def _described(info: CommunityInfo) -> str:
+    places = _joined(info.entities) or "no places"
+    if not info.owners:
+        owners = "Owner: none yet"
+    elif len(info.owners) == 1:
+        owners = f"Owner: {info.owners[0]}"
+    else:
+        owners = f"Owners: {', '.join(info.owners)}"
+    return f'Community "{info.name}" (#{info.id}): {places}. {owners}. Prefix: {info.prefix}'
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _joined(items: list[str]) -> str:
+    """Comma-separated, cut short (``... and 12 more``) past ``MAX_LISTED`` characters."""
+    shown: list[str] = []
+    length = 0
+    for item in items:
+        if shown and length + len(item) + 2 > MAX_LISTED:
+            return f"{', '.join(shown)} ... and {len(items) - len(shown)} more"
+        shown.append(item)
+        length += len(item) + 2
+    return ", ".join(shown)

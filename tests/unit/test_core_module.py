@@ -1,0 +1,66 @@
+"""The built-in core module's ``help``, called directly with communities' own prefixes."""
+
+from __future__ import annotations
+
+from waddlebot.core.contract import Caller, Identity, ModuleRequest
+from waddlebot.core.permissions import Level
+from waddlebot.modules.core import build_core_module
+from waddlebot.modules.sdk import CommandSpec, Module
+
+
+def catalog() -> list[CommandSpec]:
+    return [
+        CommandSpec(name="help", usage="[command]", description="Lists commands"),
+        CommandSpec(name="wave", usage="<who>", description="Waves at someone"),
+        CommandSpec(name="ave", description="Not the command anyone asked about"),
+        CommandSpec(name="weather", description="Forecast"),
+        CommandSpec(name="ban", level=Level.MODERATOR, description="Bans"),
+        CommandSpec(name="hug", serverless=True, description="Hugs"),
+    ]
+
+
+def help_request(*args: str, prefix: str) -> ModuleRequest:
+    return ModuleRequest(
+        session_id="s1",
+        community_id=1,
+        entity_id="console:local",
+        platform="console",
+        command="help",
+        prefix=prefix,
+        args=list(args),
+        caller=Caller(identity=Identity(platform="console", user_id="al", login="al")),
+    )
+
+
+async def ask(module: Module, *args: str, prefix: str = "!") -> str:
+    response = await module.handle(help_request(*args, prefix=prefix))
+    if response.usage_error:
+        return f"usage error: {response.usage_error}"
+    return " / ".join(reply.text for reply in response.replies)
+
+
+async def test_help_with_a_letter_prefix_finds_the_command_asked_for() -> None:
+    module = build_core_module(catalog)
+    # "whelp wave" in a community whose prefix is "w": wave, not "ave"
+    assert await ask(module, "wave", prefix="w") == "Usage: wwave <who> - Waves at someone"
+    assert await ask(module, "wwave", prefix="w") == "Usage: wwave <who> - Waves at someone"
+    assert await ask(module, "weather", prefix="w") == "Usage: wweather - Forecast"
+    assert await ask(module, "Wave", prefix="w") == "Usage: wwave <who> - Waves at someone"
+
+
+async def test_help_strips_one_prefix_not_a_set_of_characters() -> None:
+    module = build_core_module(catalog)
+    assert await ask(module, "!wave") == "Usage: !wave <who> - Waves at someone"
+    assert await ask(module, "#hug") == "Usage: #hug - Hugs"
+    assert await ask(module, "wave", prefix="ab") == "Usage: abwave <who> - Waves at someone"
+    # "!!wave" is not a command, and a multi-character prefix is not a character set
+    assert await ask(module, "!!wave") == "usage error: there is no command !!wave you can use"
+    assert await ask(module, "bawave", prefix="ab") == (
+        "usage error: there is no command abbawave you can use"
+    )
+
+
+async def test_help_hides_commands_above_the_callers_level() -> None:
+    module = build_core_module(catalog)
+    assert await ask(module, "ban") == "usage error: there is no command !ban you can use"
+    assert await ask(module, "nonsense") == "usage error: there is no command !nonsense you can use"
