@@ -22,6 +22,7 @@ from waddlebot.modules.identity import build_identity_module
 from waddlebot.modules.labels import build_labels_module
 from waddlebot.modules.loader import load_module
 from waddlebot.services.access import Access
+from waddlebot.services.accounts import AccountService
 from waddlebot.services.apikeys import KeyVerifier
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.community import CommunityService
@@ -53,6 +54,7 @@ class Runtime:
     identity: IdentityService
     labels: LabelService
     access: Access
+    accounts: AccountService
     community: CommunityService
     router: Router
     console: ConsoleCollector | None
@@ -95,6 +97,7 @@ class Runtime:
         self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
         self.labels = LabelService(self.db, self.audit)
         self.access = Access(self.directory)
+        self.accounts = AccountService(self.db, self.ports.cache, self.audit)
         self.community = CommunityService(self.db, self.directory, self.ports.cache, self.audit)
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)

@@ -99,13 +99,15 @@ async def test_linking_to_strangers_and_unreachable_platforms(linked_runtime: Ru
         "@alice, WaddleBot cannot send private messages on discord yet (its collector is not "
         "set up here), so it cannot send you a code there."
     ]
+    usage = (
+        "Usage: !identity link <platform> <username> | resend | unlink <platform> | "
+        "apikey create [name] | apikey list | apikey revoke <name>"
+    )
     assert await say(linked_runtime, "!identity link myspace alice") == [
-        "Usage: !identity link <platform> <username> | resend | unlink <platform> "
-        "(the platform is one of console, twitch, discord, slack)"
+        f"{usage} (the platform is one of console, twitch, discord, slack)"
     ]
     assert await say(linked_runtime, "!identity") == [
-        "Usage: !identity link <platform> <username> | resend | unlink <platform> "
-        "(say what to do: link, resend or unlink)"
+        f"{usage} (say what to do: link, resend, unlink or apikey)"
     ]
     assert await say(linked_runtime, "!identity unlink twitch") == [
         "@alice, you have no twitch account linked."

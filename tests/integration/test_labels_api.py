@@ -148,14 +148,15 @@ def _community_routes(spec: dict[str, object]) -> list[tuple[str, str]]:
 
 def _fill(path: str, community_id: int) -> str:
     path = path.replace("{community_id}", str(community_id))
-    return re.sub(r"\{[a-z_]+\}", lambda m: "user" if m.group() == "{target_type}" else "x", path)
+    fillers = {"{target_type}": "user", "{user_id}": "1"}
+    return re.sub(r"\{[a-z_]+\}", lambda m: fillers.get(m.group(), "x"), path)
 
 
 async def test_every_community_endpoint_refuses_another_communitys_admin(world: World) -> None:
     spec = (await world.http.get("/openapi.json")).json()
     routes = _community_routes(spec)
-    assert len(routes) >= 6  # the labels API at least; new endpoints join automatically
-    body = {"name": "x", "target_type": "user", "target_ids": ["1"]}
+    assert len(routes) >= 10  # labels and roles; new endpoints join automatically
+    body = {"name": "x", "target_type": "user", "target_ids": ["1"], "role": "moderator"}
     for method, path in routes:
         foreign = _fill(path, world.community_b)
         refused = await world.http.request(method, foreign, headers=world.admin_a, json=body)

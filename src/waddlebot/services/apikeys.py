@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import ApiKey, User, utcnow
@@ -158,15 +158,14 @@ async def create_key(
         if user_id is not None:
             # one person's keys are counted and added under a lock on that person
             await session.execute(update(User).where(User.id == user_id).values(id=User.id))
-            live = await session.scalar(
-                select(func.count()).where(
-                    ApiKey.user_id == user_id,
-                    ApiKey.revoked_at.is_(None),
-                    (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
-                )
-            )
+            live = await session.scalar(select(func.count()).where(*_live_user_key(user_id, now)))
             if (live or 0) >= MAX_USER_KEYS:
                 raise KeyLimitReached(f"a person may hold at most {MAX_USER_KEYS} API keys")
+            taken = await session.scalar(
+                select(ApiKey.id).where(*_live_user_key(user_id, now), ApiKey.name == name)
+            )
+            if taken is not None:
+                raise KeyLimitReached(f"you have a key named {name!r} already")
         session.add(row)
         await session.flush()
         info = _info(row)
@@ -240,6 +239,30 @@ async def revoke_key(db: Database, key_id: str, *, actor: str = "") -> bool:
             ],
         )
     return True
+
+
+def _live_user_key(user_id: int, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        ApiKey.user_id == user_id,
+        ApiKey.revoked_at.is_(None),
+        ApiKey.expires_at.is_(None) | (ApiKey.expires_at > now),
+    )
+
+
+async def user_keys(db: Database, user_id: int) -> list[ApiKeyInfo]:
+    """A person's keys that still work, oldest first."""
+    query = select(ApiKey).where(*_live_user_key(user_id, utcnow())).order_by(ApiKey.id)
+    async with db.session() as session:
+        return [_info(row) for row in (await session.scalars(query)).all()]
+
+
+async def revoke_user_key(db: Database, user_id: int, name: str, *, actor: str = "") -> str | None:
+    """Revoke a person's key by its name; returns its key id, None when they have no such
+    key."""
+    for info in await user_keys(db, user_id):
+        if info.name == name.strip():
+            return info.key_id if await revoke_key(db, info.key_id, actor=actor) else None
+    return None
 
 
 async def list_keys(db: Database) -> list[ApiKeyInfo]:

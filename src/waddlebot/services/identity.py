@@ -29,6 +29,7 @@ from waddlebot.infra.db.models import (
     User,
 )
 from waddlebot.infra.ports import Cache
+from waddlebot.services import apikeys
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory, upsert_role
 from waddlebot.services.router import keys
@@ -144,6 +145,20 @@ class IdentityService:
     async def find_user(self, platform: str, name: str) -> int | None:
         found = await self.find(platform, name)
         return found[0] if found else None
+
+    # ----- a person's API keys ---------------------------------------------------------------
+
+    async def create_key(self, user_id: int, name: str) -> tuple[apikeys.ApiKeyInfo, str]:
+        return await apikeys.create_key(
+            self._db, name, kind="user", user_id=user_id, actor=f"user:{user_id}"
+        )
+
+    async def keys(self, user_id: int) -> list[apikeys.ApiKeyInfo]:
+        return await apikeys.user_keys(self._db, user_id)
+
+    async def revoke_key(self, user_id: int, name: str) -> bool:
+        revoked = await apikeys.revoke_user_key(self._db, user_id, name, actor=f"user:{user_id}")
+        return revoked is not None
 
     # ----- linking -------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ from fastapi import Depends, HTTPException, Request, WebSocket, status
 from waddlebot.core.permissions import Level
 from waddlebot.runtime import Runtime
 from waddlebot.services.access import AccessDenied, Principal, Role
+from waddlebot.services.accounts import SESSION_PREFIX
 
+SESSION_COOKIE = "waddlebot_session"
 # the key given in WADDLEBOT_API_KEY (for deployments that inject one secret everywhere)
 ENV_PRINCIPAL = Principal(kind="service", name="WADDLEBOT_API_KEY", key_id="env")
 ROLE_LEVELS: dict[str, Level] = {
@@ -41,6 +43,11 @@ async def authenticate(runtime: Runtime, key: str) -> Principal | None:
     static = runtime.settings.api_key.get_secret_value()
     if static and hmac.compare_digest(static.encode(), key.encode()):
         return ENV_PRINCIPAL
+    if key.startswith(SESSION_PREFIX):  # a portal session
+        user_id = await runtime.accounts.session_user(key)
+        if user_id is None:
+            return None
+        return Principal(kind="user", name="portal session", user_id=user_id)
     info = await runtime.keys.verify(key)
     if info is None:
         return None
@@ -54,7 +61,8 @@ async def authenticate(runtime: Runtime, key: str) -> Principal | None:
 
 
 async def get_principal(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
-    principal = await authenticate(runtime, presented_key(request.headers))
+    key = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
+    principal = await authenticate(runtime, key)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

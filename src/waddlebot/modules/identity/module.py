@@ -7,7 +7,10 @@ from waddlebot.core.events import PLATFORMS, Platform
 from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError
 from waddlebot.services.identity import IdentityError, IdentityInfo, IdentityService, PendingLink
 
-LINK_USAGE = "link <platform> <username> | resend | unlink <platform>"
+LINK_USAGE = (
+    "link <platform> <username> | resend | unlink <platform> | apikey create [name] | "
+    "apikey list | apikey revoke <name>"
+)
 
 
 def build_identity_module(
@@ -54,8 +57,10 @@ def build_identity_module(
                 send_code(ctx, await identity.resend(user_of(ctx)))
             elif action == "unlink":
                 await unlink(ctx)
+            elif action == "apikey":
+                await api_key(ctx)
             else:
-                raise UsageError("say what to do: link, resend or unlink")
+                raise UsageError("say what to do: link, resend, unlink or apikey")
         except IdentityError as exc:
             ctx.reply(f"@{ctx.caller_name}, {exc}.")
 
@@ -82,6 +87,41 @@ def build_identity_module(
         if target_user == user_of(ctx):
             raise IdentityError(f"{account.name} on {platform} is linked to you already")
         send_code(ctx, await identity.start_link(user_of(ctx), platform, account.platform_user_id))
+
+    async def api_key(ctx: Context) -> None:
+        what = ctx.args[1].lower() if len(ctx.args) > 1 else ""
+        user_id = user_of(ctx)
+        if what == "create":
+            if ctx.request.platform not in direct_message_platforms:
+                raise IdentityError(
+                    f"WaddleBot cannot send private messages on {ctx.request.platform} yet, and "
+                    "a key must not be shown in the channel: ask on another platform"
+                )
+            name = " ".join(ctx.args[2:]) or "chat"
+            try:
+                info, key = await identity.create_key(user_id, name)
+            except ValueError as exc:
+                raise IdentityError(str(exc)) from exc
+            until = info.expires_at.date().isoformat() if info.expires_at else "never"
+            ctx.direct(
+                f"Your API key {info.name!r}: {key} - shown this once; it works until {until}. "
+                "Send it as 'Authorization: Bearer <key>'."
+            )
+            ctx.reply("I sent you the new key by private message.")
+        elif what == "list":
+            keys = await identity.keys(user_id)
+            listed = ", ".join(
+                f"{k.name} (until {k.expires_at.date().isoformat() if k.expires_at else 'never'})"
+                for k in keys
+            )
+            ctx.reply(f"Your API keys: {listed}." if keys else "You have no API keys.")
+        elif what == "revoke" and len(ctx.args) > 2:
+            name = " ".join(ctx.args[2:])
+            if not await identity.revoke_key(user_id, name):
+                raise IdentityError(f"you have no key named {name!r}")
+            ctx.reply(f"Revoked your key {name!r}.")
+        else:
+            raise UsageError("apikey create [name], apikey list or apikey revoke <name>")
 
     async def unlink(ctx: Context) -> None:
         if len(ctx.args) != 2:
