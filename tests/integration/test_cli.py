@@ -128,6 +128,10 @@ def test_apikey_commands(tmp_path: Path) -> None:
     key_id = listing.split()[0]
     assert "grafana" in listing and "active" in listing and key not in listing
     assert run(["apikey", "revoke", key_id], tmp_path).returncode == 0
+    collector = run(["apikey", "create", "twitch", "--role", "collector"], tmp_path)
+    assert collector.returncode == 0 and collector.stdout.startswith("wbk_")
+    refused = run(["apikey", "create", "x", "--role", "emperor"], tmp_path)
+    assert refused.returncode != 0 and "role" in refused.stderr
     unknown = run(["apikey", "revoke", "nosuchkey"], tmp_path)
     assert unknown.returncode == 1 and "no active API key" in unknown.stderr
     assert "revoked" in run(["apikey", "list"], tmp_path).stdout

@@ -180,3 +180,29 @@ async def test_person_keys_cannot_post_events(world: World) -> None:
     assert refused.status_code == 403  # or anyone could speak as anyone
     accepted = await world.http.post("/api/v1/events", headers=world.service, json=event)
     assert accepted.status_code == 202
+
+
+async def test_service_accounts_scoped_to_a_community_or_to_collecting(world: World) -> None:
+    runtime, a, b = world.runtime, world.community_a, world.community_b
+    _, scoped = await apikeys.create_key(runtime.db, "portal-a", community_id=a)
+    _, collector = await apikeys.create_key(runtime.db, "twitch-collector", role="collector")
+    own = await world.http.get(f"/api/v1/labels/communities/{a}/labels", headers=bearer(scoped))
+    other = await world.http.get(f"/api/v1/labels/communities/{b}/labels", headers=bearer(scoped))
+    assert (own.status_code, other.status_code) == (200, 403)
+    managing = await world.http.get(
+        f"/api/v1/labels/communities/{a}/labels", headers=bearer(collector)
+    )
+    assert managing.status_code == 403  # a collector delivers events and manages nothing
+    event = {
+        "platform": "twitch",
+        "entity_id": "twitch:100",
+        "message_id": "c1",
+        "author": {"user_id": "9"},
+        "text": "hi",
+    }
+    delivered = await world.http.post("/api/v1/events", headers=bearer(collector), json=event)
+    assert delivered.status_code == 202
+    scoped_events = await world.http.post("/api/v1/events", headers=bearer(scoped), json=event)
+    assert scoped_events.status_code == 403
+    with pytest.raises(ValueError, match="role"):
+        await apikeys.create_key(runtime.db, "bad", role="emperor")

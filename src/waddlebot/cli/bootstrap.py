@@ -47,10 +47,14 @@ async def ensure_api_key(settings: Settings) -> None:
     log.info("created the first API key", path=str(path))
 
 
-async def create_key(settings: Settings, name: str) -> str:
+async def create_key(
+    settings: Settings, name: str, community_id: int | None = None, role: str = "admin"
+) -> str:
     db = await _with_db(settings)
     try:
-        _, plaintext = await apikeys.create_key(db, name)
+        _, plaintext = await apikeys.create_key(
+            db, name, community_id=community_id, role=role, actor="cli"
+        )
     finally:
         await db.close()
     return plaintext

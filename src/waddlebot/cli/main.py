@@ -147,11 +147,23 @@ def db_current() -> None:
 
 
 @keys_app.command("create")
-def apikey_create(name: Annotated[str, typer.Argument(help="who or what uses the key")]) -> None:
-    """Create a service API key; it is shown once and stored only as a hash."""
+def apikey_create(
+    name: Annotated[str, typer.Argument(help="who or what uses the key")],
+    community: Annotated[
+        int | None, typer.Option(help="tie the account to one community (default: all)")
+    ] = None,
+    role: Annotated[
+        str, typer.Option(help="admin (everything) or collector (only delivers events)")
+    ] = "admin",
+) -> None:
+    """Create a service account's API key; it is shown once and stored only as a hash."""
     from waddlebot.cli.bootstrap import create_key
 
-    typer.echo(asyncio.run(create_key(_settings(quiet=True), name)))
+    try:
+        key = asyncio.run(create_key(_settings(quiet=True), name, community, role))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(key)
 
 
 @keys_app.command("list")

@@ -25,6 +25,7 @@ class Principal:
     user_id: int | None = None
     community_id: int | None = None  # a service account tied to one community
     key_id: str = ""
+    role: str = ""  # a service account's role: "admin" (everything) or "collector"
 
     @property
     def is_global_service(self) -> bool:
@@ -50,7 +51,8 @@ class Access:
         """The caller's effective role in a community: service accounts act as its owner
         (within their scope), people have the role they were given."""
         if principal.kind == "service":
-            if principal.community_id in (None, community_id):
+            # a collector only delivers events; it manages nothing
+            if principal.role != "collector" and principal.community_id in (None, community_id):
                 return "owner"
             return None
         if principal.user_id is None:

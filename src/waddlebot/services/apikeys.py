@@ -54,6 +54,7 @@ class ApiKeyInfo:
     expires_at: datetime | None = None
     kind: str = "service"  # or "user": a person's key, acting as user_id
     user_id: int | None = None
+    role: str = ""  # a service account's role: "admin" (or "") or "collector"
 
     @property
     def revoked(self) -> bool:
@@ -67,6 +68,7 @@ class ApiKeyInfo:
 
 
 MAX_USER_KEYS = 5
+SERVICE_ROLES = ("", "admin", "collector")
 USER_KEY_LIFETIME = timedelta(days=365)
 
 
@@ -110,6 +112,7 @@ def _info(row: ApiKey) -> ApiKeyInfo:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        role=row.role,
         expires_at=row.expires_at,
         kind=row.kind,
         user_id=row.user_id,
@@ -139,6 +142,10 @@ async def create_key(
         raise ValueError("a key name is 1 to 100 characters")
     if kind not in ("service", "user") or (kind == "user") != (user_id is not None):
         raise ValueError("a user key needs a user id, and only a user key has one")
+    if role not in SERVICE_ROLES or (role and kind != "service"):
+        raise ValueError(
+            f"a service account's role is one of: {', '.join(filter(None, SERVICE_ROLES))}"
+        )
     now = utcnow()
     if kind == "user" and expires_at is None:
         expires_at = now + USER_KEY_LIFETIME

@@ -57,6 +57,7 @@ async def authenticate(runtime: Runtime, key: str) -> Principal | None:
         user_id=info.user_id,
         community_id=info.community_id,
         key_id=info.key_id,
+        role=info.role,
     )
 
 
