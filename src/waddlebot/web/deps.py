@@ -93,6 +93,12 @@ async def community_role(
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
 
 
+def actor_of(principal: Principal, request: Request) -> str:
+    """Who, and from where, for the audit log."""
+    host = request.client.host if request.client else "unknown"
+    return f"{principal.actor}@{host}"
+
+
 def level_of(principal: Principal, role: Role) -> int | None:
     """The permission level a caller acts with (None: a service account, unrestricted)."""
     if principal.kind == "service":

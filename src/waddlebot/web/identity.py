@@ -17,6 +17,7 @@ from waddlebot.services.accounts import AccountError
 from waddlebot.services.community import CommunityError
 from waddlebot.web.deps import (
     SESSION_COOKIE,
+    actor_of,
     community_role,
     get_principal,
     get_runtime,
@@ -32,12 +33,6 @@ def _person(principal: Principal) -> int:
     if principal.kind != "user" or principal.user_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a person's key or session")
     return principal.user_id
-
-
-def _actor(principal: Principal, request: Request) -> str:
-    """Who, and from where, for the audit log."""
-    host = request.client.host if request.client else "unknown"
-    return f"{principal.actor}@{host}"
 
 
 class AccountOut(BaseModel):
@@ -142,7 +137,7 @@ async def create_my_key(
             kind="user",
             user_id=user_id,
             expires_at=expires,
-            actor=_actor(principal, request),
+            actor=actor_of(principal, request),
         )
     except ValueError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
@@ -158,7 +153,7 @@ async def revoke_my_key(
 ) -> Response:
     user_id = _person(principal)
     key_id = await apikeys.revoke_user_key(
-        runtime.db, user_id, name, actor=_actor(principal, request)
+        runtime.db, user_id, name, actor=actor_of(principal, request)
     )
     if key_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"you have no key named {name!r}")
@@ -251,7 +246,7 @@ async def set_role(
             community_id,
             user_id,
             body.role,
-            _actor(principal, request),
+            actor_of(principal, request),
             actor_level=level_of(principal, held),
         )
     except CommunityError as exc:
@@ -273,7 +268,10 @@ async def remove_role(
     held = await community_role(runtime, principal, community_id, "admin")
     try:
         await runtime.community.remove_role(
-            community_id, user_id, _actor(principal, request), actor_level=level_of(principal, held)
+            community_id,
+            user_id,
+            actor_of(principal, request),
+            actor_level=level_of(principal, held),
         )
     except CommunityError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
 from waddlebot.runtime import Runtime
@@ -21,7 +21,7 @@ from waddlebot.services.labels import (
     LabelInfo,
     UnknownLabel,
 )
-from waddlebot.web.deps import community_role, get_principal, get_runtime, level_of
+from waddlebot.web.deps import actor_of, community_role, get_principal, get_runtime, level_of
 
 router = APIRouter(prefix="/api/v1/labels/communities/{community_id}", tags=["labels"])
 
@@ -109,6 +109,7 @@ async def list_labels(
 async def create_label(
     community_id: CommunityId,
     body: LabelIn,
+    request: Request,
     principal: Principal = Depends(get_principal),
     runtime: Runtime = Depends(get_runtime),
 ) -> LabelOut:
@@ -121,7 +122,7 @@ async def create_label(
             colour=body.colour,
             description=body.description,
             grants_level=body.grants_level,
-            actor=principal.actor,
+            actor=actor_of(principal, request),
             actor_level=level_of(principal, role),
         )
     except LabelError as exc:
@@ -133,6 +134,7 @@ async def create_label(
 async def delete_label(
     community_id: CommunityId,
     name: str,
+    request: Request,
     principal: Principal = Depends(get_principal),
     runtime: Runtime = Depends(get_runtime),
 ) -> Removed:
@@ -140,7 +142,7 @@ async def delete_label(
     role = await community_role(runtime, principal, community_id, "admin")
     try:
         removed = await runtime.labels.delete(
-            community_id, name, principal.actor, actor_level=level_of(principal, role)
+            community_id, name, actor_of(principal, request), actor_level=level_of(principal, role)
         )
     except LabelError as exc:
         raise _label_error(exc) from exc
@@ -152,6 +154,7 @@ async def apply_label(
     community_id: CommunityId,
     name: str,
     body: ApplyIn,
+    request: Request,
     principal: Principal = Depends(get_principal),
     runtime: Runtime = Depends(get_runtime),
 ) -> Applied:
@@ -164,7 +167,7 @@ async def apply_label(
             name,
             body.target_type,
             body.target_ids,
-            actor=principal.actor,
+            actor=actor_of(principal, request),
             expires_at=body.expires_at,
             actor_level=level_of(principal, role),
         )
@@ -181,6 +184,7 @@ async def remove_label(
     name: str,
     target_type: TargetType,
     target_id: str,
+    request: Request,
     principal: Principal = Depends(get_principal),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:
@@ -192,7 +196,7 @@ async def remove_label(
             name,
             target_type,
             target_id,
-            principal.actor,
+            actor_of(principal, request),
             actor_level=level_of(principal, role),
         )
     except LabelError as exc:
