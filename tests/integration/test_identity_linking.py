@@ -54,6 +54,7 @@ async def test_link_console_and_twitch_accounts(linked_runtime: Runtime) -> None
     community = (await rt.directory.resolve_entity("twitch:1337", "twitch")).community_id
     twitch_user = await rt.directory.ensure_identity("twitch", "555")
     await rt.directory.set_role(community, twitch_user, "moderator")  # data of the Twitch side
+    await rt.identity.create_key(twitch_user, "twitch-bot")
 
     assert await say(rt, "!identity link twitch @Alice_TW") == [
         "I sent a code to your twitch account by private message. "
@@ -78,6 +79,7 @@ async def test_link_console_and_twitch_accounts(linked_runtime: Runtime) -> None
     alice = await rt.directory.ensure_identity("console", "alice")
     assert alice == await rt.directory.ensure_identity("twitch", "555")
     assert await rt.directory.member_role(community, alice) == "moderator"  # came along
+    assert [k.name for k in await rt.identity.keys(alice)] == ["twitch-bot"]  # so did this
 
     assert await on_twitch(rt, f"!verify {code}") == [
         "@alice_tw, no link is waiting for you (codes last 10 minutes)."

@@ -13,9 +13,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.infra.db.engine import Database
@@ -41,6 +43,12 @@ CODE_LIFETIME = timedelta(minutes=10)
 RESEND_COOLDOWN = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 _ROLE_RANK = {"member": 0, "moderator": 1, "admin": 2, "owner": 3}
+
+
+# Columns that say which user wrote or owns a row. When two users become one, these rows move
+# to the user that stays; a module with its own tables (quotes, inventory, calendar) adds its
+# user columns here so its data follows the person.
+USER_COLUMNS: list[InstrumentedAttribute[Any]] = [ApiKey.user_id, LinkCode.user_id]
 
 
 class IdentityError(ValueError):
@@ -341,8 +349,10 @@ async def _merge_users(session: AsyncSession, dialect: str, *, keep: int, drop: 
     """Move everything of user ``drop`` to user ``keep`` and delete ``drop``."""
     await session.execute(update(Identity).where(Identity.user_id == drop).values(user_id=keep))
     await _merge_memberships(session, dialect, keep=keep, drop=drop)
-    await session.execute(update(ApiKey).where(ApiKey.user_id == drop).values(user_id=keep))
-    await session.execute(update(LinkCode).where(LinkCode.user_id == drop).values(user_id=keep))
+    for column in USER_COLUMNS:
+        await session.execute(
+            update(column.class_).where(column == drop).values({column.key: keep})
+        )
     await _merge_labels(session, keep=keep, drop=drop)
     has_account = await session.scalar(select(Account.user_id).where(Account.user_id == keep))
     if has_account is None:
