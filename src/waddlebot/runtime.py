@@ -95,7 +95,7 @@ class Runtime:
         self.directory = Directory(self.db, default_prefix=settings.default_prefix)
         self.keys = KeyVerifier(self.db)
         self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
-        self.labels = LabelService(self.db, self.audit)
+        self.labels = LabelService(self.db, self.audit, cache=self.ports.cache)
         self.access = Access(self.directory)
         self.accounts = AccountService(self.db, self.ports.cache, self.audit)
         self.community = CommunityService(self.db, self.directory, self.ports.cache, self.audit)

@@ -322,3 +322,19 @@ async def test_labels_grant_levels_at_once(runtime: Runtime) -> None:
     assert await say(runtime, "!modonly", user="bob") == [
         "@bob, !modonly is for moderator level and up."
     ]
+
+
+async def test_an_expiring_label_stops_granting_its_level_on_time(runtime: Runtime) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    await say(runtime, "!ping", user="temp")
+    community = (await runtime.directory.resolve_entity("console:local", "console")).community_id
+    user = await runtime.directory.ensure_identity("console", "temp")
+    await runtime.labels.create(community, "shift", grants_level=500)
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    await runtime.labels.apply(community, "shift", "user", str(user), expires_at=soon)
+    assert await say(runtime, "!modonly", user="temp") == ["hello moderator temp"]
+    await asyncio.sleep(1.2)
+    assert await say(runtime, "!modonly", user="temp") == [
+        "@temp, !modonly is for moderator level and up."
+    ]

@@ -34,6 +34,7 @@ from waddlebot.infra.ports import Cache
 from waddlebot.services import apikeys
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory, upsert_role
+from waddlebot.services.labels import grants_key
 from waddlebot.services.router import keys
 
 # letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L)
@@ -339,8 +340,17 @@ class IdentityService:
                     select(Membership.community_id).where(Membership.user_id.in_(user_ids))
                 )
             ).all()
+            labelled = (
+                await session.scalars(
+                    select(LabelAssignment.community_id).where(
+                        LabelAssignment.target_type == "user",
+                        LabelAssignment.target_id.in_([str(u) for u in user_ids]),
+                    )
+                )
+            ).all()
         stale = [keys.identity_key(p, u) for p, u in accounts]
         stale += [keys.role_key(c, u) for c in set(communities) for u in user_ids]
+        stale += [grants_key(c) for c in set(labelled)]
         if stale:
             await self._cache.delete(*stale)
 

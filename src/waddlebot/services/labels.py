@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.permissions import Level
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import LABEL_TARGETS, Community, Label, LabelAssignment
+from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -193,11 +195,33 @@ def _info(label: Label) -> LabelInfo:
     )
 
 
+GRANTS_TTL = 300.0
+
+
+def grants_key(community_id: int) -> str:
+    """Cache key of a community's label-granted levels."""
+    return f"label-grants:{community_id}"
+
+
 class LabelService:
-    def __init__(self, db: Database, audit: AuditLog, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        clock: Clock | None = None,
+        *,
+        cache: Cache | None = None,
+    ) -> None:
         self.db = db
         self.audit = audit
         self.clock: Clock = clock or SystemClock()
+        # the router asks for level grants on every batch: keep each community's grants in
+        # the cache, dropped on every change and kept no longer than the next expiry
+        self._cache = cache
+
+    async def _forget_grants(self, *community_ids: int) -> None:
+        if self._cache is not None and community_ids:
+            await self._cache.delete(*(grants_key(c) for c in community_ids))
 
     # ----- definitions --------------------------------------------------------------------
 
@@ -274,6 +298,7 @@ class LabelService:
                 delete(LabelAssignment).where(LabelAssignment.label_id == label.id)
             )
             await session.execute(delete(Label).where(Label.id == label.id))
+        await self._forget_grants(community_id)
         self.audit.record(
             "label.delete",
             decision="change",
@@ -375,6 +400,7 @@ class LabelService:
                 existing.created_at,
                 existing.expires_at,
             )
+        await self._forget_grants(community_id)
         self.audit.record(
             "label.apply",
             decision="change",
@@ -421,6 +447,7 @@ class LabelService:
             ).all()
         removed = any(_is_live(row[0], now) for row in expires)
         if removed:
+            await self._forget_grants(community_id)
             self.audit.record(
                 "label.remove",
                 decision="change",
@@ -534,6 +561,7 @@ class LabelService:
                         for target in new
                     ],
                 )
+        await self._forget_grants(community_id)
         self.audit.record(
             "label.bulk_apply",
             decision="change",
@@ -603,33 +631,66 @@ class LabelService:
     async def granted_levels(
         self, pairs: Collection[tuple[int, int]]
     ) -> dict[tuple[int, int], int]:
-        """:meth:`granted_level` for many (community id, user id) pairs in one query (the
-        router asks once per batch); pairs whose labels grant nothing are left out."""
+        """:meth:`granted_level` for many (community id, user id) pairs at once (the router
+        asks once per batch); pairs whose labels grant nothing are left out."""
         if not pairs:
             return {}
-        communities = {community for community, _ in pairs}
-        users = {str(user) for _, user in pairs}
+        communities = sorted({community for community, _ in pairs})
+        grants = await self._community_grants(communities)
+        found = {(c, u): grants[c][u] for c, u in pairs if u in grants.get(c, {})}
+        return found
+
+    async def _community_grants(self, communities: builtins.list[int]) -> dict[int, dict[int, int]]:
+        """Per community: user id → the highest level their unexpired labels grant."""
+        grants: dict[int, dict[int, int]] = {}
+        missing = communities
+        if self._cache is not None:
+            cached = await self._cache.get_many([grants_key(c) for c in communities])
+            missing = builtins.list[int]()
+            for community, raw in zip(communities, cached, strict=True):
+                if raw is None:
+                    missing.append(community)
+                else:
+                    grants[community] = {int(u): level for u, level in orjson.loads(raw).items()}
+        if not missing:
+            return grants
+        now = self.clock.now()
         query = (
             select(
                 LabelAssignment.community_id,
                 LabelAssignment.target_id,
                 func.max(Label.grants_level),
+                func.min(LabelAssignment.expires_at),
             )
             .join(Label, Label.id == LabelAssignment.label_id)
             .where(
-                LabelAssignment.community_id.in_(communities),
+                LabelAssignment.community_id.in_(missing),
                 LabelAssignment.target_type == "user",
-                LabelAssignment.target_id.in_(users),
                 Label.grants_level.is_not(None),
-                _unexpired(self.clock.now()),
+                _unexpired(now),
             )
             .group_by(LabelAssignment.community_id, LabelAssignment.target_id)
         )
         async with self.db.session() as session:  # the primary: a grant applies at once
             rows = (await session.execute(query)).all()
-        wanted = set(pairs)
-        found = {(int(c), int(u)): int(level) for c, u, level in rows if level is not None}
-        return {pair: level for pair, level in found.items() if pair in wanted}
+        loaded: dict[int, dict[int, int]] = {c: {} for c in missing}
+        next_expiry: dict[int, float] = {c: GRANTS_TTL for c in missing}
+        for community, user, level, expires in rows:
+            if level is None or not str(user).isdigit():
+                continue
+            loaded[community][int(user)] = int(level)
+            if expires is not None:
+                left = max((expires - now).total_seconds(), 0.001)
+                next_expiry[community] = min(next_expiry[community], left)
+        grants.update(loaded)
+        if self._cache is not None:
+            for community, users in loaded.items():
+                await self._cache.set(
+                    grants_key(community),
+                    orjson.dumps({str(u): level for u, level in users.items()}),
+                    next_expiry[community],
+                )
+        return grants
 
     async def has_label(
         self, community_id: int, target_type: str, target_id: str, name: str
