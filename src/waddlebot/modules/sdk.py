@@ -14,8 +14,8 @@ HTTP service (``waddlebot serve module:<name>``) without changing a line::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,6 +76,23 @@ class Manifest(BaseModel):
 class UsageError(Exception):
     """Raised by a handler when the arguments are wrong; the router answers with the usage
     line of the command and this message."""
+
+
+H = TypeVar("H")
+
+
+def pick_subcommand(ctx: Context, handlers: Mapping[str, H]) -> H:
+    """For commands with subcommands (``!label add ...``): the handler the first argument
+    names, in any case; a :class:`UsageError` listing the choices when it is missing or
+    unknown."""
+    choices = ", ".join(handlers)
+    if not ctx.args:
+        raise UsageError(f"say what to do: {choices}")
+    wanted = ctx.args[0].lower()
+    handler = handlers.get(wanted)
+    if handler is None:
+        raise UsageError(f"there is no {wanted!r}; use one of {choices}")
+    return handler
 
 
 class Context:

@@ -32,7 +32,7 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, User
 from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
-from waddlebot.services.directory import Directory, upsert_role
+from waddlebot.services.directory import Directory, lock_community, upsert_role
 from waddlebot.services.identity import CODE_LIFETIME, hash_code, new_code
 from waddlebot.services.router import keys
 
@@ -256,7 +256,7 @@ class CommunityService:
         place, with the same prefix, and no owner until the place's platform owner speaks);
         returns the new community's id. The community keeps all its data."""
         async with self._db.session() as session:
-            await _lock_community(session, community_id)
+            await lock_community(session, community_id)
             places = list(
                 (
                     await session.scalars(
@@ -329,7 +329,7 @@ class CommunityService:
                 raise CommunityError("nobody can be made owner this way; ownership is separate")
             raise CommunityError(f"the role is one of {', '.join(GRANTABLE_ROLES)}")
         async with self._db.session() as session:
-            await _lock_community(session, community_id)
+            await lock_community(session, community_id)
             previous = await _role(session, community_id, user_id)
             _check_change(previous, role, actor_level)
             if previous != role:
@@ -345,7 +345,7 @@ class CommunityService:
         """Take the user's admin or moderator role (they stay a member). Same rules as
         :meth:`set_role`; nothing changes for someone without a role."""
         async with self._db.session() as session:
-            await _lock_community(session, community_id)
+            await lock_community(session, community_id)
             previous = await _role(session, community_id, user_id)
             if previous in (None, "member"):
                 return RoleChange(previous, previous or "member")
@@ -402,19 +402,6 @@ async def _role(session: AsyncSession, community_id: int, user_id: int) -> str |
             Membership.community_id == community_id, Membership.user_id == user_id
         )
     )
-
-
-async def _lock_community(session: AsyncSession, community_id: int) -> None:
-    """Serialise writers on this community (see ``Directory.ensure_owner``): touching its row
-    takes a row lock on PostgreSQL and the write lock on SQLite, held until commit."""
-    locked: Any = await session.execute(
-        update(Community)
-        .where(Community.id == community_id)
-        .values(prefix=Community.prefix)
-        .execution_options(synchronize_session=False)
-    )
-    if locked.rowcount == 0:
-        raise LookupError(f"no community {community_id}")
 
 
 async def _cache_value(session: AsyncSession, community_id: int) -> bytes:

@@ -184,21 +184,30 @@ class Directory:
             if await session.scalar(select(_has_owner(community_id))):
                 return False
         async with self.db.session() as session:
-            # Serialise concurrent callers on this community: touching its row takes a row
-            # lock on PostgreSQL and the database write lock on SQLite, held until commit,
-            # so the check below and the write after it cannot interleave with another's.
-            locked: Any = await session.execute(
-                update(Community)
-                .where(Community.id == community_id)
-                .values(prefix=Community.prefix)
-                .execution_options(synchronize_session=False)
-            )
-            if locked.rowcount == 0:
-                raise LookupError(f"no community {community_id}")
+            await lock_community(session, community_id)
             if await session.scalar(select(_has_owner(community_id))):
                 return False
             await upsert_role(session, self.db.dialect, community_id, user_id, "owner")
             return True
+
+
+async def lock_community(session: AsyncSession, community_id: int) -> dict[str, Any]:
+    """Serialise the writers of one community and return its settings.
+
+    Touching the community's row takes a row lock on PostgreSQL and the database write lock
+    on SQLite, held until the transaction ends: another writer's check-then-write for the
+    same community waits here, and then sees this one's rows. LookupError when there is no
+    such community."""
+    settings = await session.scalar(
+        update(Community)
+        .where(Community.id == community_id)
+        .values(prefix=Community.prefix)
+        .returning(Community.settings)
+        .execution_options(synchronize_session=False)
+    )
+    if settings is None:
+        raise LookupError(f"no community {community_id}")
+    return dict(settings)
 
 
 async def upsert_role(

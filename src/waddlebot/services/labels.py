@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.permissions import Level
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import LABEL_TARGETS, Community, Label, LabelAssignment
+from waddlebot.infra.db.models import LABEL_TARGETS, Label, LabelAssignment
 from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
+from waddlebot.services.directory import lock_community
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
 COLOUR_PATTERN = re.compile(r"^#[0-9a-f]{6}$")
@@ -752,21 +753,8 @@ def _check_actor_level(name: str, grants_level: int | None, actor_level: int | N
 
 
 async def _lock_community(session: AsyncSession, community_id: int) -> dict[str, int]:
-    """Serialise this community's label writers and return its limits.
-
-    Touching the community's row takes a row lock on PostgreSQL and the database write lock on
-    SQLite, held until the transaction ends: another writer's count-then-insert for the same
-    community waits here, and then sees this one's rows."""
-    settings = await session.scalar(
-        update(Community)
-        .where(Community.id == community_id)
-        .values(prefix=Community.prefix)
-        .returning(Community.settings)
-        .execution_options(synchronize_session=False)
-    )
-    if settings is None:
-        raise LookupError(f"no community {community_id}")
-    return limits_from_settings(settings)
+    """Serialise this community's label writers and return its label limits."""
+    return limits_from_settings(await lock_community(session, community_id))
 
 
 async def _label(session: AsyncSession, community_id: int, name: str) -> Label:

@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 
 from waddlebot.core.events import PLATFORMS
 from waddlebot.core.permissions import Level
-from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError
+from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError, pick_subcommand
 from waddlebot.services.community import (
     CommunityError,
     CommunityInfo,
@@ -56,10 +56,7 @@ def build_community_module(service: CommunityService, find_user: FindUser) -> Mo
                 raise UsageError("info takes nothing after it")
             ctx.reply(_described(await service.info(call.community_id)))
             return
-        handler = _COMMUNITY_HANDLERS.get(sub)
-        if handler is None:
-            raise UsageError(f"there is no {sub!r}; use one of {', '.join(COMMUNITY_SUBCOMMANDS)}")
-        await call.run(handler)
+        await call.run(pick_subcommand(ctx, _COMMUNITY_HANDLERS))
 
     @module.command(
         "role",
@@ -71,13 +68,7 @@ def build_community_module(service: CommunityService, find_user: FindUser) -> Mo
         ),
     )
     async def role(ctx: Context) -> None:
-        if not ctx.args:
-            raise UsageError(f"say what to do: {', '.join(ROLE_SUBCOMMANDS)}")
-        sub = ctx.args[0].lower()
-        handler = _ROLE_HANDLERS.get(sub)
-        if handler is None:
-            raise UsageError(f"there is no {sub!r}; use one of {', '.join(ROLE_SUBCOMMANDS)}")
-        await _Call(ctx, service, find_user).run(handler)
+        await _Call(ctx, service, find_user).run(pick_subcommand(ctx, _ROLE_HANDLERS))
 
     return module
 

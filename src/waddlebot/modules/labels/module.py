@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from waddlebot.core.permissions import Level
-from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError
+from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError, pick_subcommand
 from waddlebot.services.labels import (
     AssignmentInfo,
     DuplicateLabel,
@@ -67,13 +67,7 @@ def build_labels_module(labels: LabelService, find_user: FindUser) -> Module:
         ),
     )
     async def label(ctx: Context) -> None:
-        if not ctx.args:
-            raise UsageError(f"say what to do: {', '.join(SUBCOMMANDS)}")
-        sub = ctx.args[0].lower()
-        handler = _HANDLERS.get(sub)
-        if handler is None:
-            raise UsageError(f"there is no {sub!r}; use one of {', '.join(SUBCOMMANDS)}")
-        await handler(_Call(ctx, labels, find_user))
+        await pick_subcommand(ctx, _HANDLERS)(_Call(ctx, labels, find_user))
 
     return module
 
