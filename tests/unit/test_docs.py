@@ -6,7 +6,10 @@
 - the example modules in docs/modules.md import, answer exactly as their documented
   conversations say, and their documented tests pass;
 - the JSON examples in docs/events.md are valid contract instances;
-- docs/operations.md lists exactly the metrics ``waddlebot.infra.metrics`` defines.
+- docs/operations.md lists exactly the metrics ``waddlebot.infra.metrics`` defines, and
+  exactly the audit actions the code records;
+- docs/api.md names every path of the app's OpenAPI document, and its access table has a row
+  for every method and path under ``/api/v1`` (and none that does not exist).
 
 Markers in the Markdown say which blocks are checked; each precedes a fenced block:
 
@@ -19,6 +22,7 @@ Markers in the Markdown say which blocks are checked; each precedes a fenced blo
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import json
@@ -41,9 +45,11 @@ from waddlebot.modules.loader import load_module
 from waddlebot.modules.sdk import Module
 from waddlebot.schema import CONTRACTS, write_schemas
 from waddlebot.settings import Settings
+from waddlebot.web.deps import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+SRC = ROOT / "src" / "waddlebot"
 SCHEMA_DIR = DOCS / "schema"
 
 _MARKER = re.compile(r"^<!--\s*(test|transcript|validate):\s*(\S+)\s*-->\s*$")
@@ -354,8 +360,135 @@ def test_operations_lists_exactly_the_metrics() -> None:
     assert families, "waddlebot.infra.metrics defines no metrics?"
     exposed = set().union(*families.values())
     text = (DOCS / "operations.md").read_text(encoding="utf-8")
-    documented = set(_METRIC_NAME.findall(text))
+    documented = set(_METRIC_NAME.findall(text)) - {SESSION_COOKIE}  # a cookie, not a metric
     unknown = sorted(documented - exposed)
     assert not unknown, f"operations.md lists metrics that do not exist: {unknown}"
     undocumented = sorted(name for name in families if name not in documented)
     assert not undocumented, f"describe these metrics in docs/operations.md: {undocumented}"
+
+
+# -- (e) audit actions -------------------------------------------------------------------------
+
+_AUDIT_CALLS = ("record", "audit_row")  # AuditLog.record(action, ...), audit_row(action, ...)
+_ACTION_CELL = re.compile(r"^`(?P<action>[a-z_]+(?:\.[a-z_<>]+)+)`$")
+
+
+def _called_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _action_text(node: ast.expr) -> str | None:
+    """A literal action (``"label.create"``); an f-string's variable parts become ``<name>``
+    (``f"command.{spec.name}"`` is ``command.<name>``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            str(part.value) if isinstance(part, ast.Constant) else "<name>" for part in node.values
+        )
+    return None
+
+
+def _action_argument(call: ast.Call, position: int) -> ast.expr | None:
+    if len(call.args) > position:
+        return call.args[position]
+    return next((k.value for k in call.keywords if k.arg == "action"), None)
+
+
+def recorded_audit_actions() -> set[str]:
+    """Every audit action the source records: the first argument of ``record(...)`` and
+    ``audit_row(...)`` calls, and of calls to helpers that pass their own ``action`` parameter
+    on to one of those (``_after_role_change(..., "role.add", ...)``)."""
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted(SRC.rglob("*.py"))]
+    position = dict.fromkeys(_AUDIT_CALLS, 0)  # function name -> where the action is passed
+    for tree in trees:
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or fn.name in position:
+                continue
+            params = [arg.arg for arg in fn.args.args]
+            if "action" not in params:
+                continue
+            for call in ast.walk(fn):
+                if (
+                    isinstance(call, ast.Call)
+                    and _called_name(call.func) in _AUDIT_CALLS
+                    and isinstance(_action_argument(call, 0), ast.Name)
+                    and getattr(_action_argument(call, 0), "id", "") == "action"
+                ):
+                    bound = 1 if params[0] in ("self", "cls") else 0
+                    position[fn.name] = params.index("action") - bound
+    actions: set[str] = set()
+    for tree in trees:
+        for call in ast.walk(tree):
+            if not isinstance(call, ast.Call):
+                continue
+            name = _called_name(call.func)
+            if name not in position:
+                continue
+            argument = _action_argument(call, position[name])
+            action = _action_text(argument) if argument is not None else None
+            if action is not None:
+                actions.add(action)
+    return actions
+
+
+def test_operations_lists_exactly_the_audit_actions() -> None:
+    recorded = recorded_audit_actions()
+    assert {"command.<name>", "apikey.create", "role.add"} <= recorded, (
+        f"the scan of src/ for audit actions is broken: it found only {sorted(recorded)}"
+    )
+    documented = set()
+    for line in (DOCS / "operations.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            match = _ACTION_CELL.match(line.strip().strip("|").split(" | ")[0].strip())
+            if match:
+                documented.add(match["action"])
+    missing = sorted(recorded - documented)
+    assert not missing, f"add rows for these audit actions to docs/operations.md: {missing}"
+    unknown = sorted(documented - recorded)
+    assert not unknown, f"docs/operations.md lists audit actions nothing records: {unknown}"
+
+
+# -- (f) the HTTP API --------------------------------------------------------------------------
+
+_TABLE_PATH = re.compile(r"`(/[^`\s]*)`")
+
+
+def _openapi_operations(tmp_path: Path) -> set[tuple[str, str]]:
+    """(METHOD, path) of every operation in the OpenAPI document of a full app (built, never
+    started: no database is touched)."""
+    from waddlebot.app import create_app
+
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    document = create_app(settings).openapi()
+    return {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+
+
+def _access_rows() -> set[tuple[str, str]]:
+    """(METHOD, path) of every row of the access table in docs/api.md."""
+    rows = set()
+    for line in (DOCS / "api.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if len(cells) >= 3 and re.fullmatch(r"`[A-Z]+`", cells[0]):
+            rows |= {(cells[0].strip("`"), path) for path in _TABLE_PATH.findall(cells[1])}
+    return rows
+
+
+def test_api_page_covers_every_endpoint(tmp_path: Path) -> None:
+    operations = _openapi_operations(tmp_path)
+    assert operations, "the app's OpenAPI document has no paths?"
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    unmentioned = sorted({path for _, path in operations if path not in text})
+    assert not unmentioned, f"describe these paths in docs/api.md: {unmentioned}"
+    rows = _access_rows()
+    missing = sorted(op for op in operations if op not in rows)
+    assert not missing, f"add these to the access table in docs/api.md: {missing}"
+    unknown = sorted(row for row in rows if row[1].startswith("/api/") and row not in operations)
+    assert not unknown, f"docs/api.md's access table lists endpoints that do not exist: {unknown}"
