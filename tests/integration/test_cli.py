@@ -170,3 +170,10 @@ def test_local_chat_never_joins_a_deployments_redis(
         assert list(client.scan_iter(match=f"{key_prefix}*")) == []
     finally:
         client.close()
+
+
+def test_apikey_for_a_community_that_does_not_exist(tmp_path: Path) -> None:
+    result = run(["apikey", "create", "x", "--community", "999"], tmp_path)
+    assert result.returncode != 0
+    assert "there is no community 999" in result.stderr
+    assert "Traceback" not in result.stderr

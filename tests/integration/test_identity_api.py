@@ -159,3 +159,48 @@ async def test_roles_over_http(site: Site) -> None:
 async def test_service_keys_are_not_people(site: Site) -> None:
     _, service = await apikeys.create_key(site.runtime.db, "svc")
     assert (await site.http.get("/api/v1/identity/me", headers=bearer(service))).status_code == 403
+
+
+async def test_missing_communities_and_people_are_404_not_500(site: Site) -> None:
+    _, service = await apikeys.create_key(site.runtime.db, "svc")
+    headers = bearer(service)
+    community = (await site.runtime.directory.resolve_entity("twitch:77", "twitch")).community_id
+    http = site.http
+    assert (await http.get("/api/v1/identity/communities/999", headers=headers)).status_code == 404
+    label = await http.post(
+        "/api/v1/labels/communities/999/labels", headers=headers, json={"name": "x"}
+    )
+    assert label.status_code == 404
+    nobody = await http.put(
+        f"/api/v1/identity/communities/{community}/roles/99999",
+        headers=headers,
+        json={"role": "moderator"},
+    )
+    assert nobody.status_code == 404
+    user = await site.runtime.directory.ensure_identity("console", "sam")
+    _, key = await apikeys.create_key(site.runtime.db, "k", kind="user", user_id=user)
+    blank = await http.post("/api/v1/identity/me/apikeys", headers=bearer(key), json={"name": "  "})
+    assert blank.status_code == 422
+
+
+async def test_a_session_ends_when_its_person_is_merged_into_another(site: Site) -> None:
+    runtime = site.runtime
+    gone = await runtime.directory.ensure_identity("twitch", "900", login="old")
+    _, key = await apikeys.create_key(runtime.db, "k", kind="user", user_id=gone)
+    await site.http.put(
+        "/api/v1/identity/me/login",
+        headers=bearer(key),
+        json={"email": "old@example.org", "password": "long enough password"},
+    )
+    token = (
+        await site.http.post(
+            "/api/v1/identity/login",
+            json={"email": "old@example.org", "password": "long enough password"},
+        )
+    ).json()["token"]
+    site.http.cookies.clear()
+    keeper = await runtime.directory.ensure_identity("console", "keeper")
+    pending = await runtime.identity.start_link(keeper, "twitch", "900")
+    assert await runtime.identity.verify("twitch", "900", pending.code) == keeper
+    me = await site.http.get("/api/v1/identity/me", headers=bearer(token))
+    assert me.status_code == 401

@@ -33,7 +33,7 @@ async def ensure_api_key(settings: Settings) -> None:
         return
     db = await _with_db(settings)
     try:
-        if await apikeys.count_keys(db):
+        if await apikeys.count_keys(db, kind="service"):
             return
         _, plaintext = await apikeys.create_key(db, "local")
     finally:

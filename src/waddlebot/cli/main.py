@@ -157,12 +157,16 @@ def apikey_create(
     ] = "admin",
 ) -> None:
     """Create a service account's API key; it is shown once and stored only as a hash."""
+    from sqlalchemy.exc import IntegrityError
+
     from waddlebot.cli.bootstrap import create_key
 
     try:
         key = asyncio.run(create_key(_settings(quiet=True), name, community, role))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    except IntegrityError as exc:
+        raise typer.BadParameter(f"there is no community {community}") from exc
     typer.echo(key)
 
 

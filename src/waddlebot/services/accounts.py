@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Account
+from waddlebot.infra.db.models import Account, User
 from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
 
@@ -92,7 +92,15 @@ class AccountService:
         if not token.startswith(SESSION_PREFIX):
             return None
         raw = await self._cache.get(_session_key(token))
-        return int(raw) if raw is not None else None
+        if raw is None:
+            return None
+        user_id = int(raw)
+        async with self._db.session() as session:  # gone when merged into another person
+            exists = await session.scalar(select(User.id).where(User.id == user_id))
+        if exists is None:
+            await self.logout(token)
+            return None
+        return user_id
 
     async def logout(self, token: str) -> None:
         await self._cache.delete(_session_key(token))

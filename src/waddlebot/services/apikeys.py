@@ -279,9 +279,13 @@ async def list_keys(db: Database) -> list[ApiKeyInfo]:
     return [_info(row) for row in rows]
 
 
-async def count_keys(db: Database, *, include_revoked: bool = False) -> int:
-    """How many keys exist (active ones only, unless asked)."""
+async def count_keys(
+    db: Database, *, include_revoked: bool = False, kind: str | None = None
+) -> int:
+    """How many keys exist (active ones only, unless asked; of one kind, if given)."""
     query = select(func.count()).select_from(ApiKey)
+    if kind is not None:
+        query = query.where(ApiKey.kind == kind)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
     async with db.session() as session:

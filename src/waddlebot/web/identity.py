@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from waddlebot.runtime import Runtime
 from waddlebot.services import apikeys
@@ -139,8 +140,10 @@ async def create_my_key(
             expires_at=expires,
             actor=actor_of(principal, request),
         )
-    except ValueError as exc:
+    except apikeys.KeyLimitReached as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return NewKey(key=plaintext, **_key_out(info))
 
 
@@ -182,7 +185,7 @@ login_router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
 @login_router.post("/login", response_model=Session)
 async def login(
-    body: LoginIn, response: Response, runtime: Runtime = Depends(get_runtime)
+    body: LoginIn, request: Request, response: Response, runtime: Runtime = Depends(get_runtime)
 ) -> Session:
     """A portal session: its token works as ``Authorization: Bearer`` and as a cookie."""
     try:
@@ -191,7 +194,12 @@ async def login(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
     ttl = int(runtime.accounts.session_ttl)
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="strict", secure=False
+        SESSION_COOKIE,
+        token,
+        max_age=ttl,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
     )
     return Session(token=token, expires_in=ttl)
 
@@ -213,7 +221,10 @@ async def community(
 ) -> CommunityOut:
     """A community's name, places and owners (moderator role)."""
     await community_role(runtime, principal, community_id, "moderator")
-    info = await runtime.community.info(community_id)
+    try:
+        info = await runtime.community.info(community_id)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return CommunityOut(
         id=info.id, name=info.name, prefix=info.prefix, places=info.entities, owners=info.owners
     )
@@ -251,6 +262,8 @@ async def set_role(
         )
     except CommunityError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except (LookupError, IntegrityError) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such community or person") from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -275,4 +288,6 @@ async def remove_role(
         )
     except CommunityError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except (LookupError, IntegrityError) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such community or person") from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)

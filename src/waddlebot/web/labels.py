@@ -86,8 +86,9 @@ class Removed(BaseModel):
     removed_from: int
 
 
-def _label_error(exc: LabelError) -> HTTPException:
-    if isinstance(exc, UnknownLabel):
+def _label_error(exc: LabelError | LookupError) -> HTTPException:
+    """An unknown label or community is 404, a taken name 409, anything else 422."""
+    if isinstance(exc, UnknownLabel | LookupError):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
     if isinstance(exc, DuplicateLabel):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
@@ -125,7 +126,7 @@ async def create_label(
             actor=actor_of(principal, request),
             actor_level=level_of(principal, role),
         )
-    except LabelError as exc:
+    except (LabelError, LookupError) as exc:
         raise _label_error(exc) from exc
     return LabelOut.of(created)
 
@@ -144,7 +145,7 @@ async def delete_label(
         removed = await runtime.labels.delete(
             community_id, name, actor_of(principal, request), actor_level=level_of(principal, role)
         )
-    except LabelError as exc:
+    except (LabelError, LookupError) as exc:
         raise _label_error(exc) from exc
     return Removed(removed_from=removed)
 
@@ -171,7 +172,7 @@ async def apply_label(
             expires_at=body.expires_at,
             actor_level=level_of(principal, role),
         )
-    except LabelError as exc:
+    except (LabelError, LookupError) as exc:
         raise _label_error(exc) from exc
     return Applied(applied=applied)
 
@@ -199,7 +200,7 @@ async def remove_label(
             actor_of(principal, request),
             actor_level=level_of(principal, role),
         )
-    except LabelError as exc:
+    except (LabelError, LookupError) as exc:
         raise _label_error(exc) from exc
     if not removed:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{target_id} does not have {name}")
@@ -218,6 +219,6 @@ async def labels_of(
     await community_role(runtime, principal, community_id, "moderator")
     try:
         found = await runtime.labels.labels_of(community_id, target_type, target_id)
-    except LabelError as exc:
+    except (LabelError, LookupError) as exc:
         raise _label_error(exc) from exc
     return [AssignmentOut.of(assignment) for assignment in found]
