@@ -204,3 +204,18 @@ async def test_a_session_ends_when_its_person_is_merged_into_another(site: Site)
     assert await runtime.identity.verify("twitch", "900", pending.code) == keeper
     me = await site.http.get("/api/v1/identity/me", headers=bearer(token))
     assert me.status_code == 401
+
+
+async def test_read_only_keys_cannot_change_anything(site: Site) -> None:
+    user = await site.runtime.directory.ensure_identity("console", "reader")
+    _, key = await apikeys.create_key(site.runtime.db, "full", kind="user", user_id=user)
+    made = await site.http.post(
+        "/api/v1/identity/me/apikeys", headers=bearer(key), json={"name": "ro", "scopes": ["read"]}
+    )
+    assert made.status_code == 201 and made.json()["scopes"] == ["read"]
+    read_only = bearer(made.json()["key"])
+    assert (await site.http.get("/api/v1/identity/me", headers=read_only)).status_code == 200
+    refused = await site.http.post(
+        "/api/v1/identity/me/apikeys", headers=read_only, json={"name": "escalate"}
+    )
+    assert refused.status_code == 403 and "only read" in refused.json()["detail"]

@@ -206,3 +206,32 @@ async def test_service_accounts_scoped_to_a_community_or_to_collecting(world: Wo
     assert scoped_events.status_code == 403
     with pytest.raises(ValueError, match="role"):
         await apikeys.create_key(runtime.db, "bad", role="emperor")
+
+
+async def test_label_limits_are_configured_per_community(world: World) -> None:
+    base = f"/api/v1/labels/communities/{world.community_a}"
+    limits = await world.http.get(f"{base}/limits", headers=world.moderator_a)
+    assert limits.json() == {"per_user": 5, "per_community": 5, "per_item": 10, "definitions": 100}
+    refused = await world.http.patch(
+        f"{base}/limits", headers=world.moderator_a, json={"per_user": 1}
+    )
+    assert refused.status_code == 403
+    changed = await world.http.patch(f"{base}/limits", headers=world.admin_a, json={"per_user": 1})
+    assert changed.json()["per_user"] == 1 and changed.json()["per_item"] == 10
+    for name in ("one", "two"):
+        await world.http.post(f"{base}/labels", headers=world.admin_a, json={"name": name})
+    first = await world.http.post(
+        f"{base}/labels/one/targets",
+        headers=world.moderator_a,
+        json={"target_type": "user", "target_ids": [str(world.bob)]},
+    )
+    second = await world.http.post(
+        f"{base}/labels/two/targets",
+        headers=world.moderator_a,
+        json={"target_type": "user", "target_ids": [str(world.bob)]},
+    )
+    assert (first.status_code, second.status_code) == (200, 422)
+    negative = await world.http.patch(
+        f"{base}/limits", headers=world.admin_a, json={"per_user": -1}
+    )
+    assert negative.status_code == 422

@@ -26,6 +26,7 @@ class Principal:
     community_id: int | None = None  # a service account tied to one community
     key_id: str = ""
     role: str = ""  # a service account's role: "admin" (everything) or "collector"
+    read_only: bool = False  # a key with the "read" scope only
 
     @property
     def is_global_service(self) -> bool:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.permissions import Level
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import LABEL_TARGETS, Label, LabelAssignment
+from waddlebot.infra.db.models import LABEL_TARGETS, Community, Label, LabelAssignment
 from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import lock_community
@@ -309,6 +309,40 @@ class LabelService:
             detail={"grants_level": label.grants_level, "assignments": had or 0},
         )
         return int(had or 0)
+
+    async def limits(self, community_id: int) -> dict[str, int]:
+        query = select(Community.settings).where(Community.id == community_id)
+        async with self.db.session() as session:
+            settings = await session.scalar(query)
+        if settings is None:
+            raise LookupError(f"no community {community_id}")
+        return limits_from_settings(settings)
+
+    async def set_limits(
+        self, community_id: int, changes: Mapping[str, int], actor: str = ""
+    ) -> dict[str, int]:
+        """Change some of the community's label limits; returns all of them."""
+        unknown = set(changes) - set(DEFAULT_LIMITS)
+        if unknown or any(v < 0 for v in changes.values()):
+            raise InvalidLabel(
+                f"limits are whole numbers of at least 0 for {', '.join(DEFAULT_LIMITS)}"
+            )
+        async with self.db.session() as session:
+            settings = await lock_community(session, community_id)
+            limits = {**limits_from_settings(settings), **changes}
+            await session.execute(
+                update(Community)
+                .where(Community.id == community_id)
+                .values(settings={**settings, "labels": limits})
+            )
+        self.audit.record(
+            "label.limits",
+            decision="change",
+            actor=actor,
+            community_id=community_id,
+            detail=dict(changes),
+        )
+        return limits
 
     async def list(self, community_id: int) -> builtins.list[LabelInfo]:
         """The community's labels by name. May lag a replica."""

@@ -13,6 +13,7 @@ from waddlebot.services.access import AccessDenied, Principal, Role
 from waddlebot.services.accounts import SESSION_PREFIX
 
 SESSION_COOKIE = "waddlebot_session"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # the key given in WADDLEBOT_API_KEY (for deployments that inject one secret everywhere)
 ENV_PRINCIPAL = Principal(kind="service", name="WADDLEBOT_API_KEY", key_id="env")
 ROLE_LEVELS: dict[str, Level] = {
@@ -58,6 +59,7 @@ async def authenticate(runtime: Runtime, key: str) -> Principal | None:
         community_id=info.community_id,
         key_id=info.key_id,
         role=info.role,
+        read_only=not (info.allows("write")),
     )
 
 
@@ -70,6 +72,8 @@ async def get_principal(request: Request, runtime: Runtime = Depends(get_runtime
             "a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if principal.read_only and request.method not in READ_METHODS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only read (scope: read)")
     return principal
 
 

@@ -51,11 +51,15 @@ class Me(BaseModel):
 class KeyIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     expires_in_days: int = Field(default=365, ge=1, le=365)
+    scopes: list[Literal["read", "write"]] = Field(
+        default=["read", "write"], min_length=1, description="read: GET only; write: changes too"
+    )
 
 
 class KeyOut(BaseModel):
     key_id: str
     name: str
+    scopes: list[str]
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
@@ -96,6 +100,7 @@ def _key_out(info: apikeys.ApiKeyInfo) -> dict[str, object]:
     return {
         "key_id": info.key_id,
         "name": info.name,
+        "scopes": list(info.scopes),
         "created_at": info.created_at,
         "expires_at": info.expires_at,
         "last_used_at": info.last_used_at,
@@ -135,6 +140,7 @@ async def create_my_key(
         info, plaintext = await apikeys.create_key(
             runtime.db,
             body.name,
+            body.scopes,
             kind="user",
             user_id=user_id,
             expires_at=expires,

@@ -82,6 +82,20 @@ class Applied(BaseModel):
     applied: int = Field(description="targets that did not have the label before")
 
 
+class Limits(BaseModel):
+    per_user: int = Field(ge=0, description="labels one person may carry here")
+    per_community: int = Field(ge=0, description="labels on the community itself")
+    per_item: int = Field(ge=0, description="labels on one item, event or memory")
+    definitions: int = Field(ge=0, description="labels the community may define")
+
+
+class LimitsIn(BaseModel):
+    per_user: int | None = Field(default=None, ge=0)
+    per_community: int | None = Field(default=None, ge=0)
+    per_item: int | None = Field(default=None, ge=0)
+    definitions: int | None = Field(default=None, ge=0)
+
+
 class Removed(BaseModel):
     removed_from: int
 
@@ -222,3 +236,37 @@ async def labels_of(
     except (LabelError, LookupError) as exc:
         raise _label_error(exc) from exc
     return [AssignmentOut.of(assignment) for assignment in found]
+
+
+@router.get("/limits", response_model=Limits)
+async def get_limits(
+    community_id: CommunityId,
+    principal: Principal = Depends(get_principal),
+    runtime: Runtime = Depends(get_runtime),
+) -> Limits:
+    """How many labels people, the community and items may carry here (moderator role)."""
+    await community_role(runtime, principal, community_id, "moderator")
+    try:
+        return Limits(**await runtime.labels.limits(community_id))
+    except LookupError as exc:
+        raise _label_error(exc) from exc
+
+
+@router.patch("/limits", response_model=Limits)
+async def set_limits(
+    community_id: CommunityId,
+    body: LimitsIn,
+    request: Request,
+    principal: Principal = Depends(get_principal),
+    runtime: Runtime = Depends(get_runtime),
+) -> Limits:
+    """Change some of the community's label limits (admin role)."""
+    await community_role(runtime, principal, community_id, "admin")
+    changes = body.model_dump(exclude_none=True)
+    try:
+        limits = await runtime.labels.set_limits(
+            community_id, changes, actor_of(principal, request)
+        )
+    except (LabelError, LookupError) as exc:
+        raise _label_error(exc) from exc
+    return Limits(**limits)
