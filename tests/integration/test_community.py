@@ -508,3 +508,16 @@ async def test_concurrent_unlinks_leave_the_community_a_place(runtime: Runtime) 
     )
     assert sorted(type(r).__name__ for r in results) == ["CommunityError", "int"]
     assert len(await runtime.directory.entity_ids(home)) == 1
+
+
+async def test_role_remove_accepts_the_role_as_the_issue_writes_it(runtime: Runtime) -> None:
+    await say(runtime, "!ping", user="rob")
+    assert await say(runtime, "!role add rob moderator", role="owner") == [
+        "@rob is now a moderator here."
+    ]
+    assert await say(runtime, "!role remove rob admin", role="owner") == [
+        "@rob is not an admin here."
+    ]
+    assert await say(runtime, "!role remove rob moderator", role="owner") == [
+        "@rob is no longer a moderator here."
+    ]

@@ -19,7 +19,7 @@ platform (without a leading ``@``), None when unknown."""
 COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink")
 COMMUNITY_USAGE = "[rename <name> | link <platform> | join <code> | unlink <place>]"
 ROLE_SUBCOMMANDS = ("list", "add", "remove")
-ROLE_USAGE = "list | add <user> <moderator|admin> | remove <user>"
+ROLE_USAGE = "list | add <user> <moderator|admin> | remove <user> [moderator|admin]"
 MAX_LISTED = 400  # characters of names in one reply; chat platforms cut long messages
 
 _ROLE_NAMES = {
@@ -262,10 +262,16 @@ async def _add(call: _Call) -> None:
 async def _remove(call: _Call) -> None:
     if not call.allowed(Level.ADMIN, "Only admins and the owner can take roles away."):
         return
-    if len(call.args) != 1:
-        raise UsageError(f"e.g. {call.prefix}role remove @bob")
+    if len(call.args) not in (1, 2):
+        raise UsageError(f"e.g. {call.prefix}role remove @bob moderator")
+    named = _ROLE_NAMES.get(call.args[1].lower()) if len(call.args) == 2 else None
+    if len(call.args) == 2 and named is None:
+        raise UsageError("the role is moderator or admin")
     user_id, shown = await call.user(call.args[0])
     if user_id is None:
+        return
+    if named is not None and await call.service.role_of(call.community_id, user_id) != named:
+        call.ctx.reply(f"{shown} is not {_ARTICLE.get(named, named)} here.")
         return
     try:
         change = await call.service.remove_role(
