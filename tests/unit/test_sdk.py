@@ -141,3 +141,27 @@ def test_levels_named_for_what_they_need() -> None:
     assert Level.at_least(500) is Level.MODERATOR
     assert Level.at_least(99) is Level.EVERYONE
     assert Level.at_least(9999) is Level.OWNER
+
+
+async def test_a_fallback_module_gets_the_commands_nobody_declares() -> None:
+    custom = Module("custom")
+
+    @custom.command("commands")
+    async def commands(ctx: Context) -> str:
+        return "managing"
+
+    @custom.fallback
+    async def anything(ctx: Context) -> str:
+        return f"custom {ctx.request.command}"
+
+    registry = ModuleRegistry([LocalModuleClient(build()), LocalModuleClient(custom)])
+    assert registry.command("!", "hello2") is None  # no fallback set yet
+    registry.set_fallback(registry.clients()[1])
+    route = registry.command("!", "hello2")
+    assert route is not None and route.module == "custom" and route.spec.level == 100
+    assert registry.command("!", "hi").module == "demo"  # type: ignore[union-attr]
+    assert registry.command("#", "hello2") is None  # serverless names are never custom
+    response = await route.client.call(request("hello2"))
+    assert [r.text for r in response.replies] == ["custom hello2"]
+    with pytest.raises(ValueError, match="not registered"):
+        registry.set_fallback(LocalModuleClient(Module("stray")))

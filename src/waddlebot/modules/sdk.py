@@ -168,6 +168,7 @@ class Module:
         self._config_schema = config_schema or {}
         self._commands: dict[str, tuple[CommandSpec, Handler]] = {}
         self._listeners: dict[EventType, list[Handler]] = {}
+        self._fallback: Handler | None = None
 
     @property
     def name(self) -> str:
@@ -195,6 +196,14 @@ class Module:
 
         return register
 
+    def fallback(self, handler: Handler) -> Handler:
+        """Handle commands this module does not declare (custom commands a community defines
+        at run time); the router sends them here when the module is its fallback."""
+        if not inspect.iscoroutinefunction(handler):
+            raise TypeError("the fallback handler must be an async function")
+        self._fallback = handler
+        return handler
+
     def on(self, *event_types: EventType) -> Callable[[Handler], Handler]:
         """Register a listener for non-command events (follows, raids, plain chat...)."""
 
@@ -212,10 +221,11 @@ class Module:
         ctx = Context(request)
         if request.kind == "command":
             entry = self._commands.get(request.command)
-            if entry is None:
+            handler = entry[1] if entry is not None else self._fallback
+            if handler is None:
                 raise LookupError(f"module {self.name!r} has no command {request.command!r}")
             try:
-                await _collect(ctx, entry[1])
+                await _collect(ctx, handler)
             except UsageError as exc:
                 return ModuleResponse(usage_error=str(exc) or "wrong arguments")
         else:

@@ -64,6 +64,7 @@ class ModuleRegistry:
         self._clients: dict[str, ModuleClient] = {}
         self._commands: dict[tuple[bool, str], CommandRoute] = {}
         self._listeners: dict[EventType, list[ModuleClient]] = {}
+        self._fallback: ModuleClient | None = None
         for client in clients:
             self.add(client)
 
@@ -88,7 +89,19 @@ class ModuleRegistry:
             self._listeners.setdefault(event_type, []).append(client)
 
     def command(self, prefix: str, name: str) -> CommandRoute | None:
-        return self._commands.get((prefix == SERVERLESS_PREFIX, name))
+        """The module behind ``!name`` (or ``#name``). A ``!`` command no module declares
+        goes to the fallback module, if one is set (the custom commands a community
+        defines at run time); it answers nothing when it does not know the name either."""
+        route = self._commands.get((prefix == SERVERLESS_PREFIX, name))
+        if route is None and self._fallback is not None and prefix != SERVERLESS_PREFIX:
+            return CommandRoute(CommandSpec(name=name), self._fallback)
+        return route
+
+    def set_fallback(self, client: ModuleClient) -> None:
+        """Send ``!`` commands no module declares to ``client`` (it must be registered)."""
+        if self._clients.get(client.name) is not client:
+            raise ValueError(f"module {client.name!r} is not registered")
+        self._fallback = client
 
     def listeners(self, event_type: EventType) -> list[ModuleClient]:
         return self._listeners.get(event_type, [])
