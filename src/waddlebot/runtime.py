@@ -16,6 +16,8 @@ from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
+from waddlebot.infra.urlfetch import UrlFetcher
+from waddlebot.modules.commands import build_commands_module
 from waddlebot.modules.community import build_community_module
 from waddlebot.modules.core import build_core_module
 from waddlebot.modules.identity import build_identity_module
@@ -27,6 +29,7 @@ from waddlebot.services.apikeys import KeyVerifier
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.community import CommunityService
 from waddlebot.services.completion import CompletionHub
+from waddlebot.services.custom_commands import CustomCommandService
 from waddlebot.services.directory import Directory
 from waddlebot.services.identity import IdentityService
 from waddlebot.services.labels import LabelService
@@ -56,6 +59,7 @@ class Runtime:
     access: Access
     accounts: AccountService
     community: CommunityService
+    commands: CustomCommandService
     router: Router
     console: ConsoleCollector | None
 
@@ -174,6 +178,21 @@ class Runtime:
             except ValueError:
                 await client.close()
                 raise
+        self.commands = CustomCommandService(self.db, self.audit)
+        custom = LocalModuleClient(
+            build_commands_module(self.commands, UrlFetcher(), reserved=self._builtin_names)
+        )
+        registry.add(custom)
+        registry.set_fallback(custom)
+
+    def _builtin_names(self) -> set[str]:
+        """Names and aliases of every ``!`` command a module declares."""
+        return {
+            name
+            for route in self.registry.routes()
+            if not route.spec.serverless
+            for name in (route.spec.name, *route.spec.aliases)
+        }
 
     async def stop(self) -> None:
         """Stop everything that was started (also after a start that failed half way)."""

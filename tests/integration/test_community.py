@@ -294,7 +294,7 @@ async def test_roles_and_who_may_change_them(rt: Runtime) -> None:
     await say(rt, "hello", role="owner")
     for name in ("ada", "mo", "bob"):
         await say(rt, "hello", user=name)
-    usage = "Usage: !role list | add <user> <moderator|admin> | remove <user>"
+    usage = "Usage: !role list | add <user> <moderator|admin> | remove <user> [moderator|admin]"
 
     assert await say(rt, "!role list", user="bob") == ["Roles: alice (owner)"]
     assert await say(rt, "!role add @ada admin") == ["@ada is now an admin here."]
@@ -345,7 +345,7 @@ async def test_roles_and_who_may_change_them(rt: Runtime) -> None:
     assert await say(rt, "!role") == [f"{usage} (say what to do: list, add, remove)"]
     assert await say(rt, "!role add @bob") == [f"{usage} (e.g. !role add @bob moderator)"]
     assert await say(rt, "!role add @bob king") == [f"{usage} (the role is moderator or admin)"]
-    assert await say(rt, "!role remove") == [f"{usage} (e.g. !role remove @bob)"]
+    assert await say(rt, "!role remove") == [f"{usage} (e.g. !role remove @bob moderator)"]
     assert await say(rt, "!role list everything") == [f"{usage} (list takes nothing after it)"]
     assert await say(rt, "!role give @bob") == [
         f"{usage} (there is no 'give'; use one of list, add, remove)"

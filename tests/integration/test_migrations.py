@@ -26,7 +26,8 @@ FOUNDATION_TABLES = {
     "audit_log",
     "module_settings",
 }
-TABLES = FOUNDATION_TABLES | {"labels", "label_assignments", "link_codes", "accounts"}
+IDENTITY_TABLES = FOUNDATION_TABLES | {"labels", "label_assignments", "link_codes", "accounts"}
+TABLES = IDENTITY_TABLES | {"custom_commands", "counters"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,7 +69,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0002_identity_labels"
+    assert migrate.head_revision() == "0003_custom_commands"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:
@@ -87,6 +88,9 @@ def test_upgrade_downgrade_cycle(url: str) -> None:
     assert asyncio.run(_on(url, _tables)) == TABLES | {"alembic_version"}
 
     migrate.downgrade(url)  # one step back
+    assert migrate.current(url) == "0002_identity_labels"
+    assert asyncio.run(_on(url, _tables)) == IDENTITY_TABLES | {"alembic_version"}
+    migrate.downgrade(url)
     assert migrate.current(url) == "0001_foundation"
     assert asyncio.run(_on(url, _tables)) == FOUNDATION_TABLES | {"alembic_version"}
     migrate.downgrade(url)
