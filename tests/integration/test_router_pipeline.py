@@ -338,3 +338,14 @@ async def test_an_expiring_label_stops_granting_its_level_on_time(runtime: Runti
     assert await say(runtime, "!modonly", user="temp") == [
         "@temp, !modonly is for moderator level and up."
     ]
+
+
+async def test_other_bots_commands_do_not_use_up_the_rate_limit(settings, mode) -> None:  # type: ignore[no-untyped-def]
+    limited = settings.model_copy(update={"rate_user_per_30s": 2})
+    rt = await Runtime.start(limited)
+    try:
+        for _ in range(5):  # commands meant for another bot in the channel
+            assert await say(rt, "!songrequest something", user="fan") == []
+        assert await say(rt, "!ping", user="fan") == ["pong"]
+    finally:
+        await rt.stop()

@@ -51,6 +51,7 @@ class LocalModuleClient:
 class CommandRoute:
     spec: CommandSpec
     client: ModuleClient
+    fallback: bool = False  # a name no module declares, offered to the fallback module
 
     @property
     def module(self) -> str:
@@ -94,7 +95,7 @@ class ModuleRegistry:
         defines at run time); it answers nothing when it does not know the name either."""
         route = self._commands.get((prefix == SERVERLESS_PREFIX, name))
         if route is None and self._fallback is not None and prefix != SERVERLESS_PREFIX:
-            return CommandRoute(CommandSpec(name=name), self._fallback)
+            return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
         return route
 
     def set_fallback(self, client: ModuleClient) -> None:

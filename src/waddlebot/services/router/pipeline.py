@@ -417,7 +417,13 @@ class Router:
                 needed = Level.at_least(spec.level).label
                 self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
             return
-        refusal = await self._limits.check(trip.event.entity_id, caller, spec, shown)
+        # a name no module declares may be another bot's command: it must not use up
+        # anyone's limits here (the custom commands module keeps its own cooldowns)
+        refusal = (
+            None
+            if route.fallback
+            else await self._limits.check(trip.event.entity_id, caller, spec, shown)
+        )
         if refusal is not None:
             trip.outcome = "rate_limited"
             if refusal:
