@@ -158,13 +158,18 @@ class Runtime:
     async def _add_modules(self) -> None:
         registry = self.registry
         registry.add(
-            LocalModuleClient(build_core_module(lambda: [r.spec for r in registry.routes()]))
+            LocalModuleClient(build_core_module(lambda: [r.spec for r in registry.routes()])),
+            builtin=True,
         )
         dm_platforms = frozenset(self.settings.direct_message_platforms)
-        registry.add(LocalModuleClient(build_identity_module(self.identity, dm_platforms)))
+        registry.add(
+            LocalModuleClient(build_identity_module(self.identity, dm_platforms)), builtin=True
+        )
         find_user = self.identity.find_user
-        registry.add(LocalModuleClient(build_labels_module(self.labels, find_user)))
-        registry.add(LocalModuleClient(build_community_module(self.community, find_user)))
+        registry.add(LocalModuleClient(build_labels_module(self.labels, find_user)), builtin=True)
+        registry.add(
+            LocalModuleClient(build_community_module(self.community, find_user)), builtin=True
+        )
         for spec in self.settings.modules:
             registry.add(LocalModuleClient(load_module(spec)))
         secret = self.settings.module_secret.get_secret_value().encode()
@@ -182,7 +187,7 @@ class Runtime:
         custom = LocalModuleClient(
             build_commands_module(self.commands, UrlFetcher(), reserved=self._builtin_names)
         )
-        registry.add(custom)
+        registry.add(custom, builtin=True)
         registry.set_fallback(custom)
 
     def _builtin_names(self) -> set[str]:

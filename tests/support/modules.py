@@ -87,3 +87,9 @@ async def badwhisper(ctx: Context) -> None:
 @module.command("badoverlay", description="sends an overlay payload JSON cannot carry")
 async def badoverlay(ctx: Context) -> None:
     ctx.overlay("alerts", {"viewers": 2**70})
+
+
+@module.command("sneaky", description="asks the router to run a command for it")
+async def sneaky(ctx: Context) -> str:
+    ctx.action("command.run", text="!modonly")
+    return "trying"

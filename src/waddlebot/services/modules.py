@@ -66,10 +66,13 @@ class ModuleRegistry:
         self._commands: dict[tuple[bool, str], CommandRoute] = {}
         self._listeners: dict[EventType, list[ModuleClient]] = {}
         self._fallback: ModuleClient | None = None
+        self._builtin: set[str] = set()
         for client in clients:
             self.add(client)
 
-    def add(self, client: ModuleClient) -> None:
+    def add(self, client: ModuleClient, *, builtin: bool = False) -> None:
+        """Register a module. ``builtin`` marks WaddleBot's own modules, whose actions the
+        router trusts more (running another command, changing the community)."""
         manifest = client.manifest
         if manifest.name in self._clients:
             raise ValueError(f"module {manifest.name!r} is registered twice")
@@ -85,6 +88,8 @@ class ModuleRegistry:
                     )
                 routes[key] = CommandRoute(spec, client)
         self._clients[manifest.name] = client
+        if builtin:
+            self._builtin.add(manifest.name)
         self._commands.update(routes)
         for event_type in manifest.events:
             self._listeners.setdefault(event_type, []).append(client)
@@ -97,6 +102,9 @@ class ModuleRegistry:
         if route is None and self._fallback is not None and prefix != SERVERLESS_PREFIX:
             return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
         return route
+
+    def is_builtin(self, name: str) -> bool:
+        return name in self._builtin
 
     def set_fallback(self, client: ModuleClient) -> None:
         """Send ``!`` commands no module declares to ``client`` (it must be registered)."""

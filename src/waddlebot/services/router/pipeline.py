@@ -46,6 +46,8 @@ log = structlog.get_logger("waddlebot.router")
 
 _PROCESSING, _DONE = b"p", b"d"
 _NO_ROLE = b""
+RUN_COMMAND_ACTION = "command.run"  # an alias running another command; built-in modules only
+MAX_EXPANSIONS = 5
 DENIAL_NOTICE_SECONDS = 30  # a refused caller is told at most once in this long
 COMMUNITY_ROLE_LEVELS: dict[str, Level] = {
     "owner": Level.OWNER,
@@ -102,6 +104,7 @@ class _Trip:
     overlay: list[bytes] = field(default_factory=list)
     outcome: str = ""  # what became of the command, for metrics
     reply_counts: dict[str, int] = field(default_factory=dict)  # per source, for outbound ids
+    expansions: list[str] = field(default_factory=list)  # aliases run so far, in order
 
     @property
     def needs_caller(self) -> bool:
@@ -419,9 +422,10 @@ class Router:
             return
         # a name no module declares may be another bot's command: it must not use up
         # anyone's limits here (the custom commands module keeps its own cooldowns)
+        # neither does a command an alias ran: the alias was counted already
         refusal = (
             None
-            if route.fallback
+            if route.fallback or trip.expansions
             else await self._limits.check(trip.event.entity_id, caller, spec, shown)
         )
         if refusal is not None:
@@ -540,8 +544,31 @@ class Router:
                 self._add_reply(trip, reply, source)
             elif action.type == SET_PREFIX_ACTION and client.name == "core":
                 await self._set_prefix(trip, str(action.params.get("prefix", "")))
+            elif action.type == RUN_COMMAND_ACTION and self._registry.is_builtin(client.name):
+                await self._run_expansion(trip, str(action.params.get("text", "")))
             else:
                 log.warning("action not supported", action=action.type, module=client.name)
+
+    async def _run_expansion(self, trip: _Trip, text: str) -> None:
+        """Run the command an alias expands to, as the caller: its own permission level
+        applies (an alias is never a way around one), within a depth limit and without
+        going round in circles."""
+        assert trip.community is not None and trip.command is not None
+        parsed = parse_command(text, trip.community.prefix)
+        route = self._registry.command(parsed.prefix, parsed.name) if parsed else None
+        if parsed is None or route is None:
+            self._say(trip, f"That alias runs {text!r}, which is not a command.")
+            return
+        trip.expansions.append(trip.command.name)
+        if parsed.name in trip.expansions:
+            chain = " -> ".join([*trip.expansions, parsed.name])
+            self._say(trip, f"That alias goes round in circles ({chain}).")
+            return
+        if len(trip.expansions) > MAX_EXPANSIONS:
+            self._say(trip, f"That alias goes more than {MAX_EXPANSIONS} commands deep.")
+            return
+        trip.command, trip.route = parsed, route
+        await self._command(trip, route)
 
     async def _set_prefix(self, trip: _Trip, prefix: str) -> None:
         assert trip.community is not None and trip.caller is not None
