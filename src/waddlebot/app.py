@@ -11,7 +11,7 @@ from waddlebot import __version__
 from waddlebot.collectors.console import ws as console_ws
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, health, identity, labels
+from waddlebot.web import api, commands, health, identity, labels
 
 
 def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAPI:
@@ -36,6 +36,7 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
     if "api" in chosen:
         app.include_router(api.router)
         app.include_router(labels.router)
+        app.include_router(commands.router)
         app.include_router(identity.router)
         app.include_router(identity.login_router)
         app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]

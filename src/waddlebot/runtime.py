@@ -185,19 +185,10 @@ class Runtime:
                 raise
         self.commands = CustomCommandService(self.db, self.audit)
         custom = LocalModuleClient(
-            build_commands_module(self.commands, UrlFetcher(), reserved=self._builtin_names)
+            build_commands_module(self.commands, UrlFetcher(), reserved=registry.declared_names)
         )
         registry.add(custom, builtin=True)
         registry.set_fallback(custom)
-
-    def _builtin_names(self) -> set[str]:
-        """Names and aliases of every ``!`` command a module declares."""
-        return {
-            name
-            for route in self.registry.routes()
-            if not route.spec.serverless
-            for name in (route.spec.name, *route.spec.aliases)
-        }
 
     async def stop(self) -> None:
         """Stop everything that was started (also after a start that failed half way)."""

@@ -35,6 +35,7 @@ MAX_ALIAS = 200
 MAX_COOLDOWN = 86400  # seconds
 MAX_COMMANDS = 500  # per community
 MAX_DELTA = 1_000_000  # one counter step
+MAX_COUNT = 2**31 - 1  # a use count (a 32-bit column)
 _COOLDOWN_PRUNE_AT = 10_000  # entries kept before expired ones are swept
 
 
@@ -152,7 +153,10 @@ class CustomCommandService:
         *,
         actor: str = "",
         reserved: Collection[str] = (),
+        audited: bool = True,
     ) -> CommandInfo:
+        """Define a command; ``audited=False`` leaves the audit row to the caller (an import
+        writes one row for all its commands)."""
         name = check_name(name)
         if name in reserved:
             raise ReservedName(name)
@@ -191,11 +195,18 @@ class CustomCommandService:
             session.add(row)
             await session.flush()
             info = _info(row)
-        self._record("custom_command.add", actor, community_id, name, changes)
+        if audited:
+            self._record("custom_command.add", actor, community_id, name, changes)
         return info
 
     async def edit(
-        self, community_id: int, name: str, changes: Changes, *, actor: str = ""
+        self,
+        community_id: int,
+        name: str,
+        changes: Changes,
+        *,
+        actor: str = "",
+        audited: bool = True,
     ) -> CommandInfo:
         name = check_name(name)
         _check_changes(changes)
@@ -227,7 +238,8 @@ class CustomCommandService:
                 raise CustomCommandError("a command needs a response or an alias")
             await session.flush()
             info = _info(row)
-        self._record("custom_command.edit", actor, community_id, name, changes)
+        if audited:
+            self._record("custom_command.edit", actor, community_id, name, changes)
         return info
 
     async def delete(self, community_id: int, name: str, *, actor: str = "") -> None:
@@ -293,6 +305,21 @@ class CustomCommandService:
         if value is None:
             raise UnknownCommand(name)
         return int(value)
+
+    async def set_count(self, community_id: int, name: str, value: int) -> None:
+        """Set a command's use count (an import carries the count over from the old bot)."""
+        name = check_name(name)
+        if not 0 <= value <= MAX_COUNT:
+            raise CustomCommandError(f"a count is a whole number from 0 to {MAX_COUNT}")
+        async with self.db.session() as session:
+            result: Any = await session.execute(
+                update(CustomCommand)
+                .where(CustomCommand.community_id == community_id, CustomCommand.name == name)
+                .values(count=value)
+                .execution_options(synchronize_session=False)
+            )
+            if not result.rowcount:
+                raise UnknownCommand(name)
 
     async def add_to_counter(self, community_id: int, counter: str, delta: int = 1) -> int:
         """Add ``delta`` to a named counter (created at 0 first) and return the new value."""

@@ -103,6 +103,16 @@ class ModuleRegistry:
             return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
         return route
 
+    def declared_names(self) -> set[str]:
+        """Names and aliases of every ``!`` command a module declares (a custom command may
+        not take one)."""
+        return {
+            name
+            for route in self.routes()
+            if not route.spec.serverless
+            for name in (route.spec.name, *route.spec.aliases)
+        }
+
     def is_builtin(self, name: str) -> bool:
         return name in self._builtin
 
