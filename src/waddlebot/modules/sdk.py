@@ -116,6 +116,16 @@ class Context:
         return caller.name if caller else "someone"
 
     @property
+    def actor(self) -> str:
+        """How the audit log names the caller: their WaddleBot user id, else their account."""
+        caller = self.request.caller
+        if caller is None:
+            return ""
+        if caller.user_id is not None:
+            return str(caller.user_id)
+        return f"{caller.identity.platform}:{caller.identity.user_id}"
+
+    @property
     def caller_level(self) -> int:
         caller = self.request.caller
         return caller.level if caller else int(Level.EVERYONE)

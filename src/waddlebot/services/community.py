@@ -33,7 +33,7 @@ from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, U
 from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory, lock_community, upsert_role
-from waddlebot.services.identity import CODE_LIFETIME, hash_code, new_code
+from waddlebot.services.identity import hash_code, issue_code
 from waddlebot.services.router import keys
 
 MAX_NAME = 200
@@ -154,31 +154,17 @@ class CommunityService:
         earlier code of this community for that platform stops working."""
         if platform not in PLATFORMS:
             raise CommunityError(f"the platform is one of {', '.join(PLATFORMS)}")
-        now = self._clock.now()
-        code = new_code()
         async with self._db.session() as session:
             if await session.get(Community, community_id) is None:
                 raise LookupError(f"no community {community_id}")
-            await session.execute(
-                update(LinkCode)
-                .where(
-                    LinkCode.purpose == "community",
-                    LinkCode.community_id == community_id,
-                    LinkCode.platform == platform,
-                    LinkCode.used_at.is_(None),
-                )
-                .values(used_at=now)
-            )
-            session.add(
-                LinkCode(
-                    purpose="community",
-                    code_hash=hash_code(code),
-                    community_id=community_id,
-                    user_id=actor_user_id,
-                    platform=platform,
-                    created_at=now,
-                    expires_at=now + CODE_LIFETIME,
-                )
+            code = await issue_code(
+                session,
+                self._clock.now(),
+                purpose="community",
+                platform=platform,
+                user_id=actor_user_id,
+                community_id=community_id,
+                void_by=(LinkCode.community_id,),
             )
         self._audit.record(
             "community.link.start",

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -81,6 +81,46 @@ def new_code() -> str:
 
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+async def issue_code(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    purpose: str,
+    platform: str,
+    user_id: int | None = None,
+    community_id: int | None = None,
+    platform_user_id: str = "",
+    void_by: Sequence[InstrumentedAttribute[Any]],
+) -> str:
+    """A new one-time code (only its hash is stored). Unused codes of the same purpose and
+    platform that agree with the new one on the ``void_by`` columns stop working."""
+    values = {
+        "purpose": purpose,
+        "platform": platform,
+        "user_id": user_id,
+        "community_id": community_id,
+        "platform_user_id": platform_user_id,
+    }
+    same = [column == values[column.key] for column in void_by]
+    await session.execute(
+        update(LinkCode)
+        .where(
+            LinkCode.purpose == purpose,
+            LinkCode.platform == platform,
+            LinkCode.used_at.is_(None),
+            *same,
+        )
+        .values(used_at=now)
+    )
+    code = new_code()
+    session.add(
+        LinkCode(
+            **values, code_hash=hash_code(code), created_at=now, expires_at=now + CODE_LIFETIME
+        )
+    )
+    return code
 
 
 class IdentityService:
@@ -174,20 +214,15 @@ class IdentityService:
     async def start_link(self, user_id: int, platform: str, platform_user_id: str) -> PendingLink:
         """A fresh code for linking that account to ``user_id`` (earlier codes of this user
         for that account stop working)."""
-        now = self._clock.now()
-        code = new_code()
         async with self._db.session() as session:
-            await self._void_codes(session, user_id, platform, platform_user_id)
-            session.add(
-                LinkCode(
-                    purpose="identity",
-                    code_hash=hash_code(code),
-                    user_id=user_id,
-                    platform=platform,
-                    platform_user_id=platform_user_id,
-                    created_at=now,
-                    expires_at=now + CODE_LIFETIME,
-                )
+            code = await issue_code(
+                session,
+                self._clock.now(),
+                purpose="identity",
+                platform=platform,
+                user_id=user_id,
+                platform_user_id=platform_user_id,
+                void_by=(LinkCode.user_id, LinkCode.platform_user_id),
             )
         self._audit.record(
             "identity.link.start",
@@ -309,21 +344,6 @@ class IdentityService:
             target=f"{info.platform}:{info.platform_user_id}",
         )
         return info
-
-    async def _void_codes(
-        self, session: AsyncSession, user_id: int, platform: str, platform_user_id: str
-    ) -> None:
-        await session.execute(
-            update(LinkCode)
-            .where(
-                LinkCode.purpose == "identity",
-                LinkCode.user_id == user_id,
-                LinkCode.platform == platform,
-                LinkCode.platform_user_id == platform_user_id,
-                LinkCode.used_at.is_(None),
-            )
-            .values(used_at=self._clock.now())
-        )
 
     async def _forget_users(self, user_ids: Sequence[int]) -> None:
         """Drop what the router cached about these users' accounts and roles."""

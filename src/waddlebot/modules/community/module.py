@@ -101,12 +101,7 @@ class _Call:
 
     @property
     def actor(self) -> str:
-        caller = self.ctx.request.caller
-        if caller is None:
-            return ""
-        if caller.user_id is not None:
-            return str(caller.user_id)
-        return f"{caller.identity.platform}:{caller.identity.user_id}"
+        return self.ctx.actor
 
     def allowed(self, level: Level, refusal: str) -> bool:
         if self.ctx.caller_level >= level:
