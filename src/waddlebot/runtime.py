@@ -17,6 +17,7 @@ from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
 from waddlebot.infra.urlfetch import UrlFetcher
+from waddlebot.modules.alias import build_alias_module
 from waddlebot.modules.commands import build_commands_module
 from waddlebot.modules.community import build_community_module
 from waddlebot.modules.core import build_core_module
@@ -25,6 +26,7 @@ from waddlebot.modules.labels import build_labels_module
 from waddlebot.modules.loader import load_module
 from waddlebot.services.access import Access
 from waddlebot.services.accounts import AccountService
+from waddlebot.services.aliases import AliasService
 from waddlebot.services.apikeys import KeyVerifier
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.community import CommunityService
@@ -60,6 +62,7 @@ class Runtime:
     accounts: AccountService
     community: CommunityService
     commands: CustomCommandService
+    aliases: AliasService
     router: Router
     console: ConsoleCollector | None
 
@@ -116,6 +119,7 @@ class Runtime:
             audit=self.audit,
             settings=settings,
             grants=self.labels,
+            aliases=self.aliases,
         )
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
@@ -183,12 +187,31 @@ class Runtime:
             except ValueError:
                 await client.close()
                 raise
-        self.commands = CustomCommandService(self.db, self.audit)
+        self.commands = CustomCommandService(self.db, self.audit, self.ports.cache)
+        self.aliases = AliasService(self.db, self.ports.cache, self.audit)
         custom = LocalModuleClient(
-            build_commands_module(self.commands, UrlFetcher(), reserved=registry.declared_names)
+            build_commands_module(
+                self.commands,
+                UrlFetcher(),
+                reserved=registry.declared_names,
+                alias_exists=self._alias_exists,
+            )
         )
         registry.add(custom, builtin=True)
         registry.set_fallback(custom)
+        aliases = LocalModuleClient(
+            build_alias_module(
+                self.aliases, reserved=registry.declared_names, custom_exists=self._custom_exists
+            )
+        )
+        registry.add(aliases, builtin=True)
+        registry.set_aliases(aliases)
+
+    async def _alias_exists(self, community_id: int, name: str) -> bool:
+        return await self.aliases.lookup(community_id, name) is not None
+
+    async def _custom_exists(self, community_id: int, name: str) -> bool:
+        return await self.commands.get(community_id, name) is not None
 
     async def stop(self) -> None:
         """Stop everything that was started (also after a start that failed half way)."""

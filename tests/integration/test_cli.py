@@ -67,8 +67,9 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "pong",
-        "Commands you can use: !addcom, !commands, !community, !delcom, !editcom, !help, "
-        "!identity, !label, !ping, !prefix, !role, !verify, !whoami. Try !help <command>.",
+        "Commands you can use: !addcom, !alias, !commands, !community, !delcom, !editcom, "
+        "!help, !identity, !label, !ping, !prefix, !role, !unalias, !verify, !whoami. "
+        "Try !help <command>.",
     ]
     assert (tmp_path / "var" / "waddlebot.db").exists()
 

@@ -12,6 +12,7 @@ from tests.support.harness import say
 from waddlebot.core.clock import ManualClock
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import Community
+from waddlebot.infra.memory import MemoryCache
 from waddlebot.runtime import Runtime
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.custom_commands import (
@@ -178,7 +179,7 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def service(db: Database) -> CustomCommandService:
-    return CustomCommandService(db, AuditLog(db), ManualClock())
+    return CustomCommandService(db, AuditLog(db), MemoryCache(), ManualClock())
 
 
 async def new_community(db: Database) -> int:
@@ -230,7 +231,7 @@ async def test_service_errors(db: Database, service: CustomCommandService) -> No
 
 async def test_cooldowns_expire(db: Database) -> None:
     clock = ManualClock()
-    service = CustomCommandService(db, AuditLog(db), clock)
+    service = CustomCommandService(db, AuditLog(db), MemoryCache(), clock)
     community = await new_community(db)
     info = await service.add(community, "cd", Changes(response="x", cooldown=30, user_cooldown=90))
     assert service.take_cooldown(info, "a")

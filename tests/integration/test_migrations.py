@@ -27,7 +27,8 @@ FOUNDATION_TABLES = {
     "module_settings",
 }
 IDENTITY_TABLES = FOUNDATION_TABLES | {"labels", "label_assignments", "link_codes", "accounts"}
-TABLES = IDENTITY_TABLES | {"custom_commands", "counters"}
+COMMAND_TABLES = IDENTITY_TABLES | {"custom_commands", "counters"}
+TABLES = COMMAND_TABLES | {"aliases", "timers", "stream_states"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -69,7 +70,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0003_custom_commands"
+    assert migrate.head_revision() == "0004_aliases_timers"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:
@@ -88,6 +89,9 @@ def test_upgrade_downgrade_cycle(url: str) -> None:
     assert asyncio.run(_on(url, _tables)) == TABLES | {"alembic_version"}
 
     migrate.downgrade(url)  # one step back
+    assert migrate.current(url) == "0003_custom_commands"
+    assert asyncio.run(_on(url, _tables)) == COMMAND_TABLES | {"alembic_version"}
+    migrate.downgrade(url)
     assert migrate.current(url) == "0002_identity_labels"
     assert asyncio.run(_on(url, _tables)) == IDENTITY_TABLES | {"alembic_version"}
     migrate.downgrade(url)

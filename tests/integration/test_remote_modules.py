@@ -43,6 +43,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "community",
         "testkit",
         "commands",
+        "alias",
     ]
     assert await say(remote_runtime, '!echo "over http" ok') == ["over http ok"]
     assert await say(remote_runtime, "!secret") == ["(private) psst"]

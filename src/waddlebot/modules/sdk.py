@@ -95,6 +95,24 @@ def pick_subcommand(ctx: Context, handlers: Mapping[str, H]) -> H:
     return handler
 
 
+def sentence(text: str) -> str:
+    """A message for chat: capitalised, ending with a full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def joined(items: list[str], limit: int = 400) -> str:
+    """Comma-separated, cut short (``... and 12 more``) past ``limit`` characters."""
+    shown: list[str] = []
+    length = 0
+    for item in items:
+        if shown and length + len(item) + 2 > limit:
+            return f"{', '.join(shown)} ... and {len(items) - len(shown)} more"
+        shown.append(item)
+        length += len(item) + 2
+    return ", ".join(shown)
+
+
 class Context:
     """What a handler gets: the request, and methods that build the response."""
 
@@ -109,6 +127,16 @@ class Context:
     @property
     def args(self) -> list[str]:
         return self.request.args
+
+    @property
+    def rest(self) -> str:
+        """The text after the command name, verbatim (quotes and spacing kept)."""
+        request = self.request
+        raw = request.raw_text.strip()
+        if raw and request.prefix and raw.startswith(request.prefix):
+            parts = raw.split(None, 1)
+            return parts[1].strip() if len(parts) > 1 else ""
+        return " ".join(request.args)
 
     @property
     def caller_name(self) -> str:

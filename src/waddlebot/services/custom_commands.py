@@ -25,8 +25,10 @@ from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.permissions import Level
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Counter, CustomCommand
+from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import lock_community
+from waddlebot.services.name_index import CommunityIndex
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 COUNTER_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -137,9 +139,12 @@ def _info(row: CustomCommand) -> CommandInfo:
 
 
 class CustomCommandService:
-    def __init__(self, db: Database, audit: AuditLog, clock: Clock | None = None) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, cache: Cache, clock: Clock | None = None
+    ) -> None:
         self.db = db
         self.audit = audit
+        self._names = CommunityIndex(cache, "custom_commands", self._names_of)
         self.clock: Clock = clock or SystemClock()
         self._free_at: dict[tuple[int, str, str], float] = {}  # process-local cooldowns
 
@@ -195,6 +200,7 @@ class CustomCommandService:
             session.add(row)
             await session.flush()
             info = _info(row)
+        await self._names.refresh(community_id)
         if audited:
             self._record("custom_command.add", actor, community_id, name, changes)
         return info
@@ -252,7 +258,20 @@ class CustomCommandService:
             )
             if not result.rowcount:
                 raise UnknownCommand(name)
+        await self._names.refresh(community_id)
         self._record("custom_command.delete", actor, community_id, name, None)
+
+    async def known(self, community_id: int, name: str) -> bool:
+        """Whether the community has a command of that name, from the cached index: a word
+        after a ``!`` that is not a command (another bot's) costs no database read."""
+        return name.lower() in (await self._names.get([community_id]))[community_id]
+
+    async def _names_of(self, community_id: int) -> dict[str, Any]:
+        async with self.db.session() as session:
+            names = await session.scalars(
+                select(CustomCommand.name).where(CustomCommand.community_id == community_id)
+            )
+            return dict.fromkeys(names, 1)
 
     async def get(self, community_id: int, name: str) -> CommandInfo | None:
         try:

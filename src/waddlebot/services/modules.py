@@ -66,6 +66,7 @@ class ModuleRegistry:
         self._commands: dict[tuple[bool, str], CommandRoute] = {}
         self._listeners: dict[EventType, list[ModuleClient]] = {}
         self._fallback: ModuleClient | None = None
+        self._aliases: ModuleClient | None = None
         self._builtin: set[str] = set()
         for client in clients:
             self.add(client)
@@ -121,6 +122,18 @@ class ModuleRegistry:
         if self._clients.get(client.name) is not client:
             raise ValueError(f"module {client.name!r} is not registered")
         self._fallback = client
+
+    def set_aliases(self, client: ModuleClient) -> None:
+        """Send the community's aliases (``!name`` lines the alias index knows) to ``client``."""
+        if self._clients.get(client.name) is not client:
+            raise ValueError(f"module {client.name!r} is not registered")
+        self._aliases = client
+
+    def alias_route(self, name: str) -> CommandRoute | None:
+        """The route of an alias called ``name``: the alias module's fallback handler."""
+        if self._aliases is None:
+            return None
+        return CommandRoute(CommandSpec(name=name), self._aliases)
 
     def listeners(self, event_type: EventType) -> list[ModuleClient]:
         return self._listeners.get(event_type, [])

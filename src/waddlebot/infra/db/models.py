@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
     func,
     text,
     true,
@@ -374,3 +375,60 @@ class Counter(Base):
     )
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Alias(Base):
+    """A Linux-style alias of a community (``!alias hi='!so $1'``, the ``alias`` module)."""
+
+    __tablename__ = "aliases"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    expansion: Mapped[str] = mapped_column(String(400))  # the command it runs, without prefix
+    forced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class Timer(Base):
+    """A message posted every so many minutes in one place (the ``timers`` module)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    entity_id: Mapped[str] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(500))
+    interval_minutes: Mapped[int] = mapped_column(Integer)
+    min_lines: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    next_run_at: Mapped[datetime] = mapped_column(index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lines_mark: Mapped[int] = mapped_column(  # the place's chat line count at the last run
+        BigInteger, default=0, server_default="0"
+    )
+    created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class StreamState(Base):
+    """Whether a place is live, as its platform last told us (Twitch stream.online/offline)."""
+
+    __tablename__ = "stream_states"
+
+    entity_id: Mapped[str] = mapped_column(
+        ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True
+    )
+    live: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column()

@@ -19,7 +19,15 @@ from waddlebot.core.variables import (
     render,
     truncate,
 )
-from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError, pick_subcommand
+from waddlebot.modules.sdk import (
+    ArgSpec,
+    Context,
+    Module,
+    UsageError,
+    joined,
+    pick_subcommand,
+    sentence,
+)
 from waddlebot.services.custom_commands import (
     Changes,
     CommandInfo,
@@ -36,6 +44,7 @@ log = structlog.get_logger(__name__)
 
 Reserved = Callable[[], set[str]]
 """The names (and aliases) of the built-in ``!`` commands: no custom command may take them."""
+AliasExists = Callable[[int, str], Awaitable[bool]]
 
 OPTIONS = "[-ul=<level>] [-cd=<seconds>] [-usercd=<seconds>] [-a=!other args] [-disabled|-enabled]"
 USAGE = (
@@ -45,7 +54,6 @@ USAGE = (
 MAX_REPLY = 500
 RENDER_SECONDS = 10.0
 MAX_ALIAS_HOPS = 5
-MAX_LISTED = 400
 _OPTION = re.compile(r"^-(ul|cd|usercd|a)=(.*)$", re.IGNORECASE | re.DOTALL)
 _FLAGS = {"-disabled": False, "-enabled": True}
 _SECONDS = re.compile(r"^(\d{1,6})s?$")
@@ -57,9 +65,16 @@ def build_commands_module(
     fetcher: Resolver | None = None,
     *,
     reserved: Reserved = set,
+    alias_exists: AliasExists | None = None,
 ) -> Module:
     """``fetcher`` answers ``$(urlfetch ...)`` (a :class:`~waddlebot.infra.urlfetch.UrlFetcher`);
-    ``reserved`` gives the built-in command names a custom command may not take."""
+    ``reserved`` gives the built-in command names a custom command may not take, and
+    ``alias_exists`` tells whether a community has an alias of a name (which would shadow a
+    custom command of that name)."""
+
+    def call(ctx: Context, skip: int) -> _Call:
+        return _Call(ctx, service, reserved, alias_exists, skip=skip)
+
     module = Module("commands", version="1.0.0", description="Custom commands of the community")
 
     @module.command(
@@ -74,23 +89,23 @@ def build_commands_module(
     )
     async def commands(ctx: Context) -> None:
         handler = pick_subcommand(ctx, _HANDLERS)
-        await handler(_Call(ctx, service, reserved, skip=2))
+        await handler(call(ctx, 2))
 
     @module.command(
         "addcom", usage=f"!name {OPTIONS} <response>", description="Adds a custom command"
     )
     async def addcom(ctx: Context) -> None:
-        await _add(_Call(ctx, service, reserved, skip=1))
+        await _add(call(ctx, 1))
 
     @module.command(
         "editcom", usage="!name [options] [response]", description="Changes a custom command"
     )
     async def editcom(ctx: Context) -> None:
-        await _edit(_Call(ctx, service, reserved, skip=1))
+        await _edit(call(ctx, 1))
 
     @module.command("delcom", usage="!name", description="Deletes a custom command")
     async def delcom(ctx: Context) -> None:
-        await _delete(_Call(ctx, service, reserved, skip=1))
+        await _delete(call(ctx, 1))
 
     @module.fallback
     async def invoke(ctx: Context) -> None:
@@ -163,11 +178,18 @@ def _source(ctx: Context, skip: int) -> _Line:
 
 class _Call:
     def __init__(
-        self, ctx: Context, service: CustomCommandService, reserved: Reserved, *, skip: int
+        self,
+        ctx: Context,
+        service: CustomCommandService,
+        reserved: Reserved,
+        alias_exists: AliasExists | None,
+        *,
+        skip: int,
     ) -> None:
         self.ctx = ctx
         self.service = service
         self.reserved = reserved
+        self.alias_exists = alias_exists
         self.line = _source(ctx, skip)
         self.community_id = ctx.request.community_id
         self.prefix = ctx.request.prefix or "!"
@@ -277,6 +299,12 @@ async def _add(call: _Call) -> None:
         raise UsageError(f"what should !{name} answer? e.g. {call.prefix}addcom !{name} Hi!")
     if not call.check_alias(name, changes.alias_of):
         return
+    if call.alias_exists is not None and await call.alias_exists(call.community_id, name):
+        call.ctx.reply(
+            f"!{name} is an alias here ({call.prefix}alias {name}); remove it with "
+            f"{call.prefix}unalias {name} first."
+        )
+        return
     try:
         info = await call.service.add(
             call.community_id,
@@ -286,7 +314,7 @@ async def _add(call: _Call) -> None:
             reserved=call.reserved(),
         )
     except (DuplicateCommand, ReservedName) as exc:
-        call.ctx.reply(f"{_sentence(str(exc))}")
+        call.ctx.reply(sentence(str(exc)))
         return
     except CustomCommandError as exc:
         raise UsageError(str(exc)) from exc
@@ -304,7 +332,7 @@ async def _edit(call: _Call) -> None:
             call.community_id, name, _with_response(changes, response), actor=call.actor
         )
     except UnknownCommand as exc:
-        call.ctx.reply(_sentence(str(exc)))
+        call.ctx.reply(sentence(str(exc)))
         return
     except CustomCommandError as exc:
         raise UsageError(str(exc)) from exc
@@ -318,7 +346,7 @@ async def _delete(call: _Call) -> None:
     try:
         await call.service.delete(call.community_id, name, actor=call.actor)
     except UnknownCommand as exc:
-        call.ctx.reply(_sentence(str(exc)))
+        call.ctx.reply(sentence(str(exc)))
         return
     call.ctx.reply(f"Deleted !{name}.")
 
@@ -327,7 +355,7 @@ async def _show(call: _Call) -> None:
     name, _, _ = call.parse(options=False)
     info = await call.service.get(call.community_id, name)
     if info is None:
-        call.ctx.reply(_sentence(str(UnknownCommand(name))))
+        call.ctx.reply(sentence(str(UnknownCommand(name))))
         return
     shown = f"-a={info.alias_of}" if info.alias_of else info.response
     call.ctx.reply(truncate(f"!{info.name}{_summary(info)}: {shown}", MAX_REPLY))
@@ -341,7 +369,7 @@ async def _list(call: _Call) -> None:
         call.ctx.reply("No custom commands yet.")
         return
     names = [f"!{c.name}" + ("" if c.enabled else " (disabled)") for c in found]
-    call.ctx.reply(f"Custom commands: {_joined(names)}")
+    call.ctx.reply(f"Custom commands: {joined(names)}")
 
 
 _HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
@@ -381,21 +409,6 @@ def _summary(info: CommandInfo) -> str:
     if not info.enabled:
         parts.append("disabled")
     return f" ({', '.join(parts)})" if parts else ""
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
-def _joined(items: list[str]) -> str:
-    shown: list[str] = []
-    length = 0
-    for item in items:
-        if shown and length + len(item) + 2 > MAX_LISTED:
-            return f"{', '.join(shown)} ... and {len(items) - len(shown)} more"
-        shown.append(item)
-        length += len(item) + 2
-    return ", ".join(shown)
 
 
 # --- invoking --------------------------------------------------------------------------------
@@ -464,6 +477,8 @@ async def _invoke(
     reserved: Reserved,
 ) -> None:
     request = ctx.request
+    if not await service.known(request.community_id, request.command):
+        return  # not ours either (another bot's command?): no answer, no database read
     command = await service.get(request.community_id, request.command)
     if command is None or not command.enabled:
         return  # not ours either: no answer at all, like any unknown command

@@ -4,7 +4,15 @@ from collections.abc import Awaitable, Callable
 
 from waddlebot.core.events import PLATFORMS
 from waddlebot.core.permissions import Level
-from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError, pick_subcommand
+from waddlebot.modules.sdk import (
+    ArgSpec,
+    Context,
+    Module,
+    UsageError,
+    joined,
+    pick_subcommand,
+    sentence,
+)
 from waddlebot.services.community import (
     CommunityError,
     CommunityInfo,
@@ -20,7 +28,6 @@ COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink")
 COMMUNITY_USAGE = "[rename <name> | link <platform> | join <code> | unlink <place>]"
 ROLE_SUBCOMMANDS = ("list", "add", "remove")
 ROLE_USAGE = "list | add <user> <moderator|admin> | remove <user> [moderator|admin]"
-MAX_LISTED = 400  # characters of names in one reply; chat platforms cut long messages
 
 _ROLE_NAMES = {
     "moderator": "moderator",
@@ -88,7 +95,7 @@ class _Call:
         try:
             await handler(self)
         except RoleRefused as exc:
-            self.ctx.reply(f"{_sentence(str(exc))}.")
+            self.ctx.reply(sentence(str(exc)))
         except CommunityError as exc:
             self.ctx.reply(f"@{self.ctx.caller_name}, {exc}.")
 
@@ -218,7 +225,7 @@ async def _list(call: _Call) -> None:
     if not held:
         call.ctx.reply("No one has a role here yet.")
         return
-    call.ctx.reply(f"Roles: {_joined([f'{name} ({role})' for name, role in held])}")
+    call.ctx.reply(f"Roles: {joined([f'{name} ({role})' for name, role in held])}")
 
 
 async def _add(call: _Call) -> None:
@@ -296,7 +303,7 @@ _ROLE_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
 
 
 def _described(info: CommunityInfo) -> str:
-    places = _joined(info.entities) or "no places"
+    places = joined(info.entities) or "no places"
     if not info.owners:
         owners = "Owner: none yet"
     elif len(info.owners) == 1:
@@ -304,19 +311,3 @@ def _described(info: CommunityInfo) -> str:
     else:
         owners = f"Owners: {', '.join(info.owners)}"
     return f'Community "{info.name}" (#{info.id}): {places}. {owners}. Prefix: {info.prefix}'
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _joined(items: list[str]) -> str:
-    """Comma-separated, cut short (``... and 12 more``) past ``MAX_LISTED`` characters."""
-    shown: list[str] = []
-    length = 0
-    for item in items:
-        if shown and length + len(item) + 2 > MAX_LISTED:
-            return f"{', '.join(shown)} ... and {len(items) - len(shown)} more"
-        shown.append(item)
-        length += len(item) + 2
-    return ", ".join(shown)

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from waddlebot.core.permissions import Level
-from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError, pick_subcommand
+from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError, joined, pick_subcommand
 from waddlebot.services.labels import (
     AssignmentInfo,
     DuplicateLabel,
@@ -29,7 +29,6 @@ USAGE = (
     "add <user> <label> [for 7d] | remove <user> <label>"
 )
 MAX_DURATION = timedelta(days=3650)
-MAX_LISTED = 400  # characters of names in one reply; chat platforms cut long messages
 
 _DURATION = re.compile(r"^(?:\d+[wdhm])+$")
 _DURATION_PART = re.compile(r"(\d+)([wdhm])")
@@ -122,7 +121,7 @@ async def _list(call: _Call) -> None:
     if not found:
         call.ctx.reply("No labels yet.")
         return
-    call.ctx.reply(f"Labels: {_joined([_described(label) for label in found])}")
+    call.ctx.reply(f"Labels: {joined([_described(label) for label in found])}")
 
 
 async def _show(call: _Call) -> None:
@@ -135,7 +134,7 @@ async def _show(call: _Call) -> None:
     if not held:
         call.ctx.reply(f"{shown} has no labels.")
         return
-    call.ctx.reply(f"{shown} has: {_joined([_held(assignment) for assignment in held])}")
+    call.ctx.reply(f"{shown} has: {joined([_held(assignment) for assignment in held])}")
 
 
 async def _create(call: _Call) -> None:
@@ -316,15 +315,3 @@ def _when(moment: datetime) -> str:
     if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
         return f"{moment:%Y-%m-%d}"
     return f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def _joined(items: list[str]) -> str:
-    """Comma-separated, cut short (``... and 12 more``) past ``MAX_LISTED`` characters."""
-    shown: list[str] = []
-    length = 0
-    for item in items:
-        if shown and length + len(item) + 2 > MAX_LISTED:
-            return f"{', '.join(shown)} ... and {len(items) - len(shown)} more"
-        shown.append(item)
-        length += len(item) + 2
-    return ", ".join(shown)

@@ -39,3 +39,8 @@ def session_key(session_id: str) -> str:
 def notice_key(entity_id: str, platform_user_id: str, kind: str) -> str:
     """Set while a person has been told "slow down" (or "not allowed") in a place."""
     return f"notice:{kind}:{entity_id}:{platform_user_id}"
+
+
+def lines_key(entity_id: str) -> str:
+    """How many chat lines a place has seen (a counter without expiry; timers read it)."""
+    return f"lines:{entity_id}"

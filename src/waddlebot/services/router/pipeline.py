@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.ports import Ports
 from waddlebot.modules.core import SET_PREFIX_ACTION
 from waddlebot.modules.sdk import CommandSpec
+from waddlebot.services.aliases import AliasInfo
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory
 from waddlebot.services.modules import CommandRoute, ModuleClient, ModuleRegistry
@@ -63,6 +64,14 @@ class LevelGrants(Protocol):
     async def granted_levels(
         self, pairs: Collection[tuple[int, int]]
     ) -> dict[tuple[int, int], int]: ...
+
+
+class AliasIndex(Protocol):
+    """The aliases of communities (see services/aliases.py)."""
+
+    async def index(
+        self, community_ids: Collection[int]
+    ) -> Mapping[int, Mapping[str, AliasInfo]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,8 @@ class _Trip:
     outcome: str = ""  # what became of the command, for metrics
     reply_counts: dict[str, int] = field(default_factory=dict)  # per source, for outbound ids
     expansions: list[str] = field(default_factory=list)  # aliases run so far, in order
+    text: str = ""  # the command line an alias expanded to, when one did
+    ran: set[tuple[str, str]] = field(default_factory=set)  # (name, module) expanded so far
 
     @property
     def needs_caller(self) -> bool:
@@ -121,8 +132,10 @@ class Router:
         audit: AuditLog,
         settings: Settings,
         grants: LevelGrants | None = None,
+        aliases: AliasIndex | None = None,
     ) -> None:
         self._grants = grants
+        self._aliases = aliases
         self._ports = ports
         self._cache = ports.cache
         self._directory = directory
@@ -141,9 +154,11 @@ class Router:
         trips = [_Trip(i.envelope.event, i.envelope.notify, i.deliveries) for i in batch]
         fresh = await self._dedupe(trips)
         if fresh:
+            await self._count_lines(fresh)
             await self._resolve_communities(fresh)
             await self._open_sessions(fresh)
             self._route(fresh)
+            await self._route_aliases(fresh)
             user_ids = await self._resolve_users(fresh)
             await self._resolve_callers([t for t in fresh if t.needs_caller], user_ids)
             busy = [trip for trip in fresh if trip.route is not None or trip.listeners]
@@ -179,6 +194,12 @@ class Router:
             else:
                 metrics.DUPLICATES.labels(trip.event.platform).inc()
         return fresh
+
+    async def _count_lines(self, trips: list[_Trip]) -> None:
+        """Chat lines per place, for timers that wait for some chat between two runs."""
+        lines = Counter(t.event.entity_id for t in trips if t.event.type is EventType.CHAT_MESSAGE)
+        for entity_id, count in lines.items():
+            await self._cache.incr(keys.lines_key(entity_id), count)
 
     # -- communities and sessions ------------------------------------------------------------
 
@@ -258,6 +279,20 @@ class Router:
                     if trip.route is None:
                         trip.outcome = "unknown"
             trip.listeners = self._registry.listeners(event.type)
+
+    async def _route_aliases(self, trips: list[_Trip]) -> None:
+        """A ``!name`` no module declares may be an alias of the community; an alias an
+        admin forced over a built-in command wins over that command."""
+        named = [t for t in trips if t.command is not None and not t.command.serverless]
+        if not named or self._aliases is None:
+            return
+        index = await self._aliases.index({t.community.id for t in named if t.community})
+        for trip in named:
+            assert trip.command is not None and trip.community is not None
+            alias = index.get(trip.community.id, {}).get(trip.command.name)
+            route = self._registry.alias_route(trip.command.name)
+            if route is not None and _alias_wins(trip.route, alias):
+                trip.route, trip.outcome = route, ""
 
     # -- callers -----------------------------------------------------------------------------
 
@@ -484,7 +519,7 @@ class Router:
             command=trip.route.spec.name if command and trip.route else "",
             prefix=command.prefix if command else "",
             args=list(command.args) if command else [],
-            raw_text=event.text,
+            raw_text=trip.text or event.text,
             caller=trip.caller,
             amounts=event.amounts,
         )
@@ -552,23 +587,41 @@ class Router:
     async def _run_expansion(self, trip: _Trip, text: str) -> None:
         """Run the command an alias expands to, as the caller: its own permission level
         applies (an alias is never a way around one), within a depth limit and without
-        going round in circles."""
+        going round in circles. As in a shell, an alias that runs its own name
+        (``ping='!ping twice'``) runs the command it shadows rather than itself."""
         assert trip.community is not None and trip.command is not None
+        assert trip.route is not None
         parsed = parse_command(text, trip.community.prefix)
-        route = self._registry.command(parsed.prefix, parsed.name) if parsed else None
-        if parsed is None or route is None:
+        if parsed is None:
             self._say(trip, f"That alias runs {text!r}, which is not a command.")
             return
         trip.expansions.append(trip.command.name)
-        if parsed.name in trip.expansions:
+        trip.ran.add((trip.command.name, trip.route.module))
+        route = await self._expansion_route(trip, parsed)
+        if route is None or (parsed.name, route.module) in trip.ran:
             chain = " -> ".join([*trip.expansions, parsed.name])
             self._say(trip, f"That alias goes round in circles ({chain}).")
             return
         if len(trip.expansions) > MAX_EXPANSIONS:
             self._say(trip, f"That alias goes more than {MAX_EXPANSIONS} commands deep.")
             return
-        trip.command, trip.route = parsed, route
+        trip.command, trip.route, trip.text = parsed, route, text
         await self._command(trip, route)
+
+    async def _expansion_route(self, trip: _Trip, parsed: ParsedCommand) -> CommandRoute | None:
+        """Where an expanded line goes: an alias of that name unless it is being expanded
+        already, else the command itself; None when only the alias was left (a loop)."""
+        assert trip.community is not None
+        route = self._registry.command(parsed.prefix, parsed.name)
+        if parsed.serverless or self._aliases is None:
+            return route
+        index = await self._aliases.index([trip.community.id])
+        alias_route = self._registry.alias_route(parsed.name)
+        if alias_route is None or not _alias_wins(route, index[trip.community.id].get(parsed.name)):
+            return route
+        if (parsed.name, alias_route.module) not in trip.ran:
+            return alias_route
+        return None if route is None or route.fallback else route
 
     async def _set_prefix(self, trip: _Trip, prefix: str) -> None:
         assert trip.community is not None and trip.caller is not None
@@ -633,6 +686,12 @@ class Router:
             [(keys.dedupe_key(t.event.platform, t.event.message_id), _DONE) for t in trips],
             self._settings.dedupe_ttl_seconds,
         )
+
+
+def _alias_wins(route: CommandRoute | None, alias: AliasInfo | None) -> bool:
+    """An alias answers a name no module declares; over a module's command only when an
+    admin forced it."""
+    return alias is not None and (route is None or route.fallback or alias.forced)
 
 
 def _count_outcomes(trips: list[_Trip]) -> None:

@@ -1,0 +1,47 @@
+"""A per-community index of names (aliases, custom commands) kept in the cache, so the
+router and modules can tell a known name from chat without a database read.
+
+The index of a community is one cache entry, refilled from the database on a miss and
+rewritten (never just deleted) after every change: a refill from a replica that lags could
+otherwise bring back the old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+import orjson
+
+from waddlebot.infra.ports import Cache
+
+Loader = Callable[[int], Awaitable[dict[str, Any]]]
+INDEX_TTL = 300.0
+
+
+class CommunityIndex:
+    def __init__(self, cache: Cache, kind: str, load: Loader, ttl: float = INDEX_TTL) -> None:
+        self._cache = cache
+        self._kind = kind
+        self._load = load
+        self._ttl = ttl
+
+    def _key(self, community_id: int) -> str:
+        return f"{self._kind}:{community_id}"
+
+    async def get(self, community_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        """The index of each community: name -> a JSON value the owner chose."""
+        ids = list(community_ids)
+        cached = await self._cache.get_many([self._key(c) for c in ids])
+        found: dict[int, dict[str, Any]] = {}
+        for community_id, raw in zip(ids, cached, strict=True):
+            found[community_id] = (
+                await self.refresh(community_id) if raw is None else orjson.loads(raw)
+            )
+        return found
+
+    async def refresh(self, community_id: int) -> dict[str, Any]:
+        """Read a community's index from the database and write it to the cache."""
+        entries = await self._load(community_id)
+        await self._cache.set(self._key(community_id), orjson.dumps(entries), self._ttl)
+        return entries
