@@ -9,9 +9,10 @@ from fastapi import FastAPI
 
 from waddlebot import __version__
 from waddlebot.collectors.console import ws as console_ws
+from waddlebot.collectors.twitch import webhook as twitch_webhook
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, commands, health, identity, labels
+from waddlebot.web import api, commands, health, identity, labels, twitch
 
 
 def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAPI:
@@ -39,7 +40,11 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
         app.include_router(commands.router)
         app.include_router(identity.router)
         app.include_router(identity.login_router)
+        app.include_router(twitch.api_router)
         app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
     if "console" in chosen:
         app.include_router(console_ws.router)
+    if "twitch" in chosen:
+        app.include_router(twitch_webhook.router)
+        app.include_router(twitch.oauth_router)
     return app

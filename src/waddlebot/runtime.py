@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import structlog
 
 from waddlebot.collectors.console import ConsoleCollector
+from waddlebot.collectors.twitch.collector import TwitchCollector
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.factory import build_ports
@@ -24,6 +25,7 @@ from waddlebot.modules.core import build_core_module
 from waddlebot.modules.identity import build_identity_module
 from waddlebot.modules.labels import build_labels_module
 from waddlebot.modules.loader import load_module
+from waddlebot.modules.timers import build_timers_module
 from waddlebot.services.access import Access
 from waddlebot.services.accounts import AccountService
 from waddlebot.services.aliases import AliasService
@@ -39,11 +41,14 @@ from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
 from waddlebot.services.remote import HttpModuleClient, parse_remote_spec
 from waddlebot.services.router import Router, RouterWorker
 from waddlebot.services.router.worker import default_consumer_name
+from waddlebot.services.scheduler import Scheduler
+from waddlebot.services.timers import TimerService
 from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.runtime")
 
-SERVICES = ("api", "router", "console")
+SERVICES = ("api", "router", "console", "twitch")
+PURGE_LABELS_SECONDS = 3600  # expired label assignments are deleted hourly
 
 
 class Runtime:
@@ -62,9 +67,12 @@ class Runtime:
     accounts: AccountService
     community: CommunityService
     commands: CustomCommandService
+    timers: TimerService
+    scheduler: Scheduler
     aliases: AliasService
     router: Router
     console: ConsoleCollector | None
+    twitch: TwitchCollector | None
 
     def __init__(self, settings: Settings, services: Iterable[str] = SERVICES) -> None:
         self.settings = settings
@@ -73,6 +81,7 @@ class Runtime:
         if unknown:
             raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
         self.console = None
+        self.twitch = None
         self.workers: list[RouterWorker] = []
         self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
 
@@ -125,12 +134,24 @@ class Runtime:
         if "router" in self.services:
             for n in range(settings.router_workers):
                 self._start_worker(f"{consumer}-{n}")
+        self._start_scheduler()
         if "console" in self.services:
             self.console = ConsoleCollector(
                 self.ports.bus, self.completions, consumer=f"{consumer}-console"
             )
             await self.console.start()
             cleanup.push_async_callback(self.console.stop)
+        if "twitch" in self.services and settings.twitch_client_id:
+            self.twitch = TwitchCollector(
+                settings,
+                ports=self.ports,
+                db=self.db,
+                community=self.community,
+                audit=self.audit,
+                consumer=f"{consumer}-twitch",
+            )
+            cleanup.push_async_callback(self.twitch.stop)
+            await self.twitch.start()
         if settings.gc_tuning:
             tune_gc()
         log.info(
@@ -159,6 +180,21 @@ class Runtime:
 
         self._cleanup.push_async_callback(stop)
 
+    def _start_scheduler(self) -> None:
+        """The periodic jobs. Every process has a scheduler (tests tick it by hand); those
+        running the router run its loop, and the one holding its lease runs the jobs."""
+        settings = self.settings
+        self.scheduler = Scheduler(
+            self.ports.lease,
+            ttl=settings.scheduler_lease_ttl_seconds,
+            interval=settings.scheduler_tick_seconds,
+        )
+        self.scheduler.every(0, "timers", self.timers.fire_due)
+        self.scheduler.every(PURGE_LABELS_SECONDS, "labels.purge", self.labels.purge_expired)
+        if "router" in self.services:
+            self.scheduler.start()
+            self._cleanup.push_async_callback(self.scheduler.stop)
+
     async def _add_modules(self) -> None:
         registry = self.registry
         registry.add(
@@ -166,6 +202,8 @@ class Runtime:
             builtin=True,
         )
         dm_platforms = frozenset(self.settings.direct_message_platforms)
+        if self.settings.twitch_client_id:  # the Twitch collector whispers
+            dm_platforms |= {"twitch"}
         registry.add(
             LocalModuleClient(build_identity_module(self.identity, dm_platforms)), builtin=True
         )
@@ -187,6 +225,8 @@ class Runtime:
             except ValueError:
                 await client.close()
                 raise
+        self.timers = TimerService(self.db, self.audit, self.ports.cache, self.ports.bus)
+        registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
         self.commands = CustomCommandService(self.db, self.audit, self.ports.cache)
         self.aliases = AliasService(self.db, self.ports.cache, self.audit)
         custom = LocalModuleClient(

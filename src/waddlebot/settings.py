@@ -6,7 +6,7 @@ Every field is documented in ``docs/configuration.md``; a test keeps the two in 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     remote_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
     module_secret: SecretStr = SecretStr("")
 
+    # the scheduler (timers, purging expired labels): router processes elect one leader
+    scheduler_tick_seconds: float = Field(
+        default=5.0, gt=0, description="how often the scheduler renews its lease and runs jobs"
+    )
+    scheduler_lease_ttl_seconds: float = Field(
+        default=20.0, gt=0, description="how long a silent leader keeps the scheduler lease"
+    )
+
     # platforms whose collectors can deliver private messages (for verification codes)
     direct_message_platforms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["console"]
@@ -58,6 +66,24 @@ class Settings(BaseSettings):
 
     # security
     api_key: SecretStr = SecretStr("")
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Fernet keys that encrypt secrets at rest, newest first (comma-separated)",
+    )
+
+    # Twitch (the collector runs when a client id is set)
+    twitch_client_id: str = ""
+    twitch_client_secret: SecretStr = SecretStr("")
+    twitch_transport: Literal["websocket", "webhook"] = "websocket"
+    twitch_public_url: str = Field(
+        default="", description="https base URL Twitch reaches (webhooks, OAuth redirects)"
+    )
+    twitch_eventsub_secret: SecretStr = Field(
+        default=SecretStr(""), description="webhook signing secret, 10 to 100 ASCII characters"
+    )
+    twitch_helix_url: str = "https://api.twitch.tv/helix"
+    twitch_auth_url: str = "https://id.twitch.tv/oauth2"
+    twitch_eventsub_ws_url: str = "wss://eventsub.wss.twitch.tv/ws"
 
     # process
     gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)
@@ -72,6 +98,15 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir.rstrip('/')}/waddlebot.db"
         return self
 
+    @model_validator(mode="after")
+    def _lease_outlasts_ticks(self) -> Settings:
+        if self.scheduler_lease_ttl_seconds < 2 * self.scheduler_tick_seconds:
+            raise ValueError(
+                "WADDLEBOT_SCHEDULER_LEASE_TTL_SECONDS must be at least twice "
+                "WADDLEBOT_SCHEDULER_TICK_SECONDS, so one slow tick does not lose the lease"
+            )
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -84,11 +119,20 @@ class Settings(BaseSettings):
     def distributed(self) -> bool:
         return bool(self.redis_url)
 
+    @field_validator("twitch_eventsub_secret")
+    @classmethod
+    def _twitch_secret_shape(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not (10 <= len(secret) <= 100 and secret.isascii()):
+            raise ValueError("the EventSub secret is 10 to 100 ASCII characters (Twitch's rule)")
+        return value
+
     @field_validator(
         "database_replica_urls",
         "modules",
         "remote_modules",
         "direct_message_platforms",
+        "secret_keys",
         mode="before",
     )
     @classmethod

@@ -68,8 +68,8 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
     assert result.stdout.splitlines() == [
         "pong",
         "Commands you can use: !addcom, !alias, !commands, !community, !delcom, !editcom, "
-        "!help, !identity, !label, !ping, !prefix, !role, !unalias, !verify, !whoami. "
-        "Try !help <command>.",
+        "!help, !identity, !label, !ping, !prefix, !role, !timer, !unalias, !verify, "
+        "!whoami. Try !help <command>.",
     ]
     assert (tmp_path / "var" / "waddlebot.db").exists()
 
@@ -178,3 +178,22 @@ def test_apikey_for_a_community_that_does_not_exist(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "there is no community 999" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
+    unset = run(["twitch", "status"], tmp_path)
+    assert unset.returncode == 2 and "WADDLEBOT_TWITCH_CLIENT_ID" in unset.stdout
+    env = {"WADDLEBOT_TWITCH_CLIENT_ID": "abc", "WADDLEBOT_TWITCH_CLIENT_SECRET": "def"}
+    link = run(["twitch", "connect", "--bot"], tmp_path, env)
+    assert link.returncode == 0, link.stderr
+    assert "http://127.0.0.1:8000/collectors/twitch/oauth/start?ticket=" in link.stdout
+    assert (tmp_path / "var" / "secret-key").exists()  # an embedded install makes its own key
+    both = run(["twitch", "connect", "--bot", "--community", "1"], tmp_path, env)
+    assert both.returncode == 2 and "either --bot or --community" in both.stdout
+    status = run(["twitch", "status"], tmp_path, env)
+    assert status.returncode == 1
+    assert "bot account: not connected (waddlebot twitch connect --bot)" in status.stdout
+    sync = run(["twitch", "subscriptions", "sync"], tmp_path, env)
+    assert sync.returncode == 0 and "subscribes on every connection" in sync.stdout
+    key = run(["secret-key"], tmp_path)
+    assert key.returncode == 0 and len(key.stdout.strip()) == 44

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.support.harness import say
-from waddlebot.core.clock import ManualClock
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import Community
 from waddlebot.infra.memory import MemoryCache
+from waddlebot.infra.redis_ports import RedisCache
 from waddlebot.runtime import Runtime
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.custom_commands import (
@@ -81,6 +81,7 @@ async def test_options_levels_and_disabled_commands(runtime: Runtime) -> None:
         "Added !hush (moderator and up)."
     ]
     assert await say(runtime, "!hush", user="eve") == ["@eve, !hush is for moderator level and up."]
+    assert await say(runtime, "!hush", user="eve") == []  # told once in 30 s, not every time
     assert await say(runtime, "!hush", **MOD) == ["psst"]
     assert await say(runtime, "!addcom !vipc -ul=300 -disabled hi vips", **MOD) == [
         "Added !vipc (vip and up, disabled)."
@@ -179,7 +180,7 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def service(db: Database) -> CustomCommandService:
-    return CustomCommandService(db, AuditLog(db), MemoryCache(), ManualClock())
+    return CustomCommandService(db, AuditLog(db), MemoryCache())
 
 
 async def new_community(db: Database) -> int:
@@ -230,14 +231,34 @@ async def test_service_errors(db: Database, service: CustomCommandService) -> No
 
 
 async def test_cooldowns_expire(db: Database) -> None:
-    clock = ManualClock()
-    service = CustomCommandService(db, AuditLog(db), MemoryCache(), clock)
+    now = [1000.0]
+    service = CustomCommandService(db, AuditLog(db), MemoryCache(clock=lambda: now[0]))
     community = await new_community(db)
     info = await service.add(community, "cd", Changes(response="x", cooldown=30, user_cooldown=90))
-    assert service.take_cooldown(info, "a")
-    assert not service.take_cooldown(info, "b")
-    clock.advance(seconds=31)
-    assert not service.take_cooldown(info, "a")  # a's own 90 s still run
-    assert service.take_cooldown(info, "b")
-    clock.advance(seconds=91)
-    assert service.take_cooldown(info, "a")
+    assert await service.take_cooldown(info, "a")
+    assert not await service.take_cooldown(info, "b")
+    now[0] += 31
+    assert not await service.take_cooldown(info, "a")  # a's own 90 s still run
+    assert await service.take_cooldown(info, "b")
+    now[0] += 91
+    assert await service.take_cooldown(info, "a")
+
+
+async def test_cooldowns_are_shared_by_router_processes(
+    db: Database, redis_url: str, key_prefix: str
+) -> None:
+    """Two processes (two Redis clients): a use in one starts the cooldown in the other."""
+    first, second = RedisCache(redis_url, key_prefix), RedisCache(redis_url, key_prefix)
+    try:
+        one = CustomCommandService(db, AuditLog(db), first)
+        two = CustomCommandService(db, AuditLog(db), second)
+        info = await one.add(await new_community(db), "cd", Changes(response="x", cooldown=60))
+        assert await one.take_cooldown(info, "a")
+        assert not await two.take_cooldown(info, "b")
+        info = await one.add(info.community_id, "ucd", Changes(response="x", user_cooldown=60))
+        assert await one.take_cooldown(info, "a")
+        assert not await two.take_cooldown(info, "a")
+        assert await two.take_cooldown(info, "b")
+    finally:
+        await first.close()
+        await second.close()

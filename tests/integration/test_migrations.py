@@ -28,7 +28,8 @@ FOUNDATION_TABLES = {
 }
 IDENTITY_TABLES = FOUNDATION_TABLES | {"labels", "label_assignments", "link_codes", "accounts"}
 COMMAND_TABLES = IDENTITY_TABLES | {"custom_commands", "counters"}
-TABLES = COMMAND_TABLES | {"aliases", "timers", "stream_states"}
+ALIAS_TABLES = COMMAND_TABLES | {"aliases", "timers", "stream_states"}
+TABLES = ALIAS_TABLES | {"platform_tokens", "twitch_subscriptions"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -70,7 +71,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0004_aliases_timers"
+    assert migrate.head_revision() == "0005_twitch"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:
@@ -89,6 +90,9 @@ def test_upgrade_downgrade_cycle(url: str) -> None:
     assert asyncio.run(_on(url, _tables)) == TABLES | {"alembic_version"}
 
     migrate.downgrade(url)  # one step back
+    assert migrate.current(url) == "0004_aliases_timers"
+    assert asyncio.run(_on(url, _tables)) == ALIAS_TABLES | {"alembic_version"}
+    migrate.downgrade(url)
     assert migrate.current(url) == "0003_custom_commands"
     assert asyncio.run(_on(url, _tables)) == COMMAND_TABLES | {"alembic_version"}
     migrate.downgrade(url)

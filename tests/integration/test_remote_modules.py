@@ -42,6 +42,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "labels",
         "community",
         "testkit",
+        "timers",
         "commands",
         "alias",
     ]

@@ -87,9 +87,10 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving_app(app: Any) -> AsyncIterator[str]:
-    """Run an ASGI app under uvicorn on a free loopback port; yields its base URL."""
-    port = free_port()
+async def serving_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Run an ASGI app under uvicorn on a loopback port (a free one unless given); yields its
+    base URL."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -108,8 +109,10 @@ async def serving_app(app: Any) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, services: Any = None) -> AsyncIterator[tuple[str, Runtime]]:
+async def serving(
+    settings: Settings, services: Any = None, port: int | None = None
+) -> AsyncIterator[tuple[str, Runtime]]:
     """The whole WaddleBot app over real HTTP; yields (base URL, runtime)."""
     app = create_app(settings) if services is None else create_app(settings, services)
-    async with serving_app(app) as url:
+    async with serving_app(app, port) as url:
         yield url, app.state.runtime

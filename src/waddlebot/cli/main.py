@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from waddlebot.cli.twitch import twitch_app
 from waddlebot.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Service API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="apikey")
+app.add_typer(twitch_app, name="twitch")
 
 
 class Role(StrEnum):
@@ -68,7 +70,7 @@ def up(
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="api, router, console or module:<name>")],
+    service: Annotated[str, typer.Argument(help="api, router, console, twitch or module:<name>")],
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
@@ -188,6 +190,14 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
         typer.echo(f"no active API key {key_id!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for WADDLEBOT_SECRET_KEYS (it encrypts platform tokens at rest)."""
+    from waddlebot.infra.secretbox import SecretBox
+
+    typer.echo(SecretBox.generate_key())
 
 
 @app.command()

@@ -6,12 +6,19 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from waddlebot.infra.memory import MemoryBroadcast, MemoryBus, MemoryCache, MemoryRateLimiter
+from waddlebot.infra.memory import (
+    MemoryBroadcast,
+    MemoryBus,
+    MemoryCache,
+    MemoryLease,
+    MemoryRateLimiter,
+)
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.redis_ports import (
     RedisBroadcast,
     RedisBus,
     RedisCache,
+    RedisLease,
     RedisRateLimiter,
     redis_client,
 )
@@ -46,6 +53,7 @@ async def build_ports(
             bus=MemoryBus(maxlen=bus_maxlen),
             broadcast=MemoryBroadcast(),
             ratelimiter=MemoryRateLimiter(),
+            lease=MemoryLease(),
         )
     client = redis_client(redis_url, max_connections=max_connections)
     try:
@@ -55,6 +63,7 @@ async def build_ports(
             bus=RedisBus(client, prefix, maxlen=bus_maxlen),
             broadcast=RedisBroadcast(client, prefix),
             ratelimiter=RedisRateLimiter(client, prefix),
+            lease=RedisLease(client, prefix),
             redis=client,
         )
     except BaseException:

@@ -37,7 +37,10 @@ class MemoryCache:
 
     _SWEEP_BUDGET = 32  # expired entries dropped per write, at most
 
-    def __init__(self, *, max_entries: int = 1_000_000) -> None:
+    def __init__(
+        self, *, max_entries: int = 1_000_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._clock = clock  # tests pass a controlled one
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self._max_entries = max_entries
@@ -80,11 +83,11 @@ class MemoryCache:
             heapq.heapify(self._expiries)
 
     async def get(self, key: str) -> bytes | None:
-        item = self._get(key, time.monotonic())
+        item = self._get(key, self._clock())
         return None if item is None else item[0]
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        now = time.monotonic()
+        now = self._clock()
         out: list[bytes | None] = []
         for key in keys:
             item = self._get(key, now)
@@ -92,17 +95,17 @@ class MemoryCache:
         return out
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self._put(key, value, _expiry(now, ttl), now)
 
     async def set_many(self, items: Sequence[tuple[str, bytes]], ttl: float | None = None) -> None:
-        now = time.monotonic()
+        now = self._clock()
         expires = _expiry(now, ttl)
         for key, value in items:
             self._put(key, value, expires, now)
 
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
-        now = time.monotonic()
+        now = self._clock()
         if self._get(key, now) is not None:
             return False
         self._put(key, value, _expiry(now, ttl), now)
@@ -111,7 +114,7 @@ class MemoryCache:
     async def add_many(
         self, keys: Sequence[str], value: bytes, ttl: float | None = None
     ) -> list[bool]:
-        now = time.monotonic()
+        now = self._clock()
         expires = _expiry(now, ttl)
         out: list[bool] = []
         for key in keys:
@@ -126,7 +129,7 @@ class MemoryCache:
             self._data.pop(key, None)
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
-        now = time.monotonic()
+        now = self._clock()
         item = self._get(key, now)
         if item is None:
             self._put(key, b"%d" % amount, _expiry(now, ttl), now)
@@ -472,3 +475,48 @@ class MemoryRateLimiter:
 
     async def close(self) -> None:
         self._windows.clear()
+
+
+class MemoryLease:
+    """Leases held in this process: name -> (owner, expiry). ``clock`` gives seconds (the
+    monotonic clock by default; tests pass a controlled one). On one event loop with no
+    await inside a call, every call is atomic by design."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._held: dict[str, tuple[str, float]] = {}
+
+    def _owner(self, name: str, now: float) -> str | None:
+        held = self._held.get(name)
+        if held is None:
+            return None
+        if held[1] <= now:
+            del self._held[name]
+            return None
+        return held[0]
+
+    async def acquire(self, name: str, owner: str, ttl: float) -> bool:
+        now = self._clock()
+        if self._owner(name, now) is not None:
+            return False
+        self._held[name] = (owner, now + ttl)
+        return True
+
+    async def renew(self, name: str, owner: str, ttl: float) -> bool:
+        now = self._clock()
+        if self._owner(name, now) != owner:
+            return False
+        self._held[name] = (owner, now + ttl)
+        return True
+
+    async def release(self, name: str, owner: str) -> bool:
+        if self._owner(name, self._clock()) != owner:
+            return False
+        del self._held[name]
+        return True
+
+    async def holder(self, name: str) -> str | None:
+        return self._owner(name, self._clock())
+
+    async def close(self) -> None:
+        self._held.clear()

@@ -32,3 +32,18 @@ BATCH_LATENCY = Histogram(
     "Time the router spends on one batch",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+TWITCH_CHAT_DROPPED = Counter(
+    "waddlebot_twitch_chat_dropped_total",
+    "Chat messages Twitch accepted but did not send (is_sent false)",
+    ["reason"],
+)
+TWITCH_WHISPERS_UNDELIVERABLE = Counter(
+    "waddlebot_twitch_whispers_undeliverable_total",
+    "Whispers that could not be delivered",
+    ["reason"],
+)
+TWITCH_HELIX_THROTTLED = Counter(
+    "waddlebot_twitch_helix_throttled_total",
+    "Helix calls answered 429 for lack of rate-limit points",
+    ["token"],
+)

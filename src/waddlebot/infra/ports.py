@@ -131,13 +131,44 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
+class Lease(Protocol):
+    """A named lease that one owner holds at a time, for ``ttl`` seconds unless renewed:
+    leader election among processes (the holder of ``scheduler`` runs the periodic jobs).
+
+    Every call is atomic across all processes sharing the adapter. A holder that dies or
+    stalls (a long garbage-collector pause) loses the lease when its ``ttl`` runs out, and
+    may only find out on its next ``renew``: work done under a lease must still be safe if
+    two processes briefly both believe they hold it.
+    """
+
+    async def acquire(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the lease if nobody holds it; True when ``owner`` got it. False while anyone
+        holds it, ``owner`` included (a holder renews instead)."""
+        ...
+
+    async def renew(self, name: str, owner: str, ttl: float) -> bool:
+        """Hold the lease ``ttl`` seconds from now, only if ``owner`` still holds it."""
+        ...
+
+    async def release(self, name: str, owner: str) -> bool:
+        """Give the lease up, only if ``owner`` holds it; True when it did."""
+        ...
+
+    async def holder(self, name: str) -> str | None:
+        """Who holds the lease now; None when nobody does."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Ports:
     cache: Cache
     bus: Bus
     broadcast: Broadcast
     ratelimiter: RateLimiter
+    lease: Lease
 
     async def close(self) -> None:
-        for port in (self.ratelimiter, self.broadcast, self.bus, self.cache):
+        for port in (self.lease, self.ratelimiter, self.broadcast, self.bus, self.cache):
             await port.close()

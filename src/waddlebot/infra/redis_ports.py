@@ -388,6 +388,54 @@ class RedisBroadcast(_RedisAdapter):
             await self._redis.aclose()
 
 
+# Renew and release compare the owner token and act in one step: between a GET and a
+# PEXPIRE/DEL sent separately the lease could expire and pass to another process.
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _lease_ms(ttl: float) -> int:
+    return max(1, math.ceil(ttl * 1000))
+
+
+class RedisLease(_RedisAdapter):
+    """A lease is the key ``lease:<name>`` holding the owner's token, with a TTL: taken with
+    ``SET NX PX``, renewed and released by Lua scripts that first check the token. Expiry is
+    Redis's clock, so hosts' clocks do not matter."""
+
+    def __init__(self, redis: Redis | str, prefix: str) -> None:
+        super().__init__(redis, prefix)
+        self._renew = self._redis.register_script(_RENEW_LUA)
+        self._release = self._redis.register_script(_RELEASE_LUA)
+
+    def _lease(self, name: str) -> str:
+        return self._key(f"lease:{name}")
+
+    async def acquire(self, name: str, owner: str, ttl: float) -> bool:
+        return bool(await self._redis.set(self._lease(name), owner, px=_lease_ms(ttl), nx=True))
+
+    async def renew(self, name: str, owner: str, ttl: float) -> bool:
+        return bool(await self._renew(keys=[self._lease(name)], args=[owner, _lease_ms(ttl)]))
+
+    async def release(self, name: str, owner: str) -> bool:
+        return bool(await self._release(keys=[self._lease(name)], args=[owner]))
+
+    async def holder(self, name: str) -> str | None:
+        value = await self._redis.get(self._lease(name))
+        return None if value is None else cast(bytes, value).decode()
+
+
 class LimitsRateLimiter:
     """:class:`~waddlebot.infra.ports.RateLimiter` on top of a ``limits`` async storage.
 

@@ -14,7 +14,7 @@ HTTP service (``waddlebot serve module:<name>``) without changing a line::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +42,15 @@ class ArgSpec(BaseModel):
     description: str = ""
     required: bool = False
     rest: bool = Field(default=False, description="takes the rest of the line")
+
+
+def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[ArgSpec, ...]:
+    """The arguments of a command with subcommands (``!label add ...``): the subcommand, then
+    whatever it takes."""
+    return (
+        ArgSpec(name="subcommand", description=", ".join(choices), required=required),
+        ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
+    )
 
 
 class CommandSpec(BaseModel):

@@ -237,6 +237,52 @@ class CommunityService:
             )
         return target, previous
 
+    async def attach(
+        self,
+        community_id: int,
+        entity_id: str,
+        platform: str,
+        *,
+        channel_id: str = "",
+        name: str = "",
+        actor: str,
+    ) -> int | None:
+        """Put a place into a community when its owner proved who they are on the platform
+        (connecting a Twitch channel by OAuth, say): created there, or moved from the
+        community it was in (which keeps its data). Returns that previous community."""
+        async with self._db.session() as session:
+            await lock_community(session, community_id)
+            previous = await session.scalar(
+                select(Entity.community_id).where(Entity.id == entity_id).with_for_update()
+            )
+            if previous is None:
+                session.add(
+                    Entity(
+                        id=entity_id,
+                        community_id=community_id,
+                        platform=platform,
+                        channel_id=channel_id,
+                        name=name[:200],
+                    )
+                )
+            elif previous != community_id:
+                await session.execute(
+                    update(Entity).where(Entity.id == entity_id).values(community_id=community_id)
+                )
+            await session.flush()
+            cached = await _cache_value(session, community_id)
+        await self._cache.set(keys.entity_key(entity_id), cached, CACHE_TTL)
+        if previous != community_id:
+            self._audit.record(
+                "community.attach",
+                decision="change",
+                actor=actor,
+                target=entity_id,
+                community_id=community_id,
+                detail={"from": previous},
+            )
+        return previous
+
     async def unlink(self, community_id: int, entity_id: str, actor: str) -> int:
         """Move a place out of the community into a new community of its own (named after the
         place, with the same prefix, and no owner until the place's platform owner speaks);

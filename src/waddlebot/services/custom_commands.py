@@ -4,11 +4,10 @@ Counting is atomic in the database: ``$(count)`` is one ``UPDATE ... SET count =
 ... RETURNING count`` and a named counter one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``,
 so concurrent uses in any number of processes each get their own, exact value.
 
-Cooldowns are kept in this process (a dict of "free again at" times keyed by community and
-command, plus the user for per-user cooldowns), not in the database: they are a courtesy
-against chat spam, a write per use would cost more than they are worth, and a restart
-forgetting them is harmless. With several router processes each keeps its own, so a command
-may answer once per process and window.
+Cooldowns live in the cache (Redis in the distributed mode), not in the database: one
+set-if-absent key per cooldown, expiring with it, so every router process sees the same
+cooldowns and a write per use costs no database round trip. A restart of an embedded bot
+forgets them, which is harmless.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.permissions import Level
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Counter, CustomCommand
@@ -29,6 +27,7 @@ from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import lock_community
 from waddlebot.services.name_index import CommunityIndex
+from waddlebot.services.router import keys
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 COUNTER_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -38,7 +37,6 @@ MAX_COOLDOWN = 86400  # seconds
 MAX_COMMANDS = 500  # per community
 MAX_DELTA = 1_000_000  # one counter step
 MAX_COUNT = 2**31 - 1  # a use count (a 32-bit column)
-_COOLDOWN_PRUNE_AT = 10_000  # entries kept before expired ones are swept
 
 
 class CustomCommandError(ValueError):
@@ -139,14 +137,11 @@ def _info(row: CustomCommand) -> CommandInfo:
 
 
 class CustomCommandService:
-    def __init__(
-        self, db: Database, audit: AuditLog, cache: Cache, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, db: Database, audit: AuditLog, cache: Cache) -> None:
         self.db = db
         self.audit = audit
+        self._cache = cache
         self._names = CommunityIndex(cache, "custom_commands", self._names_of)
-        self.clock: Clock = clock or SystemClock()
-        self._free_at: dict[tuple[int, str, str], float] = {}  # process-local cooldowns
 
     # ----- definitions --------------------------------------------------------------------
 
@@ -365,23 +360,28 @@ class CustomCommandService:
             )
         return int(value or 0)
 
-    # ----- cooldowns (process-local, see the module docstring) ----------------------------
+    # ----- cooldowns and notices (in the cache, see the module docstring) -----------------
 
-    def take_cooldown(self, command: CommandInfo, user: str) -> bool:
+    async def first_refusal(self, entity_id: str, user_id: str) -> bool:
+        """Whether to tell someone they may not use a command: once in a while per place, as
+        the router does for built-in commands, so a refused command cannot flood the chat."""
+        key = keys.notice_key(entity_id, user_id, "deny")
+        return await self._cache.add(key, b"1", keys.DENIAL_NOTICE_SECONDS)
+
+    async def take_cooldown(self, command: CommandInfo, user: str) -> bool:
         """True when ``user`` may use the command now (and starts its cooldowns); False while
-        the global or the user's cooldown runs."""
-        now = self.clock.now().timestamp()
-        keys: list[tuple[tuple[int, str, str], int]] = []
-        if command.cooldown > 0:
-            keys.append(((command.community_id, command.name, ""), command.cooldown))
-        if command.user_cooldown > 0:
-            keys.append(((command.community_id, command.name, user), command.user_cooldown))
-        if any(self._free_at.get(key, 0.0) > now for key, _ in keys):
-            return False
-        if len(self._free_at) > _COOLDOWN_PRUNE_AT:
-            self._free_at = {k: v for k, v in self._free_at.items() if v > now}
-        for key, seconds in keys:
-            self._free_at[key] = now + seconds
+        the global or the user's cooldown runs. Each cooldown is one set-if-absent key with
+        the cooldown as its lifetime, so every router process sees the same ones."""
+        place = f"cooldown:{command.community_id}:{command.name}"
+        taken: list[str] = []
+        for key, seconds in ((f"{place}:{user}", command.user_cooldown), (place, command.cooldown)):
+            if seconds <= 0:
+                continue
+            if not await self._cache.add(key, b"1", seconds):
+                if taken:  # the user's cooldown was started for a use that is not happening
+                    await self._cache.delete(*taken)
+                return False
+            taken.append(key)
         return True
 
 

@@ -6,9 +6,9 @@ PhantomBot), admin role. See :mod:`waddlebot.services.command_import`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from waddlebot.runtime import Runtime
@@ -19,22 +19,9 @@ from waddlebot.services.command_import import (
     ImportReport,
     import_commands,
 )
-from waddlebot.web.deps import actor_of, community_role, get_principal, get_runtime
+from waddlebot.web.deps import CommunityId, actor_of, community_admin, get_runtime
 
 router = APIRouter(prefix="/api/v1/commands/communities/{community_id}", tags=["commands"])
-
-CommunityId = Annotated[int, Path(ge=1)]
-
-
-async def community_admin(
-    community_id: CommunityId,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Principal:
-    """The caller, when they have the admin role in the community (checked before the body
-    and query are, so another community's admin gets 403 whatever they send)."""
-    await community_role(runtime, principal, community_id, "admin")
-    return principal
 
 
 class ImportIn(BaseModel):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, WebSocket, status
+from fastapi import Depends, HTTPException, Path, Request, WebSocket, status
 
 from waddlebot.core.permissions import Level
 from waddlebot.runtime import Runtime
@@ -87,6 +88,9 @@ async def require_service(principal: Principal = Depends(get_principal)) -> Prin
     return principal
 
 
+CommunityId = Annotated[int, Path(ge=1)]
+
+
 async def community_role(
     runtime: Runtime, principal: Principal, community_id: int, role: Role
 ) -> Role:
@@ -95,6 +99,17 @@ async def community_role(
         return await runtime.access.require(principal, community_id, role)
     except AccessDenied as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+
+
+async def community_admin(
+    community_id: CommunityId,
+    principal: Principal = Depends(get_principal),
+    runtime: Runtime = Depends(get_runtime),
+) -> Principal:
+    """The caller, when they have the admin role in the community (checked before the body
+    and query are, so another community's admin gets 403 whatever they send)."""
+    await community_role(runtime, principal, community_id, "admin")
+    return principal
 
 
 def actor_of(principal: Principal, request: Request) -> str:

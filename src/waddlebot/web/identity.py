@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +18,7 @@ from waddlebot.services.accounts import AccountError
 from waddlebot.services.community import CommunityError
 from waddlebot.web.deps import (
     SESSION_COOKIE,
+    CommunityId,
     actor_of,
     community_role,
     get_principal,
@@ -27,7 +28,6 @@ from waddlebot.web.deps import (
 )
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
-CommunityId = Annotated[int, Path(ge=1)]
 
 
 def _person(principal: Principal) -> int:

@@ -21,11 +21,17 @@ from waddlebot.services.labels import (
     LabelInfo,
     UnknownLabel,
 )
-from waddlebot.web.deps import actor_of, community_role, get_principal, get_runtime, level_of
+from waddlebot.web.deps import (
+    CommunityId,
+    actor_of,
+    community_role,
+    get_principal,
+    get_runtime,
+    level_of,
+)
 
 router = APIRouter(prefix="/api/v1/labels/communities/{community_id}", tags=["labels"])
 
-CommunityId = Annotated[int, Path(ge=1)]
 TargetType = Annotated[str, Path(pattern="^(user|community|item|event|memory)$")]
 
 

@@ -432,3 +432,48 @@ class StreamState(Base):
     )
     live: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[datetime] = mapped_column()
+
+
+class PlatformToken(Base):
+    """An OAuth token a platform gave WaddleBot for one account (the bot's own account, or a
+    broadcaster who connected their channel). Both tokens are encrypted at rest."""
+
+    __tablename__ = "platform_tokens"
+    __table_args__ = (UniqueConstraint("platform", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str] = mapped_column(String(128))
+    login: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    purpose: Mapped[str] = mapped_column(String(16))  # bot | broadcaster
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="SET NULL"), nullable=True
+    )
+    access_token: Mapped[str] = mapped_column(String(2000))  # encrypted
+    refresh_token: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default=text("'[]'"))
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    validated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="ok", server_default="ok")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class TwitchSubscription(Base):
+    """An EventSub subscription as Twitch last described it (revocations included)."""
+
+    __tablename__ = "twitch_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # Twitch's id
+    type: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(8))
+    broadcaster_id: Mapped[str] = mapped_column(String(64), index=True)
+    condition: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    transport: Mapped[str] = mapped_column(String(16))  # webhook | websocket
+    status: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )

@@ -20,13 +20,13 @@ from waddlebot.core.variables import (
     truncate,
 )
 from waddlebot.modules.sdk import (
-    ArgSpec,
     Context,
     Module,
     UsageError,
     joined,
     pick_subcommand,
     sentence,
+    subcommand_args,
 )
 from waddlebot.services.custom_commands import (
     Changes,
@@ -82,10 +82,7 @@ def build_commands_module(
         aliases=("command", "cmd"),
         usage=USAGE,
         description="Lists and shows custom commands; moderators add, edit and delete them",
-        args=(
-            ArgSpec(name="subcommand", description=", ".join(_HANDLERS), required=True),
-            ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
-        ),
+        args=subcommand_args(_HANDLERS),
     )
     async def commands(ctx: Context) -> None:
         handler = pick_subcommand(ctx, _HANDLERS)
@@ -483,13 +480,14 @@ async def _invoke(
     if command is None or not command.enabled:
         return  # not ours either: no answer at all, like any unknown command
     shown = f"{request.prefix or '!'}{command.name}"
-    if ctx.caller_level < command.level:
-        needed = Level.at_least(command.level).label
-        ctx.reply(f"@{ctx.caller_name}, {shown} is for {needed} level and up.")
-        return
     caller = request.caller
     user = f"{caller.identity.platform}:{caller.identity.user_id}" if caller else ""
-    if not service.take_cooldown(command, user):
+    if ctx.caller_level < command.level:
+        if await service.first_refusal(request.entity_id, user):
+            needed = Level.at_least(command.level).label
+            ctx.reply(f"@{ctx.caller_name}, {shown} is for {needed} level and up.")
+        return
+    if not await service.take_cooldown(command, user):
         return  # cooling down: silent, so a busy chat is not answered with refusals
     followed = await _follow_aliases(service, command, list(ctx.args), reserved)
     if isinstance(followed, str):

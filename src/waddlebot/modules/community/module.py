@@ -5,13 +5,13 @@ from collections.abc import Awaitable, Callable
 from waddlebot.core.events import PLATFORMS
 from waddlebot.core.permissions import Level
 from waddlebot.modules.sdk import (
-    ArgSpec,
     Context,
     Module,
     UsageError,
     joined,
     pick_subcommand,
     sentence,
+    subcommand_args,
 )
 from waddlebot.services.community import (
     CommunityError,
@@ -50,10 +50,7 @@ def build_community_module(service: CommunityService, find_user: FindUser) -> Mo
         "community",
         usage=COMMUNITY_USAGE,
         description="Shows this community; its owner links and unlinks places",
-        args=(
-            ArgSpec(name="subcommand", description=", ".join(COMMUNITY_SUBCOMMANDS)),
-            ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
-        ),
+        args=subcommand_args(COMMUNITY_SUBCOMMANDS, required=False),
     )
     async def community(ctx: Context) -> None:
         call = _Call(ctx, service, find_user)
@@ -69,10 +66,7 @@ def build_community_module(service: CommunityService, find_user: FindUser) -> Mo
         "role",
         usage=ROLE_USAGE,
         description="Lists the community's roles; admins give and take them",
-        args=(
-            ArgSpec(name="subcommand", description=", ".join(ROLE_SUBCOMMANDS), required=True),
-            ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
-        ),
+        args=subcommand_args(ROLE_SUBCOMMANDS),
     )
     async def role(ctx: Context) -> None:
         await _Call(ctx, service, find_user).run(pick_subcommand(ctx, _ROLE_HANDLERS))

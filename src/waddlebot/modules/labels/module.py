@@ -5,7 +5,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from waddlebot.core.permissions import Level
-from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError, joined, pick_subcommand
+from waddlebot.modules.sdk import (
+    Context,
+    Module,
+    UsageError,
+    joined,
+    pick_subcommand,
+    subcommand_args,
+)
 from waddlebot.services.labels import (
     AssignmentInfo,
     DuplicateLabel,
@@ -60,10 +67,7 @@ def build_labels_module(labels: LabelService, find_user: FindUser) -> Module:
         "label",
         usage=USAGE,
         description="Lists, shows and (moderators and admins) hands out labels",
-        args=(
-            ArgSpec(name="subcommand", description=", ".join(SUBCOMMANDS), required=True),
-            ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
-        ),
+        args=subcommand_args(SUBCOMMANDS),
     )
     async def label(ctx: Context) -> None:
         await pick_subcommand(ctx, _HANDLERS)(_Call(ctx, labels, find_user))

@@ -6,6 +6,7 @@ EVENTS_STREAM = "events"
 DEAD_LETTER_STREAM = "events.dead"
 ROUTER_GROUP = "router"
 DONE_CHANNEL = "sessions.done"
+DENIAL_NOTICE_SECONDS = 30  # a refused caller is told at most once in this long per place
 
 
 def replies_stream(platform: str) -> str:

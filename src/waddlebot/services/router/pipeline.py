@@ -49,7 +49,6 @@ _PROCESSING, _DONE = b"p", b"d"
 _NO_ROLE = b""
 RUN_COMMAND_ACTION = "command.run"  # an alias running another command; built-in modules only
 MAX_EXPANSIONS = 5
-DENIAL_NOTICE_SECONDS = 30  # a refused caller is told at most once in this long
 COMMUNITY_ROLE_LEVELS: dict[str, Level] = {
     "owner": Level.OWNER,
     "admin": Level.ADMIN,
@@ -451,7 +450,7 @@ class Router:
             self._audit_command(trip, spec, "deny", {"needed": spec.level, "had": caller.level})
             log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
             told = keys.notice_key(trip.event.entity_id, caller.identity.user_id, "deny")
-            if await self._cache.add(told, b"1", DENIAL_NOTICE_SECONDS):  # not every time
+            if await self._cache.add(told, b"1", keys.DENIAL_NOTICE_SECONDS):  # not every time
                 needed = Level.at_least(spec.level).label
                 self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
             return

@@ -1,0 +1,30 @@
+"""Splitting a reply that is too long for one platform message (Twitch 500 characters,
+Discord 2000, ...) into several, at word boundaries."""
+
+from __future__ import annotations
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """``text`` in chunks of at most ``limit`` characters, each as long as whole words allow.
+
+    Chunks break at whitespace, which is dropped at the break; whitespace inside a chunk is
+    kept as it was (newlines matter on Discord and Slack). A word is cut only when it alone is
+    longer than ``limit``. No chunk is empty or starts or ends with whitespace, and
+    whitespace-only text gives no chunks at all.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    chunks: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        # rest[limit] being whitespace means the first `limit` characters end on a whole word
+        cut = next((i for i in range(limit, 0, -1) if rest[i].isspace()), 0)
+        if cut == 0:  # the first word alone is too long
+            chunks.append(rest[:limit])
+            rest = rest[limit:]
+        else:
+            chunks.append(rest[:cut].rstrip())
+            rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks

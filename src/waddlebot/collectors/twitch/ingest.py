@@ -1,0 +1,88 @@
+"""What both EventSub transports (webhooks and the WebSocket) do with what Twitch sends:
+notifications become canonical events on the bus, revocations are recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any
+
+import structlog
+
+from waddlebot.collectors.twitch.subscriptions import SubscriptionStore
+from waddlebot.collectors.twitch.translate import Notification, translate
+from waddlebot.infra import metrics
+from waddlebot.infra.codec import encode_envelope
+from waddlebot.infra.ports import Bus, Cache
+from waddlebot.services.router import keys
+
+log = structlog.get_logger("waddlebot.twitch")
+
+PLATFORM = "twitch"
+SEEN_TTL = 3600.0  # Twitch redelivers within minutes; an hour of ids is plenty
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"  # the bot's own chat line
+
+
+def seen_key(message_id: str) -> str:
+    return f"twitch:eventsub:{message_id}"
+
+
+class EventSubIngest:
+    def __init__(
+        self,
+        bus: Bus,
+        cache: Cache,
+        subscriptions: SubscriptionStore,
+        bot_user_id: Callable[[], str],
+        *,
+        on_own_chat: Callable[[str, set[str]], None] | None = None,
+    ) -> None:
+        self._on_own_chat = on_own_chat
+        self._bus = bus
+        self._cache = cache
+        self._subscriptions = subscriptions
+        self._bot_user_id = bot_user_id
+
+    async def notification(self, notification: Notification) -> Outcome:
+        """Put the event on the bus (returns once it is there). A message id handled before
+        is not handled again. Raises the translation errors for a payload to refuse."""
+        key = seen_key(notification.message_id)
+        if await self._cache.get(key) is not None:
+            metrics.DUPLICATES.labels(PLATFORM).inc()
+            log.info("eventsub redelivery skipped", message_id=notification.message_id)
+            return Outcome.DUPLICATE
+        event = translate(notification, bot_user_id=self._bot_user_id())
+        if event is None:
+            self._note_own_line(notification)
+            return Outcome.IGNORED
+        await self._bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
+        # marked only once on the bus: a failure before this point is redelivered and retried
+        await self._cache.set(key, b"1", SEEN_TTL)
+        metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
+        return Outcome.ACCEPTED
+
+    def _note_own_line(self, notification: Notification) -> None:
+        if self._on_own_chat is None:
+            return
+        event = notification.event
+        badges = event.get("badges") or []
+        self._on_own_chat(
+            str(event.get("broadcaster_user_id") or ""),
+            {str(b.get("set_id")) for b in badges if isinstance(b, Mapping)},
+        )
+
+    async def revocation(self, subscription: Mapping[str, Any]) -> None:
+        status = str(subscription.get("status") or "revoked")
+        log.warning(
+            "twitch revoked a subscription",
+            subscription_id=subscription.get("id"),
+            type=subscription.get("type"),
+            condition=subscription.get("condition"),
+            status=status,
+        )
+        await self._subscriptions.record(subscription, status=status)

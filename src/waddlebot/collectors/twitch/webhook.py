@@ -1,0 +1,147 @@
+"""``POST /collectors/twitch/eventsub``: EventSub over webhooks.
+
+Checked in this order, as Twitch documents: the HMAC-SHA256 signature over message id +
+timestamp + raw body (403 when it does not match, compared in constant time), the age of the
+message (400 past 10 minutes, so a captured delivery cannot be replayed later), then the
+message type: the callback challenge is answered with the bare challenge text, a revocation
+is recorded, and a notification is acknowledged (204) only once its event is on the bus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from waddlebot.collectors.twitch.ingest import EventSubIngest
+from waddlebot.collectors.twitch.subscriptions import SubscriptionStore
+from waddlebot.collectors.twitch.translate import (
+    MalformedNotification,
+    Notification,
+    UnsupportedSubscription,
+)
+from waddlebot.core.clock import Clock, SystemClock
+
+log = structlog.get_logger("waddlebot.twitch.webhook")
+
+PATH = "/collectors/twitch/eventsub"
+MAX_AGE = timedelta(minutes=10)
+MAX_BODY = 1024 * 1024
+_HEADER = "twitch-eventsub-message-"
+
+
+def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(
+        secret.encode(), message_id.encode() + timestamp.encode() + body, hashlib.sha256
+    ).hexdigest()
+    return f"sha256={digest}"
+
+
+def parse_timestamp(value: str) -> datetime:
+    """RFC 3339 with up to nanoseconds (``2019-11-16T10:11:12.634234626Z``); Python keeps
+    microseconds, so the extra digits are cut."""
+    text = value.strip().replace("Z", "+00:00")
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        text = f"{head}.{tail[: min(digits, 6)]}{tail[digits:]}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("the timestamp has no time zone")
+    return parsed
+
+
+def _refuse(status: int, reason: str, **context: Any) -> JSONResponse:
+    log.warning("eventsub delivery refused", status=status, reason=reason, **context)
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+router = APIRouter(tags=["twitch"])
+
+
+class EventSubReceiver:
+    """What the webhook needs from the Twitch collector."""
+
+    def __init__(
+        self,
+        ingest: EventSubIngest,
+        subscriptions: SubscriptionStore,
+        secret: str,
+        clock: Clock | None = None,
+    ) -> None:
+        self.ingest = ingest
+        self.subscriptions = subscriptions
+        self.secret = secret
+        self.clock = clock or SystemClock()
+
+
+def _receiver(request: Request) -> EventSubReceiver | None:
+    twitch = getattr(request.app.state.runtime, "twitch", None)
+    return twitch.receiver if twitch is not None else None
+
+
+@router.post(PATH, summary="Twitch EventSub webhook deliveries", status_code=204)
+async def eventsub(request: Request) -> Response:
+    receiver = _receiver(request)
+    if receiver is None or not receiver.secret:
+        return _refuse(404, "the Twitch collector does not take webhooks here")
+    return await receive(receiver, request)
+
+
+async def receive(receiver: EventSubReceiver, request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return _refuse(413, "body too large")
+    headers = request.headers
+    message_id = headers.get(f"{_HEADER}id", "")
+    timestamp = headers.get(f"{_HEADER}timestamp", "")
+    given = headers.get(f"{_HEADER}signature", "")
+    kind = headers.get(f"{_HEADER}type", "")
+    if not (message_id and timestamp and given and kind):
+        return _refuse(400, "missing Twitch-Eventsub-Message-* headers")
+    expected = signature(receiver.secret, message_id, timestamp, body)
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        return _refuse(403, "signature mismatch", message_id=message_id)
+    try:
+        sent = parse_timestamp(timestamp)
+    except ValueError:
+        return _refuse(400, "bad timestamp", message_id=message_id)
+    if sent + MAX_AGE <= receiver.clock.now():
+        return _refuse(400, "message has expired", message_id=message_id)
+    try:
+        payload = orjson.loads(body)
+        subscription = payload["subscription"]
+        if not isinstance(subscription, dict):
+            raise TypeError("subscription is not an object")
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return _refuse(400, "malformed body", message_id=message_id)
+    if kind == "webhook_callback_verification":
+        challenge = payload.get("challenge")
+        if not isinstance(challenge, str):
+            return _refuse(400, "no challenge", message_id=message_id)
+        await receiver.subscriptions.record(subscription, status="enabled")
+        log.info("eventsub subscription verified", type=subscription.get("type"))
+        return PlainTextResponse(challenge)
+    if kind == "revocation":
+        await receiver.ingest.revocation(subscription)
+        return Response(status_code=204)
+    if kind != "notification":
+        return _refuse(400, f"unknown message type {kind!r}", message_id=message_id)
+    notification = Notification(
+        message_id=message_id,
+        subscription_type=str(subscription.get("type") or ""),
+        subscription_version=str(subscription.get("version") or ""),
+        event=payload.get("event"),  # checked by translate
+        timestamp=sent,
+    )
+    try:
+        await receiver.ingest.notification(notification)
+    except (UnsupportedSubscription, MalformedNotification) as exc:
+        return _refuse(400, str(exc), message_id=message_id)
+    return Response(status_code=204)

@@ -1,0 +1,177 @@
+"""Twitch over HTTP: connecting accounts by OAuth (``/collectors/twitch/oauth/...``) and the
+collector's state (``/api/v1/twitch/...``). The EventSub webhook itself lives with the
+collector (:mod:`waddlebot.collectors.twitch.webhook`)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from waddlebot.collectors.twitch.collector import TwitchCollector
+from waddlebot.collectors.twitch.connect import (
+    CALLBACK_PATH,
+    START_PATH,
+    TICKET_SECONDS,
+    ConnectError,
+)
+from waddlebot.runtime import Runtime
+from waddlebot.services.access import Principal
+from waddlebot.web.deps import (
+    CommunityId,
+    actor_of,
+    community_admin,
+    get_runtime,
+    require_service,
+)
+
+oauth_router = APIRouter(tags=["twitch"])
+api_router = APIRouter(prefix="/api/v1/twitch", tags=["twitch"])
+
+
+def _collector(runtime: Runtime = Depends(get_runtime)) -> TwitchCollector:
+    if runtime.twitch is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "Twitch is not configured here (WADDLEBOT_TWITCH_CLIENT_ID)"
+        )
+    return runtime.twitch
+
+
+Collector = Annotated[TwitchCollector, Depends(_collector)]
+
+
+def _page(title: str, text: str, code: int = 200) -> HTMLResponse:
+    body = (
+        "<!doctype html><meta charset=utf-8><title>WaddleBot</title>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+    )
+    return HTMLResponse(body, status_code=code)
+
+
+@oauth_router.get(START_PATH, summary="Send the browser to Twitch to connect an account")
+async def oauth_start(twitch: Collector, ticket: str = Query(max_length=4096)) -> RedirectResponse:
+    try:
+        return RedirectResponse(twitch.connect.authorize_url(ticket), status_code=302)
+    except ConnectError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+
+
+@oauth_router.get(
+    CALLBACK_PATH, summary="Twitch sends the browser back here", response_class=HTMLResponse
+)
+async def oauth_callback(
+    twitch: Collector,
+    state: str = Query(default="", max_length=4096),
+    code: str = Query(default="", max_length=512),
+    error: str = Query(default="", max_length=200),
+    error_description: str = Query(default="", max_length=500),
+) -> HTMLResponse:
+    if error:
+        return _page("Not connected", f"Twitch said: {error_description or error}.", 400)
+    if not (code and state):
+        return _page("Not connected", "The link is incomplete; start again.", 400)
+    try:
+        done = await twitch.connect.complete(code, state)
+    except ConnectError as exc:
+        return _page("Not connected", str(exc), 400)
+    await twitch.after_connect(done)
+    who = done.status.login or done.status.account_id
+    missing = ", ".join(done.status.missing_scopes)
+    note = f" Missing permissions: {missing}; connect again to grant them." if missing else ""
+    return _page(
+        "Connected", f"The Twitch account {who} is connected ({done.status.purpose}).{note}"
+    )
+
+
+class ConnectOut(BaseModel):
+    url: str = Field(description="open it in a browser signed in to the broadcaster's account")
+    expires_in: int = Field(description="seconds the link stays valid")
+
+
+@api_router.post(
+    "/communities/{community_id}/connect",
+    response_model=ConnectOut,
+    summary="A link that connects a Twitch channel to this community (admin role)",
+)
+async def connect_channel(
+    community_id: CommunityId,
+    request: Request,
+    principal: Annotated[Principal, Depends(community_admin)],  # before the 404 below
+    twitch: Collector,
+) -> ConnectOut:
+    url = twitch.connect.ticket_url(
+        purpose="broadcaster", community_id=community_id, actor=actor_of(principal, request)
+    )
+    return ConnectOut(url=url, expires_in=TICKET_SECONDS)
+
+
+class TokenOut(BaseModel):
+    account_id: str
+    login: str
+    purpose: str
+    community_id: int | None
+    scopes: list[str]
+    missing_scopes: list[str]
+    expires_at: datetime | None
+    validated_at: datetime | None
+    status: str
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    type: str
+    version: str
+    broadcaster_id: str
+    transport: str
+    status: str
+
+
+class StatusOut(BaseModel):
+    transport: str
+    bot_user_id: str = Field(description="empty until the bot account is connected")
+    tokens: list[TokenOut]
+    subscriptions: list[SubscriptionOut]
+
+
+@api_router.get(
+    "/status",
+    response_model=StatusOut,
+    dependencies=[Depends(require_service)],
+    summary="Connected accounts (never their tokens) and EventSub subscriptions",
+)
+async def twitch_status(twitch: Collector) -> StatusOut:
+    tokens = await twitch.tokens.statuses()
+    subscriptions = await twitch.subscriptions.list()
+    return StatusOut(
+        transport=twitch.transport,
+        bot_user_id=twitch.bot_user_id,
+        tokens=[
+            TokenOut(
+                account_id=t.account_id,
+                login=t.login,
+                purpose=t.purpose,
+                community_id=t.community_id,
+                scopes=list(t.scopes),
+                missing_scopes=list(t.missing_scopes),
+                expires_at=t.expires_at,
+                validated_at=t.validated_at,
+                status=t.status,
+            )
+            for t in tokens
+        ],
+        subscriptions=[
+            SubscriptionOut(
+                id=s.id,
+                type=s.type,
+                version=s.version,
+                broadcaster_id=s.broadcaster_id,
+                transport=s.transport,
+                status=s.status,
+            )
+            for s in subscriptions
+        ],
+    )

@@ -1,0 +1,235 @@
+"""The Twitch collector end to end against the fake Twitch (tests/fakes/twitch): accounts
+connected through the OAuth flow, subscriptions made, EventSub deliveries over webhooks and
+over the WebSocket, answers sent through Helix; and the webhook's refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.twitch import FakeTwitch, payloads
+from tests.fakes.twitch.webhook import WebhookSender, challenge, notification, revocation
+from tests.support.harness import free_port, make_settings, say, serving
+from waddlebot.infra.secretbox import SecretBox
+from waddlebot.runtime import Runtime
+from waddlebot.services.router import keys
+
+SECRET = "s3cret-for-eventsub-tests"
+API_KEY = "wb-test-service-key"
+BOT, STREAMER, VIEWER = "9001", "1337", "4242"
+
+
+@dataclass
+class World:
+    twitch: FakeTwitch
+    url: str
+    runtime: Runtime
+    http: httpx.AsyncClient
+    client_id: str
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.url}/collectors/twitch/eventsub"
+
+    async def connect(self, user_id: str, *, community: int | None = None) -> httpx.Response:
+        """Go through the OAuth flow as ``user_id``, as a browser would."""
+        assert self.runtime.twitch is not None
+        purpose = "bot" if community is None else "broadcaster"
+        link = self.runtime.twitch.connect.ticket_url(
+            purpose=purpose, community_id=community, actor="test"
+        )
+        self.twitch.authorize_as(user_id)
+        return await self.http.get(link, follow_redirects=True)
+
+    async def replies(self) -> list[Any]:
+        return self.twitch.sent_chat(STREAMER)
+
+
+async def _wait_for(condition: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture(params=["webhook", "websocket"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def world(
+    transport: str, tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+) -> AsyncIterator[World]:
+    async with FakeTwitch(ws_keepalive_bounds=(1, 600)) as twitch:
+        port = free_port()
+        public = f"http://127.0.0.1:{port}"
+        client = twitch.register_client(
+            redirect_uris=[f"{public}/collectors/twitch/oauth/callback"]
+        )
+        twitch.add_user(BOT, "waddlebot", "WaddleBot")
+        twitch.add_user(STREAMER, "streamer", "Streamer")
+        twitch.add_user(VIEWER, "viewer", "Viewer")
+        settings = make_settings(
+            database_url=fresh_postgres_url,
+            redis_url=redis_url,
+            stream_prefix=key_prefix,
+            auto_migrate=True,
+            data_dir=str(tmp_path),
+            secret_keys=SecretBox.generate_key(),
+            api_key=API_KEY,
+            twitch_client_id=client.client_id,
+            twitch_client_secret=client.secret,
+            twitch_transport=transport,
+            twitch_public_url=public,
+            twitch_eventsub_secret=SECRET,
+            twitch_helix_url=twitch.helix_url,
+            twitch_auth_url=twitch.auth_url,
+            twitch_eventsub_ws_url=twitch.eventsub_ws_url + "?keepalive_timeout_seconds=10",
+        )
+        async with serving(settings, port=port) as (url, runtime), httpx.AsyncClient() as http:
+            yield World(twitch, url, runtime, http, client.client_id)
+        await twitch.settle()
+
+
+async def _connected(world: World) -> None:
+    """The bot account and the streamer's channel (into the streamer's community)."""
+    page = await world.connect(BOT)
+    assert page.status_code == 200 and "is connected (bot)" in page.text
+    community = await world.runtime.directory.resolve_entity(f"twitch:{STREAMER}", "twitch")
+    page = await world.connect(STREAMER, community=community.community_id)
+    assert page.status_code == 200 and "is connected (broadcaster)" in page.text
+    twitch = world.runtime.twitch
+    assert twitch is not None
+    if twitch.transport == "webhook":
+        report = await twitch.sync_subscriptions()
+        assert not report.failed
+    await _wait_for(
+        lambda: len(world.twitch.subscriptions(status="enabled")) >= 10  # 9 + whispers
+    )
+
+
+async def test_a_chat_command_is_answered_in_the_channel(world: World) -> None:
+    await _connected(world)
+    chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text="!ping")
+    await world.twitch.emit("channel.chat.message", chat)
+    await _wait_for(lambda: any(m.text == "pong" for m in world.twitch.sent_chat(STREAMER)))
+    (answer,) = [m for m in world.twitch.sent_chat(STREAMER) if m.text == "pong"]
+    assert answer.sender_id == BOT
+    assert answer.reply_parent_message_id == chat["message_id"]
+
+
+async def test_a_follow_reaches_a_listening_module(world: World) -> None:
+    await _connected(world)
+    await world.twitch.emit("channel.follow", payloads.follow(broadcaster=STREAMER, user=VIEWER))
+    await _wait_for(
+        lambda: any("thanks for the follow" in m.text for m in world.twitch.sent_chat(STREAMER))
+    )
+
+
+@pytest.mark.parametrize("transport", ["webhook"], indirect=True)
+async def test_the_webhook_refuses_what_twitch_would_not_send(world: World) -> None:
+    subscription = payloads.example("channel.follow")["subscription"]
+    event = payloads.example_event("channel.follow")
+    follow = notification(subscription, event)
+    async with WebhookSender() as sender:
+        good = await sender.send(world.webhook, SECRET, follow)
+        assert good.status == 204
+        again = await sender.redeliver(world.webhook, SECRET, good)
+        assert again.status == 204  # acknowledged, not processed twice
+        forged = await sender.send_bad_signature(world.webhook, SECRET, follow)
+        assert forged.status == 403
+        stale = await sender.send_stale(world.webhook, SECRET, notification(subscription, event))
+        assert stale.status == 400
+        broken = await sender.send_malformed(world.webhook, SECRET, subscription)
+        assert broken.status == 400
+        unknown = notification({**subscription, "type": "channel.ban"}, event)
+        assert (await sender.send(world.webhook, SECRET, unknown)).status == 400
+        message, text = challenge(subscription)
+        answered = await sender.send(world.webhook, SECRET, message)
+        assert (answered.status, answered.body) == (200, text)
+        revoked = revocation({**subscription, "status": "authorization_revoked"})
+        assert (await sender.send(world.webhook, SECRET, revoked)).status == 204
+    events = await world.runtime.ports.bus.length(keys.EVENTS_STREAM)
+    assert events == 1  # the good follow once; the redelivery and the refused ones not at all
+    status = await world.http.get(
+        f"{world.url}/api/v1/twitch/status",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    listed = {s["id"]: s["status"] for s in status.json()["subscriptions"]}
+    assert listed[subscription["id"]] == "authorization_revoked"
+
+
+@pytest.mark.parametrize("transport", ["websocket"], indirect=True)
+async def test_a_websocket_reconnect_loses_no_event(world: World) -> None:
+    await _connected(world)
+    texts = [f"!echo n{n}" for n in range(20)]
+    emitting = asyncio.gather(
+        *(
+            world.twitch.emit(
+                "channel.chat.message",
+                payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text=text),
+            )
+            for text in texts
+        )
+    )
+    await world.twitch.ws_reconnect()
+    await emitting
+    await _wait_for(lambda: len(world.twitch.sent_chat(STREAMER)) >= 20, timeout=60)
+    answered = sorted(m.text for m in world.twitch.sent_chat(STREAMER))
+    assert answered == sorted(f"n{n}" for n in range(20))
+
+
+async def test_the_oauth_state_cannot_be_forged_or_replayed(world: World) -> None:
+    bad = await world.http.get(
+        f"{world.url}/collectors/twitch/oauth/callback", params={"code": "x", "state": "forged"}
+    )
+    assert bad.status_code == 400 and "not valid" in bad.text
+    denied = await world.http.get(
+        f"{world.url}/collectors/twitch/oauth/callback",
+        params={"error": "access_denied", "error_description": "The user denied you access"},
+    )
+    assert denied.status_code == 400 and "denied" in denied.text
+    expired = await world.http.get(
+        f"{world.url}/collectors/twitch/oauth/start", params={"ticket": "nope"}
+    )
+    assert expired.status_code == 400
+
+
+async def test_a_verification_code_is_whispered_and_verified_in_chat(world: World) -> None:
+    await _connected(world)
+    hello = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text="hi all")
+    await world.twitch.emit("channel.chat.message", hello)  # WaddleBot now knows the viewer
+    async with asyncio.timeout(10):  # until the router has seen the viewer say hello
+        while await world.runtime.identity.find_user("twitch", VIEWER) is None:
+            await asyncio.sleep(0.02)
+    assert await say(world.runtime, f"!identity link twitch {VIEWER}", user="vic") == [
+        "I sent a code to your twitch account by private message. "
+        "Type !verify <code> there within 10 minutes."
+    ]
+    await _wait_for(lambda: bool(world.twitch.whispers))
+    (whisper,) = world.twitch.whispers
+    assert (whisper.from_user_id, whisper.to_user_id) == (BOT, VIEWER)
+    code = whisper.text.split("!verify ")[1].split()[0]
+    verify = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text=f"!verify {code}")
+    await world.twitch.emit("channel.chat.message", verify)
+    await _wait_for(lambda: any("Linked!" in m.text for m in world.twitch.sent_chat(STREAMER)))
+
+
+@pytest.mark.parametrize("transport", ["webhook"], indirect=True)
+async def test_sync_replaces_revoked_subscriptions(world: World) -> None:
+    await _connected(world)
+    (raids,) = world.twitch.subscriptions(type_="channel.raid")
+    await world.twitch.revoke_subscription(raids.id, "authorization_revoked")
+    assert world.runtime.twitch is not None
+    report = await world.runtime.twitch.sync_subscriptions()
+    assert report.removed == ["channel.raid (authorization_revoked)"]
+    assert report.created == ["channel.raid"] and not report.failed
+    await _wait_for(
+        lambda: [s.status for s in world.twitch.subscriptions(type_="channel.raid")] == ["enabled"]
+    )
