@@ -42,6 +42,7 @@ from waddlebot.services.remote import HttpModuleClient, parse_remote_spec
 from waddlebot.services.router import Router, RouterWorker
 from waddlebot.services.router.worker import default_consumer_name
 from waddlebot.services.scheduler import Scheduler
+from waddlebot.services.streams import StreamStatus
 from waddlebot.services.timers import TimerService
 from waddlebot.settings import Settings
 
@@ -70,6 +71,7 @@ class Runtime:
     timers: TimerService
     scheduler: Scheduler
     aliases: AliasService
+    streams: StreamStatus
     router: Router
     console: ConsoleCollector | None
     twitch: TwitchCollector | None
@@ -148,6 +150,7 @@ class Runtime:
                 db=self.db,
                 community=self.community,
                 audit=self.audit,
+                streams=self.streams,
                 consumer=f"{consumer}-twitch",
             )
             cleanup.push_async_callback(self.twitch.stop)
@@ -229,12 +232,14 @@ class Runtime:
         registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
         self.commands = CustomCommandService(self.db, self.audit, self.ports.cache)
         self.aliases = AliasService(self.db, self.ports.cache, self.audit)
+        self.streams = StreamStatus(self.db, self.ports.cache)
         custom = LocalModuleClient(
             build_commands_module(
                 self.commands,
                 UrlFetcher(),
                 reserved=registry.declared_names,
                 alias_exists=self._alias_exists,
+                streams=self.streams,
             )
         )
         registry.add(custom, builtin=True)

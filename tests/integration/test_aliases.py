@@ -154,3 +154,11 @@ async def test_an_alias_defined_in_one_router_is_known_to_another(
         assert "hi" not in (await other.aliases.index([1]))[1]
     finally:
         await other.stop()
+
+
+async def test_an_alias_does_not_skip_its_commands_cooldown(runtime: Runtime) -> None:
+    await say(runtime, "!alias c='!cool'", **MOD)
+    assert await say(runtime, "!c") == ["cool"]
+    (notice,) = await say(runtime, "!c")
+    assert notice.startswith("@alice, slow down: !cool is on cooldown for you.")
+    assert await say(runtime, "!cool") == []  # told already in this window

@@ -188,8 +188,10 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     assert link.returncode == 0, link.stderr
     assert "http://127.0.0.1:8000/collectors/twitch/oauth/start?ticket=" in link.stdout
     assert (tmp_path / "var" / "secret-key").exists()  # an embedded install makes its own key
-    both = run(["twitch", "connect", "--bot", "--community", "1"], tmp_path, env)
-    assert both.returncode == 2 and "either --bot or --community" in both.stdout
+    neither = run(["twitch", "connect"], tmp_path, env)
+    assert neither.returncode == 2 and "Give --bot, --community <id>, or both" in neither.stdout
+    nowhere = run(["twitch", "connect", "--bot", "--community", "99"], tmp_path, env)
+    assert nowhere.returncode == 2 and "There is no community 99." in nowhere.stdout
     status = run(["twitch", "status"], tmp_path, env)
     assert status.returncode == 1
     assert "bot account: not connected (waddlebot twitch connect --bot)" in status.stdout

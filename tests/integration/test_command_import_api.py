@@ -184,3 +184,10 @@ async def test_bad_requests(world: World) -> None:
 
 def json_payload(name: str) -> Any:
     return json.loads((SAMPLES / name).read_text())
+
+
+async def test_an_alias_keeps_its_name_from_an_import(world: World) -> None:
+    await world.runtime.aliases.define(world.community, "hi", "ping", forced=False, actor="test")
+    found = results(await post_import(world, "phantombot", "!hi hello there\n!yo hey"))
+    assert (found["hi"]["status"], found["hi"]["reason"]) == ("skipped", "reserved")
+    assert "alias" in found["hi"]["detail"] and found["yo"]["status"] == "imported"

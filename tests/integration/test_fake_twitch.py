@@ -360,6 +360,7 @@ async def send_chat(
 
 
 async def test_chat_messages_are_sent_and_recorded(w: World) -> None:
+    w.twitch.add_chat_message(BROADCASTER, "parent-1")
     sent = await send_chat(w, "hello chat", reply_parent_message_id="parent-1")
     assert sent["is_sent"] is True and sent["drop_reason"] is None and sent["message_id"]
     (record,) = w.twitch.sent_chat(BROADCASTER)

@@ -202,6 +202,25 @@ async def test_listeners_get_events_and_overlay_updates_are_broadcast(runtime: R
     await subscription.close()
 
 
+async def test_replies_thread_only_to_chat_and_whispers_are_answered_in_private(
+    runtime: Runtime,
+) -> None:
+    from waddlebot.core.contract import Visibility
+    from waddlebot.core.events import EventType
+
+    chat = chat_event("!echo hi", message_id="chat-1")
+    follow = chat_event("", type_=EventType.FOLLOW, user_id="55", login="newfan")
+    whisper = chat_event("!echo psst", type_=EventType.WHISPER, user_id="77", login="shy")
+    said, followed, whispered = await runtime.router.process(
+        [Incoming(Envelope(chat)), Incoming(Envelope(follow)), Incoming(Envelope(whisper))]
+    )
+    assert [(r.reply_to, r.visibility) for r in said.replies] == [("chat-1", Visibility.CHANNEL)]
+    # a follow is not a message Twitch (or anyone) lets a reply hang from
+    assert [r.reply_to for r in followed.replies] == [""]
+    ((answer),) = whispered.replies
+    assert (answer.text, answer.visibility, answer.to_user) == ("psst", Visibility.DIRECT, "77")
+
+
 async def test_replies_land_on_the_platform_reply_stream(runtime: Runtime) -> None:
     stream = keys.replies_stream("twitch")
     await runtime.ports.bus.ensure_group(stream, "test-collector")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -211,8 +212,11 @@ async def test_a_console_timer_posts_every_interval(runtime: Runtime, clock: Man
         runtime.console.close(elsewhere)
 
 
-def stream_event(kind: EventType) -> Event:
-    return Event(platform="twitch", entity_id=TWITCH, message_id=new_id(), type=kind)
+def stream_event(kind: EventType, at: datetime) -> Event:
+    """``at``: when the stream started (online; Twitch's ``started_at``) or ended."""
+    return Event(
+        platform="twitch", entity_id=TWITCH, message_id=new_id(), type=kind, occurred_at=at
+    )
 
 
 async def feed(runtime: Runtime, *events: Event) -> list[str]:
@@ -232,7 +236,8 @@ async def test_twitch_timers_post_only_while_live(runtime: Runtime, clock: Manua
     await tick(runtime, clock, minutes=10)
     assert await texts(runtime, "twitch") == []  # no stream_online yet: offline
     await tick(runtime, clock, minutes=2)
-    assert await feed(runtime, stream_event(EventType.STREAM_ONLINE)) == []
+    started = clock.now()
+    assert await feed(runtime, stream_event(EventType.STREAM_ONLINE, started)) == []
     await tick(runtime, clock, minutes=9)  # the first post comes one interval into the stream
     assert await texts(runtime, "twitch") == []
     await tick(runtime, clock, minutes=1)
@@ -243,14 +248,15 @@ async def test_twitch_timers_post_only_while_live(runtime: Runtime, clock: Manua
         TWITCH,
     )
     assert message.outbound_id.startswith("timer:") and message.outbound_id.endswith(":1")
-    await feed(runtime, stream_event(EventType.STREAM_ONLINE))  # again: nothing restarts
+    # the same stream again (a redelivery, or the collector's poll): nothing restarts
+    await feed(runtime, stream_event(EventType.STREAM_ONLINE, started))
     await tick(runtime, clock, minutes=10)
     assert await texts(runtime, "twitch") == ["Follow! Live 20m 0s."]
-    await feed(runtime, stream_event(EventType.STREAM_OFFLINE))
+    await feed(runtime, stream_event(EventType.STREAM_OFFLINE, clock.now()))
     for _ in range(3):
         await tick(runtime, clock, minutes=10)
     assert await texts(runtime, "twitch") == []
-    await feed(runtime, stream_event(EventType.STREAM_ONLINE))
+    await feed(runtime, stream_event(EventType.STREAM_ONLINE, clock.now()))
     await tick(runtime, clock, minutes=10)
     assert await texts(runtime, "twitch") == ["Follow! Live 10m 0s."]
 
@@ -374,3 +380,20 @@ async def test_a_run_both_processes_saw_due_is_claimed_by_one(
     assert seen == [10]  # it did see all ten due, and claimed none of them
     ids = [m.outbound_id for m in await posted(first.ports.bus, "console")]
     assert len(ids) == len(set(ids)) == 10
+
+
+async def test_stream_news_handled_out_of_order_keeps_the_latest(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    await feed(runtime, chat_event("hi"))  # the place exists
+    started = clock.now()
+    clock.advance(minutes=30)
+    ended = clock.now()
+    timers = runtime.timers
+    assert await timers.set_live(TWITCH, False, at=ended)
+    assert not await timers.set_live(TWITCH, True, at=started)  # older: the stream is over
+    clock.advance(minutes=5)
+    assert await timers.set_live(TWITCH, True, at=clock.now())  # a new stream
+    assert not await timers.set_live(TWITCH, True, at=clock.now())  # the same one again
+    clock.advance(minutes=60)
+    assert await timers.set_live(TWITCH, True, at=clock.now())  # another, offline was missed

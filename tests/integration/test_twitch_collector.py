@@ -37,15 +37,19 @@ class World:
     def webhook(self) -> str:
         return f"{self.url}/collectors/twitch/eventsub"
 
-    async def connect(self, user_id: str, *, community: int | None = None) -> httpx.Response:
-        """Go through the OAuth flow as ``user_id``, as a browser would."""
+    def link(self, purpose: str, community: int | None = None) -> str:
         assert self.runtime.twitch is not None
-        purpose = "bot" if community is None else "broadcaster"
-        link = self.runtime.twitch.connect.ticket_url(
+        return self.runtime.twitch.connect.ticket_url(
             purpose=purpose, community_id=community, actor="test"
         )
+
+    async def connect(
+        self, user_id: str, *, community: int | None = None, purpose: str = ""
+    ) -> httpx.Response:
+        """Go through the OAuth flow as ``user_id``, as a browser would."""
+        purpose = purpose or ("bot" if community is None else "broadcaster")
         self.twitch.authorize_as(user_id)
-        return await self.http.get(link, follow_redirects=True)
+        return await self.http.get(self.link(purpose, community), follow_redirects=True)
 
     async def replies(self) -> list[Any]:
         return self.twitch.sent_chat(STREAMER)
@@ -233,3 +237,91 @@ async def test_sync_replaces_revoked_subscriptions(world: World) -> None:
     await _wait_for(
         lambda: [s.status for s in world.twitch.subscriptions(type_="channel.raid")] == ["enabled"]
     )
+
+
+async def test_the_streamers_own_account_can_be_the_bot(world: World) -> None:
+    community = await world.runtime.directory.resolve_entity(f"twitch:{STREAMER}", "twitch")
+    page = await world.connect(STREAMER, community=community.community_id, purpose="both")
+    assert page.status_code == 200 and "is connected (both)" in page.text
+    twitch = world.runtime.twitch
+    assert twitch is not None and twitch.bot_user_id == STREAMER
+    if twitch.transport == "webhook":
+        assert not (await twitch.sync_subscriptions()).failed
+    await _wait_for(lambda: len(world.twitch.subscriptions(status="enabled")) >= 10)
+    chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text="!ping")
+    await world.twitch.emit("channel.chat.message", chat)
+    await _wait_for(lambda: any(m.text == "pong" for m in world.twitch.sent_chat(STREAMER)))
+
+
+@pytest.mark.parametrize("transport", ["webhook"], indirect=True)
+async def test_a_connect_link_works_once(world: World) -> None:
+    link = world.link("bot")
+    world.twitch.authorize_as(BOT)
+    assert (await world.http.get(link, follow_redirects=True)).status_code == 200
+    again = await world.http.get(link, follow_redirects=True)
+    assert again.status_code == 400 and "used already" in again.text
+
+
+async def test_two_twitch_processes_answer_once_and_take_over(world: World) -> None:
+    """Every process takes webhooks, one (holding a lease) sends and keeps the sockets."""
+    await _connected(world)
+    settings = world.runtime.settings.model_copy(update={"router_consumer": "second"})
+    second = await Runtime.start(settings, services=("twitch",))
+    try:
+        first_twitch, second_twitch = world.runtime.twitch, second.twitch
+        assert first_twitch is not None and second_twitch is not None
+        assert (first_twitch.leading, second_twitch.leading) == (True, False)
+        assert second_twitch.bot_user_id == BOT  # read from the database, not passed along
+        for n in range(5):
+            chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text=f"!echo {n}")
+            await world.twitch.emit("channel.chat.message", chat)
+        await _wait_for(lambda: len(world.twitch.sent_chat(STREAMER)) >= 5)
+        await first_twitch.stop()  # the leader goes away (and gives the lease up)
+        await second_twitch.try_lead()
+        assert second_twitch.leading
+        # with websockets the new leader's sessions subscribe afresh (Twitch disabled the old
+        # leader's subscriptions when its connections closed)
+        await _wait_for(lambda: len(world.twitch.subscriptions(status="enabled")) >= 10)
+        chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text="!echo after")
+        await world.twitch.emit("channel.chat.message", chat)
+        await _wait_for(lambda: any(m.text == "after" for m in world.twitch.sent_chat(STREAMER)))
+        assert sorted(m.text for m in world.twitch.sent_chat(STREAMER)) == [
+            "0",
+            "1",
+            "2",
+            "3",
+            "4",
+            "after",
+        ]
+    finally:
+        await second.stop()
+
+
+@pytest.mark.parametrize("transport", ["websocket"], indirect=True)
+async def test_a_stream_live_before_it_was_connected_is_found_live(world: World) -> None:
+    """No stream.online ever came (the channel went live before WaddleBot listened): the
+    leader's poll of Helix finds it, for timers and $(uptime) / $(game) alike."""
+    await world.twitch.go_live(STREAMER, game_name="Celeste", emit=False)
+    await _connected(world)
+    twitch = world.runtime.twitch
+    assert twitch is not None
+    await twitch.poll_streams()
+    place = f"twitch:{STREAMER}"
+    await _wait_for_live(world, place, True)
+    for text in ("!addcom !up Live for $(uptime), playing $(game)", "!up"):
+        said = payloads.chat_message(
+            broadcaster=STREAMER, chatter=STREAMER, badges=["broadcaster"], text=text
+        )
+        await world.twitch.emit("channel.chat.message", said)
+    await _wait_for(
+        lambda: any("playing Celeste" in m.text for m in world.twitch.sent_chat(STREAMER))
+    )
+    await world.twitch.go_offline(STREAMER, emit=False)
+    await twitch.poll_streams()
+    await _wait_for_live(world, place, False)
+
+
+async def _wait_for_live(world: World, place: str, live: bool) -> None:
+    async with asyncio.timeout(10):
+        while ((await world.runtime.streams.of(place)).since is not None) != live:
+            await asyncio.sleep(0.02)

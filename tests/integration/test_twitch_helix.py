@@ -218,6 +218,7 @@ class _StaticTokens:
 
 
 async def test_send_chat_message_threads_a_reply(w: World) -> None:
+    w.twitch.add_chat_message(BROADCASTER, "cc106a89-parent")
     result = await w.helix.send_chat_message(
         BROADCASTER, BOT, "pong", reply_parent_message_id="cc106a89-parent"
     )

@@ -171,8 +171,16 @@ async def w() -> AsyncIterator[World]:
 # --- channel replies ---------------------------------------------------------------------------
 
 
+async def test_a_reply_to_what_cannot_be_replied_to_goes_out_unthreaded(w: World) -> None:
+    await w.publish(reply("thanks for the follow!", reply_to="a-follow-notification-id"))
+    await w.settled()
+    (record,) = w.twitch.chat_log  # the 400 is not logged as a message
+    assert (record.text, record.reply_parent_message_id) == ("thanks for the follow!", None)
+
+
 async def test_a_reply_is_threaded_under_the_message_it_answers(w: World) -> None:
     sent = metric("waddlebot_replies_delivered_total", platform="twitch", outcome="sent")
+    w.twitch.add_chat_message(CHANNEL, "cc106a89-1814-919d-454c-f4f2f970aae7")
     await w.publish(reply("pong!", reply_to="cc106a89-1814-919d-454c-f4f2f970aae7"))
     await w.settled()
     (record,) = w.twitch.chat_log
@@ -190,6 +198,7 @@ async def test_a_long_reply_is_split_on_word_boundaries_and_only_the_first_part_
     words = [f"w{n:04d}" for n in range(200)]  # 5 characters each
     text = " ".join(words) + "!"
     assert len(text) == 1200
+    w.twitch.add_chat_message(CHANNEL, "parent-1")
     await w.publish(reply(text, reply_to="parent-1"))
     await w.settled()
     parts = w.twitch.sent_chat(CHANNEL)

@@ -4,6 +4,7 @@ when nothing saves them), missing scopes reported."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fakes.twitch import FakeTwitch
+from tests.support.twitch import Flaky
 from waddlebot.collectors.twitch.auth import TwitchAuth, TwitchAuthError
 from waddlebot.collectors.twitch.tokens import SCOPES, TokenStore, TokenUnavailable
 from waddlebot.core.clock import ManualClock
@@ -31,11 +33,13 @@ class Kit:
     box: SecretBox
     db: Database
     clock: ManualClock
+    flaky: Flaky
 
 
 @pytest.fixture
 async def kit(db_url: str) -> AsyncIterator[Kit]:
-    async with FakeTwitch() as twitch, httpx.AsyncClient() as http:
+    flaky = Flaky()
+    async with FakeTwitch() as twitch, httpx.AsyncClient(transport=flaky) as http:
         client = twitch.register_client()
         twitch.add_user(BOT, "waddlebot", "WaddleBot")
         auth = TwitchAuth(
@@ -45,7 +49,7 @@ async def kit(db_url: str) -> AsyncIterator[Kit]:
         box = SecretBox([SecretBox.generate_key()])
         clock = ManualClock()
         try:
-            yield Kit(twitch, auth, TokenStore(db, box, auth, clock), box, db, clock)
+            yield Kit(twitch, auth, TokenStore(db, box, auth, clock), box, db, clock, flaky)
         finally:
             await db.close()
 
@@ -112,3 +116,36 @@ async def test_a_bad_client_secret_is_a_clear_error(kit: Kit) -> None:
         with pytest.raises(TwitchAuthError) as refused:
             await wrong.app_token()
     assert refused.value.status in (400, 403)
+
+
+async def test_an_outage_of_the_token_endpoint_keeps_the_token(kit: Kit) -> None:
+    first = await _connect_bot(kit)
+    kit.clock.advance(seconds=14_400 - 60)  # due for a refresh
+    kit.flaky.fail["/oauth2/token"] = 1  # Twitch answers 503 once
+    with pytest.raises(TokenUnavailable) as failed:
+        await kit.store.access_token(BOT)
+    assert failed.value.transient
+    (status,) = await kit.store.statuses()
+    assert status.status == "ok"
+    assert await kit.store.access_token(BOT) != first  # refreshed once Twitch is back
+
+
+async def test_concurrent_users_of_a_due_token_refresh_it_once(kit: Kit) -> None:
+    await _connect_bot(kit)
+    kit.clock.advance(seconds=14_400 - 60)
+    tokens = await asyncio.gather(*(kit.store.access_token(BOT) for _ in range(5)))
+    assert len(set(tokens)) == 1
+
+
+async def test_connecting_another_bot_account_replaces_the_first(kit: Kit) -> None:
+    await _connect_bot(kit)
+    kit.twitch.add_user("9002", "newbot", "NewBot")
+    token = kit.twitch.issue_user_token(kit.auth.client_id, "9002", *SCOPES["both"])
+    grant = await kit.auth.refresh(token.refresh_token)
+    who = await kit.auth.validate(grant.access_token)
+    assert who is not None
+    await kit.store.save(grant, who, purpose="both", community_id=None)
+    bot = await kit.store.bot()
+    assert bot is not None and (bot.account_id, bot.login) == ("9002", "newbot")
+    assert [s.account_id for s in await kit.store.statuses()] == ["9002"]
+    assert [b.account_id for b in await kit.store.broadcasters()] == ["9002"]

@@ -122,8 +122,10 @@ def test_channel_events(
     assert (event.type, event.entity_id) == (kind, entity)
     assert (event.author.user_id if event.author else None) == author
     assert event.amounts.model_dump(exclude_none=True) == amounts
-    # no id of their own: the notification's, which Twitch keeps on redelivery
-    assert event.message_id == "befa7b53-d79d-478f-86b9-120f112b044e"
+    if type_ == "stream.online":  # the stream's id: the collector's poll finds the same one
+        assert event.message_id == "stream-online:9001"
+    else:  # no id of their own: the notification's, which Twitch keeps on redelivery
+        assert event.message_id == "befa7b53-d79d-478f-86b9-120f112b044e"
 
 
 def test_texts_and_times() -> None:
@@ -179,3 +181,12 @@ def test_unknown_types_and_versions_are_refused() -> None:
 def test_malformed_events_are_refused_clearly(type_: str, overrides: dict[str, Any]) -> None:
     with pytest.raises(MalformedNotification):
         translate(recorded(type_, **overrides))
+
+
+def test_shared_chat_from_a_partner_channel_is_not_an_event_here() -> None:
+    partner = recorded(
+        "channel.chat.message", source_broadcaster_user_id="777", source_message_id="x"
+    )
+    assert translate(partner) is None
+    own = recorded("channel.chat.message", source_broadcaster_user_id="1971641")
+    assert translate(own) is not None

@@ -45,6 +45,7 @@ async def _collector(settings: Settings) -> AsyncIterator[TwitchCollector]:
             db=runtime.db,
             community=runtime.community,
             audit=runtime.audit,
+            streams=runtime.streams,
             consumer="cli",
         )
         await collector.load()
@@ -71,15 +72,18 @@ def connect(
     ] = None,
     bot: Annotated[bool, typer.Option("--bot", help="connect the bot's own account")] = False,
 ) -> None:
-    """Print a link that connects a Twitch account (open it signed in to that account)."""
-    if bot == (community is not None):
-        typer.echo("Give either --bot or --community <id>.")
+    """Print a link that connects a Twitch account (open it signed in to that account).
+    Both options together: the streamer's own account is the bot too."""
+    if not bot and community is None:
+        typer.echo("Give --bot, --community <id>, or both (the streamer's account as the bot).")
         raise typer.Exit(2)
+    purpose = "both" if bot and community is not None else "bot" if bot else "broadcaster"
 
     async def work(collector: TwitchCollector) -> str:
-        return collector.connect.ticket_url(
-            purpose="bot" if bot else "broadcaster", community_id=community, actor="cli"
-        )
+        if community is not None and not await collector.community_exists(community):
+            typer.echo(f"There is no community {community}.")
+            raise typer.Exit(2)
+        return collector.connect.ticket_url(purpose=purpose, community_id=community, actor="cli")
 
     url = _run(work)
     typer.echo(f"Open this link within 15 minutes, signed in to the Twitch account:\n{url}")

@@ -7,6 +7,7 @@ actions, and the router and collectors carry them out.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -66,6 +67,9 @@ class ModuleRequest(BaseModel):
     raw_text: str = ""
     caller: Caller | None = None
     amounts: Amounts = Field(default_factory=Amounts)
+    occurred_at: datetime | None = Field(
+        default=None, description="when it happened, as the platform says (a stream's start)"
+    )
     config: dict[str, Any] = Field(default_factory=dict, description="module settings")
 
 

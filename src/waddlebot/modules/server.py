@@ -17,30 +17,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest
+from waddlebot.infra.bodies import read_capped
 from waddlebot.infra.signing import SignatureError, sign, verify
 from waddlebot.modules.sdk import Module
 
 log = structlog.get_logger("waddlebot.module_server")
 
 MAX_BODY_BYTES = 1_000_000
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_module_app(module: Module, secret: bytes) -> FastAPI:
@@ -74,9 +57,8 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
 
     @app.post("/v1/handle")
     async def handle(request: Request) -> Response:
-        try:
-            body = await _read_body(request, MAX_BODY_BYTES)
-        except _TooLarge:
+        body = await read_capped(request, MAX_BODY_BYTES)
+        if body is None:
             return signed_json(413, {"detail": "request body too large"})
         try:
             verify(secret, body, request.headers)

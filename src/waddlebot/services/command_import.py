@@ -374,14 +374,23 @@ async def import_commands(
     actor: str,
     overwrite: bool = False,
     reserved: Collection[str] = (),
+    aliases: Collection[str] = (),
 ) -> ImportReport:
     """Add every command of an export; each stands alone. An existing command is skipped, or
-    replaced with ``overwrite``. One audit row (``custom_command.import``) for the whole."""
+    replaced with ``overwrite``; a name a built-in command or an alias of the community has
+    is skipped (the alias would hide it). One audit row (``custom_command.import``)."""
     results = []
     seen: set[str] = set()
     for entry in convert(source, payload):
         result = await _import_one(
-            service, community_id, entry, seen, actor=actor, overwrite=overwrite, reserved=reserved
+            service,
+            community_id,
+            entry,
+            seen,
+            actor=actor,
+            overwrite=overwrite,
+            reserved=reserved,
+            aliases=aliases,
         )
         results.append(result)
     report = ImportReport(source=source, overwrite=overwrite, results=tuple(results))
@@ -410,6 +419,7 @@ async def _import_one(
     actor: str,
     overwrite: bool,
     reserved: Collection[str],
+    aliases: Collection[str],
 ) -> CommandResult:
     warnings = tuple(entry.warnings)
 
@@ -427,6 +437,8 @@ async def _import_one(
     seen.add(name)
     if name in reserved:
         return skipped("reserved", f"!{name} is a built-in command", name)
+    if name in aliases:
+        return skipped("reserved", f"!{name} is an alias here (remove it with !unalias)", name)
     changes = Changes(
         response=entry.response,
         level=entry.level,

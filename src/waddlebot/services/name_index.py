@@ -1,9 +1,9 @@
 """A per-community index of names (aliases, custom commands) kept in the cache, so the
 router and modules can tell a known name from chat without a database read.
 
-The index of a community is one cache entry, refilled from the database on a miss and
-rewritten (never just deleted) after every change: a refill from a replica that lags could
-otherwise bring back the old one.
+The index of a community is one cache entry, refilled from the database on a miss (only if
+still missing) and rewritten (never just deleted) after every change: a refill from a replica
+that lags, or one racing a change, could otherwise bring back the old one.
 """
 
 from __future__ import annotations
@@ -35,9 +35,14 @@ class CommunityIndex:
         cached = await self._cache.get_many([self._key(c) for c in ids])
         found: dict[int, dict[str, Any]] = {}
         for community_id, raw in zip(ids, cached, strict=True):
-            found[community_id] = (
-                await self.refresh(community_id) if raw is None else orjson.loads(raw)
-            )
+            if raw is None:
+                entries = await self._load(community_id)
+                # added, not set: a writer that changed the names meanwhile wrote the newer
+                # index, which this (possibly older) read must not replace
+                await self._cache.add(self._key(community_id), orjson.dumps(entries), self._ttl)
+                found[community_id] = entries
+            else:
+                found[community_id] = orjson.loads(raw)
         return found
 
     async def refresh(self, community_id: int) -> dict[str, Any]:

@@ -322,18 +322,29 @@ class TimerService:
 
     # ----- live state ---------------------------------------------------------------------
 
-    async def set_live(self, entity_id: str, live: bool) -> bool:
-        """Record that a place went live or offline (``stream_online`` / ``stream_offline``).
-        Going live starts its timers afresh: each runs first one interval into the stream.
-        False when the place was in that state already (nothing changes)."""
-        now = self.clock.now()
+    async def set_live(self, entity_id: str, live: bool, *, at: datetime | None = None) -> bool:
+        """Record that a place went live or offline (``stream_online`` / ``stream_offline``)
+        at ``at`` (the stream's start, or when it ended; default now). Going live starts its
+        timers afresh: each runs first one interval into the stream. False when nothing
+        changes: the place was in that state already (the same stream), or the news is older
+        than what is known (events handled out of order by two router processes)."""
+        now = at or self.clock.now()
         insert: Any = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
         async with self.db.session() as session:
-            known = await session.scalar(
-                select(StreamState.live).where(StreamState.entity_id == entity_id)
-            )
-            if known is not None and known == live:
-                return False
+            known = (
+                await session.execute(
+                    select(StreamState.live, StreamState.changed_at)
+                    .where(StreamState.entity_id == entity_id)
+                    .with_for_update()
+                )
+            ).first()
+            if known is not None:
+                was_live, since = known
+                newer = at is not None and now > since
+                if was_live == live and not (live and newer):
+                    return False  # a repeat (a new stream after a missed offline is not)
+                if at is not None and not newer:
+                    return False  # older news than what is known
             statement = insert(StreamState).values(entity_id=entity_id, live=live, changed_at=now)
             await session.execute(
                 statement.on_conflict_do_update(
@@ -342,6 +353,7 @@ class TimerService:
                 )
             )
             if live:  # in the order fire_due claims them, so the two never deadlock
+                first_run = self.clock.now()  # one interval from when we hear of it
                 timers = await session.execute(
                     select(Timer.id, Timer.interval_minutes)
                     .where(Timer.entity_id == entity_id)
@@ -351,7 +363,7 @@ class TimerService:
                     await session.execute(
                         update(Timer)
                         .where(Timer.id == timer_id)
-                        .values(next_run_at=now + timedelta(minutes=minutes))
+                        .values(next_run_at=first_run + timedelta(minutes=minutes))
                         .execution_options(synchronize_session=False)
                     )
         log.info("stream state", entity_id=entity_id, live=live)

@@ -89,6 +89,7 @@ async def import_from_another_bot(
             actor=actor_of(principal, request),
             overwrite=overwrite,
             reserved=runtime.registry.declared_names(),
+            aliases=(await runtime.aliases.index([community_id]))[community_id],
         )
     except ImportFormatError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc

@@ -8,6 +8,7 @@ import html
 from datetime import datetime
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
@@ -28,6 +29,8 @@ from waddlebot.web.deps import (
     get_runtime,
     require_service,
 )
+
+log = structlog.get_logger("waddlebot.twitch.web")
 
 oauth_router = APIRouter(tags=["twitch"])
 api_router = APIRouter(prefix="/api/v1/twitch", tags=["twitch"])
@@ -55,7 +58,7 @@ def _page(title: str, text: str, code: int = 200) -> HTMLResponse:
 @oauth_router.get(START_PATH, summary="Send the browser to Twitch to connect an account")
 async def oauth_start(twitch: Collector, ticket: str = Query(max_length=4096)) -> RedirectResponse:
     try:
-        return RedirectResponse(twitch.connect.authorize_url(ticket), status_code=302)
+        return RedirectResponse(await twitch.connect.authorize_url(ticket), status_code=302)
     except ConnectError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
 
@@ -78,6 +81,9 @@ async def oauth_callback(
         done = await twitch.connect.complete(code, state)
     except ConnectError as exc:
         return _page("Not connected", str(exc), 400)
+    except Exception:
+        log.exception("connecting a twitch account failed")
+        return _page("Not connected", "Something went wrong; it has been logged. Try again.", 500)
     await twitch.after_connect(done)
     who = done.status.login or done.status.account_id
     missing = ", ".join(done.status.missing_scopes)
@@ -103,6 +109,8 @@ async def connect_channel(
     principal: Annotated[Principal, Depends(community_admin)],  # before the 404 below
     twitch: Collector,
 ) -> ConnectOut:
+    if not await twitch.community_exists(community_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no community {community_id}")
     url = twitch.connect.ticket_url(
         purpose="broadcaster", community_id=community_id, actor=actor_of(principal, request)
     )

@@ -150,11 +150,16 @@ class HelixChat:
             return helix_error(400, f"The message may not exceed {CHAT_MAX_CHARS} characters")
         if problem := self._sender_allowed(token, channel, sender):
             return problem
+        if parent is not None and self.state.chat_messages.get(parent) != channel:
+            # Twitch refuses a reply to anything but a chat message of that channel (a follow
+            # notification's id, a whisper's id...)
+            return helix_error(400, "The reply parent message ID is not valid")
         now = self.state.clock()
         reason = self._why_dropped(channel, sender, text, now)
         record = ChatRecord(new_uuid(), channel, sender, text, parent, now, reason is None, reason)
         self.state.chat_log.append(record)
         if reason is None:
+            self.state.chat_messages[record.message_id] = channel
             self._chat_window.record((sender, channel), now)
             self._last_text[(sender, channel)] = (text, now)
             self.on_chat_sent(record)

@@ -214,6 +214,9 @@ class TwitchState:
     clips: list[Clip] = field(default_factory=list)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     chat_log: list[ChatRecord] = field(default_factory=list)
+    # id -> channel of every chat message there is (emitted by tests or sent): the messages a
+    # reply may hang from
+    chat_messages: dict[str, str] = field(default_factory=dict)
     whispers: list[WhisperRecord] = field(default_factory=list)
     shoutouts: list[ShoutoutRecord] = field(default_factory=list)
     app_token_lifetime: int = 5_011_271

@@ -287,6 +287,11 @@ class FakeTwitch:
         """Drop every message to ``channel_id`` with this reason (``code=None`` stops it)."""
         self.chat.drop_in(channel_id, code, message)
 
+    def add_chat_message(self, channel_id: str, message_id: str) -> None:
+        """A chat message exists in ``channel_id`` (one a reply may hang from) without any
+        EventSub delivery."""
+        self.state.chat_messages[message_id] = channel_id
+
     @property
     def chat_log(self) -> list[ChatRecord]:
         """Every Send Chat Message the fake answered, sent or dropped."""
@@ -350,6 +355,7 @@ class FakeTwitch:
         body.update(overrides)
         if type_ == "channel.chat.message" and "message_id" in body:
             self._chat_events[body["message_id"]] = body
+            self.state.chat_messages[body["message_id"]] = str(body.get("broadcaster_user_id"))
         return await self.notifier.emit(type_, body, version)
 
     async def revoke_subscription(

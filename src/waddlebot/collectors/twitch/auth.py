@@ -9,7 +9,7 @@ libraries' own token handling would fight.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,8 +28,8 @@ class TwitchAuthError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    access_token: str
-    refresh_token: str
+    access_token: str = field(repr=False)  # never in a log line or a traceback's repr
+    refresh_token: str = field(repr=False)
     expires_in: int
     scopes: tuple[str, ...]
 

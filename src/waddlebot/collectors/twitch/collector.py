@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import structlog
@@ -32,21 +34,36 @@ from waddlebot.collectors.twitch.subscriptions import (
     wanted_for_bot,
     wanted_for_channel,
 )
-from waddlebot.collectors.twitch.tokens import TokenStore, TokenUnavailable
+from waddlebot.collectors.twitch.tokens import BOT_PURPOSES, TokenStore, TokenUnavailable
+from waddlebot.collectors.twitch.translate import (
+    MalformedNotification,
+    Notification,
+    UnsupportedSubscription,
+    entity_id,
+    stream_offline,
+    stream_online,
+)
 from waddlebot.collectors.twitch.webhook import PATH as WEBHOOK_PATH
 from waddlebot.collectors.twitch.webhook import EventSubReceiver
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.models import Community
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.community import CommunityService
+from waddlebot.services.streams import StreamStatus
 from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.twitch")
 
 VALIDATE_SECONDS = 3600.0  # Twitch asks apps to validate their tokens hourly
+LEASE = "twitch"
+LEAD_SECONDS = 5.0  # how often the lead is renewed (or sought)
+LEASE_TTL = 20.0  # a leader silent this long is replaced
+STREAM_POLL_SECONDS = 300.0  # how often the leader asks Twitch which channels are live
+PUBLISH_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries of a WebSocket event
 WEBHOOK_SYNC_DELAY = 2.0  # let the HTTP server come up: Twitch calls it back at once
 
 
@@ -81,11 +98,14 @@ class TwitchCollector:
         db: Database,
         community: CommunityService,
         audit: AuditLog,
+        streams: StreamStatus,
         consumer: str,
         clock: Clock | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._settings = settings
+        self._db = db
+        self._streams = streams
         self._ports = ports
         self._consumer = consumer
         self._clock = clock or SystemClock()
@@ -134,10 +154,16 @@ class TwitchCollector:
             client_id=settings.twitch_client_id,
             tokens=_Tokens(self.auth, self.tokens),
         )
-        self.outbound = TwitchOutbound(
-            ports.bus,
+        self.outbound: TwitchOutbound | None = None
+        self._leading = False
+        self._next_validation = 0.0
+        self._next_stream_poll = 0.0
+
+    def _new_outbound(self) -> TwitchOutbound:
+        return TwitchOutbound(
+            self._ports.bus,
             self.helix,
-            consumer=consumer,
+            consumer=self._consumer,
             bot_user_id=lambda: self.bot_user_id,
             is_moderator=self.is_moderator,
         )
@@ -146,6 +172,10 @@ class TwitchCollector:
     def public_url(self) -> str:
         settings = self._settings
         return settings.twitch_public_url or f"http://{settings.host}:{settings.port}"
+
+    async def community_exists(self, community_id: int) -> bool:
+        async with self._db.read_session() as session:
+            return await session.get(Community, community_id) is not None
 
     def is_moderator(self, channel_id: str) -> bool:
         return channel_id == self.bot_user_id or channel_id in self._moderated
@@ -158,32 +188,106 @@ class TwitchCollector:
 
     async def start(self) -> None:
         await self._load_bot()
-        await self.outbound.start()
-        self._tasks.append(asyncio.create_task(self._validate_forever(), name="twitch-validate"))
-        if self.transport == "websocket":
-            await self._open_sockets()
-        else:
-            self._tasks.append(asyncio.create_task(self._sync_soon(), name="twitch-sync"))
-        log.info("twitch collector started", transport=self.transport, bot=self.bot_user_id)
+        await self.try_lead()  # a lone process leads at once
+        self._tasks.append(asyncio.create_task(self._lead_forever(), name="twitch-lead"))
+        log.info(
+            "twitch collector started",
+            transport=self.transport,
+            bot=self.bot_user_id,
+            leading=self.leading,
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
-            await stop_task(task)
-        for socket, task in list(self._sockets.values()):
-            await socket.stop()
-            await stop_task(task)
-        self._sockets.clear()
-        await self.outbound.stop()
+            with contextlib.suppress(Exception):
+                await stop_task(task)
+        self._tasks.clear()
+        await self._step_down()
+        with contextlib.suppress(Exception):
+            await self._ports.lease.release(LEASE, self._consumer)
         if self._own_http:
             await self._http.aclose()
 
     async def after_connect(self, done: Connected) -> None:
-        """An account was just connected: start listening for it."""
-        if done.status.purpose == "bot":
+        """An account was just connected: start listening for it (the leading process does;
+        another one picks the account up within a few seconds)."""
+        if done.status.purpose in BOT_PURPOSES:
             await self._load_bot()
+        if not self.leading:
+            return
         if self.transport == "websocket":
             await self._open_sockets()  # a new account's connection subscribes when welcomed
-        await self.sync_subscriptions()  # the accounts already listening may need more
+        try:
+            await self.sync_subscriptions()  # the accounts already listening may need more
+        except Exception:
+            log.exception("twitch subscription sync failed; `waddlebot twitch subscriptions sync`")
+
+    # ----- one leading process --------------------------------------------------------------
+    # Twitch's chat and whisper limits hold per account, and each WebSocket session delivers
+    # its events once: so one process (holding a lease) sends and keeps the sockets, while
+    # every process takes webhook deliveries.
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks = [task for task in self._tasks if not task.done()]
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    async def _lead_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LEAD_SECONDS)
+            try:
+                await self.try_lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("twitch leadership check failed")
+
+    async def try_lead(self) -> None:
+        """Renew the lead, or take it when it is free (and do the leader's hourly chores)."""
+        lease = self._ports.lease
+        if self._leading:
+            if not await lease.renew(LEASE, self._consumer, LEASE_TTL):
+                log.warning("twitch collector lost the lead; another process sends now")
+                await self._step_down()
+                return
+        elif await lease.acquire(LEASE, self._consumer, LEASE_TTL):
+            await self._step_up()
+        else:
+            await self._load_bot()  # the bot may have been connected through another process
+            return
+        now = self._clock.now().timestamp()
+        if now >= self._next_stream_poll:
+            self._next_stream_poll = now + STREAM_POLL_SECONDS
+            self._spawn(self.poll_streams(), "twitch-streams")
+        if now >= self._next_validation:
+            first = self._next_validation == 0.0  # just started: the subscriptions are fresh
+            self._next_validation = now + VALIDATE_SECONDS
+            self._spawn(self._hourly(resync=not first), "twitch-hourly")
+
+    async def _step_up(self) -> None:
+        log.info("twitch collector leads: it sends and listens", consumer=self._consumer)
+        self._leading = True
+        await self._load_bot()
+        self.outbound = self._new_outbound()
+        await self.outbound.start()
+        if self.transport == "websocket":
+            await self._open_sockets()
+        else:
+            self._spawn(self._sync_soon(), "twitch-sync")
+
+    async def _step_down(self) -> None:
+        self._leading = False
+        for socket, task in list(self._sockets.values()):
+            await socket.stop()
+            with contextlib.suppress(Exception):
+                await stop_task(task)
+        self._sockets.clear()
+        if self.outbound is not None:
+            await self.outbound.stop()
+            self.outbound = None
 
     async def _load_bot(self) -> None:
         bot = await self.tokens.bot()
@@ -191,19 +295,54 @@ class TwitchCollector:
         if bot is None:
             log.warning("no Twitch bot account connected yet: run `waddlebot twitch connect --bot`")
 
-    async def _validate_forever(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                for status in await self.tokens.validate_all():
-                    if not status.healthy:
-                        log.warning(
-                            "twitch token needs attention",
-                            account=status.account_id,
-                            login=status.login,
-                            status=status.status,
-                            missing_scopes=list(status.missing_scopes),
-                        )
-            await asyncio.sleep(VALIDATE_SECONDS)
+    async def _hourly(self, *, resync: bool) -> None:
+        """Validate the tokens (as Twitch asks), and with webhooks make the subscriptions
+        whole again (one revoked after an outage of ours comes back without anyone acting)."""
+        await self._validate()
+        if resync and self.transport == "webhook":
+            try:
+                report = await self.sync_subscriptions()
+            except Exception:
+                log.exception("twitch subscription sync failed")
+                return
+            if report.created or report.removed:
+                log.info(
+                    "twitch subscriptions repaired", created=report.created, removed=report.removed
+                )
+
+    async def _validate(self) -> None:
+        for status in await self.tokens.validate_all():
+            if not status.healthy:
+                log.warning(
+                    "twitch token needs attention",
+                    account=status.account_id,
+                    login=status.login,
+                    status=status.status,
+                    missing_scopes=list(status.missing_scopes),
+                )
+
+    # ----- stream state -------------------------------------------------------------------
+
+    async def poll_streams(self) -> None:
+        """Ask Twitch which connected channels are live: keeps ``$(game)`` fresh, and puts
+        right what EventSub could not tell (a channel connected mid-stream, an offline
+        missed while WaddleBot was down) with the same events stream.online/offline give."""
+        for broadcaster in await self.tokens.broadcasters():
+            place = entity_id(broadcaster.account_id)
+            try:
+                stream = await self.helix.get_stream(broadcaster.account_id)
+            except HelixError as exc:
+                log.warning("twitch stream state unknown", channel=place, error=str(exc))
+                continue
+            known = await self._streams.of(place)
+            if stream is not None:
+                await self._streams.set_game(place, stream.game_name)
+                if known.since is None:
+                    await self.ingest.publish(stream_online(broadcaster.account_id, stream))
+            elif known.since is not None:
+                await self.ingest.publish(
+                    stream_offline(broadcaster.account_id, known.since, self._clock.now())
+                )
 
     # ----- what each account listens to -----------------------------------------------------
 
@@ -234,13 +373,17 @@ class TwitchCollector:
         missing, remove what failed or was revoked (and create it again)."""
         report = SyncReport()
         if self.transport == "websocket":
-            for account_id, (socket, _) in self._sockets.items():
+            for account_id, (socket, _) in list(self._sockets.items()):
                 if socket.session_id:
                     await self._subscribe(account_id, socket.session_id, report)
             return report
+        callback = f"{self.public_url}{WEBHOOK_PATH}"
         existing = await self.helix.list_subscriptions()
         healthy = {}
         for subscription in existing:
+            transport = subscription.get("transport") or {}
+            if transport.get("method") != "webhook" or transport.get("callback") != callback:
+                continue  # another address's (an old public URL, another deployment)
             if subscription.get("status") in ("enabled", "webhook_callback_verification_pending"):
                 healthy[key_of(subscription)] = subscription
                 await self.subscriptions.record(subscription)
@@ -248,16 +391,12 @@ class TwitchCollector:
                 await self.helix.delete_subscription(str(subscription["id"]))
                 await self.subscriptions.forget(str(subscription["id"]))
                 report.removed.append(f"{subscription.get('type')} ({subscription.get('status')})")
-        transport = {
-            "method": "webhook",
-            "callback": f"{self.public_url}{WEBHOOK_PATH}",
-            "secret": self.receiver.secret,
-        }
+        ours = {"method": "webhook", "callback": callback, "secret": self.receiver.secret}
         for wanted in [w for plan in (await self.wanted()).values() for w in plan]:
             if wanted.key in healthy:
                 report.present.append(wanted.type)
                 continue
-            await self._create(wanted, transport, None, report)
+            await self._create(wanted, ours, None, report)
         return report
 
     async def _create(
@@ -290,13 +429,34 @@ class TwitchCollector:
                 continue
             socket = EventSubWebSocket(
                 self._settings.twitch_eventsub_ws_url,
-                on_notification=self.ingest.notification,
+                on_notification=self._on_ws_notification,
                 on_revocation=self.ingest.revocation,
                 on_welcome=functools.partial(self._on_welcome, account_id),
                 name=account_id,
             )
             task = asyncio.create_task(socket.run(), name=f"twitch-ws-{account_id}")
             self._sockets[account_id] = (socket, task)
+
+    async def _on_ws_notification(self, notification: Notification) -> None:
+        """A WebSocket notification onto the bus. Twitch does not redeliver on this transport,
+        so a bus that fails for a moment is tried again rather than the event dropped."""
+        for delay in (*PUBLISH_RETRIES, None):
+            try:
+                await self.ingest.notification(notification)
+                return
+            except (UnsupportedSubscription, MalformedNotification):
+                raise  # nothing a retry would change; the socket logs it
+            except Exception as exc:
+                if delay is None:
+                    log.error(
+                        "twitch event lost: the bus refused it",
+                        message_id=notification.message_id,
+                        type=notification.subscription_type,
+                        error=str(exc),
+                    )
+                    raise
+                log.warning("twitch event not on the bus yet; retrying", retry_in=delay)
+                await asyncio.sleep(delay)
 
     async def _on_welcome(self, account_id: str, session_id: str) -> None:
         await self._subscribe(account_id, session_id, SyncReport())

@@ -18,10 +18,16 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import httpx
 import structlog
 
 from waddlebot.collectors.twitch.auth import TwitchAuth, TwitchAuthError
-from waddlebot.collectors.twitch.tokens import SCOPES, TokenStatus, TokenStore
+from waddlebot.collectors.twitch.tokens import (
+    BROADCASTER_PURPOSES,
+    SCOPES,
+    TokenStatus,
+    TokenStore,
+)
 from waddlebot.collectors.twitch.translate import entity_id
 from waddlebot.infra.ports import Cache
 from waddlebot.infra.secretbox import SecretBox, SecretError
@@ -76,16 +82,22 @@ class TwitchConnect:
         ``community_id``)."""
         if purpose not in SCOPES:
             raise ValueError(f"unknown purpose {purpose!r}; use one of {sorted(SCOPES)}")
-        if purpose == "broadcaster" and community_id is None:
+        if purpose in BROADCASTER_PURPOSES and community_id is None:
             raise ValueError("a broadcaster connects into a community")
-        ticket = self._box.seal(_TICKET, {"p": purpose, "c": community_id, "a": actor})
+        ticket = self._box.seal(
+            _TICKET, {"p": purpose, "c": community_id, "a": actor, "t": secrets.token_urlsafe(12)}
+        )
         return f"{self._public}{START_PATH}?{urlencode({'ticket': ticket})}"
 
-    def authorize_url(self, ticket: str) -> str:
+    async def authorize_url(self, ticket: str) -> str:
+        """Where to send the browser for a ticket; each ticket works once, so a link that
+        leaks later (a chat log, a screenshot) connects nothing."""
         try:
             grant = self._box.open(_TICKET, ticket, TICKET_SECONDS)
         except SecretError as exc:
             raise ConnectError("this link is not valid any more; ask for a new one") from exc
+        if not await self._cache.add(f"twitch:ticket:{grant.get('t')}", b"1", TICKET_SECONDS):
+            raise ConnectError("this link was used already; ask for a new one")
         state = self._box.seal(_STATE, {**grant, "n": secrets.token_urlsafe(16)})
         return self._auth.authorize_url(
             redirect_uri=self.redirect_uri, scopes=SCOPES[str(grant["p"])], state=state
@@ -105,11 +117,14 @@ class TwitchConnect:
         except TwitchAuthError as exc:
             log.warning("twitch oauth exchange refused", status=exc.status)
             raise ConnectError("Twitch did not accept the sign-in; start again") from exc
+        except httpx.TransportError as exc:
+            log.warning("twitch oauth exchange failed", error=str(exc))
+            raise ConnectError("Twitch could not be reached; start again in a moment") from exc
         if who is None or not who.user_id:
             raise ConnectError("Twitch did not say whose account this is; start again")
         community = int(community_id) if community_id is not None else None
         status = await self._tokens.save(tokens, who, purpose=purpose, community_id=community)
-        if purpose == "broadcaster" and community is not None:
+        if purpose in BROADCASTER_PURPOSES and community is not None:
             await self._community.attach(
                 community,
                 entity_id(who.user_id),

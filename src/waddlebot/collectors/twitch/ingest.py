@@ -11,6 +11,7 @@ import structlog
 
 from waddlebot.collectors.twitch.subscriptions import SubscriptionStore
 from waddlebot.collectors.twitch.translate import Notification, translate
+from waddlebot.core.events import Event
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.ports import Bus, Cache
@@ -60,16 +61,19 @@ class EventSubIngest:
         if event is None:
             self._note_own_line(notification)
             return Outcome.IGNORED
-        await self._bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
+        await self.publish(event)
         # marked only once on the bus: a failure before this point is redelivered and retried
         await self._cache.set(key, b"1", SEEN_TTL)
-        metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
         return Outcome.ACCEPTED
 
+    async def publish(self, event: Event) -> None:
+        await self._bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
+        metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
+
     def _note_own_line(self, notification: Notification) -> None:
-        if self._on_own_chat is None:
-            return
         event = notification.event
+        if self._on_own_chat is None or event.get("chatter_user_id") != self._bot_user_id():
+            return
         badges = event.get("badges") or []
         self._on_own_chat(
             str(event.get("broadcaster_user_id") or ""),

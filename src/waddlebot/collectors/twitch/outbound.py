@@ -316,8 +316,8 @@ class TwitchOutbound:
         message = job.message
         try:
             bot = self._bot_user_id()
-            if not bot:
-                raise TokenUnavailable("no Twitch bot account is connected")
+            if not bot:  # perhaps connected a moment ago in another process: try again later
+                raise TokenUnavailable("no Twitch bot account is connected", transient=True)
             if channel is None:
                 await self._whisper(job, bot)
             else:
@@ -325,6 +325,9 @@ class TwitchOutbound:
         except asyncio.CancelledError:
             raise
         except TokenUnavailable as exc:
+            if exc.transient:  # Twitch's token endpoint had a moment: try again later
+                self._release(job, exc)
+                return
             log.error(
                 "twitch reply cannot be sent: no usable bot token",
                 outbound_id=message.outbound_id,
@@ -363,9 +366,19 @@ class TwitchOutbound:
         window = self._windows.setdefault(channel, SlidingWindow(CHAT_WINDOW))
         for index in range(self._progress.get(message.outbound_id, 0), len(chunks)):
             parent = message.reply_to if index == 0 and message.reply_to else None
-            result = await self._retrying(
-                job, self._chat_once, window, channel, bot, chunks[index], parent
-            )
+            try:
+                result = await self._retrying(
+                    job, self._chat_once, window, channel, bot, chunks[index], parent
+                )
+            except HelixError as exc:
+                if parent is None or exc.status != 400:
+                    raise
+                # the parent cannot be replied to (deleted, or not a chat message): the answer
+                # still goes out, just not threaded
+                log.info("twitch refused the reply thread; sending unthreaded", parent=parent)
+                result = await self._retrying(
+                    job, self._chat_once, window, channel, bot, chunks[index], None
+                )
             if not result.is_sent:
                 log.warning(
                     "twitch dropped a chat message",

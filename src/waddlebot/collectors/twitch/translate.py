@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -29,6 +29,16 @@ class UnsupportedSubscription(ValueError):
 
 class MalformedNotification(ValueError):
     """A notification whose event lacks what its type promises."""
+
+
+class StreamLike(Protocol):
+    """A live stream as Helix describes it (``helix.StreamInfo``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def started_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,17 +193,38 @@ def _raid(n: Notification) -> Event:
 
 def _online(n: Notification) -> Event:
     started = n.event.get("started_at")
+    stream = n.event.get("id")
     extra: dict[str, Any] = {}
     if isinstance(started, str):
         try:
             extra["occurred_at"] = datetime.fromisoformat(started.replace("Z", "+00:00"))
         except ValueError as exc:
             raise MalformedNotification("started_at is not a timestamp") from exc
-    return Event(**_place(n.event), message_id=n.message_id, type=EventType.STREAM_ONLINE, **extra)
+    # the stream's own id, so the collector's poll of the same stream is the same event
+    message_id = f"stream-online:{stream}" if isinstance(stream, str) and stream else n.message_id
+    return Event(**_place(n.event), message_id=message_id, type=EventType.STREAM_ONLINE, **extra)
 
 
 def _offline(n: Notification) -> Event:
     return Event(**_place(n.event), message_id=n.message_id, type=EventType.STREAM_OFFLINE)
+
+
+def stream_online(broadcaster_id: str, stream: StreamLike) -> Event:
+    """What the collector's poll found live, as the event stream.online would have given."""
+    return _stream_news(
+        broadcaster_id, f"stream-online:{stream.id}", EventType.STREAM_ONLINE, stream.started_at
+    )
+
+
+def stream_offline(broadcaster_id: str, since: datetime, now: datetime) -> Event:
+    """What the collector's poll found offline (the stream that began at ``since``)."""
+    message_id = f"stream-offline:{broadcaster_id}:{int(since.timestamp())}"
+    return _stream_news(broadcaster_id, message_id, EventType.STREAM_OFFLINE, now)
+
+
+def _stream_news(broadcaster_id: str, message_id: str, kind: EventType, at: datetime) -> Event:
+    place = _place({"broadcaster_user_id": broadcaster_id})
+    return Event(**place, message_id=message_id, type=kind, occurred_at=at)
 
 
 def _whisper(n: Notification) -> Event:
@@ -236,12 +267,13 @@ def translate(notification: Notification, *, bot_user_id: str = "") -> Event | N
         )
     if not isinstance(notification.event, Mapping):
         raise MalformedNotification("the notification has no event object")
-    if (
-        bot_user_id
-        and key[0] == "channel.chat.message"
-        and notification.event.get("chatter_user_id") == bot_user_id
-    ):
-        return None  # the bot's own message, echoed back: never answer it
+    if key[0] == "channel.chat.message":
+        event = notification.event
+        if bot_user_id and event.get("chatter_user_id") == bot_user_id:
+            return None  # the bot's own message, echoed back: never answer it
+        source = event.get("source_broadcaster_user_id")
+        if source and source != event.get("broadcaster_user_id"):
+            return None  # shared chat: said in a partner's channel, handled by its own bot
     try:
         return translator(notification)
     except ValidationError as exc:

@@ -27,6 +27,7 @@ from waddlebot.collectors.twitch.translate import (
     UnsupportedSubscription,
 )
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.infra.bodies import read_capped
 
 log = structlog.get_logger("waddlebot.twitch.webhook")
 
@@ -95,8 +96,8 @@ async def eventsub(request: Request) -> Response:
 
 
 async def receive(receiver: EventSubReceiver, request: Request) -> Response:
-    body = await request.body()
-    if len(body) > MAX_BODY:
+    body = await read_capped(request, MAX_BODY)
+    if body is None:
         return _refuse(413, "body too large")
     headers = request.headers
     message_id = headers.get(f"{_HEADER}id", "")

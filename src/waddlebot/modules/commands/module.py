@@ -39,6 +39,7 @@ from waddlebot.services.custom_commands import (
     check_name,
 )
 from waddlebot.services.labels import level_name
+from waddlebot.services.streams import Live, StreamStatus
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +59,7 @@ _OPTION = re.compile(r"^-(ul|cd|usercd|a)=(.*)$", re.IGNORECASE | re.DOTALL)
 _FLAGS = {"-disabled": False, "-enabled": True}
 _SECONDS = re.compile(r"^(\d{1,6})s?$")
 _DELTA = re.compile(r"^[+-]?\d{1,7}$")
+_STREAM_VARIABLES = re.compile(r"[({]\s*(uptime|game)\b", re.IGNORECASE)  # worth a look-up
 
 
 def build_commands_module(
@@ -66,11 +68,12 @@ def build_commands_module(
     *,
     reserved: Reserved = set,
     alias_exists: AliasExists | None = None,
+    streams: StreamStatus | None = None,
 ) -> Module:
     """``fetcher`` answers ``$(urlfetch ...)`` (a :class:`~waddlebot.infra.urlfetch.UrlFetcher`);
     ``reserved`` gives the built-in command names a custom command may not take, and
     ``alias_exists`` tells whether a community has an alias of a name (which would shadow a
-    custom command of that name)."""
+    custom command of that name); ``streams`` answers ``$(uptime)`` and ``$(game)``."""
 
     def call(ctx: Context, skip: int) -> _Call:
         return _Call(ctx, service, reserved, alias_exists, skip=skip)
@@ -106,7 +109,7 @@ def build_commands_module(
 
     @module.fallback
     async def invoke(ctx: Context) -> None:
-        await _invoke(ctx, service, fetcher, reserved)
+        await _invoke(ctx, service, fetcher, reserved, streams)
 
     return module
 
@@ -472,6 +475,7 @@ async def _invoke(
     service: CustomCommandService,
     fetcher: Resolver | None,
     reserved: Reserved,
+    streams: StreamStatus | None,
 ) -> None:
     request = ctx.request
     if not await service.known(request.community_id, request.command):
@@ -496,12 +500,19 @@ async def _invoke(
     target, args = followed
     line = _source(ctx, 1)
     query = " ".join(args) if target is not command else line.rest()
+    live = (
+        await streams.of(request.entity_id)
+        if streams is not None and _STREAM_VARIABLES.search(target.response)
+        else Live(None, None)
+    )
     variables = VariableContext(
         user=ctx.caller_name,
         args=tuple(args),
         query=query,
         channel=request.channel_id,
         platform=request.platform,
+        live_since=live.since,
+        game=live.game,
     )
     resolvers: list[Resolver] = [
         StandardVariables(variables),

@@ -58,7 +58,7 @@ def build_timers_module(service: TimerService) -> Module:
     @module.on(EventType.STREAM_ONLINE, EventType.STREAM_OFFLINE)
     async def stream(ctx: Context) -> None:
         live = ctx.request.event_type is EventType.STREAM_ONLINE
-        await service.set_live(ctx.request.entity_id, live)
+        await service.set_live(ctx.request.entity_id, live, at=ctx.request.occurred_at)
 
     return module
 

@@ -34,17 +34,30 @@ class RateLimitPolicy:
         return limit
 
     async def check(
-        self, entity_id: str, caller: Caller, spec: CommandSpec, shown: str
+        self,
+        entity_id: str,
+        caller: Caller,
+        spec: CommandSpec,
+        shown: str,
+        *,
+        cooldowns_only: bool = False,
     ) -> str | None:
         """``None`` when the command may run. Otherwise the notice to send, or ``""`` when
-        the caller was already told in this window."""
+        the caller was already told in this window. ``cooldowns_only`` for a command an alias
+        runs: the alias was counted against the place and user limits already, but the
+        command's own cooldowns still apply (an alias is no way around them)."""
         user = caller.identity.user_id
-        checks: list[tuple[Limit, tuple[str, ...], str]] = [
-            (self._entity, ("entity", entity_id), "the bot is answering a lot here right now"),
-        ]
+        checks: list[tuple[Limit, tuple[str, ...], str]] = []
+        if not cooldowns_only:
+            checks.append(
+                (self._entity, ("entity", entity_id), "the bot is answering a lot here right now")
+            )
         # moderators and up are trusted with the per-user limits and cooldowns
         if caller.level < Level.MODERATOR:
-            checks.append((self._user, ("user", entity_id, user), "you are sending commands fast"))
+            if not cooldowns_only:
+                checks.append(
+                    (self._user, ("user", entity_id, user), "you are sending commands fast")
+                )
             if spec.cooldown:
                 checks.append(
                     (

@@ -49,6 +49,7 @@ _PROCESSING, _DONE = b"p", b"d"
 _NO_ROLE = b""
 RUN_COMMAND_ACTION = "command.run"  # an alias running another command; built-in modules only
 MAX_EXPANSIONS = 5
+_THREADABLE = frozenset({EventType.CHAT_MESSAGE, EventType.SLASH_COMMAND})  # replies hang here
 COMMUNITY_ROLE_LEVELS: dict[str, Level] = {
     "owner": Level.OWNER,
     "admin": Level.ADMIN,
@@ -455,12 +456,14 @@ class Router:
                 self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
             return
         # a name no module declares may be another bot's command: it must not use up
-        # anyone's limits here (the custom commands module keeps its own cooldowns)
-        # neither does a command an alias ran: the alias was counted already
+        # anyone's limits here (the custom commands module keeps its own cooldowns); a
+        # command an alias ran keeps only its cooldowns: the alias was counted already
         refusal = (
             None
-            if route.fallback or trip.expansions
-            else await self._limits.check(trip.event.entity_id, caller, spec, shown)
+            if route.fallback
+            else await self._limits.check(
+                trip.event.entity_id, caller, spec, shown, cooldowns_only=bool(trip.expansions)
+            )
         )
         if refusal is not None:
             trip.outcome = "rate_limited"
@@ -521,6 +524,7 @@ class Router:
             raw_text=trip.text or event.text,
             caller=trip.caller,
             amounts=event.amounts,
+            occurred_at=event.occurred_at,
         )
 
     async def _call(
@@ -648,10 +652,15 @@ class Router:
         event = trip.event
         n = trip.reply_counts.get(source, 0)
         trip.reply_counts[source] = n + 1
+        visibility, reply_to = reply.visibility, reply.reply_to
+        if event.type is EventType.WHISPER and visibility is Visibility.CHANNEL:
+            visibility = Visibility.DIRECT  # a command whispered is answered in private
+        if event.type not in _THREADABLE:
+            reply_to = ""  # a follow or a raid is no message a reply can hang from
         to_user = reply.to_user
-        if reply.visibility is not Visibility.CHANNEL and not to_user and event.author:
+        if visibility is not Visibility.CHANNEL and not to_user and event.author:
             to_user = event.author.user_id
-        elsewhere = reply.to_platform is not None and reply.visibility is Visibility.DIRECT
+        elsewhere = reply.to_platform is not None and visibility is Visibility.DIRECT
         trip.replies.append(
             OutboundMessage(
                 outbound_id=f"{event.event_id}:{source}:{n}",
@@ -662,8 +671,8 @@ class Router:
                 entity_id="" if elsewhere else event.entity_id,
                 channel_id="" if elsewhere else event.channel_id,
                 text=reply.text,
-                visibility=reply.visibility,
-                reply_to=reply.reply_to,
+                visibility=visibility,
+                reply_to=reply_to,
                 to_user=to_user,
             )
         )
