@@ -121,6 +121,13 @@ async def test_cache_incr(ports: Ports) -> None:
     assert sorted(counts) == list(range(1, 101))
 
 
+async def test_cache_incr_many(ports: Ports) -> None:
+    cache = ports.cache
+    assert await cache.incr_many([]) == []
+    assert await cache.incr_many([("a", 2), ("b", 1), ("a", 3)]) == [2, 1, 5]
+    assert await cache.get_many(["a", "b"]) == [b"5", b"1"]
+
+
 async def test_cache_incr_ttl_is_set_on_creation_only(ports: Ports) -> None:
     cache = ports.cache
     assert await cache.incr("w", ttl=0.3) == 1

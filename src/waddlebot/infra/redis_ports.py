@@ -123,6 +123,12 @@ class RedisCache(_RedisAdapter):
         _, value = await pipe.execute()
         return int(value)
 
+    async def incr_many(self, items: Sequence[tuple[str, int]]) -> list[int]:
+        pipe = self._redis.pipeline(transaction=False)
+        for key, amount in items:
+            pipe.incrby(self._key(key), amount)
+        return [int(value) for value in await pipe.execute()]
+
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())

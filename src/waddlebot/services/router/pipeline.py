@@ -198,8 +198,8 @@ class Router:
     async def _count_lines(self, trips: list[_Trip]) -> None:
         """Chat lines per place, for timers that wait for some chat between two runs."""
         lines = Counter(t.event.entity_id for t in trips if t.event.type is EventType.CHAT_MESSAGE)
-        for entity_id, count in lines.items():
-            await self._cache.incr(keys.lines_key(entity_id), count)
+        if lines:
+            await self._cache.incr_many([(keys.lines_key(e), n) for e, n in lines.items()])
 
     # -- communities and sessions ------------------------------------------------------------
 
@@ -290,8 +290,10 @@ class Router:
         for trip in named:
             assert trip.command is not None and trip.community is not None
             alias = index.get(trip.community.id, {}).get(trip.command.name)
+            if not _alias_wins(trip.route, alias):
+                continue
             route = self._registry.alias_route(trip.command.name)
-            if route is not None and _alias_wins(trip.route, alias):
+            if route is not None:
                 trip.route, trip.outcome = route, ""
 
     # -- callers -----------------------------------------------------------------------------
