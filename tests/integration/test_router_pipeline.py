@@ -368,3 +368,17 @@ async def test_other_bots_commands_do_not_use_up_the_rate_limit(settings, mode) 
         assert await say(rt, "!ping", user="fan") == ["pong"]
     finally:
         await rt.stop()
+
+
+async def test_a_slash_command_is_slash_whatever_the_prefix(runtime: Runtime) -> None:
+    from waddlebot.core.events import EventType
+
+    await say(runtime, "!prefix ?", role="owner", user="olga")  # the console community only
+    slash = chat_event(
+        "/echo from a slash",
+        type_=EventType.SLASH_COMMAND,
+        platform="console",
+        entity="console:local",
+    )
+    (outcome,) = await runtime.router.process([Incoming(Envelope(slash))])
+    assert [r.text for r in outcome.replies] == ["from a slash"]

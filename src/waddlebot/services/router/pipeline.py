@@ -273,7 +273,10 @@ class Router:
                 EventType.SLASH_COMMAND,
                 EventType.WHISPER,
             ):
-                trip.command = parse_command(event.text, trip.community.prefix)
+                prefix = trip.community.prefix
+                if event.type is EventType.SLASH_COMMAND and event.text.startswith("/"):
+                    prefix = "/"  # a slash command (Discord, Slack) is /name whatever the prefix
+                trip.command = parse_command(event.text, prefix)
                 if trip.command is not None:
                     trip.route = self._registry.command(trip.command.prefix, trip.command.name)
                     if trip.route is None:

@@ -1,0 +1,35 @@
+"""Slash commands made from module manifests, within Discord's rules."""
+
+from __future__ import annotations
+
+from waddlebot.collectors.discord.commands import MAX_COMMANDS, application_commands
+from waddlebot.modules.core import build_core_module
+from waddlebot.modules.sdk import ArgSpec, CommandSpec
+
+
+def test_the_core_commands_become_slash_commands() -> None:
+    module = build_core_module(lambda: [])
+    made = application_commands(module.manifest.commands)
+    assert [c["name"] for c in made.commands] == ["help", "ping", "prefix"]
+    (help_,) = [c for c in made.commands if c["name"] == "help"]
+    assert help_["options"] == [
+        {"type": 3, "name": "command", "description": "a command name", "required": False}
+    ]
+    assert all(1 <= len(c["description"]) <= 100 for c in made.commands)
+    assert made.left_out == []
+
+
+def test_required_options_first_long_descriptions_cut_and_limits_kept() -> None:
+    spec = CommandSpec(
+        name="quote",
+        description="x" * 300,
+        args=(ArgSpec(name="text", rest=True), ArgSpec(name="n", required=True)),
+    )
+    (quote,) = application_commands([spec]).commands
+    assert [o["name"] for o in quote["options"]] == ["n", "text"]
+    assert len(quote["description"]) == 100 and quote["description"].endswith("…")
+    serverless = CommandSpec(name="weather", serverless=True)
+    many = [CommandSpec(name=f"c{n}") for n in range(MAX_COMMANDS + 2)]
+    made = application_commands([serverless, *many])
+    assert len(made.commands) == MAX_COMMANDS and "weather" not in str(made.commands)
+    assert len(made.left_out) == 2 and "at most 100" in made.left_out[0]
