@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import structlog
 
 from waddlebot.collectors.console import ConsoleCollector
+from waddlebot.collectors.discord.collector import DiscordCollector
 from waddlebot.collectors.twitch.collector import TwitchCollector
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
@@ -48,7 +49,7 @@ from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.runtime")
 
-SERVICES = ("api", "router", "console", "twitch")
+SERVICES = ("api", "router", "console", "twitch", "discord")
 PURGE_LABELS_SECONDS = 3600  # expired label assignments are deleted hourly
 
 
@@ -75,6 +76,7 @@ class Runtime:
     router: Router
     console: ConsoleCollector | None
     twitch: TwitchCollector | None
+    discord: DiscordCollector | None
 
     def __init__(self, settings: Settings, services: Iterable[str] = SERVICES) -> None:
         self.settings = settings
@@ -84,6 +86,7 @@ class Runtime:
             raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
         self.console = None
         self.twitch = None
+        self.discord = None
         self.workers: list[RouterWorker] = []
         self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
 
@@ -155,6 +158,12 @@ class Runtime:
             )
             cleanup.push_async_callback(self.twitch.stop)
             await self.twitch.start()
+        if "discord" in self.services and settings.discord_token.get_secret_value():
+            self.discord = DiscordCollector(
+                settings, ports=self.ports, consumer=f"{consumer}-discord"
+            )
+            cleanup.push_async_callback(self.discord.stop)
+            await self.discord.start()
         if settings.gc_tuning:
             tune_gc()
         log.info(
@@ -207,6 +216,8 @@ class Runtime:
         dm_platforms = frozenset(self.settings.direct_message_platforms)
         if self.settings.twitch_client_id:  # the Twitch collector whispers
             dm_platforms |= {"twitch"}
+        if self.settings.discord_token.get_secret_value():  # the Discord one sends DMs
+            dm_platforms |= {"discord"}
         registry.add(
             LocalModuleClient(build_identity_module(self.identity, dm_platforms)), builtin=True
         )

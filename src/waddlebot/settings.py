@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     twitch_auth_url: str = "https://id.twitch.tv/oauth2"
     twitch_eventsub_ws_url: str = "wss://eventsub.wss.twitch.tv/ws"
 
+    # Discord (the collector runs when a bot token is set)
+    discord_token: SecretStr = SecretStr("")
+    discord_application_id: str = ""
+    discord_public_key: str = Field(default="", description="for the HTTP interactions endpoint")
+    discord_api_url: str = Field(default="", description="REST base URL; empty: Discord's own")
+    discord_members_intent: bool = False
+    discord_shard_id: int | None = None
+    discord_shard_count: int | None = None
+    discord_guild_ready_timeout: float = Field(default=2.0, ge=0)
+
     # process
     gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)
 

@@ -87,8 +87,9 @@ def test_threads_replies_dms_and_boosts() -> None:
         in_guild(channel_id="999", message_reference={"message_id": "7"}), FACTS
     )
     assert threaded is not None
-    assert (threaded.channel_id, threaded.thread_id, threaded.reply_to) == (
-        "290926798999357250",
+    assert (threaded.entity_id, threaded.channel_id, threaded.thread_id, threaded.reply_to) == (
+        f"discord:{GUILD}:290926798999357250",  # the parent channel's place
+        "999",  # where the reply goes
         "999",
         "7",
     )

@@ -100,10 +100,10 @@ def _place(data: Mapping[str, Any], user_id: str, facts: GuildFacts | None) -> d
     if not isinstance(guild, str) or not guild:
         return {"entity_id": dm_entity(user_id), "channel_id": channel}
     parent = facts.thread_parents.get(channel) if facts else None
-    place = {
+    place = {  # a thread is its parent channel's place; replies still go into the thread
         "entity_id": f"{PLATFORM}:{guild}:{parent or channel}",
         "server_id": guild,
-        "channel_id": parent or channel,
+        "channel_id": channel,
     }
     if parent:
         place["thread_id"] = channel

@@ -1,0 +1,181 @@
+"""The Discord collector of one process: py-cord keeps the gateway (identify, heartbeats,
+resume after a drop, sharding), each dispatch WaddleBot cares about is translated from its
+raw payload into a canonical event on the bus, and the replies go out through
+:class:`~waddlebot.collectors.discord.outbound.DiscordOutbound`.
+
+Slash commands through the gateway are deferred at once (Discord wants an answer within 3
+seconds, and a module may be slower); their answer arrives as the interaction's follow-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import discord
+import orjson
+import structlog
+
+from waddlebot.collectors.discord.outbound import DiscordOutbound, Interaction
+from waddlebot.collectors.discord.translate import (
+    GuildFacts,
+    MalformedDispatch,
+    member_change,
+    message_create,
+    reaction_add,
+    slash_command,
+)
+from waddlebot.core.events import Event
+from waddlebot.infra import metrics
+from waddlebot.infra.codec import encode_envelope
+from waddlebot.infra.ports import Ports
+from waddlebot.infra.tasks import stop_task
+from waddlebot.services.router import keys
+from waddlebot.settings import Settings
+
+log = structlog.get_logger("waddlebot.discord")
+
+PLATFORM = "discord"
+DEFERRED = 5  # interaction response type: "thinking...", the answer follows
+INTERACTION_TTL = 15 * 60  # a token works for follow-ups this long
+Dispatch = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+
+
+def intents_for(settings: Settings) -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = True  # commands are typed text (a privileged intent)
+    intents.guild_reactions = True
+    intents.members = settings.discord_members_intent  # joins and leaves (privileged)
+    return intents
+
+
+class _Gateway(discord.Client):
+    """py-cord's client, handing WaddleBot the raw dispatches."""
+
+    def __init__(self, on_dispatch: Dispatch, **options: Any) -> None:
+        super().__init__(enable_debug_events=True, **options)
+        self._on_dispatch = on_dispatch
+
+    async def on_socket_raw_receive(self, message: Any) -> None:
+        # py-cord hands over the decompressed JSON text (its parsed objects are not the
+        # payloads Discord documents, so WaddleBot reads the text itself)
+        if isinstance(message, (str, bytes)):
+            message = orjson.loads(message)
+        if isinstance(message, Mapping) and message.get("op") == 0:
+            data = message.get("d")
+            if isinstance(data, Mapping):
+                await self._on_dispatch(str(message.get("t")), data)
+
+
+class DiscordCollector:
+    def __init__(self, settings: Settings, *, ports: Ports, consumer: str) -> None:
+        self._settings = settings
+        self._ports = ports
+        if settings.discord_api_url:  # a proxy, or the fake Discord of the tests
+            discord.http.Route.API_BASE_URL = settings.discord_api_url.rstrip("/")
+        self.client = _Gateway(
+            self._on_dispatch,
+            intents=intents_for(settings),
+            shard_id=settings.discord_shard_id,
+            shard_count=settings.discord_shard_count,
+            guild_ready_timeout=settings.discord_guild_ready_timeout,
+            cache_default_sounds=False,  # soundboard sounds: nothing WaddleBot uses
+        )
+        self.outbound = DiscordOutbound(
+            ports.bus, lambda: self.client.http, self._interaction, consumer=consumer
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.outbound.start()
+        token = self._settings.discord_token.get_secret_value()
+        self._task = asyncio.create_task(self.client.start(token), name="discord-gateway")
+
+    async def stop(self) -> None:
+        await self.outbound.stop()
+        with contextlib.suppress(Exception):
+            await self.client.close()
+        with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session
+            await stop_task(self._task, grace=5)
+
+    @property
+    def bot_user_id(self) -> str:
+        return str(self.client.user.id) if self.client.user else ""
+
+    # ----- in ------------------------------------------------------------------------------
+
+    async def _on_dispatch(self, kind: str, data: Mapping[str, Any]) -> None:
+        try:
+            event = await self._translate(kind, data)
+        except MalformedDispatch as exc:
+            log.warning("discord dispatch refused", type=kind, error=str(exc))
+            return
+        if event is not None:
+            await self._publish(event)
+
+    async def _translate(self, kind: str, data: Mapping[str, Any]) -> Event | None:
+        if kind == "MESSAGE_CREATE":
+            return message_create(data, self._facts(data), bot_user_id=self.bot_user_id)
+        if kind == "INTERACTION_CREATE":
+            event = slash_command(data, self._facts(data))
+            if event is not None:
+                await self._defer(data)
+            return event
+        if kind in ("GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE"):
+            return member_change(data, joined=kind == "GUILD_MEMBER_ADD")
+        if kind == "MESSAGE_REACTION_ADD":
+            if str(data.get("user_id")) == self.bot_user_id:
+                return None
+            return reaction_add(data, self._facts(data))
+        return None
+
+    async def _publish(self, event: Event) -> None:
+        await self._ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
+        metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
+
+    def _facts(self, data: Mapping[str, Any]) -> GuildFacts | None:
+        """What the payload does not say, from py-cord's guild cache."""
+        guild_id = data.get("guild_id")
+        guild = self.client.get_guild(int(guild_id)) if guild_id else None
+        if guild is None:
+            return None
+        return GuildFacts(
+            owner_id=str(guild.owner_id),
+            role_permissions={str(r.id): r.permissions.value for r in guild.roles},
+            thread_parents={str(t.id): str(t.parent_id) for t in guild.threads},
+        )
+
+    # ----- slash commands ------------------------------------------------------------------
+
+    async def _defer(self, data: Mapping[str, Any]) -> None:
+        interaction_id, token = str(data.get("id")), str(data.get("token"))
+        application_id = str(data.get("application_id") or self.bot_user_id)
+        await self._ports.cache.set(
+            _interaction_key(interaction_id),
+            f"{application_id}:{token}".encode(),
+            INTERACTION_TTL,
+        )
+        try:
+            await self.client.http.create_interaction_response(
+                interaction_id,
+                token,
+                type=DEFERRED,  # type: ignore[arg-type]
+            )
+        except discord.HTTPException as exc:
+            log.error("discord interaction not deferred", status=exc.status, error=exc.text)
+
+    async def _interaction(self, interaction_id: str) -> Interaction | None:
+        raw = await self._ports.cache.get(_interaction_key(interaction_id))
+        if raw is None:
+            return None
+        application_id, _, token = raw.decode().partition(":")
+        return application_id, token
+
+
+def _interaction_key(interaction_id: str) -> str:
+    return f"discord:interaction:{interaction_id}"

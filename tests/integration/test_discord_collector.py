@@ -1,0 +1,92 @@
+"""The Discord collector end to end against the fake Discord (tests/fakes/discord), with the
+real py-cord client: messages and slash commands in, answers out, rate limits and a dropped
+gateway connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.discord import FakeDiscord
+from tests.support.harness import make_settings
+from waddlebot.runtime import Runtime
+
+
+@dataclass
+class World:
+    fake: FakeDiscord
+    runtime: Runtime
+    guild: object
+    alice: object
+    general: str
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with FakeDiscord() as fake:
+        guild = fake.add_guild("Waddle Den", channels=("general",))
+        alice = fake.add_user(username="alice")
+        guild.add_member(alice)
+        settings = make_settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/waddlebot.db",
+            data_dir=str(tmp_path),
+            discord_token=fake.token,
+            discord_application_id=fake.application_id,
+            discord_api_url=fake.api_url,
+            discord_guild_ready_timeout=0.05,
+        )
+        runtime = await Runtime.start(settings)
+        try:
+            collector = runtime.discord
+            assert collector is not None
+            await fake.wait_until(collector.client.is_ready, what="the collector ready")
+            general = next(c for c in guild.channels.values() if c.name == "general")
+            yield World(fake, runtime, guild, alice, general.id)
+        finally:
+            await runtime.stop()
+
+
+async def test_a_message_with_ping_is_answered_in_the_channel(world: World) -> None:
+    said = await world.fake.post_message(world.general, world.alice, "!ping")
+    (answer,) = await world.fake.wait_for_sent(1, world.general)
+    assert answer.content == "pong"
+    assert answer.message_reference is not None
+    assert answer.message_reference["message_id"] == said["id"]
+
+
+async def test_a_slash_command_through_the_gateway_is_deferred_then_answered(
+    world: World,
+) -> None:
+    interaction = await world.fake.slash_command("ping", channel=world.general, user=world.alice)
+    await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
+    (callback,) = [c for c in world.fake.callbacks if c.interaction_id == interaction.id]
+    assert callback.type == 5  # deferred within the 3 s, the answer follows
+    assert [m.content for m in world.fake.followups(interaction)] == ["pong"]
+
+
+async def test_a_429_is_waited_out_and_the_message_still_arrives(world: World) -> None:
+    world.fake.force_429("POST /channels/{channel_id}/messages", 1, retry_after=0.2)
+    await world.fake.post_message(world.general, world.alice, "!echo still here")
+    (answer,) = await world.fake.wait_for_sent(1, world.general)
+    assert answer.content == "still here"
+
+
+async def test_a_dropped_gateway_resumes_without_losing_what_came_meanwhile(
+    world: World,
+) -> None:
+    with world.fake.gateway_held():
+        await world.fake.drop_connection()
+        await world.fake.post_message(world.general, world.alice, "!echo while away")
+    await world.fake.wait_for_resume()
+    (answer,) = await world.fake.wait_for_sent(1, world.general)
+    assert answer.content == "while away"
+
+
+async def test_user_text_never_pings_everyone(world: World) -> None:
+    await world.fake.post_message(world.general, world.alice, "!echo @everyone look")
+    (answer,) = await world.fake.wait_for_sent(1, world.general)
+    assert answer.content == "@everyone look"
+    assert "everyone" not in (answer.allowed_mentions or {}).get("parse", [])
