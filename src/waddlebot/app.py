@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from waddlebot import __version__
 from waddlebot.collectors.console import ws as console_ws
+from waddlebot.collectors.discord import interactions as discord_interactions
 from waddlebot.collectors.twitch import webhook as twitch_webhook
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
@@ -47,4 +48,6 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
     if "twitch" in chosen:
         app.include_router(twitch_webhook.router)
         app.include_router(twitch.oauth_router)
+    if "discord" in chosen:
+        app.include_router(discord_interactions.router)
     return app

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.discord import FakeDiscord
-from tests.support.harness import make_settings
+from tests.support.harness import make_settings, serving
+from waddlebot.collectors.discord.interactions import PATH as INTERACTIONS
 from waddlebot.runtime import Runtime
 
 
@@ -22,6 +23,7 @@ class World:
     guild: object
     alice: object
     general: str
+    interactions: str  # the HTTP interactions endpoint
 
 
 @pytest.fixture
@@ -37,16 +39,14 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             discord_application_id=fake.application_id,
             discord_api_url=fake.api_url,
             discord_guild_ready_timeout=0.05,
+            discord_public_key=fake.public_key,
         )
-        runtime = await Runtime.start(settings)
-        try:
+        async with serving(settings) as (url, runtime):
             collector = runtime.discord
             assert collector is not None
             await fake.wait_until(collector.client.is_ready, what="the collector ready")
             general = next(c for c in guild.channels.values() if c.name == "general")
-            yield World(fake, runtime, guild, alice, general.id)
-        finally:
-            await runtime.stop()
+            yield World(fake, runtime, guild, alice, general.id, f"{url}{INTERACTIONS}")
 
 
 async def test_a_message_with_ping_is_answered_in_the_channel(world: World) -> None:
@@ -90,3 +90,26 @@ async def test_user_text_never_pings_everyone(world: World) -> None:
     (answer,) = await world.fake.wait_for_sent(1, world.general)
     assert answer.content == "@everyone look"
     assert "everyone" not in (answer.allowed_mentions or {}).get("parse", [])
+
+
+async def test_a_slash_command_over_the_signed_http_endpoint_is_answered(world: World) -> None:
+    interaction, result = await world.fake.send_interaction(
+        world.interactions,
+        "echo",
+        channel=world.general,
+        user=world.alice,
+        options=[{"type": 3, "name": "text", "value": "over http"}],
+    )
+    assert (result.status, result.text) == (200, '{"type":5}')
+    await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
+    assert [m.content for m in world.fake.followups(interaction)] == ["over http"]
+
+
+async def test_the_endpoint_refuses_what_discord_would_not_send(world: World) -> None:
+    sender, url = world.fake.interactions, world.interactions
+    assert (await sender.ping(url)).text == '{"type":1}'
+    for refused in (sender.bad_signature, sender.tampered, sender.unsigned):
+        assert (await refused(url)).status == 401
+    assert (await sender.garbage_signature(url)).status == 401
+    assert (await sender.unknown_type(url)).status == 400
+    assert (await sender.malformed(url)).status == 400

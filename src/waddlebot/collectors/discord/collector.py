@@ -19,6 +19,7 @@ import orjson
 import structlog
 
 from waddlebot.collectors.discord.outbound import DiscordOutbound, Interaction
+from waddlebot.collectors.discord.signature import InteractionVerifier
 from waddlebot.collectors.discord.translate import (
     GuildFacts,
     MalformedDispatch,
@@ -76,6 +77,11 @@ class DiscordCollector:
     def __init__(self, settings: Settings, *, ports: Ports, consumer: str) -> None:
         self._settings = settings
         self._ports = ports
+        self.verifier = (
+            InteractionVerifier(settings.discord_public_key)
+            if settings.discord_public_key
+            else None
+        )
         if settings.discord_api_url:  # a proxy, or the fake Discord of the tests
             discord.http.Route.API_BASE_URL = settings.discord_api_url.rstrip("/")
         self.client = _Gateway(
@@ -102,6 +108,10 @@ class DiscordCollector:
             await self.client.close()
         with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session
             await stop_task(self._task, grace=5)
+
+    @property
+    def _application_id(self) -> str:
+        return self._settings.discord_application_id or self.bot_user_id
 
     @property
     def bot_user_id(self) -> str:
@@ -152,22 +162,35 @@ class DiscordCollector:
 
     # ----- slash commands ------------------------------------------------------------------
 
+    async def accept_interaction(self, data: Mapping[str, Any]) -> bool:
+        """A slash command from the HTTP interactions endpoint: on the bus, its token kept
+        for the follow-up. False when it is no command (the endpoint refuses it)."""
+        event = slash_command(data, self._facts(data))
+        if event is None:
+            return False
+        await self._remember(data)
+        await self._publish(event)
+        return True
+
     async def _defer(self, data: Mapping[str, Any]) -> None:
-        interaction_id, token = str(data.get("id")), str(data.get("token"))
-        application_id = str(data.get("application_id") or self.bot_user_id)
-        await self._ports.cache.set(
-            _interaction_key(interaction_id),
-            f"{application_id}:{token}".encode(),
-            INTERACTION_TTL,
-        )
+        """Over the gateway, the deferral is a REST call (over HTTP it is the answer)."""
+        await self._remember(data)
         try:
             await self.client.http.create_interaction_response(
-                interaction_id,
-                token,
+                str(data.get("id")),
+                str(data.get("token")),
                 type=DEFERRED,  # type: ignore[arg-type]
             )
         except discord.HTTPException as exc:
             log.error("discord interaction not deferred", status=exc.status, error=exc.text)
+
+    async def _remember(self, data: Mapping[str, Any]) -> None:
+        application_id = str(data.get("application_id") or self._application_id)
+        await self._ports.cache.set(
+            _interaction_key(str(data.get("id"))),
+            f"{application_id}:{data.get('token')}".encode(),
+            INTERACTION_TTL,
+        )
 
     async def _interaction(self, interaction_id: str) -> Interaction | None:
         raw = await self._ports.cache.get(_interaction_key(interaction_id))

@@ -1,0 +1,59 @@
+"""``POST /collectors/discord/interactions``: slash commands over HTTP, the alternative to the
+gateway. Discord signs each request (Ed25519 over the timestamp and the raw body) and sends
+badly signed ones on purpose to check they are refused with 401; a PING is answered with a
+PONG; a command is answered at once with a deferral (the module may take longer than the 3
+seconds Discord waits) and its answer follows as the interaction's follow-up."""
+
+from __future__ import annotations
+
+import orjson
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from waddlebot.collectors.discord.translate import MalformedDispatch
+from waddlebot.infra.bodies import read_capped
+
+log = structlog.get_logger("waddlebot.discord.interactions")
+
+PATH = "/collectors/discord/interactions"
+MAX_BODY = 256 * 1024
+PING, APPLICATION_COMMAND = 1, 2
+PONG, DEFERRED = 1, 5
+
+router = APIRouter(tags=["discord"])
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    log.warning("discord interaction refused", status=status, reason=reason)
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+@router.post(PATH, summary="Discord interactions (slash commands over HTTP)")
+async def interactions(request: Request) -> Response:
+    collector = getattr(request.app.state.runtime, "discord", None)
+    if collector is None or collector.verifier is None:
+        return _refuse(404, "the Discord collector does not take interactions here")
+    body = await read_capped(request, MAX_BODY)
+    if body is None:
+        return _refuse(413, "body too large")
+    signature = request.headers.get("x-signature-ed25519", "")
+    timestamp = request.headers.get("x-signature-timestamp", "")
+    if not collector.verifier.verify(signature, timestamp, body):
+        return _refuse(401, "invalid request signature")
+    try:
+        data = orjson.loads(body)
+        kind = data["type"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return _refuse(400, "malformed interaction")
+    if kind == PING:
+        return JSONResponse({"type": PONG})
+    if kind != APPLICATION_COMMAND:
+        return _refuse(400, f"interaction type {kind!r} is not one WaddleBot takes")
+    try:
+        accepted = await collector.accept_interaction(data)
+    except MalformedDispatch as exc:
+        return _refuse(400, str(exc))
+    if not accepted:
+        return _refuse(400, "not a command")
+    return JSONResponse({"type": DEFERRED})
