@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.model import Guild, User
 from tests.support.harness import make_settings, serving
 from waddlebot.collectors.discord.interactions import PATH as INTERACTIONS
 from waddlebot.runtime import Runtime
@@ -20,8 +21,8 @@ from waddlebot.runtime import Runtime
 class World:
     fake: FakeDiscord
     runtime: Runtime
-    guild: object
-    alice: object
+    guild: Guild
+    alice: User
     general: str
     interactions: str  # the HTTP interactions endpoint
 
@@ -113,3 +114,13 @@ async def test_the_endpoint_refuses_what_discord_would_not_send(world: World) ->
     assert (await sender.garbage_signature(url)).status == 401
     assert (await sender.unknown_type(url)).status == 400
     assert (await sender.malformed(url)).status == 400
+
+
+async def test_the_module_commands_become_slash_commands(world: World) -> None:
+    collector = world.runtime.discord
+    assert collector is not None
+    specs = [route.spec for route in world.runtime.registry.routes()]
+    made = await collector.sync_commands(specs, guild_id=world.guild.id)
+    registered = {c.name for c in world.fake.commands(world.guild)}
+    assert {"ping", "help", "echo", "alias", "timer"} <= registered
+    assert registered == {c["name"] for c in made.commands}

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from waddlebot.cli.discord import discord_app
 from waddlebot.cli.twitch import twitch_app
 from waddlebot.settings import Settings, get_settings
 
@@ -20,6 +21,7 @@ keys_app = typer.Typer(help="Service API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="apikey")
 app.add_typer(twitch_app, name="twitch")
+app.add_typer(discord_app, name="discord")
 
 
 class Role(StrEnum):
@@ -70,7 +72,9 @@ def up(
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="api, router, console, twitch or module:<name>")],
+    service: Annotated[
+        str, typer.Argument(help="api, router, console, twitch, discord or module:<name>")
+    ],
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import discord
 import orjson
 import structlog
 
+from waddlebot.collectors.discord.commands import CommandSet, application_commands
 from waddlebot.collectors.discord.outbound import DiscordOutbound, Interaction
 from waddlebot.collectors.discord.signature import InteractionVerifier
 from waddlebot.collectors.discord.translate import (
@@ -33,6 +34,7 @@ from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
+from waddlebot.modules.sdk import CommandSpec
 from waddlebot.services.router import keys
 from waddlebot.settings import Settings
 
@@ -116,6 +118,27 @@ class DiscordCollector:
     @property
     def bot_user_id(self) -> str:
         return str(self.client.user.id) if self.client.user else ""
+
+    async def sync_commands(
+        self, specs: Iterable[CommandSpec], *, guild_id: str | None = None
+    ) -> CommandSet:
+        """Register the slash commands made from ``specs`` (a bulk overwrite: commands no
+        module has any more disappear), for one guild (at once) or globally (Discord takes
+        up to an hour to show those everywhere)."""
+        made = application_commands(specs)
+        http = self.client.http
+        if not self.client.is_ready():  # the CLI: REST only, no gateway
+            await http.static_login(self._settings.discord_token.get_secret_value())
+        application_id = self._application_id
+        if not application_id:
+            raise ValueError("set WADDLEBOT_DISCORD_APPLICATION_ID to register slash commands")
+        if guild_id:
+            await http.bulk_upsert_guild_commands(application_id, guild_id, made.commands)  # type: ignore[arg-type]
+        else:
+            await http.bulk_upsert_global_commands(application_id, made.commands)
+        for left_out in made.left_out:
+            log.warning("slash command left out", command=left_out)
+        return made
 
     # ----- in ------------------------------------------------------------------------------
 
