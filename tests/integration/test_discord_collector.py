@@ -124,3 +124,12 @@ async def test_the_module_commands_become_slash_commands(world: World) -> None:
     registered = {c.name for c in world.fake.commands(world.guild)}
     assert {"ping", "help", "echo", "alias", "timer"} <= registered
     assert registered == {c["name"] for c in made.commands}
+
+
+async def test_a_private_answer_to_a_slash_command_goes_by_dm(world: World) -> None:
+    interaction = await world.fake.slash_command("secret", channel=world.general, user=world.alice)
+    await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
+    assert [m.content for m in world.fake.followups(interaction)] == [
+        "I sent you the answer by private message."
+    ]
+    assert [m.content for m in world.fake.dms(world.alice)] == ["psst"]

@@ -33,6 +33,7 @@ PLATFORM = "discord"
 REPLIES = keys.replies_stream(PLATFORM)
 GROUP = "discord"
 MAX_LENGTH = 2000
+PRIVATE_NOTE = "I sent you the answer by private message."
 # never @everyone or a role because of what a user typed (py-cord types it as a TypedDict)
 SAFE_MENTIONS: Any = {"parse": ["users"], "replied_user": True}
 Interaction = tuple[str, str]  # (application id, token) of a deferred slash command
@@ -108,24 +109,34 @@ class DiscordOutbound:
         http = self._http()
         chunks = split_message(message.text, MAX_LENGTH)
         interaction = await self._interaction_of(message.reply_to) if message.reply_to else None
+        private = message.visibility is not Visibility.CHANNEL
         if interaction is not None:  # the answer to a slash command
+            if private:  # a DM keeps it private; the command's answer says where it went
+                await self._direct(http, message, chunks)
+                chunks = [PRIVATE_NOTE]
             application_id, token = interaction
             for chunk in chunks:
                 await http.create_followup_message(
                     application_id, token, files=[], content=chunk, allowed_mentions=SAFE_MENTIONS
                 )
             return
-        channel = message.channel_id
-        if message.visibility is not Visibility.CHANNEL:
-            opened = await http.start_private_message(int(message.to_user))
-            channel = str(opened["id"])
+        if private:
+            await self._direct(http, message, chunks)
+            return
         for index, chunk in enumerate(chunks):
             reference: Any = None  # a MessageReference TypedDict
-            if index == 0 and message.reply_to and message.visibility is Visibility.CHANNEL:
+            if index == 0 and message.reply_to:
                 reference = {"message_id": message.reply_to, "fail_if_not_exists": False}
             await http.send_message(
-                channel,
+                message.channel_id,
                 chunk,
                 allowed_mentions=SAFE_MENTIONS,
                 message_reference=reference,
             )
+
+    async def _direct(
+        self, http: discord.http.HTTPClient, message: OutboundMessage, chunks: list[str]
+    ) -> None:
+        opened = await http.start_private_message(int(message.to_user))
+        for chunk in chunks:
+            await http.send_message(str(opened["id"]), chunk, allowed_mentions=SAFE_MENTIONS)

@@ -662,6 +662,8 @@ class Router:
             visibility = Visibility.DIRECT  # a command whispered is answered in private
         if event.type not in _THREADABLE:
             reply_to = ""  # a follow or a raid is no message a reply can hang from
+        elif event.type is EventType.SLASH_COMMAND and not reply_to and reply.to_platform is None:
+            reply_to = event.message_id  # a slash command waits for an answer, even a private one
         to_user = reply.to_user
         if visibility is not Visibility.CHANNEL and not to_user and event.author:
             to_user = event.author.user_id
