@@ -26,6 +26,7 @@ from starlette.routing import WebSocketRoute
 
 from tests.support.harness import serving_app
 
+from ..background import BackgroundTasks
 from . import payloads, wire
 from .gateway import Delivery, Gateway, Session
 from .interactions import Ed25519Keys, InteractionResult, InteractionSender
@@ -129,8 +130,7 @@ class FakeDiscord:
         self.recommended_shards = recommended_shards
         self.echo_messages = echo_messages
         self.base_url = self.api_url = self.gateway_url = self.resume_gateway_url = ""
-        self.background_errors: list[BaseException] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = BackgroundTasks("fake Discord")
         self._stack = contextlib.AsyncExitStack()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -150,30 +150,17 @@ class FakeDiscord:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.cancel()
         await self.gateway.close_all()
         await self.interactions.aclose()
         await self._stack.aclose()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._tasks.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                self.background_errors.append(finished.exception())  # type: ignore[arg-type]
-
-        task.add_done_callback(done)
+        self.background.spawn(coro)
 
     async def settle(self) -> None:
         """Wait for background dispatches (echoes of the bot's messages); raise their errors."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if self.background_errors:
-            raise RuntimeError("fake Discord background task failed") from self.background_errors[0]
+        await self.background.settle()
 
     # --- identity --------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ async with FakeTwitch(helix_points_per_minute=30, ws_keepalive_interval=0.2) as 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 import time
@@ -21,6 +20,7 @@ from starlette.routing import Mount, WebSocketRoute
 
 from tests.support.harness import serving_app
 
+from ..background import BackgroundTasks
 from . import payloads
 from .delivery import Delivery, Notifier
 from .eventsub_ws import WsHub
@@ -99,8 +99,7 @@ class FakeTwitch:
             self.chat.on_chat_sent = self._echo_chat
             self.chat.on_whisper_sent = self._echo_whisper
         self.base_url = self.helix_url = self.auth_url = self.eventsub_ws_url = ""
-        self.background_errors: list[BaseException] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.background = BackgroundTasks("fake Twitch")
         self._chat_events: dict[str, dict[str, Any]] = {}
         self._stack = contextlib.AsyncExitStack()
 
@@ -128,30 +127,17 @@ class FakeTwitch:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.cancel()
         await self.hub.close_all()
         await self.webhooks.aclose()
         await self._stack.aclose()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                self.background_errors.append(finished.exception())  # type: ignore[arg-type]
-
-        task.add_done_callback(done)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.background.spawn(coro)
 
     async def settle(self) -> None:
         """Wait for background work (webhook challenges, chat echoes) and raise its errors."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if self.background_errors:
-            raise RuntimeError("fake Twitch background task failed") from self.background_errors[0]
+        await self.background.settle()
 
     # --- apps, users, tokens -------------------------------------------------------------------
 
