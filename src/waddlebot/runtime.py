@@ -160,7 +160,10 @@ class Runtime:
             await self.twitch.start()
         if "discord" in self.services and settings.discord_token.get_secret_value():
             self.discord = DiscordCollector(
-                settings, ports=self.ports, consumer=f"{consumer}-discord"
+                settings,
+                ports=self.ports,
+                consumer=f"{consumer}-discord",
+                role_levels=self.community.role_levels,
             )
             cleanup.push_async_callback(self.discord.stop)
             await self.discord.start()

@@ -28,6 +28,11 @@ from waddlebot.services.modules import LocalModuleClient
 from waddlebot.services.router import keys
 from waddlebot.services.router.pipeline import Incoming
 
+USAGE = (
+    "Usage: !community [rename <name> | link <platform> | join <code> | unlink <place> | "
+    "rolelevel <@role> <level|none>]"
+)
+
 
 class Person(NamedTuple):
     """Someone on Twitch."""
@@ -271,20 +276,16 @@ async def test_rename(rt: Runtime) -> None:
         "Only admins and the owner can rename the community."
     ]
     assert await say(rt, "!community rename", user="ada") == [
-        "Usage: !community [rename <name> | link <platform> | join <code> | unlink <place>] "
-        "(give the new name, e.g. !community rename Waddle TV)"
+        f"{USAGE} (give the new name, e.g. !community rename Waddle TV)"
     ]
     assert await say(rt, f"!community rename {'x' * 201}", user="ada") == [
-        "Usage: !community [rename <name> | link <platform> | join <code> | unlink <place>] "
-        "(a community name is at most 200 characters)"
+        f"{USAGE} (a community name is at most 200 characters)"
     ]
     assert await say(rt, "!community dance") == [
-        "Usage: !community [rename <name> | link <platform> | join <code> | unlink <place>] "
-        "(there is no 'dance'; use one of rename, link, join, unlink)"
+        f"{USAGE} (there is no 'dance'; use one of rename, link, join, unlink, rolelevel)"
     ]
     assert await say(rt, "!community link myspace") == [
-        "Usage: !community [rename <name> | link <platform> | join <code> | unlink <place>] "
-        "(name the platform of the place to add: console, twitch, discord, slack)"
+        f"{USAGE} (name the platform of the place to add: console, twitch, discord, slack)"
     ]
     community = await community_of(rt, "console:local")
     assert (await service_of(rt).info(community)).name == "Waddle TV live"

@@ -23,6 +23,7 @@ class World:
     runtime: Runtime
     guild: Guild
     alice: User
+    owner: User
     general: str
     interactions: str  # the HTTP interactions endpoint
 
@@ -30,7 +31,8 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with FakeDiscord() as fake:
-        guild = fake.add_guild("Waddle Den", channels=("general",))
+        owner = fake.add_user(username="olga")
+        guild = fake.add_guild("Waddle Den", owner=owner, channels=("general",))
         alice = fake.add_user(username="alice")
         guild.add_member(alice)
         settings = make_settings(
@@ -47,7 +49,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             assert collector is not None
             await fake.wait_until(collector.client.is_ready, what="the collector ready")
             general = next(c for c in guild.channels.values() if c.name == "general")
-            yield World(fake, runtime, guild, alice, general.id, f"{url}{INTERACTIONS}")
+            yield World(fake, runtime, guild, alice, owner, general.id, f"{url}{INTERACTIONS}")
 
 
 async def test_a_message_with_ping_is_answered_in_the_channel(world: World) -> None:
@@ -133,3 +135,22 @@ async def test_a_private_answer_to_a_slash_command_goes_by_dm(world: World) -> N
         "I sent you the answer by private message."
     ]
     assert [m.content for m in world.fake.dms(world.alice)] == ["psst"]
+
+
+async def test_a_community_gives_its_own_discord_roles_a_level(world: World) -> None:
+    mods = world.guild.add_role("Mods")  # no moderation permission of its own
+    bob = world.fake.add_user(username="bob")
+    world.guild.add_member(bob, [mods.id])
+    await world.fake.post_message(world.general, bob, "!modonly")
+    (refused,) = await world.fake.wait_for_sent(1, world.general)
+    assert refused.content == "@bob, !modonly is for moderator level and up."
+    await world.fake.post_message(
+        world.general, world.owner, f"!community rolelevel <@&{mods.id}> moderator"
+    )
+    (answer,) = (await world.fake.wait_for_sent(2, world.general))[1:]
+    assert answer.content == f"<@&{mods.id}> now gives moderator level here."
+    assert answer.allowed_mentions is not None  # the role is shown, never pinged
+    assert "roles" not in answer.allowed_mentions.get("parse", [])
+    await world.fake.post_message(world.general, bob, "!modonly")
+    (granted,) = (await world.fake.wait_for_sent(3, world.general))[2:]
+    assert granted.content == "hello moderator bob"

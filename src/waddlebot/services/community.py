@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +38,7 @@ from waddlebot.services.identity import hash_code, issue_code
 from waddlebot.services.router import keys
 
 MAX_NAME = 200
+ROLE_LEVELS = "role_levels"  # in a community's settings: {"discord:<guild>": {role id: level}}
 CACHE_TTL = 300.0  # as long as the router keeps what it looked up itself
 GRANTABLE_ROLES = ("admin", "moderator")
 _ROLE_ORDER = {"owner": 0, "admin": 1, "moderator": 2}
@@ -145,6 +147,65 @@ class CommunityService:
             detail={"old": old},
         )
         return new
+
+    # ----- platform roles mapped to levels ------------------------------------------------
+
+    async def set_role_level(
+        self, community_id: int, server: str, role_id: str, level: int | None, actor: str
+    ) -> None:
+        """Let a platform role (a Discord role of the server ``discord:<guild>``) give a
+        level in this community; ``None`` takes the mapping away."""
+        async with self._db.session() as session:
+            await lock_community(session, community_id)
+            row = await session.get(Community, community_id)
+            if row is None:
+                raise LookupError(f"no community {community_id}")
+            settings = dict(row.settings or {})
+            mapped = {k: dict(v) for k, v in (settings.get(ROLE_LEVELS) or {}).items()}
+            levels = mapped.setdefault(server, {})
+            if level is None:
+                levels.pop(role_id, None)
+            else:
+                levels[role_id] = int(level)
+            row.settings = {**settings, ROLE_LEVELS: mapped}  # a new dict: JSON is replaced
+        await self._cache.set(
+            _role_levels_key(server), orjson.dumps(await self._role_levels(server)), CACHE_TTL
+        )
+        self._audit.record(
+            "community.role_level",
+            decision="change",
+            actor=actor,
+            target=f"{server}:role:{role_id}",
+            community_id=community_id,
+            detail={"level": level},
+        )
+
+    async def role_levels(self, server: str) -> dict[str, int]:
+        """The levels the roles of a server (``discord:<guild>``) give, as the communities
+        its places belong to mapped them (the highest when two mapped one role)."""
+        cached = await self._cache.get(_role_levels_key(server))
+        if cached is not None:
+            return {str(k): int(v) for k, v in orjson.loads(cached).items()}
+        found = await self._role_levels(server)
+        await self._cache.add(_role_levels_key(server), orjson.dumps(found), CACHE_TTL)
+        return found
+
+    async def _role_levels(self, server: str) -> dict[str, int]:
+        platform, _, server_id = server.partition(":")
+        async with self._db.read_session() as session:
+            rows = await session.scalars(
+                select(Community.settings)
+                .join(Entity, Entity.community_id == Community.id)
+                .where(Entity.platform == platform, Entity.server_id == server_id)
+                .distinct()
+            )
+            merged: dict[str, int] = {}
+            for settings in rows:
+                for role_id, level in (
+                    (settings or {}).get(ROLE_LEVELS, {}).get(server) or {}
+                ).items():
+                    merged[role_id] = max(int(level), merged.get(role_id, 0))
+        return merged
 
     # ----- places: link codes, join, unlink -----------------------------------------------
 
@@ -434,6 +495,10 @@ async def _role(session: AsyncSession, community_id: int, user_id: int) -> str |
             Membership.community_id == community_id, Membership.user_id == user_id
         )
     )
+
+
+def _role_levels_key(server: str) -> str:
+    return f"role_levels:{server}"
 
 
 async def _cache_value(session: AsyncSession, community_id: int) -> bytes:

@@ -44,6 +44,8 @@ PLATFORM = "discord"
 DEFERRED = 5  # interaction response type: "thinking...", the answer follows
 INTERACTION_TTL = 15 * 60  # a token works for follow-ups this long
 Dispatch = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+RoleLevels = Callable[[str], Awaitable[Mapping[str, int]]]
+"""The levels a server's roles give (``discord:<guild>`` -> role id -> level)."""
 
 
 def intents_for(settings: Settings) -> discord.Intents:
@@ -76,7 +78,15 @@ class _Gateway(discord.Client):
 
 
 class DiscordCollector:
-    def __init__(self, settings: Settings, *, ports: Ports, consumer: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ports: Ports,
+        consumer: str,
+        role_levels: RoleLevels | None = None,
+    ) -> None:
+        self._role_levels = role_levels
         self._settings = settings
         self._ports = ports
         self.verifier = (
@@ -153,9 +163,9 @@ class DiscordCollector:
 
     async def _translate(self, kind: str, data: Mapping[str, Any]) -> Event | None:
         if kind == "MESSAGE_CREATE":
-            return message_create(data, self._facts(data), bot_user_id=self.bot_user_id)
+            return message_create(data, await self._facts(data), bot_user_id=self.bot_user_id)
         if kind == "INTERACTION_CREATE":
-            event = slash_command(data, self._facts(data))
+            event = slash_command(data, await self._facts(data))
             if event is not None:
                 await self._defer(data)
             return event
@@ -164,14 +174,14 @@ class DiscordCollector:
         if kind == "MESSAGE_REACTION_ADD":
             if str(data.get("user_id")) == self.bot_user_id:
                 return None
-            return reaction_add(data, self._facts(data))
+            return reaction_add(data, await self._facts(data))
         return None
 
     async def _publish(self, event: Event) -> None:
         await self._ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
         metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
 
-    def _facts(self, data: Mapping[str, Any]) -> GuildFacts | None:
+    async def _facts(self, data: Mapping[str, Any]) -> GuildFacts | None:
         """What the payload does not say, from py-cord's guild cache."""
         guild_id = data.get("guild_id")
         guild = self.client.get_guild(int(guild_id)) if guild_id else None
@@ -181,6 +191,9 @@ class DiscordCollector:
             owner_id=str(guild.owner_id),
             role_permissions={str(r.id): r.permissions.value for r in guild.roles},
             thread_parents={str(t.id): str(t.parent_id) for t in guild.threads},
+            role_levels=(
+                await self._role_levels(f"{PLATFORM}:{guild_id}") if self._role_levels else {}
+            ),
         )
 
     # ----- slash commands ------------------------------------------------------------------
@@ -188,7 +201,7 @@ class DiscordCollector:
     async def accept_interaction(self, data: Mapping[str, Any]) -> bool:
         """A slash command from the HTTP interactions endpoint: on the bus, its token kept
         for the follow-up. False when it is no command (the endpoint refuses it)."""
-        event = slash_command(data, self._facts(data))
+        event = slash_command(data, await self._facts(data))
         if event is None:
             return False
         await self._remember(data)

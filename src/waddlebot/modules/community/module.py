@@ -24,8 +24,11 @@ FindUser = Callable[[str, str], Awaitable[int | None]]
 """``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
 platform (without a leading ``@``), None when unknown."""
 
-COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink")
-COMMUNITY_USAGE = "[rename <name> | link <platform> | join <code> | unlink <place>]"
+COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel")
+COMMUNITY_USAGE = (
+    "[rename <name> | link <platform> | join <code> | unlink <place> | "
+    "rolelevel <@role> <level|none>]"
+)
 ROLE_SUBCOMMANDS = ("list", "add", "remove")
 ROLE_USAGE = "list | add <user> <moderator|admin> | remove <user> [moderator|admin]"
 
@@ -201,11 +204,39 @@ async def _unlink(call: _Call) -> None:
     )
 
 
+async def _role_level(call: _Call) -> None:
+    """``!community rolelevel <@role> <level|none>``, typed in a Discord server."""
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can give roles a level."):
+        return
+    platform, _, rest = call.ctx.request.entity_id.partition(":")
+    server = rest.partition(":")[0]
+    if platform != "discord" or not server or server == "dm":
+        raise UsageError("type it in a Discord server, mentioning one of its roles")
+    if len(call.args) != 2:
+        raise UsageError(f"e.g. {call.prefix}community rolelevel @Mods moderator")
+    role = call.args[0].removeprefix("<@&").removesuffix(">")
+    if not role.isdigit():
+        raise UsageError("mention the role (@Mods), or give its id")
+    given = call.args[1].lower()
+    try:
+        level = None if given in ("none", "off", "-") else int(Level.parse(given))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    await call.service.set_role_level(
+        call.community_id, f"discord:{server}", role, level, call.actor
+    )
+    if level is None:
+        call.ctx.reply(f"<@&{role}> gives no level here any more.")
+    else:
+        call.ctx.reply(f"<@&{role}> now gives {Level.at_least(level).label} level here.")
+
+
 _COMMUNITY_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
     "rename": _rename,
     "link": _link,
     "join": _join,
     "unlink": _unlink,
+    "rolelevel": _role_level,
 }
 
 
