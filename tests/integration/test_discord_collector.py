@@ -29,14 +29,20 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+) -> AsyncIterator[World]:
+    """The distributed mode (PostgreSQL and Redis), so two processes can share the lead."""
     async with FakeDiscord() as fake:
         owner = fake.add_user(username="olga")
         guild = fake.add_guild("Waddle Den", owner=owner, channels=("general",))
         alice = fake.add_user(username="alice")
         guild.add_member(alice)
         settings = make_settings(
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/waddlebot.db",
+            database_url=fresh_postgres_url,
+            redis_url=redis_url,
+            stream_prefix=key_prefix,
+            auto_migrate=True,
             data_dir=str(tmp_path),
             discord_token=fake.token,
             discord_application_id=fake.application_id,
@@ -154,3 +160,22 @@ async def test_a_community_gives_its_own_discord_roles_a_level(world: World) -> 
     await world.fake.post_message(world.general, bob, "!modonly")
     (granted,) = (await world.fake.wait_for_sent(3, world.general))[2:]
     assert granted.content == "hello moderator bob"
+
+
+async def test_with_two_discord_processes_one_sends(world: World) -> None:
+    settings = world.runtime.settings.model_copy(update={"router_consumer": "second"})
+    second = await Runtime.start(settings, services=("discord",))
+    try:
+        first_discord, second_discord = world.runtime.discord, second.discord
+        assert first_discord is not None and second_discord is not None
+        assert (first_discord.leading, second_discord.leading) == (True, False)
+        await world.fake.post_message(world.general, world.alice, "!ping")
+        (answer,) = await world.fake.wait_for_sent(1, world.general)
+        assert answer.content == "pong"
+        await first_discord.stop()  # the sender goes away; the other takes over
+        assert await second_discord.try_lead()
+        await world.fake.post_message(world.general, world.alice, "!echo still answered")
+        answers = await world.fake.wait_for_sent(2, world.general)
+        assert [m.content for m in answers] == ["pong", "still answered"]
+    finally:
+        await second.stop()

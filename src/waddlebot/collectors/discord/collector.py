@@ -35,6 +35,7 @@ from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
 from waddlebot.modules.sdk import CommandSpec
+from waddlebot.services.leadership import Leadership
 from waddlebot.services.router import keys
 from waddlebot.settings import Settings
 
@@ -108,14 +109,33 @@ class DiscordCollector:
             ports.bus, lambda: self.client.http, self._interaction, consumer=consumer
         )
         self._task: asyncio.Task[None] | None = None
+        # one process sends (py-cord keeps Discord's rate limits per process); every shard
+        # process keeps its own gateway connection
+        self._leadership = Leadership(
+            ports.lease,
+            "discord",
+            consumer,
+            on_gain=self.outbound.start,
+            on_loss=self.outbound.stop,
+        )
+        self._lead_task: asyncio.Task[None] | None = None
+
+    @property
+    def leading(self) -> bool:
+        return self._leadership.leading
+
+    async def try_lead(self) -> bool:
+        return await self._leadership.try_lead()
 
     async def start(self) -> None:
-        await self.outbound.start()
+        await self.try_lead()
+        self._lead_task = asyncio.create_task(self._leadership.run(), name="discord-lead")
         token = self._settings.discord_token.get_secret_value()
         self._task = asyncio.create_task(self.client.start(token), name="discord-gateway")
 
     async def stop(self) -> None:
-        await self.outbound.stop()
+        await stop_task(self._lead_task)
+        await self._leadership.resign()
         with contextlib.suppress(Exception):
             await self.client.close()
         with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session

@@ -53,6 +53,7 @@ from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.community import CommunityService
+from waddlebot.services.leadership import Leadership
 from waddlebot.services.streams import StreamStatus
 from waddlebot.settings import Settings
 
@@ -155,7 +156,16 @@ class TwitchCollector:
             tokens=_Tokens(self.auth, self.tokens),
         )
         self.outbound: TwitchOutbound | None = None
-        self._leading = False
+        self._leadership = Leadership(
+            ports.lease,
+            LEASE,
+            consumer,
+            on_gain=self._step_up,
+            on_loss=self._step_down,
+            on_follow=self._load_bot,  # the bot may have been connected in another process
+            ttl=LEASE_TTL,
+            interval=LEAD_SECONDS,
+        )
         self._next_validation = 0.0
         self._next_stream_poll = 0.0
 
@@ -189,7 +199,7 @@ class TwitchCollector:
     async def start(self) -> None:
         await self._load_bot()
         await self.try_lead()  # a lone process leads at once
-        self._tasks.append(asyncio.create_task(self._lead_forever(), name="twitch-lead"))
+        self._tasks.append(asyncio.create_task(self._leadership.run(), name="twitch-lead"))
         log.info(
             "twitch collector started",
             transport=self.transport,
@@ -202,9 +212,7 @@ class TwitchCollector:
             with contextlib.suppress(Exception):
                 await stop_task(task)
         self._tasks.clear()
-        await self._step_down()
-        with contextlib.suppress(Exception):
-            await self._ports.lease.release(LEASE, self._consumer)
+        await self._leadership.resign()
         if self._own_http:
             await self._http.aclose()
 
@@ -233,30 +241,11 @@ class TwitchCollector:
 
     @property
     def leading(self) -> bool:
-        return self._leading
-
-    async def _lead_forever(self) -> None:
-        while True:
-            await asyncio.sleep(LEAD_SECONDS)
-            try:
-                await self.try_lead()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("twitch leadership check failed")
+        return self._leadership.leading
 
     async def try_lead(self) -> None:
-        """Renew the lead, or take it when it is free (and do the leader's hourly chores)."""
-        lease = self._ports.lease
-        if self._leading:
-            if not await lease.renew(LEASE, self._consumer, LEASE_TTL):
-                log.warning("twitch collector lost the lead; another process sends now")
-                await self._step_down()
-                return
-        elif await lease.acquire(LEASE, self._consumer, LEASE_TTL):
-            await self._step_up()
-        else:
-            await self._load_bot()  # the bot may have been connected through another process
+        """Renew the lead, or take it when it is free (and do the leader's chores)."""
+        if not await self._leadership.try_lead():
             return
         now = self._clock.now().timestamp()
         if now >= self._next_stream_poll:
@@ -268,8 +257,6 @@ class TwitchCollector:
             self._spawn(self._hourly(resync=not first), "twitch-hourly")
 
     async def _step_up(self) -> None:
-        log.info("twitch collector leads: it sends and listens", consumer=self._consumer)
-        self._leading = True
         await self._load_bot()
         self.outbound = self._new_outbound()
         await self.outbound.start()
@@ -279,7 +266,6 @@ class TwitchCollector:
             self._spawn(self._sync_soon(), "twitch-sync")
 
     async def _step_down(self) -> None:
-        self._leading = False
         for socket, task in list(self._sockets.values()):
             await socket.stop()
             with contextlib.suppress(Exception):
