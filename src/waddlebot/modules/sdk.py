@@ -122,6 +122,23 @@ def joined(items: list[str], limit: int = 400) -> str:
     return ", ".join(shown)
 
 
+FindUser = Callable[[str, str], Awaitable[int | None]]
+"""The WaddleBot user behind a name on a platform (``platform``, ``@bob``), if known."""
+
+
+async def mentioned_user(ctx: Context, find_user: FindUser, given: str) -> tuple[int | None, str]:
+    """The user id behind ``@bob`` (None when unknown, which the caller is told) and how to
+    write them in a reply."""
+    name = given.lstrip("@")
+    shown = given if given.startswith("<@") else f"@{name}"
+    if not name:
+        raise UsageError("who? name someone, like @bob")
+    user_id = await find_user(ctx.request.platform, name)
+    if user_id is None:
+        ctx.reply(f"I don't know {shown} here yet.")
+    return user_id, shown
+
+
 class Context:
     """What a handler gets: the request, and methods that build the response."""
 

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from waddlebot.core.permissions import Level
 from waddlebot.modules.sdk import (
     Context,
+    FindUser,
     Module,
     UsageError,
     joined,
+    mentioned_user,
     pick_subcommand,
     subcommand_args,
 )
@@ -26,7 +28,6 @@ from waddlebot.services.labels import (
     level_name,
 )
 
-FindUser = Callable[[str, str], Awaitable[int | None]]
 """``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
 platform (without a leading ``@``), None when unknown."""
 
@@ -98,15 +99,7 @@ class _Call:
         return False
 
     async def user(self, given: str) -> tuple[int | None, str]:
-        """The user id behind ``@bob`` (None when unknown) and how to write them in a reply."""
-        name = given.lstrip("@")
-        shown = given if given.startswith("<@") else f"@{name}"
-        if not name:
-            raise UsageError("who? name someone, like @bob")
-        user_id = await self.find_user(self.ctx.request.platform, name)
-        if user_id is None:
-            self.ctx.reply(f"I don't know {shown} here yet.")
-        return user_id, shown
+        return await mentioned_user(self.ctx, self.find_user, given)
 
     def label_name(self, given: str) -> str:
         try:
