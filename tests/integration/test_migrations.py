@@ -29,7 +29,21 @@ FOUNDATION_TABLES = {
 IDENTITY_TABLES = FOUNDATION_TABLES | {"labels", "label_assignments", "link_codes", "accounts"}
 COMMAND_TABLES = IDENTITY_TABLES | {"custom_commands", "counters"}
 ALIAS_TABLES = COMMAND_TABLES | {"aliases", "timers", "stream_states"}
-TABLES = ALIAS_TABLES | {"platform_tokens", "twitch_subscriptions"}
+TWITCH_TABLES = ALIAS_TABLES | {"platform_tokens", "twitch_subscriptions"}
+MEMORY_TABLES = TWITCH_TABLES
+INVENTORY_TABLES = MEMORY_TABLES
+TABLES = INVENTORY_TABLES
+# every revision, newest first, with the tables it leaves (each migration adds its row)
+STEPS = [
+    ("0008_overlays", TABLES),
+    ("0007_inventory_calendar", INVENTORY_TABLES),
+    ("0006_memories", MEMORY_TABLES),
+    ("0005_twitch", TWITCH_TABLES),
+    ("0004_aliases_timers", ALIAS_TABLES),
+    ("0003_custom_commands", COMMAND_TABLES),
+    ("0002_identity_labels", IDENTITY_TABLES),
+    ("0001_foundation", FOUNDATION_TABLES),
+]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,7 +85,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0005_twitch"
+    assert migrate.head_revision() == "0008_overlays"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:
@@ -89,19 +103,10 @@ def test_upgrade_downgrade_cycle(url: str) -> None:
     assert migrate.current(url) == migrate.head_revision()
     assert asyncio.run(_on(url, _tables)) == TABLES | {"alembic_version"}
 
-    migrate.downgrade(url)  # one step back
-    assert migrate.current(url) == "0004_aliases_timers"
-    assert asyncio.run(_on(url, _tables)) == ALIAS_TABLES | {"alembic_version"}
-    migrate.downgrade(url)
-    assert migrate.current(url) == "0003_custom_commands"
-    assert asyncio.run(_on(url, _tables)) == COMMAND_TABLES | {"alembic_version"}
-    migrate.downgrade(url)
-    assert migrate.current(url) == "0002_identity_labels"
-    assert asyncio.run(_on(url, _tables)) == IDENTITY_TABLES | {"alembic_version"}
-    migrate.downgrade(url)
-    assert migrate.current(url) == "0001_foundation"
-    assert asyncio.run(_on(url, _tables)) == FOUNDATION_TABLES | {"alembic_version"}
-    migrate.downgrade(url)
+    for revision, tables in STEPS:  # one step back at a time
+        assert migrate.current(url) == revision
+        assert asyncio.run(_on(url, _tables)) == tables | {"alembic_version"}
+        migrate.downgrade(url)
     assert migrate.current(url) is None
 
 

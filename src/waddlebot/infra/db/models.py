@@ -477,3 +477,12 @@ class TwitchSubscription(Base):
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()
     )
+
+
+# ----- memories: quotes, URLs, notes, reminders (migration 0006_memories) -----
+
+
+# ----- inventory and calendar (migration 0007_inventory_calendar) -----
+
+
+# ----- browser-source overlays (migration 0008_overlays) -----
