@@ -170,6 +170,7 @@ class Runtime:
                 settings,
                 ports=self.ports,
                 consumer=f"{consumer}-discord",
+                completions=self.completions,
                 role_levels=self.community.role_levels,
             )
             cleanup.push_async_callback(self.discord.stop)

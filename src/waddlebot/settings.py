@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     discord_shard_id: int | None = None
     discord_shard_count: int | None = None
     discord_guild_ready_timeout: float = Field(default=2.0, ge=0)
+    discord_inline_wait_seconds: float = Field(default=2.0, ge=0, le=2.5)
 
     # process
     gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.discord.model import Guild, User
+from tests.fakes.discord.model import Callback, Guild, Interaction, User
+from tests.fakes.discord.wire import SEND_MESSAGES
 from tests.support.harness import make_settings, serving
 from waddlebot.collectors.discord.interactions import PATH as INTERACTIONS
+from waddlebot.infra import metrics
 from waddlebot.runtime import Runtime
 
 
@@ -49,6 +51,7 @@ async def world(
             discord_api_url=fake.api_url,
             discord_guild_ready_timeout=0.05,
             discord_public_key=fake.public_key,
+            discord_inline_wait_seconds=0.3,
         )
         async with serving(settings) as (url, runtime):
             collector = runtime.discord
@@ -66,14 +69,49 @@ async def test_a_message_with_ping_is_answered_in_the_channel(world: World) -> N
     assert answer.message_reference["message_id"] == said["id"]
 
 
-async def test_a_slash_command_through_the_gateway_is_deferred_then_answered(
+def first_response(world: World, interaction: Interaction) -> Callback:
+    (callback,) = [c for c in world.fake.callbacks if c.interaction_id == interaction.id]
+    return callback
+
+
+async def test_a_fast_slash_command_through_the_gateway_is_answered_inline(world: World) -> None:
+    interaction = await world.fake.slash_command("ping", channel=world.general, user=world.alice)
+    await world.fake.wait_until(lambda: interaction.acknowledged, what="a response")
+    callback = first_response(world, interaction)
+    assert (callback.type, callback.data["content"]) == (4, "pong")
+    assert callback.accepted
+    assert world.fake.followups(interaction) == []  # not sent twice
+
+
+async def test_a_slow_module_gets_a_deferred_response_then_a_follow_up(world: World) -> None:
+    interaction = await world.fake.slash_command(
+        "slow",
+        channel=world.general,
+        user=world.alice,
+        options=[{"type": 3, "name": "seconds", "value": "0.6"}],
+    )
+    await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
+    assert first_response(world, interaction).type == 5  # "thinking..." within the 3 s
+    assert [m.content for m in world.fake.followups(interaction)] == ["finally"]
+
+
+async def test_an_answer_longer_than_a_message_is_deferred_and_follows_in_parts(
     world: World,
 ) -> None:
-    interaction = await world.fake.slash_command("ping", channel=world.general, user=world.alice)
-    await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
-    (callback,) = [c for c in world.fake.callbacks if c.interaction_id == interaction.id]
-    assert callback.type == 5  # deferred within the 3 s, the answer follows
-    assert [m.content for m in world.fake.followups(interaction)] == ["pong"]
+    text = " ".join(["waddle"] * 400)  # 2,799 characters: two messages
+    interaction = await world.fake.slash_command(
+        "echo",
+        channel=world.general,
+        user=world.alice,
+        options=[{"type": 3, "name": "text", "value": text}],
+    )
+    await world.fake.wait_until(
+        lambda: len(world.fake.followups(interaction)) == 2, what="two follow-ups"
+    )
+    assert first_response(world, interaction).type == 5
+    parts = [m.content for m in world.fake.followups(interaction)]
+    assert " ".join(parts) == text
+    assert all(len(part) <= 2000 for part in parts)
 
 
 async def test_a_429_is_waited_out_and_the_message_still_arrives(world: World) -> None:
@@ -109,9 +147,26 @@ async def test_a_slash_command_over_the_signed_http_endpoint_is_answered(world: 
         user=world.alice,
         options=[{"type": 3, "name": "text", "value": "over http"}],
     )
+    assert result.status == 200
+    assert result.json["type"] == 4  # answered in the HTTP response itself
+    assert result.json["data"]["content"] == "over http"
+    original = world.fake.original_response(interaction)
+    assert original is not None and original.content == "over http"
+
+
+async def test_a_slow_module_over_the_http_endpoint_is_deferred_then_follows(
+    world: World,
+) -> None:
+    interaction, result = await world.fake.send_interaction(
+        world.interactions,
+        "slow",
+        channel=world.general,
+        user=world.alice,
+        options=[{"type": 3, "name": "seconds", "value": "0.6"}],
+    )
     assert (result.status, result.text) == (200, '{"type":5}')
     await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
-    assert [m.content for m in world.fake.followups(interaction)] == ["over http"]
+    assert [m.content for m in world.fake.followups(interaction)] == ["finally"]
 
 
 async def test_the_endpoint_refuses_what_discord_would_not_send(world: World) -> None:
@@ -134,9 +189,25 @@ async def test_the_module_commands_become_slash_commands(world: World) -> None:
     assert registered == {c["name"] for c in made.commands}
 
 
-async def test_a_private_answer_to_a_slash_command_goes_by_dm(world: World) -> None:
+async def test_a_private_answer_to_a_slash_command_is_ephemeral(world: World) -> None:
+    interaction = await world.fake.slash_command("secret", channel=world.general, user=world.alice)
+    await world.fake.wait_until(lambda: interaction.acknowledged, what="a response")
+    callback = first_response(world, interaction)
+    assert (callback.type, callback.data["content"]) == (4, "psst")
+    assert callback.data["flags"] & 64  # only alice sees it
+    original = world.fake.original_response(interaction)
+    assert original is not None and original.ephemeral
+    assert world.fake.dms(world.alice) == []
+
+
+async def test_a_private_answer_after_a_deferral_goes_by_dm(world: World) -> None:
+    """A follow-up is as public as its deferral was, so a late private answer goes by DM."""
+    collector = world.runtime.discord
+    assert collector is not None
+    collector.inline_wait = 0.0  # no time to answer inline
     interaction = await world.fake.slash_command("secret", channel=world.general, user=world.alice)
     await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
+    assert first_response(world, interaction).type == 5
     assert [m.content for m in world.fake.followups(interaction)] == [
         "I sent you the answer by private message."
     ]
@@ -179,3 +250,71 @@ async def test_with_two_discord_processes_one_sends(world: World) -> None:
         assert [m.content for m in answers] == ["pong", "still answered"]
     finally:
         await second.stop()
+
+
+def guild_id_on_shard(shard: int, shard_count: int = 2) -> str:
+    """A snowflake that Discord routes to ``shard`` (``(id >> 22) % shard_count``)."""
+    return str((1_000 * shard_count + shard) << 22)
+
+
+async def test_two_shard_processes_split_the_guilds_and_both_answer(
+    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+) -> None:
+    async with FakeDiscord() as fake:
+        alice = fake.add_user(username="alice")
+        guilds = [
+            fake.add_guild(f"Den {shard}", guild_id=guild_id_on_shard(shard), owner=alice)
+            for shard in (0, 1)
+        ]
+        channels = [next(iter(g.channels.values())).id for g in guilds]
+        base = make_settings(
+            database_url=fresh_postgres_url,
+            redis_url=redis_url,
+            stream_prefix=key_prefix,
+            auto_migrate=True,
+            data_dir=str(tmp_path),
+            discord_token=fake.token,
+            discord_application_id=fake.application_id,
+            discord_api_url=fake.api_url,
+            discord_guild_ready_timeout=0.05,
+            discord_shard_count=2,
+        )
+        first = await Runtime.start(base.model_copy(update={"discord_shard_id": 0}))
+        second = await Runtime.start(
+            base.model_copy(update={"discord_shard_id": 1, "router_consumer": "second"}),
+            services=("discord",),
+        )
+        try:
+            for runtime in (first, second):
+                collector = runtime.discord
+                assert collector is not None
+                await fake.wait_until(collector.client.is_ready, what="both shards ready")
+            assert sorted(s.shard for s in fake.sessions) == [(0, 2), (1, 2)]
+            for channel in channels:
+                await fake.post_message(channel, alice, "!ping")
+            for channel in channels:
+                (answer,) = await fake.wait_for_sent(1, channel)
+                assert answer.content == "pong"
+            for session in fake.sessions:  # each shard saw its own guild's message only
+                seen = {d["d"]["guild_id"] for d in session.dispatches("MESSAGE_CREATE")}
+                assert seen <= {guilds[session.shard[0]].id}
+                assert guilds[session.shard[0]].id in seen
+        finally:
+            await second.stop()
+            await first.stop()
+
+
+async def test_a_channel_that_refuses_the_bot_is_not_tried_again_and_again(world: World) -> None:
+    """Discord bans bots that make thousands of invalid requests: after a 403 in a channel,
+    the replies meant for it are logged and counted, not sent into the same refusal."""
+    quiet = world.guild.add_channel("announcements")
+    world.guild.set_overwrite(quiet.id, world.guild.id, deny=SEND_MESSAGES)  # @everyone
+    refused = metrics.DELIVERED.labels("discord", "refused")
+    before = refused._value.get()
+    for _ in range(5):
+        await world.fake.post_message(quiet.id, world.alice, "!ping")
+    await world.fake.wait_until(
+        lambda: refused._value.get() - before >= 5, what="five replies refused"
+    )
+    assert world.fake.sent(quiet.id) == []
+    assert len(world.fake.invalid_requests) == 1

@@ -3,8 +3,9 @@ resume after a drop, sharding), each dispatch WaddleBot cares about is translate
 raw payload into a canonical event on the bus, and the replies go out through
 :class:`~waddlebot.collectors.discord.outbound.DiscordOutbound`.
 
-Slash commands through the gateway are deferred at once (Discord wants an answer within 3
-seconds, and a module may be slower); their answer arrives as the interaction's follow-up.
+A slash command is answered inline when the router's answer comes within
+``discord_inline_wait_seconds`` (Discord wants a first response within 3 seconds), deferred
+otherwise, its answer then following (:mod:`~waddlebot.collectors.discord.answers`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ import discord
 import orjson
 import structlog
 
+from waddlebot.collectors.discord.answers import (
+    DEFER,
+    DEFERRED,
+    INLINE,
+    PENDING,
+    InteractionState,
+    InteractionStates,
+    inline_response,
+)
 from waddlebot.collectors.discord.commands import CommandSet, application_commands
-from waddlebot.collectors.discord.outbound import DiscordOutbound, Interaction
+from waddlebot.collectors.discord.outbound import DiscordOutbound
 from waddlebot.collectors.discord.signature import InteractionVerifier
 from waddlebot.collectors.discord.translate import (
     GuildFacts,
@@ -35,6 +45,7 @@ from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
 from waddlebot.modules.sdk import CommandSpec
+from waddlebot.services.completion import CompletionHub
 from waddlebot.services.leadership import Leadership
 from waddlebot.services.router import keys
 from waddlebot.settings import Settings
@@ -42,8 +53,6 @@ from waddlebot.settings import Settings
 log = structlog.get_logger("waddlebot.discord")
 
 PLATFORM = "discord"
-DEFERRED = 5  # interaction response type: "thinking...", the answer follows
-INTERACTION_TTL = 15 * 60  # a token works for follow-ups this long
 Dispatch = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 RoleLevels = Callable[[str], Awaitable[Mapping[str, int]]]
 """The levels a server's roles give (``discord:<guild>`` -> role id -> level)."""
@@ -85,9 +94,13 @@ class DiscordCollector:
         *,
         ports: Ports,
         consumer: str,
+        completions: CompletionHub | None = None,
         role_levels: RoleLevels | None = None,
     ) -> None:
         self._role_levels = role_levels
+        self._completions = completions
+        self.inline_wait = settings.discord_inline_wait_seconds
+        self.states = InteractionStates(ports.cache)
         self._settings = settings
         self._ports = ports
         self.verifier = (
@@ -106,7 +119,11 @@ class DiscordCollector:
             cache_default_sounds=False,  # soundboard sounds: nothing WaddleBot uses
         )
         self.outbound = DiscordOutbound(
-            ports.bus, lambda: self.client.http, self._interaction, consumer=consumer
+            ports.bus,
+            lambda: self.client.http,
+            self.states,
+            consumer=consumer,
+            settle_wait=settings.discord_inline_wait_seconds + 1.0,
         )
         self._task: asyncio.Task[None] | None = None
         # one process sends (py-cord keeps Discord's rate limits per process); every shard
@@ -185,10 +202,8 @@ class DiscordCollector:
         if kind == "MESSAGE_CREATE":
             return message_create(data, await self._facts(data), bot_user_id=self.bot_user_id)
         if kind == "INTERACTION_CREATE":
-            event = slash_command(data, await self._facts(data))
-            if event is not None:
-                await self._defer(data)
-            return event
+            await self._answer_over_gateway(data)
+            return None
         if kind in ("GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE"):
             return member_change(data, joined=kind == "GUILD_MEMBER_ADD")
         if kind == "MESSAGE_REACTION_ADD":
@@ -197,8 +212,8 @@ class DiscordCollector:
             return reaction_add(data, await self._facts(data))
         return None
 
-    async def _publish(self, event: Event) -> None:
-        await self._ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
+    async def _publish(self, event: Event, *, notify: bool = False) -> None:
+        await self._ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=notify)])
         metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
 
     async def _facts(self, data: Mapping[str, Any]) -> GuildFacts | None:
@@ -218,43 +233,52 @@ class DiscordCollector:
 
     # ----- slash commands ------------------------------------------------------------------
 
-    async def accept_interaction(self, data: Mapping[str, Any]) -> bool:
-        """A slash command from the HTTP interactions endpoint: on the bus, its token kept
-        for the follow-up. False when it is no command (the endpoint refuses it)."""
+    async def answer_interaction(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Put a slash command on the bus and make its first response: the answer itself
+        when the router gives it in time as one message (ephemeral when private), else a
+        deferral, the answer then following. None when it is no command."""
         event = slash_command(data, await self._facts(data))
         if event is None:
-            return False
-        await self._remember(data)
-        await self._publish(event)
-        return True
+            return None
+        interaction_id = str(data.get("id"))
+        application_id = str(data.get("application_id") or self._application_id)
+        token = str(data.get("token"))
+        await self.states.put(interaction_id, InteractionState(application_id, token, PENDING))
+        done = await self._await_answer(event)
+        response = inline_response(done["replies"], interaction_id) if done else None
+        decided = InteractionState(application_id, token, INLINE if response else DEFERRED)
+        await self.states.put(interaction_id, decided)
+        return response or DEFER
 
-    async def _defer(self, data: Mapping[str, Any]) -> None:
-        """Over the gateway, the deferral is a REST call (over HTTP it is the answer)."""
-        await self._remember(data)
+    async def _await_answer(self, event: Event) -> dict[str, Any] | None:
+        """The router's completion of ``event``, or None when it takes too long."""
+        if self._completions is None:
+            await self._publish(event)
+            return None
+        completion = self._completions.expect(event.event_id)
+        try:
+            await self._publish(event, notify=True)
+            return await asyncio.wait_for(completion, self.inline_wait)
+        except TimeoutError:
+            return None
+        finally:
+            self._completions.forget(event.event_id)
+
+    async def _answer_over_gateway(self, data: Mapping[str, Any]) -> None:
+        """Over the gateway the first response is a REST call (over HTTP it is the
+        endpoint's answer)."""
+        response = await self.answer_interaction(data)
+        if response is None:
+            return
         try:
             await self.client.http.create_interaction_response(
-                str(data.get("id")),
-                str(data.get("token")),
-                type=DEFERRED,  # type: ignore[arg-type]
+                str(data.get("id")), str(data.get("token")), **response
             )
         except discord.HTTPException as exc:
-            log.error("discord interaction not deferred", status=exc.status, error=exc.text)
-
-    async def _remember(self, data: Mapping[str, Any]) -> None:
-        application_id = str(data.get("application_id") or self._application_id)
-        await self._ports.cache.set(
-            _interaction_key(str(data.get("id"))),
-            f"{application_id}:{data.get('token')}".encode(),
-            INTERACTION_TTL,
-        )
-
-    async def _interaction(self, interaction_id: str) -> Interaction | None:
-        raw = await self._ports.cache.get(_interaction_key(interaction_id))
-        if raw is None:
-            return None
-        application_id, _, token = raw.decode().partition(":")
-        return application_id, token
-
-
-def _interaction_key(interaction_id: str) -> str:
-    return f"discord:interaction:{interaction_id}"
+            log.error(
+                "discord interaction not answered",
+                interaction_id=data.get("id"),
+                status=exc.status,
+                error=exc.text,
+            )
+            metrics.DELIVERED.labels(PLATFORM, "refused").inc()

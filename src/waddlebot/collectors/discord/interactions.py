@@ -1,8 +1,9 @@
 """``POST /collectors/discord/interactions``: slash commands over HTTP, the alternative to the
 gateway. Discord signs each request (Ed25519 over the timestamp and the raw body) and sends
 badly signed ones on purpose to check they are refused with 401; a PING is answered with a
-PONG; a command is answered at once with a deferral (the module may take longer than the 3
-seconds Discord waits) and its answer follows as the interaction's follow-up."""
+PONG; a command is answered in the response when the router's answer comes in time, else with
+a deferral, its answer following as the interaction's follow-up
+(:mod:`~waddlebot.collectors.discord.answers`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ log = structlog.get_logger("waddlebot.discord.interactions")
 PATH = "/collectors/discord/interactions"
 MAX_BODY = 256 * 1024
 PING, APPLICATION_COMMAND = 1, 2
-PONG, DEFERRED = 1, 5
+PONG = 1
 
 router = APIRouter(tags=["discord"])
 
@@ -51,9 +52,9 @@ async def interactions(request: Request) -> Response:
     if kind != APPLICATION_COMMAND:
         return _refuse(400, f"interaction type {kind!r} is not one WaddleBot takes")
     try:
-        accepted = await collector.accept_interaction(data)
+        response = await collector.answer_interaction(data)
     except MalformedDispatch as exc:
         return _refuse(400, str(exc))
-    if not accepted:
+    if response is None:
         return _refuse(400, "not a command")
-    return JSONResponse({"type": DEFERRED})
+    return JSONResponse(response)

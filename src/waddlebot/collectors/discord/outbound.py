@@ -3,22 +3,32 @@ which keeps Discord's rate limits itself (a bucket per route from the ``X-RateLi
 headers, the global limit, and waiting out a 429's ``retry_after``).
 
 Channel replies go to the channel, as a reply to the message they answer; private ones as a
-DM; an answer to a slash command as the interaction's follow-up (the collector deferred it
-at once, within Discord's 3 seconds). Mentions are safe by default: a reply may ping the
-person it answers, never ``@everyone`` or a role because of what a user typed. Messages over
-2,000 characters are split on word boundaries.
+DM; the answer to a slash command was given inline by the process that took it, or, when that
+one deferred it, goes as the interaction's follow-up (:mod:`.answers`). Mentions are safe by
+default: a reply may ping the person it answers, never ``@everyone`` or a role because of what
+a user typed. Messages over 2,000 characters are split on word boundaries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import discord
 import structlog
 
+from waddlebot.collectors.discord.answers import (
+    CHANNEL_MESSAGE,
+    INLINE,
+    MAX_LENGTH,
+    PENDING,
+    SAFE_MENTIONS,
+    InteractionState,
+    InteractionStates,
+)
 from waddlebot.collectors.split import split_message
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.infra import metrics
@@ -32,12 +42,10 @@ log = structlog.get_logger("waddlebot.discord.outbound")
 PLATFORM = "discord"
 REPLIES = keys.replies_stream(PLATFORM)
 GROUP = "discord"
-MAX_LENGTH = 2000
 PRIVATE_NOTE = "I sent you the answer by private message."
-# never @everyone or a role because of what a user typed (py-cord types it as a TypedDict)
-SAFE_MENTIONS: Any = {"parse": ["users"], "replied_user": True}
-Interaction = tuple[str, str]  # (application id, token) of a deferred slash command
-FindInteraction = Callable[[str], Awaitable[Interaction | None]]
+UNKNOWN_WEBHOOK = 10015  # a follow-up before Discord has taken the deferral
+FOLLOWUP_RETRIES = (0.25, 0.5, 1.0)
+FORBIDDEN_PAUSE = 600.0  # after a 401/403 somewhere, nothing is tried there for 10 minutes
 
 
 class DiscordOutbound:
@@ -45,15 +53,18 @@ class DiscordOutbound:
         self,
         bus: Bus,
         http: Callable[[], discord.http.HTTPClient],
-        interaction_of: FindInteraction,
+        states: InteractionStates,
         *,
         consumer: str,
+        settle_wait: float = 3.0,
     ) -> None:
         self._bus = bus
         self._http = http
-        self._interaction_of = interaction_of
+        self._states = states
+        self._settle_wait = settle_wait
         self._consumer = consumer
         self._sent: OrderedDict[str, None] = OrderedDict()  # outbound ids already sent
+        self._forbidden: dict[str, float] = {}  # channel or DM target -> refused until
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -88,6 +99,15 @@ class DiscordOutbound:
             return
         if message.outbound_id in self._sent:
             return
+        target = _target(message)
+        if self._forbidden.get(target, 0.0) > time.monotonic():
+            log.warning(
+                "discord reply not sent: the bot was refused there a moment ago",
+                outbound_id=message.outbound_id,
+                target=target,
+            )
+            metrics.DELIVERED.labels(PLATFORM, "refused").inc()
+            return
         try:
             await self.send(message)
         except discord.HTTPException as exc:
@@ -99,6 +119,8 @@ class DiscordOutbound:
                 error=exc.text,
             )
             metrics.DELIVERED.labels(PLATFORM, "refused").inc()
+            if exc.status in (401, 403):  # invalid requests: Discord bans bots that repeat them
+                self._forbidden[target] = time.monotonic() + FORBIDDEN_PAUSE
             return
         self._sent[message.outbound_id] = None
         if len(self._sent) > 10_000:
@@ -108,17 +130,14 @@ class DiscordOutbound:
     async def send(self, message: OutboundMessage) -> None:
         http = self._http()
         chunks = split_message(message.text, MAX_LENGTH)
-        interaction = await self._interaction_of(message.reply_to) if message.reply_to else None
+        interaction = (
+            await self._states.settled(message.reply_to, self._settle_wait)
+            if message.reply_to
+            else None
+        )
         private = message.visibility is not Visibility.CHANNEL
         if interaction is not None:  # the answer to a slash command
-            if private:  # a DM keeps it private; the command's answer says where it went
-                await self._direct(http, message, chunks)
-                chunks = [PRIVATE_NOTE]
-            application_id, token = interaction
-            for chunk in chunks:
-                await http.create_followup_message(
-                    application_id, token, files=[], content=chunk, allowed_mentions=SAFE_MENTIONS
-                )
+            await self._answer_interaction(http, message, interaction, chunks, private=private)
             return
         if private:
             await self._direct(http, message, chunks)
@@ -134,9 +153,76 @@ class DiscordOutbound:
                 message_reference=reference,
             )
 
+    async def _answer_interaction(
+        self,
+        http: discord.http.HTTPClient,
+        message: OutboundMessage,
+        interaction: InteractionState,
+        chunks: list[str],
+        *,
+        private: bool,
+    ) -> None:
+        if interaction.state == INLINE:  # given in the first response already
+            return
+        if private:  # a DM keeps it private; the command's answer says where it went
+            await self._direct(http, message, chunks)
+            chunks = [PRIVATE_NOTE]
+        if interaction.state == PENDING:  # the process that took it is gone undecided
+            chunks = await self._respond_late(http, message.reply_to, interaction, chunks)
+        for chunk in chunks:
+            await self._followup(http, interaction, chunk)
+
+    async def _respond_late(
+        self,
+        http: discord.http.HTTPClient,
+        interaction_id: str,
+        interaction: InteractionState,
+        chunks: list[str],
+    ) -> list[str]:
+        """The first chunk as the first response, if Discord still takes one; what is left."""
+        data: Any = {"content": chunks[0], "allowed_mentions": SAFE_MENTIONS}
+        try:
+            await http.create_interaction_response(
+                interaction_id,
+                interaction.token,
+                type=CHANNEL_MESSAGE,  # type: ignore[arg-type]
+                data=data,
+            )
+        except discord.HTTPException as exc:
+            log.warning("late first response refused", status=exc.status, error=exc.text)
+            return chunks
+        return chunks[1:]
+
+    async def _followup(
+        self, http: discord.http.HTTPClient, interaction: InteractionState, chunk: str
+    ) -> None:
+        """A follow-up, retried briefly while Discord has not yet taken the deferral (an HTTP
+        endpoint's deferral travels back with its response, after the state says deferred)."""
+        for delay in (*FOLLOWUP_RETRIES, None):
+            try:
+                await http.create_followup_message(
+                    interaction.application_id,
+                    interaction.token,
+                    files=[],
+                    content=chunk,
+                    allowed_mentions=SAFE_MENTIONS,
+                )
+                return
+            except discord.NotFound as exc:
+                if delay is None or exc.code != UNKNOWN_WEBHOOK:
+                    raise
+                await asyncio.sleep(delay)
+
     async def _direct(
         self, http: discord.http.HTTPClient, message: OutboundMessage, chunks: list[str]
     ) -> None:
         opened = await http.start_private_message(int(message.to_user))
         for chunk in chunks:
             await http.send_message(str(opened["id"]), chunk, allowed_mentions=SAFE_MENTIONS)
+
+
+def _target(message: OutboundMessage) -> str:
+    """Where a reply goes, as far as Discord's refusals go: a DM's user, else the channel."""
+    if message.visibility is not Visibility.CHANNEL:
+        return f"user:{message.to_user}"
+    return f"channel:{message.channel_id}"
