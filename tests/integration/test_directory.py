@@ -219,3 +219,21 @@ async def test_prefix_cannot_take_the_serverless_marker(directory: Directory) ->
         await directory.set_prefix(resolved.community_id, "#")
     await directory.set_prefix(resolved.community_id, "?")
     assert await directory.get_prefix(resolved.community_id) == "?"
+
+
+async def test_a_new_channel_joins_the_community_of_its_server(directory: Directory) -> None:
+    general = await directory.resolve_entity(
+        "slack:T1:C1", "slack", server_id="T1", channel_id="C1"
+    )
+    random = await directory.resolve_entity(
+        "slack:T1:C2", "slack", server_id="T1", channel_id="C2"
+    )
+    elsewhere = await directory.resolve_entity(
+        "slack:T2:C1", "slack", server_id="T2", channel_id="C1"
+    )
+    other_platform = await directory.resolve_entity(
+        "discord:T1:C1", "discord", server_id="T1", channel_id="C1"
+    )
+    assert random.created and random.community_id == general.community_id
+    assert elsewhere.community_id != general.community_id
+    assert other_platform.community_id not in (general.community_id, elsewhere.community_id)

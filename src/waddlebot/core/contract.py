@@ -131,6 +131,7 @@ class OutboundMessage(BaseModel):
     platform: Platform
     entity_id: str = Field(description="the place; '' for a private message across platforms")
     channel_id: str = ""
+    thread_id: str = Field(default="", description="the thread the event came from, if any")
     text: str
     visibility: Visibility = Visibility.CHANNEL
     reply_to: str = ""

@@ -45,22 +45,27 @@ class Directory:
         channel_id: str = "",
         name: str = "",
     ) -> ResolvedEntity:
-        """The community an entity belongs to; a new entity gets a new community (named
-        ``name``, or the entity id), created together with it in one transaction."""
+        """The community an entity belongs to. A new entity joins the community of its server
+        (another channel of the same Discord guild or Slack workspace seen before, or the
+        workspace an install bound), else gets a new community (named ``name``, or the
+        entity id), created together with it in one transaction."""
         async with self.db.read_session() as session:
             found = await _entity_row(session, entity_id)
         if found is None:
             try:
                 async with self.db.session() as session:
-                    community = Community(
-                        name=(name or entity_id)[:200], prefix=self.default_prefix
-                    )
-                    session.add(community)
-                    await session.flush()
+                    joined = await _server_community(session, platform, server_id)
+                    if joined is None:
+                        community = Community(
+                            name=(name or entity_id)[:200], prefix=self.default_prefix
+                        )
+                        session.add(community)
+                        await session.flush()
+                        joined = (community.id, community.prefix)
                     session.add(
                         Entity(
                             id=entity_id,
-                            community_id=community.id,
+                            community_id=joined[0],
                             platform=platform,
                             server_id=server_id,
                             channel_id=channel_id,
@@ -68,7 +73,7 @@ class Directory:
                         )
                     )
                     await session.flush()
-                    return ResolvedEntity(entity_id, community.id, community.prefix, True)
+                    return ResolvedEntity(entity_id, joined[0], joined[1], True)
             except IntegrityError:
                 pass  # created meanwhile (by another process, or seen late by a replica)
             async with self.db.session() as session:
@@ -229,6 +234,24 @@ async def upsert_role(
 
 def _has_owner(community_id: int) -> Any:
     return exists().where(Membership.community_id == community_id, Membership.role == "owner")
+
+
+async def _server_community(
+    session: AsyncSession, platform: str, server_id: str
+) -> tuple[int, str] | None:
+    """The community of the server's places, if one of them is known already."""
+    if not server_id:
+        return None
+    row = (
+        await session.execute(
+            select(Community.id, Community.prefix)
+            .join(Entity, Entity.community_id == Community.id)
+            .where(Entity.platform == platform, Entity.server_id == server_id)
+            .order_by(Entity.created_at, Entity.id)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def _entity_row(session: AsyncSession, entity_id: str) -> tuple[int, str] | None:

@@ -19,14 +19,12 @@ import discord
 import orjson
 import structlog
 
+from waddlebot.collectors.answering import DEFERRED, INLINE, PENDING, await_answer
 from waddlebot.collectors.discord.answers import (
     DEFER,
-    DEFERRED,
-    INLINE,
-    PENDING,
-    InteractionState,
-    InteractionStates,
     inline_response,
+    interaction_state,
+    interaction_states,
 )
 from waddlebot.collectors.discord.commands import CommandSet, application_commands
 from waddlebot.collectors.discord.outbound import DiscordOutbound
@@ -100,7 +98,7 @@ class DiscordCollector:
         self._role_levels = role_levels
         self._completions = completions
         self.inline_wait = settings.discord_inline_wait_seconds
-        self.states = InteractionStates(ports.cache)
+        self.states = interaction_states(ports.cache)
         self._settings = settings
         self._ports = ports
         self.verifier = (
@@ -212,7 +210,7 @@ class DiscordCollector:
             return reaction_add(data, await self._facts(data))
         return None
 
-    async def _publish(self, event: Event, *, notify: bool = False) -> None:
+    async def _publish(self, event: Event, notify: bool = False) -> None:
         await self._ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=notify)])
         metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
 
@@ -243,26 +241,12 @@ class DiscordCollector:
         interaction_id = str(data.get("id"))
         application_id = str(data.get("application_id") or self._application_id)
         token = str(data.get("token"))
-        await self.states.put(interaction_id, InteractionState(application_id, token, PENDING))
-        done = await self._await_answer(event)
-        response = inline_response(done["replies"], interaction_id) if done else None
-        decided = InteractionState(application_id, token, INLINE if response else DEFERRED)
-        await self.states.put(interaction_id, decided)
+        await self.states.put(interaction_id, interaction_state(PENDING, application_id, token))
+        replies = await await_answer(event, self._publish, self._completions, self.inline_wait)
+        response = inline_response(replies, interaction_id) if replies is not None else None
+        decided = INLINE if response else DEFERRED
+        await self.states.put(interaction_id, interaction_state(decided, application_id, token))
         return response or DEFER
-
-    async def _await_answer(self, event: Event) -> dict[str, Any] | None:
-        """The router's completion of ``event``, or None when it takes too long."""
-        if self._completions is None:
-            await self._publish(event)
-            return None
-        completion = self._completions.expect(event.event_id)
-        try:
-            await self._publish(event, notify=True)
-            return await asyncio.wait_for(completion, self.inline_wait)
-        except TimeoutError:
-            return None
-        finally:
-            self._completions.forget(event.event_id)
 
     async def _answer_over_gateway(self, data: Mapping[str, Any]) -> None:
         """Over the gateway the first response is a REST call (over HTTP it is the

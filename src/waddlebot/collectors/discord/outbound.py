@@ -20,15 +20,8 @@ from typing import Any
 import discord
 import structlog
 
-from waddlebot.collectors.discord.answers import (
-    CHANNEL_MESSAGE,
-    INLINE,
-    MAX_LENGTH,
-    PENDING,
-    SAFE_MENTIONS,
-    InteractionState,
-    InteractionStates,
-)
+from waddlebot.collectors.answering import INLINE, PENDING, AnswerState, AnswerStates
+from waddlebot.collectors.discord.answers import CHANNEL_MESSAGE, MAX_LENGTH, SAFE_MENTIONS
 from waddlebot.collectors.split import split_message
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.infra import metrics
@@ -53,7 +46,7 @@ class DiscordOutbound:
         self,
         bus: Bus,
         http: Callable[[], discord.http.HTTPClient],
-        states: InteractionStates,
+        states: AnswerStates,
         *,
         consumer: str,
         settle_wait: float = 3.0,
@@ -157,7 +150,7 @@ class DiscordOutbound:
         self,
         http: discord.http.HTTPClient,
         message: OutboundMessage,
-        interaction: InteractionState,
+        interaction: AnswerState,
         chunks: list[str],
         *,
         private: bool,
@@ -176,7 +169,7 @@ class DiscordOutbound:
         self,
         http: discord.http.HTTPClient,
         interaction_id: str,
-        interaction: InteractionState,
+        interaction: AnswerState,
         chunks: list[str],
     ) -> list[str]:
         """The first chunk as the first response, if Discord still takes one; what is left."""
@@ -184,7 +177,7 @@ class DiscordOutbound:
         try:
             await http.create_interaction_response(
                 interaction_id,
-                interaction.token,
+                interaction.data["token"],
                 type=CHANNEL_MESSAGE,  # type: ignore[arg-type]
                 data=data,
             )
@@ -194,15 +187,15 @@ class DiscordOutbound:
         return chunks[1:]
 
     async def _followup(
-        self, http: discord.http.HTTPClient, interaction: InteractionState, chunk: str
+        self, http: discord.http.HTTPClient, interaction: AnswerState, chunk: str
     ) -> None:
         """A follow-up, retried briefly while Discord has not yet taken the deferral (an HTTP
         endpoint's deferral travels back with its response, after the state says deferred)."""
         for delay in (*FOLLOWUP_RETRIES, None):
             try:
                 await http.create_followup_message(
-                    interaction.application_id,
-                    interaction.token,
+                    interaction.data["application_id"],
+                    interaction.data["token"],
                     files=[],
                     content=chunk,
                     allowed_mentions=SAFE_MENTIONS,

@@ -677,6 +677,7 @@ class Router:
                 platform=reply.to_platform if elsewhere else event.platform,
                 entity_id="" if elsewhere else event.entity_id,
                 channel_id="" if elsewhere else event.channel_id,
+                thread_id="" if elsewhere else event.thread_id,
                 text=reply.text,
                 visibility=visibility,
                 reply_to=reply_to,

@@ -1,0 +1,93 @@
+"""Answering a platform that waits for the answer (a Discord interaction, a Slack slash
+command: both want a first response within 3 seconds): the answer in the response when the
+router gives it in time, else an acknowledgement now and the answer later.
+
+The process that takes the request decides, and writes the decision where every process sees
+it (the cache): the process sending the replies reads it, skips what was answered inline and
+sends the rest the late way once the request is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from waddlebot.core.contract import OutboundMessage
+from waddlebot.core.events import Event
+from waddlebot.infra.ports import Cache
+from waddlebot.services.completion import CompletionHub
+
+PENDING, INLINE, DEFERRED = "pending", "inline", "deferred"
+Publish = Callable[[Event, bool], Awaitable[None]]  # (event, notify)
+
+
+@dataclass(frozen=True)
+class AnswerState:
+    state: str  # PENDING, INLINE or DEFERRED
+    data: Mapping[str, str] = field(default_factory=dict)  # how to answer late
+
+
+class AnswerStates:
+    """Requests waiting for an answer, shared by every process, for ``ttl`` seconds."""
+
+    def __init__(self, cache: Cache, namespace: str, *, ttl: int, poll: float = 0.02) -> None:
+        self._cache = cache
+        self._namespace = namespace
+        self._ttl = ttl
+        self._poll = poll
+
+    def _key(self, request_id: str) -> str:
+        return f"{self._namespace}:answer:{request_id}"
+
+    async def put(self, request_id: str, state: AnswerState) -> None:
+        value = orjson.dumps({"state": state.state, "data": dict(state.data)})
+        await self._cache.set(self._key(request_id), value, self._ttl)
+
+    async def get(self, request_id: str) -> AnswerState | None:
+        raw = await self._cache.get(self._key(request_id))
+        if raw is None:
+            return None
+        found = orjson.loads(raw)
+        return AnswerState(found["state"], found["data"])
+
+    async def settled(self, request_id: str, wait: float) -> AnswerState | None:
+        """The state once the taking process has decided (or ``wait`` has passed: that
+        process is gone, and the state stays pending)."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = await self.get(request_id)
+            if found is None or found.state != PENDING or time.monotonic() >= deadline:
+                return found
+            await asyncio.sleep(self._poll)
+
+
+async def await_answer(
+    event: Event, publish: Publish, completions: CompletionHub | None, wait: float
+) -> list[dict[str, Any]] | None:
+    """Publish ``event`` and return the replies the router made of it, or None when they do
+    not come within ``wait`` seconds."""
+    if completions is None:
+        await publish(event, False)
+        return None
+    completion = completions.expect(event.event_id)
+    try:
+        await publish(event, True)
+        done = await asyncio.wait_for(completion, wait)
+    except TimeoutError:
+        return None
+    finally:
+        completions.forget(event.event_id)
+    replies: list[dict[str, Any]] = done["replies"]
+    return replies
+
+
+def answers_to(replies: Sequence[Mapping[str, Any]], request_id: str) -> list[OutboundMessage]:
+    """The replies answering the request (others go elsewhere, the usual way)."""
+    return [
+        OutboundMessage.model_validate(r) for r in replies if r.get("reply_to") == request_id
+    ]
