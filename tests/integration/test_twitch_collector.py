@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes.twitch import FakeTwitch, payloads
 from tests.fakes.twitch.webhook import WebhookSender, challenge, notification, revocation
-from tests.support.harness import free_port, make_settings, say, serving
+from tests.support.harness import free_port, make_settings, say, serving, until
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
 from waddlebot.services.router import keys
@@ -53,12 +53,6 @@ class World:
 
     async def replies(self) -> list[Any]:
         return self.twitch.sent_chat(STREAMER)
-
-
-async def _wait_for(condition: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 @pytest.fixture(params=["webhook", "websocket"])
@@ -113,7 +107,7 @@ async def _connected(world: World) -> None:
     if twitch.transport == "webhook":
         report = await twitch.sync_subscriptions()
         assert not report.failed
-    await _wait_for(
+    await until(
         lambda: len(world.twitch.subscriptions(status="enabled")) >= 10  # 9 + whispers
     )
 
@@ -122,7 +116,7 @@ async def test_a_chat_command_is_answered_in_the_channel(world: World) -> None:
     await _connected(world)
     chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text="!ping")
     await world.twitch.emit("channel.chat.message", chat)
-    await _wait_for(lambda: any(m.text == "pong" for m in world.twitch.sent_chat(STREAMER)))
+    await until(lambda: any(m.text == "pong" for m in world.twitch.sent_chat(STREAMER)))
     (answer,) = [m for m in world.twitch.sent_chat(STREAMER) if m.text == "pong"]
     assert answer.sender_id == BOT
     assert answer.reply_parent_message_id == chat["message_id"]
@@ -131,7 +125,7 @@ async def test_a_chat_command_is_answered_in_the_channel(world: World) -> None:
 async def test_a_follow_reaches_a_listening_module(world: World) -> None:
     await _connected(world)
     await world.twitch.emit("channel.follow", payloads.follow(broadcaster=STREAMER, user=VIEWER))
-    await _wait_for(
+    await until(
         lambda: any("thanks for the follow" in m.text for m in world.twitch.sent_chat(STREAMER))
     )
 
@@ -184,7 +178,7 @@ async def test_a_websocket_reconnect_loses_no_event(world: World) -> None:
     )
     await world.twitch.ws_reconnect()
     await emitting
-    await _wait_for(lambda: len(world.twitch.sent_chat(STREAMER)) >= 20, timeout=60)
+    await until(lambda: len(world.twitch.sent_chat(STREAMER)) >= 20, timeout=60)
     answered = sorted(m.text for m in world.twitch.sent_chat(STREAMER))
     assert answered == sorted(f"n{n}" for n in range(20))
 
@@ -216,13 +210,13 @@ async def test_a_verification_code_is_whispered_and_verified_in_chat(world: Worl
         "I sent a code to your twitch account by private message. "
         "Type !verify <code> there within 10 minutes."
     ]
-    await _wait_for(lambda: bool(world.twitch.whispers))
+    await until(lambda: bool(world.twitch.whispers))
     (whisper,) = world.twitch.whispers
     assert (whisper.from_user_id, whisper.to_user_id) == (BOT, VIEWER)
     code = whisper.text.split("!verify ")[1].split()[0]
     verify = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text=f"!verify {code}")
     await world.twitch.emit("channel.chat.message", verify)
-    await _wait_for(lambda: any("Linked!" in m.text for m in world.twitch.sent_chat(STREAMER)))
+    await until(lambda: any("Linked!" in m.text for m in world.twitch.sent_chat(STREAMER)))
 
 
 @pytest.mark.parametrize("transport", ["webhook"], indirect=True)
@@ -234,7 +228,7 @@ async def test_sync_replaces_revoked_subscriptions(world: World) -> None:
     report = await world.runtime.twitch.sync_subscriptions()
     assert report.removed == ["channel.raid (authorization_revoked)"]
     assert report.created == ["channel.raid"] and not report.failed
-    await _wait_for(
+    await until(
         lambda: [s.status for s in world.twitch.subscriptions(type_="channel.raid")] == ["enabled"]
     )
 
@@ -247,10 +241,10 @@ async def test_the_streamers_own_account_can_be_the_bot(world: World) -> None:
     assert twitch is not None and twitch.bot_user_id == STREAMER
     if twitch.transport == "webhook":
         assert not (await twitch.sync_subscriptions()).failed
-    await _wait_for(lambda: len(world.twitch.subscriptions(status="enabled")) >= 10)
+    await until(lambda: len(world.twitch.subscriptions(status="enabled")) >= 10)
     chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text="!ping")
     await world.twitch.emit("channel.chat.message", chat)
-    await _wait_for(lambda: any(m.text == "pong" for m in world.twitch.sent_chat(STREAMER)))
+    await until(lambda: any(m.text == "pong" for m in world.twitch.sent_chat(STREAMER)))
 
 
 @pytest.mark.parametrize("transport", ["webhook"], indirect=True)
@@ -275,16 +269,16 @@ async def test_two_twitch_processes_answer_once_and_take_over(world: World) -> N
         for n in range(5):
             chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text=f"!echo {n}")
             await world.twitch.emit("channel.chat.message", chat)
-        await _wait_for(lambda: len(world.twitch.sent_chat(STREAMER)) >= 5)
+        await until(lambda: len(world.twitch.sent_chat(STREAMER)) >= 5)
         await first_twitch.stop()  # the leader goes away (and gives the lease up)
         await second_twitch.try_lead()
         assert second_twitch.leading
         # with websockets the new leader's sessions subscribe afresh (Twitch disabled the old
         # leader's subscriptions when its connections closed)
-        await _wait_for(lambda: len(world.twitch.subscriptions(status="enabled")) >= 10)
+        await until(lambda: len(world.twitch.subscriptions(status="enabled")) >= 10)
         chat = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text="!echo after")
         await world.twitch.emit("channel.chat.message", chat)
-        await _wait_for(lambda: any(m.text == "after" for m in world.twitch.sent_chat(STREAMER)))
+        await until(lambda: any(m.text == "after" for m in world.twitch.sent_chat(STREAMER)))
         assert sorted(m.text for m in world.twitch.sent_chat(STREAMER)) == [
             "0",
             "1",
@@ -313,7 +307,7 @@ async def test_a_stream_live_before_it_was_connected_is_found_live(world: World)
             broadcaster=STREAMER, chatter=STREAMER, badges=["broadcaster"], text=text
         )
         await world.twitch.emit("channel.chat.message", said)
-    await _wait_for(
+    await until(
         lambda: any("playing Celeste" in m.text for m in world.twitch.sent_chat(STREAMER))
     )
     await world.twitch.go_offline(STREAMER, emit=False)

@@ -17,6 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.fakes.twitch import FakeTwitch, Token, payloads
+from tests.support.harness import until
 from waddlebot.collectors.twitch.eventsub_ws import (
     Backoff,
     EventSubWebSocket,
@@ -33,12 +34,6 @@ SCOPES = ("user:read:chat", "moderator:read:followers")
 MOVED = "eventsub websocket moved to the reconnect URL"
 STAYING = "eventsub websocket staying on the old connection until Twitch closes it"
 WAIT = 10.0  # generous upper bound for anything to happen; never asserted on
-
-
-async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 @dataclass

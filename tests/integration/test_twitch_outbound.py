@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 
 from tests.fakes.twitch import FakeTwitch
 from tests.fakes.twitch.limits import most_in_any_window
+from tests.support.harness import until
 from tests.support.twitch import (
     BOT,
     BOT_SCOPES,
@@ -123,12 +124,6 @@ async def world(
             yield World(twitch, bus, clock, outbound, flaky)
         finally:
             await outbound.stop()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 def reply(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import uvicorn
@@ -18,6 +18,13 @@ from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
 TEST_MODULE = "tests.support.modules:module"
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (checked every few milliseconds)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from waddlebot.infra.ports import Lease
+from waddlebot.infra.tasks import stop_task
 
 log = structlog.get_logger("waddlebot.leadership")
 
@@ -42,6 +43,16 @@ class Leadership:
         self._ttl = ttl
         self._interval = interval
         self.leading = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Try to lead now, then keep trying (or renewing) in the background."""
+        await self.try_lead()
+        self._task = asyncio.create_task(self.run(), name=f"{self._name}-lead")
+
+    async def stop(self) -> None:
+        await stop_task(self._task)
+        await self.resign()
 
     async def try_lead(self) -> bool:
         """Renew the lead, or take it when it is free; True while leading."""

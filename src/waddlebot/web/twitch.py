@@ -4,7 +4,6 @@ collector (:mod:`waddlebot.collectors.twitch.webhook`)."""
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from typing import Annotated
 
@@ -13,13 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from waddlebot.collectors.oauth_tickets import TICKET_SECONDS
 from waddlebot.collectors.twitch.collector import TwitchCollector
-from waddlebot.collectors.twitch.connect import (
-    CALLBACK_PATH,
-    START_PATH,
-    TICKET_SECONDS,
-    ConnectError,
-)
+from waddlebot.collectors.twitch.connect import CALLBACK_PATH, START_PATH
 from waddlebot.runtime import Runtime
 from waddlebot.services.access import Principal
 from waddlebot.web.deps import (
@@ -29,6 +24,7 @@ from waddlebot.web.deps import (
     get_runtime,
     require_service,
 )
+from waddlebot.web.oauth_pages import Callback, ConnectOut, finish, result_page, to_platform
 
 log = structlog.get_logger("waddlebot.twitch.web")
 
@@ -47,20 +43,9 @@ def _collector(runtime: Runtime = Depends(get_runtime)) -> TwitchCollector:
 Collector = Annotated[TwitchCollector, Depends(_collector)]
 
 
-def _page(title: str, text: str, code: int = 200) -> HTMLResponse:
-    body = (
-        "<!doctype html><meta charset=utf-8><title>WaddleBot</title>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
-    )
-    return HTMLResponse(body, status_code=code)
-
-
 @oauth_router.get(START_PATH, summary="Send the browser to Twitch to connect an account")
 async def oauth_start(twitch: Collector, ticket: str = Query(max_length=4096)) -> RedirectResponse:
-    try:
-        return RedirectResponse(await twitch.connect.authorize_url(ticket), status_code=302)
-    except ConnectError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    return await to_platform(twitch.connect.authorize_url(ticket))
 
 
 @oauth_router.get(
@@ -73,29 +58,18 @@ async def oauth_callback(
     error: str = Query(default="", max_length=200),
     error_description: str = Query(default="", max_length=500),
 ) -> HTMLResponse:
-    if error:
-        return _page("Not connected", f"Twitch said: {error_description or error}.", 400)
-    if not (code and state):
-        return _page("Not connected", "The link is incomplete; start again.", 400)
-    try:
-        done = await twitch.connect.complete(code, state)
-    except ConnectError as exc:
-        return _page("Not connected", str(exc), 400)
-    except Exception:
-        log.exception("connecting a twitch account failed")
-        return _page("Not connected", "Something went wrong; it has been logged. Try again.", 500)
+    done = await finish(
+        "Twitch", Callback(code, state, error, error_description), twitch.connect.complete
+    )
+    if isinstance(done, HTMLResponse):
+        return done
     await twitch.after_connect(done)
     who = done.status.login or done.status.account_id
     missing = ", ".join(done.status.missing_scopes)
     note = f" Missing permissions: {missing}; connect again to grant them." if missing else ""
-    return _page(
+    return result_page(
         "Connected", f"The Twitch account {who} is connected ({done.status.purpose}).{note}"
     )
-
-
-class ConnectOut(BaseModel):
-    url: str = Field(description="open it in a browser signed in to the broadcaster's account")
-    expires_in: int = Field(description="seconds the link stays valid")
 
 
 @api_router.post(

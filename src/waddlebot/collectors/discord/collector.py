@@ -133,7 +133,6 @@ class DiscordCollector:
             on_gain=self.outbound.start,
             on_loss=self.outbound.stop,
         )
-        self._lead_task: asyncio.Task[None] | None = None
 
     @property
     def leading(self) -> bool:
@@ -143,14 +142,12 @@ class DiscordCollector:
         return await self._leadership.try_lead()
 
     async def start(self) -> None:
-        await self.try_lead()
-        self._lead_task = asyncio.create_task(self._leadership.run(), name="discord-lead")
+        await self._leadership.start()
         token = self._settings.discord_token.get_secret_value()
         self._task = asyncio.create_task(self.client.start(token), name="discord-gateway")
 
     async def stop(self) -> None:
-        await stop_task(self._lead_task)
-        await self._leadership.resign()
+        await self._leadership.stop()
         with contextlib.suppress(Exception):
             await self.client.close()
         with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session

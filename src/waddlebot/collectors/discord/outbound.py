@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,19 +21,15 @@ import structlog
 
 from waddlebot.collectors.answering import INLINE, PENDING, AnswerState, AnswerStates
 from waddlebot.collectors.discord.answers import CHANNEL_MESSAGE, MAX_LENGTH, SAFE_MENTIONS
+from waddlebot.collectors.reply_stream import ReplyStream
 from waddlebot.collectors.split import split_message
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.infra import metrics
-from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus
-from waddlebot.infra.tasks import stop_task
-from waddlebot.services.router import keys
 
 log = structlog.get_logger("waddlebot.discord.outbound")
 
 PLATFORM = "discord"
-REPLIES = keys.replies_stream(PLATFORM)
-GROUP = "discord"
 PRIVATE_NOTE = "I sent you the answer by private message."
 UNKNOWN_WEBHOOK = 10015  # a follow-up before Discord has taken the deferral
 FOLLOWUP_RETRIES = (0.25, 0.5, 1.0)
@@ -51,47 +46,19 @@ class DiscordOutbound:
         consumer: str,
         settle_wait: float = 3.0,
     ) -> None:
-        self._bus = bus
         self._http = http
         self._states = states
         self._settle_wait = settle_wait
-        self._consumer = consumer
-        self._sent: OrderedDict[str, None] = OrderedDict()  # outbound ids already sent
         self._forbidden: dict[str, float] = {}  # channel or DM target -> refused until
-        self._task: asyncio.Task[None] | None = None
+        self._replies = ReplyStream(bus, PLATFORM, self._deliver, consumer=consumer)
 
     async def start(self) -> None:
-        await self._bus.ensure_group(REPLIES, GROUP)
-        self._task = asyncio.create_task(self._forever(), name="discord-replies")
+        await self._replies.start()
 
     async def stop(self) -> None:
-        await stop_task(self._task)
+        await self._replies.stop()
 
-    async def _forever(self) -> None:
-        while True:
-            try:
-                messages = await self._bus.read(REPLIES, GROUP, self._consumer, 50, 1000)
-                if not messages:
-                    messages = await self._bus.reclaim(REPLIES, GROUP, self._consumer, 30_000, 50)
-                for message in messages:
-                    await self._deliver(message.data)
-                if messages:
-                    await self._bus.ack(REPLIES, GROUP, [m.id for m in messages])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("discord delivery failed; retrying")
-                await asyncio.sleep(0.5)
-
-    async def _deliver(self, data: bytes) -> None:
-        try:
-            message = decode_outbound(data)
-        except ValueError:
-            log.error("malformed discord reply dropped")
-            metrics.DELIVERED.labels(PLATFORM, "malformed").inc()
-            return
-        if message.outbound_id in self._sent:
-            return
+    async def _deliver(self, message: OutboundMessage) -> None:
         target = _target(message)
         if self._forbidden.get(target, 0.0) > time.monotonic():
             log.warning(
@@ -115,9 +82,6 @@ class DiscordOutbound:
             if exc.status in (401, 403):  # invalid requests: Discord bans bots that repeat them
                 self._forbidden[target] = time.monotonic() + FORBIDDEN_PAUSE
             return
-        self._sent[message.outbound_id] = None
-        if len(self._sent) > 10_000:
-            self._sent.popitem(last=False)
         metrics.DELIVERED.labels(PLATFORM, "sent").inc()
 
     async def send(self, message: OutboundMessage) -> None:

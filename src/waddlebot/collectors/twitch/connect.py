@@ -1,26 +1,21 @@
-"""Connecting Twitch accounts by OAuth (the authorization code flow).
-
-1. Someone allowed to (an admin of the community over the API, or the operator with
-   ``waddlebot twitch connect``) gets a *ticket*: a sealed, 15-minute link to
-   ``/collectors/twitch/oauth/start``.
-2. ``start`` sends the browser to Twitch with a sealed ``state`` naming the community and a
-   one-time nonce, asking for the scopes the account's purpose needs.
-3. Twitch sends the browser back to ``/callback`` with a code; the state is opened (forged,
-   expired or replayed states are refused), the code exchanged, the account identified by
-   validating the token, and the tokens kept encrypted. A broadcaster's channel joins the
-   community named in the state, so nobody can attach their channel to someone else's
-   community without a ticket from it.
+"""Connecting Twitch accounts by OAuth (the authorization code flow), through one-time
+tickets (:mod:`waddlebot.collectors.oauth_tickets`): an admin of the community over the API,
+or the operator with ``waddlebot twitch connect``, gets a link to
+``/collectors/twitch/oauth/start``, which sends the browser to Twitch asking for the scopes
+the account's purpose needs. On the way back the code is exchanged, the account identified by
+validating the token, and the tokens kept encrypted; a broadcaster's channel joins the
+community the ticket named.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
 import structlog
 
+from waddlebot.collectors.oauth_tickets import ConnectError, OAuthTickets
 from waddlebot.collectors.twitch.auth import TwitchAuth, TwitchAuthError
 from waddlebot.collectors.twitch.tokens import (
     BROADCASTER_PURPOSES,
@@ -30,7 +25,7 @@ from waddlebot.collectors.twitch.tokens import (
 )
 from waddlebot.collectors.twitch.translate import entity_id
 from waddlebot.infra.ports import Cache
-from waddlebot.infra.secretbox import SecretBox, SecretError
+from waddlebot.infra.secretbox import SecretBox
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.community import CommunityService
 
@@ -38,13 +33,6 @@ log = structlog.get_logger("waddlebot.twitch.connect")
 
 START_PATH = "/collectors/twitch/oauth/start"
 CALLBACK_PATH = "/collectors/twitch/oauth/callback"
-TICKET_SECONDS = 15 * 60
-STATE_SECONDS = 10 * 60
-_TICKET, _STATE = "twitch-ticket", "twitch-state"
-
-
-class ConnectError(ValueError):
-    """The person connecting can do something about it; the message says what."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +53,9 @@ class TwitchConnect:
         audit: AuditLog,
         public_url: str,
     ) -> None:
-        self._box = box
+        self._tickets = OAuthTickets(box, cache, "twitch")
         self._auth = auth
         self._tokens = tokens
-        self._cache = cache
         self._community = community
         self._audit = audit
         self._public = public_url.rstrip("/")
@@ -84,32 +71,19 @@ class TwitchConnect:
             raise ValueError(f"unknown purpose {purpose!r}; use one of {sorted(SCOPES)}")
         if purpose in BROADCASTER_PURPOSES and community_id is None:
             raise ValueError("a broadcaster connects into a community")
-        ticket = self._box.seal(
-            _TICKET, {"p": purpose, "c": community_id, "a": actor, "t": secrets.token_urlsafe(12)}
-        )
+        ticket = self._tickets.ticket({"p": purpose, "c": community_id, "a": actor})
         return f"{self._public}{START_PATH}?{urlencode({'ticket': ticket})}"
 
     async def authorize_url(self, ticket: str) -> str:
         """Where to send the browser for a ticket; each ticket works once, so a link that
         leaks later (a chat log, a screenshot) connects nothing."""
-        try:
-            grant = self._box.open(_TICKET, ticket, TICKET_SECONDS)
-        except SecretError as exc:
-            raise ConnectError("this link is not valid any more; ask for a new one") from exc
-        if not await self._cache.add(f"twitch:ticket:{grant.get('t')}", b"1", TICKET_SECONDS):
-            raise ConnectError("this link was used already; ask for a new one")
-        state = self._box.seal(_STATE, {**grant, "n": secrets.token_urlsafe(16)})
+        state, grant = await self._tickets.state_for(ticket)
         return self._auth.authorize_url(
             redirect_uri=self.redirect_uri, scopes=SCOPES[str(grant["p"])], state=state
         )
 
     async def complete(self, code: str, state: str) -> Connected:
-        try:
-            grant = self._box.open(_STATE, state, STATE_SECONDS)
-        except SecretError as exc:
-            raise ConnectError("this sign-in is not valid any more; start again") from exc
-        if not await self._cache.add(f"twitch:oauth:{grant['n']}", b"1", STATE_SECONDS * 2):
-            raise ConnectError("this sign-in was used already; start again")
+        grant = await self._tickets.redeem(state)
         purpose, community_id, actor = str(grant["p"]), grant.get("c"), str(grant.get("a", ""))
         try:
             tokens = await self._auth.exchange_code(code, self.redirect_uri)

@@ -1,0 +1,121 @@
+"""Installing the app into a workspace with Slack's OAuth v2 flow, bound to a community by a
+one-time ticket (:mod:`waddlebot.collectors.oauth_tickets`): ``/collectors/slack/oauth/start``
+sends the browser to Slack; on the way back the code is exchanged (``oauth.v2.access``), the
+bot token kept encrypted, and the workspace (with every channel of it) joins the community
+the ticket named."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from waddlebot.collectors.oauth_tickets import ConnectError, OAuthTickets
+from waddlebot.collectors.slack.translate import PLATFORM, workspace_entity
+from waddlebot.collectors.slack.workspaces import Workspaces
+from waddlebot.infra.ports import Cache
+from waddlebot.infra.secretbox import SecretBox
+from waddlebot.services.audit import AuditLog
+from waddlebot.services.community import CommunityService
+from waddlebot.settings import Settings
+
+log = structlog.get_logger("waddlebot.slack.connect")
+
+START_PATH = "/collectors/slack/oauth/start"
+CALLBACK_PATH = "/collectors/slack/oauth/callback"
+BOT_SCOPES = (
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "chat:write",
+    "commands",
+    "im:write",
+    "users:read",
+)
+
+
+class SlackConnect:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        box: SecretBox,
+        cache: Cache,
+        workspaces: Workspaces,
+        community: CommunityService,
+        audit: AuditLog,
+    ) -> None:
+        self._settings = settings
+        self._tickets = OAuthTickets(box, cache, "slack")
+        self._workspaces = workspaces
+        self._community = community
+        self._audit = audit
+        public = settings.slack_public_url or f"http://{settings.host}:{settings.port}"
+        self._public = public.rstrip("/")
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self._public}{CALLBACK_PATH}"
+
+    def ticket_url(self, *, community_id: int, actor: str) -> str:
+        """The link that installs the app into a workspace for ``community_id``."""
+        ticket = self._tickets.ticket({"c": community_id, "a": actor})
+        return f"{self._public}{START_PATH}?{urlencode({'ticket': ticket})}"
+
+    async def authorize_url(self, ticket: str) -> str:
+        state, _ = await self._tickets.state_for(ticket)
+        query = {
+            "client_id": self._settings.slack_client_id,
+            "scope": ",".join(BOT_SCOPES),
+            "redirect_uri": self.redirect_uri,
+            "state": state,
+        }
+        return f"{self._settings.slack_authorize_url}?{urlencode(query)}"
+
+    async def complete(self, code: str, state: str) -> tuple[str, int]:
+        """Exchange the code; returns (team id, community id)."""
+        grant = await self._tickets.redeem(state)
+        community_id, actor = int(grant["c"]), str(grant.get("a", ""))
+        client = AsyncWebClient(base_url=self._settings.slack_api_url)
+        try:
+            answer = await client.oauth_v2_access(
+                client_id=self._settings.slack_client_id,
+                client_secret=self._settings.slack_client_secret.get_secret_value(),
+                code=code,
+                redirect_uri=self.redirect_uri,
+            )
+        except SlackApiError as exc:
+            log.warning("slack oauth exchange refused", error=exc.response.get("error"))
+            raise ConnectError("Slack did not accept the sign-in; start again") from exc
+        team = answer.get("team") or {}
+        team_id, token = str(team.get("id") or ""), str(answer.get("access_token") or "")
+        if not team_id or not token.startswith("xoxb-"):
+            raise ConnectError("Slack did not give a bot token for a workspace; start again")
+        await self._workspaces.save(
+            team_id=team_id,
+            bot_user_id=str(answer.get("bot_user_id") or ""),
+            bot_token=token,
+            scopes=str(answer.get("scope") or "").split(","),
+            community_id=community_id,
+        )
+        await self._community.attach(
+            community_id,
+            workspace_entity(team_id),
+            PLATFORM,
+            server_id=team_id,
+            name=str(team.get("name") or team_id),
+            actor=actor,
+        )
+        self._audit.record(
+            "slack.install",
+            decision="change",
+            actor=actor,
+            target=f"slack:{team_id}",
+            community_id=community_id,
+            detail={"team": str(team.get("name") or "")},
+        )
+        return team_id, community_id

@@ -1,0 +1,119 @@
+"""Slack payloads (recorded shapes in tests/fixtures/slack) into canonical events, and the
+per-channel pace of the outbound."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from waddlebot.collectors.slack import translate
+from waddlebot.collectors.slack.outbound import ChannelPace, escape
+from waddlebot.core.events import EventType
+from waddlebot.core.permissions import PlatformRole
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "slack"
+TEAM, BOT = "T0ACME00001", "U0WADDLEB01"
+ALICE = translate.Person("U0ALICE0001", "alice", "Alice")
+
+
+def fixture(name: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    payload.pop("_note", None)
+    return payload
+
+
+def test_a_channel_message_is_a_chat_message_of_its_channel() -> None:
+    event = translate.message(TEAM, fixture("event.message"), ALICE, bot_user_id=BOT)
+    assert event.type is EventType.CHAT_MESSAGE
+    assert event.entity_id == f"slack:{TEAM}:C0WADDLE001"
+    assert (event.server_id, event.channel_id, event.thread_id) == (TEAM, "C0WADDLE001", "")
+    assert event.message_id == "C0WADDLE001:1700000000.000100"
+    assert event.text == "!ping"
+
+
+def test_a_mention_and_its_message_share_one_id_and_lose_the_mention() -> None:
+    mention = fixture("event.app_mention")
+    event = translate.message(TEAM, mention, ALICE, bot_user_id=BOT)
+    same = translate.message(TEAM, {**mention, "type": "message"}, ALICE, bot_user_id=BOT)
+    assert event.text == "ping" == same.text
+    assert event.message_id == same.message_id
+
+
+def test_slack_escapes_are_undone_and_other_mentions_kept() -> None:
+    said = {**fixture("event.message"), "text": "!echo a &lt;b&gt; &amp; <@U0BOB000001>"}
+    assert translate.message(TEAM, said, ALICE, bot_user_id=BOT).text == (
+        "!echo a <b> & <@U0BOB000001>"
+    )
+    assert escape("a <b> & <!channel>") == "a &lt;b&gt; &amp; &lt;!channel&gt;"
+
+
+def test_a_reply_in_a_thread_names_the_thread() -> None:
+    said = {**fixture("event.message"), "thread_ts": "1699999999.000001"}
+    assert translate.message(TEAM, said, ALICE, bot_user_id=BOT).thread_id == "1699999999.000001"
+
+
+def test_a_direct_message_is_a_whisper() -> None:
+    said = {**fixture("event.message"), "channel": "D0ALICE0001", "channel_type": "im"}
+    assert translate.message(TEAM, said, ALICE, bot_user_id=BOT).type is EventType.WHISPER
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["event.message.bot_message", "event.message.message_changed", "event.message.message_deleted"],
+)
+def test_bots_edits_and_deletions_have_no_speaker(name: str) -> None:
+    assert translate.speaker(fixture(name), BOT) is None
+
+
+def test_the_bots_own_messages_have_no_speaker() -> None:
+    assert translate.speaker({**fixture("event.message"), "user": BOT}, BOT) is None
+    assert translate.speaker(fixture("event.message"), BOT) == "U0ALICE0001"
+
+
+def test_workspace_owners_and_admins_get_their_roles() -> None:
+    owner = translate.Person.from_user({"id": "U1", "name": "o", "is_primary_owner": True})
+    admin = translate.Person.from_user({"id": "U2", "name": "a", "is_admin": True})
+    assert owner.author().roles == (PlatformRole.OWNER,)
+    assert admin.author().roles == (PlatformRole.ADMIN,)
+    assert ALICE.author().roles == ()
+
+
+def test_a_member_joining_a_channel() -> None:
+    bob = translate.Person("U0BOB000001", "bob")
+    event = translate.member_joined(TEAM, fixture("event.member_joined_channel"), bob)
+    assert event.type is EventType.MEMBER_JOIN
+    assert event.author is not None and event.author.user_id == "U0BOB000001"
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "becomes"),
+    [
+        ("/waddle", "quote 12", "/quote 12"),
+        ("/waddle", "", "/help"),
+        ("/quote", "12", "/quote 12"),
+    ],
+)
+def test_slash_commands_become_commands(command: str, text: str, becomes: str) -> None:
+    fields = {**fixture("slash_command"), "command": command, "text": text}
+    event = translate.slash_command(fields, ALICE)
+    assert event.type is EventType.SLASH_COMMAND
+    assert event.text == becomes
+    assert event.message_id == fields["trigger_id"]
+
+
+def test_a_slash_command_without_its_trigger_is_malformed() -> None:
+    fields = fixture("slash_command")
+    del fields["trigger_id"]
+    with pytest.raises(translate.MalformedPayload, match="trigger_id"):
+        translate.slash_command(fields, ALICE)
+
+
+def test_the_pace_lets_a_burst_through_then_one_a_second_per_channel() -> None:
+    pace = ChannelPace(per_second=1.0, burst=3)
+    assert [pace.delay("C1", 100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert pace.delay("C1", 100.0) == pytest.approx(1.0)
+    assert pace.delay("C2", 100.0) == 0.0  # another channel has its own
+    assert pace.delay("C1", 110.0) == 0.0  # refilled meanwhile
