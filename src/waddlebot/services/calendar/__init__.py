@@ -1,0 +1,30 @@
+"""A community's calendar: events (events.py), their recurrence (recurrence.py), reminders
+to the people going (reminders.py), the iCalendar feed (feed.py), and reading the dates and
+times people type (when.py)."""
+
+from waddlebot.services.calendar.events import (
+    AlreadyDecided,
+    CalendarError,
+    CalendarLimit,
+    CalendarService,
+    EventFull,
+    EventInfo,
+    NewEvent,
+    UnknownEvent,
+)
+from waddlebot.services.calendar.feed import FeedService, feed_path
+from waddlebot.services.calendar.reminders import ReminderJob
+
+__all__ = [
+    "AlreadyDecided",
+    "CalendarError",
+    "CalendarLimit",
+    "CalendarService",
+    "EventFull",
+    "EventInfo",
+    "FeedService",
+    "NewEvent",
+    "ReminderJob",
+    "UnknownEvent",
+    "feed_path",
+]
