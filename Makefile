@@ -17,18 +17,26 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests (tests/browser) drive Debian's Chromium through playwright; playwright's
+# own browser download is never used (`playwright install` needs hosts we cannot reach).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 run: install
 	mkdir -p var
 	$(BIN)/waddlebot db upgrade
 	$(BIN)/waddlebot up
 
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python -m bench.router
+	$(BIN)/python -m bench.overlay
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
