@@ -10,10 +10,15 @@ from fastapi import FastAPI
 from waddlebot import __version__
 from waddlebot.collectors.console import ws as console_ws
 from waddlebot.collectors.discord import interactions as discord_interactions
+from waddlebot.collectors.slack import webhook as slack_webhook
 from waddlebot.collectors.twitch import webhook as twitch_webhook
+from waddlebot.overlays import web as overlay_web
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, commands, health, identity, labels, twitch
+from waddlebot.web import api, commands, health, identity, labels, slack, twitch
+from waddlebot.web import calendar as calendar_api
+from waddlebot.web import inventory as inventory_api
+from waddlebot.web import memories as memories_api
 
 
 def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAPI:
@@ -39,9 +44,14 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
         app.include_router(api.router)
         app.include_router(labels.router)
         app.include_router(commands.router)
+        app.include_router(memories_api.router)
+        app.include_router(inventory_api.router)
+        app.include_router(calendar_api.router)
+        app.include_router(calendar_api.feed_router)
         app.include_router(identity.router)
         app.include_router(identity.login_router)
         app.include_router(twitch.api_router)
+        app.include_router(slack.api_router)
         app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
     if "console" in chosen:
         app.include_router(console_ws.router)
@@ -50,4 +60,10 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
         app.include_router(twitch.oauth_router)
     if "discord" in chosen:
         app.include_router(discord_interactions.router)
+    if "slack" in chosen:
+        app.include_router(slack_webhook.router)
+        app.include_router(slack.oauth_router)
+    if "browser_source" in chosen:
+        overlay_web.hide_tokens_in_logs()
+        app.include_router(overlay_web.router)
     return app

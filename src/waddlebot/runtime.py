@@ -17,27 +17,38 @@ from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
+from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.infra.urlfetch import UrlFetcher
 from waddlebot.modules.alias import build_alias_module
+from waddlebot.modules.calendar import build_calendar_module
 from waddlebot.modules.commands import build_commands_module
 from waddlebot.modules.community import build_community_module
 from waddlebot.modules.core import build_core_module
 from waddlebot.modules.identity import build_identity_module
+from waddlebot.modules.inventory import build_inventory_module
 from waddlebot.modules.labels import build_labels_module
 from waddlebot.modules.loader import load_module
+from waddlebot.modules.memories import build_memories_module
+from waddlebot.modules.overlay import build_overlay_module
 from waddlebot.modules.timers import build_timers_module
+from waddlebot.overlays.hub import OverlayHub
+from waddlebot.overlays.publisher import OverlayPublisher
+from waddlebot.overlays.tokens import OverlayTokens, public_base_url
 from waddlebot.services.access import Access
 from waddlebot.services.accounts import AccountService
 from waddlebot.services.aliases import AliasService
 from waddlebot.services.apikeys import KeyVerifier
 from waddlebot.services.audit import AuditLog
+from waddlebot.services.calendar import CalendarService, FeedService, ReminderJob
 from waddlebot.services.community import CommunityService
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.custom_commands import CustomCommandService
 from waddlebot.services.directory import Directory
 from waddlebot.services.identity import IdentityService
+from waddlebot.services.inventory import InventoryService
 from waddlebot.services.labels import LabelService
+from waddlebot.services.memories import Memories
 from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
 from waddlebot.services.remote import HttpModuleClient, parse_remote_spec
 from waddlebot.services.router import Router, RouterWorker
@@ -49,10 +60,11 @@ from waddlebot.settings import Settings
 
 if TYPE_CHECKING:
     from waddlebot.collectors.discord.collector import DiscordCollector
+    from waddlebot.collectors.slack.collector import SlackCollector
 
 log = structlog.get_logger("waddlebot.runtime")
 
-SERVICES = ("api", "router", "console", "twitch", "discord")
+SERVICES = ("api", "router", "console", "twitch", "discord", "slack", "browser_source")
 PURGE_LABELS_SECONDS = 3600  # expired label assignments are deleted hourly
 
 
@@ -73,6 +85,11 @@ class Runtime:
     community: CommunityService
     commands: CustomCommandService
     timers: TimerService
+    memories: Memories
+    inventory: InventoryService
+    calendar: CalendarService
+    calendar_feeds: FeedService
+    calendar_reminders: ReminderJob
     scheduler: Scheduler
     aliases: AliasService
     streams: StreamStatus
@@ -80,6 +97,10 @@ class Runtime:
     console: ConsoleCollector | None
     twitch: TwitchCollector | None
     discord: DiscordCollector | None
+    slack: SlackCollector | None
+    overlays: OverlayPublisher
+    overlay_tokens: OverlayTokens
+    overlay_hub: OverlayHub | None
 
     def __init__(self, settings: Settings, services: Iterable[str] = SERVICES) -> None:
         self.settings = settings
@@ -90,6 +111,8 @@ class Runtime:
         self.console = None
         self.twitch = None
         self.discord = None
+        self.slack = None
+        self.overlay_hub = None
         self.workers: list[RouterWorker] = []
         self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
 
@@ -137,6 +160,7 @@ class Runtime:
             settings=settings,
             grants=self.labels,
             aliases=self.aliases,
+            overlays=self.overlays,
         )
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
@@ -175,6 +199,30 @@ class Runtime:
             )
             cleanup.push_async_callback(self.discord.stop)
             await self.discord.start()
+        if "slack" in self.services and settings.slack_configured:
+            from waddlebot.collectors.slack.collector import SlackCollector  # as for py-cord
+
+            self.slack = SlackCollector(
+                settings,
+                ports=self.ports,
+                db=self.db,
+                community=self.community,
+                audit=self.audit,
+                consumer=f"{consumer}-slack",
+                completions=self.completions,
+            )
+            cleanup.push_async_callback(self.slack.stop)
+            await self.slack.start()
+        if "browser_source" in self.services:
+            self.overlay_hub = OverlayHub(
+                self.ports.broadcast,
+                self.ports.cache,
+                max_connections=settings.overlay_max_connections,
+                queue_size=settings.overlay_send_queue,
+                heartbeat=settings.overlay_heartbeat_seconds,
+            )
+            await self.overlay_hub.start()
+            cleanup.push_async_callback(self.overlay_hub.stop)
         if settings.gc_tuning:
             tune_gc()
         log.info(
@@ -213,6 +261,8 @@ class Runtime:
             interval=settings.scheduler_tick_seconds,
         )
         self.scheduler.every(0, "timers", self.timers.fire_due)
+        self.scheduler.every(0, "reminders", self.memories.reminders.fire_due)
+        self.scheduler.every(0, "calendar.reminders", self.calendar_reminders.fire_due)
         self.scheduler.every(PURGE_LABELS_SECONDS, "labels.purge", self.labels.purge_expired)
         if "router" in self.services:
             self.scheduler.start()
@@ -229,6 +279,8 @@ class Runtime:
             dm_platforms |= {"twitch"}
         if self.settings.discord_token.get_secret_value():  # the Discord one sends DMs
             dm_platforms |= {"discord"}
+        if self.settings.slack_configured:
+            dm_platforms |= {"slack"}
         registry.add(
             LocalModuleClient(build_identity_module(self.identity, dm_platforms)), builtin=True
         )
@@ -252,9 +304,14 @@ class Runtime:
                 raise
         self.timers = TimerService(self.db, self.audit, self.ports.cache, self.ports.bus)
         registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
+        self._add_inventory_and_calendar()
+        self._add_overlays(dm_platforms)
         self.commands = CustomCommandService(self.db, self.audit, self.ports.cache)
         self.aliases = AliasService(self.db, self.ports.cache, self.audit)
         self.streams = StreamStatus(self.db, self.ports.cache)
+        self.memories = Memories(self.db, self.audit, self.ports.bus, self.community.timezone)
+        memories = build_memories_module(self.memories, self.identity.find_user, self.streams)
+        registry.add(LocalModuleClient(memories), builtin=True)
         custom = LocalModuleClient(
             build_commands_module(
                 self.commands,
@@ -273,6 +330,37 @@ class Runtime:
         )
         registry.add(aliases, builtin=True)
         registry.set_aliases(aliases)
+
+    def _add_inventory_and_calendar(self) -> None:
+        settings, registry = self.settings, self.registry
+        self.inventory = InventoryService(self.db, self.audit)
+        zone = self.community.timezone
+        inventory = build_inventory_module(self.inventory, self.identity.find_user, zone)
+        registry.add(LocalModuleClient(inventory), builtin=True)
+        self.calendar = CalendarService(self.db, self.audit, self.labels)
+        self.calendar_feeds = FeedService(self.db, self.audit, self.calendar)
+        self.calendar_reminders = ReminderJob(self.db, self.ports.bus)
+        base_url = settings.calendar_public_url or f"http://{settings.host}:{settings.port}"
+        calendar = build_calendar_module(self.calendar, self.calendar_feeds, zone, base_url)
+        registry.add(LocalModuleClient(calendar), builtin=True)
+
+    def _add_overlays(self, dm_platforms: frozenset[str]) -> None:
+        settings = self.settings
+        self.overlays = OverlayPublisher(
+            self.ports.cache,
+            self.ports.broadcast,
+            max_bytes=settings.overlay_max_message_bytes,
+            ticker_per_minute=settings.overlay_ticker_per_minute,
+        )
+        self.overlay_tokens = OverlayTokens(
+            self.db, self.overlays, lambda: SecretBox.from_settings(settings)
+        )
+        module = build_overlay_module(
+            self.overlay_tokens,
+            base_url=public_base_url(settings.overlay_public_url, settings.host, settings.port),
+            direct_message_platforms=dm_platforms,
+        )
+        self.registry.add(LocalModuleClient(module), builtin=True)
 
     async def _alias_exists(self, community_id: int, name: str) -> bool:
         return await self.aliases.lookup(community_id, name) is not None

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="how long a silent leader keeps the scheduler lease"
     )
 
+    # the calendar module's iCalendar feed
+    calendar_public_url: str = Field(
+        default="",
+        description="base URL calendar apps fetch feeds from; empty: http://<host>:<port>",
+    )
+
     # platforms whose collectors can deliver private messages (for verification codes)
     direct_message_platforms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["console"]
@@ -95,6 +101,39 @@ class Settings(BaseSettings):
     discord_shard_count: int | None = None
     discord_guild_ready_timeout: float = Field(default=2.0, ge=0)
     discord_inline_wait_seconds: float = Field(default=2.0, ge=0, le=2.5)
+
+    # Slack (the collector runs when a signing secret, a bot token or an app token is set)
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_bot_token: SecretStr = Field(
+        default=SecretStr(""), description="xoxb- token of a single workspace (no OAuth needed)"
+    )
+    slack_app_token: SecretStr = Field(
+        default=SecretStr(""), description="xapp- token: Socket Mode, for no public URL"
+    )
+    slack_client_id: str = ""
+    slack_client_secret: SecretStr = SecretStr("")
+    slack_public_url: str = Field(
+        default="", description="https base URL Slack reaches (OAuth redirects)"
+    )
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base URL")
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    slack_inline_wait_seconds: float = Field(default=2.0, ge=0, le=2.5)
+
+    # browser-source overlays (the browser_source service; see docs/overlays.md)
+    overlay_public_url: str = Field(
+        default="", description="base URL OBS opens overlays at; empty: http://<host>:<port>"
+    )
+    overlay_max_connections: int = Field(
+        default=50, ge=1, description="open overlay pages per community, per process"
+    )
+    overlay_max_message_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    overlay_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    overlay_send_queue: int = Field(
+        default=64, ge=1, description="updates waiting for one page before it counts as too slow"
+    )
+    overlay_ticker_per_minute: int = Field(
+        default=30, ge=0, description="bot replies a community's ticker shows per minute"
+    )
 
     # process
     gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)
@@ -137,6 +176,13 @@ class Settings(BaseSettings):
         if secret and not (10 <= len(secret) <= 100 and secret.isascii()):
             raise ValueError("the EventSub secret is 10 to 100 ASCII characters (Twitch's rule)")
         return value
+
+    @property
+    def slack_configured(self) -> bool:
+        return any(
+            secret.get_secret_value()
+            for secret in (self.slack_signing_secret, self.slack_bot_token, self.slack_app_token)
+        )
 
     @field_validator(
         "database_replica_urls",

@@ -68,8 +68,9 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
     assert result.stdout.splitlines() == [
         "pong",
         "Commands you can use: !addcom, !alias, !commands, !community, !delcom, !editcom, "
-        "!help, !identity, !label, !ping, !prefix, !role, !timer, !unalias, !verify, "
-        "!whoami. Try !help <command>.",
+        "!event, !help, !identity, !inventory, !label, !note, !ping, !prefix, !quote, "
+        "!remind, !reminders, !role, !timer, !unalias, !url, !verify, !whoami. "
+        "Try !help <command>.",
     ]
     assert (tmp_path / "var" / "waddlebot.db").exists()
 
@@ -199,3 +200,15 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     assert sync.returncode == 0 and "subscribes on every connection" in sync.stdout
     key = run(["secret-key"], tmp_path)
     assert key.returncode == 0 and len(key.stdout.strip()) == 44
+
+
+def test_slack_install_prints_a_link_for_an_existing_community(tmp_path: Path) -> None:
+    unset = run(["slack", "install", "--community", "1"], tmp_path)
+    assert unset.returncode == 2 and "WADDLEBOT_SLACK_CLIENT_ID" in unset.stdout
+    env = {"WADDLEBOT_SLACK_CLIENT_ID": "123.456", "WADDLEBOT_SLACK_CLIENT_SECRET": "s"}
+    nowhere = run(["slack", "install", "--community", "1"], tmp_path, env)
+    assert nowhere.returncode == 1 and "no community 1" in nowhere.stdout
+    assert run(["chat"], tmp_path, stdin="!ping\n").returncode == 0  # makes community 1
+    link = run(["slack", "install", "--community", "1"], tmp_path, env)
+    assert link.returncode == 0, link.stderr
+    assert "http://127.0.0.1:8000/collectors/slack/oauth/start?ticket=" in link.stdout

@@ -30,7 +30,7 @@ from waddlebot.services.router.pipeline import Incoming
 
 USAGE = (
     "Usage: !community [rename <name> | link <platform> | join <code> | unlink <place> | "
-    "rolelevel <@role> <level|none>]"
+    "rolelevel <@role> <level|none> | timezone [zone]]"
 )
 
 
@@ -282,7 +282,7 @@ async def test_rename(rt: Runtime) -> None:
         f"{USAGE} (a community name is at most 200 characters)"
     ]
     assert await say(rt, "!community dance") == [
-        f"{USAGE} (there is no 'dance'; use one of rename, link, join, unlink, rolelevel)"
+        f"{USAGE} (there is no 'dance'; use one of rename, link, join, unlink, rolelevel, timezone)"
     ]
     assert await say(rt, "!community link myspace") == [
         f"{USAGE} (name the platform of the place to add: console, twitch, discord, slack)"

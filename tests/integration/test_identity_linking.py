@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.support.harness import chat_event, say
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import Visibility
 from waddlebot.infra.codec import Envelope, decode_outbound
+from waddlebot.infra.db.models import CalendarAttendee, User
 from waddlebot.runtime import Runtime
+from waddlebot.services.calendar import NewEvent
 from waddlebot.services.identity import CODE_ALPHABET, IdentityError, IdentityService
+from waddlebot.services.memories import Author, Speaker
 from waddlebot.services.router import keys
 from waddlebot.services.router.pipeline import Incoming
 from waddlebot.settings import Settings
@@ -187,3 +192,62 @@ async def test_codes_are_stored_only_as_hashes(
     async with runtime.db.session() as session:
         rows = (await session.scalars(select(LinkCode))).all()
     assert rows and all(pending.code not in row.code_hash for row in rows)
+
+
+async def test_what_a_linked_account_holds_made_and_joined_follows_the_person(
+    runtime: Runtime, codes: tuple[IdentityService, ManualClock, int]
+) -> None:
+    """Linking merges the Twitch account's user into the asker's: the item it holds, its
+    lendings, the event it made, the events it is going to (once, where both accounts were
+    going) and its quotes are the asker's afterwards."""
+    service, _, asker = codes
+    twitch = await runtime.directory.ensure_identity("twitch", "777")
+    place = await runtime.directory.resolve_entity("console:local", "console", channel_id="local")
+    community = place.community_id
+    inventory, calendar = runtime.inventory, runtime.calendar
+    for item in ("camera", "tent"):
+        await inventory.add(community, item)
+        await inventory.checkout(community, item, twitch, "@target")
+    await inventory.checkin(community, "tent")
+
+    async def add_event(title: str, creator: int, *going: int) -> int:
+        start = datetime.now(UTC) + timedelta(days=2)
+        made = await calendar.add(
+            community,
+            NewEvent(title=title, starts_at=start, timezone="UTC"),
+            creator_user_id=creator,
+            creator_name="@someone",
+            level=None,
+        )
+        for user in going:
+            await calendar.join(community, made.id, user, f"@{user}")
+        return made.id
+
+    theirs = await add_event("Raid night", twitch, twitch)
+    both = await add_event("Movie night", asker, asker, twitch)
+    mine = await add_event("Quiz", asker, asker)
+    twitch_author = Author(name="target", user_id=twitch, level=None, actor="target")
+    quote = await runtime.memories.quotes.add(
+        community, "gg", author=twitch_author, said_by=Speaker("target", twitch)
+    )
+
+    pending = await service.start_link(asker, "twitch", "777")
+    assert await service.verify("twitch", "777", pending.code) == asker
+
+    camera = await inventory.get(community, "camera")
+    assert camera is not None and camera.holder_user_id == asker
+    _, lendings = await inventory.history(community, "tent")
+    assert [lending.user_id for lending in lendings] == [asker]
+    made = await calendar.get(community, theirs)
+    assert made is not None and made.creator_user_id == asker
+    async with runtime.db.session() as session:
+        going = set(
+            (
+                await session.execute(select(CalendarAttendee.event_id, CalendarAttendee.user_id))
+            ).all()
+        )
+        assert await session.get(User, twitch) is None
+    assert going == {(theirs, asker), (both, asker), (mine, asker)}
+    assert [event.going for event, _ in await calendar.upcoming(community)] == [1, 1, 1]
+    found = await runtime.memories.quotes.get(community, quote.number)
+    assert found is not None and (found.said_by_user_id, found.added_by_user_id) == (asker, asker)

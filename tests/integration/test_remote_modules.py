@@ -43,6 +43,10 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "community",
         "testkit",
         "timers",
+        "inventory",
+        "calendar",
+        "overlay",
+        "memories",
         "commands",
         "alias",
     ]

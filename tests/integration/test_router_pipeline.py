@@ -197,8 +197,10 @@ async def test_listeners_get_events_and_overlay_updates_are_broadcast(runtime: R
     outcomes = await runtime.router.process([Incoming(Envelope(follow)), Incoming(Envelope(raid))])
     assert [r.text for r in outcomes[0].replies] == ["thanks for the follow, newfan!"]
     assert [r.text for r in outcomes[1].replies] == ["raid of 42!"]
-    update = orjson.loads(await asyncio.wait_for(anext(aiter(subscription)), 5))
-    assert update["kind"] == "alerts" and update["payload"] == {"kind": "raid", "viewers": 42}
+    # the overlay module alerts the follow and the raid; the test kit adds its own raid alert
+    updates = [orjson.loads(await asyncio.wait_for(anext(subscription), 5)) for _ in range(3)]
+    assert {u["kind"] for u in updates} == {"alerts"}
+    assert {"kind": "raid", "viewers": 42} in [u["payload"] for u in updates]
     await subscription.close()
 
 

@@ -6,35 +6,37 @@ processes' schedulers and timer services share one PostgreSQL and Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 
+from tests.support import scheduled
 from tests.support.harness import chat_event, say
+from tests.support.scheduled import (
+    Process,
+    both_tick,
+    claim_after_the_other,
+    tick,
+    two_processes,
+)
 from waddlebot.collectors.console import ConsoleSession
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
-from waddlebot.infra.codec import Envelope, decode_outbound
+from waddlebot.infra.codec import Envelope
 from waddlebot.infra.db import Database
-from waddlebot.infra.db.migrate import upgrade
-from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.runtime import Runtime
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory
 from waddlebot.services.router import keys
 from waddlebot.services.router.pipeline import Incoming
-from waddlebot.services.scheduler import Scheduler
 from waddlebot.services.timers import TimerService
 
 MOD = {"role": "moderator", "user": "mia"}
 TWITCH = "twitch:1337"
-GROUP = "timer-test"
 
 
 @pytest.fixture
@@ -48,20 +50,9 @@ async def clock(runtime: Runtime) -> ManualClock:
     return clock
 
 
-async def tick(runtime: Runtime, clock: ManualClock, **delta: float) -> None:
-    clock.advance(**delta)
-    assert await runtime.scheduler.tick()
-
-
 async def posted(bus: Bus, platform: str) -> list[OutboundMessage]:
-    """Timer messages put on the platform's reply stream since the last call (the first
-    call creates the test's consumer group, which sees the whole stream)."""
-    stream = keys.replies_stream(platform)
-    await bus.ensure_group(stream, GROUP)
-    entries = await bus.read(stream, GROUP, "reader", 1000, 0)
-    await bus.ack(stream, GROUP, [entry.id for entry in entries])
-    messages = [decode_outbound(entry.data) for entry in entries]
-    return [m for m in messages if m.outbound_id.startswith("timer:")]
+    """Timer messages put on the platform's reply stream since the last call."""
+    return await scheduled.posted(bus, platform, "timer:")
 
 
 async def texts(runtime: Runtime, platform: str) -> list[str]:
@@ -289,94 +280,58 @@ async def test_lines_gating_counts_chat_since_the_last_post(
 # --- two processes -----------------------------------------------------------------------
 
 
-@dataclass
-class Process:
-    """What one router process builds for timers: its own database pool and ports."""
-
-    db: Database
-    ports: Ports
-    audit: AuditLog
-    timers: TimerService
-    scheduler: Scheduler
-
-    async def close(self) -> None:
-        await self.audit.stop()
-        await self.ports.close()
-        await self.db.close()
-
-
-@pytest.fixture
-def pg_url(fresh_postgres_url: str) -> Iterator[str]:
-    upgrade(fresh_postgres_url)
-    yield fresh_postgres_url
+Timers = Process[TimerService]
 
 
 @pytest.fixture
 async def processes(
-    pg_url: str, redis_url: str, key_prefix: str
-) -> AsyncIterator[tuple[Process, Process, ManualClock]]:
+    fresh_postgres_url: str, redis_url: str, key_prefix: str
+) -> AsyncIterator[tuple[Timers, Timers, ManualClock]]:
     clock = ManualClock()
-    built = []
-    for _ in range(2):
-        db = Database(pg_url)
-        ports = await build_ports(redis_url, key_prefix)
-        audit = AuditLog(db)
-        audit.start()
-        timers = TimerService(db, audit, ports.cache, ports.bus, clock)
-        scheduler = Scheduler(ports.lease, ttl=30, interval=5, clock=clock)
-        scheduler.every(0, "timers", timers.fire_due)
-        built.append(Process(db, ports, audit, timers, scheduler))
-    try:
-        yield built[0], built[1], clock
-    finally:
-        for process in built:
-            await process.close()
+
+    def timers(db: Database, ports: Ports, audit: AuditLog) -> TimerService:
+        return TimerService(db, audit, ports.cache, ports.bus, clock)
+
+    async with two_processes(
+        fresh_postgres_url, redis_url, key_prefix, clock, "timers", timers
+    ) as (first, second):
+        yield first, second, clock
 
 
 async def test_two_processes_post_each_run_exactly_once(
-    processes: tuple[Process, Process, ManualClock],
+    processes: tuple[Timers, Timers, ManualClock],
 ) -> None:
     first, second, clock = processes
     place = await Directory(first.db).resolve_entity("console:local", "console", channel_id="local")
     for n in range(40):
-        await first.timers.add(place.community_id, "console:local", f"t{n}", 5 + n % 2 * 5, "hi")
+        await first.service.add(place.community_id, "console:local", f"t{n}", 5 + n % 2 * 5, "hi")
     ids: list[str] = []
     for _ in range(4):
         clock.advance(minutes=5)  # the 5-minute timers are due
-        # both schedulers tick at once: the lease lets only one of them run the job
-        leaders = await asyncio.gather(first.scheduler.tick(), second.scheduler.tick())
-        assert sorted(leaders) == [False, True]
+        await both_tick(first, second)  # the lease lets only one of them run the job
         ids += [m.outbound_id for m in await posted(first.ports.bus, "console")]
         clock.advance(minutes=5)  # all 40 are due
         # and if both believed they led (a lease changing hands), each run posts once
-        counts = await asyncio.gather(first.timers.fire_due(), second.timers.fire_due())
+        counts = await asyncio.gather(first.service.fire_due(), second.service.fire_due())
         assert sum(counts) == 40
         ids += [m.outbound_id for m in await posted(second.ports.bus, "console")]
     assert len(ids) == len(set(ids)) == 4 * (20 + 40)
-    runs = {t.name: t.runs for t in await second.timers.list(place.community_id)}
+    runs = {t.name: t.runs for t in await second.service.list(place.community_id)}
     assert runs["t0"] == 8 and runs["t1"] == 4
 
 
 async def test_a_run_both_processes_saw_due_is_claimed_by_one(
-    processes: tuple[Process, Process, ManualClock], monkeypatch: pytest.MonkeyPatch
+    processes: tuple[Timers, Timers, ManualClock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worst interleaving, forced: the first process has read the due timers, then the
     second claims and posts them all before the first gets to claim them."""
     first, second, clock = processes
     place = await Directory(first.db).resolve_entity("console:local", "console", channel_id="local")
     for n in range(10):
-        await first.timers.add(place.community_id, "console:local", f"t{n}", 5, "hi")
+        await first.service.add(place.community_id, "console:local", f"t{n}", 5, "hi")
     clock.advance(minutes=5)
-    claim = first.timers._claim
-    seen: list[int] = []
-
-    async def claim_late(due: Any, now: Any) -> Any:
-        seen.append(len(due))
-        assert await second.timers.fire_due(now) == 10
-        return await claim(due, now)
-
-    monkeypatch.setattr(first.timers, "_claim", claim_late)
-    assert await first.timers.fire_due() == 0
+    seen = claim_after_the_other(monkeypatch, first, second, 10)
+    assert await first.service.fire_due() == 0
     assert seen == [10]  # it did see all ten due, and claimed none of them
     ids = [m.outbound_id for m in await posted(first.ports.bus, "console")]
     assert len(ids) == len(set(ids)) == 10

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from waddlebot.cli.discord import discord_app
+from waddlebot.cli.slack import slack_app
 from waddlebot.cli.twitch import twitch_app
 from waddlebot.settings import Settings, get_settings
 
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="apikey")
 app.add_typer(twitch_app, name="twitch")
 app.add_typer(discord_app, name="discord")
+app.add_typer(slack_app, name="slack")
 
 
 class Role(StrEnum):
@@ -53,6 +55,9 @@ def _serve(settings: Settings, app_factory: object, host: str | None, port: int 
         access_log=False,
         lifespan="on",
         log_config=None,  # keep the structured logging configured above
+        # our WebSocket messages are small, and an overlay update goes to many pages at once:
+        # compressing every copy apart cost more than all the rest of the fan-out together
+        ws_per_message_deflate=False,
     )
 
 
@@ -73,7 +78,10 @@ def up(
 @app.command()
 def serve(
     service: Annotated[
-        str, typer.Argument(help="api, router, console, twitch, discord or module:<name>")
+        str,
+        typer.Argument(
+            help="api, router, console, twitch, discord, slack, browser_source or module:<name>"
+        ),
     ],
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

@@ -87,10 +87,19 @@ class Reply(BaseModel):
 
 
 class OverlayUpdate(BaseModel):
+    """An update for the community's OBS overlay pages; docs/overlays.md has each kind's
+    payload. The router checks it and refuses one a page could not show."""
+
     model_config = ConfigDict(frozen=True)
 
-    kind: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
-    payload: dict[str, Any] = Field(default_factory=dict)
+    kind: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="the page: ticker, media, alerts or general; any other kind is shown as a "
+        "card on the general page",
+    )
+    payload: dict[str, Any] = Field(
+        default_factory=dict, description='what to show; {"clear": true} empties the page'
+    )
 
 
 class Action(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_ACCEPTED = Counter("waddlebot_events_accepted_total", "Events put on the bus", ["platform"])
 EVENTS_PROCESSED = Counter(
@@ -46,4 +46,17 @@ TWITCH_HELIX_THROTTLED = Counter(
     "waddlebot_twitch_helix_throttled_total",
     "Helix calls answered 429 for lack of rate-limit points",
     ["token"],
+)
+OVERLAY_UPDATES = Counter(
+    "waddlebot_overlay_updates_total",
+    "Overlay updates published to a community's pages, by page kind",
+    ["page"],
+)
+OVERLAY_CONNECTIONS = Gauge(
+    "waddlebot_overlay_connections", "Overlay pages connected to this process", ["page"]
+)
+OVERLAY_DISCONNECTS = Counter(
+    "waddlebot_overlay_disconnects_total",
+    "Overlay pages this process disconnected or refused, by reason",
+    ["reason"],
 )

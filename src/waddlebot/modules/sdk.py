@@ -29,6 +29,7 @@ from waddlebot.core.contract import (
 )
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.permissions import Level
+from waddlebot.overlays.payloads import normalize
 
 _NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 
@@ -139,16 +140,73 @@ async def mentioned_user(ctx: Context, find_user: FindUser, given: str) -> tuple
     return user_id, shown
 
 
+class Overlays:
+    """``ctx.overlay``: updates for the community's OBS overlay pages (docs/overlays.md).
+
+    ``ctx.overlay.show(kind, payload)`` (or just ``ctx.overlay(kind, payload)``) sends any
+    update; the other methods build a valid payload for one kind of page and check it at
+    once, so a mistake fails in your handler rather than in the router's log."""
+
+    __slots__ = ("_updates",)
+
+    def __init__(self, updates: list[OverlayUpdate]) -> None:
+        self._updates = updates
+
+    def show(self, kind: str, payload: Mapping[str, Any]) -> None:
+        """An update for the ``kind`` page (``ticker``, ``media``, ``alerts``, ``general``;
+        any other kind is shown as a card on ``general``). The router checks it."""
+        self._updates.append(OverlayUpdate(kind=kind, payload=dict(payload)))
+
+    __call__ = show
+
+    def ticker(self, text: str, *, author: str = "") -> None:
+        """A line on the ticker (an announcement)."""
+        self._checked("ticker", {"text": text, "author": author})
+
+    def alert(self, kind: str, *, name: str = "", message: str = "", **extra: Any) -> None:
+        """An alert: ``kind`` is follow, subscribe, gift_subscribe, cheer, raid, boost,
+        member_join or custom; ``extra``: bits, months, viewers, count, tier, title."""
+        self._checked("alerts", {"kind": kind, "name": name, "message": message, **extra})
+
+    def now_playing(self, title: str, **song: Any) -> None:
+        """What plays now (kept: pages opened later show it): ``artist``, ``album``,
+        ``cover`` (https URL), ``duration`` and ``position`` (seconds), ``paused``,
+        ``requested_by``, ``source``."""
+        self._checked("media", {"type": "now_playing", "title": title, **song})
+
+    def clip(self, url: str, *, title: str = "", channel: str = "", **extra: Any) -> None:
+        """A video clip (an https URL of a file the browser plays) over the media page."""
+        self._checked(
+            "media", {"type": "clip", "url": url, "title": title, "channel": channel, **extra}
+        )
+
+    def card(
+        self, title: str = "", body: str = "", *, template: str = "card", **extra: Any
+    ) -> None:
+        """A card on the general page: ``template`` card, banner, list, counter or fields;
+        ``extra``: image, items, value, fields, duration (seconds, 0: until replaced)."""
+        self._checked("general", {"template": template, "title": title, "body": body, **extra})
+
+    def clear(self, kind: str) -> None:
+        """Empty a page (stop what plays, take a card down, skip the alerts waiting)."""
+        self.show(kind, {"clear": True})
+
+    def _checked(self, kind: str, payload: dict[str, Any]) -> None:
+        normalize(kind, payload)  # raises OverlayError (a ValueError) with what is wrong
+        self.show(kind, payload)
+
+
 class Context:
     """What a handler gets: the request, and methods that build the response."""
 
-    __slots__ = ("_actions", "_overlay", "_replies", "request")
+    __slots__ = ("_actions", "_overlay", "_replies", "overlay", "request")
 
     def __init__(self, request: ModuleRequest) -> None:
         self.request = request
         self._replies: list[Reply] = []
         self._overlay: list[OverlayUpdate] = []
         self._actions: list[Action] = []
+        self.overlay = Overlays(self._overlay)
 
     @property
     def args(self) -> list[str]:
@@ -202,9 +260,6 @@ class Context:
         self._replies.append(
             Reply(text=text, visibility=Visibility.DIRECT, to_user=target, to_platform=elsewhere)
         )
-
-    def overlay(self, kind: str, payload: dict[str, Any]) -> None:
-        self._overlay.append(OverlayUpdate(kind=kind, payload=payload))
 
     def action(self, type_: str, **params: Any) -> None:
         self._actions.append(Action(type=type_, params=params))

@@ -19,7 +19,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 import orjson
 from sqlalchemy import exists, select, update
@@ -39,6 +41,7 @@ from waddlebot.services.router import keys
 
 MAX_NAME = 200
 ROLE_LEVELS = "role_levels"  # in a community's settings: {"discord:<guild>": {role id: level}}
+TIMEZONE = "timezone"  # in a community's settings: an IANA zone name; UTC when absent
 CACHE_TTL = 300.0  # as long as the router keeps what it looked up itself
 GRANTABLE_ROLES = ("admin", "moderator")
 _ROLE_ORDER = {"owner": 0, "admin": 1, "moderator": 2}
@@ -147,6 +150,42 @@ class CommunityService:
             detail={"old": old},
         )
         return new
+
+    # ----- time zone ----------------------------------------------------------------------
+
+    async def timezone(self, community_id: int) -> ZoneInfo:
+        """The community's time zone (``settings["timezone"]``), UTC when unset or unknown.
+        Dates people type (events, reminders) are read in it."""
+        async with self._db.read_session() as session:
+            settings = await session.scalar(
+                select(Community.settings).where(Community.id == community_id)
+            )
+        name = (settings or {}).get(TIMEZONE)
+        try:
+            return find_zone(name) if isinstance(name, str) else ZoneInfo("UTC")
+        except CommunityError:
+            return ZoneInfo("UTC")
+
+    async def set_timezone(self, community_id: int, name: str, actor: str) -> ZoneInfo:
+        """Set the community's time zone from an IANA name (any case: ``europe/berlin``)."""
+        zone = find_zone(name)
+        async with self._db.session() as session:
+            settings = await lock_community(session, community_id)
+            old = settings.get(TIMEZONE, "UTC")
+            await session.execute(  # the column of the same name is kept in step
+                update(Community)
+                .where(Community.id == community_id)
+                .values(settings={**settings, TIMEZONE: zone.key}, timezone=zone.key)
+            )
+        self._audit.record(
+            "community.timezone",
+            decision="change",
+            actor=actor,
+            target=zone.key,
+            community_id=community_id,
+            detail={"old": old},
+        )
+        return zone
 
     # ----- platform roles mapped to levels ------------------------------------------------
 
@@ -304,13 +343,16 @@ class CommunityService:
         entity_id: str,
         platform: str,
         *,
+        server_id: str = "",
         channel_id: str = "",
         name: str = "",
         actor: str,
     ) -> int | None:
         """Put a place into a community when its owner proved who they are on the platform
-        (connecting a Twitch channel by OAuth, say): created there, or moved from the
-        community it was in (which keeps its data). Returns that previous community."""
+        (connecting a Twitch channel by OAuth, installing into a Slack workspace, say):
+        created there, or moved from the community it was in (which keeps its data). With a
+        ``server_id`` the server's other places move along, and its new ones follow. Returns
+        the previous community."""
         async with self._db.session() as session:
             await lock_community(session, community_id)
             previous = await session.scalar(
@@ -322,17 +364,28 @@ class CommunityService:
                         id=entity_id,
                         community_id=community_id,
                         platform=platform,
+                        server_id=server_id,
                         channel_id=channel_id,
                         name=name[:200],
                     )
                 )
-            elif previous != community_id:
-                await session.execute(
-                    update(Entity).where(Entity.id == entity_id).values(community_id=community_id)
-                )
+            moved = [entity_id]
+            if server_id:
+                moved += (
+                    await session.scalars(
+                        select(Entity.id).where(
+                            Entity.platform == platform,
+                            Entity.server_id == server_id,
+                            Entity.id != entity_id,
+                        )
+                    )
+                ).all()
+            await session.execute(
+                update(Entity).where(Entity.id.in_(moved)).values(community_id=community_id)
+            )
             await session.flush()
             cached = await _cache_value(session, community_id)
-        await self._cache.set(keys.entity_key(entity_id), cached, CACHE_TTL)
+        await self._cache.set_many([(keys.entity_key(e), cached) for e in moved], CACHE_TTL)
         if previous != community_id:
             self._audit.record(
                 "community.attach",
@@ -478,6 +531,23 @@ class CommunityService:
         )
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def find_zone(name: str) -> ZoneInfo:
+    """The IANA time zone of that name, in any case; CommunityError when there is none."""
+    wanted = name.strip()
+    key = _zone_names().get(wanted.lower())
+    if key is None:
+        raise CommunityError(
+            f"{wanted!r} is not a time zone; use an IANA name like Europe/Berlin, "
+            "America/New_York or UTC"
+        )
+    return ZoneInfo(key)
+
+
 def _check_change(previous: str | None, new: str, actor_level: int | None) -> None:
     if previous == "owner":
         raise CommunityError("the owner's role does not change this way; ownership is separate")
@@ -524,4 +594,5 @@ __all__ = [
     "RoleChange",
     "RoleRefused",
     "clean_name",
+    "find_zone",
 ]

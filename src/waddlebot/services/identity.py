@@ -24,10 +24,18 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import (
     Account,
     ApiKey,
+    CalendarAttendee,
+    CalendarEvent,
     Identity,
+    InventoryCheckout,
+    InventoryItem,
     LabelAssignment,
     LinkCode,
     Membership,
+    Note,
+    Quote,
+    Reminder,
+    SavedUrl,
     User,
 )
 from waddlebot.infra.ports import Cache
@@ -46,10 +54,22 @@ MAX_ATTEMPTS = 5
 _ROLE_RANK = {"member": 0, "moderator": 1, "admin": 2, "owner": 3}
 
 
-# Columns that say which user wrote or owns a row. When two users become one, these rows move
-# to the user that stays; a module with its own tables (quotes, inventory, calendar) adds its
-# user columns here so its data follows the person.
-USER_COLUMNS: list[InstrumentedAttribute[Any]] = [ApiKey.user_id, LinkCode.user_id]
+# Columns that say which user wrote, holds or owns a row. When two users become one, these
+# rows move to the user that stays. Every table with a user column belongs here, or (when a
+# user may have only one row per thing) in a merge of its own like _merge_attendees: otherwise
+# deleting the user that goes takes its rows with it, or leaves them without their user.
+USER_COLUMNS: list[InstrumentedAttribute[Any]] = [
+    ApiKey.user_id,
+    LinkCode.user_id,
+    Quote.said_by_user_id,
+    Quote.added_by_user_id,
+    SavedUrl.added_by_user_id,
+    Note.added_by_user_id,
+    Reminder.created_by_user_id,
+    InventoryItem.holder_user_id,
+    InventoryCheckout.user_id,
+    CalendarEvent.creator_user_id,
+]
 
 
 class IdentityError(ValueError):
@@ -384,6 +404,7 @@ async def _merge_users(session: AsyncSession, dialect: str, *, keep: int, drop: 
             update(column.class_).where(column == drop).values({column.key: keep})
         )
     await _merge_labels(session, keep=keep, drop=drop)
+    await _merge_attendees(session, keep=keep, drop=drop)
     has_account = await session.scalar(select(Account.user_id).where(Account.user_id == keep))
     if has_account is None:
         await session.execute(update(Account).where(Account.user_id == drop).values(user_id=keep))
@@ -424,4 +445,18 @@ async def _merge_labels(session: AsyncSession, *, keep: int, drop: int) -> None:
         update(LabelAssignment)
         .where(LabelAssignment.target_type == "user", LabelAssignment.target_id == str(drop))
         .values(target_id=str(keep))
+    )
+
+
+async def _merge_attendees(session: AsyncSession, *, keep: int, drop: int) -> None:
+    """Events the dropped user was going to move over; where both were going, the kept
+    user's place on the list (and when they joined) stays."""
+    kept = select(CalendarAttendee.event_id).where(CalendarAttendee.user_id == keep)
+    await session.execute(
+        delete(CalendarAttendee).where(
+            CalendarAttendee.user_id == drop, CalendarAttendee.event_id.in_(kept)
+        )
+    )
+    await session.execute(
+        update(CalendarAttendee).where(CalendarAttendee.user_id == drop).values(user_id=keep)
     )

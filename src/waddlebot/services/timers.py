@@ -23,25 +23,21 @@ of the scheduler (services/scheduler.py), which runs it in one process at a time
 from __future__ import annotations
 
 import builtins
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from waddlebot.core.clock import Clock, SystemClock
-from waddlebot.core.contract import OutboundMessage
-from waddlebot.core.events import Platform
 from waddlebot.core.variables import StandardVariables, VariableContext, render
-from waddlebot.infra import metrics
-from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity, StreamState, Timer
 from waddlebot.infra.ports import Bus, Cache
+from waddlebot.services import outbox
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.custom_commands import NAME_PATTERN
 from waddlebot.services.directory import lock_community
@@ -57,8 +53,6 @@ MAX_MIN_LINES = 1000
 BATCH = 200  # due timers claimed per transaction
 MAX_BATCHES = 25  # per fire_due call; the rest wait for the next tick
 LIVE_PLATFORMS = frozenset({"twitch"})  # platforms that tell us when a stream goes live
-PLATFORM_LENGTHS = {"twitch": 500, "discord": 2000, "slack": 4000, "console": 500}
-DEFAULT_LENGTH = 500
 VARIABLES = frozenset({"channel", "platform", "random", "random.pick", "time", "uptime"})
 
 
@@ -450,26 +444,20 @@ class TimerService:
         return claimed
 
     async def _post(self, claimed: Sequence[tuple[_Due, int]], now: datetime) -> int:
-        by_platform: dict[str, list[bytes]] = defaultdict(list)
+        messages = []
         for item, run in claimed:
             text = await self._render(item, now)
-            if not text.strip():
-                continue
-            outbound_id = f"timer:{item.timer.id}:{run}"
-            message = OutboundMessage(
-                outbound_id=outbound_id,
-                event_id=outbound_id,
-                session_id="",
-                platform=cast(Platform, item.platform),
-                entity_id=item.timer.entity_id,
-                channel_id=item.channel,
-                text=text,
-            )
-            by_platform[item.platform].append(encode_outbound(message))
-        for platform, payloads in by_platform.items():
-            await self.bus.publish(keys.replies_stream(platform), payloads)
-            metrics.REPLIES.labels(platform).inc(len(payloads))
-        return sum(len(payloads) for payloads in by_platform.values())
+            if text.strip():
+                messages.append(
+                    outbox.message(
+                        f"timer:{item.timer.id}:{run}",
+                        item.platform,
+                        text,
+                        entity_id=item.timer.entity_id,
+                        channel_id=item.channel,
+                    )
+                )
+        return await outbox.post(self.bus, messages)
 
     async def _render(self, item: _Due, now: datetime) -> str:
         context = VariableContext(
@@ -479,7 +467,7 @@ class TimerService:
             clock=_At(now),
             live_since=item.live_since,
         )
-        length = PLATFORM_LENGTHS.get(item.platform, DEFAULT_LENGTH)
+        length = outbox.max_length(item.platform)
         return await render(item.timer.message, _TimerVariables(context), max_length=length)
 
     async def _line_counts(self, entity_ids: Collection[str]) -> dict[str, int]:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
-from typing import Annotated
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, WebSocket, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from waddlebot.core.permissions import Level
+from waddlebot.infra.db.models import Identity, User
 from waddlebot.runtime import Runtime
-from waddlebot.services.access import AccessDenied, Principal, Role
+from waddlebot.services.access import ROLE_RANK, AccessDenied, Principal, Role
 from waddlebot.services.accounts import SESSION_PREFIX
 
 SESSION_COOKIE = "waddlebot_session"
@@ -123,6 +128,106 @@ def level_of(principal: Principal, role: Role) -> int | None:
     if principal.kind == "service":
         return None
     return int(ROLE_LEVELS[role])
+
+
+# ----- who is calling, in a community -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The principal, their role in the community, and what the audit log calls them."""
+
+    principal: Principal
+    community_id: int
+    role: Role
+    actor: str
+
+    @property
+    def level(self) -> int | None:
+        """The level they act with: None for a service account (unrestricted)."""
+        return level_of(self.principal, self.role)
+
+    @property
+    def moderator(self) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK["moderator"]
+
+    @property
+    def user_id(self) -> int | None:
+        return self.principal.user_id if self.principal.kind == "user" else None
+
+
+class RoleIn:
+    """A dependency: the caller, when their role in ``{community_id}`` is at least ``role``
+    (403 otherwise, before the body or query are looked at)."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    async def __call__(
+        self,
+        community_id: CommunityId,
+        request: Request,
+        principal: Principal = Depends(get_principal),
+        runtime: Runtime = Depends(get_runtime),
+    ) -> Caller:
+        role = await community_role(runtime, principal, community_id, self.role)
+        return Caller(principal, community_id, role, actor_of(principal, request))
+
+
+Member = Annotated[Caller, Depends(RoleIn("member"))]
+Moderator = Annotated[Caller, Depends(RoleIn("moderator"))]
+Admin = Annotated[Caller, Depends(RoleIn("admin"))]
+
+
+class ForWhom(BaseModel):
+    user_id: int | None = Field(default=None, description="default: the caller")
+
+
+async def person_named(runtime: Runtime, user_id: int) -> str:
+    """How chat names a person: ``@`` and their first account's login (or display name)."""
+    async with runtime.db.read_session() as session:
+        row = (
+            await session.execute(
+                select(User.display_name, Identity.login)
+                .outerjoin(Identity, Identity.user_id == User.id)
+                .where(User.id == user_id)
+                .order_by(Identity.id)
+                .limit(1)
+            )
+        ).first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no user {user_id}")
+    return f"@{row[1] or row[0] or user_id}"
+
+
+async def whom(runtime: Runtime, caller: Caller, user_id: int | None) -> tuple[int, str]:
+    """The person a request acts for: the caller, or ``user_id`` (moderators and service
+    accounts only); with their chat name."""
+    if user_id is None:
+        if caller.user_id is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "say for whom: give user_id")
+        user_id = caller.user_id
+    elif user_id != caller.user_id and not caller.moderator:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "acting for someone else needs the moderator role"
+        )
+    return user_id, await person_named(runtime, user_id)
+
+
+@contextmanager
+def answering(
+    refusals: type[Exception] | tuple[type[Exception], ...],
+    answer: Callable[[Any], HTTPException],
+) -> Iterator[None]:
+    """What a service refuses (one of ``refusals``) becomes the HTTP error ``answer`` makes
+    of it."""
+    try:
+        yield
+    except refusals as exc:
+        raise answer(exc) from exc
+
+
+# ----- websockets ---------------------------------------------------------------------------
 
 
 async def websocket_principal(websocket: WebSocket) -> Principal | None:

@@ -481,8 +481,288 @@ class TwitchSubscription(Base):
 
 # ----- memories: quotes, URLs, notes, reminders (migration 0006_memories) -----
 
+MEMORY_KINDS = ("quote", "url", "note", "reminder")
+REMINDER_REPEATS = ("once", "daily", "weekly")
+# the PostgreSQL full-text index of quotes; SQLite has the FTS5 table quotes_fts instead
+QUOTE_SEARCH_VECTOR = "to_tsvector('simple'::regconfig, text)"
+
+
+class MemoryCounter(Base):
+    """The last number a community gave its quotes (URLs, notes, reminders): numbers count up
+    and are never given twice, even after a removal."""
+
+    __tablename__ = "memory_counters"
+    __table_args__ = (
+        CheckConstraint("kind IN ('quote', 'url', 'note', 'reminder')", name="kind"),
+    )
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Quote(Base):
+    """Something someone said, kept by a community (``!quote add``)."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (
+        UniqueConstraint("community_id", "number"),
+        Index("ix_quotes_community_id_said_by_user_id", "community_id", "said_by_user_id"),
+        Index("ix_quotes_search", text(QUOTE_SEARCH_VECTOR), postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(400))
+    said_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    said_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    added_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    added_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    entity_id: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    game: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class SavedUrl(Base):
+    """A link a community keeps (``!url add``)."""
+
+    __tablename__ = "urls"
+    __table_args__ = (UniqueConstraint("community_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    added_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    added_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Note(Base):
+    """A community's note (``!note add``), with labels of its own in ``note_labels``."""
+
+    __tablename__ = "notes"
+    __table_args__ = (UniqueConstraint("community_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(400))
+    added_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    added_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class NoteLabel(Base):
+    """A free-form label (``#todo``) on a note. Not the ``labels`` table: those are defined by
+    admins beforehand and may grant permission levels; these are made by writing them."""
+
+    __tablename__ = "note_labels"
+    __table_args__ = (Index("ix_note_labels_community_id_label", "community_id", "label"),)
+
+    note_id: Mapped[int] = mapped_column(
+        ForeignKey("notes.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+
+
+class Reminder(Base):
+    """A message to post once or on a schedule (``!remind``), in a place or privately to one
+    account (``to_user``). The scheduler claims a due one (``claimed_by``, until
+    ``claimed_until``) before it posts, so only one process sends it."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("community_id", "number"),
+        CheckConstraint("repeat IN ('once', 'daily', 'weekly')", name="repeat"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    to_user: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    text: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    repeat: Mapped[str] = mapped_column(String(8), default="once", server_default="once")
+    weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 is Monday
+    time_of_day: Mapped[str] = mapped_column(String(5), default="", server_default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    claimed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_run_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = _created_at()
+
 
 # ----- inventory and calendar (migration 0007_inventory_calendar) -----
 
+EVENT_STATUSES = ("pending", "approved", "rejected", "cancelled")
+
+
+class InventoryItem(Base):
+    """A thing a community lends out (the ``inventory`` module); who has it, since when."""
+
+    __tablename__ = "inventory_items"
+    __table_args__ = (UniqueConstraint("community_id", "name_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))  # as first written
+    name_key: Mapped[str] = mapped_column(String(64))  # case-folded, for lookups
+    description: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    holder_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    holder_name: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    checked_out_at: Mapped[datetime | None] = mapped_column(nullable=True)  # None: available
+    created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class InventoryItemLabel(Base):
+    """A free-form label on one item (``#camera``); not a user label (see services/inventory)."""
+
+    __tablename__ = "inventory_item_labels"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class InventoryCheckout(Base):
+    """One lending of an item: to whom, when it went out and when it came back."""
+
+    __tablename__ = "inventory_checkouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    user_name: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    out_at: Mapped[datetime] = mapped_column()
+    out_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    in_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    in_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+
+
+class CalendarEvent(Base):
+    """An event of a community's calendar (the ``calendar`` module). A recurring one is one
+    row with an RRULE; its occurrences are computed, never stored."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'cancelled')", name="status"
+        ),
+        Index("ix_calendar_events_community_id_status", "community_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    entity_id: Mapped[str | None] = mapped_column(  # where reminders are announced
+        ForeignKey("entities.id", ondelete="SET NULL"), nullable=True
+    )
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    starts_at: Mapped[datetime] = mapped_column()  # the first occurrence
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))  # recurrence keeps this wall-clock time
+    rrule: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    creator_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    creator_name: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    decided_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    remind_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class CalendarAttendee(Base):
+    """Someone going to an event (every occurrence of a recurring one)."""
+
+    __tablename__ = "calendar_attendees"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    name: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    joined_at: Mapped[datetime] = _created_at()
+
+
+class CalendarFeed(Base):
+    """A community's iCalendar feed: only a hash (sha256) of its secret token is kept."""
+
+    __tablename__ = "calendar_feeds"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+
 
 # ----- browser-source overlays (migration 0008_overlays) -----
+
+
+class OverlayToken(Base):
+    """The secret in a community's browser-source URLs (``/overlay/<token>/<kind>``): one per
+    community. Looked up by its SHA-256; kept encrypted (``token_sealed``) only so that
+    ``!overlay url`` can show it again. Replacing it (``!overlay rotate``) retires the old one."""
+
+    __tablename__ = "overlay_tokens"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sealed: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()

@@ -25,10 +25,10 @@ from waddlebot.services.community import (
 """``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
 platform (without a leading ``@``), None when unknown."""
 
-COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel")
+COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel", "timezone")
 COMMUNITY_USAGE = (
     "[rename <name> | link <platform> | join <code> | unlink <place> | "
-    "rolelevel <@role> <level|none>]"
+    "rolelevel <@role> <level|none> | timezone [zone]]"
 )
 ROLE_SUBCOMMANDS = ("list", "add", "remove")
 ROLE_USAGE = "list | add <user> <moderator|admin> | remove <user> [moderator|admin]"
@@ -224,12 +224,30 @@ async def _role_level(call: _Call) -> None:
         call.ctx.reply(f"<@&{role}> now gives {Level.at_least(level).label} level here.")
 
 
+async def _timezone(call: _Call) -> None:
+    """``!community timezone`` shows it (everyone); ``!community timezone <zone>`` sets it."""
+    if not call.args:
+        zone = await call.service.timezone(call.community_id)
+        call.ctx.reply(f"This community's time zone is {zone.key}.")
+        return
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can set the time zone."):
+        return
+    if len(call.args) != 1:
+        raise UsageError(f"one IANA zone name, e.g. {call.prefix}community timezone Europe/Berlin")
+    try:
+        zone = await call.service.set_timezone(call.community_id, call.args[0], call.actor)
+    except CommunityError as exc:
+        raise UsageError(str(exc)) from exc
+    call.ctx.reply(f"This community's time zone is now {zone.key}.")
+
+
 _COMMUNITY_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
     "rename": _rename,
     "link": _link,
     "join": _join,
     "unlink": _unlink,
     "rolelevel": _role_level,
+    "timezone": _timezone,
 }
 
 

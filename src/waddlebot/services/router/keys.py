@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from waddlebot.overlays import keys as overlay_keys
+
 EVENTS_STREAM = "events"
 DEAD_LETTER_STREAM = "events.dead"
 ROUTER_GROUP = "router"
@@ -14,7 +16,7 @@ def replies_stream(platform: str) -> str:
 
 
 def overlay_channel(community_id: int) -> str:
-    return f"overlay.{community_id}"
+    return overlay_keys.channel(community_id)
 
 
 def dedupe_key(platform: str, message_id: str) -> str:

@@ -35,6 +35,7 @@ from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.ports import Ports
 from waddlebot.modules.core import SET_PREFIX_ACTION
 from waddlebot.modules.sdk import CommandSpec
+from waddlebot.overlays.publisher import OverlayPublisher, Prepared, TickerReply
 from waddlebot.services.aliases import AliasInfo
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.directory import Directory
@@ -110,7 +111,8 @@ class _Trip:
     listeners: list[ModuleClient] = field(default_factory=list)
     caller: Caller | None = None
     replies: list[OutboundMessage] = field(default_factory=list)
-    overlay: list[bytes] = field(default_factory=list)
+    overlay: list[Prepared] = field(default_factory=list)
+    ticker: list[str] = field(default_factory=list)  # replies said in the channel
     outcome: str = ""  # what became of the command, for metrics
     reply_counts: dict[str, int] = field(default_factory=dict)  # per source, for outbound ids
     expansions: list[str] = field(default_factory=list)  # aliases run so far, in order
@@ -133,8 +135,10 @@ class Router:
         settings: Settings,
         grants: LevelGrants | None = None,
         aliases: AliasIndex | None = None,
+        overlays: OverlayPublisher | None = None,
     ) -> None:
         self._grants = grants
+        self._overlays = overlays or OverlayPublisher(ports.cache, ports.broadcast)
         self._aliases = aliases
         self._ports = ports
         self._cache = ports.cache
@@ -565,12 +569,9 @@ class Router:
     def _collect(self, trip: _Trip, response: ModuleResponse, source: str) -> None:
         for reply in response.replies:
             self._add_reply(trip, reply, source)
-        for update in response.overlay:
-            trip.overlay.append(
-                orjson.dumps(
-                    {"session_id": trip.session_id, "kind": update.kind, "payload": update.payload}
-                )
-            )
+        for update in response.overlay:  # one a page cannot show fails here, like a bad reply
+            prepared = self._overlays.prepare(trip.session_id, update.kind, update.payload)
+            trip.overlay.append(prepared)
 
     async def _act(
         self, trip: _Trip, client: ModuleClient, response: ModuleResponse, source: str
@@ -668,6 +669,8 @@ class Router:
         if visibility is not Visibility.CHANNEL and not to_user and event.author:
             to_user = event.author.user_id
         elsewhere = reply.to_platform is not None and visibility is Visibility.DIRECT
+        if visibility is Visibility.CHANNEL and source != "router":
+            trip.ticker.append(reply.text)
         trip.replies.append(
             OutboundMessage(
                 outbound_id=f"{event.event_id}:{source}:{n}",
@@ -694,14 +697,28 @@ class Router:
         for platform, payloads in by_platform.items():
             await self._ports.bus.publish(keys.replies_stream(platform), payloads)
             metrics.REPLIES.labels(platform).inc(len(payloads))
-        for trip in trips:
-            assert trip.community is not None
-            for update in trip.overlay:
-                await self._ports.broadcast.publish(keys.overlay_channel(trip.community.id), update)
+        await self._emit_overlays(trips)
         await self._cache.set_many(
             [(keys.dedupe_key(t.event.platform, t.event.message_id), _DONE) for t in trips],
             self._settings.dedupe_ttl_seconds,
         )
+
+    async def _emit_overlays(self, trips: list[_Trip]) -> None:
+        """Overlay updates, and channel replies for the tickers. Best effort: an overlay is
+        decoration, and failing the batch for it would send its replies twice."""
+        ticker: list[TickerReply] = []
+        try:
+            for trip in trips:
+                assert trip.community is not None
+                if trip.overlay:
+                    await self._overlays.publish(trip.community.id, trip.overlay)
+                ticker.extend(
+                    TickerReply(trip.community.id, trip.session_id, trip.event.platform, text)
+                    for text in trip.ticker
+                )
+            await self._overlays.ticker(ticker)
+        except Exception:
+            log.warning("overlay updates not published", exc_info=True)
 
 
 def _alias_wins(route: CommandRoute | None, alias: AliasInfo | None) -> bool:
