@@ -17,6 +17,7 @@ from tests.support.harness import make_settings, serving
 from waddlebot.collectors.discord.interactions import PATH as INTERACTIONS
 from waddlebot.infra import metrics
 from waddlebot.runtime import Runtime
+from waddlebot.settings import Settings
 
 
 @dataclass
@@ -52,6 +53,7 @@ async def world(
             discord_guild_ready_timeout=0.05,
             discord_public_key=fake.public_key,
             discord_inline_wait_seconds=0.3,
+            module_timeout_seconds=5.0,
         )
         async with serving(settings) as (url, runtime):
             collector = runtime.discord
@@ -92,6 +94,25 @@ async def test_a_slow_module_gets_a_deferred_response_then_a_follow_up(world: Wo
     )
     await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
     assert first_response(world, interaction).type == 5  # "thinking..." within the 3 s
+    assert [m.content for m in world.fake.followups(interaction)] == ["finally"]
+
+
+async def test_a_module_slower_than_three_seconds_is_deferred_in_time(world: World) -> None:
+    """With the default wait: the fake refuses a first response after Discord's 3 s."""
+    collector = world.runtime.discord
+    assert collector is not None
+    collector.inline_wait = Settings.model_fields["discord_inline_wait_seconds"].default
+    interaction = await world.fake.slash_command(
+        "slow",
+        channel=world.general,
+        user=world.alice,
+        options=[{"type": 3, "name": "seconds", "value": "3.2"}],
+    )
+    await world.fake.wait_until(
+        lambda: world.fake.followups(interaction), what="a follow-up", timeout=10
+    )
+    deferral = first_response(world, interaction)
+    assert (deferral.type, deferral.accepted) == (5, True)
     assert [m.content for m in world.fake.followups(interaction)] == ["finally"]
 
 
