@@ -1,24 +1,29 @@
 """Reading a platform's reply stream (``replies.<platform>``) as one consumer of the
-platform's group: each message handed to the collector's sender, a batch acknowledged once
-handled, entries a dead consumer left behind (or a failed batch) reclaimed after a while and
-given up after :data:`MAX_DELIVERIES` tries, malformed ones logged and counted, and a message
-sent already (a batch retried after a failure) not sent again.
+platform's group, and handing each message to the collector's sender.
 
-Messages of one *lane* (a channel, say) go out in order; lanes go out side by side, so a
-channel held back by its platform's pace holds up no other."""
+Messages of one *lane* (a channel, say) go out in order, each lane on its own worker, so a
+channel held back by its platform's pace (or a 429) holds up no other, in this read or the
+next. An entry is acknowledged once its message is handled. One whose sending failed is left
+unacknowledged: the bus hands it out again after ``reclaim_idle_ms``, and after
+:data:`MAX_DELIVERIES` tries it is given up (logged and counted). Entries waiting in a lane are
+kept from being reclaimed meanwhile (``touch``); malformed ones are logged and counted; a
+message sent already (a redelivery) is not sent again.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import structlog
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import decode_outbound
-from waddlebot.infra.ports import Bus
+from waddlebot.infra.ports import Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
 from waddlebot.services.router import keys
 
@@ -27,7 +32,14 @@ log = structlog.get_logger("waddlebot.replies")
 Send = Callable[[OutboundMessage], Awaitable[None]]
 Lane = Callable[[OutboundMessage], str]
 REMEMBERED = 10_000  # outbound ids kept to skip redeliveries
-MAX_DELIVERIES = 5  # a batch that failed this often is given up (logged), not tried forever
+MAX_DELIVERIES = 5
+LANE_IDLE_SECONDS = 60.0  # a lane's worker ends after this long without work
+
+
+@dataclass
+class _Lane:
+    queue: asyncio.Queue[tuple[str, OutboundMessage]] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
 
 
 class ReplyStream:
@@ -40,87 +52,134 @@ class ReplyStream:
         consumer: str,
         lane: Lane | None = None,
         batch: int = 50,
+        max_held: int = 1_000,
         reclaim_idle_ms: int = 30_000,
     ) -> None:
         self._bus = bus
         self._platform = platform
         self._stream = keys.replies_stream(platform)
         self._send = send
-        self._lane = lane
         self._consumer = consumer
+        self._lane_of = lane or (lambda _message: "")
         self._batch = batch
+        self._max_held = max_held
         self._reclaim_idle_ms = reclaim_idle_ms
         self._sent: OrderedDict[str, None] = OrderedDict()
-        self._task: asyncio.Task[None] | None = None
+        self._held: set[str] = set()  # entry ids queued or being sent
+        self._room = asyncio.Event()
+        self._room.set()
+        self._lanes: dict[str, _Lane] = {}
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self._bus.ensure_group(self._stream, self._platform)
-        self._task = asyncio.create_task(self._forever(), name=f"{self._platform}-replies")
+        self._tasks = [
+            asyncio.create_task(self._read_forever(), name=f"{self._platform}-replies"),
+            asyncio.create_task(self._keep_alive(), name=f"{self._platform}-replies-held"),
+        ]
 
     async def stop(self) -> None:
-        await stop_task(self._task)
+        """Stop at once; what is still queued stays unacknowledged, for whoever reads next."""
+        for task in [*self._tasks, *(lane.task for lane in self._lanes.values())]:
+            await stop_task(task)
+        self._tasks, self._lanes = [], {}
+        self._held.clear()
+        self._room.set()
 
-    async def _forever(self) -> None:
-        group = self._platform
+    async def _read_forever(self) -> None:
         while True:
             try:
+                await self._room.wait()
+                count = min(self._batch, self._max_held - len(self._held))
                 entries = await self._bus.read(
-                    self._stream, group, self._consumer, self._batch, 1000
+                    self._stream, self._platform, self._consumer, count, 1000
                 )
                 if not entries:
                     entries = await self._bus.reclaim(
-                        self._stream, group, self._consumer, self._reclaim_idle_ms, self._batch
+                        self._stream, self._platform, self._consumer, self._reclaim_idle_ms, count
                     )
-                if not entries:
-                    continue
-                given_up = [e for e in entries if e.deliveries > MAX_DELIVERIES]
-                for entry in given_up:
-                    log.error(
-                        "reply given up after failed deliveries",
-                        platform=self._platform,
-                        entry=entry.id,
-                    )
-                    metrics.DELIVERED.labels(self._platform, "given_up").inc()
-                await self._deliver(
-                    self._fresh([e.data for e in entries if e.deliveries <= MAX_DELIVERIES])
-                )
-                await self._bus.ack(self._stream, group, [e.id for e in entries])
+                for entry in entries:
+                    await self._accept(entry)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("delivery failed; retrying", platform=self._platform)
+                log.exception("reading replies failed; retrying", platform=self._platform)
                 await asyncio.sleep(0.5)
 
-    def _fresh(self, payloads: list[bytes]) -> list[OutboundMessage]:
-        messages = []
-        for data in payloads:
-            try:
-                message = decode_outbound(data)
-            except ValueError:
-                log.error("malformed reply dropped", platform=self._platform)
-                metrics.DELIVERED.labels(self._platform, "malformed").inc()
-                continue
-            if message.outbound_id not in self._sent:
-                messages.append(message)
-        return messages
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(self._reclaim_idle_ms / 3000)
+            with contextlib.suppress(Exception):  # the next beat tries again
+                if self._held:
+                    await self._bus.touch(
+                        self._stream, self._platform, self._consumer, list(self._held)
+                    )
 
-    async def _deliver(self, messages: list[OutboundMessage]) -> None:
-        if self._lane is None:
-            await self._in_order(messages)
+    async def _accept(self, entry: BusMessage) -> None:
+        if entry.id in self._held:
+            return  # reclaimed from ourselves while still queued
+        if entry.deliveries > MAX_DELIVERIES:
+            log.error("reply given up after failed deliveries", platform=self._platform)
+            metrics.DELIVERED.labels(self._platform, "given_up").inc()
+            await self._ack(entry.id)
             return
-        lanes: dict[str, list[OutboundMessage]] = {}
-        for message in messages:
-            lanes.setdefault(self._lane(message), []).append(message)
-        outcomes = await asyncio.gather(
-            *(self._in_order(lane) for lane in lanes.values()), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        try:
+            message = decode_outbound(entry.data)
+        except ValueError:
+            log.error("malformed reply dropped", platform=self._platform)
+            metrics.DELIVERED.labels(self._platform, "malformed").inc()
+            await self._ack(entry.id)
+            return
+        if message.outbound_id in self._sent:
+            await self._ack(entry.id)
+            return
+        self._held.add(entry.id)
+        if len(self._held) >= self._max_held:
+            self._room.clear()
+        name = self._lane_of(message)
+        lane = self._lanes.get(name)
+        if lane is None or lane.task is None or lane.task.done():
+            lane = self._lanes[name] = _Lane()
+            lane.task = asyncio.create_task(self._work(name, lane), name=f"replies-{name}")
+        lane.queue.put_nowait((entry.id, message))
 
-    async def _in_order(self, messages: list[OutboundMessage]) -> None:
-        for message in messages:
-            await self._send(message)
-            self._sent[message.outbound_id] = None
-            if len(self._sent) > REMEMBERED:
-                self._sent.popitem(last=False)
+    async def _work(self, name: str, lane: _Lane) -> None:
+        while True:
+            try:
+                entry_id, message = await asyncio.wait_for(lane.queue.get(), LANE_IDLE_SECONDS)
+            except TimeoutError:
+                if lane.queue.empty() and self._lanes.get(name) is lane:
+                    del self._lanes[name]
+                    return
+                continue
+            try:
+                await self._send(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "reply not sent; left for redelivery",
+                    platform=self._platform,
+                    outbound_id=message.outbound_id,
+                )
+                self._let_go(entry_id)
+                continue
+            self._remember(message.outbound_id)
+            await self._ack(entry_id)
+            self._let_go(entry_id)
+
+    def _remember(self, outbound_id: str) -> None:
+        self._sent[outbound_id] = None
+        if len(self._sent) > REMEMBERED:
+            self._sent.popitem(last=False)
+
+    def _let_go(self, entry_id: str) -> None:
+        self._held.discard(entry_id)
+        if len(self._held) < self._max_held:
+            self._room.set()
+
+    async def _ack(self, entry_id: str) -> None:
+        try:
+            await self._bus.ack(self._stream, self._platform, [entry_id])
+        except Exception:  # handed out again later; the outbound id keeps it from going twice
+            log.warning("reply not acknowledged", platform=self._platform, entry=entry_id)
