@@ -160,6 +160,15 @@ async def test_user_text_never_pings_everyone(world: World) -> None:
     assert "everyone" not in (answer.allowed_mentions or {}).get("parse", [])
 
 
+async def test_user_text_pings_nobody_but_the_person_answered(world: World) -> None:
+    bob = world.fake.add_user(username="bob")
+    world.guild.add_member(bob)
+    await world.fake.post_message(world.general, world.alice, f"!echo <@{bob.id}> wake up")
+    (answer,) = await world.fake.wait_for_sent(1, world.general)
+    assert answer.content == f"<@{bob.id}> wake up"  # shown, not pinged
+    assert answer.mentions == [world.alice.id]  # the reply pings only the person it answers
+
+
 async def test_a_slash_command_over_the_signed_http_endpoint_is_answered(world: World) -> None:
     interaction, result = await world.fake.send_interaction(
         world.interactions,

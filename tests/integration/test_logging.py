@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import structlog
 
@@ -44,3 +45,14 @@ def test_secrets_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         line["api_key"] == "[redacted]" and line["token"] == "[redacted]" and line["user"] == "al"
     )
+
+
+async def test_request_urls_of_http_clients_are_not_logged(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    """A Slack command's response_url is a credential; httpx would log it at INFO."""
+    configure_logging("INFO", json=True)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.post("https://hooks.slack.com/commands/T1/2/secret-part")
+    assert "secret-part" not in capsys.readouterr().err

@@ -124,3 +124,14 @@ async def test_a_malformed_entry_is_dropped_and_the_rest_delivered(rig: Rig) -> 
     await rig.put("A", "fine")
     await until(lambda: rig.texts("A") == ["fine"])
     await rig.all_acknowledged()
+
+
+async def test_a_failed_send_comes_back_while_replies_keep_arriving(rig: Rig) -> None:
+    rig.sender.failures["flaky"] = 1
+    await rig.put("A", "flaky")
+    for n in range(100):  # a busy stream: never a read that finds nothing
+        await rig.put("B", f"b{n}")
+        await asyncio.sleep(0.02)
+        if "flaky" in rig.texts("A"):
+            break
+    assert rig.texts("A") == ["flaky"]

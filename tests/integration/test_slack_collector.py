@@ -217,6 +217,15 @@ async def test_bad_signatures_and_malformed_bodies_get_4xx(world: World) -> None
         assert status == 401, tamper
     status, _ = await fake.send_malformed_event(world.events)
     assert status == 400
+    async with httpx.AsyncClient() as http:  # headers no Slack request has: still a 401
+        headers: dict[str, Any]
+        for headers in (
+            {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"},
+            {"X-Slack-Request-Timestamp": "1700000000", "X-Slack-Signature": "v0=é".encode()},
+        ):
+            for url in (world.events, world.commands):
+                answer = await http.post(url, content=b"{}", headers=headers)
+                assert answer.status_code == 401, (url, headers)
     assert fake.posted() == []
 
 

@@ -30,7 +30,7 @@ def test_one_answer_is_given_inline_with_safe_mentions() -> None:
     assert response is not None
     assert response["type"] == 4
     assert response["data"]["content"] == "pong"
-    assert response["data"]["allowed_mentions"]["parse"] == ["users"]
+    assert response["data"]["allowed_mentions"]["parse"] == []  # no ping from user text
     assert "flags" not in response["data"]
 
 

@@ -74,11 +74,21 @@ def test_the_bots_own_messages_have_no_speaker() -> None:
 
 
 def test_workspace_owners_and_admins_get_their_roles() -> None:
-    owner = translate.Person.from_user({"id": "U1", "name": "o", "is_primary_owner": True})
-    admin = translate.Person.from_user({"id": "U2", "name": "a", "is_admin": True})
+    owner = translate.Person.from_user(
+        {"id": "U1", "name": "o", "is_primary_owner": True, "team_id": TEAM}, TEAM
+    )
+    admin = translate.Person.from_user({"id": "U2", "name": "a", "is_admin": True}, TEAM)
     assert owner.author().roles == (PlatformRole.OWNER,)
     assert admin.author().roles == (PlatformRole.ADMIN,)
     assert ALICE.author().roles == ()
+
+
+def test_an_admin_of_another_organisation_is_no_admin_here() -> None:
+    """Slack Connect: a shared channel's guest is an admin of their own workspace only."""
+    guest = translate.Person.from_user(
+        {"id": "U3", "name": "g", "is_admin": True, "is_owner": True, "team_id": "T0OTHER"}, TEAM
+    )
+    assert guest.author().roles == ()
 
 
 def test_a_member_joining_a_channel() -> None:

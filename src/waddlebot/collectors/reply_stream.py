@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class ReplyStream:
         self._room.set()
 
     async def _read_forever(self) -> None:
+        reclaimed_at = time.monotonic()
         while True:
             try:
                 await self._room.wait()
@@ -94,8 +96,11 @@ class ReplyStream:
                 entries = await self._bus.read(
                     self._stream, self._platform, self._consumer, count, 1000
                 )
-                if not entries:
-                    entries = await self._bus.reclaim(
+                # what failed, or what a dead sender held, comes back even while new replies
+                # keep arriving
+                if not entries or time.monotonic() - reclaimed_at > self._reclaim_idle_ms / 2000:
+                    reclaimed_at = time.monotonic()
+                    entries += await self._bus.reclaim(
                         self._stream, self._platform, self._consumer, self._reclaim_idle_ms, count
                     )
                 for entry in entries:

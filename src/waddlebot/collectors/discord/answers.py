@@ -16,8 +16,9 @@ EPHEMERAL = 1 << 6  # message flag: only the person who ran the command sees it
 TOKEN_TTL = 15 * 60  # an interaction token works this long
 MAX_LENGTH = 2000
 NOTHING_TO_SAY = "Done."  # a command that answered nothing still gets an answer
-# never @everyone or a role because of what a user typed (py-cord types it as a TypedDict)
-SAFE_MENTIONS: Any = {"parse": ["users"], "replied_user": True}
+# nobody is pinged because of what a user typed (`!echo <@id>`, a quote): no @everyone, no
+# role, no user; only the person a reply answers (py-cord types it as a TypedDict)
+SAFE_MENTIONS: Any = {"parse": [], "replied_user": True}
 DEFER: dict[str, Any] = {"type": DEFERRED_MESSAGE}
 
 

@@ -142,9 +142,13 @@ class DiscordCollector:
         return await self._leadership.try_lead()
 
     async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="discord-gateway")
+
+    async def _run(self) -> None:
+        # logged in before leading: the sender needs py-cord's HTTP session
+        await self.client.login(self._settings.discord_token.get_secret_value())
         await self._leadership.start()
-        token = self._settings.discord_token.get_secret_value()
-        self._task = asyncio.create_task(self.client.start(token), name="discord-gateway")
+        await self.client.connect(reconnect=True)
 
     async def stop(self) -> None:
         await self._leadership.stop()

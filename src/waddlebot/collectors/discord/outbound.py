@@ -50,7 +50,9 @@ class DiscordOutbound:
         self._states = states
         self._settle_wait = settle_wait
         self._forbidden: dict[str, float] = {}  # channel or DM target -> refused until
-        self._replies = ReplyStream(bus, PLATFORM, self._deliver, consumer=consumer)
+        # a lane per channel (or DM): one waiting out a 429, or a slash command's decision,
+        # holds up no other
+        self._replies = ReplyStream(bus, PLATFORM, self._deliver, consumer=consumer, lane=_target)
 
     async def start(self) -> None:
         await self._replies.start()

@@ -32,6 +32,6 @@ class People:
         except SlackApiError as exc:  # someone Slack cannot show: no names, no roles
             log.warning("slack user not looked up", user=user_id, error=exc.response.get("error"))
             return Person(user_id)
-        person = Person.from_user(found["user"])
+        person = Person.from_user(found["user"], workspace.team_id)
         await self._cache.set(key, orjson.dumps(dataclasses.asdict(person)), REMEMBER_SECONDS)
         return person

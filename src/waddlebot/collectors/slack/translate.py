@@ -46,15 +46,19 @@ class Person:
     is_bot: bool = False
 
     @classmethod
-    def from_user(cls, user: Mapping[str, Any]) -> Person:
+    def from_user(cls, user: Mapping[str, Any], team_id: str) -> Person:
+        """From a ``users.info`` user. Someone from another organisation in a shared channel
+        (Slack Connect) is an owner or admin of their own workspace, not of this one."""
         found = user.get("profile")
         profile: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        home = user.get("team_id")
+        ours = not home or home == team_id
         return cls(
             user_id=str(user.get("id") or ""),
             login=str(user.get("name") or ""),
             display_name=str(profile.get("display_name") or user.get("real_name") or ""),
-            is_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
-            is_admin=bool(user.get("is_admin")),
+            is_owner=ours and bool(user.get("is_owner") or user.get("is_primary_owner")),
+            is_admin=ours and bool(user.get("is_admin")),
             is_bot=bool(user.get("is_bot")),
         )
 

@@ -47,7 +47,11 @@ async def _signed_body(request: Request) -> tuple[Any, bytes | JSONResponse]:
     verifier = SignatureVerifier(collector.signing_secret)
     timestamp = request.headers.get("x-slack-request-timestamp")
     signature = request.headers.get("x-slack-signature")
-    if not verifier.is_valid(body, timestamp, signature):
+    try:
+        valid = verifier.is_valid(body, timestamp, signature)
+    except (ValueError, TypeError):  # a timestamp that is no number, a signature not ASCII
+        valid = False
+    if not valid:
         return None, _refuse(401, "invalid or stale request signature")
     return collector, body
 
