@@ -232,12 +232,14 @@ async def test_bad_signatures_and_malformed_bodies_get_4xx(world: World) -> None
 async def test_installing_into_a_workspace_binds_it_to_the_community(
     tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
 ) -> None:
-    """OAuth v2 from an admin's link: the bot token is kept encrypted, the workspace's
-    channels join the community, and the install's token answers there."""
+    """OAuth v2 from an admin's link: only a workspace owner or admin installs, only in the
+    browser that opened the link, once (a link preview does not spend it); the bot token is
+    kept encrypted, the workspace's channels join the community, and the install answers."""
     async with FakeSlack() as fake:
         team = fake.add_team("Initech")
         alice = fake.add_user(team, "alice", is_owner=True)
-        general = fake.add_channel(team, "general", members=[alice], bot_member=True)
+        bob = fake.add_user(team, "bob")
+        general = fake.add_channel(team, "general", members=[alice, bob], bot_member=True)
         port = free_port()
         public = f"http://127.0.0.1:{port}"
         settings = make_settings(
@@ -255,18 +257,35 @@ async def test_installing_into_a_workspace_binds_it_to_the_community(
         )
         async with serving(settings, port=port) as (url, runtime), httpx.AsyncClient() as http:
             community = await runtime.directory.resolve_entity("twitch:42", "twitch")
-            asked = await http.post(
-                f"{url}/api/v1/slack/communities/{community.community_id}/install",
-                headers={"Authorization": f"Bearer {API_KEY}"},
-            )
-            assert asked.status_code == 200, asked.text
-            start = await http.get(asked.json()["url"])
-            assert start.status_code == 302
-            callback = fake.approve(start.headers["location"], team, alice)
-            page = await http.get(callback)
-            assert page.status_code == 200 and "installed" in page.text
-            again = await http.get(callback)  # a replayed sign-in connects nothing
-            assert again.status_code == 400
+
+            async def link() -> str:
+                asked = await http.post(
+                    f"{url}/api/v1/slack/communities/{community.community_id}/install",
+                    headers={"Authorization": f"Bearer {API_KEY}"},
+                )
+                assert asked.status_code == 200, asked.text
+                return str(asked.json()["url"])
+
+            async def consent(start_url: str, user: User, client: httpx.AsyncClient) -> str:
+                start = await client.get(start_url)
+                assert start.status_code == 302
+                return fake.approve(start.headers["location"], team, user)
+
+            async with httpx.AsyncClient() as other:  # another browser
+                member = await consent(await link(), bob, http)
+                refused = await http.get(member)
+                assert refused.status_code == 400 and "owner or admin" in refused.text
+
+                stolen = await consent(await link(), alice, http)
+                forged = await other.get(stolen)  # someone else's browser sent back with it
+                assert forged.status_code == 400 and "another browser" in forged.text
+
+                start_url = await link()
+                assert (await other.get(start_url)).status_code == 302  # a chat's link preview
+                page = await http.get(await consent(start_url, alice, http))
+                assert page.status_code == 200 and "installed" in page.text
+                again = await http.get(await consent(start_url, alice, http))
+                assert again.status_code == 400 and "used already" in again.text
 
             event = fake.message(team, general, alice, "!community")
             assert (await fake.send_event(f"{url}{EVENTS_PATH}", team, event))[0] == 200

@@ -5,6 +5,7 @@ flow, ``/collectors/slack/oauth/...``) and the link an admin asks for
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -15,7 +16,14 @@ from waddlebot.collectors.slack.connect import CALLBACK_PATH, START_PATH, SlackC
 from waddlebot.runtime import Runtime
 from waddlebot.services.access import Principal
 from waddlebot.web.deps import CommunityId, actor_of, community_admin, get_runtime
-from waddlebot.web.oauth_pages import Callback, ConnectOut, finish, result_page, to_platform
+from waddlebot.web.oauth_pages import (
+    Callback,
+    ConnectOut,
+    browser_of,
+    finish,
+    result_page,
+    to_platform,
+)
 
 oauth_router = APIRouter(tags=["slack"])
 api_router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
@@ -36,8 +44,10 @@ Connect = Annotated[SlackConnect, Depends(_connect)]
 
 
 @oauth_router.get(START_PATH, summary="Send the browser to Slack to install the app")
-async def oauth_start(connect: Connect, ticket: str = Query(max_length=4096)) -> RedirectResponse:
-    return await to_platform(connect.authorize_url(ticket))
+async def oauth_start(
+    connect: Connect, request: Request, ticket: str = Query(max_length=4096)
+) -> RedirectResponse:
+    return await to_platform("Slack", request, partial(connect.authorize_url, ticket))
 
 
 @oauth_router.get(
@@ -45,11 +55,13 @@ async def oauth_start(connect: Connect, ticket: str = Query(max_length=4096)) ->
 )
 async def oauth_callback(
     connect: Connect,
+    request: Request,
     state: str = Query(default="", max_length=4096),
     code: str = Query(default="", max_length=512),
     error: str = Query(default="", max_length=200),
 ) -> HTMLResponse:
-    done = await finish("Slack", Callback(code, state, error), connect.complete)
+    browser = browser_of("Slack", request)
+    done = await finish("Slack", Callback(code, state, error, browser=browser), connect.complete)
     if isinstance(done, HTMLResponse):
         return done
     team_id, community_id = done

@@ -5,6 +5,7 @@ collector (:mod:`waddlebot.collectors.twitch.webhook`)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 import structlog
@@ -24,7 +25,14 @@ from waddlebot.web.deps import (
     get_runtime,
     require_service,
 )
-from waddlebot.web.oauth_pages import Callback, ConnectOut, finish, result_page, to_platform
+from waddlebot.web.oauth_pages import (
+    Callback,
+    ConnectOut,
+    browser_of,
+    finish,
+    result_page,
+    to_platform,
+)
 
 log = structlog.get_logger("waddlebot.twitch.web")
 
@@ -44,8 +52,10 @@ Collector = Annotated[TwitchCollector, Depends(_collector)]
 
 
 @oauth_router.get(START_PATH, summary="Send the browser to Twitch to connect an account")
-async def oauth_start(twitch: Collector, ticket: str = Query(max_length=4096)) -> RedirectResponse:
-    return await to_platform(twitch.connect.authorize_url(ticket))
+async def oauth_start(
+    twitch: Collector, request: Request, ticket: str = Query(max_length=4096)
+) -> RedirectResponse:
+    return await to_platform("Twitch", request, partial(twitch.connect.authorize_url, ticket))
 
 
 @oauth_router.get(
@@ -53,14 +63,14 @@ async def oauth_start(twitch: Collector, ticket: str = Query(max_length=4096)) -
 )
 async def oauth_callback(
     twitch: Collector,
+    request: Request,
     state: str = Query(default="", max_length=4096),
     code: str = Query(default="", max_length=512),
     error: str = Query(default="", max_length=200),
     error_description: str = Query(default="", max_length=500),
 ) -> HTMLResponse:
-    done = await finish(
-        "Twitch", Callback(code, state, error, error_description), twitch.connect.complete
-    )
+    callback = Callback(code, state, error, error_description, browser_of("Twitch", request))
+    done = await finish("Twitch", callback, twitch.connect.complete)
     if isinstance(done, HTMLResponse):
         return done
     await twitch.after_connect(done)

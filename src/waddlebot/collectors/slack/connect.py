@@ -1,11 +1,12 @@
 """Installing the app into a workspace with Slack's OAuth v2 flow, bound to a community by a
 one-time ticket (:mod:`waddlebot.collectors.oauth_tickets`): ``/collectors/slack/oauth/start``
 sends the browser to Slack; on the way back the code is exchanged (``oauth.v2.access``), the
-bot token kept encrypted, and the workspace (with every channel of it) joins the community
-the ticket named."""
+installer checked (an owner or admin of the workspace), the bot token kept encrypted, and the
+workspace (with every channel of it) joins the community the ticket named."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import structlog
@@ -13,8 +14,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from waddlebot.collectors.oauth_tickets import ConnectError, OAuthTickets
-from waddlebot.collectors.slack.translate import PLATFORM, workspace_entity
-from waddlebot.collectors.slack.workspaces import Workspaces
+from waddlebot.collectors.slack.translate import PLATFORM, Person, workspace_entity
+from waddlebot.collectors.slack.workspaces import Workspaces, web_client
 from waddlebot.infra.ports import Cache
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.services.audit import AuditLog
@@ -66,8 +67,8 @@ class SlackConnect:
         ticket = self._tickets.ticket({"c": community_id, "a": actor})
         return f"{self._public}{START_PATH}?{urlencode({'ticket': ticket})}"
 
-    async def authorize_url(self, ticket: str) -> str:
-        state, _ = await self._tickets.state_for(ticket)
+    async def authorize_url(self, ticket: str, browser: str) -> str:
+        state, _ = self._tickets.state_for(ticket, browser)
         query = {
             "client_id": self._settings.slack_client_id,
             "scope": ",".join(BOT_SCOPES),
@@ -76,9 +77,9 @@ class SlackConnect:
         }
         return f"{self._settings.slack_authorize_url}?{urlencode(query)}"
 
-    async def complete(self, code: str, state: str) -> tuple[str, int]:
+    async def complete(self, code: str, state: str, browser: str) -> tuple[str, int]:
         """Exchange the code; returns (team id, community id)."""
-        grant = await self._tickets.redeem(state)
+        grant = await self._tickets.redeem(state, browser)
         community_id, actor = int(grant["c"]), str(grant.get("a", ""))
         client = AsyncWebClient(base_url=self._settings.slack_api_url)
         try:
@@ -95,6 +96,7 @@ class SlackConnect:
         team_id, token = str(team.get("id") or ""), str(answer.get("access_token") or "")
         if not team_id or not token.startswith("xoxb-"):
             raise ConnectError("Slack did not give a bot token for a workspace; start again")
+        await self._check_installer(token, team_id, answer.get("authed_user") or {})
         await self._workspaces.save(
             team_id=team_id,
             bot_user_id=str(answer.get("bot_user_id") or ""),
@@ -119,3 +121,18 @@ class SlackConnect:
             detail={"team": str(team.get("name") or "")},
         )
         return team_id, community_id
+
+    async def _check_installer(self, token: str, team_id: str, authed: Any) -> None:
+        """Installing moves the whole workspace into the community: only the workspace's
+        owners and admins may (as only a broadcaster connects a Twitch channel)."""
+        user_id = str(authed.get("id") or "") if isinstance(authed, dict) else ""
+        try:
+            found = await web_client(token, self._settings.slack_api_url).users_info(user=user_id)
+        except SlackApiError as exc:
+            raise ConnectError("Slack did not say who installed the app; start again") from exc
+        person = Person.from_user(found["user"], team_id)
+        if not (person.is_owner or person.is_admin):
+            log.warning("slack install refused: not an owner or admin", team=team_id, user=user_id)
+            raise ConnectError(
+                "only an owner or admin of the workspace can add it to a community"
+            )

@@ -74,16 +74,17 @@ class TwitchConnect:
         ticket = self._tickets.ticket({"p": purpose, "c": community_id, "a": actor})
         return f"{self._public}{START_PATH}?{urlencode({'ticket': ticket})}"
 
-    async def authorize_url(self, ticket: str) -> str:
-        """Where to send the browser for a ticket; each ticket works once, so a link that
-        leaks later (a chat log, a screenshot) connects nothing."""
-        state, grant = await self._tickets.state_for(ticket)
+    async def authorize_url(self, ticket: str, browser: str) -> str:
+        """Where to send the browser for a ticket (``browser``: the secret its cookie keeps).
+        A ticket connects once, so a link that leaks later (a chat log, a screenshot)
+        connects nothing."""
+        state, grant = self._tickets.state_for(ticket, browser)
         return self._auth.authorize_url(
             redirect_uri=self.redirect_uri, scopes=SCOPES[str(grant["p"])], state=state
         )
 
-    async def complete(self, code: str, state: str) -> Connected:
-        grant = await self._tickets.redeem(state)
+    async def complete(self, code: str, state: str, browser: str) -> Connected:
+        grant = await self._tickets.redeem(state, browser)
         purpose, community_id, actor = str(grant["p"]), grant.get("c"), str(grant.get("a", ""))
         try:
             tokens = await self._auth.exchange_code(code, self.redirect_uri)
