@@ -5,6 +5,7 @@ Distributed mode (PostgreSQL and Redis), as a deployment runs it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from waddlebot.core.events import new_id
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.overlays import keys as overlay_keys
 from waddlebot.runtime import Runtime
 from waddlebot.services.router import keys
 
@@ -378,3 +380,38 @@ async def test_a_burst_is_paced_to_what_slack_allows_in_a_channel(world: World) 
     answers = await world.fake.wait_for_posted(6, world.general, timeout=15)
     assert sorted(a.text for a in answers) == [str(n) for n in range(6)]
     assert [c.status for c in world.fake.calls_to("chat.postMessage")] == [200] * 6  # no 429
+
+
+async def test_a_slash_command_in_a_direct_message_stays_off_the_stream_ticker(
+    world: World,
+) -> None:
+    """An overlay is open; what the bot answers to a command used in a DM is not shown."""
+    runtime = world.runtime
+    community = await runtime.directory.resolve_entity(
+        f"slack:{world.team.id}:{world.general.id}", "slack", server_id=world.team.id
+    )
+    lines = await runtime.ports.broadcast.subscribe(overlay_keys.channel(community.community_id))
+    await runtime.ports.cache.set(overlay_keys.live_key(community.community_id), b"1", 60)
+    try:
+        dm = world.fake.open_im(world.team, world.alice)
+        status, body = await world.fake.slash_command(
+            world.commands, world.team, dm, world.alice, "/waddle", "echo my secret"
+        )
+        assert (status, json.loads(body)["text"]) == (200, "my secret")
+        await world.say("!echo for everyone")
+        await world.fake.wait_for_posted(1, world.general)
+        shown = [json.loads(line) async for line in _first(lines, 1)]
+        assert "my secret" not in json.dumps(shown)
+        assert "for everyone" in json.dumps(shown)
+    finally:
+        await lines.close()
+
+
+async def _first(subscription: Any, n: int) -> AsyncIterator[bytes]:
+    async with asyncio.timeout(5):
+        count = 0
+        async for data in subscription:
+            yield data
+            count += 1
+            if count == n:
+                return

@@ -51,6 +51,7 @@ _NO_ROLE = b""
 RUN_COMMAND_ACTION = "command.run"  # an alias running another command; built-in modules only
 MAX_EXPANSIONS = 5
 _THREADABLE = frozenset({EventType.CHAT_MESSAGE, EventType.SLASH_COMMAND})  # replies hang here
+_CHAT = EventType.CHAT_MESSAGE
 COMMUNITY_ROLE_LEVELS: dict[str, Level] = {
     "owner": Level.OWNER,
     "admin": Level.ADMIN,
@@ -669,7 +670,9 @@ class Router:
         if visibility is not Visibility.CHANNEL and not to_user and event.author:
             to_user = event.author.user_id
         elsewhere = reply.to_platform is not None and visibility is Visibility.DIRECT
-        if visibility is Visibility.CHANNEL and source != "router":
+        # the ticker shows what the bot said in public chat; a slash command may have been
+        # used in a direct message (Slack), so its answers stay off the stream
+        if visibility is Visibility.CHANNEL and source != "router" and event.type is _CHAT:
             trip.ticker.append(reply.text)
         trip.replies.append(
             OutboundMessage(
