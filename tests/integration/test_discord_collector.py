@@ -4,6 +4,8 @@ gateway connection."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +207,9 @@ async def test_the_endpoint_refuses_what_discord_would_not_send(world: World) ->
     for refused in (sender.bad_signature, sender.tampered, sender.unsigned):
         assert (await refused(url)).status == 401
     assert (await sender.garbage_signature(url)).status == 401
+    body = json.dumps({"type": 1, "id": "1", "token": "t"}).encode()
+    replayed = await sender.send_raw(url, body, timestamp=str(int(time.time()) - 3600))
+    assert replayed.status == 401  # signed, but an hour old
     assert (await sender.unknown_type(url)).status == 400
     assert (await sender.malformed(url)).status == 400
 

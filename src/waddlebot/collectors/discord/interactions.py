@@ -7,6 +7,8 @@ a deferral, its answer following as the interaction's follow-up
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -19,10 +21,18 @@ log = structlog.get_logger("waddlebot.discord.interactions")
 
 PATH = "/collectors/discord/interactions"
 MAX_BODY = 256 * 1024
+MAX_AGE_SECONDS = 300  # an interaction token is only good for minutes anyway
 PING, APPLICATION_COMMAND = 1, 2
 PONG = 1
 
 router = APIRouter(tags=["discord"])
+
+
+def _recent(timestamp: str) -> bool:
+    try:
+        return abs(time.time() - int(timestamp)) <= MAX_AGE_SECONDS
+    except ValueError:
+        return False
 
 
 def _refuse(status: int, reason: str) -> JSONResponse:
@@ -42,6 +52,8 @@ async def interactions(request: Request) -> Response:
     timestamp = request.headers.get("x-signature-timestamp", "")
     if not collector.verifier.verify(signature, timestamp, body):
         return _refuse(401, "invalid request signature")
+    if not _recent(timestamp):  # a captured request replayed later runs as its member
+        return _refuse(401, "stale request timestamp")
     try:
         data = orjson.loads(body)
         kind = data["type"]
