@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from waddlebot.infra.db import Database
+from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.db.models import Community, Entity, Identity, Membership, User
 from waddlebot.services.directory import Directory, ResolvedEntity
 
@@ -237,3 +238,24 @@ async def test_a_new_channel_joins_the_community_of_its_server(directory: Direct
     assert random.created and random.community_id == general.community_id
     assert elsewhere.community_id != general.community_id
     assert other_platform.community_id not in (general.community_id, elsewhere.community_id)
+
+
+async def test_new_channels_of_one_server_seen_at_once_share_one_community(
+    fresh_postgres_url: str,
+) -> None:
+    """On PostgreSQL, where each call holds its own transaction: a real race."""
+    upgrade(fresh_postgres_url)
+    database = Database(fresh_postgres_url, pool_size=ATTEMPTS)
+    try:
+        directory = Directory(database)
+        resolved = await asyncio.gather(
+            *(
+                directory.resolve_entity(
+                    f"slack:T9:C{n}", "slack", server_id="T9", channel_id=f"C{n}"
+                )
+                for n in range(ATTEMPTS)
+            )
+        )
+    finally:
+        await database.close()
+    assert len({r.community_id for r in resolved}) == 1

@@ -35,7 +35,7 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, User
 from waddlebot.infra.ports import Cache
 from waddlebot.services.audit import AuditLog
-from waddlebot.services.directory import Directory, lock_community, upsert_role
+from waddlebot.services.directory import Directory, lock_community, lock_server, upsert_role
 from waddlebot.services.identity import hash_code, issue_code
 from waddlebot.services.router import keys
 
@@ -354,6 +354,7 @@ class CommunityService:
         ``server_id`` the server's other places move along, and its new ones follow. Returns
         the previous community."""
         async with self._db.session() as session:
+            await lock_server(session, self._db.dialect, platform, server_id)
             await lock_community(session, community_id)
             previous = await session.scalar(
                 select(Entity.community_id).where(Entity.id == entity_id).with_for_update()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +54,7 @@ class Directory:
         if found is None:
             try:
                 async with self.db.session() as session:
+                    await lock_server(session, self.db.dialect, platform, server_id)
                     joined = await _server_community(session, platform, server_id)
                     if joined is None:
                         community = Community(
@@ -234,6 +235,17 @@ async def upsert_role(
 
 def _has_owner(community_id: int) -> Any:
     return exists().where(Membership.community_id == community_id, Membership.role == "owner")
+
+
+async def lock_server(session: AsyncSession, dialect: str, platform: str, server_id: str) -> None:
+    """Hold the server (a guild, a workspace) for this transaction, so two of its new places
+    seen at once, or a place seen while the server is being installed elsewhere, end up in
+    one community (PostgreSQL; SQLite writes one transaction at a time)."""
+    if server_id and dialect == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"server:{platform}:{server_id}"},
+        )
 
 
 async def _server_community(
