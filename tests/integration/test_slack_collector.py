@@ -98,9 +98,12 @@ async def test_a_message_with_ping_is_answered_in_the_channel(world: World) -> N
 
 
 async def test_a_retry_of_the_same_event_is_not_answered_twice(world: World) -> None:
+    accepted = metrics.EVENTS_ACCEPTED.labels("slack")
+    before = accepted._value.get()
     await world.say("!echo once")
     status, _ = await world.fake.send_event(world.events, world.team, {}, retry_num=1)
     assert status == 200  # acknowledged, so Slack stops retrying
+    assert accepted._value.get() - before == 1  # the retry never reached the bus
     await world.say("!echo after")
     answers = await world.fake.wait_for_posted(2, world.general)
     assert [a.text for a in answers] == ["once", "after"]

@@ -127,3 +127,15 @@ def test_the_pace_lets_a_burst_through_then_one_a_second_per_channel() -> None:
     assert pace.delay("C1", 100.0) == pytest.approx(1.0)
     assert pace.delay("C2", 100.0) == 0.0  # another channel has its own
     assert pace.delay("C1", 110.0) == 0.0  # refilled meanwhile
+
+
+def test_the_pace_forgets_channels_that_are_quiet_again() -> None:
+    pace = ChannelPace(per_second=1.0, burst=3)
+    for n in range(10_001):
+        pace.delay(f"C{n}", 100.0)
+    pace.delay("busy", 200.0)
+    pace.delay("busy", 200.0)
+    pace.delay("busy", 200.0)
+    pace.delay("new", 200.0)  # over the cap: the quiet channels are forgotten
+    assert len(pace._buckets) == 2
+    assert pace.delay("busy", 200.0) == pytest.approx(1.0)  # the busy one still waits

@@ -82,7 +82,9 @@ class DiscordOutbound:
             )
             metrics.DELIVERED.labels(PLATFORM, "refused").inc()
             if exc.status in (401, 403):  # invalid requests: Discord bans bots that repeat them
-                self._forbidden[target] = time.monotonic() + FORBIDDEN_PAUSE
+                now = time.monotonic()
+                self._forbidden = {t: u for t, u in self._forbidden.items() if u > now}
+                self._forbidden[target] = now + FORBIDDEN_PAUSE
             return
         metrics.DELIVERED.labels(PLATFORM, "sent").inc()
 

@@ -35,6 +35,7 @@ log = structlog.get_logger("waddlebot.slack.outbound")
 
 PLATFORM = "slack"
 MAX_LENGTH = 4000
+MAX_CHANNELS = 10_000  # paces remembered before the idle ones are forgotten
 HINTS = {
     "not_in_channel": "invite the bot to the channel (/invite @bot)",
     "channel_not_found": "the channel is gone, or the bot cannot see it",
@@ -61,6 +62,12 @@ class ChannelPace:
         tokens, at = self._buckets.get(channel, (self._burst, now))
         tokens = min(self._burst, tokens + (now - at) * self._rate) - 1.0
         self._buckets[channel] = (tokens, now)
+        if len(self._buckets) > MAX_CHANNELS:  # a channel whose bucket refilled needs no entry
+            self._buckets = {
+                c: (t, a)
+                for c, (t, a) in self._buckets.items()
+                if t + (now - a) * self._rate < self._burst
+            }
         return max(0.0, -tokens / self._rate)
 
 
