@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.support.harness import free_port, make_settings, say, serving
 from tests.support.overlays import Feed, feed_url, open_feed, overlay_urls, with_state
@@ -286,6 +286,26 @@ async def test_rotating_closes_the_open_pages_and_retires_the_old_urls(served: S
     rotations = [e for e in await runtime.audit.recent() if e.action == "overlay.token.rotate"]
     owner = await runtime.identity.find_user("console", "streamer")
     assert [(e.actor, e.decision) for e in rotations] == [(str(owner), "change")]
+
+
+async def test_a_page_joining_while_the_token_rotates_is_closed(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rotation's notice goes to the pages open then; one that joined meanwhile is
+    checked again once it has joined."""
+    _, runtime = served
+    old = await overlay_urls(runtime)
+    hub = runtime.overlay_hub
+    assert hub is not None
+    join = hub.join
+
+    async def rotate_then_join(client: object) -> bool:
+        await say(runtime, "!overlay rotate", user="streamer", role="owner")
+        return await join(client)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hub, "join", rotate_then_join)
+    with pytest.raises(ConnectionClosed):  # closed at once, before its hello
+        await open_feed(old["general"])
 
 
 async def test_a_community_may_open_only_so_many_pages(settings: Settings) -> None:

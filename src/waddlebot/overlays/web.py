@@ -102,6 +102,10 @@ async def feed(websocket: WebSocket, token: str, kind: str) -> None:
     if not await hub.join(client):
         await websocket.close(TRY_AGAIN_LATER, "too many overlays open for this community")
         return
+    if await runtime.overlay_tokens.find(token) is None:  # rotated while this page joined,
+        await hub.leave(client)  # so the rotation's notice may have missed it
+        await websocket.close(code=1008)
+        return
     listener = asyncio.create_task(_listen(websocket, client))
     try:
         await hub.serve(client)
