@@ -1,4 +1,5 @@
-"""Splitting long replies at word boundaries (Twitch 500, Discord 2000 characters)."""
+"""Splitting long replies at word boundaries (Twitch 500, Discord 2000 characters), and a split
+message sent again after a failure half way going on where it stopped."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waddlebot.collectors.split import split_message
+from waddlebot.collectors.split import SentParts, split_message
 
 # no separators (Z*) or control characters (Cc, where \t and \n are): words have no whitespace
 WORD = st.text(
@@ -83,3 +84,36 @@ def test_twitch_sized_reply() -> None:
 def test_limit_must_be_positive() -> None:
     with pytest.raises(ValueError):
         split_message("text", 0)
+
+
+async def test_a_message_retried_after_a_failure_does_not_repeat_its_first_parts() -> None:
+    sent: list[str] = []
+    fail_at = {"two"}
+
+    async def send_one(_: int, part: str) -> None:
+        if part in fail_at:
+            fail_at.discard(part)
+            raise ConnectionError("lost")
+        sent.append(part)
+
+    parts, log = ["one", "two", "three"], SentParts()
+    with pytest.raises(ConnectionError):
+        await log.send("m1", parts, send_one)
+    await log.send("m1", parts, send_one)  # the bus hands it out again
+    assert sent == ["one", "two", "three"]
+    await log.send("m2", parts, send_one)  # another message starts from its beginning
+    assert sent[3:] == ["one", "two", "three"]
+
+
+async def test_only_so_many_messages_are_remembered() -> None:
+    log = SentParts(remembered=2)
+    sent: list[str] = []
+
+    async def send_one(_: int, part: str) -> None:
+        sent.append(part)
+
+    for key in ("a", "b", "c"):
+        await log.send(key, ["x"], send_one)
+    await log.send("a", ["x"], send_one)  # forgotten: sent again
+    await log.send("c", ["x"], send_one)  # remembered: not sent again
+    assert sent == ["x"] * 4

@@ -3,6 +3,9 @@ Discord 2000, ...) into several, at word boundaries."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+
 
 def split_message(text: str, limit: int) -> list[str]:
     """``text`` in chunks of at most ``limit`` characters, each as long as whole words allow.
@@ -28,3 +31,23 @@ def split_message(text: str, limit: int) -> list[str]:
     if rest:
         chunks.append(rest)
     return chunks
+
+
+class SentParts:
+    """Which parts of each split message went out. A message whose sending failed half way
+    is handed out again by the bus; it then goes on where it stopped instead of repeating
+    its first parts."""
+
+    def __init__(self, remembered: int = 10_000) -> None:
+        self._remembered = remembered
+        self._done: OrderedDict[str, int] = OrderedDict()
+
+    async def send(
+        self, key: str, parts: Sequence[str], send_one: Callable[[int, str], Awaitable[object]]
+    ) -> None:
+        for index in range(self._done.get(key, 0), len(parts)):
+            await send_one(index, parts[index])
+            self._done[key] = index + 1
+            self._done.move_to_end(key)
+            if len(self._done) > self._remembered:
+                self._done.popitem(last=False)

@@ -22,7 +22,7 @@ import structlog
 from waddlebot.collectors.answering import INLINE, PENDING, AnswerState, AnswerStates
 from waddlebot.collectors.discord.answers import CHANNEL_MESSAGE, MAX_LENGTH, SAFE_MENTIONS
 from waddlebot.collectors.reply_stream import ReplyStream
-from waddlebot.collectors.split import split_message
+from waddlebot.collectors.split import SentParts, split_message
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Bus
@@ -50,6 +50,7 @@ class DiscordOutbound:
         self._states = states
         self._settle_wait = settle_wait
         self._forbidden: dict[str, float] = {}  # channel or DM target -> refused until
+        self._parts = SentParts()
         # a lane per channel (or DM): one waiting out a 429, or a slash command's decision,
         # holds up no other
         self._replies = ReplyStream(bus, PLATFORM, self._deliver, consumer=consumer, lane=_target)
@@ -103,7 +104,7 @@ class DiscordOutbound:
         if private:
             await self._direct(http, message, chunks)
             return
-        for index, chunk in enumerate(chunks):
+        async def to_channel(index: int, chunk: str) -> None:
             reference: Any = None  # a MessageReference TypedDict
             if index == 0 and message.reply_to:
                 reference = {"message_id": message.reply_to, "fail_if_not_exists": False}
@@ -113,6 +114,8 @@ class DiscordOutbound:
                 allowed_mentions=SAFE_MENTIONS,
                 message_reference=reference,
             )
+
+        await self._parts.send(message.outbound_id, chunks, to_channel)
 
     async def _answer_interaction(
         self,
@@ -130,8 +133,11 @@ class DiscordOutbound:
             chunks = [PRIVATE_NOTE]
         if interaction.state == PENDING:  # the process that took it is gone undecided
             chunks = await self._respond_late(http, message.reply_to, interaction, chunks)
-        for chunk in chunks:
-            await self._followup(http, interaction, chunk)
+        await self._parts.send(
+            f"{message.outbound_id}:followup",
+            chunks,
+            lambda _, chunk: self._followup(http, interaction, chunk),
+        )
 
     async def _respond_late(
         self,
@@ -178,8 +184,13 @@ class DiscordOutbound:
         self, http: discord.http.HTTPClient, message: OutboundMessage, chunks: list[str]
     ) -> None:
         opened = await http.start_private_message(int(message.to_user))
-        for chunk in chunks:
-            await http.send_message(str(opened["id"]), chunk, allowed_mentions=SAFE_MENTIONS)
+        await self._parts.send(
+            f"{message.outbound_id}:dm",
+            chunks,
+            lambda _, chunk: http.send_message(
+                str(opened["id"]), chunk, allowed_mentions=SAFE_MENTIONS
+            ),
+        )
 
 
 def _target(message: OutboundMessage) -> str:

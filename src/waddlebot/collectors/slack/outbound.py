@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from waddlebot.collectors.answering import INLINE, AnswerStates
 from waddlebot.collectors.reply_stream import ReplyStream
 from waddlebot.collectors.slack.workspaces import Workspace, Workspaces
-from waddlebot.collectors.split import split_message
+from waddlebot.collectors.split import SentParts, split_message
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Bus
@@ -91,6 +91,7 @@ class SlackOutbound:
         self._settle_wait = settle_wait
         self._pace = pace or ChannelPace()
         self._http = httpx.AsyncClient(timeout=10.0)
+        self._parts = SentParts()
         self._replies = ReplyStream(bus, PLATFORM, self._deliver, consumer=consumer, lane=_lane)
 
     async def start(self) -> None:
@@ -136,7 +137,8 @@ class SlackOutbound:
         workspace = await self._workspace_of(message)
         client = workspace.client
         if message.visibility is Visibility.EPHEMERAL and message.channel_id:
-            for chunk in chunks:
+
+            async def to_person(_: int, chunk: str) -> None:
                 await self._paced(message.channel_id)
                 await client.chat_postEphemeral(
                     channel=message.channel_id,
@@ -144,14 +146,19 @@ class SlackOutbound:
                     text=chunk,
                     thread_ts=message.thread_id or None,
                 )
+
+            await self._parts.send(message.outbound_id, chunks, to_person)
             return
         channel, thread = message.channel_id, message.thread_id
         if message.visibility is not Visibility.CHANNEL:
             opened = await client.conversations_open(users=message.to_user)
             channel, thread = str(opened["channel"]["id"]), ""
-        for chunk in chunks:
+
+        async def post(_: int, chunk: str) -> None:
             await self._paced(channel)
             await client.chat_postMessage(channel=channel, text=chunk, thread_ts=thread or None)
+
+        await self._parts.send(message.outbound_id, chunks, post)
 
     async def _workspace_of(self, message: OutboundMessage) -> Workspace:
         _, _, rest = message.entity_id.partition(":")
@@ -169,10 +176,13 @@ class SlackOutbound:
 
     async def _respond(self, url: str, message: OutboundMessage, chunks: list[str]) -> None:
         kind = "in_channel" if message.visibility is Visibility.CHANNEL else "ephemeral"
-        for chunk in chunks:
+
+        async def respond(_: int, chunk: str) -> None:
             response = await self._http.post(url, json={"response_type": kind, "text": chunk})
             if response.status_code >= 400:
                 raise Undeliverable(f"response_url answered {response.status_code}")
+
+        await self._parts.send(message.outbound_id, chunks, respond)
 
 
 def escape(text: str) -> str:
