@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +19,14 @@ import orjson
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
-from waddlebot.infra.ports import Cache
+from waddlebot.infra import metrics
+from waddlebot.infra.codec import encode_envelope
+from waddlebot.infra.ports import Bus, Cache
 from waddlebot.services.completion import CompletionHub
+from waddlebot.services.router import keys
 
 PENDING, INLINE, DEFERRED = "pending", "inline", "deferred"
-Publish = Callable[[Event, bool], Awaitable[None]]  # (event, notify)
+Inline = Callable[[list[dict[str, Any]]], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -66,17 +69,42 @@ class AnswerStates:
             await asyncio.sleep(self._poll)
 
 
-async def await_answer(
-    event: Event, publish: Publish, completions: CompletionHub | None, wait: float
+async def publish_event(bus: Bus, event: Event, *, notify: bool = False) -> None:
+    """Put a collector's event on the bus (``notify``: the router says when it is done)."""
+    await bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=notify)])
+    metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
+
+
+async def answer_in_time(
+    states: AnswerStates,
+    request_id: str,
+    late: Mapping[str, str],
+    event: Event,
+    *,
+    bus: Bus,
+    completions: CompletionHub | None,
+    wait: float,
+    inline: Inline,
+) -> dict[str, Any] | None:
+    """Publish ``event`` and make the request's first response of the router's replies
+    (``inline``), or None when they do not come within ``wait`` seconds or make no inline
+    answer. The decision is kept with ``late`` (how to answer later) under ``request_id``."""
+    await states.put(request_id, AnswerState(PENDING, late))
+    replies = await _replies_in_time(event, bus, completions, wait)
+    response = inline(replies) if replies is not None else None
+    await states.put(request_id, AnswerState(INLINE if response is not None else DEFERRED, late))
+    return response
+
+
+async def _replies_in_time(
+    event: Event, bus: Bus, completions: CompletionHub | None, wait: float
 ) -> list[dict[str, Any]] | None:
-    """Publish ``event`` and return the replies the router made of it, or None when they do
-    not come within ``wait`` seconds."""
     if completions is None:
-        await publish(event, False)
+        await publish_event(bus, event)
         return None
     completion = completions.expect(event.event_id)
     try:
-        await publish(event, True)
+        await publish_event(bus, event, notify=True)
         done = await asyncio.wait_for(completion, wait)
     except TimeoutError:
         return None

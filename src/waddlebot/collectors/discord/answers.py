@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from waddlebot.collectors.answering import AnswerState, AnswerStates, answers_to
+from waddlebot.collectors.answering import AnswerStates, answers_to
 from waddlebot.core.contract import Visibility
 from waddlebot.infra.ports import Cache
 
@@ -24,10 +24,6 @@ DEFER: dict[str, Any] = {"type": DEFERRED_MESSAGE}
 
 def interaction_states(cache: Cache) -> AnswerStates:
     return AnswerStates(cache, "discord", ttl=TOKEN_TTL)
-
-
-def interaction_state(state: str, application_id: str, token: str) -> AnswerState:
-    return AnswerState(state, {"application_id": application_id, "token": token})
 
 
 def inline_response(

@@ -19,13 +19,8 @@ import discord
 import orjson
 import structlog
 
-from waddlebot.collectors.answering import DEFERRED, INLINE, PENDING, await_answer
-from waddlebot.collectors.discord.answers import (
-    DEFER,
-    inline_response,
-    interaction_state,
-    interaction_states,
-)
+from waddlebot.collectors.answering import answer_in_time, publish_event
+from waddlebot.collectors.discord.answers import DEFER, inline_response, interaction_states
 from waddlebot.collectors.discord.commands import CommandSet, application_commands
 from waddlebot.collectors.discord.outbound import DiscordOutbound
 from waddlebot.collectors.discord.signature import InteractionVerifier
@@ -39,13 +34,11 @@ from waddlebot.collectors.discord.translate import (
 )
 from waddlebot.core.events import Event
 from waddlebot.infra import metrics
-from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
 from waddlebot.modules.sdk import CommandSpec
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.leadership import Leadership
-from waddlebot.services.router import keys
 from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.discord")
@@ -195,7 +188,7 @@ class DiscordCollector:
             log.warning("discord dispatch refused", type=kind, error=str(exc))
             return
         if event is not None:
-            await self._publish(event)
+            await publish_event(self._ports.bus, event)
 
     async def _translate(self, kind: str, data: Mapping[str, Any]) -> Event | None:
         if kind == "MESSAGE_CREATE":
@@ -210,10 +203,6 @@ class DiscordCollector:
                 return None
             return reaction_add(data, await self._facts(data))
         return None
-
-    async def _publish(self, event: Event, notify: bool = False) -> None:
-        await self._ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=notify)])
-        metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
 
     async def _facts(self, data: Mapping[str, Any]) -> GuildFacts | None:
         """What the payload does not say, from py-cord's guild cache."""
@@ -242,11 +231,16 @@ class DiscordCollector:
         interaction_id = str(data.get("id"))
         application_id = str(data.get("application_id") or self._application_id)
         token = str(data.get("token"))
-        await self.states.put(interaction_id, interaction_state(PENDING, application_id, token))
-        replies = await await_answer(event, self._publish, self._completions, self.inline_wait)
-        response = inline_response(replies, interaction_id) if replies is not None else None
-        decided = INLINE if response else DEFERRED
-        await self.states.put(interaction_id, interaction_state(decided, application_id, token))
+        response = await answer_in_time(
+            self.states,
+            interaction_id,
+            {"application_id": application_id, "token": token},
+            event,
+            bus=self._ports.bus,
+            completions=self._completions,
+            wait=self.inline_wait,
+            inline=lambda replies: inline_response(replies, interaction_id),
+        )
         return response or DEFER
 
     async def _answer_over_gateway(self, data: Mapping[str, Any]) -> None:

@@ -17,13 +17,10 @@ from typing import Any
 import structlog
 
 from waddlebot.collectors.answering import (
-    DEFERRED,
-    INLINE,
-    PENDING,
-    AnswerState,
     AnswerStates,
+    answer_in_time,
     answers_to,
-    await_answer,
+    publish_event,
 )
 from waddlebot.collectors.slack import translate
 from waddlebot.collectors.slack.connect import SlackConnect
@@ -34,7 +31,6 @@ from waddlebot.collectors.slack.workspaces import Workspaces
 from waddlebot.core.contract import Visibility
 from waddlebot.core.events import Event
 from waddlebot.infra import metrics
-from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.db import Database
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
@@ -42,7 +38,6 @@ from waddlebot.services.audit import AuditLog
 from waddlebot.services.community import CommunityService
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.leadership import Leadership
-from waddlebot.services.router import keys
 from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.slack")
@@ -149,7 +144,7 @@ class SlackCollector:
             return
         event = await self._translate(team_id, inner)
         if event is not None:
-            await self._publish(event)
+            await publish_event(self._ports.bus, event)
         await self._ports.cache.set(seen, b"1", SEEN_SECONDS)
 
     async def _translate(self, team_id: str, inner: Mapping[str, Any]) -> Event | None:
@@ -172,10 +167,6 @@ class SlackCollector:
         person = await self.people.get(workspace, speaker)
         return translate.message(team_id, inner, person, bot_user_id=workspace.bot_user_id)
 
-    async def _publish(self, event: Event, notify: bool = False) -> None:
-        await self._ports.bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=notify)])
-        metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
-
     # ----- slash commands ------------------------------------------------------------------
 
     async def answer_command(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -192,13 +183,16 @@ class SlackCollector:
             return _reply("This workspace has not installed WaddleBot.", private=True)
         person = await self.people.get(workspace, user_id)
         event = translate.slash_command(fields, person)
-        late = {"response_url": str(response_url)}
-        await self.states.put(event.message_id, AnswerState(PENDING, late))
-        replies = await await_answer(event, self._publish, self._completions, self.inline_wait)
-        response = _inline(replies, event.message_id) if replies is not None else None
-        decided = INLINE if response is not None else DEFERRED
-        await self.states.put(event.message_id, AnswerState(decided, late))
-        return response
+        return await answer_in_time(
+            self.states,
+            event.message_id,
+            {"response_url": str(response_url)},
+            event,
+            bus=self._ports.bus,
+            completions=self._completions,
+            wait=self.inline_wait,
+            inline=lambda replies: _inline(replies, event.message_id),
+        )
 
 
 def _inline(replies: list[dict[str, Any]], command_id: str) -> dict[str, Any] | None:

@@ -9,13 +9,12 @@ from typing import Any
 
 import structlog
 
+from waddlebot.collectors.answering import publish_event
 from waddlebot.collectors.twitch.subscriptions import SubscriptionStore
 from waddlebot.collectors.twitch.translate import Notification, translate
 from waddlebot.core.events import Event
 from waddlebot.infra import metrics
-from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.ports import Bus, Cache
-from waddlebot.services.router import keys
 
 log = structlog.get_logger("waddlebot.twitch")
 
@@ -67,8 +66,7 @@ class EventSubIngest:
         return Outcome.ACCEPTED
 
     async def publish(self, event: Event) -> None:
-        await self._bus.publish(keys.EVENTS_STREAM, [encode_envelope(event)])
-        metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
+        await publish_event(self._bus, event)
 
     def _note_own_line(self, notification: Notification) -> None:
         event = notification.event
