@@ -97,16 +97,17 @@ async def test_cache_many(ports: Ports) -> None:
     await cache.set_many([("a", b"1"), ("b", b"2")])
     await cache.set_many([("t1", b"x"), ("t2", b"y")], ttl=0.2)
     assert await cache.get_many(["a", "missing", "b", "t1", "t2"]) == [b"1", None, b"2", b"x", b"y"]
-    assert await cache.add_many(["a", "c", "c", "d"], b"new", ttl=5) == [False, True, False, True]
-    assert await cache.get_many(["a", "c", "d"]) == [b"1", b"new", b"new"]
+    added = await cache.add_many([("a", b"n"), ("c", b"c1"), ("c", b"c2"), ("d", b"d1")], ttl=5)
+    assert added == [False, True, False, True]
+    assert await cache.get_many(["a", "c", "d"]) == [b"1", b"c1", b"d1"]
     await asyncio.sleep(0.3)
     assert await cache.get_many(["t1", "t2", "a"]) == [None, None, b"1"]
-    assert await cache.add_many(["t1", "t2"], b"again") == [True, True]
+    assert await cache.add_many([("t1", b"again"), ("t2", b"again")]) == [True, True]
 
 
 async def test_cache_add_many_concurrent_each_key_won_once(ports: Ports) -> None:
     keys = [f"k{i}" for i in range(20)]
-    results = await asyncio.gather(*(ports.cache.add_many(keys, b"x", ttl=5) for _ in range(10)))
+    results = await asyncio.gather(*(ports.cache.add_many([(k, b"x") for k in keys], ttl=5) for _ in range(10)))
     for column in zip(*results, strict=True):
         assert column.count(True) == 1
 

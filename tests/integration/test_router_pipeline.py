@@ -4,15 +4,18 @@ embedded (SQLite, in-process ports) and distributed (PostgreSQL + Redis)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
+import pytest
 
 from tests.support import modules as testkit
 from tests.support.harness import chat_event, say
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.infra.codec import Envelope, decode_outbound, encode_envelope
+from waddlebot.infra.factory import build_ports
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import keys
+from waddlebot.services.router import RouterWorker, keys
 from waddlebot.services.router.pipeline import Incoming
 
 
@@ -384,3 +387,40 @@ async def test_a_slash_command_is_slash_whatever_the_prefix(runtime: Runtime) ->
     )
     (outcome,) = await runtime.router.process([Incoming(Envelope(slash))])
     assert [r.text for r in outcome.replies] == ["from a slash"]
+
+
+async def test_a_batch_that_fails_after_claiming_is_still_answered(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails half way through a batch of people never seen before (after the
+    dedupe claims): the worker's one-by-one retry answers every event, none is taken for a
+    duplicate of its own failed attempt."""
+    real = runtime.directory.ensure_identity
+    failures = iter([True])
+
+    async def flaky_ensure_identity(*args: Any, **kwargs: Any) -> int:
+        if next(failures, False):
+            raise ConnectionError("the database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(runtime.directory, "ensure_identity", flaky_ensure_identity)
+    events_bus = (await build_ports("")).bus  # this worker's own events; the router is real
+    worker = RouterWorker(
+        bus=events_bus,
+        broadcast=runtime.ports.broadcast,
+        router=runtime.router,
+        consumer="retry-test",
+        block_ms=10,
+    )
+    await events_bus.ensure_group(keys.EVENTS_STREAM, keys.ROUTER_GROUP)
+    events = [chat_event(f"!echo n{i}", user_id=f"new-{i}", login=f"new{i}") for i in range(5)]
+    await events_bus.publish(keys.EVENTS_STREAM, [encode_envelope(e) for e in events])
+    assert await worker.step() == 5
+    assert await events_bus.pending_count(keys.EVENTS_STREAM, keys.ROUTER_GROUP) == 0
+    await runtime.ports.bus.ensure_group(keys.replies_stream("twitch"), "retry-probe")
+    published = await runtime.ports.bus.read(
+        keys.replies_stream("twitch"), "retry-probe", "probe", 1000, 0
+    )
+    ids = {e.event_id for e in events}
+    replies = [decode_outbound(m.data) for m in published]
+    assert sorted(r.text for r in replies if r.event_id in ids) == [f"n{i}" for i in range(5)]

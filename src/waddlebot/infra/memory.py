@@ -112,12 +112,12 @@ class MemoryCache:
         return True
 
     async def add_many(
-        self, keys: Sequence[str], value: bytes, ttl: float | None = None
+        self, items: Sequence[tuple[str, bytes]], ttl: float | None = None
     ) -> list[bool]:
         now = self._clock()
         expires = _expiry(now, ttl)
         out: list[bool] = []
-        for key in keys:
+        for key, value in items:
             added = self._get(key, now) is None
             if added:
                 self._put(key, value, expires, now)

@@ -27,9 +27,10 @@ class Cache(Protocol):
         ...
 
     async def add_many(
-        self, keys: Sequence[str], value: bytes, ttl: float | None = None
+        self, items: Sequence[tuple[str, bytes]], ttl: float | None = None
     ) -> list[bool]:
-        """``add`` for several keys in one round trip; one result per key, in order."""
+        """``add`` for several keys (each with its own value) in one round trip; one result
+        per item, in order. A key given twice is added at most once."""
         ...
 
     async def delete(self, *keys: str) -> None: ...

@@ -98,13 +98,13 @@ class RedisCache(_RedisAdapter):
         return bool(await self._redis.set(self._key(key), value, px=_px(ttl), nx=True))
 
     async def add_many(
-        self, keys: Sequence[str], value: bytes, ttl: float | None = None
+        self, items: Sequence[tuple[str, bytes]], ttl: float | None = None
     ) -> list[bool]:
-        if not keys:
+        if not items:
             return []
         px = _px(ttl)
         pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
+        for key, value in items:
             pipe.set(self._key(key), value, px=px, nx=True)
         return [bool(r) for r in await pipe.execute()]
 

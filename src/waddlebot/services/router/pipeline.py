@@ -46,7 +46,8 @@ from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.router")
 
-_PROCESSING, _DONE = b"p", b"d"
+_DONE = b"d"
+_ANONYMOUS_CLAIM = b"p"  # a claim that names no event (written by earlier versions)
 _NO_ROLE = b""
 RUN_COMMAND_ACTION = "command.run"  # an alias running another command; built-in modules only
 MAX_EXPANSIONS = 5
@@ -180,16 +181,20 @@ class Router:
     # -- dedupe ------------------------------------------------------------------------------
 
     async def _dedupe(self, trips: list[_Trip]) -> list[_Trip]:
-        """Claim each message id. A claim left by a worker that died (its entry was reclaimed,
-        so it is delivered more than once) is taken over unless the event was finished."""
+        """Claim each message id for this event. A message id already claimed is a duplicate,
+        except on a later delivery of the same event whose earlier attempt failed or whose
+        worker died (the claim names the event): that attempt is taken over unless the event
+        was finished. Another event with the same message id (the platform sent it twice)
+        never takes a claim over."""
         ttl = self._settings.dedupe_ttl_seconds
         dedupe_keys = [keys.dedupe_key(t.event.platform, t.event.message_id) for t in trips]
-        claimed = await self._cache.add_many(dedupe_keys, _PROCESSING, ttl)
+        claims = [processing_claim(t.event.event_id) for t in trips]
+        claimed = await self._cache.add_many(list(zip(dedupe_keys, claims, strict=True)), ttl)
         retried = [i for i, ok in enumerate(claimed) if not ok and trips[i].deliveries > 1]
         if retried:
             states = await self._cache.get_many([dedupe_keys[i] for i in retried])
             for i, state in zip(retried, states, strict=True):
-                claimed[i] = state != _DONE
+                claimed[i] = state == claims[i] or state == _ANONYMOUS_CLAIM
         fresh: list[_Trip] = []
         seen: set[str] = set()
         for trip, key, ok in zip(trips, dedupe_keys, claimed, strict=True):
@@ -722,6 +727,16 @@ class Router:
             await self._overlays.ticker(ticker)
         except Exception:
             log.warning("overlay updates not published", exc_info=True)
+
+
+def processing_claim(event_id: str) -> bytes:
+    """What a message's dedupe key holds while this event is being processed."""
+    return b"p:" + event_id.encode()
+
+
+def is_finished(state: bytes | None) -> bool:
+    """Whether a dedupe key's state says its event was answered."""
+    return state == _DONE
 
 
 def _alias_wins(route: CommandRoute | None, alias: AliasInfo | None) -> bool:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import socket
 import time
+from dataclasses import replace
 
 import orjson
 import structlog
@@ -135,8 +136,10 @@ class RouterWorker:
             return [entry_id for entry_id, _ in entries]
         done: list[str] = []
         for entry_id, incoming in entries:
+            # a second attempt: the failed batch may have claimed the event already
+            retry = replace(incoming, deliveries=incoming.deliveries + 1)
             try:
-                outcomes = await self._router.process([incoming])
+                outcomes = await self._router.process([retry])
             except Exception:
                 log.exception("event failed; it will be retried", entry=entry_id)
                 continue
