@@ -107,7 +107,8 @@ async def test_cache_many(ports: Ports) -> None:
 
 async def test_cache_add_many_concurrent_each_key_won_once(ports: Ports) -> None:
     keys = [f"k{i}" for i in range(20)]
-    results = await asyncio.gather(*(ports.cache.add_many([(k, b"x") for k in keys], ttl=5) for _ in range(10)))
+    items = [(k, b"x") for k in keys]
+    results = await asyncio.gather(*(ports.cache.add_many(items, ttl=5) for _ in range(10)))
     for column in zip(*results, strict=True):
         assert column.count(True) == 1
 
