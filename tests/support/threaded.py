@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -39,7 +40,6 @@ def served_in_thread(settings: Settings) -> Iterator[ServedApp]:
     app = create_app(settings)
     port = free_port()
     config = server_config(settings, app, host="127.0.0.1", port=port)
-    config.log_level = "warning"
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
@@ -55,15 +55,12 @@ def served_in_thread(settings: Settings) -> Iterator[ServedApp]:
 
     thread = threading.Thread(target=serve, name="waddlebot-served", daemon=True)
     thread.start()
-    started = threading.Event()
-
-    def wait_started() -> None:
-        while not server.started and thread.is_alive():
-            started.wait(0.01)
-
-    wait_started()
-    if not server.started:
-        raise RuntimeError(f"the server did not start: {failure}")
+    deadline = time.monotonic() + 60
+    while not server.started:  # uvicorn has a flag for it, no event
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the server did not start: {failure}")
+        time.sleep(0.01)
     try:
         yield ServedApp(f"http://127.0.0.1:{port}", app.state.runtime, loop)
     finally:
