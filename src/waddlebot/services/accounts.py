@@ -5,8 +5,9 @@ Guessing passwords is throttled: failed logins are counted per email and per cli
 (through the rate-limiter port, so the counts hold across processes on Redis), and a login
 while either count is full is refused at once, without hashing anything. A success counts
 for nothing. Each hash takes tens of milliseconds and 64 MiB, so a process runs at most
-:data:`CONCURRENT_HASHES` at a time; a login that waited for its turn checks the counts
-again, so a burst of simultaneous tries costs at most that many hashes beyond the limit.
+:data:`CONCURRENT_HASHES` at a time, and a failure is counted before the next login in line
+checks the counts: a burst of simultaneous tries for one email costs at most that many hashes
+beyond the limit in each process.
 """
 
 from __future__ import annotations
@@ -118,9 +119,9 @@ class AccountService:
                 await asyncio.to_thread(_hasher.verify, stored, password)
             except (VerificationError, InvalidHashError):
                 row = None
+                for scope, limit, key in counts:  # before the next one in line checks them
+                    await self._ratelimiter.hit(limit, f"login-{scope}", key)
         if row is None:
-            for scope, limit, key in counts:
-                await self._ratelimiter.hit(limit, f"login-{scope}", key)
             self._audit.record("account.login", decision="deny", actor=email[:200])
             raise AccountError("wrong email or password")
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
