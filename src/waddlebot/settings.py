@@ -24,7 +24,7 @@ class Settings(BaseSettings):
         default=65_536,
         ge=1024,
         le=1_048_576,
-        description="request line and headers of one request, in bytes; more: 400, closed",
+        description="request target and headers of one request, in bytes; more: 431",
     )
     http_max_headers: int = Field(
         default=100, ge=10, le=10_000, description="headers in one request; more: 431"
