@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.support.harness import serving
+from tests.support.processes import ServiceProcesses
 from waddlebot.settings import Settings
 
 MiB = 1024 * 1024
@@ -109,3 +111,32 @@ async def test_100000_headers_are_not_read_whole(settings: Settings) -> None:
         chunk = b"".join(f"X-H{i}: v\r\n".encode() for i in range(1000))
         await _stream_until_refused(url, head, chunk, 100 * len(chunk), b"\r\n")
         assert (await _answer(url, _request(_counted(3))))[0] == 200
+
+
+async def test_waddlebot_serve_api_runs_with_the_limits(
+    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+) -> None:
+    """The real command: ``waddlebot serve api`` in a process of its own, limits from its
+    environment (the distributed mode: ``serve`` needs Redis)."""
+    processes = ServiceProcesses(
+        tmp_path,
+        {
+            "WADDLEBOT_REDIS_URL": redis_url,
+            "WADDLEBOT_DATABASE_URL": fresh_postgres_url,
+            "WADDLEBOT_STREAM_PREFIX": key_prefix,
+            "WADDLEBOT_AUTO_MIGRATE": "true",
+            "WADDLEBOT_HTTP_MAX_HEADERS": "20",
+            "WADDLEBOT_HTTP_MAX_HEADER_BYTES": "4096",
+        },
+    )
+    try:
+        api = processes.start("api", "api")
+        await api.wait_healthy()
+        assert (await _answer(api.url, _request(_counted(20))))[0] == 200
+        assert (await _answer(api.url, _request(_counted(21))))[0] == 431
+        head = b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Big: "
+        taken = await _stream_until_refused(api.url, head, b"a" * MiB, 32 * MiB, b"\r\n\r\n")
+        assert taken < 32 * MiB, processes.log_tails()
+        assert api.alive
+    finally:
+        await asyncio.to_thread(processes.close)
