@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import hypothesis.strategies as st
@@ -47,9 +48,8 @@ class World:
     callers: dict[str, dict[str, str]]  # who -> Authorization header
 
 
-async def _populate(runtime: Runtime) -> tuple[int, dict[str, dict[str, str]]]:
-    """A community with a place, a person with the admin role there, and a little of
-    everything (a quote, a link, a note, an item, an event, a label) for paths to find."""
+async def _callers(runtime: Runtime) -> tuple[int, dict[str, dict[str, str]]]:
+    """A community with a place, a person with the admin role there, and both keys."""
     community = (await runtime.directory.resolve_entity("twitch:4242", "twitch")).community_id
     person = await runtime.directory.ensure_identity("twitch", "id-pat", login="pat")
     await runtime.directory.set_role(community, person, "admin")
@@ -59,6 +59,28 @@ async def _populate(runtime: Runtime) -> tuple[int, dict[str, dict[str, str]]]:
         "service": {"Authorization": f"Bearer {service_key}"},
         "person": {"Authorization": f"Bearer {person_key}"},
     }
+
+
+def _populate(url: str, community: int, headers: dict[str, str]) -> None:
+    """One of each thing the paths name (number 1 of each, the lowest id schemathesis tries
+    first), so generated requests reach them, not only a 404."""
+    next_year = f"{datetime.now(UTC).year + 1}-06-01T20:00:00Z"
+    made = [
+        ("memories", "quotes", {"text": "hello there", "said_by": "pat"}),
+        ("memories", "urls", {"url": "https://example.org/", "title": "example"}),
+        ("memories", "notes", {"text": "a note", "labels": ["todo"]}),
+        ("memories", "reminders", {"place": "twitch:4242", "text": "hi", "when": "in 10m"}),
+        ("inventory", "items", {"name": "camera", "labels": ["video"]}),
+        ("calendar", "events", {"title": "stream", "starts_at": next_year}),
+        ("labels", "labels", {"name": "helper"}),
+        ("calendar", "feed", None),
+    ]
+    with requests.Session() as session:
+        for api, what, body in made:
+            answer = session.post(
+                f"{url}/api/v1/{api}/communities/{community}/{what}", json=body, headers=headers
+            )
+            assert answer.status_code == 201, (what, answer.text)
 
 
 CONFIG = schemathesis.Config.from_dict(
@@ -103,7 +125,8 @@ def world(
             data_dir=str(data_dir),
         )
     with served_in_thread(settings) as app:
-        community, callers = app.run(_populate(app.runtime))
+        community, callers = app.run(_callers(app.runtime))
+        _populate(app.url, community, callers["service"])
         yield World(app, community, callers)
 
 
