@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from tests.support.harness import serving
-from waddlebot.services import apikeys
+from waddlebot.runtime import Runtime
+from waddlebot.services import apikeys, calendar, inventory
 from waddlebot.settings import Settings
 
 HUGE = (2**31, 2**63, 2**64 + 7)  # past PostgreSQL integer, past SQLite, past any int64
@@ -24,6 +25,7 @@ NOT_IDS = (0, -1)
 @dataclass
 class Site:
     http: httpx.AsyncClient
+    runtime: Runtime
     community: int
     service: dict[str, str]
     admin: dict[str, str]  # a person with the admin role in ``community``
@@ -39,6 +41,7 @@ async def site(settings: Settings) -> AsyncIterator[Site]:
         _, admin = await apikeys.create_key(runtime.db, "ada", kind="user", user_id=person)
         yield Site(
             http,
+            runtime,
             community,
             {"Authorization": f"Bearer {service}"},
             {"Authorization": f"Bearer {admin}"},
@@ -128,3 +131,29 @@ async def test_a_community_that_does_not_exist_is_a_404_for_a_service_account(
             method, path.format(c=missing), json=body, headers=site.admin
         )
         assert refused.status_code == 403, (method, path, refused.text)
+
+
+async def test_a_person_gone_since_they_were_named_is_not_found(site: Site) -> None:
+    """The API checks that the person named in ``user_id`` exists, then writes; a merge can
+    delete them in between. The write then says so (404) instead of failing (500)."""
+    base = f"/api/v1/inventory/communities/{site.community}"
+    made = await site.http.post(f"{base}/items", json={"name": "camera"}, headers=site.service)
+    assert made.status_code == 201
+    event = await site.http.post(
+        f"/api/v1/calendar/communities/{site.community}/events",
+        json={"title": "stream", "starts_at": NEXT_YEAR},
+        headers=site.service,
+    )
+    assert event.status_code == 201
+    gone = 999_999
+    with pytest.raises(inventory.UnknownPerson, match=f"there is no user {gone}"):
+        await site.runtime.inventory.checkout(site.community, "camera", gone, "@gone")
+    item = await site.runtime.inventory.get(site.community, "camera")
+    assert item is not None and not item.out
+    with pytest.raises(calendar.UnknownPerson, match=f"there is no user {gone}"):
+        await site.runtime.calendar.join(site.community, event.json()["id"], gone, "@gone")
+    # over HTTP, the person is looked up first, with the same answer
+    answer = await site.http.post(
+        f"{base}/items/camera/checkout", json={"user_id": gone}, headers=site.service
+    )
+    assert (answer.status_code, answer.json()) == (404, {"detail": f"there is no user {gone}"})

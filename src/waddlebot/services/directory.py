@@ -207,6 +207,12 @@ class Directory:
             return True
 
 
+async def user_exists(db: Database, user_id: int) -> bool:
+    """Whether there is such a user (on the primary: a merge may have just removed them)."""
+    async with db.session() as session:
+        return await session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
 async def lock_community(session: AsyncSession, community_id: int) -> dict[str, Any]:
     """Serialise the writers of one community and return its settings.
 

@@ -27,6 +27,7 @@ from waddlebot.services.calendar import (
     EventInfo,
     NewEvent,
     UnknownEvent,
+    UnknownPerson,
     feed_path,
 )
 from waddlebot.services.calendar.events import DEFAULT_DURATION, MAX_CAPACITY, CancelRefused
@@ -131,7 +132,7 @@ class FeedLink(BaseModel):
 
 
 def _error(exc: CalendarError) -> HTTPException:
-    if isinstance(exc, UnknownEvent):
+    if isinstance(exc, UnknownEvent | UnknownPerson):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
     if isinstance(exc, AlreadyDecided | EventFull):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
