@@ -69,9 +69,7 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture
-def key_prefix(redis_url: str) -> Iterator[str]:
-    """A Redis key prefix unique to one test; its keys are deleted afterwards."""
+def _redis_prefix(redis_url: str) -> Iterator[str]:
     import redis
 
     prefix = f"wbtest-{uuid.uuid4().hex[:10]}"
@@ -83,6 +81,24 @@ def key_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix unique to one test; its keys are deleted afterwards."""
+    yield from _redis_prefix(redis_url)
+
+
+@pytest.fixture(scope="module")
+def module_key_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix for the tests of one module; its keys are deleted afterwards."""
+    yield from _redis_prefix(redis_url)
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database for the tests of one module."""
+    yield from _temporary_database("waddlebot_m")
 
 
 @pytest.fixture

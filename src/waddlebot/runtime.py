@@ -144,7 +144,9 @@ class Runtime:
         self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
         self.labels = LabelService(self.db, self.audit, cache=self.ports.cache)
         self.access = Access(self.directory)
-        self.accounts = AccountService(self.db, self.ports.cache, self.audit)
+        self.accounts = AccountService(
+            self.db, self.ports.cache, self.audit, self.ports.ratelimiter
+        )
         self.community = CommunityService(self.db, self.directory, self.ports.cache, self.audit)
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)

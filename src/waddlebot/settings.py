@@ -20,6 +20,15 @@ class Settings(BaseSettings):
     # where it listens
     host: str = "127.0.0.1"
     port: int = 8000
+    http_max_header_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=1_048_576,
+        description="request target and headers of one request, in bytes; more: 431",
+    )
+    http_max_headers: int = Field(
+        default=100, ge=10, le=10_000, description="headers in one request; more: 431"
+    )
 
     # storage
     data_dir: str = "./var"

@@ -16,6 +16,7 @@ from waddlebot.core.events import Author, Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
+from waddlebot.web.server import server_config
 
 TEST_MODULE = "tests.support.modules:module"
 
@@ -94,13 +95,19 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
+async def serving_app(
+    app: Any, port: int | None = None, settings: Settings | None = None
+) -> AsyncIterator[str]:
     """Run an ASGI app under uvicorn on a loopback port (a free one unless given); yields its
-    base URL."""
+    base URL. With ``settings``, the server is configured as ``waddlebot up`` configures it."""
     port = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    if settings is None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    else:
+        config = server_config(settings, app, host="127.0.0.1", port=port)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:
@@ -119,7 +126,8 @@ async def serving_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
 async def serving(
     settings: Settings, services: Any = None, port: int | None = None
 ) -> AsyncIterator[tuple[str, Runtime]]:
-    """The whole WaddleBot app over real HTTP; yields (base URL, runtime)."""
+    """The whole WaddleBot app over real HTTP, served as ``waddlebot up`` serves it; yields
+    (base URL, runtime)."""
     app = create_app(settings) if services is None else create_app(settings, services)
-    async with serving_app(app, port) as url:
+    async with serving_app(app, port, settings) as url:
         yield url, app.state.runtime

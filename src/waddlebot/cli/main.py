@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -47,18 +48,16 @@ def _settings(quiet: bool = False) -> Settings:
 def _serve(settings: Settings, app_factory: object, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    uvicorn.run(
-        app_factory,  # type: ignore[arg-type]
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        lifespan="on",
-        log_config=None,  # keep the structured logging configured above
-        # our WebSocket messages are small, and an overlay update goes to many pages at once:
-        # compressing every copy apart cost more than all the rest of the fan-out together
-        ws_per_message_deflate=False,
+    from waddlebot.web.server import server_config
+
+    config = server_config(
+        settings, app_factory, host=host or settings.host, port=port or settings.port
     )
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:  # e.g. the database was unreachable at start: like uvicorn.run
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -60,3 +60,13 @@ OVERLAY_DISCONNECTS = Counter(
     "Overlay pages this process disconnected or refused, by reason",
     ["reason"],
 )
+API_REFUSALS = Counter(
+    "waddlebot_api_refusals_total",
+    "HTTP API requests refused for want of a valid key (401) or of rights (403)",
+    ["status"],
+)
+LOGINS_THROTTLED = Counter(
+    "waddlebot_logins_throttled_total",
+    "Portal logins answered 429 after too many failed tries, by the limit that held",
+    ["scope"],
+)

@@ -96,6 +96,16 @@ class Directory:
             raise LookupError(f"no community {community_id}")
         return prefix
 
+    async def community_exists(self, community_id: int) -> bool:
+        """Whether there is such a community (asked of the primary when a replica says no:
+        it may have just been created)."""
+        query = select(Community.id).where(Community.id == community_id)
+        async with self.db.read_session() as session:
+            if await session.scalar(query) is not None:
+                return True
+        async with self.db.session() as session:
+            return await session.scalar(query) is not None
+
     async def entity_ids(self, community_id: int) -> list[str]:
         """The places (entities) of a community."""
         async with self.db.session() as session:
@@ -195,6 +205,12 @@ class Directory:
                 return False
             await upsert_role(session, self.db.dialect, community_id, user_id, "owner")
             return True
+
+
+async def user_exists(db: Database, user_id: int) -> bool:
+    """Whether there is such a user (on the primary: a merge may have just removed them)."""
+    async with db.session() as session:
+        return await session.scalar(select(User.id).where(User.id == user_id)) is not None
 
 
 async def lock_community(session: AsyncSession, community_id: int) -> dict[str, Any]:

@@ -27,13 +27,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import InventoryCheckout, InventoryItem, InventoryItemLabel
 from waddlebot.services.audit import AuditLog
-from waddlebot.services.directory import lock_community
+from waddlebot.services.directory import lock_community, user_exists
 from waddlebot.services.labels import LabelError
 from waddlebot.services.labels import check_name as check_label_name
 
@@ -55,6 +56,14 @@ class UnknownItem(InventoryError):
     def __init__(self, name: str) -> None:
         super().__init__(f"there is no item {name} here")
         self.name = name
+
+
+class UnknownPerson(InventoryError):
+    """The person an item was to go to is gone (merged into another since they were named)."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"there is no user {user_id}")
+        self.user_id = user_id
 
 
 class DuplicateItem(InventoryError):
@@ -277,8 +286,31 @@ class InventoryService:
         actor: str = "",
     ) -> ItemInfo:
         """Give the item to ``user_id``. :class:`ItemTaken` when it is out already, whoever
-        has it (the caller tells "you have it already" from "someone else has it")."""
+        has it (the caller tells "you have it already" from "someone else has it");
+        :class:`UnknownPerson` when there is no such user (any more)."""
         now = self.clock.now()
+        try:
+            item_id, item = await self._check_out(
+                community_id, name, user_id, user_name, now, actor
+            )
+        except IntegrityError as exc:  # merged away since they were named?
+            if user_id is None or await user_exists(self.db, user_id):
+                raise
+            raise UnknownPerson(user_id) from exc
+        self._record(
+            "inventory.checkout", actor, community_id, item, {"to": user_id, "name": user_name}
+        )
+        return await self._by_id(item_id)
+
+    async def _check_out(
+        self,
+        community_id: int,
+        name: str,
+        user_id: int | None,
+        user_name: str,
+        now: datetime,
+        actor: str,
+    ) -> tuple[int, str]:
         async with self.db.session() as session:
             row = await _get(session, community_id, name)
             taken: Any = await session.execute(
@@ -307,11 +339,7 @@ class InventoryService:
                     out_by=actor[:256],
                 )
             )
-            item_id, item = row.id, row.name
-        self._record(
-            "inventory.checkout", actor, community_id, item, {"to": user_id, "name": user_name}
-        )
-        return await self._by_id(item_id)
+            return row.id, row.name
 
     async def checkin(
         self,

@@ -14,7 +14,7 @@ token, a revoked one, or another community's all get the same 404.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from waddlebot.services.calendar import (
     EventInfo,
     NewEvent,
     UnknownEvent,
+    UnknownPerson,
     feed_path,
 )
 from waddlebot.services.calendar.events import DEFAULT_DURATION, MAX_CAPACITY, CancelRefused
@@ -48,6 +49,7 @@ from waddlebot.web.deps import (
     person_named,
     whom,
 )
+from waddlebot.web.numbers import Id
 
 router = APIRouter(prefix="/api/v1/calendar/communities/{community_id}", tags=["calendar"])
 feed_router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
@@ -130,7 +132,7 @@ class FeedLink(BaseModel):
 
 
 def _error(exc: CalendarError) -> HTTPException:
-    if isinstance(exc, UnknownEvent):
+    if isinstance(exc, UnknownEvent | UnknownPerson):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
     if isinstance(exc, AlreadyDecided | EventFull):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
@@ -203,7 +205,7 @@ async def add_event(
 
 @router.get("/events/{event_id}", response_model=EventOut)
 async def get_event(
-    caller: Member, event_id: int = Path(ge=1), runtime: Runtime = Depends(get_runtime)
+    caller: Member, event_id: Id, runtime: Runtime = Depends(get_runtime)
 ) -> EventOut:
     """One event, with who is going (any role)."""
     return await _one(runtime, caller, event_id)
@@ -212,7 +214,7 @@ async def get_event(
 @router.post("/events/{event_id}/approve", response_model=EventOut)
 async def approve(
     caller: Moderator,
-    event_id: int = Path(ge=1),
+    event_id: Id,
     body: ReasonIn | None = None,
     runtime: Runtime = Depends(get_runtime),
 ) -> EventOut:
@@ -224,7 +226,7 @@ async def approve(
 @router.post("/events/{event_id}/reject", response_model=EventOut)
 async def reject(
     caller: Moderator,
-    event_id: int = Path(ge=1),
+    event_id: Id,
     body: ReasonIn | None = None,
     runtime: Runtime = Depends(get_runtime),
 ) -> EventOut:
@@ -251,7 +253,7 @@ async def _decide(
 @router.post("/events/{event_id}/join", response_model=EventOut)
 async def join(
     caller: Member,
-    event_id: int = Path(ge=1),
+    event_id: Id,
     body: ForWhom | None = None,
     runtime: Runtime = Depends(get_runtime),
 ) -> EventOut:
@@ -268,7 +270,7 @@ async def join(
 @router.post("/events/{event_id}/leave", response_model=EventOut)
 async def leave(
     caller: Member,
-    event_id: int = Path(ge=1),
+    event_id: Id,
     body: ForWhom | None = None,
     runtime: Runtime = Depends(get_runtime),
 ) -> EventOut:
@@ -280,9 +282,7 @@ async def leave(
 
 
 @router.post("/events/{event_id}/cancel", response_model=EventOut)
-async def cancel(
-    caller: Member, event_id: int = Path(ge=1), runtime: Runtime = Depends(get_runtime)
-) -> EventOut:
+async def cancel(caller: Member, event_id: Id, runtime: Runtime = Depends(get_runtime)) -> EventOut:
     """Cancel an event, every occurrence of it: the person who added it, or a moderator.
     403 for others, 409 when it is cancelled or rejected already."""
     try:
@@ -336,7 +336,7 @@ async def revoke_feed(caller: Admin, runtime: Runtime = Depends(get_runtime)) ->
     responses={200: {"content": {"text/calendar": {}}}, 404: {"description": "wrong token"}},
 )
 async def feed(
-    community: int = Path(ge=1, description="the community's number"),
+    community: Annotated[Id, Path(description="the community's number")],
     token: str = Query(min_length=1, max_length=200),
     runtime: Runtime = Depends(get_runtime),
 ) -> Response:

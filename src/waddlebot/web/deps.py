@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Request, WebSocket, status
+from fastapi import Depends, HTTPException, Request, WebSocket, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -17,6 +17,7 @@ from waddlebot.infra.db.models import Identity, User
 from waddlebot.runtime import Runtime
 from waddlebot.services.access import ROLE_RANK, AccessDenied, Principal, Role
 from waddlebot.services.accounts import SESSION_PREFIX
+from waddlebot.web.numbers import Id
 
 SESSION_COOKIE = "waddlebot_session"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -78,6 +79,7 @@ async def get_principal(request: Request, runtime: Runtime = Depends(get_runtime
             "a valid API key is required (Authorization: Bearer <key> or X-API-Key)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    request.state.principal = principal  # for the audit of a refusal (web/refusals.py)
     if principal.read_only and request.method not in READ_METHODS:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only read (scope: read)")
     return principal
@@ -93,17 +95,25 @@ async def require_service(principal: Principal = Depends(get_principal)) -> Prin
     return principal
 
 
-CommunityId = Annotated[int, Path(ge=1)]
+CommunityId = Id
 
 
 async def community_role(
     runtime: Runtime, principal: Principal, community_id: int, role: Role
 ) -> Role:
-    """The caller's role in the community, when it is at least ``role``; 403 otherwise."""
+    """The caller's role in the community, when it is at least ``role``; 403 otherwise.
+
+    A service account is the owner of every community in its scope, even of one that does
+    not exist: it is told 404 for those, before anything tries to write to them. (A person's
+    role means the community exists; communities are never deleted.) Callers without the
+    role get the 403 first, so the 404 tells nobody else which communities exist."""
     try:
-        return await runtime.access.require(principal, community_id, role)
+        held = await runtime.access.require(principal, community_id, role)
     except AccessDenied as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    if principal.kind == "service" and not await runtime.directory.community_exists(community_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no community {community_id}")
+    return held
 
 
 async def community_admin(
@@ -180,7 +190,7 @@ Admin = Annotated[Caller, Depends(RoleIn("admin"))]
 
 
 class ForWhom(BaseModel):
-    user_id: int | None = Field(default=None, description="default: the caller")
+    user_id: Id | None = Field(default=None, description="default: the caller")
 
 
 async def person_named(runtime: Runtime, user_id: int) -> str:

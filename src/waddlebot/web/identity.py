@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from waddlebot.runtime import Runtime
 from waddlebot.services import apikeys
 from waddlebot.services.access import Principal
-from waddlebot.services.accounts import AccountError
+from waddlebot.services.accounts import AccountError, LoginThrottled
 from waddlebot.services.community import CommunityError
 from waddlebot.web.deps import (
     SESSION_COOKIE,
@@ -26,6 +26,8 @@ from waddlebot.web.deps import (
     level_of,
     presented_key,
 )
+from waddlebot.web.numbers import Id
+from waddlebot.web.refusals import mark_audited
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
@@ -194,9 +196,17 @@ async def login(
     body: LoginIn, request: Request, response: Response, runtime: Runtime = Depends(get_runtime)
 ) -> Session:
     """A portal session: its token works as ``Authorization: Bearer`` and as a cookie."""
+    address = request.client.host if request.client else "unknown"
     try:
-        token = await runtime.accounts.login(body.email, body.password)
+        token = await runtime.accounts.login(body.email, body.password, address)
+    except LoginThrottled as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
     except AccountError as exc:
+        mark_audited(request)  # as account.login
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from exc
     ttl = int(runtime.accounts.session_ttl)
     response.set_cookie(
@@ -250,7 +260,7 @@ async def roles(
 @router.put("/communities/{community_id}/roles/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def set_role(
     community_id: CommunityId,
-    user_id: int,
+    user_id: Id,
     body: RoleIn,
     request: Request,
     principal: Principal = Depends(get_principal),
@@ -278,7 +288,7 @@ async def set_role(
 )
 async def remove_role(
     community_id: CommunityId,
-    user_id: int,
+    user_id: Id,
     request: Request,
     principal: Principal = Depends(get_principal),
     runtime: Runtime = Depends(get_runtime),

@@ -25,6 +25,7 @@ from waddlebot.services.inventory import (
     NotTheHolder,
     State,
     UnknownItem,
+    UnknownPerson,
 )
 from waddlebot.web.deps import ForWhom, Member, Moderator, answering, get_runtime, whom
 
@@ -80,7 +81,7 @@ class LabelAdded(BaseModel):
 
 
 def _error(exc: InventoryError) -> HTTPException:
-    if isinstance(exc, UnknownItem):
+    if isinstance(exc, UnknownItem | UnknownPerson):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
     if isinstance(exc, DuplicateItem | ItemTaken | NotOut):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))

@@ -29,6 +29,7 @@ from waddlebot.web.deps import (
     get_runtime,
     level_of,
 )
+from waddlebot.web.numbers import Count
 
 router = APIRouter(prefix="/api/v1/labels/communities/{community_id}", tags=["labels"])
 
@@ -55,7 +56,7 @@ class LabelIn(BaseModel):
     name: str = Field(min_length=1, max_length=32)
     colour: str = Field(default="", max_length=7)
     description: str = Field(default="", max_length=200)
-    grants_level: int | None = None
+    grants_level: Count | None = None
 
 
 class AssignmentOut(BaseModel):
@@ -96,10 +97,10 @@ class Limits(BaseModel):
 
 
 class LimitsIn(BaseModel):
-    per_user: int | None = Field(default=None, ge=0)
-    per_community: int | None = Field(default=None, ge=0)
-    per_item: int | None = Field(default=None, ge=0)
-    definitions: int | None = Field(default=None, ge=0)
+    per_user: Count | None = None
+    per_community: Count | None = None
+    per_item: Count | None = None
+    definitions: Count | None = None
 
 
 class Removed(BaseModel):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from waddlebot.runtime import Runtime
@@ -38,12 +38,13 @@ from waddlebot.services.memories import urls as urls_service
 from waddlebot.services.memories.common import NumberedService
 from waddlebot.services.memories.when import When, parse_when
 from waddlebot.web.deps import Member, answering, get_runtime
+from waddlebot.web.numbers import Count, Id
 
 router = APIRouter(prefix="/api/v1/memories/communities/{community_id}", tags=["memories"])
 
-Number = Annotated[int, Path(ge=1, le=2_000_000_000)]
+Number = Id
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[Count, Query()]
 
 
 Info = TypeVar("Info")

@@ -11,6 +11,7 @@ from waddlebot.services.calendar.events import (
     EventInfo,
     NewEvent,
     UnknownEvent,
+    UnknownPerson,
 )
 from waddlebot.services.calendar.feed import FeedService, feed_path
 from waddlebot.services.calendar.reminders import ReminderJob
@@ -26,5 +27,6 @@ __all__ = [
     "NewEvent",
     "ReminderJob",
     "UnknownEvent",
+    "UnknownPerson",
     "feed_path",
 ]

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
@@ -33,7 +34,7 @@ from waddlebot.infra.db.models import CalendarAttendee, CalendarEvent, Community
 from waddlebot.services.audit import AuditLog
 from waddlebot.services.calendar.recurrence import current_or_next, next_reminder
 from waddlebot.services.calendar.when import MAX_DURATION
-from waddlebot.services.directory import lock_community
+from waddlebot.services.directory import lock_community, user_exists
 from waddlebot.services.labels import LabelService
 
 AUTOAPPROVE_LABEL = "event-autoapprove"
@@ -69,6 +70,14 @@ class UnknownEvent(CalendarError):
     def __init__(self, event_id: int) -> None:
         super().__init__(f"there is no event #{event_id} here")
         self.event_id = event_id
+
+
+class UnknownPerson(CalendarError):
+    """The person to put on an event is gone (merged into another since they were named)."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"there is no user {user_id}")
+        self.user_id = user_id
 
 
 class AlreadyDecided(CalendarError):
@@ -434,7 +443,21 @@ class CalendarService:
         self, community_id: int, event_id: int, user_id: int, name: str, *, actor: str = ""
     ) -> tuple[EventInfo, bool]:
         """Put someone on the list of an approved event that is not over; returns the event
-        and False when they were on it already. :class:`EventFull` at capacity."""
+        and False when they were on it already. :class:`EventFull` at capacity,
+        :class:`UnknownPerson` when there is no such user (any more)."""
+        try:
+            joined = await self._join(community_id, event_id, user_id, name)
+        except IntegrityError as exc:  # merged away since they were named?
+            if await user_exists(self.db, user_id):
+                raise
+            raise UnknownPerson(user_id) from exc
+        event = await self._after_change(community_id, event_id)
+        if joined:
+            self._record("event.join", actor, community_id, event_id, {"user_id": user_id})
+        return event, joined
+
+    async def _join(self, community_id: int, event_id: int, user_id: int, name: str) -> bool:
+        """Put ``user_id`` on the list; False when they were on it already."""
         now = self.clock.now()
         async with self.db.session() as session:
             row = await _event(session, community_id, event_id, lock=True)
@@ -457,10 +480,7 @@ class CalendarService:
                         event_id=row.id, user_id=user_id, name=name[:256], joined_at=now
                     )
                 )
-        event = await self._after_change(community_id, event_id)
-        if already is None:
-            self._record("event.join", actor, community_id, event_id, {"user_id": user_id})
-        return event, already is None
+        return already is None
 
     async def leave(
         self, community_id: int, event_id: int, user_id: int, *, actor: str = ""

@@ -1,0 +1,103 @@
+"""Refusals of the HTTP API in the audit log: every ``401`` (no valid key or session) and
+``403`` (not enough rights) any endpoint raises is counted, and recorded as an ``api.refused``
+row naming who tried (the caller, or the key id of a key that did not work), from where, on
+which operation and why.
+
+A flood of bad requests must not fill the table: each address gets at most
+:data:`AUDITED_PER_MINUTE` rows a minute (through the rate-limiter port, so the cap holds
+across processes in a distributed deployment); ``waddlebot_api_refusals_total`` counts them
+all. A refusal an endpoint has audited itself (a failed portal login, ``account.login``) is
+only counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from waddlebot.infra import metrics
+from waddlebot.infra.ports import Limit
+from waddlebot.runtime import Runtime
+from waddlebot.services.accounts import SESSION_PREFIX
+from waddlebot.services.apikeys import parse_key
+from waddlebot.web.deps import SESSION_COOKIE, actor_of, presented_key
+from waddlebot.web.numbers import MAX_STORED_INT
+
+AUDITED_PER_MINUTE = 10
+_PER_ADDRESS = Limit(AUDITED_PER_MINUTE, 60)
+REFUSED = frozenset({401, 403})
+
+log = structlog.get_logger(__name__)
+
+
+def mark_audited(request: Request) -> None:
+    """The endpoint recorded this refusal in the audit log itself: only count it."""
+    request.state.refusal_audited = True
+
+
+def _presented(request: Request) -> str:
+    """What the caller presented, as the audit log may show it: a key's id (public), never a
+    secret."""
+    key = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
+    if not key:
+        return "none"
+    if key.startswith(SESSION_PREFIX):
+        return "session"
+    parsed = parse_key(key)
+    return f"key:{parsed[0]}" if parsed else "malformed"
+
+
+def _community(request: Request) -> int | None:
+    raw = str(request.scope.get("path_params", {}).get("community_id", ""))
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_STORED_INT else None
+
+
+def _operation(request: Request) -> str:
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
+async def _record(request: Request, exc: HTTPException) -> None:
+    runtime: Runtime = request.app.state.runtime
+    address = request.client.host if request.client else "unknown"
+    if not await runtime.ports.ratelimiter.hit(_PER_ADDRESS, "api-refusal", address):
+        return
+    principal = getattr(request.state, "principal", None)
+    presented = _presented(request)
+    detail: dict[str, Any] = {"status": exc.status_code, "reason": str(exc.detail)[:300]}
+    if principal is None:
+        actor = f"{presented}@{address}"
+    else:
+        actor = actor_of(principal, request)
+        detail["presented"] = presented
+    runtime.audit.record(
+        "api.refused",
+        decision="deny",
+        actor=actor,
+        target=_operation(request),
+        community_id=_community(request),
+        detail=detail,
+    )
+
+
+async def audit_refusal(request: Request, exc: Exception) -> Response:
+    """The app's handler of HTTP errors: FastAPI's own answer, after counting and auditing a
+    401 or 403."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in REFUSED:
+        metrics.API_REFUSALS.labels(str(exc.status_code)).inc()
+        if not getattr(request.state, "refusal_audited", False):
+            try:
+                await _record(request, exc)
+            except Exception as error:  # the cache is down: the refusal still goes out
+                log.warning("refusal_not_audited", error=type(error).__name__)
+    return await http_exception_handler(request, exc)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, audit_refusal)
