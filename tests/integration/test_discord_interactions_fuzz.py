@@ -22,15 +22,14 @@ from tests.support.webhook_fuzz import (
     FUZZ,
     Served,
     Stamp,
-    assert_answered,
     bend,
     chance,
     dumps,
+    exchange,
     ids,
     json_values,
     junk_text,
     mostly,
-    no_errors_logged,
     odd_values,
     serve,
     single_bends,
@@ -170,12 +169,8 @@ async def test_every_signed_interaction_is_answered_without_a_server_error(
     discord: Discord, data: st.DataObject
 ) -> None:
     sent = data.draw(interactions(discord.guild))
-    with no_errors_logged():
-        response = await _send(discord, sent.body, sent.stamp.unix(time.time()))
-    assert_answered(response)
-    published = await discord.served.tap.taken()
-    if response.status_code >= 400:
-        assert published == []  # refused: nothing half done
+    sending = _send(discord, sent.body, sent.stamp.unix(time.time()))
+    response, published = await exchange(discord.served, sending)
     if not sent.stamp.fresh:
         assert response.status_code == 401, "a stale or future interaction was taken"
         return
@@ -205,12 +200,8 @@ async def test_every_single_field_bent_is_answered_without_a_server_error(
     )
     dm = payloads.interaction("ping", user="4242", options={"n": 1})
     for example in (base, dm):
-        for _, bent in single_bends(example, depth=2):
-            with no_errors_logged():
-                response = await _send(discord, dumps(bent), str(int(time.time())))
-            assert_answered(response)
-            published = await discord.served.tap.taken()
-            assert response.status_code < 400 or published == []
+        for what, bent in single_bends(example, depth=2):
+            await exchange(discord.served, _send(discord, dumps(bent), str(int(time.time()))), what)
 
 
 # ----- what the fuzzers found, one example each ----------------------------------------------

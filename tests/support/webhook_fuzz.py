@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +105,23 @@ def no_errors_logged() -> Iterator[None]:
     assert not errors, f"errors logged: {errors}"
 
 
-def assert_answered(response: httpx.Response) -> None:
+def assert_answered(response: httpx.Response, what: str = "") -> None:
     """The one property every request has: answered, with 2xx or 4xx, never 5xx."""
-    assert 200 <= response.status_code < 500, (response.status_code, response.text[:500])
+    assert 200 <= response.status_code < 500, (what, response.status_code, response.text[:500])
+
+
+async def exchange(
+    served: Served, request: Awaitable[httpx.Response], what: str = ""
+) -> tuple[httpx.Response, list[Event]]:
+    """One request: answered with 2xx or 4xx and no error logged, and, when refused,
+    nothing put on the bus. Returns the answer and the events it put there."""
+    with no_errors_logged():
+        response = await request
+    assert_answered(response, what)
+    published = await served.tap.taken()
+    if response.status_code >= 400:
+        assert published == [], f"refused, yet published: {what}"
+    return response, published
 
 
 # ----- random JSON -----------------------------------------------------------------------------
@@ -133,6 +147,37 @@ def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
         ),
         max_leaves=max_leaves,
     )
+
+
+def junk_text() -> st.SearchStrategy[str]:
+    return _text
+
+
+def ids() -> st.SearchStrategy[str]:
+    """Plausible platform ids: what a valid payload carries."""
+    return st.text("0123456789", min_size=1, max_size=19)
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def header_text() -> st.SearchStrategy[str]:
+    """What fits in an HTTP header value (visible ASCII)."""
+    return st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40)
+
+
+def mostly(
+    usual: st.SearchStrategy[Any], unusual: st.SearchStrategy[Any], one_in: int = 5
+) -> st.SearchStrategy[Any]:
+    """``usual``, and ``unusual`` one time in ``one_in``: most requests must get past the
+    checks of the envelope to reach the parsing of what is inside."""
+    return st.sampled_from([usual] * (one_in - 1) + [unusual]).flatmap(lambda chosen: chosen)
+
+
+def chance(draw: st.DrawFn, one_in: int) -> bool:
+    """True one time in ``one_in`` (a bounded integer would be its bounds far more often)."""
+    return bool(draw(st.sampled_from([False] * (one_in - 1) + [True])))
 
 
 # values that trip code expecting another type or size: each JSON type once, the numbers
@@ -163,44 +208,8 @@ ODD_VALUES = (
 )
 
 
-# the odd values every field is swept with (see ``single_bends``)
-SWEEP_VALUES = (None, True, 2**64, "x" * 300, "nul\x00", ["7"], {"id": 7})
-
-
-def single_bends(value: Any, depth: int = 1) -> Iterator[tuple[str, Any]]:
-    """``value`` with exactly one field changed, every way: each field of each object in it
-    (``depth`` objects deep) removed or set to each of :data:`SWEEP_VALUES`. Random fuzzing
-    reaches one particular field of one payload type rarely; this reaches each, every run."""
-    if not isinstance(value, dict) or depth < 0:
-        return
-    for key, inner in value.items():
-        yield f"-{key}", {k: v for k, v in value.items() if k != key}
-        for odd in SWEEP_VALUES:
-            yield f"{key}={odd!r:.20}", {**value, key: odd}
-        for path, bent in single_bends(inner, depth - 1):
-            yield f"{key}.{path}", {**value, key: bent}
-        if isinstance(inner, list) and inner:
-            for path, bent in single_bends(inner[0], depth - 1):
-                yield f"{key}[0].{path}", {**value, key: [bent, *inner[1:]]}
-
-
 def odd_values() -> st.SearchStrategy[Any]:
     return mostly(st.sampled_from(ODD_VALUES), json_values(), one_in=3)
-
-
-def junk_text() -> st.SearchStrategy[str]:
-    return _text
-
-
-def mostly(usual: st.SearchStrategy[Any], unusual: st.SearchStrategy[Any], one_in: int = 5) -> Any:
-    """``usual``, and ``unusual`` one time in ``one_in``: most requests must get past the
-    checks of the envelope to reach the parsing of what is inside."""
-    return st.sampled_from([usual] * (one_in - 1) + [unusual]).flatmap(lambda chosen: chosen)
-
-
-def chance(draw: st.DrawFn, one_in: int) -> bool:
-    """True one time in ``one_in`` (a bounded integer would be its bounds far more often)."""
-    return bool(draw(st.sampled_from([False] * (one_in - 1) + [True])))
 
 
 def bend(draw: st.DrawFn, value: Any, *, depth: int = 0) -> Any:
@@ -225,18 +234,25 @@ def bend(draw: st.DrawFn, value: Any, *, depth: int = 0) -> Any:
     return draw(odd_values())
 
 
-def ids() -> st.SearchStrategy[str]:
-    """Plausible platform ids: what a valid payload carries."""
-    return st.text("0123456789", min_size=1, max_size=19)
+# the odd values every field is swept with (see ``single_bends``)
+SWEEP_VALUES = (None, True, 2**64, "x" * 300, "nul\x00", ["7"], {"id": 7})
 
 
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def header_text() -> st.SearchStrategy[str]:
-    """What fits in an HTTP header value (visible ASCII and inner spaces)."""
-    return st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40)
+def single_bends(value: Any, depth: int = 1) -> Iterator[tuple[str, Any]]:
+    """``value`` with exactly one field changed, every way: each field of each object in it
+    (``depth`` objects deep) removed or set to each of :data:`SWEEP_VALUES`. Random fuzzing
+    reaches one particular field of one payload type rarely; this reaches each, every run."""
+    if not isinstance(value, dict) or depth < 0:
+        return
+    for key, inner in value.items():
+        yield f"-{key}", {k: v for k, v in value.items() if k != key}
+        for odd in SWEEP_VALUES:
+            yield f"{key}={odd!r:.20}", {**value, key: odd}
+        for path, bent in single_bends(inner, depth - 1):
+            yield f"{key}.{path}", {**value, key: bent}
+        if isinstance(inner, list) and inner:
+            for path, bent in single_bends(inner[0], depth - 1):
+                yield f"{key}[0].{path}", {**value, key: [bent, *inner[1:]]}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ gateway. Discord signs each request (Ed25519 over the timestamp and the raw body
 badly signed ones on purpose to check they are refused with 401, as is a timestamp more than
 5 minutes from our clock either way (a captured request replayed later); a body that is not
 an interaction Discord would send is refused with 400 naming the field; a PING is answered
-with a PONG; a command is answered in the response when the router's answer comes in time, else with
-a deferral, its answer following as the interaction's follow-up
+with a PONG; a command is answered in the response when the router's answer comes in time,
+else with a deferral, its answer following as the interaction's follow-up
 (:mod:`~waddlebot.collectors.discord.answers`)."""
 
 from __future__ import annotations

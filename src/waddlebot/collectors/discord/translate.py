@@ -59,8 +59,14 @@ def _snowflake(value: str) -> str:
     return value
 
 
+def _bitfield(value: str) -> str:
+    if not is_snowflake(value):  # the same digits
+        raise ValueError("must be a permission bit set (a string of up to 20 digits)")
+    return value
+
+
 Snowflake = Annotated[str, AfterValidator(_snowflake)]
-Bitfield = Annotated[str, AfterValidator(_snowflake)]  # permissions: decimal digits too
+Bitfield = Annotated[str, AfterValidator(_bitfield)]
 
 
 class _Checked(BaseModel):
@@ -142,7 +148,8 @@ def _author(
     user_id = _text(user, "id")
     roles: tuple[Any, ...] = ()
     if guild_id and member is not None:
-        role_ids = [str(r) for r in member.get("roles") or []]
+        listed = member.get("roles")
+        role_ids = [str(r) for r in listed] if isinstance(listed, list) else []
         given = member.get("permissions")  # interactions carry the computed permissions
         if is_snowflake(given):  # decimal digits, as ids are
             bits = int(given)
