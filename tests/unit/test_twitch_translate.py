@@ -4,6 +4,8 @@ canonical events."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +177,8 @@ def test_unknown_types_and_versions_are_refused() -> None:
         ("channel.follow", {"broadcaster_user_id": 1337}),
         ("channel.cheer", {"bits": "lots"}),
         ("stream.online", {"started_at": "yesterday"}),
+        ("stream.online", {"started_at": "2020-10-11T10:11:12"}),  # no zone: naive, unordered
+        ("stream.online", {"started_at": "0001-01-01T00:00:00+05:00"}),  # before year 1 in UTC
         ("user.whisper.message", {"whisper": None}),
     ],
 )
@@ -190,3 +194,22 @@ def test_shared_chat_from_a_partner_channel_is_not_an_event_here() -> None:
     assert translate(partner) is None
     own = recorded("channel.chat.message", source_broadcaster_user_id="1971641")
     assert translate(own) is not None
+
+
+def test_a_stream_start_is_kept_in_utc() -> None:
+    online = translate(recorded("stream.online", started_at="2020-10-11T12:11:12+02:00"))
+    assert online is not None
+    assert online.occurred_at == datetime(2020, 10, 11, 10, 11, 12, tzinfo=UTC)
+
+
+def test_a_stream_started_after_its_notification_was_sent_is_refused() -> None:
+    """Live state is ordered by these times: a start from the future would outlast every
+    stream.offline after it."""
+    sent = datetime(2020, 10, 11, 10, 11, 12, tzinfo=UTC)
+    for started, refused in [("2020-10-11T10:11:12Z", False), ("9999-12-31T23:59:59Z", True)]:
+        notification = replace(recorded("stream.online", started_at=started), timestamp=sent)
+        if refused:
+            with pytest.raises(MalformedNotification, match="started_at"):
+                translate(notification)
+        else:
+            assert translate(notification) is not None

@@ -27,6 +27,7 @@ from waddlebot.collectors.discord.signature import InteractionVerifier
 from waddlebot.collectors.discord.translate import (
     GuildFacts,
     MalformedDispatch,
+    is_snowflake,
     member_change,
     message_create,
     reaction_add,
@@ -207,7 +208,8 @@ class DiscordCollector:
     async def _facts(self, data: Mapping[str, Any]) -> GuildFacts | None:
         """What the payload does not say, from py-cord's guild cache."""
         guild_id = data.get("guild_id")
-        guild = self.client.get_guild(int(guild_id)) if guild_id else None
+        # an id that is no snowflake names no guild (translating refuses it, with its name)
+        guild = self.client.get_guild(int(guild_id)) if is_snowflake(guild_id) else None
         if guild is None:
             return None
         return GuildFacts(

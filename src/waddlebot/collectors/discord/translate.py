@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, TypeGuard
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from waddlebot.collectors.fields import Text, problem
 from waddlebot.core.events import Author, Event, EventType
 from waddlebot.core.platform_roles import DISCORD_ADMINISTRATOR, discord_roles
 
@@ -44,6 +45,80 @@ class GuildFacts:
         for role_id in role_ids:
             bits |= self.role_permissions.get(role_id, 0)
         return -1 if bits & DISCORD_ADMINISTRATOR else bits
+
+
+def is_snowflake(value: Any) -> TypeGuard[str]:
+    """Whether ``value`` is a Discord id as payloads carry it: a string of at most 20 ASCII
+    digits (64 bits)."""
+    return isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20
+
+
+def _snowflake(value: str) -> str:
+    if not is_snowflake(value):
+        raise ValueError("must be a Discord id (a string of up to 20 digits)")
+    return value
+
+
+def _bitfield(value: str) -> str:
+    if not is_snowflake(value):  # the same digits
+        raise ValueError("must be a permission bit set (a string of up to 20 digits)")
+    return value
+
+
+Snowflake = Annotated[str, AfterValidator(_snowflake)]
+Bitfield = Annotated[str, AfterValidator(_bitfield)]
+
+
+class _Checked(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class _User(_Checked):
+    id: Snowflake
+    username: Text = ""
+    global_name: Text | None = None
+
+
+class _Member(_Checked):
+    user: _User | None = None
+    roles: list[Snowflake] = Field(default_factory=list)
+    permissions: Bitfield | None = None
+    nick: Text | None = None
+
+
+class _Option(_Checked):
+    type: int
+    name: Text = ""
+    value: Text | bool | int | float | None = None
+    options: list[_Option] | None = None
+
+
+class _Command(_Checked):
+    name: Text = Field(min_length=1)
+    options: list[_Option] | None = None
+
+
+class _SlashCommand(_Checked):
+    """What WaddleBot reads of an application command interaction, as Discord types it."""
+
+    id: Snowflake
+    type: Literal[2]
+    data: _Command
+    channel_id: Snowflake
+    guild_id: Snowflake | None = None
+    member: _Member | None = None
+    user: _User | None = None
+    application_id: Snowflake | None = None
+    token: Text = ""
+
+
+def checked_command(data: Mapping[str, Any]) -> dict[str, Any]:
+    """An application command interaction whose fields WaddleBot reads are what Discord
+    documents; :class:`MalformedDispatch` naming the first that is not."""
+    try:
+        return _SlashCommand.model_validate(data).model_dump()
+    except ValidationError as exc:
+        raise MalformedDispatch(problem(exc, "interaction")) from exc
 
 
 def dm_entity(user_id: str) -> str:
@@ -73,9 +148,10 @@ def _author(
     user_id = _text(user, "id")
     roles: tuple[Any, ...] = ()
     if guild_id and member is not None:
-        role_ids = [str(r) for r in member.get("roles") or []]
+        listed = member.get("roles")
+        role_ids = [str(r) for r in listed] if isinstance(listed, list) else []
         given = member.get("permissions")  # interactions carry the computed permissions
-        if isinstance(given, str) and given.isdigit():
+        if is_snowflake(given):  # decimal digits, as ids are
             bits = int(given)
         else:
             bits = facts.permissions(guild_id, role_ids) if facts else 0
@@ -86,12 +162,19 @@ def _author(
             role_levels=facts.role_levels if facts else None,
         )
     name = member.get("nick") if member else None
-    return Author(
+    return _checked_author(
         user_id=user_id,
         login=str(user.get("username") or ""),
         display_name=str(name or user.get("global_name") or user.get("username") or ""),
         roles=roles,
     )
+
+
+def _checked_author(**fields: Any) -> Author:
+    try:
+        return Author(**fields)
+    except ValidationError as exc:
+        raise MalformedDispatch(problem(exc, "author")) from exc
 
 
 def _place(data: Mapping[str, Any], user_id: str, facts: GuildFacts | None) -> dict[str, str]:
@@ -122,7 +205,7 @@ def message_create(
     place = _place(data, _text(user, "id"), facts)
     guild = place.get("server_id", "")
     kind = EventType.CHAT_MESSAGE if guild else EventType.WHISPER
-    if data.get("type") in BOOST_TYPES:
+    if isinstance(data.get("type"), int) and data.get("type") in BOOST_TYPES:
         kind = EventType.BOOST
     reference = data.get("message_reference")
     return _event(
@@ -140,10 +223,9 @@ def slash_command(data: Mapping[str, Any], facts: GuildFacts | None) -> Event | 
     interaction types, which carry no command."""
     if data.get("type") != 2:
         return None
-    command = data.get("data")
-    if not isinstance(command, Mapping):
-        raise MalformedDispatch("the interaction has no data")
-    member = data.get("member") if isinstance(data.get("member"), Mapping) else None
+    data = checked_command(data)
+    command = data["data"]
+    member = data["member"]
     user = _user(member) if member else _user(data)
     place = _place(data, _text(user, "id"), facts)
     words = [f"{SLASH_PREFIX}{_text(command, 'name')}", *_option_words(command.get("options"))]
@@ -184,7 +266,7 @@ def member_change(data: Mapping[str, Any], *, joined: bool) -> Event:
         server_id=guild,
         message_id=f"member-{'add' if joined else 'remove'}:{guild}:{user_id}:{stamp}",
         type=EventType.MEMBER_JOIN if joined else EventType.MEMBER_LEAVE,
-        author=Author(user_id=user_id, login=str(user.get("username") or "")),
+        author=_checked_author(user_id=user_id, login=str(user.get("username") or "")),
     )
 
 
@@ -199,7 +281,7 @@ def reaction_add(data: Mapping[str, Any], facts: GuildFacts | None) -> Event:
         **place,
         message_id=f"reaction:{_text(data, 'message_id')}:{user_id}:{name}",
         type=EventType.REACTION,
-        author=Author(user_id=user_id),
+        author=_checked_author(user_id=user_id),
         text=name,
         reply_to=_text(data, "message_id"),
     )

@@ -131,13 +131,7 @@ class SlackCollector:
     async def accept_event(self, envelope: Mapping[str, Any]) -> None:
         """An ``event_callback``: on the bus (once, however often Slack retries it).
         Raises :class:`~waddlebot.collectors.slack.translate.MalformedPayload`."""
-        event_id = envelope.get("event_id")
-        team_id = envelope.get("team_id")
-        inner = envelope.get("event")
-        if not isinstance(event_id, str) or not isinstance(team_id, str):
-            raise translate.MalformedPayload("an event_callback needs event_id and team_id")
-        if not isinstance(inner, Mapping):
-            raise translate.MalformedPayload("an event_callback needs an event")
+        event_id, team_id, inner = translate.checked_delivery(envelope)
         seen = f"slack:seen:{event_id}"
         if await self._ports.cache.get(seen) is not None:
             metrics.DUPLICATES.labels(PLATFORM).inc()
@@ -156,8 +150,8 @@ class SlackCollector:
             log.warning("slack event from a workspace the bot is not installed in", team=team_id)
             return None
         if kind == "member_joined_channel":
-            user = inner.get("user")
-            if not isinstance(user, str) or user == workspace.bot_user_id:
+            user = translate.joined_user(inner)
+            if user == workspace.bot_user_id:
                 return None
             person = await self.people.get(workspace, user)
             return translate.member_joined(team_id, inner, person)
@@ -173,11 +167,8 @@ class SlackCollector:
         """A slash command on the bus; returns the command's response (the answer when the
         router gives it in time as one message), or None for an empty acknowledgement (the
         answer follows through ``response_url``)."""
-        team_id, user_id = fields.get("team_id"), fields.get("user_id")
-        response_url = fields.get("response_url")
-        if not all(isinstance(v, str) and v for v in (team_id, user_id, response_url)):
-            raise translate.MalformedPayload("a slash command needs team_id, user_id, response_url")
-        assert isinstance(team_id, str) and isinstance(user_id, str)
+        translate.check_command(fields)
+        team_id, user_id = fields["team_id"], fields["user_id"]
         workspace = await self.workspaces.get(team_id)
         if workspace is None:
             return _reply("This workspace has not installed WaddleBot.", private=True)
@@ -186,7 +177,7 @@ class SlackCollector:
         return await answer_in_time(
             self.states,
             event.message_id,
-            {"response_url": str(response_url)},
+            {"response_url": fields["response_url"]},
             event,
             bus=self._ports.bus,
             completions=self._completions,

@@ -14,10 +14,11 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from waddlebot.collectors.fields import Text, problem
 from waddlebot.core.events import Author, Event, EventType
 from waddlebot.core.platform_roles import slack_roles
 
@@ -32,6 +33,79 @@ _LEADING_MENTION = re.compile(r"^\s*<@([UW][A-Z0-9]+)(?:\|[^>]*)?>[\s:,]*")
 
 class MalformedPayload(ValueError):
     """A payload that does not have what its type promises."""
+
+
+_SLACK_ID = re.compile(r"[A-Z0-9]{1,40}")
+
+
+def _slack_id(value: str) -> str:
+    if not _SLACK_ID.fullmatch(value):
+        raise ValueError("must be a Slack id (capital letters and digits)")
+    return value
+
+
+SlackId = Annotated[str, AfterValidator(_slack_id)]
+
+
+class _Checked(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class _Delivery(_Checked):
+    """What WaddleBot reads of an ``event_callback`` envelope before its event."""
+
+    event_id: Text = Field(min_length=1, max_length=128)
+    team_id: SlackId
+    event: dict[str, Any]
+
+
+class _Said(_Checked):
+    """What decides whether a ``message``/``app_mention`` is someone saying something."""
+
+    subtype: Text | None = None
+    user: SlackId | None = None
+
+
+class _Joined(_Checked):
+    user: SlackId
+
+
+class _Command(_Checked):
+    """The fields of a slash command WaddleBot reads (all strings, as the form has them)."""
+
+    team_id: SlackId
+    channel_id: SlackId
+    user_id: SlackId
+    command: Text = Field(min_length=1, max_length=64)
+    text: Text = ""
+    response_url: Text = Field(min_length=1, max_length=2000)
+    trigger_id: Text = Field(min_length=1, max_length=256)
+
+
+def _checked(model: type[BaseModel], payload: Any, root: str) -> Any:
+    """``payload`` as ``model`` checks it; :class:`MalformedPayload` naming the first field
+    that does not fit."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise MalformedPayload(problem(exc, root)) from exc
+
+
+def checked_delivery(envelope: Any) -> tuple[str, str, dict[str, Any]]:
+    """An ``event_callback``'s event id, team id and event."""
+    delivery: _Delivery = _checked(_Delivery, envelope, "envelope")
+    return delivery.event_id, delivery.team_id, delivery.event
+
+
+def check_command(fields: Mapping[str, Any]) -> None:
+    """That the fields of a slash command WaddleBot reads are what Slack sends."""
+    _checked(_Command, fields, "command")
+
+
+def joined_user(event: Mapping[str, Any]) -> str:
+    """Who a ``member_joined_channel`` event says joined."""
+    joined: _Joined = _checked(_Joined, event, "event")
+    return joined.user
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +137,17 @@ class Person:
         )
 
     def author(self) -> Author:
-        return Author(
-            user_id=self.user_id,
-            login=self.login[:128],
-            display_name=self.display_name[:256],
-            roles=slack_roles(is_owner=self.is_owner, is_admin=self.is_admin),
-        )
+        """Raises :class:`MalformedPayload` for an id no author can have (the callers check
+        ids first; names are cut to fit)."""
+        try:
+            return Author(
+                user_id=self.user_id,
+                login=self.login[:128],
+                display_name=self.display_name[:256],
+                roles=slack_roles(is_owner=self.is_owner, is_admin=self.is_admin),
+            )
+        except ValidationError as exc:
+            raise MalformedPayload(problem(exc, "user")) from exc
 
 
 def workspace_entity(team_id: str) -> str:
@@ -86,12 +165,12 @@ def message_id(channel_id: str, ts: str) -> str:
 def speaker(event: Mapping[str, Any], bot_user_id: str) -> str | None:
     """Who said a ``message``/``app_mention`` worth answering; None for the bot's own
     messages, other bots', edits, deletions and the other subtypes."""
-    if event.get("subtype") not in SPOKEN_SUBTYPES or event.get("bot_id") or event.get("hidden"):
+    said: _Said = _checked(_Said, event, "event")
+    if said.subtype not in SPOKEN_SUBTYPES or event.get("bot_id") or event.get("hidden"):
         return None
-    user = event.get("user")
-    if not isinstance(user, str) or not user or user == bot_user_id:
+    if said.user is None or said.user == bot_user_id:
         return None
-    return user
+    return said.user
 
 
 def message(

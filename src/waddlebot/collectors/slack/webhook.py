@@ -3,9 +3,10 @@ API) and ``POST /collectors/slack/commands`` (slash commands).
 
 Each request is checked first with slack-sdk's ``SignatureVerifier``: HMAC-SHA256 of
 ``v0:<timestamp>:<raw body>`` with the signing secret, compared in constant time, the
-timestamp within five minutes (401 otherwise). Then the body: ``url_verification`` is
-answered with its challenge; an ``event_callback`` is acknowledged (200) once its event is on
-the bus; a slash command is answered within Slack's 3 seconds. Malformed bodies get 400.
+timestamp (plain Unix seconds) within five minutes of our clock, either way (401 otherwise).
+Then the body: ``url_verification`` is answered with its challenge; an ``event_callback`` is
+acknowledged (200) once its event is on the bus; a slash command is answered within Slack's 3
+seconds. Malformed bodies get 400, naming the field that does not fit.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = structlog.get_logger("waddlebot.slack.webhook")
 EVENTS_PATH = "/collectors/slack/events"
 COMMANDS_PATH = "/collectors/slack/commands"
 MAX_BODY = 1024 * 1024
+MAX_DIGITS = 12  # Unix seconds until the year 33658
 
 router = APIRouter(tags=["slack"])
 
@@ -44,16 +46,28 @@ async def _signed_body(request: Request) -> tuple[Any, bytes | JSONResponse]:
     body = await read_capped(request, MAX_BODY)
     if body is None:
         return None, _refuse(413, "body too large")
-    verifier = SignatureVerifier(collector.signing_secret)
-    timestamp = request.headers.get("x-slack-request-timestamp")
-    signature = request.headers.get("x-slack-signature")
+    try:
+        body.decode()  # what slack-sdk signs over; Slack sends nothing else
+    except UnicodeDecodeError:
+        return None, _refuse(400, "the body is not UTF-8")
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    if not _unix_seconds(timestamp):
+        return None, _refuse(401, "X-Slack-Request-Timestamp is not Unix seconds")
+    signature = request.headers.get("x-slack-signature", "")
+    verifier = SignatureVerifier(collector.signing_secret)  # also: within 5 minutes, either way
     try:
         valid = verifier.is_valid(body, timestamp, signature)
-    except (ValueError, TypeError):  # a timestamp that is no number, a signature not ASCII
+    except ValueError:  # a signature that is not ASCII
         valid = False
     if not valid:
         return None, _refuse(401, "invalid or stale request signature")
     return collector, body
+
+
+def _unix_seconds(timestamp: str) -> bool:
+    """Plain digits, as Slack sends: slack-sdk's ``int()`` would also take ``+1``, ``1_0``
+    or digits of other scripts, and overflow comparing a number too large for a float."""
+    return timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_DIGITS
 
 
 @router.post(EVENTS_PATH, summary="Slack Events API deliveries")

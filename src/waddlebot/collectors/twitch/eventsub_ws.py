@@ -31,8 +31,8 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from waddlebot.collectors.twitch.times import parse_timestamp
 from waddlebot.collectors.twitch.translate import Notification
-from waddlebot.collectors.twitch.webhook import parse_timestamp
 
 log = structlog.get_logger("waddlebot.twitch.ws")
 

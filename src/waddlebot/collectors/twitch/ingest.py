@@ -11,7 +11,7 @@ import structlog
 
 from waddlebot.collectors.answering import publish_event
 from waddlebot.collectors.twitch.subscriptions import SubscriptionStore
-from waddlebot.collectors.twitch.translate import Notification, translate
+from waddlebot.collectors.twitch.translate import Notification, badges, translate
 from waddlebot.core.events import Event
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Bus, Cache
@@ -69,13 +69,13 @@ class EventSubIngest:
         await publish_event(self._bus, event)
 
     def _note_own_line(self, notification: Notification) -> None:
+        """Raises :class:`MalformedNotification` for badges that are no list of badges."""
         event = notification.event
         if self._on_own_chat is None or event.get("chatter_user_id") != self._bot_user_id():
             return
-        badges = event.get("badges") or []
         self._on_own_chat(
             str(event.get("broadcaster_user_id") or ""),
-            {str(b.get("set_id")) for b in badges if isinstance(b, Mapping)},
+            {str(badge.get("set_id")) for badge in badges(event)},
         )
 
     async def revocation(self, subscription: Mapping[str, Any]) -> None:

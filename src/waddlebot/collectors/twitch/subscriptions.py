@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from waddlebot.collectors.fields import Text, no_nul, problem
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import TwitchSubscription, utcnow
 
@@ -46,6 +55,44 @@ def wanted_for_channel(broadcaster_id: str, bot_user_id: str) -> list[Wanted]:
 def wanted_for_bot(bot_user_id: str) -> list[Wanted]:
     """Whispers to the bot (verification codes come back this way)."""
     return [Wanted("user.whisper.message", "1", {"user_id": bot_user_id})]
+
+
+class MalformedSubscription(ValueError):
+    """A delivery's ``subscription`` that is not one Twitch would describe."""
+
+
+# user ids (the column broadcaster_id keeps one)
+_ConditionId = Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)]
+
+
+class _Transport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    method: Text = Field(default="", max_length=16)
+
+
+class _Described(BaseModel):
+    """What WaddleBot reads of a subscription Twitch describes, within what
+    ``twitch_subscriptions`` keeps (lengths of its columns; conditions are ids)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Text = Field(min_length=1, max_length=64)
+    type: Text = Field(default="", max_length=64)
+    version: Text = Field(default="", max_length=8)
+    status: Text = Field(default="", max_length=64)
+    condition: dict[Text, _ConditionId | None] = Field(default_factory=dict)
+    transport: _Transport = Field(default_factory=_Transport)
+
+
+def described(value: Any) -> dict[str, Any]:
+    """The subscription of a delivery, checked; :class:`MalformedSubscription` naming the
+    field that does not fit."""
+    try:
+        checked = _Described.model_validate(value)
+    except ValidationError as exc:
+        raise MalformedSubscription(problem(exc, "subscription")) from exc
+    return checked.model_dump()
 
 
 def key_of(subscription: Mapping[str, Any]) -> tuple[str, str, tuple[tuple[str, str], ...]]:

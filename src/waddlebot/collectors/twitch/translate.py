@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from waddlebot.collectors.twitch.times import MAX_AHEAD, parse_timestamp
 from waddlebot.core.events import Amounts, Author, Event, EventType
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.core.platform_roles import twitch_roles
@@ -98,12 +99,18 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def badges(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A chat message's badges (``[{"set_id": "moderator", ...}]``); the bot's own lines
+    are read for them too (its badges say where it moderates)."""
+    found = event.get("badges") or []
+    if not isinstance(found, list):
+        raise MalformedNotification("badges is not a list")
+    return [badge for badge in found if isinstance(badge, Mapping)]
+
+
 def _chat_message(n: Notification) -> Event:
     event = n.event
-    badges = event.get("badges") or []
-    if not isinstance(badges, list):
-        raise MalformedNotification("badges is not a list")
-    roles = twitch_roles(b for b in badges if isinstance(b, Mapping))
+    roles = twitch_roles(badges(event))
     reply = event.get("reply") if isinstance(event.get("reply"), Mapping) else None
     cheer = event.get("cheer") if isinstance(event.get("cheer"), Mapping) else None
     author = _author(event, "chatter_user", roles)
@@ -197,9 +204,13 @@ def _online(n: Notification) -> Event:
     extra: dict[str, Any] = {}
     if isinstance(started, str):
         try:
-            extra["occurred_at"] = datetime.fromisoformat(started.replace("Z", "+00:00"))
+            extra["occurred_at"] = at = parse_timestamp(started)
         except ValueError as exc:
-            raise MalformedNotification("started_at is not a timestamp") from exc
+            raise MalformedNotification("started_at is not an RFC 3339 time") from exc
+        # live state is ordered by these times: one from the future would outlast every
+        # stream.offline after it
+        if n.timestamp is not None and at - n.timestamp > MAX_AHEAD:
+            raise MalformedNotification("started_at is after the notification was sent")
     # the stream's own id, so the collector's poll of the same stream is the same event
     message_id = f"stream-online:{stream}" if isinstance(stream, str) and stream else n.message_id
     return Event(**_place(n.event), message_id=message_id, type=EventType.STREAM_ONLINE, **extra)

@@ -1,17 +1,18 @@
 """``POST /collectors/twitch/eventsub``: EventSub over webhooks.
 
 Checked in this order, as Twitch documents: the HMAC-SHA256 signature over message id +
-timestamp + raw body (403 when it does not match, compared in constant time), the age of the
-message (400 past 10 minutes, so a captured delivery cannot be replayed later), then the
-message type: the callback challenge is answered with the bare challenge text, a revocation
-is recorded, and a notification is acknowledged (204) only once its event is on the bus.
+timestamp + raw body (403 when it does not match, compared in constant time), the date of the
+message (400 past 10 minutes, so a captured delivery cannot be replayed later, and 400 more
+than 5 minutes ahead of our clock: :mod:`~waddlebot.collectors.twitch.times`), the body's
+``subscription`` (400 naming the field that does not fit), then the message type: the
+callback challenge is answered with the bare challenge text, a revocation is recorded, and a
+notification is acknowledged (204) only once its event is on the bus.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,7 +21,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from waddlebot.collectors.twitch.ingest import EventSubIngest
-from waddlebot.collectors.twitch.subscriptions import SubscriptionStore
+from waddlebot.collectors.twitch.subscriptions import (
+    MalformedSubscription,
+    SubscriptionStore,
+    described,
+)
+from waddlebot.collectors.twitch.times import freshness_problem, parse_timestamp
 from waddlebot.collectors.twitch.translate import (
     MalformedNotification,
     Notification,
@@ -32,7 +38,6 @@ from waddlebot.infra.bodies import read_capped
 log = structlog.get_logger("waddlebot.twitch.webhook")
 
 PATH = "/collectors/twitch/eventsub"
-MAX_AGE = timedelta(minutes=10)
 MAX_BODY = 1024 * 1024
 _HEADER = "twitch-eventsub-message-"
 
@@ -42,20 +47,6 @@ def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
         secret.encode(), message_id.encode() + timestamp.encode() + body, hashlib.sha256
     ).hexdigest()
     return f"sha256={digest}"
-
-
-def parse_timestamp(value: str) -> datetime:
-    """RFC 3339 with up to nanoseconds (``2019-11-16T10:11:12.634234626Z``); Python keeps
-    microseconds, so the extra digits are cut."""
-    text = value.strip().replace("Z", "+00:00")
-    if "." in text:
-        head, _, tail = text.partition(".")
-        digits = len(tail) - len(tail.lstrip("0123456789"))
-        text = f"{head}.{tail[: min(digits, 6)]}{tail[digits:]}"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError("the timestamp has no time zone")
-    return parsed
 
 
 def _refuse(status: int, reason: str, **context: Any) -> JSONResponse:
@@ -113,15 +104,19 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
         sent = parse_timestamp(timestamp)
     except ValueError:
         return _refuse(400, "bad timestamp", message_id=message_id)
-    if sent + MAX_AGE <= receiver.clock.now():
-        return _refuse(400, "message has expired", message_id=message_id)
+    stale = freshness_problem(sent, receiver.clock.now())
+    if stale is not None:
+        return _refuse(400, stale, message_id=message_id)
     try:
         payload = orjson.loads(body)
-        subscription = payload["subscription"]
-        if not isinstance(subscription, dict):
-            raise TypeError("subscription is not an object")
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return _refuse(400, "malformed body", message_id=message_id)
+    except orjson.JSONDecodeError:
+        return _refuse(400, "malformed body: not JSON", message_id=message_id)
+    if not isinstance(payload, dict):
+        return _refuse(400, "malformed body: not a JSON object", message_id=message_id)
+    try:
+        subscription = described(payload.get("subscription"))
+    except MalformedSubscription as exc:
+        return _refuse(400, f"malformed body: {exc}", message_id=message_id)
     if kind == "webhook_callback_verification":
         challenge = payload.get("challenge")
         if not isinstance(challenge, str):
@@ -134,11 +129,14 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
         return Response(status_code=204)
     if kind != "notification":
         return _refuse(400, f"unknown message type {kind!r}", message_id=message_id)
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        return _refuse(400, "malformed body: event is not an object", message_id=message_id)
     notification = Notification(
         message_id=message_id,
-        subscription_type=str(subscription.get("type") or ""),
-        subscription_version=str(subscription.get("version") or ""),
-        event=payload.get("event"),  # checked by translate
+        subscription_type=subscription["type"],
+        subscription_version=subscription["version"],
+        event=event,
         timestamp=sent,
     )
     try:
