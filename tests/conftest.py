@@ -34,7 +34,7 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-def _temporary_database(name_prefix: str) -> Iterator[str]:
+def temporary_database(name_prefix: str) -> Iterator[str]:
     name = f"{name_prefix}_{uuid.uuid4().hex[:10]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
@@ -46,13 +46,13 @@ def _temporary_database(name_prefix: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database for this test session, as an SQLAlchemy asyncpg URL."""
-    yield from _temporary_database("waddlebot_test")
+    yield from temporary_database("waddlebot_test")
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database for one test."""
-    yield from _temporary_database("waddlebot_t")
+    yield from temporary_database("waddlebot_t")
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +72,10 @@ def redis_url() -> str:
 @pytest.fixture
 def key_prefix(redis_url: str) -> Iterator[str]:
     """A Redis key prefix unique to one test; its keys are deleted afterwards."""
+    yield from temporary_key_prefix(redis_url)
+
+
+def temporary_key_prefix(redis_url: str) -> Iterator[str]:
     import redis
 
     prefix = f"wbtest-{uuid.uuid4().hex[:10]}"

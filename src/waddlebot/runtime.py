@@ -18,7 +18,6 @@ from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
-from waddlebot.infra.tasks import stop_task
 from waddlebot.infra.urlfetch import UrlFetcher
 from waddlebot.modules.alias import build_alias_module
 from waddlebot.modules.calendar import build_calendar_module
@@ -242,14 +241,9 @@ class Runtime:
             batch_size=settings.router_batch_size,
             reclaim_idle_ms=settings.bus_reclaim_idle_ms,
         )
-        task = asyncio.create_task(worker.run(), name=consumer)
+        worker.start()
         self.workers.append(worker)
-
-        async def stop() -> None:
-            worker.stop()  # finish the batch in hand, then leave
-            await stop_task(task, grace=5 if worker.busy else 0)
-
-        self._cleanup.push_async_callback(stop)
+        self._cleanup.push_async_callback(worker.close)
 
     def _start_scheduler(self) -> None:
         """The periodic jobs. Every process has a scheduler (tests tick it by hand); those

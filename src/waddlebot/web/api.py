@@ -11,15 +11,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from redis.exceptions import RedisError
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
 from waddlebot.core.permissions import Level
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
+from waddlebot.infra.outages import unavailable
 from waddlebot.runtime import Runtime
 from waddlebot.services.router import keys
 from waddlebot.web.deps import get_principal, get_runtime, require_service
+from waddlebot.web.outages import RETRY_AFTER_SECONDS
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
@@ -164,8 +167,12 @@ async def post_events(
     except Exception as exc:
         for event_id in futures:
             runtime.completions.forget(event_id)
+        if unavailable(exc) is None and not isinstance(exc, RedisError):
+            raise  # a bug, not the bus refusing
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "the event bus is unavailable; retry"
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the event bus is unavailable; nothing was accepted, retry",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
     for event in events:
         metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
