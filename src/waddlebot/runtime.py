@@ -43,6 +43,7 @@ from waddlebot.services.calendar import CalendarService, FeedService, ReminderJo
 from waddlebot.services.community import CommunityService
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.custom_commands import CustomCommandService
+from waddlebot.services.dead_letters import DeadLetters
 from waddlebot.services.directory import Directory
 from waddlebot.services.identity import IdentityService
 from waddlebot.services.inventory import InventoryService
@@ -76,6 +77,7 @@ class Runtime:
     directory: Directory
     registry: ModuleRegistry
     completions: CompletionHub
+    dead_letters: DeadLetters
     keys: KeyVerifier
     identity: IdentityService
     labels: LabelService
@@ -133,6 +135,7 @@ class Runtime:
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen
         )
         cleanup.push_async_callback(self.ports.close)
+        self.dead_letters = DeadLetters(self.ports.bus, self.ports.cache)
         self.db = Database.from_settings(settings)
         cleanup.push_async_callback(self.db.close)
         self.audit = AuditLog(self.db)

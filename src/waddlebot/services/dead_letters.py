@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -57,6 +57,21 @@ class DeadLetter:
             return self.payload[:EXCERPT].decode("utf-8", "replace")
         text = " ".join(self.event.text.split())
         return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+    def summary(self) -> dict[str, Any]:
+        """What a listing shows (the API's and the command line's)."""
+        event = self.event
+        return {
+            "id": self.id,
+            "dead_at": self.dead_at,
+            "reason": self.reason,
+            "deliveries": self.deliveries,
+            "event_id": self.event_id,
+            "platform": event.platform if event else "",
+            "entity_id": event.entity_id if event else "",
+            "message_id": event.message_id if event else "",
+            "text": self.excerpt,
+        }
 
 
 @dataclass(frozen=True, slots=True)
