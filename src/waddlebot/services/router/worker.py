@@ -72,7 +72,7 @@ class RouterWorker:
         self._stopping = asyncio.Event()
         self._next_reclaim = 0.0
         self._task: asyncio.Task[None] | None = None
-        self.busy = False  # True while a batch is in hand (stopping then waits for it)
+        self.busy = False  # True while a batch is in hand
 
     async def _ensure_group(self) -> None:
         try:
