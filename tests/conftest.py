@@ -34,7 +34,7 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-def _temporary_database(name_prefix: str) -> Iterator[str]:
+def temporary_database(name_prefix: str) -> Iterator[str]:
     name = f"{name_prefix}_{uuid.uuid4().hex[:10]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     try:
@@ -46,13 +46,13 @@ def _temporary_database(name_prefix: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database for this test session, as an SQLAlchemy asyncpg URL."""
-    yield from _temporary_database("waddlebot_test")
+    yield from temporary_database("waddlebot_test")
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database for one test."""
-    yield from _temporary_database("waddlebot_t")
+    yield from temporary_database("waddlebot_t")
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +69,7 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-def _redis_prefix(redis_url: str) -> Iterator[str]:
+def temporary_key_prefix(redis_url: str) -> Iterator[str]:
     import redis
 
     prefix = f"wbtest-{uuid.uuid4().hex[:10]}"
@@ -86,19 +86,19 @@ def _redis_prefix(redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def key_prefix(redis_url: str) -> Iterator[str]:
     """A Redis key prefix unique to one test; its keys are deleted afterwards."""
-    yield from _redis_prefix(redis_url)
+    yield from temporary_key_prefix(redis_url)
 
 
 @pytest.fixture(scope="module")
 def module_key_prefix(redis_url: str) -> Iterator[str]:
     """A Redis key prefix for the tests of one module; its keys are deleted afterwards."""
-    yield from _redis_prefix(redis_url)
+    yield from temporary_key_prefix(redis_url)
 
 
 @pytest.fixture(scope="module")
 def module_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database for the tests of one module."""
-    yield from _temporary_database("waddlebot_m")
+    yield from temporary_database("waddlebot_m")
 
 
 @pytest.fixture

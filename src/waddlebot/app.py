@@ -15,7 +15,7 @@ from waddlebot.collectors.twitch import webhook as twitch_webhook
 from waddlebot.overlays import web as overlay_web
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, commands, health, identity, labels, refusals, slack, twitch
+from waddlebot.web import api, commands, health, identity, labels, outages, refusals, slack, twitch
 from waddlebot.web import calendar as calendar_api
 from waddlebot.web import inventory as inventory_api
 from waddlebot.web import memories as memories_api
@@ -40,6 +40,7 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
         lifespan=lifespan,
     )
     refusals.install(app)
+    outages.install(app)
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)

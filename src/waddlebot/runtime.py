@@ -18,7 +18,6 @@ from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
-from waddlebot.infra.tasks import stop_task
 from waddlebot.infra.urlfetch import UrlFetcher
 from waddlebot.modules.alias import build_alias_module
 from waddlebot.modules.calendar import build_calendar_module
@@ -44,6 +43,7 @@ from waddlebot.services.calendar import CalendarService, FeedService, ReminderJo
 from waddlebot.services.community import CommunityService
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.custom_commands import CustomCommandService
+from waddlebot.services.dead_letters import DeadLetters
 from waddlebot.services.directory import Directory
 from waddlebot.services.identity import IdentityService
 from waddlebot.services.inventory import InventoryService
@@ -77,6 +77,7 @@ class Runtime:
     directory: Directory
     registry: ModuleRegistry
     completions: CompletionHub
+    dead_letters: DeadLetters
     keys: KeyVerifier
     identity: IdentityService
     labels: LabelService
@@ -134,6 +135,7 @@ class Runtime:
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen
         )
         cleanup.push_async_callback(self.ports.close)
+        self.dead_letters = DeadLetters(self.ports.bus, self.ports.cache)
         self.db = Database.from_settings(settings)
         cleanup.push_async_callback(self.db.close)
         self.audit = AuditLog(self.db)
@@ -244,14 +246,9 @@ class Runtime:
             batch_size=settings.router_batch_size,
             reclaim_idle_ms=settings.bus_reclaim_idle_ms,
         )
-        task = asyncio.create_task(worker.run(), name=consumer)
+        worker.start()
         self.workers.append(worker)
-
-        async def stop() -> None:
-            worker.stop()  # finish the batch in hand, then leave
-            await stop_task(task, grace=5 if worker.busy else 0)
-
-        self._cleanup.push_async_callback(stop)
+        self._cleanup.push_async_callback(worker.close)
 
     def _start_scheduler(self) -> None:
         """The periodic jobs. Every process has a scheduler (tests tick it by hand); those

@@ -39,13 +39,14 @@ async def test_public_endpoints(settings: Settings) -> None:
 async def test_readyz_reports_a_dead_database(settings: Settings) -> None:
     async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
 
-        async def down() -> bool:
+        async def down() -> None:
             raise ConnectionError("database is gone")
 
-        runtime.db.ping = down  # type: ignore[method-assign]
+        runtime.db.check = down  # type: ignore[method-assign]
         ready = await http.get("/readyz")
         assert ready.status_code == 503
-        assert ready.json()["checks"]["database"] is False
+        assert ready.json()["checks"] == {"database": False, "cache": True}
+        assert ready.json()["errors"] == {"database": "ConnectionError: database is gone"}
 
 
 @pytest.mark.parametrize(

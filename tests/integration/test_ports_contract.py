@@ -295,12 +295,12 @@ async def test_bus_touch_keeps_entries_from_being_reclaimed(ports: Ports) -> Non
     await bus.publish("s", [b"a", b"b"])
     taken = await bus.read("s", "g", "busy", count=2, block_ms=0)
     await asyncio.sleep(0.12)
-    await bus.touch("s", "g", "busy", [taken[0].id])
+    assert await bus.touch("s", "g", "busy", [taken[0].id]) == [taken[0].id]
     reclaimed = await bus.reclaim("s", "g", "rescuer", min_idle_ms=100, count=10)
     assert [(m.data, m.deliveries) for m in reclaimed] == [(b"b", 2)]  # only the untouched one
-    # touching what another consumer now holds changes nothing
+    # touching what another consumer now holds changes nothing, and says it is not held
     await asyncio.sleep(0.12)
-    await bus.touch("s", "g", "busy", [taken[1].id])
+    assert await bus.touch("s", "g", "busy", [taken[1].id]) == []
     again = await bus.reclaim("s", "g", "third", min_idle_ms=100, count=10)
     assert sorted(m.data for m in again) == [b"a", b"b"]
     assert {m.data: m.deliveries for m in again} == {b"a": 2, b"b": 3}
@@ -317,6 +317,49 @@ async def test_bus_acked_entries_are_never_redelivered(ports: Ports) -> None:
     assert await bus.read("s", "g", "c2", count=10, block_ms=0) == []
     await bus.publish("s", [b"z"])
     assert [m.data for m in await bus.read("s", "g", "c2", count=10, block_ms=0)] == [b"z"]
+
+
+async def test_bus_entries_are_listed_in_pages_read_or_not(ports: Ports) -> None:
+    bus = ports.bus
+    assert await bus.entries("s") == []
+    ids = await bus.publish("s", [b"a", b"b", b"c"])
+    await bus.ensure_group("s", "g")
+    await bus.read("s", "g", "c", count=1, block_ms=0)  # reading takes nothing off the stream
+    listed = await bus.entries("s")
+    assert [(m.id, m.data) for m in listed] == list(zip(ids, [b"a", b"b", b"c"], strict=True))
+    assert [m.data for m in await bus.entries("s", count=2)] == [b"a", b"b"]
+    assert [m.data for m in await bus.entries("s", after=ids[1])] == [b"c"]
+    assert await bus.entries("s", after=ids[2]) == []
+    found = await bus.entry("s", ids[1])
+    assert found is not None and (found.id, found.data) == (ids[1], b"b")
+    assert await bus.entry("s", "1-0") is None
+    assert await bus.entry("nowhere", ids[1]) is None
+
+
+async def test_bus_delete_removes_entries(ports: Ports) -> None:
+    bus = ports.bus
+    await bus.ensure_group("s", "g")
+    ids = await bus.publish("s", [b"a", b"b", b"c"])
+    assert await bus.delete("s", [ids[1], "1-0"]) == 1
+    assert await bus.delete("s", [ids[1]]) == 0
+    assert await bus.delete("s", []) == 0
+    assert await bus.length("s") == 2
+    assert [m.data for m in await bus.entries("s")] == [b"a", b"c"]
+    assert await bus.entry("s", ids[1]) is None
+    # a group reading afterwards never sees it
+    assert [m.data for m in await bus.read("s", "g", "c", count=10, block_ms=0)] == [b"a", b"c"]
+
+
+async def test_bus_move_takes_an_entry_to_another_stream_once(ports: Ports) -> None:
+    bus = ports.bus
+    await bus.ensure_group("target", "g")
+    (dead,) = await bus.publish("source", [b"old"])
+    moves = await asyncio.gather(*(bus.move("source", dead, "target", b"new") for _ in range(5)))
+    assert sum(m is not None for m in moves) == 1
+    assert await bus.length("source") == 0
+    assert [m.data for m in await bus.read("target", "g", "c", count=10, block_ms=0)] == [b"new"]
+    assert await bus.move("source", dead, "target", b"again") is None
+    assert await bus.length("target") == 1
 
 
 async def test_bus_streams_are_trimmed(make_ports: MakePorts) -> None:

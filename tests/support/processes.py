@@ -60,12 +60,17 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def log_tail(self, lines: int = 30) -> str:
+    def log_tail(self, lines: int = 30, width: int = 600) -> str:
+        """The last ``lines`` lines of its log, each cut to ``width`` characters (a traceback
+        logged as JSON is one very long line)."""
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError as exc:
             return f"(no log: {exc})"
-        tail = "\n".join(text.splitlines()[-lines:])
+        tail = "\n".join(
+            line if len(line) <= width else line[:width] + " [...]"
+            for line in text.splitlines()[-lines:]
+        )
         return f"--- {self.name} (pid {self.pid}, exit {self.popen.poll()}) log tail ---\n{tail}"
 
     async def wait_healthy(self, timeout: float = 30.0) -> None:
@@ -113,6 +118,16 @@ class ServiceProcess:
                 pass
         self.kill()
 
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait for the process to exit on its own; its exit code. Fails the test
+        (with the log tail) when it does not exit in ``timeout`` seconds."""
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"{self.name} ignored SIGTERM for {timeout}s\n{self.log_tail()}")
+
 
 class ServiceProcesses:
     """Starts ``waddlebot serve`` subprocesses sharing ``base_env``; :meth:`close` reaps them
@@ -141,8 +156,18 @@ class ServiceProcesses:
             }
         )
         environ.update(env)
+        return self._spawn(service, name, port, environ)
+
+    def restart(self, process: ServiceProcess, service: str) -> ServiceProcess:
+        """Start ``service`` again as ``process`` was (same name, port, directory and
+        settings) once it has exited; its log goes on in the same file."""
+        assert not process.alive, f"{process.name} is still running"
+        return self._spawn(service, process.name, process.port, dict(process.env))
+
+    def _spawn(self, service: str, name: str, port: int, environ: dict[str, str]) -> ServiceProcess:
+        home = self._workdir / name
         log_path = home / "stderr.log"
-        with log_path.open("wb") as log:
+        with log_path.open("ab") as log:
             popen = subprocess.Popen(
                 [waddlebot_executable(), "serve", service],
                 cwd=home,

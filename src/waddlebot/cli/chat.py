@@ -79,7 +79,7 @@ def console_ws_url(url: str, user: str, role: str, channel: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
-def _read_key(settings: Settings, given: str | None) -> str:
+def read_api_key(settings: Settings, given: str | None) -> str:
     """--api-key (or WADDLEBOT_API_KEY), then the setting (which also reads .env), then the
     key file the first ``waddlebot up`` wrote."""
     if given:
@@ -99,7 +99,7 @@ async def chat_remote(
     from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     interactive = sys.stdin.isatty()
-    headers = {"Authorization": f"Bearer {_read_key(settings, api_key)}"}
+    headers = {"Authorization": f"Bearer {read_api_key(settings, api_key)}"}
     try:
         async with connect(
             console_ws_url(url, user, role, channel), additional_headers=headers

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from waddlebot.cli.discord import discord_app
+from waddlebot.cli.events import events_app
 from waddlebot.cli.slack import slack_app
 from waddlebot.cli.twitch import twitch_app
 from waddlebot.settings import Settings, get_settings
@@ -25,6 +26,7 @@ app.add_typer(keys_app, name="apikey")
 app.add_typer(twitch_app, name="twitch")
 app.add_typer(discord_app, name="discord")
 app.add_typer(slack_app, name="slack")
+app.add_typer(events_app, name="events")
 
 
 class Role(StrEnum):

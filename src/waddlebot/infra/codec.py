@@ -17,6 +17,7 @@ class Envelope:
     event: Event
     notify: bool = False  # publish a completion on "sessions.done" for waiters
     accepted_at: float = 0.0  # wall clock when the event was accepted, for latency figures
+    replayed: bool = False  # put back on the bus by an operator, from the dead letters
 
 
 def dumps_compact(value: object) -> bytes:
@@ -32,16 +33,68 @@ class _WireEnvelope(BaseModel):
     e: Event
     n: bool = False
     t: float = 0.0
+    r: bool = False
 
 
 def encode_envelope(event: Event, *, notify: bool = False) -> bytes:
     return dumps_compact({"e": event.model_dump(mode="json"), "n": notify, "t": time.time()})
 
 
+def encode_replay(envelope: Envelope) -> bytes:
+    """The envelope of a dead letter put back on the bus: marked as a replay (the router then
+    treats it as a later delivery of the event, see ``Router._dedupe``), nobody waiting."""
+    event = envelope.event.model_dump(mode="json")
+    return dumps_compact({"e": event, "n": False, "t": envelope.accepted_at, "r": True})
+
+
 def decode_envelope(data: bytes) -> Envelope:
     """Raises ``ValueError`` (pydantic's ``ValidationError`` is one) for a malformed entry."""
     wire = _WireEnvelope.model_validate_json(data)
-    return Envelope(wire.e, wire.n, wire.t)
+    return Envelope(wire.e, wire.n, wire.t, wire.r)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecord:
+    """An entry of ``events.dead``: the bus entry that could not be processed, and why."""
+
+    payload: bytes  # the entry as it was on ``events`` (an envelope, unless malformed)
+    reason: str = ""  # empty for dead letters written before reasons were kept
+    deliveries: int | None = None
+    entry_id: str = ""  # its id on ``events``
+    dead_at: float | None = None  # wall clock when it was set aside
+
+
+def encode_dead_letter(
+    payload: bytes, *, reason: str, deliveries: int, entry_id: str, dead_at: float
+) -> bytes:
+    # an envelope is JSON, so UTF-8: only a malformed entry could lose bytes here
+    return dumps_compact(
+        {
+            "dead": {"reason": reason, "deliveries": deliveries, "entry": entry_id, "at": dead_at},
+            "payload": payload.decode("utf-8", "replace"),
+        }
+    )
+
+
+def decode_dead_letter(data: bytes) -> DeadLetterRecord:
+    """Never fails: a dead letter that is no record (a bare envelope, as earlier versions
+    wrote them, or anything else) is its own payload."""
+    try:
+        wire = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return DeadLetterRecord(data)
+    dead = wire.get("dead") if isinstance(wire, dict) else None
+    payload = wire.get("payload") if isinstance(wire, dict) else None
+    if not isinstance(dead, dict) or not isinstance(payload, str):
+        return DeadLetterRecord(data)
+    deliveries, dead_at = dead.get("deliveries"), dead.get("at")
+    return DeadLetterRecord(
+        payload.encode(),
+        reason=str(dead.get("reason", "")),
+        deliveries=deliveries if isinstance(deliveries, int) else None,
+        entry_id=str(dead.get("entry", "")),
+        dead_at=float(dead_at) if isinstance(dead_at, int | float) else None,
+    )
 
 
 def encode_outbound(message: OutboundMessage) -> bytes:

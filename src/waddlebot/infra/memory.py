@@ -168,10 +168,12 @@ class _Group:
 
 
 class _Stream:
-    __slots__ = ("entries", "first", "groups", "last_ms", "last_seq", "waiters")
+    __slots__ = ("deleted", "entries", "first", "groups", "last_ms", "last_seq", "waiters")
 
     def __init__(self) -> None:
-        self.entries: deque[tuple[str, bytes]] = deque()
+        # a deleted entry stays as a tombstone (data None), so that positions do not move
+        self.entries: deque[tuple[str, bytes | None]] = deque()
+        self.deleted = 0  # tombstones among the entries
         self.first = 0  # absolute position of entries[0]
         self.groups: dict[str, _Group] = {}
         self.last_ms = 0
@@ -221,11 +223,11 @@ class MemoryBus:
             entry_id = s.next_id()
             s.entries.append((entry_id, payload))
             ids.append(entry_id)
-        excess = len(s.entries) - self._maxlen
-        if excess > 0:
-            for _ in range(excess):
-                s.entries.popleft()
-            s.first += excess
+        while len(s.entries) - s.deleted > self._maxlen:
+            _, dropped = s.entries.popleft()
+            s.first += 1
+            if dropped is None:
+                s.deleted -= 1
         if s.waiters:
             s.wake()
         return ids
@@ -238,18 +240,20 @@ class MemoryBus:
             s.groups[group] = _Group(s.first)  # like id "0": sees every entry still there
 
     def _take(self, s: _Stream, g: _Group, consumer: str, count: int) -> list[BusMessage]:
-        start = max(g.cursor, s.first)
-        end = min(s.first + len(s.entries), start + count)
-        if start >= end:
+        pos = max(g.cursor, s.first)
+        end = s.first + len(s.entries)
+        if pos >= end:
             return []
         now = time.monotonic()
         entries, first, pending = s.entries, s.first, g.pending
-        out = []
-        for pos in range(start, end):
+        out: list[BusMessage] = []
+        while pos < end and len(out) < count:
             entry_id, data = entries[pos - first]
-            pending[entry_id] = _Pending(consumer, data, now)
-            out.append(BusMessage(entry_id, data))
-        g.cursor = end
+            pos += 1
+            if data is not None:
+                pending[entry_id] = _Pending(consumer, data, now)
+                out.append(BusMessage(entry_id, data))
+        g.cursor = pos
         return out
 
     async def read(
@@ -285,16 +289,19 @@ class MemoryBus:
             for entry_id in ids:
                 g.pending.pop(entry_id, None)
 
-    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> None:
+    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> list[str]:
         s = self._streams.get(stream)
         g = s.groups.get(group) if s is not None else None
         if g is None:
-            return
+            return []
         now = time.monotonic()
+        held = []
         for entry_id in ids:
             pending = g.pending.get(entry_id)
             if pending is not None and pending.consumer == consumer:
                 pending.delivered_at = now
+                held.append(entry_id)
+        return held
 
     async def reclaim(
         self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
@@ -317,12 +324,74 @@ class MemoryBus:
 
     async def length(self, stream: str) -> int:
         s = self._streams.get(stream)
-        return 0 if s is None else len(s.entries)
+        return 0 if s is None else len(s.entries) - s.deleted
+
+    async def entries(self, stream: str, *, after: str = "", count: int = 100) -> list[BusMessage]:
+        s = self._streams.get(stream)
+        if s is None:
+            return []
+        floor = _entry_key(after) if after else (-1, -1)
+        out: list[BusMessage] = []
+        for entry_id, data in s.entries:  # in id order
+            if data is not None and _entry_key(entry_id) > floor:
+                out.append(BusMessage(entry_id, data))
+                if len(out) >= count:
+                    break
+        return out
+
+    async def entry(self, stream: str, entry_id: str) -> BusMessage | None:
+        s = self._streams.get(stream)
+        found = _find(s, entry_id) if s is not None else None
+        if s is None or found is None:
+            return None
+        data = s.entries[found][1]
+        return None if data is None else BusMessage(entry_id, data)
+
+    async def delete(self, stream: str, ids: Sequence[str]) -> int:
+        s = self._streams.get(stream)
+        if s is None:
+            return 0
+        removed = 0
+        for entry_id in ids:
+            found = _find(s, entry_id)
+            if found is not None and s.entries[found][1] is not None:
+                s.entries[found] = (entry_id, None)
+                s.deleted += 1
+                removed += 1
+        return removed
+
+    async def move(self, source: str, entry_id: str, target: str, payload: bytes) -> str | None:
+        # nothing awaits between the two steps: atomic on the one event loop
+        if not await self.delete(source, [entry_id]):
+            return None
+        (new_id,) = await self.publish(target, [payload])
+        return new_id
 
     async def close(self) -> None:
         streams, self._streams = self._streams, {}
         for s in streams.values():
             s.wake()
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    """A stream id (``<ms>-<seq>``) as something that sorts like it; ValueError if it is none."""
+    ms, sep, seq = entry_id.partition("-")
+    if not (sep and ms.isdigit() and seq.isdigit()):
+        raise ValueError(f"{entry_id!r} is not a stream entry id (<ms>-<seq>)")
+    return int(ms), int(seq)
+
+
+def _find(s: _Stream, entry_id: str) -> int | None:
+    """The index of ``entry_id`` in the stream's entries (ids increase: a binary search)."""
+    wanted = _entry_key(entry_id)
+    lo, hi = 0, len(s.entries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _entry_key(s.entries[mid][0]) < wanted:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(s.entries) and s.entries[lo][0] == entry_id else None
 
 
 class QueueSubscription:

@@ -16,6 +16,13 @@ BUS_LOST = Counter(
 DEAD_LETTERS = Counter(
     "waddlebot_events_dead_letter_total", "Bus entries that could not be processed"
 )
+DEAD_LETTERS_WAITING = Gauge(
+    "waddlebot_events_dead_letters",
+    "Entries on events.dead waiting for an operator (waddlebot events dead-letters list)",
+)
+REPLAYED = Counter(
+    "waddlebot_events_replayed_total", "Dead letters an operator put back on the events stream"
+)
 COMMANDS = Counter("waddlebot_commands_total", "Commands by outcome", ["command", "outcome"])
 RATE_LIMITED = Counter(
     "waddlebot_rate_limited_total", "Commands refused by a rate limit", ["scope"]

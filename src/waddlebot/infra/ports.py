@@ -43,7 +43,10 @@ class Cache(Protocol):
         """Add to several counters (without expiry) in one round trip; the new values."""
         ...
 
-    async def ping(self) -> bool: ...
+    async def ping(self) -> bool:
+        """True when the cache answers; one that cannot be reached raises (its error says
+        why, for ``/readyz``)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -82,15 +85,35 @@ class Bus(Protocol):
         """Take over entries pending longer than ``min_idle_ms`` in other consumers' hands."""
         ...
 
-    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> None:
+    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> list[str]:
         """Reset the idle time of entries this consumer still holds (a heartbeat while it works
         on them), so a slow batch is not reclaimed and answered twice. Entries another
-        consumer has taken over are left alone; delivery counts do not change."""
+        consumer has taken over (or that were acknowledged) are left alone; delivery counts
+        do not change. Returns the ids it still holds."""
         ...
 
     async def pending_count(self, stream: str, group: str) -> int: ...
 
     async def length(self, stream: str) -> int: ...
+
+    async def entries(self, stream: str, *, after: str = "", count: int = 100) -> list[BusMessage]:
+        """Entries still on the stream with ids above ``after`` (from the first when empty),
+        oldest first, read or not: for looking at a stream no group consumes (dead letters)."""
+        ...
+
+    async def entry(self, stream: str, entry_id: str) -> BusMessage | None:
+        """One entry by id; None when it is not (or no longer) on the stream."""
+        ...
+
+    async def delete(self, stream: str, ids: Sequence[str]) -> int:
+        """Remove entries from the stream; how many were there."""
+        ...
+
+    async def move(self, source: str, entry_id: str, target: str, payload: bytes) -> str | None:
+        """In one atomic step, remove ``entry_id`` from ``source`` and, only if it was there,
+        append ``payload`` to ``target``; the new entry's id, or None when the entry was gone
+        (so two callers moving the same entry move it once)."""
+        ...
 
     async def close(self) -> None: ...
 

@@ -130,10 +130,7 @@ class RedisCache(_RedisAdapter):
         return [int(value) for value in await pipe.execute()]
 
     async def ping(self) -> bool:
-        try:
-            return bool(await self._redis.ping())
-        except (RedisError, OSError):
-            return False
+        return bool(await self._redis.ping())
 
 
 # XAUTOCLAIM, then each claimed entry's delivery count from XPENDING, in one round trip.
@@ -158,15 +155,24 @@ return {out, claimed[3] or {}}
 # XCLAIM with min-idle 0 and JUSTID resets an entry's idle time without counting a delivery;
 # only entries this consumer still owns are touched, so a takeover is never undone.
 _TOUCH_LUA = """
-local touched = 0
-for i = 1, #ARGV - 2 do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i + 2], ARGV[i + 2], 1)
+local touched = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
   if p[1] and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i + 2], 'JUSTID')
-    touched = touched + 1
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    touched[#touched + 1] = ARGV[i]
   end
 end
 return touched
+"""
+
+
+# Delete from one stream and append to another in one step, only if the delete found it.
+_MOVE_LUA = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[2])
+end
+return false
 """
 
 
@@ -190,6 +196,7 @@ class RedisBus(_RedisAdapter):
         self._maxlen = maxlen
         self._reclaim = self._redis.register_script(_RECLAIM_LUA)
         self._touch = self._redis.register_script(_TOUCH_LUA)
+        self._move = self._redis.register_script(_MOVE_LUA)
         # A BLOCK longer than the client's socket timeout would fail as a timeout: wait in
         # slices of half of it (Redis ends a BLOCK up to ~100 ms late, at its ``hz`` tick).
         kwargs = self._redis.connection_pool.connection_kwargs
@@ -205,7 +212,9 @@ class RedisBus(_RedisAdapter):
                 key, {"d": payloads[0]}, maxlen=self._maxlen, approximate=True
             )
             return [cast(bytes, entry_id).decode()]
-        pipe = self._redis.pipeline(transaction=False)
+        # MULTI/EXEC: all of them or none, so a caller told "failed" (Redis went away
+        # mid-way) can be sure none went out
+        pipe = self._redis.pipeline(transaction=True)
         for payload in payloads:
             pipe.xadd(key, {"d": payload}, maxlen=self._maxlen, approximate=True)
         return [entry_id.decode() for entry_id in await pipe.execute()]
@@ -247,9 +256,11 @@ class RedisBus(_RedisAdapter):
         if ids:
             await self._redis.xack(self._key(stream), group, *ids)
 
-    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> None:
-        if ids:
-            await self._touch(keys=[self._key(stream)], args=[group, consumer, *ids])
+    async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> list[str]:
+        if not ids:
+            return []
+        held = await self._touch(keys=[self._key(stream)], args=[group, consumer, *ids])
+        return [entry_id.decode() for entry_id in held]
 
     async def reclaim(
         self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int
@@ -277,6 +288,30 @@ class RedisBus(_RedisAdapter):
 
     async def length(self, stream: str) -> int:
         return int(await self._redis.xlen(self._key(stream)))
+
+    async def entries(self, stream: str, *, after: str = "", count: int = 100) -> list[BusMessage]:
+        start = f"({after}" if after else "-"  # "(": exclusive (Redis 6.2)
+        return await self._range(stream, start, "+", count)
+
+    async def entry(self, stream: str, entry_id: str) -> BusMessage | None:
+        found = await self._range(stream, entry_id, entry_id, 1)
+        return found[0] if found else None
+
+    async def _range(self, stream: str, start: str, end: str, count: int) -> list[BusMessage]:
+        rows = await self._redis.xrange(self._key(stream), min=start, max=end, count=count)
+        return [
+            BusMessage(cast(bytes, entry_id).decode(), _payload(fields))
+            for entry_id, fields in cast("list[tuple[bytes, dict[bytes, bytes]]]", rows)
+        ]
+
+    async def delete(self, stream: str, ids: Sequence[str]) -> int:
+        return int(await self._redis.xdel(self._key(stream), *ids)) if ids else 0
+
+    async def move(self, source: str, entry_id: str, target: str, payload: bytes) -> str | None:
+        moved = await self._move(
+            keys=[self._key(source), self._key(target)], args=[entry_id, payload, self._maxlen]
+        )
+        return None if moved is None else cast(bytes, moved).decode()
 
 
 class _Channel:

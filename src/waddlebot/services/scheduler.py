@@ -27,6 +27,7 @@ import structlog
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.events import new_id
+from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import Lease
 from waddlebot.infra.tasks import stop_task
 
@@ -125,8 +126,17 @@ class Scheduler:
     async def _run(self, entry: _Entry) -> None:
         try:
             await entry.job()
-        except Exception:
-            log.exception("scheduled job failed", job=entry.name)
+        except Exception as exc:
+            what = unavailable(exc)
+            if what is None:
+                log.exception("scheduled job failed", job=entry.name)
+            else:  # every tick of an outage: one line each, not a traceback
+                log.warning(
+                    "scheduled job failed: its infrastructure is unreachable",
+                    job=entry.name,
+                    unavailable=what,
+                    error=describe(exc),
+                )
 
     async def run(self) -> None:
         """Tick every ``interval`` seconds until :meth:`stop`."""

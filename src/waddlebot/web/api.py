@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -10,16 +12,29 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from redis.exceptions import RedisError
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
 from waddlebot.core.permissions import Level
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
+from waddlebot.infra.outages import unavailable
 from waddlebot.runtime import Runtime
+from waddlebot.services.access import Principal
+from waddlebot.services.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
 from waddlebot.services.router import keys
 from waddlebot.web.deps import get_principal, get_runtime, require_service
+from waddlebot.web.outages import RETRY_AFTER_SECONDS
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
@@ -164,8 +179,12 @@ async def post_events(
     except Exception as exc:
         for event_id in futures:
             runtime.completions.forget(event_id)
+        if unavailable(exc) is None and not isinstance(exc, RedisError):
+            raise  # a bug, not the bus refusing
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "the event bus is unavailable; retry"
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the event bus is unavailable; nothing was accepted, retry",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
     for event in events:
         metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
@@ -189,6 +208,116 @@ async def post_events(
         else:
             results.append(EventResult(event_id=event_id, completed=False))
     return JSONResponse(Completed(results=results).model_dump(mode="json"), status_code=200)
+
+
+# -- dead letters ---------------------------------------------------------------------------
+
+
+class DeadLetterInfo(BaseModel):
+    id: str = Field(description="its id on the dead letters stream; give it to replay")
+    dead_at: datetime | None = Field(description="when it was set aside")
+    reason: str = Field(description="why, when known: failed in N deliveries, or malformed")
+    deliveries: int | None = Field(description="how often it had been handed out, when known")
+    event_id: str = Field(description="empty when the entry is no valid event")
+    platform: str
+    entity_id: str
+    message_id: str
+    text: str = Field(description="the start of the event's text")
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> DeadLetterInfo:
+        return cls(**letter.summary())
+
+
+class DeadLetterPage(BaseModel):
+    dead_letters: list[DeadLetterInfo]
+    total: int = Field(description="dead letters waiting, on this page or not")
+    next: str | None = Field(description="give as ?after= for the next page; null at the end")
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[str, StringConstraints(pattern=ENTRY_ID.pattern)]] = Field(
+        default_factory=list, max_length=1000, description="dead letter ids, as listed"
+    )
+    all: bool = Field(default=False, description="replay every dead letter instead")
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> ReplayRequest:
+        if bool(self.ids) == self.all:
+            raise ValueError('give either "ids" (1 to 1000) or "all": true')
+        return self
+
+
+class ReplayResult(BaseModel):
+    id: str
+    outcome: ReplayOutcome = Field(
+        description="replayed; already_answered (removed, not replayed); not_found; "
+        "malformed (left in place: it is no event)"
+    )
+    event_id: str = ""
+    entry_id: str = Field(default="", description="its new id on the events stream")
+
+
+class ReplayReport(BaseModel):
+    results: list[ReplayResult]
+    replayed: int
+    already_answered: int
+
+
+async def require_operator(principal: Principal = Depends(require_service)) -> Principal:
+    """The dead letters span every community: a service account without a community, and not
+    a collector (which only delivers events)."""
+    if principal.role == "collector":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "the dead letters need an admin service key, not a collector"
+        )
+    return principal
+
+
+@router.get(
+    "/events/dead-letters",
+    response_model=DeadLetterPage,
+    dependencies=[Depends(require_operator)],
+)
+async def list_dead_letters(
+    after: Annotated[
+        str, Query(pattern=ENTRY_ID.pattern, description="list from the one after this id")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    runtime: Runtime = Depends(get_runtime),
+) -> DeadLetterPage:
+    """Events the router set aside (failed too often, or malformed), oldest first."""
+    letters = await runtime.dead_letters.page(after=after, limit=limit)
+    return DeadLetterPage(
+        dead_letters=[DeadLetterInfo.of(letter) for letter in letters],
+        total=await runtime.dead_letters.count(),
+        next=letters[-1].id if len(letters) == limit else None,
+    )
+
+
+@router.post(
+    "/events/dead-letters/replay",
+    response_model=ReplayReport,
+    dependencies=[Depends(require_operator)],
+)
+async def replay_dead_letters(
+    body: ReplayRequest, runtime: Runtime = Depends(get_runtime)
+) -> ReplayReport:
+    """Put dead letters back on the events stream, to be answered; one already answered is
+    removed instead."""
+    dead_letters = runtime.dead_letters
+    done = await (dead_letters.replay_all() if body.all else dead_letters.replay(body.ids))
+    outcomes = Counter(r.outcome for r in done)
+    return ReplayReport(
+        results=[
+            ReplayResult(id=r.id, outcome=r.outcome, event_id=r.event_id, entry_id=r.entry_id)
+            for r in done
+        ],
+        replayed=outcomes["replayed"],
+        already_answered=outcomes["already_answered"],
+    )
 
 
 @router.get("/commands", response_model=list[CommandInfo])

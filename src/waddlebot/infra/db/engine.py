@@ -174,13 +174,17 @@ class Database:
 
     async def ping(self) -> bool:
         """True when the primary and every replica answer a query."""
-        for engine in (self.engine, *self.replicas):
-            try:
-                async with engine.connect() as connection:
-                    await connection.execute(text("SELECT 1"))
-            except Exception:
-                return False
+        try:
+            await self.check()
+        except Exception:
+            return False
         return True
+
+    async def check(self) -> None:
+        """Query the primary and every replica; raises the first one's error."""
+        for engine in (self.engine, *self.replicas):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         for engine in (self.engine, *self.replicas):

@@ -82,6 +82,13 @@ class Incoming:
     envelope: Envelope
     deliveries: int = 1
 
+    @property
+    def redelivered(self) -> bool:
+        """Whether the event was handed out before: by the bus (reclaimed from a dead worker,
+        or the worker's own retry), or before it was dead-lettered and an operator replayed
+        it. Only such a delivery may take over the event's own claim."""
+        return self.deliveries > 1 or self.envelope.replayed
+
 
 @dataclass(frozen=True, slots=True)
 class Community:
@@ -105,7 +112,7 @@ class _Trip:
 
     event: Event
     notify: bool
-    deliveries: int
+    redelivered: bool
     session_id: str = ""
     community: Community | None = None
     command: ParsedCommand | None = None
@@ -157,7 +164,7 @@ class Router:
 
     async def process(self, batch: Sequence[Incoming]) -> list[Outcome]:
         """Run a batch through the pipeline. Returns once every reply is on its stream."""
-        trips = [_Trip(i.envelope.event, i.envelope.notify, i.deliveries) for i in batch]
+        trips = [_Trip(i.envelope.event, i.envelope.notify, i.redelivered) for i in batch]
         fresh = await self._dedupe(trips)
         if fresh:
             await self._count_lines(fresh)
@@ -190,7 +197,7 @@ class Router:
         dedupe_keys = [keys.dedupe_key(t.event.platform, t.event.message_id) for t in trips]
         claims = [processing_claim(t.event.event_id) for t in trips]
         claimed = await self._cache.add_many(list(zip(dedupe_keys, claims, strict=True)), ttl)
-        retried = [i for i, ok in enumerate(claimed) if not ok and trips[i].deliveries > 1]
+        retried = [i for i, ok in enumerate(claimed) if not ok and trips[i].redelivered]
         if retried:
             states = await self._cache.get_many([dedupe_keys[i] for i in retried])
             for i, state in zip(retried, states, strict=True):

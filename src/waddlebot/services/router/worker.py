@@ -8,6 +8,7 @@ unacknowledged are reclaimed after ``bus_reclaim_idle_ms`` and answered by a liv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -17,7 +18,8 @@ import orjson
 import structlog
 
 from waddlebot.infra import metrics
-from waddlebot.infra.codec import decode_envelope
+from waddlebot.infra.codec import decode_envelope, encode_dead_letter
+from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import Broadcast, Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
 from waddlebot.services.router import keys
@@ -26,6 +28,22 @@ from waddlebot.services.router.pipeline import Incoming, Outcome, Router
 log = structlog.get_logger("waddlebot.router.worker")
 
 MAX_DELIVERIES = 5  # an entry that crashed the pipeline this often goes to the dead letters
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+class _Unreachable(Exception):
+    """A batch failed because the database or Redis cannot be reached; ``done`` were finished
+    before (when the batch was being tried one by one)."""
+
+    def __init__(self, what: str, error: str, done: list[str]) -> None:
+        super().__init__(f"{what} unreachable: {error}")
+        self.what, self.error, self.done = what, error, done
+
+
+def _raise_if_unreachable(exc: Exception, done: list[str]) -> None:
+    what = unavailable(exc)
+    if what is not None:
+        raise _Unreachable(what, describe(exc), list(done)) from exc
 
 
 def default_consumer_name() -> str:
@@ -53,7 +71,8 @@ class RouterWorker:
         self._block_ms = block_ms
         self._stopping = asyncio.Event()
         self._next_reclaim = 0.0
-        self.busy = False  # True while a batch is in hand (stopping then waits for it)
+        self._task: asyncio.Task[None] | None = None
+        self.busy = False  # True while a batch is in hand
 
     async def _ensure_group(self) -> None:
         try:
@@ -71,17 +90,42 @@ class RouterWorker:
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # infrastructure trouble (Redis or the database away): the batch stays
-                # unacknowledged and is retried after the reclaim delay
-                log.exception("router batch failed; retrying", consumer=self.consumer)
-                await asyncio.sleep(backoff)
+            except Exception as exc:
+                # what the worker holds stays unacknowledged and is retried after the
+                # reclaim delay
+                what = unavailable(exc)
+                if what is None:
+                    log.exception("router batch failed; retrying", consumer=self.consumer)
+                else:
+                    log.warning(
+                        "router cannot reach its infrastructure; retrying",
+                        consumer=self.consumer,
+                        unavailable=what,
+                        error=describe(exc),
+                    )
+                await self._pause(backoff)
                 backoff = min(backoff * 2, 5.0)
                 await self._ensure_group()  # Redis may have restarted empty
         log.info("router worker stopped", consumer=self.consumer)
 
+    def start(self) -> None:
+        """Run in a task of its own, until :meth:`close`."""
+        self._task = asyncio.create_task(self.run(), name=self.consumer)
+
+    async def close(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop gracefully: the worker finishes the batch in hand and the read under way
+        (cancelling a read could lose its answer after Redis had handed the entries to this
+        consumer: they would wait for a reclaim), then leaves. Cancelled after ``grace``."""
+        self.stop()
+        await stop_task(self._task, grace=grace)
+
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or less when the worker is asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def step(self) -> int:
         """Process one batch; returns how many entries it handled."""
@@ -106,28 +150,93 @@ class RouterWorker:
         started = time.perf_counter()
         entries, dead = self._decode(messages)
         if dead:  # set aside and acknowledged now, so a retry of the batch cannot repeat it
-            await self._bus.publish(keys.DEAD_LETTER_STREAM, [m.data for m in dead])
-            await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, [m.id for m in dead])
+            now = time.time()
+            letters = [
+                encode_dead_letter(
+                    m.data, reason=reason, deliveries=m.deliveries, entry_id=m.id, dead_at=now
+                )
+                for m, reason in dead
+            ]
+            await self._bus.publish(keys.DEAD_LETTER_STREAM, letters)
+            await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, [m.id for m, _ in dead])
             metrics.DEAD_LETTERS.inc(len(dead))
         if not entries:
             return len(messages)
         ids = [entry_id for entry_id, _ in entries]
         heartbeat = asyncio.create_task(self._keep_claimed(ids))
         try:
-            done = await self._process(entries)
+            done = await self._process_through_outages(entries)
         finally:
             await stop_task(heartbeat)
         await self._bus.ack(keys.EVENTS_STREAM, keys.ROUTER_GROUP, done)
         metrics.BATCH_LATENCY.observe(time.perf_counter() - started)
         return len(messages)
 
+    async def _process_through_outages(self, entries: list[tuple[str, Incoming]]) -> list[str]:
+        """Route the batch; returns the ids finished. While the database or Redis cannot be
+        reached the batch stays in hand (the heartbeat keeps it claimed) and is tried again
+        when they answer: an outage is not the events' fault, so it must not use up their
+        deliveries and send them to the dead letters. A worker asked to stop leaves what is
+        left for another worker to reclaim."""
+        done: list[str] = []
+        backoff = 0.1
+        waiting_for = ""
+        while True:
+            try:
+                done += await self._process(entries)
+                break
+            except _Unreachable as outage:
+                done += outage.done
+                if not waiting_for:
+                    log.warning(
+                        "batch kept until the infrastructure answers again",
+                        consumer=self.consumer,
+                        size=len(entries) - len(outage.done),
+                        unavailable=outage.what,
+                        error=outage.error,
+                    )
+                waiting_for = outage.what
+                finished = set(outage.done)
+            if self._stopping.is_set():
+                break
+            await self._pause(backoff)
+            backoff = min(backoff * 2, 5.0)
+            left = await self._held([e for e in entries if e[0] not in finished])
+            # a later delivery of the same events: each may take over its own claim
+            entries = [(i, replace(e, deliveries=e.deliveries + 1)) for i, e in left]
+            if not entries:
+                break
+        if waiting_for:
+            log.info(
+                "batch resumed", consumer=self.consumer, unavailable=waiting_for, done=len(done)
+            )
+        return done
+
+    async def _held(self, entries: list[tuple[str, Incoming]]) -> list[tuple[str, Incoming]]:
+        """The entries this worker still holds (and their claim renewed): after Redis was away
+        longer than the reclaim delay another worker may have taken some over. While Redis
+        cannot tell, all of them (the next attempt fails again and waits again)."""
+        try:
+            held = set(
+                await self._bus.touch(
+                    keys.EVENTS_STREAM, keys.ROUTER_GROUP, self.consumer, [i for i, _ in entries]
+                )
+            )
+        except Exception as exc:
+            if unavailable(exc) is None:
+                raise
+            return entries
+        return [entry for entry in entries if entry[0] in held]
+
     async def _process(self, entries: list[tuple[str, Incoming]]) -> list[str]:
         """Route the batch; returns the ids finished. If the batch fails, its events are
         tried one by one, so one event that cannot be processed does not hold back the
-        others (it stays unacknowledged: retried, then dead-lettered)."""
+        others (it stays unacknowledged: retried, then dead-lettered). Raises _Unreachable
+        when the database or Redis cannot be reached (then trying one by one is no use)."""
         try:
             outcomes = await self._router.process([incoming for _, incoming in entries])
-        except Exception:
+        except Exception as exc:
+            _raise_if_unreachable(exc, [])
             if len(entries) == 1:
                 raise
             log.exception("batch failed; trying its events one by one", size=len(entries))
@@ -140,7 +249,8 @@ class RouterWorker:
             retry = replace(incoming, deliveries=incoming.deliveries + 1)
             try:
                 outcomes = await self._router.process([retry])
-            except Exception:
+            except Exception as exc:
+                _raise_if_unreachable(exc, done)
                 log.exception("event failed; it will be retried", entry=entry_id)
                 continue
             await self._notify(outcomes)
@@ -157,8 +267,11 @@ class RouterWorker:
             await asyncio.sleep(interval)
             try:
                 await self._bus.touch(keys.EVENTS_STREAM, keys.ROUTER_GROUP, self.consumer, ids)
-            except Exception:
-                log.warning("could not renew the claim on a batch", exc_info=True)
+            except Exception as exc:
+                if unavailable(exc) is None:
+                    log.warning("could not renew the claim on a batch", exc_info=True)
+                else:  # the batch fails or waits meanwhile, and says so
+                    log.debug("could not renew the claim on a batch", error=describe(exc))
 
     async def _reclaimed(self) -> list[BusMessage]:
         now = time.monotonic()
@@ -178,24 +291,25 @@ class RouterWorker:
 
     def _decode(
         self, messages: list[BusMessage]
-    ) -> tuple[list[tuple[str, Incoming]], list[BusMessage]]:
-        """(entry id, event) for each good entry; malformed or too-often-failed ones apart."""
+    ) -> tuple[list[tuple[str, Incoming]], list[tuple[BusMessage, str]]]:
+        """(entry id, event) for each good entry; malformed or too-often-failed ones apart,
+        each with the reason it is set aside."""
         entries: list[tuple[str, Incoming]] = []
-        dead: list[BusMessage] = []
+        dead: list[tuple[BusMessage, str]] = []
         for message in messages:
             if message.deliveries > MAX_DELIVERIES:
                 log.error("entry failed too often; moved to dead letters", entry=message.id)
-                dead.append(message)
+                reason = f"failed in {message.deliveries - 1} deliveries"
+                dead.append((message, reason))
                 continue
             try:
                 incoming = Incoming(decode_envelope(message.data), message.deliveries)
             except ValueError as exc:
+                error = str(exc)[:500]
                 log.error(
-                    "malformed bus entry moved to dead letters",
-                    entry=message.id,
-                    error=str(exc)[:500],
+                    "malformed bus entry moved to dead letters", entry=message.id, error=error
                 )
-                dead.append(message)
+                dead.append((message, f"malformed: {error}"))
             else:
                 entries.append((message.id, incoming))
         return entries, dead

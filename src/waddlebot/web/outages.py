@@ -1,0 +1,60 @@
+"""An outage is a 503, never a 500: any endpoint that fails because the database or Redis
+cannot be reached answers ``503 Service Unavailable`` with ``Retry-After`` and a short JSON
+body saying what is away. Other failures are left alone: they are bugs, and stay 500s."""
+
+from __future__ import annotations
+
+import socket
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sa_errors
+
+from waddlebot.infra.outages import describe, unavailable
+
+log = structlog.get_logger("waddlebot.web")
+
+RETRY_AFTER_SECONDS = 5
+WHAT = {
+    "database": "the database",
+    "redis": "Redis (the event bus and cache)",
+    "network": "a service WaddleBot depends on",
+}
+# the exception classes an outage can surface as (``unavailable`` decides which of their
+# instances are one)
+_CANDIDATES: tuple[type[Exception], ...] = (
+    sa_errors.DBAPIError,
+    sa_errors.TimeoutError,
+    redis_errors.RedisError,
+    OSError,  # ConnectionError, TimeoutError and socket.gaierror are OSErrors
+    socket.gaierror,
+)
+
+
+def unavailable_response(what: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"{WHAT[what]} is unavailable; retry later", "unavailable": what},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _answer(request: Request, exc: Exception) -> JSONResponse:
+    what = unavailable(exc)
+    if what is None:
+        raise exc  # not an outage: a bug, answered 500 and logged with its traceback
+    log.warning(
+        "request failed: infrastructure unreachable",
+        method=request.method,
+        path=request.url.path,
+        unavailable=what,
+        error=describe(exc),
+    )
+    return unavailable_response(what)
+
+
+def install(app: FastAPI) -> None:
+    for candidate in _CANDIDATES:
+        app.add_exception_handler(candidate, _answer)
