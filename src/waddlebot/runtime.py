@@ -166,6 +166,7 @@ class Runtime:
             grants=self.labels,
             aliases=self.aliases,
             overlays=self.overlays,
+            custom_commands=self.commands,
         )
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
