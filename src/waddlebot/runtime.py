@@ -20,6 +20,7 @@ from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.tasks import stop_task
 from waddlebot.infra.urlfetch import UrlFetcher
 from waddlebot.modules.alias import build_alias_module
@@ -71,6 +72,7 @@ MODULES_FIX = "Each is package.module:attribute, importable from where waddlebot
 REMOTE_MODULES_FIX = (
     "Each is name=http://host:port of a running `waddlebot serve module:...`, started first."
 )
+CLASH_FIX = "Give it a name and commands no built-in or other module has."
 PURGE_LABELS_SECONDS = 3600  # expired label assignments are deleted hourly
 
 
@@ -295,21 +297,6 @@ class Runtime:
         registry.add(
             LocalModuleClient(build_community_module(self.community, find_user)), builtin=True
         )
-        for spec in self.settings.modules:
-            with _configured_by("WADDLEBOT_MODULES", MODULES_FIX):
-                registry.add(LocalModuleClient(load_module(spec)))
-        secret = self.settings.module_secret.get_secret_value().encode()
-        for spec in self.settings.remote_modules:
-            with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
-                name, url = parse_remote_spec(spec)
-                client = await HttpModuleClient.connect(
-                    url, secret, timeout=self.settings.module_timeout_seconds, expected_name=name
-                )
-                try:
-                    registry.add(client)
-                except ValueError:
-                    await client.close()
-                    raise
         self.timers = TimerService(self.db, self.audit, self.ports.cache, self.ports.bus)
         registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
         self._add_inventory_and_calendar()
@@ -338,6 +325,30 @@ class Runtime:
         )
         registry.add(aliases, builtin=True)
         registry.set_aliases(aliases)
+        await self._add_configured_modules()
+
+    async def _add_configured_modules(self) -> None:
+        """The operator's modules, after every built-in one: a name or command that clashes
+        with a built-in is then refused as a problem of these settings."""
+        registry = self.registry
+        for spec in self.settings.modules:
+            with _configured_by("WADDLEBOT_MODULES", MODULES_FIX):
+                module = load_module(spec)
+            with _configured_by("WADDLEBOT_MODULES", CLASH_FIX):
+                registry.add(LocalModuleClient(module))
+        secret = self.settings.module_secret.get_secret_value().encode()
+        for spec in self.settings.remote_modules:
+            with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
+                name, url = parse_remote_spec(spec)
+                client = await HttpModuleClient.connect(
+                    url, secret, timeout=self.settings.module_timeout_seconds, expected_name=name
+                )
+            try:
+                with _configured_by("WADDLEBOT_REMOTE_MODULES", CLASH_FIX):
+                    registry.add(client)
+            except ConfigurationError:
+                await client.close()
+                raise
 
     def _add_inventory_and_calendar(self) -> None:
         settings, registry = self.settings, self.registry
@@ -400,5 +411,13 @@ def _configured_by(setting: str, fix: str) -> Iterator[None]:
         yield
     except ConfigurationError:
         raise
-    except (ValueError, ModuleCallError) as exc:
+    except ModuleCallError as exc:
+        if isinstance(exc.__cause__, SignatureError):  # it answered, signed with another secret
+            raise ConfigurationError(
+                str(exc).removesuffix("; is the secret right?"),
+                setting="WADDLEBOT_MODULE_SECRET",
+                fix="Give the bot and every module the same secret.",
+            ) from exc
+        raise ConfigurationError(str(exc), setting=setting, fix=fix) from exc
+    except ValueError as exc:
         raise ConfigurationError(str(exc), setting=setting, fix=fix) from exc

@@ -110,6 +110,21 @@ def test_a_module_that_does_not_load(tmp_path: Path) -> None:
     )
 
 
+def test_a_module_whose_command_a_built_in_has(tmp_path: Path) -> None:
+    (tmp_path / "clash.py").write_text(
+        "from waddlebot.modules.sdk import Module\n"
+        "module = Module('clash', version='1.0.0', description='x')\n"
+        "@module.command('quote', description='mine')\n"
+        "async def quote(ctx):\n"
+        "    ctx.reply('mine')\n"
+    )
+    assert_refused(
+        run(["chat"], tmp_path, {"WADDLEBOT_MODULES": "clash:module"}, "!ping\n"),
+        "WADDLEBOT_MODULES: command 'quote' of module 'clash' is already provided by module "
+        "'memories'. Give it a name and commands no built-in or other module has.",
+    )
+
+
 def test_a_remote_module_that_is_not_there(tmp_path: Path) -> None:
     env = {
         "WADDLEBOT_REMOTE_MODULES": "greeter=http://127.0.0.1:9",

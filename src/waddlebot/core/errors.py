@@ -22,7 +22,7 @@ class ConfigurationError(ValueError):
     def line(self) -> str:
         text = f"{self.setting}: {self.problem}" if self.setting else self.problem
         if self.fix:
-            text = f"{text.rstrip('.')}. {self.fix}"
+            text = f"{text if text.endswith(('.', '?', '!')) else text + '.'} {self.fix}"
         return text
 
     def for_setting(self, setting: str) -> ConfigurationError:

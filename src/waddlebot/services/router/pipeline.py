@@ -199,7 +199,9 @@ class Router:
         for trip in trips:
             events[(trip.event.platform, trip.event.type.value)] += 1
             if trip.outcome:
-                commands[(_command_label(trip, custom), trip.outcome)] += 1
+                label = _command_label(trip, custom)
+                # a name nobody knows, offered to the custom commands module in vain
+                commands[(label, "unknown" if label == "unknown" else trip.outcome)] += 1
         for labels, count in events.items():
             metrics.EVENTS_PROCESSED.labels(*labels).inc(count)
         for labels, count in commands.items():
