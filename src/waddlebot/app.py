@@ -19,6 +19,7 @@ from waddlebot.web import api, commands, health, identity, labels, slack, twitch
 from waddlebot.web import calendar as calendar_api
 from waddlebot.web import inventory as inventory_api
 from waddlebot.web import memories as memories_api
+from waddlebot.web.docs import add_docs
 
 
 def create_app(
@@ -45,7 +46,10 @@ def create_app(
         version=__version__,
         description="One community chat bot for Twitch, Discord and Slack at once.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package instead of a CDN: web/docs.py
+        redoc_url=None,
     )
+    add_docs(app)
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)
