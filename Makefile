@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck bench install clean
+.PHONY: run test lint typecheck bench install clean swagger-ui
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,19 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# Swagger UI for /docs, served from the package so the page works offline. The files are
+# committed; this target renews them from the npm registry: change the version, run
+# `make swagger-ui`, commit what changed.
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI_DIR := src/waddlebot/web/static/swagger-ui
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css \
+	favicon-32x32.png LICENSE NOTICE
+swagger-ui:
+	rm -rf $(SWAGGER_UI_DIR).tmp && mkdir -p $(SWAGGER_UI_DIR).tmp
+	cd $(SWAGGER_UI_DIR).tmp && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) \
+		&& tar -xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
+	rm -rf $(SWAGGER_UI_DIR) && mkdir -p $(SWAGGER_UI_DIR)
+	cd $(SWAGGER_UI_DIR).tmp/package && cp $(SWAGGER_UI_FILES) $(CURDIR)/$(SWAGGER_UI_DIR)/
+	echo $(SWAGGER_UI_VERSION) > $(SWAGGER_UI_DIR)/VERSION
+	rm -rf $(SWAGGER_UI_DIR).tmp

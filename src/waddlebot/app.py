@@ -19,28 +19,39 @@ from waddlebot.web import api, commands, health, identity, labels, outages, refu
 from waddlebot.web import calendar as calendar_api
 from waddlebot.web import inventory as inventory_api
 from waddlebot.web import memories as memories_api
+from waddlebot.web.docs import add_docs
 
 
-def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAPI:
+def create_app(
+    settings: Settings, services: Iterable[str] = SERVICES, runtime: Runtime | None = None
+) -> FastAPI:
+    """The app; it starts its runtime in its lifespan, unless given one already started (then
+    whoever started it stops it)."""
     chosen = frozenset(services)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings, chosen)
-        app.state.runtime = runtime
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        app.state.runtime = started = await Runtime.start(settings, chosen)
         try:
             yield
         finally:
-            await runtime.stop()
+            await started.stop()
 
     app = FastAPI(
         title="WaddleBot",
         version=__version__,
         description="One community chat bot for Twitch, Discord and Slack at once.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package instead of a CDN: web/docs.py
+        redoc_url=None,
     )
     refusals.install(app)
     outages.install(app)
+    add_docs(app)
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)
@@ -69,3 +80,17 @@ def create_app(settings: Settings, services: Iterable[str] = SERVICES) -> FastAP
         overlay_web.hide_tokens_in_logs()
         app.include_router(overlay_web.router)
     return app
+
+
+@asynccontextmanager
+async def started_app(
+    settings: Settings, services: Iterable[str] = SERVICES
+) -> AsyncIterator[FastAPI]:
+    """The app with its runtime started first, so a failure to start reaches the caller as
+    itself (see cli/serving.py); the runtime stops when the context ends."""
+    chosen = frozenset(services)
+    runtime = await Runtime.start(settings, chosen)
+    try:
+        yield create_app(settings, chosen, runtime)
+    finally:
+        await runtime.stop()

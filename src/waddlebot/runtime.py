@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import structlog
 
 from waddlebot.collectors.console import ConsoleCollector
 from waddlebot.collectors.twitch.collector import TwitchCollector
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.migrate import upgrade
+from waddlebot.infra.db.migrate import current_async, upgrade
+from waddlebot.infra.db.problems import database_reached, no_tables
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.urlfetch import UrlFetcher
 from waddlebot.modules.alias import build_alias_module
 from waddlebot.modules.calendar import build_calendar_module
@@ -50,7 +53,7 @@ from waddlebot.services.inventory import InventoryService
 from waddlebot.services.labels import LabelService
 from waddlebot.services.memories import Memories
 from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
-from waddlebot.services.remote import HttpModuleClient, parse_remote_spec
+from waddlebot.services.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
 from waddlebot.services.router import Router, RouterWorker
 from waddlebot.services.router.worker import default_consumer_name
 from waddlebot.services.scheduler import Scheduler
@@ -65,6 +68,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("waddlebot.runtime")
 
 SERVICES = ("api", "router", "console", "twitch", "discord", "slack", "browser_source")
+MODULES_FIX = "Each is package.module:attribute, importable from where waddlebot starts."
+REMOTE_MODULES_FIX = (
+    "Each is name=http://host:port of a running `waddlebot serve module:...`, started first."
+)
+CLASH_FIX = "Give it a name and commands no built-in or other module has."
 PURGE_LABELS_SECONDS = 3600  # expired label assignments are deleted hourly
 
 
@@ -129,8 +137,7 @@ class Runtime:
 
     async def _start(self) -> None:
         settings, cleanup = self.settings, self._cleanup
-        if settings.migrate_on_start:
-            await asyncio.to_thread(upgrade, settings.database_url)
+        await _prepare_database(settings)
         self.ports = await build_ports(
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen
         )
@@ -165,6 +172,7 @@ class Runtime:
             grants=self.labels,
             aliases=self.aliases,
             overlays=self.overlays,
+            custom_commands=self.commands,
         )
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
@@ -288,19 +296,6 @@ class Runtime:
         registry.add(
             LocalModuleClient(build_community_module(self.community, find_user)), builtin=True
         )
-        for spec in self.settings.modules:
-            registry.add(LocalModuleClient(load_module(spec)))
-        secret = self.settings.module_secret.get_secret_value().encode()
-        for spec in self.settings.remote_modules:
-            name, url = parse_remote_spec(spec)
-            client = await HttpModuleClient.connect(
-                url, secret, timeout=self.settings.module_timeout_seconds, expected_name=name
-            )
-            try:
-                registry.add(client)
-            except ValueError:
-                await client.close()
-                raise
         self.timers = TimerService(self.db, self.audit, self.ports.cache, self.ports.bus)
         registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
         self._add_inventory_and_calendar()
@@ -329,6 +324,30 @@ class Runtime:
         )
         registry.add(aliases, builtin=True)
         registry.set_aliases(aliases)
+        await self._add_configured_modules()
+
+    async def _add_configured_modules(self) -> None:
+        """The operator's modules, after every built-in one: a name or command that clashes
+        with a built-in is then refused as a problem of these settings."""
+        registry = self.registry
+        for spec in self.settings.modules:
+            with _configured_by("WADDLEBOT_MODULES", MODULES_FIX):
+                module = load_module(spec)
+            with _configured_by("WADDLEBOT_MODULES", CLASH_FIX):
+                registry.add(LocalModuleClient(module))
+        secret = self.settings.module_secret.get_secret_value().encode()
+        for spec in self.settings.remote_modules:
+            with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
+                name, url = parse_remote_spec(spec)
+                client = await HttpModuleClient.connect(
+                    url, secret, timeout=self.settings.module_timeout_seconds, expected_name=name
+                )
+            try:
+                with _configured_by("WADDLEBOT_REMOTE_MODULES", CLASH_FIX):
+                    registry.add(client)
+            except ConfigurationError:
+                await client.close()
+                raise
 
     def _add_inventory_and_calendar(self) -> None:
         settings, registry = self.settings, self.registry
@@ -370,3 +389,34 @@ class Runtime:
     async def stop(self) -> None:
         """Stop everything that was started (also after a start that failed half way)."""
         await self._cleanup.aclose()
+
+
+async def _prepare_database(settings: Settings) -> None:
+    """Migrate on start, or refuse to start on a database without tables."""
+    url = settings.database_url
+    with database_reached(url):
+        if settings.migrate_on_start:
+            await asyncio.to_thread(upgrade, url)
+            return
+        revision = await current_async(url)
+    if revision is None:
+        raise no_tables()
+
+
+@contextlib.contextmanager
+def _configured_by(setting: str, fix: str) -> Iterator[None]:
+    """A module that cannot be loaded or reached is a setting to fix, said as one."""
+    try:
+        yield
+    except ConfigurationError:
+        raise
+    except ModuleCallError as exc:
+        if isinstance(exc.__cause__, SignatureError):  # it answered, signed with another secret
+            raise ConfigurationError(
+                str(exc).removesuffix("; is the secret right?"),
+                setting="WADDLEBOT_MODULE_SECRET",
+                fix="Give the bot and every module the same secret.",
+            ) from exc
+        raise ConfigurationError(str(exc), setting=setting, fix=fix) from exc
+    except ValueError as exc:
+        raise ConfigurationError(str(exc), setting=setting, fix=fix) from exc

@@ -11,10 +11,16 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from waddlebot.core.errors import ConfigurationError
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="WADDLEBOT_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="WADDLEBOT_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a traceback of a bad setting must not show a secret
     )
 
     # where it listens
@@ -159,10 +165,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _lease_outlasts_ticks(self) -> Settings:
-        if self.scheduler_lease_ttl_seconds < 2 * self.scheduler_tick_seconds:
-            raise ValueError(
-                "WADDLEBOT_SCHEDULER_LEASE_TTL_SECONDS must be at least twice "
-                "WADDLEBOT_SCHEDULER_TICK_SECONDS, so one slow tick does not lose the lease"
+        tick, ttl = self.scheduler_tick_seconds, self.scheduler_lease_ttl_seconds
+        if ttl < 2 * tick:
+            raise ConfigurationError(
+                f"must be at least twice WADDLEBOT_SCHEDULER_TICK_SECONDS ({tick:g}), so one "
+                f"slow tick does not lose the lease (got {ttl:g})",
+                setting="WADDLEBOT_SCHEDULER_LEASE_TTL_SECONDS",
+                fix=f"Set it to {2 * tick:g} or more, or lower WADDLEBOT_SCHEDULER_TICK_SECONDS.",
             )
         return self
 
@@ -183,7 +192,12 @@ class Settings(BaseSettings):
     def _twitch_secret_shape(cls, value: SecretStr) -> SecretStr:
         secret = value.get_secret_value()
         if secret and not (10 <= len(secret) <= 100 and secret.isascii()):
-            raise ValueError("the EventSub secret is 10 to 100 ASCII characters (Twitch's rule)")
+            # the length, never the secret itself
+            got = f"{len(secret)}{'' if secret.isascii() else ', not all ASCII'}"
+            raise ConfigurationError(
+                f"must be 10 to 100 ASCII characters (got {got})",
+                fix="Set it to a random string, e.g. `openssl rand -hex 16`.",
+            )
         return value
 
     @property

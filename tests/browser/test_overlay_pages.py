@@ -84,6 +84,35 @@ async def test_alerts_show_follows_subs_cheers_and_raids_with_a_sound(
     alerts.assert_clean()
 
 
+async def test_alert_types_it_does_not_know_are_ignored(
+    served: Served, open_overlay: OpenOverlay
+) -> None:
+    base, runtime = served
+    url = await _page_url(runtime, base, "twitch:1337", "alerts")
+    typo = await open_overlay(f"{url}?types=folow")  # nothing known: every alert shows
+    raids = await open_overlay(f"{url}?types=Raid,bogus&duration=3600")  # only the raid
+    await _post(base, _twitch(EventType.FOLLOW, author=Author(user_id="42", login="fan")))
+    await expect(typo.page.locator(".alert-title")).to_have_text("fan followed!")
+    raider = Author(user_id="9", login="pal", display_name="Pal")
+    await _post(base, _twitch(EventType.RAID, author=raider, amounts=Amounts(viewers=3)))
+    # a follow shown first would still be there (an hour long): the raid shows, alone
+    raid = "Pal is raiding with 3 viewers!"
+    await expect(raids.page.locator(".alert-title")).to_have_text([raid])
+    typo.assert_clean()
+    raids.assert_clean()
+
+
+async def test_ticker_platforms_it_does_not_know_are_ignored(
+    served: Served, open_overlay: OpenOverlay
+) -> None:
+    _, runtime = served
+    url = (await overlay_urls(runtime))["ticker"]
+    typo = await open_overlay(f"{url}?platforms=twich")
+    assert await say(runtime, "!ping") == ["pong"]
+    await expect(typo.page.locator(".ticker-text")).to_have_text(["pong"])
+    typo.assert_clean()
+
+
 async def test_the_ticker_shows_what_the_bot_says_in_chat(
     served: Served, open_overlay: OpenOverlay
 ) -> None:

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from tests.support import modules as testkit
 from tests.support.harness import say, serving_app
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.modules.server import create_module_app
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
@@ -41,7 +42,6 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "identity",
         "labels",
         "community",
-        "testkit",
         "timers",
         "inventory",
         "calendar",
@@ -49,6 +49,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "memories",
         "commands",
         "alias",
+        "testkit",  # the operator's modules come after the built-in ones
     ]
     assert await say(remote_runtime, '!echo "over http" ok') == ["over http ok"]
     assert await say(remote_runtime, "!secret") == ["(private) psst"]
@@ -66,8 +67,6 @@ async def test_remote_failures_are_contained(remote_runtime: Runtime) -> None:
 
 
 async def test_router_with_the_wrong_secret_is_refused(settings: Settings) -> None:
-    from waddlebot.services.remote import ModuleCallError
-
     app = create_module_app(testkit.module, SECRET.encode())
     async with serving_app(app) as url:
         configured = settings.model_copy(
@@ -77,5 +76,5 @@ async def test_router_with_the_wrong_secret_is_refused(settings: Settings) -> No
                 "module_secret": SecretStr("not-the-secret"),
             }
         )
-        with pytest.raises(ModuleCallError):
+        with pytest.raises(ConfigurationError, match=r"^WADDLEBOT_MODULE_SECRET: .*signature"):
             await Runtime.start(configured)

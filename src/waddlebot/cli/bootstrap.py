@@ -9,7 +9,8 @@ from pathlib import Path
 import structlog
 
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.migrate import upgrade
+from waddlebot.infra.db.migrate import current_async, upgrade
+from waddlebot.infra.db.problems import database_reached, no_tables
 from waddlebot.services import apikeys
 from waddlebot.settings import Settings
 
@@ -21,8 +22,11 @@ def key_file(settings: Settings) -> Path:
 
 
 async def _with_db(settings: Settings) -> Database:
-    if settings.migrate_on_start:
-        await asyncio.to_thread(upgrade, settings.database_url)
+    with database_reached(settings.database_url):
+        if settings.migrate_on_start:
+            await asyncio.to_thread(upgrade, settings.database_url)
+        elif await current_async(settings.database_url) is None:
+            raise no_tables()
     return Database.from_settings(settings)
 
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import os
+import sys
+import traceback
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -12,6 +16,7 @@ from waddlebot.cli.discord import discord_app
 from waddlebot.cli.events import events_app
 from waddlebot.cli.slack import slack_app
 from waddlebot.cli.twitch import twitch_app
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -40,26 +45,40 @@ class Role(StrEnum):
 
 
 def _settings(quiet: bool = False) -> Settings:
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
     from waddlebot.infra.logging import configure_logging
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        from waddlebot.settings_errors import settings_problems
+
+        _refuse(settings_problems(exc), exc)
+    except SettingsError as exc:  # a value pydantic-settings could not even read
+        _refuse([ConfigurationError(str(exc))], exc)
     configure_logging("WARNING" if quiet else settings.log_level, settings.log_json)
     return settings
 
 
-def _serve(settings: Settings, app_factory: object, host: str | None, port: int | None) -> None:
-    import uvicorn
+def _debugging() -> bool:
+    """WADDLEBOT_LOG_LEVEL=DEBUG, read without the settings (they may be what is wrong)."""
+    level = os.environ.get("WADDLEBOT_LOG_LEVEL")
+    if level is None:
+        from dotenv import dotenv_values
 
-    from waddlebot.web.server import server_config
+        level = dotenv_values(".env").get("WADDLEBOT_LOG_LEVEL")
+    return (level or "").strip().upper() == "DEBUG"
 
-    config = server_config(
-        settings, app_factory, host=host or settings.host, port=port or settings.port
-    )
-    server = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
-    if not server.started:  # e.g. the database was unreachable at start: like uvicorn.run
-        raise typer.Exit(3)
+
+def _refuse(problems: Sequence[ConfigurationError], cause: BaseException) -> NoReturn:
+    """Say what to fix, one line per problem, and exit with status 2 (a usage error)."""
+    if _debugging():
+        traceback.print_exception(cause)
+    for problem in problems:
+        print(problem.line(), file=sys.stderr)
+    raise SystemExit(2)
 
 
 @app.command()
@@ -68,12 +87,11 @@ def up(
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
 ) -> None:
     """Run every service in one process (embedded unless WADDLEBOT_REDIS_URL is set)."""
-    from waddlebot.app import create_app
-    from waddlebot.cli.bootstrap import ensure_api_key
+    from waddlebot.cli.serving import serve as serve_app
+    from waddlebot.runtime import SERVICES
 
     settings = _settings()
-    asyncio.run(ensure_api_key(settings))
-    _serve(settings, create_app(settings), host, port)
+    serve_app(settings, host, port, lambda: _started(settings, SERVICES))
 
 
 @app.command()
@@ -88,28 +106,61 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run one service in this process (the distributed mode runs one per process)."""
+    from waddlebot.cli.serving import serve as serve_app
+
     settings = _settings()
     if service.startswith("module:"):
-        from waddlebot.modules.loader import load_module
-        from waddlebot.modules.server import create_module_app
-
         secret = settings.module_secret.get_secret_value()
         if not secret:
-            raise typer.BadParameter("set WADDLEBOT_MODULE_SECRET to serve a module over HTTP")
-        module = load_module(service.removeprefix("module:"))
-        _serve(settings, create_module_app(module, secret.encode()), host, port)
+            raise ConfigurationError(
+                "is not set; a module served over HTTP signs its answers with it",
+                setting="WADDLEBOT_MODULE_SECRET",
+                fix="Set it to a random string, e.g. `openssl rand -hex 32`, and give the bot "
+                "the same one.",
+            )
+        serve_app(settings, host, port, lambda: _module_app(service, secret))
         return
-    from waddlebot.app import create_app
     from waddlebot.runtime import SERVICES
 
     if service not in SERVICES:
         raise typer.BadParameter(f"choose one of {', '.join(SERVICES)} or module:<name>")
     if not settings.distributed:
-        raise typer.BadParameter(
-            f"'serve {service}' shares its bus with the other services through Redis: set "
-            "WADDLEBOT_REDIS_URL, or run every service in one process with 'waddlebot up'"
+        raise ConfigurationError(
+            f"is not set, and 'serve {service}' shares its bus with the other services "
+            "through Redis",
+            setting="WADDLEBOT_REDIS_URL",
+            fix="Set it (e.g. redis://127.0.0.1:6379/0), or run every service in one process "
+            "with `waddlebot up`.",
         )
-    _serve(settings, create_app(settings, {service}), host, port)
+    serve_app(settings, host, port, lambda: _started(settings, {service}))
+
+
+@asynccontextmanager
+async def _started(settings: Settings, services: Iterable[str]) -> AsyncIterator[object]:
+    """The app with its services started; the first start of a process serving the API
+    (``up``, ``serve api``) also makes the first API key, for ``waddlebot chat --url``."""
+    from waddlebot.app import started_app
+    from waddlebot.cli.bootstrap import ensure_api_key
+
+    async with started_app(settings, services) as app:
+        if "api" in services:
+            await ensure_api_key(settings)
+        yield app
+
+
+@asynccontextmanager
+async def _module_app(service: str, secret: str) -> AsyncIterator[object]:
+    from waddlebot.modules.loader import load_module
+    from waddlebot.modules.server import create_module_app
+
+    spec = service.removeprefix("module:")
+    try:
+        module = load_module(spec)
+    except ValueError as exc:
+        raise ConfigurationError(
+            str(exc), fix="Name it as package.module:attribute, importable from here."
+        ) from exc
+    yield create_module_app(module, secret.encode())
 
 
 @app.command()
@@ -137,28 +188,35 @@ def chat(
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database up to a revision (default: the newest)."""
     from waddlebot.infra.db.migrate import current, upgrade
+    from waddlebot.infra.db.problems import database_reached
 
     settings = _settings()
-    upgrade(settings.database_url, revision)
-    typer.echo(f"database at {current(settings.database_url)}")
+    with database_reached(settings.database_url):
+        upgrade(settings.database_url, revision)
+        typer.echo(f"database at {current(settings.database_url)}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
     """Migrate the database down (default: one revision; 'base' removes every table)."""
     from waddlebot.infra.db.migrate import current, downgrade
+    from waddlebot.infra.db.problems import database_reached
 
     settings = _settings()
-    downgrade(settings.database_url, revision)
-    typer.echo(f"database at {current(settings.database_url) or 'base'}")
+    with database_reached(settings.database_url):
+        downgrade(settings.database_url, revision)
+        typer.echo(f"database at {current(settings.database_url) or 'base'}")
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision."""
     from waddlebot.infra.db.migrate import current
+    from waddlebot.infra.db.problems import database_reached
 
-    typer.echo(current(_settings().database_url) or "base (no tables)")
+    url = _settings().database_url
+    with database_reached(url):
+        typer.echo(current(url) or "base (no tables)")
 
 
 @keys_app.command("create")
@@ -227,4 +285,7 @@ def schema(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ConfigurationError as exc:  # found while starting, after the settings were read
+        _refuse([exc], exc)

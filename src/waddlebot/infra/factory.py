@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.infra.memory import (
     MemoryBroadcast,
     MemoryBus,
@@ -57,7 +60,14 @@ async def build_ports(
         )
     client = redis_client(redis_url, max_connections=max_connections)
     try:
-        await client.ping()  # fail at startup, not on the first message
+        try:
+            await client.ping()  # fail at startup, not on the first message
+        except RedisError as exc:
+            raise ConfigurationError(
+                f"Redis at {_without_password(redis_url)} does not answer ({exc})",
+                setting="WADDLEBOT_REDIS_URL",
+                fix="Start Redis, or correct the URL (unset it to run embedded, without Redis).",
+            ) from exc
         return RedisPorts(
             cache=RedisCache(client, prefix),
             bus=RedisBus(client, prefix, maxlen=bus_maxlen),
@@ -69,3 +79,12 @@ async def build_ports(
     except BaseException:
         await client.aclose()
         raise
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.settings import Settings
 
 KEY_FILE = "secret-key"
@@ -34,9 +35,10 @@ class SecretBox:
         try:
             self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
         except ValueError as exc:
-            raise ValueError(
-                "a secret key is 32 url-safe base64-encoded bytes; make one with "
-                "`waddlebot secret-key`"
+            raise ConfigurationError(
+                "a key is 32 url-safe base64-encoded bytes",
+                setting="WADDLEBOT_SECRET_KEYS",
+                fix="Make one with `waddlebot secret-key`.",
             ) from exc
 
     @staticmethod
@@ -76,9 +78,11 @@ class SecretBox:
         if keys:
             return cls(keys)
         if settings.distributed:
-            raise ValueError(
-                "set WADDLEBOT_SECRET_KEYS: processes sharing a Redis must share the key that "
-                "encrypts platform tokens (make one with `waddlebot secret-key`)"
+            raise ConfigurationError(
+                "is not set, and processes sharing a Redis must share the key that encrypts "
+                "platform tokens",
+                setting="WADDLEBOT_SECRET_KEYS",
+                fix="Make one with `waddlebot secret-key` and give every process the same.",
             )
         return cls([_key_in(Path(settings.data_dir))])
 

@@ -256,6 +256,11 @@ class CustomCommandService:
         await self._names.refresh(community_id)
         self._record("custom_command.delete", actor, community_id, name, None)
 
+    async def names(self, community_ids: Collection[int]) -> dict[int, set[str]]:
+        """The custom command names of each community, from the cached index."""
+        found = await self._names.get(community_ids)
+        return {community_id: set(names) for community_id, names in found.items()}
+
     async def known(self, community_id: int, name: str) -> bool:
         """Whether the community has a command of that name, from the cached index: a word
         after a ``!`` that is not a command (another bot's) costs no database read."""

@@ -52,6 +52,7 @@ class CommandRoute:
     spec: CommandSpec
     client: ModuleClient
     fallback: bool = False  # a name no module declares, offered to the fallback module
+    alias: bool = False  # a community's alias, run by the alias module
 
     @property
     def module(self) -> str:
@@ -133,7 +134,7 @@ class ModuleRegistry:
         """The route of an alias called ``name``: the alias module's fallback handler."""
         if self._aliases is None:
             return None
-        return CommandRoute(CommandSpec(name=name), self._aliases)
+        return CommandRoute(CommandSpec(name=name), self._aliases, alias=True)
 
     def listeners(self, event_type: EventType) -> list[ModuleClient]:
         return self._listeners.get(event_type, [])

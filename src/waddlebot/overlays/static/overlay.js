@@ -26,10 +26,20 @@
     return Number.isFinite(value) ? Math.min(max, Math.max(min, value)) : fallback;
   }
 
-  function words(name) {
+  // the alert kinds of overlays/payloads.py (ALERT_KINDS) and the platforms of core/events.py
+  const ALERT_KINDS = ["follow", "subscribe", "gift_subscribe", "cheer", "raid", "boost", "member_join", "custom"];
+  const PLATFORMS = ["console", "twitch", "discord", "slack"];
+
+  // A list option keeps the words it knows; none known (a typo) means no filter, as an
+  // option that is not understood is ignored rather than hiding everything.
+  function words(name, known) {
     const raw = query.get(name);
     if (!raw) return null;
-    return raw.split(",").map((word) => word.trim().toLowerCase()).filter(Boolean);
+    const chosen = raw
+      .split(",")
+      .map((word) => word.trim().toLowerCase())
+      .filter((word) => known.includes(word));
+    return chosen.length ? chosen : null;
   }
 
   // where the box sits on the stage: [horizontal, vertical]
@@ -62,8 +72,8 @@
     lines: number("lines", 4, 1, 20),
     volume: number("volume", 0.6, 0, 1),
     sound: (query.get("sound") || "on").trim(),
-    types: words("types"),
-    platforms: words("platforms"),
+    types: words("types", ALERT_KINDS),
+    platforms: words("platforms", PLATFORMS),
   };
 
   function layout() {

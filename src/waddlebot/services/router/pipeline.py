@@ -69,6 +69,12 @@ class LevelGrants(Protocol):
     ) -> dict[tuple[int, int], int]: ...
 
 
+class CustomCommandNames(Protocol):
+    """The names of communities' custom commands (see services/custom_commands.py)."""
+
+    async def names(self, community_ids: Collection[int]) -> Mapping[int, Collection[str]]: ...
+
+
 class AliasIndex(Protocol):
     """The aliases of communities (see services/aliases.py)."""
 
@@ -145,8 +151,10 @@ class Router:
         grants: LevelGrants | None = None,
         aliases: AliasIndex | None = None,
         overlays: OverlayPublisher | None = None,
+        custom_commands: CustomCommandNames | None = None,
     ) -> None:
         self._grants = grants
+        self._custom_commands = custom_commands
         self._overlays = overlays or OverlayPublisher(ports.cache, ports.broadcast)
         self._aliases = aliases
         self._ports = ports
@@ -177,13 +185,46 @@ class Router:
             busy = [trip for trip in fresh if trip.route is not None or trip.listeners]
             if busy:
                 await asyncio.gather(*(self._run(trip) for trip in busy))
-            _count_outcomes(fresh)
+            await self._count_outcomes(fresh)
             await self._emit(fresh)
         fresh_ids = {id(t) for t in fresh}
         return [
             Outcome(t.event.event_id, t.session_id, t.notify, id(t) not in fresh_ids, t.replies)
             for t in trips
         ]
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    async def _count_outcomes(self, trips: list[_Trip]) -> None:
+        """Metrics once per batch and label set, not once per event (labels() takes a lock).
+        A command is counted under a name the bot declares, never under a word someone typed
+        (each would be a new series): a module's command by its name, a community's custom
+        command as ``custom``, an alias as ``alias``, anything else as ``unknown``."""
+        events: Counter[tuple[str, str]] = Counter()
+        commands: Counter[tuple[str, str]] = Counter()
+        custom = await self._custom_names([t for t in trips if t.outcome])
+        for trip in trips:
+            events[(trip.event.platform, trip.event.type.value)] += 1
+            if trip.outcome:
+                label = _command_label(trip, custom)
+                # a name nobody knows, offered to the custom commands module in vain
+                commands[(label, "unknown" if label == "unknown" else trip.outcome)] += 1
+        for labels, count in events.items():
+            metrics.EVENTS_PROCESSED.labels(*labels).inc(count)
+        for labels, count in commands.items():
+            metrics.COMMANDS.labels(*labels).inc(count)
+
+    async def _custom_names(self, trips: list[_Trip]) -> Mapping[int, Collection[str]] | None:
+        """The custom command names of the communities where a name no module declares was
+        run (None: no index to ask, so every such name counts as custom)."""
+        asked = {
+            t.community.id
+            for t in trips
+            if t.route is not None and t.route.fallback and t.community is not None
+        }
+        if not asked or self._custom_commands is None:
+            return None
+        return await self._custom_commands.names(asked)
 
     # -- dedupe ------------------------------------------------------------------------------
 
@@ -746,22 +787,24 @@ def is_finished(state: bytes | None) -> bool:
     return state == _DONE
 
 
+def _command_label(trip: _Trip, custom: Mapping[int, Collection[str]] | None) -> str:
+    route = trip.route
+    if trip.expansions or (route is not None and route.alias):
+        return "alias"
+    if route is None:
+        return "unknown"
+    if not route.fallback:
+        return route.spec.name  # declared by a module: a bounded set
+    if custom is None:
+        return "custom"
+    assert trip.community is not None
+    names = custom.get(trip.community.id, ())
+    return "custom" if route.spec.name.lower() in names else "unknown"
+
+
 def _alias_wins(route: CommandRoute | None, alias: AliasInfo | None) -> bool:
     """An alias answers a name no module declares; over a module's command only when an
     admin forced it."""
     return alias is not None and (route is None or route.fallback or alias.forced)
 
 
-def _count_outcomes(trips: list[_Trip]) -> None:
-    """Metrics once per batch and label set, not once per event (labels() takes a lock)."""
-    events: Counter[tuple[str, str]] = Counter()
-    commands: Counter[tuple[str, str]] = Counter()
-    for trip in trips:
-        events[(trip.event.platform, trip.event.type.value)] += 1
-        if trip.outcome:
-            name = trip.route.spec.name if trip.route is not None else "unknown"
-            commands[(name, trip.outcome)] += 1
-    for labels, count in events.items():
-        metrics.EVENTS_PROCESSED.labels(*labels).inc(count)
-    for labels, count in commands.items():
-        metrics.COMMANDS.labels(*labels).inc(count)
