@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from waddlebot.core.parser import SERVERLESS_PREFIX, parse_command
+from waddlebot.core.parser import SERVERLESS_PREFIX, parse_command, quote_arg
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Alias
 from waddlebot.infra.ports import Cache
@@ -89,9 +89,10 @@ def target_name(expansion: str) -> str:
 
 def expand(expansion: str, args: Sequence[str], user: str) -> str:
     """Fill in ``$1``…``$9``, ``$@`` and ``$user``; with no positional placeholder the
-    arguments are appended, as a shell does. An argument with spaces is quoted again, so
-    it stays one argument of the command that runs."""
-    quoted = [_requote(arg) for arg in args]
+    arguments are appended, as a shell does. An argument the parser would not read back as
+    itself (spaces, quotes of its own: ``'x'`` typed as ``"'x'"``) is quoted again, so it
+    reaches the command that runs as the one argument that was typed."""
+    quoted = [quote_arg(arg) for arg in args]
     positional = False
 
     def fill(match: re.Match[str]) -> str:
@@ -110,13 +111,6 @@ def expand(expansion: str, args: Sequence[str], user: str) -> str:
     if not positional and quoted:
         line = f"{line} {' '.join(quoted)}"
     return line
-
-
-def _requote(arg: str) -> str:
-    if not arg or any(char.isspace() for char in arg):
-        quote = "'" if '"' in arg else '"'
-        return f"{quote}{arg}{quote}"
-    return arg
 
 
 class AliasService:
