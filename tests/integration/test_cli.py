@@ -67,10 +67,10 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "pong",
-        "Commands you can use: !addcom, !alias, !commands, !community, !delcom, !editcom, "
-        "!event, !help, !identity, !inventory, !label, !note, !ping, !prefix, !quote, "
-        "!remind, !reminders, !role, !timer, !unalias, !url, !verify, !whoami. "
-        "Try !help <command>.",
+        "Commands you can use: !alias, !commands, !community, !event, !help, !identity, "
+        "!inventory, !label, !note, !ping, !prefix, !quote, !remind, !reminders, !role, "
+        "!timer, !url, !verify, !whoami. Try !help <command>, or !help all for the 5 that "
+        "need a higher level.",
     ]
     assert (tmp_path / "var" / "waddlebot.db").exists()
 
