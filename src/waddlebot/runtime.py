@@ -12,11 +12,13 @@ import structlog
 
 from waddlebot.collectors.console import ConsoleCollector
 from waddlebot.collectors.twitch.collector import TwitchCollector
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
-from waddlebot.infra.ports import Ports
+from waddlebot.infra.ports import Broadcast, Ports
+from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.infra.urlfetch import UrlFetcher
@@ -72,6 +74,7 @@ class Runtime:
     """Everything one process runs. Build with :meth:`start`, end with :meth:`stop`."""
 
     ports: Ports
+    feed: ChangeFeed
     db: Database
     audit: AuditLog
     directory: Directory
@@ -102,8 +105,14 @@ class Runtime:
     overlay_tokens: OverlayTokens
     overlay_hub: OverlayHub | None
 
-    def __init__(self, settings: Settings, services: Iterable[str] = SERVICES) -> None:
+    def __init__(
+        self, settings: Settings, services: Iterable[str] = SERVICES, *, changes_url: str = ""
+    ) -> None:
+        """``changes_url``: a Redis to hear and tell changes through when this process has
+        ports of its own (``waddlebot chat`` beside a deployment); by default changes go
+        through the process's own broadcast port."""
         self.settings = settings
+        self._changes_url = changes_url
         self.services = frozenset(services)
         unknown = self.services - set(SERVICES)
         if unknown:
@@ -117,8 +126,10 @@ class Runtime:
         self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
 
     @classmethod
-    async def start(cls, settings: Settings, services: Iterable[str] = SERVICES) -> Runtime:
-        runtime = cls(settings, services)
+    async def start(
+        cls, settings: Settings, services: Iterable[str] = SERVICES, *, changes_url: str = ""
+    ) -> Runtime:
+        runtime = cls(settings, services, changes_url=changes_url)
         try:
             await runtime._start()
         except BaseException:
@@ -134,6 +145,11 @@ class Runtime:
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen
         )
         cleanup.push_async_callback(self.ports.close)
+        self.feed = ChangeFeed(
+            await self._changes_broadcast(),
+            self.ports.cache,
+            cache_scope="redis" if settings.redis_url else "",  # a deployment shares one
+        )
         self.db = Database.from_settings(settings)
         cleanup.push_async_callback(self.db.close)
         self.audit = AuditLog(self.db)
@@ -141,11 +157,16 @@ class Runtime:
         cleanup.push_async_callback(self.audit.stop)
         self.directory = Directory(self.db, default_prefix=settings.default_prefix)
         self.keys = KeyVerifier(self.db)
-        self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
-        self.labels = LabelService(self.db, self.audit, cache=self.ports.cache)
+        feed = self.feed
+        self.identity = IdentityService(
+            self.db, self.ports.cache, self.audit, self.directory, feed=feed
+        )
+        self.labels = LabelService(self.db, self.audit, cache=self.ports.cache, feed=feed)
         self.access = Access(self.directory)
         self.accounts = AccountService(self.db, self.ports.cache, self.audit)
-        self.community = CommunityService(self.db, self.directory, self.ports.cache, self.audit)
+        self.community = CommunityService(
+            self.db, self.directory, self.ports.cache, self.audit, feed=feed
+        )
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
         await self._add_modules()
@@ -161,7 +182,10 @@ class Runtime:
             grants=self.labels,
             aliases=self.aliases,
             overlays=self.overlays,
+            feed=feed,
         )
+        await feed.start()  # before the router takes work: no change it should hear is missed
+        cleanup.push_async_callback(feed.stop)
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
             for n in range(settings.router_workers):
@@ -210,6 +234,7 @@ class Runtime:
                 audit=self.audit,
                 consumer=f"{consumer}-slack",
                 completions=self.completions,
+                feed=feed,
             )
             cleanup.push_async_callback(self.slack.stop)
             await self.slack.start()
@@ -231,6 +256,22 @@ class Runtime:
             mode="distributed" if settings.distributed else "embedded",
             modules=[c.name for c in self.registry.clients()],
         )
+
+    async def _changes_broadcast(self) -> Broadcast:
+        """The process's broadcast port, or the Redis named by ``changes_url``."""
+        url = self._changes_url
+        if not url or self.settings.redis_url:
+            return self.ports.broadcast
+        client = redis_client(url, max_connections=4)
+        self._cleanup.push_async_callback(client.aclose)
+        try:
+            await client.ping()
+        except Exception as exc:  # the chat still works; it only hears no changes
+            log.warning("changes from other processes not heard", reason=str(exc))
+            return self.ports.broadcast
+        broadcast = RedisBroadcast(client, self.settings.stream_prefix)
+        self._cleanup.push_async_callback(broadcast.close)
+        return broadcast
 
     def _start_worker(self, consumer: str) -> None:
         settings = self.settings
@@ -306,8 +347,8 @@ class Runtime:
         registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
         self._add_inventory_and_calendar()
         self._add_overlays(dm_platforms)
-        self.commands = CustomCommandService(self.db, self.audit, self.ports.cache)
-        self.aliases = AliasService(self.db, self.ports.cache, self.audit)
+        self.commands = CustomCommandService(self.db, self.audit, self.ports.cache, feed=self.feed)
+        self.aliases = AliasService(self.db, self.ports.cache, self.audit, feed=self.feed)
         self.streams = StreamStatus(self.db, self.ports.cache)
         self.memories = Memories(self.db, self.audit, self.ports.bus, self.community.timezone)
         memories = build_memories_module(self.memories, self.identity.find_user, self.streams)

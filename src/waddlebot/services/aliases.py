@@ -4,7 +4,7 @@ An alias is stored as the command line it runs, without the community's prefix (
 working when the prefix changes); ``#`` lines (serverless commands) keep their ``#``. The
 router looks up every ``!name`` it does not know (and every name a forced alias shadows) in
 an index of the community's aliases kept in the cache (``services/name_index.py``), so an
-alias costs no database read.
+alias costs no database read; a change reaches every process's cache at once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from waddlebot.core.parser import SERVERLESS_PREFIX, parse_command, quote_arg
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Alias
 from waddlebot.infra.ports import Cache
@@ -114,10 +115,12 @@ def expand(expansion: str, args: Sequence[str], user: str) -> str:
 
 
 class AliasService:
-    def __init__(self, db: Database, cache: Cache, audit: AuditLog) -> None:
+    def __init__(
+        self, db: Database, cache: Cache, audit: AuditLog, *, feed: ChangeFeed | None = None
+    ) -> None:
         self.db = db
         self.audit = audit
-        self._index = CommunityIndex(cache, "aliases", self._entries)
+        self._index = CommunityIndex(cache, "aliases", self._entries, feed=feed)
 
     # ----- the index the router reads ------------------------------------------------------
 
