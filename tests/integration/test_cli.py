@@ -103,6 +103,49 @@ async def test_chat_with_a_running_server(settings: Settings, tmp_path: Path) ->
         assert "check the API key" in refused.stderr
 
 
+async def test_chat_shows_what_the_bot_says_while_nothing_is_typed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A message pushed to the session while its input is idle (a reminder coming due;
+    here, someone else's answer in the channel) shows at once, not after the next line."""
+    import asyncio
+
+    from tests.integration.test_console_ws import answer, open_chat
+
+    async with serving(settings) as (url, runtime):
+        _, key = await apikeys.create_key(runtime.db, "cli")
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEBOT_")}
+        chat = await asyncio.create_subprocess_exec(
+            WADDLEBOT,
+            *["chat", "--url", url, "--user", "dora"],
+            cwd=tmp_path,
+            env={**clean, "PYTHONPATH": str(REPO), "WADDLEBOT_API_KEY": key},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert chat.stdin is not None and chat.stdout is not None
+        try:
+
+            async def shown() -> str:
+                assert chat.stdout is not None
+                return (await asyncio.wait_for(chat.stdout.readline(), 10)).decode().rstrip()
+
+            chat.stdin.write(b"!ping\n")
+            await chat.stdin.drain()
+            assert await shown() == "pong"  # connected, and now idle: nothing more is typed
+            other = await open_chat(url, key, user="eve")
+            await answer(other, "!echo the raid starts now")
+            assert await shown() == "the raid starts now"
+            await other.close()
+            chat.stdin.close()
+            assert await asyncio.wait_for(chat.wait(), 10) == 0
+        finally:
+            if chat.returncode is None:
+                chat.kill()
+                await chat.wait()
+
+
 def test_chat_url_that_is_not_listening(tmp_path: Path) -> None:
     result = run(["chat", "--url", "http://127.0.0.1:9"], tmp_path, stdin="!ping\n")
     assert result.returncode != 0
