@@ -231,6 +231,8 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     link = run(["twitch", "connect", "--bot"], tmp_path, env)
     assert link.returncode == 0, link.stderr
     assert "http://127.0.0.1:8000/collectors/twitch/oauth/start?ticket=" in link.stdout
+    # not told to run the very command it is running (the running collector's warning)
+    assert "no Twitch bot account" not in link.stdout + link.stderr
     assert (tmp_path / "var" / "secret-key").exists()  # an embedded install makes its own key
     neither = run(["twitch", "connect"], tmp_path, env)
     assert neither.returncode == 2 and "Give --bot, --community <id>, or both" in neither.stdout
@@ -239,6 +241,7 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     status = run(["twitch", "status"], tmp_path, env)
     assert status.returncode == 1
     assert "bot account: not connected (waddlebot twitch connect --bot)" in status.stdout
+    assert "no Twitch bot account" not in status.stdout + status.stderr  # said once is enough
     sync = run(["twitch", "subscriptions", "sync"], tmp_path, env)
     assert sync.returncode == 0 and "subscribes on every connection" in sync.stdout
     key = run(["secret-key"], tmp_path)
