@@ -12,6 +12,7 @@ import structlog
 
 from waddlebot.collectors.console import ConsoleCollector
 from waddlebot.collectors.twitch.collector import TwitchCollector
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
@@ -333,6 +334,12 @@ class Runtime:
         for spec in self.settings.modules:
             registry.add(LocalModuleClient(load_module(spec)))
         secret = self.settings.module_secret.get_secret_value().encode()
+        if self.settings.remote_modules and not secret:
+            raise ConfigurationError(
+                "WADDLEBOT_REMOTE_MODULES names modules served over HTTP, but "
+                "WADDLEBOT_MODULE_SECRET is not set for the bot: set it here too, to the same "
+                "value as the module's"
+            )
         for spec in self.settings.remote_modules:
             name, url = parse_remote_spec(spec)
             client = await HttpModuleClient.connect(
