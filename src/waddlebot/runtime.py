@@ -13,12 +13,14 @@ import structlog
 from waddlebot.collectors.console import ConsoleCollector
 from waddlebot.collectors.twitch.collector import TwitchCollector
 from waddlebot.core.errors import ConfigurationError
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
 from waddlebot.infra.db.problems import database_reached, no_tables
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
-from waddlebot.infra.ports import Ports
+from waddlebot.infra.ports import Broadcast, Ports
+from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.urlfetch import UrlFetcher
@@ -80,6 +82,7 @@ class Runtime:
     """Everything one process runs. Build with :meth:`start`, end with :meth:`stop`."""
 
     ports: Ports
+    feed: ChangeFeed
     db: Database
     audit: AuditLog
     directory: Directory
@@ -111,8 +114,14 @@ class Runtime:
     overlay_tokens: OverlayTokens
     overlay_hub: OverlayHub | None
 
-    def __init__(self, settings: Settings, services: Iterable[str] = SERVICES) -> None:
+    def __init__(
+        self, settings: Settings, services: Iterable[str] = SERVICES, *, changes_url: str = ""
+    ) -> None:
+        """``changes_url``: a Redis to hear and tell changes through when this process has
+        ports of its own (``waddlebot chat`` beside a deployment); by default changes go
+        through the process's own broadcast port."""
         self.settings = settings
+        self._changes_url = changes_url
         self.services = frozenset(services)
         unknown = self.services - set(SERVICES)
         if unknown:
@@ -126,8 +135,10 @@ class Runtime:
         self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
 
     @classmethod
-    async def start(cls, settings: Settings, services: Iterable[str] = SERVICES) -> Runtime:
-        runtime = cls(settings, services)
+    async def start(
+        cls, settings: Settings, services: Iterable[str] = SERVICES, *, changes_url: str = ""
+    ) -> Runtime:
+        runtime = cls(settings, services, changes_url=changes_url)
         try:
             await runtime._start()
         except BaseException:
@@ -143,6 +154,11 @@ class Runtime:
         )
         cleanup.push_async_callback(self.ports.close)
         self.dead_letters = DeadLetters(self.ports.bus, self.ports.cache)
+        self.feed = ChangeFeed(
+            await self._changes_broadcast(),
+            self.ports.cache,
+            cache_scope="redis" if settings.redis_url else "",  # a deployment shares one
+        )
         self.db = Database.from_settings(settings)
         cleanup.push_async_callback(self.db.close)
         self.audit = AuditLog(self.db)
@@ -150,13 +166,18 @@ class Runtime:
         cleanup.push_async_callback(self.audit.stop)
         self.directory = Directory(self.db, default_prefix=settings.default_prefix)
         self.keys = KeyVerifier(self.db)
-        self.identity = IdentityService(self.db, self.ports.cache, self.audit, self.directory)
-        self.labels = LabelService(self.db, self.audit, cache=self.ports.cache)
+        feed = self.feed
+        self.identity = IdentityService(
+            self.db, self.ports.cache, self.audit, self.directory, feed=feed
+        )
+        self.labels = LabelService(self.db, self.audit, cache=self.ports.cache, feed=feed)
         self.access = Access(self.directory)
         self.accounts = AccountService(
             self.db, self.ports.cache, self.audit, self.ports.ratelimiter
         )
-        self.community = CommunityService(self.db, self.directory, self.ports.cache, self.audit)
+        self.community = CommunityService(
+            self.db, self.directory, self.ports.cache, self.audit, feed=feed
+        )
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
         await self._add_modules()
@@ -173,7 +194,10 @@ class Runtime:
             aliases=self.aliases,
             overlays=self.overlays,
             custom_commands=self.commands,
+            feed=feed,
         )
+        await feed.start()  # before the router takes work: no change it should hear is missed
+        cleanup.push_async_callback(feed.stop)
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
             for n in range(settings.router_workers):
@@ -222,6 +246,7 @@ class Runtime:
                 audit=self.audit,
                 consumer=f"{consumer}-slack",
                 completions=self.completions,
+                feed=feed,
             )
             cleanup.push_async_callback(self.slack.stop)
             await self.slack.start()
@@ -243,6 +268,22 @@ class Runtime:
             mode="distributed" if settings.distributed else "embedded",
             modules=[c.name for c in self.registry.clients()],
         )
+
+    async def _changes_broadcast(self) -> Broadcast:
+        """The process's broadcast port, or the Redis named by ``changes_url``."""
+        url = self._changes_url
+        if not url or self.settings.redis_url:
+            return self.ports.broadcast
+        client = redis_client(url, max_connections=4)
+        self._cleanup.push_async_callback(client.aclose)
+        try:
+            await client.ping()
+        except Exception as exc:  # the chat still works; it only hears no changes
+            log.warning("changes from other processes not heard", reason=str(exc))
+            return self.ports.broadcast
+        broadcast = RedisBroadcast(client, self.settings.stream_prefix)
+        self._cleanup.push_async_callback(broadcast.close)
+        return broadcast
 
     def _start_worker(self, consumer: str) -> None:
         settings = self.settings
@@ -300,8 +341,8 @@ class Runtime:
         registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
         self._add_inventory_and_calendar()
         self._add_overlays(dm_platforms)
-        self.commands = CustomCommandService(self.db, self.audit, self.ports.cache)
-        self.aliases = AliasService(self.db, self.ports.cache, self.audit)
+        self.commands = CustomCommandService(self.db, self.audit, self.ports.cache, feed=self.feed)
+        self.aliases = AliasService(self.db, self.ports.cache, self.audit, feed=self.feed)
         self.streams = StreamStatus(self.db, self.ports.cache)
         self.memories = Memories(self.db, self.audit, self.ports.bus, self.community.timezone)
         memories = build_memories_module(self.memories, self.identity.find_user, self.streams)
@@ -336,6 +377,13 @@ class Runtime:
             with _configured_by("WADDLEBOT_MODULES", CLASH_FIX):
                 registry.add(LocalModuleClient(module))
         secret = self.settings.module_secret.get_secret_value().encode()
+        if self.settings.remote_modules and not secret:
+            raise ConfigurationError(
+                "names modules served over HTTP, but the bot has no WADDLEBOT_MODULE_SECRET",
+                setting="WADDLEBOT_REMOTE_MODULES",
+                fix="Set WADDLEBOT_MODULE_SECRET for the bot too, to the same value as the "
+                "module's.",
+            )
         for spec in self.settings.remote_modules:
             with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
                 name, url = parse_remote_spec(spec)

@@ -56,7 +56,10 @@ async def test_an_alias_never_lifts_a_permission(runtime: Runtime) -> None:
     await say(runtime, "!alias m='!modonly'", **MOD)
     assert await say(runtime, "!m") == ["@alice, !modonly is for moderator level and up."]
     assert await say(runtime, "!m", **MOD) == ["hello moderator mia"]
-    assert await say(runtime, "!unalias m") == ["Only moderators and up can remove aliases."]
+    assert await say(runtime, "!alias remove m") == ["Only moderators and up can remove aliases."]
+    assert await say(runtime, "!unalias m", user="bob") == [
+        "@bob, !unalias is for moderator level and up."
+    ]
 
 
 async def test_built_ins_are_shadowed_only_when_an_admin_forces_it(runtime: Runtime) -> None:

@@ -67,10 +67,10 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "pong",
-        "Commands you can use: !addcom, !alias, !commands, !community, !delcom, !editcom, "
-        "!event, !help, !identity, !inventory, !label, !note, !ping, !prefix, !quote, "
-        "!remind, !reminders, !role, !timer, !unalias, !url, !verify, !whoami. "
-        "Try !help <command>.",
+        "Commands you can use: !alias, !commands, !community, !event, !help, !identity, "
+        "!inventory, !label, !note, !ping, !prefix, !quote, !remind, !reminders, !role, "
+        "!timer, !url, !verify, !whoami. Try !help <command>, or !help all for the 5 that "
+        "need a higher level.",
     ]
     assert (tmp_path / "var" / "waddlebot.db").exists()
 
@@ -101,6 +101,49 @@ async def test_chat_with_a_running_server(settings: Settings, tmp_path: Path) ->
         )
         assert refused.returncode != 0
         assert "check the API key" in refused.stderr
+
+
+async def test_chat_shows_what_the_bot_says_while_nothing_is_typed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A message pushed to the session while its input is idle (a reminder coming due;
+    here, someone else's answer in the channel) shows at once, not after the next line."""
+    import asyncio
+
+    from tests.integration.test_console_ws import answer, open_chat
+
+    async with serving(settings) as (url, runtime):
+        _, key = await apikeys.create_key(runtime.db, "cli")
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("WADDLEBOT_")}
+        chat = await asyncio.create_subprocess_exec(
+            WADDLEBOT,
+            *["chat", "--url", url, "--user", "dora"],
+            cwd=tmp_path,
+            env={**clean, "PYTHONPATH": str(REPO), "WADDLEBOT_API_KEY": key},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert chat.stdin is not None and chat.stdout is not None
+        try:
+
+            async def shown() -> str:
+                assert chat.stdout is not None
+                return (await asyncio.wait_for(chat.stdout.readline(), 10)).decode().rstrip()
+
+            chat.stdin.write(b"!ping\n")
+            await chat.stdin.drain()
+            assert await shown() == "pong"  # connected, and now idle: nothing more is typed
+            other = await open_chat(url, key, user="eve")
+            await answer(other, "!echo the raid starts now")
+            assert await shown() == "the raid starts now"
+            await other.close()
+            chat.stdin.close()
+            assert await asyncio.wait_for(chat.wait(), 10) == 0
+        finally:
+            if chat.returncode is None:
+                chat.kill()
+                await chat.wait()
 
 
 def test_chat_url_that_is_not_listening(tmp_path: Path) -> None:
@@ -188,6 +231,8 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     link = run(["twitch", "connect", "--bot"], tmp_path, env)
     assert link.returncode == 0, link.stderr
     assert "http://127.0.0.1:8000/collectors/twitch/oauth/start?ticket=" in link.stdout
+    # not told to run the very command it is running (the running collector's warning)
+    assert "no Twitch bot account" not in link.stdout + link.stderr
     assert (tmp_path / "var" / "secret-key").exists()  # an embedded install makes its own key
     neither = run(["twitch", "connect"], tmp_path, env)
     assert neither.returncode == 2 and "Give --bot, --community <id>, or both" in neither.stdout
@@ -196,6 +241,7 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     status = run(["twitch", "status"], tmp_path, env)
     assert status.returncode == 1
     assert "bot account: not connected (waddlebot twitch connect --bot)" in status.stdout
+    assert "no Twitch bot account" not in status.stdout + status.stderr  # said once is enough
     sync = run(["twitch", "subscriptions", "sync"], tmp_path, env)
     assert sync.returncode == 0 and "subscribes on every connection" in sync.stdout
     key = run(["secret-key"], tmp_path)

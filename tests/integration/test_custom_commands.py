@@ -50,9 +50,11 @@ async def test_add_invoke_edit_delete_through_every_form(runtime: Runtime) -> No
 
 async def test_management_is_for_moderators_and_errors_are_clear(runtime: Runtime) -> None:
     refused = "Only moderators and up can {} custom commands."
-    assert await say(runtime, "!addcom !x hi") == [refused.format("add")]
+    assert await say(runtime, "!commands add !x hi") == [refused.format("add")]
     assert await say(runtime, "!commands edit !x hi") == [refused.format("edit")]
-    assert await say(runtime, "!delcom !x") == [refused.format("delete")]
+    assert await say(runtime, "!commands delete !x") == [refused.format("delete")]
+    # !addcom, !editcom and !delcom are for moderators as a whole: the router refuses them
+    assert await say(runtime, "!delcom !x") == ["@alice, !delcom is for moderator level and up."]
     assert await say(runtime, "!x") == []
     assert await say(runtime, "!addcom !x hi", **MOD) == ["Added !x."]
     assert await say(runtime, "!addcom !x again", **MOD) == [

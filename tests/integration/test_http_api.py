@@ -163,7 +163,8 @@ async def test_command_catalogue(settings: Settings) -> None:
             by_name["modonly"]["level"] == 500 and by_name["modonly"]["level_name"] == "moderator"
         )
         assert by_name["cool"]["cooldown"] == 30
-        assert by_name["help"]["usage"] == "!help [command]"
+        assert by_name["help"]["usage"] == "!help [command | all]"
+        assert by_name["addcom"]["level_name"] == "moderator"  # as the router enforces it
 
 
 async def test_unencodable_oversized_and_nul_events_are_refused(settings: Settings) -> None:

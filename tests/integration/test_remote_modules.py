@@ -13,6 +13,7 @@ from tests.support.harness import say, serving_app
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.modules.server import create_module_app
 from waddlebot.runtime import Runtime
+from waddlebot.services.remote import parse_remote_spec
 from waddlebot.settings import Settings
 
 SECRET = "module-secret-for-tests"
@@ -76,5 +77,34 @@ async def test_router_with_the_wrong_secret_is_refused(settings: Settings) -> No
                 "module_secret": SecretStr("not-the-secret"),
             }
         )
-        with pytest.raises(ConfigurationError, match=r"^WADDLEBOT_MODULE_SECRET: .*signature"):
+        with pytest.raises(ConfigurationError) as refused:
             await Runtime.start(configured)
+    assert isinstance(refused.value, ConfigurationError)  # shown as one line, exit status 2
+    message = str(refused.value)
+    assert "signature does not match" in message
+    assert "WADDLEBOT_MODULE_SECRET must have the same value for the bot and the module" in message
+    assert "not-the-secret" not in message and SECRET not in message
+
+
+async def test_a_bot_without_the_module_secret_is_told_which_setting_to_set(
+    settings: Settings,
+) -> None:
+    """As the README goes, the secret is set where the module is served and forgotten on
+    the bot's side: one line naming the setting, not a traceback from deep inside."""
+    app = create_module_app(testkit.module, SECRET.encode())
+    async with serving_app(app) as url:
+        configured = settings.model_copy(
+            update={"modules": [], "remote_modules": [f"testkit={url}"]}
+        )
+        assert not configured.module_secret.get_secret_value()
+        with pytest.raises(ConfigurationError) as refused:
+            await Runtime.start(configured)
+    assert str(refused.value) == (
+        "WADDLEBOT_REMOTE_MODULES names modules served over HTTP, but WADDLEBOT_MODULE_SECRET "
+        "is not set for the bot: set it here too, to the same value as the module's"
+    )
+
+
+def test_a_remote_module_spec_that_is_no_url_names_the_setting() -> None:
+    with pytest.raises(ConfigurationError, match="WADDLEBOT_REMOTE_MODULES item 'kudos=8090'"):
+        parse_remote_spec("kudos=8090")

@@ -4,6 +4,7 @@ embedded (SQLite, in-process ports) and distributed (PostgreSQL + Redis)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import orjson
@@ -30,10 +31,38 @@ async def test_ping_and_help(runtime: Runtime) -> None:
     assert await say(runtime, "!help ping") == ["Usage: !ping - Checks that the bot is listening"]
 
 
+MODERATORS_ONLY = ("!addcom", "!delcom", "!editcom", "!unalias", "!modonly", "!overlay")
+
+
+async def test_help_lists_only_what_a_viewer_can_use(runtime: Runtime) -> None:
+    """A viewer is not shown commands that would refuse them; !help all shows them marked."""
+    (listing,) = await say(runtime, "!help")
+    shown = _listed(listing)
+    assert not shown & set(MODERATORS_ONLY)
+    assert {"!alias", "!commands", "!timer", "!label", "!prefix"} <= shown  # partly theirs
+    assert listing.endswith("or !help all for the 6 that need a higher level.")
+    (everything,) = await say(runtime, "!help all")
+    for name in MODERATORS_ONLY:
+        assert f"{name} (moderator)" in everything
+    assert "!ping," in everything and "!ping (" not in everything
+    assert await say(runtime, "!help addcom") == [
+        "Usage: !addcom !name [-ul=<level>] [-cd=<seconds>] [-usercd=<seconds>] [-a=!other args] "
+        "[-disabled|-enabled] <response> - Adds a custom command (moderator level and up)"
+    ]
+    # what the list left out is refused as it said
+    assert await say(runtime, "!addcom !x hi") == ["@alice, !addcom is for moderator level and up."]
+    (mod_listing,) = await say(runtime, "!help", role="moderator", user="mia")
+    assert set(MODERATORS_ONLY) <= _listed(mod_listing)
+    assert mod_listing.endswith("Try !help <command>.")  # nothing left for help all
+
+
+def _listed(listing: str) -> set[str]:
+    return set(re.findall(r"[!#][a-z][a-z0-9_-]*", listing.partition(": ")[2].partition(".")[0]))
+
+
 async def test_help_for_unknown_command_shows_usage(runtime: Runtime) -> None:
     (line,) = await say(runtime, "!help nosuch")
-    assert line.startswith("Usage: !help [command]")
-    assert "no command !nosuch" in line
+    assert line == "Usage: !help [command | all] (there is no command !nosuch)"
 
 
 async def test_plain_chat_and_unknown_commands_get_no_reply(runtime: Runtime) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from tests.fakes.twitch import FakeTwitch, payloads
 from tests.fakes.twitch.webhook import WebhookSender, challenge, notification, revocation
@@ -289,6 +290,24 @@ async def test_two_twitch_processes_answer_once_and_take_over(world: World) -> N
         ]
     finally:
         await second.stop()
+
+
+@pytest.mark.parametrize("transport", ["webhook"], indirect=True)
+async def test_a_process_without_a_bot_account_says_so_once(world: World) -> None:
+    """Not at every look a following process takes at the database (every few seconds)."""
+    settings = world.runtime.settings.model_copy(update={"router_consumer": "second"})
+    with capture_logs() as logs:
+        second = await Runtime.start(settings, services=("twitch",))
+        try:
+            twitch = second.twitch
+            assert twitch is not None and not twitch.leading
+            for _ in range(3):
+                await twitch.try_lead()  # follows: reads the bot account again
+        finally:
+            await second.stop()
+    told = [e for e in logs if "no Twitch bot account" in str(e.get("event"))]
+    assert len(told) == 1
+    assert "waddlebot twitch connect --bot" in told[0]["event"]
 
 
 @pytest.mark.parametrize("transport", ["websocket"], indirect=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from waddlebot.core.parser import parse_command
+from waddlebot.core.parser import parse_command, split_args
 from waddlebot.services.aliases import (
     AliasError,
     AliasInfo,
@@ -36,14 +36,43 @@ def test_expand(line: str, args: list[str], expected: str) -> None:
     assert expand(line, args, "ada") == expected
 
 
-@given(st.lists(st.text(min_size=1).filter(lambda t: t.strip() and "\x00" not in t), max_size=9))
-def test_each_argument_reaches_the_command_as_one_argument(args: list[str]) -> None:
-    clean = [" ".join(arg.split()) for arg in args]
-    clean = [a for a in clean if a and not ('"' in a and "'" in a)]
-    line = expand("echo " + " ".join(f"${n}" for n in range(1, len(clean) + 1)), clean, "x")
+def test_a_quoted_argument_keeps_its_quotes_through_an_alias() -> None:
+    """``!e "'x'"`` gives the argument ``'x'``, quotes and all: the command must get that."""
+    (typed,) = split_args("\"'x'\"")
+    assert typed == "'x'"
+    line = expand("echo $1", [typed], "ada")
     parsed = parse_command("!" + line)
     assert parsed is not None
-    assert list(parsed.args) == clean
+    assert parsed.args == ("'x'",)
+
+
+# what people type after an alias: words, spaces, every kind of quote the parser knows
+_typed = st.text(
+    alphabet=st.sampled_from(list("ab $@\t\"'\u201c\u201d\u2018\u2019\u201e")) | st.characters(),
+    max_size=60,
+)
+
+
+@example("\"'x'\"")
+@example('"a"b c" \'d e\' \u201cf g\u201d')
+@example("\u2018\" ' \u201d x\u2019")
+@example('" "')
+@example('"a"\'\u201d\u2019\u201cb  \u201e\u201c')
+@given(_typed)
+def test_each_argument_reaches_the_command_as_the_argument_typed(text: str) -> None:
+    """Whatever follows an alias, the command it runs gets the same arguments: through
+    ``$@``, through ``$1``...``$n`` in any order and when they are appended."""
+    args = list(split_args(text))
+    lines = [(expand("echo $@", args, "x"), args), (expand("echo", args, "x"), args)]
+    if len(args) <= 9:
+        numbers = range(1, len(args) + 1)
+        lines.append((expand("echo " + " ".join(f"${n}" for n in numbers), args, "x"), args))
+        backwards = " ".join(f"${n}" for n in reversed(numbers))
+        lines.append((expand(f"echo {backwards}", args, "x"), args[::-1]))
+    for line, expected in lines:
+        parsed = parse_command("!" + line)
+        assert parsed is not None
+        assert list(parsed.args) == expected
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def catalog() -> list[CommandSpec]:
     ]
 
 
-def help_request(*args: str, prefix: str) -> ModuleRequest:
+def help_request(*args: str, prefix: str, level: Level = Level.EVERYONE) -> ModuleRequest:
     return ModuleRequest(
         session_id="s1",
         community_id=1,
@@ -28,12 +28,14 @@ def help_request(*args: str, prefix: str) -> ModuleRequest:
         command="help",
         prefix=prefix,
         args=list(args),
-        caller=Caller(identity=Identity(platform="console", user_id="al", login="al")),
+        caller=Caller(
+            identity=Identity(platform="console", user_id="al", login="al"), level=int(level)
+        ),
     )
 
 
-async def ask(module: Module, *args: str, prefix: str = "!") -> str:
-    response = await module.handle(help_request(*args, prefix=prefix))
+async def ask(module: Module, *args: str, prefix: str = "!", level: Level = Level.EVERYONE) -> str:
+    response = await module.handle(help_request(*args, prefix=prefix, level=level))
     if response.usage_error:
         return f"usage error: {response.usage_error}"
     return " / ".join(reply.text for reply in response.replies)
@@ -54,13 +56,39 @@ async def test_help_strips_one_prefix_not_a_set_of_characters() -> None:
     assert await ask(module, "#hug") == "Usage: #hug - Hugs"
     assert await ask(module, "wave", prefix="ab") == "Usage: abwave <who> - Waves at someone"
     # "!!wave" is not a command, and a multi-character prefix is not a character set
-    assert await ask(module, "!!wave") == "usage error: there is no command !!wave you can use"
-    assert await ask(module, "bawave", prefix="ab") == (
-        "usage error: there is no command abbawave you can use"
+    assert await ask(module, "!!wave") == "usage error: there is no command !!wave"
+    assert await ask(module, "bawave", prefix="ab") == ("usage error: there is no command abbawave")
+
+
+async def test_help_lists_only_what_the_caller_may_use_and_says_how_to_see_the_rest() -> None:
+    module = build_core_module(catalog)
+    assert await ask(module) == (
+        "Commands you can use: !help, !wave, !ave, !weather, #hug. Try !help <command>, "
+        "or !help all for the one that needs a higher level."
+    )
+    everything = "!help, !wave, !ave, !weather, !ban, #hug"
+    assert await ask(module, level=Level.MODERATOR) == (
+        f"Commands you can use: {everything}. Try !help <command>."
+    )
+    assert await ask(module, "all", level=Level.MODERATOR) == (
+        f"All commands: {everything}. Try !help <command>."
     )
 
 
-async def test_help_hides_commands_above_the_callers_level() -> None:
+async def test_help_all_marks_the_commands_above_the_callers_level() -> None:
     module = build_core_module(catalog)
-    assert await ask(module, "ban") == "usage error: there is no command !ban you can use"
-    assert await ask(module, "nonsense") == "usage error: there is no command !nonsense you can use"
+    assert await ask(module, "all") == (
+        "All commands (marked: for a higher level than yours): !help, !wave, !ave, "
+        "!weather, !ban (moderator), #hug. Try !help <command>."
+    )
+    assert await ask(module, "ALL", prefix="?") == (
+        "All commands (marked: for a higher level than yours): ?help, ?wave, ?ave, "
+        "?weather, ?ban (moderator), #hug. Try ?help <command>."
+    )
+
+
+async def test_help_on_a_command_above_the_callers_level_says_who_may_use_it() -> None:
+    module = build_core_module(catalog)
+    assert await ask(module, "ban") == "Usage: !ban - Bans (moderator level and up)"
+    assert await ask(module, "ban", level=Level.OWNER) == "Usage: !ban - Bans"
+    assert await ask(module, "nonsense") == "usage error: there is no command !nonsense"

@@ -13,7 +13,7 @@ def test_the_core_commands_become_slash_commands() -> None:
     assert [c["name"] for c in made.commands] == ["help", "ping", "prefix"]
     (help_,) = [c for c in made.commands if c["name"] == "help"]
     assert help_["options"] == [
-        {"type": 3, "name": "command", "description": "a command name", "required": False}
+        {"type": 3, "name": "command", "description": "a command name, or all", "required": False}
     ]
     assert all(1 <= len(c["description"]) <= 100 for c in made.commands)
     assert made.left_out == []

@@ -121,21 +121,44 @@ def test_a_slash_command_without_its_trigger_is_malformed() -> None:
         translate.slash_command(fields, ALICE)
 
 
+def _sent(pace: ChannelPace, channel: str, at: float, answered: float | None = None) -> float:
+    """One message through the pace: its wait, then Slack's answer (at once by default)."""
+    wait = pace.delay(channel, at)
+    pace.answered(channel, at + wait if answered is None else answered)
+    return wait
+
+
 def test_the_pace_lets_a_burst_through_then_one_a_second_per_channel() -> None:
     pace = ChannelPace(per_second=1.0, burst=3)
-    assert [pace.delay("C1", 100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert pace.delay("C1", 100.0) == pytest.approx(1.0)
-    assert pace.delay("C2", 100.0) == 0.0  # another channel has its own
-    assert pace.delay("C1", 110.0) == 0.0  # refilled meanwhile
+    assert [_sent(pace, "C1", 100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert _sent(pace, "C1", 100.0) == pytest.approx(1.0)
+    assert _sent(pace, "C2", 100.0) == 0.0  # another channel has its own
+    assert _sent(pace, "C1", 110.0) == 0.0  # refilled meanwhile
+
+
+def test_a_message_counts_from_when_slack_answered_it() -> None:
+    """Slack counts a message when it arrives, at the latest when it answers: the fourth of
+    a burst whose first answer took 0.3 s must not leave before 1.3 s, however quickly the
+    others went (counting from the sending let it leave at 1.0 s, and Slack said 429)."""
+    pace = ChannelPace(per_second=1.0, burst=3)
+    assert _sent(pace, "C1", 100.0, answered=100.3) == 0.0
+    assert _sent(pace, "C1", 100.3, answered=100.31) == 0.0
+    assert _sent(pace, "C1", 100.31, answered=100.32) == 0.0
+    assert pace.delay("C1", 100.32) == pytest.approx(0.98)  # leaves at 101.3
+
+
+def test_messages_on_their_way_hold_their_tokens() -> None:
+    pace = ChannelPace(per_second=1.0, burst=3)
+    assert [pace.delay("C1", 100.0) for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(1.0)]
 
 
 def test_the_pace_forgets_channels_that_are_quiet_again() -> None:
     pace = ChannelPace(per_second=1.0, burst=3)
-    for n in range(10_001):
-        pace.delay(f"C{n}", 100.0)
-    pace.delay("busy", 200.0)
-    pace.delay("busy", 200.0)
-    pace.delay("busy", 200.0)
-    pace.delay("new", 200.0)  # over the cap: the quiet channels are forgotten
-    assert len(pace._buckets) == 2
+    for n in range(10_000):
+        _sent(pace, f"C{n}", 100.0)
+    pace.delay("waiting", 100.0)  # on its way: never forgotten
+    for _ in range(3):
+        _sent(pace, "busy", 200.0)
+    _sent(pace, "new", 200.0)  # over the cap: the quiet channels are forgotten
+    assert len(pace._buckets) == 3
     assert pace.delay("busy", 200.0) == pytest.approx(1.0)  # the busy one still waits

@@ -92,10 +92,20 @@ def split_args(text: str) -> tuple[str, ...]:
 
 
 def quote_arg(arg: str) -> str:
-    """The inverse of :func:`split_args` for one argument (used by aliases and tests)."""
-    if arg and not any(c.isspace() for c in arg) and not _ANY_QUOTE.intersection(arg[:1]):
-        return arg
-    for opener, closer in (('"', '"'), ("'", "'"), ("\u201c", "\u201d")):
+    """The inverse of :func:`split_args` for one argument, wherever it goes in a line (used
+    by aliases and tests): the argument as it is when it reads back as itself next to any
+    other, else in the first pair of quotes whose closing quote it does not contain. Every
+    argument :func:`split_args` gives can be written back (a quoted one never contains its
+    own closing quote; an unquoted one that opens with a quote either lacks its closing
+    quote or has it inside, followed by more text)."""
+    if arg and not any(c.isspace() for c in arg):
+        closer = _QUOTES.get(arg[0])
+        if closer is None:
+            return arg
+        end = arg.find(closer, 1)
+        if end != -1 and end + 1 < len(arg):  # "glued"on: literal, whatever follows it
+            return arg
+    for opener, closer in _QUOTES.items():
         if closer not in arg:
             return f"{opener}{arg}{closer}"
     raise ValueError("argument contains every kind of quote and whitespace; cannot quote it")

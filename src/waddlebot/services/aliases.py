@@ -4,7 +4,7 @@ An alias is stored as the command line it runs, without the community's prefix (
 working when the prefix changes); ``#`` lines (serverless commands) keep their ``#``. The
 router looks up every ``!name`` it does not know (and every name a forced alias shadows) in
 an index of the community's aliases kept in the cache (``services/name_index.py``), so an
-alias costs no database read.
+alias costs no database read; a change reaches every process's cache at once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from waddlebot.core.parser import SERVERLESS_PREFIX, parse_command
+from waddlebot.core.parser import SERVERLESS_PREFIX, parse_command, quote_arg
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Alias
 from waddlebot.infra.ports import Cache
@@ -89,9 +90,10 @@ def target_name(expansion: str) -> str:
 
 def expand(expansion: str, args: Sequence[str], user: str) -> str:
     """Fill in ``$1``…``$9``, ``$@`` and ``$user``; with no positional placeholder the
-    arguments are appended, as a shell does. An argument with spaces is quoted again, so
-    it stays one argument of the command that runs."""
-    quoted = [_requote(arg) for arg in args]
+    arguments are appended, as a shell does. An argument the parser would not read back as
+    itself (spaces, quotes of its own: ``'x'`` typed as ``"'x'"``) is quoted again, so it
+    reaches the command that runs as the one argument that was typed."""
+    quoted = [quote_arg(arg) for arg in args]
     positional = False
 
     def fill(match: re.Match[str]) -> str:
@@ -112,18 +114,13 @@ def expand(expansion: str, args: Sequence[str], user: str) -> str:
     return line
 
 
-def _requote(arg: str) -> str:
-    if not arg or any(char.isspace() for char in arg):
-        quote = "'" if '"' in arg else '"'
-        return f"{quote}{arg}{quote}"
-    return arg
-
-
 class AliasService:
-    def __init__(self, db: Database, cache: Cache, audit: AuditLog) -> None:
+    def __init__(
+        self, db: Database, cache: Cache, audit: AuditLog, *, feed: ChangeFeed | None = None
+    ) -> None:
         self.db = db
         self.audit = audit
-        self._index = CommunityIndex(cache, "aliases", self._entries)
+        self._index = CommunityIndex(cache, "aliases", self._entries, feed=feed)
 
     # ----- the index the router reads ------------------------------------------------------
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.events import PLATFORMS
 from waddlebot.core.permissions import Level
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import dumps_compact
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, User
@@ -43,6 +44,7 @@ MAX_NAME = 200
 ROLE_LEVELS = "role_levels"  # in a community's settings: {"discord:<guild>": {role id: level}}
 TIMEZONE = "timezone"  # in a community's settings: an IANA zone name; UTC when absent
 CACHE_TTL = 300.0  # as long as the router keeps what it looked up itself
+ROLE_LEVEL_CHANGES = "role_levels"  # what a server's platform roles give (every process hears)
 GRANTABLE_ROLES = ("admin", "moderator")
 _ROLE_ORDER = {"owner": 0, "admin": 1, "moderator": 2}
 
@@ -95,12 +97,17 @@ class CommunityService:
         cache: Cache,
         audit: AuditLog,
         clock: Clock | None = None,
+        *,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self._db = db
         self._directory = directory
         self._cache = cache
         self._audit = audit
         self._clock = clock or SystemClock()
+        self._feed = feed or ChangeFeed.unshared(cache)
+        for kind in (keys.ENTITY_CHANGES, keys.ROLE_CHANGES, ROLE_LEVEL_CHANGES):
+            self._feed.watch(kind)
 
     @property
     def clock(self) -> Clock:
@@ -207,9 +214,8 @@ class CommunityService:
             else:
                 levels[role_id] = int(level)
             row.settings = {**settings, ROLE_LEVELS: mapped}  # a new dict: JSON is replaced
-        await self._cache.set(
-            _role_levels_key(server), orjson.dumps(await self._role_levels(server)), CACHE_TTL
-        )
+        given = orjson.dumps(await self._role_levels(server))
+        await self._feed.write(ROLE_LEVEL_CHANGES, [(_role_levels_key(server), given)], CACHE_TTL)
         self._audit.record(
             "community.role_level",
             decision="change",
@@ -325,7 +331,9 @@ class CommunityService:
             if moved.rowcount != 1:  # pragma: no cover - the row is locked above
                 raise CommunityError("this place just moved; try again")
             cached = await _cache_value(session, target)
-        await self._cache.set(keys.entity_key(entity_id), cached, CACHE_TTL)
+        await self._feed.write(
+            keys.ENTITY_CHANGES, [(keys.entity_key(entity_id), cached)], CACHE_TTL
+        )
         for community_id, detail in ((target, {"from": previous}), (previous, {"to": target})):
             self._audit.record(
                 "community.join",
@@ -386,7 +394,9 @@ class CommunityService:
             )
             await session.flush()
             cached = await _cache_value(session, community_id)
-        await self._cache.set_many([(keys.entity_key(e), cached) for e in moved], CACHE_TTL)
+        await self._feed.write(
+            keys.ENTITY_CHANGES, [(keys.entity_key(e), cached) for e in moved], CACHE_TTL
+        )
         if previous != community_id:
             self._audit.record(
                 "community.attach",
@@ -429,8 +439,9 @@ class CommunityService:
             await session.flush()
             place.community_id = fresh.id
             new_id, new_prefix = fresh.id, fresh.prefix
-        await self._cache.set(
-            keys.entity_key(entity_id), dumps_compact([new_id, new_prefix, False]), CACHE_TTL
+        fresh_entry = dumps_compact([new_id, new_prefix, False])
+        await self._feed.write(
+            keys.ENTITY_CHANGES, [(keys.entity_key(entity_id), fresh_entry)], CACHE_TTL
         )
         for at, detail in ((community_id, {"to": new_id}), (new_id, {"from": community_id})):
             self._audit.record(
@@ -521,7 +532,8 @@ class CommunityService:
     async def _after_role_change(
         self, community_id: int, user_id: int, change: RoleChange, action: str, actor: str
     ) -> None:
-        await self._cache.set(keys.role_key(community_id, user_id), change.role.encode(), CACHE_TTL)
+        role = [(keys.role_key(community_id, user_id), change.role.encode())]
+        await self._feed.write(keys.ROLE_CHANGES, role, CACHE_TTL)
         self._audit.record(
             action,
             decision="change",

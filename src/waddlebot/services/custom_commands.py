@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from waddlebot.core.permissions import Level
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Counter, CustomCommand
 from waddlebot.infra.ports import Cache
@@ -137,11 +138,13 @@ def _info(row: CustomCommand) -> CommandInfo:
 
 
 class CustomCommandService:
-    def __init__(self, db: Database, audit: AuditLog, cache: Cache) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, cache: Cache, *, feed: ChangeFeed | None = None
+    ) -> None:
         self.db = db
         self.audit = audit
         self._cache = cache
-        self._names = CommunityIndex(cache, "custom_commands", self._names_of)
+        self._names = CommunityIndex(cache, "custom_commands", self._names_of, feed=feed)
 
     # ----- definitions --------------------------------------------------------------------
 

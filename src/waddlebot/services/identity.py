@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import (
     Account,
@@ -151,12 +152,16 @@ class IdentityService:
         audit: AuditLog,
         directory: Directory,
         clock: Clock | None = None,
+        *,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self._db = db
         self._directory = directory
         self._cache = cache
         self._audit = audit
         self._clock = clock or SystemClock()
+        self._feed = feed or ChangeFeed.unshared(cache)
+        self._feed.watch(keys.PEOPLE_CHANGES)
 
     # ----- looking people up ---------------------------------------------------------------
 
@@ -355,8 +360,9 @@ class IdentityService:
             info = IdentityInfo(
                 target.platform, target.platform_user_id, target.login, target.display_name
             )
-        await self._forget_users([user_id])
-        await self._cache.delete(keys.identity_key(info.platform, info.platform_user_id))
+        await self._forget_users(
+            [user_id], [keys.identity_key(info.platform, info.platform_user_id)]
+        )
         self._audit.record(
             "identity.unlink",
             decision="change",
@@ -365,8 +371,9 @@ class IdentityService:
         )
         return info
 
-    async def _forget_users(self, user_ids: Sequence[int]) -> None:
-        """Drop what the router cached about these users' accounts and roles."""
+    async def _forget_users(self, user_ids: Sequence[int], also: Sequence[str] = ()) -> None:
+        """Drop what every process cached about these users' accounts and roles (and the
+        keys ``also`` names)."""
         async with self._db.session() as session:
             accounts = (
                 await session.execute(
@@ -391,8 +398,9 @@ class IdentityService:
         stale = [keys.identity_key(p, u) for p, u in accounts]
         stale += [keys.role_key(c, u) for c in set(communities) for u in user_ids]
         stale += [grants_key(c) for c in set(labelled)]
+        stale += also
         if stale:
-            await self._cache.delete(*stale)
+            await self._feed.write(keys.PEOPLE_CHANGES, [(key, None) for key in stale], None)
 
 
 async def _merge_users(session: AsyncSession, dialect: str, *, keep: int, drop: int) -> None:

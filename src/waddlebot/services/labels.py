@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.permissions import Level
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import LABEL_TARGETS, Community, Label, LabelAssignment
 from waddlebot.infra.ports import Cache
@@ -197,6 +198,7 @@ def _info(label: Label) -> LabelInfo:
 
 
 GRANTS_TTL = 300.0
+GRANT_CHANGES = "label_grants"  # every process hears of them (infra/changes.py)
 
 
 def grants_key(community_id: int) -> str:
@@ -212,17 +214,23 @@ class LabelService:
         clock: Clock | None = None,
         *,
         cache: Cache | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.db = db
         self.audit = audit
         self.clock: Clock = clock or SystemClock()
         # the router asks for level grants on every batch: keep each community's grants in
-        # the cache, dropped on every change and kept no longer than the next expiry
+        # the cache, dropped (in every process) on every change and kept no longer than the
+        # next expiry
         self._cache = cache
+        self._feed = feed or (ChangeFeed.unshared(cache) if cache is not None else None)
+        if self._feed is not None:
+            self._feed.watch(GRANT_CHANGES)
 
     async def _forget_grants(self, *community_ids: int) -> None:
-        if self._cache is not None and community_ids:
-            await self._cache.delete(*(grants_key(c) for c in community_ids))
+        if self._feed is not None and community_ids:
+            stale = [(grants_key(c), None) for c in community_ids]
+            await self._feed.write(GRANT_CHANGES, stale, None)
 
     # ----- definitions --------------------------------------------------------------------
 

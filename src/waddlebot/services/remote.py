@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.infra.signing import SignatureError, sign, verify
 from waddlebot.modules.sdk import Manifest
 
@@ -36,24 +37,31 @@ class ModuleCallError(Exception):
         self.reason = reason
 
 
+class ModuleSetupError(ModuleCallError, ConfigurationError):
+    """A remote module cannot be used as configured: the bot and the module were given
+    different secrets, or the URL serves another module than the one named."""
+
+
 def parse_remote_spec(spec: str) -> tuple[str | None, str]:
-    """``"http://host:port"`` or ``"name=http://host:port"`` -> ``(name or None, base_url)``."""
+    """``"http://host:port"`` or ``"name=http://host:port"`` -> ``(name or None, base_url)``;
+    :class:`ConfigurationError` (naming ``WADDLEBOT_REMOTE_MODULES``) when it is neither."""
     text = spec.strip()
     name: str | None = None
     head, sep, rest = text.partition("=")
+    where = f"WADDLEBOT_REMOTE_MODULES item {spec!r}"
     if sep and "://" not in head:
         name, text = head.strip(), rest.strip()
         if not _NAME.fullmatch(name):
-            raise ValueError(f"invalid module name {name!r} in remote spec {spec!r}")
+            raise ConfigurationError(f"{where}: {name!r} is not a module name")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"remote module spec {spec!r} needs an http(s)://host[:port] URL")
+        raise ConfigurationError(f"{where} needs an http(s)://host[:port] URL")
     if parts.query or parts.fragment:
-        raise ValueError(f"remote module spec {spec!r} must not have a query or fragment")
+        raise ConfigurationError(f"{where} must not have a query or fragment")
     try:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
-        raise ValueError(f"invalid port in remote module spec {spec!r}") from exc
+        raise ConfigurationError(f"{where} has an invalid port") from exc
     return name, text.rstrip("/")
 
 
@@ -84,7 +92,7 @@ class HttpModuleClient:
         verify_responses: bool = True,
     ) -> None:
         if not secret:
-            raise ValueError("an HTTP module client needs a non-empty secret")
+            raise ConfigurationError("an HTTP module client needs a non-empty secret")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._base_url = base_url.rstrip("/")
@@ -118,15 +126,18 @@ class HttpModuleClient:
         """Fetch the manifest (retrying a few times with a growing pause) and return a client.
 
         Raises :class:`ModuleCallError` naming the URL when the module cannot be reached or its
-        manifest is wrong (bad signature, invalid, or not named ``expected_name``).
+        manifest is invalid; :class:`ModuleSetupError` (a :class:`ConfigurationError` too) when
+        its signature does not check out (the secrets differ) or the module is not named
+        ``expected_name``.
         """
         client = cls(base_url, secret, timeout, transport, verify_responses=verify_responses)
         try:
             await client.fetch_manifest(attempts=attempts, backoff=backoff)
             if expected_name is not None and client.name != expected_name:
-                raise ModuleCallError(
+                raise ModuleSetupError(
                     expected_name,
-                    f"{client.base_url} serves module {client.name!r}, not {expected_name!r}",
+                    f"{client.base_url} serves module {client.name!r}, not {expected_name!r}; "
+                    "fix the name or the URL in WADDLEBOT_REMOTE_MODULES",
                 )
         except BaseException:
             await client.close()
@@ -170,7 +181,7 @@ class HttpModuleClient:
                 raise ModuleCallError(
                     self._label, f"GET {url} answered HTTP {response.status_code}"
                 )
-            self._check_signature(response, f"manifest from {url}")
+            self._check_manifest_signature(response, url)
             try:
                 manifest = Manifest.model_validate_json(response.content)
             except ValidationError as exc:
@@ -182,6 +193,21 @@ class HttpModuleClient:
         raise ModuleCallError(
             self._label, f"cannot reach {url} after {max(1, attempts)} attempt(s): {last}"
         )
+
+    def _check_manifest_signature(self, response: httpx.Response, url: str) -> None:
+        """The very first answer: when its signature does not check out, the bot and the
+        module were given different secrets (or their clocks disagree)."""
+        if not self._verify_responses:
+            return
+        try:
+            verify(self._secret, response.content, response.headers)
+        except SignatureError as exc:
+            raise ModuleSetupError(
+                self._label,
+                f"the manifest from {url} failed its signature check ({exc.reason}): "
+                "WADDLEBOT_MODULE_SECRET must have the same value for the bot and the module "
+                "(and their clocks must agree)",
+            ) from exc
 
     def _check_signature(self, response: httpx.Response, what: str) -> None:
         if not self._verify_responses:

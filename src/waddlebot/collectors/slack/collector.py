@@ -31,6 +31,7 @@ from waddlebot.collectors.slack.workspaces import Workspaces
 from waddlebot.core.contract import Visibility
 from waddlebot.core.events import Event
 from waddlebot.infra import metrics
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db import Database
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
@@ -59,6 +60,7 @@ class SlackCollector:
         audit: AuditLog,
         consumer: str,
         completions: CompletionHub | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self._settings = settings
         self._ports = ports
@@ -70,6 +72,7 @@ class SlackCollector:
             box,
             api_url=settings.slack_api_url,
             single_token=settings.slack_bot_token.get_secret_value(),
+            feed=feed,
         )
         self.people = People(ports.cache)
         self.states = AnswerStates(ports.cache, PLATFORM, ttl=RESPONSE_URL_TTL)

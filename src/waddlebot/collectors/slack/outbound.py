@@ -17,7 +17,10 @@ the reply belongs to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import structlog
@@ -47,28 +50,61 @@ HINTS = {
 }
 
 
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    at: float  # when ``tokens`` was brought up to date
+    sending: int = 0  # messages on their way that Slack has not answered yet
+
+
 class ChannelPace:
     """About one message a second per channel with bursts of ``burst``: a token bucket per
     channel. Hand-written: it must *wait* for the next slot, not refuse (which is what the
-    ``limits`` package offers)."""
+    ``limits`` package offers).
+
+    Slack counts a message when it arrives, which is some time after we send it and before
+    its answer comes back; the time in between varies from message to message (the first one
+    of a burst often opens the connection). So a message takes its token when Slack's answer
+    comes back, the latest moment Slack can have counted it, and a message still on its way
+    holds one meanwhile: however the trips vary, two messages never reach Slack closer
+    together than the bucket allows. Counting from the moment of sending instead let a fast
+    fourth message of a burst arrive less than a second after a slow first one: a 429."""
 
     def __init__(self, per_second: float = 1.0, burst: int = 3) -> None:
         self._rate = per_second
         self._burst = float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+        self._buckets: dict[str, _Bucket] = {}
 
     def delay(self, channel: str, now: float) -> float:
-        """How long to wait before sending to ``channel``; takes the slot."""
-        tokens, at = self._buckets.get(channel, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - at) * self._rate) - 1.0
-        self._buckets[channel] = (tokens, now)
-        if len(self._buckets) > MAX_CHANNELS:  # a channel whose bucket refilled needs no entry
-            self._buckets = {
-                c: (t, a)
-                for c, (t, a) in self._buckets.items()
-                if t + (now - a) * self._rate < self._burst
-            }
-        return max(0.0, -tokens / self._rate)
+        """How long to wait before sending to ``channel``. The message holds a token until
+        :meth:`answered` is called for it (call it whether or not the send worked)."""
+        bucket = self._buckets.get(channel)
+        if bucket is None:
+            if len(self._buckets) >= MAX_CHANNELS:
+                self._forget_quiet(now)
+            bucket = self._buckets[channel] = _Bucket(self._burst, now)
+        available = self._level(bucket, now) - bucket.sending
+        bucket.sending += 1
+        return max(0.0, (1.0 - available) / self._rate)
+
+    def answered(self, channel: str, now: float) -> None:
+        """Slack answered a message to ``channel`` (or gave up on it) at ``now``."""
+        bucket = self._buckets.get(channel)
+        if bucket is None:
+            return
+        bucket.tokens, bucket.at = self._level(bucket, now) - 1.0, now
+        bucket.sending = max(0, bucket.sending - 1)
+
+    def _level(self, bucket: _Bucket, now: float) -> float:
+        return min(self._burst, bucket.tokens + max(0.0, now - bucket.at) * self._rate)
+
+    def _forget_quiet(self, now: float) -> None:
+        """A channel with nothing on its way whose bucket refilled needs no entry."""
+        self._buckets = {
+            channel: bucket
+            for channel, bucket in self._buckets.items()
+            if bucket.sending or self._level(bucket, now) < self._burst
+        }
 
 
 class Undeliverable(Exception):
@@ -139,13 +175,13 @@ class SlackOutbound:
         if message.visibility is Visibility.EPHEMERAL and message.channel_id:
 
             async def to_person(_: int, chunk: str) -> None:
-                await self._paced(message.channel_id)
-                await client.chat_postEphemeral(
-                    channel=message.channel_id,
-                    user=message.to_user,
-                    text=chunk,
-                    thread_ts=message.thread_id or None,
-                )
+                async with self._paced(message.channel_id):
+                    await client.chat_postEphemeral(
+                        channel=message.channel_id,
+                        user=message.to_user,
+                        text=chunk,
+                        thread_ts=message.thread_id or None,
+                    )
 
             await self._parts.send(message.outbound_id, chunks, to_person)
             return
@@ -155,8 +191,8 @@ class SlackOutbound:
             channel, thread = str(opened["channel"]["id"]), ""
 
         async def post(_: int, chunk: str) -> None:
-            await self._paced(channel)
-            await client.chat_postMessage(channel=channel, text=chunk, thread_ts=thread or None)
+            async with self._paced(channel):
+                await client.chat_postMessage(channel=channel, text=chunk, thread_ts=thread or None)
 
         await self._parts.send(message.outbound_id, chunks, post)
 
@@ -169,10 +205,16 @@ class SlackOutbound:
             raise Undeliverable(f"the bot is not installed in workspace {team or '(unknown)'}")
         return workspace
 
-    async def _paced(self, channel: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _paced(self, channel: str) -> AsyncIterator[None]:
+        """Wait for the channel's next slot, then send (in the ``async with`` block)."""
         delay = self._pace.delay(channel, time.monotonic())
-        if delay:
-            await asyncio.sleep(delay)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            yield
+        finally:
+            self._pace.answered(channel, time.monotonic())
 
     async def _respond(self, url: str, message: OutboundMessage, chunks: list[str]) -> None:
         kind = "in_channel" if message.visibility is Visibility.CHANNEL else "ephemeral"

@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Select, select
 
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import PlatformToken
 from waddlebot.infra.secretbox import SecretBox
@@ -28,6 +29,7 @@ log = structlog.get_logger("waddlebot.slack.workspaces")
 
 PLATFORM = "slack"
 REMEMBER_SECONDS = 60.0  # a revoked install stops being used within a minute everywhere
+WORKSPACE_CHANGES = "slack_workspaces"  # an install, heard by every process (infra/changes.py)
 RATE_LIMIT_RETRIES = 5  # each waits out the 429's Retry-After
 
 
@@ -52,8 +54,17 @@ def web_client(token: str, api_url: str) -> AsyncWebClient:
 
 
 class Workspaces:
+    """``feed`` tells every process of a new install at once, so the one sending replies
+    does not go on taking the workspace for one it is not installed in for a minute."""
+
     def __init__(
-        self, db: Database, box: SecretBox, *, api_url: str, single_token: str = ""
+        self,
+        db: Database,
+        box: SecretBox,
+        *,
+        api_url: str,
+        single_token: str = "",
+        feed: ChangeFeed | None = None,
     ) -> None:
         self._db = db
         self._box = box
@@ -61,6 +72,12 @@ class Workspaces:
         self._single_token = single_token
         self._single: Workspace | None = None
         self._known: dict[str, tuple[float, Workspace | None]] = {}
+        self._feed = feed
+        if feed is not None:
+            feed.watch(WORKSPACE_CHANGES, self._forget)
+
+    async def _forget(self, team_id: str) -> None:
+        self._known.pop(team_id, None)
 
     async def save(
         self,
@@ -83,6 +100,8 @@ class Workspaces:
             row.community_id = community_id
             row.status = "ok"
         self._known.pop(team_id, None)
+        if self._feed is not None:
+            await self._feed.publish(WORKSPACE_CHANGES, team_id)
         log.info("slack workspace installed", team=team_id, community_id=community_id)
 
     async def get(self, team_id: str) -> Workspace | None:

@@ -168,6 +168,7 @@ class TwitchCollector:
         )
         self._next_validation = 0.0
         self._next_stream_poll = 0.0
+        self._told_no_bot = False  # the warning that no bot account is connected, given
 
     def _new_outbound(self) -> TwitchOutbound:
         return TwitchOutbound(
@@ -193,8 +194,10 @@ class TwitchCollector:
     # ----- life cycle -----------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Read who the bot is (what the CLI needs; :meth:`start` does it too)."""
-        await self._load_bot()
+        """Read who the bot is (what the CLI needs; :meth:`start` does it too), without the
+        running collector's warning when there is none: the command being run may be the
+        one that connects it."""
+        await self._load_bot(quiet=True)
 
     async def start(self) -> None:
         await self._load_bot()
@@ -275,11 +278,17 @@ class TwitchCollector:
             await self.outbound.stop()
             self.outbound = None
 
-    async def _load_bot(self) -> None:
+    async def _load_bot(self, *, quiet: bool = False) -> None:
         bot = await self.tokens.bot()
         self.bot_user_id = bot.account_id if bot else ""
-        if bot is None:
-            log.warning("no Twitch bot account connected yet: run `waddlebot twitch connect --bot`")
+        if bot is not None:
+            self._told_no_bot = False
+        elif not quiet and not self._told_no_bot:  # once, not at every look a follower takes
+            self._told_no_bot = True
+            log.warning(
+                "no Twitch bot account connected yet, so the bot cannot chat on Twitch; "
+                "connect one with `waddlebot twitch connect --bot`"
+            )
 
     async def _hourly(self, *, resync: bool) -> None:
         """Validate the tokens (as Twitch asks), and with webhooks make the subscriptions

@@ -70,7 +70,12 @@ def build_alias_module(
             else:
                 raise UsageError("define one as name='!command args'")
 
-    @module.command("unalias", usage="name", description="Removes an alias (moderators)")
+    @module.command(
+        "unalias",
+        usage="name",
+        description="Removes an alias",
+        level=int(Level.MODERATOR),
+    )
     async def unalias(ctx: Context) -> None:
         if len(ctx.args) != 1:
             raise UsageError("name the alias to remove")

@@ -91,19 +91,32 @@ def build_commands_module(
         handler = pick_subcommand(ctx, _HANDLERS)
         await handler(call(ctx, 2))
 
+    # the router refuses these below moderator (and !help leaves them out); !commands
+    # add/edit/delete check the level here, as its list and show are for everyone
     @module.command(
-        "addcom", usage=f"!name {OPTIONS} <response>", description="Adds a custom command"
+        "addcom",
+        usage=f"!name {OPTIONS} <response>",
+        description="Adds a custom command",
+        level=int(Level.MODERATOR),
     )
     async def addcom(ctx: Context) -> None:
         await _add(call(ctx, 1))
 
     @module.command(
-        "editcom", usage="!name [options] [response]", description="Changes a custom command"
+        "editcom",
+        usage="!name [options] [response]",
+        description="Changes a custom command",
+        level=int(Level.MODERATOR),
     )
     async def editcom(ctx: Context) -> None:
         await _edit(call(ctx, 1))
 
-    @module.command("delcom", usage="!name", description="Deletes a custom command")
+    @module.command(
+        "delcom",
+        usage="!name",
+        description="Deletes a custom command",
+        level=int(Level.MODERATOR),
+    )
     async def delcom(ctx: Context) -> None:
         await _delete(call(ctx, 1))
 

@@ -9,6 +9,10 @@ DEAD_LETTER_STREAM = "events.dead"
 ROUTER_GROUP = "router"
 DONE_CHANNEL = "sessions.done"
 DENIAL_NOTICE_SECONDS = 30  # a refused caller is told at most once in this long per place
+# kinds of change every process hears of (infra/changes.py), for the entries below
+ENTITY_CHANGES = "entities"  # a place's community, prefix, owner
+ROLE_CHANGES = "roles"  # a person's community role
+PEOPLE_CHANGES = "people"  # accounts linked or unlinked: identity, role and grant entries
 
 
 def replies_stream(platform: str) -> str:

@@ -31,6 +31,7 @@ from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.parser import ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.infra import metrics
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.ports import Ports
 from waddlebot.modules.core import SET_PREFIX_ACTION
@@ -152,6 +153,7 @@ class Router:
         aliases: AliasIndex | None = None,
         overlays: OverlayPublisher | None = None,
         custom_commands: CustomCommandNames | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self._grants = grants
         self._custom_commands = custom_commands
@@ -159,6 +161,10 @@ class Router:
         self._aliases = aliases
         self._ports = ports
         self._cache = ports.cache
+        # what the router changes itself (a prefix, an owner) every process must hear of
+        self._feed = feed or ChangeFeed.unshared(ports.cache)
+        self._feed.watch(keys.ENTITY_CHANGES)
+        self._feed.watch(keys.ROLE_CHANGES)
         self._directory = directory
         self._registry = registry
         self._audit = audit
@@ -440,12 +446,15 @@ class Router:
                     session_id=trip.session_id,
                 )
             owned = Community(community.id, community.prefix, True)
-            await self._cache.delete(keys.role_key(community.id, user_id))
-            await self._cache.set(
-                keys.entity_key(trip.event.entity_id),
-                dumps_compact([owned.id, owned.prefix, True]),
-                self._cache_ttl,
-            )
+            role = [(keys.role_key(community.id, user_id), None)]
+            await self._feed.write(keys.ROLE_CHANGES, role, None)
+            entity = [
+                (
+                    keys.entity_key(trip.event.entity_id),
+                    dumps_compact([owned.id, owned.prefix, True]),
+                )
+            ]
+            await self._feed.write(keys.ENTITY_CHANGES, entity, self._cache_ttl)
             for other in trips:
                 if other.community is not None and other.community.id == community.id:
                     other.community = owned
@@ -693,8 +702,10 @@ class Router:
         entities = await self._directory.entity_ids(community_id)
         # written, not deleted: a refill could read a replica that has not seen the change
         fresh = dumps_compact([community_id, prefix, trip.community.has_owner])
-        await self._cache.set_many(
-            [(keys.entity_key(entity_id), fresh) for entity_id in entities], self._cache_ttl
+        await self._feed.write(
+            keys.ENTITY_CHANGES,
+            [(keys.entity_key(entity_id), fresh) for entity_id in entities],
+            self._cache_ttl,
         )
         self._audit.record(
             "community.prefix",
