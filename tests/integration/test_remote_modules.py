@@ -100,8 +100,9 @@ async def test_a_bot_without_the_module_secret_is_told_which_setting_to_set(
         with pytest.raises(ConfigurationError) as refused:
             await Runtime.start(configured)
     assert str(refused.value) == (
-        "WADDLEBOT_REMOTE_MODULES names modules served over HTTP, but WADDLEBOT_MODULE_SECRET "
-        "is not set for the bot: set it here too, to the same value as the module's"
+        "WADDLEBOT_REMOTE_MODULES: names modules served over HTTP, but the bot has no "
+        "WADDLEBOT_MODULE_SECRET. Set WADDLEBOT_MODULE_SECRET for the bot too, to the same "
+        "value as the module's."
     )
 
 
