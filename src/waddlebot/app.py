@@ -23,17 +23,25 @@ from waddlebot.web.docs import add_docs
 
 
 def create_app(
-    settings: Settings, services: Iterable[str] = SERVICES, runtime: Runtime | None = None
+    settings: Settings,
+    services: Iterable[str] = SERVICES,
+    runtime: Runtime | None = None,
+    *,
+    stop_runtime: bool = False,
 ) -> FastAPI:
     """The app; it starts its runtime in its lifespan, unless given one already started (then
-    whoever started it stops it)."""
+    whoever started it stops it, or the app's shutdown does when ``stop_runtime``)."""
     chosen = frozenset(services)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             app.state.runtime = runtime
-            yield
+            try:
+                yield
+            finally:
+                if stop_runtime:
+                    await runtime.stop()
             return
         app.state.runtime = started = await Runtime.start(settings, chosen)
         try:
@@ -87,10 +95,12 @@ async def started_app(
     settings: Settings, services: Iterable[str] = SERVICES
 ) -> AsyncIterator[FastAPI]:
     """The app with its runtime started first, so a failure to start reaches the caller as
-    itself (see cli/serving.py); the runtime stops when the context ends."""
+    itself (see cli/serving.py). The runtime stops with the server's shutdown: uvicorn ends
+    its run by raising the signal that stopped it again, so after ``serve()`` returns nothing
+    more would run; it also stops when the context ends (stopping twice is harmless)."""
     chosen = frozenset(services)
     runtime = await Runtime.start(settings, chosen)
     try:
-        yield create_app(settings, chosen, runtime)
+        yield create_app(settings, chosen, runtime, stop_runtime=True)
     finally:
         await runtime.stop()
