@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # cache, bus, broadcast and rate limits: in-process unless a Redis URL is set
     redis_url: str = ""
     stream_prefix: str = "waddlebot"
-    bus_maxlen: int = 100_000
+    bus_maxlen: int = Field(default=100_000, ge=1)  # events waiting before new ones get 503
     bus_reclaim_idle_ms: int = 30_000
 
     # router

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -130,6 +131,7 @@ async def start_rig(
     *,
     own_redis: bool = False,
     routers: int = 2,
+    settings: dict[str, str] | None = None,
 ) -> Rig:
     server = None
     if own_redis:
@@ -149,6 +151,7 @@ async def start_rig(
         "WADDLEBOT_RATE_USER_PER_30S": "1000000",
         "WADDLEBOT_RATE_ENTITY_PER_30S": "1000000",
         "WADDLEBOT_LOG_LEVEL": "INFO",
+        **(settings or {}),
     }
     processes = ServiceProcesses(workdir / "processes", env)
     api = processes.start("api", "api")
@@ -197,10 +200,11 @@ async def make_rig(
     migrated_database: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> AsyncIterator[MakeRig]:
     """``await make_rig()`` starts a rig of the test's own on the shared Redis;
-    ``make_rig(own_redis=True)`` on a ``redis-server`` of its own (append-only file on)."""
+    ``make_rig(own_redis=True)`` on a ``redis-server`` of its own (append-only file on);
+    ``settings={"WADDLEBOT_...": "..."}`` for every process."""
     started: list[Rig] = []
 
-    async def make(**options: bool | int) -> Rig:
+    async def make(**options: Any) -> Rig:
         rig = await start_rig(migrated_database, redis_url, key_prefix, tmp_path, **options)
         started.append(rig)
         return rig

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from tests.support.harness import chat_event, serving
+from waddlebot.infra import metrics
 from waddlebot.runtime import Runtime
 from waddlebot.services import apikeys
 from waddlebot.services.router import keys
+from waddlebot.services.router.worker import RouterWorker
 from waddlebot.settings import Settings
 
 
@@ -183,3 +188,74 @@ async def test_unencodable_oversized_and_nul_events_are_refused(settings: Settin
         response = await http.post("/api/v1/events", headers=auth, json=big)
         assert response.status_code == 413
         assert await runtime.ports.bus.length(keys.EVENTS_STREAM) == before
+
+
+async def test_events_are_refused_while_the_router_is_behind_and_taken_once_it_caught_up(
+    settings: Settings,
+) -> None:
+    """No router runs: events pile up until more than WADDLEBOT_BUS_MAXLEN wait, then every
+    request is refused 503 (nothing taken); a router that comes back answers every one that
+    was accepted, and new events are taken again."""
+    limited = settings.model_copy(
+        update={"bus_maxlen": 20, "rate_user_per_30s": 10_000, "rate_entity_per_30s": 10_000}
+    )
+    async with (
+        serving(limited, {"api"}) as (url, runtime),
+        httpx.AsyncClient(base_url=url, timeout=20) as http,
+    ):
+        auth = await _key(runtime)
+        refusals = metrics.EVENTS_REFUSED.labels("twitch")._value.get()
+        accepted = 0
+        while True:
+            batch = [_event_json("!ping", user_id=f"u{accepted + i}") for i in range(5)]
+            response = await http.post("/api/v1/events", headers=auth, json=batch)
+            if response.status_code != 202:
+                break
+            accepted += 5
+            assert accepted < 5000, "never refused"
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "5"
+        assert response.json() == {
+            "detail": f"the router is behind: {accepted} events waiting; nothing was "
+            "accepted, retry later",
+            "waiting": accepted,
+        }
+        assert accepted > 20
+        assert metrics.EVENTS_REFUSED.labels("twitch")._value.get() == refusals + 5
+        scraped = (await http.get("/metrics")).text
+        assert f'waddlebot_bus_backlog{{stream="events"}} {float(accepted)}' in scraped
+        assert await runtime.ports.bus.length(keys.EVENTS_STREAM) == accepted
+
+        router = RouterWorker(
+            bus=runtime.ports.bus,
+            broadcast=runtime.ports.broadcast,
+            router=runtime.router,
+            consumer="back-again",
+        )
+        router.start()
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    response = await http.post(
+                        "/api/v1/events?wait=true", headers=auth, json=_event_json("!ping")
+                    )
+                    if response.status_code != 503:
+                        break
+                    await asyncio.sleep(0.05)
+            assert response.status_code == 200, response.text
+            (result,) = response.json()["results"]
+            assert result["completed"] and [r["text"] for r in result["replies"]] == ["pong"]
+            replies = keys.replies_stream("twitch")
+            await until_async(lambda: _answered(runtime, replies, accepted + 1))
+        finally:
+            await router.close()
+
+
+async def _answered(runtime: Runtime, stream: str, count: int) -> bool:
+    return await runtime.ports.bus.length(stream) >= count
+
+
+async def until_async(condition: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.05)

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
+from waddlebot.infra.backlog import BACKLOG_TTL_SECONDS
 from waddlebot.infra.factory import RedisPorts, build_ports
-from waddlebot.infra.ports import Limit, Ports, Subscription
+from waddlebot.infra.ports import Backlogged, Bus, Limit, Ports, Subscription
 from waddlebot.infra.redis_ports import RedisBroadcast, RedisBus, RedisCache, RedisRateLimiter
 
 MakePorts = Callable[..., Awaitable[Ports]]
@@ -172,7 +173,6 @@ async def test_bus_publish_read_ack(ports: Ports) -> None:
     await bus.ack("events", "router", [m.id for m in messages])
     await bus.ack("events", "router", [])
     assert await bus.pending_count("events", "router") == 0
-    assert await bus.length("events") == 3  # acknowledged entries stay until trimmed
     assert await bus.read("events", "router", "w1", count=10, block_ms=0) == []
 
 
@@ -362,13 +362,151 @@ async def test_bus_move_takes_an_entry_to_another_stream_once(ports: Ports) -> N
     assert await bus.length("target") == 1
 
 
-async def test_bus_streams_are_trimmed(make_ports: MakePorts) -> None:
+# --- bus: trimming and backlog ----------------------------------------------------------------
+# Redis trims whole stream nodes (about 100 entries each), the memory bus exactly: the tests
+# use streams of many nodes and bound what may be removed rather than name a figure.
+
+
+def numbered(count: int) -> list[bytes]:
+    return [str(i).encode() for i in range(count)]
+
+
+async def on_stream(bus: Bus, stream: str) -> list[bytes]:
+    """Every entry still on the stream, oldest first."""
+    found: list[bytes] = []
+    after = ""
+    while page := await bus.entries(stream, after=after, count=500):
+        found += [m.data for m in page]
+        after = page[-1].id
+    return found
+
+
+async def test_bus_publishing_trims_nothing_however_far_behind_the_readers_are(
+    make_ports: MakePorts,
+) -> None:
     bus = (await make_ports(bus_maxlen=100)).bus
     await bus.ensure_group("s", "g")
     for _ in range(10):
         await bus.publish("s", [b"x"] * 100)
-    # Redis trims approximately (whole stream nodes), memory exactly.
-    assert 100 <= await bus.length("s") <= 300
+    assert await bus.length("s") == 1000
+    assert len(await bus.read("s", "g", "c", count=2000, block_ms=0)) == 1000
+
+
+async def test_bus_trim_removes_finished_entries_and_never_pending_or_unread_ones(
+    ports: Ports,
+) -> None:
+    bus = ports.bus
+    await bus.ensure_group("s", "g")
+    ids = await bus.publish("s", numbered(1000))
+    taken = await bus.read("s", "g", "c", count=600, block_ms=0)
+    await bus.ack("s", "g", [m.id for m in taken[:400]])  # 400-599 stay pending
+    await bus.trim("s")  # (acknowledging may have trimmed already)
+
+    left = await on_stream(bus, "s")
+    assert 600 <= len(left) < 1000
+    assert left == numbered(1000)[1000 - len(left) :]
+    await asyncio.sleep(0.05)
+    reclaimed = await bus.reclaim("s", "g", "rescuer", min_idle_ms=10, count=1000)
+    assert [m.id for m in reclaimed] == ids[400:600]
+    assert [m.id for m in await bus.read("s", "g", "c", count=1000, block_ms=0)] == ids[600:]
+
+    # with nothing pending, the last entry handed out stays, and nothing after it goes
+    await bus.ack("s", "g", ids[400:1000])
+    await bus.trim("s")
+    assert 1 <= await bus.length("s") <= 100  # at most what is left of the last stream node
+    assert (await on_stream(bus, "s"))[-1] == b"999"
+    await bus.publish("s", [b"new"])
+    await bus.trim("s")
+    assert [m.data for m in await bus.read("s", "g", "c", count=10, block_ms=0)] == [b"new"]
+
+
+async def test_bus_trim_waits_for_the_slowest_group(ports: Ports) -> None:
+    bus = ports.bus
+    await bus.ensure_group("s", "fast")
+    await bus.ensure_group("s", "slow")
+    await bus.publish("s", numbered(1000))
+    fast = await bus.read("s", "fast", "c", count=1000, block_ms=0)
+    await bus.ack("s", "fast", [m.id for m in fast])
+    await bus.trim("s")
+    assert await bus.length("s") == 1000  # "slow" has read nothing
+
+    slow = await bus.read("s", "slow", "c", count=500, block_ms=0)
+    await bus.ack("s", "slow", [m.id for m in slow])
+    await bus.trim("s")
+    assert 500 <= await bus.length("s") < 1000
+    rest = await bus.read("s", "slow", "c", count=1000, block_ms=0)
+    assert [m.data for m in rest] == numbered(1000)[500:]  # every one it had not read
+
+
+async def test_bus_trim_keeps_everything_on_a_stream_no_group_reads(ports: Ports) -> None:
+    """The dead letters: nobody acknowledges them; they stay until replayed or deleted."""
+    bus = ports.bus
+    ids = await bus.publish("events.dead", numbered(1000))
+    await bus.ensure_group("events", "router")
+    assert await bus.trim("events.dead") == 0
+    assert await bus.trim("nowhere") == 0
+    assert await bus.move("events.dead", ids[0], "events", b"replayed") is not None
+    (replayed,) = await bus.read("events", "router", "c", count=10, block_ms=0)
+    await bus.ack("events", "router", [replayed.id])
+    assert await bus.trim("events.dead") == 0
+    assert await on_stream(bus, "events.dead") == numbered(1000)[1:]
+
+
+async def test_bus_acknowledging_trims_the_stream_now_and_then(ports: Ports) -> None:
+    bus = ports.bus
+    await bus.ensure_group("s", "g")
+    await bus.publish("s", numbered(1000))
+    taken = await bus.read("s", "g", "c", count=1000, block_ms=0)
+    await bus.ack("s", "g", [m.id for m in taken])  # a stream's first acknowledgement trims
+    assert 1 <= await bus.length("s") <= 100
+
+
+async def test_bus_backlog_is_what_the_slowest_group_has_not_finished(ports: Ports) -> None:
+    bus = ports.bus
+    assert await bus.backlog("s") == 0
+    await bus.publish("s", numbered(10))
+    assert await bus.backlog("s") == 10  # no group yet: all of it waits
+    await bus.ensure_group("s", "g")
+    await bus.ensure_group("s", "late")
+    assert await bus.backlog("s") == 10
+    taken = await bus.read("s", "g", "c", count=4, block_ms=0)
+    await bus.ack("s", "g", [m.id for m in taken])
+    assert await bus.backlog("s") == 10  # "late" has read nothing yet
+    late = await bus.read("s", "late", "c", count=10, block_ms=0)
+    assert await bus.backlog("s") == 10  # handed out to it, not acknowledged
+    await bus.ack("s", "late", [m.id for m in late])
+    assert await bus.backlog("s") == 6  # "g" is the slower one now
+    rest = await bus.read("s", "g", "c", count=10, block_ms=0)
+    assert await bus.backlog("s") == 6
+    await bus.ack("s", "g", [m.id for m in rest[:2]])
+    assert await bus.backlog("s") == 4
+    await bus.publish("s", [b"more"])
+    assert await bus.backlog("s") == 5
+
+
+async def test_bus_admit_refuses_while_the_backlog_is_over_the_limit(
+    make_ports: MakePorts,
+) -> None:
+    bus = (await make_ports(bus_maxlen=5)).bus
+    await bus.ensure_group("s", "g")
+    await bus.publish("s", numbered(5))
+    await bus.admit("s")  # 5 waiting: at the limit, not over it
+    await bus.publish("s", [b"one too many"])
+    await asyncio.sleep(BACKLOG_TTL_SECONDS * 1.5)  # past what the bus remembers of it
+    with pytest.raises(Backlogged) as refused:
+        await bus.admit("s")
+    assert (refused.value.stream, refused.value.waiting, refused.value.limit) == ("s", 6, 5)
+    await bus.admit("other")  # each stream on its own
+
+    taken = await bus.read("s", "g", "c", count=2, block_ms=0)
+    await bus.ack("s", "g", [m.id for m in taken])
+    async with asyncio.timeout(5):
+        while True:  # admitted again once the readers caught up, and the figure was read anew
+            try:
+                await bus.admit("s")
+                break
+            except Backlogged:
+                await asyncio.sleep(0.02)
 
 
 # --- broadcast -------------------------------------------------------------------------------
@@ -562,24 +700,6 @@ async def test_redis_blocking_read_longer_than_socket_timeout(
         await client.aclose()
 
 
-async def test_redis_reclaim_skips_entries_trimmed_while_pending(
-    redis_url: str, key_prefix: str
-) -> None:
-    bus = RedisBus(redis_url, key_prefix, maxlen=1)
-    try:
-        await bus.ensure_group("s", "g")
-        await bus.publish("s", [b"lost"])
-        await bus.read("s", "g", "dead", count=1, block_ms=0)
-        for _ in range(300):  # approximate trimming drops whole stream nodes
-            await bus.publish("s", [b"x"] * 10)
-        await asyncio.sleep(0.02)
-        reclaimed = await bus.reclaim("s", "g", "rescuer", min_idle_ms=10, count=10)
-        assert reclaimed == []
-        assert await bus.pending_count("s", "g") == 0
-    finally:
-        await bus.close()
-
-
 async def test_redis_adapters_reject_decoding_clients(redis_url: str, key_prefix: str) -> None:
     client = Redis.from_url(redis_url, decode_responses=True)
     try:
@@ -606,7 +726,7 @@ async def test_redis_broadcast_uses_one_connection_for_all_subscribers(
         await client.aclose()
 
 
-async def test_redis_reclaim_reports_entries_trimmed_before_they_were_acknowledged(
+async def test_redis_reclaim_reports_entries_deleted_before_they_were_acknowledged(
     redis_url: str, key_prefix: str
 ) -> None:
     from waddlebot.infra import metrics
@@ -617,10 +737,29 @@ async def test_redis_reclaim_reports_entries_trimmed_before_they_were_acknowledg
         await bus.ensure_group("s", "g")
         await bus.publish("s", [b"lost"])
         await bus.read("s", "g", "dead", count=1, block_ms=0)
+        # by hand: trimming never removes a pending entry
         await ports.bus._redis.xtrim(f"{key_prefix}:s", maxlen=0)  # type: ignore[attr-defined]
         before = metrics.BUS_LOST._value.get()
         await asyncio.sleep(0.15)
         assert await bus.reclaim("s", "g", "rescuer", min_idle_ms=100, count=10) == []
         assert metrics.BUS_LOST._value.get() == before + 1
+        assert await bus.pending_count("s", "g") == 0
     finally:
         await ports.close()
+
+
+async def test_redis_backlog_counts_the_whole_stream_past_a_deleted_entry(
+    redis_url: str, key_prefix: str
+) -> None:
+    """Redis 7.0 cannot tell a group's lag past an entry deleted with XDEL; the backlog then
+    counts every entry on the stream (more than waits, never less)."""
+    bus = RedisBus(redis_url, key_prefix)
+    try:
+        await bus.ensure_group("s", "g")
+        ids = await bus.publish("s", numbered(10))
+        taken = await bus.read("s", "g", "c", count=3, block_ms=0)
+        await bus.ack("s", "g", [m.id for m in taken[:1]])
+        await bus.delete("s", [ids[5]])
+        assert await bus.backlog("s") == 9  # 6 not handed out and 2 pending: 8 wait
+    finally:
+        await bus.close()

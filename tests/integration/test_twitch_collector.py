@@ -16,7 +16,10 @@ from structlog.testing import capture_logs
 
 from tests.fakes.twitch import FakeTwitch, payloads
 from tests.fakes.twitch.webhook import WebhookSender, challenge, notification, revocation
-from tests.support.harness import free_port, make_settings, say, serving, until
+from tests.support.harness import chat_event, free_port, make_settings, say, serving, until
+from waddlebot.core.events import EventType
+from waddlebot.infra import metrics
+from waddlebot.infra.codec import decode_envelope, encode_envelope
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
 from waddlebot.services.router import keys
@@ -62,8 +65,19 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def extra_settings() -> dict[str, Any]:
+    """Settings a test changes (by parametrizing this name)."""
+    return {}
+
+
+@pytest.fixture
 async def world(
-    transport: str, tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    transport: str,
+    extra_settings: dict[str, Any],
+    tmp_path: Path,
+    fresh_postgres_url: str,
+    redis_url: str,
+    key_prefix: str,
 ) -> AsyncIterator[World]:
     async with FakeTwitch(ws_keepalive_bounds=(1, 600)) as twitch:
         port = free_port()
@@ -90,6 +104,7 @@ async def world(
             twitch_helix_url=twitch.helix_url,
             twitch_auth_url=twitch.auth_url,
             twitch_eventsub_ws_url=twitch.eventsub_ws_url + "?keepalive_timeout_seconds=10",
+            **extra_settings,
         )
         async with serving(settings, port=port) as (url, runtime), httpx.AsyncClient() as http:
             yield World(twitch, url, runtime, http, client.client_id)
@@ -129,6 +144,41 @@ async def test_a_follow_reaches_a_listening_module(world: World) -> None:
     await until(
         lambda: any("thanks for the follow" in m.text for m in world.twitch.sent_chat(STREAMER))
     )
+
+
+@pytest.mark.parametrize("transport", ["webhook"], indirect=True)
+@pytest.mark.parametrize("extra_settings", [{"bus_maxlen": 3}])
+async def test_the_webhook_answers_503_while_the_router_is_behind_and_takes_the_retry(
+    world: World,
+) -> None:
+    """Twitch sends a delivery again after a non-2xx: refused while more than
+    ``WADDLEBOT_BUS_MAXLEN`` events wait, it is taken once the backlog is down."""
+    bus = world.runtime.ports.bus
+    # a consumer group that reads only when the test says: the slowest reader of events
+    await bus.ensure_group(keys.EVENTS_STREAM, "laggard")
+    waiting = [chat_event("hello", message_id=f"earlier-{i}") for i in range(4)]
+    await bus.publish(keys.EVENTS_STREAM, [encode_envelope(e) for e in waiting])
+    refusals = metrics.EVENTS_REFUSED.labels("twitch")._value.get()
+    subscription = payloads.example("channel.follow")["subscription"]
+    follow = notification(subscription, payloads.example_event("channel.follow"))
+    async with WebhookSender() as sender:
+        refused = await sender.send(world.webhook, SECRET, follow)
+        assert refused.status == 503, refused.body
+        assert refused.response_headers["retry-after"] == "5"
+        assert "the router is behind: 4 events waiting" in refused.body
+        assert metrics.EVENTS_REFUSED.labels("twitch")._value.get() == refusals + 1
+
+        caught_up = await bus.read(keys.EVENTS_STREAM, "laggard", "test", 10, 0)
+        await bus.ack(keys.EVENTS_STREAM, "laggard", [m.id for m in caught_up])
+        again = refused
+        async with asyncio.timeout(10):
+            while not again.ok:  # as Twitch does, with the same message id
+                assert again.status == 503, again.body
+                await asyncio.sleep(0.05)
+                again = await sender.redeliver(world.webhook, SECRET, again)
+        assert again.status == 204
+    (taken,) = await bus.read(keys.EVENTS_STREAM, "laggard", "test", 10, 0)
+    assert decode_envelope(taken.data).event.type == EventType.FOLLOW
 
 
 @pytest.mark.parametrize("transport", ["webhook"], indirect=True)

@@ -16,7 +16,7 @@ from waddlebot.infra.memory import (
     MemoryCache,
     MemoryRateLimiter,
 )
-from waddlebot.infra.ports import Limit
+from waddlebot.infra.ports import Backlogged, Limit
 
 # --- cache -----------------------------------------------------------------------------------
 
@@ -75,25 +75,26 @@ async def test_bus_ids_increase_within_one_millisecond() -> None:
     assert keys == sorted(set(keys))
 
 
-async def test_bus_trimming_keeps_pending_entries_reclaimable() -> None:
-    bus = MemoryBus(maxlen=10)
-    await bus.ensure_group("s", "g")
-    await bus.publish("s", [b"p%d" % i for i in range(5)])
-    taken = await bus.read("s", "g", "dead", count=5, block_ms=0)
-    await bus.publish("s", [b"x"] * 100)
-    assert await bus.length("s") == 10
-    await asyncio.sleep(0.06)
-    reclaimed = await bus.reclaim("s", "g", "rescuer", min_idle_ms=50, count=10)
-    assert [(m.id, m.data) for m in reclaimed] == [(m.id, m.data) for m in taken]
-    assert all(m.deliveries == 2 for m in reclaimed)
-
-
-async def test_bus_lagging_group_loses_trimmed_entries_like_redis_maxlen() -> None:
-    bus = MemoryBus(maxlen=10)
+async def test_bus_lagging_group_loses_nothing_whatever_the_limit() -> None:
+    bus = MemoryBus(max_backlog=10)
     await bus.ensure_group("s", "g")
     await bus.publish("s", [str(i).encode() for i in range(25)])
     messages = await bus.read("s", "g", "c", count=100, block_ms=0)
-    assert [m.data for m in messages] == [str(i).encode() for i in range(15, 25)]
+    assert [m.data for m in messages] == [str(i).encode() for i in range(25)]
+
+
+async def test_bus_trims_exactly_below_the_oldest_unfinished_entry() -> None:
+    bus = MemoryBus()
+    await bus.ensure_group("s", "g")
+    ids = await bus.publish("s", [str(i).encode() for i in range(10)])
+    taken = await bus.read("s", "g", "c", count=6, block_ms=0)
+    await bus.ack("s", "g", [taken[0].id, taken[1].id, taken[3].id])  # 2, 4 and 5 pending
+    await bus.trim("s")
+    assert [m.id for m in await bus.entries("s")] == ids[2:]
+    await bus.delete("s", [ids[2]])  # deleted while pending: still held back by it
+    await bus.ack("s", "g", [ids[2], ids[4], ids[5]])
+    assert await bus.trim("s") == 2  # 3 and 4 (2 was deleted); 5, the last handed out, stays
+    assert [m.id for m in await bus.entries("s")] == ids[5:]
 
 
 async def test_bus_missing_group_is_an_error() -> None:
@@ -194,6 +195,8 @@ async def test_build_ports_without_url_is_in_process() -> None:
     assert isinstance(ports.broadcast, MemoryBroadcast)
     assert isinstance(ports.ratelimiter, MemoryRateLimiter)
     await ports.bus.publish("s", [b"x"] * 10)
-    assert await ports.bus.length("s") == 5
+    assert await ports.bus.length("s") == 10
+    with pytest.raises(Backlogged):
+        await ports.bus.admit("s")
     await ports.close()
     await ports.close()

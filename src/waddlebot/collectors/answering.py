@@ -21,7 +21,7 @@ from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
-from waddlebot.infra.ports import Bus, Cache
+from waddlebot.infra.ports import Backlogged, Bus, Cache
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.router import keys
 
@@ -70,7 +70,15 @@ class AnswerStates:
 
 
 async def publish_event(bus: Bus, event: Event, *, notify: bool = False) -> None:
-    """Put a collector's event on the bus (``notify``: the router says when it is done)."""
+    """Put a collector's event on the bus (``notify``: the router says when it is done).
+    Raises :class:`~waddlebot.infra.ports.Backlogged` (counted) while the router is too far
+    behind: the collector then tells its platform to send it again later (a webhook's 503),
+    or its person that nothing was sent."""
+    try:
+        await bus.admit(keys.EVENTS_STREAM)
+    except Backlogged:
+        metrics.EVENTS_REFUSED.labels(event.platform).inc()
+        raise
     await bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=notify)])
     metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
 

@@ -49,11 +49,13 @@ async def build_ports(
     bus_maxlen: int = 100_000,
     max_connections: int = 100,
 ) -> Ports:
-    """``max_connections`` caps the shared Redis pool; each blocked bus read holds one."""
+    """``bus_maxlen``: the most entries waiting on a stream (``events``) before the bus
+    refuses more (``Bus.admit``); ``max_connections`` caps the shared Redis pool; each blocked
+    bus read holds one."""
     if not redis_url:
         return Ports(
             cache=MemoryCache(),
-            bus=MemoryBus(maxlen=bus_maxlen),
+            bus=MemoryBus(max_backlog=bus_maxlen),
             broadcast=MemoryBroadcast(),
             ratelimiter=MemoryRateLimiter(),
             lease=MemoryLease(),
@@ -70,7 +72,7 @@ async def build_ports(
             ) from exc
         return RedisPorts(
             cache=RedisCache(client, prefix),
-            bus=RedisBus(client, prefix, maxlen=bus_maxlen),
+            bus=RedisBus(client, prefix, max_backlog=bus_maxlen),
             broadcast=RedisBroadcast(client, prefix),
             ratelimiter=RedisRateLimiter(client, prefix),
             lease=RedisLease(client, prefix),

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
+from waddlebot.infra.backlog import TRIM_EVERY_SECONDS, BacklogGate, TrimSchedule
 from waddlebot.infra.ports import BusMessage, Limit
 
 _log = structlog.get_logger()
@@ -154,7 +155,7 @@ class _Pending:
 
     def __init__(self, consumer: str, data: bytes, delivered_at: float) -> None:
         self.consumer = consumer
-        self.data = data  # kept here so trimming the stream never loses a pending entry
+        self.data = data  # reclaim hands it out again without looking the entry up
         self.delivered_at = delivered_at
         self.deliveries = 1
 
@@ -198,14 +199,18 @@ class _Stream:
 class MemoryBus:
     """Streams with consumer groups in process memory, with the Redis Streams semantics.
 
-    Each stream keeps at most ``maxlen`` entries, like ``XADD MAXLEN``: a group lagging further
-    behind than that loses the oldest entries it has not read. Pending (read, unacknowledged)
-    entries are never lost; their data lives in the group's pending list until acknowledged.
+    Like the Redis bus, a stream is trimmed only below what every consumer group is done with
+    (``trim``, also run by ``ack`` at most every :data:`TRIM_EVERY_SECONDS` per stream), here
+    exactly rather than by whole stream nodes; a stream no group reads keeps everything. New
+    entries are refused (``admit``) while a stream's backlog is above ``max_backlog``.
     """
 
-    def __init__(self, *, maxlen: int = 100_000) -> None:
-        self._maxlen = maxlen
+    def __init__(
+        self, *, max_backlog: int = 100_000, trim_every: float = TRIM_EVERY_SECONDS
+    ) -> None:
         self._streams: dict[str, _Stream] = {}
+        self._gate = BacklogGate(self.backlog, max_backlog)
+        self._trims = TrimSchedule(trim_every)
 
     def _group(self, stream: str, group: str) -> tuple[_Stream, _Group]:
         s = self._streams.get(stream)
@@ -223,11 +228,6 @@ class MemoryBus:
             entry_id = s.next_id()
             s.entries.append((entry_id, payload))
             ids.append(entry_id)
-        while len(s.entries) - s.deleted > self._maxlen:
-            _, dropped = s.entries.popleft()
-            s.first += 1
-            if dropped is None:
-                s.deleted -= 1
         if s.waiters:
             s.wake()
         return ids
@@ -288,6 +288,47 @@ class MemoryBus:
         if g is not None:
             for entry_id in ids:
                 g.pending.pop(entry_id, None)
+            if ids and self._trims.due(stream):
+                await self.trim(stream)
+
+    async def admit(self, stream: str) -> None:
+        await self._gate.admit(stream)
+
+    async def backlog(self, stream: str) -> int:
+        s = self._streams.get(stream)
+        if s is None:
+            return 0
+        if not s.groups:
+            return len(s.entries) - s.deleted
+        end = s.first + len(s.entries)
+        # deleted entries not handed out yet count too: Redis cannot tell them apart either
+        # (its lag is unknown past a deleted entry, and the whole stream counts then)
+        return max(end - max(g.cursor, s.first) + len(g.pending) for g in s.groups.values())
+
+    async def trim(self, stream: str) -> int:
+        s = self._streams.get(stream)
+        if s is None or not s.groups:
+            return 0
+        keep = min(self._oldest_unfinished(s, g) for g in s.groups.values())
+        removed = 0
+        while s.first < keep and s.entries:
+            _, data = s.entries.popleft()
+            s.first += 1
+            if data is None:
+                s.deleted -= 1
+            else:
+                removed += 1
+        return removed
+
+    @staticmethod
+    def _oldest_unfinished(s: _Stream, g: _Group) -> int:
+        """The position of the group's oldest pending entry; with none pending, of the last
+        one it was handed (kept, like ``XTRIM MINID <last-delivered-id>`` keeps it)."""
+        for entry_id in g.pending:  # in id order: the first is the oldest
+            found = _find(s, entry_id)
+            if found is not None:
+                return s.first + found
+        return max(g.cursor - 1, s.first)
 
     async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> list[str]:
         s = self._streams.get(stream)

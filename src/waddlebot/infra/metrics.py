@@ -11,7 +11,18 @@ EVENTS_PROCESSED = Counter(
 DUPLICATES = Counter("waddlebot_events_duplicate_total", "Redelivered events skipped", ["platform"])
 BUS_LOST = Counter(
     "waddlebot_bus_entries_lost_total",
-    "Unacknowledged bus entries trimmed away before anyone processed them",
+    "Unacknowledged bus entries deleted from their stream before anyone processed them",
+)
+BUS_BACKLOG = Gauge(
+    "waddlebot_bus_backlog",
+    "Entries on a stream its slowest consumer group has not finished (every entry when no "
+    "group reads the stream)",
+    ["stream"],
+)
+EVENTS_REFUSED = Counter(
+    "waddlebot_events_refused_total",
+    "Events refused (503) because the router is too far behind (WADDLEBOT_BUS_MAXLEN)",
+    ["platform"],
 )
 DEAD_LETTERS = Counter(
     "waddlebot_events_dead_letter_total", "Bus entries that could not be processed"

@@ -58,15 +58,48 @@ class BusMessage:
     deliveries: int = 1  # how often this entry has been handed out (1 on first read)
 
 
+class Backlogged(Exception):
+    """A stream's readers are too far behind to be given more: nothing was published."""
+
+    def __init__(self, stream: str, waiting: int, limit: int) -> None:
+        super().__init__(f"{waiting} entries waiting on {stream!r}, more than {limit}")
+        self.stream = stream
+        self.waiting = waiting
+        self.limit = limit
+
+
 class Bus(Protocol):
     """Durable streams with consumer groups: at-least-once delivery.
 
     An entry read by a consumer stays pending until acknowledged; entries pending longer than
     ``min_idle_ms`` (their consumer died) can be reclaimed by another consumer of the group.
+
+    Nothing is trimmed unread: an entry leaves the stream (``trim``, which acknowledging
+    does now and then by itself) only once every consumer group of the stream is done with
+    it. A stream no group reads keeps everything. Producers that can be told to come back
+    later ask ``admit`` first, so a backlog is refused at the door instead.
     """
 
     async def publish(self, stream: str, payloads: Sequence[bytes]) -> list[str]:
         """Append entries; returns their ids once they are durably on the stream."""
+        ...
+
+    async def admit(self, stream: str) -> None:
+        """Raise :class:`Backlogged` when the stream's ``backlog`` is above the bus's limit.
+        The figure is read at most every quarter of a second per stream in each process, so
+        a burst may go a little past the limit: it is a soft one."""
+        ...
+
+    async def backlog(self, stream: str) -> int:
+        """Entries its slowest consumer group has not finished: not yet handed out to that
+        group, or handed out and not acknowledged. Every entry when no group reads it."""
+        ...
+
+    async def trim(self, stream: str) -> int:
+        """Remove the entries every consumer group is done with: those older than each
+        group's oldest pending entry (or, with none pending, than the last entry it was
+        handed). Nothing without a group. How many were removed (Redis removes whole
+        stream nodes only, so a few finished entries may stay a while)."""
         ...
 
     async def ensure_group(self, stream: str, group: str) -> None: ...

@@ -22,7 +22,9 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError, ResponseError
 
 from waddlebot.infra import metrics
+from waddlebot.infra.backlog import TRIM_EVERY_SECONDS, BacklogGate, TrimSchedule
 from waddlebot.infra.memory import QueueSubscription
+from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import BusMessage, Limit
 
 _log = structlog.get_logger()
@@ -134,8 +136,9 @@ class RedisCache(_RedisAdapter):
 
 
 # XAUTOCLAIM, then each claimed entry's delivery count from XPENDING, in one round trip.
-# Entries trimmed while pending are dropped from the PEL by XAUTOCLAIM (Redis 7 lists them in a
-# third element; Redis 6.2 returns them as nil, hence ``if entry``).
+# Entries deleted while pending (by hand: ``trim`` never removes them) are dropped from the PEL
+# by XAUTOCLAIM (Redis 7 lists them in a third element; Redis 6.2 returns them as nil, hence
+# ``if entry``).
 _RECLAIM_LUA = """
 local claimed = redis.call(
   'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
@@ -170,10 +173,73 @@ return touched
 # Delete from one stream and append to another in one step, only if the delete found it.
 _MOVE_LUA = """
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then
-  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[2])
+  return redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
 end
 return false
 """
+
+
+# What the trim and backlog scripts share: a field of an XINFO GROUPS entry (a flat list of
+# names and values), and the order of two stream ids, compared as digit strings (Lua numbers
+# are doubles: a sequence number past 2^53 would compare wrongly as one).
+_GROUP_LUA = """
+local function field(group, name)
+  for i = 1, #group, 2 do
+    if group[i] == name then return group[i + 1] end
+  end
+end
+local function older(a, b)
+  local a_ms, a_seq = string.match(a, '^(%d+)-(%d+)$')
+  local b_ms, b_seq = string.match(b, '^(%d+)-(%d+)$')
+  if #a_ms ~= #b_ms then return #a_ms < #b_ms end
+  if a_ms ~= b_ms then return a_ms < b_ms end
+  if #a_seq ~= #b_seq then return #a_seq < #b_seq end
+  return a_seq < b_seq
+end
+"""
+
+# Trim below what every group is done with: for each group its oldest pending entry or, with
+# none pending, the last entry it was handed; the oldest of those is kept and everything older
+# goes (whole stream nodes only, "~", which is cheap; LIMIT 0 lifts the default cap of 100
+# nodes a call). Atomic, so nothing is handed out or reclaimed between reading the groups and
+# trimming. No group, nothing trimmed: nobody said what is done.
+_TRIM_LUA = (
+    _GROUP_LUA
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local keep = nil
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local floor = field(group, 'last-delivered-id')
+  if field(group, 'pending') > 0 then
+    floor = redis.call('XPENDING', KEYS[1], field(group, 'name'))[2]
+  end
+  if keep == nil or older(floor, keep) then keep = floor end
+end
+if keep == nil or keep == '0-0' then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MINID', '~', keep, 'LIMIT', 0)
+"""
+)
+
+# The slowest group's backlog: entries not yet handed to it (XINFO GROUPS "lag", Redis 7.0)
+# plus those it holds unacknowledged. Redis cannot tell the lag past an entry deleted with
+# XDEL (nor before 7.0): then the whole stream counts, which trimming keeps close to it.
+_BACKLOG_LUA = (
+    _GROUP_LUA
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+local length = redis.call('XLEN', KEYS[1])
+if #groups == 0 then return length end
+local most = 0
+for _, group in ipairs(groups) do
+  local waiting = length
+  local lag = field(group, 'lag')
+  if lag then waiting = lag + field(group, 'pending') end
+  if waiting > most then most = waiting end
+end
+return most
+"""
+)
 
 
 def _payload(fields: Any) -> bytes:
@@ -187,16 +253,27 @@ def _payload(fields: Any) -> bytes:
 
 
 class RedisBus(_RedisAdapter):
-    """Redis Streams with consumer groups. Payloads live in the entry field ``d``; streams are
-    trimmed approximately (``MAXLEN ~ maxlen``) on every publish; acknowledged entries stay on
-    the stream until trimmed."""
+    """Redis Streams with consumer groups. Payloads live in the entry field ``d``. Publishing
+    never trims: acknowledging trims a stream (at most every ``trim_every`` seconds per stream
+    in this process) below what all its groups are done with, and ``admit`` refuses new
+    entries while a stream's backlog is above ``max_backlog``."""
 
-    def __init__(self, redis: Redis | str, prefix: str, *, maxlen: int = 100_000) -> None:
+    def __init__(
+        self,
+        redis: Redis | str,
+        prefix: str,
+        *,
+        max_backlog: int = 100_000,
+        trim_every: float = TRIM_EVERY_SECONDS,
+    ) -> None:
         super().__init__(redis, prefix)
-        self._maxlen = maxlen
         self._reclaim = self._redis.register_script(_RECLAIM_LUA)
         self._touch = self._redis.register_script(_TOUCH_LUA)
         self._move = self._redis.register_script(_MOVE_LUA)
+        self._trim = self._redis.register_script(_TRIM_LUA)
+        self._backlog = self._redis.register_script(_BACKLOG_LUA)
+        self._gate = BacklogGate(self.backlog, max_backlog)
+        self._trims = TrimSchedule(trim_every)
         # A BLOCK longer than the client's socket timeout would fail as a timeout: wait in
         # slices of half of it (Redis ends a BLOCK up to ~100 ms late, at its ``hz`` tick).
         kwargs = self._redis.connection_pool.connection_kwargs
@@ -208,16 +285,23 @@ class RedisBus(_RedisAdapter):
         if not payloads:
             return []
         if len(payloads) == 1:  # a pipeline costs more than it saves for one command
-            entry_id = await self._redis.xadd(
-                key, {"d": payloads[0]}, maxlen=self._maxlen, approximate=True
-            )
+            entry_id = await self._redis.xadd(key, {"d": payloads[0]})
             return [cast(bytes, entry_id).decode()]
         # MULTI/EXEC: all of them or none, so a caller told "failed" (Redis went away
         # mid-way) can be sure none went out
         pipe = self._redis.pipeline(transaction=True)
         for payload in payloads:
-            pipe.xadd(key, {"d": payload}, maxlen=self._maxlen, approximate=True)
+            pipe.xadd(key, {"d": payload})
         return [entry_id.decode() for entry_id in await pipe.execute()]
+
+    async def admit(self, stream: str) -> None:
+        await self._gate.admit(stream)
+
+    async def backlog(self, stream: str) -> int:
+        return int(await self._backlog(keys=[self._key(stream)]))
+
+    async def trim(self, stream: str) -> int:
+        return int(await self._trim(keys=[self._key(stream)]))
 
     async def ensure_group(self, stream: str, group: str) -> None:
         try:
@@ -253,8 +337,19 @@ class RedisBus(_RedisAdapter):
         return [BusMessage(entry_id.decode(), _payload(fields)) for entry_id, fields in reply[0][1]]
 
     async def ack(self, stream: str, group: str, ids: Sequence[str]) -> None:
-        if ids:
-            await self._redis.xack(self._key(stream), group, *ids)
+        if not ids:
+            return
+        await self._redis.xack(self._key(stream), group, *ids)
+        if self._trims.due(stream):
+            try:
+                await self.trim(stream)
+            except Exception as exc:  # housekeeping: the acknowledgement itself went through
+                _log.warning(
+                    "trimming a stream failed; tried again later",
+                    stream=stream,
+                    error=describe(exc),
+                    exc_info=unavailable(exc) is None,
+                )
 
     async def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> list[str]:
         if not ids:
@@ -269,10 +364,9 @@ class RedisBus(_RedisAdapter):
             keys=[self._key(stream)], args=[group, consumer, min_idle_ms, count]
         )
         if trimmed:
-            # XADD's MAXLEN trimming removed them while a dead consumer held them: lost
+            # deleted while a dead consumer held them (by hand: trimming never does): lost
             _log.error(
-                "unacknowledged entries were trimmed from the stream and are lost; "
-                "raise WADDLEBOT_BUS_MAXLEN",
+                "unacknowledged entries were deleted from the stream and are lost",
                 stream=stream,
                 count=len(trimmed),
             )
@@ -309,7 +403,7 @@ class RedisBus(_RedisAdapter):
 
     async def move(self, source: str, entry_id: str, target: str, payload: bytes) -> str | None:
         moved = await self._move(
-            keys=[self._key(source), self._key(target)], args=[entry_id, payload, self._maxlen]
+            keys=[self._key(source), self._key(target)], args=[entry_id, payload]
         )
         return None if moved is None else cast(bytes, moved).decode()
 

@@ -29,6 +29,7 @@ from waddlebot.core.permissions import Level
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.outages import unavailable
+from waddlebot.infra.ports import Backlogged
 from waddlebot.runtime import Runtime
 from waddlebot.services.access import Principal
 from waddlebot.services.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
@@ -166,7 +167,8 @@ async def post_events(
     runtime: Runtime = Depends(get_runtime),
 ) -> Any:
     """Put events on the bus. Answers 202 once they are durably on it (the router processes
-    them asynchronously), or with ``?wait=true`` 200 with each event's replies."""
+    them asynchronously), or with ``?wait=true`` 200 with each event's replies; 503 when the
+    router is more than ``WADDLEBOT_BUS_MAXLEN`` events behind (nothing taken)."""
     try:
         payloads = [encode_envelope(e, notify=wait) for e in events]
     except TypeError as exc:  # e.g. an integer in "raw" too large for JSON
@@ -175,10 +177,15 @@ async def post_events(
         ) from exc
     futures = {e.event_id: runtime.completions.expect(e.event_id) for e in events} if wait else {}
     try:
+        await runtime.ports.bus.admit(keys.EVENTS_STREAM)
         await runtime.ports.bus.publish(keys.EVENTS_STREAM, payloads)
     except Exception as exc:
         for event_id in futures:
             runtime.completions.forget(event_id)
+        if isinstance(exc, Backlogged):  # answered 503 by web/outages.py
+            for event in events:
+                metrics.EVENTS_REFUSED.labels(event.platform).inc()
+            raise
         if unavailable(exc) is None and not isinstance(exc, RedisError):
             raise  # a bug, not the bus refusing
         raise HTTPException(

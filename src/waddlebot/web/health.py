@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 from fastapi import APIRouter, Depends, Response
@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from waddlebot import __version__
+from waddlebot.core.events import Platform
 from waddlebot.infra import metrics as metric
 from waddlebot.infra.outages import describe, unavailable
 from waddlebot.runtime import Runtime
@@ -46,24 +47,35 @@ async def readyz(runtime: Runtime = Depends(get_runtime)) -> Any:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
+# the streams whose backlog is reported: what the routers have to answer, and what each
+# platform's collector has to send
+BACKLOG_STREAMS = (keys.EVENTS_STREAM, *(keys.replies_stream(p) for p in get_args(Platform)))
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
-    await _count_dead_letters(runtime)
+    await _measure_bus(runtime)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _count_dead_letters(runtime: Runtime) -> None:
-    """The dead letters waiting, read at scrape time (they live on the bus, shared by every
-    process of a deployment); unknown (NaN) while the bus cannot be reached."""
+async def _measure_bus(runtime: Runtime) -> None:
+    """The dead letters waiting and the streams' backlogs, read at scrape time (they live on
+    the bus, shared by every process of a deployment); unknown (NaN) while the bus cannot be
+    reached."""
+    bus = runtime.ports.bus
+    gauges = [(metric.DEAD_LETTERS_WAITING, bus.length(keys.DEAD_LETTER_STREAM))] + [
+        (metric.BUS_BACKLOG.labels(stream), bus.backlog(stream)) for stream in BACKLOG_STREAMS
+    ]
+    figures: list[float]
     try:
         async with asyncio.timeout(CHECK_SECONDS):
-            waiting = await runtime.ports.bus.length(keys.DEAD_LETTER_STREAM)
+            figures = list(await asyncio.gather(*(reading for _, reading in gauges)))
     except Exception as exc:
         if unavailable(exc) is None:
             raise
-        metric.DEAD_LETTERS_WAITING.set(float("nan"))
-    else:
-        metric.DEAD_LETTERS_WAITING.set(waiting)
+        figures = [float("nan")] * len(gauges)
+    for (gauge, _), figure in zip(gauges, figures, strict=True):
+        gauge.set(figure)
 
 
 async def _failure(check: Callable[[], Awaitable[object]]) -> str | None:

@@ -1,6 +1,9 @@
 """An outage is a 503, never a 500: any endpoint that fails because the database or Redis
 cannot be reached answers ``503 Service Unavailable`` with ``Retry-After`` and a short JSON
-body saying what is away. Other failures are left alone: they are bugs, and stay 500s."""
+body saying what is away. Other failures are left alone: they are bugs, and stay 500s.
+
+Events refused because the router is too far behind (:class:`Backlogged`) are a 503 with
+``Retry-After`` too, from whichever endpoint took them."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 
 from waddlebot.infra.outages import describe, unavailable
+from waddlebot.infra.ports import Backlogged
 
 log = structlog.get_logger("waddlebot.web")
 
@@ -55,6 +59,26 @@ async def _answer(request: Request, exc: Exception) -> JSONResponse:
     return unavailable_response(what)
 
 
+def backlogged_response(exc: Backlogged) -> JSONResponse:
+    """Events refused because the router is too far behind: nothing was taken, and the
+    platforms that deliver webhooks (Twitch, Slack) send them again on a non-2xx."""
+    return JSONResponse(
+        {
+            "detail": f"the router is behind: {exc.waiting} events waiting; nothing was "
+            "accepted, retry later",
+            "waiting": exc.waiting,
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _answer_backlogged(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Backlogged)
+    return backlogged_response(exc)
+
+
 def install(app: FastAPI) -> None:
     for candidate in _CANDIDATES:
         app.add_exception_handler(candidate, _answer)
+    app.add_exception_handler(Backlogged, _answer_backlogged)

@@ -39,6 +39,7 @@ class WebhookResult:
     status: int | None
     body: str
     error: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     @property
     def ok(self) -> bool:
@@ -128,7 +129,14 @@ class WebhookSender:
         }
         try:
             response = await self._http().post(callback, content=message.body, headers=headers)
-            result = WebhookResult(message, timestamp, headers, response.status_code, response.text)
+            result = WebhookResult(
+                message,
+                timestamp,
+                headers,
+                response.status_code,
+                response.text,
+                response_headers={k.lower(): v for k, v in response.headers.items()},
+            )
         except httpx.HTTPError as exc:
             result = WebhookResult(message, timestamp, headers, None, "", error=repr(exc))
         self.log.append(result)

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from waddlebot.collectors.answering import publish_event
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import Author, Event, EventType, new_id
 from waddlebot.core.permissions import Level, PlatformRole
 from waddlebot.infra import metrics
-from waddlebot.infra.codec import decode_outbound, encode_envelope
-from waddlebot.infra.ports import Bus
+from waddlebot.infra.codec import decode_outbound
+from waddlebot.infra.ports import Backlogged, Bus
 from waddlebot.infra.tasks import stop_task
 from waddlebot.services.completion import CompletionHub
 from waddlebot.services.router import keys
@@ -174,8 +175,7 @@ class ConsoleCollector:
         completion = self._completions.expect(event.event_id)
         session.expect(event.event_id)
         try:
-            await self._bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=True)])
-            metrics.EVENTS_ACCEPTED.labels(PLATFORM).inc()
+            await publish_event(self._bus, event, notify=True)
             done = await asyncio.wait_for(completion, self._reply_timeout)
             expected = sum(
                 1
@@ -184,6 +184,15 @@ class ConsoleCollector:
             )
             await asyncio.wait_for(
                 session.wait_delivered(event.event_id, expected), self._reply_timeout
+            )
+        except Backlogged as exc:
+            session.show(
+                ConsoleLine(
+                    f"(the bot is busy: {exc.waiting} messages are waiting before yours; "
+                    "nothing was sent, say it again in a moment)",
+                    event.event_id,
+                    True,
+                )
             )
         except TimeoutError:
             log.warning("no answer from the router in time", event_id=event.event_id)
