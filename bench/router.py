@@ -28,7 +28,7 @@ from waddlebot.core.events import Author, Event
 from waddlebot.infra.codec import decode_outbound, encode_envelope
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Ports
-from waddlebot.services.router import keys
+from waddlebot.router import keys
 from waddlebot.settings import Settings
 
 PG_ADMIN = os.environ.get(

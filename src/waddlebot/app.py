@@ -8,17 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from waddlebot import __version__
-from waddlebot.collectors.console import ws as console_ws
-from waddlebot.collectors.discord import interactions as discord_interactions
-from waddlebot.collectors.slack import webhook as slack_webhook
-from waddlebot.collectors.twitch import webhook as twitch_webhook
-from waddlebot.overlays import web as overlay_web
+from waddlebot.features.calendar import api as calendar_api
+from waddlebot.features.commands import api as commands
+from waddlebot.features.identity import api as identity
+from waddlebot.features.inventory import api as inventory_api
+from waddlebot.features.labels import api as labels
+from waddlebot.features.memories import api as memories_api
+from waddlebot.features.overlay import web as overlay_web
+from waddlebot.platforms.console import ws as console_ws
+from waddlebot.platforms.discord import interactions as discord_interactions
+from waddlebot.platforms.slack import api as slack
+from waddlebot.platforms.slack import webhook as slack_webhook
+from waddlebot.platforms.twitch import api as twitch
+from waddlebot.platforms.twitch import webhook as twitch_webhook
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, commands, health, identity, labels, outages, refusals, slack, twitch
-from waddlebot.web import calendar as calendar_api
-from waddlebot.web import inventory as inventory_api
-from waddlebot.web import memories as memories_api
+from waddlebot.web import api, health, outages, refusals
 from waddlebot.web.docs import add_docs
 
 

@@ -10,9 +10,35 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from waddlebot.collectors.console import ConsoleCollector
-from waddlebot.collectors.twitch.collector import TwitchCollector
 from waddlebot.core.errors import ConfigurationError
+from waddlebot.features.alias.module import build_alias_module
+from waddlebot.features.alias.service import AliasService
+from waddlebot.features.calendar import CalendarService, FeedService, ReminderJob
+from waddlebot.features.calendar.module import build_calendar_module
+from waddlebot.features.commands.module import build_commands_module
+from waddlebot.features.commands.service import CustomCommandService
+from waddlebot.features.community.directory import Directory
+from waddlebot.features.community.module import build_community_module
+from waddlebot.features.community.service import CommunityService
+from waddlebot.features.community.streams import StreamStatus
+from waddlebot.features.core.module import build_core_module
+from waddlebot.features.identity.accounts import AccountService
+from waddlebot.features.identity.apikeys import KeyVerifier
+from waddlebot.features.identity.module import build_identity_module
+from waddlebot.features.identity.service import IdentityService
+from waddlebot.features.inventory.module import build_inventory_module
+from waddlebot.features.inventory.service import InventoryService
+from waddlebot.features.labels.module import build_labels_module
+from waddlebot.features.labels.service import LabelService
+from waddlebot.features.memories.chat import build_memories_module
+from waddlebot.features.memories.service import Memories
+from waddlebot.features.overlay.hub import OverlayHub
+from waddlebot.features.overlay.module import build_overlay_module
+from waddlebot.features.overlay.publisher import OverlayPublisher
+from waddlebot.features.overlay.tokens import OverlayTokens, public_base_url
+from waddlebot.features.timers.module import build_timers_module
+from waddlebot.features.timers.service import TimerService
+from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
@@ -21,51 +47,25 @@ from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Broadcast, Ports
 from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
+from waddlebot.infra.scheduler import Scheduler
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.urlfetch import UrlFetcher
-from waddlebot.modules.alias import build_alias_module
-from waddlebot.modules.calendar import build_calendar_module
-from waddlebot.modules.commands import build_commands_module
-from waddlebot.modules.community import build_community_module
-from waddlebot.modules.core import build_core_module
-from waddlebot.modules.identity import build_identity_module
-from waddlebot.modules.inventory import build_inventory_module
-from waddlebot.modules.labels import build_labels_module
-from waddlebot.modules.loader import load_module
-from waddlebot.modules.memories import build_memories_module
-from waddlebot.modules.overlay import build_overlay_module
-from waddlebot.modules.timers import build_timers_module
-from waddlebot.overlays.hub import OverlayHub
-from waddlebot.overlays.publisher import OverlayPublisher
-from waddlebot.overlays.tokens import OverlayTokens, public_base_url
-from waddlebot.services.access import Access
-from waddlebot.services.accounts import AccountService
-from waddlebot.services.aliases import AliasService
-from waddlebot.services.apikeys import KeyVerifier
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.calendar import CalendarService, FeedService, ReminderJob
-from waddlebot.services.community import CommunityService
-from waddlebot.services.completion import CompletionHub
-from waddlebot.services.custom_commands import CustomCommandService
-from waddlebot.services.dead_letters import DeadLetters
-from waddlebot.services.directory import Directory
-from waddlebot.services.identity import IdentityService
-from waddlebot.services.inventory import InventoryService
-from waddlebot.services.labels import LabelService
-from waddlebot.services.memories import Memories
-from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
-from waddlebot.services.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
-from waddlebot.services.router import Router, RouterWorker
-from waddlebot.services.router.worker import default_consumer_name
-from waddlebot.services.scheduler import Scheduler
-from waddlebot.services.streams import StreamStatus
-from waddlebot.services.timers import TimerService
+from waddlebot.platforms.console import ConsoleCollector
+from waddlebot.platforms.twitch.collector import TwitchCollector
+from waddlebot.router import Router, RouterWorker
+from waddlebot.router.completion import CompletionHub
+from waddlebot.router.dead_letters import DeadLetters
+from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
+from waddlebot.router.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
+from waddlebot.router.worker import default_consumer_name
+from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
+from waddlebot.web.access import Access
 
 if TYPE_CHECKING:
-    from waddlebot.collectors.discord.collector import DiscordCollector
-    from waddlebot.collectors.slack.collector import SlackCollector
+    from waddlebot.platforms.discord.collector import DiscordCollector
+    from waddlebot.platforms.slack.collector import SlackCollector
 
 log = structlog.get_logger("waddlebot.runtime")
 
@@ -224,7 +224,7 @@ class Runtime:
         if "discord" in self.services and settings.discord_token.get_secret_value():
             # imported here: py-cord costs a fifth of a second to import, for nothing when
             # Discord is not configured
-            from waddlebot.collectors.discord.collector import DiscordCollector
+            from waddlebot.platforms.discord.collector import DiscordCollector
 
             self.discord = DiscordCollector(
                 settings,
@@ -236,7 +236,7 @@ class Runtime:
             cleanup.push_async_callback(self.discord.stop)
             await self.discord.start()
         if "slack" in self.services and settings.slack_configured:
-            from waddlebot.collectors.slack.collector import SlackCollector  # as for py-cord
+            from waddlebot.platforms.slack.collector import SlackCollector  # as for py-cord
 
             self.slack = SlackCollector(
                 settings,

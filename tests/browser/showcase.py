@@ -3,7 +3,7 @@ SDK's overlay helpers, the way a song-request or quotes module would."""
 
 from __future__ import annotations
 
-from waddlebot.modules.sdk import ArgSpec, Context, Module
+from waddlebot.sdk import ArgSpec, Context, Module
 
 module = Module("showcase", version="1.0.0", description="Overlay updates on demand")
 

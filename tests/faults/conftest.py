@@ -21,12 +21,12 @@ from tests.faults.traffic import Ledger, Tally, Traffic, Users, ping, post_body
 from tests.support.database_switch import DatabaseSwitch
 from tests.support.processes import ServiceProcess, ServiceProcesses
 from tests.support.redis_server import RedisServer
+from waddlebot.features.identity import apikeys
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Ports
-from waddlebot.services import apikeys
-from waddlebot.services.dead_letters import DeadLetters
+from waddlebot.router.dead_letters import DeadLetters
 
 RECLAIM_IDLE_MS = 2000  # a dead router's entries are taken over after this long
 TALLIES: list[str] = []  # each scenario's numbers, for the summary at the end of the run

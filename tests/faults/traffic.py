@@ -32,8 +32,8 @@ from tests.support.harness import chat_event
 from waddlebot.core.events import Event
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus
-from waddlebot.services.dead_letters import DeadLetters
-from waddlebot.services.router import keys
+from waddlebot.router import keys
+from waddlebot.router.dead_letters import DeadLetters
 
 PLACE = "twitch:9001"
 REPLIES = keys.replies_stream("twitch")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.harness import say
-from waddlebot.modules.sdk import Context, Module
+from waddlebot.router.modules import LocalModuleClient
 from waddlebot.runtime import Runtime
-from waddlebot.services.modules import LocalModuleClient
+from waddlebot.sdk import Context, Module
 
 
 def aliases() -> Module:

@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from tests.support.harness import serving
+from waddlebot.features import calendar
+from waddlebot.features.identity import apikeys
+from waddlebot.features.inventory import service as inventory
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys, calendar, inventory
 from waddlebot.settings import Settings
 
 HUGE = (2**31, 2**63, 2**64 + 7)  # past PostgreSQL integer, past SQLite, past any int64

@@ -11,9 +11,9 @@ import httpx
 from prometheus_client import REGISTRY
 
 from tests.support.harness import serving
+from waddlebot.features.identity import apikeys
+from waddlebot.infra.audit import AuditEntry
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
-from waddlebot.services.audit import AuditEntry
 from waddlebot.settings import Settings
 from waddlebot.web.refusals import AUDITED_PER_MINUTE
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tests.support.harness import make_settings
 from waddlebot.cli.bootstrap import ensure_api_key, key_file
+from waddlebot.features.identity.apikeys import verify_key
 from waddlebot.infra.db import Database
-from waddlebot.services.apikeys import verify_key
 
 
 async def test_first_key_is_written_readable_by_this_user_only(tmp_path: Path) -> None:

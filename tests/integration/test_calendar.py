@@ -13,18 +13,18 @@ import pytest
 
 from tests.support.harness import say
 from waddlebot.core.clock import ManualClock
-from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import Community
-from waddlebot.runtime import Runtime
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.calendar import (
+from waddlebot.features.calendar import (
     AlreadyDecided,
     CalendarService,
     EventFull,
     NewEvent,
     UnknownEvent,
 )
-from waddlebot.services.labels import LabelService
+from waddlebot.features.labels.service import LabelService
+from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.db import Database
+from waddlebot.infra.db.models import Community
+from waddlebot.runtime import Runtime
 
 MOD = {"role": "moderator", "user": "mia"}
 ADMIN = {"role": "admin", "user": "ada"}
@@ -360,7 +360,7 @@ async def test_two_moderators_deciding_at_once_one_wins(
 async def test_joins_racing_for_the_last_places_respect_the_capacity(
     db: Database, service: CalendarService
 ) -> None:
-    from waddlebot.services.directory import Directory
+    from waddlebot.features.community.directory import Directory
 
     community = await new_community(db)
     event = await service.add(

@@ -18,8 +18,8 @@ from icalendar import Calendar
 
 from tests.support.harness import serving
 from waddlebot.core.clock import ManualClock
+from waddlebot.features.identity import apikeys
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
 from waddlebot.settings import Settings
 
 

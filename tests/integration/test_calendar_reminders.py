@@ -21,16 +21,16 @@ from tests.support.scheduled import (
     tick,
     two_processes,
 )
-from waddlebot.collectors.console import ConsoleSession
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
+from waddlebot.features.calendar import CalendarService, NewEvent, ReminderJob
+from waddlebot.features.community.directory import Directory
+from waddlebot.features.labels.service import LabelService
+from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
 from waddlebot.infra.ports import Bus, Ports
+from waddlebot.platforms.console import ConsoleSession
 from waddlebot.runtime import Runtime
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.calendar import CalendarService, NewEvent, ReminderJob
-from waddlebot.services.directory import Directory
-from waddlebot.services.labels import LabelService
 
 MOD = {"role": "moderator", "user": "mia"}
 

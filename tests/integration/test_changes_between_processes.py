@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import make_settings, say
-from waddlebot.collectors.slack.workspaces import Workspaces
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.memory import MemoryCache
 from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms.slack.workspaces import Workspaces
+from waddlebot.router import keys
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import keys
 
 MOD = {"role": "moderator", "user": "mia"}
 OWNER = {"role": "owner", "user": "olga"}

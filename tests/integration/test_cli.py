@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import serving
-from waddlebot.services import apikeys
+from waddlebot.features.identity import apikeys
 from waddlebot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

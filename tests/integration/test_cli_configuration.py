@@ -112,7 +112,7 @@ def test_a_module_that_does_not_load(tmp_path: Path) -> None:
 
 def test_a_module_whose_command_a_built_in_has(tmp_path: Path) -> None:
     (tmp_path / "clash.py").write_text(
-        "from waddlebot.modules.sdk import Module\n"
+        "from waddlebot.sdk import Module\n"
         "module = Module('clash', version='1.0.0', description='x')\n"
         "@module.command('quote', description='mine')\n"
         "async def quote(ctx):\n"
@@ -161,7 +161,9 @@ def test_a_redis_that_does_not_answer(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("WADDLEBOT_REDIS_URL: Redis at redis://user:***@127.0.0.1:9/0 does ")
-    assert line.endswith("Start Redis, or correct the URL (unset it to run embedded, without Redis).")  # noqa: E501
+    assert line.endswith(
+        "Start Redis, or correct the URL (unset it to run embedded, without Redis)."
+    )  # noqa: E501
 
 
 def test_distributed_twitch_without_a_shared_secret_key(
@@ -201,8 +203,6 @@ def test_serving_a_module_without_its_secret(tmp_path: Path) -> None:
     )
 
 
-
-
 def test_serving_before_the_database_was_migrated(
     fresh_postgres_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> None:
@@ -229,7 +229,7 @@ def test_a_database_that_is_not_there(command: list[str], tmp_path: Path) -> Non
     }
     assert_refused(
         run(command, tmp_path, env),
-        f"WADDLEBOT_DATABASE_URL: cannot use the database at {url} (database \"no_such_db\" "
+        f'WADDLEBOT_DATABASE_URL: cannot use the database at {url} (database "no_such_db" '
         "does not exist). Check that it runs, and the URL's host, port, user, password and "
         "database.",
     )

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.support.harness import say, serving
+from waddlebot.features.identity import apikeys
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
 from waddlebot.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"

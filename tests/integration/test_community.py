@@ -18,15 +18,15 @@ from tests.support.harness import chat_event, say
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import Visibility
 from waddlebot.core.permissions import PlatformRole
+from waddlebot.features.community.module import build_community_module
+from waddlebot.features.community.service import CommunityError, CommunityService
+from waddlebot.features.identity.service import CODE_ALPHABET
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.db.models import Community, LinkCode
-from waddlebot.modules.community import build_community_module
+from waddlebot.router import keys
+from waddlebot.router.modules import LocalModuleClient
+from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
-from waddlebot.services.community import CommunityError, CommunityService
-from waddlebot.services.identity import CODE_ALPHABET
-from waddlebot.services.modules import LocalModuleClient
-from waddlebot.services.router import keys
-from waddlebot.services.router.pipeline import Incoming
 
 USAGE = (
     "Usage: !community [rename <name> | link <platform> | join <code> | unlink <place> | "

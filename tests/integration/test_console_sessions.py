@@ -7,8 +7,8 @@ import asyncio
 
 from tests.support.harness import chat_event, drain, say
 from waddlebot.infra.codec import decode_envelope, encode_envelope
+from waddlebot.router import keys
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import keys
 from waddlebot.settings import Settings
 
 

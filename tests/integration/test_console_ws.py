@@ -13,8 +13,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support.harness import say, serving
 from waddlebot.cli.chat import console_ws_url
-from waddlebot.modules.sdk import ArgSpec, Context, Module
-from waddlebot.services import apikeys
+from waddlebot.features.identity import apikeys
+from waddlebot.sdk import ArgSpec, Context, Module
 from waddlebot.settings import Settings
 
 chatty = Module("chatty", version="1.0.0", description="answers at length")

@@ -9,13 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.support.harness import say
-from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import Community
-from waddlebot.infra.memory import MemoryCache
-from waddlebot.infra.redis_ports import RedisCache
-from waddlebot.runtime import Runtime
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.custom_commands import (
+from waddlebot.features.commands.service import (
     Changes,
     CustomCommandError,
     CustomCommandService,
@@ -23,6 +17,12 @@ from waddlebot.services.custom_commands import (
     ReservedName,
     UnknownCommand,
 )
+from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.db import Database
+from waddlebot.infra.db.models import Community
+from waddlebot.infra.memory import MemoryCache
+from waddlebot.infra.redis_ports import RedisCache
+from waddlebot.runtime import Runtime
 
 MOD = {"role": "moderator", "user": "mia"}
 

@@ -14,11 +14,8 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from waddlebot.infra.db import Database
-from waddlebot.infra.db.migrate import upgrade
-from waddlebot.infra.db.models import ApiKey, AuditRow, Community, Entity
-from waddlebot.services import apikeys, audit
-from waddlebot.services.apikeys import (
+from waddlebot.features.identity import apikeys
+from waddlebot.features.identity.apikeys import (
     KeyVerifier,
     count_keys,
     create_key,
@@ -26,7 +23,11 @@ from waddlebot.services.apikeys import (
     revoke_key,
     verify_key,
 )
-from waddlebot.services.audit import AuditLog
+from waddlebot.infra import audit
+from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.db import Database
+from waddlebot.infra.db.migrate import upgrade
+from waddlebot.infra.db.models import ApiKey, AuditRow, Community, Entity
 from waddlebot.settings import Settings
 
 

@@ -16,11 +16,11 @@ import pytest
 from tests.support.harness import chat_event, serving
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
+from waddlebot.features.identity import apikeys
 from waddlebot.infra.codec import decode_outbound, encode_dead_letter, encode_envelope
+from waddlebot.router import keys
+from waddlebot.router.pipeline import is_finished, processing_claim
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
-from waddlebot.services.router import keys
-from waddlebot.services.router.pipeline import is_finished, processing_claim
 from waddlebot.settings import Settings
 
 DEAD_LETTERS = "/api/v1/events/dead-letters"

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from waddlebot.features.community.directory import Directory, ResolvedEntity
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.db.models import Community, Entity, Identity, Membership, User
-from waddlebot.services.directory import Directory, ResolvedEntity
 
 
 @pytest.fixture
@@ -226,9 +226,7 @@ async def test_a_new_channel_joins_the_community_of_its_server(directory: Direct
     general = await directory.resolve_entity(
         "slack:T1:C1", "slack", server_id="T1", channel_id="C1"
     )
-    random = await directory.resolve_entity(
-        "slack:T1:C2", "slack", server_id="T1", channel_id="C2"
-    )
+    random = await directory.resolve_entity("slack:T1:C2", "slack", server_id="T1", channel_id="C2")
     elsewhere = await directory.resolve_entity(
         "slack:T2:C1", "slack", server_id="T2", channel_id="C1"
     )

@@ -16,8 +16,8 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.model import Callback, Guild, Interaction, User
 from tests.fakes.discord.wire import SEND_MESSAGES
 from tests.support.harness import make_settings, serving
-from waddlebot.collectors.discord.interactions import PATH as INTERACTIONS
 from waddlebot.infra import metrics
+from waddlebot.platforms.discord.interactions import PATH as INTERACTIONS
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 

@@ -36,7 +36,7 @@ from tests.support.webhook_fuzz import (
     unix_stamps,
     with_fields,
 )
-from waddlebot.collectors.discord.interactions import PATH
+from waddlebot.platforms.discord.interactions import PATH
 from waddlebot.settings import Settings
 
 PING, COMMAND = 1, 2

@@ -10,11 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from tests.support.harness import chat_event, serving
+from waddlebot.features.identity import apikeys
 from waddlebot.infra import metrics
+from waddlebot.router import keys
+from waddlebot.router.worker import RouterWorker
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
-from waddlebot.services.router import keys
-from waddlebot.services.router.worker import RouterWorker
 from waddlebot.settings import Settings
 
 

@@ -15,13 +15,13 @@ import orjson
 import pytest
 import uvicorn
 
-import waddlebot.modules.server as server_module
+import waddlebot.sdk.server as server_module
 from waddlebot.core.contract import Caller, Identity, ModuleRequest, ModuleResponse
 from waddlebot.core.events import Amounts, EventType
 from waddlebot.infra.signing import sign, verify
-from waddlebot.modules.sdk import Context, Module, UsageError
-from waddlebot.modules.server import create_module_app
-from waddlebot.services.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
+from waddlebot.router.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
+from waddlebot.sdk import Context, Module, UsageError
+from waddlebot.sdk.server import create_module_app
 
 SECRET = b"integration-secret"
 

@@ -14,14 +14,14 @@ from sqlalchemy import select
 from tests.support.harness import chat_event, say
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import Visibility
+from waddlebot.features.calendar import NewEvent
+from waddlebot.features.identity.service import CODE_ALPHABET, IdentityError, IdentityService
+from waddlebot.features.memories.service import Author, Speaker
 from waddlebot.infra.codec import Envelope, decode_outbound
 from waddlebot.infra.db.models import CalendarAttendee, User
+from waddlebot.router import keys
+from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
-from waddlebot.services.calendar import NewEvent
-from waddlebot.services.identity import CODE_ALPHABET, IdentityError, IdentityService
-from waddlebot.services.memories import Author, Speaker
-from waddlebot.services.router import keys
-from waddlebot.services.router.pipeline import Incoming
 from waddlebot.settings import Settings
 
 TWITCH_REPLIES = keys.replies_stream("twitch")

@@ -12,11 +12,7 @@ import pytest
 
 from tests.support.harness import say
 from waddlebot.core.clock import ManualClock
-from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import Community
-from waddlebot.runtime import Runtime
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.inventory import (
+from waddlebot.features.inventory.service import (
     MAX_LABELS,
     InventoryError,
     InventoryService,
@@ -24,6 +20,10 @@ from waddlebot.services.inventory import (
     NotTheHolder,
     UnknownItem,
 )
+from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.db import Database
+from waddlebot.infra.db.models import Community
+from waddlebot.runtime import Runtime
 
 MOD = {"role": "moderator", "user": "mia"}
 USAGE = "Usage: !inventory add <item> [description] [#label ...] | remove <item> |"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.support.harness import serving
+from waddlebot.features.identity import apikeys
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
 from waddlebot.settings import Settings
 
 

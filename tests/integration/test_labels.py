@@ -14,10 +14,7 @@ from sqlalchemy import event, func, select, update
 
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.permissions import Level
-from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import Community, Label, LabelAssignment
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.labels import (
+from waddlebot.features.labels.service import (
     BULK_LIMIT,
     DuplicateLabel,
     InvalidLabel,
@@ -29,6 +26,9 @@ from waddlebot.services.labels import (
     UnknownLabel,
     limits_from_settings,
 )
+from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.db import Database
+from waddlebot.infra.db.models import Community, Label, LabelAssignment
 
 ATTEMPTS = 10
 

@@ -12,7 +12,7 @@ import pytest
 from waddlebot.core.clock import ManualClock
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Lease, Ports
-from waddlebot.services.scheduler import LEASE_NAME, Scheduler
+from waddlebot.infra.scheduler import LEASE_NAME, Scheduler
 
 MakePorts = Callable[[], Awaitable[Ports]]
 

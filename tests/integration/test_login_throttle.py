@@ -15,8 +15,8 @@ from argon2 import PasswordHasher
 from prometheus_client import REGISTRY
 
 from tests.support.harness import serving
+from waddlebot.features.identity import accounts
 from waddlebot.runtime import Runtime
-from waddlebot.services import accounts
 from waddlebot.settings import Settings
 
 EMAIL = "pat@example.org"

@@ -14,10 +14,10 @@ import pytest
 from tests.support.harness import serving
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.permissions import Level
+from waddlebot.features.identity import apikeys
+from waddlebot.features.memories.service import Author, Place
+from waddlebot.features.memories.when import When
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
-from waddlebot.services.memories import Author, Place
-from waddlebot.services.memories.when import When
 from waddlebot.settings import Settings
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # a Thursday

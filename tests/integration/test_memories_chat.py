@@ -16,8 +16,8 @@ from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.db.models import Community
+from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
-from waddlebot.services.router.pipeline import Incoming
 from waddlebot.settings import Settings
 
 VIP = {"role": "vip", "user": "vera"}

@@ -22,19 +22,19 @@ from tests.support.scheduled import (
     tick,
     two_processes,
 )
-from waddlebot.collectors.console import ConsoleSession
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.permissions import Level
+from waddlebot.features.community.directory import Directory
+from waddlebot.features.memories.reminders import CLAIM
+from waddlebot.features.memories.service import Author, Place, ReminderService
+from waddlebot.features.memories.when import When
+from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import Community, Entity, Reminder
 from waddlebot.infra.ports import Bus, Ports
+from waddlebot.platforms.console import ConsoleSession
 from waddlebot.runtime import Runtime
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.directory import Directory
-from waddlebot.services.memories import Author, Place, ReminderService
-from waddlebot.services.memories.reminders import CLAIM
-from waddlebot.services.memories.when import When
 from waddlebot.settings import Settings
 
 MOD = {"role": "moderator", "user": "mia"}

@@ -34,8 +34,8 @@ from schemathesis.checks import not_a_server_error
 from tests.support.harness import make_settings
 from tests.support.threaded import ServedApp, served_in_thread
 from waddlebot.app import create_app
+from waddlebot.features.identity import apikeys
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
 from waddlebot.settings import Settings
 
 SEED = 20_240_601

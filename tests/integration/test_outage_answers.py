@@ -17,9 +17,9 @@ from sqlalchemy import exc as sa_errors
 from tests.support.database_switch import DatabaseSwitch
 from tests.support.harness import chat_event, make_settings, serving
 from tests.support.redis_server import RedisServer
+from waddlebot.features.identity import apikeys
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.runtime import Runtime
-from waddlebot.services import apikeys
 from waddlebot.settings import Settings
 
 STATIC_KEY = "static-outage-key-0123456789"

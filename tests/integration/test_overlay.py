@@ -19,12 +19,12 @@ from tests.support.harness import free_port, make_settings, say, serving
 from tests.support.overlays import Feed, feed_url, open_feed, overlay_urls, with_state
 from waddlebot.app import create_app
 from waddlebot.core.events import Amounts, Author, Event, EventType, new_id
+from waddlebot.features.overlay import keys
+from waddlebot.features.overlay.web import CONTENT_SECURITY_POLICY
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.secretbox import SecretBox
-from waddlebot.overlays import keys
-from waddlebot.overlays.web import CONTENT_SECURITY_POLICY
+from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
-from waddlebot.services.router.pipeline import Incoming
 from waddlebot.settings import Settings
 
 Served = tuple[str, Runtime]

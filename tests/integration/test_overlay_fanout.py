@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from waddlebot.core.contract import ModuleRequest
+from waddlebot.core.overlay import OverlayError, normalize
+from waddlebot.features.overlay import keys
+from waddlebot.features.overlay.hub import OverlayClient, OverlayHub
+from waddlebot.features.overlay.publisher import OverlayPublisher, TickerReply
 from waddlebot.infra.memory import MemoryBroadcast, MemoryCache
-from waddlebot.modules.sdk import Context
-from waddlebot.overlays import keys
-from waddlebot.overlays.hub import OverlayClient, OverlayHub
-from waddlebot.overlays.payloads import OverlayError, normalize
-from waddlebot.overlays.publisher import OverlayPublisher, TickerReply
+from waddlebot.sdk import Context
 
 COMMUNITY = 7
 

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 from tests.support import modules as testkit
 from tests.support.harness import say, serving_app
 from waddlebot.core.errors import ConfigurationError
-from waddlebot.modules.server import create_module_app
+from waddlebot.router.remote import parse_remote_spec
 from waddlebot.runtime import Runtime
-from waddlebot.services.remote import parse_remote_spec
+from waddlebot.sdk.server import create_module_app
 from waddlebot.settings import Settings
 
 SECRET = "module-secret-for-tests"

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.support.harness import until
-from waddlebot.collectors.reply_stream import MAX_DELIVERIES, ReplyStream
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import new_id
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.memory import MemoryBus
-from waddlebot.services.router import keys
+from waddlebot.platforms.reply_stream import MAX_DELIVERIES, ReplyStream
+from waddlebot.router import keys
 
 STREAM = keys.replies_stream("slack")
 

@@ -15,9 +15,9 @@ from tests.support.harness import chat_event, say
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.infra.codec import Envelope, decode_outbound, encode_envelope
 from waddlebot.infra.factory import build_ports
+from waddlebot.router import RouterWorker, keys
+from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import RouterWorker, keys
-from waddlebot.services.router.pipeline import Incoming
 
 
 async def test_ping_and_help(runtime: Runtime) -> None:

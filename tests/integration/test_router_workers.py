@@ -30,9 +30,9 @@ from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.infra.tasks import stop_task
+from waddlebot.router import Router, RouterWorker, keys
+from waddlebot.router.pipeline import Incoming, Outcome
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import Router, RouterWorker, keys
-from waddlebot.services.router.pipeline import Incoming, Outcome
 
 REPLIES = keys.replies_stream("twitch")
 REPLY_GROUP = "test-collector"

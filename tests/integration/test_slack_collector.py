@@ -19,15 +19,15 @@ from sqlalchemy import text
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack.model import Channel, Team, User
 from tests.support.harness import free_port, make_settings, serving, until
-from waddlebot.collectors.slack.webhook import COMMANDS_PATH, EVENTS_PATH
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import new_id
+from waddlebot.features.overlay import keys as overlay_keys
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.secretbox import SecretBox
-from waddlebot.overlays import keys as overlay_keys
+from waddlebot.platforms.slack.webhook import COMMANDS_PATH, EVENTS_PATH
+from waddlebot.router import keys
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import keys
 
 API_KEY = "slack-test-service-key-0123456789"
 
@@ -217,7 +217,13 @@ async def test_bad_signatures_and_malformed_bodies_get_4xx(world: World) -> None
         status, _ = await fake.send_event(world.events, team, event, tamper=tamper)  # type: ignore[arg-type]
         assert status == 401, tamper
         status, _ = await fake.slash_command(
-            world.commands, team, world.general, world.alice, "/waddle", "ping", tamper=tamper  # type: ignore[arg-type]
+            world.commands,
+            team,
+            world.general,
+            world.alice,
+            "/waddle",
+            "ping",
+            tamper=tamper,  # type: ignore[arg-type]
         )
         assert status == 401, tamper
     status, _ = await fake.send_malformed_event(world.events)
@@ -356,9 +362,7 @@ async def put_reply(world: World, text: str, **fields: Any) -> None:
         text=text,
         **fields,
     )
-    await world.runtime.ports.bus.publish(
-        keys.replies_stream("slack"), [encode_outbound(message)]
-    )
+    await world.runtime.ports.bus.publish(keys.replies_stream("slack"), [encode_outbound(message)])
 
 
 async def test_an_ephemeral_reply_is_shown_to_its_person_only(world: World) -> None:

@@ -42,8 +42,8 @@ from tests.support.webhook_fuzz import (
     unix_stamps,
     with_fields,
 )
-from waddlebot.collectors.slack.webhook import COMMANDS_PATH, EVENTS_PATH
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms.slack.webhook import COMMANDS_PATH, EVENTS_PATH
 from waddlebot.settings import Settings
 
 _SAYABLE = st.text(

@@ -20,20 +20,20 @@ from tests.support.scheduled import (
     tick,
     two_processes,
 )
-from waddlebot.collectors.console import ConsoleSession
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
+from waddlebot.features.community.directory import Directory
+from waddlebot.features.timers.service import TimerService
+from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.db import Database
 from waddlebot.infra.ports import Bus, Ports
+from waddlebot.platforms.console import ConsoleSession
+from waddlebot.router import keys
+from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.directory import Directory
-from waddlebot.services.router import keys
-from waddlebot.services.router.pipeline import Incoming
-from waddlebot.services.timers import TimerService
 
 MOD = {"role": "moderator", "user": "mia"}
 TWITCH = "twitch:1337"

@@ -21,8 +21,8 @@ from waddlebot.core.events import EventType
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import decode_envelope, encode_envelope
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.router import keys
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import keys
 
 SECRET = "s3cret-for-eventsub-tests"
 API_KEY = "wb-test-service-key"
@@ -376,9 +376,7 @@ async def test_a_stream_live_before_it_was_connected_is_found_live(world: World)
             broadcaster=STREAMER, chatter=STREAMER, badges=["broadcaster"], text=text
         )
         await world.twitch.emit("channel.chat.message", said)
-    await until(
-        lambda: any("playing Celeste" in m.text for m in world.twitch.sent_chat(STREAMER))
-    )
+    await until(lambda: any("playing Celeste" in m.text for m in world.twitch.sent_chat(STREAMER)))
     await world.twitch.go_offline(STREAMER, emit=False)
     await twitch.poll_streams()
     await _wait_for_live(world, place, False)

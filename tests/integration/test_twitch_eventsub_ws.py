@@ -18,14 +18,14 @@ from structlog.testing import capture_logs
 
 from tests.fakes.twitch import FakeTwitch, Token, payloads
 from tests.support.harness import until
-from waddlebot.collectors.twitch.eventsub_ws import (
+from waddlebot.core.events import EventType
+from waddlebot.platforms.twitch.eventsub_ws import (
     Backoff,
     EventSubWebSocket,
     describe_close,
     with_keepalive,
 )
-from waddlebot.collectors.twitch.translate import Notification, translate
-from waddlebot.core.events import EventType
+from waddlebot.platforms.twitch.translate import Notification, translate
 
 BROADCASTER = "1337"
 BOT = "9001"

@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from tests.fakes.twitch import FakeTwitch
 from tests.support.harness import free_port, serving_app
 from tests.support.twitch import BOT, BOT_SCOPES, AdvancingSleep, FakeClock, FakeTokens, Flaky
-from waddlebot.collectors.twitch.helix import HelixClient, HelixError
+from waddlebot.platforms.twitch.helix import HelixClient, HelixError
 
 BROADCASTER = "1337"
 VIEWER = "1234"

@@ -26,12 +26,12 @@ from tests.support.twitch import (
     FakeTokens,
     Flaky,
 )
-from waddlebot.collectors.twitch.helix import HelixClient
-from waddlebot.collectors.twitch.outbound import GROUP, REPLIES, TwitchOutbound
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import new_id
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.memory import MemoryBus
+from waddlebot.platforms.twitch.helix import HelixClient
+from waddlebot.platforms.twitch.outbound import GROUP, REPLIES, TwitchOutbound
 
 CHANNEL = "1337"  # the bot is an ordinary chatter here
 SECOND = "2468"  # another ordinary channel

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from tests.fakes.twitch import FakeTwitch
 from tests.support.twitch import Flaky
-from waddlebot.collectors.twitch.auth import TwitchAuth, TwitchAuthError
-from waddlebot.collectors.twitch.tokens import SCOPES, TokenStore, TokenUnavailable
 from waddlebot.core.clock import ManualClock
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import PlatformToken
 from waddlebot.infra.secretbox import SecretBox, SecretError
+from waddlebot.platforms.twitch.auth import TwitchAuth, TwitchAuthError
+from waddlebot.platforms.twitch.tokens import SCOPES, TokenStore, TokenUnavailable
 
 BOT = "9001"
 

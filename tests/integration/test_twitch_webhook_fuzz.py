@@ -36,11 +36,11 @@ from tests.support.webhook_fuzz import (
     stamps,
     with_fields,
 )
-from waddlebot.collectors.twitch.auth import Grant, Validation
-from waddlebot.collectors.twitch.tokens import SCOPES
-from waddlebot.collectors.twitch.translate import TRANSLATORS
-from waddlebot.collectors.twitch.webhook import PATH
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms.twitch.auth import Grant, Validation
+from waddlebot.platforms.twitch.tokens import SCOPES
+from waddlebot.platforms.twitch.translate import TRANSLATORS
+from waddlebot.platforms.twitch.webhook import PATH
 from waddlebot.settings import Settings
 
 SECRET = "s3cret-for-eventsub-fuzzing"

@@ -11,9 +11,9 @@ from typing import Any
 import uvicorn
 
 from waddlebot.app import create_app
-from waddlebot.collectors.console import ConsoleSession
 from waddlebot.core.events import Author, Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
+from waddlebot.platforms.console import ConsoleSession
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 from waddlebot.web.server import server_config

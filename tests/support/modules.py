@@ -6,7 +6,7 @@ import asyncio
 
 from waddlebot.core.events import EventType
 from waddlebot.core.permissions import Level
-from waddlebot.modules.sdk import ArgSpec, Context, Module, UsageError
+from waddlebot.sdk import ArgSpec, Context, Module, UsageError
 
 module = Module("testkit", version="1.0.0", description="Commands that misbehave on purpose")
 calls: dict[str, int] = {}

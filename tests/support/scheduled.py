@@ -15,15 +15,15 @@ import pytest
 
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
+from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.migrate import upgrade_async
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus, Ports
+from waddlebot.infra.scheduler import Scheduler
+from waddlebot.router import keys
 from waddlebot.runtime import Runtime
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.router import keys
-from waddlebot.services.scheduler import Scheduler
 
 GROUP = "scheduled-test"
 

@@ -21,8 +21,8 @@ from structlog.testing import capture_logs
 from waddlebot.app import create_app
 from waddlebot.core.events import Event
 from waddlebot.infra.codec import decode_envelope
+from waddlebot.router import keys
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import keys
 from waddlebot.settings import Settings
 
 # Stable in CI (the same examples every run), bounded so the four fuzzers together take

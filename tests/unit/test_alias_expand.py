@@ -7,7 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from waddlebot.core.parser import parse_command, split_args
-from waddlebot.services.aliases import (
+from waddlebot.features.alias.service import (
     AliasError,
     AliasInfo,
     check_alias_name,

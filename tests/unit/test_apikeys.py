@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from waddlebot.services import apikeys
-from waddlebot.services.apikeys import ApiKeyInfo, KeyVerifier, hash_secret, parse_key
+from waddlebot.features.identity import apikeys
+from waddlebot.features.identity.apikeys import ApiKeyInfo, KeyVerifier, hash_secret, parse_key
 
 
 def _info(key_id: str = "k" * 12) -> ApiKeyInfo:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from waddlebot.services.audit import AuditLog, audit_row
+from waddlebot.infra.audit import AuditLog, audit_row
 
 
 def test_a_full_buffer_drops_the_oldest_rows() -> None:

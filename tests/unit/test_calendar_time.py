@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from waddlebot.modules.calendar.parsing import EventSyntaxError, parse_add, parse_offsets
-from waddlebot.services.calendar.recurrence import (
+from waddlebot.core.when import format_moment
+from waddlebot.features.calendar.parsing import EventSyntaxError, parse_add, parse_offsets
+from waddlebot.features.calendar.recurrence import (
     RecurrenceError,
     current_or_next,
     describe,
@@ -19,14 +20,13 @@ from waddlebot.services.calendar.recurrence import (
     next_reminder,
     occurrences,
 )
-from waddlebot.services.calendar.when import (
+from waddlebot.features.calendar.when import (
     WhenError,
     format_duration,
     in_words,
     parse_duration,
     parse_when,
 )
-from waddlebot.services.when import format_moment
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # a Thursday
 UTC_ZONE = ZoneInfo("UTC")

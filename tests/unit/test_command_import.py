@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from waddlebot.core.permissions import Level
-from waddlebot.services.command_import import (
+from waddlebot.features.commands.importer import (
     Imported,
     ImportFormatError,
     convert,

@@ -6,8 +6,8 @@ import asyncio
 
 from structlog.testing import capture_logs
 
-from waddlebot.collectors.console.collector import MAX_LINES, ConsoleSession
 from waddlebot.core.contract import OutboundMessage
+from waddlebot.platforms.console.collector import MAX_LINES, ConsoleSession
 
 
 def reply(number: int, event_id: str = "someone-elses-event") -> OutboundMessage:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from waddlebot.core.contract import Caller, Identity, ModuleRequest
 from waddlebot.core.permissions import Level
-from waddlebot.modules.core import build_core_module
-from waddlebot.modules.sdk import CommandSpec, Module
+from waddlebot.features.core.module import build_core_module
+from waddlebot.sdk import CommandSpec, Module
 
 
 def catalog() -> list[CommandSpec]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from waddlebot.collectors.discord.answers import EPHEMERAL, inline_response
 from waddlebot.core.contract import OutboundMessage, Visibility
+from waddlebot.platforms.discord.answers import EPHEMERAL, inline_response
 
 INTERACTION = "1234"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from waddlebot.collectors.discord.commands import MAX_COMMANDS, application_commands
-from waddlebot.modules.core import build_core_module
-from waddlebot.modules.sdk import ArgSpec, CommandSpec
+from waddlebot.features.core.module import build_core_module
+from waddlebot.platforms.discord.commands import MAX_COMMANDS, application_commands
+from waddlebot.sdk import ArgSpec, CommandSpec
 
 
 def test_the_core_commands_become_slash_commands() -> None:

@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from waddlebot.collectors.discord.signature import InteractionVerifier
+from waddlebot.platforms.discord.signature import InteractionVerifier
 
 
 def test_signatures_over_timestamp_and_body() -> None:

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from waddlebot.collectors.discord.translate import (
+from waddlebot.core.events import EventType
+from waddlebot.core.permissions import PlatformRole
+from waddlebot.platforms.discord.translate import (
     GuildFacts,
     MalformedDispatch,
     member_change,
@@ -17,9 +19,7 @@ from waddlebot.collectors.discord.translate import (
     reaction_add,
     slash_command,
 )
-from waddlebot.core.events import EventType
-from waddlebot.core.permissions import PlatformRole
-from waddlebot.core.platform_roles import DISCORD_BAN_MEMBERS, DISCORD_MANAGE_GUILD
+from waddlebot.platforms.roles import DISCORD_BAN_MEMBERS, DISCORD_MANAGE_GUILD
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "discord"
 GUILD = "290926798626357999"

@@ -41,9 +41,9 @@ from waddlebot.core.events import new_id
 from waddlebot.core.parser import parse_command
 from waddlebot.core.permissions import Level
 from waddlebot.infra import metrics
-from waddlebot.modules.loader import load_module
-from waddlebot.modules.sdk import Module
 from waddlebot.schema import CONTRACTS, write_schemas
+from waddlebot.sdk import Module
+from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
 from waddlebot.web.deps import SESSION_COOKIE
 

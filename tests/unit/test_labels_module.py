@@ -13,13 +13,13 @@ from waddlebot.core.contract import Caller, Identity, ModuleRequest
 from waddlebot.core.events import new_id
 from waddlebot.core.parser import parse_command
 from waddlebot.core.permissions import Level
+from waddlebot.features.labels.module import build_labels_module, parse_duration
+from waddlebot.features.labels.service import LabelService
+from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.migrate import upgrade_async
 from waddlebot.infra.db.models import Community
-from waddlebot.modules.labels import build_labels_module, parse_duration
-from waddlebot.modules.sdk import Module
-from waddlebot.services.audit import AuditLog
-from waddlebot.services.labels import LabelService
+from waddlebot.sdk import Module
 
 USERS = {"alice": 1, "bob": 2, "carol": 3, "mo": 4, "ada": 5, "owen": 6}
 ROLES = {"alice": Level.EVERYONE, "bob": Level.EVERYONE, "carol": Level.EVERYONE}

@@ -3,8 +3,8 @@ that runs out hands the lead over."""
 
 from __future__ import annotations
 
+from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.memory import MemoryLease
-from waddlebot.services.leadership import Leadership
 
 
 class Process:

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from waddlebot.modules.memories.notes import text_and_labels
-from waddlebot.modules.memories.quotes import unquoted
-from waddlebot.services.memories import MemoriesError
-from waddlebot.services.memories.notes import check_labels
-from waddlebot.services.memories.search import parse_search
-from waddlebot.services.memories.urls import check_url
-from waddlebot.services.memories.when import (
+from waddlebot.features.memories.chat.notes import text_and_labels
+from waddlebot.features.memories.chat.quotes import unquoted
+from waddlebot.features.memories.notes import check_labels
+from waddlebot.features.memories.search import parse_search
+from waddlebot.features.memories.service import MemoriesError
+from waddlebot.features.memories.urls import check_url
+from waddlebot.features.memories.when import (
     When,
     WhenError,
     describe,

@@ -9,9 +9,9 @@ import typing
 from pathlib import Path
 
 from waddlebot.core.events import Platform
-from waddlebot.overlays.payloads import ALERT_KINDS
+from waddlebot.core.overlay import ALERT_KINDS
 
-SCRIPT = Path(__file__).resolve().parents[2] / "src/waddlebot/overlays/static/overlay.js"
+SCRIPT = Path(__file__).resolve().parents[2] / "src/waddlebot/features/overlay/static/overlay.js"
 
 
 def _js_list(name: str) -> list[str]:

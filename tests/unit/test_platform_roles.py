@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
-from waddlebot.core.platform_roles import discord_roles, slack_roles, twitch_roles
+from waddlebot.platforms.roles import discord_roles, slack_roles, twitch_roles
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -101,7 +101,7 @@ def test_slack_workspace_roles(flags: dict[str, bool], level: Level) -> None:
 
 
 def test_console_roles_cover_every_level() -> None:
-    from waddlebot.collectors.console.collector import ROLES
+    from waddlebot.platforms.console.collector import ROLES
 
     assert {name: level_from_roles(roles) for name, roles in ROLES.items()} == {
         level.label: level for level in Level

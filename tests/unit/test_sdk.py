@@ -8,9 +8,9 @@ import pytest
 
 from waddlebot.core.contract import Caller, Identity, ModuleRequest, Visibility
 from waddlebot.core.events import EventType
-from waddlebot.modules.loader import load_module
-from waddlebot.modules.sdk import Context, Module, UsageError
-from waddlebot.services.modules import LocalModuleClient, ModuleRegistry
+from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
+from waddlebot.sdk import Context, Module, UsageError
+from waddlebot.sdk.loader import load_module
 
 
 def request(command: str, *args: str, kind: str = "command", **extra: object) -> ModuleRequest:
@@ -109,7 +109,7 @@ def test_load_module_from_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "mymod_for_test.py").write_text(
-        "from waddlebot.modules.sdk import Module\n"
+        "from waddlebot.sdk import Module\n"
         "module = Module('mine')\n"
         "def factory():\n    return Module('built')\n"
         "not_a_module = 3\n"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from waddlebot.collectors.slack import translate
-from waddlebot.collectors.slack.outbound import ChannelPace, escape
 from waddlebot.core.events import EventType
 from waddlebot.core.permissions import PlatformRole
+from waddlebot.platforms.slack import translate
+from waddlebot.platforms.slack.outbound import ChannelPace, escape
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "slack"
 TEAM, BOT = "T0ACME00001", "U0WADDLEB01"

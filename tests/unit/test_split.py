@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waddlebot.collectors.split import SentParts, split_message
+from waddlebot.platforms.split import SentParts, split_message
 
 # no separators (Z*) or control characters (Cc, where \t and \n are): words have no whitespace
 WORD = st.text(

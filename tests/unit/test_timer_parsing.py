@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from waddlebot.modules.timers.parsing import (
+from waddlebot.features.timers.parsing import (
     AddTimer,
     TimerSyntaxError,
     parse_add,
     split_word,
     words_after,
 )
-from waddlebot.services.timers import TimerError, check_definition, check_name, next_run
+from waddlebot.features.timers.service import TimerError, check_definition, check_name, next_run
 
 
 @pytest.mark.parametrize(

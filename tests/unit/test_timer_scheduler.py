@@ -7,7 +7,7 @@ import pytest
 
 from waddlebot.core.clock import ManualClock
 from waddlebot.infra.memory import MemoryLease
-from waddlebot.services.scheduler import LEASE_NAME, Scheduler
+from waddlebot.infra.scheduler import LEASE_NAME, Scheduler
 
 TTL = 30.0
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from waddlebot.collectors.twitch.times import (
+from waddlebot.platforms.twitch.times import (
     MAX_AGE,
     MAX_AHEAD,
     freshness_problem,

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from waddlebot.collectors.twitch.translate import (
+from waddlebot.core.events import EventType
+from waddlebot.core.permissions import PlatformRole
+from waddlebot.platforms.twitch.translate import (
     TRANSLATORS,
     MalformedNotification,
     Notification,
     UnsupportedSubscription,
     translate,
 )
-from waddlebot.core.events import EventType
-from waddlebot.core.permissions import PlatformRole
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twitch"
 

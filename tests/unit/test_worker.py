@@ -12,10 +12,10 @@ from tests.support.harness import chat_event
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus, BusMessage, Ports
-from waddlebot.services.dead_letters import DeadLetters
-from waddlebot.services.router import RouterWorker, keys
-from waddlebot.services.router.pipeline import Incoming, Outcome
-from waddlebot.services.router.worker import MAX_DELIVERIES
+from waddlebot.router import RouterWorker, keys
+from waddlebot.router.dead_letters import DeadLetters
+from waddlebot.router.pipeline import Incoming, Outcome
+from waddlebot.router.worker import MAX_DELIVERIES
 
 
 class PoisonRouter:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import structlog
 
+from waddlebot.features.identity import apikeys
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
 from waddlebot.infra.db.problems import database_reached, no_tables
-from waddlebot.services import apikeys
 from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.bootstrap")

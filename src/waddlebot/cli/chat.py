@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from waddlebot.collectors.console import ConsoleLine
+from waddlebot.platforms.console import ConsoleLine
 from waddlebot.settings import Settings
 
 _T = TypeVar("_T")

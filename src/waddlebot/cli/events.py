@@ -20,7 +20,7 @@ import typer
 from waddlebot.settings import Settings
 
 if TYPE_CHECKING:
-    from waddlebot.services.dead_letters import DeadLetters
+    from waddlebot.router.dead_letters import DeadLetters
 
 T = TypeVar("T")
 
@@ -82,7 +82,7 @@ class RedisSource:
     async def _with(self, work: Callable[[DeadLetters], Awaitable[T]]) -> T:
         from waddlebot.infra.factory import build_ports
         from waddlebot.infra.outages import describe, unavailable
-        from waddlebot.services.dead_letters import DeadLetters
+        from waddlebot.router.dead_letters import DeadLetters
 
         try:
             ports = await build_ports(self._settings.redis_url, self._settings.stream_prefix)

@@ -12,11 +12,11 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from waddlebot.cli.discord import discord_app
 from waddlebot.cli.events import events_app
-from waddlebot.cli.slack import slack_app
-from waddlebot.cli.twitch import twitch_app
 from waddlebot.core.errors import ConfigurationError
+from waddlebot.platforms.discord.cli import discord_app
+from waddlebot.platforms.slack.cli import slack_app
+from waddlebot.platforms.twitch.cli import twitch_app
 from waddlebot.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -150,8 +150,8 @@ async def _started(settings: Settings, services: Iterable[str]) -> AsyncIterator
 
 @asynccontextmanager
 async def _module_app(service: str, secret: str) -> AsyncIterator[object]:
-    from waddlebot.modules.loader import load_module
-    from waddlebot.modules.server import create_module_app
+    from waddlebot.sdk.loader import load_module
+    from waddlebot.sdk.server import create_module_app
 
     spec = service.removeprefix("module:")
     try:

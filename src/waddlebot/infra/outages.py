@@ -4,7 +4,7 @@ or the code.
 
 The HTTP API answers an outage 503 with ``Retry-After`` (``web/outages.py``), and a router
 worker keeps a batch that failed for one in hand and tries it again, rather than counting the
-failure against its events (``services/router/worker.py``). Everything else stays what it is:
+failure against its events (``router/worker.py``). Everything else stays what it is:
 a bug, a 500.
 """
 

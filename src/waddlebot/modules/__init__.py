@@ -1,1 +1,2 @@
-"""Modules: the SDK and the built-in modules."""
+"""Kept so modules written against the first SDK (``from waddlebot.modules.sdk import ...``)
+keep working; new code imports :mod:`waddlebot.sdk`."""

@@ -30,10 +30,10 @@ from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Backlogged
+from waddlebot.router import keys
+from waddlebot.router.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
 from waddlebot.runtime import Runtime
-from waddlebot.services.access import Principal
-from waddlebot.services.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
-from waddlebot.services.router import keys
+from waddlebot.web.access import Principal
 from waddlebot.web.deps import get_principal, get_runtime, require_service
 from waddlebot.web.outages import RETRY_AFTER_SECONDS
 

@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from waddlebot.core.permissions import Level
+from waddlebot.features.identity.accounts import SESSION_PREFIX
 from waddlebot.infra.db.models import Identity, User
 from waddlebot.runtime import Runtime
-from waddlebot.services.access import ROLE_RANK, AccessDenied, Principal, Role
-from waddlebot.services.accounts import SESSION_PREFIX
+from waddlebot.web.access import ROLE_RANK, AccessDenied, Principal, Role
 from waddlebot.web.numbers import Id
 
 SESSION_COOKIE = "waddlebot_session"

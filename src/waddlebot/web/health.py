@@ -15,8 +15,8 @@ from waddlebot import __version__
 from waddlebot.core.events import Platform
 from waddlebot.infra import metrics as metric
 from waddlebot.infra.outages import describe, unavailable
+from waddlebot.router import keys
 from waddlebot.runtime import Runtime
-from waddlebot.services.router import keys
 from waddlebot.web.deps import get_runtime
 
 router = APIRouter(tags=["health"])

@@ -20,11 +20,11 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from waddlebot.features.identity.accounts import SESSION_PREFIX
+from waddlebot.features.identity.apikeys import parse_key
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Limit
 from waddlebot.runtime import Runtime
-from waddlebot.services.accounts import SESSION_PREFIX
-from waddlebot.services.apikeys import parse_key
 from waddlebot.web.deps import SESSION_COOKIE, actor_of, presented_key
 from waddlebot.web.numbers import MAX_STORED_INT
 

@@ -172,7 +172,7 @@ class Membership(Base):
 
 
 class ApiKey(Base):
-    """An API key. Only a hash of its secret is stored (see ``services/apikeys.py``).
+    """An API key. Only a hash of its secret is stored (see ``features/identity/apikeys.py``).
 
     ``kind`` is ``service`` (WaddleBot's own services, Kong; ``role`` says what it may do) or
     ``user`` (a person's key, acting as that user).
@@ -492,9 +492,7 @@ class MemoryCounter(Base):
     and are never given twice, even after a removal."""
 
     __tablename__ = "memory_counters"
-    __table_args__ = (
-        CheckConstraint("kind IN ('quote', 'url', 'note', 'reminder')", name="kind"),
-    )
+    __table_args__ = (CheckConstraint("kind IN ('quote', 'url', 'note', 'reminder')", name="kind"),)
 
     community_id: Mapped[int] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True

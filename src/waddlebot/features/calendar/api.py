@@ -1,0 +1,355 @@
+"""``/api/v1/calendar``: a community's events over HTTP, and its iCalendar feed.
+
+Under ``/api/v1/calendar/communities/{community_id}`` the same roles apply as in chat:
+members (any role) list events, add them (approved at once for moderators, service accounts
+and people labelled ``event-autoapprove``; waiting otherwise), join, leave, and cancel their
+own; moderators list the pending ones, approve, reject and cancel any; admins manage the
+feed's link.
+
+``GET /api/v1/calendar/{community}/feed.ics?token=...`` is the feed itself. Calendar apps
+cannot send headers, so it takes no API key: the secret token in the URL is the key. A wrong
+token, a revoked one, or another community's all get the same 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, Field
+
+from waddlebot.features.calendar import (
+    AlreadyDecided,
+    CalendarError,
+    EventFull,
+    EventInfo,
+    NewEvent,
+    UnknownEvent,
+    UnknownPerson,
+    feed_path,
+)
+from waddlebot.features.calendar.events import DEFAULT_DURATION, MAX_CAPACITY, CancelRefused
+from waddlebot.features.calendar.recurrence import (
+    MAX_INTERVAL,
+    RecurrenceError,
+    make_rule,
+    split_rule,
+)
+from waddlebot.features.calendar.when import MAX_DURATION
+from waddlebot.runtime import Runtime
+from waddlebot.web.deps import (
+    Admin,
+    Caller,
+    ForWhom,
+    Member,
+    Moderator,
+    answering,
+    get_runtime,
+    person_named,
+    whom,
+)
+from waddlebot.web.numbers import Id
+
+router = APIRouter(prefix="/api/v1/calendar/communities/{community_id}", tags=["calendar"])
+feed_router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
+
+
+class EventOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    starts_at: datetime = Field(description="the first occurrence")
+    next_start: datetime | None = Field(
+        description="the occurrence on now or coming next; null when the event is over"
+    )
+    duration_minutes: int
+    timezone: str = Field(description="the IANA zone recurrences keep their wall-clock time in")
+    repeat: Literal["weekly", "monthly"] | None
+    interval: int
+    capacity: int | None
+    status: Literal["pending", "approved", "rejected", "cancelled"]
+    creator_user_id: int | None
+    creator: str
+    decided_by: str
+    reason: str
+    going: int
+    attendees: list[str] | None = Field(
+        default=None, description="who is going (one event only; null in lists)"
+    )
+
+    @classmethod
+    def of(cls, event: EventInfo, now: datetime, attendees: list[str] | None = None) -> EventOut:
+        repeat, interval = split_rule(event.rrule) if event.rrule else (None, 1)
+        return cls(
+            id=event.id,
+            title=event.title,
+            description=event.description,
+            starts_at=event.starts_at,
+            next_start=event.next_start(now),
+            duration_minutes=event.duration_minutes,
+            timezone=event.timezone,
+            repeat=repeat,
+            interval=interval,
+            capacity=event.capacity,
+            status=event.status,
+            creator_user_id=event.creator_user_id,
+            creator=event.creator_name,
+            decided_by=event.decided_by_name,
+            reason=event.reason,
+            going=event.going,
+            attendees=attendees,
+        )
+
+
+class EventIn(BaseModel):
+    title: str = Field(min_length=1, max_length=100)
+    starts_at: datetime = Field(
+        description="with an offset, or without one: then in the community's time zone"
+    )
+    duration_minutes: int = Field(default=DEFAULT_DURATION, ge=1, le=MAX_DURATION)
+    description: str = Field(default="", max_length=500)
+    repeat: Literal["weekly", "monthly"] | None = None
+    interval: int = Field(default=1, ge=1, le=MAX_INTERVAL)
+    capacity: int | None = Field(default=None, ge=1, le=MAX_CAPACITY)
+    entity_id: str | None = Field(
+        default=None, description="the place reminders are announced in; none: no reminders"
+    )
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(default="", max_length=200)
+
+
+class FeedStatus(BaseModel):
+    active: bool
+    made_at: datetime | None
+
+
+class FeedLink(BaseModel):
+    url: str = Field(description="shown this once; only a hash of the token is kept")
+    token: str
+
+
+def _error(exc: CalendarError) -> HTTPException:
+    if isinstance(exc, UnknownEvent | UnknownPerson):
+        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+    if isinstance(exc, AlreadyDecided | EventFull):
+        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))  # limits too
+
+
+async def _one(runtime: Runtime, caller: Caller, event_id: int) -> EventOut:
+    event = await runtime.calendar.get(caller.community_id, event_id)
+    if event is None:
+        raise _error(UnknownEvent(event_id))
+    attendees = await runtime.calendar.attendees(caller.community_id, event_id)
+    return EventOut.of(event, runtime.calendar.clock.now(), attendees)
+
+
+# ----- events -------------------------------------------------------------------------------
+
+
+@router.get("/events", response_model=list[EventOut])
+async def list_events(
+    caller: Member,
+    status_: Literal["upcoming", "pending"] = Query(default="upcoming", alias="status"),
+    runtime: Runtime = Depends(get_runtime),
+) -> list[EventOut]:
+    """Approved events on now or to come, soonest first (any role); ``status=pending``: the
+    events waiting for approval (moderator role)."""
+    now = runtime.calendar.clock.now()
+    if status_ == "pending":
+        if not caller.moderator:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "pending events need the moderator role")
+        return [EventOut.of(e, now) for e in await runtime.calendar.pending(caller.community_id)]
+    upcoming = await runtime.calendar.upcoming(caller.community_id, now)
+    return [EventOut.of(event, now) for event, _ in upcoming]
+
+
+@router.post("/events", response_model=EventOut, status_code=status.HTTP_201_CREATED)
+async def add_event(
+    caller: Member, body: EventIn, runtime: Runtime = Depends(get_runtime)
+) -> EventOut:
+    """Add an event (any role): approved at once for moderators, service accounts and people
+    with the label ``event-autoapprove``, waiting for approval otherwise."""
+    zone = await runtime.community.timezone(caller.community_id)
+    starts_at = body.starts_at if body.starts_at.tzinfo else body.starts_at.replace(tzinfo=zone)
+    try:
+        rule = make_rule(body.repeat, body.interval) if body.repeat else ""
+        user_id = caller.user_id
+        name = "" if user_id is None else await person_named(runtime, user_id)
+        event = await runtime.calendar.add(
+            caller.community_id,
+            NewEvent(
+                title=body.title,
+                starts_at=starts_at,
+                timezone=zone.key,
+                duration_minutes=body.duration_minutes,
+                rrule=rule,
+                capacity=body.capacity,
+                description=body.description,
+                entity_id=body.entity_id,
+            ),
+            creator_user_id=user_id,
+            creator_name=name,
+            level=caller.level,
+            actor=caller.actor,
+        )
+    except RecurrenceError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except CalendarError as exc:
+        raise _error(exc) from exc
+    return EventOut.of(event, runtime.calendar.clock.now(), [])
+
+
+@router.get("/events/{event_id}", response_model=EventOut)
+async def get_event(
+    caller: Member, event_id: Id, runtime: Runtime = Depends(get_runtime)
+) -> EventOut:
+    """One event, with who is going (any role)."""
+    return await _one(runtime, caller, event_id)
+
+
+@router.post("/events/{event_id}/approve", response_model=EventOut)
+async def approve(
+    caller: Moderator,
+    event_id: Id,
+    body: ReasonIn | None = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> EventOut:
+    """Approve a pending event (moderator role). 409 when it is not pending: of two
+    moderators deciding at the same moment, exactly one does."""
+    return await _decide(runtime, caller, event_id, True, body)
+
+
+@router.post("/events/{event_id}/reject", response_model=EventOut)
+async def reject(
+    caller: Moderator,
+    event_id: Id,
+    body: ReasonIn | None = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> EventOut:
+    """Reject a pending event, with an optional reason (moderator role); 409 as above."""
+    return await _decide(runtime, caller, event_id, False, body)
+
+
+async def _decide(
+    runtime: Runtime, caller: Caller, event_id: int, approve: bool, body: ReasonIn | None
+) -> EventOut:
+    decider = "" if caller.user_id is None else await person_named(runtime, caller.user_id)
+    with answering(CalendarError, _error):
+        await runtime.calendar.decide(
+            caller.community_id,
+            event_id,
+            approve,
+            reason=body.reason if body else "",
+            decider=decider or caller.actor,
+            actor=caller.actor,
+        )
+    return await _one(runtime, caller, event_id)
+
+
+@router.post("/events/{event_id}/join", response_model=EventOut)
+async def join(
+    caller: Member,
+    event_id: Id,
+    body: ForWhom | None = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> EventOut:
+    """Go to an event (every occurrence of a recurring one): the caller, or ``user_id``
+    (moderator role). Joining twice changes nothing; 409 when it is full."""
+    user_id, name = await whom(runtime, caller, body.user_id if body else None)
+    with answering(CalendarError, _error):
+        await runtime.calendar.join(
+            caller.community_id, event_id, user_id, name, actor=caller.actor
+        )
+    return await _one(runtime, caller, event_id)
+
+
+@router.post("/events/{event_id}/leave", response_model=EventOut)
+async def leave(
+    caller: Member,
+    event_id: Id,
+    body: ForWhom | None = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> EventOut:
+    """Stop going to an event: the caller, or ``user_id`` (moderator role)."""
+    user_id, _ = await whom(runtime, caller, body.user_id if body else None)
+    with answering(CalendarError, _error):
+        await runtime.calendar.leave(caller.community_id, event_id, user_id, actor=caller.actor)
+    return await _one(runtime, caller, event_id)
+
+
+@router.post("/events/{event_id}/cancel", response_model=EventOut)
+async def cancel(caller: Member, event_id: Id, runtime: Runtime = Depends(get_runtime)) -> EventOut:
+    """Cancel an event, every occurrence of it: the person who added it, or a moderator.
+    403 for others, 409 when it is cancelled or rejected already."""
+    try:
+        await runtime.calendar.cancel(
+            caller.community_id,
+            event_id,
+            user_id=caller.user_id,
+            level=caller.level,
+            actor=caller.actor,
+        )
+    except CancelRefused as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except UnknownEvent as exc:
+        raise _error(exc) from exc
+    except CalendarError as exc:  # cancelled or rejected already
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return await _one(runtime, caller, event_id)
+
+
+# ----- the feed's link ----------------------------------------------------------------------
+
+
+@router.get("/feed", response_model=FeedStatus)
+async def feed_status(caller: Admin, runtime: Runtime = Depends(get_runtime)) -> FeedStatus:
+    """Whether the community's feed has a link, and since when (admin role). The link itself
+    is shown only when it is made."""
+    made = await runtime.calendar_feeds.made_at(caller.community_id)
+    return FeedStatus(active=made is not None, made_at=made)
+
+
+@router.post("/feed", response_model=FeedLink, status_code=status.HTTP_201_CREATED)
+async def new_feed_link(caller: Admin, runtime: Runtime = Depends(get_runtime)) -> FeedLink:
+    """Make the feed's link, replacing the one before (which stops working). Admin role."""
+    token = await runtime.calendar_feeds.rotate(caller.community_id, actor=caller.actor)
+    settings = runtime.settings
+    base = settings.calendar_public_url or f"http://{settings.host}:{settings.port}"
+    return FeedLink(url=base.rstrip("/") + feed_path(caller.community_id, token), token=token)
+
+
+@router.delete("/feed", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_feed(caller: Admin, runtime: Runtime = Depends(get_runtime)) -> Response:
+    """Turn the feed off (admin role); 404 when it has none."""
+    if not await runtime.calendar_feeds.revoke(caller.community_id, actor=caller.actor):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "there is no calendar feed")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@feed_router.get(
+    "/{community}/feed.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, 404: {"description": "wrong token"}},
+)
+async def feed(
+    community: Annotated[Id, Path(description="the community's number")],
+    token: str = Query(min_length=1, max_length=200),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    """The community's approved events as iCalendar (RFC 5545), for Google Calendar,
+    Thunderbird and the like. No API key: the token is the key."""
+    body = await runtime.calendar_feeds.render(community, token)
+    if body is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such calendar")
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
+__all__ = ["feed_router", "router"]

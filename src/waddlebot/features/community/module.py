@@ -1,0 +1,349 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from waddlebot.core.events import PLATFORMS
+from waddlebot.core.permissions import Level
+from waddlebot.features.community.service import (
+    CommunityError,
+    CommunityInfo,
+    CommunityService,
+    RoleRefused,
+)
+from waddlebot.sdk import (
+    Context,
+    FindUser,
+    Module,
+    UsageError,
+    joined,
+    mentioned_user,
+    pick_subcommand,
+    sentence,
+    subcommand_args,
+)
+
+"""``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
+platform (without a leading ``@``), None when unknown."""
+
+COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel", "timezone")
+COMMUNITY_USAGE = (
+    "[rename <name> | link <platform> | join <code> | unlink <place> | "
+    "rolelevel <@role> <level|none> | timezone [zone]]"
+)
+ROLE_SUBCOMMANDS = ("list", "add", "remove")
+ROLE_USAGE = "list | add <user> <moderator|admin> | remove <user> [moderator|admin]"
+
+_ROLE_NAMES = {
+    "moderator": "moderator",
+    "moderators": "moderator",
+    "mod": "moderator",
+    "mods": "moderator",
+    "admin": "admin",
+    "admins": "admin",
+}
+_ARTICLE = {"moderator": "a moderator", "admin": "an admin", "owner": "the owner"}
+
+
+def build_community_module(service: CommunityService, find_user: FindUser) -> Module:
+    """``find_user`` resolves a ``@mention`` or login on the caller's platform to a user."""
+    module = Module(
+        "community", version="1.0.0", description="The community: its places, name and roles"
+    )
+
+    @module.command(
+        "community",
+        usage=COMMUNITY_USAGE,
+        description="Shows this community; its owner links and unlinks places",
+        args=subcommand_args(COMMUNITY_SUBCOMMANDS, required=False),
+    )
+    async def community(ctx: Context) -> None:
+        call = _Call(ctx, service, find_user)
+        sub = ctx.args[0].lower() if ctx.args else "info"
+        if sub == "info":
+            if len(ctx.args) > 1:
+                raise UsageError("info takes nothing after it")
+            ctx.reply(_described(await service.info(call.community_id)))
+            return
+        await call.run(pick_subcommand(ctx, _COMMUNITY_HANDLERS))
+
+    @module.command(
+        "role",
+        usage=ROLE_USAGE,
+        description="Lists the community's roles; admins give and take them",
+        args=subcommand_args(ROLE_SUBCOMMANDS),
+    )
+    async def role(ctx: Context) -> None:
+        await _Call(ctx, service, find_user).run(pick_subcommand(ctx, _ROLE_HANDLERS))
+
+    return module
+
+
+class _Call:
+    """One ``!community`` or ``!role`` invocation: the context, the service and helpers."""
+
+    def __init__(self, ctx: Context, service: CommunityService, find_user: FindUser) -> None:
+        self.ctx = ctx
+        self.service = service
+        self.find_user = find_user
+        self.args = ctx.args[1:]
+        self.community_id = ctx.request.community_id
+        self.prefix = ctx.request.prefix or "!"
+
+    async def run(self, handler: Callable[[_Call], Awaitable[None]]) -> None:
+        try:
+            await handler(self)
+        except RoleRefused as exc:
+            self.ctx.reply(sentence(str(exc)))
+        except CommunityError as exc:
+            self.ctx.reply(f"@{self.ctx.caller_name}, {exc}.")
+
+    @property
+    def user_id(self) -> int:
+        caller = self.ctx.request.caller
+        if caller is None or caller.user_id is None:
+            raise UsageError("I don't know who you are here")
+        return caller.user_id
+
+    @property
+    def actor(self) -> str:
+        return self.ctx.actor
+
+    def allowed(self, level: Level, refusal: str) -> bool:
+        if self.ctx.caller_level >= level:
+            return True
+        self.ctx.reply(refusal)
+        return False
+
+    async def user(self, given: str) -> tuple[int | None, str]:
+        return await mentioned_user(self.ctx, self.find_user, given)
+
+
+# ----- !community ---------------------------------------------------------------------------
+
+
+async def _rename(call: _Call) -> None:
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can rename the community."):
+        return
+    if not call.args:
+        raise UsageError(f"give the new name, e.g. {call.prefix}community rename Waddle TV")
+    try:
+        name = await call.service.rename(call.community_id, " ".join(call.args), call.actor)
+    except CommunityError as exc:
+        raise UsageError(str(exc)) from exc
+    call.ctx.reply(f'The community is now called "{name}".')
+
+
+async def _link(call: _Call) -> None:
+    if not call.allowed(Level.OWNER, "Only the owner can link places to the community."):
+        return
+    if len(call.args) != 1 or call.args[0].lower() not in PLATFORMS:
+        raise UsageError(f"name the platform of the place to add: {', '.join(PLATFORMS)}")
+    platform = call.args[0].lower()
+    code = await call.service.start_link(call.community_id, platform, call.user_id)
+    info = await call.service.info(call.community_id)
+    call.ctx.direct(
+        f'Your code for adding a {platform} place to "{info.name}" (#{info.id}): {code}. '
+        f"The owner of that place types !community join {code} there within 10 minutes. "
+        "It works once."
+    )
+    call.ctx.reply(
+        f"@{call.ctx.caller_name}, I sent you a code for adding a {platform} place by private "
+        "message. The owner of that place types !community join <code> there within 10 minutes."
+    )
+
+
+async def _join(call: _Call) -> None:
+    if not call.allowed(
+        Level.OWNER, "Only the owner of this place can move it into another community."
+    ):
+        return
+    if len(call.args) != 1:
+        raise UsageError("type the code you got by private message, e.g. !community join ABCD2345")
+    request = call.ctx.request
+    target, previous = await call.service.join(
+        call.args[0], request.entity_id, request.platform, call.actor
+    )
+    info = await call.service.info(target)
+    call.ctx.reply(
+        f'This place now belongs to "{info.name}" (#{info.id}). Community #{previous} keeps '
+        f"its data. Commands here start with {info.prefix}"
+    )
+
+
+async def _unlink(call: _Call) -> None:
+    if not call.allowed(Level.OWNER, "Only the owner can unlink places from the community."):
+        return
+    if len(call.args) != 1:
+        raise UsageError(f"which place? e.g. {call.prefix}community unlink twitch:1337")
+    here = call.ctx.request.entity_id
+    entity_id = await call.service.entity_of(call.community_id, call.args[0])
+    if entity_id is None:
+        raise CommunityError(f"{call.args[0]} is not a place of this community")
+    # The owner of one place (a broadcaster whose channel joined) is owner level there, but
+    # only the community's own owner may send its other places away.
+    if entity_id != here:
+        role = await call.service.role_of(call.community_id, call.user_id)
+        if role != "owner":
+            call.ctx.reply(
+                "Only the community's owner can unlink its other places; the owner of a place "
+                "can unlink that place from inside it."
+            )
+            return
+    info = await call.service.info(call.community_id)
+    new_id = await call.service.unlink(call.community_id, entity_id, call.actor)
+    call.ctx.reply(
+        f'{entity_id} has left "{info.name}" and is a community of its own now (#{new_id}). '
+        f'"{info.name}" keeps its data.'
+    )
+
+
+async def _role_level(call: _Call) -> None:
+    """``!community rolelevel <@role> <level|none>``, typed in a Discord server."""
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can give roles a level."):
+        return
+    platform, _, rest = call.ctx.request.entity_id.partition(":")
+    server = rest.partition(":")[0]
+    if platform != "discord" or not server or server == "dm":
+        raise UsageError("type it in a Discord server, mentioning one of its roles")
+    if len(call.args) != 2:
+        raise UsageError(f"e.g. {call.prefix}community rolelevel @Mods moderator")
+    role = call.args[0].removeprefix("<@&").removesuffix(">")
+    if not role.isdigit():
+        raise UsageError("mention the role (@Mods), or give its id")
+    given = call.args[1].lower()
+    try:
+        level = None if given in ("none", "off", "-") else int(Level.parse(given))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    await call.service.set_role_level(
+        call.community_id, f"discord:{server}", role, level, call.actor
+    )
+    if level is None:
+        call.ctx.reply(f"<@&{role}> gives no level here any more.")
+    else:
+        call.ctx.reply(f"<@&{role}> now gives {Level.at_least(level).label} level here.")
+
+
+async def _timezone(call: _Call) -> None:
+    """``!community timezone`` shows it (everyone); ``!community timezone <zone>`` sets it."""
+    if not call.args:
+        zone = await call.service.timezone(call.community_id)
+        call.ctx.reply(f"This community's time zone is {zone.key}.")
+        return
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can set the time zone."):
+        return
+    if len(call.args) != 1:
+        raise UsageError(f"one IANA zone name, e.g. {call.prefix}community timezone Europe/Berlin")
+    try:
+        zone = await call.service.set_timezone(call.community_id, call.args[0], call.actor)
+    except CommunityError as exc:
+        raise UsageError(str(exc)) from exc
+    call.ctx.reply(f"This community's time zone is now {zone.key}.")
+
+
+_COMMUNITY_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
+    "rename": _rename,
+    "link": _link,
+    "join": _join,
+    "unlink": _unlink,
+    "rolelevel": _role_level,
+    "timezone": _timezone,
+}
+
+
+# ----- !role --------------------------------------------------------------------------------
+
+
+async def _list(call: _Call) -> None:
+    if call.args:
+        raise UsageError("list takes nothing after it")
+    held = await call.service.roles(call.community_id)
+    if not held:
+        call.ctx.reply("No one has a role here yet.")
+        return
+    call.ctx.reply(f"Roles: {joined([f'{name} ({role})' for name, role in held])}")
+
+
+async def _add(call: _Call) -> None:
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can give roles."):
+        return
+    if len(call.args) != 2:
+        raise UsageError(f"e.g. {call.prefix}role add @bob moderator")
+    wanted = call.args[1].lower()
+    if wanted == "owner":
+        call.ctx.reply("Nobody can be made owner with !role; ownership is separate.")
+        return
+    role = _ROLE_NAMES.get(wanted)
+    if role is None:
+        raise UsageError("the role is moderator or admin")
+    if role == "admin" and not call.allowed(Level.OWNER, "Only the owner can make admins."):
+        return
+    user_id, shown = await call.user(call.args[0])
+    if user_id is None:
+        return
+    try:
+        change = await call.service.set_role(
+            call.community_id, user_id, role, call.actor, actor_level=call.ctx.caller_level
+        )
+    except RoleRefused:
+        call.ctx.reply("Only the owner can change an admin's role.")
+        return
+    except CommunityError:
+        call.ctx.reply(f"{shown} is the owner; that does not change with !role.")
+        return
+    if change.changed:
+        call.ctx.reply(f"{shown} is now {_ARTICLE[role]} here.")
+    else:
+        call.ctx.reply(f"{shown} is {_ARTICLE[role]} already.")
+
+
+async def _remove(call: _Call) -> None:
+    if not call.allowed(Level.ADMIN, "Only admins and the owner can take roles away."):
+        return
+    if len(call.args) not in (1, 2):
+        raise UsageError(f"e.g. {call.prefix}role remove @bob moderator")
+    named = _ROLE_NAMES.get(call.args[1].lower()) if len(call.args) == 2 else None
+    if len(call.args) == 2 and named is None:
+        raise UsageError("the role is moderator or admin")
+    user_id, shown = await call.user(call.args[0])
+    if user_id is None:
+        return
+    if named is not None and await call.service.role_of(call.community_id, user_id) != named:
+        call.ctx.reply(f"{shown} is not {_ARTICLE.get(named, named)} here.")
+        return
+    try:
+        change = await call.service.remove_role(
+            call.community_id, user_id, call.actor, actor_level=call.ctx.caller_level
+        )
+    except RoleRefused:
+        call.ctx.reply("Only the owner can take the admin role away.")
+        return
+    except CommunityError:
+        call.ctx.reply(f"{shown} is the owner; that does not change with !role.")
+        return
+    if not change.changed:
+        call.ctx.reply(f"{shown} has no role here.")
+        return
+    previous = change.previous or "member"
+    call.ctx.reply(f"{shown} is no longer {_ARTICLE.get(previous, previous)} here.")
+
+
+_ROLE_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
+    "list": _list,
+    "add": _add,
+    "remove": _remove,
+}
+
+
+# ----- replies ------------------------------------------------------------------------------
+
+
+def _described(info: CommunityInfo) -> str:
+    places = joined(info.entities) or "no places"
+    if not info.owners:
+        owners = "Owner: none yet"
+    elif len(info.owners) == 1:
+        owners = f"Owner: {info.owners[0]}"
+    else:
+        owners = f"Owners: {', '.join(info.owners)}"
+    return f'Community "{info.name}" (#{info.id}): {places}. {owners}. Prefix: {info.prefix}'

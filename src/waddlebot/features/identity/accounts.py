@@ -1,0 +1,157 @@
+"""Portal accounts: a person may set an email and a password (argon2) and log in to a
+session that lives in the cache with a TTL. The portal pages come later; this is their API.
+
+Guessing passwords is throttled: failed logins are counted per email and per client address
+(through the rate-limiter port, so the counts hold across processes on Redis), and a login
+while either count is full is refused at once, without hashing anything. A success counts
+for nothing. Each hash takes tens of milliseconds and 64 MiB, so a process runs at most
+:data:`CONCURRENT_HASHES` at a time, and a failure is counted before the next login in line
+checks the counts: a burst of simultaneous tries for one email costs at most that many hashes
+beyond the limit in each process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from waddlebot.infra import metrics
+from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.models import Account, User
+from waddlebot.infra.ports import Cache, Limit, RateLimiter
+
+SESSION_PREFIX = "wbs_"
+MIN_PASSWORD = 10
+ACCOUNT_FAILURES = Limit(5, 15 * 60)  # failed logins for one email
+ADDRESS_FAILURES = Limit(20, 60)  # failed logins from one client address
+CONCURRENT_HASHES = 4  # password hashes one process computes at once
+_hasher = PasswordHasher()
+# verifying against this when the email is unknown costs the same as a real check, so the
+# answer time does not tell whether an account exists
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class AccountError(ValueError):
+    """The message is meant for the person."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this email or from this address; try again in
+    ``retry_after`` seconds (whole seconds, at least 1)."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"too many failed logins; try again in {self.retry_after} seconds")
+
+
+def _session_key(token: str) -> str:
+    return "portal-session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountService:
+    def __init__(
+        self,
+        db: Database,
+        cache: Cache,
+        audit: AuditLog,
+        ratelimiter: RateLimiter,
+        *,
+        session_ttl: float = 43_200,
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self._audit = audit
+        self._ratelimiter = ratelimiter
+        self._session_ttl = session_ttl
+        self._hashing = asyncio.Semaphore(CONCURRENT_HASHES)
+
+    @property
+    def session_ttl(self) -> float:
+        return self._session_ttl
+
+    async def set_login(self, user_id: int, email: str, password: str) -> None:
+        email = email.strip().lower()
+        if "@" not in email or len(email) > 254:
+            raise AccountError("give a valid email address")
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
+        async with self._hashing:
+            digest = await asyncio.to_thread(_hasher.hash, password)
+        insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
+        statement = insert(Account).values(user_id=user_id, email=email, password_hash=digest)
+        try:
+            async with self._db.session() as session:
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[Account.user_id],
+                        set_={"email": email, "password_hash": digest},
+                    )
+                )
+        except IntegrityError as exc:
+            raise AccountError("that email belongs to another account") from exc
+        self._audit.record("account.set", decision="change", actor=f"user:{user_id}")
+
+    async def login(self, email: str, password: str, address: str = "unknown") -> str:
+        """A new session token; AccountError with the same message whatever was wrong, or
+        LoginThrottled after too many failures for the email or from ``address``."""
+        email = email.strip().lower()
+        counts = (
+            ("account", ACCOUNT_FAILURES, hashlib.sha256(email.encode()).hexdigest()),
+            ("address", ADDRESS_FAILURES, address),
+        )
+        await self._throttle(counts)
+        async with self._hashing:
+            await self._throttle(counts)  # failures counted while this one waited its turn
+            query = select(Account.user_id, Account.password_hash).where(Account.email == email)
+            async with self._db.session() as session:
+                row = (await session.execute(query)).first()
+            stored = row[1] if row else _DUMMY_HASH
+            try:
+                await asyncio.to_thread(_hasher.verify, stored, password)
+            except (VerificationError, InvalidHashError):
+                row = None
+                for scope, limit, key in counts:  # before the next one in line checks them
+                    await self._ratelimiter.hit(limit, f"login-{scope}", key)
+        if row is None:
+            self._audit.record("account.login", decision="deny", actor=email[:200])
+            raise AccountError("wrong email or password")
+        token = SESSION_PREFIX + secrets.token_urlsafe(32)
+        await self._cache.set(_session_key(token), str(row[0]).encode(), self._session_ttl)
+        self._audit.record("account.login", decision="allow", actor=f"user:{row[0]}")
+        return token
+
+    async def _throttle(self, counts: tuple[tuple[str, Limit, str], ...]) -> None:
+        waits = {
+            scope: await self._ratelimiter.reset_in(limit, f"login-{scope}", key)
+            for scope, limit, key in counts
+        }
+        scope, wait = max(waits.items(), key=lambda item: item[1])
+        if wait > 0:
+            metrics.LOGINS_THROTTLED.labels(scope).inc()
+            raise LoginThrottled(wait)
+
+    async def session_user(self, token: str) -> int | None:
+        if not token.startswith(SESSION_PREFIX):
+            return None
+        raw = await self._cache.get(_session_key(token))
+        if raw is None:
+            return None
+        user_id = int(raw)
+        async with self._db.session() as session:  # gone when merged into another person
+            exists = await session.scalar(select(User.id).where(User.id == user_id))
+        if exists is None:
+            await self.logout(token)
+            return None
+        return user_id
+
+    async def logout(self, token: str) -> None:
+        await self._cache.delete(_session_key(token))

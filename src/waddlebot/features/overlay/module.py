@@ -1,0 +1,194 @@
+"""The built-in ``overlay`` module: the community's OBS browser-source URLs (``!overlay url``,
+``!overlay rotate``; the owner's, by private message), a sample on each page to set the scene
+up (``!overlay test``), emptying a page (``!overlay clear``), and an alert on the alerts page
+for every follow, sub, gift, cheer, raid and boost, from any platform."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+from waddlebot.core.contract import ModuleRequest
+from waddlebot.core.events import EventType
+from waddlebot.core.overlay import PAGES
+from waddlebot.core.permissions import Level
+from waddlebot.core.variables import truncate
+from waddlebot.features.overlay.tokens import OverlayTokens, TokenError, overlay_url
+from waddlebot.sdk import Context, Module, UsageError, pick_subcommand, subcommand_args
+
+USAGE = "url [kind] | rotate | test [kind] | clear [kind]"
+KINDS = ", ".join(PAGES)
+ALERTS: dict[EventType, str] = {
+    EventType.FOLLOW: "follow",
+    EventType.SUBSCRIBE: "subscribe",
+    EventType.GIFT_SUBSCRIBE: "gift_subscribe",
+    EventType.CHEER: "cheer",
+    EventType.RAID: "raid",
+    EventType.BOOST: "boost",
+}
+MESSAGE_EVENTS = frozenset({EventType.SUBSCRIBE, EventType.CHEER})  # their text is the viewer's
+MAX_NAME, MAX_MESSAGE = 64, 500
+
+
+def build_overlay_module(
+    tokens: OverlayTokens, *, base_url: str, direct_message_platforms: Collection[str]
+) -> Module:
+    """``base_url``: where OBS reaches the browser-source service; ``direct_message_platforms``:
+    where a collector can deliver a private message (the URLs are secret)."""
+    module = Module(
+        "overlay", version="1.0.0", description="Live overlays for OBS: URLs, tests and alerts"
+    )
+
+    def can_whisper(ctx: Context) -> bool:
+        return ctx.request.platform in direct_message_platforms
+
+    def owner_only(ctx: Context, doing: str) -> bool:
+        if ctx.caller_level >= Level.OWNER:
+            return True
+        ctx.reply(f"Only the owner can {doing}: they let anyone put things on the stream.")
+        return False
+
+    def urls(token: str, kinds: Collection[str]) -> str:
+        return " | ".join(f"{kind}: {overlay_url(base_url, token, kind)}" for kind in kinds)
+
+    async def url(ctx: Context) -> None:
+        kinds = _kinds(ctx, max_args=1)
+        if not owner_only(ctx, "see the overlay URLs"):
+            return
+        if not can_whisper(ctx):
+            ctx.reply(
+                f"Overlay URLs are secret and I can't send private messages on "
+                f"{ctx.request.platform} yet: ask where I can (like the console)."
+            )
+            return
+        try:
+            token = await tokens.current(
+                ctx.request.community_id, actor=ctx.actor, session_id=ctx.request.session_id
+            )
+        except TokenError as exc:
+            ctx.reply(f"I can't show the overlay URLs: {exc}.")
+            return
+        ctx.direct(
+            "Add each as a Browser source in OBS (1920x1080), and keep them secret - "
+            f"!overlay rotate replaces them. {urls(token, kinds)}"
+        )
+        acknowledge(ctx, "I sent you the overlay URLs by private message.")
+
+    async def rotate(ctx: Context) -> None:
+        _kinds(ctx, max_args=0)
+        if not owner_only(ctx, "replace the overlay URLs"):
+            return
+        try:
+            token = await tokens.rotate(
+                ctx.request.community_id, actor=ctx.actor, session_id=ctx.request.session_id
+            )
+        except TokenError as exc:
+            ctx.reply(f"I can't replace the overlay URLs: {exc}.")
+            return
+        done = "Overlay URLs replaced: the old ones stopped working."
+        if can_whisper(ctx):
+            ctx.direct(f"The new overlay URLs: {urls(token, PAGES)}")
+            acknowledge(ctx, f"{done} I sent you the new ones by private message.")
+        else:
+            ctx.reply(f"{done} Ask for the new ones with !overlay url where I can whisper you.")
+
+    async def test(ctx: Context) -> None:
+        kinds = _kinds(ctx, max_args=1)
+        for kind in kinds:
+            ctx.overlay.show(kind, _sample(kind, ctx.caller_name))
+        ctx.reply(f"Sent a test to the {_named(kinds)} overlay{'s' if len(kinds) > 1 else ''}.")
+
+    async def clear(ctx: Context) -> None:
+        kinds = _kinds(ctx, max_args=1)
+        for kind in kinds:
+            ctx.overlay.clear(kind)
+        ctx.reply(f"Cleared the {_named(kinds)} overlay{'s' if len(kinds) > 1 else ''}.")
+
+    handlers: dict[str, Callable[[Context], Awaitable[None]]] = {
+        "url": url,
+        "rotate": rotate,
+        "test": test,
+        "clear": clear,
+    }
+
+    @module.command(
+        "overlay",
+        usage=USAGE,
+        level=int(Level.MODERATOR),
+        description="OBS overlays: their URLs (owner, privately), a test, or clearing a page",
+        args=subcommand_args(handlers),
+    )
+    async def overlay(ctx: Context) -> None:
+        await pick_subcommand(ctx, handlers)(ctx)
+
+    @module.on(*ALERTS)
+    async def alert(ctx: Context) -> None:
+        ctx.overlay.show("alerts", alert_payload(ctx.request))
+
+    return module
+
+
+def alert_payload(request: ModuleRequest) -> dict[str, Any]:
+    """The alert for a follow, sub, cheer, raid... as the alerts page shows it."""
+    caller, amounts = request.caller, request.amounts
+    payload: dict[str, Any] = {
+        "kind": ALERTS[request.event_type],
+        "name": truncate(caller.name, MAX_NAME) if caller else "",
+        "platform": request.platform,
+    }
+    if request.event_type in MESSAGE_EVENTS and request.raw_text.strip():
+        payload["message"] = truncate(request.raw_text.strip(), MAX_MESSAGE)
+    for field in ("bits", "months", "viewers", "count", "tier"):
+        value = getattr(amounts, field)
+        if value is not None:
+            payload[field] = value
+    return payload
+
+
+def acknowledge(ctx: Context, text: str) -> None:
+    """Say in the channel that a private message went out (not when asked in private)."""
+    if ctx.request.event_type is not EventType.WHISPER:
+        ctx.reply(text)
+
+
+def _kinds(ctx: Context, *, max_args: int) -> tuple[str, ...]:
+    """The page kind named after the subcommand, or every kind."""
+    given = ctx.args[1:]
+    if len(given) > max_args:
+        raise UsageError(
+            "that takes nothing more" if max_args == 0 else f"name one kind at most: {KINDS}"
+        )
+    if not given:
+        return PAGES
+    kind = given[0].lower()
+    if kind not in PAGES:
+        raise UsageError(f"there is no {kind!r} overlay; the kinds are {KINDS}")
+    return (kind,)
+
+
+def _named(kinds: Collection[str]) -> str:
+    return ", ".join(kinds) if len(kinds) < len(PAGES) else "ticker, media, alerts and general"
+
+
+def _sample(kind: str, name: str) -> dict[str, Any]:
+    """What ``!overlay test`` shows on each kind of page."""
+    samples: dict[str, dict[str, Any]] = {
+        "ticker": {"text": "This is how the bot's replies look on the ticker.", "author": "test"},
+        "media": {
+            "type": "now_playing",
+            "title": "Waddle All Night",
+            "artist": "The Rockhoppers",
+            "album": "Test Pressing",
+            "duration": 200,
+            "position": 42,
+            "requested_by": truncate(name, MAX_NAME),
+        },
+        "alerts": {"kind": "follow", "name": truncate(name, MAX_NAME)},
+        "general": {
+            "template": "card",
+            "title": "Overlay test",
+            "body": "Cards that modules send appear here.",
+            "duration": 15,
+        },
+    }
+    return samples[kind]

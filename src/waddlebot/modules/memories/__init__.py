@@ -1,5 +1,0 @@
-"""The built-in ``memories`` module: a community's quotes, URLs, notes and reminders."""
-
-from waddlebot.modules.memories.module import build_memories_module
-
-__all__ = ["build_memories_module"]

@@ -1,0 +1,265 @@
+"""The Discord collector of one process: py-cord keeps the gateway (identify, heartbeats,
+resume after a drop, sharding), each dispatch WaddleBot cares about is translated from its
+raw payload into a canonical event on the bus, and the replies go out through
+:class:`~waddlebot.platforms.discord.outbound.DiscordOutbound`.
+
+A slash command is answered inline when the router's answer comes within
+``discord_inline_wait_seconds`` (Discord wants a first response within 3 seconds), deferred
+otherwise, its answer then following (:mod:`~waddlebot.platforms.discord.answers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import discord
+import orjson
+import structlog
+
+from waddlebot.core.events import Event
+from waddlebot.infra import metrics
+from waddlebot.infra.leadership import Leadership
+from waddlebot.infra.ports import Ports
+from waddlebot.infra.tasks import stop_task
+from waddlebot.platforms.answering import answer_in_time, publish_event
+from waddlebot.platforms.discord.answers import DEFER, inline_response, interaction_states
+from waddlebot.platforms.discord.commands import CommandSet, application_commands
+from waddlebot.platforms.discord.outbound import DiscordOutbound
+from waddlebot.platforms.discord.signature import InteractionVerifier
+from waddlebot.platforms.discord.translate import (
+    GuildFacts,
+    MalformedDispatch,
+    is_snowflake,
+    member_change,
+    message_create,
+    reaction_add,
+    slash_command,
+)
+from waddlebot.router.completion import CompletionHub
+from waddlebot.sdk import CommandSpec
+from waddlebot.settings import Settings
+
+log = structlog.get_logger("waddlebot.discord")
+
+PLATFORM = "discord"
+Dispatch = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+RoleLevels = Callable[[str], Awaitable[Mapping[str, int]]]
+"""The levels a server's roles give (``discord:<guild>`` -> role id -> level)."""
+
+
+def intents_for(settings: Settings) -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = True  # commands are typed text (a privileged intent)
+    intents.guild_reactions = True
+    intents.members = settings.discord_members_intent  # joins and leaves (privileged)
+    return intents
+
+
+class _Gateway(discord.Client):
+    """py-cord's client, handing WaddleBot the raw dispatches."""
+
+    def __init__(self, on_dispatch: Dispatch, **options: Any) -> None:
+        super().__init__(enable_debug_events=True, **options)
+        self._on_dispatch = on_dispatch
+
+    async def on_socket_raw_receive(self, message: Any) -> None:
+        # py-cord hands over the decompressed JSON text (its parsed objects are not the
+        # payloads Discord documents, so WaddleBot reads the text itself)
+        if isinstance(message, (str, bytes)):
+            message = orjson.loads(message)
+        if isinstance(message, Mapping) and message.get("op") == 0:
+            data = message.get("d")
+            if isinstance(data, Mapping):
+                await self._on_dispatch(str(message.get("t")), data)
+
+
+class DiscordCollector:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ports: Ports,
+        consumer: str,
+        completions: CompletionHub | None = None,
+        role_levels: RoleLevels | None = None,
+    ) -> None:
+        self._role_levels = role_levels
+        self._completions = completions
+        self.inline_wait = settings.discord_inline_wait_seconds
+        self.states = interaction_states(ports.cache)
+        self._settings = settings
+        self._ports = ports
+        self.verifier = (
+            InteractionVerifier(settings.discord_public_key)
+            if settings.discord_public_key
+            else None
+        )
+        if settings.discord_api_url:  # a proxy, or the fake Discord of the tests
+            discord.http.Route.API_BASE_URL = settings.discord_api_url.rstrip("/")
+        self.client = _Gateway(
+            self._on_dispatch,
+            intents=intents_for(settings),
+            shard_id=settings.discord_shard_id,
+            shard_count=settings.discord_shard_count,
+            guild_ready_timeout=settings.discord_guild_ready_timeout,
+            cache_default_sounds=False,  # soundboard sounds: nothing WaddleBot uses
+        )
+        self.outbound = DiscordOutbound(
+            ports.bus,
+            lambda: self.client.http,
+            self.states,
+            consumer=consumer,
+            settle_wait=settings.discord_inline_wait_seconds + 1.0,
+        )
+        self._task: asyncio.Task[None] | None = None
+        # one process sends (py-cord keeps Discord's rate limits per process); every shard
+        # process keeps its own gateway connection
+        self._leadership = Leadership(
+            ports.lease,
+            "discord",
+            consumer,
+            on_gain=self.outbound.start,
+            on_loss=self.outbound.stop,
+        )
+
+    @property
+    def leading(self) -> bool:
+        return self._leadership.leading
+
+    async def try_lead(self) -> bool:
+        return await self._leadership.try_lead()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="discord-gateway")
+
+    async def _run(self) -> None:
+        # logged in before leading: the sender needs py-cord's HTTP session
+        await self.client.login(self._settings.discord_token.get_secret_value())
+        await self._leadership.start()
+        await self.client.connect(reconnect=True)
+
+    async def stop(self) -> None:
+        await self._leadership.stop()
+        with contextlib.suppress(Exception):
+            await self.client.close()
+        with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session
+            await stop_task(self._task, grace=5)
+
+    @property
+    def _application_id(self) -> str:
+        return self._settings.discord_application_id or self.bot_user_id
+
+    @property
+    def bot_user_id(self) -> str:
+        return str(self.client.user.id) if self.client.user else ""
+
+    async def sync_commands(
+        self, specs: Iterable[CommandSpec], *, guild_id: str | None = None
+    ) -> CommandSet:
+        """Register the slash commands made from ``specs`` (a bulk overwrite: commands no
+        module has any more disappear), for one guild (at once) or globally (Discord takes
+        up to an hour to show those everywhere)."""
+        made = application_commands(specs)
+        http = self.client.http
+        if not self.client.is_ready():  # the CLI: REST only, no gateway
+            await http.static_login(self._settings.discord_token.get_secret_value())
+        application_id = self._application_id
+        if not application_id:
+            raise ValueError("set WADDLEBOT_DISCORD_APPLICATION_ID to register slash commands")
+        if guild_id:
+            await http.bulk_upsert_guild_commands(application_id, guild_id, made.commands)  # type: ignore[arg-type]
+        else:
+            await http.bulk_upsert_global_commands(application_id, made.commands)
+        for left_out in made.left_out:
+            log.warning("slash command left out", command=left_out)
+        return made
+
+    # ----- in ------------------------------------------------------------------------------
+
+    async def _on_dispatch(self, kind: str, data: Mapping[str, Any]) -> None:
+        try:
+            event = await self._translate(kind, data)
+        except MalformedDispatch as exc:
+            log.warning("discord dispatch refused", type=kind, error=str(exc))
+            return
+        if event is not None:
+            await publish_event(self._ports.bus, event)
+
+    async def _translate(self, kind: str, data: Mapping[str, Any]) -> Event | None:
+        if kind == "MESSAGE_CREATE":
+            return message_create(data, await self._facts(data), bot_user_id=self.bot_user_id)
+        if kind == "INTERACTION_CREATE":
+            await self._answer_over_gateway(data)
+            return None
+        if kind in ("GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE"):
+            return member_change(data, joined=kind == "GUILD_MEMBER_ADD")
+        if kind == "MESSAGE_REACTION_ADD":
+            if str(data.get("user_id")) == self.bot_user_id:
+                return None
+            return reaction_add(data, await self._facts(data))
+        return None
+
+    async def _facts(self, data: Mapping[str, Any]) -> GuildFacts | None:
+        """What the payload does not say, from py-cord's guild cache."""
+        guild_id = data.get("guild_id")
+        # an id that is no snowflake names no guild (translating refuses it, with its name)
+        guild = self.client.get_guild(int(guild_id)) if is_snowflake(guild_id) else None
+        if guild is None:
+            return None
+        return GuildFacts(
+            owner_id=str(guild.owner_id),
+            role_permissions={str(r.id): r.permissions.value for r in guild.roles},
+            thread_parents={str(t.id): str(t.parent_id) for t in guild.threads},
+            role_levels=(
+                await self._role_levels(f"{PLATFORM}:{guild_id}") if self._role_levels else {}
+            ),
+        )
+
+    # ----- slash commands ------------------------------------------------------------------
+
+    async def answer_interaction(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Put a slash command on the bus and make its first response: the answer itself
+        when the router gives it in time as one message (ephemeral when private), else a
+        deferral, the answer then following. None when it is no command."""
+        event = slash_command(data, await self._facts(data))
+        if event is None:
+            return None
+        interaction_id = str(data.get("id"))
+        application_id = str(data.get("application_id") or self._application_id)
+        token = str(data.get("token"))
+        response = await answer_in_time(
+            self.states,
+            interaction_id,
+            {"application_id": application_id, "token": token},
+            event,
+            bus=self._ports.bus,
+            completions=self._completions,
+            wait=self.inline_wait,
+            inline=lambda replies: inline_response(replies, interaction_id),
+        )
+        return response or DEFER
+
+    async def _answer_over_gateway(self, data: Mapping[str, Any]) -> None:
+        """Over the gateway the first response is a REST call (over HTTP it is the
+        endpoint's answer)."""
+        response = await self.answer_interaction(data)
+        if response is None:
+            return
+        try:
+            await self.client.http.create_interaction_response(
+                str(data.get("id")), str(data.get("token")), **response
+            )
+        except discord.HTTPException as exc:
+            log.error(
+                "discord interaction not answered",
+                interaction_id=data.get("id"),
+                status=exc.status,
+                error=exc.text,
+            )
+            metrics.DELIVERED.labels(PLATFORM, "refused").inc()

@@ -1,0 +1,113 @@
+"""Slack's requests to WaddleBot over HTTP: ``POST /collectors/slack/events`` (the Events
+API) and ``POST /collectors/slack/commands`` (slash commands).
+
+Each request is checked first with slack-sdk's ``SignatureVerifier``: HMAC-SHA256 of
+``v0:<timestamp>:<raw body>`` with the signing secret, compared in constant time, the
+timestamp (plain Unix seconds) within five minutes of our clock, either way (401 otherwise).
+Then the body: ``url_verification`` is answered with its challenge; an ``event_callback`` is
+acknowledged (200) once its event is on the bus; a slash command is answered within Slack's 3
+seconds. Malformed bodies get 400, naming the field that does not fit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from slack_sdk.signature import SignatureVerifier
+
+from waddlebot.infra.bodies import read_capped
+from waddlebot.platforms.slack.translate import MalformedPayload
+
+log = structlog.get_logger("waddlebot.slack.webhook")
+
+EVENTS_PATH = "/collectors/slack/events"
+COMMANDS_PATH = "/collectors/slack/commands"
+MAX_BODY = 1024 * 1024
+MAX_DIGITS = 12  # Unix seconds until the year 33658
+
+router = APIRouter(tags=["slack"])
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    log.warning("slack request refused", status=status, reason=reason)
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+async def _signed_body(request: Request) -> tuple[Any, bytes | JSONResponse]:
+    """The collector and the request's raw body once its signature holds, else the refusal."""
+    collector = getattr(request.app.state.runtime, "slack", None)
+    if collector is None or not collector.signing_secret:
+        return None, _refuse(404, "the Slack collector does not take requests here")
+    body = await read_capped(request, MAX_BODY)
+    if body is None:
+        return None, _refuse(413, "body too large")
+    try:
+        body.decode()  # what slack-sdk signs over; Slack sends nothing else
+    except UnicodeDecodeError:
+        return None, _refuse(400, "the body is not UTF-8")
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    if not _unix_seconds(timestamp):
+        return None, _refuse(401, "X-Slack-Request-Timestamp is not Unix seconds")
+    signature = request.headers.get("x-slack-signature", "")
+    verifier = SignatureVerifier(collector.signing_secret)  # also: within 5 minutes, either way
+    try:
+        valid = verifier.is_valid(body, timestamp, signature)
+    except ValueError:  # a signature that is not ASCII
+        valid = False
+    if not valid:
+        return None, _refuse(401, "invalid or stale request signature")
+    return collector, body
+
+
+def _unix_seconds(timestamp: str) -> bool:
+    """Plain digits, as Slack sends: slack-sdk's ``int()`` would also take ``+1``, ``1_0``
+    or digits of other scripts, and overflow comparing a number too large for a float."""
+    return timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_DIGITS
+
+
+@router.post(EVENTS_PATH, summary="Slack Events API deliveries")
+async def events(request: Request) -> Response:
+    collector, body = await _signed_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        envelope = orjson.loads(body)
+        kind = envelope["type"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return _refuse(400, "malformed event body")
+    if kind == "url_verification":
+        challenge = envelope.get("challenge")
+        if not isinstance(challenge, str):
+            return _refuse(400, "url_verification without a challenge")
+        return JSONResponse({"challenge": challenge})
+    if kind != "event_callback":
+        log.info("slack delivery ignored", type=kind)  # app_rate_limited and the like
+        return Response(status_code=200)
+    try:
+        await collector.accept_event(envelope)
+    except MalformedPayload as exc:
+        return _refuse(400, str(exc))
+    return Response(status_code=200)
+
+
+@router.post(COMMANDS_PATH, summary="Slack slash commands")
+async def commands(request: Request) -> Response:
+    collector, body = await _signed_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        fields = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True))
+    except (UnicodeDecodeError, ValueError):
+        return _refuse(400, "malformed slash command form")
+    try:
+        answer = await collector.answer_command(fields)
+    except MalformedPayload as exc:
+        return _refuse(400, str(exc))
+    if answer is None:  # the answer follows through response_url
+        return Response(status_code=200)
+    return JSONResponse(answer)

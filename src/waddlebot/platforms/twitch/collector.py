@@ -1,0 +1,472 @@
+"""The Twitch collector of one process: EventSub in (webhooks served by the HTTP app, or
+WebSocket connections it keeps itself), Helix out (the ``replies.twitch`` stream), the tokens
+behind both, and the subscriptions each connected channel needs.
+
+Transports. With webhooks (a public HTTPS URL), every subscription is made with the app token
+and Twitch posts to ``/collectors/twitch/eventsub``. With WebSockets (a streamer on a laptop),
+each connected account keeps one connection and subscribes for itself with its user token:
+the bot's connection receives the chat of every connected channel and its whispers, each
+broadcaster's connection the follows, subs, cheers, raids and stream state of their channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+
+from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.features.community.service import CommunityService
+from waddlebot.features.community.streams import StreamStatus
+from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.models import Community
+from waddlebot.infra.leadership import Leadership
+from waddlebot.infra.ports import Ports
+from waddlebot.infra.secretbox import SecretBox
+from waddlebot.infra.tasks import stop_task
+from waddlebot.platforms.twitch.auth import TwitchAuth
+from waddlebot.platforms.twitch.connect import Connected, TwitchConnect
+from waddlebot.platforms.twitch.eventsub_ws import EventSubWebSocket
+from waddlebot.platforms.twitch.helix import HelixClient, HelixError
+from waddlebot.platforms.twitch.ingest import EventSubIngest
+from waddlebot.platforms.twitch.outbound import TwitchOutbound
+from waddlebot.platforms.twitch.subscriptions import (
+    SubscriptionStore,
+    Wanted,
+    key_of,
+    wanted_for_bot,
+    wanted_for_channel,
+)
+from waddlebot.platforms.twitch.tokens import BOT_PURPOSES, TokenStore, TokenUnavailable
+from waddlebot.platforms.twitch.translate import (
+    MalformedNotification,
+    Notification,
+    UnsupportedSubscription,
+    entity_id,
+    stream_offline,
+    stream_online,
+)
+from waddlebot.platforms.twitch.webhook import PATH as WEBHOOK_PATH
+from waddlebot.platforms.twitch.webhook import EventSubReceiver
+from waddlebot.settings import Settings
+
+log = structlog.get_logger("waddlebot.twitch")
+
+VALIDATE_SECONDS = 3600.0  # Twitch asks apps to validate their tokens hourly
+LEASE = "twitch"
+LEAD_SECONDS = 5.0  # how often the lead is renewed (or sought)
+LEASE_TTL = 20.0  # a leader silent this long is replaced
+STREAM_POLL_SECONDS = 300.0  # how often the leader asks Twitch which channels are live
+PUBLISH_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries of a WebSocket event
+WEBHOOK_SYNC_DELAY = 2.0  # let the HTTP server come up: Twitch calls it back at once
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+class _Tokens:
+    """The token source the Helix client uses: the app token and the stored user tokens."""
+
+    def __init__(self, auth: TwitchAuth, store: TokenStore) -> None:
+        self._auth = auth
+        self._store = store
+
+    async def app_token(self, *, renew: bool = False) -> str:
+        return await self._auth.app_token(renew=renew)
+
+    async def user_token(self, account_id: str, *, renew: bool = False) -> str:
+        return await self._store.access_token(account_id, renew=renew)
+
+
+class TwitchCollector:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ports: Ports,
+        db: Database,
+        community: CommunityService,
+        audit: AuditLog,
+        streams: StreamStatus,
+        consumer: str,
+        clock: Clock | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._streams = streams
+        self._ports = ports
+        self._consumer = consumer
+        self._clock = clock or SystemClock()
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=10.0)
+        self.transport = settings.twitch_transport
+        self.bot_user_id = ""
+        self._moderated: set[str] = set()  # channels where the bot is a moderator
+        self._sockets: dict[str, tuple[EventSubWebSocket, asyncio.Task[None]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        box = SecretBox.from_settings(settings)
+        self.auth = TwitchAuth(
+            self._http,
+            base_url=settings.twitch_auth_url,
+            client_id=settings.twitch_client_id,
+            client_secret=settings.twitch_client_secret.get_secret_value(),
+            clock=self._clock,
+        )
+        self.tokens = TokenStore(db, box, self.auth, self._clock)
+        self.subscriptions = SubscriptionStore(db)
+        self.ingest = EventSubIngest(
+            ports.bus,
+            ports.cache,
+            self.subscriptions,
+            lambda: self.bot_user_id,
+            on_own_chat=self._own_chat_line,
+        )
+        self.receiver = EventSubReceiver(
+            self.ingest,
+            self.subscriptions,
+            settings.twitch_eventsub_secret.get_secret_value(),
+            self._clock,
+        )
+        self.connect = TwitchConnect(
+            box=box,
+            auth=self.auth,
+            tokens=self.tokens,
+            cache=ports.cache,
+            community=community,
+            audit=audit,
+            public_url=self.public_url,
+        )
+        self.helix = HelixClient(
+            self._http,
+            base_url=settings.twitch_helix_url,
+            client_id=settings.twitch_client_id,
+            tokens=_Tokens(self.auth, self.tokens),
+        )
+        self.outbound: TwitchOutbound | None = None
+        self._leadership = Leadership(
+            ports.lease,
+            LEASE,
+            consumer,
+            on_gain=self._step_up,
+            on_loss=self._step_down,
+            on_follow=self._load_bot,  # the bot may have been connected in another process
+            ttl=LEASE_TTL,
+            interval=LEAD_SECONDS,
+        )
+        self._next_validation = 0.0
+        self._next_stream_poll = 0.0
+        self._told_no_bot = False  # the warning that no bot account is connected, given
+
+    def _new_outbound(self) -> TwitchOutbound:
+        return TwitchOutbound(
+            self._ports.bus,
+            self.helix,
+            consumer=self._consumer,
+            bot_user_id=lambda: self.bot_user_id,
+            is_moderator=self.is_moderator,
+        )
+
+    @property
+    def public_url(self) -> str:
+        settings = self._settings
+        return settings.twitch_public_url or f"http://{settings.host}:{settings.port}"
+
+    async def community_exists(self, community_id: int) -> bool:
+        async with self._db.read_session() as session:
+            return await session.get(Community, community_id) is not None
+
+    def is_moderator(self, channel_id: str) -> bool:
+        return channel_id == self.bot_user_id or channel_id in self._moderated
+
+    # ----- life cycle -----------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read who the bot is (what the CLI needs; :meth:`start` does it too), without the
+        running collector's warning when there is none: the command being run may be the
+        one that connects it."""
+        await self._load_bot(quiet=True)
+
+    async def start(self) -> None:
+        await self._load_bot()
+        await self.try_lead()  # a lone process leads at once
+        self._tasks.append(asyncio.create_task(self._leadership.run(), name="twitch-lead"))
+        log.info(
+            "twitch collector started",
+            transport=self.transport,
+            bot=self.bot_user_id,
+            leading=self.leading,
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await stop_task(task)
+        self._tasks.clear()
+        await self._leadership.resign()
+        if self._own_http:
+            await self._http.aclose()
+
+    async def after_connect(self, done: Connected) -> None:
+        """An account was just connected: start listening for it (the leading process does;
+        another one picks the account up within a few seconds)."""
+        if done.status.purpose in BOT_PURPOSES:
+            await self._load_bot()
+        if not self.leading:
+            return
+        if self.transport == "websocket":
+            await self._open_sockets()  # a new account's connection subscribes when welcomed
+        try:
+            await self.sync_subscriptions()  # the accounts already listening may need more
+        except Exception:
+            log.exception("twitch subscription sync failed; `waddlebot twitch subscriptions sync`")
+
+    # ----- one leading process --------------------------------------------------------------
+    # Twitch's chat and whisper limits hold per account, and each WebSocket session delivers
+    # its events once: so one process (holding a lease) sends and keeps the sockets, while
+    # every process takes webhook deliveries.
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks = [task for task in self._tasks if not task.done()]
+        self._tasks.append(asyncio.create_task(work, name=name))
+
+    @property
+    def leading(self) -> bool:
+        return self._leadership.leading
+
+    async def try_lead(self) -> None:
+        """Renew the lead, or take it when it is free (and do the leader's chores)."""
+        if not await self._leadership.try_lead():
+            return
+        now = self._clock.now().timestamp()
+        if now >= self._next_stream_poll:
+            self._next_stream_poll = now + STREAM_POLL_SECONDS
+            self._spawn(self.poll_streams(), "twitch-streams")
+        if now >= self._next_validation:
+            first = self._next_validation == 0.0  # just started: the subscriptions are fresh
+            self._next_validation = now + VALIDATE_SECONDS
+            self._spawn(self._hourly(resync=not first), "twitch-hourly")
+
+    async def _step_up(self) -> None:
+        await self._load_bot()
+        self.outbound = self._new_outbound()
+        await self.outbound.start()
+        if self.transport == "websocket":
+            await self._open_sockets()
+        else:
+            self._spawn(self._sync_soon(), "twitch-sync")
+
+    async def _step_down(self) -> None:
+        for socket, task in list(self._sockets.values()):
+            await socket.stop()
+            with contextlib.suppress(Exception):
+                await stop_task(task)
+        self._sockets.clear()
+        if self.outbound is not None:
+            await self.outbound.stop()
+            self.outbound = None
+
+    async def _load_bot(self, *, quiet: bool = False) -> None:
+        bot = await self.tokens.bot()
+        self.bot_user_id = bot.account_id if bot else ""
+        if bot is not None:
+            self._told_no_bot = False
+        elif not quiet and not self._told_no_bot:  # once, not at every look a follower takes
+            self._told_no_bot = True
+            log.warning(
+                "no Twitch bot account connected yet, so the bot cannot chat on Twitch; "
+                "connect one with `waddlebot twitch connect --bot`"
+            )
+
+    async def _hourly(self, *, resync: bool) -> None:
+        """Validate the tokens (as Twitch asks), and with webhooks make the subscriptions
+        whole again (one revoked after an outage of ours comes back without anyone acting)."""
+        await self._validate()
+        if resync and self.transport == "webhook":
+            try:
+                report = await self.sync_subscriptions()
+            except Exception:
+                log.exception("twitch subscription sync failed")
+                return
+            if report.created or report.removed:
+                log.info(
+                    "twitch subscriptions repaired", created=report.created, removed=report.removed
+                )
+
+    async def _validate(self) -> None:
+        for status in await self.tokens.validate_all():
+            if not status.healthy:
+                log.warning(
+                    "twitch token needs attention",
+                    account=status.account_id,
+                    login=status.login,
+                    status=status.status,
+                    missing_scopes=list(status.missing_scopes),
+                )
+
+    # ----- stream state -------------------------------------------------------------------
+
+    async def poll_streams(self) -> None:
+        """Ask Twitch which connected channels are live: keeps ``$(game)`` fresh, and puts
+        right what EventSub could not tell (a channel connected mid-stream, an offline
+        missed while WaddleBot was down) with the same events stream.online/offline give."""
+        for broadcaster in await self.tokens.broadcasters():
+            place = entity_id(broadcaster.account_id)
+            try:
+                stream = await self.helix.get_stream(broadcaster.account_id)
+            except HelixError as exc:
+                log.warning("twitch stream state unknown", channel=place, error=str(exc))
+                continue
+            known = await self._streams.of(place)
+            if stream is not None:
+                await self._streams.set_game(place, stream.game_name)
+                if known.since is None:
+                    await self.ingest.publish(stream_online(broadcaster.account_id, stream))
+            elif known.since is not None:
+                await self.ingest.publish(
+                    stream_offline(broadcaster.account_id, known.since, self._clock.now())
+                )
+
+    # ----- what each account listens to -----------------------------------------------------
+
+    async def wanted(self) -> dict[str, list[Wanted]]:
+        """The subscriptions each account answers for (the bot: chat and whispers; each
+        broadcaster: the rest of their channel)."""
+        if not self.bot_user_id:
+            return {}
+        broadcasters = [b for b in await self.tokens.broadcasters() if b.status == "ok"]
+        plan: dict[str, list[Wanted]] = {self.bot_user_id: wanted_for_bot(self.bot_user_id)}
+        for broadcaster in broadcasters:
+            channel = wanted_for_channel(broadcaster.account_id, self.bot_user_id)
+            plan[self.bot_user_id].append(channel[0])  # chat is read as the bot
+            plan.setdefault(broadcaster.account_id, []).extend(channel[1:])
+        return plan
+
+    # ----- webhooks -------------------------------------------------------------------------
+
+    async def _sync_soon(self) -> None:
+        await asyncio.sleep(WEBHOOK_SYNC_DELAY)
+        try:
+            await self.sync_subscriptions()
+        except Exception:
+            log.exception("twitch subscription sync failed; `waddlebot twitch subscriptions sync`")
+
+    async def sync_subscriptions(self) -> SyncReport:
+        """Make Twitch's subscriptions match what the connected accounts need: create what is
+        missing, remove what failed or was revoked (and create it again)."""
+        report = SyncReport()
+        if self.transport == "websocket":
+            for account_id, (socket, _) in list(self._sockets.items()):
+                if socket.session_id:
+                    await self._subscribe(account_id, socket.session_id, report)
+            return report
+        callback = f"{self.public_url}{WEBHOOK_PATH}"
+        existing = await self.helix.list_subscriptions()
+        healthy = {}
+        for subscription in existing:
+            transport = subscription.get("transport") or {}
+            if transport.get("method") != "webhook" or transport.get("callback") != callback:
+                continue  # another address's (an old public URL, another deployment)
+            if subscription.get("status") in ("enabled", "webhook_callback_verification_pending"):
+                healthy[key_of(subscription)] = subscription
+                await self.subscriptions.record(subscription)
+            else:
+                await self.helix.delete_subscription(str(subscription["id"]))
+                await self.subscriptions.forget(str(subscription["id"]))
+                report.removed.append(f"{subscription.get('type')} ({subscription.get('status')})")
+        ours = {"method": "webhook", "callback": callback, "secret": self.receiver.secret}
+        for wanted in [w for plan in (await self.wanted()).values() for w in plan]:
+            if wanted.key in healthy:
+                report.present.append(wanted.type)
+                continue
+            await self._create(wanted, ours, None, report)
+        return report
+
+    async def _create(
+        self, wanted: Wanted, transport: dict[str, str], account_id: str | None, report: SyncReport
+    ) -> None:
+        try:
+            created = await self.helix.create_subscription(
+                wanted.type, wanted.version, wanted.condition, transport, user_token_of=account_id
+            )
+        except (HelixError, TokenUnavailable) as exc:
+            if isinstance(exc, HelixError) and exc.status == 409:
+                report.present.append(wanted.type)
+                return
+            log.error(
+                "twitch subscription not created",
+                type=wanted.type,
+                condition=wanted.condition,
+                error=str(exc),
+            )
+            report.failed.append(f"{wanted.type}: {exc}")
+            return
+        await self.subscriptions.record(created)
+        report.created.append(wanted.type)
+
+    # ----- websockets -----------------------------------------------------------------------
+
+    async def _open_sockets(self) -> None:
+        for account_id in await self.wanted():
+            if account_id in self._sockets:
+                continue
+            socket = EventSubWebSocket(
+                self._settings.twitch_eventsub_ws_url,
+                on_notification=self._on_ws_notification,
+                on_revocation=self.ingest.revocation,
+                on_welcome=functools.partial(self._on_welcome, account_id),
+                name=account_id,
+            )
+            task = asyncio.create_task(socket.run(), name=f"twitch-ws-{account_id}")
+            self._sockets[account_id] = (socket, task)
+
+    async def _on_ws_notification(self, notification: Notification) -> None:
+        """A WebSocket notification onto the bus. Twitch does not redeliver on this transport,
+        so a bus that fails for a moment is tried again rather than the event dropped."""
+        for delay in (*PUBLISH_RETRIES, None):
+            try:
+                await self.ingest.notification(notification)
+                return
+            except (UnsupportedSubscription, MalformedNotification):
+                raise  # nothing a retry would change; the socket logs it
+            except Exception as exc:
+                if delay is None:
+                    log.error(
+                        "twitch event lost: the bus refused it",
+                        message_id=notification.message_id,
+                        type=notification.subscription_type,
+                        error=str(exc),
+                    )
+                    raise
+                log.warning("twitch event not on the bus yet; retrying", retry_in=delay)
+                await asyncio.sleep(delay)
+
+    async def _on_welcome(self, account_id: str, session_id: str) -> None:
+        await self._subscribe(account_id, session_id, SyncReport())
+
+    async def _subscribe(self, account_id: str, session_id: str, report: SyncReport) -> None:
+        plan = (await self.wanted()).get(account_id, [])
+        transport = {"method": "websocket", "session_id": session_id}
+        await asyncio.gather(
+            *(self._create(wanted, transport, account_id, report) for wanted in plan)
+        )
+
+    def _own_chat_line(self, channel_id: str, badges: set[str]) -> None:
+        """The bot's own line came back: its badges say whether it moderates the channel
+        (and so may send 100 messages in 30 s there instead of 20)."""
+        if badges & {"moderator", "broadcaster", "lead_moderator"}:
+            self._moderated.add(channel_id)
+        else:
+            self._moderated.discard(channel_id)

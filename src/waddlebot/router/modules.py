@@ -1,0 +1,152 @@
+"""How the router reaches a module: in-process, or over HTTP (``!`` modules); and the registry
+that maps command names and event types to modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from waddlebot.core.contract import ModuleRequest, ModuleResponse
+from waddlebot.core.events import EventType
+from waddlebot.core.parser import SERVERLESS_PREFIX
+from waddlebot.sdk import CommandSpec, Manifest, Module
+
+
+class ModuleClient(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    async def call(self, request: ModuleRequest) -> ModuleResponse: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalModuleClient:
+    """A module running in this process."""
+
+    def __init__(self, module: Module) -> None:
+        self._module = module
+        self._manifest = module.manifest
+
+    @property
+    def name(self) -> str:
+        return self._module.name
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
+
+    async def call(self, request: ModuleRequest) -> ModuleResponse:
+        return await self._module.handle(request)
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRoute:
+    spec: CommandSpec
+    client: ModuleClient
+    fallback: bool = False  # a name no module declares, offered to the fallback module
+    alias: bool = False  # a community's alias, run by the alias module
+
+    @property
+    def module(self) -> str:
+        return self.client.name
+
+
+class ModuleRegistry:
+    """Which module owns which command (and alias) and who listens to which event type."""
+
+    def __init__(self, clients: Iterable[ModuleClient] = ()) -> None:
+        self._clients: dict[str, ModuleClient] = {}
+        self._commands: dict[tuple[bool, str], CommandRoute] = {}
+        self._listeners: dict[EventType, list[ModuleClient]] = {}
+        self._fallback: ModuleClient | None = None
+        self._aliases: ModuleClient | None = None
+        self._builtin: set[str] = set()
+        for client in clients:
+            self.add(client)
+
+    def add(self, client: ModuleClient, *, builtin: bool = False) -> None:
+        """Register a module. ``builtin`` marks WaddleBot's own modules, whose actions the
+        router trusts more (running another command, changing the community)."""
+        manifest = client.manifest
+        if manifest.name in self._clients:
+            raise ValueError(f"module {manifest.name!r} is registered twice")
+        routes: dict[tuple[bool, str], CommandRoute] = {}
+        for spec in manifest.commands:
+            for name in (spec.name, *spec.aliases):
+                key = (spec.serverless, name.lower())
+                owner = self._commands.get(key) or routes.get(key)
+                if owner is not None:
+                    raise ValueError(
+                        f"command {name!r} of module {manifest.name!r} is already "
+                        f"provided by module {owner.module!r}"
+                    )
+                routes[key] = CommandRoute(spec, client)
+        self._clients[manifest.name] = client
+        if builtin:
+            self._builtin.add(manifest.name)
+        self._commands.update(routes)
+        for event_type in manifest.events:
+            self._listeners.setdefault(event_type, []).append(client)
+
+    def command(self, prefix: str, name: str) -> CommandRoute | None:
+        """The module behind ``!name`` (or ``#name``). A ``!`` command no module declares
+        goes to the fallback module, if one is set (the custom commands a community
+        defines at run time); it answers nothing when it does not know the name either."""
+        route = self._commands.get((prefix == SERVERLESS_PREFIX, name))
+        if route is None and self._fallback is not None and prefix != SERVERLESS_PREFIX:
+            return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
+        return route
+
+    def declared_names(self) -> set[str]:
+        """Names and aliases of every ``!`` command a module declares (a custom command may
+        not take one)."""
+        return {
+            name
+            for route in self.routes()
+            if not route.spec.serverless
+            for name in (route.spec.name, *route.spec.aliases)
+        }
+
+    def is_builtin(self, name: str) -> bool:
+        return name in self._builtin
+
+    def set_fallback(self, client: ModuleClient) -> None:
+        """Send ``!`` commands no module declares to ``client`` (it must be registered)."""
+        if self._clients.get(client.name) is not client:
+            raise ValueError(f"module {client.name!r} is not registered")
+        self._fallback = client
+
+    def set_aliases(self, client: ModuleClient) -> None:
+        """Send the community's aliases (``!name`` lines the alias index knows) to ``client``."""
+        if self._clients.get(client.name) is not client:
+            raise ValueError(f"module {client.name!r} is not registered")
+        self._aliases = client
+
+    def alias_route(self, name: str) -> CommandRoute | None:
+        """The route of an alias called ``name``: the alias module's fallback handler."""
+        if self._aliases is None:
+            return None
+        return CommandRoute(CommandSpec(name=name), self._aliases, alias=True)
+
+    def listeners(self, event_type: EventType) -> list[ModuleClient]:
+        return self._listeners.get(event_type, [])
+
+    def routes(self) -> list[CommandRoute]:
+        """Every command once (aliases folded), sorted by name."""
+        unique = {(r.spec.serverless, r.spec.name): r for r in self._commands.values()}
+        return sorted(unique.values(), key=lambda r: (r.spec.serverless, r.spec.name))
+
+    def clients(self) -> list[ModuleClient]:
+        return list(self._clients.values())
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()

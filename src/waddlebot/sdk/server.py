@@ -1,0 +1,92 @@
+"""One module served alone over HTTP, its calls signed with a shared HMAC secret.
+
+``POST /v1/handle`` takes a signed :class:`~waddlebot.core.contract.ModuleRequest` and answers a
+signed :class:`~waddlebot.core.contract.ModuleResponse`; ``GET /v1/manifest`` and ``GET /healthz``
+are public. Every answer carries signature headers over its body, so the router can check that it
+came from a holder of the secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from waddlebot.core.contract import ModuleRequest
+from waddlebot.infra.bodies import read_capped
+from waddlebot.infra.signing import SignatureError, sign, verify
+from waddlebot.sdk import Module
+
+log = structlog.get_logger("waddlebot.module_server")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+def create_module_app(module: Module, secret: bytes) -> FastAPI:
+    """A FastAPI app serving ``module``; requests to ``/v1/handle`` must be signed with
+    ``secret``, and every response is signed with it."""
+    if not secret:
+        raise ValueError("a module server needs a non-empty secret")
+
+    app = FastAPI(title=f"waddlebot module {module.name}", version=module.manifest.version)
+
+    def signed(status: int, body: bytes) -> Response:
+        return Response(
+            content=body,
+            status_code=status,
+            media_type="application/json",
+            headers=sign(secret, body),
+        )
+
+    def signed_json(status: int, payload: Any) -> Response:
+        return signed(status, orjson.dumps(payload))
+
+    @app.get("/v1/manifest")
+    async def manifest() -> Response:
+        return signed(200, module.manifest.model_dump_json().encode())
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return signed_json(
+            200, {"status": "ok", "module": module.name, "version": module.manifest.version}
+        )
+
+    @app.post("/v1/handle")
+    async def handle(request: Request) -> Response:
+        body = await read_capped(request, MAX_BODY_BYTES)
+        if body is None:
+            return signed_json(413, {"detail": "request body too large"})
+        try:
+            verify(secret, body, request.headers)
+        except SignatureError as exc:
+            log.warning(
+                "module call refused",
+                module=module.name,
+                reason=exc.reason,
+                client=request.client.host if request.client else None,
+            )
+            return signed_json(401, {"detail": f"invalid signature: {exc.reason}"})
+        try:
+            call = ModuleRequest.model_validate_json(body)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            return signed_json(422, {"detail": errors})
+        try:
+            response = await module.handle(call)
+        except Exception:
+            log.exception(
+                "module handler failed",
+                module=module.name,
+                command=call.command,
+                kind=call.kind,
+                request_id=call.request_id,
+                session_id=call.session_id,
+            )
+            return signed_json(500, {"detail": "module error"})
+        return signed(200, response.model_dump_json().encode())
+
+    return app

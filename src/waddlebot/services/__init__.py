@@ -1,1 +1,0 @@
-"""Application services on top of the database: directory, API keys, audit log."""
