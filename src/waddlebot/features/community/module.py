@@ -22,9 +22,6 @@ from waddlebot.sdk import (
     subcommand_args,
 )
 
-"""``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
-platform (without a leading ``@``), None when unknown."""
-
 COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel", "timezone")
 COMMUNITY_USAGE = (
     "[rename <name> | link <platform> | join <code> | unlink <place> | "

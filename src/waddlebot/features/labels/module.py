@@ -28,9 +28,6 @@ from waddlebot.sdk import (
     subcommand_args,
 )
 
-"""``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
-platform (without a leading ``@``), None when unknown."""
-
 SUBCOMMANDS = ("list", "show", "create", "delete", "add", "remove")
 USAGE = (
     "list | show <user> | create <name> [#colour] [level] [description] | delete <name> | "
