@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, select, update
 
-from waddlebot.infra.audit import audit_row, write_rows
+from waddlebot.infra.audit import write_change
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import ApiKey, User, utcnow
 
@@ -176,18 +176,13 @@ async def create_key(
         session.add(row)
         await session.flush()
         info = _info(row)
-        await write_rows(
+        await write_change(
             session,
-            [
-                audit_row(
-                    "apikey.create",
-                    decision="change",
-                    actor=actor,
-                    target=key_id,
-                    community_id=community_id,
-                    detail={"name": name, "scopes": row.scopes, "kind": kind},
-                )
-            ],
+            "apikey.create",
+            actor=actor,
+            target=key_id,
+            community_id=community_id,
+            detail={"name": name, "scopes": row.scopes, "kind": kind},
         )
     return info, plaintext
 
@@ -233,17 +228,8 @@ async def revoke_key(db: Database, key_id: str, *, actor: str = "") -> bool:
         revoked = result.first()
         if revoked is None:
             return False
-        await write_rows(
-            session,
-            [
-                audit_row(
-                    "apikey.revoke",
-                    decision="change",
-                    actor=actor,
-                    target=key_id,
-                    community_id=revoked.community_id,
-                )
-            ],
+        await write_change(
+            session, "apikey.revoke", actor=actor, target=key_id, community_id=revoked.community_id
         )
     return True
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from waddlebot.core.events import EventType
+from waddlebot.core.language import split_word, words_after
 from waddlebot.core.permissions import Level
 from waddlebot.core.variables import truncate
-from waddlebot.features.timers.parsing import TimerSyntaxError, parse_add, split_word, words_after
+from waddlebot.features.timers.parsing import TimerSyntaxError, parse_add
 from waddlebot.features.timers.service import (
     LIVE_PLATFORMS,
     DuplicateTimer,
@@ -24,10 +25,9 @@ from waddlebot.sdk import (
     Module,
     UsageError,
     joined,
-    pick_subcommand,
     sentence,
-    subcommand_args,
 )
+from waddlebot.sdk.subcommand import add_subcommands
 
 USAGE = (
     "add <name> <minutes> [-lines=N] <message> | list | show <name> | remove <name> | "
@@ -44,16 +44,15 @@ def build_timers_module(service: TimerService) -> Module:
         description="Messages posted every so many minutes while the stream is live",
     )
 
-    @module.command(
+    add_subcommands(
+        module,
         "timer",
+        _HANDLERS,
+        lambda ctx: _Call(ctx, service),
         aliases=("timers",),
         usage=USAGE,
         description="Lists and shows timers; moderators add, remove, enable and disable them",
-        args=subcommand_args(_HANDLERS),
     )
-    async def timer(ctx: Context) -> None:
-        handler = pick_subcommand(ctx, _HANDLERS)
-        await handler(_Call(ctx, service))
 
     @module.on(EventType.STREAM_ONLINE, EventType.STREAM_OFFLINE)
     async def stream(ctx: Context) -> None:
