@@ -27,6 +27,7 @@ from waddlebot.core.contract import (
     Reply,
     Visibility,
 )
+from waddlebot.core.errors import WaddleError
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
@@ -336,7 +337,8 @@ class Module:
         return register
 
     async def handle(self, request: ModuleRequest) -> ModuleResponse:
-        """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``."""
+        """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``, a
+        :class:`WaddleError` a reply of its sentence."""
         ctx = Context(request)
         if request.kind == "command":
             entry = self._commands.get(request.command)
@@ -347,6 +349,8 @@ class Module:
                 await _collect(ctx, handler)
             except UsageError as exc:
                 return ModuleResponse(usage_error=str(exc) or "wrong arguments")
+            except WaddleError as exc:  # a refusal the person can act on: said plainly
+                ctx.reply(sentence(exc.sentence))
         else:
             for handler in self._listeners.get(request.event_type, ()):
                 await _collect(ctx, handler)
