@@ -83,6 +83,11 @@ class LimitReached(WaddleError):
     always has (``KeyLimitReached``)."""
 
 
+REFUSALS = (NotFound, Conflict, NotAllowed, LimitReached)
+"""The kinds chat says plainly. A bare or user error is a mistake in what was typed, which
+some commands answer with their usage line instead."""
+
+
 class Missing(NotFound):
     """``there is no <noun> <mark><name> here``: a named thing of the community."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,7 @@ from waddlebot.core.contract import (
     Reply,
     Visibility,
 )
-from waddlebot.core.errors import WaddleError
+from waddlebot.core.errors import REFUSALS, WaddleError
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
@@ -87,6 +87,15 @@ class Manifest(BaseModel):
 class UsageError(Exception):
     """Raised by a handler when the arguments are wrong; the router answers with the usage
     line of the command and this message."""
+
+
+def usage_unless_refusal(exc: Exception) -> NoReturn:
+    """For a handler's ``except``: a refusal (not found, conflict, not allowed, limit
+    reached) goes on to be said as it is; any other error is a mistake in what was typed and
+    becomes the usage line."""
+    if isinstance(exc, REFUSALS):
+        raise exc
+    raise UsageError(str(exc)) from exc
 
 
 H = TypeVar("H")

@@ -151,17 +151,6 @@ async def community_role(
     return held
 
 
-async def community_admin(
-    community_id: CommunityId,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Principal:
-    """The caller, when they have the admin role in the community (checked before the body
-    and query are, so another community's admin gets 403 whatever they send)."""
-    await community_role(runtime, principal, community_id, "admin")
-    return principal
-
-
 def actor_of(principal: Principal, request: Request) -> str:
     """Who, and from where, for the audit log."""
     host = request.client.host if request.client else "unknown"
