@@ -34,8 +34,7 @@ from waddlebot.features.memories.service import (
     UnknownNumber,
 )
 from waddlebot.features.memories.when import When, parse_when
-from waddlebot.runtime import Runtime
-from waddlebot.web.deps import Member, get_runtime
+from waddlebot.web.deps import Member, Running
 from waddlebot.web.numbers import Count, Id
 
 router = APIRouter(prefix="/api/v1/memories/communities/{community_id}", tags=["memories"])
@@ -57,7 +56,7 @@ class Asking:
     author: Author
 
 
-async def asking(caller: Member, runtime: Runtime = Depends(get_runtime)) -> Asking:
+async def asking(caller: Member, runtime: Running) -> Asking:
     """The caller, when they have a role in the community (403 otherwise), named as in chat."""
     principal = caller.principal
     name = principal.name
