@@ -234,16 +234,28 @@ async def person_named(runtime: Runtime, user_id: int) -> str:
     return f"@{row[1] or row[0] or user_id}"
 
 
-async def whom(runtime: Runtime, caller: CommunityCaller, user_id: int | None) -> tuple[int, str]:
-    """The person a request acts for: the caller, or ``user_id`` (moderators and service
-    accounts only); with their chat name."""
+@dataclass(frozen=True, slots=True)
+class Whom:
+    """The person a request acts for, and how chat names them (``@bob``)."""
+
+    user_id: int
+    name: str
+
+
+async def whom(caller: Member, runtime: Running, body: ForWhom | None = None) -> Whom:
+    """The person a request acts for: the caller, or the body's ``user_id`` (moderators and
+    service accounts only)."""
+    user_id = body.user_id if body else None
     if user_id is None:
         if caller.user_id is None:
             raise UserError("say for whom: give user_id")
         user_id = caller.user_id
     elif user_id != caller.user_id and not caller.moderator:
         raise NotAllowed("acting for someone else needs the moderator role")
-    return user_id, await person_named(runtime, user_id)
+    return Whom(user_id, await person_named(runtime, user_id))
+
+
+ForSomeone = Annotated[Whom, Depends(whom)]
 
 
 # ----- websockets ---------------------------------------------------------------------------

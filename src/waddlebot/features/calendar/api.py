@@ -37,12 +37,11 @@ from waddlebot.runtime import Runtime
 from waddlebot.web.deps import (
     Admin,
     CommunityCaller,
-    ForWhom,
+    ForSomeone,
     Member,
     Moderator,
     Running,
     person_named,
-    whom,
 )
 from waddlebot.web.numbers import Id
 
@@ -228,29 +227,19 @@ async def _decide(
 
 
 @router.post("/events/{event_id}/join", response_model=EventOut)
-async def join(
-    caller: Member,
-    runtime: Running,
-    event_id: Id,
-    body: ForWhom | None = None,
-) -> EventOut:
+async def join(caller: Member, runtime: Running, event_id: Id, whom: ForSomeone) -> EventOut:
     """Go to an event (every occurrence of a recurring one): the caller, or ``user_id``
     (moderator role). Joining twice changes nothing; 409 when it is full."""
-    user_id, name = await whom(runtime, caller, body.user_id if body else None)
-    await runtime.calendar.join(caller.community_id, event_id, user_id, name, actor=caller.actor)
+    await runtime.calendar.join(
+        caller.community_id, event_id, whom.user_id, whom.name, actor=caller.actor
+    )
     return await _one(runtime, caller, event_id)
 
 
 @router.post("/events/{event_id}/leave", response_model=EventOut)
-async def leave(
-    caller: Member,
-    runtime: Running,
-    event_id: Id,
-    body: ForWhom | None = None,
-) -> EventOut:
+async def leave(caller: Member, runtime: Running, event_id: Id, whom: ForSomeone) -> EventOut:
     """Stop going to an event: the caller, or ``user_id`` (moderator role)."""
-    user_id, _ = await whom(runtime, caller, body.user_id if body else None)
-    await runtime.calendar.leave(caller.community_id, event_id, user_id, actor=caller.actor)
+    await runtime.calendar.leave(caller.community_id, event_id, whom.user_id, actor=caller.actor)
     return await _one(runtime, caller, event_id)
 
 

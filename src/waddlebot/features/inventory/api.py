@@ -21,7 +21,7 @@ from waddlebot.features.inventory.service import (
     State,
     UnknownItem,
 )
-from waddlebot.web.deps import ForWhom, Member, Moderator, Running, whom
+from waddlebot.web.deps import ForSomeone, Member, Moderator, Running
 
 router = APIRouter(prefix="/api/v1/inventory/communities/{community_id}", tags=["inventory"])
 
@@ -122,17 +122,11 @@ async def remove_item(caller: Moderator, runtime: Running, name: str) -> Respons
 
 
 @router.post("/items/{name}/checkout", response_model=ItemOut)
-async def checkout(
-    caller: Member,
-    runtime: Running,
-    name: str,
-    body: ForWhom | None = None,
-) -> ItemOut:
+async def checkout(caller: Member, runtime: Running, name: str, whom: ForSomeone) -> ItemOut:
     """Check an item out to the caller, or to ``user_id`` (moderator role). 409 when it is
     out: of two at the same moment, exactly one gets it."""
-    user_id, shown = await whom(runtime, caller, body.user_id if body else None)
     info = await runtime.inventory.checkout(
-        caller.community_id, name, user_id, shown, actor=caller.actor
+        caller.community_id, name, whom.user_id, whom.name, actor=caller.actor
     )
     return ItemOut.of(info)
 
