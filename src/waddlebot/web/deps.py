@@ -94,7 +94,7 @@ async def get_principal(request: Request, runtime: Runtime = Depends(get_runtime
         )
     request.state.principal = principal  # for the audit of a refusal (web/refusals.py)
     if principal.read_only and request.method not in READ_METHODS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only read (scope: read)")
+        raise NotAllowed("this key may only read (scope: read)")
     return principal
 
 
@@ -102,9 +102,7 @@ async def require_service(principal: Principal = Depends(get_principal)) -> Prin
     """Endpoints that act for any community or any person (events in, the console): only
     WaddleBot's own services may call them."""
     if not principal.is_global_service:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "this needs a service API key without a community"
-        )
+        raise NotAllowed("this needs a service API key without a community")
     return principal
 
 
