@@ -18,7 +18,6 @@ from waddlebot.core.permissions import Level
 from waddlebot.core.when import ZoneOf, format_moment
 from waddlebot.features.calendar import (
     CalendarError,
-    CalendarLimit,
     CalendarService,
     EventInfo,
     FeedService,
@@ -37,6 +36,7 @@ from waddlebot.sdk import (
     joined,
     pick_subcommand,
     subcommand_args,
+    usage_unless_refusal,
 )
 from waddlebot.sdk.subcommand import SubcommandCall
 
@@ -136,10 +136,8 @@ async def _add(call: _Call) -> None:
             level=call.ctx.caller_level,
             actor=call.ctx.actor,
         )
-    except CalendarLimit:
-        raise
     except CalendarError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     if event.status == "approved":
         call.ctx.reply(
             f"Added event #{event.id}: {_summary(call, event, event.starts_at)}. "
