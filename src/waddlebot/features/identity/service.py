@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.core.errors import WaddleError
 from waddlebot.features.community.directory import Directory, upsert_role
 from waddlebot.features.identity import apikeys
 from waddlebot.features.labels.service import grants_key
@@ -73,8 +74,8 @@ USER_COLUMNS: list[InstrumentedAttribute[Any]] = [
 ]
 
 
-class IdentityError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class IdentityError(WaddleError):
+    """Something the person asking can fix about linking accounts."""
 
 
 @dataclass(frozen=True, slots=True)

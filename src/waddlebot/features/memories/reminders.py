@@ -41,7 +41,7 @@ from waddlebot.features.memories.common import (
     Author,
     LimitReached,
     NotAllowed,
-    NotFound,
+    UnknownNumber,
     audit_change,
     check_text,
     level_name,
@@ -301,7 +301,7 @@ class ReminderService:
                 .with_for_update()
             )
             if row is None:
-                raise NotFound(KIND, number)
+                raise UnknownNumber(KIND, number)
             own = author.user_id is not None and author.user_id == row.created_by_user_id
             if not (own or author.level is None or author.level >= CHANNEL_LEVEL):
                 raise NotAllowed(
