@@ -23,7 +23,7 @@ from waddlebot.platforms.twitch import api as twitch
 from waddlebot.platforms.twitch import webhook as twitch_webhook
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, health, outages, refusals
+from waddlebot.web import api, errors, health, outages, refusals
 from waddlebot.web.docs import add_docs
 
 
@@ -63,6 +63,7 @@ def create_app(
         redoc_url=None,
     )
     refusals.install(app)
+    errors.install(app)
     outages.install(app)
     add_docs(app)
     app.include_router(health.router)

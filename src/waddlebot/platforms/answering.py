@@ -19,10 +19,9 @@ import orjson
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.ports import Backlogged, Bus, Cache
-from waddlebot.router import keys
 from waddlebot.router.completion import CompletionHub
 
 PENDING, INLINE, DEFERRED = "pending", "inline", "deferred"

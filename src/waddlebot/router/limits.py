@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 
 from waddlebot.core.contract import Caller
+from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.permissions import Level
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.ports import Cache, Limit, RateLimiter
-from waddlebot.router import keys
-from waddlebot.sdk import CommandSpec
 from waddlebot.settings import Settings
 
 WINDOW_SECONDS = 30

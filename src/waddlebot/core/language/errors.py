@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from waddlebot.core.errors import UserError
 
-class WhenError(ValueError):
+
+class WhenError(UserError):
     """A time, a day or a duration as typed cannot be read; the message says what is wrong,
     for the person typing."""
 

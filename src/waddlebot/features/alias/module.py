@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+from waddlebot.core.contract import ActionKind
 from waddlebot.core.language import unquoted
 from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.core.permissions import Level
@@ -23,14 +24,13 @@ from waddlebot.features.alias.service import (
     normalise_expansion,
     target_name,
 )
-from waddlebot.sdk import ArgSpec, Context, Module, UsageError, joined, sentence
+from waddlebot.sdk import ArgSpec, Context, Module, UsageError, joined
 
 Reserved = Callable[[], set[str]]
 """The names (and aliases) of the built-in ``!`` commands."""
 CustomExists = Callable[[int, str], Awaitable[bool]]
 """Whether a community has a custom command of that name."""
 
-RUN_COMMAND = "command.run"
 UNSHADOWABLE = frozenset({"alias", "unalias"})  # or an alias could never be undone
 USAGE = "[name | name='!command args' | add name !command args | remove name] [-f]"
 _DEFINITION = re.compile(r"^(!?[A-Za-z0-9_-]+)=(.*)$", re.DOTALL)
@@ -89,7 +89,7 @@ def build_alias_module(
         if found is None:
             return  # removed between the router's look-up and now: like an unknown name
         line = expand(found.expansion, ctx.args, ctx.caller_name)
-        ctx.action(RUN_COMMAND, text=_typed(line, request.prefix or "!"))
+        ctx.action(ActionKind.RUN_COMMAND, text=_typed(line, request.prefix or "!"))
 
     return module
 
@@ -140,13 +140,9 @@ async def _define(
     if refusal:
         ctx.reply(refusal)
         return
-    try:
-        created = await service.define(
-            request.community_id, name, expansion, forced=forced, actor=ctx.actor
-        )
-    except AliasError as exc:
-        ctx.reply(sentence(str(exc)))
-        return
+    created = await service.define(
+        request.community_id, name, expansion, forced=forced, actor=ctx.actor
+    )
     shown = AliasInfo(name, expansion, forced).shown(prefix)
     verb = "Added" if created else "Changed"
     ctx.reply(f"{verb} alias {prefix}{name} -> {shown}" + (" (forced)." if forced else "."))

@@ -17,11 +17,8 @@ from datetime import datetime, timedelta
 from waddlebot.core.language import ZoneOf, format_moment, span
 from waddlebot.core.permissions import Level
 from waddlebot.features.calendar import (
-    AlreadyDecided,
     CalendarError,
-    CalendarLimit,
     CalendarService,
-    EventFull,
     EventInfo,
     FeedService,
     NewEvent,
@@ -36,7 +33,7 @@ from waddlebot.sdk import (
     Module,
     UsageError,
     joined,
-    sentence,
+    usage_unless_refusal,
 )
 from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands
 
@@ -61,7 +58,6 @@ def build_calendar_module(
         "event",
         _HANDLERS,
         lambda ctx: _Call(ctx, events, feeds, zone, base_url.rstrip("/")),
-        refusals=(CalendarError,),
         aliases=("events",),
         usage=USAGE,
         description="Lists, adds and joins events; moderators approve them",
@@ -135,10 +131,8 @@ async def _add(call: _Call) -> None:
             level=call.ctx.caller_level,
             actor=call.ctx.actor,
         )
-    except CalendarLimit:
-        raise
     except CalendarError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     if event.status == "approved":
         call.ctx.reply(
             f"Added event #{event.id}: {_summary(call, event, event.starts_at)}. "
@@ -210,13 +204,9 @@ async def _show(call: _Call) -> None:
 
 async def _join(call: _Call) -> None:
     event_id = call.event_id()
-    try:
-        event, joined_now = await call.events.join(
-            call.community_id, event_id, call.user_id(), call.me, actor=call.ctx.actor
-        )
-    except EventFull as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    event, joined_now = await call.events.join(
+        call.community_id, event_id, call.user_id(), call.me, actor=call.ctx.actor
+    )
     start = event.next_start(call.now) or event.starts_at
     if joined_now:
         call.ctx.reply(
@@ -256,18 +246,14 @@ async def _decide(call: _Call, approve: bool) -> None:
         return
     event_id = call.event_id(more=True)
     reason = " ".join(call.args[1:])
-    try:
-        event = await call.events.decide(
-            call.community_id,
-            event_id,
-            approve,
-            reason=reason,
-            decider=call.me,
-            actor=call.ctx.actor,
-        )
-    except AlreadyDecided as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    event = await call.events.decide(
+        call.community_id,
+        event_id,
+        approve,
+        reason=reason,
+        decider=call.me,
+        actor=call.ctx.actor,
+    )
     by = f" (added by {event.creator_name})" if event.creator_name else ""
     why = f": {event.reason}" if event.reason else ""
     if approve:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from waddlebot.core.errors import WaddleError
 from waddlebot.infra import metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
@@ -40,8 +41,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class AccountError(ValueError):
-    """The message is meant for the person."""
+class AccountError(WaddleError):
+    """Something the person asking can fix about their portal login."""
 
 
 class LoginThrottled(Exception):

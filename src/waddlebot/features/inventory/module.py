@@ -18,14 +18,10 @@ from waddlebot.core.permissions import Level
 from waddlebot.features.inventory.service import (
     STATES,
     CheckoutInfo,
-    DuplicateItem,
     InventoryError,
     InventoryService,
     ItemInfo,
     ItemTaken,
-    LimitReached,
-    NotOut,
-    NotTheHolder,
     State,
     UnknownItem,
 )
@@ -36,7 +32,7 @@ from waddlebot.sdk import (
     UsageError,
     joined,
     mentioned_user,
-    sentence,
+    usage_unless_refusal,
 )
 from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands
 
@@ -59,8 +55,8 @@ def build_inventory_module(service: InventoryService, find_user: FindUser, zone:
         "inventory",
         _HANDLERS,
         lambda ctx: _Call(ctx, service, find_user, zone),
-        refusals=(InventoryError,),
-        explain=lambda call, exc: call.explain(cast(InventoryError, exc)),
+        refusals=(ItemTaken,),  # other refusals are said as they are (the SDK)
+        explain=lambda call, exc: call.explain(cast(ItemTaken, exc)),
         aliases=("inv",),
         usage=USAGE,
         description="Lists and lends the community's things; moderators add and remove them",
@@ -100,11 +96,9 @@ class _Call(SubcommandCall):
         zone = await self._zone(self.community_id)
         return format_moment(moment, zone, self.service.clock.now())
 
-    async def explain(self, exc: InventoryError) -> str:
-        if isinstance(exc, ItemTaken):
-            since = await self.when(exc.since)
-            return f"{exc.holder} has {exc.name} since {since}"
-        return str(exc)
+    async def explain(self, exc: ItemTaken) -> str:
+        since = await self.when(exc.since)
+        return f"{exc.holder} has {exc.name} since {since}"
 
 
 async def _add(call: _Call) -> None:
@@ -120,11 +114,8 @@ async def _add(call: _Call) -> None:
         info = await call.service.add(
             call.community_id, item, description, labels, actor=call.ctx.actor
         )
-    except (DuplicateItem, LimitReached) as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
     except InventoryError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     tags = f" Labels: {_tags(info)}." if info.labels else ""
     call.ctx.reply(f"Added item {info.name}.{tags}")
 
@@ -177,13 +168,9 @@ async def _checkout(call: _Call) -> None:
 async def _checkin(call: _Call) -> None:
     item = call.item()
     holder = None if call.moderator else call.user_id()
-    try:
-        closed = await call.service.checkin(
-            call.community_id, item, holder_user_id=holder, actor=call.ctx.actor
-        )
-    except (NotOut, NotTheHolder) as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    closed = await call.service.checkin(
+        call.community_id, item, holder_user_id=holder, actor=call.ctx.actor
+    )
     info = await call.service.get(call.community_id, item)
     name = info.name if info else item
     since = await call.when(closed.out_at)
@@ -256,13 +243,8 @@ async def _label(call: _Call) -> None:
             changed = await call.service.remove_label(
                 call.community_id, item, label, actor=call.ctx.actor
             )
-    except LimitReached as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
-    except UnknownItem:
-        raise
     except InventoryError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     tag = f"#{label.removeprefix('#').lower()}"
     if verb == "add":
         said = f"{info.name} now has {tag}." if changed else f"{info.name} has {tag} already."

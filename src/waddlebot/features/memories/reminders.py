@@ -54,7 +54,7 @@ from waddlebot.features.memories.common import (
     LimitReached,
     MemoriesError,
     NotAllowed,
-    NotFound,
+    UnknownNumber,
     check_text,
     level_name,
     next_number,
@@ -357,7 +357,7 @@ class ReminderService(ClaimOnceJob["_Due", "_Due"]):
                 .with_for_update()
             )
             if row is None:
-                raise NotFound(KIND, number)
+                raise UnknownNumber(KIND, number)
             own = author.user_id is not None and author.user_id == row.created_by_user_id
             if not (own or author.level is None or author.level >= CHANNEL_LEVEL):
                 raise NotAllowed(

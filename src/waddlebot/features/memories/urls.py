@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waddlebot.core.errors import Conflict
 from waddlebot.features.memories.common import (
     Author,
     MemoriesError,
@@ -33,7 +34,7 @@ MAX_URLS = 1000  # per community
 MAX_SEARCH_WORDS = 8
 
 
-class DuplicateUrl(MemoriesError):
+class DuplicateUrl(Conflict):
     def __init__(self, number: int) -> None:
         super().__init__(f"that link is saved already, as #{number}")
         self.number = number

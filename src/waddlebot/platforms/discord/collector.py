@@ -20,6 +20,7 @@ import orjson
 import structlog
 
 from waddlebot.core.events import Event
+from waddlebot.core.manifest import CommandSpec
 from waddlebot.infra import metrics
 from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
@@ -39,7 +40,6 @@ from waddlebot.platforms.discord.translate import (
     slash_command,
 )
 from waddlebot.router.completion import CompletionHub
-from waddlebot.sdk import CommandSpec
 from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.discord")
