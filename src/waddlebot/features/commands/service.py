@@ -21,11 +21,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from waddlebot.core.permissions import Level
+from waddlebot.features.commands.models import Counter, CustomCommand
 from waddlebot.features.community.directory import lock_community
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Counter, CustomCommand
 from waddlebot.infra.name_index import CommunityIndex
 from waddlebot.infra.ports import Cache
 from waddlebot.router import keys

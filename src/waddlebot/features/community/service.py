@@ -36,12 +36,13 @@ from waddlebot.features.community.directory import (
     lock_server,
     upsert_role,
 )
+from waddlebot.features.identity.models import LinkCode
 from waddlebot.features.identity.service import hash_code, issue_code
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import dumps_compact
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, User
+from waddlebot.infra.db.models import Community, Entity, Membership, User
 from waddlebot.infra.ports import Cache
 from waddlebot.router import keys
 

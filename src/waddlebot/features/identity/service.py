@@ -20,29 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.community.directory import Directory, upsert_role
 from waddlebot.features.identity import apikeys
+from waddlebot.features.identity.models import Account, ApiKey, LinkCode
+from waddlebot.features.inventory.models import InventoryCheckout, InventoryItem
+from waddlebot.features.labels.models import LabelAssignment
 from waddlebot.features.labels.service import grants_key
+from waddlebot.features.memories.models import Note, Quote, Reminder, SavedUrl
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import (
-    Account,
-    ApiKey,
-    CalendarAttendee,
-    CalendarEvent,
-    Identity,
-    InventoryCheckout,
-    InventoryItem,
-    LabelAssignment,
-    LinkCode,
-    Membership,
-    Note,
-    Quote,
-    Reminder,
-    SavedUrl,
-    User,
-)
+from waddlebot.infra.db.models import Identity, Membership, User
 from waddlebot.infra.ports import Cache
 from waddlebot.router import keys
 

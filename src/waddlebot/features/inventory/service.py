@@ -32,11 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.features.community.directory import lock_community, user_exists
+from waddlebot.features.inventory.models import InventoryCheckout, InventoryItem, InventoryItemLabel
 from waddlebot.features.labels.service import LabelError
 from waddlebot.features.labels.service import check_name as check_label_name
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import InventoryCheckout, InventoryItem, InventoryItemLabel
 
 MAX_NAME = 64
 MAX_DESCRIPTION = 300

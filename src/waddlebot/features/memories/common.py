@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.permissions import Level
 from waddlebot.features.community.directory import lock_community
+from waddlebot.features.memories.models import MemoryCounter
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import MemoryCounter
 
 ADD_LEVEL = Level.VIP  # adds quotes, URLs and notes
 CHANGE_LEVEL = Level.MODERATOR  # edits and removes anyone's
