@@ -14,14 +14,7 @@ import structlog
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.features import builtin_features
 from waddlebot.features.feature import Feature, Key
-from waddlebot.features.shared import (
-    ALIAS_INDEX,
-    CUSTOM_COMMAND_NAMES,
-    DIRECTORY,
-    GRANTS,
-    OVERLAYS,
-    FeatureServices,
-)
+from waddlebot.features.shared import DIRECTORY, FeatureServices, router_services
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
@@ -151,15 +144,11 @@ class Runtime(FeatureServices):
         cleanup.push_async_callback(self.completions.stop)
         self.router = Router(
             ports=self.ports,
-            directory=self.need(DIRECTORY),
             registry=self.registry,
             audit=self.audit,
             settings=settings,
-            grants=self.find(GRANTS),
-            aliases=self.find(ALIAS_INDEX),
-            overlays=self.find(OVERLAYS),
-            custom_commands=self.find(CUSTOM_COMMAND_NAMES),
             feed=feed,
+            **router_services(self),
         )
         await feed.start()  # before the router takes work: no change it should hear is missed
         cleanup.push_async_callback(feed.stop)

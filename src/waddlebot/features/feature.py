@@ -30,7 +30,11 @@ T = TypeVar("T")
 
 
 class Provider(Protocol):
-    def need(self, key: Key[T]) -> T: ...
+    def need(self, key: Key[T]) -> T:
+        """The service under ``key``; a feature set up earlier must have provided it."""
+
+    def find(self, key: Key[T]) -> T | None:
+        """The service under ``key``, or None when no feature provides it."""
 
 
 class Key(Generic[T]):
@@ -79,7 +83,6 @@ class Host(Provider, Protocol):
         """Where a collector can deliver a private message."""
 
     def provide(self, key: Key[T], service: T) -> T: ...
-    def find(self, key: Key[T]) -> T | None: ...
     def add_module(self, module: Module) -> None:
         """Register the feature's chat module, in the role its feature declares."""
 
@@ -135,7 +138,8 @@ async def _nothing(host: Host) -> None:
 class Feature:
     """One built-in feature. ``person_columns`` are moved to the user that stays by a plain
     update when two users become one; ``person_merges`` move the rest; ``kept_columns`` name
-    columns that look like a person but are not moved, each with the reason."""
+    columns that look like a person but are not moved, each with the reason. ``always_on``:
+    every built-in is; one that is not would be switched on by its ``settings`` section."""
 
     name: str
     setup: Callable[[Host], Awaitable[None]] = _nothing

@@ -4,9 +4,9 @@ asks for its key here and never imports the other's chat module."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
-from waddlebot.features.feature import Key
+from waddlebot.features.feature import Key, Provider
 
 if TYPE_CHECKING:
     from waddlebot.features.alias.service import AliasService
@@ -50,6 +50,25 @@ ALIASES: Key[AliasService] = Key("aliases")  # alias
 GRANTS: Key[LevelGrants] = Key("level grants")  # labels
 ALIAS_INDEX: Key[AliasIndex] = Key("alias index")  # alias
 CUSTOM_COMMAND_NAMES: Key[CustomCommandNames] = Key("custom command names")  # commands
+
+
+class RouterServices(TypedDict):
+    directory: Directory
+    grants: LevelGrants | None
+    aliases: AliasIndex | None
+    overlays: OverlayPublisher | None
+    custom_commands: CustomCommandNames | None
+
+
+def router_services(host: Provider) -> RouterServices:
+    """The router's arguments that features provide, once they are set up."""
+    return RouterServices(
+        directory=host.need(DIRECTORY),
+        grants=host.find(GRANTS),
+        aliases=host.find(ALIAS_INDEX),
+        overlays=host.find(OVERLAYS),
+        custom_commands=host.find(CUSTOM_COMMAND_NAMES),
+    )
 
 
 class FeatureServices:
