@@ -48,11 +48,12 @@ from waddlebot.features.memories.common import (
     next_number,
     utc,
 )
+from waddlebot.features.memories.models import Reminder
 from waddlebot.features.memories.when import Repeat, When, first_due, next_due, parse_time_of_day
 from waddlebot.infra import outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Entity, Identity, Reminder
+from waddlebot.infra.db.models import Entity, Identity
 from waddlebot.infra.ports import Bus
 
 log = structlog.get_logger(__name__)
