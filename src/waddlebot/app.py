@@ -8,13 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from waddlebot import __version__
-from waddlebot.features.calendar import api as calendar_api
-from waddlebot.features.commands import api as commands
-from waddlebot.features.identity import api as identity
-from waddlebot.features.inventory import api as inventory_api
-from waddlebot.features.labels import api as labels
-from waddlebot.features.memories import api as memories_api
-from waddlebot.features.overlay import web as overlay_web
+from waddlebot.features import builtin_features
 from waddlebot.platforms.console import ws as console_ws
 from waddlebot.platforms.discord import interactions as discord_interactions
 from waddlebot.platforms.slack import api as slack
@@ -69,14 +63,6 @@ def create_app(
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)
-        app.include_router(labels.router)
-        app.include_router(commands.router)
-        app.include_router(memories_api.router)
-        app.include_router(inventory_api.router)
-        app.include_router(calendar_api.router)
-        app.include_router(calendar_api.feed_router)
-        app.include_router(identity.router)
-        app.include_router(identity.login_router)
         app.include_router(twitch.api_router)
         app.include_router(slack.api_router)
         app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
@@ -90,9 +76,11 @@ def create_app(
     if "slack" in chosen:
         app.include_router(slack_webhook.router)
         app.include_router(slack.oauth_router)
-    if "browser_source" in chosen:
-        overlay_web.hide_tokens_in_logs()
-        app.include_router(overlay_web.router)
+    for feature in builtin_features():
+        for route in feature.routes_for(chosen):
+            if route.on_include is not None:
+                route.on_include()
+            app.include_router(route.router)
     return app
 
 

@@ -26,12 +26,13 @@ from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.language import When
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import Directory
+from waddlebot.features.memories.models import Reminder
 from waddlebot.features.memories.reminders import CLAIM
 from waddlebot.features.memories.service import Author, Place, ReminderService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import Community, Entity, Reminder
+from waddlebot.infra.db.models import Community, Entity
+from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.platforms.console import ConsoleSession
 from waddlebot.runtime import Runtime

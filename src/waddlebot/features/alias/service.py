@@ -18,11 +18,11 @@ from sqlalchemy import delete, func, select
 
 from waddlebot.core.errors import WaddleError
 from waddlebot.core.parser import SERVERLESS_PREFIX, parse_command, quote_arg
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.alias.models import Alias
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Alias
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.name_index import CommunityIndex
 from waddlebot.infra.ports import Cache
 

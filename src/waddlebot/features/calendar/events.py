@@ -37,13 +37,14 @@ from waddlebot.core.errors import (
     WaddleError,
 )
 from waddlebot.core.permissions import Level
+from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.calendar.parsing import MAX_DURATION
 from waddlebot.features.calendar.recurrence import current_or_next, next_reminder
-from waddlebot.features.community.directory import lock_community, user_exists
 from waddlebot.features.labels.service import LabelService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import CalendarAttendee, CalendarEvent, Community, Entity
+from waddlebot.infra.db.models import Community, Entity
+from waddlebot.infra.directory import lock_community, user_exists
 
 AUTOAPPROVE_LABEL = "event-autoapprove"
 SETTINGS_KEY = "calendar"  # in a community's settings: {"reminders": [minutes, ...]}

@@ -36,10 +36,11 @@ from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.language import format_moment, span
 from waddlebot.core.variables import truncate
 from waddlebot.features.calendar.events import reminder_offsets
+from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.calendar.recurrence import next_occurrence, next_reminder
 from waddlebot.infra import outbox
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import CalendarAttendee, CalendarEvent, Community, Entity
+from waddlebot.infra.db.models import Community, Entity
 from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus
 

@@ -22,12 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from waddlebot.core.errors import Conflict, Missing, Taken, WaddleError
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.commands.models import Counter, CustomCommand
 from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Counter, CustomCommand
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.name_index import CommunityIndex
 from waddlebot.infra.ports import Cache
 

@@ -31,19 +31,20 @@ from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.errors import NotAllowed, NotFound, UnknownCommunity, WaddleError
 from waddlebot.core.events import PLATFORMS
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import (
-    Directory,
-    lock_community,
-    lock_server,
-    upsert_role,
-)
+from waddlebot.features.identity.models import LinkCode
 from waddlebot.features.identity.service import hash_code, issue_code
 from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import dumps_compact
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, User
+from waddlebot.infra.db.models import Community, Entity, Membership, User
+from waddlebot.infra.directory import (
+    Directory,
+    lock_community,
+    lock_server,
+    upsert_role,
+)
 from waddlebot.infra.ports import Cache
 
 MAX_NAME = 200

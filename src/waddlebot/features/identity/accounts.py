@@ -24,10 +24,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from waddlebot.core.errors import WaddleError
+from waddlebot.features.identity.models import Account
 from waddlebot.infra import metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Account, User
+from waddlebot.infra.db.models import User
 from waddlebot.infra.ports import Cache, Limit, RateLimiter
 
 SESSION_PREFIX = "wbs_"

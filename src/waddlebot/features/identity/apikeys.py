@@ -25,9 +25,10 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, func, select, update
 
 from waddlebot.core.errors import Conflict, LimitReached, UserError
+from waddlebot.features.identity.models import ApiKey
 from waddlebot.infra.audit import write_change
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import ApiKey, User, utcnow
+from waddlebot.infra.db.models import User, utcnow
 
 PREFIX = "wbk_"
 KEY_ID_LENGTH = 12

@@ -40,12 +40,12 @@ from waddlebot.core.errors import (
     UnknownPerson,
     WaddleError,
 )
-from waddlebot.features.community.directory import lock_community, user_exists
+from waddlebot.features.inventory.models import InventoryCheckout, InventoryItem, InventoryItemLabel
 from waddlebot.features.labels.service import LabelError
 from waddlebot.features.labels.service import check_name as check_label_name
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import InventoryCheckout, InventoryItem, InventoryItemLabel
+from waddlebot.infra.directory import lock_community, user_exists
 
 MAX_NAME = 64
 MAX_DESCRIPTION = 300

@@ -27,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.errors import LimitReached, Missing, Taken, UnknownCommunity, WaddleError
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.labels.models import LABEL_TARGETS, Label, LabelAssignment
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import LABEL_TARGETS, Community, Label, LabelAssignment
+from waddlebot.infra.db.models import Community
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.ports import Cache
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")

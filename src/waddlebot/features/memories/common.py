@@ -7,7 +7,7 @@ time zone, which the services are handed as a :data:`~waddlebot.core.language.Zo
 Numbers are per community and per kind (quote #1, URL #1...), count up, and are never given
 twice: the last one given lives in ``memory_counters``, so removing #7 leaves a gap rather
 than handing 7 to the next quote. Every add first locks the community's row
-(:func:`~waddlebot.features.community.directory.lock_community`), so the count against a limit, the
+(:func:`~waddlebot.infra.directory.lock_community`), so the count against a limit, the
 next number and the insert cannot interleave with another writer's, in any process.
 
 Quotes, links and notes are kept alike (:class:`NumberedService`): got by number, listed in
@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.errors import LimitReached, NotAllowed, UnknownNumber, UserError
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.memories.models import MemoryCounter
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import MemoryCounter
+from waddlebot.infra.directory import lock_community
 
 ADD_LEVEL = Level.VIP  # adds quotes, URLs and notes
 CHANGE_LEVEL = Level.MODERATOR  # edits and removes anyone's

@@ -60,10 +60,11 @@ from waddlebot.features.memories.common import (
     next_number,
     utc,
 )
+from waddlebot.features.memories.models import Reminder
 from waddlebot.infra import outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Entity, Identity, Reminder
+from waddlebot.infra.db.models import Entity, Identity
 from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus
 

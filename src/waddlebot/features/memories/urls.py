@@ -26,7 +26,7 @@ from waddlebot.features.memories.common import (
     check_add,
     check_text,
 )
-from waddlebot.infra.db.models import SavedUrl
+from waddlebot.features.memories.models import SavedUrl
 
 MAX_URL = 500
 MAX_TITLE = 150

@@ -39,11 +39,13 @@ from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.errors import Missing, Taken, WaddleError
 from waddlebot.core.variables import StandardVariables, VariableContext, render
 from waddlebot.features.commands.service import NAME_PATTERN
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.community.models import StreamState
+from waddlebot.features.timers.models import Timer
 from waddlebot.infra import keys, outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Entity, StreamState, Timer
+from waddlebot.infra.db.models import Entity
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus, Cache
 
