@@ -12,6 +12,7 @@ from waddlebot.sdk import (
     Context,
     Module,
     UsageError,
+    joined,
     pick_subcommand,
     sentence,
     subcommand_args,
@@ -45,6 +46,18 @@ def add_subcommands(
             await handler(made)
         except refusals as exc:
             ctx.reply(sentence(await explain(made, exc) if explain else str(exc)))
+
+
+def nothing_after(rest: object, verb: str) -> None:
+    """A usage error unless ``rest``, what follows the subcommand ``verb``, is empty."""
+    if rest:
+        raise UsageError(f"{verb} takes nothing after it")
+
+
+def reply_list(ctx: Context, heading: str, items: list[str], empty: str, limit: int = 400) -> None:
+    """``<heading>: a, b, c`` (cut short past ``limit`` characters), or ``empty`` when there
+    are none."""
+    ctx.reply(f"{heading}: {joined(items, limit)}" if items else empty)
 
 
 class SubcommandCall:

@@ -25,7 +25,7 @@ from waddlebot.sdk import (
     joined,
     mentioned_user,
 )
-from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands
+from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands, nothing_after, reply_list
 
 USAGE = (
     "list | show <user> | create <name> [#colour] [level] [description] | delete <name> | "
@@ -82,13 +82,9 @@ class _Call(SubcommandCall):
 
 
 async def _list(call: _Call) -> None:
-    if call.args:
-        raise UsageError("list takes nothing after it")
+    nothing_after(call.args, "list")
     found = await call.labels.list(call.community_id)
-    if not found:
-        call.ctx.reply("No labels yet.")
-        return
-    call.ctx.reply(f"Labels: {joined([_described(label) for label in found])}")
+    reply_list(call.ctx, "Labels", [_described(label) for label in found], "No labels yet.")
 
 
 async def _show(call: _Call) -> None:

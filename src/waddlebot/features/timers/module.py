@@ -23,11 +23,10 @@ from waddlebot.sdk import (
     Context,
     Module,
     UsageError,
-    joined,
     sentence,
     usage_unless_refusal,
 )
-from waddlebot.sdk.subcommand import add_subcommands
+from waddlebot.sdk.subcommand import add_subcommands, nothing_after, reply_list
 
 USAGE = (
     "add <name> <minutes> [-lines=N] <message> | list | show <name> | remove <name> | "
@@ -119,14 +118,10 @@ async def _add(call: _Call) -> None:
 
 
 async def _list(call: _Call) -> None:
-    if call.rest:
-        raise UsageError("list takes nothing after it")
+    nothing_after(call.rest, "list")
     timers = await call.service.list(call.community_id)
-    if not timers:
-        call.ctx.reply("No timers yet.")
-        return
     shown = [f"{t.name} ({_summary(t, call.entity_id)})" for t in timers]
-    call.ctx.reply(f"Timers: {joined(shown, MAX_LISTED)}")
+    reply_list(call.ctx, "Timers", shown, "No timers yet.", MAX_LISTED)
 
 
 async def _show(call: _Call) -> None:
