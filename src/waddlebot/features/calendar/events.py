@@ -44,6 +44,7 @@ from waddlebot.features.labels.service import LabelService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity
+from waddlebot.infra.db.records import record_of
 from waddlebot.infra.directory import lock_community, user_exists
 
 AUTOAPPROVE_LABEL = "event-autoapprove"
@@ -596,23 +597,10 @@ async def _event(
 
 
 def _info(row: CalendarEvent, going: int) -> EventInfo:
-    return EventInfo(
-        id=row.id,
-        community_id=row.community_id,
-        entity_id=row.entity_id,
-        title=row.title,
-        description=row.description,
+    return record_of(
+        EventInfo,
+        row,
         starts_at=row.starts_at.astimezone(UTC),
-        duration_minutes=row.duration_minutes,
-        timezone=row.timezone,
-        rrule=row.rrule,
-        capacity=row.capacity,
-        status=row.status,
-        creator_user_id=row.creator_user_id,
-        creator_name=row.creator_name,
         decided_by_name=row.decided_by,
-        reason=row.reason,
         going=int(going or 0),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )

@@ -27,6 +27,7 @@ from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.records import record_of
 from waddlebot.infra.directory import lock_community
 from waddlebot.infra.name_index import CommunityIndex
 from waddlebot.infra.ports import Cache
@@ -121,19 +122,7 @@ def _check_changes(changes: Changes) -> None:
 
 
 def _info(row: CustomCommand) -> CommandInfo:
-    return CommandInfo(
-        id=row.id,
-        community_id=row.community_id,
-        name=row.name,
-        response=row.response,
-        level=row.level,
-        cooldown=row.cooldown,
-        user_cooldown=row.user_cooldown,
-        alias_of=row.alias_of,
-        enabled=row.enabled,
-        count=row.count,
-        created_by=row.created_by,
-    )
+    return record_of(CommandInfo, row)
 
 
 class CustomCommandService:

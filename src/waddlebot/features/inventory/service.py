@@ -45,6 +45,7 @@ from waddlebot.features.labels.service import LabelError
 from waddlebot.features.labels.service import check_name as check_label_name
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.records import record_of
 from waddlebot.infra.directory import lock_community, user_exists
 
 MAX_NAME = 64
@@ -503,18 +504,7 @@ async def _labels(session: AsyncSession, item_id: int) -> builtins.list[str]:
 
 
 def _info(row: InventoryItem, labels: Iterable[str]) -> ItemInfo:
-    return ItemInfo(
-        id=row.id,
-        community_id=row.community_id,
-        name=row.name,
-        description=row.description,
-        labels=tuple(labels),
-        holder_user_id=row.holder_user_id,
-        holder_name=row.holder_name,
-        checked_out_at=row.checked_out_at,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
+    return record_of(ItemInfo, row, labels=tuple(labels))
 
 
 def _escape_like(text: str) -> str:

@@ -170,6 +170,21 @@ class NumberedService(Generic[Info]):
             what=self.plural,
         )
 
+    async def _added(
+        self, session: AsyncSession, community_id: int, number: int, author: Author, **columns: Any
+    ) -> Any:
+        """A new row of the community numbered ``number``, added by ``author``, stored."""
+        row = self.model(
+            community_id=community_id,
+            number=number,
+            added_by=author.name[:256],
+            added_by_user_id=author.user_id,
+            **columns,
+        )
+        session.add(row)
+        await session.flush()
+        return row
+
     async def _page(
         self,
         where: ColumnElement[bool],

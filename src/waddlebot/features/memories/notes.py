@@ -28,6 +28,7 @@ from waddlebot.features.memories.common import (
 )
 from waddlebot.features.memories.models import Note, NoteLabel
 from waddlebot.infra.db.models import utcnow
+from waddlebot.infra.db.records import record_of
 
 MAX_TEXT = 400
 MAX_LABELS = 10  # per note
@@ -65,15 +66,7 @@ def check_labels(typed: Iterable[str]) -> tuple[str, ...]:
 
 
 def _info(row: Note, labels: Iterable[str]) -> NoteInfo:
-    return NoteInfo(
-        number=row.number,
-        text=row.text,
-        labels=tuple(sorted(labels)),
-        added_by=row.added_by,
-        added_by_user_id=row.added_by_user_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return record_of(NoteInfo, row, labels=tuple(sorted(labels)))
 
 
 class NoteService(NumberedService[NoteInfo]):
@@ -94,15 +87,7 @@ class NoteService(NumberedService[NoteInfo]):
         wanted = check_labels(labels)
         async with self.db.session() as session:
             number = await self._next_number(session, community_id)
-            row = Note(
-                community_id=community_id,
-                number=number,
-                text=text,
-                added_by=author.name[:256],
-                added_by_user_id=author.user_id,
-            )
-            session.add(row)
-            await session.flush()
+            row = await self._added(session, community_id, number, author, text=text)
             session.add_all(
                 NoteLabel(note_id=row.id, label=label, community_id=community_id)
                 for label in wanted

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from waddlebot.features.memories.common import Author, NumberedService, check_add, check_text
 from waddlebot.features.memories.models import Quote
 from waddlebot.features.memories.search import matching, parse_search
+from waddlebot.infra.db.records import record_of
 
 MAX_TEXT = 400
 MAX_NAME = 64
@@ -49,18 +50,7 @@ class Speaker:
 
 
 def _info(row: Quote) -> QuoteInfo:
-    return QuoteInfo(
-        number=row.number,
-        text=row.text,
-        said_by=row.said_by,
-        said_by_user_id=row.said_by_user_id,
-        added_by=row.added_by,
-        added_by_user_id=row.added_by_user_id,
-        platform=row.platform,
-        game=row.game,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return record_of(QuoteInfo, row)
 
 
 def _speaker_name(speaker: Speaker | None) -> str:
@@ -96,20 +86,18 @@ class QuoteService(NumberedService[QuoteInfo]):
         name = _speaker_name(said_by)
         async with self.db.session() as session:
             number = await self._next_number(session, community_id)
-            row = Quote(
-                community_id=community_id,
-                number=number,
+            row = await self._added(
+                session,
+                community_id,
+                number,
+                author,
                 text=text,
                 said_by=name,
                 said_by_user_id=said_by.user_id if said_by else None,
-                added_by=author.name[:256],
-                added_by_user_id=author.user_id,
                 platform=platform,
                 entity_id=entity_id,
                 game=game[:MAX_GAME],
             )
-            session.add(row)
-            await session.flush()
             info = _info(row)
         self._audit(
             "quote.add",

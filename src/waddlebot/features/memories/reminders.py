@@ -65,6 +65,7 @@ from waddlebot.infra import outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity, Identity
+from waddlebot.infra.db.records import record_of
 from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus
 
@@ -159,23 +160,7 @@ class ReminderInfo:
 
 
 def _info(row: Reminder) -> ReminderInfo:
-    return ReminderInfo(
-        number=row.number,
-        text=row.text,
-        entity_id=row.entity_id,
-        platform=row.platform,
-        channel_id=row.channel_id,
-        to_user=row.to_user,
-        due_at=row.due_at,
-        repeat=cast(Repeat, row.repeat),
-        weekday=row.weekday,
-        time_of_day=row.time_of_day,
-        timezone=row.timezone,
-        created_by=row.created_by,
-        created_by_user_id=row.created_by_user_id,
-        runs=row.runs,
-        created_at=row.created_at,
-    )
+    return record_of(ReminderInfo, row, repeat=cast(Repeat, row.repeat))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from waddlebot.features.memories.common import (
     check_text,
 )
 from waddlebot.features.memories.models import SavedUrl
+from waddlebot.infra.db.records import record_of
 
 MAX_URL = 500
 MAX_TITLE = 150
@@ -51,14 +52,7 @@ class UrlInfo:
 
 
 def _info(row: SavedUrl) -> UrlInfo:
-    return UrlInfo(
-        number=row.number,
-        url=row.url,
-        title=row.title,
-        added_by=row.added_by,
-        added_by_user_id=row.added_by_user_id,
-        created_at=row.created_at,
-    )
+    return record_of(UrlInfo, row)
 
 
 def check_url(typed: str) -> str:
@@ -118,16 +112,7 @@ class UrlService(NumberedService[UrlInfo]):
             )
             if taken is not None:
                 raise DuplicateUrl(taken)  # rolls back: the number is not used up
-            row = SavedUrl(
-                community_id=community_id,
-                number=number,
-                url=url,
-                title=title,
-                added_by=author.name[:256],
-                added_by_user_id=author.user_id,
-            )
-            session.add(row)
-            await session.flush()
+            row = await self._added(session, community_id, number, author, url=url, title=title)
             info = _info(row)
         self._audit("url.add", author, community_id, number, {"url": url, "title": title})
         return info

@@ -45,6 +45,7 @@ from waddlebot.infra import keys, outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity
+from waddlebot.infra.db.records import record_of
 from waddlebot.infra.directory import lock_community
 from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus, Cache
@@ -121,21 +122,7 @@ def next_run(seen: datetime, interval_minutes: int, now: datetime) -> datetime:
 
 
 def _info(row: Timer) -> TimerInfo:
-    return TimerInfo(
-        id=row.id,
-        community_id=row.community_id,
-        entity_id=row.entity_id,
-        name=row.name,
-        message=row.message,
-        interval_minutes=row.interval_minutes,
-        min_lines=row.min_lines,
-        enabled=row.enabled,
-        next_run_at=row.next_run_at,
-        last_run_at=row.last_run_at,
-        runs=row.runs,
-        lines_mark=row.lines_mark,
-        created_by=row.created_by,
-    )
+    return record_of(TimerInfo, row)
 
 
 @dataclass(frozen=True, slots=True)
