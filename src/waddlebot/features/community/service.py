@@ -159,14 +159,7 @@ class CommunityService:
             await session.execute(
                 update(Community).where(Community.id == community_id).values(name=new)
             )
-        self._audit.record(
-            "community.rename",
-            decision="change",
-            actor=actor,
-            target=new,
-            community_id=community_id,
-            detail={"old": old},
-        )
+        self._changed("community.rename", actor, new, community_id, {"old": old})
         return new
 
     # ----- time zone ----------------------------------------------------------------------
@@ -195,14 +188,7 @@ class CommunityService:
                 .where(Community.id == community_id)
                 .values(settings={**settings, TIMEZONE: zone.key}, timezone=zone.key)
             )
-        self._audit.record(
-            "community.timezone",
-            decision="change",
-            actor=actor,
-            target=zone.key,
-            community_id=community_id,
-            detail={"old": old},
-        )
+        self._changed("community.timezone", actor, zone.key, community_id, {"old": old})
         return zone
 
     # ----- platform roles mapped to levels ------------------------------------------------
@@ -227,13 +213,12 @@ class CommunityService:
             row.settings = {**settings, ROLE_LEVELS: mapped}  # a new dict: JSON is replaced
         given = orjson.dumps(await self._role_levels(server))
         await self._feed.write(ROLE_LEVEL_CHANGES, [(_role_levels_key(server), given)], CACHE_TTL)
-        self._audit.record(
+        self._changed(
             "community.role_level",
-            decision="change",
-            actor=actor,
-            target=f"{server}:role:{role_id}",
-            community_id=community_id,
-            detail={"level": level},
+            actor,
+            f"{server}:role:{role_id}",
+            community_id,
+            {"level": level},
         )
 
     async def role_levels(self, server: str) -> dict[str, int]:
@@ -283,13 +268,7 @@ class CommunityService:
                 community_id=community_id,
                 void_by=(LinkCode.community_id,),
             )
-        self._audit.record(
-            "community.link.start",
-            decision="change",
-            actor=str(actor_user_id),
-            target=platform,
-            community_id=community_id,
-        )
+        self._changed("community.link.start", str(actor_user_id), platform, community_id)
         return code
 
     async def join(self, code: str, entity_id: str, platform: str, actor: str) -> tuple[int, int]:
@@ -342,18 +321,8 @@ class CommunityService:
             if moved.rowcount != 1:  # pragma: no cover - the row is locked above
                 raise CommunityError("this place just moved; try again")
             cached = await _cache_value(session, target)
-        await self._feed.write(
-            keys.ENTITY_CHANGES, [(keys.entity_key(entity_id), cached)], CACHE_TTL
-        )
-        for community_id, detail in ((target, {"from": previous}), (previous, {"to": target})):
-            self._audit.record(
-                "community.join",
-                decision="change",
-                actor=actor,
-                target=entity_id,
-                community_id=community_id,
-                detail=detail,
-            )
+        sides = ((target, {"from": previous}), (previous, {"to": target}))
+        await self._moved("community.join", actor, entity_id, cached, sides)
         return target, previous
 
     async def attach(
@@ -409,14 +378,7 @@ class CommunityService:
             keys.ENTITY_CHANGES, [(keys.entity_key(e), cached) for e in moved], CACHE_TTL
         )
         if previous != community_id:
-            self._audit.record(
-                "community.attach",
-                decision="change",
-                actor=actor,
-                target=entity_id,
-                community_id=community_id,
-                detail={"from": previous},
-            )
+            self._changed("community.attach", actor, entity_id, community_id, {"from": previous})
         return previous
 
     async def unlink(self, community_id: int, entity_id: str, actor: str) -> int:
@@ -451,18 +413,8 @@ class CommunityService:
             place.community_id = fresh.id
             new_id, new_prefix = fresh.id, fresh.prefix
         fresh_entry = dumps_compact([new_id, new_prefix, False])
-        await self._feed.write(
-            keys.ENTITY_CHANGES, [(keys.entity_key(entity_id), fresh_entry)], CACHE_TTL
-        )
-        for at, detail in ((community_id, {"to": new_id}), (new_id, {"from": community_id})):
-            self._audit.record(
-                "community.unlink",
-                decision="change",
-                actor=actor,
-                target=entity_id,
-                community_id=at,
-                detail=detail,
-            )
+        sides = ((community_id, {"to": new_id}), (new_id, {"from": community_id}))
+        await self._moved("community.unlink", actor, entity_id, fresh_entry, sides)
         return new_id
 
     async def entity_of(self, community_id: int, given: str) -> str | None:
@@ -539,6 +491,47 @@ class CommunityService:
             ).all()
         found = [(str(name), str(role)) for name, role in rows]
         return sorted(found, key=lambda item: (_ROLE_ORDER[item[1]], item[0].lower()))
+
+    def _changed(
+        self,
+        action: str,
+        actor: str,
+        target: str,
+        community_id: int,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Audit a change in the community (``target``: what changed, as the log names it)."""
+        self._audit.record(
+            action,
+            decision="change",
+            actor=actor,
+            target=target,
+            community_id=community_id,
+            detail=detail,
+        )
+
+    async def _moved(
+        self,
+        action: str,
+        actor: str,
+        entity_id: str,
+        entry: bytes,
+        sides: tuple[tuple[int, dict[str, Any]], ...],
+    ) -> None:
+        """A place moved between communities: its cached entry is replaced, and the move is
+        audited in each of the ``sides`` (a community, and what the log says there)."""
+        await self._feed.write(
+            keys.ENTITY_CHANGES, [(keys.entity_key(entity_id), entry)], CACHE_TTL
+        )
+        for community_id, detail in sides:
+            self._audit.record(
+                action,
+                decision="change",
+                actor=actor,
+                target=entity_id,
+                community_id=community_id,
+                detail=detail,
+            )
 
     async def _after_role_change(
         self, community_id: int, user_id: int, change: RoleChange, action: str, actor: str

@@ -32,6 +32,7 @@ from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community
+from waddlebot.infra.db.records import record_of
 from waddlebot.infra.directory import lock_community
 from waddlebot.infra.ports import Cache
 
@@ -186,14 +187,7 @@ def limits_from_settings(settings: Mapping[str, Any] | None) -> dict[str, int]:
 
 
 def _info(label: Label) -> LabelInfo:
-    return LabelInfo(
-        label.id,
-        label.community_id,
-        label.name,
-        label.colour,
-        label.description,
-        label.grants_level,
-    )
+    return record_of(LabelInfo, label)
 
 
 GRANTS_TTL = 300.0
@@ -225,6 +219,20 @@ class LabelService:
         self._feed = feed or (ChangeFeed.unshared(cache) if cache is not None else None)
         if self._feed is not None:
             self._feed.watch(GRANT_CHANGES)
+
+    async def _assignments_changed(
+        self, action: str, actor: str, community_id: int, target: str, **detail: Any
+    ) -> None:
+        """Who has which label changed: the cached grants go, and the change is audited."""
+        await self._forget_grants(community_id)
+        self.audit.record(
+            action,
+            decision="change",
+            actor=actor,
+            target=target,
+            community_id=community_id,
+            detail=detail,
+        )
 
     async def _forget_grants(self, *community_ids: int) -> None:
         if self._feed is not None and community_ids:
@@ -276,9 +284,8 @@ class LabelService:
             session.add(label)
             await session.flush()
             info = _info(label)
-        self.audit.record(
+        self.audit.change(
             "label.create",
-            decision="change",
             actor=actor,
             target=f"label:{name}",
             community_id=community_id,
@@ -306,14 +313,13 @@ class LabelService:
                 delete(LabelAssignment).where(LabelAssignment.label_id == label.id)
             )
             await session.execute(delete(Label).where(Label.id == label.id))
-        await self._forget_grants(community_id)
-        self.audit.record(
+        await self._assignments_changed(
             "label.delete",
-            decision="change",
-            actor=actor,
-            target=f"label:{name}",
-            community_id=community_id,
-            detail={"grants_level": label.grants_level, "assignments": had or 0},
+            actor,
+            community_id,
+            f"label:{name}",
+            grants_level=label.grants_level,
+            assignments=had or 0,
         )
         return int(had or 0)
 
@@ -342,12 +348,8 @@ class LabelService:
                 .where(Community.id == community_id)
                 .values(settings={**settings, "labels": limits})
             )
-        self.audit.record(
-            "label.limits",
-            decision="change",
-            actor=actor,
-            community_id=community_id,
-            detail=dict(changes),
+        self.audit.change(
+            "label.limits", actor=actor, community_id=community_id, detail=dict(changes)
         )
         return limits
 
@@ -442,18 +444,14 @@ class LabelService:
                 existing.created_at,
                 existing.expires_at,
             )
-        await self._forget_grants(community_id)
-        self.audit.record(
+        await self._assignments_changed(
             "label.apply",
-            decision="change",
-            actor=actor,
-            target=f"{target_type}:{target_id}",
-            community_id=community_id,
-            detail={
-                "label": name,
-                "expires_at": expires_at.isoformat() if expires_at else None,
-                "renewed": live,
-            },
+            actor,
+            community_id,
+            f"{target_type}:{target_id}",
+            label=name,
+            expires_at=expires_at.isoformat() if expires_at else None,
+            renewed=live,
         )
         return assignment
 
@@ -489,14 +487,8 @@ class LabelService:
             ).all()
         removed = any(_is_live(row[0], now) for row in expires)
         if removed:
-            await self._forget_grants(community_id)
-            self.audit.record(
-                "label.remove",
-                decision="change",
-                actor=actor,
-                target=f"{target_type}:{target_id}",
-                community_id=community_id,
-                detail={"label": name},
+            await self._assignments_changed(
+                "label.remove", actor, community_id, f"{target_type}:{target_id}", label=name
             )
         return removed
 
@@ -603,21 +595,17 @@ class LabelService:
                         for target in new
                     ],
                 )
-        await self._forget_grants(community_id)
-        self.audit.record(
+        await self._assignments_changed(
             "label.bulk_apply",
-            decision="change",
-            actor=actor,
-            target=f"label:{name}",
-            community_id=community_id,
-            detail={
-                "label": name,
-                "target_type": target_type,
-                "targets": targets,
-                "added": len(fresh),
-                "renewed": len(renewed),
-                "expires_at": expires_at.isoformat() if expires_at else None,
-            },
+            actor,
+            community_id,
+            f"label:{name}",
+            label=name,
+            target_type=target_type,
+            targets=targets,
+            added=len(fresh),
+            renewed=len(renewed),
+            expires_at=expires_at.isoformat() if expires_at else None,
         )
         return len(fresh)
 
@@ -767,7 +755,7 @@ class LabelService:
             )
             purged = int(result.rowcount or 0)
         if purged:
-            self.audit.record("label.purge", decision="change", detail={"assignments": purged})
+            self.audit.change("label.purge", detail={"assignments": purged})
         return purged
 
 
