@@ -44,12 +44,13 @@ from waddlebot.web.deps import (
     person_named,
 )
 from waddlebot.web.numbers import Id
+from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/calendar/communities/{community_id}", tags=["calendar"])
 feed_router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
 
 
-class EventOut(BaseModel):
+class EventOut(FromRecord):
     id: int
     title: str
     description: str
@@ -75,23 +76,13 @@ class EventOut(BaseModel):
     @classmethod
     def of(cls, event: EventInfo, now: datetime, attendees: list[str] | None = None) -> EventOut:
         repeat, interval = split_rule(event.rrule) if event.rrule else (None, 1)
-        return cls(
-            id=event.id,
-            title=event.title,
-            description=event.description,
-            starts_at=event.starts_at,
+        return cls.from_record(
+            event,
             next_start=event.next_start(now),
-            duration_minutes=event.duration_minutes,
-            timezone=event.timezone,
             repeat=repeat,
             interval=interval,
-            capacity=event.capacity,
-            status=event.status,
-            creator_user_id=event.creator_user_id,
             creator=event.creator_name,
             decided_by=event.decided_by_name,
-            reason=event.reason,
-            going=event.going,
             attendees=attendees,
         )
 

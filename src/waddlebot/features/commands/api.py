@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from waddlebot.features.commands.importer import (
-    CommandResult,
     ImportReport,
     import_commands,
 )
 from waddlebot.web.deps import Admin, Running
+from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/commands/communities/{community_id}", tags=["commands"])
 
@@ -27,7 +27,7 @@ class ImportIn(BaseModel):
     )
 
 
-class CommandResultOut(BaseModel):
+class CommandResultOut(FromRecord):
     name: str
     status: Literal["imported", "replaced", "skipped"]
     reason: Literal["", "exists", "reserved", "duplicate", "invalid"] = Field(
@@ -36,18 +36,8 @@ class CommandResultOut(BaseModel):
     detail: str
     warnings: list[str] = Field(description="variables with no counterpart here")
 
-    @classmethod
-    def of(cls, result: CommandResult) -> CommandResultOut:
-        return cls(
-            name=result.name,
-            status=result.status,
-            reason=result.reason,
-            detail=result.detail,
-            warnings=list(result.warnings),
-        )
 
-
-class ImportOut(BaseModel):
+class ImportOut(FromRecord):
     source: str
     overwrite: bool
     imported: int = Field(description="commands added or replaced")
@@ -56,13 +46,8 @@ class ImportOut(BaseModel):
 
     @classmethod
     def of(cls, report: ImportReport) -> ImportOut:
-        return cls(
-            source=report.source,
-            overwrite=report.overwrite,
-            imported=report.imported,
-            skipped=report.skipped,
-            commands=[CommandResultOut.of(result) for result in report.results],
-        )
+        commands = [CommandResultOut.from_record(result) for result in report.results]
+        return cls.from_record(report, commands=commands)
 
 
 @router.post("/import", response_model=ImportOut)

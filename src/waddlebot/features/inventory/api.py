@@ -22,6 +22,7 @@ from waddlebot.features.inventory.service import (
     UnknownItem,
 )
 from waddlebot.web.deps import ForSomeone, Member, Moderator, Running
+from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/inventory/communities/{community_id}", tags=["inventory"])
 
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api/v1/inventory/communities/{community_id}", tags=[
 # ----- bodies ------------------------------------------------------------------------------
 
 
-class ItemOut(BaseModel):
+class ItemOut(FromRecord):
     name: str
     description: str
     labels: list[str]
@@ -41,16 +42,7 @@ class ItemOut(BaseModel):
 
     @classmethod
     def of(cls, info: ItemInfo) -> ItemOut:
-        return cls(
-            name=info.name,
-            description=info.description,
-            labels=list(info.labels),
-            available=not info.out,
-            holder_user_id=info.holder_user_id,
-            holder=info.holder_name,
-            checked_out_at=info.checked_out_at,
-            created_at=info.created_at,
-        )
+        return cls.from_record(info, available=not info.out, holder=info.holder_name)
 
 
 class ItemIn(BaseModel):
@@ -59,7 +51,7 @@ class ItemIn(BaseModel):
     labels: list[str] = Field(default_factory=list, max_length=MAX_LABELS)
 
 
-class CheckoutOut(BaseModel):
+class CheckoutOut(FromRecord):
     user_id: int | None
     user: str
     out_at: datetime
@@ -67,7 +59,7 @@ class CheckoutOut(BaseModel):
 
     @classmethod
     def of(cls, info: CheckoutInfo) -> CheckoutOut:
-        return cls(user_id=info.user_id, user=info.user_name, out_at=info.out_at, in_at=info.in_at)
+        return cls.from_record(info, user=info.user_name)
 
 
 class LabelAdded(BaseModel):

@@ -13,29 +13,21 @@ from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field
 
 from waddlebot.core.errors import NotFound
-from waddlebot.features.labels.service import AssignmentInfo, LabelInfo, LabelService
+from waddlebot.features.labels.service import AssignmentInfo, LabelService
 from waddlebot.web.deps import Admin, Moderator, from_runtime
 from waddlebot.web.numbers import Count
+from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/labels/communities/{community_id}", tags=["labels"])
 
 TargetType = Annotated[str, Path(pattern="^(user|community|item|event|memory)$")]
 
 
-class LabelOut(BaseModel):
+class LabelOut(FromRecord):
     name: str
     colour: str
     description: str
     grants_level: int | None
-
-    @classmethod
-    def of(cls, info: LabelInfo) -> LabelOut:
-        return cls(
-            name=info.name,
-            colour=info.colour,
-            description=info.description,
-            grants_level=info.grants_level,
-        )
 
 
 class LabelIn(BaseModel):
@@ -45,7 +37,7 @@ class LabelIn(BaseModel):
     grants_level: Count | None = None
 
 
-class AssignmentOut(BaseModel):
+class AssignmentOut(FromRecord):
     label: LabelOut
     target_type: str
     target_id: str
@@ -55,14 +47,7 @@ class AssignmentOut(BaseModel):
 
     @classmethod
     def of(cls, info: AssignmentInfo) -> AssignmentOut:
-        return cls(
-            label=LabelOut.of(info.label),
-            target_type=info.target_type,
-            target_id=info.target_id,
-            assigned_by=info.assigned_by,
-            created_at=info.created_at,
-            expires_at=info.expires_at,
-        )
+        return cls.from_record(info, label=LabelOut.from_record(info.label))
 
 
 class ApplyIn(BaseModel):
@@ -99,7 +84,7 @@ Labels = Annotated[LabelService, from_runtime(lambda runtime: runtime.labels)]
 @router.get("/labels", response_model=list[LabelOut])
 async def list_labels(caller: Moderator, labels: Labels) -> list[LabelOut]:
     """The community's labels (moderator role)."""
-    return [LabelOut.of(label) for label in await labels.list(caller.community_id)]
+    return [LabelOut.from_record(label) for label in await labels.list(caller.community_id)]
 
 
 @router.post("/labels", response_model=LabelOut, status_code=status.HTTP_201_CREATED)
@@ -114,7 +99,7 @@ async def create_label(caller: Admin, body: LabelIn, labels: Labels) -> LabelOut
         actor=caller.actor,
         actor_level=caller.level,
     )
-    return LabelOut.of(created)
+    return LabelOut.from_record(created)
 
 
 @router.delete("/labels/{name}", response_model=Removed)
