@@ -29,23 +29,45 @@ def add_subcommands(
     *,
     refusals: tuple[type[Exception], ...] = (),
     explain: Callable[[Call, Exception], Awaitable[str]] | None = None,
+    default: tuple[str, Callable[[Call], Awaitable[None]]] | None = None,
     **spec: Any,
 ) -> None:
     """Register the command ``name`` whose first argument picks one of ``handlers`` (in any
     case; a usage error lists them when it is missing or unknown); the handler gets
     ``call(ctx)``. One of ``refusals`` raised by the handler is answered as a sentence: its
-    message, or what ``explain`` makes of it. ``spec`` holds the command's other fields
-    (``usage``, ``aliases``...); its arguments are the subcommand and the rest unless given."""
-    spec.setdefault("args", subcommand_args(handlers))
+    message, or what ``explain`` makes of it. ``default`` is a subcommand (its name and
+    handler) taken when none is given, and accepted though not listed. ``spec`` holds the
+    command's other fields (``usage``, ``aliases``...); its arguments are the subcommand and
+    the rest unless given."""
+    spec.setdefault("args", subcommand_args(handlers, required=default is None))
 
     @module.command(name, **spec)
     async def command(ctx: Context) -> None:
-        handler = pick_subcommand(ctx, handlers)
+        given = ctx.args[0].lower() if ctx.args else None
+        if default is not None and given in (None, default[0]):
+            handler = default[1]
+        else:
+            handler = pick_subcommand(ctx, handlers)
         made = call(ctx)
         try:
             await handler(made)
         except refusals as exc:
             ctx.reply(sentence(await explain(made, exc) if explain else str(exc)))
+
+
+def add_command(
+    module: Module,
+    name: str,
+    handler: Callable[[Call], Awaitable[None]],
+    call: Callable[[Context], Call],
+    **spec: Any,
+) -> None:
+    """Register the command ``name``, answered by ``handler(call(ctx))``; ``spec`` holds the
+    command's other fields (``usage``, ``aliases``, ``args``...)."""
+
+    @module.command(name, **spec)
+    async def command(ctx: Context) -> None:
+        await handler(call(ctx))
 
 
 def nothing_after(rest: object, verb: str) -> None:
@@ -66,9 +88,14 @@ class SubcommandCall:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.args = ctx.args[1:]
-        self.verb = ctx.args[0].lower()
+        self.verb = ctx.args[0].lower() if ctx.args else ""
         self.community_id = ctx.request.community_id
         self.prefix = ctx.request.prefix or "!"
+
+    @property
+    def actor(self) -> str:
+        """The caller, as the audit log names them."""
+        return self.ctx.actor
 
     @property
     def me(self) -> str:
@@ -82,6 +109,18 @@ class SubcommandCall:
         if caller is None or caller.user_id is None:
             raise UsageError("I don't know who you are here")
         return caller.user_id
+
+    def permitted(self, level: Level, doing: str, who: str = "") -> bool:
+        """Whether the caller's level is ``level`` or more; if not, they are told who may
+        (``Only admins and the owner can <doing>.``; ``who`` says it otherwise)."""
+        if self.ctx.caller_level >= level:
+            return True
+        if not who and level >= Level.OWNER:
+            who = "the owner"
+        elif not who:
+            who = "admins and the owner" if level >= Level.ADMIN else "moderators and up"
+        self.ctx.reply(f"Only {who} can {doing}.")
+        return False
 
     def allowed(self, doing: str, level: Level = Level.MODERATOR) -> bool:
         """Whether the caller's level is ``level`` or more; if not, they are told so."""

@@ -34,11 +34,10 @@ from waddlebot.sdk import (
     Module,
     UsageError,
     joined,
-    pick_subcommand,
     sentence,
-    subcommand_args,
     usage_unless_refusal,
 )
+from waddlebot.sdk.subcommand import add_command, add_subcommands
 
 log = structlog.get_logger(__name__)
 
@@ -79,45 +78,31 @@ def build_commands_module(
 
     module = Module("commands", version="1.0.0", description="Custom commands of the community")
 
-    @module.command(
+    add_subcommands(
+        module,
         "commands",
+        _HANDLERS,
+        lambda ctx: call(ctx, 2),
         aliases=("command", "cmd"),
         usage=USAGE,
         description="Lists and shows custom commands; moderators add, edit and delete them",
-        args=subcommand_args(_HANDLERS),
     )
-    async def commands(ctx: Context) -> None:
-        handler = pick_subcommand(ctx, _HANDLERS)
-        await handler(call(ctx, 2))
-
     # the router refuses these below moderator (and !help leaves them out); !commands
     # add/edit/delete check the level here, as its list and show are for everyone
-    @module.command(
-        "addcom",
-        usage=f"!name {OPTIONS} <response>",
-        description="Adds a custom command",
-        level=int(Level.MODERATOR),
-    )
-    async def addcom(ctx: Context) -> None:
-        await _add(call(ctx, 1))
-
-    @module.command(
-        "editcom",
-        usage="!name [options] [response]",
-        description="Changes a custom command",
-        level=int(Level.MODERATOR),
-    )
-    async def editcom(ctx: Context) -> None:
-        await _edit(call(ctx, 1))
-
-    @module.command(
-        "delcom",
-        usage="!name",
-        description="Deletes a custom command",
-        level=int(Level.MODERATOR),
-    )
-    async def delcom(ctx: Context) -> None:
-        await _delete(call(ctx, 1))
+    for name, handler, usage, description in (
+        ("addcom", _add, f"!name {OPTIONS} <response>", "Adds a custom command"),
+        ("editcom", _edit, "!name [options] [response]", "Changes a custom command"),
+        ("delcom", _delete, "!name", "Deletes a custom command"),
+    ):
+        add_command(
+            module,
+            name,
+            handler,
+            lambda ctx: call(ctx, 1),
+            usage=usage,
+            description=description,
+            level=int(Level.MODERATOR),
+        )
 
     @module.fallback
     async def invoke(ctx: Context) -> None:

@@ -17,11 +17,9 @@ from waddlebot.sdk import (
     UsageError,
     joined,
     mentioned_user,
-    pick_subcommand,
-    sentence,
     subcommand_args,
 )
-from waddlebot.sdk.subcommand import nothing_after, reply_list
+from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands, nothing_after, reply_list
 
 COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel", "timezone")
 COMMUNITY_USAGE = (
@@ -48,79 +46,61 @@ def build_community_module(service: CommunityService, find_user: FindUser) -> Mo
         "community", version="1.0.0", description="The community: its places, name and roles"
     )
 
-    @module.command(
+    add_subcommands(
+        module,
         "community",
+        _COMMUNITY_HANDLERS,
+        lambda ctx: _Call(ctx, service, find_user),
+        refusals=(CommunityError,),
+        explain=_explain,
+        default=("info", _info),
         usage=COMMUNITY_USAGE,
         description="Shows this community; its owner links and unlinks places",
         args=subcommand_args(COMMUNITY_SUBCOMMANDS, required=False),
     )
-    async def community(ctx: Context) -> None:
-        call = _Call(ctx, service, find_user)
-        sub = ctx.args[0].lower() if ctx.args else "info"
-        if sub == "info":
-            if len(ctx.args) > 1:
-                raise UsageError("info takes nothing after it")
-            ctx.reply(_described(await service.info(call.community_id)))
-            return
-        await call.run(pick_subcommand(ctx, _COMMUNITY_HANDLERS))
-
-    @module.command(
+    add_subcommands(
+        module,
         "role",
+        _ROLE_HANDLERS,
+        lambda ctx: _Call(ctx, service, find_user),
+        refusals=(CommunityError,),
+        explain=_explain,
         usage=ROLE_USAGE,
         description="Lists the community's roles; admins give and take them",
         args=subcommand_args(ROLE_SUBCOMMANDS),
     )
-    async def role(ctx: Context) -> None:
-        await _Call(ctx, service, find_user).run(pick_subcommand(ctx, _ROLE_HANDLERS))
-
     return module
 
 
-class _Call:
+class _Call(SubcommandCall):
     """One ``!community`` or ``!role`` invocation: the context, the service and helpers."""
 
     def __init__(self, ctx: Context, service: CommunityService, find_user: FindUser) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.service = service
         self.find_user = find_user
-        self.args = ctx.args[1:]
-        self.community_id = ctx.request.community_id
-        self.prefix = ctx.request.prefix or "!"
-
-    async def run(self, handler: Callable[[_Call], Awaitable[None]]) -> None:
-        try:
-            await handler(self)
-        except RoleRefused as exc:
-            self.ctx.reply(sentence(str(exc)))
-        except CommunityError as exc:
-            self.ctx.reply(f"@{self.ctx.caller_name}, {exc}.")
-
-    @property
-    def user_id(self) -> int:
-        caller = self.ctx.request.caller
-        if caller is None or caller.user_id is None:
-            raise UsageError("I don't know who you are here")
-        return caller.user_id
-
-    @property
-    def actor(self) -> str:
-        return self.ctx.actor
-
-    def allowed(self, level: Level, refusal: str) -> bool:
-        if self.ctx.caller_level >= level:
-            return True
-        self.ctx.reply(refusal)
-        return False
 
     async def user(self, given: str) -> tuple[int | None, str]:
         return await mentioned_user(self.ctx, self.find_user, given)
 
 
+async def _explain(call: _Call, refused: Exception) -> str:
+    """A refused role change as it is; anything else about the community, to the caller."""
+    if isinstance(refused, RoleRefused):
+        return str(refused)
+    return f"@{call.ctx.caller_name}, {refused}"
+
+
 # ----- !community ---------------------------------------------------------------------------
 
 
+async def _info(call: _Call) -> None:
+    nothing_after(call.args, "info")
+    call.ctx.reply(_described(await call.service.info(call.community_id)))
+
+
 async def _rename(call: _Call) -> None:
-    if not call.allowed(Level.ADMIN, "Only admins and the owner can rename the community."):
+    if not call.permitted(Level.ADMIN, "rename the community"):
         return
     if not call.args:
         raise UsageError(f"give the new name, e.g. {call.prefix}community rename Waddle TV")
@@ -132,12 +112,12 @@ async def _rename(call: _Call) -> None:
 
 
 async def _link(call: _Call) -> None:
-    if not call.allowed(Level.OWNER, "Only the owner can link places to the community."):
+    if not call.permitted(Level.OWNER, "link places to the community"):
         return
     if len(call.args) != 1 or call.args[0].lower() not in PLATFORMS:
         raise UsageError(f"name the platform of the place to add: {', '.join(PLATFORMS)}")
     platform = call.args[0].lower()
-    code = await call.service.start_link(call.community_id, platform, call.user_id)
+    code = await call.service.start_link(call.community_id, platform, call.user_id())
     info = await call.service.info(call.community_id)
     call.ctx.direct(
         f'Your code for adding a {platform} place to "{info.name}" (#{info.id}): {code}. '
@@ -151,8 +131,8 @@ async def _link(call: _Call) -> None:
 
 
 async def _join(call: _Call) -> None:
-    if not call.allowed(
-        Level.OWNER, "Only the owner of this place can move it into another community."
+    if not call.permitted(
+        Level.OWNER, "move it into another community", who="the owner of this place"
     ):
         return
     if len(call.args) != 1:
@@ -169,7 +149,7 @@ async def _join(call: _Call) -> None:
 
 
 async def _unlink(call: _Call) -> None:
-    if not call.allowed(Level.OWNER, "Only the owner can unlink places from the community."):
+    if not call.permitted(Level.OWNER, "unlink places from the community"):
         return
     if len(call.args) != 1:
         raise UsageError(f"which place? e.g. {call.prefix}community unlink twitch:1337")
@@ -180,7 +160,7 @@ async def _unlink(call: _Call) -> None:
     # The owner of one place (a broadcaster whose channel joined) is owner level there, but
     # only the community's own owner may send its other places away.
     if entity_id != here:
-        role = await call.service.role_of(call.community_id, call.user_id)
+        role = await call.service.role_of(call.community_id, call.user_id())
         if role != "owner":
             call.ctx.reply(
                 "Only the community's owner can unlink its other places; the owner of a place "
@@ -197,7 +177,7 @@ async def _unlink(call: _Call) -> None:
 
 async def _role_level(call: _Call) -> None:
     """``!community rolelevel <@role> <level|none>``, typed in a Discord server."""
-    if not call.allowed(Level.ADMIN, "Only admins and the owner can give roles a level."):
+    if not call.permitted(Level.ADMIN, "give roles a level"):
         return
     platform, _, rest = call.ctx.request.entity_id.partition(":")
     server = rest.partition(":")[0]
@@ -228,7 +208,7 @@ async def _timezone(call: _Call) -> None:
         zone = await call.service.timezone(call.community_id)
         call.ctx.reply(f"This community's time zone is {zone.key}.")
         return
-    if not call.allowed(Level.ADMIN, "Only admins and the owner can set the time zone."):
+    if not call.permitted(Level.ADMIN, "set the time zone"):
         return
     if len(call.args) != 1:
         raise UsageError(f"one IANA zone name, e.g. {call.prefix}community timezone Europe/Berlin")
@@ -260,7 +240,7 @@ async def _list(call: _Call) -> None:
 
 
 async def _add(call: _Call) -> None:
-    if not call.allowed(Level.ADMIN, "Only admins and the owner can give roles."):
+    if not call.permitted(Level.ADMIN, "give roles"):
         return
     if len(call.args) != 2:
         raise UsageError(f"e.g. {call.prefix}role add @bob moderator")
@@ -271,7 +251,7 @@ async def _add(call: _Call) -> None:
     role = _ROLE_NAMES.get(wanted)
     if role is None:
         raise UsageError("the role is moderator or admin")
-    if role == "admin" and not call.allowed(Level.OWNER, "Only the owner can make admins."):
+    if role == "admin" and not call.permitted(Level.OWNER, "make admins"):
         return
     user_id, shown = await call.user(call.args[0])
     if user_id is None:
@@ -293,7 +273,7 @@ async def _add(call: _Call) -> None:
 
 
 async def _remove(call: _Call) -> None:
-    if not call.allowed(Level.ADMIN, "Only admins and the owner can take roles away."):
+    if not call.permitted(Level.ADMIN, "take roles away"):
         return
     if len(call.args) not in (1, 2):
         raise UsageError(f"e.g. {call.prefix}role remove @bob moderator")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from waddlebot.core.language import WhenError, parse_duration, read_duration, within
 from waddlebot.core.permissions import Level
@@ -33,6 +34,8 @@ USAGE = (
 )
 MAX_DURATION = timedelta(days=3650)
 
+Changed = TypeVar("Changed")
+
 
 def build_labels_module(labels: LabelService, find_user: FindUser) -> Module:
     """``find_user`` resolves a ``@mention`` or login on the caller's platform to a user."""
@@ -57,17 +60,6 @@ class _Call(SubcommandCall):
         self.labels = labels
         self.find_user = find_user
 
-    @property
-    def actor(self) -> str:
-        return self.ctx.actor
-
-    def permitted(self, level: Level, doing: str) -> bool:
-        if self.ctx.caller_level >= level:
-            return True
-        who = "admins and the owner" if level >= Level.ADMIN else "moderators and up"
-        self.ctx.reply(f"Only {who} can {doing}.")
-        return False
-
     async def user(self, given: str) -> tuple[int | None, str]:
         return await mentioned_user(self.ctx, self.find_user, given)
 
@@ -79,6 +71,17 @@ class _Call(SubcommandCall):
 
     def unknown(self, name: str) -> None:
         self.ctx.reply(f"There is no label {name} here. See {self.prefix}label list.")
+
+    async def changed(self, name: str, change: Awaitable[Changed]) -> Changed | None:
+        """What ``change`` (of the label ``name``) gives; None when there is no such label or
+        it grants a level not below the caller's, and they have been told so."""
+        try:
+            return await change
+        except UnknownLabel:
+            self.unknown(name)
+        except LabelLevelRefused as exc:
+            self.ctx.reply(_refused(exc, self.verb))
+        return None
 
 
 async def _list(call: _Call) -> None:
@@ -146,17 +149,11 @@ async def _delete(call: _Call) -> None:
     if len(call.args) != 1:
         raise UsageError(f"which label? e.g. {call.prefix}label delete vip-friend")
     name = call.label_name(call.args[0])
-    try:
-        await call.labels.delete(
-            call.community_id, name, call.actor, actor_level=call.ctx.caller_level
-        )
-    except UnknownLabel:
-        call.unknown(name)
-        return
-    except LabelLevelRefused as exc:
-        call.ctx.reply(_refused(exc, "delete"))
-        return
-    call.ctx.reply(f"Deleted label {name}.")
+    deleting = call.labels.delete(
+        call.community_id, name, call.actor, actor_level=call.ctx.caller_level
+    )
+    if await call.changed(name, deleting) is not None:
+        call.ctx.reply(f"Deleted label {name}.")
 
 
 async def _add(call: _Call) -> None:
@@ -172,24 +169,21 @@ async def _add(call: _Call) -> None:
     user_id, shown = await call.user(args[0])
     if user_id is None:
         return
+    applying = call.labels.apply(
+        call.community_id,
+        name,
+        "user",
+        str(user_id),
+        actor=call.actor,
+        expires_at=expires_at,
+        actor_level=call.ctx.caller_level,
+    )
     try:
-        assignment = await call.labels.apply(
-            call.community_id,
-            name,
-            "user",
-            str(user_id),
-            actor=call.actor,
-            expires_at=expires_at,
-            actor_level=call.ctx.caller_level,
-        )
-    except UnknownLabel:
-        call.unknown(name)
-        return
-    except LabelLevelRefused as exc:
-        call.ctx.reply(_refused(exc, "add"))
-        return
+        assignment = await call.changed(name, applying)
     except LabelLimitReached as exc:
         call.ctx.reply(f"{shown} already has {exc.limit} labels (the limit here).")
+        return
+    if assignment is None:
         return
     until = f" until {_when(assignment.expires_at)}" if assignment.expires_at else ""
     call.ctx.reply(f"{shown} now has {name}{until}.")
@@ -204,25 +198,14 @@ async def _remove(call: _Call) -> None:
     user_id, shown = await call.user(call.args[0])
     if user_id is None:
         return
-    try:
-        removed = await call.labels.remove(
-            call.community_id,
-            name,
-            "user",
-            str(user_id),
-            call.actor,
-            actor_level=call.ctx.caller_level,
+    removing = call.labels.remove(
+        call.community_id, name, "user", str(user_id), call.actor, actor_level=call.ctx.caller_level
+    )
+    removed = await call.changed(name, removing)
+    if removed is not None:
+        call.ctx.reply(
+            f"{shown} no longer has {name}." if removed else f"{shown} does not have {name}."
         )
-    except UnknownLabel:
-        call.unknown(name)
-        return
-    except LabelLevelRefused as exc:
-        call.ctx.reply(_refused(exc, "remove"))
-        return
-    if removed:
-        call.ctx.reply(f"{shown} no longer has {name}.")
-    else:
-        call.ctx.reply(f"{shown} does not have {name}.")
 
 
 _HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {

@@ -52,6 +52,17 @@ def build_overlay_module(
     def urls(token: str, kinds: Collection[str]) -> str:
         return " | ".join(f"{kind}: {overlay_url(base_url, token, kind)}" for kind in kinds)
 
+    async def token(ctx: Context, of: Callable[..., Awaitable[str]], doing: str) -> str | None:
+        """The community's token from ``of`` (``current`` or ``rotate``); None when that
+        failed, and the caller has been told they can't do what they asked."""
+        try:
+            return await of(
+                ctx.request.community_id, actor=ctx.actor, session_id=ctx.request.session_id
+            )
+        except TokenError as exc:
+            ctx.reply(f"I can't {doing}: {exc}.")
+            return None
+
     async def url(ctx: Context) -> None:
         kinds = _kinds(ctx, max_args=1)
         if not owner_only(ctx, "see the overlay URLs"):
@@ -62,16 +73,12 @@ def build_overlay_module(
                 f"{ctx.request.platform} yet: ask where I can (like the console)."
             )
             return
-        try:
-            token = await tokens.current(
-                ctx.request.community_id, actor=ctx.actor, session_id=ctx.request.session_id
-            )
-        except TokenError as exc:
-            ctx.reply(f"I can't show the overlay URLs: {exc}.")
+        current = await token(ctx, tokens.current, "show the overlay URLs")
+        if current is None:
             return
         ctx.direct(
             "Add each as a Browser source in OBS (1920x1080), and keep them secret - "
-            f"!overlay rotate replaces them. {urls(token, kinds)}"
+            f"!overlay rotate replaces them. {urls(current, kinds)}"
         )
         acknowledge(ctx, "I sent you the overlay URLs by private message.")
 
@@ -79,16 +86,12 @@ def build_overlay_module(
         _kinds(ctx, max_args=0)
         if not owner_only(ctx, "replace the overlay URLs"):
             return
-        try:
-            token = await tokens.rotate(
-                ctx.request.community_id, actor=ctx.actor, session_id=ctx.request.session_id
-            )
-        except TokenError as exc:
-            ctx.reply(f"I can't replace the overlay URLs: {exc}.")
+        fresh = await token(ctx, tokens.rotate, "replace the overlay URLs")
+        if fresh is None:
             return
         done = "Overlay URLs replaced: the old ones stopped working."
         if can_whisper(ctx):
-            ctx.direct(f"The new overlay URLs: {urls(token, PAGES)}")
+            ctx.direct(f"The new overlay URLs: {urls(fresh, PAGES)}")
             acknowledge(ctx, f"{done} I sent you the new ones by private message.")
         else:
             ctx.reply(f"{done} Ask for the new ones with !overlay url where I can whisper you.")

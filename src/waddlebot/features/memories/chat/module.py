@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from waddlebot.features.community.streams import StreamStatus
 from waddlebot.features.memories.chat import notes, quotes, reminders, urls
-from waddlebot.features.memories.chat.call import Call, Handler
+from waddlebot.features.memories.chat.call import Call
 from waddlebot.features.memories.service import Memories
 from waddlebot.sdk import Context, FindUser, Module, subcommand_args
+from waddlebot.sdk.subcommand import add_command
 
 
 def build_memories_module(
@@ -23,46 +24,53 @@ def build_memories_module(
         description="Quotes, links, notes and reminders a community keeps",
     )
 
-    def command(name: str, handler: Handler, **spec: object) -> None:
-        async def run(ctx: Context) -> None:
-            await handler(Call(ctx, memories, find_user, streams))
+    def call(ctx: Context) -> Call:
+        return Call(ctx, memories, find_user, streams)
 
-        module.command(name, **spec)(run)
-
-    command(
+    add_command(
+        module,
         "quote",
         quotes.quote,
+        call,
         aliases=("quotes",),
         usage=quotes.USAGE,
         description="Shows, searches and (VIPs and up) adds quotes",
         args=subcommand_args(quotes.SUBCOMMANDS, required=False),
     )
-    command(
+    add_command(
+        module,
         "url",
         urls.url,
+        call,
         aliases=("urls", "links"),
         usage=urls.USAGE,
         description="Lists, searches and (VIPs and up) adds links",
         args=subcommand_args(urls.SUBCOMMANDS),
     )
-    command(
+    add_command(
+        module,
         "note",
         notes.note,
+        call,
         aliases=("notes",),
         usage=notes.USAGE,
         description="Lists and (VIPs and up) adds notes with #labels",
         args=subcommand_args(notes.SUBCOMMANDS),
     )
-    command(
+    add_command(
+        module,
         "remind",
         reminders.remind,
+        call,
         usage=reminders.USAGE,
         description="Reminds you (or, moderators, a channel) once or every week or day",
         args=subcommand_args(reminders.SUBCOMMANDS),
     )
-    command(
+    add_command(
+        module,
         "reminders",
         reminders.reminders,
+        call,
         description="Lists the reminders for channels here, and your own",
     )
     return module
