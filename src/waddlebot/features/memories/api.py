@@ -13,12 +13,13 @@ without a role in the community gets 403 whatever they send.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from waddlebot.core.language import When
 from waddlebot.features.memories import notes as notes_service
@@ -36,15 +37,13 @@ from waddlebot.features.memories.service import (
 )
 from waddlebot.web.deps import Member, Running
 from waddlebot.web.numbers import Count, Id
+from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/memories/communities/{community_id}", tags=["memories"])
 
 Number = Id
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[Count, Query()]
-
-
-Info = TypeVar("Info")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,29 +68,38 @@ async def asking(caller: Member, runtime: Running) -> Asking:
 Who = Annotated[Asking, Depends(asking)]
 
 
-async def _numbered(kept: NumberedService[Info], who: Asking, number: int) -> Info:
-    """The quote, link or note by that number; 404 when there is none."""
-    found = await kept.get(who.community_id, number)
-    if found is None:
-        raise UnknownNumber(kept.noun, number)
-    return found
+def _one_by_number(
+    kind: str, out: type[FromRecord], kept: Callable[[Memories], NumberedService[Any]], removal: str
+) -> None:
+    """``GET`` and ``DELETE`` ``/<kind>s/{number}``: the quote, link or note by that number
+    (404 when there is none), and its removal (``removal`` says who may)."""
 
+    async def get_one(number: Number, who: Who) -> Any:
+        found = await kept(who.memories).get(who.community_id, number)
+        if found is None:
+            raise UnknownNumber(kept(who.memories).noun, number)
+        return out.model_validate(found)
 
-async def _removed(kept: NumberedService[Any], who: Asking, number: int) -> Response:
-    await kept.remove(who.community_id, number, author=who.author)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    async def remove_one(number: Number, who: Who) -> Response:
+        await kept(who.memories).remove(who.community_id, number, author=who.author)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-
-class _Out(BaseModel):
-    """An answer made from the service's record, field by field of the same names."""
-
-    model_config = ConfigDict(from_attributes=True)
+    path = f"/{kind}s/{{number}}"
+    router.add_api_route(path, get_one, methods=["GET"], response_model=out, name=f"get_{kind}")
+    router.add_api_route(
+        path,
+        remove_one,
+        methods=["DELETE"],
+        status_code=status.HTTP_204_NO_CONTENT,
+        name=f"remove_{kind}",
+        description=removal,
+    )
 
 
 # ----- quotes ---------------------------------------------------------------------------------
 
 
-class QuoteOut(_Out):
+class QuoteOut(FromRecord):
     number: int
     text: str
     said_by: str = Field(description="who said it, as written; empty when nobody was named")
@@ -131,11 +139,6 @@ async def list_quotes(
     return [QuoteOut.model_validate(quote) for quote in found]
 
 
-@router.get("/quotes/{number}", response_model=QuoteOut)
-async def get_quote(number: Number, who: Who) -> QuoteOut:
-    return QuoteOut.model_validate(await _numbered(who.memories.quotes, who, number))
-
-
 @router.post("/quotes", response_model=QuoteOut, status_code=status.HTTP_201_CREATED)
 async def add_quote(body: QuoteIn, who: Who) -> QuoteOut:
     """Add a quote (moderator role and up)."""
@@ -162,17 +165,18 @@ async def edit_quote(number: Number, body: QuoteChange, who: Who) -> QuoteOut:
     return QuoteOut.model_validate(edited)
 
 
-@router.delete("/quotes/{number}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_quote(number: Number, who: Who) -> Response:
-    """Remove a quote (moderator role and up, or whoever added it); its number is not given
-    again."""
-    return await _removed(who.memories.quotes, who, number)
+_one_by_number(
+    "quote",
+    QuoteOut,
+    lambda memories: memories.quotes,
+    "Remove a quote (moderator role and up, or whoever added it); its number is not given again.",
+)
 
 
 # ----- URLs -----------------------------------------------------------------------------------
 
 
-class UrlOut(_Out):
+class UrlOut(FromRecord):
     number: int
     url: str
     title: str
@@ -203,11 +207,6 @@ async def list_urls(
     return [UrlOut.model_validate(link) for link in found]
 
 
-@router.get("/urls/{number}", response_model=UrlOut)
-async def get_url(number: Number, who: Who) -> UrlOut:
-    return UrlOut.model_validate(await _numbered(who.memories.urls, who, number))
-
-
 @router.post("/urls", response_model=UrlOut, status_code=status.HTTP_201_CREATED)
 async def add_url(body: UrlIn, who: Who) -> UrlOut:
     """Save a link (moderator role and up)."""
@@ -215,16 +214,18 @@ async def add_url(body: UrlIn, who: Who) -> UrlOut:
     return UrlOut.model_validate(added)
 
 
-@router.delete("/urls/{number}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_url(number: Number, who: Who) -> Response:
-    """Remove a link (moderator role and up, or whoever added it)."""
-    return await _removed(who.memories.urls, who, number)
+_one_by_number(
+    "url",
+    UrlOut,
+    lambda memories: memories.urls,
+    "Remove a link (moderator role and up, or whoever added it).",
+)
 
 
 # ----- notes ----------------------------------------------------------------------------------
 
 
-class NoteOut(_Out):
+class NoteOut(FromRecord):
     number: int
     text: str
     labels: list[str]
@@ -260,11 +261,6 @@ async def list_notes(
     return [NoteOut.model_validate(note) for note in found]
 
 
-@router.get("/notes/{number}", response_model=NoteOut)
-async def get_note(number: Number, who: Who) -> NoteOut:
-    return NoteOut.model_validate(await _numbered(who.memories.notes, who, number))
-
-
 @router.post("/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED)
 async def add_note(body: NoteIn, who: Who) -> NoteOut:
     """Add a note with up to 10 labels (moderator role and up)."""
@@ -283,16 +279,18 @@ async def edit_note(number: Number, body: NoteChange, who: Who) -> NoteOut:
     return NoteOut.model_validate(edited)
 
 
-@router.delete("/notes/{number}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_note(number: Number, who: Who) -> Response:
-    """Remove a note (moderator role and up, or whoever added it)."""
-    return await _removed(who.memories.notes, who, number)
+_one_by_number(
+    "note",
+    NoteOut,
+    lambda memories: memories.notes,
+    "Remove a note (moderator role and up, or whoever added it).",
+)
 
 
 # ----- reminders ------------------------------------------------------------------------------
 
 
-class ReminderOut(BaseModel):
+class ReminderOut(FromRecord):
     number: int
     text: str
     place: str = Field(description="the place (entity) it posts in, or was set in if private")
@@ -310,22 +308,7 @@ class ReminderOut(BaseModel):
 
     @classmethod
     def of(cls, info: ReminderInfo) -> ReminderOut:
-        return cls(
-            number=info.number,
-            text=info.text,
-            place=info.entity_id,
-            platform=info.platform,
-            private=info.private,
-            due_at=info.due_at,
-            repeat=info.repeat,
-            weekday=info.weekday,
-            time_of_day=info.time_of_day,
-            timezone=info.timezone,
-            created_by=info.created_by,
-            created_by_user_id=info.created_by_user_id,
-            runs=info.runs,
-            created_at=info.created_at,
-        )
+        return cls.from_record(info, place=info.entity_id)
 
 
 class ReminderIn(BaseModel):
