@@ -400,25 +400,29 @@ def _action_argument(call: ast.Call, position: int) -> ast.expr | None:
 def recorded_audit_actions() -> set[str]:
     """Every audit action the source records: the first argument of ``record(...)`` and
     ``audit_row(...)`` calls, and of calls to helpers that pass their own ``action`` parameter
-    on to one of those (``_after_role_change(..., "role.add", ...)``)."""
+    on to one of those, or to another such helper (``_after_role_change(..., "role.add",
+    ...)``)."""
     trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted(SRC.rglob("*.py"))]
     position = dict.fromkeys(_AUDIT_CALLS, 0)  # function name -> where the action is passed
-    for tree in trees:
-        for fn in ast.walk(tree):
-            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or fn.name in position:
-                continue
-            params = [arg.arg for arg in fn.args.args]
-            if "action" not in params:
-                continue
-            for call in ast.walk(fn):
-                if (
-                    isinstance(call, ast.Call)
-                    and _called_name(call.func) in _AUDIT_CALLS
-                    and isinstance(_action_argument(call, 0), ast.Name)
-                    and getattr(_action_argument(call, 0), "id", "") == "action"
-                ):
-                    bound = 1 if params[0] in ("self", "cls") else 0
-                    position[fn.name] = params.index("action") - bound
+    found_more = True
+    while found_more:
+        found_more = False
+        for tree in trees:
+            for fn in ast.walk(tree):
+                if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                params = [arg.arg for arg in fn.args.args]
+                if fn.name in position or "action" not in params:
+                    continue
+                for call in ast.walk(fn):
+                    if not isinstance(call, ast.Call) or _called_name(call.func) not in position:
+                        continue
+                    passed = _action_argument(call, position[_called_name(call.func)])
+                    if isinstance(passed, ast.Name) and passed.id == "action":
+                        bound = 1 if params[0] in ("self", "cls") else 0
+                        position[fn.name] = params.index("action") - bound
+                        found_more = True
+                        break
     actions: set[str] = set()
     for tree in trees:
         for call in ast.walk(tree):

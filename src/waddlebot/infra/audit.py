@@ -148,13 +148,7 @@ class ChangeRecorder:
         name: str | int,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        self.audit.change(
-            action,
-            actor=actor,
-            target=f"{self.kind}:{name}",
-            community_id=community_id,
-            detail=detail,
-        )
+        self.audit.change(action, actor, f"{self.kind}:{name}", community_id, detail)
 
 
 class AuditLog:
@@ -199,9 +193,23 @@ class AuditLog:
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
 
-    def change(self, action: str, **fields: Unpack[AuditFields]) -> None:
-        """Buffer a ``change`` entry: someone changed ``target``."""
-        self.record(action, decision="change", **fields)
+    def change(
+        self,
+        action: str,
+        actor: str = "",
+        target: str = "",
+        community_id: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Buffer a ``change`` entry: ``actor`` changed ``target`` (in the community)."""
+        self.record(
+            action,
+            decision="change",
+            actor=actor,
+            target=target,
+            community_id=community_id,
+            detail=detail,
+        )
 
     def changes(self, kind: str) -> ChangeRecorder:
         """A recorder of the changes to things of one ``kind`` (``timer``, ``alias``...)."""

@@ -33,6 +33,7 @@ from waddlebot.features.calendar.recurrence import (
     make_rule,
     split_rule,
 )
+from waddlebot.infra.db.records import record_of
 from waddlebot.runtime import Runtime
 from waddlebot.web.deps import (
     Admin,
@@ -153,18 +154,10 @@ async def add_event(caller: Member, runtime: Running, body: EventIn) -> EventOut
     rule = make_rule(body.repeat, body.interval) if body.repeat else ""
     user_id = caller.user_id
     name = "" if user_id is None else await person_named(runtime, user_id)
+    wanted = record_of(NewEvent, body, starts_at=starts_at, timezone=zone.key, rrule=rule)
     event = await runtime.calendar.add(
         caller.community_id,
-        NewEvent(
-            title=body.title,
-            starts_at=starts_at,
-            timezone=zone.key,
-            duration_minutes=body.duration_minutes,
-            rrule=rule,
-            capacity=body.capacity,
-            description=body.description,
-            entity_id=body.entity_id,
-        ),
+        wanted,
         creator_user_id=user_id,
         creator_name=name,
         level=caller.level,

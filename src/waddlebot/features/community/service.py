@@ -159,7 +159,7 @@ class CommunityService:
             await session.execute(
                 update(Community).where(Community.id == community_id).values(name=new)
             )
-        self._changed("community.rename", actor, new, community_id, {"old": old})
+        self._audit.change("community.rename", actor, new, community_id, {"old": old})
         return new
 
     # ----- time zone ----------------------------------------------------------------------
@@ -188,7 +188,7 @@ class CommunityService:
                 .where(Community.id == community_id)
                 .values(settings={**settings, TIMEZONE: zone.key}, timezone=zone.key)
             )
-        self._changed("community.timezone", actor, zone.key, community_id, {"old": old})
+        self._audit.change("community.timezone", actor, zone.key, community_id, {"old": old})
         return zone
 
     # ----- platform roles mapped to levels ------------------------------------------------
@@ -213,7 +213,7 @@ class CommunityService:
             row.settings = {**settings, ROLE_LEVELS: mapped}  # a new dict: JSON is replaced
         given = orjson.dumps(await self._role_levels(server))
         await self._feed.write(ROLE_LEVEL_CHANGES, [(_role_levels_key(server), given)], CACHE_TTL)
-        self._changed(
+        self._audit.change(
             "community.role_level",
             actor,
             f"{server}:role:{role_id}",
@@ -268,7 +268,7 @@ class CommunityService:
                 community_id=community_id,
                 void_by=(LinkCode.community_id,),
             )
-        self._changed("community.link.start", str(actor_user_id), platform, community_id)
+        self._audit.change("community.link.start", str(actor_user_id), platform, community_id)
         return code
 
     async def join(self, code: str, entity_id: str, platform: str, actor: str) -> tuple[int, int]:
@@ -378,7 +378,9 @@ class CommunityService:
             keys.ENTITY_CHANGES, [(keys.entity_key(e), cached) for e in moved], CACHE_TTL
         )
         if previous != community_id:
-            self._changed("community.attach", actor, entity_id, community_id, {"from": previous})
+            self._audit.change(
+                "community.attach", actor, entity_id, community_id, {"from": previous}
+            )
         return previous
 
     async def unlink(self, community_id: int, entity_id: str, actor: str) -> int:
@@ -492,24 +494,6 @@ class CommunityService:
         found = [(str(name), str(role)) for name, role in rows]
         return sorted(found, key=lambda item: (_ROLE_ORDER[item[1]], item[0].lower()))
 
-    def _changed(
-        self,
-        action: str,
-        actor: str,
-        target: str,
-        community_id: int,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Audit a change in the community (``target``: what changed, as the log names it)."""
-        self._audit.record(
-            action,
-            decision="change",
-            actor=actor,
-            target=target,
-            community_id=community_id,
-            detail=detail,
-        )
-
     async def _moved(
         self,
         action: str,
@@ -524,14 +508,7 @@ class CommunityService:
             keys.ENTITY_CHANGES, [(keys.entity_key(entity_id), entry)], CACHE_TTL
         )
         for community_id, detail in sides:
-            self._audit.record(
-                action,
-                decision="change",
-                actor=actor,
-                target=entity_id,
-                community_id=community_id,
-                detail=detail,
-            )
+            self._audit.change(action, actor, entity_id, community_id, detail)
 
     async def _after_role_change(
         self, community_id: int, user_id: int, change: RoleChange, action: str, actor: str

@@ -225,14 +225,7 @@ class LabelService:
     ) -> None:
         """Who has which label changed: the cached grants go, and the change is audited."""
         await self._forget_grants(community_id)
-        self.audit.record(
-            action,
-            decision="change",
-            actor=actor,
-            target=target,
-            community_id=community_id,
-            detail=detail,
-        )
+        self.audit.change(action, actor, target, community_id, detail)
 
     async def _forget_grants(self, *community_ids: int) -> None:
         if self._feed is not None and community_ids:

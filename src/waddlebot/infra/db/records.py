@@ -1,4 +1,5 @@
-"""Records (frozen dataclasses) made from database rows whose columns have the same names."""
+"""Records (dataclasses) made from database rows, or request bodies, whose attributes have
+the same names as their fields."""
 
 from __future__ import annotations
 
