@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 from waddlebot.core.permissions import Level
 from waddlebot.sdk import (
     Context,
+    FindUser,
     Module,
     UsageError,
     joined,
+    mentioned_user,
     pick_subcommand,
     sentence,
     subcommand_args,
@@ -129,3 +131,15 @@ class SubcommandCall:
         who = "moderators" if level == Level.MODERATOR else "admins"
         self.ctx.reply(f"Only {who} and up can {doing}.")
         return False
+
+
+class MentioningCall(SubcommandCall):
+    """A subcommand that may name people (``@bob``, or a login on the caller's platform)."""
+
+    def __init__(self, ctx: Context, find_user: FindUser) -> None:
+        super().__init__(ctx)
+        self.find_user = find_user
+
+    async def user(self, given: str) -> tuple[int | None, str]:
+        """The person ``given`` names and how chat mentions them (:func:`mentioned_user`)."""
+        return await mentioned_user(self.ctx, self.find_user, given)

@@ -16,10 +16,9 @@ from waddlebot.sdk import (
     Module,
     UsageError,
     joined,
-    mentioned_user,
     subcommand_args,
 )
-from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands, nothing_after, reply_list
+from waddlebot.sdk.subcommand import MentioningCall, add_subcommands, nothing_after, reply_list
 
 COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel", "timezone")
 COMMUNITY_USAGE = (
@@ -72,16 +71,12 @@ def build_community_module(service: CommunityService, find_user: FindUser) -> Mo
     return module
 
 
-class _Call(SubcommandCall):
+class _Call(MentioningCall):
     """One ``!community`` or ``!role`` invocation: the context, the service and helpers."""
 
     def __init__(self, ctx: Context, service: CommunityService, find_user: FindUser) -> None:
-        super().__init__(ctx)
+        super().__init__(ctx, find_user)
         self.service = service
-        self.find_user = find_user
-
-    async def user(self, given: str) -> tuple[int | None, str]:
-        return await mentioned_user(self.ctx, self.find_user, given)
 
 
 async def _explain(call: _Call, refused: Exception) -> str:

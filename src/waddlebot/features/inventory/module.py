@@ -31,10 +31,9 @@ from waddlebot.sdk import (
     Module,
     UsageError,
     joined,
-    mentioned_user,
     usage_unless_refusal,
 )
-from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands
+from waddlebot.sdk.subcommand import MentioningCall, add_subcommands
 
 USAGE = (
     "add <item> [description] [#label ...] | remove <item> | checkout <item> [@user] | "
@@ -65,15 +64,14 @@ def build_inventory_module(service: InventoryService, find_user: FindUser, zone:
     return module
 
 
-class _Call(SubcommandCall):
+class _Call(MentioningCall):
     """One ``!inventory`` subcommand, with the service."""
 
     def __init__(
         self, ctx: Context, service: InventoryService, find_user: FindUser, zone: ZoneOf
     ) -> None:
-        super().__init__(ctx)
+        super().__init__(ctx, find_user)
         self.service = service
-        self.find_user = find_user
         self._zone = zone
 
     @property
@@ -139,7 +137,7 @@ async def _checkout(call: _Call) -> None:
     if len(call.args) == 2:
         if not call.allowed("check things out for someone else"):
             return
-        user_id, shown = await mentioned_user(call.ctx, call.find_user, call.args[1])
+        user_id, shown = await call.user(call.args[1])
         if user_id is None:
             return
     else:

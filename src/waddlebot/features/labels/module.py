@@ -24,9 +24,8 @@ from waddlebot.sdk import (
     Module,
     UsageError,
     joined,
-    mentioned_user,
 )
-from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands, nothing_after, reply_list
+from waddlebot.sdk.subcommand import MentioningCall, add_subcommands, nothing_after, reply_list
 
 USAGE = (
     "list | show <user> | create <name> [#colour] [level] [description] | delete <name> | "
@@ -52,16 +51,12 @@ def build_labels_module(labels: LabelService, find_user: FindUser) -> Module:
     return module
 
 
-class _Call(SubcommandCall):
+class _Call(MentioningCall):
     """One ``!label`` invocation: the context, the service and a few helpers."""
 
     def __init__(self, ctx: Context, labels: LabelService, find_user: FindUser) -> None:
-        super().__init__(ctx)
+        super().__init__(ctx, find_user)
         self.labels = labels
-        self.find_user = find_user
-
-    async def user(self, given: str) -> tuple[int | None, str]:
-        return await mentioned_user(self.ctx, self.find_user, given)
 
     def label_name(self, given: str) -> str:
         try:

@@ -44,6 +44,7 @@ router = APIRouter(prefix="/api/v1/memories/communities/{community_id}", tags=["
 Number = Id
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[Count, Query()]
+Search = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ class QuoteChange(BaseModel):
 @router.get("/quotes", response_model=list[QuoteOut])
 async def list_quotes(
     who: Who,
-    search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    search: Search = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[QuoteOut]:
@@ -193,7 +194,7 @@ class UrlIn(BaseModel):
 @router.get("/urls", response_model=list[UrlOut])
 async def list_urls(
     who: Who,
-    search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    search: Search = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[UrlOut]:
