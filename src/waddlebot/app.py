@@ -15,12 +15,7 @@ from waddlebot.features.inventory import api as inventory_api
 from waddlebot.features.labels import api as labels
 from waddlebot.features.memories import api as memories_api
 from waddlebot.features.overlay import web as overlay_web
-from waddlebot.platforms.console import ws as console_ws
-from waddlebot.platforms.discord import interactions as discord_interactions
-from waddlebot.platforms.slack import api as slack
-from waddlebot.platforms.slack import webhook as slack_webhook
-from waddlebot.platforms.twitch import api as twitch
-from waddlebot.platforms.twitch import webhook as twitch_webhook
+from waddlebot.platforms import BUILTINS
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
 from waddlebot.web import api, health, outages, refusals
@@ -76,19 +71,14 @@ def create_app(
         app.include_router(calendar_api.feed_router)
         app.include_router(identity.router)
         app.include_router(identity.login_router)
-        app.include_router(twitch.api_router)
-        app.include_router(slack.api_router)
+        for platform in BUILTINS:
+            for router in platform.api_routes():
+                app.include_router(router)
         app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
-    if "console" in chosen:
-        app.include_router(console_ws.router)
-    if "twitch" in chosen:
-        app.include_router(twitch_webhook.router)
-        app.include_router(twitch.oauth_router)
-    if "discord" in chosen:
-        app.include_router(discord_interactions.router)
-    if "slack" in chosen:
-        app.include_router(slack_webhook.router)
-        app.include_router(slack.oauth_router)
+    for platform in BUILTINS:  # webhooks, OAuth pages, interactions, the console's socket
+        if platform.name in chosen:
+            for router in platform.routes():
+                app.include_router(router)
     if "browser_source" in chosen:
         overlay_web.hide_tokens_in_logs()
         app.include_router(overlay_web.router)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TypeVar, cast
 
 import structlog
 
@@ -51,8 +51,8 @@ from waddlebot.infra.scheduler import Scheduler
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.urlfetch import UrlFetcher
-from waddlebot.platforms.console import ConsoleCollector
-from waddlebot.platforms.twitch.collector import TwitchCollector
+from waddlebot.platforms import BUILTINS, NAMES, direct_message_platforms
+from waddlebot.platforms.platform import Collector, CollectorParts, PlatformPackage
 from waddlebot.router import Router, RouterWorker
 from waddlebot.router.completion import CompletionHub
 from waddlebot.router.dead_letters import DeadLetters
@@ -63,19 +63,17 @@ from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
 from waddlebot.web.access import Access
 
-if TYPE_CHECKING:
-    from waddlebot.platforms.discord.collector import DiscordCollector
-    from waddlebot.platforms.slack.collector import SlackCollector
-
 log = structlog.get_logger("waddlebot.runtime")
 
-SERVICES = ("api", "router", "console", "twitch", "discord", "slack", "browser_source")
+SERVICES = ("api", "router", *NAMES, "browser_source")
 MODULES_FIX = "Each is package.module:attribute, importable from where waddlebot starts."
 REMOTE_MODULES_FIX = (
     "Each is name=http://host:port of a running `waddlebot serve module:...`, started first."
 )
 CLASH_FIX = "Give it a name and commands no built-in or other module has."
 PURGE_LABELS_SECONDS = 3600  # expired label assignments are deleted hourly
+
+C = TypeVar("C", bound=Collector)
 
 
 class Runtime:
@@ -106,10 +104,6 @@ class Runtime:
     aliases: AliasService
     streams: StreamStatus
     router: Router
-    console: ConsoleCollector | None
-    twitch: TwitchCollector | None
-    discord: DiscordCollector | None
-    slack: SlackCollector | None
     overlays: OverlayPublisher
     overlay_tokens: OverlayTokens
     overlay_hub: OverlayHub | None
@@ -126,10 +120,7 @@ class Runtime:
         unknown = self.services - set(SERVICES)
         if unknown:
             raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
-        self.console = None
-        self.twitch = None
-        self.discord = None
-        self.slack = None
+        self._collectors: dict[str, Collector] = {}
         self.overlay_hub = None
         self.workers: list[RouterWorker] = []
         self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
@@ -203,53 +194,7 @@ class Runtime:
             for n in range(settings.router_workers):
                 self._start_worker(f"{consumer}-{n}")
         self._start_scheduler()
-        if "console" in self.services:
-            self.console = ConsoleCollector(
-                self.ports.bus, self.completions, consumer=f"{consumer}-console"
-            )
-            await self.console.start()
-            cleanup.push_async_callback(self.console.stop)
-        if "twitch" in self.services and settings.twitch_client_id:
-            self.twitch = TwitchCollector(
-                settings,
-                ports=self.ports,
-                db=self.db,
-                community=self.community,
-                audit=self.audit,
-                streams=self.streams,
-                consumer=f"{consumer}-twitch",
-            )
-            cleanup.push_async_callback(self.twitch.stop)
-            await self.twitch.start()
-        if "discord" in self.services and settings.discord_token.get_secret_value():
-            # imported here: py-cord costs a fifth of a second to import, for nothing when
-            # Discord is not configured
-            from waddlebot.platforms.discord.collector import DiscordCollector
-
-            self.discord = DiscordCollector(
-                settings,
-                ports=self.ports,
-                consumer=f"{consumer}-discord",
-                completions=self.completions,
-                role_levels=self.community.role_levels,
-            )
-            cleanup.push_async_callback(self.discord.stop)
-            await self.discord.start()
-        if "slack" in self.services and settings.slack_configured:
-            from waddlebot.platforms.slack.collector import SlackCollector  # as for py-cord
-
-            self.slack = SlackCollector(
-                settings,
-                ports=self.ports,
-                db=self.db,
-                community=self.community,
-                audit=self.audit,
-                consumer=f"{consumer}-slack",
-                completions=self.completions,
-                feed=feed,
-            )
-            cleanup.push_async_callback(self.slack.stop)
-            await self.slack.start()
+        await self._start_collectors(consumer)
         if "browser_source" in self.services:
             self.overlay_hub = OverlayHub(
                 self.ports.broadcast,
@@ -268,6 +213,34 @@ class Runtime:
             mode="distributed" if settings.distributed else "embedded",
             modules=[c.name for c in self.registry.clients()],
         )
+
+    async def _start_collectors(self, consumer: str) -> None:
+        """The collector of each platform served here and configured in the settings."""
+        for platform in BUILTINS:
+            if platform.name not in self.services or not platform.configured(self.settings):
+                continue
+            collector = platform.build(self._collector_parts(f"{consumer}-{platform.name}"))
+            self._collectors[platform.name] = collector
+            self._cleanup.push_async_callback(collector.stop)  # also after a failed start
+            await collector.start()
+
+    def _collector_parts(self, consumer: str) -> CollectorParts:
+        return CollectorParts(
+            settings=self.settings,
+            ports=self.ports,
+            db=self.db,
+            community=self.community,
+            audit=self.audit,
+            streams=self.streams,
+            completions=self.completions,
+            feed=self.feed,
+            consumer=consumer,
+        )
+
+    def collector(self, platform: PlatformPackage[C]) -> C | None:
+        """The platform's running collector (``runtime.collector(TWITCH)``), or None when
+        this process does not serve it or it is not configured."""
+        return cast("C | None", self._collectors.get(platform.name))
 
     async def _changes_broadcast(self) -> Broadcast:
         """The process's broadcast port, or the Redis named by ``changes_url``."""
@@ -322,13 +295,7 @@ class Runtime:
             LocalModuleClient(build_core_module(lambda: [r.spec for r in registry.routes()])),
             builtin=True,
         )
-        dm_platforms = frozenset(self.settings.direct_message_platforms)
-        if self.settings.twitch_client_id:  # the Twitch collector whispers
-            dm_platforms |= {"twitch"}
-        if self.settings.discord_token.get_secret_value():  # the Discord one sends DMs
-            dm_platforms |= {"discord"}
-        if self.settings.slack_configured:
-            dm_platforms |= {"slack"}
+        dm_platforms = direct_message_platforms(self.settings)
         registry.add(
             LocalModuleClient(build_identity_module(self.identity, dm_platforms)), builtin=True
         )

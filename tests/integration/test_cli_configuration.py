@@ -163,7 +163,7 @@ def test_a_redis_that_does_not_answer(tmp_path: Path) -> None:
     assert line.startswith("WADDLEBOT_REDIS_URL: Redis at redis://user:***@127.0.0.1:9/0 does ")
     assert line.endswith(
         "Start Redis, or correct the URL (unset it to run embedded, without Redis)."
-    )  # noqa: E501
+    )
 
 
 def test_distributed_twitch_without_a_shared_secret_key(

@@ -13,15 +13,10 @@ from waddlebot.core.events import Platform
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.ports import Bus
+from waddlebot.platforms import max_length  # the registry's, re-exported for the jobs
 from waddlebot.router import keys
 
-PLATFORM_LENGTHS = {"twitch": 500, "discord": 2000, "slack": 4000, "console": 500}
-DEFAULT_LENGTH = 500
-
-
-def max_length(platform: str) -> int:
-    """The longest message the platform takes."""
-    return PLATFORM_LENGTHS.get(platform, DEFAULT_LENGTH)
+__all__ = ["max_length", "message", "post"]
 
 
 def message(

@@ -41,6 +41,7 @@ from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity, StreamState, Timer
 from waddlebot.infra.ports import Bus, Cache
+from waddlebot.platforms import live_platforms
 from waddlebot.router import keys
 
 log = structlog.get_logger(__name__)
@@ -52,7 +53,7 @@ MAX_TIMERS = 50  # per community
 MAX_MIN_LINES = 1000
 BATCH = 200  # due timers claimed per transaction
 MAX_BATCHES = 25  # per fire_due call; the rest wait for the next tick
-LIVE_PLATFORMS = frozenset({"twitch"})  # platforms that tell us when a stream goes live
+LIVE_PLATFORMS = live_platforms()  # platforms that tell us when a stream goes live
 VARIABLES = frozenset({"channel", "platform", "random", "random.pick", "time", "uptime"})
 
 
