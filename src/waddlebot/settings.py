@@ -1,11 +1,12 @@
 """Settings from ``WADDLEBOT_*`` environment variables and an optional ``.env`` file.
 
-:class:`Settings` is the core section (where it listens, storage, router, security, ...)
-composed with the sections the platforms and features declare in their own ``settings.py``
-(``platforms/twitch/settings.py``: ``TwitchSettings``, ...). One object reads and validates
-every variable, and each field stays a flat attribute (``settings.twitch_client_id``), as the
-variables are flat (``WADDLEBOT_TWITCH_CLIENT_ID``). A test checks that every registered
-platform's section is one of the bases (docs/contributing.md, "Add a platform").
+:class:`Settings` is the core section (:class:`CoreSettings`: where it listens, storage,
+router, security, ...) composed with the sections platforms and features declare in their own
+``settings.py`` (``platforms/twitch/settings.py``: ``TwitchSettings``, ...). One object reads
+and validates every variable, and each field stays a flat attribute
+(``settings.twitch_client_id``), as the variables are flat (``WADDLEBOT_TWITCH_CLIENT_ID``).
+A test checks that every section declared in a ``settings.py`` is one of the bases
+(docs/contributing.md, "Add a platform").
 
 Every field is documented in ``docs/configuration.md``; a test keeps the two in step.
 """

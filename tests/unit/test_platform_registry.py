@@ -3,10 +3,15 @@ every platform package plugs in completely."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+from pathlib import Path
 from typing import get_args
 
 import pytest
+from pydantic import BaseModel
 
+import waddlebot
 from waddlebot import platforms
 from waddlebot.core.events import PLATFORMS, Platform
 from waddlebot.platforms.platform import DirectMessages
@@ -31,6 +36,26 @@ def test_a_platform_settings_section_is_part_of_the_settings(
         assert issubclass(Settings, platform.settings)
         prefix = f"{platform.name}_"
         assert all(name.startswith(prefix) for name in platform.settings.model_fields)
+
+
+def test_every_declared_settings_section_is_part_of_the_settings() -> None:
+    """A platform's or feature's ``settings.py`` left out of ``Settings``'s bases would read
+    nothing from the environment."""
+    root = Path(waddlebot.__file__).parent
+    sections = []
+    for path in sorted(root.glob("*/*/settings.py")):
+        module = importlib.import_module(
+            ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        )
+        sections += [
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value)
+            and issubclass(value, BaseModel)
+            and value.__module__ == module.__name__
+        ]
+    assert sections  # the glob found the sections
+    assert [section for section in sections if not issubclass(Settings, section)] == []
 
 
 def test_message_lengths() -> None:

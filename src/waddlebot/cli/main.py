@@ -14,7 +14,7 @@ import typer
 
 from waddlebot.cli.events import events_app
 from waddlebot.core.errors import ConfigurationError
-from waddlebot.platforms import BUILTINS
+from waddlebot.platforms import BUILTINS, NAMES
 from waddlebot.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -96,9 +96,7 @@ def up(
 def serve(
     service: Annotated[
         str,
-        typer.Argument(
-            help="api, router, console, twitch, discord, slack, browser_source or module:<name>"
-        ),
+        typer.Argument(help=f"api, router, {', '.join(NAMES)}, browser_source or module:<name>"),
     ],
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
