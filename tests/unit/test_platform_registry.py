@@ -82,3 +82,11 @@ def test_direct_messages_from_configured_collectors_and_the_setting() -> None:
     )
     assert platforms.direct_message_platforms(configured) == {"twitch", "discord", "slack"}
     assert platforms.info("console").direct_messages is DirectMessages.WHEN_LISTED
+
+
+def test_role_levels_and_mentions() -> None:
+    assert [name for name in platforms.NAMES if platforms.info(name).role_levels] == ["discord"]
+    mentions = {
+        name: platforms.info(name).mention.format(name="bob", id="U1") for name in platforms.NAMES
+    }
+    assert mentions == {"console": "@bob", "twitch": "@bob", "discord": "<@U1>", "slack": "<@U1>"}
