@@ -13,10 +13,7 @@ from waddlebot.core.events import Platform
 from waddlebot.infra import metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.ports import Bus
-from waddlebot.platforms import max_length  # the registry's, re-exported for the jobs
 from waddlebot.router import keys
-
-__all__ = ["max_length", "message", "post"]
 
 
 def message(

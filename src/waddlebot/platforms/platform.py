@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
     from pydantic import BaseModel
 
-    from waddlebot.features.community.service import CommunityService
-    from waddlebot.features.community.streams import StreamStatus
     from waddlebot.infra.audit import AuditLog
     from waddlebot.infra.changes import ChangeFeed
     from waddlebot.infra.db.engine import Database
@@ -65,6 +64,42 @@ class Collector(Protocol):
     async def stop(self) -> None: ...
 
 
+class Communities(Protocol):
+    """What collectors need of the communities (``CommunityService``): typed here, so no
+    platform imports a feature."""
+
+    async def attach(
+        self,
+        community_id: int,
+        entity_id: str,
+        platform: str,
+        *,
+        server_id: str = "",
+        channel_id: str = "",
+        name: str = "",
+        actor: str,
+    ) -> int | None:
+        """Put a place whose owner proved who they are into a community."""
+        ...
+
+    async def role_levels(self, server: str) -> dict[str, int]:
+        """The levels a server's roles give (``discord:<guild>``)."""
+        ...
+
+
+class LiveState(Protocol):
+    @property
+    def since(self) -> datetime | None: ...  # None: offline
+
+
+class Streams(Protocol):
+    """What collectors need of the live state of streams (``StreamStatus``)."""
+
+    async def of(self, entity_id: str) -> LiveState: ...
+
+    async def set_game(self, entity_id: str, game: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class CollectorParts:
     """What the runtime hands a platform package to build its collector from."""
@@ -72,9 +107,9 @@ class CollectorParts:
     settings: Settings
     ports: Ports
     db: Database
-    community: CommunityService
+    community: Communities
     audit: AuditLog
-    streams: StreamStatus
+    streams: Streams
     completions: CompletionHub
     feed: ChangeFeed
     consumer: str  # the collector's consumer name on its reply stream

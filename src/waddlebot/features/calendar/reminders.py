@@ -40,6 +40,7 @@ from waddlebot.infra import outbox
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import CalendarAttendee, CalendarEvent, Community, Entity
 from waddlebot.infra.ports import Bus
+from waddlebot.platforms import max_length
 
 log = structlog.get_logger(__name__)
 
@@ -174,7 +175,7 @@ class ReminderJob:
                 outbox.message(
                     f"event:{due.event_id}:{int(due.seen.timestamp())}",
                     due.platform,
-                    truncate(text, outbox.max_length(due.platform)),
+                    truncate(text, max_length(due.platform)),
                     entity_id=due.entity_id,
                     channel_id=due.channel,
                 )

@@ -41,7 +41,7 @@ from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity, StreamState, Timer
 from waddlebot.infra.ports import Bus, Cache
-from waddlebot.platforms import live_platforms
+from waddlebot.platforms import live_platforms, max_length
 from waddlebot.router import keys
 
 log = structlog.get_logger(__name__)
@@ -468,7 +468,7 @@ class TimerService:
             clock=_At(now),
             live_since=item.live_since,
         )
-        length = outbox.max_length(item.platform)
+        length = max_length(item.platform)
         return await render(item.timer.message, _TimerVariables(context), max_length=length)
 
     async def _line_counts(self, entity_ids: Collection[str]) -> dict[str, int]:

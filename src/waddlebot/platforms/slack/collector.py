@@ -18,7 +18,6 @@ import structlog
 
 from waddlebot.core.contract import Visibility
 from waddlebot.core.events import Event
-from waddlebot.features.community.service import CommunityService
 from waddlebot.infra import metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
@@ -32,6 +31,7 @@ from waddlebot.platforms.answering import (
     answers_to,
     publish_event,
 )
+from waddlebot.platforms.platform import Communities
 from waddlebot.platforms.slack import translate
 from waddlebot.platforms.slack.connect import SlackConnect
 from waddlebot.platforms.slack.outbound import MAX_LENGTH, SlackOutbound, escape
@@ -56,7 +56,7 @@ class SlackCollector:
         *,
         ports: Ports,
         db: Database,
-        community: CommunityService,
+        community: Communities,
         audit: AuditLog,
         consumer: str,
         completions: CompletionHub | None = None,

@@ -13,11 +13,11 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from waddlebot.features.community.service import CommunityService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.ports import Cache
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.oauth_tickets import ConnectError, OAuthTickets
+from waddlebot.platforms.platform import Communities
 from waddlebot.platforms.slack.translate import PLATFORM, Person, workspace_entity
 from waddlebot.platforms.slack.workspaces import Workspaces, web_client
 from waddlebot.settings import Settings
@@ -47,7 +47,7 @@ class SlackConnect:
         box: SecretBox,
         cache: Cache,
         workspaces: Workspaces,
-        community: CommunityService,
+        community: Communities,
         audit: AuditLog,
     ) -> None:
         self._settings = settings

@@ -22,8 +22,6 @@ import httpx
 import structlog
 
 from waddlebot.core.clock import Clock, SystemClock
-from waddlebot.features.community.service import CommunityService
-from waddlebot.features.community.streams import StreamStatus
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community
@@ -31,6 +29,7 @@ from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
+from waddlebot.platforms.platform import Communities, Streams
 from waddlebot.platforms.twitch.auth import TwitchAuth
 from waddlebot.platforms.twitch.connect import Connected, TwitchConnect
 from waddlebot.platforms.twitch.eventsub_ws import EventSubWebSocket
@@ -97,9 +96,9 @@ class TwitchCollector:
         *,
         ports: Ports,
         db: Database,
-        community: CommunityService,
+        community: Communities,
         audit: AuditLog,
-        streams: StreamStatus,
+        streams: Streams,
         consumer: str,
         clock: Clock | None = None,
         http: httpx.AsyncClient | None = None,
