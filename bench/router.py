@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from waddlebot.core.events import Author, Event
+from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_outbound, encode_envelope
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Ports
-from waddlebot.router import keys
 from waddlebot.settings import Settings
 
 PG_ADMIN = os.environ.get(

@@ -40,6 +40,7 @@ from waddlebot.features.timers.module import build_timers_module
 from waddlebot.features.timers.service import TimerService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
+from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
 from waddlebot.infra.db.problems import database_reached, no_tables
@@ -54,7 +55,6 @@ from waddlebot.infra.urlfetch import UrlFetcher
 from waddlebot.platforms import BUILTINS, NAMES, direct_message_platforms
 from waddlebot.platforms.platform import Collector, CollectorParts, PlatformPackage
 from waddlebot.router import Router, RouterWorker
-from waddlebot.router.completion import CompletionHub
 from waddlebot.router.dead_letters import DeadLetters
 from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
 from waddlebot.router.remote import HttpModuleClient, ModuleCallError, parse_remote_spec

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from waddlebot.core.contract import ModuleRequest, ModuleResponse, OutboundMessage
 from waddlebot.core.events import Event
-from waddlebot.sdk import Manifest
+from waddlebot.core.manifest import Manifest
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     "event": Event,

@@ -10,7 +10,7 @@ import httpx
 
 from tests.faults.conftest import MakeRig
 from tests.faults.traffic import Users, ping
-from waddlebot.router import keys
+from waddlebot.infra import keys
 
 MAXLEN = 200
 BATCH = 5

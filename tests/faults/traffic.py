@@ -30,9 +30,9 @@ import orjson
 
 from tests.support.harness import chat_event
 from waddlebot.core.events import Event
+from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus
-from waddlebot.router import keys
 from waddlebot.router.dead_letters import DeadLetters
 
 PLACE = "twitch:9001"

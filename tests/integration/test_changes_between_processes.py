@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import make_settings, say
+from waddlebot.infra import keys
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
@@ -25,7 +26,6 @@ from waddlebot.infra.memory import MemoryCache
 from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.slack.workspaces import Workspaces
-from waddlebot.router import keys
 from waddlebot.runtime import Runtime
 
 MOD = {"role": "moderator", "user": "mia"}

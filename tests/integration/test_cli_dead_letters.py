@@ -15,9 +15,9 @@ from tests.integration.test_cli import run
 from tests.support.harness import chat_event, make_settings, serving
 from waddlebot.core.events import Event
 from waddlebot.features.identity import apikeys
+from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_outbound, encode_dead_letter, encode_envelope
 from waddlebot.infra.ports import Bus
-from waddlebot.router import keys
 from waddlebot.router.pipeline import processing_claim
 from waddlebot.runtime import Runtime
 

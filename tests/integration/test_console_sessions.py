@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from tests.support.harness import chat_event, drain, say
+from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_envelope, encode_envelope
 from waddlebot.platforms import CONSOLE
-from waddlebot.router import keys
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 

@@ -17,8 +17,8 @@ from tests.support.harness import chat_event, serving
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
 from waddlebot.features.identity import apikeys
+from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_outbound, encode_dead_letter, encode_envelope
-from waddlebot.router import keys
 from waddlebot.router.pipeline import is_finished, processing_claim
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings

@@ -11,8 +11,7 @@ from pydantic import SecretStr
 
 from tests.support.harness import chat_event, serving
 from waddlebot.features.identity import apikeys
-from waddlebot.infra import metrics
-from waddlebot.router import keys
+from waddlebot.infra import keys, metrics
 from waddlebot.router.worker import RouterWorker
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings

@@ -35,7 +35,7 @@ def build_module(calls: Counter[str]) -> Module:
         ctx.reply(ctx.request.model_dump_json())
         ctx.direct("psst")
         ctx.overlay("banner", {"args": ctx.args})
-        ctx.action("shoutout", target="someone")
+        ctx.action("whisper", text="psst again", to_user="someone")
 
     @module.command("fail")
     async def fail(ctx: Context) -> None:
@@ -156,8 +156,8 @@ async def test_echo_round_trips_request_fields(served: Served, client: HttpModul
     assert response.replies[1].to_user == "u9"
     assert response.overlay[0].kind == "banner"
     assert response.overlay[0].payload == {"args": ["a", "b c", "é✓"]}
-    assert response.actions[0].type == "shoutout"
-    assert response.actions[0].params == {"target": "someone"}
+    assert response.actions[0].type == "whisper"
+    assert response.actions[0].params.model_dump() == {"text": "psst again", "to_user": "someone"}
     assert served.calls["echo"] == 1
 
 
@@ -325,6 +325,35 @@ async def test_signed_invalid_json_response_is_refused() -> None:
     try:
         with pytest.raises(ModuleCallError, match="invalid response"):
             await remote.call(make_request("echo"))
+    finally:
+        await remote.close()
+
+
+async def test_an_answer_asking_for_an_unknown_action_is_refused() -> None:
+    """The actions are a closed set: one the router does not know fails the call, like a
+    reply that does not fit the contract, and the wire shape of the known ones is kept."""
+    answers = {
+        "known": {"actions": [{"type": "whisper", "params": {"text": "hi", "to_user": "u1"}}]},
+        "unknown": {"actions": [{"type": "shoutout", "params": {"target": "someone"}}]},
+        "bad params": {"actions": [{"type": "community.prefix", "params": {"prefix": "#"}}]},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/manifest":
+            body = build_module(Counter()).manifest.model_dump_json().encode()
+        else:
+            body = orjson.dumps(answers[orjson.loads(request.content)["command"]])
+        return httpx.Response(200, content=body, headers=sign(SECRET, body))
+
+    remote = await HttpModuleClient.connect(
+        "http://module.test", SECRET, transport=httpx.MockTransport(handler)
+    )
+    try:
+        (whisper,) = (await remote.call(make_request("known"))).actions
+        assert whisper.model_dump(mode="json") == answers["known"]["actions"][0]
+        for command in ("unknown", "bad params"):
+            with pytest.raises(ModuleCallError, match="invalid response"):
+                await remote.call(make_request(command))
     finally:
         await remote.close()
 

@@ -17,9 +17,9 @@ from waddlebot.core.contract import Visibility
 from waddlebot.features.calendar import NewEvent
 from waddlebot.features.identity.service import CODE_ALPHABET, IdentityError, IdentityService
 from waddlebot.features.memories.service import Author, Speaker
+from waddlebot.infra import keys
 from waddlebot.infra.codec import Envelope, decode_outbound
 from waddlebot.infra.db.models import CalendarAttendee, User
-from waddlebot.router import keys
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings

@@ -12,11 +12,10 @@ import pytest
 from tests.support.harness import until
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import new_id
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.memory import MemoryBus
 from waddlebot.platforms.reply_stream import MAX_DELIVERIES, ReplyStream
-from waddlebot.router import keys
 
 STREAM = keys.replies_stream("slack")
 

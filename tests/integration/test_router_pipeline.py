@@ -13,10 +13,12 @@ import pytest
 from tests.support import modules as testkit
 from tests.support.harness import chat_event, say
 from waddlebot.core.permissions import PlatformRole
+from waddlebot.features.overlay import keys as overlay_keys
+from waddlebot.infra import keys
 from waddlebot.infra.codec import Envelope, decode_outbound, encode_envelope
 from waddlebot.infra.factory import build_ports
 from waddlebot.platforms import CONSOLE
-from waddlebot.router import RouterWorker, keys
+from waddlebot.router import RouterWorker
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
 
@@ -224,7 +226,7 @@ async def test_listeners_get_events_and_overlay_updates_are_broadcast(runtime: R
     follow = chat_event("", type_=EventType.FOLLOW, user_id="55", login="newfan")
     resolved = await runtime.directory.resolve_entity("twitch:1337", "twitch")
     subscription = await runtime.ports.broadcast.subscribe(
-        keys.overlay_channel(resolved.community_id)
+        overlay_keys.channel(resolved.community_id)
     )
     raid = chat_event(
         "", type_=EventType.RAID, user_id="66", login="raider", amounts=Amounts(viewers=42)
@@ -337,6 +339,29 @@ async def test_only_the_core_module_may_change_the_community(runtime: Runtime) -
     assert await say(runtime, "!hijack", role="owner") == ["trying"]
     assert await say(runtime, "$ping") == []
     assert await say(runtime, "!ping") == ["pong"]
+
+
+async def test_each_action_kind_is_carried_out_with_the_trust_it_needs(
+    runtime: Runtime,
+) -> None:
+    from waddlebot.core.contract import ActionKind
+    from waddlebot.router.modules import LocalModuleClient
+    from waddlebot.router.pipeline import Trust
+    from waddlebot.sdk import Context, Module
+
+    assert set(runtime.router.actions) == set(ActionKind)
+    assert runtime.router.actions[ActionKind.WHISPER].trust is Trust.ANY_MODULE
+    module = Module("whisperer")
+
+    @module.command("psst")
+    async def psst(ctx: Context) -> None:
+        ctx.action(ActionKind.WHISPER, text="a secret")
+
+    runtime.registry.add(LocalModuleClient(module))  # not built in, and trusted with this
+    (outcome,) = await runtime.router.process([Incoming(Envelope(chat_event("!psst")))])
+    assert [(r.text, r.visibility, r.to_user) for r in outcome.replies] == [
+        ("a secret", "direct", "42")
+    ]
 
 
 async def test_a_bad_answer_spoils_only_its_own_event(runtime: Runtime) -> None:

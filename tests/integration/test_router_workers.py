@@ -25,12 +25,13 @@ from tests.support.harness import TEST_MODULE, chat_event, make_settings
 from tests.support.processes import ServiceProcess, ServiceProcesses
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
+from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_outbound, encode_envelope
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.infra.tasks import stop_task
-from waddlebot.router import Router, RouterWorker, keys
+from waddlebot.router import Router, RouterWorker
 from waddlebot.router.pipeline import Incoming, Outcome
 from waddlebot.runtime import Runtime
 

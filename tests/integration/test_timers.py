@@ -26,13 +26,13 @@ from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.features.community.directory import Directory
 from waddlebot.features.timers.service import TimerService
+from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.db import Database
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.platforms import CONSOLE
 from waddlebot.platforms.console.collector import ConsoleSession
-from waddlebot.router import keys
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
 

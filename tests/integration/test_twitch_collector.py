@@ -18,11 +18,10 @@ from tests.fakes.twitch import FakeTwitch, payloads
 from tests.fakes.twitch.webhook import WebhookSender, challenge, notification, revocation
 from tests.support.harness import chat_event, free_port, make_settings, say, serving, until
 from waddlebot.core.events import EventType
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_envelope, encode_envelope
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms import TWITCH
-from waddlebot.router import keys
 from waddlebot.runtime import Runtime
 
 SECRET = "s3cret-for-eventsub-tests"

@@ -15,6 +15,7 @@ import pytest
 
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
+from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.db import Database
@@ -22,7 +23,6 @@ from waddlebot.infra.db.migrate import upgrade_async
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.infra.scheduler import Scheduler
-from waddlebot.router import keys
 from waddlebot.runtime import Runtime
 
 GROUP = "scheduled-test"

@@ -20,8 +20,8 @@ from structlog.testing import capture_logs
 
 from waddlebot.app import create_app
 from waddlebot.core.events import Event
+from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_envelope
-from waddlebot.router import keys
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 

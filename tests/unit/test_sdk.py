@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from waddlebot.core.contract import Caller, Identity, ModuleRequest, Visibility
+from waddlebot.core.contract import (
+    ActionKind,
+    Caller,
+    Identity,
+    ModuleRequest,
+    SetPrefixAction,
+    Visibility,
+)
 from waddlebot.core.events import EventType
 from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
 from waddlebot.sdk import Context, Module, UsageError
@@ -40,7 +48,7 @@ def build() -> Module:
     async def whisper(ctx: Context) -> None:
         ctx.direct("secret")
         ctx.overlay("alerts", {"x": 1})
-        ctx.action("shoutout", target="bob")
+        ctx.action("whisper", text="psst", to_user="bob")
 
     @module.command("strict", usage="<n>")
     async def strict(ctx: Context) -> None:
@@ -59,10 +67,32 @@ async def test_handlers_build_the_response() -> None:
     response = await module.handle(request("whisper"))
     (reply,) = response.replies
     assert (reply.visibility, reply.to_user, reply.text) == (Visibility.DIRECT, "al", "secret")
-    assert response.overlay[0].kind == "alerts" and response.actions[0].type == "shoutout"
+    assert response.overlay[0].kind == "alerts" and response.actions[0].type == "whisper"
     assert (await module.handle(request("strict"))).usage_error == "need a number"
     event = request("", kind="event", event_type=EventType.RAID)
     assert [r.text for r in (await module.handle(event)).replies] == ["welcome"]
+
+
+async def test_an_action_is_checked_when_the_handler_asks_for_it() -> None:
+    module = Module("acting")
+
+    @module.command("unknown")
+    async def unknown(ctx: Context) -> None:
+        ctx.action("shoutout", target="bob")
+
+    @module.command("empty")
+    async def empty(ctx: Context) -> None:
+        ctx.action(ActionKind.WHISPER, text="")
+
+    @module.command("prefix")
+    async def prefix(ctx: Context) -> None:
+        ctx.action(ActionKind.SET_PREFIX, prefix="?")
+
+    for name in ("unknown", "empty"):
+        with pytest.raises(ValidationError):
+            await module.handle(request(name))
+    (action,) = (await module.handle(request("prefix"))).actions
+    assert isinstance(action, SetPrefixAction) and action.params.prefix == "?"
 
 
 def test_manifest_describes_the_module() -> None:

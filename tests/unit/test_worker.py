@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from tests.support.harness import chat_event
+from waddlebot.infra import keys
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus, BusMessage, Ports
-from waddlebot.router import RouterWorker, keys
+from waddlebot.router import RouterWorker
 from waddlebot.router.dead_letters import DeadLetters
 from waddlebot.router.pipeline import Incoming, Outcome
 from waddlebot.router.worker import MAX_DELIVERIES

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from waddlebot.core.events import Amounts, EventType, Platform, new_id
+from waddlebot.core.parser import check_prefix
 from waddlebot.core.permissions import Level
 
 CONTRACT_VERSION: Literal[1] = 1
@@ -73,10 +74,13 @@ class ModuleRequest(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict, description="module settings")
 
 
+ReplyText = Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
 class Reply(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    text: str = Field(min_length=1, max_length=20_000)
+    text: ReplyText
     visibility: Visibility = Visibility.CHANNEL
     reply_to: str = Field(default="", description="message id to thread under; '' for none")
     to_user: str = Field(default="", description="platform user id for direct replies")
@@ -102,11 +106,62 @@ class OverlayUpdate(BaseModel):
     )
 
 
-class Action(BaseModel):
+class ActionKind(StrEnum):
+    """Every action a module may ask for: the union below is closed, so an answer asking for
+    any other is invalid (the module's call fails, as with a bad reply)."""
+
+    WHISPER = "whisper"  # a private message, like Reply(visibility=DIRECT)
+    SET_PREFIX = "community.prefix"  # change the community's command prefix
+    RUN_COMMAND = "command.run"  # run a command line as the caller (an alias expanding)
+
+
+class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    type: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$", description="e.g. whisper, shoutout")
-    params: dict[str, Any] = Field(default_factory=dict)
+
+class WhisperParams(_Frozen):
+    text: ReplyText
+    to_user: str = Field(default="", description="platform user id; '' for the caller")
+
+
+class PrefixParams(_Frozen):
+    prefix: str = Field(description="1 to 8 characters without spaces, not starting with #")
+
+    @field_validator("prefix")
+    @classmethod
+    def _valid(cls, prefix: str) -> str:
+        return check_prefix(prefix)
+
+
+class RunCommandParams(_Frozen):
+    text: str = Field(description="the command line, prefix included, as if the caller typed it")
+
+
+class WhisperAction(_Frozen):
+    type: Literal[ActionKind.WHISPER]
+    params: WhisperParams
+
+
+class SetPrefixAction(_Frozen):
+    type: Literal[ActionKind.SET_PREFIX]
+    params: PrefixParams
+
+
+class RunCommandAction(_Frozen):
+    type: Literal[ActionKind.RUN_COMMAND]
+    params: RunCommandParams
+
+
+Action = Annotated[WhisperAction | SetPrefixAction | RunCommandAction, Field(discriminator="type")]
+"""``{"type": <ActionKind>, "params": {...}}``, the params checked for that kind."""
+
+_ACTION: TypeAdapter[Action] = TypeAdapter(Action)
+
+
+def action(kind: str, /, **params: Any) -> Action:
+    """The action of that kind with those params; a ``ValidationError`` when the kind is not
+    one of :class:`ActionKind` or the params do not fit it."""
+    return _ACTION.validate_python({"type": kind, "params": params})
 
 
 class ModuleResponse(BaseModel):

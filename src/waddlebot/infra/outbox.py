@@ -10,10 +10,9 @@ from typing import cast
 
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import Platform
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.ports import Bus
-from waddlebot.router import keys
 
 
 def message(

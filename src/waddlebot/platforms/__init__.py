@@ -16,7 +16,7 @@ from waddlebot.platforms.slack import SLACK
 from waddlebot.platforms.twitch import TWITCH
 
 if TYPE_CHECKING:
-    from waddlebot.settings import Settings
+    from waddlebot.core.settings import CoreSettings
 
 BUILTINS: tuple[PlatformPackage[Any], ...] = (CONSOLE, TWITCH, DISCORD, SLACK)
 NAMES: tuple[str, ...] = tuple(platform.name for platform in BUILTINS)
@@ -40,7 +40,7 @@ def live_platforms() -> frozenset[str]:
     return frozenset(platform.name for platform in BUILTINS if platform.info.reports_live)
 
 
-def direct_message_platforms(settings: Settings) -> frozenset[str]:
+def direct_message_platforms(settings: CoreSettings) -> frozenset[str]:
     """Platforms whose collectors deliver private messages (verification codes) here."""
     listed = frozenset(settings.direct_message_platforms)
     return listed | {

@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
     from pydantic import BaseModel
 
+    from waddlebot.core.settings import CoreSettings
     from waddlebot.infra.audit import AuditLog
     from waddlebot.infra.changes import ChangeFeed
+    from waddlebot.infra.completion import CompletionHub
     from waddlebot.infra.db.engine import Database
     from waddlebot.infra.ports import Ports
-    from waddlebot.router.completion import CompletionHub
-    from waddlebot.settings import Settings
 
 
 class DirectMessages(Enum):
@@ -104,7 +104,7 @@ class Streams(Protocol):
 class CollectorParts:
     """What the runtime hands a platform package to build its collector from."""
 
-    settings: Settings
+    settings: CoreSettings
     ports: Ports
     db: Database
     community: Communities
@@ -128,7 +128,7 @@ class PlatformPackage(Generic[C]):
     of its collector: ``runtime.collector(TWITCH)`` is a ``TwitchCollector | None``."""
 
     info: PlatformInfo
-    configured: Callable[[Settings], bool]  # whether its collector runs in this deployment
+    configured: Callable[[CoreSettings], bool]  # whether its collector runs in this deployment
     build: Callable[[CollectorParts], C]
     routes: Callable[[], Sequence[APIRouter]]  # served by its own service (webhooks, OAuth)
     api_routes: Callable[[], Sequence[APIRouter]] = _no_routes  # with the api service

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 import structlog
 
 from waddlebot.core.contract import OutboundMessage
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
-from waddlebot.router import keys
 
 log = structlog.get_logger("waddlebot.replies")
 

@@ -23,10 +23,9 @@ from typing import Any, Literal
 import structlog
 
 from waddlebot.core.events import Event
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_dead_letter, decode_envelope, encode_replay
 from waddlebot.infra.ports import Bus, BusMessage, Cache
-from waddlebot.router import keys
 from waddlebot.router.pipeline import is_finished
 
 log = structlog.get_logger("waddlebot.dead_letters")

@@ -9,8 +9,9 @@ from typing import Protocol
 
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.core.events import EventType
+from waddlebot.core.manifest import CommandSpec, Manifest
 from waddlebot.core.parser import SERVERLESS_PREFIX
-from waddlebot.sdk import CommandSpec, Manifest, Module
+from waddlebot.sdk import Module
 
 
 class ModuleClient(Protocol):

@@ -11,46 +11,48 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import structlog
 
 from waddlebot.core.contract import (
+    ActionKind,
     Caller,
     Identity,
     ModuleRequest,
     ModuleResponse,
     OutboundMessage,
     Reply,
+    RunCommandAction,
+    SetPrefixAction,
     Visibility,
+    WhisperAction,
 )
 from waddlebot.core.events import Event, EventType, new_id
+from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.parser import ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
+from waddlebot.core.settings import CoreSettings
 from waddlebot.features.alias.service import AliasInfo
 from waddlebot.features.community.directory import Directory
-from waddlebot.features.core.module import SET_PREFIX_ACTION
 from waddlebot.features.overlay.publisher import OverlayPublisher, Prepared, TickerReply
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.ports import Ports
-from waddlebot.router import keys
 from waddlebot.router.limits import RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
-from waddlebot.sdk import CommandSpec
-from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.router")
 
 _DONE = b"d"
 _ANONYMOUS_CLAIM = b"p"  # a claim that names no event (written by earlier versions)
 _NO_ROLE = b""
-RUN_COMMAND_ACTION = "command.run"  # an alias running another command; built-in modules only
 MAX_EXPANSIONS = 5
 _THREADABLE = frozenset({EventType.CHAT_MESSAGE, EventType.SLASH_COMMAND})  # replies hang here
 _CHAT = EventType.CHAT_MESSAGE
@@ -82,6 +84,24 @@ class AliasIndex(Protocol):
     async def index(
         self, community_ids: Collection[int]
     ) -> Mapping[int, Mapping[str, AliasInfo]]: ...
+
+
+class Trust(StrEnum):
+    """Who may ask for an action."""
+
+    ANY_MODULE = "any module"
+    BUILT_IN = "built-in modules"  # WaddleBot's own (ModuleRegistry.add(..., builtin=True))
+
+
+A = TypeVar("A", WhisperAction, SetPrefixAction, RunCommandAction)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRule(Generic[A]):
+    """How the router carries out one kind of action, and the trust it needs."""
+
+    carry_out: Callable[[_Trip, A, str], Awaitable[None]]
+    trust: Trust
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +168,7 @@ class Router:
         directory: Directory,
         registry: ModuleRegistry,
         audit: AuditLog,
-        settings: Settings,
+        settings: CoreSettings,
         grants: LevelGrants | None = None,
         aliases: AliasIndex | None = None,
         overlays: OverlayPublisher | None = None,
@@ -171,10 +191,21 @@ class Router:
         self._settings = settings
         self._limits = RateLimitPolicy(ports.ratelimiter, ports.cache, settings)
         self._cache_ttl = 300.0
+        # what each action a module may ask for does, and which modules may ask for it
+        self._actions: dict[ActionKind, ActionRule[Any]] = {
+            ActionKind.WHISPER: ActionRule(self._whisper, Trust.ANY_MODULE),
+            ActionKind.SET_PREFIX: ActionRule(self._set_prefix, Trust.BUILT_IN),
+            ActionKind.RUN_COMMAND: ActionRule(self._run_expansion, Trust.BUILT_IN),
+        }
 
     @property
     def registry(self) -> ModuleRegistry:
         return self._registry
+
+    @property
+    def actions(self) -> Mapping[ActionKind, ActionRule[Any]]:
+        """The action table: what each kind of action does, and the trust it needs."""
+        return self._actions
 
     async def process(self, batch: Sequence[Incoming]) -> list[Outcome]:
         """Run a batch through the pipeline. Returns once every reply is on its stream."""
@@ -639,28 +670,26 @@ class Router:
     async def _act(
         self, trip: _Trip, client: ModuleClient, response: ModuleResponse, source: str
     ) -> None:
-        """Carry out the actions a module asked for. Changes to the community itself are
-        taken only from the built-in core module."""
+        """Carry out the actions a module asked for, each by its entry in the action table
+        if the module is trusted enough for it."""
         for action in response.actions:
-            if action.type == "whisper" and isinstance(action.params.get("text"), str):
-                reply = Reply(
-                    text=action.params["text"],
-                    visibility=Visibility.DIRECT,
-                    to_user=str(action.params.get("to_user", "")),
-                )
-                self._add_reply(trip, reply, source)
-            elif action.type == SET_PREFIX_ACTION and client.name == "core":
-                await self._set_prefix(trip, str(action.params.get("prefix", "")))
-            elif action.type == RUN_COMMAND_ACTION and self._registry.is_builtin(client.name):
-                await self._run_expansion(trip, str(action.params.get("text", "")))
-            else:
-                log.warning("action not supported", action=action.type, module=client.name)
+            rule = self._actions[action.type]
+            if rule.trust is Trust.BUILT_IN and not self._registry.is_builtin(client.name):
+                log.warning("action not allowed", action=action.type, module=client.name)
+                continue
+            await rule.carry_out(trip, action, source)
 
-    async def _run_expansion(self, trip: _Trip, text: str) -> None:
+    async def _whisper(self, trip: _Trip, action: WhisperAction, source: str) -> None:
+        params = action.params
+        reply = Reply(text=params.text, visibility=Visibility.DIRECT, to_user=params.to_user)
+        self._add_reply(trip, reply, source)
+
+    async def _run_expansion(self, trip: _Trip, action: RunCommandAction, source: str) -> None:
         """Run the command an alias expands to, as the caller: its own permission level
         applies (an alias is never a way around one), within a depth limit and without
         going round in circles. As in a shell, an alias that runs its own name
         (``ping='!ping twice'``) runs the command it shadows rather than itself."""
+        text = action.params.text
         assert trip.community is not None and trip.command is not None
         assert trip.route is not None
         parsed = parse_command(text, trip.community.prefix)
@@ -695,7 +724,8 @@ class Router:
             return alias_route
         return None if route is None or route.fallback else route
 
-    async def _set_prefix(self, trip: _Trip, prefix: str) -> None:
+    async def _set_prefix(self, trip: _Trip, action: SetPrefixAction, source: str) -> None:
+        prefix = action.params.prefix
         assert trip.community is not None and trip.caller is not None
         community_id = trip.community.id
         await self._directory.set_prefix(community_id, prefix)

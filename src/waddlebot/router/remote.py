@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.core.errors import ConfigurationError
+from waddlebot.core.manifest import Manifest
 from waddlebot.infra.signing import SignatureError, sign, verify
-from waddlebot.sdk import Manifest
 
 HANDLE_PATH = "/v1/handle"
 MANIFEST_PATH = "/v1/manifest"

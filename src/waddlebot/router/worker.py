@@ -17,12 +17,11 @@ from dataclasses import replace
 import orjson
 import structlog
 
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_envelope, encode_dead_letter
 from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import Broadcast, Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
-from waddlebot.router import keys
 from waddlebot.router.pipeline import Incoming, Outcome, Router
 
 log = structlog.get_logger("waddlebot.router.worker")

@@ -17,32 +17,20 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from waddlebot.core.contract import (
     Action,
+    ActionKind,
     ModuleRequest,
     ModuleResponse,
     OverlayUpdate,
     Reply,
     Visibility,
+    action,
 )
 from waddlebot.core.events import EventType, Platform
+from waddlebot.core.manifest import ArgSpec, CommandSpec, Manifest
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
-
-_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
-
-
-class ArgSpec(BaseModel):
-    """One argument of a command, used for usage lines and (later) Discord/Slack slash options."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(pattern=_NAME_PATTERN)
-    description: str = ""
-    required: bool = False
-    rest: bool = Field(default=False, description="takes the rest of the line")
 
 
 def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[ArgSpec, ...]:
@@ -52,35 +40,6 @@ def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[A
         ArgSpec(name="subcommand", description=", ".join(choices), required=required),
         ArgSpec(name="arguments", description="depend on the subcommand", rest=True),
     )
-
-
-class CommandSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(pattern=_NAME_PATTERN)
-    description: str = ""
-    usage: str = Field(default="", description="argument part of the usage line")
-    level: int = Field(default=int(Level.EVERYONE), ge=0)
-    cooldown: float = Field(default=0, ge=0, description="per-user cooldown, seconds")
-    global_cooldown: float = Field(default=0, ge=0, description="per-place cooldown, seconds")
-    aliases: tuple[str, ...] = ()
-    args: tuple[ArgSpec, ...] = ()
-    serverless: bool = Field(default=False, description="invoked with '#' instead of '!'")
-
-    def usage_line(self, prefix: str = "!") -> str:
-        shown = "#" if self.serverless else prefix
-        return f"{shown}{self.name} {self.usage}".rstrip()
-
-
-class Manifest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(pattern=_NAME_PATTERN)
-    version: str = "0.1.0"
-    description: str = ""
-    commands: tuple[CommandSpec, ...] = ()
-    events: tuple[EventType, ...] = ()
-    config_schema: dict[str, Any] = Field(default_factory=dict, description="JSON Schema")
 
 
 class UsageError(Exception):
@@ -261,8 +220,11 @@ class Context:
             Reply(text=text, visibility=Visibility.DIRECT, to_user=target, to_platform=elsewhere)
         )
 
-    def action(self, type_: str, **params: Any) -> None:
-        self._actions.append(Action(type=type_, params=params))
+    def action(self, kind: ActionKind | str, /, **params: Any) -> None:
+        """Ask the router to do something (:class:`~waddlebot.core.contract.ActionKind`),
+        e.g. ``ctx.action(ActionKind.WHISPER, text="psst", to_user="1234")``. An unknown kind,
+        or params that do not fit it, raise a ``ValidationError`` here."""
+        self._actions.append(action(kind, **params))
 
     def response(self) -> ModuleResponse:
         return ModuleResponse(replies=self._replies, overlay=self._overlay, actions=self._actions)

@@ -26,11 +26,10 @@ from redis.exceptions import RedisError
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
 from waddlebot.core.permissions import Level
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Backlogged
-from waddlebot.router import keys
 from waddlebot.router.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
 from waddlebot.runtime import Runtime
 from waddlebot.web.access import Principal

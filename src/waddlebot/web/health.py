@@ -13,9 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from waddlebot import __version__
 from waddlebot.core.events import Platform
+from waddlebot.infra import keys
 from waddlebot.infra import metrics as metric
 from waddlebot.infra.outages import describe, unavailable
-from waddlebot.router import keys
 from waddlebot.runtime import Runtime
 from waddlebot.web.deps import get_runtime
 

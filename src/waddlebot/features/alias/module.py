@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+from waddlebot.core.contract import ActionKind
 from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.core.permissions import Level
 from waddlebot.features.alias.service import (
@@ -29,7 +30,6 @@ Reserved = Callable[[], set[str]]
 CustomExists = Callable[[int, str], Awaitable[bool]]
 """Whether a community has a custom command of that name."""
 
-RUN_COMMAND = "command.run"
 UNSHADOWABLE = frozenset({"alias", "unalias"})  # or an alias could never be undone
 USAGE = "[name | name='!command args' | add name !command args | remove name] [-f]"
 _DEFINITION = re.compile(r"^(!?[A-Za-z0-9_-]+)=(.*)$", re.DOTALL)
@@ -88,7 +88,7 @@ def build_alias_module(
         if found is None:
             return  # removed between the router's look-up and now: like an unknown name
         line = expand(found.expansion, ctx.args, ctx.caller_name)
-        ctx.action(RUN_COMMAND, text=_typed(line, request.prefix or "!"))
+        ctx.action(ActionKind.RUN_COMMAND, text=_typed(line, request.prefix or "!"))
 
     return module
 

@@ -22,13 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from waddlebot.core.permissions import Level
 from waddlebot.features.community.directory import lock_community
+from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Counter, CustomCommand
 from waddlebot.infra.name_index import CommunityIndex
 from waddlebot.infra.ports import Cache
-from waddlebot.router import keys
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 COUNTER_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")

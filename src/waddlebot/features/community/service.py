@@ -37,13 +37,13 @@ from waddlebot.features.community.directory import (
     upsert_role,
 )
 from waddlebot.features.identity.service import hash_code, issue_code
+from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import dumps_compact
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, User
 from waddlebot.infra.ports import Cache
-from waddlebot.router import keys
 
 MAX_NAME = 200
 ROLE_LEVELS = "role_levels"  # in a community's settings: {"discord:<guild>": {role id: level}}

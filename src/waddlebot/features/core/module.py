@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from waddlebot.core.contract import ActionKind
 from waddlebot.core.parser import check_prefix
 from waddlebot.core.permissions import Level
 from waddlebot.sdk import ArgSpec, CommandSpec, Context, Module, UsageError
 
-SET_PREFIX_ACTION = "community.prefix"  # carried out by the router, for the core module only
 EVERY_COMMAND = "all"  # "help all": every command, also those above the caller's level
 
 Catalog = Callable[[], list[CommandSpec]]
@@ -68,7 +68,7 @@ def build_core_module(catalog: Catalog) -> Module:
             new = check_prefix(ctx.args[0])
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
-        ctx.action(SET_PREFIX_ACTION, prefix=new)
+        ctx.action(ActionKind.SET_PREFIX, prefix=new)  # for built-in modules only
         ctx.reply(f"Commands here now start with {new}, as in {new}help")
 
     return module

@@ -23,6 +23,7 @@ from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.features.community.directory import Directory, upsert_role
 from waddlebot.features.identity import apikeys
 from waddlebot.features.labels.service import grants_key
+from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
@@ -44,7 +45,6 @@ from waddlebot.infra.db.models import (
     User,
 )
 from waddlebot.infra.ports import Cache
-from waddlebot.router import keys
 
 # letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

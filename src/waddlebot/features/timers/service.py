@@ -36,13 +36,12 @@ from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.variables import StandardVariables, VariableContext, render
 from waddlebot.features.commands.service import NAME_PATTERN
 from waddlebot.features.community.directory import lock_community
-from waddlebot.infra import outbox
+from waddlebot.infra import keys, outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity, StreamState, Timer
 from waddlebot.infra.ports import Bus, Cache
 from waddlebot.platforms import live_platforms, max_length
-from waddlebot.router import keys
 
 log = structlog.get_logger(__name__)
 

@@ -54,7 +54,7 @@ DISCORD: PlatformPackage[DiscordCollector] = PlatformPackage(
         role_levels=True,
         mention="<@{id}>",
     ),
-    configured=lambda settings: settings.discord_configured,
+    configured=lambda settings: settings.section(DiscordSettings).discord_configured,
     build=_build,
     routes=_routes,
     cli=_cli,

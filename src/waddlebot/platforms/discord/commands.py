@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from waddlebot.sdk import ArgSpec, CommandSpec
+from waddlebot.core.manifest import ArgSpec, CommandSpec
 
 STRING = 3  # application command option type
 MAX_COMMANDS = 100

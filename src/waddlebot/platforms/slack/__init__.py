@@ -57,7 +57,7 @@ SLACK: PlatformPackage[SlackCollector] = PlatformPackage(
     PlatformInfo(
         "slack", max_length=4000, direct_messages=DirectMessages.WHEN_CONFIGURED, mention="<@{id}>"
     ),
-    configured=lambda settings: settings.slack_configured,
+    configured=lambda settings: settings.section(SlackSettings).slack_configured,
     build=_build,
     routes=_routes,
     api_routes=_api_routes,

@@ -59,7 +59,7 @@ TWITCH: PlatformPackage[TwitchCollector] = PlatformPackage(
         direct_messages=DirectMessages.WHEN_CONFIGURED,  # whispers
         reports_live=True,
     ),
-    configured=lambda settings: settings.twitch_configured,
+    configured=lambda settings: settings.section(TwitchSettings).twitch_configured,
     build=_build,
     routes=_routes,
     api_routes=_api_routes,

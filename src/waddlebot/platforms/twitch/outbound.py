@@ -36,7 +36,7 @@ from typing import TypeVar
 import structlog
 
 from waddlebot.core.contract import OutboundMessage, Visibility
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
@@ -44,7 +44,6 @@ from waddlebot.platforms.split import split_message
 from waddlebot.platforms.twitch import TWITCH
 from waddlebot.platforms.twitch.helix import ChatSendResult, HelixClient, HelixError
 from waddlebot.platforms.twitch.tokens import TokenUnavailable
-from waddlebot.router import keys
 
 log = structlog.get_logger("waddlebot.twitch.outbound")
 

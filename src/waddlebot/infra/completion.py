@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import structlog
 
+from waddlebot.infra import keys
 from waddlebot.infra.ports import Broadcast, Subscription
 from waddlebot.infra.tasks import stop_task
-from waddlebot.router import keys
 
 log = structlog.get_logger("waddlebot.completion")
 

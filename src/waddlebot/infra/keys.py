@@ -1,8 +1,7 @@
-"""Cache keys and stream names the router shares with other services (for invalidation)."""
+"""Stream names and cache keys the router shares with the collectors and the services (which
+invalidate its cached entries): below all of them, so none imports another for a name."""
 
 from __future__ import annotations
-
-from waddlebot.features.overlay import keys as overlay_keys
 
 EVENTS_STREAM = "events"
 DEAD_LETTER_STREAM = "events.dead"
@@ -17,10 +16,6 @@ PEOPLE_CHANGES = "people"  # accounts linked or unlinked: identity, role and gra
 
 def replies_stream(platform: str) -> str:
     return f"replies.{platform}"
-
-
-def overlay_channel(community_id: int) -> str:
-    return overlay_keys.channel(community_id)
 
 
 def dedupe_key(platform: str, message_id: str) -> str:
