@@ -180,12 +180,12 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 async def run_distributed(args: argparse.Namespace) -> None:
     import asyncpg
 
-    from waddlebot.features.community.directory import Directory
-    from waddlebot.features.overlay.publisher import OverlayPublisher
     from waddlebot.features.overlay.tokens import OverlayTokens
     from waddlebot.infra.db.engine import Database
     from waddlebot.infra.db.migrate import upgrade_async
+    from waddlebot.infra.directory import Directory
     from waddlebot.infra.factory import build_ports
+    from waddlebot.router.overlays import OverlayPublisher
 
     db_name = f"waddlebot_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(PG_ADMIN)

@@ -8,17 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from waddlebot import __version__
-from waddlebot.features.calendar import api as calendar_api
-from waddlebot.features.commands import api as commands
-from waddlebot.features.identity import api as identity
-from waddlebot.features.inventory import api as inventory_api
-from waddlebot.features.labels import api as labels
-from waddlebot.features.memories import api as memories_api
-from waddlebot.features.overlay import web as overlay_web
+from waddlebot.features import builtin_features
 from waddlebot.platforms import BUILTINS
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, health, outages, refusals
+from waddlebot.web import api, errors, health, outages, refusals
 from waddlebot.web.docs import add_docs
 
 
@@ -58,19 +52,12 @@ def create_app(
         redoc_url=None,
     )
     refusals.install(app)
+    errors.install(app)
     outages.install(app)
     add_docs(app)
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)
-        app.include_router(labels.router)
-        app.include_router(commands.router)
-        app.include_router(memories_api.router)
-        app.include_router(inventory_api.router)
-        app.include_router(calendar_api.router)
-        app.include_router(calendar_api.feed_router)
-        app.include_router(identity.router)
-        app.include_router(identity.login_router)
         for platform in BUILTINS:
             for router in platform.api_routes():
                 app.include_router(router)
@@ -79,9 +66,11 @@ def create_app(
         if platform.name in chosen:
             for router in platform.routes():
                 app.include_router(router)
-    if "browser_source" in chosen:
-        overlay_web.hide_tokens_in_logs()
-        app.include_router(overlay_web.router)
+    for feature in builtin_features():
+        for route in feature.routes_for(chosen):
+            if route.on_include is not None:
+                route.on_include()
+            app.include_router(route.router)
     return app
 
 

@@ -5,39 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator
-from typing import TypeVar, cast
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 
 from waddlebot.core.errors import ConfigurationError
-from waddlebot.features.alias.module import build_alias_module
-from waddlebot.features.alias.service import AliasService
-from waddlebot.features.calendar import CalendarService, FeedService, ReminderJob
-from waddlebot.features.calendar.module import build_calendar_module
-from waddlebot.features.commands.module import build_commands_module
-from waddlebot.features.commands.service import CustomCommandService
-from waddlebot.features.community.directory import Directory
-from waddlebot.features.community.module import build_community_module
-from waddlebot.features.community.service import CommunityService
-from waddlebot.features.community.streams import StreamStatus
-from waddlebot.features.core.module import build_core_module
-from waddlebot.features.identity.accounts import AccountService
-from waddlebot.features.identity.apikeys import KeyVerifier
-from waddlebot.features.identity.module import build_identity_module
-from waddlebot.features.identity.service import IdentityService
-from waddlebot.features.inventory.module import build_inventory_module
-from waddlebot.features.inventory.service import InventoryService
-from waddlebot.features.labels.module import build_labels_module
-from waddlebot.features.labels.service import LabelService
-from waddlebot.features.memories.chat import build_memories_module
-from waddlebot.features.memories.service import Memories
-from waddlebot.features.overlay.hub import OverlayHub
-from waddlebot.features.overlay.module import build_overlay_module
-from waddlebot.features.overlay.publisher import OverlayPublisher
-from waddlebot.features.overlay.tokens import OverlayTokens, public_base_url
-from waddlebot.features.timers.module import build_timers_module
-from waddlebot.features.timers.service import TimerService
+from waddlebot.features import builtin_features
+from waddlebot.features.feature import Feature, Key
+from waddlebot.features.shared import DIRECTORY, FeatureServices, router_services
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
@@ -49,9 +26,7 @@ from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Broadcast, Ports
 from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
 from waddlebot.infra.scheduler import Scheduler
-from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.signing import SignatureError
-from waddlebot.infra.urlfetch import UrlFetcher
 from waddlebot.platforms import BUILTINS, NAMES, direct_message_platforms
 from waddlebot.platforms.platform import Collector, CollectorParts, PlatformPackage
 from waddlebot.router import Router, RouterWorker
@@ -63,6 +38,11 @@ from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
 from waddlebot.web.access import Access
 
+if TYPE_CHECKING:
+    from waddlebot.sdk import Module
+
+T = TypeVar("T")
+
 log = structlog.get_logger("waddlebot.runtime")
 
 SERVICES = ("api", "router", *NAMES, "browser_source")
@@ -71,42 +51,27 @@ REMOTE_MODULES_FIX = (
     "Each is name=http://host:port of a running `waddlebot serve module:...`, started first."
 )
 CLASH_FIX = "Give it a name and commands no built-in or other module has."
-PURGE_LABELS_SECONDS = 3600  # expired label assignments are deleted hourly
 
 C = TypeVar("C", bound=Collector)
 
 
-class Runtime:
-    """Everything one process runs. Build with :meth:`start`, end with :meth:`stop`."""
+class Runtime(FeatureServices):
+    """Everything one process runs. Build with :meth:`start`, end with :meth:`stop`.
+
+    It is the features' host (features/feature.py): it sets up every built-in feature in
+    order, holds the services they provide (``runtime.identity``, or ``runtime.need(KEY)``),
+    registers their chat modules and runs their jobs."""
 
     ports: Ports
     feed: ChangeFeed
     db: Database
     audit: AuditLog
-    directory: Directory
     registry: ModuleRegistry
     completions: CompletionHub
     dead_letters: DeadLetters
-    keys: KeyVerifier
-    identity: IdentityService
-    labels: LabelService
     access: Access
-    accounts: AccountService
-    community: CommunityService
-    commands: CustomCommandService
-    timers: TimerService
-    memories: Memories
-    inventory: InventoryService
-    calendar: CalendarService
-    calendar_feeds: FeedService
-    calendar_reminders: ReminderJob
     scheduler: Scheduler
-    aliases: AliasService
-    streams: StreamStatus
     router: Router
-    overlays: OverlayPublisher
-    overlay_tokens: OverlayTokens
-    overlay_hub: OverlayHub | None
 
     def __init__(
         self, settings: Settings, services: Iterable[str] = SERVICES, *, changes_url: str = ""
@@ -121,7 +86,8 @@ class Runtime:
         if unknown:
             raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
         self._collectors: dict[str, Collector] = {}
-        self.overlay_hub = None
+        self._provided: dict[Key[Any], Any] = {}
+        self._setting_up: Feature | None = None
         self.workers: list[RouterWorker] = []
         self._cleanup = contextlib.AsyncExitStack()  # undoes start-up in reverse order
 
@@ -155,37 +121,27 @@ class Runtime:
         self.audit = AuditLog(self.db)
         self.audit.start()
         cleanup.push_async_callback(self.audit.stop)
-        self.directory = Directory(self.db, default_prefix=settings.default_prefix)
-        self.keys = KeyVerifier(self.db)
-        feed = self.feed
-        self.identity = IdentityService(
-            self.db, self.ports.cache, self.audit, self.directory, feed=feed
-        )
-        self.labels = LabelService(self.db, self.audit, cache=self.ports.cache, feed=feed)
-        self.access = Access(self.directory)
-        self.accounts = AccountService(
-            self.db, self.ports.cache, self.audit, self.ports.ratelimiter
-        )
-        self.community = CommunityService(
-            self.db, self.directory, self.ports.cache, self.audit, feed=feed
-        )
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
-        await self._add_modules()
+        self.scheduler = Scheduler(
+            self.ports.lease,
+            ttl=settings.scheduler_lease_ttl_seconds,
+            interval=settings.scheduler_tick_seconds,
+        )
+        await self._set_up_features()
+        await self._add_configured_modules()
+        self.access = Access(self.need(DIRECTORY))
+        feed = self.feed
         self.completions = CompletionHub(self.ports.broadcast)
         await self.completions.start()
         cleanup.push_async_callback(self.completions.stop)
         self.router = Router(
             ports=self.ports,
-            directory=self.directory,
             registry=self.registry,
             audit=self.audit,
             settings=settings,
-            grants=self.labels,
-            aliases=self.aliases,
-            overlays=self.overlays,
-            custom_commands=self.commands,
             feed=feed,
+            **router_services(self),
         )
         await feed.start()  # before the router takes work: no change it should hear is missed
         cleanup.push_async_callback(feed.stop)
@@ -193,18 +149,11 @@ class Runtime:
         if "router" in self.services:
             for n in range(settings.router_workers):
                 self._start_worker(f"{consumer}-{n}")
-        self._start_scheduler()
+            # every process has a scheduler (tests tick it by hand); those running the router
+            # run its loop, and the one holding its lease runs the jobs
+            self.scheduler.start()
+            cleanup.push_async_callback(self.scheduler.stop)
         await self._start_collectors(consumer)
-        if "browser_source" in self.services:
-            self.overlay_hub = OverlayHub(
-                self.ports.broadcast,
-                self.ports.cache,
-                max_connections=settings.overlay_max_connections,
-                queue_size=settings.overlay_send_queue,
-                heartbeat=settings.overlay_heartbeat_seconds,
-            )
-            await self.overlay_hub.start()
-            cleanup.push_async_callback(self.overlay_hub.stop)
         if settings.gc_tuning:
             tune_gc()
         log.info(
@@ -272,67 +221,46 @@ class Runtime:
         self.workers.append(worker)
         self._cleanup.push_async_callback(worker.close)
 
-    def _start_scheduler(self) -> None:
-        """The periodic jobs. Every process has a scheduler (tests tick it by hand); those
-        running the router run its loop, and the one holding its lease runs the jobs."""
-        settings = self.settings
-        self.scheduler = Scheduler(
-            self.ports.lease,
-            ttl=settings.scheduler_lease_ttl_seconds,
-            interval=settings.scheduler_tick_seconds,
-        )
-        self.scheduler.every(0, "timers", self.timers.fire_due)
-        self.scheduler.every(0, "reminders", self.memories.reminders.fire_due)
-        self.scheduler.every(0, "calendar.reminders", self.calendar_reminders.fire_due)
-        self.scheduler.every(PURGE_LABELS_SECONDS, "labels.purge", self.labels.purge_expired)
-        if "router" in self.services:
-            self.scheduler.start()
-            self._cleanup.push_async_callback(self.scheduler.stop)
+    async def _set_up_features(self) -> None:
+        """Every built-in feature, in order: its services, its chat module, its jobs. The
+        scheduler runs the jobs in the process holding its lease."""
+        for feature in builtin_features():
+            self._setting_up = feature
+            await feature.setup(self)
+            for job in feature.jobs:
+                self.scheduler.every(job.seconds, job.name, functools.partial(job.run, self))
+        self._setting_up = None
 
-    async def _add_modules(self) -> None:
-        registry = self.registry
-        registry.add(
-            LocalModuleClient(build_core_module(lambda: [r.spec for r in registry.routes()])),
-            builtin=True,
-        )
-        dm_platforms = direct_message_platforms(self.settings)
-        registry.add(
-            LocalModuleClient(build_identity_module(self.identity, dm_platforms)), builtin=True
-        )
-        find_user = self.identity.find_user
-        registry.add(LocalModuleClient(build_labels_module(self.labels, find_user)), builtin=True)
-        registry.add(
-            LocalModuleClient(build_community_module(self.community, find_user)), builtin=True
-        )
-        self.timers = TimerService(self.db, self.audit, self.ports.cache, self.ports.bus)
-        registry.add(LocalModuleClient(build_timers_module(self.timers)), builtin=True)
-        self._add_inventory_and_calendar()
-        self._add_overlays(dm_platforms)
-        self.commands = CustomCommandService(self.db, self.audit, self.ports.cache, feed=self.feed)
-        self.aliases = AliasService(self.db, self.ports.cache, self.audit, feed=self.feed)
-        self.streams = StreamStatus(self.db, self.ports.cache)
-        self.memories = Memories(self.db, self.audit, self.ports.bus, self.community.timezone)
-        memories = build_memories_module(self.memories, self.identity.find_user, self.streams)
-        registry.add(LocalModuleClient(memories), builtin=True)
-        custom = LocalModuleClient(
-            build_commands_module(
-                self.commands,
-                UrlFetcher(),
-                reserved=registry.declared_names,
-                alias_exists=self._alias_exists,
-                streams=self.streams,
-            )
-        )
-        registry.add(custom, builtin=True)
-        registry.set_fallback(custom)
-        aliases = LocalModuleClient(
-            build_alias_module(
-                self.aliases, reserved=registry.declared_names, custom_exists=self._custom_exists
-            )
-        )
-        registry.add(aliases, builtin=True)
-        registry.set_aliases(aliases)
-        await self._add_configured_modules()
+    def provide(self, key: Key[T], service: T) -> T:
+        if key in self._provided:
+            raise ValueError(f"{key.name} is provided already")
+        self._provided[key] = service
+        return service
+
+    def need(self, key: Key[T]) -> T:
+        if key not in self._provided:
+            raise LookupError(f"no feature set up so far provides {key.name}")
+        return cast("T", self._provided[key])
+
+    def find(self, key: Key[T]) -> T | None:
+        return cast("T | None", self._provided.get(key))
+
+    def add_module(self, module: Module) -> None:
+        """A built-in module, in the role the feature being set up declares for it."""
+        client = LocalModuleClient(module)
+        self.registry.add(client, builtin=True)
+        role = self._setting_up.module_role if self._setting_up else "module"
+        if role == "fallback":
+            self.registry.set_fallback(client)
+        elif role == "aliases":
+            self.registry.set_aliases(client)
+
+    def on_stop(self, stop: Callable[[], Awaitable[object]]) -> None:
+        self._cleanup.push_async_callback(stop)
+
+    @property
+    def direct_message_platforms(self) -> frozenset[str]:
+        return direct_message_platforms(self.settings)
 
     async def _add_configured_modules(self) -> None:
         """The operator's modules, after every built-in one: a name or command that clashes
@@ -363,43 +291,6 @@ class Runtime:
             except ConfigurationError:
                 await client.close()
                 raise
-
-    def _add_inventory_and_calendar(self) -> None:
-        settings, registry = self.settings, self.registry
-        self.inventory = InventoryService(self.db, self.audit)
-        zone = self.community.timezone
-        inventory = build_inventory_module(self.inventory, self.identity.find_user, zone)
-        registry.add(LocalModuleClient(inventory), builtin=True)
-        self.calendar = CalendarService(self.db, self.audit, self.labels)
-        self.calendar_feeds = FeedService(self.db, self.audit, self.calendar)
-        self.calendar_reminders = ReminderJob(self.db, self.ports.bus)
-        base_url = settings.calendar_public_url or f"http://{settings.host}:{settings.port}"
-        calendar = build_calendar_module(self.calendar, self.calendar_feeds, zone, base_url)
-        registry.add(LocalModuleClient(calendar), builtin=True)
-
-    def _add_overlays(self, dm_platforms: frozenset[str]) -> None:
-        settings = self.settings
-        self.overlays = OverlayPublisher(
-            self.ports.cache,
-            self.ports.broadcast,
-            max_bytes=settings.overlay_max_message_bytes,
-            ticker_per_minute=settings.overlay_ticker_per_minute,
-        )
-        self.overlay_tokens = OverlayTokens(
-            self.db, self.overlays, lambda: SecretBox.from_settings(settings)
-        )
-        module = build_overlay_module(
-            self.overlay_tokens,
-            base_url=public_base_url(settings.overlay_public_url, settings.host, settings.port),
-            direct_message_platforms=dm_platforms,
-        )
-        self.registry.add(LocalModuleClient(module), builtin=True)
-
-    async def _alias_exists(self, community_id: int, name: str) -> bool:
-        return await self.aliases.lookup(community_id, name) is not None
-
-    async def _custom_exists(self, community_id: int, name: str) -> bool:
-        return await self.commands.get(community_id, name) is not None
 
     async def stop(self) -> None:
         """Stop everything that was started (also after a start that failed half way)."""

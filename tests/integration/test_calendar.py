@@ -360,7 +360,7 @@ async def test_two_moderators_deciding_at_once_one_wins(
 async def test_joins_racing_for_the_last_places_respect_the_capacity(
     db: Database, service: CalendarService
 ) -> None:
-    from waddlebot.features.community.directory import Directory
+    from waddlebot.infra.directory import Directory
 
     community = await new_community(db)
     event = await service.add(

@@ -24,10 +24,10 @@ from tests.support.scheduled import (
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.features.calendar import CalendarService, NewEvent, ReminderJob
-from waddlebot.features.community.directory import Directory
 from waddlebot.features.labels.service import LabelService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
+from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.platforms import CONSOLE
 from waddlebot.platforms.console.collector import ConsoleSession

@@ -20,10 +20,11 @@ from waddlebot.core.contract import Visibility
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.features.community.module import build_community_module
 from waddlebot.features.community.service import CommunityError, CommunityService
+from waddlebot.features.identity.models import LinkCode
 from waddlebot.features.identity.service import CODE_ALPHABET
 from waddlebot.infra import keys
 from waddlebot.infra.codec import Envelope
-from waddlebot.infra.db.models import Community, LinkCode
+from waddlebot.infra.db.models import Community
 from waddlebot.router.modules import LocalModuleClient
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime

@@ -23,11 +23,12 @@ from waddlebot.features.identity.apikeys import (
     revoke_key,
     verify_key,
 )
+from waddlebot.features.identity.models import ApiKey
 from waddlebot.infra import audit
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.migrate import upgrade
-from waddlebot.infra.db.models import ApiKey, AuditRow, Community, Entity
+from waddlebot.infra.db.models import AuditRow, Community, Entity
 from waddlebot.settings import Settings
 
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from waddlebot.features.community.directory import Directory, ResolvedEntity
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.db.models import Community, Entity, Identity, Membership, User
+from waddlebot.infra.directory import Directory, ResolvedEntity
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ async def test_portal_login_and_session(site: Site) -> None:
     assert (await site.http.get("/api/v1/identity/me", headers=bearer(token))).status_code == 401
     from sqlalchemy import select
 
-    from waddlebot.infra.db.models import Account
+    from waddlebot.features.identity.models import Account
 
     async with site.runtime.db.session() as db_session:
         stored = (await db_session.scalars(select(Account))).one()

@@ -15,11 +15,12 @@ from tests.support.harness import chat_event, say
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import Visibility
 from waddlebot.features.calendar import NewEvent
+from waddlebot.features.calendar.models import CalendarAttendee
 from waddlebot.features.identity.service import CODE_ALPHABET, IdentityError, IdentityService
 from waddlebot.features.memories.service import Author, Speaker
 from waddlebot.infra import keys
 from waddlebot.infra.codec import Envelope, decode_outbound
-from waddlebot.infra.db.models import CalendarAttendee, User
+from waddlebot.infra.db.models import User
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
@@ -185,7 +186,7 @@ async def test_codes_are_stored_only_as_hashes(
 ) -> None:
     from sqlalchemy import select
 
-    from waddlebot.infra.db.models import LinkCode
+    from waddlebot.features.identity.models import LinkCode
 
     service, _, asker = codes
     pending = await service.start_link(asker, "twitch", "777")

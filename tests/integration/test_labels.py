@@ -14,6 +14,7 @@ from sqlalchemy import event, func, select, update
 
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.permissions import Level
+from waddlebot.features.labels.models import Label, LabelAssignment
 from waddlebot.features.labels.service import (
     BULK_LIMIT,
     DuplicateLabel,
@@ -28,7 +29,7 @@ from waddlebot.features.labels.service import (
 )
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import Community, Label, LabelAssignment
+from waddlebot.infra.db.models import Community
 
 ATTEMPTS = 10
 

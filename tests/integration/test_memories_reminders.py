@@ -25,13 +25,14 @@ from tests.support.scheduled import (
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import Directory
+from waddlebot.features.memories.models import Reminder
 from waddlebot.features.memories.reminders import CLAIM
 from waddlebot.features.memories.service import Author, Place, ReminderService
 from waddlebot.features.memories.when import When
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import Community, Entity, Reminder
+from waddlebot.infra.db.models import Community, Entity
+from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.platforms import CONSOLE
 from waddlebot.platforms.console.collector import ConsoleSession

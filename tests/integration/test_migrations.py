@@ -14,8 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Connection, MetaData, String, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from waddlebot.features import load_models
 from waddlebot.infra.db import migrate
-from waddlebot.infra.db.models import metadata
+
+metadata = load_models()
 
 FOUNDATION_TABLES = {
     "communities",

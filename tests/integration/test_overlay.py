@@ -19,8 +19,8 @@ from tests.support.harness import free_port, make_settings, say, serving
 from tests.support.overlays import Feed, feed_url, open_feed, overlay_urls, with_state
 from waddlebot.app import create_app
 from waddlebot.core.events import Amounts, Author, Event, EventType, new_id
-from waddlebot.features.overlay import keys
 from waddlebot.features.overlay.web import CONTENT_SECURITY_POLICY
+from waddlebot.infra import overlay_keys as keys
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.router.pipeline import Incoming

@@ -13,10 +13,10 @@ import pytest
 
 from waddlebot.core.contract import ModuleRequest
 from waddlebot.core.overlay import OverlayError, normalize
-from waddlebot.features.overlay import keys
 from waddlebot.features.overlay.hub import OverlayClient, OverlayHub
-from waddlebot.features.overlay.publisher import OverlayPublisher, TickerReply
+from waddlebot.infra import overlay_keys as keys
 from waddlebot.infra.memory import MemoryBroadcast, MemoryCache
+from waddlebot.router.overlays import OverlayPublisher, TickerReply
 from waddlebot.sdk import Context
 
 COMMUNITY = 7

@@ -13,8 +13,7 @@ import pytest
 from tests.support import modules as testkit
 from tests.support.harness import chat_event, say
 from waddlebot.core.permissions import PlatformRole
-from waddlebot.features.overlay import keys as overlay_keys
-from waddlebot.infra import keys
+from waddlebot.infra import keys, overlay_keys
 from waddlebot.infra.codec import Envelope, decode_outbound, encode_envelope
 from waddlebot.infra.factory import build_ports
 from waddlebot.platforms import CONSOLE

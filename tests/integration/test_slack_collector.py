@@ -21,8 +21,7 @@ from tests.fakes.slack.model import Channel, Team, User
 from tests.support.harness import free_port, make_settings, serving, until
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import new_id
-from waddlebot.features.overlay import keys as overlay_keys
-from waddlebot.infra import keys, metrics
+from waddlebot.infra import keys, metrics, overlay_keys
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.slack.webhook import COMMANDS_PATH, EVENTS_PATH

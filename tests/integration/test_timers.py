@@ -24,12 +24,12 @@ from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
-from waddlebot.features.community.directory import Directory
 from waddlebot.features.timers.service import TimerService
 from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.db import Database
+from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Bus, Ports
 from waddlebot.platforms import CONSOLE
 from waddlebot.platforms.console.collector import ConsoleSession

@@ -5,8 +5,8 @@ with ``ast``; nothing is imported):
 - nothing in ``platforms/`` imports the SDK (``waddlebot.sdk``, ``waddlebot.modules``) or a
   feature's chat module;
 - a feature's service code (any file of ``features/<name>/`` but its chat module, ``module.py``
-  or ``chat/``, its HTTP routes, ``api.py``, and its ``__init__.py``, where the feature's
-  registration declares its module) imports no feature's chat module;
+  or ``chat/``, its HTTP routes, ``api.py``, its ``__init__.py`` and ``feature.py``, where the
+  feature's registration declares its module) imports no feature's chat module;
 - ``router/`` imports no feature's chat module: what a module may ask for is the action
   table's business (``router/pipeline.py``), not a name;
 - no import cycle between the top-level packages (``core``, ``infra``, ``router``, ``sdk``,
@@ -52,10 +52,7 @@ KNOWN_CYCLE_EDGES: dict[Edge, str] = {
 }
 
 # the same between features (a feature builds on another's service, never in a circle)
-KNOWN_FEATURE_CYCLE_EDGES: dict[Edge, str] = {
-    ("community", "identity"): "community/service.py issues identity's link codes while "
-    "identity builds on community's directory (feat)",
-}
+KNOWN_FEATURE_CYCLE_EDGES: dict[Edge, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +107,8 @@ def all_imports() -> tuple[Import, ...]:
 def _top(module: str) -> str:
     """The top-level package or module: waddlebot.router.pipeline -> router."""
     parts = module.split(".")
+    if parts[1:3] == ["infra", "migrations"]:
+        return "migrations"  # alembic's environment: composes every feature's tables
     return parts[1] if len(parts) > 1 else parts[0]
 
 
@@ -139,7 +138,7 @@ def _breaks(rule: str, imp: Import) -> bool:
         service = (
             _under(imp, "features")
             and len(parts) > 3  # in a feature's folder, not features/ itself
-            and parts[3] not in ("module.py", "chat", "api.py", "__init__.py")
+            and parts[3] not in ("module.py", "chat", "api.py", "feature.py", "__init__.py")
         )
         return service and _is_chat_module(imp.target)
     if rule == "router":
@@ -166,7 +165,9 @@ def test_the_router_names_no_feature_module() -> None:
 def _feature(module: str) -> str | None:
     """The feature a module belongs to: waddlebot.features.labels.service -> labels."""
     parts = module.split(".")
-    return parts[2] if parts[1:2] == ["features"] and len(parts) > 2 else None
+    in_feature = parts[1:2] == ["features"] and len(parts) > 2
+    # features/shared.py, feature.py and __init__.py are the registry every feature uses
+    return parts[2] if in_feature and (PACKAGE / "features" / parts[2]).is_dir() else None
 
 
 def package_graph(node: Callable[[str], str | None] = _top) -> dict[tuple[str, str], list[Import]]:

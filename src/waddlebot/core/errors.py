@@ -32,3 +32,103 @@ class ConfigurationError(ValueError):
         named = ConfigurationError(self.problem, setting=setting, fix=self.fix)
         named.__cause__ = self
         return named
+
+
+# ----- refusals: errors the person asking can fix -----------------------------------------------
+
+
+class WaddleError(ValueError):
+    """Something the person asking can fix; the message is a sentence meant for them.
+
+    Raised by the services and answered once for each way in: the HTTP API answers ``status``
+    with ``{"detail": <message>}`` (``web/errors.py``), chat replies with the message as a
+    sentence (the SDK's :meth:`Module.handle`). Raise one of the kinds below; a bare
+    ``WaddleError`` is a user error. A ``ValueError``, so code that already catches those keeps
+    working.
+    """
+
+    status = 422
+
+    @property
+    def sentence(self) -> str:
+        return str(self)
+
+
+class UserError(WaddleError):
+    """Bad input: a malformed name, a time in the past, too long a text (422)."""
+
+
+class NotFound(WaddleError, LookupError):
+    """There is nothing by that name or number here (404). A ``LookupError`` too."""
+
+    status = 404
+
+
+class Conflict(WaddleError):
+    """The thing is in a state that does not allow this: the name is taken, the item is out,
+    someone else decided first (409)."""
+
+    status = 409
+
+
+class NotAllowed(WaddleError):
+    """The caller's level or role is too low for this (403)."""
+
+    status = 403
+
+
+class LimitReached(WaddleError):
+    """A community (or a person, or an item) has as many as it may have. 422, like other
+    input the caller can change (remove one first); an API key's limit answers 409 as it
+    always has (``KeyLimitReached``)."""
+
+
+REFUSALS = (NotFound, Conflict, NotAllowed, LimitReached)
+"""The kinds chat says plainly. A bare or user error is a mistake in what was typed, which
+some commands answer with their usage line instead."""
+
+
+class Missing(NotFound):
+    """``there is no <noun> <mark><name> here``: a named thing of the community."""
+
+    noun = "thing"
+    mark = ""  # written before the name: "!" for a command
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"there is no {self.noun} {self.mark}{name} here")
+        self.name = name
+
+
+class Taken(Conflict):
+    """``there is already a <noun> <mark><name> here``: the name is in use in the community."""
+
+    noun = "thing"
+    mark = ""
+
+    def __init__(self, name: str) -> None:
+        article = "an" if self.noun[:1] in tuple("aeiou") else "a"
+        super().__init__(f"there is already {article} {self.noun} {self.mark}{name} here")
+        self.name = name
+
+
+class UnknownNumber(NotFound):
+    """``there is no <noun> #<number> here``: a numbered thing of the community."""
+
+    def __init__(self, noun: str, number: int) -> None:
+        super().__init__(f"there is no {noun} #{number} here")
+        self.noun = noun
+        self.number = number
+
+
+class UnknownCommunity(NotFound):
+    def __init__(self, community_id: int) -> None:
+        super().__init__(f"no community {community_id}")
+        self.community_id = community_id
+
+
+class UnknownPerson(NotFound):
+    """The person to act for is gone (merged into another since they were named)."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"there is no user {user_id}")
+        self.user_id = user_id

@@ -37,16 +37,15 @@ from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.parser import ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.core.settings import CoreSettings
-from waddlebot.features.alias.service import AliasInfo
-from waddlebot.features.community.directory import Directory
-from waddlebot.features.overlay.publisher import OverlayPublisher, Prepared, TickerReply
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
+from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Ports
 from waddlebot.router.limits import RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
+from waddlebot.router.overlays import OverlayPublisher, Prepared, TickerReply
 
 log = structlog.get_logger("waddlebot.router")
 
@@ -78,12 +77,21 @@ class CustomCommandNames(Protocol):
     async def names(self, community_ids: Collection[int]) -> Mapping[int, Collection[str]]: ...
 
 
+class AliasEntry(Protocol):
+    """What the router reads of one alias (the alias feature's ``AliasInfo``)."""
+
+    @property
+    def forced(self) -> bool:
+        """An admin made it answer over a module's command of the same name."""
+        ...
+
+
 class AliasIndex(Protocol):
     """The aliases of communities (see features/alias/service.py)."""
 
     async def index(
         self, community_ids: Collection[int]
-    ) -> Mapping[int, Mapping[str, AliasInfo]]: ...
+    ) -> Mapping[int, Mapping[str, AliasEntry]]: ...
 
 
 class Trust(StrEnum):
@@ -843,7 +851,7 @@ def _command_label(trip: _Trip, custom: Mapping[int, Collection[str]] | None) ->
     return "custom" if route.spec.name.lower() in names else "unknown"
 
 
-def _alias_wins(route: CommandRoute | None, alias: AliasInfo | None) -> bool:
+def _alias_wins(route: CommandRoute | None, alias: AliasEntry | None) -> bool:
     """An alias answers a name no module declares; over a module's command only when an
     admin forced it."""
     return alias is not None and (route is None or route.fallback or alias.forced)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from waddlebot.core.contract import (
     Action,
@@ -27,6 +27,7 @@ from waddlebot.core.contract import (
     Visibility,
     action,
 )
+from waddlebot.core.errors import REFUSALS, WaddleError
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.manifest import ArgSpec, CommandSpec, Manifest
 from waddlebot.core.overlay import normalize
@@ -45,6 +46,15 @@ def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[A
 class UsageError(Exception):
     """Raised by a handler when the arguments are wrong; the router answers with the usage
     line of the command and this message."""
+
+
+def usage_unless_refusal(exc: Exception) -> NoReturn:
+    """For a handler's ``except``: a refusal (not found, conflict, not allowed, limit
+    reached) goes on to be said as it is; any other error is a mistake in what was typed and
+    becomes the usage line."""
+    if isinstance(exc, REFUSALS):
+        raise exc
+    raise UsageError(str(exc)) from exc
 
 
 H = TypeVar("H")
@@ -298,7 +308,8 @@ class Module:
         return register
 
     async def handle(self, request: ModuleRequest) -> ModuleResponse:
-        """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``."""
+        """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``, a
+        :class:`WaddleError` a reply of its sentence."""
         ctx = Context(request)
         if request.kind == "command":
             entry = self._commands.get(request.command)
@@ -309,6 +320,8 @@ class Module:
                 await _collect(ctx, handler)
             except UsageError as exc:
                 return ModuleResponse(usage_error=str(exc) or "wrong arguments")
+            except WaddleError as exc:  # a refusal the person can act on: said plainly
+                ctx.reply(sentence(exc.sentence))
         else:
             for handler in self._listeners.get(request.event_type, ()):
                 await _collect(ctx, handler)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from waddlebot.features.community.directory import Directory
+from waddlebot.infra.directory import Directory
 
 ROLE_RANK = {"member": 0, "moderator": 1, "admin": 2, "owner": 3}
 Role = Literal["member", "moderator", "admin", "owner"]

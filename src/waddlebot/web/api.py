@@ -31,9 +31,8 @@ from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Backlogged
 from waddlebot.router.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
-from waddlebot.runtime import Runtime
 from waddlebot.web.access import Principal
-from waddlebot.web.deps import get_principal, get_runtime, require_service
+from waddlebot.web.deps import Running, get_principal, require_service
 from waddlebot.web.outages import RETRY_AFTER_SECONDS
 
 MAX_BATCH = 100
@@ -160,10 +159,10 @@ async def events_body(request: Request) -> list[Event]:
     },
 )
 async def post_events(
+    runtime: Running,
     events: list[Event] = Depends(events_body),
     wait: Annotated[bool, Query(description="answer 200 with the replies once routed")] = False,
     timeout: Annotated[float, Query(gt=0, le=30)] = 10.0,  # noqa: ASYNC109 (a query parameter)
-    runtime: Runtime = Depends(get_runtime),
 ) -> Any:
     """Put events on the bus. Answers 202 once they are durably on it (the router processes
     them asynchronously), or with ``?wait=true`` 200 with each event's replies; 503 when the
@@ -288,11 +287,11 @@ async def require_operator(principal: Principal = Depends(require_service)) -> P
     dependencies=[Depends(require_operator)],
 )
 async def list_dead_letters(
+    runtime: Running,
     after: Annotated[
         str, Query(pattern=ENTRY_ID.pattern, description="list from the one after this id")
     ] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    runtime: Runtime = Depends(get_runtime),
 ) -> DeadLetterPage:
     """Events the router set aside (failed too often, or malformed), oldest first."""
     letters = await runtime.dead_letters.page(after=after, limit=limit)
@@ -308,9 +307,7 @@ async def list_dead_letters(
     response_model=ReplayReport,
     dependencies=[Depends(require_operator)],
 )
-async def replay_dead_letters(
-    body: ReplayRequest, runtime: Runtime = Depends(get_runtime)
-) -> ReplayReport:
+async def replay_dead_letters(body: ReplayRequest, runtime: Running) -> ReplayReport:
     """Put dead letters back on the events stream, to be answered; one already answered is
     removed instead."""
     dead_letters = runtime.dead_letters
@@ -327,7 +324,7 @@ async def replay_dead_letters(
 
 
 @router.get("/commands", response_model=list[CommandInfo])
-async def list_commands(runtime: Runtime = Depends(get_runtime)) -> list[CommandInfo]:
+async def list_commands(runtime: Running) -> list[CommandInfo]:
     """Every command the router knows, with the level it needs."""
     prefix = runtime.settings.default_prefix
     return [

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from waddlebot.core.errors import NotAllowed, NotFound, UnknownPerson, UserError
 from waddlebot.core.permissions import Level
 from waddlebot.features.identity.accounts import SESSION_PREFIX
 from waddlebot.infra.db.models import Identity, User
@@ -34,6 +34,19 @@ ROLE_LEVELS: dict[str, Level] = {
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+Running = Annotated[Runtime, Depends(get_runtime)]  # the process's runtime, in an endpoint
+
+
+def from_runtime(pick: Callable[[Runtime], Any]) -> Any:
+    """A dependency on one of the runtime's services, for a typed parameter:
+    ``Labels = Annotated[LabelService, from_runtime(lambda runtime: runtime.labels)]``."""
+
+    def dependency(request: Request) -> Any:
+        return pick(get_runtime(request))
+
+    return Depends(dependency)
 
 
 def presented_key(headers: Mapping[str, str]) -> str:
@@ -81,7 +94,7 @@ async def get_principal(request: Request, runtime: Runtime = Depends(get_runtime
         )
     request.state.principal = principal  # for the audit of a refusal (web/refusals.py)
     if principal.read_only and request.method not in READ_METHODS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may only read (scope: read)")
+        raise NotAllowed("this key may only read (scope: read)")
     return principal
 
 
@@ -89,10 +102,30 @@ async def require_service(principal: Principal = Depends(get_principal)) -> Prin
     """Endpoints that act for any community or any person (events in, the console): only
     WaddleBot's own services may call them."""
     if not principal.is_global_service:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "this needs a service API key without a community"
-        )
+        raise NotAllowed("this needs a service API key without a community")
     return principal
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCalling:
+    """A person's key or portal session (not a service account's), and what the audit log
+    calls them."""
+
+    principal: Principal
+    user_id: int
+    actor: str
+
+
+async def person_calling(
+    request: Request, principal: Principal = Depends(get_principal)
+) -> PersonCalling:
+    """The caller, when they are a person (403 for a service account)."""
+    if principal.kind != "user" or principal.user_id is None:
+        raise NotAllowed("this needs a person's key or session")
+    return PersonCalling(principal, principal.user_id, actor_of(principal, request))
+
+
+Person = Annotated[PersonCalling, Depends(person_calling)]
 
 
 CommunityId = Id
@@ -110,21 +143,10 @@ async def community_role(
     try:
         held = await runtime.access.require(principal, community_id, role)
     except AccessDenied as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+        raise NotAllowed(str(exc)) from exc
     if principal.kind == "service" and not await runtime.directory.community_exists(community_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no community {community_id}")
+        raise NotFound(f"there is no community {community_id}")
     return held
-
-
-async def community_admin(
-    community_id: CommunityId,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Principal:
-    """The caller, when they have the admin role in the community (checked before the body
-    and query are, so another community's admin gets 403 whatever they send)."""
-    await community_role(runtime, principal, community_id, "admin")
-    return principal
 
 
 def actor_of(principal: Principal, request: Request) -> str:
@@ -144,7 +166,7 @@ def level_of(principal: Principal, role: Role) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Caller:
+class CommunityCaller:
     """The principal, their role in the community, and what the audit log calls them."""
 
     principal: Principal
@@ -166,7 +188,7 @@ class Caller:
         return self.principal.user_id if self.principal.kind == "user" else None
 
 
-class RoleIn:
+class HasRole:
     """A dependency: the caller, when their role in ``{community_id}`` is at least ``role``
     (403 otherwise, before the body or query are looked at)."""
 
@@ -179,14 +201,14 @@ class RoleIn:
         request: Request,
         principal: Principal = Depends(get_principal),
         runtime: Runtime = Depends(get_runtime),
-    ) -> Caller:
+    ) -> CommunityCaller:
         role = await community_role(runtime, principal, community_id, self.role)
-        return Caller(principal, community_id, role, actor_of(principal, request))
+        return CommunityCaller(principal, community_id, role, actor_of(principal, request))
 
 
-Member = Annotated[Caller, Depends(RoleIn("member"))]
-Moderator = Annotated[Caller, Depends(RoleIn("moderator"))]
-Admin = Annotated[Caller, Depends(RoleIn("admin"))]
+Member = Annotated[CommunityCaller, Depends(HasRole("member"))]
+Moderator = Annotated[CommunityCaller, Depends(HasRole("moderator"))]
+Admin = Annotated[CommunityCaller, Depends(HasRole("admin"))]
 
 
 class ForWhom(BaseModel):
@@ -206,35 +228,32 @@ async def person_named(runtime: Runtime, user_id: int) -> str:
             )
         ).first()
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no user {user_id}")
+        raise UnknownPerson(user_id)
     return f"@{row[1] or row[0] or user_id}"
 
 
-async def whom(runtime: Runtime, caller: Caller, user_id: int | None) -> tuple[int, str]:
-    """The person a request acts for: the caller, or ``user_id`` (moderators and service
-    accounts only); with their chat name."""
+@dataclass(frozen=True, slots=True)
+class Whom:
+    """The person a request acts for, and how chat names them (``@bob``)."""
+
+    user_id: int
+    name: str
+
+
+async def whom(caller: Member, runtime: Running, body: ForWhom | None = None) -> Whom:
+    """The person a request acts for: the caller, or the body's ``user_id`` (moderators and
+    service accounts only)."""
+    user_id = body.user_id if body else None
     if user_id is None:
         if caller.user_id is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "say for whom: give user_id")
+            raise UserError("say for whom: give user_id")
         user_id = caller.user_id
     elif user_id != caller.user_id and not caller.moderator:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "acting for someone else needs the moderator role"
-        )
-    return user_id, await person_named(runtime, user_id)
+        raise NotAllowed("acting for someone else needs the moderator role")
+    return Whom(user_id, await person_named(runtime, user_id))
 
 
-@contextmanager
-def answering(
-    refusals: type[Exception] | tuple[type[Exception], ...],
-    answer: Callable[[Any], HTTPException],
-) -> Iterator[None]:
-    """What a service refuses (one of ``refusals``) becomes the HTTP error ``answer`` makes
-    of it."""
-    try:
-        yield
-    except refusals as exc:
-        raise answer(exc) from exc
+ForSomeone = Annotated[Whom, Depends(whom)]
 
 
 # ----- websockets ---------------------------------------------------------------------------

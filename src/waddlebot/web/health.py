@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 import structlog
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -17,7 +17,7 @@ from waddlebot.infra import keys
 from waddlebot.infra import metrics as metric
 from waddlebot.infra.outages import describe, unavailable
 from waddlebot.runtime import Runtime
-from waddlebot.web.deps import get_runtime
+from waddlebot.web.deps import Running
 
 router = APIRouter(tags=["health"])
 log = structlog.get_logger("waddlebot.web")
@@ -32,7 +32,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(runtime: Runtime = Depends(get_runtime)) -> Any:
+async def readyz(runtime: Running) -> Any:
     """The process can reach its database and cache; 503 otherwise, saying which check
     failed and why (the error's class and message, never a password)."""
     errors = {
@@ -53,7 +53,7 @@ BACKLOG_STREAMS = (keys.EVENTS_STREAM, *(keys.replies_stream(p) for p in get_arg
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
+async def metrics(runtime: Running) -> Response:
     await _measure_bus(runtime)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -23,7 +23,7 @@ from waddlebot.features.alias.service import (
     normalise_expansion,
     target_name,
 )
-from waddlebot.sdk import ArgSpec, Context, Module, UsageError, joined, sentence
+from waddlebot.sdk import ArgSpec, Context, Module, UsageError, joined
 
 Reserved = Callable[[], set[str]]
 """The names (and aliases) of the built-in ``!`` commands."""
@@ -145,13 +145,9 @@ async def _define(
     if refusal:
         ctx.reply(refusal)
         return
-    try:
-        created = await service.define(
-            request.community_id, name, expansion, forced=forced, actor=ctx.actor
-        )
-    except AliasError as exc:
-        ctx.reply(sentence(str(exc)))
-        return
+    created = await service.define(
+        request.community_id, name, expansion, forced=forced, actor=ctx.actor
+    )
     shown = AliasInfo(name, expansion, forced).shown(prefix)
     verb = "Added" if created else "Changed"
     ctx.reply(f"{verb} alias {prefix}{name} -> {shown}" + (" (forced)." if forced else "."))

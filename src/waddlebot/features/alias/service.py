@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from waddlebot.core.errors import WaddleError
 from waddlebot.core.parser import SERVERLESS_PREFIX, parse_command, quote_arg
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.alias.models import Alias
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Alias
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.name_index import CommunityIndex
 from waddlebot.infra.ports import Cache
 
@@ -31,8 +32,8 @@ MAX_ALIASES = 200  # per community
 _PLACEHOLDER = re.compile(r"\$(?:([1-9])|(@)|(user)\b)")
 
 
-class AliasError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class AliasError(WaddleError):
+    """Something the person asking can fix about aliases."""
 
 
 @dataclass(frozen=True, slots=True)

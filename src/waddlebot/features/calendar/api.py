@@ -16,23 +16,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
+from waddlebot.core.errors import NotAllowed, NotFound
 from waddlebot.features.calendar import (
-    AlreadyDecided,
-    CalendarError,
-    EventFull,
     EventInfo,
     NewEvent,
     UnknownEvent,
-    UnknownPerson,
     feed_path,
 )
-from waddlebot.features.calendar.events import DEFAULT_DURATION, MAX_CAPACITY, CancelRefused
+from waddlebot.features.calendar.events import DEFAULT_DURATION, MAX_CAPACITY
 from waddlebot.features.calendar.recurrence import (
     MAX_INTERVAL,
-    RecurrenceError,
     make_rule,
     split_rule,
 )
@@ -40,14 +36,12 @@ from waddlebot.features.calendar.when import MAX_DURATION
 from waddlebot.runtime import Runtime
 from waddlebot.web.deps import (
     Admin,
-    Caller,
-    ForWhom,
+    CommunityCaller,
+    ForSomeone,
     Member,
     Moderator,
-    answering,
-    get_runtime,
+    Running,
     person_named,
-    whom,
 )
 from waddlebot.web.numbers import Id
 
@@ -131,18 +125,10 @@ class FeedLink(BaseModel):
     token: str
 
 
-def _error(exc: CalendarError) -> HTTPException:
-    if isinstance(exc, UnknownEvent | UnknownPerson):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, AlreadyDecided | EventFull):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))  # limits too
-
-
-async def _one(runtime: Runtime, caller: Caller, event_id: int) -> EventOut:
+async def _one(runtime: Runtime, caller: CommunityCaller, event_id: int) -> EventOut:
     event = await runtime.calendar.get(caller.community_id, event_id)
     if event is None:
-        raise _error(UnknownEvent(event_id))
+        raise UnknownEvent(event_id)
     attendees = await runtime.calendar.attendees(caller.community_id, event_id)
     return EventOut.of(event, runtime.calendar.clock.now(), attendees)
 
@@ -153,60 +139,51 @@ async def _one(runtime: Runtime, caller: Caller, event_id: int) -> EventOut:
 @router.get("/events", response_model=list[EventOut])
 async def list_events(
     caller: Member,
+    runtime: Running,
     status_: Literal["upcoming", "pending"] = Query(default="upcoming", alias="status"),
-    runtime: Runtime = Depends(get_runtime),
 ) -> list[EventOut]:
     """Approved events on now or to come, soonest first (any role); ``status=pending``: the
     events waiting for approval (moderator role)."""
     now = runtime.calendar.clock.now()
     if status_ == "pending":
         if not caller.moderator:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "pending events need the moderator role")
+            raise NotAllowed("pending events need the moderator role")
         return [EventOut.of(e, now) for e in await runtime.calendar.pending(caller.community_id)]
     upcoming = await runtime.calendar.upcoming(caller.community_id, now)
     return [EventOut.of(event, now) for event, _ in upcoming]
 
 
 @router.post("/events", response_model=EventOut, status_code=status.HTTP_201_CREATED)
-async def add_event(
-    caller: Member, body: EventIn, runtime: Runtime = Depends(get_runtime)
-) -> EventOut:
+async def add_event(caller: Member, runtime: Running, body: EventIn) -> EventOut:
     """Add an event (any role): approved at once for moderators, service accounts and people
     with the label ``event-autoapprove``, waiting for approval otherwise."""
     zone = await runtime.community.timezone(caller.community_id)
     starts_at = body.starts_at if body.starts_at.tzinfo else body.starts_at.replace(tzinfo=zone)
-    try:
-        rule = make_rule(body.repeat, body.interval) if body.repeat else ""
-        user_id = caller.user_id
-        name = "" if user_id is None else await person_named(runtime, user_id)
-        event = await runtime.calendar.add(
-            caller.community_id,
-            NewEvent(
-                title=body.title,
-                starts_at=starts_at,
-                timezone=zone.key,
-                duration_minutes=body.duration_minutes,
-                rrule=rule,
-                capacity=body.capacity,
-                description=body.description,
-                entity_id=body.entity_id,
-            ),
-            creator_user_id=user_id,
-            creator_name=name,
-            level=caller.level,
-            actor=caller.actor,
-        )
-    except RecurrenceError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except CalendarError as exc:
-        raise _error(exc) from exc
+    rule = make_rule(body.repeat, body.interval) if body.repeat else ""
+    user_id = caller.user_id
+    name = "" if user_id is None else await person_named(runtime, user_id)
+    event = await runtime.calendar.add(
+        caller.community_id,
+        NewEvent(
+            title=body.title,
+            starts_at=starts_at,
+            timezone=zone.key,
+            duration_minutes=body.duration_minutes,
+            rrule=rule,
+            capacity=body.capacity,
+            description=body.description,
+            entity_id=body.entity_id,
+        ),
+        creator_user_id=user_id,
+        creator_name=name,
+        level=caller.level,
+        actor=caller.actor,
+    )
     return EventOut.of(event, runtime.calendar.clock.now(), [])
 
 
 @router.get("/events/{event_id}", response_model=EventOut)
-async def get_event(
-    caller: Member, event_id: Id, runtime: Runtime = Depends(get_runtime)
-) -> EventOut:
+async def get_event(caller: Member, runtime: Running, event_id: Id) -> EventOut:
     """One event, with who is going (any role)."""
     return await _one(runtime, caller, event_id)
 
@@ -214,9 +191,9 @@ async def get_event(
 @router.post("/events/{event_id}/approve", response_model=EventOut)
 async def approve(
     caller: Moderator,
+    runtime: Running,
     event_id: Id,
     body: ReasonIn | None = None,
-    runtime: Runtime = Depends(get_runtime),
 ) -> EventOut:
     """Approve a pending event (moderator role). 409 when it is not pending: of two
     moderators deciding at the same moment, exactly one does."""
@@ -226,79 +203,57 @@ async def approve(
 @router.post("/events/{event_id}/reject", response_model=EventOut)
 async def reject(
     caller: Moderator,
+    runtime: Running,
     event_id: Id,
     body: ReasonIn | None = None,
-    runtime: Runtime = Depends(get_runtime),
 ) -> EventOut:
     """Reject a pending event, with an optional reason (moderator role); 409 as above."""
     return await _decide(runtime, caller, event_id, False, body)
 
 
 async def _decide(
-    runtime: Runtime, caller: Caller, event_id: int, approve: bool, body: ReasonIn | None
+    runtime: Runtime, caller: CommunityCaller, event_id: int, approve: bool, body: ReasonIn | None
 ) -> EventOut:
     decider = "" if caller.user_id is None else await person_named(runtime, caller.user_id)
-    with answering(CalendarError, _error):
-        await runtime.calendar.decide(
-            caller.community_id,
-            event_id,
-            approve,
-            reason=body.reason if body else "",
-            decider=decider or caller.actor,
-            actor=caller.actor,
-        )
+    await runtime.calendar.decide(
+        caller.community_id,
+        event_id,
+        approve,
+        reason=body.reason if body else "",
+        decider=decider or caller.actor,
+        actor=caller.actor,
+    )
     return await _one(runtime, caller, event_id)
 
 
 @router.post("/events/{event_id}/join", response_model=EventOut)
-async def join(
-    caller: Member,
-    event_id: Id,
-    body: ForWhom | None = None,
-    runtime: Runtime = Depends(get_runtime),
-) -> EventOut:
+async def join(caller: Member, runtime: Running, event_id: Id, whom: ForSomeone) -> EventOut:
     """Go to an event (every occurrence of a recurring one): the caller, or ``user_id``
     (moderator role). Joining twice changes nothing; 409 when it is full."""
-    user_id, name = await whom(runtime, caller, body.user_id if body else None)
-    with answering(CalendarError, _error):
-        await runtime.calendar.join(
-            caller.community_id, event_id, user_id, name, actor=caller.actor
-        )
+    await runtime.calendar.join(
+        caller.community_id, event_id, whom.user_id, whom.name, actor=caller.actor
+    )
     return await _one(runtime, caller, event_id)
 
 
 @router.post("/events/{event_id}/leave", response_model=EventOut)
-async def leave(
-    caller: Member,
-    event_id: Id,
-    body: ForWhom | None = None,
-    runtime: Runtime = Depends(get_runtime),
-) -> EventOut:
+async def leave(caller: Member, runtime: Running, event_id: Id, whom: ForSomeone) -> EventOut:
     """Stop going to an event: the caller, or ``user_id`` (moderator role)."""
-    user_id, _ = await whom(runtime, caller, body.user_id if body else None)
-    with answering(CalendarError, _error):
-        await runtime.calendar.leave(caller.community_id, event_id, user_id, actor=caller.actor)
+    await runtime.calendar.leave(caller.community_id, event_id, whom.user_id, actor=caller.actor)
     return await _one(runtime, caller, event_id)
 
 
 @router.post("/events/{event_id}/cancel", response_model=EventOut)
-async def cancel(caller: Member, event_id: Id, runtime: Runtime = Depends(get_runtime)) -> EventOut:
+async def cancel(caller: Member, runtime: Running, event_id: Id) -> EventOut:
     """Cancel an event, every occurrence of it: the person who added it, or a moderator.
     403 for others, 409 when it is cancelled or rejected already."""
-    try:
-        await runtime.calendar.cancel(
-            caller.community_id,
-            event_id,
-            user_id=caller.user_id,
-            level=caller.level,
-            actor=caller.actor,
-        )
-    except CancelRefused as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except UnknownEvent as exc:
-        raise _error(exc) from exc
-    except CalendarError as exc:  # cancelled or rejected already
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    await runtime.calendar.cancel(
+        caller.community_id,
+        event_id,
+        user_id=caller.user_id,
+        level=caller.level,
+        actor=caller.actor,
+    )
     return await _one(runtime, caller, event_id)
 
 
@@ -306,7 +261,7 @@ async def cancel(caller: Member, event_id: Id, runtime: Runtime = Depends(get_ru
 
 
 @router.get("/feed", response_model=FeedStatus)
-async def feed_status(caller: Admin, runtime: Runtime = Depends(get_runtime)) -> FeedStatus:
+async def feed_status(caller: Admin, runtime: Running) -> FeedStatus:
     """Whether the community's feed has a link, and since when (admin role). The link itself
     is shown only when it is made."""
     made = await runtime.calendar_feeds.made_at(caller.community_id)
@@ -314,7 +269,7 @@ async def feed_status(caller: Admin, runtime: Runtime = Depends(get_runtime)) ->
 
 
 @router.post("/feed", response_model=FeedLink, status_code=status.HTTP_201_CREATED)
-async def new_feed_link(caller: Admin, runtime: Runtime = Depends(get_runtime)) -> FeedLink:
+async def new_feed_link(caller: Admin, runtime: Running) -> FeedLink:
     """Make the feed's link, replacing the one before (which stops working). Admin role."""
     token = await runtime.calendar_feeds.rotate(caller.community_id, actor=caller.actor)
     settings = runtime.settings
@@ -323,10 +278,10 @@ async def new_feed_link(caller: Admin, runtime: Runtime = Depends(get_runtime)) 
 
 
 @router.delete("/feed", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_feed(caller: Admin, runtime: Runtime = Depends(get_runtime)) -> Response:
+async def revoke_feed(caller: Admin, runtime: Running) -> Response:
     """Turn the feed off (admin role); 404 when it has none."""
     if not await runtime.calendar_feeds.revoke(caller.community_id, actor=caller.actor):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "there is no calendar feed")
+        raise NotFound("there is no calendar feed")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -337,14 +292,14 @@ async def revoke_feed(caller: Admin, runtime: Runtime = Depends(get_runtime)) ->
 )
 async def feed(
     community: Annotated[Id, Path(description="the community's number")],
+    runtime: Running,
     token: str = Query(min_length=1, max_length=200),
-    runtime: Runtime = Depends(get_runtime),
 ) -> Response:
     """The community's approved events as iCalendar (RFC 5545), for Google Calendar,
     Thunderbird and the like. No API key: the token is the key."""
     body = await runtime.calendar_feeds.render(community, token)
     if body is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such calendar")
+        raise NotFound("no such calendar")
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

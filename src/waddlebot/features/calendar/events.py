@@ -28,14 +28,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.core.errors import (
+    Conflict,
+    LimitReached,
+    NotAllowed,
+    UnknownNumber,
+    UnknownPerson,
+    WaddleError,
+)
 from waddlebot.core.permissions import Level
+from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.calendar.recurrence import current_or_next, next_reminder
 from waddlebot.features.calendar.when import MAX_DURATION
-from waddlebot.features.community.directory import lock_community, user_exists
 from waddlebot.features.labels.service import LabelService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import CalendarAttendee, CalendarEvent, Community, Entity
+from waddlebot.infra.db.models import Community, Entity
+from waddlebot.infra.directory import lock_community, user_exists
 
 AUTOAPPROVE_LABEL = "event-autoapprove"
 SETTINGS_KEY = "calendar"  # in a community's settings: {"reminders": [minutes, ...]}
@@ -53,34 +62,30 @@ DEFAULT_DURATION = 60  # minutes
 Status = Literal["pending", "approved", "rejected", "cancelled"]
 
 
-class CalendarError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class CalendarError(WaddleError):
+    """Something the person asking can fix about the calendar."""
 
 
-class CalendarLimit(CalendarError):
+class CalendarLimit(LimitReached, CalendarError):
     """The community has all the upcoming events it may have, or the person all the pending
     ones."""
 
 
-class CancelRefused(CalendarError):
+class CancelRefused(NotAllowed, CalendarError):
     """Only the person who added an event, or a moderator, cancels it."""
 
 
-class UnknownEvent(CalendarError):
+class UnknownEvent(UnknownNumber, CalendarError):
     def __init__(self, event_id: int) -> None:
-        super().__init__(f"there is no event #{event_id} here")
+        super().__init__("event", event_id)
         self.event_id = event_id
 
 
-class UnknownPerson(CalendarError):
-    """The person to put on an event is gone (merged into another since they were named)."""
-
-    def __init__(self, user_id: int) -> None:
-        super().__init__(f"there is no user {user_id}")
-        self.user_id = user_id
+class Ended(Conflict, CalendarError):
+    """The event is cancelled or rejected already: there is nothing to cancel."""
 
 
-class AlreadyDecided(CalendarError):
+class AlreadyDecided(Conflict, CalendarError):
     """Someone else decided first, or the event was never pending."""
 
     def __init__(self, event: EventInfo) -> None:
@@ -89,7 +94,7 @@ class AlreadyDecided(CalendarError):
         self.event = event
 
 
-class EventFull(CalendarError):
+class EventFull(Conflict, CalendarError):
     def __init__(self, event: EventInfo) -> None:
         super().__init__(f"{event.title} is full ({event.going} of {event.capacity} going)")
         self.event = event
@@ -433,7 +438,7 @@ class CalendarService:
         going = await self.attendees(community_id, event_id)
         event = await self._after_change(community_id, event_id)
         if cancelled.rowcount != 1:
-            raise CalendarError(f"event #{event_id} is {event.status} already")
+            raise Ended(f"event #{event_id} is {event.status} already")
         self._record("event.cancel", actor, community_id, event_id)
         return event, going
 

@@ -23,12 +23,13 @@ from sqlalchemy import delete, select
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.features.calendar.events import CalendarService, EventInfo
+from waddlebot.features.calendar.models import CalendarFeed
 from waddlebot.features.calendar.recurrence import split_rule
-from waddlebot.features.community.directory import lock_community
 from waddlebot.features.identity.apikeys import hash_secret
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import CalendarFeed, Community
+from waddlebot.infra.db.models import Community
+from waddlebot.infra.directory import lock_community
 
 TOKEN_BYTES = 32
 PAST_DAYS = 365  # single events that ended longer ago are left out

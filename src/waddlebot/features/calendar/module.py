@@ -17,11 +17,8 @@ from datetime import datetime, timedelta
 from waddlebot.core.permissions import Level
 from waddlebot.core.when import ZoneOf, format_moment
 from waddlebot.features.calendar import (
-    AlreadyDecided,
     CalendarError,
-    CalendarLimit,
     CalendarService,
-    EventFull,
     EventInfo,
     FeedService,
     NewEvent,
@@ -38,8 +35,8 @@ from waddlebot.sdk import (
     UsageError,
     joined,
     pick_subcommand,
-    sentence,
     subcommand_args,
+    usage_unless_refusal,
 )
 from waddlebot.sdk.subcommand import SubcommandCall
 
@@ -69,10 +66,7 @@ def build_calendar_module(
     async def event(ctx: Context) -> None:
         handler = pick_subcommand(ctx, _HANDLERS)
         call = _Call(ctx, events, feeds, zone, base_url.rstrip("/"))
-        try:
-            await handler(call)
-        except CalendarError as exc:
-            ctx.reply(sentence(str(exc)))
+        await handler(call)  # a refusal is said as it is (the SDK)
 
     return module
 
@@ -142,10 +136,8 @@ async def _add(call: _Call) -> None:
             level=call.ctx.caller_level,
             actor=call.ctx.actor,
         )
-    except CalendarLimit:
-        raise
     except CalendarError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     if event.status == "approved":
         call.ctx.reply(
             f"Added event #{event.id}: {_summary(call, event, event.starts_at)}. "
@@ -217,13 +209,9 @@ async def _show(call: _Call) -> None:
 
 async def _join(call: _Call) -> None:
     event_id = call.event_id()
-    try:
-        event, joined_now = await call.events.join(
-            call.community_id, event_id, call.user_id(), call.me, actor=call.ctx.actor
-        )
-    except EventFull as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    event, joined_now = await call.events.join(
+        call.community_id, event_id, call.user_id(), call.me, actor=call.ctx.actor
+    )
     start = event.next_start(call.now) or event.starts_at
     if joined_now:
         call.ctx.reply(
@@ -263,18 +251,14 @@ async def _decide(call: _Call, approve: bool) -> None:
         return
     event_id = call.event_id(more=True)
     reason = " ".join(call.args[1:])
-    try:
-        event = await call.events.decide(
-            call.community_id,
-            event_id,
-            approve,
-            reason=reason,
-            decider=call.me,
-            actor=call.ctx.actor,
-        )
-    except AlreadyDecided as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    event = await call.events.decide(
+        call.community_id,
+        event_id,
+        approve,
+        reason=reason,
+        decider=call.me,
+        actor=call.ctx.actor,
+    )
     by = f" (added by {event.creator_name})" if event.creator_name else ""
     why = f": {event.reason}" if event.reason else ""
     if approve:

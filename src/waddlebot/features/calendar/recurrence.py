@@ -16,13 +16,15 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
+from waddlebot.core.errors import UserError
+
 FREQUENCIES = {"weekly": "WEEKLY", "monthly": "MONTHLY"}
 MAX_INTERVAL = 12
 _RULE = re.compile(r"^FREQ=(WEEKLY|MONTHLY)(?:;INTERVAL=(\d{1,2}))?$")
 _UNITS = {"WEEKLY": "week", "MONTHLY": "month"}
 
 
-class RecurrenceError(ValueError):
+class RecurrenceError(UserError):
     """A repeat that is not weekly or monthly, or an interval out of range."""
 
 

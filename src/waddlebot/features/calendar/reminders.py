@@ -34,11 +34,12 @@ from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.variables import truncate
 from waddlebot.core.when import format_moment
 from waddlebot.features.calendar.events import reminder_offsets
+from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.calendar.recurrence import next_occurrence, next_reminder
 from waddlebot.features.calendar.when import in_words
 from waddlebot.infra import outbox
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import CalendarAttendee, CalendarEvent, Community, Entity
+from waddlebot.infra.db.models import Community, Entity
 from waddlebot.infra.ports import Bus
 from waddlebot.platforms import max_length
 

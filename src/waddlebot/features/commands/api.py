@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from waddlebot.features.commands.importer import (
     CommandResult,
-    ImportFormatError,
     ImportReport,
     import_commands,
 )
-from waddlebot.runtime import Runtime
-from waddlebot.web.access import Principal
-from waddlebot.web.deps import CommunityId, actor_of, community_admin, get_runtime
+from waddlebot.web.deps import Admin, Running
 
 router = APIRouter(prefix="/api/v1/commands/communities/{community_id}", tags=["commands"])
 
@@ -70,27 +67,23 @@ class ImportOut(BaseModel):
 
 @router.post("/import", response_model=ImportOut)
 async def import_from_another_bot(
-    community_id: CommunityId,
+    caller: Admin,
+    runtime: Running,
     body: ImportIn,
-    request: Request,
     source: Literal["nightbot", "streamelements", "phantombot"] = Query(),
     overwrite: bool = Query(default=False),
-    principal: Principal = Depends(community_admin),
-    runtime: Runtime = Depends(get_runtime),
 ) -> ImportOut:
     """Import the custom commands of a Nightbot, StreamElements or PhantomBot export (admin
     role). Each command stands alone; existing ones are skipped unless ``overwrite``."""
-    try:
-        report = await import_commands(
-            runtime.commands,
-            community_id,
-            source,
-            body.payload,
-            actor=actor_of(principal, request),
-            overwrite=overwrite,
-            reserved=runtime.registry.declared_names(),
-            aliases=(await runtime.aliases.index([community_id]))[community_id],
-        )
-    except ImportFormatError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    community_id = caller.community_id
+    report = await import_commands(
+        runtime.commands,
+        community_id,
+        source,
+        body.payload,
+        actor=caller.actor,
+        overwrite=overwrite,
+        reserved=runtime.registry.declared_names(),
+        aliases=(await runtime.aliases.index([community_id]))[community_id],
+    )
     return ImportOut.of(report)

@@ -24,8 +24,6 @@ from waddlebot.features.commands.service import (
     CommandInfo,
     CustomCommandError,
     CustomCommandService,
-    DuplicateCommand,
-    ReservedName,
     UnknownCommand,
     check_name,
 )
@@ -39,6 +37,7 @@ from waddlebot.sdk import (
     pick_subcommand,
     sentence,
     subcommand_args,
+    usage_unless_refusal,
 )
 
 log = structlog.get_logger(__name__)
@@ -326,11 +325,8 @@ async def _add(call: _Call) -> None:
             actor=call.actor,
             reserved=call.reserved(),
         )
-    except (DuplicateCommand, ReservedName) as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
     except CustomCommandError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     call.ctx.reply(f"Added !{info.name}{_summary(info)}.")
 
 
@@ -344,11 +340,8 @@ async def _edit(call: _Call) -> None:
         info = await call.service.edit(
             call.community_id, name, _with_response(changes, response), actor=call.actor
         )
-    except UnknownCommand as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
     except CustomCommandError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     call.ctx.reply(f"Updated !{info.name}{_summary(info)}.")
 
 
@@ -356,11 +349,7 @@ async def _delete(call: _Call) -> None:
     if not call.allowed("delete"):
         return
     name, _, _ = call.parse(options=False)
-    try:
-        await call.service.delete(call.community_id, name, actor=call.actor)
-    except UnknownCommand as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    await call.service.delete(call.community_id, name, actor=call.actor)
     call.ctx.reply(f"Deleted !{name}.")
 
 

@@ -20,13 +20,14 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from waddlebot.core.errors import Conflict, Missing, Taken, WaddleError
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.commands.models import Counter, CustomCommand
 from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Counter, CustomCommand
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.name_index import CommunityIndex
 from waddlebot.infra.ports import Cache
 
@@ -40,23 +41,21 @@ MAX_DELTA = 1_000_000  # one counter step
 MAX_COUNT = 2**31 - 1  # a use count (a 32-bit column)
 
 
-class CustomCommandError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class CustomCommandError(WaddleError):
+    """Something the person asking can fix about custom commands."""
 
 
-class UnknownCommand(CustomCommandError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is no custom command !{name} here")
-        self.name = name
+class UnknownCommand(Missing, CustomCommandError):
+    noun = "custom command"
+    mark = "!"
 
 
-class DuplicateCommand(CustomCommandError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is already a custom command !{name} here")
-        self.name = name
+class DuplicateCommand(Taken, CustomCommandError):
+    noun = "custom command"
+    mark = "!"
 
 
-class ReservedName(CustomCommandError):
+class ReservedName(Conflict, CustomCommandError):
     def __init__(self, name: str) -> None:
         super().__init__(f"!{name} is a built-in command; pick another name")
         self.name = name

@@ -28,21 +28,23 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.core.errors import NotAllowed, NotFound, UnknownCommunity, WaddleError
 from waddlebot.core.events import PLATFORMS
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import (
-    Directory,
-    lock_community,
-    lock_server,
-    upsert_role,
-)
+from waddlebot.features.identity.models import LinkCode
 from waddlebot.features.identity.service import hash_code, issue_code
 from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import dumps_compact
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Community, Entity, LinkCode, Membership, User
+from waddlebot.infra.db.models import Community, Entity, Membership, User
+from waddlebot.infra.directory import (
+    Directory,
+    lock_community,
+    lock_server,
+    upsert_role,
+)
 from waddlebot.infra.ports import Cache
 
 MAX_NAME = 200
@@ -54,12 +56,16 @@ GRANTABLE_ROLES = ("admin", "moderator")
 _ROLE_ORDER = {"owner": 0, "admin": 1, "moderator": 2}
 
 
-class CommunityError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class CommunityError(WaddleError):
+    """Something the person asking can fix about the community."""
 
 
-class RoleRefused(CommunityError):
+class RoleRefused(NotAllowed, CommunityError):
     """The actor's level is too low for this role change."""
+
+
+class OwnerUnchanged(NotAllowed, CommunityError):
+    """The owner's role is not changed by the role commands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +130,7 @@ class CommunityService:
         async with self._db.session() as session:
             community = await session.get(Community, community_id)
             if community is None:
-                raise LookupError(f"no community {community_id}")
+                raise UnknownCommunity(community_id)
             entities = await session.scalars(
                 select(Entity.id).where(Entity.community_id == community_id).order_by(Entity.id)
             )
@@ -149,7 +155,7 @@ class CommunityService:
         async with self._db.session() as session:
             old = await session.scalar(select(Community.name).where(Community.id == community_id))
             if old is None:
-                raise LookupError(f"no community {community_id}")
+                raise UnknownCommunity(community_id)
             await session.execute(
                 update(Community).where(Community.id == community_id).values(name=new)
             )
@@ -210,7 +216,7 @@ class CommunityService:
             await lock_community(session, community_id)
             row = await session.get(Community, community_id)
             if row is None:
-                raise LookupError(f"no community {community_id}")
+                raise UnknownCommunity(community_id)
             settings = dict(row.settings or {})
             mapped = {k: dict(v) for k, v in (settings.get(ROLE_LEVELS) or {}).items()}
             levels = mapped.setdefault(server, {})
@@ -267,7 +273,7 @@ class CommunityService:
             raise CommunityError(f"the platform is one of {', '.join(PLATFORMS)}")
         async with self._db.session() as session:
             if await session.get(Community, community_id) is None:
-                raise LookupError(f"no community {community_id}")
+                raise UnknownCommunity(community_id)
             code = await issue_code(
                 session,
                 self._clock.now(),
@@ -318,7 +324,7 @@ class CommunityService:
                 select(Entity.community_id).where(Entity.id == entity_id).with_for_update()
             )
             if previous is None:
-                raise LookupError(f"no entity {entity_id!r}")
+                raise NotFound(f"no entity {entity_id!r}")
             if previous == target:
                 raise CommunityError("this place belongs to that community already")
             spent: Any = await session.execute(
@@ -568,7 +574,7 @@ def find_zone(name: str) -> ZoneInfo:
 
 def _check_change(previous: str | None, new: str, actor_level: int | None) -> None:
     if previous == "owner":
-        raise CommunityError("the owner's role does not change this way; ownership is separate")
+        raise OwnerUnchanged("the owner's role does not change this way; ownership is separate")
     if actor_level is None:
         return
     if actor_level < Level.ADMIN:
@@ -593,7 +599,7 @@ async def _cache_value(session: AsyncSession, community_id: int) -> bytes:
     """What the router caches for a place of this community: [id, prefix, has_owner]."""
     prefix = await session.scalar(select(Community.prefix).where(Community.id == community_id))
     if prefix is None:
-        raise LookupError(f"no community {community_id}")
+        raise UnknownCommunity(community_id)
     has_owner = bool(
         await session.scalar(
             select(

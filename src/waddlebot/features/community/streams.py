@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from waddlebot.features.community.models import StreamState
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import StreamState
 from waddlebot.infra.ports import Cache
 
 GAME_TTL = 900.0  # a game older than this is not shown (the collector polls more often)

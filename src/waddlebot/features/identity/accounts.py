@@ -23,10 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from waddlebot.core.errors import WaddleError
+from waddlebot.features.identity.models import Account
 from waddlebot.infra import metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Account, User
+from waddlebot.infra.db.models import User
 from waddlebot.infra.ports import Cache, Limit, RateLimiter
 
 SESSION_PREFIX = "wbs_"
@@ -40,8 +42,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class AccountError(ValueError):
-    """The message is meant for the person."""
+class AccountError(WaddleError):
+    """Something the person asking can fix about their portal login."""
 
 
 class LoginThrottled(Exception):

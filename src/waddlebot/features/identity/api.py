@@ -3,39 +3,31 @@ communities they manage (roles). Every change is audited with who did it and fro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from waddlebot.features.community.service import CommunityError
+from waddlebot.core.errors import NotFound
 from waddlebot.features.identity import apikeys
 from waddlebot.features.identity.accounts import AccountError, LoginThrottled
-from waddlebot.runtime import Runtime
-from waddlebot.web.access import Principal
 from waddlebot.web.deps import (
     SESSION_COOKIE,
-    CommunityId,
-    actor_of,
-    community_role,
-    get_principal,
-    get_runtime,
-    level_of,
+    Admin,
+    Moderator,
+    Person,
+    Running,
     presented_key,
 )
 from waddlebot.web.numbers import Id
 from waddlebot.web.refusals import mark_audited
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
-
-
-def _person(principal: Principal) -> int:
-    if principal.kind != "user" or principal.user_id is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a person's key or session")
-    return principal.user_id
 
 
 class AccountOut(BaseModel):
@@ -110,80 +102,47 @@ def _key_out(info: apikeys.ApiKeyInfo) -> dict[str, object]:
 
 
 @router.get("/me", response_model=Me)
-async def me(
-    principal: Principal = Depends(get_principal), runtime: Runtime = Depends(get_runtime)
-) -> Me:
+async def me(person: Person, runtime: Running) -> Me:
     """The person calling and every platform account linked to them."""
-    user_id = _person(principal)
-    accounts = await runtime.identity.identities(user_id)
-    return Me(user_id=user_id, accounts=[AccountOut(**asdict(a)) for a in accounts])
+    accounts = await runtime.identity.identities(person.user_id)
+    return Me(user_id=person.user_id, accounts=[AccountOut(**asdict(a)) for a in accounts])
 
 
 @router.get("/me/apikeys", response_model=list[KeyOut])
-async def my_keys(
-    principal: Principal = Depends(get_principal), runtime: Runtime = Depends(get_runtime)
-) -> list[KeyOut]:
+async def my_keys(person: Person, runtime: Running) -> list[KeyOut]:
     """The caller's API keys that still work (never their secrets)."""
-    user_id = _person(principal)
-    return [KeyOut(**_key_out(info)) for info in await apikeys.user_keys(runtime.db, user_id)]
+    keys = await apikeys.user_keys(runtime.db, person.user_id)
+    return [KeyOut(**_key_out(info)) for info in keys]
 
 
 @router.post("/me/apikeys", response_model=NewKey, status_code=status.HTTP_201_CREATED)
-async def create_my_key(
-    body: KeyIn,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> NewKey:
+async def create_my_key(person: Person, body: KeyIn, runtime: Running) -> NewKey:
     """A new key acting as the caller (at most 5; they expire after a year at the latest)."""
-    user_id = _person(principal)
-    expires = datetime.now(UTC) + timedelta(days=body.expires_in_days)
-    try:
-        info, plaintext = await apikeys.create_key(
-            runtime.db,
-            body.name,
-            body.scopes,
-            kind="user",
-            user_id=user_id,
-            expires_at=expires,
-            actor=actor_of(principal, request),
-        )
-    except apikeys.KeyLimitReached as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    info, plaintext = await apikeys.create_key(
+        runtime.db,
+        body.name,
+        body.scopes,
+        kind="user",
+        user_id=person.user_id,
+        expires_at=datetime.now(UTC) + timedelta(days=body.expires_in_days),
+        actor=person.actor,
+    )
     return NewKey(key=plaintext, **_key_out(info))
 
 
 @router.delete("/me/apikeys/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_my_key(
-    name: str,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Response:
-    user_id = _person(principal)
-    key_id = await apikeys.revoke_user_key(
-        runtime.db, user_id, name, actor=actor_of(principal, request)
-    )
+async def revoke_my_key(person: Person, name: str, runtime: Running) -> Response:
+    key_id = await apikeys.revoke_user_key(runtime.db, person.user_id, name, actor=person.actor)
     if key_id is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"you have no key named {name!r}")
+        raise NotFound(f"you have no key named {name!r}")
     runtime.keys.forget(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/me/login", status_code=status.HTTP_204_NO_CONTENT)
-async def set_my_login(
-    body: LoginIn,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Response:
+async def set_my_login(person: Person, body: LoginIn, runtime: Running) -> Response:
     """Set (or change) the email and password the caller logs in to the portal with."""
-    user_id = _person(principal)
-    try:
-        await runtime.accounts.set_login(user_id, body.email, body.password)
-    except AccountError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    await runtime.accounts.set_login(person.user_id, body.email, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -192,9 +151,7 @@ login_router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
 
 @login_router.post("/login", response_model=Session)
-async def login(
-    body: LoginIn, request: Request, response: Response, runtime: Runtime = Depends(get_runtime)
-) -> Session:
+async def login(body: LoginIn, runtime: Running, request: Request, response: Response) -> Session:
     """A portal session: its token works as ``Authorization: Bearer`` and as a cookie."""
     address = request.client.host if request.client else "unknown"
     try:
@@ -221,7 +178,7 @@ async def login(
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+async def logout(request: Request, runtime: Running) -> Response:
     token = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
     await runtime.accounts.logout(token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -230,80 +187,47 @@ async def logout(request: Request, runtime: Runtime = Depends(get_runtime)) -> R
 
 
 @router.get("/communities/{community_id}", response_model=CommunityOut)
-async def community(
-    community_id: CommunityId,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> CommunityOut:
+async def community(caller: Moderator, runtime: Running) -> CommunityOut:
     """A community's name, places and owners (moderator role)."""
-    await community_role(runtime, principal, community_id, "moderator")
-    try:
-        info = await runtime.community.info(community_id)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    info = await runtime.community.info(caller.community_id)
     return CommunityOut(
         id=info.id, name=info.name, prefix=info.prefix, places=info.entities, owners=info.owners
     )
 
 
 @router.get("/communities/{community_id}/roles", response_model=list[RoleOut])
-async def roles(
-    community_id: CommunityId,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> list[RoleOut]:
+async def roles(caller: Moderator, runtime: Running) -> list[RoleOut]:
     """Who holds the owner, admin and moderator roles (moderator role)."""
-    await community_role(runtime, principal, community_id, "moderator")
-    return [RoleOut(name=n, role=r) for n, r in await runtime.community.roles(community_id)]
+    found = await runtime.community.roles(caller.community_id)
+    return [RoleOut(name=n, role=r) for n, r in found]
 
 
 @router.put("/communities/{community_id}/roles/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def set_role(
-    community_id: CommunityId,
-    user_id: Id,
-    body: RoleIn,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Response:
+async def set_role(caller: Admin, user_id: Id, body: RoleIn, runtime: Running) -> Response:
     """Make someone a moderator or an admin (admin role; only the owner makes admins)."""
-    held = await community_role(runtime, principal, community_id, "admin")
-    try:
+    with _community_and_person():
         await runtime.community.set_role(
-            community_id,
-            user_id,
-            body.role,
-            actor_of(principal, request),
-            actor_level=level_of(principal, held),
+            caller.community_id, user_id, body.role, caller.actor, actor_level=caller.level
         )
-    except CommunityError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except (LookupError, IntegrityError) as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such community or person") from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
     "/communities/{community_id}/roles/{user_id}", status_code=status.HTTP_204_NO_CONTENT
 )
-async def remove_role(
-    community_id: CommunityId,
-    user_id: Id,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Response:
+async def remove_role(caller: Admin, user_id: Id, runtime: Running) -> Response:
     """Take someone's moderator or admin role (admin role; only the owner for admins)."""
-    held = await community_role(runtime, principal, community_id, "admin")
-    try:
+    with _community_and_person():
         await runtime.community.remove_role(
-            community_id,
-            user_id,
-            actor_of(principal, request),
-            actor_level=level_of(principal, held),
+            caller.community_id, user_id, caller.actor, actor_level=caller.level
         )
-    except CommunityError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    except (LookupError, IntegrityError) as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such community or person") from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@contextmanager
+def _community_and_person() -> Iterator[None]:
+    """A role change names the community and the person: either may not exist."""
+    try:
+        yield
+    except (LookupError, IntegrityError) as exc:
+        raise NotFound("no such community or person") from exc

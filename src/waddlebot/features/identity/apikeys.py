@@ -24,9 +24,11 @@ from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, select, update
 
+from waddlebot.core.errors import Conflict, LimitReached, UserError
+from waddlebot.features.identity.models import ApiKey
 from waddlebot.infra.audit import audit_row, write_rows
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import ApiKey, User, utcnow
+from waddlebot.infra.db.models import User, utcnow
 
 PREFIX = "wbk_"
 KEY_ID_LENGTH = 12
@@ -72,8 +74,10 @@ SERVICE_ROLES = ("", "admin", "collector")
 USER_KEY_LIFETIME = timedelta(days=365)
 
 
-class KeyLimitReached(ValueError):
-    pass
+class KeyLimitReached(LimitReached):
+    """A person has all the keys they may have. 409 over HTTP, as it has always been."""
+
+    status = 409
 
 
 def hash_secret(secret: str) -> str:
@@ -98,7 +102,7 @@ def _scopes(scopes: str | Sequence[str]) -> str:
     parts = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
     joined = ",".join(part.strip() for part in parts if part.strip()) or "*"
     if len(joined) > 200:
-        raise ValueError("scopes are limited to 200 characters")
+        raise UserError("scopes are limited to 200 characters")
     return joined
 
 
@@ -139,11 +143,11 @@ async def create_key(
     ``expires_at`` says otherwise."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
-        raise ValueError("a key name is 1 to 100 characters")
+        raise UserError("a key name is 1 to 100 characters")
     if kind not in ("service", "user") or (kind == "user") != (user_id is not None):
-        raise ValueError("a user key needs a user id, and only a user key has one")
+        raise UserError("a user key needs a user id, and only a user key has one")
     if role not in SERVICE_ROLES or (role and kind != "service"):
-        raise ValueError(
+        raise UserError(
             f"a service account's role is one of: {', '.join(filter(None, SERVICE_ROLES))}"
         )
     now = utcnow()
@@ -172,7 +176,7 @@ async def create_key(
                 select(ApiKey.id).where(*_live_user_key(user_id, now), ApiKey.name == name)
             )
             if taken is not None:
-                raise KeyLimitReached(f"you have a key named {name!r} already")
+                raise Conflict(f"you have a key named {name!r} already")
         session.add(row)
         await session.flush()
         info = _info(row)

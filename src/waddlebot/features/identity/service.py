@@ -20,30 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from waddlebot.core.clock import Clock, SystemClock
-from waddlebot.features.community.directory import Directory, upsert_role
+from waddlebot.core.errors import WaddleError
+from waddlebot.features import person_columns, person_merges
 from waddlebot.features.identity import apikeys
+from waddlebot.features.identity.models import Account, LinkCode
+from waddlebot.features.labels.models import LabelAssignment
 from waddlebot.features.labels.service import grants_key
 from waddlebot.infra import keys
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import (
-    Account,
-    ApiKey,
-    CalendarAttendee,
-    CalendarEvent,
-    Identity,
-    InventoryCheckout,
-    InventoryItem,
-    LabelAssignment,
-    LinkCode,
-    Membership,
-    Note,
-    Quote,
-    Reminder,
-    SavedUrl,
-    User,
-)
+from waddlebot.infra.db.models import Identity, Membership, User
+from waddlebot.infra.directory import Directory, upsert_role
 from waddlebot.infra.ports import Cache
 
 # letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L)
@@ -55,26 +43,8 @@ MAX_ATTEMPTS = 5
 _ROLE_RANK = {"member": 0, "moderator": 1, "admin": 2, "owner": 3}
 
 
-# Columns that say which user wrote, holds or owns a row. When two users become one, these
-# rows move to the user that stays. Every table with a user column belongs here, or (when a
-# user may have only one row per thing) in a merge of its own like _merge_attendees: otherwise
-# deleting the user that goes takes its rows with it, or leaves them without their user.
-USER_COLUMNS: list[InstrumentedAttribute[Any]] = [
-    ApiKey.user_id,
-    LinkCode.user_id,
-    Quote.said_by_user_id,
-    Quote.added_by_user_id,
-    SavedUrl.added_by_user_id,
-    Note.added_by_user_id,
-    Reminder.created_by_user_id,
-    InventoryItem.holder_user_id,
-    InventoryCheckout.user_id,
-    CalendarEvent.creator_user_id,
-]
-
-
-class IdentityError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class IdentityError(WaddleError):
+    """Something the person asking can fix about linking accounts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,22 +374,18 @@ class IdentityService:
 
 
 async def _merge_users(session: AsyncSession, dialect: str, *, keep: int, drop: int) -> None:
-    """Move everything of user ``drop`` to user ``keep`` and delete ``drop``."""
-    await session.execute(update(Identity).where(Identity.user_id == drop).values(user_id=keep))
-    await _merge_memberships(session, dialect, keep=keep, drop=drop)
-    for column in USER_COLUMNS:
+    """Move everything of user ``drop`` to user ``keep`` and delete ``drop``: the person
+    columns every feature declares (see features/feature.py), then the merges of their own."""
+    for column in person_columns():
         await session.execute(
             update(column.class_).where(column == drop).values({column.key: keep})
         )
-    await _merge_labels(session, keep=keep, drop=drop)
-    await _merge_attendees(session, keep=keep, drop=drop)
-    has_account = await session.scalar(select(Account.user_id).where(Account.user_id == keep))
-    if has_account is None:
-        await session.execute(update(Account).where(Account.user_id == drop).values(user_id=keep))
+    for merge in person_merges():
+        await merge.run(session, dialect, keep=keep, drop=drop)
     await session.execute(delete(User).where(User.id == drop))
 
 
-async def _merge_memberships(session: AsyncSession, dialect: str, *, keep: int, drop: int) -> None:
+async def merge_memberships(session: AsyncSession, dialect: str, *, keep: int, drop: int) -> None:
     """A community both belong to keeps the higher of the two roles."""
     rows = (
         await session.execute(
@@ -437,34 +403,8 @@ async def _merge_memberships(session: AsyncSession, dialect: str, *, keep: int, 
     await session.execute(delete(Membership).where(Membership.user_id == drop))
 
 
-async def _merge_labels(session: AsyncSession, *, keep: int, drop: int) -> None:
-    """Labels of the dropped user move over, except those the kept user already has."""
-    kept = select(LabelAssignment.label_id).where(
-        LabelAssignment.target_type == "user", LabelAssignment.target_id == str(keep)
-    )
-    await session.execute(
-        delete(LabelAssignment).where(
-            LabelAssignment.target_type == "user",
-            LabelAssignment.target_id == str(drop),
-            LabelAssignment.label_id.in_(kept),
-        )
-    )
-    await session.execute(
-        update(LabelAssignment)
-        .where(LabelAssignment.target_type == "user", LabelAssignment.target_id == str(drop))
-        .values(target_id=str(keep))
-    )
-
-
-async def _merge_attendees(session: AsyncSession, *, keep: int, drop: int) -> None:
-    """Events the dropped user was going to move over; where both were going, the kept
-    user's place on the list (and when they joined) stays."""
-    kept = select(CalendarAttendee.event_id).where(CalendarAttendee.user_id == keep)
-    await session.execute(
-        delete(CalendarAttendee).where(
-            CalendarAttendee.user_id == drop, CalendarAttendee.event_id.in_(kept)
-        )
-    )
-    await session.execute(
-        update(CalendarAttendee).where(CalendarAttendee.user_id == drop).values(user_id=keep)
-    )
+async def merge_accounts(session: AsyncSession, dialect: str, *, keep: int, drop: int) -> None:
+    """The dropped user's login moves over only if the kept user has none."""
+    has_account = await session.scalar(select(Account.user_id).where(Account.user_id == keep))
+    if has_account is None:
+        await session.execute(update(Account).where(Account.user_id == drop).values(user_id=keep))

@@ -10,24 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
+from waddlebot.core.errors import NotFound
 from waddlebot.features.inventory.service import (
     MAX_LABELS,
     CheckoutInfo,
-    DuplicateItem,
-    InventoryError,
     ItemInfo,
-    ItemTaken,
-    NotOut,
-    NotTheHolder,
     State,
     UnknownItem,
-    UnknownPerson,
 )
-from waddlebot.runtime import Runtime
-from waddlebot.web.deps import ForWhom, Member, Moderator, answering, get_runtime, whom
+from waddlebot.web.deps import ForSomeone, Member, Moderator, Running
 
 router = APIRouter(prefix="/api/v1/inventory/communities/{community_id}", tags=["inventory"])
 
@@ -80,25 +74,15 @@ class LabelAdded(BaseModel):
     added: bool = Field(description="false when the item had the label already")
 
 
-def _error(exc: InventoryError) -> HTTPException:
-    if isinstance(exc, UnknownItem | UnknownPerson):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, DuplicateItem | ItemTaken | NotOut):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    if isinstance(exc, NotTheHolder):
-        return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))  # limits too
-
-
 # ----- endpoints ----------------------------------------------------------------------------
 
 
 @router.get("/items", response_model=list[ItemOut])
 async def list_items(
     caller: Member,
+    runtime: Running,
     state: State = Query(default="all"),
     q: str = Query(default="", max_length=200, description="words to search for"),
-    runtime: Runtime = Depends(get_runtime),
 ) -> list[ItemOut]:
     """The community's items by name (any role): all, available or out; ``q`` searches names,
     descriptions and labels (``#label`` for labels only)."""
@@ -113,99 +97,72 @@ async def list_items(
 
 
 @router.post("/items", response_model=ItemOut, status_code=status.HTTP_201_CREATED)
-async def add_item(
-    caller: Moderator, body: ItemIn, runtime: Runtime = Depends(get_runtime)
-) -> ItemOut:
+async def add_item(caller: Moderator, runtime: Running, body: ItemIn) -> ItemOut:
     """Add an item (moderator role)."""
-    with answering(InventoryError, _error):
-        info = await runtime.inventory.add(
-            caller.community_id, body.name, body.description, body.labels, actor=caller.actor
-        )
+    info = await runtime.inventory.add(
+        caller.community_id, body.name, body.description, body.labels, actor=caller.actor
+    )
     return ItemOut.of(info)
 
 
 @router.get("/items/{name}", response_model=ItemOut)
-async def get_item(caller: Member, name: str, runtime: Runtime = Depends(get_runtime)) -> ItemOut:
+async def get_item(caller: Member, runtime: Running, name: str) -> ItemOut:
     """One item: who has it since when (any role)."""
     info = await runtime.inventory.get(caller.community_id, name)
     if info is None:
-        raise _error(UnknownItem(name))
+        raise UnknownItem(name)
     return ItemOut.of(info)
 
 
 @router.delete("/items/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_item(
-    caller: Moderator, name: str, runtime: Runtime = Depends(get_runtime)
-) -> Response:
+async def remove_item(caller: Moderator, runtime: Running, name: str) -> Response:
     """Remove an item with its history (moderator role); 409 while it is checked out."""
-    with answering(InventoryError, _error):
-        await runtime.inventory.remove(caller.community_id, name, actor=caller.actor)
+    await runtime.inventory.remove(caller.community_id, name, actor=caller.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/items/{name}/checkout", response_model=ItemOut)
-async def checkout(
-    caller: Member,
-    name: str,
-    body: ForWhom | None = None,
-    runtime: Runtime = Depends(get_runtime),
-) -> ItemOut:
+async def checkout(caller: Member, runtime: Running, name: str, whom: ForSomeone) -> ItemOut:
     """Check an item out to the caller, or to ``user_id`` (moderator role). 409 when it is
     out: of two at the same moment, exactly one gets it."""
-    user_id, shown = await whom(runtime, caller, body.user_id if body else None)
-    with answering(InventoryError, _error):
-        info = await runtime.inventory.checkout(
-            caller.community_id, name, user_id, shown, actor=caller.actor
-        )
+    info = await runtime.inventory.checkout(
+        caller.community_id, name, whom.user_id, whom.name, actor=caller.actor
+    )
     return ItemOut.of(info)
 
 
 @router.post("/items/{name}/checkin", response_model=CheckoutOut)
-async def checkin(
-    caller: Member, name: str, runtime: Runtime = Depends(get_runtime)
-) -> CheckoutOut:
+async def checkin(caller: Member, runtime: Running, name: str) -> CheckoutOut:
     """Check an item in: the person who has it, or a moderator. Returns the lending it ends."""
     holder = None if caller.moderator else caller.user_id
-    with answering(InventoryError, _error):
-        closed = await runtime.inventory.checkin(
-            caller.community_id, name, holder_user_id=holder, actor=caller.actor
-        )
+    closed = await runtime.inventory.checkin(
+        caller.community_id, name, holder_user_id=holder, actor=caller.actor
+    )
     return CheckoutOut.of(closed)
 
 
 @router.get("/items/{name}/history", response_model=list[CheckoutOut])
-async def history(
-    caller: Member, name: str, runtime: Runtime = Depends(get_runtime)
-) -> list[CheckoutOut]:
+async def history(caller: Member, runtime: Running, name: str) -> list[CheckoutOut]:
     """The item's last ten lendings, newest first (any role)."""
-    with answering(InventoryError, _error):
-        _, lendings = await runtime.inventory.history(caller.community_id, name)
+    _, lendings = await runtime.inventory.history(caller.community_id, name)
     return [CheckoutOut.of(lending) for lending in lendings]
 
 
 @router.put("/items/{name}/labels/{label}", response_model=LabelAdded)
-async def add_label(
-    caller: Moderator, name: str, label: str, runtime: Runtime = Depends(get_runtime)
-) -> LabelAdded:
+async def add_label(caller: Moderator, runtime: Running, name: str, label: str) -> LabelAdded:
     """Label an item (moderator role); at most ten labels per item."""
-    with answering(InventoryError, _error):
-        added = await runtime.inventory.add_label(
-            caller.community_id, name, label, actor=caller.actor
-        )
+    added = await runtime.inventory.add_label(caller.community_id, name, label, actor=caller.actor)
     return LabelAdded(added=added)
 
 
 @router.delete("/items/{name}/labels/{label}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_label(
-    caller: Moderator, name: str, label: str, runtime: Runtime = Depends(get_runtime)
-) -> Response:
+async def remove_label(caller: Moderator, runtime: Running, name: str, label: str) -> Response:
     """Take a label off an item (moderator role); 404 when it did not have it."""
-    with answering(InventoryError, _error):
-        removed = await runtime.inventory.remove_label(
-            caller.community_id, name, label, actor=caller.actor
-        )
+    removed = await runtime.inventory.remove_label(
+        caller.community_id, name, label, actor=caller.actor
+    )
     if not removed:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{name} does not have {label}")
+        raise NotFound(f"{name} does not have {label}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

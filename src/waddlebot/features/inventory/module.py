@@ -17,14 +17,10 @@ from waddlebot.core.when import ZoneOf, format_moment
 from waddlebot.features.inventory.service import (
     STATES,
     CheckoutInfo,
-    DuplicateItem,
     InventoryError,
     InventoryService,
     ItemInfo,
     ItemTaken,
-    LimitReached,
-    NotOut,
-    NotTheHolder,
     State,
     UnknownItem,
 )
@@ -38,6 +34,7 @@ from waddlebot.sdk import (
     pick_subcommand,
     sentence,
     subcommand_args,
+    usage_unless_refusal,
 )
 from waddlebot.sdk.subcommand import SubcommandCall
 
@@ -67,7 +64,7 @@ def build_inventory_module(service: InventoryService, find_user: FindUser, zone:
         call = _Call(ctx, service, find_user, zone)
         try:
             await handler(call)
-        except InventoryError as exc:
+        except ItemTaken as exc:  # other refusals are said as they are (the SDK)
             ctx.reply(sentence(await call.explain(exc)))
 
     return module
@@ -104,11 +101,9 @@ class _Call(SubcommandCall):
         zone = await self._zone(self.community_id)
         return format_moment(moment, zone, self.service.clock.now())
 
-    async def explain(self, exc: InventoryError) -> str:
-        if isinstance(exc, ItemTaken):
-            since = await self.when(exc.since)
-            return f"{exc.holder} has {exc.name} since {since}"
-        return str(exc)
+    async def explain(self, exc: ItemTaken) -> str:
+        since = await self.when(exc.since)
+        return f"{exc.holder} has {exc.name} since {since}"
 
 
 async def _add(call: _Call) -> None:
@@ -124,11 +119,8 @@ async def _add(call: _Call) -> None:
         info = await call.service.add(
             call.community_id, item, description, labels, actor=call.ctx.actor
         )
-    except (DuplicateItem, LimitReached) as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
     except InventoryError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     tags = f" Labels: {_tags(info)}." if info.labels else ""
     call.ctx.reply(f"Added item {info.name}.{tags}")
 
@@ -181,13 +173,9 @@ async def _checkout(call: _Call) -> None:
 async def _checkin(call: _Call) -> None:
     item = call.item()
     holder = None if call.moderator else call.user_id()
-    try:
-        closed = await call.service.checkin(
-            call.community_id, item, holder_user_id=holder, actor=call.ctx.actor
-        )
-    except (NotOut, NotTheHolder) as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    closed = await call.service.checkin(
+        call.community_id, item, holder_user_id=holder, actor=call.ctx.actor
+    )
     info = await call.service.get(call.community_id, item)
     name = info.name if info else item
     since = await call.when(closed.out_at)
@@ -260,13 +248,8 @@ async def _label(call: _Call) -> None:
             changed = await call.service.remove_label(
                 call.community_id, item, label, actor=call.ctx.actor
             )
-    except LimitReached as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
-    except UnknownItem:
-        raise
     except InventoryError as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     tag = f"#{label.removeprefix('#').lower()}"
     if verb == "add":
         said = f"{info.name} now has {tag}." if changed else f"{info.name} has {tag} already."

@@ -31,12 +31,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
-from waddlebot.features.community.directory import lock_community, user_exists
+from waddlebot.core.errors import (
+    Conflict,
+    LimitReached,
+    Missing,
+    NotAllowed,
+    Taken,
+    UnknownPerson,
+    WaddleError,
+)
+from waddlebot.features.inventory.models import InventoryCheckout, InventoryItem, InventoryItemLabel
 from waddlebot.features.labels.service import LabelError
 from waddlebot.features.labels.service import check_name as check_label_name
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import InventoryCheckout, InventoryItem, InventoryItemLabel
+from waddlebot.infra.directory import lock_community, user_exists
 
 MAX_NAME = 64
 MAX_DESCRIPTION = 300
@@ -48,31 +57,19 @@ State = Literal["all", "available", "out"]
 STATES: tuple[State, ...] = ("all", "available", "out")
 
 
-class InventoryError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class InventoryError(WaddleError):
+    """Something the person asking can fix about the inventory."""
 
 
-class UnknownItem(InventoryError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is no item {name} here")
-        self.name = name
+class UnknownItem(Missing, InventoryError):
+    noun = "item"
 
 
-class UnknownPerson(InventoryError):
-    """The person an item was to go to is gone (merged into another since they were named)."""
-
-    def __init__(self, user_id: int) -> None:
-        super().__init__(f"there is no user {user_id}")
-        self.user_id = user_id
+class DuplicateItem(Taken, InventoryError):
+    noun = "item"
 
 
-class DuplicateItem(InventoryError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is already an item {name} here")
-        self.name = name
-
-
-class ItemTaken(InventoryError):
+class ItemTaken(Conflict, InventoryError):
     """The item is out (someone else got it first, or it was out already)."""
 
     def __init__(self, name: str, holder_user_id: int | None, holder: str, since: datetime):
@@ -83,17 +80,13 @@ class ItemTaken(InventoryError):
         self.since = since
 
 
-class LimitReached(InventoryError):
-    """The community has all the items it may have, or the item all its labels."""
-
-
-class NotOut(InventoryError):
+class NotOut(Conflict, InventoryError):
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} is not checked out")
         self.name = name
 
 
-class NotTheHolder(InventoryError):
+class NotTheHolder(NotAllowed, InventoryError):
     """Only the holder (or a moderator) checks an item in."""
 
     def __init__(self, name: str, holder: str) -> None:
@@ -555,6 +548,7 @@ __all__ = [
     "NotTheHolder",
     "State",
     "UnknownItem",
+    "UnknownPerson",
     "check_item_label",
     "check_item_name",
 ]

@@ -9,26 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field
 
-from waddlebot.features.labels.service import (
-    AssignmentInfo,
-    DuplicateLabel,
-    LabelError,
-    LabelInfo,
-    UnknownLabel,
-)
-from waddlebot.runtime import Runtime
-from waddlebot.web.access import Principal
-from waddlebot.web.deps import (
-    CommunityId,
-    actor_of,
-    community_role,
-    get_principal,
-    get_runtime,
-    level_of,
-)
+from waddlebot.core.errors import NotFound
+from waddlebot.features.labels.service import AssignmentInfo, LabelInfo, LabelService
+from waddlebot.web.deps import Admin, Moderator, from_runtime
 from waddlebot.web.numbers import Count
 
 router = APIRouter(prefix="/api/v1/labels/communities/{community_id}", tags=["labels"])
@@ -107,94 +93,50 @@ class Removed(BaseModel):
     removed_from: int
 
 
-def _label_error(exc: LabelError | LookupError) -> HTTPException:
-    """An unknown label or community is 404, a taken name 409, anything else 422."""
-    if isinstance(exc, UnknownLabel | LookupError):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, DuplicateLabel):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+Labels = Annotated[LabelService, from_runtime(lambda runtime: runtime.labels)]
 
 
 @router.get("/labels", response_model=list[LabelOut])
-async def list_labels(
-    community_id: CommunityId,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> list[LabelOut]:
+async def list_labels(caller: Moderator, labels: Labels) -> list[LabelOut]:
     """The community's labels (moderator role)."""
-    await community_role(runtime, principal, community_id, "moderator")
-    return [LabelOut.of(label) for label in await runtime.labels.list(community_id)]
+    return [LabelOut.of(label) for label in await labels.list(caller.community_id)]
 
 
 @router.post("/labels", response_model=LabelOut, status_code=status.HTTP_201_CREATED)
-async def create_label(
-    community_id: CommunityId,
-    body: LabelIn,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> LabelOut:
+async def create_label(caller: Admin, body: LabelIn, labels: Labels) -> LabelOut:
     """Define a label (admin role; a label granting a level needs a role above it)."""
-    role = await community_role(runtime, principal, community_id, "admin")
-    try:
-        created = await runtime.labels.create(
-            community_id,
-            body.name,
-            colour=body.colour,
-            description=body.description,
-            grants_level=body.grants_level,
-            actor=actor_of(principal, request),
-            actor_level=level_of(principal, role),
-        )
-    except (LabelError, LookupError) as exc:
-        raise _label_error(exc) from exc
+    created = await labels.create(
+        caller.community_id,
+        body.name,
+        colour=body.colour,
+        description=body.description,
+        grants_level=body.grants_level,
+        actor=caller.actor,
+        actor_level=caller.level,
+    )
     return LabelOut.of(created)
 
 
 @router.delete("/labels/{name}", response_model=Removed)
-async def delete_label(
-    community_id: CommunityId,
-    name: str,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Removed:
+async def delete_label(caller: Admin, name: str, labels: Labels) -> Removed:
     """Delete a label and take it off everyone (admin role)."""
-    role = await community_role(runtime, principal, community_id, "admin")
-    try:
-        removed = await runtime.labels.delete(
-            community_id, name, actor_of(principal, request), actor_level=level_of(principal, role)
-        )
-    except (LabelError, LookupError) as exc:
-        raise _label_error(exc) from exc
+    removed = await labels.delete(caller.community_id, name, caller.actor, actor_level=caller.level)
     return Removed(removed_from=removed)
 
 
 @router.post("/labels/{name}/targets", response_model=Applied)
-async def apply_label(
-    community_id: CommunityId,
-    name: str,
-    body: ApplyIn,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Applied:
+async def apply_label(caller: Moderator, name: str, body: ApplyIn, labels: Labels) -> Applied:
     """Apply a label to up to 1,000 targets in one transaction: all of them, or none when
     any would go over its limit (moderator role)."""
-    role = await community_role(runtime, principal, community_id, "moderator")
-    try:
-        applied = await runtime.labels.bulk_apply(
-            community_id,
-            name,
-            body.target_type,
-            body.target_ids,
-            actor=actor_of(principal, request),
-            expires_at=body.expires_at,
-            actor_level=level_of(principal, role),
-        )
-    except (LabelError, LookupError) as exc:
-        raise _label_error(exc) from exc
+    applied = await labels.bulk_apply(
+        caller.community_id,
+        name,
+        body.target_type,
+        body.target_ids,
+        actor=caller.actor,
+        expires_at=body.expires_at,
+        actor_level=caller.level,
+    )
     return Applied(applied=applied)
 
 
@@ -202,78 +144,34 @@ async def apply_label(
     "/labels/{name}/targets/{target_type}/{target_id}", status_code=status.HTTP_204_NO_CONTENT
 )
 async def remove_label(
-    community_id: CommunityId,
-    name: str,
-    target_type: TargetType,
-    target_id: str,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
+    caller: Moderator, name: str, target_type: TargetType, target_id: str, labels: Labels
 ) -> Response:
     """Take a label off one target (moderator role)."""
-    role = await community_role(runtime, principal, community_id, "moderator")
-    try:
-        removed = await runtime.labels.remove(
-            community_id,
-            name,
-            target_type,
-            target_id,
-            actor_of(principal, request),
-            actor_level=level_of(principal, role),
-        )
-    except (LabelError, LookupError) as exc:
-        raise _label_error(exc) from exc
+    removed = await labels.remove(
+        caller.community_id, name, target_type, target_id, caller.actor, actor_level=caller.level
+    )
     if not removed:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{target_id} does not have {name}")
+        raise NotFound(f"{target_id} does not have {name}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/targets/{target_type}/{target_id}", response_model=list[AssignmentOut])
 async def labels_of(
-    community_id: CommunityId,
-    target_type: TargetType,
-    target_id: str,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
+    caller: Moderator, target_type: TargetType, target_id: str, labels: Labels
 ) -> list[AssignmentOut]:
     """The labels one target has here (moderator role)."""
-    await community_role(runtime, principal, community_id, "moderator")
-    try:
-        found = await runtime.labels.labels_of(community_id, target_type, target_id)
-    except (LabelError, LookupError) as exc:
-        raise _label_error(exc) from exc
+    found = await labels.labels_of(caller.community_id, target_type, target_id)
     return [AssignmentOut.of(assignment) for assignment in found]
 
 
 @router.get("/limits", response_model=Limits)
-async def get_limits(
-    community_id: CommunityId,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Limits:
+async def get_limits(caller: Moderator, labels: Labels) -> Limits:
     """How many labels people, the community and items may carry here (moderator role)."""
-    await community_role(runtime, principal, community_id, "moderator")
-    try:
-        return Limits(**await runtime.labels.limits(community_id))
-    except LookupError as exc:
-        raise _label_error(exc) from exc
+    return Limits(**await labels.limits(caller.community_id))
 
 
 @router.patch("/limits", response_model=Limits)
-async def set_limits(
-    community_id: CommunityId,
-    body: LimitsIn,
-    request: Request,
-    principal: Principal = Depends(get_principal),
-    runtime: Runtime = Depends(get_runtime),
-) -> Limits:
+async def set_limits(caller: Admin, body: LimitsIn, labels: Labels) -> Limits:
     """Change some of the community's label limits (admin role)."""
-    await community_role(runtime, principal, community_id, "admin")
     changes = body.model_dump(exclude_none=True)
-    try:
-        limits = await runtime.labels.set_limits(
-            community_id, changes, actor_of(principal, request)
-        )
-    except (LabelError, LookupError) as exc:
-        raise _label_error(exc) from exc
-    return Limits(**limits)
+    return Limits(**await labels.set_limits(caller.community_id, changes, caller.actor))

@@ -25,12 +25,14 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.core.errors import LimitReached, Missing, Taken, UnknownCommunity, WaddleError
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.labels.models import LABEL_TARGETS, Label, LabelAssignment
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import LABEL_TARGETS, Community, Label, LabelAssignment
+from waddlebot.infra.db.models import Community
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.ports import Cache
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -54,27 +56,23 @@ _LIMIT_OF_TARGET = {
 }
 
 
-class LabelError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class LabelError(WaddleError):
+    """Something the person asking can fix about labels."""
 
 
 class InvalidLabel(LabelError):
     """A malformed name, colour, description, level, target or expiry."""
 
 
-class UnknownLabel(LabelError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is no label {name} here")
-        self.name = name
+class UnknownLabel(Missing, LabelError):
+    noun = "label"
 
 
-class DuplicateLabel(LabelError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is already a label {name} here")
-        self.name = name
+class DuplicateLabel(Taken, LabelError):
+    noun = "label"
 
 
-class LabelLimitReached(LabelError):
+class LabelLimitReached(LimitReached, LabelError):
     """A target (or the community's definitions, ``target_type == ""``) is full."""
 
     def __init__(self, target_type: str, target_id: str, limit: int) -> None:
@@ -91,7 +89,8 @@ class LabelLimitReached(LabelError):
 
 
 class LabelLevelRefused(LabelError):
-    """The label grants a level that is not below the actor's own (no escalation)."""
+    """The label grants a level that is not below the actor's own (no escalation). A user
+    error (422 over HTTP, as it has always been), not a kind of ``NotAllowed``."""
 
     def __init__(self, name: str, grants_level: int) -> None:
         super().__init__(
@@ -323,7 +322,7 @@ class LabelService:
         async with self.db.session() as session:
             settings = await session.scalar(query)
         if settings is None:
-            raise LookupError(f"no community {community_id}")
+            raise UnknownCommunity(community_id)
         return limits_from_settings(settings)
 
     async def set_limits(

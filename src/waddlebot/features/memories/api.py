@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from waddlebot.features.memories import notes as notes_service
@@ -27,17 +27,14 @@ from waddlebot.features.memories import urls as urls_service
 from waddlebot.features.memories.common import NumberedService
 from waddlebot.features.memories.service import (
     Author,
-    DuplicateUrl,
     Memories,
     MemoriesError,
-    NotAllowed,
-    NotFound,
     ReminderInfo,
     Speaker,
+    UnknownNumber,
 )
 from waddlebot.features.memories.when import When, parse_when
-from waddlebot.runtime import Runtime
-from waddlebot.web.deps import Member, answering, get_runtime
+from waddlebot.web.deps import Member, Running
 from waddlebot.web.numbers import Count, Id
 
 router = APIRouter(prefix="/api/v1/memories/communities/{community_id}", tags=["memories"])
@@ -59,7 +56,7 @@ class Asking:
     author: Author
 
 
-async def asking(caller: Member, runtime: Runtime = Depends(get_runtime)) -> Asking:
+async def asking(caller: Member, runtime: Running) -> Asking:
     """The caller, when they have a role in the community (403 otherwise), named as in chat."""
     principal = caller.principal
     name = principal.name
@@ -72,32 +69,16 @@ async def asking(caller: Member, runtime: Runtime = Depends(get_runtime)) -> Ask
 Who = Annotated[Asking, Depends(asking)]
 
 
-def _refused(exc: MemoriesError | LookupError) -> HTTPException:
-    """Nothing by that number (or no such community) 404, not allowed 403, a link saved
-    already 409, anything else 422."""
-    if isinstance(exc, NotFound | LookupError):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, NotAllowed):
-        return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
-    if isinstance(exc, DuplicateUrl):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
-
-
-REFUSALS = (MemoriesError, LookupError)  # LookupError: no such community
-
-
 async def _numbered(kept: NumberedService[Info], who: Asking, number: int) -> Info:
     """The quote, link or note by that number; 404 when there is none."""
     found = await kept.get(who.community_id, number)
     if found is None:
-        raise _refused(NotFound(kept.noun, number))
+        raise UnknownNumber(kept.noun, number)
     return found
 
 
 async def _removed(kept: NumberedService[Any], who: Asking, number: int) -> Response:
-    with answering(REFUSALS, _refused):
-        await kept.remove(who.community_id, number, author=who.author)
+    await kept.remove(who.community_id, number, author=who.author)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -143,11 +124,10 @@ async def list_quotes(
 ) -> list[QuoteOut]:
     """The community's quotes by number; with ``search``, those that match it (member)."""
     quotes = who.memories.quotes
-    with answering(REFUSALS, _refused):
-        if search is not None:
-            found, _ = await quotes.search(who.community_id, search, limit=limit, offset=offset)
-        else:
-            found = await quotes.list(who.community_id, limit=limit, offset=offset)
+    if search is not None:
+        found, _ = await quotes.search(who.community_id, search, limit=limit, offset=offset)
+    else:
+        found = await quotes.list(who.community_id, limit=limit, offset=offset)
     return [QuoteOut.model_validate(quote) for quote in found]
 
 
@@ -159,28 +139,26 @@ async def get_quote(number: Number, who: Who) -> QuoteOut:
 @router.post("/quotes", response_model=QuoteOut, status_code=status.HTTP_201_CREATED)
 async def add_quote(body: QuoteIn, who: Who) -> QuoteOut:
     """Add a quote (moderator role and up)."""
-    with answering(REFUSALS, _refused):
-        added = await who.memories.quotes.add(
-            who.community_id,
-            body.text,
-            author=who.author,
-            said_by=Speaker(body.said_by) if body.said_by.strip() else None,
-            game=body.game,
-        )
+    added = await who.memories.quotes.add(
+        who.community_id,
+        body.text,
+        author=who.author,
+        said_by=Speaker(body.said_by) if body.said_by.strip() else None,
+        game=body.game,
+    )
     return QuoteOut.model_validate(added)
 
 
 @router.patch("/quotes/{number}", response_model=QuoteOut)
 async def edit_quote(number: Number, body: QuoteChange, who: Who) -> QuoteOut:
     """Change a quote's text or who said it (moderator role and up, or whoever added it)."""
-    with answering(REFUSALS, _refused):
-        edited = await who.memories.quotes.edit(
-            who.community_id,
-            number,
-            author=who.author,
-            text=body.text,
-            said_by=Speaker(body.said_by) if body.said_by is not None else None,
-        )
+    edited = await who.memories.quotes.edit(
+        who.community_id,
+        number,
+        author=who.author,
+        text=body.text,
+        said_by=Speaker(body.said_by) if body.said_by is not None else None,
+    )
     return QuoteOut.model_validate(edited)
 
 
@@ -218,11 +196,10 @@ async def list_urls(
     """The community's links by number; with ``search``, those whose title or address holds
     every word (member)."""
     urls = who.memories.urls
-    with answering(REFUSALS, _refused):
-        if search is not None:
-            found = await urls.search(who.community_id, search, limit=limit)
-        else:
-            found = await urls.list(who.community_id, limit=limit, offset=offset)
+    if search is not None:
+        found = await urls.search(who.community_id, search, limit=limit)
+    else:
+        found = await urls.list(who.community_id, limit=limit, offset=offset)
     return [UrlOut.model_validate(link) for link in found]
 
 
@@ -234,10 +211,7 @@ async def get_url(number: Number, who: Who) -> UrlOut:
 @router.post("/urls", response_model=UrlOut, status_code=status.HTTP_201_CREATED)
 async def add_url(body: UrlIn, who: Who) -> UrlOut:
     """Save a link (moderator role and up)."""
-    with answering(REFUSALS, _refused):
-        added = await who.memories.urls.add(
-            who.community_id, body.url, body.title, author=who.author
-        )
+    added = await who.memories.urls.add(who.community_id, body.url, body.title, author=who.author)
     return UrlOut.model_validate(added)
 
 
@@ -282,8 +256,7 @@ async def list_notes(
     offset: Offset = 0,
 ) -> list[NoteOut]:
     """The community's notes by number; with ``label``, those that have it (member)."""
-    with answering(REFUSALS, _refused):
-        found = await who.memories.notes.list(who.community_id, label, limit=limit, offset=offset)
+    found = await who.memories.notes.list(who.community_id, label, limit=limit, offset=offset)
     return [NoteOut.model_validate(note) for note in found]
 
 
@@ -295,20 +268,18 @@ async def get_note(number: Number, who: Who) -> NoteOut:
 @router.post("/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED)
 async def add_note(body: NoteIn, who: Who) -> NoteOut:
     """Add a note with up to 10 labels (moderator role and up)."""
-    with answering(REFUSALS, _refused):
-        added = await who.memories.notes.add(
-            who.community_id, body.text, body.labels, author=who.author
-        )
+    added = await who.memories.notes.add(
+        who.community_id, body.text, body.labels, author=who.author
+    )
     return NoteOut.model_validate(added)
 
 
 @router.patch("/notes/{number}", response_model=NoteOut)
 async def edit_note(number: Number, body: NoteChange, who: Who) -> NoteOut:
     """Change a note's text or labels (moderator role and up, or whoever added it)."""
-    with answering(REFUSALS, _refused):
-        edited = await who.memories.notes.edit(
-            who.community_id, number, author=who.author, text=body.text, labels=body.labels
-        )
+    edited = await who.memories.notes.edit(
+        who.community_id, number, author=who.author, text=body.text, labels=body.labels
+    )
     return NoteOut.model_validate(edited)
 
 
@@ -394,7 +365,7 @@ async def list_reminders(who: Who) -> list[ReminderOut]:
 async def get_reminder(number: Number, who: Who) -> ReminderOut:
     found = await who.memories.reminders.get(who.community_id, number, viewer=who.author)
     if found is None:
-        raise _refused(NotFound("reminder", number))
+        raise UnknownNumber("reminder", number)
     return ReminderOut.of(found)
 
 
@@ -402,19 +373,17 @@ async def get_reminder(number: Number, who: Who) -> ReminderOut:
 async def add_reminder(body: ReminderIn, who: Who) -> ReminderOut:
     """Set a reminder that posts in a place of the community (moderator role and up)."""
     reminders = who.memories.reminders
-    with answering(REFUSALS, _refused):
-        place = await reminders.place(who.community_id, body.place)
-        if place is None:
-            raise MemoriesError(f"{body.place} is not a place of this community")
-        added = await reminders.add(
-            who.community_id, place, body.schedule(), body.text, author=who.author
-        )
+    place = await reminders.place(who.community_id, body.place)
+    if place is None:
+        raise MemoriesError(f"{body.place} is not a place of this community")
+    added = await reminders.add(
+        who.community_id, place, body.schedule(), body.text, author=who.author
+    )
     return ReminderOut.of(added)
 
 
 @router.delete("/reminders/{number}", status_code=status.HTTP_204_NO_CONTENT)
 async def cancel_reminder(number: Number, who: Who) -> Response:
     """Cancel a reminder (its setter; moderator role and up for those of places)."""
-    with answering(REFUSALS, _refused):
-        await who.memories.reminders.cancel(who.community_id, number, author=who.author)
+    await who.memories.reminders.cancel(who.community_id, number, author=who.author)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ time zone, which the services are handed as a :data:`~waddlebot.core.when.ZoneOf
 Numbers are per community and per kind (quote #1, URL #1...), count up, and are never given
 twice: the last one given lives in ``memory_counters``, so removing #7 leaves a gap rather
 than handing 7 to the next quote. Every add first locks the community's row
-(:func:`~waddlebot.features.community.directory.lock_community`), so the count against a limit, the
+(:func:`~waddlebot.infra.directory.lock_community`), so the count against a limit, the
 next number and the insert cannot interleave with another writer's, in any process.
 
 Quotes, links and notes are kept alike (:class:`NumberedService`): got by number, listed in
@@ -24,34 +24,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waddlebot.core.errors import LimitReached, NotAllowed, UnknownNumber, UserError
 from waddlebot.core.permissions import Level
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.memories.models import MemoryCounter
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import MemoryCounter
+from waddlebot.infra.directory import lock_community
 
 ADD_LEVEL = Level.VIP  # adds quotes, URLs and notes
 CHANGE_LEVEL = Level.MODERATOR  # edits and removes anyone's
 UTC = ZoneInfo("UTC")
 
 
-class MemoriesError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
-
-
-class NotFound(MemoriesError):
-    def __init__(self, kind: str, number: int) -> None:
-        super().__init__(f"there is no {kind} #{number} here")
-        self.kind = kind
-        self.number = number
-
-
-class NotAllowed(MemoriesError):
-    """The caller's level is too low for this."""
-
-
-class LimitReached(MemoriesError):
-    """A community (or a person) has as many as it may have."""
+class MemoriesError(UserError):
+    """A mistake in what was typed (answered with the usage line in chat, 422 over HTTP).
+    The refusals (nothing by that number, not allowed, a limit, a link saved already) are
+    the other kinds of :mod:`waddlebot.core.errors`, said plainly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +209,7 @@ class NumberedService(Generic[Info]):
         """The row, locked, when the author may do this to it; NotFound, NotAllowed."""
         row = await session.scalar(self._one(community_id, number).with_for_update())
         if row is None:
-            raise NotFound(self.noun, number)
+            raise UnknownNumber(self.noun, number)
         check_change(author, row.added_by_user_id, self.plural, doing)
         return row
 

@@ -26,7 +26,8 @@ from waddlebot.features.memories.common import (
     check_add,
     check_text,
 )
-from waddlebot.infra.db.models import Note, NoteLabel, utcnow
+from waddlebot.features.memories.models import Note, NoteLabel
+from waddlebot.infra.db.models import utcnow
 
 MAX_TEXT = 400
 MAX_LABELS = 10  # per note

@@ -17,8 +17,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.features.memories.common import Author, NumberedService, check_add, check_text
+from waddlebot.features.memories.models import Quote
 from waddlebot.features.memories.search import matching, parse_search
-from waddlebot.infra.db.models import Quote
 
 MAX_TEXT = 400
 MAX_NAME = 64

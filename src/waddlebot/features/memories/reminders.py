@@ -41,18 +41,19 @@ from waddlebot.features.memories.common import (
     Author,
     LimitReached,
     NotAllowed,
-    NotFound,
+    UnknownNumber,
     audit_change,
     check_text,
     level_name,
     next_number,
     utc,
 )
+from waddlebot.features.memories.models import Reminder
 from waddlebot.features.memories.when import Repeat, When, first_due, next_due, parse_time_of_day
 from waddlebot.infra import outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Entity, Identity, Reminder
+from waddlebot.infra.db.models import Entity, Identity
 from waddlebot.infra.ports import Bus
 
 log = structlog.get_logger(__name__)
@@ -301,7 +302,7 @@ class ReminderService:
                 .with_for_update()
             )
             if row is None:
-                raise NotFound(KIND, number)
+                raise UnknownNumber(KIND, number)
             own = author.user_id is not None and author.user_id == row.created_by_user_id
             if not (own or author.level is None or author.level >= CHANNEL_LEVEL):
                 raise NotAllowed(

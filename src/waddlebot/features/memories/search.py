@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, func, literal_column, text
 
 from waddlebot.features.memories.common import MemoriesError
-from waddlebot.infra.db.models import Quote
+from waddlebot.features.memories.models import Quote
 
 MAX_QUERY = 200
 MAX_TERMS = 16

@@ -12,7 +12,7 @@ from waddlebot.features.memories.common import (
     LimitReached,
     MemoriesError,
     NotAllowed,
-    NotFound,
+    UnknownNumber,
     utc,
 )
 from waddlebot.features.memories.notes import NoteInfo, NoteService
@@ -56,7 +56,6 @@ __all__ = [
     "Memories",
     "MemoriesError",
     "NotAllowed",
-    "NotFound",
     "NoteInfo",
     "NoteService",
     "Place",
@@ -65,6 +64,7 @@ __all__ = [
     "ReminderInfo",
     "ReminderService",
     "Speaker",
+    "UnknownNumber",
     "UrlInfo",
     "UrlService",
 ]

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waddlebot.core.errors import Conflict
 from waddlebot.features.memories.common import (
     Author,
     MemoriesError,
@@ -25,7 +26,7 @@ from waddlebot.features.memories.common import (
     check_add,
     check_text,
 )
-from waddlebot.infra.db.models import SavedUrl
+from waddlebot.features.memories.models import SavedUrl
 
 MAX_URL = 500
 MAX_TITLE = 150
@@ -33,7 +34,7 @@ MAX_URLS = 1000  # per community
 MAX_SEARCH_WORDS = 8
 
 
-class DuplicateUrl(MemoriesError):
+class DuplicateUrl(Conflict):
     def __init__(self, number: int) -> None:
         super().__init__(f"that link is saved already, as #{number}")
         self.number = number

@@ -1,7 +1,7 @@
 """Browser-source overlays: pages OBS shows on stream, fed live over a WebSocket.
 
 - :mod:`~waddlebot.core.overlay`: what a module may send to each kind of page;
-- :mod:`~waddlebot.features.overlay.publisher`: the router's side: checks updates, keeps each page's
+- :mod:`~waddlebot.router.overlays`: the router's side: checks updates, keeps each page's
   current state in the cache and publishes on the broadcast channel ``overlay.<community>``;
 - :mod:`~waddlebot.features.overlay.tokens`: the secret in a community's overlay URLs;
 - :mod:`~waddlebot.features.overlay.hub`: the ``browser_source`` service's fan-out to open pages;

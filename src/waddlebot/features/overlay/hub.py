@@ -22,8 +22,8 @@ import orjson
 import structlog
 
 from waddlebot.core.overlay import PAGES
-from waddlebot.features.overlay import keys
 from waddlebot.infra import metrics
+from waddlebot.infra import overlay_keys as keys
 from waddlebot.infra.ports import Broadcast, Cache, Subscription
 from waddlebot.infra.tasks import stop_task
 

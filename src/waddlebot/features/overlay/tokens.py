@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from waddlebot.features.overlay.publisher import OverlayPublisher
+from waddlebot.features.overlay.models import OverlayToken
 from waddlebot.infra.audit import audit_row, write_rows
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import OverlayToken, utcnow
+from waddlebot.infra.db.models import utcnow
 from waddlebot.infra.secretbox import SecretBox, SecretError
+from waddlebot.router.overlays import OverlayPublisher
 
 TOKEN_BYTES = 24  # secrets.token_urlsafe(24): 32 characters
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,128}")

@@ -12,7 +12,6 @@ from waddlebot.core.variables import truncate
 from waddlebot.features.timers.parsing import TimerSyntaxError, parse_add, split_word, words_after
 from waddlebot.features.timers.service import (
     LIVE_PLATFORMS,
-    DuplicateTimer,
     TimerError,
     TimerInfo,
     TimerService,
@@ -27,6 +26,7 @@ from waddlebot.sdk import (
     pick_subcommand,
     sentence,
     subcommand_args,
+    usage_unless_refusal,
 )
 
 USAGE = (
@@ -111,11 +111,8 @@ async def _add(call: _Call) -> None:
             min_lines=wanted.min_lines,
             actor=call.ctx.actor,
         )
-    except DuplicateTimer as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
     except (TimerSyntaxError, TimerError) as exc:
-        raise UsageError(str(exc)) from exc
+        usage_unless_refusal(exc)
     live = (
         " It posts while the stream is live." if call.ctx.request.platform in LIVE_PLATFORMS else ""
     )
@@ -147,11 +144,7 @@ async def _remove(call: _Call) -> None:
     if not call.allowed("remove"):
         return
     name = call.name("remove")
-    try:
-        await call.service.remove(call.community_id, name, actor=call.ctx.actor)
-    except UnknownTimer as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    await call.service.remove(call.community_id, name, actor=call.ctx.actor)
     call.ctx.reply(f"Removed timer {name}.")
 
 
@@ -161,11 +154,7 @@ async def _switch(call: _Call, on: bool) -> None:
         return
     name = call.name(doing)
     switch = call.service.enable if on else call.service.disable
-    try:
-        changed = await switch(call.community_id, name, actor=call.ctx.actor)
-    except UnknownTimer as exc:
-        call.ctx.reply(sentence(str(exc)))
-        return
+    changed = await switch(call.community_id, name, actor=call.ctx.actor)
     done = f"{doing}d"
     if changed:
         call.ctx.reply(f"{done.capitalize()} timer {name}.")

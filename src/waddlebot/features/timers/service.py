@@ -33,13 +33,16 @@ from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.core.errors import Missing, Taken, WaddleError
 from waddlebot.core.variables import StandardVariables, VariableContext, render
 from waddlebot.features.commands.service import NAME_PATTERN
-from waddlebot.features.community.directory import lock_community
+from waddlebot.features.community.models import StreamState
+from waddlebot.features.timers.models import Timer
 from waddlebot.infra import keys, outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.models import Entity, StreamState, Timer
+from waddlebot.infra.db.models import Entity
+from waddlebot.infra.directory import lock_community
 from waddlebot.infra.ports import Bus, Cache
 from waddlebot.platforms import live_platforms, max_length
 
@@ -56,20 +59,16 @@ LIVE_PLATFORMS = live_platforms()  # platforms that tell us when a stream goes l
 VARIABLES = frozenset({"channel", "platform", "random", "random.pick", "time", "uptime"})
 
 
-class TimerError(ValueError):
-    """Something the person asking can fix; the message is meant for them."""
+class TimerError(WaddleError):
+    """Something the person asking can fix about timers."""
 
 
-class UnknownTimer(TimerError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is no timer {name} here")
-        self.name = name
+class UnknownTimer(Missing, TimerError):
+    noun = "timer"
 
 
-class DuplicateTimer(TimerError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"there is already a timer {name} here")
-        self.name = name
+class DuplicateTimer(Taken, TimerError):
+    noun = "timer"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,12 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from waddlebot.features import load_models
 from waddlebot.infra.db.engine import async_url, ensure_sqlite_directory
 from waddlebot.infra.db.migrate import compare_server_default
-from waddlebot.infra.db.models import metadata
 
 config = context.config
+metadata = load_models()  # every feature's tables, not only the shared ones
 
 
 def _url() -> str:

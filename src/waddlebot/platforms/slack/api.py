@@ -23,8 +23,7 @@ from waddlebot.platforms.oauth_pages import (
 from waddlebot.platforms.oauth_tickets import TICKET_SECONDS
 from waddlebot.platforms.slack.connect import CALLBACK_PATH, START_PATH, SlackConnect
 from waddlebot.runtime import Runtime
-from waddlebot.web.access import Principal
-from waddlebot.web.deps import CommunityId, actor_of, community_admin, get_runtime
+from waddlebot.web.deps import Admin, Running, get_runtime
 
 oauth_router = APIRouter(tags=["slack"])
 api_router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
@@ -77,15 +76,11 @@ async def oauth_callback(
     summary="A link that installs WaddleBot into a Slack workspace for this community (admin)",
 )
 async def install_link(
-    community_id: CommunityId,
-    request: Request,
-    principal: Annotated[Principal, Depends(community_admin)],  # before the 404s below
+    caller: Admin,  # before the 404s below
     connect: Connect,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Running,
 ) -> ConnectOut:
-    try:
-        await runtime.community.info(community_id)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    url = connect.ticket_url(community_id=community_id, actor=actor_of(principal, request))
+    community_id = caller.community_id
+    await runtime.community.info(community_id)  # 404 when there is no such community
+    url = connect.ticket_url(community_id=community_id, actor=caller.actor)
     return ConnectOut(url=url, expires_in=TICKET_SECONDS)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from waddlebot.core.errors import NotFound
 from waddlebot.platforms import TWITCH
 from waddlebot.platforms.oauth_pages import (
     Callback,
@@ -26,14 +27,7 @@ from waddlebot.platforms.oauth_tickets import TICKET_SECONDS
 from waddlebot.platforms.twitch.collector import TwitchCollector
 from waddlebot.platforms.twitch.connect import CALLBACK_PATH, START_PATH
 from waddlebot.runtime import Runtime
-from waddlebot.web.access import Principal
-from waddlebot.web.deps import (
-    CommunityId,
-    actor_of,
-    community_admin,
-    get_runtime,
-    require_service,
-)
+from waddlebot.web.deps import Admin, get_runtime, require_service
 
 log = structlog.get_logger("waddlebot.twitch.web")
 
@@ -90,15 +84,14 @@ async def oauth_callback(
     summary="A link that connects a Twitch channel to this community (admin role)",
 )
 async def connect_channel(
-    community_id: CommunityId,
-    request: Request,
-    principal: Annotated[Principal, Depends(community_admin)],  # before the 404 below
+    caller: Admin,  # before the 404 below
     twitch: Collector,
 ) -> ConnectOut:
+    community_id = caller.community_id
     if not await twitch.community_exists(community_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no community {community_id}")
+        raise NotFound(f"there is no community {community_id}")
     url = twitch.connect.ticket_url(
-        purpose="broadcaster", community_id=community_id, actor=actor_of(principal, request)
+        purpose="broadcaster", community_id=community_id, actor=caller.actor
     )
     return ConnectOut(url=url, expires_in=TICKET_SECONDS)
 

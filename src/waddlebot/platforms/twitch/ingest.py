@@ -22,7 +22,9 @@ PLATFORM = "twitch"
 SEEN_TTL = 3600.0  # Twitch redelivers within minutes; an hour of ids is plenty
 
 
-class Outcome(StrEnum):
+class Delivery(StrEnum):
+    """What became of one EventSub delivery."""
+
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"  # the bot's own chat line
@@ -48,22 +50,22 @@ class EventSubIngest:
         self._subscriptions = subscriptions
         self._bot_user_id = bot_user_id
 
-    async def notification(self, notification: Notification) -> Outcome:
+    async def notification(self, notification: Notification) -> Delivery:
         """Put the event on the bus (returns once it is there). A message id handled before
         is not handled again. Raises the translation errors for a payload to refuse."""
         key = seen_key(notification.message_id)
         if await self._cache.get(key) is not None:
             metrics.DUPLICATES.labels(PLATFORM).inc()
             log.info("eventsub redelivery skipped", message_id=notification.message_id)
-            return Outcome.DUPLICATE
+            return Delivery.DUPLICATE
         event = translate(notification, bot_user_id=self._bot_user_id())
         if event is None:
             self._note_own_line(notification)
-            return Outcome.IGNORED
+            return Delivery.IGNORED
         await self.publish(event)
         # marked only once on the bus: a failure before this point is redelivered and retried
         await self._cache.set(key, b"1", SEEN_TTL)
-        return Outcome.ACCEPTED
+        return Delivery.ACCEPTED
 
     async def publish(self, event: Event) -> None:
         await publish_event(self._bus, event)

@@ -8,24 +8,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from waddlebot.core.errors import WaddleError
 from waddlebot.features.community.streams import StreamStatus
 from waddlebot.features.memories.common import NumberedService
 from waddlebot.features.memories.service import (
     Author,
-    DuplicateUrl,
-    LimitReached,
     Memories,
     MemoriesError,
-    NotAllowed,
-    NotFound,
     Speaker,
+    UnknownNumber,
 )
 from waddlebot.sdk import Context, FindUser, UsageError, sentence
 
 _NUMBER = re.compile(r"^#?(\d{1,9})$")
 _MENTION = re.compile(r"^<@!?(\d+)>$")  # a Discord user mention
-# said plainly; other MemoriesErrors are mistakes in what was typed, answered with the usage
-REFUSALS = (NotFound, NotAllowed, LimitReached, DuplicateUrl)
 
 Info = TypeVar("Info")
 
@@ -63,7 +59,7 @@ class Call:
     def say(self, text: str) -> None:
         self.ctx.reply(sentence(text))
 
-    def refused(self, exc: MemoriesError) -> None:
+    def refused(self, exc: WaddleError) -> None:
         """A refusal or a miss (not allowed, a limit, nothing by that number): said plainly,
         without the usage line."""
         self.say(str(exc))
@@ -127,7 +123,7 @@ async def numbered(call: Call, kept: NumberedService[Info], number: int) -> Info
     """The quote, link or note by that number; None, said plainly, when there is none."""
     found = await kept.get(call.community_id, number)
     if found is None:
-        call.refused(NotFound(kept.noun, number))
+        call.refused(UnknownNumber(kept.noun, number))
     return found
 
 
@@ -158,10 +154,9 @@ async def dispatch(call: Call, handlers: Mapping[str, Handler]) -> None:
 
 
 async def guarded(call: Call, handler: Handler) -> None:
-    """Run a handler: a refusal is said plainly, a mistake becomes the usage line."""
+    """Run a handler: a mistake becomes the usage line (a refusal, any other kind of
+    :class:`WaddleError`, is said plainly by the SDK)."""
     try:
         await handler(call)
-    except REFUSALS as exc:
-        call.refused(exc)
     except MemoriesError as exc:
         raise UsageError(str(exc)) from exc

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from waddlebot.core.errors import UnknownCommunity
 from waddlebot.core.parser import check_prefix
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import ROLES, Community, Entity, Identity, Membership, User
@@ -93,7 +94,7 @@ class Directory:
             async with self.db.session() as session:
                 prefix = await session.scalar(query)
         if prefix is None:
-            raise LookupError(f"no community {community_id}")
+            raise UnknownCommunity(community_id)
         return prefix
 
     async def community_exists(self, community_id: int) -> bool:
@@ -121,7 +122,7 @@ class Directory:
                 update(Community).where(Community.id == community_id).values(prefix=prefix)
             )
             if result.rowcount == 0:
-                raise LookupError(f"no community {community_id}")
+                raise UnknownCommunity(community_id)
 
     # ----- users and identities -----------------------------------------------------------
 
@@ -228,7 +229,7 @@ async def lock_community(session: AsyncSession, community_id: int) -> dict[str, 
         .execution_options(synchronize_session=False)
     )
     if settings is None:
-        raise LookupError(f"no community {community_id}")
+        raise UnknownCommunity(community_id)
     return dict(settings)
 
 

@@ -22,8 +22,8 @@ import orjson
 from waddlebot.core.events import new_id
 from waddlebot.core.overlay import TICKER_TEXT_MAX, OverlayError, normalize
 from waddlebot.core.variables import truncate
-from waddlebot.features.overlay import keys
 from waddlebot.infra import metrics
+from waddlebot.infra import overlay_keys as keys
 from waddlebot.infra.codec import dumps_compact
 from waddlebot.infra.ports import Broadcast, Cache
 

@@ -1,0 +1,42 @@
+"""The identity feature: one person across platforms, API keys and logins."""
+
+from __future__ import annotations
+
+from waddlebot.features.feature import Feature, Host, PersonMerge, Route
+from waddlebot.features.identity import api
+from waddlebot.features.identity.accounts import AccountService
+from waddlebot.features.identity.apikeys import KeyVerifier
+from waddlebot.features.identity.models import Account, ApiKey, LinkCode
+from waddlebot.features.identity.module import build_identity_module
+from waddlebot.features.identity.service import IdentityService, merge_accounts, merge_memberships
+from waddlebot.features.shared import ACCOUNTS, DIRECTORY, IDENTITY, KEYS
+from waddlebot.infra.db.models import Identity, Membership
+
+PLATFORM_ID = "a platform's id of an account, not a WaddleBot user"
+
+
+async def setup(host: Host) -> None:
+    cache = host.ports.cache
+    host.provide(KEYS, KeyVerifier(host.db))
+    identity = host.provide(
+        IDENTITY,
+        IdentityService(host.db, cache, host.audit, host.need(DIRECTORY), feed=host.feed),
+    )
+    host.provide(ACCOUNTS, AccountService(host.db, cache, host.audit, host.ports.ratelimiter))
+    host.add_module(build_identity_module(identity, host.direct_message_platforms))
+
+
+FEATURE = Feature(
+    "identity",
+    setup,
+    routes=(Route(api.router), Route(api.login_router)),
+    person_columns=(Identity.user_id, ApiKey.user_id, LinkCode.user_id),
+    person_merges=(
+        PersonMerge((Membership.user_id,), merge_memberships),
+        PersonMerge((Account.user_id,), merge_accounts),
+    ),
+    kept_columns=(
+        (Identity.platform_user_id, PLATFORM_ID),
+        (LinkCode.platform_user_id, PLATFORM_ID),
+    ),
+)

@@ -1,0 +1,34 @@
+"""The memories feature: quotes, saved URLs, notes and reminders."""
+
+from __future__ import annotations
+
+from waddlebot.features.feature import Feature, Host, Job, Route
+from waddlebot.features.memories import api
+from waddlebot.features.memories.chat import build_memories_module
+from waddlebot.features.memories.models import Note, Quote, Reminder, SavedUrl
+from waddlebot.features.memories.service import Memories
+from waddlebot.features.shared import COMMUNITY, IDENTITY, MEMORIES, STREAMS
+
+
+async def setup(host: Host) -> None:
+    community = host.need(COMMUNITY)
+    memories = host.provide(
+        MEMORIES, Memories(host.db, host.audit, host.ports.bus, community.timezone)
+    )
+    find_user = host.need(IDENTITY).find_user
+    host.add_module(build_memories_module(memories, find_user, host.need(STREAMS)))
+
+
+FEATURE = Feature(
+    "memories",
+    setup,
+    routes=(Route(api.router),),
+    jobs=(Job("reminders", 0, lambda host: host.need(MEMORIES).reminders.fire_due()),),
+    person_columns=(
+        Quote.said_by_user_id,
+        Quote.added_by_user_id,
+        SavedUrl.added_by_user_id,
+        Note.added_by_user_id,
+        Reminder.created_by_user_id,
+    ),
+)

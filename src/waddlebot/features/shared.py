@@ -1,0 +1,95 @@
+"""The services features share, by typed key: the feature named beside each provides it in
+its setup, features after it (and the router) need it. A feature needing another's service
+asks for its key here and never imports the other's chat module."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
+from waddlebot.features.feature import Key, Provider
+
+if TYPE_CHECKING:
+    from waddlebot.features.alias.service import AliasService
+    from waddlebot.features.calendar import CalendarService, FeedService, ReminderJob
+    from waddlebot.features.commands.service import CustomCommandService
+    from waddlebot.features.community.service import CommunityService
+    from waddlebot.features.community.streams import StreamStatus
+    from waddlebot.features.identity.accounts import AccountService
+    from waddlebot.features.identity.apikeys import KeyVerifier
+    from waddlebot.features.identity.service import IdentityService
+    from waddlebot.features.inventory.service import InventoryService
+    from waddlebot.features.labels.service import LabelService
+    from waddlebot.features.memories.service import Memories
+    from waddlebot.features.overlay.hub import OverlayHub
+    from waddlebot.features.overlay.tokens import OverlayTokens
+    from waddlebot.features.timers.service import TimerService
+    from waddlebot.infra.directory import Directory
+    from waddlebot.router.overlays import OverlayPublisher
+    from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
+
+DIRECTORY: Key[Directory] = Key("directory")  # core
+KEYS: Key[KeyVerifier] = Key("keys")  # identity
+IDENTITY: Key[IdentityService] = Key("identity")
+ACCOUNTS: Key[AccountService] = Key("accounts")
+LABELS: Key[LabelService] = Key("labels")  # labels
+COMMUNITY: Key[CommunityService] = Key("community")  # community
+STREAMS: Key[StreamStatus] = Key("streams")
+TIMERS: Key[TimerService] = Key("timers")  # timers
+INVENTORY: Key[InventoryService] = Key("inventory")  # inventory
+CALENDAR: Key[CalendarService] = Key("calendar")  # calendar
+CALENDAR_FEEDS: Key[FeedService] = Key("calendar feeds")
+CALENDAR_REMINDERS: Key[ReminderJob] = Key("calendar reminders")
+OVERLAYS: Key[OverlayPublisher] = Key("overlays")  # overlay
+OVERLAY_TOKENS: Key[OverlayTokens] = Key("overlay tokens")
+OVERLAY_HUB: Key[OverlayHub | None] = Key("overlay hub")  # None without browser_source
+MEMORIES: Key[Memories] = Key("memories")  # memories
+COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
+ALIASES: Key[AliasService] = Key("aliases")  # alias
+
+# What the router asks of features (the ports of router/pipeline.py); it runs without any.
+GRANTS: Key[LevelGrants] = Key("level grants")  # labels
+ALIAS_INDEX: Key[AliasIndex] = Key("alias index")  # alias
+CUSTOM_COMMAND_NAMES: Key[CustomCommandNames] = Key("custom command names")  # commands
+
+
+class RouterServices(TypedDict):
+    directory: Directory
+    grants: LevelGrants | None
+    aliases: AliasIndex | None
+    overlays: OverlayPublisher | None
+    custom_commands: CustomCommandNames | None
+
+
+def router_services(host: Provider) -> RouterServices:
+    """The router's arguments that features provide, once they are set up."""
+    return RouterServices(
+        directory=host.need(DIRECTORY),
+        grants=host.find(GRANTS),
+        aliases=host.find(ALIAS_INDEX),
+        overlays=host.find(OVERLAYS),
+        custom_commands=host.find(CUSTOM_COMMAND_NAMES),
+    )
+
+
+class FeatureServices:
+    """The built-in features' services as typed attributes of the host that holds them
+    (``runtime.identity`` is ``runtime.need(IDENTITY)``)."""
+
+    directory = DIRECTORY
+    keys = KEYS
+    identity = IDENTITY
+    accounts = ACCOUNTS
+    labels = LABELS
+    community = COMMUNITY
+    streams = STREAMS
+    timers = TIMERS
+    inventory = INVENTORY
+    calendar = CALENDAR
+    calendar_feeds = CALENDAR_FEEDS
+    calendar_reminders = CALENDAR_REMINDERS
+    overlays = OVERLAYS
+    overlay_tokens = OVERLAY_TOKENS
+    overlay_hub = OVERLAY_HUB
+    memories = MEMORIES
+    commands = COMMANDS
+    aliases = ALIASES

@@ -1,0 +1,18 @@
+"""The timers feature: messages a community repeats on a schedule."""
+
+from __future__ import annotations
+
+from waddlebot.features.feature import Feature, Host, Job
+from waddlebot.features.shared import TIMERS
+from waddlebot.features.timers.module import build_timers_module
+from waddlebot.features.timers.service import TimerService
+
+
+async def setup(host: Host) -> None:
+    timers = TimerService(host.db, host.audit, host.ports.cache, host.ports.bus)
+    host.add_module(build_timers_module(host.provide(TIMERS, timers)))
+
+
+FEATURE = Feature(
+    "timers", setup, jobs=(Job("timers", 0, lambda host: host.need(TIMERS).fire_due()),)
+)
