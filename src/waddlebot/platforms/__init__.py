@@ -1,6 +1,6 @@
 """The platforms WaddleBot talks to, one package each (``platforms/<name>/``), and the registry
-of them: the one list the runtime, the app, the CLI, the outbox, the timers and the identity
-help read. Adding a platform: docs/contributing.md, "Add a platform".
+of them: the one list the runtime, the app, the CLI, the scheduled jobs, the timers and the
+identity help read. Adding a platform: docs/contributing.md, "Add a platform".
 
 Shared parts of the collectors live beside the packages (answering.py, reply_stream.py, ...).
 """
