@@ -13,10 +13,10 @@ import pytest
 
 from tests.support.harness import serving
 from waddlebot.core.clock import ManualClock
+from waddlebot.core.language import When
 from waddlebot.core.permissions import Level
 from waddlebot.features.identity import apikeys
 from waddlebot.features.memories.service import Author, Place
-from waddlebot.features.memories.when import When
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 

@@ -24,11 +24,11 @@ from tests.support.scheduled import (
 )
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage, Visibility
+from waddlebot.core.language import When
 from waddlebot.core.permissions import Level
 from waddlebot.features.memories.models import Reminder
 from waddlebot.features.memories.reminders import CLAIM
 from waddlebot.features.memories.service import Author, Place, ReminderService
-from waddlebot.features.memories.when import When
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import Community, Entity
@@ -422,10 +422,10 @@ async def test_a_process_dying_after_its_claim_leaves_the_reminder_to_another(
     community, _ = await set_many(first, 1)  # a daily one, due in a minute
     clock.advance(minutes=1)
 
-    async def die(claimed: Any) -> int:
+    async def die(claimed: Any, now: Any) -> list[Any]:
         raise ConnectionError("gone before sending")
 
-    monkeypatch.setattr(first.service, "_send", die)
+    monkeypatch.setattr(first.service, "_messages", die)
     with pytest.raises(ConnectionError):
         await first.service.fire_due()
     assert await second.service.fire_due() == 0  # the claim holds for a while

@@ -10,8 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from waddlebot.core.when import format_moment
-from waddlebot.features.calendar.parsing import EventSyntaxError, parse_add, parse_offsets
+from waddlebot.core.language import WhenError, format_moment, span
+from waddlebot.features.calendar.parsing import (
+    EventSyntaxError,
+    event_minutes,
+    parse_add,
+    parse_moment,
+    parse_offsets,
+)
 from waddlebot.features.calendar.recurrence import (
     RecurrenceError,
     current_or_next,
@@ -20,13 +26,6 @@ from waddlebot.features.calendar.recurrence import (
     next_reminder,
     occurrences,
 )
-from waddlebot.features.calendar.when import (
-    WhenError,
-    format_duration,
-    in_words,
-    parse_duration,
-    parse_when,
-)
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # a Thursday
 UTC_ZONE = ZoneInfo("UTC")
@@ -34,7 +33,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def at(text: str, zone: ZoneInfo = UTC_ZONE, now: datetime = NOW) -> datetime:
-    return parse_when(text.split(), now, zone).at
+    return parse_moment(text.split(), now, zone).at
 
 
 @pytest.mark.parametrize(
@@ -62,10 +61,10 @@ def test_the_forms_people_type(text: str, expected: datetime) -> None:
 
 
 def test_words_used_and_time_zones() -> None:
-    when = parse_when(["friday", "8", "pm", "2h", "weekly"], NOW, BERLIN)
+    when = parse_moment(["friday", "8", "pm", "2h", "weekly"], NOW, BERLIN)
     assert when.used == 3
     assert when.at == datetime(2026, 1, 2, 19, 0, tzinfo=UTC)  # 20:00 CET
-    summer = parse_when(["2026-07-01", "20:00"], NOW, BERLIN).at
+    summer = parse_moment(["2026-07-01", "20:00"], NOW, BERLIN).at
     assert summer == datetime(2026, 7, 1, 18, 0, tzinfo=UTC)  # 20:00 CEST
     # in Auckland it is already Friday 01:00: "friday" is today there
     assert at("friday 9am", ZoneInfo("Pacific/Auckland")) == datetime(2026, 1, 1, 20, tzinfo=UTC)
@@ -97,7 +96,7 @@ def test_a_time_the_clocks_skip_is_refused() -> None:
 
 
 def test_durations_and_how_they_read() -> None:
-    assert [parse_duration(w) for w in ("2h", "90m", "90min", "1h30m", "1h30", "1d", "1d2h")] == [
+    assert [event_minutes(w) for w in ("2h", "90m", "90min", "1h30m", "1h30", "1d", "1d2h")] == [
         120,
         90,
         90,
@@ -106,15 +105,20 @@ def test_durations_and_how_they_read() -> None:
         1440,
         1560,
     ]
-    assert [parse_duration(w) for w in ("90", "snacks", "20:00", "8pm", "")] == [None] * 5
+    assert [event_minutes(w) for w in ("90", "snacks", "20:00", "8pm", "")] == [None] * 5
     with pytest.raises(WhenError, match="1 minute to 7 days"):
-        parse_duration("8d")
-    assert [format_duration(m) for m in (120, 90, 45, 1560)] == ["2h", "1h 30m", "45m", "1d 2h"]
-    assert in_words(timedelta(minutes=14, seconds=57)) == "15 minutes"
-    assert in_words(timedelta(hours=23, minutes=59, seconds=57)) == "1 day"
-    assert in_words(timedelta(days=1, hours=8)) == "1 day 8 hours"
-    assert in_words(timedelta(hours=2, minutes=1)) == "2 hours 1 minute"
-    assert in_words(timedelta(seconds=10)) == "less than a minute"
+        event_minutes("8d")
+    assert [span(timedelta(minutes=m), exact=True) for m in (120, 90, 45, 1560)] == [
+        "2h",
+        "1h 30m",
+        "45m",
+        "1d 2h",
+    ]
+    assert span(timedelta(minutes=14, seconds=57), words=True) == "15 minutes"
+    assert span(timedelta(hours=23, minutes=59, seconds=57), words=True) == "1 day"
+    assert span(timedelta(days=1, hours=8), words=True) == "1 day 8 hours"
+    assert span(timedelta(hours=2, minutes=1), words=True) == "2 hours 1 minute"
+    assert span(timedelta(seconds=10), words=True) == "less than a minute"
     moment = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
     assert format_moment(moment, BERLIN, NOW) == "Sat 5 Dec 20:00 CET"
     assert format_moment(moment, BERLIN, NOW + timedelta(days=400)) == "Sat 5 Dec 2026 20:00 CET"

@@ -11,9 +11,10 @@ import pytest
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import Caller, Identity, ModuleRequest
 from waddlebot.core.events import new_id
+from waddlebot.core.language import parse_duration
 from waddlebot.core.parser import parse_command
 from waddlebot.core.permissions import Level
-from waddlebot.features.labels.module import build_labels_module, parse_duration
+from waddlebot.features.labels.module import MAX_DURATION, build_labels_module
 from waddlebot.features.labels.service import LabelService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
@@ -98,14 +99,14 @@ def test_manifest() -> None:
 
 
 def test_parse_duration() -> None:
-    assert parse_duration("7d") == timedelta(days=7)
-    assert parse_duration("12h") == timedelta(hours=12)
-    assert parse_duration("30M") == timedelta(minutes=30)
-    assert parse_duration("2w") == timedelta(weeks=2)
-    assert parse_duration("1d12h") == timedelta(days=1, hours=12)
+    assert parse_duration("7d", MAX_DURATION) == timedelta(days=7)
+    assert parse_duration("12h", MAX_DURATION) == timedelta(hours=12)
+    assert parse_duration("30M", MAX_DURATION) == timedelta(minutes=30)
+    assert parse_duration("2w", MAX_DURATION) == timedelta(weeks=2)
+    assert parse_duration("1d12h", MAX_DURATION) == timedelta(days=1, hours=12)
     for bad in ("", "7", "d", "7s", "-1d", "0d", "1.5h", "7 d", "3651d", "99999999999d"):
         with pytest.raises(ValueError):
-            parse_duration(bad)
+            parse_duration(bad, MAX_DURATION)
 
 
 async def test_create_list_and_delete(chat: Chat) -> None:

@@ -8,21 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from waddlebot.core.language import When, WhenError, next_due, span, unquoted
 from waddlebot.features.memories.chat.notes import text_and_labels
-from waddlebot.features.memories.chat.quotes import unquoted
+from waddlebot.features.memories.chat.reminders import describe
 from waddlebot.features.memories.notes import check_labels
+from waddlebot.features.memories.reminders import first_due, parse_when
 from waddlebot.features.memories.search import parse_search
 from waddlebot.features.memories.service import MemoriesError
 from waddlebot.features.memories.urls import check_url
-from waddlebot.features.memories.when import (
-    When,
-    WhenError,
-    describe,
-    first_due,
-    next_due,
-    parse_when,
-    span,
-)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ZUTC = ZoneInfo("UTC")

@@ -6,13 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from waddlebot.features.timers.parsing import (
-    AddTimer,
-    TimerSyntaxError,
-    parse_add,
-    split_word,
-    words_after,
-)
+from waddlebot.core.language import split_word, words_after
+from waddlebot.features.timers.parsing import AddTimer, TimerSyntaxError, parse_add
 from waddlebot.features.timers.service import TimerError, check_definition, check_name, next_run
 
 

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import structlog
 from sqlalchemy import insert, select, text
@@ -41,29 +42,31 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def audit_row(
-    action: str,
-    *,
-    decision: str,
-    actor: str = "",
-    target: str = "",
-    community_id: int | None = None,
-    session_id: str = "",
-    detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+class AuditFields(TypedDict, total=False):
+    """What an audit entry says besides its action and decision (all optional)."""
+
+    actor: str
+    target: str
+    community_id: int | None
+    session_id: str
+    detail: Mapping[str, Any] | None
+
+
+def audit_row(action: str, *, decision: str, **fields: Unpack[AuditFields]) -> dict[str, Any]:
     """One ``audit_log`` row as insert parameters (values clipped to their columns, and
     cleaned of characters no database column can hold)."""
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    detail = fields.get("detail")
     return {
         "at": utcnow(),
         "action": _storable(action)[:100],
         "decision": decision,
-        "actor": _storable(actor)[:256],
-        "target": _storable(target)[:256],
-        "community_id": community_id,
-        "session_id": _storable(session_id)[:64],
-        "detail": _plain_json(detail) if detail else {},
+        "actor": _storable(fields.get("actor", ""))[:256],
+        "target": _storable(fields.get("target", ""))[:256],
+        "community_id": fields.get("community_id"),
+        "session_id": _storable(fields.get("session_id", ""))[:64],
+        "detail": _plain_json(dict(detail)) if detail else {},
     }
 
 
@@ -123,6 +126,37 @@ async def write_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         await session.execute(insert(AuditRow), rows)
 
 
+async def write_change(session: AsyncSession, action: str, **fields: Unpack[AuditFields]) -> None:
+    """Audit a change in the same transaction as the change itself: both are stored, or
+    neither."""
+    await write_rows(session, [audit_row(action, decision="change", **fields)])
+
+
+class ChangeRecorder:
+    """Audits the changes to one kind of thing: ``.record("timer.add", actor, community_id,
+    "rules", detail)`` records a ``change`` of the target ``timer:rules``."""
+
+    def __init__(self, audit: AuditLog, kind: str) -> None:
+        self.audit = audit
+        self.kind = kind
+
+    def record(
+        self,
+        action: str,
+        actor: str,
+        community_id: int,
+        name: str | int,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.audit.change(
+            action,
+            actor=actor,
+            target=f"{self.kind}:{name}",
+            community_id=community_id,
+            detail=detail,
+        )
+
+
 class AuditLog:
     """Buffered audit writer. ``start()`` the flusher, ``record()`` freely, ``await stop()``
     to write what is left. Write errors never reach the code that recorded the rows: when
@@ -156,32 +190,22 @@ class AuditLog:
     def pending(self) -> int:
         return len(self._buffer) + len(self._retry)
 
-    def record(
-        self,
-        action: str,
-        *,
-        decision: str,
-        actor: str = "",
-        target: str = "",
-        community_id: int | None = None,
-        session_id: str = "",
-        detail: dict[str, Any] | None = None,
-    ) -> None:
+    def record(self, action: str, *, decision: str, **fields: Unpack[AuditFields]) -> None:
         """Buffer one entry; returns at once. A full batch wakes the flusher early."""
-        row = audit_row(
-            action,
-            decision=decision,
-            actor=actor,
-            target=target,
-            community_id=community_id,
-            session_id=session_id,
-            detail=detail,
-        )
+        row = audit_row(action, decision=decision, **fields)
         if len(self._buffer) == self._buffer.maxlen:  # the database has been down a long time
             self.dropped += 1  # appending pushes out the oldest
         self._buffer.append(row)
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
+
+    def change(self, action: str, **fields: Unpack[AuditFields]) -> None:
+        """Buffer a ``change`` entry: someone changed ``target``."""
+        self.record(action, decision="change", **fields)
+
+    def changes(self, kind: str) -> ChangeRecorder:
+        """A recorder of the changes to things of one ``kind`` (``timer``, ``alias``...)."""
+        return ChangeRecorder(self, kind)
 
     def start(self) -> None:
         if self._task is None or self._task.done():

@@ -1,11 +1,63 @@
-"""What a built-in module's ``!<command> <subcommand> ...`` needs whatever the command (the
-``!inventory`` and ``!event`` modules use it): the subcommand and the words after it, who
-asks, and whether their level allows what they ask."""
+"""What a built-in module's ``!<command> <subcommand> ...`` needs whatever the command: its
+registration (:func:`add_subcommands`), and for the ``!inventory`` and ``!event`` modules the
+subcommand and the words after it, who asks, and whether their level allows what they ask."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
 from waddlebot.core.permissions import Level
-from waddlebot.sdk import Context, UsageError
+from waddlebot.sdk import (
+    Context,
+    Module,
+    UsageError,
+    joined,
+    pick_subcommand,
+    sentence,
+    subcommand_args,
+)
+
+Call = TypeVar("Call")
+
+
+def add_subcommands(
+    module: Module,
+    name: str,
+    handlers: Mapping[str, Callable[[Call], Awaitable[None]]],
+    call: Callable[[Context], Call],
+    *,
+    refusals: tuple[type[Exception], ...] = (),
+    explain: Callable[[Call, Exception], Awaitable[str]] | None = None,
+    **spec: Any,
+) -> None:
+    """Register the command ``name`` whose first argument picks one of ``handlers`` (in any
+    case; a usage error lists them when it is missing or unknown); the handler gets
+    ``call(ctx)``. One of ``refusals`` raised by the handler is answered as a sentence: its
+    message, or what ``explain`` makes of it. ``spec`` holds the command's other fields
+    (``usage``, ``aliases``...); its arguments are the subcommand and the rest unless given."""
+    spec.setdefault("args", subcommand_args(handlers))
+
+    @module.command(name, **spec)
+    async def command(ctx: Context) -> None:
+        handler = pick_subcommand(ctx, handlers)
+        made = call(ctx)
+        try:
+            await handler(made)
+        except refusals as exc:
+            ctx.reply(sentence(await explain(made, exc) if explain else str(exc)))
+
+
+def nothing_after(rest: object, verb: str) -> None:
+    """A usage error unless ``rest``, what follows the subcommand ``verb``, is empty."""
+    if rest:
+        raise UsageError(f"{verb} takes nothing after it")
+
+
+def reply_list(ctx: Context, heading: str, items: list[str], empty: str, limit: int = 400) -> None:
+    """``<heading>: a, b, c`` (cut short past ``limit`` characters), or ``empty`` when there
+    are none."""
+    ctx.reply(f"{heading}: {joined(items, limit)}" if items else empty)
 
 
 class SubcommandCall:

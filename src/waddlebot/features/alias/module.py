@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from waddlebot.core.contract import ActionKind
+from waddlebot.core.language import unquoted
 from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.core.permissions import Level
 from waddlebot.features.alias.service import (
@@ -54,7 +55,7 @@ def build_alias_module(
         if not words:
             await _list(ctx, service)
         elif definition is not None:
-            name, value = definition.group(1), _unquote(definition.group(2).strip())
+            name, value = definition.group(1), unquoted(definition.group(2))
             await _define(ctx, service, reserved, custom_exists, name, value, forced)
         else:
             first, _, after = words.partition(" ")
@@ -103,12 +104,6 @@ def _flags(text: str) -> tuple[str, bool]:
         if text.lower().endswith(f" {flag}"):
             return text[: -len(flag)].strip(), True
     return text, False
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1].strip()
-    return value
 
 
 def _typed(line: str, prefix: str) -> str:

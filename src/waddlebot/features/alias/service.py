@@ -10,7 +10,7 @@ alias costs no database read; a change reaches every process's cache at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +121,7 @@ class AliasService:
     ) -> None:
         self.db = db
         self.audit = audit
+        self._changes = audit.changes("alias")
         self._index = CommunityIndex(cache, "aliases", self._entries, feed=feed)
 
     # ----- the index the router reads ------------------------------------------------------
@@ -176,7 +177,7 @@ class AliasService:
             else:
                 row.expansion, row.forced = expansion, forced
         await self._index.refresh(community_id)
-        self._record(
+        self._changes.record(
             "alias.define", actor, community_id, name, {"runs": expansion, "forced": forced}
         )
         return created
@@ -191,7 +192,7 @@ class AliasService:
         if not result.rowcount:
             return False
         await self._index.refresh(community_id)
-        self._record("alias.remove", actor, community_id, name, None)
+        self._changes.record("alias.remove", actor, community_id, name, None)
         return True
 
     async def list(self, community_id: int) -> list[AliasInfo]:
@@ -200,20 +201,3 @@ class AliasService:
                 select(Alias).where(Alias.community_id == community_id).order_by(Alias.name)
             )
             return [AliasInfo(r.name, r.expansion, r.forced, r.created_by) for r in rows]
-
-    def _record(
-        self,
-        action: str,
-        actor: str,
-        community_id: int,
-        name: str,
-        detail: Mapping[str, Any] | None,
-    ) -> None:
-        self.audit.record(
-            action,
-            decision="change",
-            actor=actor,
-            target=f"alias:{name}",
-            community_id=community_id,
-            detail=dict(detail) if detail else None,
-        )

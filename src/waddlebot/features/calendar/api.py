@@ -27,12 +27,12 @@ from waddlebot.features.calendar import (
     feed_path,
 )
 from waddlebot.features.calendar.events import DEFAULT_DURATION, MAX_CAPACITY
+from waddlebot.features.calendar.parsing import MAX_DURATION
 from waddlebot.features.calendar.recurrence import (
     MAX_INTERVAL,
     make_rule,
     split_rule,
 )
-from waddlebot.features.calendar.when import MAX_DURATION
 from waddlebot.runtime import Runtime
 from waddlebot.web.deps import (
     Admin,

@@ -38,8 +38,8 @@ from waddlebot.core.errors import (
 )
 from waddlebot.core.permissions import Level
 from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
+from waddlebot.features.calendar.parsing import MAX_DURATION
 from waddlebot.features.calendar.recurrence import current_or_next, next_reminder
-from waddlebot.features.calendar.when import MAX_DURATION
 from waddlebot.features.labels.service import LabelService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
@@ -170,6 +170,7 @@ class CalendarService:
     ) -> None:
         self.db = db
         self.audit = audit
+        self._changes = audit.changes("event")
         self.labels = labels
         self.clock: Clock = clock or SystemClock()
 
@@ -250,7 +251,7 @@ class CalendarService:
             "rrule": info.rrule,
             "status": info.status,
         }
-        self._record("event.add", actor, community_id, info.id, detail)
+        self._changes.record("event.add", actor, community_id, info.id, detail)
         return info
 
     async def _check_room(
@@ -404,9 +405,9 @@ class CalendarService:
             raise AlreadyDecided(event)
         detail = {"reason": reason} if reason else None
         if approve:
-            self._record("event.approve", actor, community_id, event_id, detail)
+            self._changes.record("event.approve", actor, community_id, event_id, detail)
         else:
-            self._record("event.reject", actor, community_id, event_id, detail)
+            self._changes.record("event.reject", actor, community_id, event_id, detail)
         return event
 
     async def cancel(
@@ -439,7 +440,7 @@ class CalendarService:
         event = await self._after_change(community_id, event_id)
         if cancelled.rowcount != 1:
             raise Ended(f"event #{event_id} is {event.status} already")
-        self._record("event.cancel", actor, community_id, event_id)
+        self._changes.record("event.cancel", actor, community_id, event_id)
         return event, going
 
     # ----- going --------------------------------------------------------------------------
@@ -458,7 +459,7 @@ class CalendarService:
             raise UnknownPerson(user_id) from exc
         event = await self._after_change(community_id, event_id)
         if joined:
-            self._record("event.join", actor, community_id, event_id, {"user_id": user_id})
+            self._changes.record("event.join", actor, community_id, event_id, {"user_id": user_id})
         return event, joined
 
     async def _join(self, community_id: int, event_id: int, user_id: int, name: str) -> bool:
@@ -500,7 +501,7 @@ class CalendarService:
             )
         event = await self._after_change(community_id, event_id)
         if left.rowcount:
-            self._record("event.leave", actor, community_id, event_id, {"user_id": user_id})
+            self._changes.record("event.leave", actor, community_id, event_id, {"user_id": user_id})
         return event, bool(left.rowcount)
 
     # ----- reminder offsets ---------------------------------------------------------------
@@ -551,23 +552,6 @@ class CalendarService:
         if event is None:  # pragma: no cover - deleted with its community meanwhile
             raise UnknownEvent(event_id)
         return event
-
-    def _record(
-        self,
-        action: str,
-        actor: str,
-        community_id: int,
-        event_id: int,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        self.audit.record(
-            action,
-            decision="change",
-            actor=actor,
-            target=f"event:{event_id}",
-            community_id=community_id,
-            detail=detail,
-        )
 
 
 def _first_reminder(

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from waddlebot.core.language import ZoneOf, format_moment, span
 from waddlebot.core.permissions import Level
-from waddlebot.core.when import ZoneOf, format_moment
 from waddlebot.features.calendar import (
     CalendarError,
     CalendarService,
@@ -28,17 +28,14 @@ from waddlebot.features.calendar import (
 from waddlebot.features.calendar.events import DEFAULT_DURATION
 from waddlebot.features.calendar.parsing import EventSyntaxError, parse_add, parse_offsets
 from waddlebot.features.calendar.recurrence import RecurrenceError, describe, make_rule
-from waddlebot.features.calendar.when import format_duration, in_words
 from waddlebot.sdk import (
     Context,
     Module,
     UsageError,
     joined,
-    pick_subcommand,
-    subcommand_args,
     usage_unless_refusal,
 )
-from waddlebot.sdk.subcommand import SubcommandCall
+from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands
 
 USAGE = (
     'add "<title>" <when> [duration] [weekly|monthly] [-max=N] [description] | '
@@ -56,17 +53,15 @@ def build_calendar_module(
         "calendar", version="1.0.0", description="The community's events, reminders and feed"
     )
 
-    @module.command(
+    add_subcommands(
+        module,
         "event",
+        _HANDLERS,
+        lambda ctx: _Call(ctx, events, feeds, zone, base_url.rstrip("/")),
         aliases=("events",),
         usage=USAGE,
         description="Lists, adds and joins events; moderators approve them",
-        args=subcommand_args(_HANDLERS),
     )
-    async def event(ctx: Context) -> None:
-        handler = pick_subcommand(ctx, _HANDLERS)
-        call = _Call(ctx, events, feeds, zone, base_url.rstrip("/"))
-        await handler(call)  # a refusal is said as it is (the SDK)
 
     return module
 
@@ -185,7 +180,7 @@ async def _next(call: _Call) -> None:
         call.ctx.reply("No upcoming events.")
         return
     event, start = upcoming[0]
-    when = "on now" if start <= call.now else f"in {in_words(start - call.now)}"
+    when = "on now" if start <= call.now else f"in {span(start - call.now, words=True)}"
     call.ctx.reply(
         f"Next: #{event.id} {_summary(call, event, start)} ({when}). {_going(event)}. "
         f"Join with {call.prefix}event join {event.id}"
@@ -351,7 +346,11 @@ async def _get(call: _Call, event_id: int) -> EventInfo:
 
 def _summary(call: _Call, event: EventInfo, start: datetime) -> str:
     """``Movie night, Fri 5 Dec 20:00 CET, 2h, weekly``."""
-    parts = [event.title, call.at(event, start), format_duration(event.duration_minutes)]
+    parts = [
+        event.title,
+        call.at(event, start),
+        span(timedelta(minutes=event.duration_minutes), exact=True),
+    ]
     if event.rrule:
         parts.append(describe(event.rrule))
     return ", ".join(parts)
@@ -365,6 +364,6 @@ def _going(event: EventInfo) -> str:
 def _reminders_text(offsets: list[int]) -> str:
     if not offsets:
         return "No reminders are sent before events."
-    before = [in_words(timedelta(minutes=m)) for m in offsets]
+    before = [span(timedelta(minutes=m), words=True) for m in offsets]
     listed = before[0] if len(before) == 1 else f"{', '.join(before[:-1])} and {before[-1]}"
     return f"The people going to an event are reminded {listed} before it starts."

@@ -6,7 +6,8 @@
 The title is quoted, or the words before the first one that starts a day or a time. After
 the moment come the options, in any order (a duration such as ``2h``, a repeat, ``-max=N``
 people); the first word that is none of them starts the description. A reminder-offset list
-(``!event reminders 1d 15m``) is read here too.
+(``!event reminders 1d 15m``) is read here too. Days, times and durations are the chat
+language's (docs/commands.md, "Times and durations"); an event needs its day.
 """
 
 from __future__ import annotations
@@ -14,17 +15,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from waddlebot.features.calendar.recurrence import MAX_INTERVAL
-from waddlebot.features.calendar.when import (
-    When,
+from waddlebot.core.language import (
     WhenError,
-    parse_duration,
-    parse_when,
+    due,
+    duration_word,
+    read_when,
     starts_moment,
 )
+from waddlebot.features.calendar.recurrence import MAX_INTERVAL
+
+MAX_DURATION = 7 * 24 * 60  # minutes
+MAX_AHEAD_DAYS = 3 * 366
+EXAMPLES = "2026-12-05 20:00, tomorrow 8pm or friday 19:30"
 
 _MAX = re.compile(r"^-(?:max|capacity)=(.*)$", re.IGNORECASE)
 _UNITS = {"week": "weekly", "weeks": "weekly", "month": "monthly", "months": "monthly"}
@@ -35,9 +40,43 @@ class EventSyntaxError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Moment:
+    at: datetime  # aware, UTC
+    used: int  # how many words it took
+
+
+def parse_moment(words: Sequence[str], now: datetime, zone: ZoneInfo) -> Moment:
+    """The moment the first words name (a day and a time), in ``zone``; it must be ahead of
+    ``now``. WhenError else."""
+    if not words:
+        raise WhenError(f"when? e.g. {EXAMPLES}")
+    if not starts_moment(words):
+        raise WhenError(f"{words[0]!r} is not a day or a time; e.g. {EXAMPLES}")
+    when, used = read_when(words)
+    if when.day is None:
+        raise WhenError(f"on which day? e.g. {' '.join(words[:used])} tomorrow")
+    at = due(when, now, zone)
+    if at - now > timedelta(days=MAX_AHEAD_DAYS):
+        raise WhenError("that is more than 3 years ahead")
+    return Moment(at.astimezone(UTC), used)
+
+
+def event_minutes(word: str) -> int | None:
+    """An event's length in minutes, from one word (``2h``, ``90m``, ``1h30``, ``1d``); None
+    when ``word`` is not written like a duration; WhenError when it is, but out of range."""
+    found = duration_word(word, strict=False)
+    if found is None:
+        return None
+    minutes = round(found.total_seconds() / 60)
+    if not 1 <= minutes <= MAX_DURATION:
+        raise WhenError("an event lasts from 1 minute to 7 days")
+    return minutes
+
+
+@dataclass(frozen=True, slots=True)
 class AddEvent:
     title: str
-    when: When
+    when: Moment
     duration: int | None
     frequency: str  # "", "weekly" or "monthly"
     interval: int
@@ -54,7 +93,7 @@ def parse_add(words: Sequence[str], now: datetime, zone: ZoneInfo, prefix: str =
         raise EventSyntaxError(f"when is it? Write the day and time after the title, {example}")
     title = " ".join(words[:split])
     try:
-        when = parse_when(words[split:], now, zone)
+        when = parse_moment(words[split:], now, zone)
     except WhenError as exc:
         raise EventSyntaxError(str(exc)) from exc
     rest = list(words[split + when.used :])
@@ -64,7 +103,7 @@ def parse_add(words: Sequence[str], now: datetime, zone: ZoneInfo, prefix: str =
     while rest:
         word = rest[0]
         try:
-            minutes = parse_duration(word)
+            minutes = event_minutes(word)
         except WhenError as exc:
             raise EventSyntaxError(str(exc)) from exc
         repeat = _repeat(rest)
@@ -120,7 +159,7 @@ def parse_offsets(words: Sequence[str]) -> list[int]:
     offsets = []
     for word in words:
         try:
-            minutes = parse_duration(word)
+            minutes = event_minutes(word)
         except WhenError as exc:
             raise EventSyntaxError("a reminder comes 1 minute to 7 days before the start") from exc
         if minutes is None:
@@ -129,4 +168,13 @@ def parse_offsets(words: Sequence[str]) -> list[int]:
     return offsets
 
 
-__all__ = ["AddEvent", "EventSyntaxError", "parse_add", "parse_offsets"]
+__all__ = [
+    "MAX_DURATION",
+    "AddEvent",
+    "EventSyntaxError",
+    "Moment",
+    "event_minutes",
+    "parse_add",
+    "parse_moment",
+    "parse_offsets",
+]

@@ -1,8 +1,9 @@
 """Reminding the people going to an event, in the channel the event was added in.
 
 :meth:`ReminderJob.fire_due` is a job of the scheduler (infra/scheduler.py), which runs it
-in one process at a time. Like the timers (features/timers/service.py) it must be safe when a lease
-changes hands mid-job and two processes run it at once:
+in one process at a time. A claim-once job (infra/jobs.py) like the timers
+(features/timers/service.py), it must be safe when a lease changes hands mid-job and two
+processes run it at once:
 
 - an approved event carries ``remind_at``, the next moment a reminder is due (an offset such
   as 1 day or 15 minutes before one of its occurrences; see recurrence.next_reminder);
@@ -31,22 +32,20 @@ import structlog
 from sqlalchemy import select, update
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.core.contract import OutboundMessage
+from waddlebot.core.language import format_moment, span
 from waddlebot.core.variables import truncate
-from waddlebot.core.when import format_moment
 from waddlebot.features.calendar.events import reminder_offsets
 from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.calendar.recurrence import next_occurrence, next_reminder
-from waddlebot.features.calendar.when import in_words
 from waddlebot.infra import outbox
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity
+from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus
 from waddlebot.platforms import max_length
 
 log = structlog.get_logger(__name__)
-
-BATCH = 200  # due events claimed per transaction
-MAX_BATCHES = 25  # per fire_due call; the rest wait for the next tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,26 +69,14 @@ class _Claimed:
     occurrence: datetime
 
 
-class ReminderJob:
+class ReminderJob(ClaimOnceJob["_Due", "_Claimed"]):
     def __init__(self, db: Database, bus: Bus, clock: Clock | None = None) -> None:
         self.db = db
         self.bus = bus
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
 
-    async def fire_due(self, now: datetime | None = None) -> int:
-        """Announce every reminder that is due; returns how many messages this call posted."""
-        now = now or self.clock.now()
-        posted = 0
-        for _ in range(MAX_BATCHES):
-            due = await self._due(now)
-            if due:
-                posted += await self._post(await self._claim(due, now), now)
-            if len(due) < BATCH:
-                break
-        return posted
-
-    async def _due(self, now: datetime) -> list[_Due]:
-        statement = (
+    def _due_query(self, now: datetime) -> DueQuery:
+        return (
             select(CalendarEvent, Entity.platform, Entity.channel_id, Community.settings)
             .join(
                 Entity,
@@ -103,33 +90,31 @@ class ReminderJob:
                 CalendarEvent.remind_at <= now,
             )
             .order_by(CalendarEvent.remind_at, CalendarEvent.id)
-            .limit(BATCH)
         )
-        async with self.db.session() as session:
-            rows = (await session.execute(statement)).all()
-        return [
-            _Due(
-                event_id=event.id,
-                community_id=event.community_id,
-                title=event.title,
-                starts_at=event.starts_at,
-                zone=ZoneInfo(event.timezone),
-                rrule=event.rrule,
-                seen=cast(datetime, event.remind_at),
-                offsets=reminder_offsets(settings),
-                entity_id=cast(str, event.entity_id),
-                platform=platform,
-                channel=channel,
-            )
-            for event, platform, channel, settings in rows
-        ]
+
+    def _due_item(self, row: DueRow) -> _Due:
+        event, platform, channel, settings = row
+        return _Due(
+            event_id=event.id,
+            community_id=event.community_id,
+            title=event.title,
+            starts_at=event.starts_at,
+            zone=ZoneInfo(event.timezone),
+            rrule=event.rrule,
+            seen=cast(datetime, event.remind_at),
+            offsets=reminder_offsets(settings),
+            entity_id=cast(str, event.entity_id),
+            platform=platform,
+            channel=channel,
+        )
 
     async def _claim(self, due: Sequence[_Due], now: datetime) -> list[_Claimed]:
         claimed: list[_Claimed] = []
         async with self.db.session() as session:
             for item in due:
                 following = next_reminder(item.starts_at, item.zone, item.rrule, item.offsets, now)
-                won = await session.scalar(
+                won = await claim_row(
+                    session,
                     update(CalendarEvent)
                     .where(
                         CalendarEvent.id == item.event_id,
@@ -137,8 +122,7 @@ class ReminderJob:
                         CalendarEvent.status == "approved",
                     )
                     .values(remind_at=following)
-                    .returning(CalendarEvent.id)
-                    .execution_options(synchronize_session=False)
+                    .returning(CalendarEvent.id),
                 )
                 if won is None:
                     continue  # another process claimed it, or the event changed
@@ -149,9 +133,9 @@ class ReminderJob:
                     log.debug("event reminder skipped", event_id=item.event_id, reason="started")
         return claimed
 
-    async def _post(self, claimed: Sequence[_Claimed], now: datetime) -> int:
+    async def _messages(self, claimed: Sequence[_Claimed], now: datetime) -> list[OutboundMessage]:
         if not claimed:
-            return 0
+            return []
         going: dict[int, list[str]] = defaultdict(list)
         async with self.db.session() as session:
             rows = await session.execute(
@@ -170,7 +154,7 @@ class ReminderJob:
             starts = format_moment(item.occurrence, due.zone, now)
             text = (
                 f"Reminder: {due.title} (#{due.event_id}) starts in "
-                f"{in_words(item.occurrence - now)}, {starts}. Going: {', '.join(names)}"
+                f"{span(item.occurrence - now, words=True)}, {starts}. Going: {', '.join(names)}"
             )
             messages.append(
                 outbox.message(
@@ -181,7 +165,7 @@ class ReminderJob:
                     channel_id=due.channel,
                 )
             )
-        return await outbox.post(self.bus, messages)
+        return messages
 
 
 __all__ = ["ReminderJob"]

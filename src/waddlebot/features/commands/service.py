@@ -142,6 +142,7 @@ class CustomCommandService:
     ) -> None:
         self.db = db
         self.audit = audit
+        self._changes = audit.changes("command")
         self._cache = cache
         self._names = CommunityIndex(cache, "custom_commands", self._names_of, feed=feed)
 
@@ -199,7 +200,7 @@ class CustomCommandService:
             info = _info(row)
         await self._names.refresh(community_id)
         if audited:
-            self._record("custom_command.add", actor, community_id, name, changes)
+            self._changes.record("custom_command.add", actor, community_id, name, _fields(changes))
         return info
 
     async def edit(
@@ -242,7 +243,7 @@ class CustomCommandService:
             await session.flush()
             info = _info(row)
         if audited:
-            self._record("custom_command.edit", actor, community_id, name, changes)
+            self._changes.record("custom_command.edit", actor, community_id, name, _fields(changes))
         return info
 
     async def delete(self, community_id: int, name: str, *, actor: str = "") -> None:
@@ -256,7 +257,7 @@ class CustomCommandService:
             if not result.rowcount:
                 raise UnknownCommand(name)
         await self._names.refresh(community_id)
-        self._record("custom_command.delete", actor, community_id, name, None)
+        self._changes.record("custom_command.delete", actor, community_id, name)
 
     async def names(self, community_ids: Collection[int]) -> dict[int, set[str]]:
         """The custom command names of each community, from the cached index."""
@@ -296,19 +297,6 @@ class CustomCommandService:
                 .order_by(CustomCommand.name)
             )
             return [_info(row) for row in rows]
-
-    def _record(
-        self, action: str, actor: str, community_id: int, name: str, changes: Changes | None
-    ) -> None:
-        detail = {} if changes is None else _fields(changes)
-        self.audit.record(
-            action,
-            decision="change",
-            actor=actor,
-            target=f"command:{name}",
-            community_id=community_id,
-            detail=detail,
-        )
 
     # ----- counting -----------------------------------------------------------------------
 

@@ -21,9 +21,7 @@ from waddlebot.sdk import (
     sentence,
     subcommand_args,
 )
-
-"""``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
-platform (without a leading ``@``), None when unknown."""
+from waddlebot.sdk.subcommand import nothing_after, reply_list
 
 COMMUNITY_SUBCOMMANDS = ("rename", "link", "join", "unlink", "rolelevel", "timezone")
 COMMUNITY_USAGE = (
@@ -255,13 +253,10 @@ _COMMUNITY_HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
 
 
 async def _list(call: _Call) -> None:
-    if call.args:
-        raise UsageError("list takes nothing after it")
+    nothing_after(call.args, "list")
     held = await call.service.roles(call.community_id)
-    if not held:
-        call.ctx.reply("No one has a role here yet.")
-        return
-    call.ctx.reply(f"Roles: {joined([f'{name} ({role})' for name, role in held])}")
+    shown = [f"{name} ({role})" for name, role in held]
+    reply_list(call.ctx, "Roles", shown, "No one has a role here yet.")
 
 
 async def _add(call: _Call) -> None:

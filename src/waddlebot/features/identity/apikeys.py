@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, func, select, update
 
 from waddlebot.core.errors import Conflict, LimitReached, UserError
 from waddlebot.features.identity.models import ApiKey
-from waddlebot.infra.audit import audit_row, write_rows
+from waddlebot.infra.audit import write_change
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import User, utcnow
 
@@ -180,18 +180,13 @@ async def create_key(
         session.add(row)
         await session.flush()
         info = _info(row)
-        await write_rows(
+        await write_change(
             session,
-            [
-                audit_row(
-                    "apikey.create",
-                    decision="change",
-                    actor=actor,
-                    target=key_id,
-                    community_id=community_id,
-                    detail={"name": name, "scopes": row.scopes, "kind": kind},
-                )
-            ],
+            "apikey.create",
+            actor=actor,
+            target=key_id,
+            community_id=community_id,
+            detail={"name": name, "scopes": row.scopes, "kind": kind},
         )
     return info, plaintext
 
@@ -237,17 +232,8 @@ async def revoke_key(db: Database, key_id: str, *, actor: str = "") -> bool:
         revoked = result.first()
         if revoked is None:
             return False
-        await write_rows(
-            session,
-            [
-                audit_row(
-                    "apikey.revoke",
-                    decision="change",
-                    actor=actor,
-                    target=key_id,
-                    community_id=revoked.community_id,
-                )
-            ],
+        await write_change(
+            session, "apikey.revoke", actor=actor, target=key_id, community_id=revoked.community_id
         )
     return True
 

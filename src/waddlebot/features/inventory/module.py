@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import cast
 
+from waddlebot.core.language import ZoneOf, format_moment
 from waddlebot.core.permissions import Level
-from waddlebot.core.when import ZoneOf, format_moment
 from waddlebot.features.inventory.service import (
     STATES,
     CheckoutInfo,
@@ -31,12 +32,9 @@ from waddlebot.sdk import (
     UsageError,
     joined,
     mentioned_user,
-    pick_subcommand,
-    sentence,
-    subcommand_args,
     usage_unless_refusal,
 )
-from waddlebot.sdk.subcommand import SubcommandCall
+from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands
 
 USAGE = (
     "add <item> [description] [#label ...] | remove <item> | checkout <item> [@user] | "
@@ -52,20 +50,17 @@ def build_inventory_module(service: InventoryService, find_user: FindUser, zone:
         "inventory", version="1.0.0", description="Things the community lends out, and who has them"
     )
 
-    @module.command(
+    add_subcommands(
+        module,
         "inventory",
+        _HANDLERS,
+        lambda ctx: _Call(ctx, service, find_user, zone),
+        refusals=(ItemTaken,),  # other refusals are said as they are (the SDK)
+        explain=lambda call, exc: call.explain(cast(ItemTaken, exc)),
         aliases=("inv",),
         usage=USAGE,
         description="Lists and lends the community's things; moderators add and remove them",
-        args=subcommand_args(_HANDLERS),
     )
-    async def inventory(ctx: Context) -> None:
-        handler = pick_subcommand(ctx, _HANDLERS)
-        call = _Call(ctx, service, find_user, zone)
-        try:
-            await handler(call)
-        except ItemTaken as exc:  # other refusals are said as they are (the SDK)
-            ctx.reply(sentence(await call.explain(exc)))
 
     return module
 

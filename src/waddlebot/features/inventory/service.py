@@ -159,6 +159,7 @@ class InventoryService:
     def __init__(self, db: Database, audit: AuditLog, clock: Clock | None = None) -> None:
         self.db = db
         self.audit = audit
+        self._changes = audit.changes("item")
         self.clock: Clock = clock or SystemClock()
 
     # ----- items --------------------------------------------------------------------------
@@ -200,7 +201,9 @@ class InventoryService:
             await session.flush()
             session.add_all(InventoryItemLabel(item_id=row.id, name=tag) for tag in tags)
             info = _info(row, tags)
-        self._record("inventory.add", actor, community_id, name, {"description": description})
+        self._changes.record(
+            "inventory.add", actor, community_id, name, {"description": description}
+        )
         return info
 
     async def remove(self, community_id: int, name: str, *, actor: str = "") -> ItemInfo:
@@ -211,7 +214,7 @@ class InventoryService:
                 raise ItemTaken(row.name, row.holder_user_id, row.holder_name, row.checked_out_at)
             info = _info(row, await _labels(session, row.id))
             await session.execute(delete(InventoryItem).where(InventoryItem.id == row.id))
-        self._record("inventory.remove", actor, community_id, info.name)
+        self._changes.record("inventory.remove", actor, community_id, info.name)
         return info
 
     async def get(self, community_id: int, name: str) -> ItemInfo | None:
@@ -290,7 +293,7 @@ class InventoryService:
             if user_id is None or await user_exists(self.db, user_id):
                 raise
             raise UnknownPerson(user_id) from exc
-        self._record(
+        self._changes.record(
             "inventory.checkout", actor, community_id, item, {"to": user_id, "name": user_name}
         )
         return await self._by_id(item_id)
@@ -391,7 +394,9 @@ class InventoryService:
                 in_by=actor[:256],
             )
             item = row.name
-        self._record("inventory.checkin", actor, community_id, item, {"from": closed.user_id})
+        self._changes.record(
+            "inventory.checkin", actor, community_id, item, {"from": closed.user_id}
+        )
         return closed
 
     async def history(
@@ -426,7 +431,7 @@ class InventoryService:
                 raise LimitReached(f"{row.name} already has {MAX_LABELS} labels (the limit)")
             session.add(InventoryItemLabel(item_id=row.id, name=label))
             item = row.name
-        self._record("inventory.label.add", actor, community_id, item, {"label": label})
+        self._changes.record("inventory.label.add", actor, community_id, item, {"label": label})
         return True
 
     async def remove_label(
@@ -444,7 +449,7 @@ class InventoryService:
             item = row.name
         if not result.rowcount:
             return False
-        self._record("inventory.label.remove", actor, community_id, item, {"label": label})
+        self._changes.record("inventory.label.remove", actor, community_id, item, {"label": label})
         return True
 
     # ----- helpers ------------------------------------------------------------------------
@@ -455,23 +460,6 @@ class InventoryService:
             if row is None:  # pragma: no cover - deleted in the instant since
                 raise LookupError(f"no item {item_id}")
             return _info(row, await _labels(session, row.id))
-
-    def _record(
-        self,
-        action: str,
-        actor: str,
-        community_id: int,
-        name: str,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        self.audit.record(
-            action,
-            decision="change",
-            actor=actor,
-            target=f"item:{name}",
-            community_id=community_id,
-            detail=detail,
-        )
 
 
 async def _find(session: AsyncSession, community_id: int, name: str) -> InventoryItem | None:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from waddlebot.core.language import WhenError, parse_duration, read_duration, within
 from waddlebot.core.permissions import Level
 from waddlebot.features.labels.service import (
     AssignmentInfo,
@@ -24,74 +24,44 @@ from waddlebot.sdk import (
     UsageError,
     joined,
     mentioned_user,
-    pick_subcommand,
-    subcommand_args,
 )
+from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands, nothing_after, reply_list
 
-"""``find_user(platform, name)``: the WaddleBot user id behind a login or mention on that
-platform (without a leading ``@``), None when unknown."""
-
-SUBCOMMANDS = ("list", "show", "create", "delete", "add", "remove")
 USAGE = (
     "list | show <user> | create <name> [#colour] [level] [description] | delete <name> | "
     "add <user> <label> [for 7d] | remove <user> <label>"
 )
 MAX_DURATION = timedelta(days=3650)
 
-_DURATION = re.compile(r"^(?:\d+[wdhm])+$")
-_DURATION_PART = re.compile(r"(\d+)([wdhm])")
-_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``7d``, ``12h``, ``30m``, ``2w``, or several together (``1d12h``); ValueError else."""
-    text = text.strip().lower()
-    if not _DURATION.fullmatch(text):
-        raise ValueError(f"{text!r} is not a duration; write it like 7d, 12h or 30m")
-    total = timedelta()
-    for amount, unit in _DURATION_PART.findall(text):
-        if len(amount) > 7:
-            raise ValueError(f"{text!r} is too long; at most {MAX_DURATION.days} days")
-        total += timedelta(**{_UNITS[unit]: int(amount)})
-    if total <= timedelta():
-        raise ValueError("a duration must be more than nothing")
-    if total > MAX_DURATION:
-        raise ValueError(f"{text!r} is too long; at most {MAX_DURATION.days} days")
-    return total
-
 
 def build_labels_module(labels: LabelService, find_user: FindUser) -> Module:
     """``find_user`` resolves a ``@mention`` or login on the caller's platform to a user."""
     module = Module("labels", version="1.0.0", description="Labels for people in the community")
 
-    @module.command(
+    add_subcommands(
+        module,
         "label",
+        _HANDLERS,
+        lambda ctx: _Call(ctx, labels, find_user),
         usage=USAGE,
         description="Lists, shows and (moderators and admins) hands out labels",
-        args=subcommand_args(SUBCOMMANDS),
     )
-    async def label(ctx: Context) -> None:
-        await pick_subcommand(ctx, _HANDLERS)(_Call(ctx, labels, find_user))
-
     return module
 
 
-class _Call:
+class _Call(SubcommandCall):
     """One ``!label`` invocation: the context, the service and a few helpers."""
 
     def __init__(self, ctx: Context, labels: LabelService, find_user: FindUser) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.labels = labels
         self.find_user = find_user
-        self.args = ctx.args[1:]
-        self.community_id = ctx.request.community_id
-        self.prefix = ctx.request.prefix or "!"
 
     @property
     def actor(self) -> str:
         return self.ctx.actor
 
-    def allowed(self, level: Level, doing: str) -> bool:
+    def permitted(self, level: Level, doing: str) -> bool:
         if self.ctx.caller_level >= level:
             return True
         who = "admins and the owner" if level >= Level.ADMIN else "moderators and up"
@@ -112,13 +82,9 @@ class _Call:
 
 
 async def _list(call: _Call) -> None:
-    if call.args:
-        raise UsageError("list takes nothing after it")
+    nothing_after(call.args, "list")
     found = await call.labels.list(call.community_id)
-    if not found:
-        call.ctx.reply("No labels yet.")
-        return
-    call.ctx.reply(f"Labels: {joined([_described(label) for label in found])}")
+    reply_list(call.ctx, "Labels", [_described(label) for label in found], "No labels yet.")
 
 
 async def _show(call: _Call) -> None:
@@ -135,7 +101,7 @@ async def _show(call: _Call) -> None:
 
 
 async def _create(call: _Call) -> None:
-    if not call.allowed(Level.ADMIN, "create labels"):
+    if not call.permitted(Level.ADMIN, "create labels"):
         return
     if not call.args:
         raise UsageError(f"name the label, e.g. {call.prefix}label create vip-friend")
@@ -175,7 +141,7 @@ async def _create(call: _Call) -> None:
 
 
 async def _delete(call: _Call) -> None:
-    if not call.allowed(Level.ADMIN, "delete labels"):
+    if not call.permitted(Level.ADMIN, "delete labels"):
         return
     if len(call.args) != 1:
         raise UsageError(f"which label? e.g. {call.prefix}label delete vip-friend")
@@ -194,22 +160,15 @@ async def _delete(call: _Call) -> None:
 
 
 async def _add(call: _Call) -> None:
-    if not call.allowed(Level.MODERATOR, "add labels"):
+    if not call.permitted(Level.MODERATOR, "add labels"):
         return
     args = call.args
-    if len(args) == 4 and args[2].lower() == "for":
-        args = [args[0], args[1], args[3]]
-    if len(args) not in (2, 3):
+    if len(args) < 2:
         raise UsageError(f"e.g. {call.prefix}label add @bob helper, or ... helper for 7d")
-    if len(args) == 3 and args[2].lower() == "for":
-        raise UsageError("for how long? e.g. for 7d, 12h or 30m")
     name = call.label_name(args[1])
     expires_at: datetime | None = None
-    if len(args) == 3:
-        try:
-            expires_at = call.labels.clock.now() + parse_duration(args[2])
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
+    if args[2:]:
+        expires_at = call.labels.clock.now() + _lasting(args[2:], call.prefix)
     user_id, shown = await call.user(args[0])
     if user_id is None:
         return
@@ -237,7 +196,7 @@ async def _add(call: _Call) -> None:
 
 
 async def _remove(call: _Call) -> None:
-    if not call.allowed(Level.MODERATOR, "remove labels"):
+    if not call.permitted(Level.MODERATOR, "remove labels"):
         return
     if len(call.args) != 2:
         raise UsageError(f"e.g. {call.prefix}label remove @bob helper")
@@ -274,6 +233,23 @@ _HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
     "add": _add,
     "remove": _remove,
 }
+
+
+def _lasting(words: list[str], prefix: str) -> timedelta:
+    """How long a label is given for: ``7d``, ``for 7d``, ``for 2 weeks``."""
+    if words[0].lower() == "for":
+        words = words[1:]
+        if not words:
+            raise UsageError("for how long? e.g. for 7d, 12h or 30m")
+    try:
+        if len(words) == 1:
+            return parse_duration(words[0], MAX_DURATION)
+        found = read_duration(words)
+        if found is None or found[1] < len(words):
+            raise UsageError(f"e.g. {prefix}label add @bob helper, or ... helper for 7d")
+        return within(found[0], " ".join(words), MAX_DURATION)
+    except WhenError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _level(text: str) -> int | None:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from waddlebot.core.language import When
 from waddlebot.features.memories import notes as notes_service
 from waddlebot.features.memories import quotes as quotes_service
 from waddlebot.features.memories import reminders as reminders_service
@@ -33,7 +34,6 @@ from waddlebot.features.memories.service import (
     Speaker,
     UnknownNumber,
 )
-from waddlebot.features.memories.when import When, parse_when
 from waddlebot.web.deps import Member, Running
 from waddlebot.web.numbers import Count, Id
 
@@ -347,7 +347,7 @@ class ReminderIn(BaseModel):
     def schedule(self) -> When:
         if self.due_at is not None:
             return When("once", moment=self.due_at)
-        when, rest = parse_when(self.when or "")
+        when, rest = reminders_service.parse_when(self.when or "")
         if rest:
             raise MemoriesError(f"when has more than a time in it: {rest!r}")
         return when

@@ -2,7 +2,7 @@
 change what, numbering, the community's time zone, and auditing.
 
 Times people type (``!remind me at 18:30``) and dates shown (a quote's) are in the community's
-time zone, which the services are handed as a :data:`~waddlebot.core.when.ZoneOf`.
+time zone, which the services are handed as a :data:`~waddlebot.core.language.ZoneOf`.
 
 Numbers are per community and per kind (quote #1, URL #1...), count up, and are never given
 twice: the last one given lives in ``memory_counters``, so removing #7 leaves a gap rather
@@ -120,24 +120,6 @@ async def utc(community_id: int) -> ZoneInfo:
     return UTC
 
 
-def audit_change(
-    audit: AuditLog,
-    action: str,
-    author: Author,
-    community_id: int,
-    target: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    audit.record(
-        action,
-        decision="change",
-        actor=author.actor,
-        target=target,
-        community_id=community_id,
-        detail=detail,
-    )
-
-
 Info = TypeVar("Info")
 
 
@@ -155,6 +137,7 @@ class NumberedService(Generic[Info]):
     def __init__(self, db: Database, audit: AuditLog) -> None:
         self.db = db
         self.audit = audit
+        self._changes = audit.changes(self.kind)
 
     async def _shown(self, session: AsyncSession, rows: Sequence[Any]) -> list[Info]:
         """The rows as the service hands them out, in the same order."""
@@ -226,11 +209,4 @@ class NumberedService(Generic[Info]):
         number: int,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self.audit.record(
-            action,
-            decision="change",
-            actor=author.actor,
-            target=f"{self.kind}:{number}",
-            community_id=community_id,
-            detail=detail,
-        )
+        self._changes.record(action, author.actor, community_id, number, detail)

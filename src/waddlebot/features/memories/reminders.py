@@ -1,6 +1,7 @@
 """Reminders: a message posted once or on a schedule, in a place of the community or privately
 to the person who asked (``!remind me ...``). They live in the database, so they survive
-restarts, and are sent by the scheduler (infra/scheduler.py) through :meth:`fire_due`:
+restarts, and are sent by the scheduler (infra/scheduler.py) through :meth:`fire_due`, a
+claim-once job (infra/jobs.py):
 
 - due reminders are those with ``due_at <= now`` that nobody holds a claim on;
 - each is claimed first, in one transaction, with ``UPDATE reminders SET claimed_by = <token>,
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -32,28 +33,39 @@ import structlog
 from sqlalchemy import delete, func, or_, select, update
 
 from waddlebot.core.clock import Clock, SystemClock
-from waddlebot.core.contract import Visibility
+from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import new_id
+from waddlebot.core.language import (
+    Repeat,
+    TimeOfDayError,
+    When,
+    WhenError,
+    ZoneOf,
+    due,
+    next_due,
+    parse_time_of_day,
+    read_when,
+    skip_words,
+)
 from waddlebot.core.permissions import Level
-from waddlebot.core.when import ZoneOf
 from waddlebot.features.memories.common import (
     UTC,
     Author,
     LimitReached,
+    MemoriesError,
     NotAllowed,
     UnknownNumber,
-    audit_change,
     check_text,
     level_name,
     next_number,
     utc,
 )
 from waddlebot.features.memories.models import Reminder
-from waddlebot.features.memories.when import Repeat, When, first_due, next_due, parse_time_of_day
 from waddlebot.infra import outbox
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity, Identity
+from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus
 
 log = structlog.get_logger(__name__)
@@ -63,9 +75,51 @@ MAX_PER_USER = 10  # private reminders one person has waiting, per community
 MAX_PER_COMMUNITY = 200
 CHANNEL_LEVEL = Level.MODERATOR  # sets reminders that post in a place
 CLAIM = timedelta(minutes=2)  # a claim not settled in this long is taken over
-BATCH = 200  # due reminders claimed per transaction
-MAX_BATCHES = 25  # per fire_due call; the rest wait for the next tick
 KIND = "reminder"
+MIN_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(days=365)
+
+
+class ReminderTimeError(MemoriesError, WhenError):
+    """The time part of a reminder cannot be read, or is too soon or too far; the message says
+    why."""
+
+
+def parse_when(text: str) -> tuple[When, str]:
+    """The time at the start of ``text`` (docs/commands.md, "Times and durations"), and the
+    rest, as typed. ReminderTimeError when there is none or it is malformed."""
+    try:
+        when, used = read_when(text.split())
+    except TimeOfDayError as exc:
+        raise ReminderTimeError(f"{exc.written!r} is not a time of day; {exc.advice}") from exc
+    except WhenError as exc:
+        raise ReminderTimeError(str(exc)) from exc
+    if when.delay is not None:
+        _check_ahead(when.delay)
+    return when, skip_words(text, used)
+
+
+def first_due(when: When, now: datetime, zone: ZoneInfo) -> datetime:
+    """When a reminder set ``now`` is first due (UTC). ReminderTimeError for a moment that
+    has passed or is too far ahead."""
+    if when.moment is not None and when.moment.tzinfo is None:
+        raise ReminderTimeError("give the time with its zone, e.g. 2030-01-01T18:30:00Z")
+    try:
+        moment = due(when, now, zone)
+    except WhenError as exc:
+        raise ReminderTimeError(str(exc)) from exc
+    if when.delay is not None or when.moment is not None:
+        _check_ahead(moment - now)
+    elif moment - now > MAX_DELAY:
+        _check_ahead(moment - now)
+    return moment
+
+
+def _check_ahead(ahead: timedelta) -> None:
+    if ahead < MIN_DELAY:
+        raise ReminderTimeError("a reminder is at least 1 minute away")
+    if ahead > MAX_DELAY:
+        raise ReminderTimeError(f"a reminder is at most {MAX_DELAY.days} days away")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +184,10 @@ class _Due:
     due_at: datetime
     reminder: ReminderInfo
     posts: bool  # False: its place now belongs to another community
+    token: str = ""  # once claimed: the claim's
 
 
-class ReminderService:
+class ReminderService(ClaimOnceJob["_Due", "_Due"]):
     def __init__(
         self,
         db: Database,
@@ -143,9 +198,10 @@ class ReminderService:
     ) -> None:
         self.db = db
         self.audit = audit
+        self._changes = audit.changes(KIND)
         self.bus = bus
         self.zone = zone_of
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
 
     # ----- places -------------------------------------------------------------------------
 
@@ -263,7 +319,7 @@ class ReminderService:
             "repeat": when.repeat,
             "text": text,
         }
-        audit_change(self.audit, "reminder.add", author, community_id, f"reminder:{number}", detail)
+        self._changes.record("reminder.add", author.actor, community_id, number, detail)
         return info
 
     async def list(self, community_id: int, *, viewer: Author) -> builtins.list[ReminderInfo]:
@@ -311,7 +367,7 @@ class ReminderService:
                 )
             info = _info(row)
             await session.delete(row)
-        audit_change(self.audit, "reminder.cancel", author, community_id, f"reminder:{number}")
+        self._changes.record("reminder.cancel", author.actor, community_id, number)
         return info
 
     @staticmethod
@@ -324,24 +380,8 @@ class ReminderService:
 
     # ----- sending ------------------------------------------------------------------------
 
-    async def fire_due(self, now: datetime | None = None) -> int:
-        """Send every reminder that is due (see the module docstring); returns how many
-        messages this call put on the reply streams."""
-        now = now or self.clock.now()
-        sent = 0
-        for _ in range(MAX_BATCHES):
-            due = await self._due(now)
-            if due:
-                token = new_id()
-                claimed = await self._claim(due, now, token)
-                sent += await self._send([d for d in claimed if d.posts])
-                await self._settle(claimed, now, token)
-            if len(due) < BATCH:
-                break
-        return sent
-
-    async def _due(self, now: datetime) -> builtins.list[_Due]:
-        statement = (
+    def _due_query(self, now: datetime) -> DueQuery:
+        return (
             select(Reminder, Entity.community_id)
             .join(Entity, Entity.id == Reminder.entity_id)
             .where(
@@ -349,20 +389,20 @@ class ReminderService:
                 or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now),
             )
             .order_by(Reminder.due_at, Reminder.id)
-            .limit(BATCH)
         )
-        async with self.db.session() as session:
-            rows = (await session.execute(statement)).all()
-        return [
-            _Due(row.id, row.due_at, _info(row), bool(row.to_user) or owner == row.community_id)
-            for row, owner in rows
-        ]
 
-    async def _claim(self, due: Sequence[_Due], now: datetime, token: str) -> builtins.list[_Due]:
+    def _due_item(self, row: DueRow) -> _Due:
+        reminder, owner = row
+        posts = bool(reminder.to_user) or owner == reminder.community_id
+        return _Due(reminder.id, reminder.due_at, _info(reminder), posts)
+
+    async def _claim(self, due: Sequence[_Due], now: datetime) -> builtins.list[_Due]:
+        token = new_id()
         claimed = []
         async with self.db.session() as session:
             for item in due:  # one at a time, in due order: two claimers never deadlock
-                won = await session.scalar(
+                won = await claim_row(
+                    session,
                     update(Reminder)
                     .where(
                         Reminder.id == item.id,
@@ -370,16 +410,19 @@ class ReminderService:
                         or_(Reminder.claimed_until.is_(None), Reminder.claimed_until <= now),
                     )
                     .values(claimed_by=token, claimed_until=now + CLAIM)
-                    .returning(Reminder.id)
-                    .execution_options(synchronize_session=False)
+                    .returning(Reminder.id),
                 )
                 if won is not None:
-                    claimed.append(item)
+                    claimed.append(replace(item, token=token))
         return claimed
 
-    async def _send(self, claimed: Sequence[_Due]) -> int:
+    async def _messages(
+        self, claimed: Sequence[_Due], now: datetime
+    ) -> builtins.list[OutboundMessage]:
         messages = []
         for item in claimed:
+            if not item.posts:
+                continue
             reminder = item.reminder
             private = reminder.private
             messages.append(
@@ -394,15 +437,15 @@ class ReminderService:
                     to_user=reminder.to_user,
                 )
             )
-        return await outbox.post(self.bus, messages)
+        return messages
 
-    async def _settle(self, claimed: Sequence[_Due], now: datetime, token: str) -> None:
+    async def _settle(self, claimed: Sequence[_Due], now: datetime) -> None:
         async with self.db.session() as session:
             for item in claimed:
                 reminder = item.reminder
                 if not item.posts:
                     log.info("reminder not sent: its place left the community", id=item.id)
-                mine = (Reminder.id == item.id) & (Reminder.claimed_by == token)
+                mine = (Reminder.id == item.id) & (Reminder.claimed_by == item.token)
                 if reminder.repeat == "once":
                     await session.execute(delete(Reminder).where(mine))
                     continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from waddlebot.core.clock import Clock
-from waddlebot.core.when import ZoneOf
+from waddlebot.core.language import ZoneOf
 from waddlebot.features.memories.common import (
     Author,
     LimitReached,

@@ -14,7 +14,8 @@ from waddlebot.core.overlay import PAGES
 from waddlebot.core.permissions import Level
 from waddlebot.core.variables import truncate
 from waddlebot.features.overlay.tokens import OverlayTokens, TokenError, overlay_url
-from waddlebot.sdk import Context, Module, UsageError, pick_subcommand, subcommand_args
+from waddlebot.sdk import Context, Module, UsageError
+from waddlebot.sdk.subcommand import add_subcommands
 
 USAGE = "url [kind] | rotate | test [kind] | clear [kind]"
 KINDS = ", ".join(PAGES)
@@ -111,15 +112,15 @@ def build_overlay_module(
         "clear": clear,
     }
 
-    @module.command(
+    add_subcommands(
+        module,
         "overlay",
+        handlers,
+        lambda ctx: ctx,
         usage=USAGE,
         level=int(Level.MODERATOR),
         description="OBS overlays: their URLs (owner, privately), a test, or clearing a page",
-        args=subcommand_args(handlers),
     )
-    async def overlay(ctx: Context) -> None:
-        await pick_subcommand(ctx, handlers)(ctx)
 
     @module.on(*ALERTS)
     async def alert(ctx: Context) -> None:

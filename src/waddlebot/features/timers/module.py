@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from waddlebot.core.events import EventType
+from waddlebot.core.language import split_word, words_after
 from waddlebot.core.permissions import Level
 from waddlebot.core.variables import truncate
-from waddlebot.features.timers.parsing import TimerSyntaxError, parse_add, split_word, words_after
+from waddlebot.features.timers.parsing import TimerSyntaxError, parse_add
 from waddlebot.features.timers.service import (
     LIVE_PLATFORMS,
     TimerError,
@@ -22,12 +23,10 @@ from waddlebot.sdk import (
     Context,
     Module,
     UsageError,
-    joined,
-    pick_subcommand,
     sentence,
-    subcommand_args,
     usage_unless_refusal,
 )
+from waddlebot.sdk.subcommand import add_subcommands, nothing_after, reply_list
 
 USAGE = (
     "add <name> <minutes> [-lines=N] <message> | list | show <name> | remove <name> | "
@@ -44,16 +43,15 @@ def build_timers_module(service: TimerService) -> Module:
         description="Messages posted every so many minutes while the stream is live",
     )
 
-    @module.command(
+    add_subcommands(
+        module,
         "timer",
+        _HANDLERS,
+        lambda ctx: _Call(ctx, service),
         aliases=("timers",),
         usage=USAGE,
         description="Lists and shows timers; moderators add, remove, enable and disable them",
-        args=subcommand_args(_HANDLERS),
     )
-    async def timer(ctx: Context) -> None:
-        handler = pick_subcommand(ctx, _HANDLERS)
-        await handler(_Call(ctx, service))
 
     @module.on(EventType.STREAM_ONLINE, EventType.STREAM_OFFLINE)
     async def stream(ctx: Context) -> None:
@@ -120,14 +118,10 @@ async def _add(call: _Call) -> None:
 
 
 async def _list(call: _Call) -> None:
-    if call.rest:
-        raise UsageError("list takes nothing after it")
+    nothing_after(call.rest, "list")
     timers = await call.service.list(call.community_id)
-    if not timers:
-        call.ctx.reply("No timers yet.")
-        return
     shown = [f"{t.name} ({_summary(t, call.entity_id)})" for t in timers]
-    call.ctx.reply(f"Timers: {joined(shown, MAX_LISTED)}")
+    reply_list(call.ctx, "Timers", shown, "No timers yet.", MAX_LISTED)
 
 
 async def _show(call: _Call) -> None:

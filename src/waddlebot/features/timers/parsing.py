@@ -1,14 +1,16 @@
 """Reading what follows ``!timer add``: the name, the minutes, an optional ``-lines=N`` (before
 the message: ahead of the name, between name and minutes, or right after the minutes) and
-the message, kept exactly as typed."""
+the message, kept exactly as typed. The minutes are a number (``15``) or any duration
+(``15m``, ``1h``; docs/commands.md, "Times and durations")."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from waddlebot.core.language import read_minutes, split_word
+
 _LINES = re.compile(r"^-lines=(.*)$", re.IGNORECASE)
-_MINUTES = re.compile(r"^(\d{1,6})(?:m|min|mins)?$", re.IGNORECASE)
 _COUNT = re.compile(r"^\d{1,7}$")
 
 
@@ -22,23 +24,6 @@ class AddTimer:
     minutes: int
     min_lines: int
     message: str
-
-
-def split_word(text: str) -> tuple[str, str]:
-    """The first word of ``text`` and the rest after the space that follows it, whose own
-    spacing is kept."""
-    parts = text.lstrip().split(maxsplit=1)
-    if not parts:
-        return "", ""
-    return parts[0], parts[1] if len(parts) > 1 else ""
-
-
-def words_after(text: str, count: int) -> str:
-    """``text`` without its first ``count`` words."""
-    rest = text
-    for _ in range(count):
-        _, rest = split_word(rest)
-    return rest.strip()
 
 
 def parse_add(text: str, prefix: str = "!") -> AddTimer:
@@ -75,10 +60,10 @@ def parse_add(text: str, prefix: str = "!") -> AddTimer:
 
 
 def _minutes(token: str) -> int:
-    match = _MINUTES.fullmatch(token)
-    if match is None:
+    minutes = read_minutes(token)
+    if minutes is None:
         raise TimerSyntaxError(f"{token!r} is not a number of minutes, e.g. 15")
-    return int(match.group(1))
+    return minutes
 
 
 def _lines(value: str) -> int:

@@ -5,6 +5,8 @@ Definitions (add, get, list, remove, enable, disable) belong to a community and 
 each timer posts in the place (entity) where it was made. Posting is :meth:`fire_due`, a job
 of the scheduler (infra/scheduler.py), which runs it in one process at a time:
 
+A claim-once job (infra/jobs.py):
+
 - due timers are the enabled ones with ``next_run_at <= now`` whose place still belongs to
   their community;
 - each run is claimed with ``UPDATE timers SET next_run_at = <next>, ... WHERE id = :id AND
@@ -33,6 +35,7 @@ from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.errors import Missing, Taken, WaddleError
 from waddlebot.core.variables import StandardVariables, VariableContext, render
 from waddlebot.features.commands.service import NAME_PATTERN
@@ -43,6 +46,7 @@ from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity
 from waddlebot.infra.directory import lock_community
+from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus, Cache
 from waddlebot.platforms import live_platforms, max_length
 
@@ -53,8 +57,6 @@ MAX_INTERVAL = 1440
 MAX_MESSAGE = 500
 MAX_TIMERS = 50  # per community
 MAX_MIN_LINES = 1000
-BATCH = 200  # due timers claimed per transaction
-MAX_BATCHES = 25  # per fire_due call; the rest wait for the next tick
 LIVE_PLATFORMS = live_platforms()  # platforms that tell us when a stream goes live
 VARIABLES = frozenset({"channel", "platform", "random", "random.pick", "time", "uptime"})
 
@@ -169,15 +171,16 @@ class _TimerVariables:
         return await self._standard.resolve(name, args)
 
 
-class TimerService:
+class TimerService(ClaimOnceJob["_Due", tuple["_Due", int]]):
     def __init__(
         self, db: Database, audit: AuditLog, cache: Cache, bus: Bus, clock: Clock | None = None
     ) -> None:
         self.db = db
         self.audit = audit
+        self._changes = audit.changes("timer")
         self.cache = cache
         self.bus = bus
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
 
     # ----- definitions --------------------------------------------------------------------
 
@@ -232,7 +235,7 @@ class TimerService:
             "min_lines": min_lines,
             "message": message,
         }
-        self._record("timer.add", actor, community_id, name, detail)
+        self._changes.record("timer.add", actor, community_id, name, detail)
         return info
 
     async def get(self, community_id: int, name: str) -> TimerInfo | None:
@@ -262,21 +265,21 @@ class TimerService:
             )
             if not result.rowcount:
                 raise UnknownTimer(name)
-        self._record("timer.remove", actor, community_id, name)
+        self._changes.record("timer.remove", actor, community_id, name)
 
     async def enable(self, community_id: int, name: str, *, actor: str = "") -> bool:
         """Switch a timer on; its next run is one interval from now, and chat lines count
         from now. False when it was on already."""
         changed = await self._set_enabled(community_id, name, True)
         if changed:
-            self._record("timer.enable", actor, community_id, name)
+            self._changes.record("timer.enable", actor, community_id, name)
         return changed
 
     async def disable(self, community_id: int, name: str, *, actor: str = "") -> bool:
         """Switch a timer off (it stays defined). False when it was off already."""
         changed = await self._set_enabled(community_id, name, False)
         if changed:
-            self._record("timer.disable", actor, community_id, name)
+            self._changes.record("timer.disable", actor, community_id, name)
         return changed
 
     async def _set_enabled(self, community_id: int, name: str, enabled: bool) -> bool:
@@ -295,23 +298,6 @@ class TimerService:
                 row.next_run_at = now + timedelta(minutes=row.interval_minutes)
                 row.lines_mark = (await self._line_counts([row.entity_id]))[row.entity_id]
         return True
-
-    def _record(
-        self,
-        action: str,
-        actor: str,
-        community_id: int,
-        name: str,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        self.audit.record(
-            action,
-            decision="change",
-            actor=actor,
-            target=f"timer:{name}",
-            community_id=community_id,
-            detail=detail,
-        )
 
     # ----- live state ---------------------------------------------------------------------
 
@@ -364,21 +350,8 @@ class TimerService:
 
     # ----- firing -------------------------------------------------------------------------
 
-    async def fire_due(self, now: datetime | None = None) -> int:
-        """Post every timer that is due (see the module docstring); returns how many
-        messages were posted by this call."""
-        now = now or self.clock.now()
-        posted = 0
-        for _ in range(MAX_BATCHES):
-            due = await self._due(now)
-            if due:
-                posted += await self._post(await self._claim(due, now), now)
-            if len(due) < BATCH:
-                break
-        return posted
-
-    async def _due(self, now: datetime) -> builtins.list[_Due]:
-        statement = (
+    def _due_query(self, now: datetime) -> DueQuery:
+        return (
             select(
                 Timer, Entity.platform, Entity.channel_id, StreamState.live, StreamState.changed_at
             )
@@ -389,16 +362,12 @@ class TimerService:
             .outerjoin(StreamState, StreamState.entity_id == Timer.entity_id)
             .where(Timer.enabled == true(), Timer.next_run_at <= now)
             .order_by(Timer.next_run_at, Timer.id)
-            .limit(BATCH)
         )
-        async with self.db.session() as session:
-            rows = (await session.execute(statement)).all()
-        due = []
-        for timer, platform, channel, live, since in rows:
-            reports = platform in LIVE_PLATFORMS
-            is_live = bool(live) if reports else True
-            due.append(_Due(_info(timer), platform, channel, is_live, since if live else None))
-        return due
+
+    def _due_item(self, row: DueRow) -> _Due:
+        timer, platform, channel, live, since = row
+        is_live = bool(live) if platform in LIVE_PLATFORMS else True
+        return _Due(_info(timer), platform, channel, is_live, since if live else None)
 
     async def _claim(self, due: Sequence[_Due], now: datetime) -> builtins.list[tuple[_Due, int]]:
         """Claim each run and decide whether it posts, in one transaction; returns the runs
@@ -417,7 +386,8 @@ class TimerService:
                 }
                 if posts:
                     values |= {"runs": Timer.runs + 1, "last_run_at": now}
-                run = await session.scalar(
+                run = await claim_row(
+                    session,
                     update(Timer)
                     .where(
                         Timer.id == timer.id,
@@ -425,8 +395,7 @@ class TimerService:
                         Timer.enabled == true(),
                     )
                     .values(**values)
-                    .returning(Timer.runs)
-                    .execution_options(synchronize_session=False)
+                    .returning(Timer.runs),
                 )
                 if run is None:
                     continue  # another process claimed this run, or the timer changed
@@ -442,7 +411,9 @@ class TimerService:
                     )
         return claimed
 
-    async def _post(self, claimed: Sequence[tuple[_Due, int]], now: datetime) -> int:
+    async def _messages(
+        self, claimed: Sequence[tuple[_Due, int]], now: datetime
+    ) -> builtins.list[OutboundMessage]:
         messages = []
         for item, run in claimed:
             text = await self._render(item, now)
@@ -456,7 +427,7 @@ class TimerService:
                         channel_id=item.channel,
                     )
                 )
-        return await outbox.post(self.bus, messages)
+        return messages
 
     async def _render(self, item: _Due, now: datetime) -> str:
         context = VariableContext(

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from waddlebot.core import language
 from waddlebot.core.errors import WaddleError
 from waddlebot.features.community.streams import StreamStatus
 from waddlebot.features.memories.common import NumberedService
@@ -88,11 +89,9 @@ class Call:
 
 
 def split_word(text: str) -> tuple[str, str]:
-    """The first word of ``text`` and the rest, whose own spacing is kept."""
-    parts = text.lstrip().split(maxsplit=1)
-    if not parts:
-        return "", ""
-    return parts[0], parts[1].strip() if len(parts) > 1 else ""
+    """The first word of ``text`` and the rest, trimmed, whose own spacing is kept."""
+    word, rest = language.split_word(text)
+    return word, rest.strip()
 
 
 def number_of(word: str) -> int | None:

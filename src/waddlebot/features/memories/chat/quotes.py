@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from waddlebot.core.language import unquoted
 from waddlebot.core.variables import truncate
 from waddlebot.features.memories.chat.call import (
     Call,
@@ -26,7 +27,6 @@ USAGE = (
 )
 MAX_REPLY = 500
 MORE_SHOWN = 5  # other matching numbers named after the one shown
-_QUOTE_MARKS = {'"': '"', "“": "”", "„": "“", "'": "'"}
 
 
 def shown(quote: QuoteInfo, zone: ZoneInfo) -> str:
@@ -35,14 +35,6 @@ def shown(quote: QuoteInfo, zone: ZoneInfo) -> str:
     facts = [quote.game] if quote.game else []
     facts.append(f"{quote.created_at.astimezone(zone):%Y-%m-%d}")
     return f'#{quote.number}: "{quote.text}"{speaker} ({", ".join(facts)})'
-
-
-def unquoted(text: str) -> str:
-    """The text without one pair of quotation marks around all of it (they are shown anyway)."""
-    text = text.strip()
-    if len(text) > 2 and _QUOTE_MARKS.get(text[0]) == text[-1]:
-        return text[1:-1].strip()
-    return text
 
 
 async def quote(call: Call) -> None:

@@ -1,15 +1,17 @@
 """``!remind me|here|#channel <when> <text>``, ``!remind cancel <n>``, ``!remind list`` and
 ``!reminders``. When is ``in 10m``, ``at 18:30``, ``every monday 20:00`` or ``every day 20:00``
-(see features/memories/when.py)."""
+(docs/commands.md, "Times and durations")."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from waddlebot.core.language import WEEKDAYS, span
 from waddlebot.core.variables import truncate
 from waddlebot.features.memories.chat.call import Call, guarded, split_word, the_number
+from waddlebot.features.memories.reminders import parse_when
 from waddlebot.features.memories.service import Place, ReminderInfo
-from waddlebot.features.memories.when import describe, parse_when, span
 from waddlebot.sdk import UsageError, joined
 
 USAGE = (
@@ -36,6 +38,26 @@ def when(reminder: ReminderInfo, now: datetime) -> str:
     if reminder.repeat == "once":
         described += f" (in {span(reminder.due_at - now)})"
     return described
+
+
+def describe(
+    repeat: str,
+    weekday: int | None,
+    time_of_day: str,
+    due_at: datetime,
+    zone: ZoneInfo,
+    now: datetime,
+) -> str:
+    """``every Monday at 20:00 UTC``, ``every day at ...``, ``today at 18:30 Europe/Berlin``,
+    ``tomorrow at ...``, ``on 2026-01-05 at ...``."""
+    local = due_at.astimezone(zone)
+    if repeat == "daily":
+        return f"every day at {time_of_day} {zone.key}"
+    if repeat == "weekly" and weekday is not None:
+        return f"every {WEEKDAYS[weekday].capitalize()} at {time_of_day} {zone.key}"
+    days = (local.date() - now.astimezone(zone).date()).days
+    day = {0: "today", 1: "tomorrow"}.get(days, f"on {local:%Y-%m-%d}")
+    return f"{day} at {local:%H:%M} {zone.key}"
 
 
 def where(reminder: ReminderInfo, here: str) -> str:

@@ -1,0 +1,85 @@
+"""The chat language every command shares: lengths of time, clock times, days and weekdays,
+"in 10m", "tomorrow 9am", "every friday 18:00", counts with their unit and quoted names, read
+from what people type and written back for chat. Pure: no I/O, nothing of the package but
+``core``. The grammar is described once, in docs/commands.md ("Times and durations")."""
+
+from waddlebot.core.language.durations import (
+    UNITS,
+    duration_word,
+    parse_duration,
+    read_duration,
+    read_minutes,
+    span,
+    within,
+)
+from waddlebot.core.language.errors import TimeOfDayError, WhenError
+from waddlebot.core.language.times import (
+    WEEKDAY_NUMBERS,
+    WEEKDAYS,
+    ClockTime,
+    Day,
+    ZoneOf,
+    existing,
+    format_moment,
+    parse_time_of_day,
+    read_clock,
+    read_day,
+    read_time,
+    skipped,
+    wall_clock,
+    with_half,
+)
+from waddlebot.core.language.when import (
+    EXAMPLES,
+    Repeat,
+    When,
+    due,
+    next_due,
+    read_when,
+    starts_moment,
+)
+from waddlebot.core.language.words import (
+    plural,
+    skip_words,
+    split_word,
+    unquoted,
+    words_after,
+)
+
+__all__ = [
+    "EXAMPLES",
+    "UNITS",
+    "WEEKDAYS",
+    "WEEKDAY_NUMBERS",
+    "ClockTime",
+    "Day",
+    "Repeat",
+    "TimeOfDayError",
+    "When",
+    "WhenError",
+    "ZoneOf",
+    "due",
+    "duration_word",
+    "existing",
+    "format_moment",
+    "next_due",
+    "parse_duration",
+    "parse_time_of_day",
+    "plural",
+    "read_clock",
+    "read_day",
+    "read_duration",
+    "read_minutes",
+    "read_time",
+    "read_when",
+    "skip_words",
+    "skipped",
+    "span",
+    "split_word",
+    "starts_moment",
+    "unquoted",
+    "wall_clock",
+    "with_half",
+    "within",
+    "words_after",
+]
