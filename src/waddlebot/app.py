@@ -9,12 +9,7 @@ from fastapi import FastAPI
 
 from waddlebot import __version__
 from waddlebot.features import builtin_features
-from waddlebot.platforms.console import ws as console_ws
-from waddlebot.platforms.discord import interactions as discord_interactions
-from waddlebot.platforms.slack import api as slack
-from waddlebot.platforms.slack import webhook as slack_webhook
-from waddlebot.platforms.twitch import api as twitch
-from waddlebot.platforms.twitch import webhook as twitch_webhook
+from waddlebot.platforms import BUILTINS
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
 from waddlebot.web import api, errors, health, outages, refusals
@@ -63,19 +58,14 @@ def create_app(
     app.include_router(health.router)
     if "api" in chosen:
         app.include_router(api.router)
-        app.include_router(twitch.api_router)
-        app.include_router(slack.api_router)
+        for platform in BUILTINS:
+            for router in platform.api_routes():
+                app.include_router(router)
         app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
-    if "console" in chosen:
-        app.include_router(console_ws.router)
-    if "twitch" in chosen:
-        app.include_router(twitch_webhook.router)
-        app.include_router(twitch.oauth_router)
-    if "discord" in chosen:
-        app.include_router(discord_interactions.router)
-    if "slack" in chosen:
-        app.include_router(slack_webhook.router)
-        app.include_router(slack.oauth_router)
+    for platform in BUILTINS:  # webhooks, OAuth pages, interactions, the console's socket
+        if platform.name in chosen:
+            for router in platform.routes():
+                app.include_router(router)
     for feature in builtin_features():
         for route in feature.routes_for(chosen):
             if route.on_include is not None:

@@ -17,6 +17,7 @@ from waddlebot.features.feature import Feature, Key
 from waddlebot.features.shared import DIRECTORY, FeatureServices, router_services
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
+from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
 from waddlebot.infra.db.problems import database_reached, no_tables
@@ -26,10 +27,9 @@ from waddlebot.infra.ports import Broadcast, Ports
 from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
 from waddlebot.infra.scheduler import Scheduler
 from waddlebot.infra.signing import SignatureError
-from waddlebot.platforms.console import ConsoleCollector
-from waddlebot.platforms.twitch.collector import TwitchCollector
+from waddlebot.platforms import BUILTINS, NAMES, direct_message_platforms
+from waddlebot.platforms.platform import Collector, CollectorParts, PlatformPackage
 from waddlebot.router import Router, RouterWorker
-from waddlebot.router.completion import CompletionHub
 from waddlebot.router.dead_letters import DeadLetters
 from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
 from waddlebot.router.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
@@ -39,20 +39,20 @@ from waddlebot.settings import Settings
 from waddlebot.web.access import Access
 
 if TYPE_CHECKING:
-    from waddlebot.platforms.discord.collector import DiscordCollector
-    from waddlebot.platforms.slack.collector import SlackCollector
     from waddlebot.sdk import Module
 
 T = TypeVar("T")
 
 log = structlog.get_logger("waddlebot.runtime")
 
-SERVICES = ("api", "router", "console", "twitch", "discord", "slack", "browser_source")
+SERVICES = ("api", "router", *NAMES, "browser_source")
 MODULES_FIX = "Each is package.module:attribute, importable from where waddlebot starts."
 REMOTE_MODULES_FIX = (
     "Each is name=http://host:port of a running `waddlebot serve module:...`, started first."
 )
 CLASH_FIX = "Give it a name and commands no built-in or other module has."
+
+C = TypeVar("C", bound=Collector)
 
 
 class Runtime(FeatureServices):
@@ -72,10 +72,6 @@ class Runtime(FeatureServices):
     access: Access
     scheduler: Scheduler
     router: Router
-    console: ConsoleCollector | None
-    twitch: TwitchCollector | None
-    discord: DiscordCollector | None
-    slack: SlackCollector | None
 
     def __init__(
         self, settings: Settings, services: Iterable[str] = SERVICES, *, changes_url: str = ""
@@ -89,10 +85,7 @@ class Runtime(FeatureServices):
         unknown = self.services - set(SERVICES)
         if unknown:
             raise ValueError(f"unknown services {sorted(unknown)}; choose from {SERVICES}")
-        self.console = None
-        self.twitch = None
-        self.discord = None
-        self.slack = None
+        self._collectors: dict[str, Collector] = {}
         self._provided: dict[Key[Any], Any] = {}
         self._setting_up: Feature | None = None
         self.workers: list[RouterWorker] = []
@@ -160,53 +153,7 @@ class Runtime(FeatureServices):
             # run its loop, and the one holding its lease runs the jobs
             self.scheduler.start()
             cleanup.push_async_callback(self.scheduler.stop)
-        if "console" in self.services:
-            self.console = ConsoleCollector(
-                self.ports.bus, self.completions, consumer=f"{consumer}-console"
-            )
-            await self.console.start()
-            cleanup.push_async_callback(self.console.stop)
-        if "twitch" in self.services and settings.twitch_client_id:
-            self.twitch = TwitchCollector(
-                settings,
-                ports=self.ports,
-                db=self.db,
-                community=self.community,
-                audit=self.audit,
-                streams=self.streams,
-                consumer=f"{consumer}-twitch",
-            )
-            cleanup.push_async_callback(self.twitch.stop)
-            await self.twitch.start()
-        if "discord" in self.services and settings.discord_token.get_secret_value():
-            # imported here: py-cord costs a fifth of a second to import, for nothing when
-            # Discord is not configured
-            from waddlebot.platforms.discord.collector import DiscordCollector
-
-            self.discord = DiscordCollector(
-                settings,
-                ports=self.ports,
-                consumer=f"{consumer}-discord",
-                completions=self.completions,
-                role_levels=self.community.role_levels,
-            )
-            cleanup.push_async_callback(self.discord.stop)
-            await self.discord.start()
-        if "slack" in self.services and settings.slack_configured:
-            from waddlebot.platforms.slack.collector import SlackCollector  # as for py-cord
-
-            self.slack = SlackCollector(
-                settings,
-                ports=self.ports,
-                db=self.db,
-                community=self.community,
-                audit=self.audit,
-                consumer=f"{consumer}-slack",
-                completions=self.completions,
-                feed=feed,
-            )
-            cleanup.push_async_callback(self.slack.stop)
-            await self.slack.start()
+        await self._start_collectors(consumer)
         if settings.gc_tuning:
             tune_gc()
         log.info(
@@ -215,6 +162,34 @@ class Runtime(FeatureServices):
             mode="distributed" if settings.distributed else "embedded",
             modules=[c.name for c in self.registry.clients()],
         )
+
+    async def _start_collectors(self, consumer: str) -> None:
+        """The collector of each platform served here and configured in the settings."""
+        for platform in BUILTINS:
+            if platform.name not in self.services or not platform.configured(self.settings):
+                continue
+            collector = platform.build(self._collector_parts(f"{consumer}-{platform.name}"))
+            self._collectors[platform.name] = collector
+            self._cleanup.push_async_callback(collector.stop)  # also after a failed start
+            await collector.start()
+
+    def _collector_parts(self, consumer: str) -> CollectorParts:
+        return CollectorParts(
+            settings=self.settings,
+            ports=self.ports,
+            db=self.db,
+            community=self.community,
+            audit=self.audit,
+            streams=self.streams,
+            completions=self.completions,
+            feed=self.feed,
+            consumer=consumer,
+        )
+
+    def collector(self, platform: PlatformPackage[C]) -> C | None:
+        """The platform's running collector (``runtime.collector(TWITCH)``), or None when
+        this process does not serve it or it is not configured."""
+        return cast("C | None", self._collectors.get(platform.name))
 
     async def _changes_broadcast(self) -> Broadcast:
         """The process's broadcast port, or the Redis named by ``changes_url``."""
@@ -285,14 +260,7 @@ class Runtime(FeatureServices):
 
     @property
     def direct_message_platforms(self) -> frozenset[str]:
-        dm_platforms = frozenset(self.settings.direct_message_platforms)
-        if self.settings.twitch_client_id:  # the Twitch collector whispers
-            dm_platforms |= {"twitch"}
-        if self.settings.discord_token.get_secret_value():  # the Discord one sends DMs
-            dm_platforms |= {"discord"}
-        if self.settings.slack_configured:
-            dm_platforms |= {"slack"}
-        return dm_platforms
+        return direct_message_platforms(self.settings)
 
     async def _add_configured_modules(self) -> None:
         """The operator's modules, after every built-in one: a name or command that clashes

@@ -29,7 +29,8 @@ from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database
 from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Bus, Ports
-from waddlebot.platforms.console import ConsoleSession
+from waddlebot.platforms import CONSOLE
+from waddlebot.platforms.console.collector import ConsoleSession
 from waddlebot.runtime import Runtime
 
 MOD = {"role": "moderator", "user": "mia"}
@@ -64,12 +65,13 @@ async def shown(session: ConsoleSession) -> str:
 async def test_people_going_are_reminded_in_the_channel(
     runtime: Runtime, clock: ManualClock
 ) -> None:
-    assert runtime.console is not None
+    console = runtime.collector(CONSOLE)
+    assert console is not None
     await say(runtime, '!event add "Movie night" friday 20:00 2h weekly', **MOD)
     await say(runtime, "!event join 1", user="bob")
     await say(runtime, "!event join 1", user="carol")
-    watcher = runtime.console.open("dave", "everyone", "local")
-    elsewhere = runtime.console.open("erin", "everyone", "another-channel")
+    watcher = console.open("dave", "everyone", "local")
+    elsewhere = console.open("erin", "everyone", "another-channel")
     try:
         await tick(runtime, clock, hours=7, minutes=59)  # Thursday 19:59: not quite a day ahead
         assert await texts(runtime) == []
@@ -98,8 +100,8 @@ async def test_people_going_are_reminded_in_the_channel(
         ]
         assert elsewhere.lines.empty()  # only in the channel the event was added in
     finally:
-        runtime.console.close(watcher)
-        runtime.console.close(elsewhere)
+        console.close(watcher)
+        console.close(elsewhere)
 
 
 async def test_no_one_going_no_reminder_and_missed_ones_come_once(

@@ -8,6 +8,7 @@ import asyncio
 from tests.support.harness import chat_event, drain, say
 from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_envelope, encode_envelope
+from waddlebot.platforms import CONSOLE
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -15,8 +16,9 @@ from waddlebot.settings import Settings
 async def test_a_listening_session_keeps_no_count_of_other_peoples_replies(
     runtime: Runtime,
 ) -> None:
-    assert runtime.console is not None
-    listener = runtime.console.open("lurker")
+    console = runtime.collector(CONSOLE)
+    assert console is not None
+    listener = console.open("lurker")
     try:
         for number in range(30):
             said = await say(runtime, f"!echo hi {number}", user=f"talker{number % 5}")
@@ -26,7 +28,7 @@ async def test_a_listening_session_keeps_no_count_of_other_peoples_replies(
         assert await say(runtime, "!echo and me", user="lurker") == ["and me"]
         assert listener._delivered == {}
     finally:
-        runtime.console.close(listener)
+        console.close(listener)
 
 
 async def test_a_line_said_while_the_router_is_behind_is_not_sent_and_the_person_is_told(

@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.support.harness import say, serving
 from waddlebot.cli.chat import console_ws_url
 from waddlebot.features.identity import apikeys
+from waddlebot.platforms import CONSOLE
 from waddlebot.sdk import ArgSpec, Context, Module
 from waddlebot.settings import Settings
 
@@ -82,10 +83,11 @@ async def test_a_client_that_vanishes_mid_answer_leaves_nothing_behind(
     logging.getLogger("uvicorn.error").addHandler(errors)  # after uvicorn set up its logging
     stack.callback(logging.getLogger("uvicorn.error").removeHandler, errors)
     try:
-        assert runtime.console is not None
+        console = runtime.collector(CONSOLE)
+        assert console is not None
         _, key = await apikeys.create_key(runtime.db, "chat")
         ws = await open_chat(url, key)
-        assert len(runtime.console._sessions) == 1
+        assert len(console._sessions) == 1
         for number in range(20):  # and never read a reply
             await ws.send(json.dumps({"text": f"!echo x{number}"}))
             await ws.send(json.dumps({"text": "!lines 30"}))
@@ -93,7 +95,7 @@ async def test_a_client_that_vanishes_mid_answer_leaves_nothing_behind(
         with contextlib.suppress(Exception):
             await ws.close()
 
-        assert await wait_until(lambda: not runtime.console._sessions), "session leaked"
+        assert await wait_until(lambda: not console._sessions), "session leaked"
         assert errors.messages == []  # a client leaving is not an "Exception in ASGI app"
 
         # the server still serves others (a reply to a line the vanished client sent before
@@ -104,7 +106,7 @@ async def test_a_client_that_vanishes_mid_answer_leaves_nothing_behind(
             "pong"
         ]
         await other.close()
-        assert await wait_until(lambda: not runtime.console._sessions)
+        assert await wait_until(lambda: not console._sessions)
     finally:
         # the app shuts down promptly: no handler stuck waiting for a dead client
         await asyncio.wait_for(stack.aclose(), 10)
@@ -132,7 +134,9 @@ async def test_frames_that_are_not_json_objects_get_an_error_not_a_hang_up(
         assert (await receive(ws))["text"] == "binary frames work too"
         assert (await receive(ws))["type"] == "done"
         await ws.close()
-        assert await wait_until(lambda: not runtime.console._sessions)  # type: ignore[union-attr]
+        console = runtime.collector(CONSOLE)
+        assert console is not None
+        assert await wait_until(lambda: not console._sessions)
 
 
 async def test_replies_to_the_whole_channel_reach_every_client(settings: Settings) -> None:
@@ -146,6 +150,6 @@ async def test_replies_to_the_whole_channel_reach_every_client(settings: Setting
         assert (heard["type"], heard["text"]) == ("message", "hi all")
         await talker.close()
         await listener.close()
-        console = runtime.console
+        console = runtime.collector(CONSOLE)
         assert console is not None
         assert await wait_until(lambda: not console._sessions)

@@ -17,6 +17,7 @@ from tests.fakes.discord.model import Callback, Guild, Interaction, User
 from tests.fakes.discord.wire import SEND_MESSAGES
 from tests.support.harness import make_settings, serving
 from waddlebot.infra import metrics
+from waddlebot.platforms import DISCORD
 from waddlebot.platforms.discord.interactions import PATH as INTERACTIONS
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
@@ -58,7 +59,7 @@ async def world(
             module_timeout_seconds=5.0,
         )
         async with serving(settings) as (url, runtime):
-            collector = runtime.discord
+            collector = runtime.collector(DISCORD)
             assert collector is not None
             await fake.wait_until(collector.client.is_ready, what="the collector ready")
             general = next(c for c in guild.channels.values() if c.name == "general")
@@ -101,7 +102,7 @@ async def test_a_slow_module_gets_a_deferred_response_then_a_follow_up(world: Wo
 
 async def test_a_module_slower_than_three_seconds_is_deferred_in_time(world: World) -> None:
     """With the default wait: the fake refuses a first response after Discord's 3 s."""
-    collector = world.runtime.discord
+    collector = world.runtime.collector(DISCORD)
     assert collector is not None
     collector.inline_wait = Settings.model_fields["discord_inline_wait_seconds"].default
     interaction = await world.fake.slash_command(
@@ -215,7 +216,7 @@ async def test_the_endpoint_refuses_what_discord_would_not_send(world: World) ->
 
 
 async def test_the_module_commands_become_slash_commands(world: World) -> None:
-    collector = world.runtime.discord
+    collector = world.runtime.collector(DISCORD)
     assert collector is not None
     specs = [route.spec for route in world.runtime.registry.routes()]
     made = await collector.sync_commands(specs, guild_id=world.guild.id)
@@ -237,7 +238,7 @@ async def test_a_private_answer_to_a_slash_command_is_ephemeral(world: World) ->
 
 async def test_a_private_answer_after_a_deferral_goes_by_dm(world: World) -> None:
     """A follow-up is as public as its deferral was, so a late private answer goes by DM."""
-    collector = world.runtime.discord
+    collector = world.runtime.collector(DISCORD)
     assert collector is not None
     collector.inline_wait = 0.0  # no time to answer inline
     interaction = await world.fake.slash_command("secret", channel=world.general, user=world.alice)
@@ -272,7 +273,7 @@ async def test_with_two_discord_processes_one_sends(world: World) -> None:
     settings = world.runtime.settings.model_copy(update={"router_consumer": "second"})
     second = await Runtime.start(settings, services=("discord",))
     try:
-        first_discord, second_discord = world.runtime.discord, second.discord
+        first_discord, second_discord = world.runtime.collector(DISCORD), second.collector(DISCORD)
         assert first_discord is not None and second_discord is not None
         assert (first_discord.leading, second_discord.leading) == (True, False)
         await world.fake.post_message(world.general, world.alice, "!ping")
@@ -321,7 +322,7 @@ async def test_two_shard_processes_split_the_guilds_and_both_answer(
         )
         try:
             for runtime in (first, second):
-                collector = runtime.discord
+                collector = runtime.collector(DISCORD)
                 assert collector is not None
                 await fake.wait_until(collector.client.is_ready, what="both shards ready")
             assert sorted(s.shard for s in fake.sessions) == [(0, 2), (1, 2)]

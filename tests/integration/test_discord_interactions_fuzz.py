@@ -36,6 +36,7 @@ from tests.support.webhook_fuzz import (
     unix_stamps,
     with_fields,
 )
+from waddlebot.platforms import DISCORD
 from waddlebot.platforms.discord.interactions import PATH
 from waddlebot.settings import Settings
 
@@ -68,7 +69,7 @@ async def discord(settings: Settings) -> AsyncIterator[Discord]:
             discord_inline_wait_seconds=0,  # no router here: every command is deferred
         )
         async with serve(chosen, ["discord"]) as served:
-            collector = served.runtime.discord
+            collector = served.runtime.collector(DISCORD)
             assert collector is not None
             await fake.wait_until(collector.client.is_ready, what="the collector ready")
             yield Discord(fake, served, guild)

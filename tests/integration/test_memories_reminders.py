@@ -34,7 +34,8 @@ from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import Community, Entity
 from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Bus, Ports
-from waddlebot.platforms.console import ConsoleSession
+from waddlebot.platforms import CONSOLE
+from waddlebot.platforms.console.collector import ConsoleSession
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -221,14 +222,15 @@ async def test_reminder_mistakes_and_refusals_are_clear(
 async def test_reminders_are_delivered_privately_or_in_their_place(
     runtime: Runtime, clock: ManualClock
 ) -> None:
-    assert runtime.console is not None
+    console = runtime.collector(CONSOLE)
+    assert console is not None
     await add_place(runtime, await community_of(runtime), "studio")
     await say(runtime, "!remind me in 10m check the oven")  # alice
     await say(runtime, "!remind here in 15m raid soon", **MOD)
     await say(runtime, "!remind #studio in 15m lights on", **MOD)
-    alice = runtime.console.open("alice", "everyone", "another-channel")
-    bob = runtime.console.open("bob", "everyone", "local")
-    studio = runtime.console.open("sam", "everyone", "studio")
+    alice = console.open("alice", "everyone", "another-channel")
+    bob = console.open("bob", "everyone", "local")
+    studio = console.open("sam", "everyone", "studio")
     try:
         await tick(runtime, clock, minutes=9)
         assert await posted(runtime.ports.bus) == []
@@ -252,7 +254,7 @@ async def test_reminders_are_delivered_privately_or_in_their_place(
         ]
     finally:
         for session in (alice, bob, studio):
-            runtime.console.close(session)
+            console.close(session)
 
 
 async def test_recurring_reminders_move_on_in_the_communitys_time_zone(

@@ -16,6 +16,7 @@ from waddlebot.core.permissions import PlatformRole
 from waddlebot.infra import keys, overlay_keys
 from waddlebot.infra.codec import Envelope, decode_outbound, encode_envelope
 from waddlebot.infra.factory import build_ports
+from waddlebot.platforms import CONSOLE
 from waddlebot.router import RouterWorker
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
@@ -120,15 +121,16 @@ async def test_community_role_raises_the_level(runtime: Runtime) -> None:
 
 
 async def test_private_replies_reach_only_the_caller(runtime: Runtime) -> None:
-    assert runtime.console is not None
-    bystander = runtime.console.open("bob", "everyone", "local")
+    console = runtime.collector(CONSOLE)
+    assert console is not None
+    bystander = console.open("bob", "everyone", "local")
     try:
         assert await say(runtime, "!secret") == ["(private) psst"]
         assert bystander.lines.empty()
         assert await say(runtime, "!ping") == ["pong"]
         assert not bystander.lines.empty()  # channel replies are seen by everyone present
     finally:
-        runtime.console.close(bystander)
+        console.close(bystander)
 
 
 async def test_user_rate_limit_warns_once_per_window(settings, mode) -> None:  # type: ignore[no-untyped-def]
@@ -156,9 +158,10 @@ async def test_concurrent_commands_never_exceed_the_rate_limit(settings) -> None
     limited = settings.model_copy(update={"rate_user_per_30s": 5})
     rt = await Runtime.start(limited)
     try:
-        assert rt.console is not None
-        session = rt.console.open("burst", "everyone", "local")
-        await asyncio.gather(*(rt.console.send(session, f"!echo n{i}") for i in range(40)))
+        console = rt.collector(CONSOLE)
+        assert console is not None
+        session = console.open("burst", "everyone", "local")
+        await asyncio.gather(*(console.send(session, f"!echo n{i}") for i in range(40)))
         lines = []
         while not session.lines.empty():
             lines.append(session.lines.get_nowait().text)

@@ -31,7 +31,8 @@ from waddlebot.infra.codec import Envelope
 from waddlebot.infra.db import Database
 from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Bus, Ports
-from waddlebot.platforms.console import ConsoleSession
+from waddlebot.platforms import CONSOLE
+from waddlebot.platforms.console.collector import ConsoleSession
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
 
@@ -159,11 +160,12 @@ async def test_at_most_50_timers_per_community(runtime: Runtime, clock: ManualCl
 
 
 async def test_a_console_timer_posts_every_interval(runtime: Runtime, clock: ManualClock) -> None:
-    assert runtime.console is not None
+    console = runtime.collector(CONSOLE)
+    assert console is not None
     await say(runtime, "!timer add hello 5 Hello $(channel) on $(platform) at $(time)!", **MOD)
     await say(runtime, "!timer add odd 5 $(user) stays $(nosuch) $(random 7-7)", **MOD)
-    watcher = runtime.console.open("bob", "everyone", "local")
-    elsewhere = runtime.console.open("carol", "everyone", "another-channel")
+    watcher = console.open("bob", "everyone", "local")
+    elsewhere = console.open("carol", "everyone", "another-channel")
     try:
         await tick(runtime, clock, minutes=4)
         assert await posted(runtime.ports.bus, "console") == []
@@ -199,8 +201,8 @@ async def test_a_console_timer_posts_every_interval(runtime: Runtime, clock: Man
         assert await texts(runtime, "console") == ["$(user) stays $(nosuch) 7"]
         assert elsewhere.lines.empty()  # a timer posts only in its own place
     finally:
-        runtime.console.close(watcher)
-        runtime.console.close(elsewhere)
+        console.close(watcher)
+        console.close(elsewhere)
 
 
 def stream_event(kind: EventType, at: datetime) -> Event:

@@ -21,6 +21,7 @@ from waddlebot.core.events import EventType
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_envelope, encode_envelope
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms import TWITCH
 from waddlebot.runtime import Runtime
 
 SECRET = "s3cret-for-eventsub-tests"
@@ -41,10 +42,9 @@ class World:
         return f"{self.url}/collectors/twitch/eventsub"
 
     def link(self, purpose: str, community: int | None = None) -> str:
-        assert self.runtime.twitch is not None
-        return self.runtime.twitch.connect.ticket_url(
-            purpose=purpose, community_id=community, actor="test"
-        )
+        twitch = self.runtime.collector(TWITCH)
+        assert twitch is not None
+        return twitch.connect.ticket_url(purpose=purpose, community_id=community, actor="test")
 
     async def connect(
         self, user_id: str, *, community: int | None = None, purpose: str = ""
@@ -117,7 +117,7 @@ async def _connected(world: World) -> None:
     community = await world.runtime.directory.resolve_entity(f"twitch:{STREAMER}", "twitch")
     page = await world.connect(STREAMER, community=community.community_id)
     assert page.status_code == 200 and "is connected (broadcaster)" in page.text
-    twitch = world.runtime.twitch
+    twitch = world.runtime.collector(TWITCH)
     assert twitch is not None
     if twitch.transport == "webhook":
         report = await twitch.sync_subscriptions()
@@ -274,8 +274,9 @@ async def test_sync_replaces_revoked_subscriptions(world: World) -> None:
     await _connected(world)
     (raids,) = world.twitch.subscriptions(type_="channel.raid")
     await world.twitch.revoke_subscription(raids.id, "authorization_revoked")
-    assert world.runtime.twitch is not None
-    report = await world.runtime.twitch.sync_subscriptions()
+    twitch = world.runtime.collector(TWITCH)
+    assert twitch is not None
+    report = await twitch.sync_subscriptions()
     assert report.removed == ["channel.raid (authorization_revoked)"]
     assert report.created == ["channel.raid"] and not report.failed
     await until(
@@ -287,7 +288,7 @@ async def test_the_streamers_own_account_can_be_the_bot(world: World) -> None:
     community = await world.runtime.directory.resolve_entity(f"twitch:{STREAMER}", "twitch")
     page = await world.connect(STREAMER, community=community.community_id, purpose="both")
     assert page.status_code == 200 and "is connected (both)" in page.text
-    twitch = world.runtime.twitch
+    twitch = world.runtime.collector(TWITCH)
     assert twitch is not None and twitch.bot_user_id == STREAMER
     if twitch.transport == "webhook":
         assert not (await twitch.sync_subscriptions()).failed
@@ -312,7 +313,7 @@ async def test_two_twitch_processes_answer_once_and_take_over(world: World) -> N
     settings = world.runtime.settings.model_copy(update={"router_consumer": "second"})
     second = await Runtime.start(settings, services=("twitch",))
     try:
-        first_twitch, second_twitch = world.runtime.twitch, second.twitch
+        first_twitch, second_twitch = world.runtime.collector(TWITCH), second.collector(TWITCH)
         assert first_twitch is not None and second_twitch is not None
         assert (first_twitch.leading, second_twitch.leading) == (True, False)
         assert second_twitch.bot_user_id == BOT  # read from the database, not passed along
@@ -348,7 +349,7 @@ async def test_a_process_without_a_bot_account_says_so_once(world: World) -> Non
     with capture_logs() as logs:
         second = await Runtime.start(settings, services=("twitch",))
         try:
-            twitch = second.twitch
+            twitch = second.collector(TWITCH)
             assert twitch is not None and not twitch.leading
             for _ in range(3):
                 await twitch.try_lead()  # follows: reads the bot account again
@@ -365,7 +366,7 @@ async def test_a_stream_live_before_it_was_connected_is_found_live(world: World)
     leader's poll of Helix finds it, for timers and $(uptime) / $(game) alike."""
     await world.twitch.go_live(STREAMER, game_name="Celeste", emit=False)
     await _connected(world)
-    twitch = world.runtime.twitch
+    twitch = world.runtime.collector(TWITCH)
     assert twitch is not None
     await twitch.poll_streams()
     place = f"twitch:{STREAMER}"

@@ -37,6 +37,7 @@ from tests.support.webhook_fuzz import (
     with_fields,
 )
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms import TWITCH
 from waddlebot.platforms.twitch.auth import Grant, Validation
 from waddlebot.platforms.twitch.tokens import SCOPES
 from waddlebot.platforms.twitch.translate import TRANSLATORS
@@ -72,7 +73,7 @@ async def twitch(settings: Settings) -> AsyncIterator[Twitch]:
             twitch_auth_url=fake.auth_url,
         )
         async with serve(chosen, ["twitch"]) as served:
-            collector = served.runtime.twitch
+            collector = served.runtime.collector(TWITCH)
             assert collector is not None
             # a bot account, so the bot's own lines echoed back are exercised too
             grant = Grant("access", "refresh", 14_400, SCOPES["bot"])

@@ -13,7 +13,8 @@ import uvicorn
 from waddlebot.app import create_app
 from waddlebot.core.events import Author, Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
-from waddlebot.platforms.console import ConsoleSession
+from waddlebot.platforms import CONSOLE
+from waddlebot.platforms.console.collector import ConsoleSession
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 from waddlebot.web.server import server_config
@@ -48,13 +49,14 @@ async def say(
     channel: str = "local",
 ) -> list[str]:
     """Type a line in the console as ``user``; return what the bot showed that user."""
-    assert runtime.console is not None
-    session = runtime.console.open(user, role, channel)
+    console = runtime.collector(CONSOLE)
+    assert console is not None
+    session = console.open(user, role, channel)
     try:
-        await runtime.console.send(session, text)
+        await console.send(session, text)
         return drain(session)
     finally:
-        runtime.console.close(session)
+        console.close(session)
 
 
 def drain(session: ConsoleSession) -> list[str]:

@@ -52,8 +52,7 @@ KNOWN_CYCLE_EDGES: dict[Edge, str] = {
 }
 
 # the same between features (a feature builds on another's service, never in a circle)
-KNOWN_FEATURE_CYCLE_EDGES: dict[Edge, str] = {
-}
+KNOWN_FEATURE_CYCLE_EDGES: dict[Edge, str] = {}
 
 
 @dataclass(frozen=True, slots=True)

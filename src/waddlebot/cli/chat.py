@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from waddlebot.platforms.console import ConsoleLine
+from waddlebot.platforms.console.collector import ConsoleLine
 from waddlebot.settings import Settings
 
 _T = TypeVar("_T")
@@ -94,6 +94,7 @@ class _Keyboard:
 
 
 async def chat_local(settings: Settings, user: str, role: str, channel: str) -> None:
+    from waddlebot.platforms import CONSOLE
     from waddlebot.runtime import Runtime
 
     interactive = sys.stdin.isatty()
@@ -102,7 +103,7 @@ async def chat_local(settings: Settings, user: str, role: str, channel: str) -> 
     # so are changes (an alias defined here is known to the deployment at once, and back)
     own = settings.model_copy(update={"redis_url": ""})
     runtime = await Runtime.start(own, {"router", "console"}, changes_url=settings.redis_url)
-    console = runtime.console
+    console = runtime.collector(CONSOLE)
     assert console is not None
     session = console.open(user, role, channel)
     screen = _Screen(interactive, user)

@@ -14,9 +14,7 @@ import typer
 
 from waddlebot.cli.events import events_app
 from waddlebot.core.errors import ConfigurationError
-from waddlebot.platforms.discord.cli import discord_app
-from waddlebot.platforms.slack.cli import slack_app
-from waddlebot.platforms.twitch.cli import twitch_app
+from waddlebot.platforms import BUILTINS, NAMES
 from waddlebot.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -28,9 +26,9 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Service API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="apikey")
-app.add_typer(twitch_app, name="twitch")
-app.add_typer(discord_app, name="discord")
-app.add_typer(slack_app, name="slack")
+for platform in BUILTINS:  # waddlebot twitch|discord|slack ...
+    if platform.cli is not None:
+        app.add_typer(platform.cli(), name=platform.name)
 app.add_typer(events_app, name="events")
 
 
@@ -98,9 +96,7 @@ def up(
 def serve(
     service: Annotated[
         str,
-        typer.Argument(
-            help="api, router, console, twitch, discord, slack, browser_source or module:<name>"
-        ),
+        typer.Argument(help=f"api, router, {', '.join(NAMES)}, browser_source or module:<name>"),
     ],
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

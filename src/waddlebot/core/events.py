@@ -10,7 +10,7 @@ import os
 import random
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,8 +18,12 @@ from waddlebot.core.permissions import PlatformRole
 
 EVENT_SCHEMA_VERSION: Literal[1] = 1
 
+# The platform registry (waddlebot.platforms) is the source of truth, but core imports
+# nothing of the package: the names are restated here as a Literal, which mypy checks and the
+# exported event schema lists as an enum, and tests/unit/test_platform_registry.py keeps the
+# two equal (a plain str checked against the registry would lose both).
 Platform = Literal["console", "twitch", "discord", "slack"]
-PLATFORMS: tuple[str, ...] = ("console", "twitch", "discord", "slack")
+PLATFORMS: tuple[str, ...] = get_args(Platform)
 
 
 class EventType(StrEnum):

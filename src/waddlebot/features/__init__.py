@@ -12,12 +12,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from functools import cache
-from typing import Any
-
-from sqlalchemy import MetaData
-from sqlalchemy.orm import InstrumentedAttribute
+from typing import TYPE_CHECKING, Any
 
 from waddlebot.features.feature import Feature, PersonMerge
+
+if TYPE_CHECKING:  # only named here: reading the settings imports this package, keep it light
+    from sqlalchemy import MetaData
+    from sqlalchemy.orm import InstrumentedAttribute
 
 BUILTINS: tuple[str, ...] = (
     "core",

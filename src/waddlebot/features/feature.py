@@ -18,13 +18,13 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import InstrumentedAttribute
 
+    from waddlebot.core.settings import CoreSettings
     from waddlebot.infra.audit import AuditLog
     from waddlebot.infra.changes import ChangeFeed
     from waddlebot.infra.db.engine import Database
     from waddlebot.infra.ports import Ports
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.sdk import Module
-    from waddlebot.settings import Settings
 
 T = TypeVar("T")
 
@@ -63,7 +63,9 @@ class Host(Provider, Protocol):
     features provided before it, and the places its module and clean-up go."""
 
     @property
-    def settings(self) -> Settings: ...
+    def settings(self) -> CoreSettings:
+        """A feature reads its own section with ``settings.section(OverlaySettings)``."""
+
     @property
     def services(self) -> frozenset[str]:
         """The services this process runs (``api``, ``router``, ``browser_source``, …)."""

@@ -14,14 +14,6 @@ from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import encode_outbound
 from waddlebot.infra.ports import Bus
 
-PLATFORM_LENGTHS = {"twitch": 500, "discord": 2000, "slack": 4000, "console": 500}
-DEFAULT_LENGTH = 500
-
-
-def max_length(platform: str) -> int:
-    """The longest message the platform takes."""
-    return PLATFORM_LENGTHS.get(platform, DEFAULT_LENGTH)
-
 
 def message(
     outbound_id: str,

@@ -19,7 +19,7 @@ import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from waddlebot.core.errors import ConfigurationError
-from waddlebot.settings import Settings
+from waddlebot.core.settings import CoreSettings
 
 KEY_FILE = "secret-key"
 
@@ -73,7 +73,7 @@ class SecretBox:
         return payload
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SecretBox:
+    def from_settings(cls, settings: CoreSettings) -> SecretBox:
         keys = [key.get_secret_value() for key in settings.secret_keys]
         if keys:
             return cls(keys)

@@ -1,1 +1,65 @@
-"""Collectors: everything platform-specific (in: verify, dedupe, translate; out: send)."""
+"""The platforms WaddleBot talks to, one package each (``platforms/<name>/``), and the registry
+of them: the one list the runtime, the app, the CLI, the scheduled jobs, the timers and the
+identity help read. Adding a platform: docs/contributing.md, "Add a platform".
+
+Shared parts of the collectors live beside the packages (answering.py, reply_stream.py, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from waddlebot.platforms.console import CONSOLE
+from waddlebot.platforms.discord import DISCORD
+from waddlebot.platforms.platform import DirectMessages, PlatformInfo, PlatformPackage
+from waddlebot.platforms.slack import SLACK
+from waddlebot.platforms.twitch import TWITCH
+
+if TYPE_CHECKING:
+    from waddlebot.core.settings import CoreSettings
+
+BUILTINS: tuple[PlatformPackage[Any], ...] = (CONSOLE, TWITCH, DISCORD, SLACK)
+NAMES: tuple[str, ...] = tuple(platform.name for platform in BUILTINS)
+DEFAULT_LENGTH = 500  # for a platform none of these is (an event of a newer version)
+
+_BY_NAME = {platform.name: platform for platform in BUILTINS}
+
+
+def info(name: str) -> PlatformInfo:
+    return _BY_NAME[name].info
+
+
+def max_length(name: str) -> int:
+    """The longest message the platform takes."""
+    found = _BY_NAME.get(name)
+    return found.info.max_length if found is not None else DEFAULT_LENGTH
+
+
+def live_platforms() -> frozenset[str]:
+    """Platforms whose places are live only while they stream (elsewhere: always)."""
+    return frozenset(platform.name for platform in BUILTINS if platform.info.reports_live)
+
+
+def direct_message_platforms(settings: CoreSettings) -> frozenset[str]:
+    """Platforms whose collectors deliver private messages (verification codes) here."""
+    listed = frozenset(settings.direct_message_platforms)
+    return listed | {
+        platform.name
+        for platform in BUILTINS
+        if platform.info.direct_messages is DirectMessages.WHEN_CONFIGURED
+        and platform.configured(settings)
+    }
+
+
+__all__ = [
+    "BUILTINS",
+    "CONSOLE",
+    "DISCORD",
+    "NAMES",
+    "SLACK",
+    "TWITCH",
+    "direct_message_platforms",
+    "info",
+    "live_platforms",
+    "max_length",
+]

@@ -21,8 +21,8 @@ from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import encode_envelope
+from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.ports import Backlogged, Bus, Cache
-from waddlebot.router.completion import CompletionHub
 
 PENDING, INLINE, DEFERRED = "pending", "inline", "deferred"
 Inline = Callable[[list[dict[str, Any]]], dict[str, Any] | None]

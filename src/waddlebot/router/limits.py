@@ -11,15 +11,15 @@ import math
 from waddlebot.core.contract import Caller
 from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.permissions import Level
+from waddlebot.core.settings import CoreSettings
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.ports import Cache, Limit, RateLimiter
-from waddlebot.settings import Settings
 
 WINDOW_SECONDS = 30
 
 
 class RateLimitPolicy:
-    def __init__(self, limiter: RateLimiter, cache: Cache, settings: Settings) -> None:
+    def __init__(self, limiter: RateLimiter, cache: Cache, settings: CoreSettings) -> None:
         self._limiter = limiter
         self._cache = cache
         self._entity = Limit(settings.rate_entity_per_30s, WINDOW_SECONDS)

@@ -36,6 +36,7 @@ from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.parser import ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
+from waddlebot.core.settings import CoreSettings
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
@@ -45,7 +46,6 @@ from waddlebot.infra.ports import Ports
 from waddlebot.router.limits import RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
 from waddlebot.router.overlays import OverlayPublisher, Prepared, TickerReply
-from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.router")
 
@@ -176,7 +176,7 @@ class Router:
         directory: Directory,
         registry: ModuleRegistry,
         audit: AuditLog,
-        settings: Settings,
+        settings: CoreSettings,
         grants: LevelGrants | None = None,
         aliases: AliasIndex | None = None,
         overlays: OverlayPublisher | None = None,

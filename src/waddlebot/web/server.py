@@ -27,7 +27,7 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from waddlebot.settings import Settings
+from waddlebot.core.settings import CoreSettings, ProcessSettings
 
 
 class HeaderLimits:
@@ -75,7 +75,7 @@ class HeaderLimits:
         return target + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
 
 
-def server_config(settings: Settings, app: Any, *, host: str, port: int) -> uvicorn.Config:
+def server_config(settings: CoreSettings, app: Any, *, host: str, port: int) -> uvicorn.Config:
     """The uvicorn configuration of one process serving ``app`` (an ASGI app)."""
     return uvicorn.Config(
         HeaderLimits(
@@ -87,7 +87,7 @@ def server_config(settings: Settings, app: Any, *, host: str, port: int) -> uvic
         port=port,
         http="h11",
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
-        log_level=settings.log_level.lower(),
+        log_level=settings.section(ProcessSettings).log_level.lower(),
         access_log=False,
         lifespan="on",
         log_config=None,  # keep the structured logging configured by the command

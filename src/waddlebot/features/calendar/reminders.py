@@ -43,6 +43,7 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity
 from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus
+from waddlebot.platforms import max_length
 
 log = structlog.get_logger(__name__)
 
@@ -159,7 +160,7 @@ class ReminderJob(ClaimOnceJob["_Due", "_Claimed"]):
                 outbox.message(
                     f"event:{due.event_id}:{int(due.seen.timestamp())}",
                     due.platform,
-                    truncate(text, outbox.max_length(due.platform)),
+                    truncate(text, max_length(due.platform)),
                     entity_id=due.entity_id,
                     channel_id=due.channel,
                 )

@@ -3,13 +3,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import cast
 
-from waddlebot.core.events import PLATFORMS, Platform
+from waddlebot.core.events import Platform
 from waddlebot.features.identity.service import (
     IdentityError,
     IdentityInfo,
     IdentityService,
     PendingLink,
 )
+from waddlebot.platforms import NAMES
 from waddlebot.sdk import ArgSpec, Context, Module, UsageError
 
 LINK_USAGE = (
@@ -49,7 +50,7 @@ def build_identity_module(
         description="Links your accounts on several platforms into one",
         args=(
             ArgSpec(name="action", description="link, resend or unlink", required=True),
-            ArgSpec(name="platform", description="twitch, discord, slack or console"),
+            ArgSpec(name="platform", description=", ".join(NAMES)),
             ArgSpec(name="username", description="your name on that platform"),
         ),
     )
@@ -73,8 +74,8 @@ def build_identity_module(
         if len(ctx.args) != 3:
             raise UsageError("name the platform and your username there")
         platform, name = ctx.args[1].lower(), ctx.args[2]
-        if platform not in PLATFORMS:
-            raise UsageError(f"the platform is one of {', '.join(PLATFORMS)}")
+        if platform not in NAMES:
+            raise UsageError(f"the platform is one of {', '.join(NAMES)}")
         if platform == ctx.request.platform:
             raise IdentityError(f"you are on {platform} already; run this on another platform")
         if platform not in direct_message_platforms:

@@ -7,6 +7,7 @@ from waddlebot.features.feature import Feature, Host, Route
 from waddlebot.features.overlay import web
 from waddlebot.features.overlay.hub import OverlayHub
 from waddlebot.features.overlay.module import build_overlay_module
+from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.features.overlay.tokens import OverlayTokens, public_base_url
 from waddlebot.features.shared import OVERLAY_HUB, OVERLAY_TOKENS, OVERLAYS
 from waddlebot.infra.secretbox import SecretBox
@@ -15,13 +16,14 @@ from waddlebot.router.overlays import OverlayPublisher
 
 async def setup(host: Host) -> None:
     settings, ports = host.settings, host.ports
+    own = settings.section(OverlaySettings)
     overlays = host.provide(
         OVERLAYS,
         OverlayPublisher(
             ports.cache,
             ports.broadcast,
-            max_bytes=settings.overlay_max_message_bytes,
-            ticker_per_minute=settings.overlay_ticker_per_minute,
+            max_bytes=own.overlay_max_message_bytes,
+            ticker_per_minute=own.overlay_ticker_per_minute,
         ),
     )
     tokens = host.provide(
@@ -30,7 +32,7 @@ async def setup(host: Host) -> None:
     )
     module = build_overlay_module(
         tokens,
-        base_url=public_base_url(settings.overlay_public_url, settings.host, settings.port),
+        base_url=public_base_url(own.overlay_public_url, settings.host, settings.port),
         direct_message_platforms=host.direct_message_platforms,
     )
     host.add_module(module)
@@ -39,9 +41,9 @@ async def setup(host: Host) -> None:
         hub = OverlayHub(
             ports.broadcast,
             ports.cache,
-            max_connections=settings.overlay_max_connections,
-            queue_size=settings.overlay_send_queue,
-            heartbeat=settings.overlay_heartbeat_seconds,
+            max_connections=own.overlay_max_connections,
+            queue_size=own.overlay_send_queue,
+            heartbeat=own.overlay_heartbeat_seconds,
         )
         await hub.start()
         host.on_stop(hub.stop)
@@ -52,4 +54,5 @@ FEATURE = Feature(
     "overlay",
     setup,
     routes=(Route(web.router, "browser_source", on_include=web.hide_tokens_in_logs),),
+    settings=OverlaySettings,
 )

@@ -49,6 +49,7 @@ from waddlebot.infra.db.records import record_of
 from waddlebot.infra.directory import lock_community
 from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
 from waddlebot.infra.ports import Bus, Cache
+from waddlebot.platforms import live_platforms, max_length
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +58,7 @@ MAX_INTERVAL = 1440
 MAX_MESSAGE = 500
 MAX_TIMERS = 50  # per community
 MAX_MIN_LINES = 1000
-LIVE_PLATFORMS = frozenset({"twitch"})  # platforms that tell us when a stream goes live
+LIVE_PLATFORMS = live_platforms()  # platforms that tell us when a stream goes live
 VARIABLES = frozenset({"channel", "platform", "random", "random.pick", "time", "uptime"})
 
 
@@ -423,7 +424,7 @@ class TimerService(ClaimOnceJob["_Due", tuple["_Due", int]]):
             clock=_At(now),
             live_since=item.live_since,
         )
-        length = outbox.max_length(item.platform)
+        length = max_length(item.platform)
         return await render(item.timer.message, _TimerVariables(context), max_length=length)
 
     async def _line_counts(self, entity_ids: Collection[str]) -> dict[str, int]:

@@ -18,10 +18,10 @@ from waddlebot.core.events import Author, Event, EventType, new_id
 from waddlebot.core.permissions import Level, PlatformRole
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_outbound
+from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.ports import Backlogged, Bus
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.answering import publish_event
-from waddlebot.router.completion import CompletionHub
 
 log = structlog.get_logger("waddlebot.console")
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import structlog
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 
+from waddlebot.platforms import CONSOLE
 from waddlebot.platforms.console.collector import ROLES, ConsoleSession
 from waddlebot.runtime import Runtime
 from waddlebot.web.deps import websocket_api_key
@@ -47,12 +48,12 @@ async def console_socket(
     if await websocket_api_key(websocket) is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="API key required")
         return
-    if role not in ROLES or runtime.console is None:
+    console = runtime.collector(CONSOLE)
+    if role not in ROLES or console is None:
         reason = f"role must be one of {', '.join(ROLES)}" if role not in ROLES else "no console"
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
         return
     await websocket.accept()
-    console = runtime.console
     session = console.open(user, role, channel)
     forward = asyncio.create_task(_forward(websocket, session))
     try:

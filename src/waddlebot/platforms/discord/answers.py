@@ -10,11 +10,12 @@ from typing import Any
 from waddlebot.core.contract import Visibility
 from waddlebot.infra.ports import Cache
 from waddlebot.platforms.answering import AnswerStates, answers_to
+from waddlebot.platforms.discord import DISCORD
 
 CHANNEL_MESSAGE, DEFERRED_MESSAGE = 4, 5  # interaction callback types
 EPHEMERAL = 1 << 6  # message flag: only the person who ran the command sees it
 TOKEN_TTL = 15 * 60  # an interaction token works this long
-MAX_LENGTH = 2000
+MAX_LENGTH = DISCORD.info.max_length
 NOTHING_TO_SAY = "Done."  # a command that answered nothing still gets an answer
 # nobody is pinged because of what a user typed (`!echo <@id>`, a quote): no @everyone, no
 # role, no user; only the person a reply answers (py-cord types it as a TypedDict)

@@ -21,7 +21,9 @@ import structlog
 
 from waddlebot.core.events import Event
 from waddlebot.core.manifest import CommandSpec
+from waddlebot.core.settings import CoreSettings
 from waddlebot.infra import metrics
+from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
@@ -29,6 +31,7 @@ from waddlebot.platforms.answering import answer_in_time, publish_event
 from waddlebot.platforms.discord.answers import DEFER, inline_response, interaction_states
 from waddlebot.platforms.discord.commands import CommandSet, application_commands
 from waddlebot.platforms.discord.outbound import DiscordOutbound
+from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.discord.signature import InteractionVerifier
 from waddlebot.platforms.discord.translate import (
     GuildFacts,
@@ -39,8 +42,6 @@ from waddlebot.platforms.discord.translate import (
     reaction_add,
     slash_command,
 )
-from waddlebot.router.completion import CompletionHub
-from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.discord")
 
@@ -50,7 +51,7 @@ RoleLevels = Callable[[str], Awaitable[Mapping[str, int]]]
 """The levels a server's roles give (``discord:<guild>`` -> role id -> level)."""
 
 
-def intents_for(settings: Settings) -> discord.Intents:
+def intents_for(settings: DiscordSettings) -> discord.Intents:
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
@@ -82,32 +83,30 @@ class _Gateway(discord.Client):
 class DiscordCollector:
     def __init__(
         self,
-        settings: Settings,
+        settings: CoreSettings,
         *,
         ports: Ports,
         consumer: str,
         completions: CompletionHub | None = None,
         role_levels: RoleLevels | None = None,
     ) -> None:
+        own = self._own = settings.section(DiscordSettings)
         self._role_levels = role_levels
         self._completions = completions
-        self.inline_wait = settings.discord_inline_wait_seconds
+        self.inline_wait = own.discord_inline_wait_seconds
         self.states = interaction_states(ports.cache)
-        self._settings = settings
         self._ports = ports
         self.verifier = (
-            InteractionVerifier(settings.discord_public_key)
-            if settings.discord_public_key
-            else None
+            InteractionVerifier(own.discord_public_key) if own.discord_public_key else None
         )
-        if settings.discord_api_url:  # a proxy, or the fake Discord of the tests
-            discord.http.Route.API_BASE_URL = settings.discord_api_url.rstrip("/")
+        if own.discord_api_url:  # a proxy, or the fake Discord of the tests
+            discord.http.Route.API_BASE_URL = own.discord_api_url.rstrip("/")
         self.client = _Gateway(
             self._on_dispatch,
-            intents=intents_for(settings),
-            shard_id=settings.discord_shard_id,
-            shard_count=settings.discord_shard_count,
-            guild_ready_timeout=settings.discord_guild_ready_timeout,
+            intents=intents_for(own),
+            shard_id=own.discord_shard_id,
+            shard_count=own.discord_shard_count,
+            guild_ready_timeout=own.discord_guild_ready_timeout,
             cache_default_sounds=False,  # soundboard sounds: nothing WaddleBot uses
         )
         self.outbound = DiscordOutbound(
@@ -115,7 +114,7 @@ class DiscordCollector:
             lambda: self.client.http,
             self.states,
             consumer=consumer,
-            settle_wait=settings.discord_inline_wait_seconds + 1.0,
+            settle_wait=own.discord_inline_wait_seconds + 1.0,
         )
         self._task: asyncio.Task[None] | None = None
         # one process sends (py-cord keeps Discord's rate limits per process); every shard
@@ -140,7 +139,7 @@ class DiscordCollector:
 
     async def _run(self) -> None:
         # logged in before leading: the sender needs py-cord's HTTP session
-        await self.client.login(self._settings.discord_token.get_secret_value())
+        await self.client.login(self._own.discord_token.get_secret_value())
         await self._leadership.start()
         await self.client.connect(reconnect=True)
 
@@ -153,7 +152,7 @@ class DiscordCollector:
 
     @property
     def _application_id(self) -> str:
-        return self._settings.discord_application_id or self.bot_user_id
+        return self._own.discord_application_id or self.bot_user_id
 
     @property
     def bot_user_id(self) -> str:
@@ -168,7 +167,7 @@ class DiscordCollector:
         made = application_commands(specs)
         http = self.client.http
         if not self.client.is_ready():  # the CLI: REST only, no gateway
-            await http.static_login(self._settings.discord_token.get_secret_value())
+            await http.static_login(self._own.discord_token.get_secret_value())
         application_id = self._application_id
         if not application_id:
             raise ValueError("set WADDLEBOT_DISCORD_APPLICATION_ID to register slash commands")

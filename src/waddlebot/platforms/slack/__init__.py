@@ -1,0 +1,66 @@
+"""The Slack platform: the Events API (webhook or Socket Mode) in, the Web API out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from waddlebot.platforms.platform import (
+    CollectorParts,
+    DirectMessages,
+    PlatformInfo,
+    PlatformPackage,
+)
+from waddlebot.platforms.slack.settings import SlackSettings
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+
+    from waddlebot.platforms.slack.collector import SlackCollector
+
+
+def _build(parts: CollectorParts) -> SlackCollector:
+    from waddlebot.platforms.slack.collector import SlackCollector  # as for py-cord
+
+    return SlackCollector(
+        parts.settings,
+        ports=parts.ports,
+        db=parts.db,
+        community=parts.community,
+        audit=parts.audit,
+        consumer=parts.consumer,
+        completions=parts.completions,
+        feed=parts.feed,
+    )
+
+
+def _routes() -> Sequence[APIRouter]:
+    from waddlebot.platforms.slack import api, webhook
+
+    return (webhook.router, api.oauth_router)
+
+
+def _api_routes() -> Sequence[APIRouter]:
+    from waddlebot.platforms.slack import api
+
+    return (api.api_router,)
+
+
+def _cli() -> typer.Typer:
+    from waddlebot.platforms.slack.cli import slack_app
+
+    return slack_app
+
+
+SLACK: PlatformPackage[SlackCollector] = PlatformPackage(
+    PlatformInfo(
+        "slack", max_length=4000, direct_messages=DirectMessages.WHEN_CONFIGURED, mention="<@{id}>"
+    ),
+    configured=lambda settings: settings.section(SlackSettings).slack_configured,
+    build=_build,
+    routes=_routes,
+    api_routes=_api_routes,
+    cli=_cli,
+    settings=SlackSettings,
+)

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from waddlebot.platforms import SLACK
 from waddlebot.platforms.oauth_pages import (
     Callback,
     ConnectOut,
@@ -29,7 +30,7 @@ api_router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
 
 
 def _connect(runtime: Runtime = Depends(get_runtime)) -> SlackConnect:
-    collector = getattr(runtime, "slack", None)
+    collector = runtime.collector(SLACK)
     if collector is None or collector.connect is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,

@@ -18,10 +18,11 @@ import structlog
 
 from waddlebot.core.contract import Visibility
 from waddlebot.core.events import Event
-from waddlebot.features.community.service import CommunityService
+from waddlebot.core.settings import CoreSettings
 from waddlebot.infra import metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
+from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.db import Database
 from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
@@ -32,14 +33,14 @@ from waddlebot.platforms.answering import (
     answers_to,
     publish_event,
 )
+from waddlebot.platforms.platform import Communities
 from waddlebot.platforms.slack import translate
 from waddlebot.platforms.slack.connect import SlackConnect
 from waddlebot.platforms.slack.outbound import MAX_LENGTH, SlackOutbound, escape
 from waddlebot.platforms.slack.people import People
+from waddlebot.platforms.slack.settings import SlackSettings
 from waddlebot.platforms.slack.socket_mode import SocketModeReceiver
 from waddlebot.platforms.slack.workspaces import Workspaces
-from waddlebot.router.completion import CompletionHub
-from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.slack")
 
@@ -52,26 +53,26 @@ NOTHING_TO_SAY = "Done."
 class SlackCollector:
     def __init__(
         self,
-        settings: Settings,
+        settings: CoreSettings,
         *,
         ports: Ports,
         db: Database,
-        community: CommunityService,
+        community: Communities,
         audit: AuditLog,
         consumer: str,
         completions: CompletionHub | None = None,
         feed: ChangeFeed | None = None,
     ) -> None:
-        self._settings = settings
+        slack = self._slack = settings.section(SlackSettings)
         self._ports = ports
         self._completions = completions
-        self.inline_wait = settings.slack_inline_wait_seconds
+        self.inline_wait = slack.slack_inline_wait_seconds
         box = SecretBox.from_settings(settings)
         self.workspaces = Workspaces(
             db,
             box,
-            api_url=settings.slack_api_url,
-            single_token=settings.slack_bot_token.get_secret_value(),
+            api_url=slack.slack_api_url,
+            single_token=slack.slack_bot_token.get_secret_value(),
             feed=feed,
         )
         self.people = People(ports.cache)
@@ -99,17 +100,17 @@ class SlackCollector:
                 community=community,
                 audit=audit,
             )
-            if settings.slack_client_id
+            if slack.slack_client_id
             else None
         )
-        app_token = settings.slack_app_token.get_secret_value()
+        app_token = slack.slack_app_token.get_secret_value()
         self.socket = (
-            SocketModeReceiver(app_token, settings.slack_api_url, self) if app_token else None
+            SocketModeReceiver(app_token, slack.slack_api_url, self) if app_token else None
         )
 
     @property
     def signing_secret(self) -> str:
-        return self._settings.slack_signing_secret.get_secret_value()
+        return self._slack.slack_signing_secret.get_secret_value()
 
     @property
     def leading(self) -> bool:

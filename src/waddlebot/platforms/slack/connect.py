@@ -13,14 +13,15 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from waddlebot.features.community.service import CommunityService
+from waddlebot.core.settings import CoreSettings
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.ports import Cache
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.oauth_tickets import ConnectError, OAuthTickets
+from waddlebot.platforms.platform import Communities
+from waddlebot.platforms.slack.settings import SlackSettings
 from waddlebot.platforms.slack.translate import PLATFORM, Person, workspace_entity
 from waddlebot.platforms.slack.workspaces import Workspaces, web_client
-from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.slack.connect")
 
@@ -42,20 +43,20 @@ BOT_SCOPES = (
 class SlackConnect:
     def __init__(
         self,
-        settings: Settings,
+        settings: CoreSettings,
         *,
         box: SecretBox,
         cache: Cache,
         workspaces: Workspaces,
-        community: CommunityService,
+        community: Communities,
         audit: AuditLog,
     ) -> None:
-        self._settings = settings
+        slack = self._slack = settings.section(SlackSettings)
         self._tickets = OAuthTickets(box, cache, "slack")
         self._workspaces = workspaces
         self._community = community
         self._audit = audit
-        public = settings.slack_public_url or f"http://{settings.host}:{settings.port}"
+        public = slack.slack_public_url or f"http://{settings.host}:{settings.port}"
         self._public = public.rstrip("/")
 
     @property
@@ -70,22 +71,22 @@ class SlackConnect:
     async def authorize_url(self, ticket: str, browser: str) -> str:
         state, _ = self._tickets.state_for(ticket, browser)
         query = {
-            "client_id": self._settings.slack_client_id,
+            "client_id": self._slack.slack_client_id,
             "scope": ",".join(BOT_SCOPES),
             "redirect_uri": self.redirect_uri,
             "state": state,
         }
-        return f"{self._settings.slack_authorize_url}?{urlencode(query)}"
+        return f"{self._slack.slack_authorize_url}?{urlencode(query)}"
 
     async def complete(self, code: str, state: str, browser: str) -> tuple[str, int]:
         """Exchange the code; returns (team id, community id)."""
         grant = await self._tickets.redeem(state, browser)
         community_id, actor = int(grant["c"]), str(grant.get("a", ""))
-        client = AsyncWebClient(base_url=self._settings.slack_api_url)
+        client = AsyncWebClient(base_url=self._slack.slack_api_url)
         try:
             answer = await client.oauth_v2_access(
-                client_id=self._settings.slack_client_id,
-                client_secret=self._settings.slack_client_secret.get_secret_value(),
+                client_id=self._slack.slack_client_id,
+                client_secret=self._slack.slack_client_secret.get_secret_value(),
                 code=code,
                 redirect_uri=self.redirect_uri,
             )
@@ -127,7 +128,7 @@ class SlackConnect:
         owners and admins may (as only a broadcaster connects a Twitch channel)."""
         user_id = str(authed.get("id") or "") if isinstance(authed, dict) else ""
         try:
-            found = await web_client(token, self._settings.slack_api_url).users_info(user=user_id)
+            found = await web_client(token, self._slack.slack_api_url).users_info(user=user_id)
         except SlackApiError as exc:
             raise ConnectError("Slack did not say who installed the app; start again") from exc
         person = Person.from_user(found["user"], team_id)

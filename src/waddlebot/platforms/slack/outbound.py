@@ -31,13 +31,14 @@ from waddlebot.infra import metrics
 from waddlebot.infra.ports import Bus
 from waddlebot.platforms.answering import INLINE, AnswerStates
 from waddlebot.platforms.reply_stream import ReplyStream
+from waddlebot.platforms.slack import SLACK
 from waddlebot.platforms.slack.workspaces import Workspace, Workspaces
 from waddlebot.platforms.split import SentParts, split_message
 
 log = structlog.get_logger("waddlebot.slack.outbound")
 
 PLATFORM = "slack"
-MAX_LENGTH = 4000
+MAX_LENGTH = SLACK.info.max_length
 MAX_CHANNELS = 10_000  # paces remembered before the idle ones are forgotten
 HINTS = {
     "not_in_channel": "invite the bot to the channel (/invite @bot)",

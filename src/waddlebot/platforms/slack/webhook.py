@@ -21,7 +21,9 @@ from fastapi.responses import JSONResponse
 from slack_sdk.signature import SignatureVerifier
 
 from waddlebot.infra.bodies import read_capped
+from waddlebot.platforms import SLACK
 from waddlebot.platforms.slack.translate import MalformedPayload
+from waddlebot.web.deps import get_runtime
 
 log = structlog.get_logger("waddlebot.slack.webhook")
 
@@ -40,7 +42,7 @@ def _refuse(status: int, reason: str) -> JSONResponse:
 
 async def _signed_body(request: Request) -> tuple[Any, bytes | JSONResponse]:
     """The collector and the request's raw body once its signature holds, else the refusal."""
-    collector = getattr(request.app.state.runtime, "slack", None)
+    collector = get_runtime(request).collector(SLACK)
     if collector is None or not collector.signing_secret:
         return None, _refuse(404, "the Slack collector does not take requests here")
     body = await read_capped(request, MAX_BODY)

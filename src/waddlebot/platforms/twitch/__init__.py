@@ -1,0 +1,68 @@
+"""The Twitch platform: EventSub in (WebSocket or webhook), Helix chat and whispers out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from waddlebot.platforms.platform import (
+    CollectorParts,
+    DirectMessages,
+    PlatformInfo,
+    PlatformPackage,
+)
+from waddlebot.platforms.twitch.settings import TwitchSettings
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+
+    from waddlebot.platforms.twitch.collector import TwitchCollector
+
+
+def _build(parts: CollectorParts) -> TwitchCollector:
+    from waddlebot.platforms.twitch.collector import TwitchCollector
+
+    return TwitchCollector(
+        parts.settings,
+        ports=parts.ports,
+        db=parts.db,
+        community=parts.community,
+        audit=parts.audit,
+        streams=parts.streams,
+        consumer=parts.consumer,
+    )
+
+
+def _routes() -> Sequence[APIRouter]:
+    from waddlebot.platforms.twitch import api, webhook
+
+    return (webhook.router, api.oauth_router)
+
+
+def _api_routes() -> Sequence[APIRouter]:
+    from waddlebot.platforms.twitch import api
+
+    return (api.api_router,)
+
+
+def _cli() -> typer.Typer:
+    from waddlebot.platforms.twitch.cli import twitch_app
+
+    return twitch_app
+
+
+TWITCH: PlatformPackage[TwitchCollector] = PlatformPackage(
+    PlatformInfo(
+        "twitch",
+        max_length=500,
+        direct_messages=DirectMessages.WHEN_CONFIGURED,  # whispers
+        reports_live=True,
+    ),
+    configured=lambda settings: settings.section(TwitchSettings).twitch_configured,
+    build=_build,
+    routes=_routes,
+    api_routes=_api_routes,
+    cli=_cli,
+    settings=TwitchSettings,
+)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from waddlebot.core.errors import NotFound
+from waddlebot.platforms import TWITCH
 from waddlebot.platforms.oauth_pages import (
     Callback,
     ConnectOut,
@@ -35,11 +36,12 @@ api_router = APIRouter(prefix="/api/v1/twitch", tags=["twitch"])
 
 
 def _collector(runtime: Runtime = Depends(get_runtime)) -> TwitchCollector:
-    if runtime.twitch is None:
+    twitch = runtime.collector(TWITCH)
+    if twitch is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "Twitch is not configured here (WADDLEBOT_TWITCH_CLIENT_ID)"
         )
-    return runtime.twitch
+    return twitch
 
 
 Collector = Annotated[TwitchCollector, Depends(_collector)]

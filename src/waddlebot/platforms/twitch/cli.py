@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from waddlebot.settings import Settings
-
 if TYPE_CHECKING:  # imported when used: `waddlebot --help` stays fast
     from waddlebot.platforms.twitch.collector import TwitchCollector
 
@@ -21,22 +19,17 @@ twitch_app.add_typer(subscriptions_app, name="subscriptions")
 T = TypeVar("T")
 
 
-def _settings() -> Settings:
-    from waddlebot.cli.main import _settings as configured
-
-    settings = configured(quiet=True)
-    if not settings.twitch_client_id:
-        typer.echo("Set WADDLEBOT_TWITCH_CLIENT_ID and WADDLEBOT_TWITCH_CLIENT_SECRET first.")
-        raise typer.Exit(2)
-    return settings
-
-
 @asynccontextmanager
-async def _collector(settings: Settings) -> AsyncIterator[TwitchCollector]:
+async def _collector() -> AsyncIterator[TwitchCollector]:
     """The collector's parts, without listening or sending anything."""
+    from waddlebot.cli.main import _settings
     from waddlebot.platforms.twitch.collector import TwitchCollector
     from waddlebot.runtime import Runtime
 
+    settings = _settings(quiet=True)
+    if not settings.twitch_client_id:
+        typer.echo("Set WADDLEBOT_TWITCH_CLIENT_ID and WADDLEBOT_TWITCH_CLIENT_SECRET first.")
+        raise typer.Exit(2)
     runtime = await Runtime.start(settings, services=())
     try:
         collector = TwitchCollector(
@@ -59,7 +52,7 @@ async def _collector(settings: Settings) -> AsyncIterator[TwitchCollector]:
 
 def _run(work: Callable[[TwitchCollector], Awaitable[T]]) -> T:
     async def go() -> T:
-        async with _collector(_settings()) as collector:
+        async with _collector() as collector:
             return await work(collector)
 
     return asyncio.run(go())

@@ -22,8 +22,7 @@ import httpx
 import structlog
 
 from waddlebot.core.clock import Clock, SystemClock
-from waddlebot.features.community.service import CommunityService
-from waddlebot.features.community.streams import StreamStatus
+from waddlebot.core.settings import CoreSettings
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community
@@ -31,12 +30,14 @@ from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
+from waddlebot.platforms.platform import Communities, Streams
 from waddlebot.platforms.twitch.auth import TwitchAuth
 from waddlebot.platforms.twitch.connect import Connected, TwitchConnect
 from waddlebot.platforms.twitch.eventsub_ws import EventSubWebSocket
 from waddlebot.platforms.twitch.helix import HelixClient, HelixError
 from waddlebot.platforms.twitch.ingest import EventSubIngest
 from waddlebot.platforms.twitch.outbound import TwitchOutbound
+from waddlebot.platforms.twitch.settings import TwitchSettings
 from waddlebot.platforms.twitch.subscriptions import (
     SubscriptionStore,
     Wanted,
@@ -55,7 +56,6 @@ from waddlebot.platforms.twitch.translate import (
 )
 from waddlebot.platforms.twitch.webhook import PATH as WEBHOOK_PATH
 from waddlebot.platforms.twitch.webhook import EventSubReceiver
-from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.twitch")
 
@@ -93,17 +93,18 @@ class _Tokens:
 class TwitchCollector:
     def __init__(
         self,
-        settings: Settings,
+        settings: CoreSettings,
         *,
         ports: Ports,
         db: Database,
-        community: CommunityService,
+        community: Communities,
         audit: AuditLog,
-        streams: StreamStatus,
+        streams: Streams,
         consumer: str,
         clock: Clock | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
+        twitch = self._twitch = settings.section(TwitchSettings)
         self._settings = settings
         self._db = db
         self._streams = streams
@@ -112,7 +113,7 @@ class TwitchCollector:
         self._clock = clock or SystemClock()
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=10.0)
-        self.transport = settings.twitch_transport
+        self.transport = twitch.twitch_transport
         self.bot_user_id = ""
         self._moderated: set[str] = set()  # channels where the bot is a moderator
         self._sockets: dict[str, tuple[EventSubWebSocket, asyncio.Task[None]]] = {}
@@ -120,9 +121,9 @@ class TwitchCollector:
         box = SecretBox.from_settings(settings)
         self.auth = TwitchAuth(
             self._http,
-            base_url=settings.twitch_auth_url,
-            client_id=settings.twitch_client_id,
-            client_secret=settings.twitch_client_secret.get_secret_value(),
+            base_url=twitch.twitch_auth_url,
+            client_id=twitch.twitch_client_id,
+            client_secret=twitch.twitch_client_secret.get_secret_value(),
             clock=self._clock,
         )
         self.tokens = TokenStore(db, box, self.auth, self._clock)
@@ -137,7 +138,7 @@ class TwitchCollector:
         self.receiver = EventSubReceiver(
             self.ingest,
             self.subscriptions,
-            settings.twitch_eventsub_secret.get_secret_value(),
+            twitch.twitch_eventsub_secret.get_secret_value(),
             self._clock,
         )
         self.connect = TwitchConnect(
@@ -151,8 +152,8 @@ class TwitchCollector:
         )
         self.helix = HelixClient(
             self._http,
-            base_url=settings.twitch_helix_url,
-            client_id=settings.twitch_client_id,
+            base_url=twitch.twitch_helix_url,
+            client_id=twitch.twitch_client_id,
             tokens=_Tokens(self.auth, self.tokens),
         )
         self.outbound: TwitchOutbound | None = None
@@ -182,7 +183,7 @@ class TwitchCollector:
     @property
     def public_url(self) -> str:
         settings = self._settings
-        return settings.twitch_public_url or f"http://{settings.host}:{settings.port}"
+        return self._twitch.twitch_public_url or f"http://{settings.host}:{settings.port}"
 
     async def community_exists(self, community_id: int) -> bool:
         async with self._db.read_session() as session:
@@ -423,7 +424,7 @@ class TwitchCollector:
             if account_id in self._sockets:
                 continue
             socket = EventSubWebSocket(
-                self._settings.twitch_eventsub_ws_url,
+                self._twitch.twitch_eventsub_ws_url,
                 on_notification=self._on_ws_notification,
                 on_revocation=self.ingest.revocation,
                 on_welcome=functools.partial(self._on_welcome, account_id),

@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 import httpx
 import structlog
 
-from waddlebot.features.community.service import CommunityService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.ports import Cache
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.oauth_tickets import ConnectError, OAuthTickets
+from waddlebot.platforms.platform import Communities
 from waddlebot.platforms.twitch.auth import TwitchAuth, TwitchAuthError
 from waddlebot.platforms.twitch.tokens import (
     BROADCASTER_PURPOSES,
@@ -49,7 +49,7 @@ class TwitchConnect:
         auth: TwitchAuth,
         tokens: TokenStore,
         cache: Cache,
-        community: CommunityService,
+        community: Communities,
         audit: AuditLog,
         public_url: str,
     ) -> None:

@@ -41,6 +41,7 @@ from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.split import split_message
+from waddlebot.platforms.twitch import TWITCH
 from waddlebot.platforms.twitch.helix import ChatSendResult, HelixClient, HelixError
 from waddlebot.platforms.twitch.tokens import TokenUnavailable
 
@@ -50,7 +51,7 @@ PLATFORM = "twitch"
 REPLIES = keys.replies_stream(PLATFORM)
 GROUP = "twitch"
 
-CHAT_MAX_CHARS = 500
+CHAT_MAX_CHARS = TWITCH.info.max_length
 CHAT_WINDOW = 30.0
 CHAT_LIMIT = 20
 CHAT_LIMIT_PRIVILEGED = 100  # the bot moderates the channel, or it is the bot's own

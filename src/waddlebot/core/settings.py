@@ -1,0 +1,152 @@
+"""The core section of the settings: what the bot itself needs, whatever platforms and
+features it runs. :class:`waddlebot.settings.Settings` composes it with the sections the
+platforms and features declare; code below the composition (infra, router, web, platforms,
+features) is typed against this section, and reads its own with :meth:`CoreSettings.section`,
+so none of it imports the composition (which imports them)."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from waddlebot.core.errors import ConfigurationError
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class CoreSettings(BaseModel):
+    """The settings of the bot itself, whatever platforms and features it runs."""
+
+    # where it listens
+    host: str = "127.0.0.1"
+    port: int = 8000
+    http_max_header_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        le=1_048_576,
+        description="request target and headers of one request, in bytes; more: 431",
+    )
+    http_max_headers: int = Field(
+        default=100, ge=10, le=10_000, description="headers in one request; more: 431"
+    )
+
+    # storage
+    data_dir: str = "./var"
+    database_url: str = ""  # empty: an SQLite file in data_dir
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    database_pool_size: int = 10
+    database_max_overflow: int = 20
+    database_pool_timeout: float = 10.0
+    database_echo: bool = False
+    auto_migrate: bool | None = None  # None: migrate on start for SQLite only
+
+    # cache, bus, broadcast and rate limits: in-process unless a Redis URL is set
+    redis_url: str = ""
+    stream_prefix: str = "waddlebot"
+    bus_maxlen: int = Field(default=100_000, ge=1)  # events waiting before new ones get 503
+    bus_reclaim_idle_ms: int = 30_000
+
+    # router
+    router_consumer: str = ""
+    router_batch_size: int = 100
+    router_workers: int = 1
+    default_prefix: str = "!"
+    dedupe_ttl_seconds: int = 86_400
+    session_ttl_seconds: int = 900
+    module_timeout_seconds: float = 5.0
+    rate_user_per_30s: int = 20
+    rate_entity_per_30s: int = 100
+    modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    remote_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    module_secret: SecretStr = SecretStr("")
+
+    # the scheduler (timers, purging expired labels): router processes elect one leader
+    scheduler_tick_seconds: float = Field(
+        default=5.0, gt=0, description="how often the scheduler renews its lease and runs jobs"
+    )
+    scheduler_lease_ttl_seconds: float = Field(
+        default=20.0, gt=0, description="how long a silent leader keeps the scheduler lease"
+    )
+
+    # the calendar module's iCalendar feed (here, not in features/calendar/settings.py: that
+    # package's __init__ imports the calendar's services, too much for reading the settings)
+    calendar_public_url: str = Field(
+        default="",
+        description="base URL calendar apps fetch feeds from; empty: http://<host>:<port>",
+    )
+
+    # platforms whose collectors can deliver private messages (for verification codes)
+    direct_message_platforms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["console"]
+    )
+
+    # security
+    api_key: SecretStr = SecretStr("")
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Fernet keys that encrypt secrets at rest, newest first (comma-separated)",
+    )
+
+    @model_validator(mode="after")
+    def _database_in_data_dir(self) -> CoreSettings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir.rstrip('/')}/waddlebot.db"
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_ticks(self) -> CoreSettings:
+        tick, ttl = self.scheduler_tick_seconds, self.scheduler_lease_ttl_seconds
+        if ttl < 2 * tick:
+            raise ConfigurationError(
+                f"must be at least twice WADDLEBOT_SCHEDULER_TICK_SECONDS ({tick:g}), so one "
+                f"slow tick does not lose the lease (got {ttl:g})",
+                setting="WADDLEBOT_SCHEDULER_LEASE_TTL_SECONDS",
+                fix=f"Set it to {2 * tick:g} or more, or lower WADDLEBOT_SCHEDULER_TICK_SECONDS.",
+            )
+        return self
+
+    def section(self, kind: type[S]) -> S:
+        """These settings as a platform's or feature's section, e.g.
+        ``settings.section(TwitchSettings)``: the composed settings are every section."""
+        if not isinstance(self, kind):
+            raise TypeError(f"these settings have no {kind.__name__} section")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.redis_url)
+
+    @field_validator(
+        "database_replica_urls",
+        "modules",
+        "remote_modules",
+        "direct_message_platforms",
+        "secret_keys",
+        mode="before",
+    )
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class ProcessSettings(BaseModel):
+    """How the process runs and logs (listed after every other section)."""
+
+    # process
+    gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)
+
+    # logging
+    log_level: str = "INFO"
+    log_json: bool | None = None

@@ -1,0 +1,23 @@
+"""The overlay section of the settings (``WADDLEBOT_OVERLAY_*``): the browser_source service;
+see docs/overlays.md."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class OverlaySettings(BaseModel):
+    overlay_public_url: str = Field(
+        default="", description="base URL OBS opens overlays at; empty: http://<host>:<port>"
+    )
+    overlay_max_connections: int = Field(
+        default=50, ge=1, description="open overlay pages per community, per process"
+    )
+    overlay_max_message_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    overlay_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    overlay_send_queue: int = Field(
+        default=64, ge=1, description="updates waiting for one page before it counts as too slow"
+    )
+    overlay_ticker_per_minute: int = Field(
+        default=30, ge=0, description="bot replies a community's ticker shows per minute"
+    )
