@@ -126,6 +126,22 @@ async def numbered(call: Call, kept: NumberedService[Info], number: int) -> Info
     return found
 
 
+async def numbered_or_subcommand(
+    call: Call,
+    kept: NumberedService[Info],
+    example: str,
+    handlers: Mapping[str, Handler],
+    said: Callable[[Info], str],
+) -> None:
+    """``!note 3``: the note (link) by that number, as ``said`` puts it; ``!note <subcommand>
+    ...``: the subcommand, one of ``handlers``."""
+    number = leading_number(call, kept.noun, example)
+    if number is None:
+        await dispatch(call, handlers)
+    elif (found := await numbered(call, kept, number)) is not None:
+        call.ctx.reply(said(found))
+
+
 async def remove_numbered(call: Call, kept: NumberedService[Any], example: str) -> None:
     """``remove <n>``, for quotes, links and notes alike."""
     number = the_number(call, kept.noun, example)

@@ -7,9 +7,7 @@ from waddlebot.core.variables import truncate
 from waddlebot.features.memories.chat.call import (
     Call,
     Handler,
-    dispatch,
-    leading_number,
-    numbered,
+    numbered_or_subcommand,
     remove_numbered,
     split_word,
 )
@@ -40,11 +38,13 @@ def text_and_labels(typed: str) -> tuple[str, list[str]]:
 
 
 async def note(call: Call) -> None:
-    number = leading_number(call, "note", "note 3")
-    if number is None:
-        await dispatch(call, _HANDLERS)
-    elif (found := await numbered(call, call.memories.notes, number)) is not None:
-        call.ctx.reply(truncate(f"Note {shown(found)}", MAX_REPLY))
+    await numbered_or_subcommand(
+        call,
+        call.memories.notes,
+        "note 3",
+        _HANDLERS,
+        lambda found: truncate(f"Note {shown(found)}", MAX_REPLY),
+    )
 
 
 async def _add(call: Call) -> None:

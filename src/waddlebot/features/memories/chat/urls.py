@@ -6,9 +6,7 @@ from waddlebot.core.variables import truncate
 from waddlebot.features.memories.chat.call import (
     Call,
     Handler,
-    dispatch,
-    leading_number,
-    numbered,
+    numbered_or_subcommand,
     remove_numbered,
     split_word,
 )
@@ -28,11 +26,13 @@ def shown(link: UrlInfo) -> str:
 
 
 async def url(call: Call) -> None:
-    number = leading_number(call, "link", "url 4")
-    if number is None:
-        await dispatch(call, _HANDLERS)
-    elif (found := await numbered(call, call.memories.urls, number)) is not None:
-        call.ctx.reply(truncate(f"Link {shown(found)}", MAX_REPLY))
+    await numbered_or_subcommand(
+        call,
+        call.memories.urls,
+        "url 4",
+        _HANDLERS,
+        lambda found: truncate(f"Link {shown(found)}", MAX_REPLY),
+    )
 
 
 async def _add(call: Call) -> None:
