@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from waddlebot import __version__
 from waddlebot.features import builtin_features
 from waddlebot.platforms import BUILTINS
+from waddlebot.router import api
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import api, errors, health, outages, refusals
+from waddlebot.web import errors, health, outages, refusals
 from waddlebot.web.docs import add_docs
 
 

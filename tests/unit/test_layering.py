@@ -39,16 +39,17 @@ Edge = tuple[str, str]  # (importing package, imported package)
 
 # the imports that close a cycle today: why each is there, and who takes it away
 KNOWN_CYCLE_EDGES: dict[Edge, str] = {
-    ("features", "runtime"): "features/*/api.py reach their services through the Runtime "
-    "(feat, errors: each feature registers its own)",
-    ("web", "features"): "web/deps.py, access.py, refusals.py use identity and community "
-    "internals, while every features/*/api.py builds on web/deps.py (errors)",
-    ("web", "router"): "web/api.py is the router's own HTTP API (events in, dead letters), "
-    "so router/api.py, like a feature's api.py, once the endpoint style settles (lead)",
-    ("web", "runtime"): "web/deps.py, api.py, health.py, refusals.py read the Runtime (errors)",
+    ("features", "runtime"): "features/*/api.py type their dependencies with the Runtime; "
+    "they should ask a host protocol for their service by key instead",
+    ("web", "features"): "web/deps.py and web/refusals.py authenticate with the identity "
+    "feature's key verifier and principals, while every features/*/api.py builds on web/deps.py; "
+    "authentication belongs below the features (infra or web itself)",
+    ("web", "runtime"): "web/deps.py and web/health.py read the Runtime; a host protocol in "
+    "web/ would do",
     ("platforms", "runtime"): "platforms/*/api.py, cli.py and console/ws.py reach their "
-    "collector through the Runtime (plat: one typed way)",
-    ("platforms", "cli"): "platforms/*/cli.py import cli/main.py inside functions (plat)",
+    "collector through the Runtime (runtime.collector(KEY)); the same host protocol would do",
+    ("platforms", "cli"): "platforms/*/cli.py import cli/main.py's settings loader inside "
+    "functions; the registry could hand it to the platform's CLI group",
 }
 
 # the same between features (a feature builds on another's service, never in a circle)
