@@ -108,6 +108,7 @@ async def latency(ports: Ports, rate: int, seconds: float) -> list[float]:
 
     async def consume() -> None:
         deadline = time.perf_counter() + seconds + 30
+        acks: list[asyncio.Task[None]] = []
         while len(got) < total and time.perf_counter() < deadline:
             messages = await ports.bus.read(REPLIES, group, "bench", 500, 100)
             now = time.perf_counter()
@@ -115,8 +116,10 @@ async def latency(ports: Ports, rate: int, seconds: float) -> list[float]:
                 event_id = decode_outbound(message.data).event_id
                 if event_id in sent:
                     got.append(now - sent.pop(event_id))
-            if messages:
-                await ports.bus.ack(REPLIES, group, [m.id for m in messages])
+            if messages:  # beside the next read: this reader's round trips are not the router's
+                ids = [m.id for m in messages]
+                acks.append(asyncio.create_task(ports.bus.ack(REPLIES, group, ids)))
+        await asyncio.gather(*acks)
 
     await asyncio.gather(produce(), consume())
     return got
