@@ -5,9 +5,11 @@ permission check → rate limits → dispatch to modules → replies onto the re
 
 Every step that touches the cache or the database is done for the whole batch at once, so the
 distributed mode pays one round trip per step per batch rather than per event, and steps that
-do not need each other's answers go out together (their round trips overlap): before the
-modules are called a batch waits for four round trips (dedupe; places, people and line
-counts; sessions, aliases, roles and label grants; rate limits), then one for the replies.
+do not need each other's answers run at once (on Redis their cache commands share one
+pipeline): before its modules are called a batch waits for three round trips (dedupe claims
+with places and people; aliases, community roles and label grants; rate limits), then one
+for its replies. What nothing waits for (done marks, session records, chat line counts,
+overlay updates) goes out after the replies.
 """
 
 from __future__ import annotations
