@@ -46,10 +46,8 @@ KNOWN_CYCLE_EDGES: dict[Edge, str] = {
     "authentication belongs below the features (infra or web itself)",
     ("web", "runtime"): "web/deps.py and web/health.py read the Runtime; a host protocol in "
     "web/ would do",
-    ("platforms", "runtime"): "platforms/*/api.py, cli.py and console/ws.py reach their "
+    ("platforms", "runtime"): "platforms/*/api.py and console/ws.py reach their "
     "collector through the Runtime (runtime.collector(KEY)); the same host protocol would do",
-    ("platforms", "cli"): "platforms/*/cli.py import cli/main.py's settings loader inside "
-    "functions; the registry could hand it to the platform's CLI group",
 }
 
 # the same between features (a feature builds on another's service, never in a circle)

@@ -6,7 +6,8 @@ from __future__ import annotations
 class ConfigurationError(ValueError):
     """A setting, or a mix of settings, WaddleBot cannot run with: found while reading the
     settings or while starting. The command line prints each as one line, ``<setting>:
-    <problem>. <fix>``, and exits with status 2 (no traceback unless the log level is DEBUG).
+    <problem>. <fix>``, and exits with status 78, ``EX_CONFIG`` (no traceback unless
+    ``--debug`` or the log level is DEBUG).
 
     ``setting`` is the environment variable to change (``WADDLEBOT_...``), ``problem`` the rule
     it broke, ``fix`` what to do. A ``ValueError``, so code that already catches those keeps
@@ -29,9 +30,17 @@ class ConfigurationError(ValueError):
         """This problem, naming ``setting`` unless it names one already."""
         if self.setting:
             return self
-        named = ConfigurationError(self.problem, setting=setting, fix=self.fix)
+        named = type(self)(self.problem, setting=setting, fix=self.fix)
         named.__cause__ = self
         return named
+
+
+class ServiceUnavailable(ConfigurationError):
+    """A service a setting names (the database, Redis, a module over HTTP) does not answer:
+    the setting may well be right and the service down. Said as one line like any
+    :class:`ConfigurationError`, naming the setting to check; the command line exits with
+    status 69, ``EX_UNAVAILABLE``, so a supervisor can tell "retry later" from "fix the
+    configuration"."""
 
 
 # ----- refusals: errors the person asking can fix -----------------------------------------------
