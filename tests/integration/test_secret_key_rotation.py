@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy import select, update
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from tests.fakes.slack import FakeSlack
 from tests.fakes.twitch import FakeTwitch
-from waddlebot.cli.main import app
+from tests.support.cli import invoke
 from waddlebot.features import load_models
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import PlatformToken
@@ -26,7 +26,6 @@ from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.slack.workspaces import Workspaces
 from waddlebot.platforms.twitch.auth import Grant, TwitchAuth
 from waddlebot.platforms.twitch.tokens import SCOPES, TokenStore
-from waddlebot.settings import get_settings
 
 BOT = "9001"
 OLD, NEW = SecretBox.generate_key(), SecretBox.generate_key()
@@ -39,13 +38,6 @@ class Stored:
     grant: Grant  # the bot's Twitch tokens, saved under OLD
     slack: FakeSlack
     team_id: str  # a Slack workspace installed under OLD
-
-
-@pytest.fixture
-def fresh_settings() -> Iterator[None]:
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -80,12 +72,9 @@ async def stored(db_url: str) -> AsyncIterator[Stored]:
 async def rotate(db_url: str, keys: str, *args: str) -> Result:
     env = {"WADDLEBOT_DATABASE_URL": db_url, "WADDLEBOT_SECRET_KEYS": keys}
     # the command runs its own event loop: not on this one
-    return await asyncio.to_thread(
-        CliRunner().invoke, app, ["secret-key", "rotate", *args], env=env
-    )
+    return await asyncio.to_thread(invoke, ["secret-key", "rotate", *args], env=env)
 
 
-@pytest.mark.usefixtures("fresh_settings")
 async def test_after_rotating_the_old_key_can_go(db_url: str, stored: Stored) -> None:
     done = await rotate(db_url, f"{NEW},{OLD}")
     assert done.exit_code == 0, done.stderr
@@ -111,7 +100,6 @@ async def test_after_rotating_the_old_key_can_go(db_url: str, stored: Stored) ->
     assert (await workspace.client.auth_test())["team_id"] == stored.team_id
 
 
-@pytest.mark.usefixtures("fresh_settings")
 async def test_a_secret_no_configured_key_opens_is_reported_and_left(
     db_url: str, stored: Stored
 ) -> None:

@@ -6,13 +6,12 @@ completion)."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 from importlib.metadata import version
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from typer.testing import CliRunner
 
+from tests.support.cli import invoke
 from waddlebot.cli.failures import (
     EX_CONFIG,
     EX_UNAVAILABLE,
@@ -21,9 +20,7 @@ from waddlebot.cli.failures import (
     SettingsRefused,
     failure_of,
 )
-from waddlebot.cli.main import app
 from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
-from waddlebot.settings import get_settings
 
 BAD_PORT = (
     "WADDLEBOT_PORT: must be a whole number (got 'eighty'). Correct it, or remove it to use "
@@ -31,13 +28,10 @@ BAD_PORT = (
 )
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[CliRunner]:
-    """In-process runs in an empty directory (no .env), reading the settings afresh."""
+@pytest.fixture(autouse=True)
+def empty_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """Commands run where no .env is."""
     monkeypatch.chdir(str(tmp_path))
-    get_settings.cache_clear()
-    yield CliRunner(env={"WADDLEBOT_LOG_LEVEL": None})
-    get_settings.cache_clear()
 
 
 def test_a_setting_to_fix_is_status_78_and_a_service_down_69() -> None:
@@ -69,36 +63,36 @@ def test_a_service_that_goes_away_mid_command_is_one_line_naming_it() -> None:
     assert refused.lines[0].startswith("a connection failed (")
 
 
-def test_version(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--version"])
+def test_version() -> None:
+    result = invoke(["--version"])
     assert result.exit_code == 0
     assert result.stdout == f"waddlebot {version('waddlebot')}\n"
 
 
-def test_shell_completion_is_offered(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--help"])
+def test_shell_completion_is_offered() -> None:
+    result = invoke(["--help"])
     assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
-    shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="waddlebot")
+    shown = invoke(["--show-completion", "bash"])
     assert shown.exit_code == 0 and "_WADDLEBOT_COMPLETE" in shown.stdout
 
 
-def test_a_bad_setting_is_one_line_and_status_78(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["db", "current"], env={"WADDLEBOT_PORT": "eighty"})
+def test_a_bad_setting_is_one_line_and_status_78() -> None:
+    result = invoke(["db", "current"], env={"WADDLEBOT_PORT": "eighty"})
     assert result.exit_code == EX_CONFIG
     assert result.stderr.splitlines() == [BAD_PORT]
     assert result.stdout == ""
 
 
-def test_debug_adds_the_traceback_before_the_line(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--debug", "db", "current"], env={"WADDLEBOT_PORT": "eighty"})
+def test_debug_adds_the_traceback_before_the_line() -> None:
+    result = invoke(["--debug", "db", "current"], env={"WADDLEBOT_PORT": "eighty"})
     assert result.exit_code == EX_CONFIG
     assert "Traceback" in result.stderr
     assert result.stderr.splitlines()[-1] == BAD_PORT
 
 
-def test_a_command_that_says_no_exits_1_and_a_usage_mistake_2(runner: CliRunner) -> None:
+def test_a_command_that_says_no_exits_1_and_a_usage_mistake_2() -> None:
     env = {"WADDLEBOT_TWITCH_CLIENT_ID": "abc", "WADDLEBOT_TWITCH_CLIENT_SECRET": "def"}
-    neither = runner.invoke(app, ["twitch", "connect"], env=env)
+    neither = invoke(["twitch", "connect"], env=env)
     assert neither.exit_code == 2 and "give --bot, --community <id>, or both" in neither.stderr
-    unknown = runner.invoke(app, ["db", "current", "--nonsense"])
+    unknown = invoke(["db", "current", "--nonsense"])
     assert unknown.exit_code == 2

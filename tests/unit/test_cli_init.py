@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
-from typer.testing import CliRunner
 
-from waddlebot.cli.main import app
+from tests.support.cli import invoke
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def env_file(tmp_path: Path) -> Path:
 
 
 def init(env_file: Path, *args: str, answers: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["init", "--env-file", str(env_file), *args], input=answers)
+    result = invoke(["init", "--env-file", str(env_file), *args], input=answers)
     return result.exit_code, result.stdout, result.stderr
 
 
