@@ -20,19 +20,21 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from waddlebot.core.errors import NotAllowed, NotFound
-from waddlebot.features.calendar import (
+from waddlebot.features.calendar.events import (
+    DEFAULT_DURATION,
+    MAX_CAPACITY,
     EventInfo,
     NewEvent,
     UnknownEvent,
-    feed_path,
 )
-from waddlebot.features.calendar.events import DEFAULT_DURATION, MAX_CAPACITY
+from waddlebot.features.calendar.feed import feed_path
 from waddlebot.features.calendar.parsing import MAX_DURATION
 from waddlebot.features.calendar.recurrence import (
     MAX_INTERVAL,
     make_rule,
     split_rule,
 )
+from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.shared import FeatureServices, Services
 from waddlebot.infra.db.records import record_of
 from waddlebot.web.deps import (
@@ -260,8 +262,8 @@ async def new_feed_link(caller: Admin, runtime: Services) -> FeedLink:
     """Make the feed's link, replacing the one before (which stops working). Admin role."""
     token = await runtime.calendar_feeds.rotate(caller.community_id, actor=caller.actor)
     settings = runtime.settings
-    base = settings.calendar_public_url or f"http://{settings.host}:{settings.port}"
-    return FeedLink(url=base.rstrip("/") + feed_path(caller.community_id, token), token=token)
+    base = settings.public_base_url(settings.section(CalendarSettings).calendar_public_url)
+    return FeedLink(url=base + feed_path(caller.community_id, token), token=token)
 
 
 @router.delete("/feed", status_code=status.HTTP_204_NO_CONTENT)
