@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import (
     BaseModel,
@@ -344,16 +343,8 @@ async def list_commands(runtime: Running) -> list[CommandInfo]:
     ]
 
 
-def openapi_with_event_schema(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with the Event schema the events endpoint refers to (the body is
-    validated by hand, so FastAPI does not add it by itself)."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        event_schema = Event.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(event_schema.pop("$defs", {}))
-        components["Event"] = event_schema
-        app.openapi_schema = schema
-    return app.openapi_schema
+def event_schemas() -> dict[str, dict[str, Any]]:
+    """The Event schema the events endpoint's body refers to, with the schemas it uses (the
+    body is validated by hand, so FastAPI does not add them by itself)."""
+    event_schema = Event.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {**event_schema.pop("$defs", {}), "Event": event_schema}

@@ -24,6 +24,7 @@ from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import SLACK
 from waddlebot.platforms.slack.translate import MalformedPayload
 from waddlebot.web.deps import get_runtime
+from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.slack.webhook")
 
@@ -35,9 +36,9 @@ MAX_DIGITS = 12  # Unix seconds until the year 33658
 router = APIRouter(tags=["slack"])
 
 
-def _refuse(status: int, reason: str) -> JSONResponse:
+def _refuse(status: int, reason: str) -> Response:
     log.warning("slack request refused", status=status, reason=reason)
-    return JSONResponse({"error": reason}, status_code=status)
+    return problem_response(status, reason)
 
 
 async def _signed_body(request: Request) -> tuple[Any, bytes | JSONResponse]:
