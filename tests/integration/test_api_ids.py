@@ -84,7 +84,7 @@ async def test_a_number_out_of_range_is_a_422_naming_it(site: Site) -> None:
                 method, path.format(n=value), json=payload, headers=site.service
             )
             assert response.status_code == 422, (method, path, value, response.text)
-            (error,) = response.json()["detail"]
+            (error,) = response.json()["errors"]
             assert error["loc"][-1] == parameter, (method, path, value, error)
             assert "2147483647" in error["msg"] or "greater than" in error["msg"], error
 
@@ -158,4 +158,4 @@ async def test_a_person_gone_since_they_were_named_is_not_found(site: Site) -> N
     answer = await site.http.post(
         f"{base}/items/camera/checkout", json={"user_id": gone}, headers=site.service
     )
-    assert (answer.status_code, answer.json()) == (404, {"detail": f"there is no user {gone}"})
+    assert (answer.status_code, answer.json()["detail"]) == (404, f"there is no user {gone}")

@@ -41,7 +41,7 @@ def _refuse(status: int, reason: str) -> Response:
     return problem_response(status, reason)
 
 
-async def _signed_body(request: Request) -> tuple[Any, bytes | JSONResponse]:
+async def _signed_body(request: Request) -> tuple[Any, bytes | Response]:
     """The collector and the request's raw body once its signature holds, else the refusal."""
     collector = get_runtime(request).collector(SLACK)
     if collector is None or not collector.signing_secret:
@@ -76,7 +76,7 @@ def _unix_seconds(timestamp: str) -> bool:
 @router.post(EVENTS_PATH, summary="Slack Events API deliveries")
 async def events(request: Request) -> Response:
     collector, body = await _signed_body(request)
-    if isinstance(body, JSONResponse):
+    if isinstance(body, Response):
         return body
     try:
         envelope = orjson.loads(body)
@@ -101,7 +101,7 @@ async def events(request: Request) -> Response:
 @router.post(COMMANDS_PATH, summary="Slack slash commands")
 async def commands(request: Request) -> Response:
     collector, body = await _signed_body(request)
-    if isinstance(body, JSONResponse):
+    if isinstance(body, Response):
         return body
     try:
         fields = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True))
