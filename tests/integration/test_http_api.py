@@ -160,7 +160,8 @@ async def test_malformed_events_get_422_and_change_nothing(settings: Settings) -
 
 async def test_command_catalogue(settings: Settings) -> None:
     async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
-        commands = (await http.get("/api/v1/commands", headers=await _key(runtime))).json()
+        answer = await http.get("/api/v1/commands", headers=await _key(runtime))
+        commands = answer.json()["items"]
         by_name = {c["name"]: c for c in commands}
         assert by_name["ping"]["module"] == "core" and by_name["ping"]["invoke"] == "!ping"
         assert (

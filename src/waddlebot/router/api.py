@@ -33,6 +33,7 @@ from waddlebot.router.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
 from waddlebot.web.access import Principal
 from waddlebot.web.deps import Running, get_principal, require_service
 from waddlebot.web.outages import RETRY_AFTER_SECONDS
+from waddlebot.web.pages import Page, PageOf
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
@@ -233,10 +234,8 @@ class DeadLetterInfo(BaseModel):
         return cls(**letter.summary())
 
 
-class DeadLetterPage(BaseModel):
-    dead_letters: list[DeadLetterInfo]
+class DeadLetterPage(Page[DeadLetterInfo]):
     total: int = Field(description="dead letters waiting, on this page or not")
-    next: str | None = Field(description="give as ?after= for the next page; null at the end")
 
 
 class ReplayRequest(BaseModel):
@@ -285,19 +284,13 @@ async def require_operator(principal: Principal = Depends(require_service)) -> P
     response_model=DeadLetterPage,
     dependencies=[Depends(require_operator)],
 )
-async def list_dead_letters(
-    runtime: Running,
-    after: Annotated[
-        str, Query(pattern=ENTRY_ID.pattern, description="list from the one after this id")
-    ] = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> DeadLetterPage:
+async def list_dead_letters(runtime: Running, paging: PageOf) -> DeadLetterPage:
     """Events the router set aside (failed too often, or malformed), oldest first."""
-    letters = await runtime.dead_letters.page(after=after, limit=limit)
+    after = paging.keyed(ENTRY_ID)
+    letters = await runtime.dead_letters.page(after=after, limit=paging.limit + 1)
+    page = paging.page_by_key([DeadLetterInfo.of(letter) for letter in letters], lambda i: i.id)
     return DeadLetterPage(
-        dead_letters=[DeadLetterInfo.of(letter) for letter in letters],
-        total=await runtime.dead_letters.count(),
-        next=letters[-1].id if len(letters) == limit else None,
+        items=page.items, next=page.next, total=await runtime.dead_letters.count()
     )
 
 
@@ -322,25 +315,27 @@ async def replay_dead_letters(body: ReplayRequest, runtime: Running) -> ReplayRe
     )
 
 
-@router.get("/commands", response_model=list[CommandInfo])
-async def list_commands(runtime: Running) -> list[CommandInfo]:
+@router.get("/commands", response_model=Page[CommandInfo])
+async def list_commands(runtime: Running, paging: PageOf) -> Page[CommandInfo]:
     """Every command the router knows, with the level it needs."""
     prefix = runtime.settings.default_prefix
-    return [
-        CommandInfo(
-            name=route.spec.name,
-            invoke=route.spec.usage_line(prefix).split(" ", 1)[0],
-            module=route.module,
-            description=route.spec.description,
-            usage=route.spec.usage_line(prefix),
-            level=route.spec.level,
-            level_name=Level.at_least(route.spec.level).label,
-            cooldown=route.spec.cooldown,
-            global_cooldown=route.spec.global_cooldown,
-            aliases=list(route.spec.aliases),
-        )
-        for route in runtime.registry.routes()
-    ]
+    return paging.page_of_all(
+        [
+            CommandInfo(
+                name=route.spec.name,
+                invoke=route.spec.usage_line(prefix).split(" ", 1)[0],
+                module=route.module,
+                description=route.spec.description,
+                usage=route.spec.usage_line(prefix),
+                level=route.spec.level,
+                level_name=Level.at_least(route.spec.level).label,
+                cooldown=route.spec.cooldown,
+                global_cooldown=route.spec.global_cooldown,
+                aliases=list(route.spec.aliases),
+            )
+            for route in runtime.registry.routes()
+        ]
+    )
 
 
 def event_schemas() -> dict[str, dict[str, Any]]:
