@@ -18,12 +18,14 @@ import pytest
 import structlog
 from fastapi import FastAPI, Query
 from prometheus_client import REGISTRY
+from pydantic import BaseModel, ConfigDict
 
 from waddlebot.app import create_app
 from waddlebot.core.errors import NotFound
 from waddlebot.infra.logging import configure_logging
 from waddlebot.settings import Settings
 from waddlebot.web import errors
+from waddlebot.web.problems import problem_response
 from waddlebot.web.request_ids import RequestIds
 from waddlebot.web.request_metrics import RequestMetrics
 
@@ -45,7 +47,17 @@ def _app() -> FastAPI:
             raise RuntimeError("secret internals")
         return {"number": number, "size": size}
 
+    @app.post("/things")
+    async def add(thing: Thing) -> Thing:
+        return thing
+
     return app
+
+
+class Thing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
 
 
 @pytest.fixture
@@ -88,6 +100,18 @@ async def test_every_error_is_a_problem_saying_what_to_fix(http: httpx.AsyncClie
     assert invalid["detail"].startswith("path.number: ") and "(and 1 more" in invalid["detail"]
     bug = _problem(await http.get("/things/13"), 500, "internal_error")
     assert "secret" not in bug["detail"]  # what failed inside is for the log, not the caller
+
+
+async def test_a_field_json_can_carry_but_utf_8_cannot_is_refused_not_a_500(
+    http: httpx.AsyncClient,
+) -> None:
+    body = b'{"name": "x", "\\udc89": 1}'  # a lone surrogate, escaped as JSON allows
+    refused = await http.post("/things", content=body, headers={"content-type": "application/json"})
+    problem = _problem(refused, 422, "validation_failed")
+    assert problem["errors"][0]["loc"][0] == "body"
+    assert "input" not in problem["errors"][0]  # what was sent is not echoed
+    named = problem_response(422, "bad", errors=[{"loc": ["body", "\udc89"], "msg": "extra"}])
+    assert json.loads(bytes(named.body))["errors"][0]["loc"] == ["body", "\udc89"]
 
 
 async def test_a_request_keeps_a_sane_id_and_gets_one_otherwise(http: httpx.AsyncClient) -> None:

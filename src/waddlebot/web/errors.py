@@ -69,13 +69,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await answer(request, exc.status_code, detail, headers=exc.headers)
 
 
+def _without_input(error: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in error.items() if key not in ("input", "url")}
+
+
 def _where(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = jsonable_encoder(exc.errors())
+    # what was sent is not repeated back: the caller has it, and a body can be large
+    errors = jsonable_encoder([_without_input(error) for error in exc.errors()])
     first = errors[0] if errors else {"loc": (), "msg": "the request does not fit"}
     detail = f"{_where(first['loc'])}: {first['msg']}".lstrip(": ")
     if len(errors) > 1:

@@ -13,6 +13,7 @@ allows non-resolvable type URIs); docs/api.md lists every code.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,6 +140,13 @@ def problem_response(
     body = problem(
         status, detail, code=code, instance=instance, request_id=request_id, **extensions
     )
-    return Response(
-        orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_JSON
-    )
+    return Response(_dumps(body), status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        # a lone surrogate (JSON can carry "\udc89", UTF-8 cannot) in a field name or value
+        # the request sent: the standard library escapes it instead of failing
+        return json.dumps(body).encode()
