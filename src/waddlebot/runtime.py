@@ -62,6 +62,7 @@ class Runtime(FeatureServices):
     order, holds the services they provide (``runtime.identity``, or ``runtime.need(KEY)``),
     registers their chat modules and runs their jobs."""
 
+    settings: Settings
     ports: Ports
     feed: ChangeFeed
     db: Database

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
     from pydantic import BaseModel
+    from starlette.requests import HTTPConnection
 
     from waddlebot.core.settings import CoreSettings
     from waddlebot.infra.audit import AuditLog
@@ -138,3 +139,17 @@ class PlatformPackage(Generic[C]):
     @property
     def name(self) -> str:
         return self.info.name
+
+
+K = TypeVar("K", bound=Collector)
+
+
+class CollectorHost(Protocol):
+    def collector(self, platform: PlatformPackage[K]) -> K | None:
+        """The platform's collector in this process; None when it does not run here."""
+
+
+def running_collector(connection: HTTPConnection, platform: PlatformPackage[K]) -> K | None:
+    """The collector of ``platform`` in the process serving this request or socket."""
+    host: CollectorHost = connection.app.state.runtime
+    return host.collector(platform)

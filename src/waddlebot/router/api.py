@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -31,14 +31,39 @@ from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Backlogged
 from waddlebot.router.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
 from waddlebot.web.access import Principal
-from waddlebot.web.deps import Running, get_principal, require_service
+from waddlebot.web.deps import get_principal, require_service
+from waddlebot.web.host import ApiHost
 from waddlebot.web.outages import RETRY_AFTER_SECONDS
 from waddlebot.web.pages import Page, PageOf
+
+if TYPE_CHECKING:
+    from waddlebot.infra.completion import CompletionHub
+    from waddlebot.router.dead_letters import DeadLetters
+    from waddlebot.router.modules import ModuleRegistry
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(get_principal)])
+
+
+class RouterHost(ApiHost, Protocol):
+    """The process as the router's endpoints see it."""
+
+    @property
+    def completions(self) -> CompletionHub: ...
+    @property
+    def dead_letters(self) -> DeadLetters: ...
+    @property
+    def registry(self) -> ModuleRegistry: ...
+
+
+def _router_host(request: Request) -> RouterHost:
+    host: RouterHost = request.app.state.runtime
+    return host
+
+
+Running = Annotated[RouterHost, Depends(_router_host)]
 
 
 class Accepted(BaseModel):

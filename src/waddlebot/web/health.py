@@ -15,8 +15,7 @@ from waddlebot.core.events import Platform
 from waddlebot.infra import keys
 from waddlebot.infra import metrics as metric
 from waddlebot.infra.outages import describe, unavailable
-from waddlebot.runtime import Runtime
-from waddlebot.web.deps import Running
+from waddlebot.web.host import ApiHost, Running
 from waddlebot.web.problems import problem_response
 
 router = APIRouter(tags=["health"])
@@ -64,7 +63,7 @@ async def metrics(runtime: Running) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _measure_bus(runtime: Runtime) -> None:
+async def _measure_bus(runtime: ApiHost) -> None:
     """The dead letters waiting and the streams' backlogs, read at scrape time (they live on
     the bus, shared by every process of a deployment); unknown (NaN) while the bus cannot be
     reached."""

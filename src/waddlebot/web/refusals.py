@@ -17,12 +17,11 @@ from typing import Any
 import structlog
 from fastapi import Request
 
-from waddlebot.features.identity.accounts import SESSION_PREFIX
-from waddlebot.features.identity.apikeys import parse_key
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Limit
-from waddlebot.runtime import Runtime
+from waddlebot.web.auth import AUTHENTICATOR
 from waddlebot.web.deps import SESSION_COOKIE, actor_of, presented_key
+from waddlebot.web.host import ApiHost, api_host
 from waddlebot.web.numbers import MAX_STORED_INT
 
 AUDITED_PER_MINUTE = 10
@@ -37,16 +36,14 @@ def mark_audited(request: Request) -> None:
     request.state.refusal_audited = True
 
 
-def _presented(request: Request) -> str:
+def _presented(host: ApiHost, request: Request) -> str:
     """What the caller presented, as the audit log may show it: a key's id (public), never a
     secret."""
     key = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
     if not key:
         return "none"
-    if key.startswith(SESSION_PREFIX):
-        return "session"
-    parsed = parse_key(key)
-    return f"key:{parsed[0]}" if parsed else "malformed"
+    authenticator = host.find(AUTHENTICATOR)
+    return "key" if authenticator is None else authenticator.describe(key)
 
 
 def _community(request: Request) -> int | None:
@@ -60,19 +57,19 @@ def _operation(request: Request) -> str:
 
 
 async def _record(request: Request, status: int, reason: str) -> None:
-    runtime: Runtime = request.app.state.runtime
+    host = api_host(request)
     address = request.client.host if request.client else "unknown"
-    if not await runtime.ports.ratelimiter.hit(_PER_ADDRESS, "api-refusal", address):
+    if not await host.ports.ratelimiter.hit(_PER_ADDRESS, "api-refusal", address):
         return
     principal = getattr(request.state, "principal", None)
-    presented = _presented(request)
+    presented = _presented(host, request)
     detail: dict[str, Any] = {"status": status, "reason": reason[:300]}
     if principal is None:
         actor = f"{presented}@{address}"
     else:
         actor = actor_of(principal, request)
         detail["presented"] = presented
-    runtime.audit.record(
+    host.audit.record(
         "api.refused",
         decision="deny",
         actor=actor,

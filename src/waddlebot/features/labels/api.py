@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from waddlebot.core.errors import NotFound
 from waddlebot.features.labels.service import AssignmentInfo, LabelService
-from waddlebot.web.deps import Admin, Moderator, from_runtime
+from waddlebot.features.shared import LABELS
+from waddlebot.web.deps import Admin, Moderator, needs
 from waddlebot.web.numbers import Count
 from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
@@ -79,7 +80,7 @@ class Removed(BaseModel):
     removed_from: int
 
 
-Labels = Annotated[LabelService, from_runtime(lambda runtime: runtime.labels)]
+Labels = Annotated[LabelService, needs(LABELS)]
 
 
 @router.get("/labels", response_model=Page[LabelOut])

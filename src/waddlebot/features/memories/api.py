@@ -35,7 +35,8 @@ from waddlebot.features.memories.service import (
     Speaker,
     UnknownNumber,
 )
-from waddlebot.web.deps import Member, Running
+from waddlebot.features.shared import Services
+from waddlebot.web.deps import Member
 from waddlebot.web.numbers import Id
 from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
@@ -55,7 +56,7 @@ class Asking:
     author: Author
 
 
-async def asking(caller: Member, runtime: Running) -> Asking:
+async def asking(caller: Member, runtime: Services) -> Asking:
     """The caller, when they have a role in the community (403 otherwise), named as in chat."""
     principal = caller.principal
     name = principal.name

@@ -22,8 +22,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import SLACK
+from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.slack.translate import MalformedPayload
-from waddlebot.web.deps import get_runtime
 from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.slack.webhook")
@@ -43,7 +43,7 @@ def _refuse(status: int, reason: str) -> Response:
 
 async def _signed_body(request: Request) -> tuple[Any, bytes | Response]:
     """The collector and the request's raw body once its signature holds, else the refusal."""
-    collector = get_runtime(request).collector(SLACK)
+    collector = running_collector(request, SLACK)
     if collector is None or not collector.signing_secret:
         return None, _refuse(404, "the Slack collector does not take requests here")
     body = await read_capped(request, MAX_BODY)

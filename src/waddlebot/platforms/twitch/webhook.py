@@ -23,6 +23,7 @@ from fastapi.responses import PlainTextResponse
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import TWITCH
+from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.twitch.ingest import EventSubIngest
 from waddlebot.platforms.twitch.subscriptions import (
     MalformedSubscription,
@@ -35,7 +36,6 @@ from waddlebot.platforms.twitch.translate import (
     Notification,
     UnsupportedSubscription,
 )
-from waddlebot.web.deps import get_runtime
 from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.twitch.webhook")
@@ -77,7 +77,7 @@ class EventSubReceiver:
 
 
 def _receiver(request: Request) -> EventSubReceiver | None:
-    twitch = get_runtime(request).collector(TWITCH)
+    twitch = running_collector(request, TWITCH)
     return twitch.receiver if twitch is not None else None
 
 
