@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.harness import serving
-from waddlebot.features import calendar
+from waddlebot.features.calendar import events as calendar
 from waddlebot.features.identity import apikeys
 from waddlebot.features.inventory import service as inventory
 from waddlebot.runtime import Runtime
