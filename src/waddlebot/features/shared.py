@@ -13,7 +13,9 @@ from waddlebot.features.feature import Key, Provider
 if TYPE_CHECKING:
     from waddlebot.core.settings import CoreSettings
     from waddlebot.features.alias.service import AliasService
-    from waddlebot.features.calendar import CalendarService, FeedService, ReminderJob
+    from waddlebot.features.calendar.events import CalendarService
+    from waddlebot.features.calendar.feed import FeedService
+    from waddlebot.features.calendar.reminders import ReminderJob
     from waddlebot.features.commands.service import CustomCommandService
     from waddlebot.features.community.service import CommunityService
     from waddlebot.features.community.streams import StreamStatus

@@ -55,8 +55,9 @@ class PlatformInfo:
     reports_live: bool = False
     # True: a community may give the platform's own roles a level (``!community rolelevel``)
     role_levels: bool = False
-    # how a reply names a person: str.format with ``name`` (login) and ``id`` (platform id)
-    mention: str = "@{name}"
+    # how chat names a person besides ``@login``: a regular expression of the platform's
+    # mention markup, its group ``id`` the person's platform id (Discord's ``<@123>``)
+    mention: str = ""
 
 
 class Collector(Protocol):

@@ -20,19 +20,21 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from waddlebot.core.errors import NotAllowed, NotFound
-from waddlebot.features.calendar import (
+from waddlebot.features.calendar.events import (
+    DEFAULT_DURATION,
+    MAX_CAPACITY,
     EventInfo,
     NewEvent,
     UnknownEvent,
-    feed_path,
 )
-from waddlebot.features.calendar.events import DEFAULT_DURATION, MAX_CAPACITY
+from waddlebot.features.calendar.feed import feed_path
 from waddlebot.features.calendar.parsing import MAX_DURATION
 from waddlebot.features.calendar.recurrence import (
     MAX_INTERVAL,
     make_rule,
     split_rule,
 )
+from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.shared import FeatureServices, Services
 from waddlebot.infra.db.records import record_of
 from waddlebot.web.deps import (
@@ -44,6 +46,7 @@ from waddlebot.web.deps import (
     person_named,
 )
 from waddlebot.web.numbers import Id
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/calendar/communities/{community_id}", tags=["calendar"])
@@ -127,21 +130,23 @@ async def _one(runtime: FeatureServices, caller: CommunityCaller, event_id: int)
 # ----- events -------------------------------------------------------------------------------
 
 
-@router.get("/events", response_model=list[EventOut])
+@router.get("/events", response_model=Page[EventOut])
 async def list_events(
     caller: Member,
     runtime: Services,
+    paging: PageOf,
     status_: Literal["upcoming", "pending"] = Query(default="upcoming", alias="status"),
-) -> list[EventOut]:
+) -> Page[EventOut]:
     """Approved events on now or to come, soonest first (any role); ``status=pending``: the
     events waiting for approval (moderator role)."""
     now = runtime.calendar.clock.now()
     if status_ == "pending":
         if not caller.moderator:
             raise NotAllowed("pending events need the moderator role")
-        return [EventOut.of(e, now) for e in await runtime.calendar.pending(caller.community_id)]
+        pending = await runtime.calendar.pending(caller.community_id)
+        return paging.page_of_all([EventOut.of(e, now) for e in pending])
     upcoming = await runtime.calendar.upcoming(caller.community_id, now)
-    return [EventOut.of(event, now) for event, _ in upcoming]
+    return paging.page_of_all([EventOut.of(event, now) for event, _ in upcoming])
 
 
 @router.post("/events", response_model=EventOut, status_code=status.HTTP_201_CREATED)
@@ -260,8 +265,8 @@ async def new_feed_link(caller: Admin, runtime: Services) -> FeedLink:
     """Make the feed's link, replacing the one before (which stops working). Admin role."""
     token = await runtime.calendar_feeds.rotate(caller.community_id, actor=caller.actor)
     settings = runtime.settings
-    base = settings.calendar_public_url or f"http://{settings.host}:{settings.port}"
-    return FeedLink(url=base.rstrip("/") + feed_path(caller.community_id, token), token=token)
+    base = settings.public_base_url(settings.section(CalendarSettings).calendar_public_url)
+    return FeedLink(url=base + feed_path(caller.community_id, token), token=token)
 
 
 @router.delete("/feed", status_code=status.HTTP_204_NO_CONTENT)

@@ -54,7 +54,7 @@ DISCORD: PlatformPackage[DiscordCollector] = PlatformPackage(
         max_length=2000,
         direct_messages=DirectMessages.WHEN_CONFIGURED,
         role_levels=True,
-        mention="<@{id}>",
+        mention=r"<@!?(?P<id>\d+)>",
     ),
     configured=lambda settings: settings.section(DiscordSettings).discord_configured,
     build=_build,

@@ -57,7 +57,10 @@ def _cli(host: CommandLine) -> typer.Typer:
 
 SLACK: PlatformPackage[SlackCollector] = PlatformPackage(
     PlatformInfo(
-        "slack", max_length=4000, direct_messages=DirectMessages.WHEN_CONFIGURED, mention="<@{id}>"
+        "slack",
+        max_length=4000,
+        direct_messages=DirectMessages.WHEN_CONFIGURED,
+        mention=r"<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>",
     ),
     configured=lambda settings: settings.section(SlackSettings).slack_configured,
     build=_build,

@@ -183,7 +183,7 @@ class TwitchCollector:
     @property
     def public_url(self) -> str:
         settings = self._settings
-        return self._twitch.twitch_public_url or f"http://{settings.host}:{settings.port}"
+        return settings.public_base_url(self._twitch.twitch_public_url)
 
     async def community_exists(self, community_id: int) -> bool:
         async with self._db.read_session() as session:
