@@ -251,7 +251,10 @@ class ConduitTransport:
         )
         session_id = self.session_of(shard) if ours else None
         if session_id:
-            await self._assign(shard, session_id)
+            try:
+                await self._assign(shard, session_id)
+            except HelixError as exc:  # that session ended too: its socket starts another
+                log.info("twitch conduit shard not reassigned yet", shard=shard, error=str(exc))
         elif not ours:
             self._wake.set()
 
