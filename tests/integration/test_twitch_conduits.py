@@ -8,12 +8,15 @@ they wait for one, as they run ``try_lead()`` for the lead."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.twitch import payloads
 from tests.integration import test_twitch_collector as collector_tests
+from tests.integration.test_cli import run
 from tests.integration.test_twitch_collector import STREAMER, VIEWER, World, _connected
 from tests.support.harness import until
 from waddlebot.platforms import TWITCH
@@ -53,6 +56,17 @@ def _serving(world: World, *collectors: TwitchCollector) -> bool:
     return len(sessions) == SHARDS and {str(k): v for k, v in held.items()} == sessions
 
 
+def _cli_env(world: World) -> dict[str, str]:
+    """What ``waddlebot twitch status`` needs to see the running processes' deployment."""
+    settings = world.runtime.settings
+    names = ("database_url", "redis_url", "stream_prefix", "data_dir", "twitch_client_id")
+    names += ("twitch_transport", "twitch_helix_url", "twitch_auth_url")
+    env = {f"WADDLEBOT_{name.upper()}": str(getattr(settings, name)) for name in names}
+    env["WADDLEBOT_TWITCH_CLIENT_SECRET"] = settings.twitch_client_secret.get_secret_value()
+    env["WADDLEBOT_SECRET_KEYS"] = settings.secret_keys[0].get_secret_value()
+    return env
+
+
 async def _answered(world: World, text: str) -> None:
     said = payloads.chat_message(broadcaster=STREAMER, chatter=VIEWER, text=f"!echo {text}")
     await world.twitch.emit("channel.chat.message", said)
@@ -81,7 +95,7 @@ async def test_chat_arrives_through_the_conduit_and_is_answered(world: World) ->
 
 
 async def test_two_processes_split_the_shards_and_the_survivor_takes_them_all(
-    world: World,
+    world: World, tmp_path: Path
 ) -> None:
     first = _collector(world.runtime)
     await _connected(world)
@@ -97,6 +111,14 @@ async def test_two_processes_split_the_shards_and_the_survivor_takes_them_all(
         assert not set(first.conduit.held) & set(second.conduit.held)
         await until(lambda: _serving(world, first, second))
         await _answered(world, "split")
+        status = await asyncio.to_thread(run, ["twitch", "status"], tmp_path, _cli_env(world))
+        assert status.returncode == 0, status.stdout + status.stderr
+        (conduit,) = world.twitch.conduit_list(world.client_id)
+        assert f"conduit {conduit.id}: {SHARDS} shards" in status.stdout
+        for shard in second.conduit.held:
+            session = second.conduit.session_of(shard)
+            line = f"shard {shard}: enabled, session {session}, held by second-twitch"
+            assert line in status.stdout.splitlines()
 
         await first.stop()  # the leader goes away, and gives its shards up
         await second.conduit.claim()

@@ -84,7 +84,8 @@ def connect(
 
 @twitch_app.command("status")
 def status() -> None:
-    """Connected accounts (validated now) with missing scopes, and the subscriptions."""
+    """Connected accounts (validated now) with missing scopes, the conduit and its shards
+    (conduit transport), and the subscriptions."""
 
     async def work(collector: TwitchCollector) -> bool:
         healthy = True
@@ -99,12 +100,28 @@ def status() -> None:
                 line += f", missing scopes: {' '.join(token.missing_scopes)}"
             healthy = healthy and token.healthy
             typer.echo(line)
+        if collector.transport == "conduit":
+            healthy = await _conduit_status(collector) and healthy
         for sub in await collector.subscriptions.list():
             typer.echo(f"subscription {sub.type} v{sub.version} {sub.broadcaster_id}: {sub.status}")
         return healthy
 
     if not _run(work):
         raise typer.Exit(1)
+
+
+async def _conduit_status(collector: TwitchCollector) -> bool:
+    """The conduit and each shard: its status, session and the process holding it."""
+    status = await collector.conduit.status()
+    if status.conduit is None:
+        typer.echo("conduit: none yet (the running collector makes it)")
+        return False
+    typer.echo(f"conduit {status.conduit.id}: {status.conduit.shard_count} shards")
+    for shard in status.shards:
+        holder = shard.holder or "no process"
+        session = f", session {shard.session_id}" if shard.session_id else ""
+        typer.echo(f"shard {shard.id}: {shard.status}{session}, held by {holder}")
+    return all(shard.status == "enabled" and shard.holder for shard in status.shards)
 
 
 @subscriptions_app.command("sync")
