@@ -140,14 +140,14 @@ class HttpSource:
 
     async def letters(self) -> list[dict[str, Any]]:
         letters: list[dict[str, Any]] = []
-        after = ""
+        cursor = ""
         while True:
-            params = {"limit": str(PAGE), **({"after": after} if after else {})}
+            params = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
             page = await self._call("GET", "/api/v1/events/dead-letters", params=params)
-            letters += page["dead_letters"]
+            letters += page["items"]
             if not page["next"]:
                 return letters
-            after = page["next"]
+            cursor = page["next"]
 
     async def replay(self, ids: Sequence[str] | None) -> list[dict[str, Any]]:
         body = {"all": True} if ids is None else {"ids": list(ids)}
@@ -161,9 +161,7 @@ def _detail(response: Any) -> str:
         detail = response.json().get("detail", "")
     except ValueError:
         return response.text[:200]
-    if isinstance(detail, list):  # a validation error: say what was wrong with what
-        return "; ".join(str(d.get("msg", d)) for d in detail)
-    return str(detail)
+    return str(detail)  # a problem's detail: what was wrong, and with what
 
 
 def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:

@@ -41,13 +41,14 @@ class WaddleError(ValueError):
     """Something the person asking can fix; the message is a sentence meant for them.
 
     Raised by the services and answered once for each way in: the HTTP API answers ``status``
-    with ``{"detail": <message>}`` (``web/errors.py``), chat replies with the message as a
-    sentence (the SDK's :meth:`Module.handle`). Raise one of the kinds below; a bare
-    ``WaddleError`` is a user error. A ``ValueError``, so code that already catches those keeps
-    working.
+    with a problem whose ``detail`` is the message and whose ``code`` is ``code``
+    (``web/errors.py``), chat replies with the message as a sentence (the SDK's
+    :meth:`Module.handle`). Raise one of the kinds below; a bare ``WaddleError`` is a user
+    error. A ``ValueError``, so code that already catches those keeps working.
     """
 
     status = 422
+    code = "invalid_request"  # stable: API clients branch on it (docs/api.md)
 
     @property
     def sentence(self) -> str:
@@ -62,6 +63,7 @@ class NotFound(WaddleError, LookupError):
     """There is nothing by that name or number here (404). A ``LookupError`` too."""
 
     status = 404
+    code = "not_found"
 
 
 class Conflict(WaddleError):
@@ -69,18 +71,22 @@ class Conflict(WaddleError):
     someone else decided first (409)."""
 
     status = 409
+    code = "conflict"
 
 
 class NotAllowed(WaddleError):
     """The caller's level or role is too low for this (403)."""
 
     status = 403
+    code = "forbidden"
 
 
 class LimitReached(WaddleError):
     """A community (or a person, or an item) has as many as it may have. 422, like other
     input the caller can change (remove one first); an API key's limit answers 409 as it
     always has (``KeyLimitReached``)."""
+
+    code = "limit_reached"
 
 
 REFUSALS = (NotFound, Conflict, NotAllowed, LimitReached)

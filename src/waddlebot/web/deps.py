@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, WebSocket, status
+from fastapi import Depends, HTTPException, Request, Security, WebSocket, status
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -62,7 +63,35 @@ async def authenticate(host: ApiHost, key: str) -> Principal | None:
     return None if authenticator is None else await authenticator.principal(key)
 
 
-async def get_principal(request: Request, host: Running) -> Principal:
+# How a key is sent, for the OpenAPI document (Swagger UI's Authorize, generated clients): each
+# of the three is enough. What they read, ``presented_key`` reads once for every kind of
+# request (WebSockets and the audit of refusals too), so their values go unused.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="an API key (wbk_...) or a portal session token (wbs_...)",
+    auto_error=False,
+)
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="apiKey",
+    description="an API key or session token, instead of Authorization",
+    auto_error=False,
+)
+SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="the session cookie POST /api/v1/identity/login sets",
+    auto_error=False,
+)
+
+
+async def get_principal(
+    request: Request,
+    host: Running,
+    _bearer: object = Security(BEARER),
+    _header: object = Security(API_KEY_HEADER),
+    _cookie: object = Security(SESSION),
+) -> Principal:
     key = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
     principal = await authenticate(host, key)
     if principal is None:

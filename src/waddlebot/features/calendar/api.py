@@ -46,6 +46,7 @@ from waddlebot.web.deps import (
     person_named,
 )
 from waddlebot.web.numbers import Id
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/calendar/communities/{community_id}", tags=["calendar"])
@@ -129,21 +130,23 @@ async def _one(runtime: FeatureServices, caller: CommunityCaller, event_id: int)
 # ----- events -------------------------------------------------------------------------------
 
 
-@router.get("/events", response_model=list[EventOut])
+@router.get("/events", response_model=Page[EventOut])
 async def list_events(
     caller: Member,
     runtime: Services,
+    paging: PageOf,
     status_: Literal["upcoming", "pending"] = Query(default="upcoming", alias="status"),
-) -> list[EventOut]:
+) -> Page[EventOut]:
     """Approved events on now or to come, soonest first (any role); ``status=pending``: the
     events waiting for approval (moderator role)."""
     now = runtime.calendar.clock.now()
     if status_ == "pending":
         if not caller.moderator:
             raise NotAllowed("pending events need the moderator role")
-        return [EventOut.of(e, now) for e in await runtime.calendar.pending(caller.community_id)]
+        pending = await runtime.calendar.pending(caller.community_id)
+        return paging.page_of_all([EventOut.of(e, now) for e in pending])
     upcoming = await runtime.calendar.upcoming(caller.community_id, now)
-    return [EventOut.of(event, now) for event, _ in upcoming]
+    return paging.page_of_all([EventOut.of(event, now) for event, _ in upcoming])
 
 
 @router.post("/events", response_model=EventOut, status_code=status.HTTP_201_CREATED)

@@ -25,6 +25,7 @@ from waddlebot.web.deps import (
     presented_key,
 )
 from waddlebot.web.numbers import Id
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.refusals import mark_audited
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
@@ -108,11 +109,11 @@ async def me(person: Person, runtime: Services) -> Me:
     return Me(user_id=person.user_id, accounts=[AccountOut(**asdict(a)) for a in accounts])
 
 
-@router.get("/me/apikeys", response_model=list[KeyOut])
-async def my_keys(person: Person, runtime: Services) -> list[KeyOut]:
+@router.get("/me/apikeys", response_model=Page[KeyOut])
+async def my_keys(person: Person, runtime: Services, paging: PageOf) -> Page[KeyOut]:
     """The caller's API keys that still work (never their secrets)."""
     keys = await apikeys.user_keys(runtime.db, person.user_id)
-    return [KeyOut(**_key_out(info)) for info in keys]
+    return paging.page_of_all([KeyOut(**_key_out(info)) for info in keys])
 
 
 @router.post("/me/apikeys", response_model=NewKey, status_code=status.HTTP_201_CREATED)
@@ -195,11 +196,11 @@ async def community(caller: Moderator, runtime: Services) -> CommunityOut:
     )
 
 
-@router.get("/communities/{community_id}/roles", response_model=list[RoleOut])
-async def roles(caller: Moderator, runtime: Services) -> list[RoleOut]:
+@router.get("/communities/{community_id}/roles", response_model=Page[RoleOut])
+async def roles(caller: Moderator, runtime: Services, paging: PageOf) -> Page[RoleOut]:
     """Who holds the owner, admin and moderator roles (moderator role)."""
     found = await runtime.community.roles(caller.community_id)
-    return [RoleOut(name=n, role=r) for n, r in found]
+    return paging.page_of_all([RoleOut(name=n, role=r) for n, r in found])
 
 
 @router.put("/communities/{community_id}/roles/{user_id}", status_code=status.HTTP_204_NO_CONTENT)

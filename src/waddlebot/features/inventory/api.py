@@ -23,6 +23,7 @@ from waddlebot.features.inventory.service import (
 )
 from waddlebot.features.shared import Services
 from waddlebot.web.deps import ForSomeone, Member, Moderator
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/inventory/communities/{community_id}", tags=["inventory"])
@@ -70,13 +71,14 @@ class LabelAdded(BaseModel):
 # ----- endpoints ----------------------------------------------------------------------------
 
 
-@router.get("/items", response_model=list[ItemOut])
+@router.get("/items", response_model=Page[ItemOut])
 async def list_items(
     caller: Member,
     runtime: Services,
+    paging: PageOf,
     state: State = Query(default="all"),
     q: str = Query(default="", max_length=200, description="words to search for"),
-) -> list[ItemOut]:
+) -> Page[ItemOut]:
     """The community's items by name (any role): all, available or out; ``q`` searches names,
     descriptions and labels (``#label`` for labels only)."""
     service = runtime.inventory
@@ -86,7 +88,7 @@ async def list_items(
             found = [item for item in found if item.out == (state == "out")]
     else:
         found = await service.list(caller.community_id, state)
-    return [ItemOut.of(item) for item in found]
+    return paging.page_of_all([ItemOut.of(item) for item in found])
 
 
 @router.post("/items", response_model=ItemOut, status_code=status.HTTP_201_CREATED)
@@ -134,11 +136,13 @@ async def checkin(caller: Member, runtime: Services, name: str) -> CheckoutOut:
     return CheckoutOut.of(closed)
 
 
-@router.get("/items/{name}/history", response_model=list[CheckoutOut])
-async def history(caller: Member, runtime: Services, name: str) -> list[CheckoutOut]:
+@router.get("/items/{name}/history", response_model=Page[CheckoutOut])
+async def history(
+    caller: Member, runtime: Services, name: str, paging: PageOf
+) -> Page[CheckoutOut]:
     """The item's last ten lendings, newest first (any role)."""
     _, lendings = await runtime.inventory.history(caller.community_id, name)
-    return [CheckoutOut.of(lending) for lending in lendings]
+    return paging.page_of_all([CheckoutOut.of(lending) for lending in lendings])
 
 
 @router.put("/items/{name}/labels/{label}", response_model=LabelAdded)

@@ -20,6 +20,7 @@ from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import DISCORD
 from waddlebot.platforms.discord.translate import MalformedDispatch
 from waddlebot.platforms.platform import running_collector
+from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.discord.interactions")
 
@@ -44,9 +45,9 @@ def _recent(timestamp: str) -> bool:
     return -MAX_AHEAD_SECONDS <= age <= MAX_AGE_SECONDS
 
 
-def _refuse(status: int, reason: str) -> JSONResponse:
+def _refuse(status: int, reason: str) -> Response:
     log.warning("discord interaction refused", status=status, reason=reason)
-    return JSONResponse({"error": reason}, status_code=status)
+    return problem_response(status, reason)
 
 
 @router.post(PATH, summary="Discord interactions (slash commands over HTTP)")

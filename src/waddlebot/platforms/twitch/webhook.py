@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.infra.bodies import read_capped
@@ -36,6 +36,7 @@ from waddlebot.platforms.twitch.translate import (
     Notification,
     UnsupportedSubscription,
 )
+from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.twitch.webhook")
 
@@ -51,9 +52,9 @@ def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def _refuse(status: int, reason: str, **context: Any) -> JSONResponse:
+def _refuse(status: int, reason: str, **context: Any) -> Response:
     log.warning("eventsub delivery refused", status=status, reason=reason, **context)
-    return JSONResponse({"error": reason}, status_code=status)
+    return problem_response(status, reason)
 
 
 router = APIRouter(tags=["twitch"])
