@@ -82,13 +82,14 @@ def twitch_cli(host: CommandLine) -> typer.Typer:
 
     @twitch_app.command("status")
     def status(as_json: JsonOption = False) -> None:
-        """Connected accounts (validated now) with missing scopes, and the subscriptions.
-        Exits 1 when the bot account is missing or an account is not healthy."""
+        """Connected accounts (validated now) with missing scopes, the conduit and its shards
+        (conduit transport), and the subscriptions. Exits 1 when the bot account is missing,
+        an account is not healthy, or a shard is not enabled or not held."""
 
         async def work(built: TwitchCollector) -> dict[str, Any]:
             tokens = await built.tokens.validate_all()
             subscriptions = await built.subscriptions.list()
-            return {
+            report: dict[str, Any] = {
                 "healthy": any(t.purpose == "bot" for t in tokens)
                 and all(t.healthy for t in tokens),
                 "transport": built.transport,
@@ -96,6 +97,10 @@ def twitch_cli(host: CommandLine) -> typer.Typer:
                 "tokens": [dataclasses.asdict(t) for t in tokens],
                 "subscriptions": [dataclasses.asdict(s) for s in subscriptions],
             }
+            if built.transport == "conduit":
+                report["conduit"] = await _conduit_report(built)
+                report["healthy"] = report["healthy"] and report["conduit"]["healthy"]
+            return report
 
         report = run(work)
         if as_json:
@@ -142,6 +147,41 @@ def twitch_cli(host: CommandLine) -> typer.Typer:
     return twitch_app
 
 
+async def _conduit_report(collector: TwitchCollector) -> dict[str, Any]:
+    """The conduit and each shard: its status, session and the process holding it."""
+    status = await collector.conduit.status()
+    if status.conduit is None:
+        return {"healthy": False, "id": None, "shard_count": 0, "shards": []}
+    shards = [
+        {
+            "id": shard.id,
+            "status": shard.status,
+            "session_id": shard.session_id,
+            "holder": shard.holder,
+        }
+        for shard in status.shards
+    ]
+    return {
+        "healthy": all(shard["status"] == "enabled" and shard["holder"] for shard in shards),
+        "id": status.conduit.id,
+        "shard_count": status.conduit.shard_count,
+        "shards": shards,
+    }
+
+
+def _print_conduit(conduit: dict[str, Any]) -> None:
+    if conduit["id"] is None:
+        typer.echo("conduit: none yet (the running collector makes it)")
+        return
+    typer.echo(f"conduit {conduit['id']}: {conduit['shard_count']} shards")
+    for shard in conduit["shards"]:
+        session = f", session {shard['session_id']}" if shard["session_id"] else ""
+        typer.echo(
+            f"shard {shard['id']}: {shard['status']}{session}, held by "
+            f"{shard['holder'] or 'no process'}"
+        )
+
+
 def _print_status(report: dict[str, Any]) -> None:
     tokens = report["tokens"]
     if not any(t["purpose"] == "bot" for t in tokens):
@@ -152,6 +192,8 @@ def _print_status(report: dict[str, Any]) -> None:
         if token["missing_scopes"]:
             line += f", missing scopes: {' '.join(token['missing_scopes'])}"
         typer.echo(line)
+    if "conduit" in report:
+        _print_conduit(report["conduit"])
     for sub in report["subscriptions"]:
         typer.echo(
             f"subscription {sub['type']} v{sub['version']} {sub['broadcaster_id']}: {sub['status']}"
