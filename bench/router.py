@@ -4,7 +4,8 @@
 
 Prints, for each mode: plain chat messages/s, commands/s (``!ping``), latency p50/p99 from
 event accepted to reply on the reply stream at a fixed offered load, and peak RSS of the
-router process. Embedded runs everything in this process (that is what embedded means);
+router process; distributed, also the router process's CPU time per message and per command,
+which a busy machine changes least. Embedded runs everything in this process (that is what embedded means);
 distributed starts one ``waddlebot serve router`` process against PostgreSQL and Redis and
 drives it from here. Figures, not pass/fail.
 """
@@ -194,8 +195,11 @@ async def run_distributed(args: argparse.Namespace) -> None:
         processed = _RedisProgress(ports)
         await asyncio.sleep(2)  # router start-up
         await throughput_remote(ports, processed, 2000, "!ping")
+        cpu = _cpu_seconds(router.pid)
         chat = await throughput_remote(ports, processed, args.events, "hello chat")
+        chat_cpu, cpu = _cpu_seconds(router.pid) - cpu, _cpu_seconds(router.pid)
         commands = await throughput_remote(ports, processed, args.events, "!ping")
+        commands_cpu = _cpu_seconds(router.pid) - cpu
         lat = await latency(ports, args.rate, args.seconds)
         rss = _peak_rss_mb(router.pid)
     finally:
@@ -211,6 +215,9 @@ async def run_distributed(args: argparse.Namespace) -> None:
     report(
         "distributed (PostgreSQL + Redis, one router process)", chat, commands, lat, args.rate, rss
     )
+    # what a busy machine changes least: the router's own CPU time for each event
+    per_message, per_command = (x / args.events * 1e6 for x in (chat_cpu, commands_cpu))
+    print(f"router CPU per event  : {per_message:.0f} us a message, {per_command:.0f} us a command")
 
 
 class _RedisProgress:
@@ -248,6 +255,12 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mb(pid: int) -> float:
