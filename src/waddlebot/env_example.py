@@ -53,7 +53,7 @@ def _block(section: type[BaseModel]) -> list[str]:
     for name, field in section.model_fields.items():
         if field.description:
             lines.append(f"# {field.description}")
-        if field.get_default() is None:
+        if field.default is None and field.default_factory is None:
             lines.append("# unset by default")
         lines.append(f"# {env_name(name)}={env_value(field)}")
     return lines
