@@ -13,8 +13,10 @@ from waddlebot.platforms import BUILTINS
 from waddlebot.router import api
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import errors, health, outages, refusals
+from waddlebot.web import errors, health, openapi, outages
 from waddlebot.web.docs import add_docs
+from waddlebot.web.request_ids import RequestIds
+from waddlebot.web.request_metrics import RequestMetrics
 
 
 def create_app(
@@ -52,9 +54,10 @@ def create_app(
         docs_url=None,  # served from the package instead of a CDN: web/docs.py
         redoc_url=None,
     )
-    refusals.install(app)
     errors.install(app)
     outages.install(app)
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestIds)  # outermost: the metrics' work is logged with the id
     add_docs(app)
     app.include_router(health.router)
     if "api" in chosen:
@@ -62,7 +65,6 @@ def create_app(
         for platform in BUILTINS:
             for router in platform.api_routes():
                 app.include_router(router)
-        app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
     for platform in BUILTINS:  # webhooks, OAuth pages, interactions, the console's socket
         if platform.name in chosen:
             for router in platform.routes():
@@ -72,6 +74,7 @@ def create_app(
             if route.on_include is not None:
                 route.on_include()
             app.include_router(route.router)
+    openapi.install(app, api.event_schemas if "api" in chosen else dict)
     return app
 
 
