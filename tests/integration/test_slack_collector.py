@@ -62,7 +62,8 @@ def slack_settings(fake: FakeSlack, tmp_path: Path, **overrides: Any) -> dict[st
         "api_key": API_KEY,
         "slack_signing_secret": fake.signing_secret,
         "slack_api_url": fake.api_url,
-        "slack_inline_wait_seconds": 0.3,
+        "slack_inline_wait_seconds": 1.5,  # a loaded machine still answers inline
+        "module_timeout_seconds": 5.0,
         **overrides,
     }
 
@@ -200,7 +201,7 @@ async def test_a_slow_command_is_acknowledged_then_answered_through_response_url
     world: World,
 ) -> None:
     status, body = await world.fake.slash_command(
-        world.commands, world.team, world.general, world.alice, "/waddle", "slow 0.6"
+        world.commands, world.team, world.general, world.alice, "/waddle", "slow 2.0"
     )
     assert (status, body) == (200, "")
     (late,) = await world.fake.wait_for_responses(1)
