@@ -41,10 +41,13 @@ run: install
 	$(BIN)/waddlebot db upgrade
 	$(BIN)/waddlebot up
 
+# Two workers (pytest-xdist), a test file each at a time: every test's database, Redis key
+# prefix, ports and processes are its own (tests/conftest.py), so files run side by side.
+TEST_WORKERS ?= 2
 test: install $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The floors in pyproject.toml hold: the unit tests pass on the LOWEST version every direct
 # dependency allows (newest transitive ones), in a venv of their own made anew each time.
