@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import text
 
@@ -227,7 +227,7 @@ async def test_bad_signatures_and_malformed_bodies_get_4xx(world: World) -> None
         assert status == 401, tamper
     status, _ = await fake.send_malformed_event(world.events)
     assert status == 400
-    async with httpx.AsyncClient() as http:  # headers no Slack request has: still a 401
+    async with httpx2.AsyncClient() as http:  # headers no Slack request has: still a 401
         headers: dict[str, Any]
         for headers in (
             {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"},
@@ -265,7 +265,7 @@ async def test_installing_into_a_workspace_binds_it_to_the_community(
                 slack_authorize_url=f"{fake.base_url}/oauth/v2/authorize",
             ),
         )
-        async with serving(settings, port=port) as (url, runtime), httpx.AsyncClient() as http:
+        async with serving(settings, port=port) as (url, runtime), httpx2.AsyncClient() as http:
             community = await runtime.directory.resolve_entity("twitch:42", "twitch")
 
             async def link() -> str:
@@ -276,12 +276,12 @@ async def test_installing_into_a_workspace_binds_it_to_the_community(
                 assert asked.status_code == 200, asked.text
                 return str(asked.json()["url"])
 
-            async def consent(start_url: str, user: User, client: httpx.AsyncClient) -> str:
+            async def consent(start_url: str, user: User, client: httpx2.AsyncClient) -> str:
                 start = await client.get(start_url)
                 assert start.status_code == 302
                 return fake.approve(start.headers["location"], team, user)
 
-            async with httpx.AsyncClient() as other:  # another browser
+            async with httpx2.AsyncClient() as other:  # another browser
                 member = await consent(await link(), bob, http)
                 refused = await http.get(member)
                 assert refused.status_code == 400 and "owner or admin" in refused.text
