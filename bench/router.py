@@ -5,9 +5,9 @@
 Prints, for each mode: plain chat messages/s, commands/s (``!ping``), latency p50/p99 from
 event accepted to reply on the reply stream at a fixed offered load, and peak RSS of the
 router process; distributed, also the router process's CPU time per message and per command,
-which a busy machine changes least. Embedded runs everything in this process (that is what embedded means);
-distributed starts one ``waddlebot serve router`` process against PostgreSQL and Redis and
-drives it from here. Figures, not pass/fail.
+which a busy machine changes least. Embedded runs everything in this process (that is what
+embedded means); distributed starts one ``waddlebot serve router`` process against PostgreSQL
+and Redis and drives it from here. Figures, not pass/fail.
 """
 
 from __future__ import annotations
