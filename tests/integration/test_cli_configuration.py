@@ -69,8 +69,8 @@ def test_every_problem_gets_its_line(tmp_path: Path) -> None:
         run(["up"], tmp_path, env),
         "WADDLEBOT_PORT: must be a whole number (got 'eighty'). Correct it, or remove it to "
         "use the default (8000).",
-        "WADDLEBOT_TWITCH_TRANSPORT: must be 'websocket' or 'webhook' (got 'pigeon'). Correct "
-        "it, or remove it to use the default (websocket).",
+        "WADDLEBOT_TWITCH_TRANSPORT: must be 'websocket', 'webhook' or 'conduit' (got 'pigeon'). "
+        "Correct it, or remove it to use the default (websocket).",
         "WADDLEBOT_OVERLAY_MAX_CONNECTIONS: must be at least 1 (got '0'). Correct it, or "
         "remove it to use the default (50).",
         "WADDLEBOT_GC_TUNING: must be true or false (or 1/0, yes/no, on/off) (got 'maybe'). "

@@ -322,3 +322,16 @@ async def test_another_communitys_callers_get_nothing(world: World) -> None:
     # and B's own list is empty: A's quote is A's alone
     listed = await http.get(f"{world.base(world.b)}/quotes", headers=bearer(scoped))
     assert listed.json()["items"] == []
+
+
+async def test_text_postgresql_cannot_store_is_a_422_naming_it(world: World, mode: str) -> None:
+    """Found by schemathesis: a NUL character in a quote was a 500 on PostgreSQL."""
+    response = await world.http.post(
+        f"{world.base()}/quotes", headers=world.moderator_a, json={"text": "nul \u0000 here"}
+    )
+    if mode == "embedded":  # SQLite keeps it
+        assert response.status_code == 201, response.text
+        return
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "unstorable_text" and "\\u0000" in problem["detail"]

@@ -52,7 +52,26 @@ def unavailable_response(request: Request, what: str) -> Response:
     )
 
 
+# PostgreSQL's refusals of a character it cannot keep (NUL, "\u0000", in any text): what the
+# request sent, so a 422 naming it, wherever the text came from (body, query or path)
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})  # character_not_in_repertoire, untranslatable
+
+
+def _unstorable_text(exc: Exception) -> bool:
+    return (
+        isinstance(exc, sa_errors.DBAPIError)
+        and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT
+    )
+
+
 async def _answer(request: Request, exc: Exception) -> Response:
+    if _unstorable_text(exc):
+        return problem_response(
+            422,
+            "the request holds a character that cannot be stored (NUL, \\u0000): remove it",
+            code="unstorable_text",
+            scope=request.scope,
+        )
     what = unavailable(exc)
     if what is None:
         raise exc  # not an outage: a bug, answered 500 and logged with its traceback
