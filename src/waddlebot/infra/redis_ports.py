@@ -179,6 +179,17 @@ return false
 """
 
 
+# Append unless the key is there, then set the key: the check, the entry and the mark in one
+# step. The key is set after the XADD, so an error in between leaves it unset (the delivery is
+# refused and comes again) rather than marked with nothing published.
+_PUBLISH_ONCE_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return id
+"""
+
+
 # What the trim and backlog scripts share: a field of an XINFO GROUPS entry (a flat list of
 # names and values), and the order of two stream ids, compared as digit strings (Lua numbers
 # are doubles: a sequence number past 2^53 would compare wrongly as one).
@@ -270,6 +281,7 @@ class RedisBus(_RedisAdapter):
         self._reclaim = self._redis.register_script(_RECLAIM_LUA)
         self._touch = self._redis.register_script(_TOUCH_LUA)
         self._move = self._redis.register_script(_MOVE_LUA)
+        self._publish_once = self._redis.register_script(_PUBLISH_ONCE_LUA)
         self._trim = self._redis.register_script(_TRIM_LUA)
         self._backlog = self._redis.register_script(_BACKLOG_LUA)
         self._gate = BacklogGate(self.backlog, max_backlog)
@@ -293,6 +305,12 @@ class RedisBus(_RedisAdapter):
         for payload in payloads:
             pipe.xadd(key, {"d": payload})
         return [entry_id.decode() for entry_id in await pipe.execute()]
+
+    async def publish_once(self, stream: str, payload: bytes, key: str, ttl: float) -> str | None:
+        entry_id = await self._publish_once(
+            keys=[self._key(stream), self._key(key)], args=[payload, max(1, math.ceil(ttl * 1000))]
+        )
+        return None if entry_id is None else cast(bytes, entry_id).decode()
 
     async def admit(self, stream: str) -> None:
         await self._gate.admit(stream)

@@ -110,7 +110,8 @@ class BoundedHttpTools(HttpToolsProtocol):
         if continued:
             self._head_bytes += len(data)
         self._head_raw = True
-        if self._head_bytes > self.config.h11_max_incomplete_event_size:
+        limit = self.config.h11_max_incomplete_event_size
+        if limit is not None and self._head_bytes > limit:
             self.send_400_response("Request line and headers too large.")
 
 
