@@ -15,6 +15,7 @@ from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
 from waddlebot.web import errors, health, outages, refusals
 from waddlebot.web.docs import add_docs
+from waddlebot.web.hot_paths import Endpoint, HotPaths
 
 
 def create_app(
@@ -52,6 +53,8 @@ def create_app(
         docs_url=None,  # served from the package instead of a CDN: web/docs.py
         redoc_url=None,
     )
+    # first: the middleware added later (request ids, metrics) wraps the hot paths too
+    app.add_middleware(HotPaths, endpoints=_hot_paths(chosen))
     refusals.install(app)
     errors.install(app)
     outages.install(app)
@@ -73,6 +76,17 @@ def create_app(
                 route.on_include()
             app.include_router(route.router)
     return app
+
+
+def _hot_paths(chosen: frozenset[str]) -> dict[str, Endpoint]:
+    """The hot endpoints of the routes this process serves (web/hot_paths.py)."""
+    endpoints: dict[str, Endpoint] = {}
+    if "api" in chosen:
+        endpoints[api.EVENTS_PATH] = api.post_events_hot
+    for platform in BUILTINS:
+        if platform.name in chosen:
+            endpoints.update(platform.hot_paths())
+    return endpoints
 
 
 @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from waddlebot.platforms.discord.settings import DiscordSettings
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from waddlebot.platforms.discord.collector import DiscordCollector
+    from waddlebot.web.hot_paths import Endpoint
 
 
 def _build(parts: CollectorParts) -> DiscordCollector:
@@ -40,6 +41,12 @@ def _routes() -> Sequence[APIRouter]:
     return (interactions.router,)
 
 
+def _hot_paths() -> Mapping[str, Endpoint]:
+    from waddlebot.platforms.discord import interactions
+
+    return {interactions.PATH: interactions.interactions}
+
+
 def _cli() -> typer.Typer:
     from waddlebot.platforms.discord.cli import discord_app
 
@@ -57,6 +64,7 @@ DISCORD: PlatformPackage[DiscordCollector] = PlatformPackage(
     configured=lambda settings: settings.section(DiscordSettings).discord_configured,
     build=_build,
     routes=_routes,
+    hot_paths=_hot_paths,
     cli=_cli,
     settings=DiscordSettings,
 )
