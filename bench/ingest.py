@@ -241,10 +241,12 @@ class Bench:
             wrk.write_requests(path, (build(i, host) for i in range(count)))
         return path
 
-    def measure(
+    async def measure(
         self, name: str, url: str, requests: Path, *, rate: float | None = None
     ) -> wrk.Result:
-        result = wrk.run(
+        # in a thread: the fake Slack in this process answers the server meanwhile
+        result = await asyncio.to_thread(
+            wrk.run,
             url,
             requests,
             seconds=self.args.seconds,
@@ -267,7 +269,7 @@ class Bench:
             problems.append(f"{result.non_2xx} non-2xx")
         if result.socket_errors:
             problems.append(f"{result.socket_errors} socket errors")
-        if result.wrapped:
+        if result.wrapped and not name.startswith("bare"):  # the bare endpoint keeps no ids
             problems.append("ran out of unique requests: raise --requests")
         print(
             f"{name:<40} {result.rate:9,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
@@ -286,7 +288,7 @@ async def run_bare(bench: Bench, *, defaults: bool = False) -> None:
         host = f"{HOST}:{port}"
         requests = bench.requests("bare", twitch_request, host)
         name = "bare-uvicorn-defaults" if defaults else "bare"
-        bench.measure(name, server.url, requests)
+        await bench.measure(name, server.url, requests)
     finally:
         server.stop()
 
@@ -306,7 +308,7 @@ async def run_distributed(bench: Bench, targets: set[str], slack: SlackWorld) ->
             server = await start(command, env, port, "/healthz")
             try:
                 requests = bench.requests(f"{service}-distributed", build, f"{HOST}:{port}")
-                bench.measure(name, server.url, requests)
+                await bench.measure(name, server.url, requests)
             finally:
                 server.stop()
 
@@ -329,11 +331,11 @@ async def run_embedded(bench: Bench, targets: set[str], slack: SlackWorld) -> No
             ):
                 if service in targets:
                     requests = bench.requests(f"{service}-embedded", build, host)
-                    result = bench.measure(name, server.url, requests)
+                    result = await bench.measure(name, server.url, requests)
                     if service == "twitch":
                         half = result.rate / 2
                         requests = bench.requests("twitch-embedded-half", build, host)
-                        bench.measure(
+                        await bench.measure(
                             f"up: EventSub webhook at {half:,.0f}/s",
                             server.url,
                             requests,

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import structlog
@@ -19,7 +19,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from waddlebot.infra import metrics
 from waddlebot.infra.backlog import TRIM_EVERY_SECONDS, BacklogGate, TrimSchedule
@@ -263,6 +263,59 @@ def _payload(fields: Any) -> bytes:
     return b""
 
 
+_Append = Callable[[Any], None]  # adds one command to a pipeline
+
+
+class _Appends:
+    """One-entry appends issued in the same turn of the event loop go to Redis as one
+    pipeline: one round trip and one connection for all of them, instead of one each. A busy
+    webhook endpoint has dozens of deliveries in flight at once (``bench.ingest``); each
+    caller still gets its own answer, or its own error. Not a transaction: every append is
+    on its own, as when sent alone."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._waiting: list[tuple[_Append, asyncio.Future[Any]]] = []
+
+    async def send(self, append: _Append) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((append, future))
+        if len(self._waiting) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.ensure_future(self._execute(batch))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+
+    async def _execute(self, batch: list[tuple[_Append, asyncio.Future[Any]]]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for append, _ in batch:
+            append(pipe)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+_BACKGROUND: set[asyncio.Future[None]] = set()  # flushes under way (kept from the GC)
+
+
 class RedisBus(_RedisAdapter):
     """Redis Streams with consumer groups. Payloads live in the entry field ``d``. Publishing
     never trims: acknowledging trims a stream (at most every ``trim_every`` seconds per stream
@@ -282,6 +335,7 @@ class RedisBus(_RedisAdapter):
         self._touch = self._redis.register_script(_TOUCH_LUA)
         self._move = self._redis.register_script(_MOVE_LUA)
         self._publish_once = self._redis.register_script(_PUBLISH_ONCE_LUA)
+        self._appends = _Appends(self._redis)
         self._trim = self._redis.register_script(_TRIM_LUA)
         self._backlog = self._redis.register_script(_BACKLOG_LUA)
         self._gate = BacklogGate(self.backlog, max_backlog)
@@ -296,8 +350,8 @@ class RedisBus(_RedisAdapter):
         key = self._key(stream)
         if not payloads:
             return []
-        if len(payloads) == 1:  # a pipeline costs more than it saves for one command
-            entry_id = await self._redis.xadd(key, {"d": payloads[0]})
+        if len(payloads) == 1:
+            entry_id = await self._appends.send(lambda pipe: pipe.xadd(key, {"d": payloads[0]}))
             return [cast(bytes, entry_id).decode()]
         # MULTI/EXEC: all of them or none, so a caller told "failed" (Redis went away
         # mid-way) can be sure none went out
@@ -307,9 +361,13 @@ class RedisBus(_RedisAdapter):
         return [entry_id.decode() for entry_id in await pipe.execute()]
 
     async def publish_once(self, stream: str, payload: bytes, key: str, ttl: float) -> str | None:
-        entry_id = await self._publish_once(
-            keys=[self._key(stream), self._key(key)], args=[payload, max(1, math.ceil(ttl * 1000))]
-        )
+        keys = [self._key(stream), self._key(key)]
+        args: list[bytes | int] = [payload, max(1, math.ceil(ttl * 1000))]
+        try:  # by its hash: a pipeline would ask Redis whether it has the script every time
+            sha = self._publish_once.sha
+            entry_id = await self._appends.send(lambda pipe: pipe.evalsha(sha, 2, *keys, *args))
+        except NoScriptError:  # Redis restarted, or its scripts were flushed: load it again
+            entry_id = await self._publish_once(keys=keys, args=args)
         return None if entry_id is None else cast(bytes, entry_id).decode()
 
     async def admit(self, stream: str) -> None:
