@@ -267,29 +267,36 @@ _Append = Callable[[Any], None]  # adds one command to a pipeline
 
 
 class _Appends:
-    """One-entry appends issued in the same turn of the event loop go to Redis as one
-    pipeline: one round trip and one connection for all of them, instead of one each. A busy
-    webhook endpoint has dozens of deliveries in flight at once (``bench.ingest``); each
-    caller still gets its own answer, or its own error. Not a transaction: every append is
-    on its own, as when sent alone."""
+    """One-entry appends go to Redis in pipelines: those made while a pipeline is out wait
+    for it and go together in the next, so a busy webhook endpoint (dozens of deliveries in
+    flight, ``bench.ingest``) makes one round trip for many of them instead of one each. One
+    pipeline at a time, in the order the appends were made: entries land on their streams in
+    that order (an EventSub WebSocket hands its notifications over in order, without waiting
+    for each). Each caller gets its own answer, or its own error; not a transaction."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._waiting: list[tuple[_Append, asyncio.Future[Any]]] = []
+        self._sending: asyncio.Task[None] | None = None
 
     async def send(self, append: _Append) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append((append, future))
-        if len(self._waiting) == 1:
-            loop.call_soon(self._flush)
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send_all())
         return await future
 
-    def _flush(self) -> None:
-        batch, self._waiting = self._waiting, []
-        task = asyncio.ensure_future(self._execute(batch))
-        _BACKGROUND.add(task)
-        task.add_done_callback(_BACKGROUND.discard)
+    async def _send_all(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the appends made in this turn of the loop join
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                await self._execute(batch)
+        finally:
+            self._sending = None
+            for _, future in self._waiting:  # cancelled with appends still waiting
+                future.cancel()
+            self._waiting = []
 
     async def _execute(self, batch: list[tuple[_Append, asyncio.Future[Any]]]) -> None:
         pipe = self._redis.pipeline(transaction=False)
@@ -297,12 +304,14 @@ class _Appends:
             append(pipe)
         try:
             results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # Redis away: every append of the batch failed
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
             return
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
@@ -311,9 +320,6 @@ class _Appends:
                 future.set_exception(result)
             else:
                 future.set_result(result)
-
-
-_BACKGROUND: set[asyncio.Future[None]] = set()  # flushes under way (kept from the GC)
 
 
 class RedisBus(_RedisAdapter):
