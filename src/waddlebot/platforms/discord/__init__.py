@@ -32,6 +32,7 @@ def _build(parts: CollectorParts) -> DiscordCollector:
         consumer=parts.consumer,
         completions=parts.completions,
         role_levels=parts.community.role_levels,
+        feed=parts.feed,
     )
 
 
