@@ -49,7 +49,7 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.slack import payloads as slack_payloads
 from tests.fakes.twitch import payloads as twitch_payloads
 
-from bench import wrk
+from bench import paced, wrk
 from bench.router import PG_ADMIN, REDIS, _free_port
 
 EXE = str(Path(sys.executable).parent / "waddlebot")
@@ -233,17 +233,17 @@ class Bench:
         self.args = args
         self.work = work
         self.figures: list[Figure] = []
+        self.paced: list[tuple[str, paced.Paced]] = []
 
-    def requests(self, name: str, build: Callable[[int, str], bytes], host: str) -> Path:
-        path = self.work / f"{name}.requests"
+    def requests(
+        self, name: str, build: Callable[[int, str], bytes], host: str, *, count: int = 0
+    ) -> Path:
+        path = self.work / f"{name.replace(' ', '-').replace(':', '')}.requests"
         if not path.exists():
-            count = self.args.requests
-            wrk.write_requests(path, (build(i, host) for i in range(count)))
+            wrk.write_requests(path, (build(i, host) for i in range(count or self.args.requests)))
         return path
 
-    async def measure(
-        self, name: str, url: str, requests: Path, *, rate: float | None = None
-    ) -> wrk.Result:
+    async def measure(self, name: str, url: str, requests: Path) -> wrk.Result:
         # in a thread: the fake Slack in this process answers the server meanwhile
         result = await asyncio.to_thread(
             wrk.run,
@@ -251,11 +251,33 @@ class Bench:
             requests,
             seconds=self.args.seconds,
             connections=self.args.connections,
-            rate=rate,
         )
         self.figures.append(Figure(name, result))
         self.print(name, result)
         return result
+
+    async def latency(
+        self, name: str, host: str, build: Callable[[int, str], bytes], *, rate: float
+    ) -> None:
+        """The latency at an offered ``rate`` (half what the closed loop reached)."""
+        seconds = self.args.seconds
+        path = self.requests(f"{name}-paced", build, host, count=int(rate * seconds) + 1)
+        address, port = host.rsplit(":", 1)
+        result = await paced.run(
+            address,
+            int(port),
+            paced.read_requests(path),
+            rate=rate,
+            seconds=seconds,
+            connections=self.args.connections,
+        )
+        self.paced.append((name, result))
+        print(
+            f"{name + f' at {rate:,.0f}/s offered':<40} {result.done:9,.0f} req/s  "
+            f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+            + (f"  {result.failed} not 2xx" if result.failed else ""),
+            flush=True,
+        )
 
     def bare_rate(self) -> float | None:
         bare = [f.result.rate for f in self.figures if f.name == "bare"]
@@ -333,13 +355,8 @@ async def run_embedded(bench: Bench, targets: set[str], slack: SlackWorld) -> No
                     requests = bench.requests(f"{service}-embedded", build, host)
                     result = await bench.measure(name, server.url, requests)
                     if service == "twitch":
-                        half = result.rate / 2
-                        requests = bench.requests("twitch-embedded-half", build, host)
-                        await bench.measure(
-                            f"up: EventSub webhook at {half:,.0f}/s",
-                            server.url,
-                            requests,
-                            rate=half,
+                        await bench.latency(
+                            "up: EventSub webhook", host, build, rate=result.rate / 2
                         )
         finally:
             server.stop()
@@ -409,6 +426,11 @@ def summarise(bench: Bench) -> None:
         ratio = f"{mean / bare:5.0%}" if bare else "  -  "
         spread = f"{min(rates):,.0f}-{max(rates):,.0f}" if len(rates) > 1 else ""
         print(f"{name:<40} {mean:9,.0f} req/s {ratio} of bare  p99 {max(p99):6.2f} ms  {spread}")
+    for name, result in bench.paced:
+        print(
+            f"{name} at {result.offered:,.0f}/s offered: p50 {result.p50_ms:.2f} ms, "
+            f"p99 {result.p99_ms:.2f} ms"
+        )
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 Every request (a validly signed webhook with a unique id) is built in Python before the run
 and written to a file; a Lua script hands them to wrk one after the other, so the load
-generator does no per-request work of its own. With ``rate`` set, each connection waits
-``connections / rate`` seconds between requests (an offered load rather than a closed loop).
+generator does no per-request work of its own. A closed loop: each connection sends its next
+request once it has the answer (for an offered load, see :mod:`bench.paced`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 
 _LUA = r"""
 local source = os.getenv("BENCH_REQUESTS")
-local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 local requests, count, at = {}, 0, 0
 wrapped = 0  -- a global: done() reads it with thread:get
 local threads = {}
@@ -49,12 +48,6 @@ function request()
     wrapped = wrapped + 1
   end
   return requests[at]
-end
-
-if pause > 0 then
-  function delay()
-    return pause
-  end
 end
 
 function done(summary, latency, requests)
@@ -117,13 +110,10 @@ def run(
     seconds: float,
     connections: int,
     threads: int = 1,
-    rate: float | None = None,
 ) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_LUA)
     env = dict(os.environ, BENCH_REQUESTS=str(requests_file))
-    if rate:
-        env["BENCH_DELAY_MS"] = str(max(1, round(1000 * connections / rate)))
     try:
         done = subprocess.run(
             [
