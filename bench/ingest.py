@@ -226,6 +226,7 @@ async def distributed_deployment() -> Any:
 class Figure:
     name: str
     result: wrk.Result
+    round: int
 
 
 class Bench:
@@ -234,6 +235,7 @@ class Bench:
         self.work = work
         self.figures: list[Figure] = []
         self.paced: list[tuple[str, paced.Paced]] = []
+        self.round = 0
 
     def requests(
         self, name: str, build: Callable[[int, str], bytes], host: str, *, count: int = 0
@@ -252,7 +254,7 @@ class Bench:
             seconds=self.args.seconds,
             connections=self.args.connections,
         )
-        self.figures.append(Figure(name, result))
+        self.figures.append(Figure(name, result, self.round))
         self.print(name, result)
         return result
 
@@ -279,8 +281,11 @@ class Bench:
             flush=True,
         )
 
-    def bare_rate(self) -> float | None:
-        bare = [f.result.rate for f in self.figures if f.name == "bare"]
+    def bare_rate(self, round_: int | None = None) -> float | None:
+        """The bare endpoint's rate in a round (the mean of its runs there): what the
+        figures of that round are compared with, the machine being as busy as it was then."""
+        round_ = self.round if round_ is None else round_
+        bare = [f.result.rate for f in self.figures if f.name == "bare" and f.round == round_]
         return sum(bare) / len(bare) if bare else None
 
     def print(self, name: str, result: wrk.Result) -> None:
@@ -400,6 +405,7 @@ async def run_http(args: argparse.Namespace) -> None:
         bench = Bench(args, Path(work))
         async with slack_world() as slack:
             for round_ in range(args.rounds):
+                bench.round = round_
                 print(f"-- round {round_ + 1} of {args.rounds}", flush=True)
                 await run_bare(bench)
                 if "defaults" in chosen:
@@ -416,16 +422,17 @@ async def run_http(args: argparse.Namespace) -> None:
 
 
 def summarise(bench: Bench) -> None:
-    bare = bench.bare_rate()
-    print("\n== summary (mean of rounds) ==")
-    names = list(dict.fromkeys(f.name for f in bench.figures))
-    for name in names:
-        rates = [f.result.rate for f in bench.figures if f.name == name]
-        p99 = [f.result.p99_ms for f in bench.figures if f.name == name]
-        mean = sum(rates) / len(rates)
-        ratio = f"{mean / bare:5.0%}" if bare else "  -  "
-        spread = f"{min(rates):,.0f}-{max(rates):,.0f}" if len(rates) > 1 else ""
-        print(f"{name:<40} {mean:9,.0f} req/s {ratio} of bare  p99 {max(p99):6.2f} ms  {spread}")
+    print("\n== summary: each figure against the bare endpoint of its own round ==")
+    for name in dict.fromkeys(f.name for f in bench.figures):
+        mine = [f for f in bench.figures if f.name == name]
+        rates = [f.result.rate for f in mine]
+        ratios = [f.result.rate / bare for f in mine if (bare := bench.bare_rate(f.round))]
+        ratio = f"{sum(ratios) / len(ratios):5.0%}" if ratios else "  -  "
+        print(
+            f"{name:<40} {sum(rates) / len(rates):9,.0f} req/s  {ratio} of bare  "
+            f"p99 {max(f.result.p99_ms for f in mine):6.2f} ms  runs: "
+            + ", ".join(f"{r:,.0f}" for r in rates)
+        )
     for name, result in bench.paced:
         print(
             f"{name} at {result.offered:,.0f}/s offered: p50 {result.p50_ms:.2f} ms, "
