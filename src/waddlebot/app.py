@@ -13,9 +13,11 @@ from waddlebot.platforms import BUILTINS
 from waddlebot.router import api
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
-from waddlebot.web import errors, health, outages, refusals
+from waddlebot.web import errors, health, openapi, outages
 from waddlebot.web.docs import add_docs
 from waddlebot.web.hot_paths import Endpoint, HotPaths
+from waddlebot.web.request_ids import RequestIds
+from waddlebot.web.request_metrics import RequestMetrics
 
 
 def create_app(
@@ -53,11 +55,12 @@ def create_app(
         docs_url=None,  # served from the package instead of a CDN: web/docs.py
         redoc_url=None,
     )
-    # first: the middleware added later (request ids, metrics) wraps the hot paths too
-    app.add_middleware(HotPaths, endpoints=_hot_paths(chosen))
-    refusals.install(app)
     errors.install(app)
     outages.install(app)
+    # first, so the middleware added after it (metrics, request ids) wraps the hot paths too
+    app.add_middleware(HotPaths, endpoints=_hot_paths(chosen))
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestIds)  # outermost: the metrics' work is logged with the id
     add_docs(app)
     app.include_router(health.router)
     if "api" in chosen:
@@ -65,7 +68,6 @@ def create_app(
         for platform in BUILTINS:
             for router in platform.api_routes():
                 app.include_router(router)
-        app.openapi = lambda: api.openapi_with_event_schema(app)  # type: ignore[method-assign]
     for platform in BUILTINS:  # webhooks, OAuth pages, interactions, the console's socket
         if platform.name in chosen:
             for router in platform.routes():
@@ -75,6 +77,7 @@ def create_app(
             if route.on_include is not None:
                 route.on_include()
             app.include_router(route.router)
+    openapi.install(app, api.event_schemas if "api" in chosen else dict)
     return app
 
 

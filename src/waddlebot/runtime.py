@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 
-from waddlebot.core.errors import ConfigurationError
+from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
 from waddlebot.features import builtin_features
 from waddlebot.features.feature import Feature, Key
 from waddlebot.features.shared import DIRECTORY, FeatureServices, router_services
@@ -20,7 +20,7 @@ from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
-from waddlebot.infra.db.problems import database_reached, no_tables
+from waddlebot.infra.db.problems import database_reached, schema_problem
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.gc import tune_gc
 from waddlebot.infra.ports import Broadcast, Ports
@@ -32,7 +32,12 @@ from waddlebot.platforms.platform import Collector, CollectorParts, PlatformPack
 from waddlebot.router import Router, RouterWorker
 from waddlebot.router.dead_letters import DeadLetters
 from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
-from waddlebot.router.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
+from waddlebot.router.remote import (
+    HttpModuleClient,
+    ModuleCallError,
+    ModuleUnreachable,
+    parse_remote_spec,
+)
 from waddlebot.router.worker import default_consumer_name
 from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
@@ -62,6 +67,7 @@ class Runtime(FeatureServices):
     order, holds the services they provide (``runtime.identity``, or ``runtime.need(KEY)``),
     registers their chat modules and runs their jobs."""
 
+    settings: Settings
     ports: Ports
     feed: ChangeFeed
     db: Database
@@ -168,12 +174,12 @@ class Runtime(FeatureServices):
         for platform in BUILTINS:
             if platform.name not in self.services or not platform.configured(self.settings):
                 continue
-            collector = platform.build(self._collector_parts(f"{consumer}-{platform.name}"))
+            collector = platform.build(self.collector_parts(f"{consumer}-{platform.name}"))
             self._collectors[platform.name] = collector
             self._cleanup.push_async_callback(collector.stop)  # also after a failed start
             await collector.start()
 
-    def _collector_parts(self, consumer: str) -> CollectorParts:
+    def collector_parts(self, consumer: str) -> CollectorParts:
         return CollectorParts(
             settings=self.settings,
             ports=self.ports,
@@ -298,15 +304,15 @@ class Runtime(FeatureServices):
 
 
 async def _prepare_database(settings: Settings) -> None:
-    """Migrate on start, or refuse to start on a database without tables."""
+    """Migrate on start, or refuse to start on a database without tables or behind the code."""
     url = settings.database_url
     with database_reached(url):
         if settings.migrate_on_start:
             await asyncio.to_thread(upgrade, url)
             return
         revision = await current_async(url)
-    if revision is None:
-        raise no_tables()
+    if (problem := schema_problem(revision)) is not None:
+        raise problem
 
 
 @contextlib.contextmanager
@@ -316,6 +322,8 @@ def _configured_by(setting: str, fix: str) -> Iterator[None]:
         yield
     except ConfigurationError:
         raise
+    except ModuleUnreachable as exc:
+        raise ServiceUnavailable(str(exc), setting=setting, fix=fix) from exc
     except ModuleCallError as exc:
         if isinstance(exc.__cause__, SignatureError):  # it answered, signed with another secret
             raise ConfigurationError(

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from waddlebot.core.settings import CoreSettings, ProcessSettings
+from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.slack.settings import SlackSettings
@@ -32,6 +33,7 @@ class Settings(
     BaseSettings,
     ProcessSettings,
     OverlaySettings,
+    CalendarSettings,
     SlackSettings,
     DiscordSettings,
     TwitchSettings,

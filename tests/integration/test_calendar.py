@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.harness import say
 from waddlebot.core.clock import ManualClock
-from waddlebot.features.calendar import (
+from waddlebot.features.calendar.events import (
     AlreadyDecided,
     CalendarService,
     EventFull,

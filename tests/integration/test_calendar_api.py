@@ -132,12 +132,12 @@ async def test_events_through_the_api(world: World) -> None:
     assert elsewhere.status_code == 422  # reminders go to a place of this community only
 
     upcoming = await http.get(f"{base}/events", headers=world.bob)
-    assert [e["title"] for e in upcoming.json()] == ["Movie night"]
+    assert [e["title"] for e in upcoming.json()["items"]] == ["Movie night"]
     assert (await http.get(f"{base}/events?status=pending", headers=world.bob)).status_code == 403
     waiting = await http.get(
         f"{base}/events", headers=world.moderator, params={"status": "pending"}
     )
-    assert [e["id"] for e in waiting.json()] == [quiz]
+    assert [e["id"] for e in waiting.json()["items"]] == [quiz]
     assert (await http.post(f"{base}/events/{quiz}/approve", headers=world.bob)).status_code == 403
     rejected = await http.post(
         f"{base}/events/{quiz}/reject", headers=world.moderator, json={"reason": "too late"}

@@ -23,7 +23,8 @@ from tests.support.scheduled import (
 )
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import OutboundMessage
-from waddlebot.features.calendar import CalendarService, NewEvent, ReminderJob
+from waddlebot.features.calendar.events import CalendarService, NewEvent
+from waddlebot.features.calendar.reminders import ReminderJob
 from waddlebot.features.labels.service import LabelService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db import Database

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import serving
+from waddlebot.cli.failures import EX_CONFIG
 from waddlebot.features.identity import apikeys
 from waddlebot.settings import Settings
 
@@ -226,7 +227,8 @@ def test_apikey_for_a_community_that_does_not_exist(tmp_path: Path) -> None:
 
 def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     unset = run(["twitch", "status"], tmp_path)
-    assert unset.returncode == 2 and "WADDLEBOT_TWITCH_CLIENT_ID" in unset.stdout
+    assert unset.returncode == EX_CONFIG
+    assert unset.stderr.startswith("WADDLEBOT_TWITCH_CLIENT_ID: is not set")
     env = {"WADDLEBOT_TWITCH_CLIENT_ID": "abc", "WADDLEBOT_TWITCH_CLIENT_SECRET": "def"}
     link = run(["twitch", "connect", "--bot"], tmp_path, env)
     assert link.returncode == 0, link.stderr
@@ -235,9 +237,9 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
     assert "no Twitch bot account" not in link.stdout + link.stderr
     assert (tmp_path / "var" / "secret-key").exists()  # an embedded install makes its own key
     neither = run(["twitch", "connect"], tmp_path, env)
-    assert neither.returncode == 2 and "Give --bot, --community <id>, or both" in neither.stdout
+    assert neither.returncode == 2 and "give --bot, --community <id>, or both" in neither.stderr
     nowhere = run(["twitch", "connect", "--bot", "--community", "99"], tmp_path, env)
-    assert nowhere.returncode == 2 and "There is no community 99." in nowhere.stdout
+    assert nowhere.returncode == 1 and "There is no community 99." in nowhere.stderr
     status = run(["twitch", "status"], tmp_path, env)
     assert status.returncode == 1
     assert "bot account: not connected (waddlebot twitch connect --bot)" in status.stdout
@@ -250,10 +252,11 @@ def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
 
 def test_slack_install_prints_a_link_for_an_existing_community(tmp_path: Path) -> None:
     unset = run(["slack", "install", "--community", "1"], tmp_path)
-    assert unset.returncode == 2 and "WADDLEBOT_SLACK_CLIENT_ID" in unset.stdout
+    assert unset.returncode == EX_CONFIG
+    assert unset.stderr.startswith("WADDLEBOT_SLACK_CLIENT_ID: is not set")
     env = {"WADDLEBOT_SLACK_CLIENT_ID": "123.456", "WADDLEBOT_SLACK_CLIENT_SECRET": "s"}
     nowhere = run(["slack", "install", "--community", "1"], tmp_path, env)
-    assert nowhere.returncode == 1 and "no community 1" in nowhere.stdout
+    assert nowhere.returncode == 1 and "There is no community 1." in nowhere.stderr
     assert run(["chat"], tmp_path, stdin="!ping\n").returncode == 0  # makes community 1
     link = run(["slack", "install", "--community", "1"], tmp_path, env)
     assert link.returncode == 0, link.stderr

@@ -1,6 +1,8 @@
 """A setting WaddleBot cannot run with, as a new user meets it on the command line: one line
-per problem (the variable, the rule it broke, the fix), exit status 2, no traceback, whichever
-command read the settings, and also when the problem only shows while the services start."""
+per problem (the variable, the rule it broke, the fix), exit status 78 (EX_CONFIG; 69,
+EX_UNAVAILABLE, when the setting names a service that does not answer), no traceback,
+whichever command read the settings, and also when the problem only shows while the services
+start."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PG_ADMIN_URL
 from tests.integration.test_cli import run
 from tests.support.harness import free_port
+from waddlebot.cli.failures import EX_CONFIG, EX_UNAVAILABLE
+from waddlebot.infra.db.migrate import head_revision, upgrade
 
 SHORT_SECRET = "WADDLEBOT_TWITCH_EVENTSUB_SECRET: must be 10 to 100 ASCII characters (got 5). Set it to a random string, e.g. `openssl rand -hex 16`."  # noqa: E501
 
 
-def assert_refused(result: object, *lines: str) -> None:
-    assert getattr(result, "returncode") == 2, getattr(result, "stderr")  # noqa: B009
+def assert_refused(result: object, *lines: str, status: int = EX_CONFIG) -> None:
+    assert getattr(result, "returncode") == status, getattr(result, "stderr")  # noqa: B009
     stderr: str = getattr(result, "stderr")  # noqa: B009
     assert "Traceback" not in stderr
     assert stderr.splitlines() == list(lines)
@@ -88,7 +92,7 @@ def test_debug_shows_the_traceback_too_but_never_the_secret(tmp_path: Path) -> N
     secret = "s3cr\N{EURO SIGN}t-value"  # long enough, but not ASCII
     env = {"WADDLEBOT_TWITCH_EVENTSUB_SECRET": secret, "WADDLEBOT_LOG_LEVEL": "DEBUG"}
     result = run(["up"], tmp_path, env)
-    assert result.returncode == 2
+    assert result.returncode == EX_CONFIG
     assert "Traceback" in result.stderr
     assert secret not in result.stderr and secret not in result.stdout
     assert result.stderr.splitlines()[-1] == (
@@ -131,7 +135,7 @@ def test_a_remote_module_that_is_not_there(tmp_path: Path) -> None:
         "WADDLEBOT_MODULE_SECRET": "a-shared-secret",
     }
     result = run(["chat"], tmp_path, env, "!ping\n")
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == EX_UNAVAILABLE, result.stderr
     assert "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("WADDLEBOT_REMOTE_MODULES: module 'http://127.0.0.1:9'")
@@ -157,7 +161,7 @@ def test_a_port_in_use(tmp_path: Path) -> None:
 def test_a_redis_that_does_not_answer(tmp_path: Path) -> None:
     env = {"WADDLEBOT_REDIS_URL": "redis://user:hunter2@127.0.0.1:9/0"}
     result = run(["serve", "router", "--port", str(free_port())], tmp_path, env)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == EX_UNAVAILABLE, result.stderr
     assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("WADDLEBOT_REDIS_URL: Redis at redis://user:***@127.0.0.1:9/0 does ")
@@ -233,3 +237,36 @@ def test_a_database_that_is_not_there(command: list[str], tmp_path: Path) -> Non
         "does not exist). Check that it runs, and the URL's host, port, user, password and "
         "database.",
     )
+
+
+@pytest.mark.parametrize("command", [["up"], ["apikey", "list"]])
+def test_a_database_that_does_not_answer_is_a_service_to_start(
+    command: list[str], tmp_path: Path
+) -> None:
+    env = {
+        "WADDLEBOT_DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:9/waddlebot",
+        "WADDLEBOT_PORT": str(free_port()),
+    }
+    result = run(command, tmp_path, env)
+    assert result.returncode == EX_UNAVAILABLE, result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "WADDLEBOT_DATABASE_URL: cannot use the database at "
+        "postgresql://postgres:***@127.0.0.1:9/waddlebot ("
+    )
+    assert line.endswith(
+        "Check that it runs, and the URL's host, port, user, password and database."
+    )
+
+
+def test_a_database_migrated_by_an_older_waddlebot(fresh_postgres_url: str, tmp_path: Path) -> None:
+    upgrade(fresh_postgres_url, "0002_identity_labels")
+    env = {"WADDLEBOT_DATABASE_URL": fresh_postgres_url, "WADDLEBOT_PORT": str(free_port())}
+    for command in (["apikey", "list"], ["up"]):
+        assert_refused(
+            run(command, tmp_path, env),
+            "WADDLEBOT_DATABASE_URL: the database is at migration 0002_identity_labels, and "
+            f"this WaddleBot needs {head_revision()}. Run `waddlebot db upgrade` (PostgreSQL is "
+            "migrated on purpose, not when a process starts; see WADDLEBOT_AUTO_MIGRATE).",
+        )

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.test_cli import run
 from tests.support.harness import chat_event, make_settings, serving
+from waddlebot.cli.failures import EX_CONFIG
 from waddlebot.core.events import Event
 from waddlebot.features.identity import apikeys
 from waddlebot.infra import keys
@@ -152,5 +153,5 @@ async def test_listing_and_replaying_through_a_running_embedded_bot(tmp_path: Pa
         code, _, err = await asyncio.to_thread(
             cli, "list", environ={"WADDLEBOT_API_KEY": "wbk_wrong"}
         )
-        assert code == 1
+        assert code == EX_CONFIG  # the key is a setting to fix
         assert "HTTP 401" in err and "check the API key" in err

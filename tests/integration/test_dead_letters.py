@@ -110,7 +110,7 @@ async def test_events_a_bug_dead_lettered_are_answered_when_replayed_after_the_f
 
     await bot.until(both_dead, "the two events to fail five deliveries")
     listing = await bot.listed()
-    letters = listing["dead_letters"]
+    letters = listing["items"]
     assert listing["next"] is None
     assert sorted(letter["event_id"] for letter in letters) == sorted(e.event_id for e in unlucky)
     for letter in letters:
@@ -172,7 +172,7 @@ async def test_an_event_answered_already_is_removed_not_replayed_and_malformed_o
             encode_envelope(never),  # a bare envelope, as dead letters were written before
         ],
     )
-    letters = (await bot.listed())["dead_letters"]
+    letters = (await bot.listed())["items"]
     assert [(letter["event_id"], letter["reason"], letter["deliveries"]) for letter in letters] == [
         (answered.event_id, "failed in 5 deliveries", 6),
         ("", "malformed: invalid JSON", 6),
@@ -193,7 +193,7 @@ async def test_an_event_answered_already_is_removed_not_replayed_and_malformed_o
         return bool(bot.answers(never))
 
     await bot.until(replayed_answered, "the replayed event's answer")
-    assert [letter["reason"] for letter in (await bot.listed())["dead_letters"]] == [
+    assert [letter["reason"] for letter in (await bot.listed())["items"]] == [
         "malformed: invalid JSON"
     ]
     await asyncio.sleep(0.3)
@@ -206,10 +206,10 @@ async def test_dead_letters_come_in_pages(bot: Bot) -> None:
     events = [chat_event(f"!echo {i}") for i in range(3)]
     await bot.runtime.ports.bus.publish(keys.DEAD_LETTER_STREAM, [bury(e) for e in events])
     first = await bot.listed(limit="2")
-    assert [letter["text"] for letter in first["dead_letters"]] == ["!echo 0", "!echo 1"]
-    assert first["total"] == 3 and first["next"] == first["dead_letters"][-1]["id"]
-    rest = await bot.listed(limit="2", after=first["next"])
-    assert [letter["text"] for letter in rest["dead_letters"]] == ["!echo 2"]
+    assert [letter["text"] for letter in first["items"]] == ["!echo 0", "!echo 1"]
+    assert first["total"] == 3 and first["next"]
+    rest = await bot.listed(limit="2", cursor=first["next"])
+    assert [letter["text"] for letter in rest["items"]] == ["!echo 2"]
     assert rest["next"] is None
 
 
@@ -231,7 +231,7 @@ async def test_only_admin_service_keys_see_or_replay_dead_letters(bot: Bot) -> N
         bad = await http.post(REPLAY, headers=bot.auth, json=body)
         assert bad.status_code == 422, (body, bad.text)
     assert (
-        await http.get(DEAD_LETTERS, headers=bot.auth, params={"after": "x"})
+        await http.get(DEAD_LETTERS, headers=bot.auth, params={"cursor": "x"})
     ).status_code == 422
     unknown = await bot.replay({"ids": ["1-0"]})
     assert unknown["results"] == [

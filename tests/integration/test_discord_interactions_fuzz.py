@@ -227,7 +227,7 @@ async def test_malformed_interactions_are_refused_naming_their_field(discord: Di
         body = (MALFORMED / f"{name}.json").read_bytes()
         response = await _send(discord, body, str(int(time.time())))
         assert (response.status_code, name) == (400, name)
-        assert reason in response.json()["error"]
+        assert reason in response.json()["detail"]
     assert await discord.served.tap.taken() == []
 
 

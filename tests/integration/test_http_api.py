@@ -50,7 +50,7 @@ async def test_readyz_reports_a_dead_database(settings: Settings) -> None:
         ready = await http.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"] == {"database": False, "cache": True}
-        assert ready.json()["errors"] == {"database": "ConnectionError: database is gone"}
+        assert ready.json()["failures"] == {"database": "ConnectionError: database is gone"}
 
 
 @pytest.mark.parametrize(
@@ -141,16 +141,16 @@ async def test_malformed_events_get_422_and_change_nothing(settings: Settings) -
         for name, body in cases.items():
             response = await http.post("/api/v1/events", headers=auth, json=body)
             assert response.status_code == 422, name
-            assert response.json()["detail"][0]["msg"], name
+            assert response.json()["errors"][0]["msg"], name
         mixed = (await http.post("/api/v1/events", headers=auth, json=cases["mixed batch"])).json()
-        assert mixed["detail"][0]["loc"][:2] == ["body", 1]
-        assert "does not belong to platform" in mixed["detail"][0]["msg"]
+        assert mixed["errors"][0]["loc"][:2] == ["body", 1]
+        assert "does not belong to platform" in mixed["errors"][0]["msg"]
         missing = (
             await http.post("/api/v1/events", headers=auth, json=cases["missing message id"])
         ).json()
-        assert missing["detail"][0]["loc"] == ["body", "message_id"]
+        assert missing["errors"][0]["loc"] == ["body", "message_id"]
         too_many = (await http.post("/api/v1/events", headers=auth, json=cases["too many"])).json()
-        assert "between 1 and 100" in too_many["detail"][0]["msg"]
+        assert "between 1 and 100" in too_many["errors"][0]["msg"]
         not_json = await http.post(
             "/api/v1/events", headers={**auth, "content-type": "application/json"}, content=b"{nope"
         )
@@ -160,7 +160,8 @@ async def test_malformed_events_get_422_and_change_nothing(settings: Settings) -
 
 async def test_command_catalogue(settings: Settings) -> None:
     async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
-        commands = (await http.get("/api/v1/commands", headers=await _key(runtime))).json()
+        answer = await http.get("/api/v1/commands", headers=await _key(runtime))
+        commands = answer.json()["items"]
         by_name = {c["name"]: c for c in commands}
         assert by_name["ping"]["module"] == "core" and by_name["ping"]["invoke"] == "!ping"
         assert (
@@ -182,7 +183,7 @@ async def test_unencodable_oversized_and_nul_events_are_refused(settings: Settin
         nul["author"]["user_id"] = "a\u0000b"  # type: ignore[index]
         response = await http.post("/api/v1/events", headers=auth, json=nul)
         assert response.status_code == 422
-        assert "NUL" in response.json()["detail"][0]["msg"]
+        assert "NUL" in response.json()["errors"][0]["msg"]
         big = {**_event_json("!ping"), "raw": {"blob": "x" * (5 * 1024 * 1024)}}
         response = await http.post("/api/v1/events", headers=auth, json=big)
         assert response.status_code == 413
@@ -214,11 +215,12 @@ async def test_events_are_refused_while_the_router_is_behind_and_taken_once_it_c
             assert accepted < 5000, "never refused"
         assert response.status_code == 503, response.text
         assert response.headers["retry-after"] == "5"
-        assert response.json() == {
-            "detail": f"the router is behind: {accepted} events waiting; nothing was "
-            "accepted, retry later",
-            "waiting": accepted,
-        }
+        refusal = response.json()
+        assert (refusal["code"], refusal["waiting"], refusal["detail"]) == (
+            "backlogged",
+            accepted,
+            f"the router is behind: {accepted} events waiting; nothing was accepted, retry later",
+        )
         assert accepted > 20
         assert metrics.EVENTS_REFUSED.labels("twitch")._value.get() == refusals + 5
         scraped = (await http.get("/metrics")).text

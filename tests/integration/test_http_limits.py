@@ -53,7 +53,7 @@ async def test_too_many_headers_are_a_431(settings: Settings) -> None:
         assert (await _answer(url, _request(_counted(100))))[0] == 200
         status, body = await _answer(url, _request(_counted(101)))
         assert status == 431
-        assert json.loads(body) == {"detail": "send at most 100 request headers"}
+        assert json.loads(body)["detail"] == "send at most 100 request headers"
 
 
 async def test_the_limits_come_from_settings(settings: Settings) -> None:
@@ -65,9 +65,9 @@ async def test_the_limits_come_from_settings(settings: Settings) -> None:
         assert (await _answer(url, _request(fits)))[0] == 200
         too_big = [*_counted(3), ("X-Big", "a" * 5000)]
         status, body = await _answer(url, _request(too_big))
-        assert (status, json.loads(body)) == (
+        assert (status, json.loads(body)["detail"]) == (
             431,
-            {"detail": "send at most 4096 bytes of request target and headers"},
+            "send at most 4096 bytes of request target and headers",
         )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.support.harness import chat_event, say
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.contract import Visibility
-from waddlebot.features.calendar import NewEvent
+from waddlebot.features.calendar.events import NewEvent
 from waddlebot.features.calendar.models import CalendarAttendee
 from waddlebot.features.identity.service import CODE_ALPHABET, IdentityError, IdentityService
 from waddlebot.features.memories.service import Author, Speaker

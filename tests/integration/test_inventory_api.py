@@ -109,13 +109,13 @@ async def test_items_through_the_api(world: World) -> None:
     not_hers = await http.post(f"{base}/items/camera/checkin", headers=world.carol)
     assert not_hers.status_code == 403
     listed = await http.get(f"{base}/items", headers=world.carol, params={"state": "out"})
-    assert [item["name"] for item in listed.json()] == ["camera"]
+    assert [item["name"] for item in listed.json()["items"]] == ["camera"]
     found = await http.get(f"{base}/items", headers=world.carol, params={"q": "#video"})
-    assert [item["name"] for item in found.json()] == ["camera"]
+    assert [item["name"] for item in found.json()["items"]] == ["camera"]
     available = await http.get(
         f"{base}/items", headers=world.carol, params={"q": "o", "state": "available"}
     )
-    assert [item["name"] for item in available.json()] == ["tripod"]
+    assert [item["name"] for item in available.json()["items"]] == ["tripod"]
     one = await http.get(f"{base}/items/CAMERA", headers=world.carol)
     assert one.json()["holder"] == "@bob"
     assert (await http.get(f"{base}/items/tent", headers=world.carol)).status_code == 404
@@ -140,7 +140,7 @@ async def test_items_through_the_api(world: World) -> None:
         await http.post(f"{base}/items/camera/checkin", headers=world.moderator)
     ).status_code == 200
     history = await http.get(f"{base}/items/camera/history", headers=world.bob)
-    assert [(h["user"], h["in_at"] is not None) for h in history.json()] == [
+    assert [(h["user"], h["in_at"] is not None) for h in history.json()["items"]] == [
         ("@carol", True),
         ("@bob", True),
     ]
@@ -179,7 +179,7 @@ async def test_other_communities_see_nothing(world: World) -> None:
         assert (await http.request(method, base + path)).status_code == 401
     theirs = f"/api/v1/inventory/communities/{world.other}"
     mine = await http.get(f"{theirs}/items", headers=world.stranger)
-    assert mine.status_code == 200 and mine.json() == []
+    assert mine.status_code == 200 and mine.json() == {"items": [], "next": None}
 
 
 async def test_concurrent_checkouts_give_the_item_to_exactly_one(world: World) -> None:

@@ -79,7 +79,7 @@ async def test_labels_through_the_api(world: World) -> None:
     duplicate = await http.post(f"{base}/labels", headers=world.admin_a, json={"name": "helper"})
     assert duplicate.status_code == 409
     listing = await http.get(f"{base}/labels", headers=world.moderator_a)
-    assert [label["name"] for label in listing.json()] == ["helper"]
+    assert [label["name"] for label in listing.json()["items"]] == ["helper"]
 
     many = [str(world.bob), *(str(1000 + i) for i in range(999))]
     applied = await http.post(
@@ -95,7 +95,7 @@ async def test_labels_through_the_api(world: World) -> None:
     )
     assert too_many.status_code == 422
     held = await http.get(f"{base}/targets/user/{world.bob}", headers=world.moderator_a)
-    assert [h["label"]["name"] for h in held.json()] == ["helper"]
+    assert [h["label"]["name"] for h in held.json()["items"]] == ["helper"]
     removed = await http.delete(
         f"{base}/labels/helper/targets/user/{world.bob}", headers=world.moderator_a
     )

@@ -102,11 +102,17 @@ async def test_quotes(world: World) -> None:
     }
     await http.post(f"{base}/quotes", headers=world.admin_a, json={"text": "pizza time"})
     listed = await http.get(f"{base}/quotes", headers=world.member_a)
-    assert [q["number"] for q in listed.json()] == [1, 2]
-    paged = await http.get(f"{base}/quotes?limit=1&offset=1", headers=world.member_a)
-    assert [q["text"] for q in paged.json()] == ["pizza time"]
+    assert ([q["number"] for q in listed.json()["items"]], listed.json()["next"]) == ([1, 2], None)
+    first = await http.get(f"{base}/quotes?limit=1", headers=world.member_a)
+    assert [q["text"] for q in first.json()["items"]] == ["I never lose"]
+    cursor = first.json()["next"]
+    paged = await http.get(
+        f"{base}/quotes", params={"limit": 1, "cursor": cursor}, headers=world.member_a
+    )
+    assert [q["text"] for q in paged.json()["items"]] == ["pizza time"]
+    assert paged.json()["next"] is None
     found = await http.get(f"{base}/quotes", params={"search": "PIZZA"}, headers=world.reader_a)
-    assert [q["number"] for q in found.json()] == [2]
+    assert [q["number"] for q in found.json()["items"]] == [2]
     one = await http.get(f"{base}/quotes/1", headers=world.member_a)
     assert one.json()["said_by"] == "bob"
     edited = await http.patch(
@@ -175,13 +181,14 @@ async def test_urls(world: World) -> None:
     )
     await http.post(f"{base}/urls", headers=world.admin_a, json={"url": "https://docs.example.org"})
     assert [
-        u["number"] for u in (await http.get(f"{base}/urls", headers=world.member_a)).json()
+        u["number"]
+        for u in (await http.get(f"{base}/urls", headers=world.member_a)).json()["items"]
     ] == [
         1,
         2,
     ]
     found = await http.get(f"{base}/urls", params={"search": "rules"}, headers=world.member_a)
-    assert [u["number"] for u in found.json()] == [1]
+    assert [u["number"] for u in found.json()["items"]] == [1]
     assert (await http.get(f"{base}/urls/2", headers=world.member_a)).json()["title"] == ""
     not_web = await http.post(f"{base}/urls", headers=world.admin_a, json={"url": "mailto:x@y"})
     assert not_web.status_code == 422
@@ -201,12 +208,13 @@ async def test_notes(world: World) -> None:
     assert (created.json()["number"], created.json()["labels"]) == (1, ["gear", "todo"])
     await http.post(f"{base}/notes", headers=world.moderator_a, json={"text": "plain"})
     todo = await http.get(f"{base}/notes", params={"label": "#todo"}, headers=world.member_a)
-    assert [n["number"] for n in todo.json()] == [1]
+    assert [n["number"] for n in todo.json()["items"]] == [1]
     edited = await http.patch(
         f"{base}/notes/1", headers=world.moderator_a, json={"labels": ["done"]}
     )
     assert (edited.json()["text"], edited.json()["labels"]) == ("buy a mic", ["done"])
-    assert (await http.get(f"{base}/notes?label=todo", headers=world.member_a)).json() == []
+    untagged = await http.get(f"{base}/notes?label=todo", headers=world.member_a)
+    assert untagged.json() == {"items": [], "next": None}
     eleven = [f"l{n}" for n in range(11)]
     too_many = await http.post(
         f"{base}/notes", headers=world.admin_a, json={"text": "x", "labels": eleven}
@@ -259,7 +267,7 @@ async def test_reminders(world: World) -> None:
     seen_by = {}
     for name, headers in (("bob", world.member_a), ("carol", world.other_member_a)):
         listed = await http.get(f"{base}/reminders", headers=headers)
-        seen_by[name] = [r["number"] for r in listed.json()]
+        seen_by[name] = [r["number"] for r in listed.json()["items"]]
     assert seen_by == {"bob": [3, 2, 1], "carol": [2, 1]}
     assert (await http.get(f"{base}/reminders/3", headers=world.other_member_a)).status_code == 404
     assert (await http.get(f"{base}/reminders/3", headers=world.service)).json()["private"]
@@ -313,4 +321,4 @@ async def test_another_communitys_callers_get_nothing(world: World) -> None:
         assert refused.status_code == 403, (method, foreign, refused.text)
     # and B's own list is empty: A's quote is A's alone
     listed = await http.get(f"{world.base(world.b)}/quotes", headers=bearer(scoped))
-    assert listed.json() == []
+    assert listed.json()["items"] == []

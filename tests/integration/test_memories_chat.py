@@ -390,3 +390,34 @@ async def test_memories_follow_a_person_who_links_their_accounts(runtime: Runtim
     assert listing.startswith("Reminders: #1 ") and "by private message: bob's private" in listing
     assert await say(runtime, "!note remove 1", user="alice") == ["Removed note #1."]
     assert await say(runtime, "!quote remove 1", user="alice") == ["Removed quote #1."]
+
+
+@pytest.mark.parametrize(
+    ("platform", "mention"), [("discord", "<@!555>"), ("slack", "<@U555|bob>")]
+)
+async def test_a_mention_in_the_platforms_markup_names_the_person(
+    runtime: Runtime, platform: str, mention: str
+) -> None:
+    async def feed(event: Event) -> list[str]:
+        outcomes = await runtime.router.process([Incoming(Envelope(event))])
+        return [reply.text for outcome in outcomes for reply in outcome.replies]
+
+    place = {"platform": platform, "entity": f"{platform}:9:1"}
+    vip = {**place, "user_id": "7", "login": "vee", "roles": (PlatformRole.VIP,)}
+    user_id = "U555" if platform == "slack" else "555"
+    await feed(chat_event("hello", **place, user_id=user_id, login="bob"))  # bob is known now
+    assert await feed(chat_event(f"!quote add {mention} I never lose", **vip)) == [
+        f'Added quote #1: "I never lose" - bob ({today()})'
+    ]
+    (by_bob,) = await feed(chat_event(f"!quote by {mention}", **place))
+    assert by_bob.startswith('Quote #1: "I never lose" - bob')
+
+
+async def test_mention_markup_of_another_platform_is_plain_text_on_twitch(
+    runtime: Runtime,
+) -> None:
+    event = chat_event("!quote add <@555> hi", user_id="7", login="vee", roles=(PlatformRole.VIP,))
+    outcomes = await runtime.router.process([Incoming(Envelope(event))])
+    assert [reply.text for o in outcomes for reply in o.replies] == [
+        f'Added quote #1: "<@555> hi" ({today()})'
+    ]

@@ -1,6 +1,8 @@
 """Schemathesis over the app's whole OpenAPI document: every operation, with generated valid
 and invalid input, as a global service account and as a person with the admin role in a
-community, never answers 5xx.
+community, never answers 5xx, and answers only what the document says: a documented status,
+with a documented content type and a body that fits its schema (every error a problem,
+``application/problem+json``).
 
 The app runs over real loopback HTTP (``waddlebot up``'s app and server configuration, in a
 thread), embedded (SQLite, in-process ports) and distributed (PostgreSQL, Redis), one server per
@@ -29,7 +31,12 @@ import hypothesis.strategies as st
 import pytest
 import requests
 import schemathesis
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.support.harness import make_settings
 from tests.support.threaded import ServedApp, served_in_thread
@@ -138,9 +145,17 @@ def http() -> Iterator[requests.Session]:
         yield session
 
 
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
 @schema.given(data=st.data())
 @schema.parametrize()
-def test_no_operation_answers_5xx(
+def test_no_operation_answers_5xx_or_anything_undocumented(
     case: schemathesis.Case, data: st.DataObject, world: World, http: requests.Session
 ) -> None:
     if "community_id" in (case.path_parameters or {}) and data.draw(st.booleans()):
@@ -153,4 +168,4 @@ def test_no_operation_answers_5xx(
             pass  # not a number: the API says so with a 422
     for headers in world.callers.values():
         response = case.call(base_url=world.app.url, session=http, headers=headers, timeout=30)
-        case.validate_response(response, checks=[not_a_server_error], headers=headers)
+        case.validate_response(response, checks=CHECKS, headers=headers)

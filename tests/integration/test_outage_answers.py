@@ -94,9 +94,9 @@ async def test_with_the_database_unreachable_endpoints_answer_503(
     assert ready.status_code == 503
     body = ready.json()
     assert body["checks"] == {"database": False, "cache": True}
-    assert set(body["errors"]) == {"database"}
-    assert body["errors"]["database"].startswith("DBAPIError: ")
-    assert "not currently accepting connections" in body["errors"]["database"]
+    assert set(body["failures"]) == {"database"}
+    assert body["failures"]["database"].startswith("DBAPIError: ")
+    assert "not currently accepting connections" in body["failures"]["database"]
     assert "hunter2" not in ready.text
 
     await switch.allow()
@@ -136,7 +136,7 @@ async def test_with_redis_stopped_endpoints_answer_503(
             ready = await http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["checks"] == {"database": True, "cache": False}
-            assert ready.json()["errors"]["cache"].startswith("ConnectionError: ")
+            assert ready.json()["failures"]["cache"].startswith("ConnectionError: ")
 
             await asyncio.to_thread(server.start)
             assert (await http.get("/readyz")).status_code == 200

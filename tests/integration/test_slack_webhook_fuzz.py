@@ -321,7 +321,7 @@ async def test_malformed_requests_are_refused_naming_their_field(slack: Slack) -
             path, kind = (COMMANDS_PATH, "application/x-www-form-urlencoded")
         response = await _post(slack, path, _recorded(slack, name, ours=ours), Stamp(0), kind)
         assert (response.status_code, name) == (400, name)
-        assert reason in response.json()["error"]
+        assert reason in response.json()["detail"]
     assert await slack.served.tap.taken() == []
 
 
@@ -339,4 +339,4 @@ async def test_timestamps_that_are_no_recent_unix_time_are_refused(slack: Slack)
 
 async def test_a_body_that_is_not_utf8_is_refused(slack: Slack) -> None:
     response = await _post(slack, COMMANDS_PATH, b"text=\xff\xfe", Stamp(0), "text/plain")
-    assert (response.status_code, response.json()) == (400, {"error": "the body is not UTF-8"})
+    assert (response.status_code, response.json()["detail"]) == (400, "the body is not UTF-8")

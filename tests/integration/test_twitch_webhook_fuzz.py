@@ -312,7 +312,7 @@ async def test_malformed_deliveries_are_refused_naming_their_field(twitch: Twitc
     ]:
         response = await _send(twitch, _recorded(name))
         assert (response.status_code, name) == (400, name)
-        assert reason in response.json()["error"]
+        assert reason in response.json()["detail"]
     assert await twitch.served.tap.taken() == []
 
 
@@ -342,9 +342,9 @@ async def test_deliveries_dated_ahead_of_our_clock_are_refused_past_five_minutes
 
     for by in (timedelta(hours=1), timedelta(minutes=6)):
         response = await _send(twitch, ahead(by))
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, response.json()["detail"]) == (
             400,
-            {"error": "message is dated in the future"},
+            "message is dated in the future",
         )
     assert await twitch.served.tap.taken() == []
     assert (await _send(twitch, ahead(timedelta(minutes=4)))).status_code == 204

@@ -46,19 +46,19 @@ def test_named_things_are_said_the_same_way_everywhere() -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "status"),
+    ("error", "status", "code"),
     [
-        (UserError("bad"), 422),
-        (WaddleError("bad"), 422),
-        (NotFound("gone"), 404),
-        (Conflict("taken"), 409),
-        (NotAllowed("no"), 403),
-        (LimitReached("full"), 422),
-        (KeyLimitReached("five keys"), 409),
+        (UserError("bad"), 422, "invalid_request"),
+        (WaddleError("bad"), 422, "invalid_request"),
+        (NotFound("gone"), 404, "not_found"),
+        (Conflict("taken"), 409, "conflict"),
+        (NotAllowed("no"), 403, "forbidden"),
+        (LimitReached("full"), 422, "limit_reached"),
+        (KeyLimitReached("five keys"), 409, "limit_reached"),
     ],
 )
-async def test_each_kind_answers_its_status_with_its_sentence(
-    error: WaddleError, status: int
+async def test_each_kind_answers_its_status_and_code_with_its_sentence(
+    error: WaddleError, status: int, code: str
 ) -> None:
     app = FastAPI()
     errors.install(app)
@@ -70,7 +70,16 @@ async def test_each_kind_answers_its_status_with_its_sentence(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         answer = await client.get("/x")
-    assert (answer.status_code, answer.json()) == (status, {"detail": str(error)})
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json() == {
+        "type": f"urn:waddlebot:problem:{code}",
+        "title": answer.json()["title"],
+        "status": status,
+        "detail": str(error),
+        "instance": "/x",
+        "code": code,
+        "request_id": "",  # no request id middleware in this app
+    }
 
 
 def _request(command: str) -> ModuleRequest:

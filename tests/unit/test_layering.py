@@ -38,19 +38,7 @@ PACKAGE = SRC / "waddlebot"
 Edge = tuple[str, str]  # (importing package, imported package)
 
 # the imports that close a cycle today: why each is there, and who takes it away
-KNOWN_CYCLE_EDGES: dict[Edge, str] = {
-    ("features", "runtime"): "features/*/api.py type their dependencies with the Runtime; "
-    "they should ask a host protocol for their service by key instead",
-    ("web", "features"): "web/deps.py and web/refusals.py authenticate with the identity "
-    "feature's key verifier and principals, while every features/*/api.py builds on web/deps.py; "
-    "authentication belongs below the features (infra or web itself)",
-    ("web", "runtime"): "web/deps.py and web/health.py read the Runtime; a host protocol in "
-    "web/ would do",
-    ("platforms", "runtime"): "platforms/*/api.py, cli.py and console/ws.py reach their "
-    "collector through the Runtime (runtime.collector(KEY)); the same host protocol would do",
-    ("platforms", "cli"): "platforms/*/cli.py import cli/main.py's settings loader inside "
-    "functions; the registry could hand it to the platform's CLI group",
-}
+KNOWN_CYCLE_EDGES: dict[Edge, str] = {}
 
 # the same between features (a feature builds on another's service, never in a circle)
 KNOWN_FEATURE_CYCLE_EDGES: dict[Edge, str] = {}

@@ -85,8 +85,14 @@ def test_direct_messages_from_configured_collectors_and_the_setting() -> None:
 
 
 def test_role_levels_and_mentions() -> None:
-    assert [name for name in platforms.NAMES if platforms.info(name).role_levels] == ["discord"]
-    mentions = {
-        name: platforms.info(name).mention.format(name="bob", id="U1") for name in platforms.NAMES
+    assert platforms.role_level_platforms() == ("discord",)
+    said = {
+        "discord": ["<@123>", "<@!123>"],
+        "slack": ["<@U123ABC>", "<@W123ABC|bob>"],
     }
-    assert mentions == {"console": "@bob", "twitch": "@bob", "discord": "<@U1>", "slack": "<@U1>"}
+    for name in platforms.NAMES:
+        for word in said.get(name, []):
+            assert platforms.mentioned_id(name, word) in ("123", "U123ABC", "W123ABC"), word
+        for word in ["@bob", "bob", "<@>", "<@123> hi", "<#123>"]:
+            assert platforms.mentioned_id(name, word) is None, (name, word)
+    assert platforms.mentioned_id("twitch", "<@123>") is None  # plain text on Twitch

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from waddlebot.features.identity import apikeys
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
-from waddlebot.infra.db.problems import database_reached, no_tables
+from waddlebot.infra.db.problems import database_reached, schema_problem
 from waddlebot.settings import Settings
 
 log = structlog.get_logger("waddlebot.bootstrap")
@@ -21,12 +22,13 @@ def key_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / "api-key"
 
 
-async def _with_db(settings: Settings) -> Database:
+async def open_database(settings: Settings) -> Database:
+    """The database, migrated on start or checked to be at the newest migration."""
     with database_reached(settings.database_url):
         if settings.migrate_on_start:
             await asyncio.to_thread(upgrade, settings.database_url)
-        elif await current_async(settings.database_url) is None:
-            raise no_tables()
+        elif (problem := schema_problem(await current_async(settings.database_url))) is not None:
+            raise problem
     return Database.from_settings(settings)
 
 
@@ -35,7 +37,7 @@ async def ensure_api_key(settings: Settings) -> None:
     (readable by this user only), so ``waddlebot chat --url`` works out of the box."""
     if settings.api_key.get_secret_value():
         return
-    db = await _with_db(settings)
+    db = await open_database(settings)
     try:
         if await apikeys.count_keys(db, kind="service"):
             return
@@ -54,7 +56,7 @@ async def ensure_api_key(settings: Settings) -> None:
 async def create_key(
     settings: Settings, name: str, community_id: int | None = None, role: str = "admin"
 ) -> str:
-    db = await _with_db(settings)
+    db = await open_database(settings)
     try:
         _, plaintext = await apikeys.create_key(
             db, name, community_id=community_id, role=role, actor="cli"
@@ -64,17 +66,35 @@ async def create_key(
     return plaintext
 
 
-async def list_keys(settings: Settings) -> list[str]:
-    db = await _with_db(settings)
+async def list_keys(settings: Settings) -> list[apikeys.ApiKeyInfo]:
+    db = await open_database(settings)
     try:
-        keys = await apikeys.list_keys(db)
+        return await apikeys.list_keys(db)
     finally:
         await db.close()
-    return [f"{k.key_id}\t{k.name}\t{'revoked' if k.revoked else 'active'}" for k in keys]
+
+
+def key_summary(key: apikeys.ApiKeyInfo) -> dict[str, Any]:
+    """A key as ``apikey list --json`` shows it (never its secret, which is not kept)."""
+    status = "revoked" if key.revoked else "expired" if key.expired() else "active"
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "status": status,
+        "kind": key.kind,
+        "role": key.role or ("admin" if key.kind == "service" else ""),
+        "community_id": key.community_id,
+        "user_id": key.user_id,
+        "scopes": list(key.scopes),
+        "created_at": key.created_at,
+        "last_used_at": key.last_used_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+    }
 
 
 async def revoke_key(settings: Settings, key_id: str) -> bool:
-    db = await _with_db(settings)
+    db = await open_database(settings)
     try:
         return await apikeys.revoke_key(db, key_id)
     finally:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from waddlebot.cli.failures import EX_CONFIG, EX_UNAVAILABLE, CommandFailed
 from waddlebot.platforms.console.collector import ConsoleLine
 from waddlebot.settings import Settings
 
@@ -193,7 +194,7 @@ async def chat_remote(
         ) as ws:
             ready = orjson.loads(await ws.recv())
             if ready.get("type") != "ready":
-                raise SystemExit(f"unexpected greeting from {url}: {ready}")
+                raise CommandFailed(f"unexpected greeting from {url}: {ready}")
             screen = _Screen(interactive, user)
             answered: asyncio.Queue[None] = asyncio.Queue()
             # the socket is read all the time, not only after a line is sent: what the bot
@@ -211,11 +212,15 @@ async def chat_remote(
     except InvalidStatus as exc:
         code = exc.response.status_code
         hint = " (check the API key: --api-key, WADDLEBOT_API_KEY or var/api-key)"
-        raise SystemExit(
-            f"{url} refused the chat: HTTP {code}{hint if code in (401, 403) else ''}"
+        refused = code in (401, 403)
+        raise CommandFailed(
+            f"{url} refused the chat: HTTP {code}{hint if refused else ''}",
+            EX_CONFIG if refused else EX_UNAVAILABLE if code == 503 else 1,
         ) from exc
     except ConnectionClosed as exc:
         reason = exc.rcvd.reason if exc.rcvd else "connection lost"
-        raise SystemExit(f"{url} closed the chat: {reason}") from exc
+        raise CommandFailed(f"{url} closed the chat: {reason}", EX_UNAVAILABLE) from exc
     except OSError as exc:
-        raise SystemExit(f"cannot reach {url}: {exc}") from exc
+        raise CommandFailed(
+            f"cannot reach {url}: {exc} (is WaddleBot running there?)", EX_UNAVAILABLE
+        ) from exc

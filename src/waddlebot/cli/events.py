@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
-import orjson
 import typer
 
+from waddlebot.cli.failures import EX_CONFIG, EX_UNAVAILABLE, CommandFailed
+from waddlebot.cli.host import print_json, read_settings
 from waddlebot.settings import Settings
 
 if TYPE_CHECKING:
@@ -61,10 +62,6 @@ SAID = {
 }
 
 
-class Failed(Exception):
-    """What to tell the operator; the command exits 1."""
-
-
 class Source(Protocol):
     async def letters(self) -> list[dict[str, Any]]: ...
 
@@ -81,19 +78,14 @@ class RedisSource:
 
     async def _with(self, work: Callable[[DeadLetters], Awaitable[T]]) -> T:
         from waddlebot.infra.factory import build_ports
-        from waddlebot.infra.outages import describe, unavailable
         from waddlebot.router.dead_letters import DeadLetters
 
-        try:
-            ports = await build_ports(self._settings.redis_url, self._settings.stream_prefix)
-        except Exception as exc:
-            if unavailable(exc) is None:
-                raise
-            raise Failed(f"cannot reach Redis: {describe(exc)}") from exc
+        # a Redis that does not answer is a ServiceUnavailable, said by the CLI as one line
+        ports = await build_ports(self._settings.redis_url, self._settings.stream_prefix)
         try:
             return await work(DeadLetters(ports.bus, ports.cache))
         except ValueError as exc:  # an id that is none
-            raise Failed(str(exc)) from exc
+            raise CommandFailed(str(exc)) from exc
         finally:
             await ports.close()
 
@@ -130,24 +122,29 @@ class HttpSource:
                     method, f"{self._url}{path}", headers=self._headers, **kwargs
                 )
         except httpx.HTTPError as exc:
-            raise Failed(f"cannot reach {self._url}: {exc}") from exc
+            raise CommandFailed(
+                f"cannot reach {self._url}: {exc} (is WaddleBot running there?)",
+                EX_UNAVAILABLE,
+            ) from exc
         if response.status_code != 200:
-            hint = KEY_HINT if response.status_code in (401, 403) else ""
-            raise Failed(
-                f"{self._url} answered HTTP {response.status_code}: {_detail(response)}{hint}"
+            refused = response.status_code in (401, 403)
+            raise CommandFailed(
+                f"{self._url} answered HTTP {response.status_code}: "
+                f"{_detail(response)}{KEY_HINT if refused else ''}",
+                EX_CONFIG if refused else EX_UNAVAILABLE if response.status_code == 503 else 1,
             )
         return response.json()
 
     async def letters(self) -> list[dict[str, Any]]:
         letters: list[dict[str, Any]] = []
-        after = ""
+        cursor = ""
         while True:
-            params = {"limit": str(PAGE), **({"after": after} if after else {})}
+            params = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
             page = await self._call("GET", "/api/v1/events/dead-letters", params=params)
-            letters += page["dead_letters"]
+            letters += page["items"]
             if not page["next"]:
                 return letters
-            after = page["next"]
+            cursor = page["next"]
 
     async def replay(self, ids: Sequence[str] | None) -> list[dict[str, Any]]:
         body = {"all": True} if ids is None else {"ids": list(ids)}
@@ -161,9 +158,7 @@ def _detail(response: Any) -> str:
         detail = response.json().get("detail", "")
     except ValueError:
         return response.text[:200]
-    if isinstance(detail, list):  # a validation error: say what was wrong with what
-        return "; ".join(str(d.get("msg", d)) for d in detail)
-    return str(detail)
+    return str(detail)  # a problem's detail: what was wrong, and with what
 
 
 def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:
@@ -173,20 +168,11 @@ def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _source(url: str | None, api_key: str | None) -> Source:
     from waddlebot.cli.chat import read_api_key
-    from waddlebot.cli.main import _settings
 
-    settings = _settings(quiet=True)
+    settings = read_settings(quiet=True)
     if settings.redis_url and url is None:
         return RedisSource(settings)
     return HttpSource(url or f"http://127.0.0.1:{settings.port}", read_api_key(settings, api_key))
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(work)
-    except Failed as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
 
 
 @dead_letters_app.command("list")
@@ -199,9 +185,9 @@ def list_dead_letters(
 
     Each with its id, when it was set aside, its platform and place, how often it had been
     handed out, why, and the start of its text."""
-    letters = _run(_source(url, api_key).letters())
+    letters = asyncio.run(_source(url, api_key).letters())
     if as_json:
-        typer.echo(orjson.dumps(letters, option=orjson.OPT_INDENT_2).decode())
+        print_json(letters)
         return
     if not letters:
         typer.echo("no dead letters")
@@ -227,6 +213,9 @@ def _cell(letter: dict[str, Any], field: str) -> str:
 def replay_dead_letters(
     ids: Annotated[list[str] | None, typer.Argument(help="dead letter ids, as listed")] = None,
     every: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="a JSON array: id, outcome, event_id, entry_id each")
+    ] = False,
     url: Url = None,
     api_key: ApiKey = None,
 ) -> None:
@@ -236,17 +225,24 @@ def replay_dead_letters(
     when an id was not found or an entry is malformed."""
     if bool(ids) == every:
         raise typer.BadParameter("give dead letter ids, or --all (not both)")
-    results = _run(_source(url, api_key).replay(None if every else ids))
+    results = asyncio.run(_source(url, api_key).replay(None if every else ids))
+    counts = Counter(r["outcome"] for r in results)
+    if as_json:
+        print_json(results)
+    else:
+        _print_replayed(results, counts)
+    if counts["not_found"] or counts["malformed"]:
+        raise typer.Exit(1)
+
+
+def _print_replayed(results: list[dict[str, Any]], counts: Counter[str]) -> None:
     width = max((len(r["id"]) for r in results), default=0)
     for r in results:
         line = f"{r['id'].ljust(width)}  {SAID.get(r['outcome'], r['outcome'])}"
         if r.get("event_id"):
             line += f"  event {r['event_id']}"
         typer.echo(line)
-    counts = Counter(r["outcome"] for r in results)
     typer.echo(
         f"replayed {counts['replayed']}, already answered {counts['already_answered']}, "
         f"not found {counts['not_found']}, malformed {counts['malformed']}"
     )
-    if counts["not_found"] or counts["malformed"]:
-        raise typer.Exit(1)

@@ -1,35 +1,68 @@
+"""The ``waddlebot`` command: every command and group (docs/cli.md)."""
+
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import traceback
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from waddlebot.cli.events import events_app
-from waddlebot.core.errors import ConfigurationError
+from waddlebot.cli.failures import Commands
+from waddlebot.cli.host import CommandHost, print_json, read_settings
+from waddlebot.cli.init import init
+from waddlebot.cli.secret_keys import secret_key_app
+from waddlebot.core.errors import ConfigurationError, WaddleError
 from waddlebot.platforms import BUILTINS, NAMES
-from waddlebot.settings import Settings, get_settings
+from waddlebot.settings import Settings
 
 app = typer.Typer(
+    cls=Commands,
     help="WaddleBot: one community chat bot for Twitch, Discord and Slack at once.",
+    epilog="Exit status: 0 done, 1 the command says no, 2 a mistake on the command line, "
+    "69 a service it needs does not answer (database, Redis, a module, a running WaddleBot), "
+    "78 a setting to fix. Every command: docs/cli.md.",
     no_args_is_help=True,
-    add_completion=False,
+    pretty_exceptions_show_locals=False,  # a bug's traceback must not show a secret
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Service API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="apikey")
+app.add_typer(secret_key_app, name="secret-key")
 for platform in BUILTINS:  # waddlebot twitch|discord|slack ...
     if platform.cli is not None:
-        app.add_typer(platform.cli(), name=platform.name)
+        app.add_typer(platform.cli(CommandHost()), name=platform.name)
 app.add_typer(events_app, name="events")
+app.command("init")(init)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON for scripts (see docs/cli.md)")]
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import version
+
+        typer.echo(f"waddlebot {version('waddlebot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="show the traceback of a failure, and log at the debug level"),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="show the version"),
+    ] = False,
+) -> None:
+    """WaddleBot: one community chat bot for Twitch, Discord and Slack at once."""
 
 
 class Role(StrEnum):
@@ -42,43 +75,6 @@ class Role(StrEnum):
     owner = "owner"
 
 
-def _settings(quiet: bool = False) -> Settings:
-    from pydantic import ValidationError
-    from pydantic_settings import SettingsError
-
-    from waddlebot.infra.logging import configure_logging
-
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        from waddlebot.settings_errors import settings_problems
-
-        _refuse(settings_problems(exc), exc)
-    except SettingsError as exc:  # a value pydantic-settings could not even read
-        _refuse([ConfigurationError(str(exc))], exc)
-    configure_logging("WARNING" if quiet else settings.log_level, settings.log_json)
-    return settings
-
-
-def _debugging() -> bool:
-    """WADDLEBOT_LOG_LEVEL=DEBUG, read without the settings (they may be what is wrong)."""
-    level = os.environ.get("WADDLEBOT_LOG_LEVEL")
-    if level is None:
-        from dotenv import dotenv_values
-
-        level = dotenv_values(".env").get("WADDLEBOT_LOG_LEVEL")
-    return (level or "").strip().upper() == "DEBUG"
-
-
-def _refuse(problems: Sequence[ConfigurationError], cause: BaseException) -> NoReturn:
-    """Say what to fix, one line per problem, and exit with status 2 (a usage error)."""
-    if _debugging():
-        traceback.print_exception(cause)
-    for problem in problems:
-        print(problem.line(), file=sys.stderr)
-    raise SystemExit(2)
-
-
 @app.command()
 def up(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
@@ -88,7 +84,7 @@ def up(
     from waddlebot.cli.serving import serve as serve_app
     from waddlebot.runtime import SERVICES
 
-    settings = _settings()
+    settings = read_settings()
     serve_app(settings, host, port, lambda: _started(settings, SERVICES))
 
 
@@ -104,7 +100,7 @@ def serve(
     """Run one service in this process (the distributed mode runs one per process)."""
     from waddlebot.cli.serving import serve as serve_app
 
-    settings = _settings()
+    settings = read_settings()
     if service.startswith("module:"):
         secret = settings.module_secret.get_secret_value()
         if not secret:
@@ -173,7 +169,7 @@ def chat(
     not a terminal, printing each reply on its own line."""
     from waddlebot.cli.chat import chat_local, chat_remote
 
-    settings = _settings(quiet=True)
+    settings = read_settings(quiet=True)
     if url:
         asyncio.run(chat_remote(settings, url, api_key, user, role.value, channel))
     else:
@@ -186,7 +182,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from waddlebot.infra.db.migrate import current, upgrade
     from waddlebot.infra.db.problems import database_reached
 
-    settings = _settings()
+    settings = read_settings()
     with database_reached(settings.database_url):
         upgrade(settings.database_url, revision)
         typer.echo(f"database at {current(settings.database_url)}")
@@ -198,21 +194,26 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
     from waddlebot.infra.db.migrate import current, downgrade
     from waddlebot.infra.db.problems import database_reached
 
-    settings = _settings()
+    settings = read_settings()
     with database_reached(settings.database_url):
         downgrade(settings.database_url, revision)
         typer.echo(f"database at {current(settings.database_url) or 'base'}")
 
 
 @db_app.command("current")
-def db_current() -> None:
-    """Show the database's revision."""
-    from waddlebot.infra.db.migrate import current
+def db_current(as_json: JsonOption = False) -> None:
+    """Show the database's revision, and whether it is the newest this WaddleBot knows."""
+    from waddlebot.infra.db.migrate import current, head_revision
     from waddlebot.infra.db.problems import database_reached
 
-    url = _settings().database_url
+    url = read_settings().database_url
     with database_reached(url):
-        typer.echo(current(url) or "base (no tables)")
+        revision = current(url)
+    if as_json:
+        head = head_revision()
+        print_json({"revision": revision, "head": head, "up_to_date": revision == head})
+    else:
+        typer.echo(revision or "base (no tables)")
 
 
 @keys_app.command("create")
@@ -231,8 +232,8 @@ def apikey_create(
     from waddlebot.cli.bootstrap import create_key
 
     try:
-        key = asyncio.run(create_key(_settings(quiet=True), name, community, role))
-    except ValueError as exc:
+        key = asyncio.run(create_key(read_settings(quiet=True), name, community, role))
+    except WaddleError as exc:  # a name or role the service refuses
         raise typer.BadParameter(str(exc)) from exc
     except IntegrityError as exc:
         raise typer.BadParameter(f"there is no community {community}") from exc
@@ -240,12 +241,16 @@ def apikey_create(
 
 
 @keys_app.command("list")
-def apikey_list() -> None:
-    """List API keys (never their secrets)."""
-    from waddlebot.cli.bootstrap import list_keys
+def apikey_list(as_json: JsonOption = False) -> None:
+    """List API keys (never their secrets): id, name, and whether it is active."""
+    from waddlebot.cli.bootstrap import key_summary, list_keys
 
-    for line in asyncio.run(list_keys(_settings(quiet=True))):
-        typer.echo(line)
+    keys = [key_summary(key) for key in asyncio.run(list_keys(read_settings(quiet=True)))]
+    if as_json:
+        print_json(keys)
+        return
+    for key in keys:
+        typer.echo(f"{key['key_id']}\t{key['name']}\t{key['status']}")
 
 
 @keys_app.command("revoke")
@@ -253,18 +258,10 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke an API key by its id."""
     from waddlebot.cli.bootstrap import revoke_key
 
-    if not asyncio.run(revoke_key(_settings(quiet=True), key_id)):
+    if not asyncio.run(revoke_key(read_settings(quiet=True), key_id)):
         typer.echo(f"no active API key {key_id!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
-
-
-@app.command("secret-key")
-def secret_key() -> None:
-    """Print a new key for WADDLEBOT_SECRET_KEYS (it encrypts platform tokens at rest)."""
-    from waddlebot.infra.secretbox import SecretBox
-
-    typer.echo(SecretBox.generate_key())
 
 
 @app.command()
@@ -281,7 +278,4 @@ def schema(
 
 
 def main() -> None:
-    try:
-        app()
-    except ConfigurationError as exc:  # found while starting, after the settings were read
-        _refuse([exc], exc)
+    app()

@@ -3,7 +3,8 @@
 The port is taken and the app's services are started *before* uvicorn runs, not in its
 lifespan: uvicorn reports a failed lifespan startup as a traceback and exit status 3, while a
 setting that cannot work (a port in use, a module that does not load, a Redis that does not
-answer) must reach the command line as a :class:`ConfigurationError`, one line and status 2.
+answer) must reach the command line as a :class:`ConfigurationError`, one line and status 78
+(69 when what it names does not answer).
 """
 
 from __future__ import annotations

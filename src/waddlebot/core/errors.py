@@ -6,7 +6,8 @@ from __future__ import annotations
 class ConfigurationError(ValueError):
     """A setting, or a mix of settings, WaddleBot cannot run with: found while reading the
     settings or while starting. The command line prints each as one line, ``<setting>:
-    <problem>. <fix>``, and exits with status 2 (no traceback unless the log level is DEBUG).
+    <problem>. <fix>``, and exits with status 78, ``EX_CONFIG`` (no traceback unless
+    ``--debug`` or the log level is DEBUG).
 
     ``setting`` is the environment variable to change (``WADDLEBOT_...``), ``problem`` the rule
     it broke, ``fix`` what to do. A ``ValueError``, so code that already catches those keeps
@@ -29,9 +30,17 @@ class ConfigurationError(ValueError):
         """This problem, naming ``setting`` unless it names one already."""
         if self.setting:
             return self
-        named = ConfigurationError(self.problem, setting=setting, fix=self.fix)
+        named = type(self)(self.problem, setting=setting, fix=self.fix)
         named.__cause__ = self
         return named
+
+
+class ServiceUnavailable(ConfigurationError):
+    """A service a setting names (the database, Redis, a module over HTTP) does not answer:
+    the setting may well be right and the service down. Said as one line like any
+    :class:`ConfigurationError`, naming the setting to check; the command line exits with
+    status 69, ``EX_UNAVAILABLE``, so a supervisor can tell "retry later" from "fix the
+    configuration"."""
 
 
 # ----- refusals: errors the person asking can fix -----------------------------------------------
@@ -41,13 +50,14 @@ class WaddleError(ValueError):
     """Something the person asking can fix; the message is a sentence meant for them.
 
     Raised by the services and answered once for each way in: the HTTP API answers ``status``
-    with ``{"detail": <message>}`` (``web/errors.py``), chat replies with the message as a
-    sentence (the SDK's :meth:`Module.handle`). Raise one of the kinds below; a bare
-    ``WaddleError`` is a user error. A ``ValueError``, so code that already catches those keeps
-    working.
+    with a problem whose ``detail`` is the message and whose ``code`` is ``code``
+    (``web/errors.py``), chat replies with the message as a sentence (the SDK's
+    :meth:`Module.handle`). Raise one of the kinds below; a bare ``WaddleError`` is a user
+    error. A ``ValueError``, so code that already catches those keeps working.
     """
 
     status = 422
+    code = "invalid_request"  # stable: API clients branch on it (docs/api.md)
 
     @property
     def sentence(self) -> str:
@@ -62,6 +72,7 @@ class NotFound(WaddleError, LookupError):
     """There is nothing by that name or number here (404). A ``LookupError`` too."""
 
     status = 404
+    code = "not_found"
 
 
 class Conflict(WaddleError):
@@ -69,18 +80,22 @@ class Conflict(WaddleError):
     someone else decided first (409)."""
 
     status = 409
+    code = "conflict"
 
 
 class NotAllowed(WaddleError):
     """The caller's level or role is too low for this (403)."""
 
     status = 403
+    code = "forbidden"
 
 
 class LimitReached(WaddleError):
     """A community (or a person, or an item) has as many as it may have. 422, like other
     input the caller can change (remove one first); an API key's limit answers 409 as it
     always has (``KeyLimitReached``)."""
+
+    code = "limit_reached"
 
 
 REFUSALS = (NotFound, Conflict, NotAllowed, LimitReached)

@@ -70,13 +70,6 @@ class CoreSettings(BaseModel):
         default=20.0, gt=0, description="how long a silent leader keeps the scheduler lease"
     )
 
-    # the calendar module's iCalendar feed (here, not in features/calendar/settings.py: that
-    # package's __init__ imports the calendar's services, too much for reading the settings)
-    calendar_public_url: str = Field(
-        default="",
-        description="base URL calendar apps fetch feeds from; empty: http://<host>:<port>",
-    )
-
     # platforms whose collectors can deliver private messages (for verification codes)
     direct_message_platforms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["console"]
@@ -113,6 +106,18 @@ class CoreSettings(BaseModel):
         if not isinstance(self, kind):
             raise TypeError(f"these settings have no {kind.__name__} section")
         return self
+
+    def public_base_url(self, configured: str) -> str:
+        """Where the world reaches this process: ``configured`` (a section's public URL),
+        else its own address (loopback when it listens on every interface)."""
+        if configured:
+            return configured.rstrip("/")
+        host = self.host
+        if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a listening address, not a bind
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:

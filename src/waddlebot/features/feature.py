@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from waddlebot.core.services import Key, Provider
+from waddlebot.infra.host import ProcessHost
+
+__all__ = ["Feature", "Host", "Job", "Key", "PersonMerge", "Provider", "Route"]
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -18,64 +23,21 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import InstrumentedAttribute
 
-    from waddlebot.core.settings import CoreSettings
-    from waddlebot.infra.audit import AuditLog
     from waddlebot.infra.changes import ChangeFeed
-    from waddlebot.infra.db.engine import Database
-    from waddlebot.infra.ports import Ports
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.sdk import Module
 
 T = TypeVar("T")
 
 
-class Provider(Protocol):
-    def need(self, key: Key[T]) -> T:
-        """The service under ``key``; a feature set up earlier must have provided it."""
-
-    def find(self, key: Key[T]) -> T | None:
-        """The service under ``key``, or None when no feature provides it."""
-
-
-class Key(Generic[T]):
-    """Names a service of type ``T`` that one feature provides and others need. Set as a class
-    attribute it also reads as one: ``identity = IDENTITY`` makes ``host.identity`` be
-    ``host.need(IDENTITY)``, typed."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Key({self.name!r})"
-
-    @overload
-    def __get__(self, host: None, owner: type) -> Key[T]: ...
-    @overload
-    def __get__(self, host: Provider, owner: type) -> T: ...
-    def __get__(self, host: Provider | None, owner: type) -> Key[T] | T:
-        return self if host is None else host.need(self)
-
-
-class Host(Provider, Protocol):
+class Host(ProcessHost, Protocol):
     """What a feature's setup builds on: the shared ports and services, the services other
     features provided before it, and the places its module and clean-up go."""
-
-    @property
-    def settings(self) -> CoreSettings:
-        """A feature reads its own section with ``settings.section(OverlaySettings)``."""
 
     @property
     def services(self) -> frozenset[str]:
         """The services this process runs (``api``, ``router``, ``browser_source``, …)."""
 
-    @property
-    def ports(self) -> Ports: ...
-    @property
-    def db(self) -> Database: ...
-    @property
-    def audit(self) -> AuditLog: ...
     @property
     def feed(self) -> ChangeFeed: ...
     @property

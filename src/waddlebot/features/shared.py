@@ -4,13 +4,18 @@ asks for its key here and never imports the other's chat module."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar
+
+from fastapi import Depends, Request
 
 from waddlebot.features.feature import Key, Provider
 
 if TYPE_CHECKING:
+    from waddlebot.core.settings import CoreSettings
     from waddlebot.features.alias.service import AliasService
-    from waddlebot.features.calendar import CalendarService, FeedService, ReminderJob
+    from waddlebot.features.calendar.events import CalendarService
+    from waddlebot.features.calendar.feed import FeedService
+    from waddlebot.features.calendar.reminders import ReminderJob
     from waddlebot.features.commands.service import CustomCommandService
     from waddlebot.features.community.service import CommunityService
     from waddlebot.features.community.streams import StreamStatus
@@ -23,9 +28,15 @@ if TYPE_CHECKING:
     from waddlebot.features.overlay.hub import OverlayHub
     from waddlebot.features.overlay.tokens import OverlayTokens
     from waddlebot.features.timers.service import TimerService
+    from waddlebot.infra.audit import AuditLog
+    from waddlebot.infra.db.engine import Database
     from waddlebot.infra.directory import Directory
+    from waddlebot.infra.ports import Ports
+    from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
+
+T = TypeVar("T")
 
 DIRECTORY: Key[Directory] = Key("directory")  # core
 KEYS: Key[KeyVerifier] = Key("keys")  # identity
@@ -73,7 +84,20 @@ def router_services(host: Provider) -> RouterServices:
 
 class FeatureServices:
     """The built-in features' services as typed attributes of the host that holds them
-    (``runtime.identity`` is ``runtime.need(IDENTITY)``)."""
+    (``runtime.identity`` is ``runtime.need(IDENTITY)``), beside the host's shared parts:
+    what a feature's HTTP routes work with (:data:`Services`)."""
+
+    settings: CoreSettings
+    ports: Ports
+    db: Database
+    audit: AuditLog
+    registry: ModuleRegistry
+
+    def need(self, key: Key[T]) -> T:
+        raise NotImplementedError  # the runtime holds the services
+
+    def find(self, key: Key[T]) -> T | None:
+        raise NotImplementedError
 
     directory = DIRECTORY
     keys = KEYS
@@ -93,3 +117,11 @@ class FeatureServices:
     memories = MEMORIES
     commands = COMMANDS
     aliases = ALIASES
+
+
+def _services(request: Request) -> FeatureServices:
+    host: FeatureServices = request.app.state.runtime
+    return host
+
+
+Services = Annotated[FeatureServices, Depends(_services)]  # the features' services, in an endpoint

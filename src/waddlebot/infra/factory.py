@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, AuthenticationWrongNumberOfArgsError, RedisError
 
-from waddlebot.core.errors import ConfigurationError
+from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
 from waddlebot.infra.memory import (
     MemoryBroadcast,
     MemoryBus,
@@ -16,6 +16,7 @@ from waddlebot.infra.memory import (
     MemoryLease,
     MemoryRateLimiter,
 )
+from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.redis_ports import (
     RedisBroadcast,
@@ -65,11 +66,7 @@ async def build_ports(
         try:
             await client.ping()  # fail at startup, not on the first message
         except RedisError as exc:
-            raise ConfigurationError(
-                f"Redis at {_without_password(redis_url)} does not answer ({exc})",
-                setting="WADDLEBOT_REDIS_URL",
-                fix="Start Redis, or correct the URL (unset it to run embedded, without Redis).",
-            ) from exc
+            raise _not_answering(redis_url, exc) from exc
         return RedisPorts(
             cache=RedisCache(client, prefix),
             bus=RedisBus(client, prefix, max_backlog=bus_maxlen),
@@ -81,6 +78,23 @@ async def build_ports(
     except BaseException:
         await client.aclose()
         raise
+
+
+def _not_answering(redis_url: str, exc: RedisError) -> ConfigurationError:
+    """A Redis that is down is an outage; one that refuses the credentials is a setting."""
+    shown = _without_password(redis_url)
+    if isinstance(exc, AuthenticationError | AuthenticationWrongNumberOfArgsError):
+        return ConfigurationError(
+            f"Redis at {shown} refuses the credentials ({exc})",
+            setting="WADDLEBOT_REDIS_URL",
+            fix="Correct the user and password in the URL (redis://user:password@host:port/db).",
+        )
+    kind = ServiceUnavailable if unavailable(exc) else ConfigurationError
+    return kind(
+        f"Redis at {shown} does not answer ({exc})",
+        setting="WADDLEBOT_REDIS_URL",
+        fix="Start Redis, or correct the URL (unset it to run embedded, without Redis).",
+    )
 
 
 def _without_password(url: str) -> str:

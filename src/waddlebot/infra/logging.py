@@ -1,17 +1,18 @@
 """Structured logs with structlog: JSON when not on a terminal, readable on one.
 
 Anything bound with :func:`structlog.contextvars.bound_contextvars` (the router binds
-``session_id`` and ``community_id`` for each event) appears on every line logged inside it.
-Libraries that log through the standard library (uvicorn, alembic) go through the same
-renderer, so one process writes one format.
+``session_id`` and ``community_id`` for each event, the HTTP app ``request_id`` for each
+request) appears on every line logged inside it. Every line names its logger (``logger``:
+``waddlebot.web``, ``uvicorn.error``, ...). Libraries that log through the standard library
+(uvicorn, alembic) go through the same renderer, so one process writes one format.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO
 
 import structlog
 
@@ -23,6 +24,22 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
         if key.lower() in _SECRET_FIELDS:
             event_dict[key] = "[redacted]"
     return event_dict
+
+
+class _NamedPrintLogger(structlog.PrintLogger):
+    """structlog's print logger, with the name it was asked for under (``get_logger(name)``),
+    which ``add_logger_name`` reads; the plain one drops it."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def _named_loggers(file: TextIO) -> Callable[..., _NamedPrintLogger]:
+    def factory(*args: Any) -> _NamedPrintLogger:
+        return _NamedPrintLogger(file, str(args[0]) if args else "waddlebot")
+
+    return factory
 
 
 def _traceback_formatter(colors: bool) -> structlog.typing.ExceptionRenderer:
@@ -60,9 +77,9 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         _redact,
     ]
     structlog.configure(
-        processors=[*shared, *exceptions, renderer],
+        processors=[structlog.stdlib.add_logger_name, *shared, *exceptions, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_named_loggers(sys.stderr),
         cache_logger_on_first_use=False,  # so reconfiguring (tests, CLI) always applies
     )
     handler = logging.StreamHandler(sys.stderr)

@@ -19,7 +19,7 @@ import structlog
 from waddlebot.infra.backlog import TRIM_EVERY_SECONDS, BacklogGate, TrimSchedule
 from waddlebot.infra.ports import BusMessage, Limit
 
-_log = structlog.get_logger()
+_log = structlog.get_logger(__name__)
 
 _NEVER = math.inf
 

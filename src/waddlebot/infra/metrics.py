@@ -88,3 +88,15 @@ LOGINS_THROTTLED = Counter(
     "Portal logins answered 429 after too many failed tries, by the limit that held",
     ["scope"],
 )
+HTTP_REQUESTS = Counter(
+    "waddlebot_http_requests_total",
+    "HTTP requests answered, by method, route template and status class",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "waddlebot_http_request_seconds",
+    "Time from a request's arrival to the end of its answer, by method, route template and "
+    "status class",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)

@@ -27,7 +27,7 @@ from waddlebot.infra.memory import QueueSubscription
 from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import BusMessage, Limit
 
-_log = structlog.get_logger()
+_log = structlog.get_logger(__name__)
 
 _REDIS_PY_SOCKET_TIMEOUT = 5.0  # redis-py's Connection default when the pool does not set one
 

@@ -33,13 +33,15 @@ class SecretBox:
         if not keys:
             raise ValueError("a SecretBox needs at least one key")
         try:
-            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+            fernets = [Fernet(key.encode()) for key in keys]
         except ValueError as exc:
             raise ConfigurationError(
                 "a key is 32 url-safe base64-encoded bytes",
                 setting="WADDLEBOT_SECRET_KEYS",
                 fix="Make one with `waddlebot secret-key`.",
             ) from exc
+        self._newest = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     @staticmethod
     def generate_key() -> str:
@@ -51,6 +53,22 @@ class SecretBox:
     def decrypt(self, sealed: str) -> str:
         try:
             return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken as exc:
+            raise SecretError("the secret cannot be decrypted with the configured keys") from exc
+
+    def is_current(self, sealed: str) -> bool:
+        """Whether ``sealed`` is encrypted with the newest key already."""
+        try:
+            self._newest.decrypt(sealed.encode())
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, sealed: str) -> str:
+        """``sealed`` encrypted again with the newest key (its timestamp kept); a
+        :class:`SecretError` when no configured key decrypts it."""
+        try:
+            return self._fernet.rotate(sealed.encode()).decode()
         except InvalidToken as exc:
             raise SecretError("the secret cannot be decrypted with the configured keys") from exc
 

@@ -7,6 +7,7 @@ Shared parts of the collectors live beside the packages (answering.py, reply_str
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from waddlebot.platforms.console import CONSOLE
@@ -23,6 +24,11 @@ NAMES: tuple[str, ...] = tuple(platform.name for platform in BUILTINS)
 DEFAULT_LENGTH = 500  # for a platform none of these is (an event of a newer version)
 
 _BY_NAME = {platform.name: platform for platform in BUILTINS}
+_MENTIONS = {
+    platform.name: re.compile(platform.info.mention)
+    for platform in BUILTINS
+    if platform.info.mention
+}
 
 
 def info(name: str) -> PlatformInfo:
@@ -33,6 +39,19 @@ def max_length(name: str) -> int:
     """The longest message the platform takes."""
     found = _BY_NAME.get(name)
     return found.info.max_length if found is not None else DEFAULT_LENGTH
+
+
+def mentioned_id(name: str, word: str) -> str | None:
+    """The platform id ``word`` mentions in the platform's markup (``<@123>`` on Discord);
+    None for anything else (``@bob`` included)."""
+    pattern = _MENTIONS.get(name)
+    found = pattern.fullmatch(word) if pattern is not None else None
+    return found["id"] if found else None
+
+
+def role_level_platforms() -> tuple[str, ...]:
+    """Platforms whose own roles a community may give a level (``!community rolelevel``)."""
+    return tuple(platform.name for platform in BUILTINS if platform.info.role_levels)
 
 
 def live_platforms() -> frozenset[str]:
@@ -62,4 +81,6 @@ __all__ = [
     "info",
     "live_platforms",
     "max_length",
+    "mentioned_id",
+    "role_level_platforms",
 ]

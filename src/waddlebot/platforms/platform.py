@@ -15,6 +15,7 @@ Slack SDK are imported only where that platform is configured.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
     from pydantic import BaseModel
+    from starlette.requests import HTTPConnection
 
+    from waddlebot.core.manifest import CommandSpec
     from waddlebot.core.settings import CoreSettings
     from waddlebot.infra.audit import AuditLog
     from waddlebot.infra.changes import ChangeFeed
@@ -53,8 +56,9 @@ class PlatformInfo:
     reports_live: bool = False
     # True: a community may give the platform's own roles a level (``!community rolelevel``)
     role_levels: bool = False
-    # how a reply names a person: str.format with ``name`` (login) and ``id`` (platform id)
-    mention: str = "@{name}"
+    # how chat names a person besides ``@login``: a regular expression of the platform's
+    # mention markup, its group ``id`` the person's platform id (Discord's ``<@123>``)
+    mention: str = ""
 
 
 class Collector(Protocol):
@@ -116,6 +120,54 @@ class CollectorParts:
     consumer: str  # the collector's consumer name on its reply stream
 
 
+@dataclass(frozen=True)
+class CommandParts:
+    """What a command of a platform's CLI group works with: the parts of a runtime that
+    runs nothing (no router, no collector, no server), for the length of the command."""
+
+    collector: CollectorParts  # to build the platform's collector from, without starting it
+    commands: Sequence[CommandSpec]  # every module's commands (Discord's slash commands)
+
+
+class CommandLine(Protocol):
+    """What the ``waddlebot`` command hands each platform's CLI group (``cli``), so the group
+    needs nothing of ``waddlebot.cli`` nor of the runtime."""
+
+    def settings(self) -> CoreSettings:
+        """The settings, read and checked as every command reads them: a problem stops the
+        command with its line and exit status."""
+        ...
+
+    def runtime(self) -> AbstractAsyncContextManager[CommandParts]:
+        """The database and ports (migrated or checked as the settings say), closed when the
+        block ends."""
+        ...
+
+    def print_json(self, value: object) -> None:
+        """Print what ``--json`` asked for, as every command prints it."""
+        ...
+
+
+@dataclass(frozen=True)
+class SetupField:
+    """A setting ``waddlebot init`` asks for when the platform is picked: written to ``.env``
+    as ``WADDLEBOT_<SETTING>``, given on the command line as ``--<setting with dashes>``."""
+
+    setting: str  # the field of the platform's settings section, e.g. ``twitch_client_id``
+    question: str  # what to ask, e.g. "Client ID of your Twitch application"
+    secret: bool = False  # not echoed while typed
+    required: bool = True
+    prefix: str = ""  # what every valid value starts with (a Slack token's ``xoxb-``)
+
+    @property
+    def variable(self) -> str:
+        return f"WADDLEBOT_{self.setting.upper()}"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.setting.replace("_", "-")
+
+
 C = TypeVar("C", bound=Collector, covariant=True)
 
 
@@ -140,9 +192,25 @@ class PlatformPackage(Generic[C]):
     # of ``routes``, the POST endpoints the platform calls hardest (webhooks): exact path ->
     # the endpoint, served ahead of the route table (web/hot_paths.py)
     hot_paths: Callable[[], Mapping[str, Endpoint]] = _no_hot_paths
-    cli: Callable[[], typer.Typer] | None = None  # ``waddlebot <name> ...``
+    cli: Callable[[CommandLine], typer.Typer] | None = None  # ``waddlebot <name> ...``
     settings: type[BaseModel] | None = None  # its section of :class:`~waddlebot.settings.Settings`
+    setup: Sequence[SetupField] = ()  # what ``waddlebot init`` asks for
+    next_steps: Sequence[str] = ()  # what to do once it runs, said by ``waddlebot init``
 
     @property
     def name(self) -> str:
         return self.info.name
+
+
+K = TypeVar("K", bound=Collector)
+
+
+class CollectorHost(Protocol):
+    def collector(self, platform: PlatformPackage[K]) -> K | None:
+        """The platform's collector in this process; None when it does not run here."""
+
+
+def running_collector(connection: HTTPConnection, platform: PlatformPackage[K]) -> K | None:
+    """The collector of ``platform`` in the process serving this request or socket."""
+    host: CollectorHost = connection.app.state.runtime
+    return host.collector(platform)

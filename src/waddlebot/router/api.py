@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import (
     BaseModel,
@@ -32,8 +31,15 @@ from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Backlogged
 from waddlebot.router.dead_letters import ENTRY_ID, DeadLetter, ReplayOutcome
 from waddlebot.web.access import Principal
-from waddlebot.web.deps import Running, get_principal, get_runtime, require_service
+from waddlebot.web.deps import get_principal, require_service
+from waddlebot.web.host import ApiHost
 from waddlebot.web.outages import RETRY_AFTER_SECONDS
+from waddlebot.web.pages import Page, PageOf
+
+if TYPE_CHECKING:
+    from waddlebot.infra.completion import CompletionHub
+    from waddlebot.router.dead_letters import DeadLetters
+    from waddlebot.router.modules import ModuleRegistry
 
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
@@ -42,6 +48,25 @@ PREFIX = "/api/v1"
 EVENTS_PATH = f"{PREFIX}/events"
 
 router = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)])
+
+
+class RouterHost(ApiHost, Protocol):
+    """The process as the router's endpoints see it."""
+
+    @property
+    def completions(self) -> CompletionHub: ...
+    @property
+    def dead_letters(self) -> DeadLetters: ...
+    @property
+    def registry(self) -> ModuleRegistry: ...
+
+
+def _router_host(request: Request) -> RouterHost:
+    host: RouterHost = request.app.state.runtime
+    return host
+
+
+Running = Annotated[RouterHost, Depends(_router_host)]
 
 
 class Accepted(BaseModel):
@@ -180,7 +205,7 @@ async def post_events(
 async def post_events_hot(request: Request) -> Response:
     """``POST /events`` as served ahead of the route table (web/hot_paths.py): the same
     checks, in the same order, as the route's dependencies above."""
-    runtime = get_runtime(request)
+    runtime = _router_host(request)
     await require_service(await get_principal(request, runtime))
     events = await events_body(request)
     try:
@@ -197,7 +222,7 @@ def _located(where: str, exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def _accept(runtime: Running, events: list[Event], query: EventsQuery) -> Response:
+async def _accept(runtime: RouterHost, events: list[Event], query: EventsQuery) -> Response:
     wait = query.wait
     try:
         payloads = [encode_envelope(e, notify=wait) for e in events]
@@ -273,10 +298,8 @@ class DeadLetterInfo(BaseModel):
         return cls(**letter.summary())
 
 
-class DeadLetterPage(BaseModel):
-    dead_letters: list[DeadLetterInfo]
+class DeadLetterPage(Page[DeadLetterInfo]):
     total: int = Field(description="dead letters waiting, on this page or not")
-    next: str | None = Field(description="give as ?after= for the next page; null at the end")
 
 
 class ReplayRequest(BaseModel):
@@ -325,19 +348,13 @@ async def require_operator(principal: Principal = Depends(require_service)) -> P
     response_model=DeadLetterPage,
     dependencies=[Depends(require_operator)],
 )
-async def list_dead_letters(
-    runtime: Running,
-    after: Annotated[
-        str, Query(pattern=ENTRY_ID.pattern, description="list from the one after this id")
-    ] = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> DeadLetterPage:
+async def list_dead_letters(runtime: Running, paging: PageOf) -> DeadLetterPage:
     """Events the router set aside (failed too often, or malformed), oldest first."""
-    letters = await runtime.dead_letters.page(after=after, limit=limit)
+    after = paging.keyed(ENTRY_ID)
+    letters = await runtime.dead_letters.page(after=after, limit=paging.limit + 1)
+    page = paging.page_by_key([DeadLetterInfo.of(letter) for letter in letters], lambda i: i.id)
     return DeadLetterPage(
-        dead_letters=[DeadLetterInfo.of(letter) for letter in letters],
-        total=await runtime.dead_letters.count(),
-        next=letters[-1].id if len(letters) == limit else None,
+        items=page.items, next=page.next, total=await runtime.dead_letters.count()
     )
 
 
@@ -362,37 +379,31 @@ async def replay_dead_letters(body: ReplayRequest, runtime: Running) -> ReplayRe
     )
 
 
-@router.get("/commands", response_model=list[CommandInfo])
-async def list_commands(runtime: Running) -> list[CommandInfo]:
+@router.get("/commands", response_model=Page[CommandInfo])
+async def list_commands(runtime: Running, paging: PageOf) -> Page[CommandInfo]:
     """Every command the router knows, with the level it needs."""
     prefix = runtime.settings.default_prefix
-    return [
-        CommandInfo(
-            name=route.spec.name,
-            invoke=route.spec.usage_line(prefix).split(" ", 1)[0],
-            module=route.module,
-            description=route.spec.description,
-            usage=route.spec.usage_line(prefix),
-            level=route.spec.level,
-            level_name=Level.at_least(route.spec.level).label,
-            cooldown=route.spec.cooldown,
-            global_cooldown=route.spec.global_cooldown,
-            aliases=list(route.spec.aliases),
-        )
-        for route in runtime.registry.routes()
-    ]
+    return paging.page_of_all(
+        [
+            CommandInfo(
+                name=route.spec.name,
+                invoke=route.spec.usage_line(prefix).split(" ", 1)[0],
+                module=route.module,
+                description=route.spec.description,
+                usage=route.spec.usage_line(prefix),
+                level=route.spec.level,
+                level_name=Level.at_least(route.spec.level).label,
+                cooldown=route.spec.cooldown,
+                global_cooldown=route.spec.global_cooldown,
+                aliases=list(route.spec.aliases),
+            )
+            for route in runtime.registry.routes()
+        ]
+    )
 
 
-def openapi_with_event_schema(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with the Event schema the events endpoint refers to (the body is
-    validated by hand, so FastAPI does not add it by itself)."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        event_schema = Event.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(event_schema.pop("$defs", {}))
-        components["Event"] = event_schema
-        app.openapi_schema = schema
-    return app.openapi_schema
+def event_schemas() -> dict[str, dict[str, Any]]:
+    """The Event schema the events endpoint's body refers to, with the schemas it uses (the
+    body is validated by hand, so FastAPI does not add them by itself)."""
+    event_schema = Event.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {**event_schema.pop("$defs", {}), "Event": event_schema}

@@ -37,6 +37,10 @@ class ModuleCallError(Exception):
         self.reason = reason
 
 
+class ModuleUnreachable(ModuleCallError):
+    """A remote module did not answer at all (nothing listening, timeouts, only 5xx)."""
+
+
 class ModuleSetupError(ModuleCallError, ConfigurationError):
     """A remote module cannot be used as configured: the bot and the module were given
     different secrets, or the URL serves another module than the one named."""
@@ -190,7 +194,7 @@ class HttpModuleClient:
                 ) from exc
             self._manifest = manifest
             return manifest
-        raise ModuleCallError(
+        raise ModuleUnreachable(
             self._label, f"cannot reach {url} after {max(1, attempts)} attempt(s): {last}"
         )
 

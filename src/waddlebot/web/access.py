@@ -70,6 +70,9 @@ class Access:
             raise AccessDenied(f"this needs the {role} role in community {community_id}")
         return held
 
+    async def community_exists(self, community_id: int) -> bool:
+        return await self._directory.community_exists(community_id)
+
     @staticmethod
     def require_service(principal: Principal) -> None:
         if not principal.is_global_service:

@@ -1,22 +1,25 @@
-"""Request dependencies: the process's runtime, who is calling, and what they may do."""
+"""Request dependencies: who is calling, and what they may do."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, WebSocket, status
+from fastapi import Depends, HTTPException, Request, Security, WebSocket, status
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from waddlebot.core.errors import NotAllowed, NotFound, UnknownPerson, UserError
 from waddlebot.core.permissions import Level
-from waddlebot.features.identity.accounts import SESSION_PREFIX
+from waddlebot.core.services import Key
 from waddlebot.infra.db.models import Identity, User
-from waddlebot.runtime import Runtime
+from waddlebot.infra.host import ProcessHost
 from waddlebot.web.access import ROLE_RANK, AccessDenied, Principal, Role
+from waddlebot.web.auth import AUTHENTICATOR
+from waddlebot.web.host import ApiHost, Running, api_host
 from waddlebot.web.numbers import Id
 
 SESSION_COOKIE = "waddlebot_session"
@@ -31,20 +34,12 @@ ROLE_LEVELS: dict[str, Level] = {
 }
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-Running = Annotated[Runtime, Depends(get_runtime)]  # the process's runtime, in an endpoint
-
-
-def from_runtime(pick: Callable[[Runtime], Any]) -> Any:
-    """A dependency on one of the runtime's services, for a typed parameter:
-    ``Labels = Annotated[LabelService, from_runtime(lambda runtime: runtime.labels)]``."""
+def needs(key: Key[Any]) -> Any:
+    """A dependency on the service under ``key``, for a typed parameter:
+    ``Labels = Annotated[LabelService, needs(LABELS)]``."""
 
     def dependency(request: Request) -> Any:
-        return pick(get_runtime(request))
+        return api_host(request).need(key)
 
     return Depends(dependency)
 
@@ -58,34 +53,47 @@ def presented_key(headers: Mapping[str, str]) -> str:
     return (headers.get("x-api-key") or "").strip()
 
 
-async def authenticate(runtime: Runtime, key: str) -> Principal | None:
+async def authenticate(host: ApiHost, key: str) -> Principal | None:
     if not key:
         return None
-    static = runtime.settings.api_key.get_secret_value()
+    static = host.settings.api_key.get_secret_value()
     if static and hmac.compare_digest(static.encode(), key.encode()):
         return ENV_PRINCIPAL
-    if key.startswith(SESSION_PREFIX):  # a portal session
-        user_id = await runtime.accounts.session_user(key)
-        if user_id is None:
-            return None
-        return Principal(kind="user", name="portal session", user_id=user_id)
-    info = await runtime.keys.verify(key)
-    if info is None:
-        return None
-    return Principal(
-        kind="user" if info.kind == "user" else "service",
-        name=info.name,
-        user_id=info.user_id,
-        community_id=info.community_id,
-        key_id=info.key_id,
-        role=info.role,
-        read_only=not (info.allows("write")),
-    )
+    authenticator = host.find(AUTHENTICATOR)
+    return None if authenticator is None else await authenticator.principal(key)
 
 
-async def get_principal(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
+# How a key is sent, for the OpenAPI document (Swagger UI's Authorize, generated clients): each
+# of the three is enough. What they read, ``presented_key`` reads once for every kind of
+# request (WebSockets and the audit of refusals too), so their values go unused.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="an API key (wbk_...) or a portal session token (wbs_...)",
+    auto_error=False,
+)
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="apiKey",
+    description="an API key or session token, instead of Authorization",
+    auto_error=False,
+)
+SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="the session cookie POST /api/v1/identity/login sets",
+    auto_error=False,
+)
+
+
+async def get_principal(
+    request: Request,
+    host: Running,
+    _bearer: object = Security(BEARER),
+    _header: object = Security(API_KEY_HEADER),
+    _cookie: object = Security(SESSION),
+) -> Principal:
     key = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
-    principal = await authenticate(runtime, key)
+    principal = await authenticate(host, key)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -132,7 +140,7 @@ CommunityId = Id
 
 
 async def community_role(
-    runtime: Runtime, principal: Principal, community_id: int, role: Role
+    host: ApiHost, principal: Principal, community_id: int, role: Role
 ) -> Role:
     """The caller's role in the community, when it is at least ``role``; 403 otherwise.
 
@@ -141,10 +149,10 @@ async def community_role(
     role means the community exists; communities are never deleted.) Callers without the
     role get the 403 first, so the 404 tells nobody else which communities exist."""
     try:
-        held = await runtime.access.require(principal, community_id, role)
+        held = await host.access.require(principal, community_id, role)
     except AccessDenied as exc:
         raise NotAllowed(str(exc)) from exc
-    if principal.kind == "service" and not await runtime.directory.community_exists(community_id):
+    if principal.kind == "service" and not await host.access.community_exists(community_id):
         raise NotFound(f"there is no community {community_id}")
     return held
 
@@ -200,9 +208,9 @@ class HasRole:
         community_id: CommunityId,
         request: Request,
         principal: Principal = Depends(get_principal),
-        runtime: Runtime = Depends(get_runtime),
+        host: ApiHost = Depends(api_host),
     ) -> CommunityCaller:
-        role = await community_role(runtime, principal, community_id, self.role)
+        role = await community_role(host, principal, community_id, self.role)
         return CommunityCaller(principal, community_id, role, actor_of(principal, request))
 
 
@@ -215,9 +223,9 @@ class ForWhom(BaseModel):
     user_id: Id | None = Field(default=None, description="default: the caller")
 
 
-async def person_named(runtime: Runtime, user_id: int) -> str:
+async def person_named(host: ProcessHost, user_id: int) -> str:
     """How chat names a person: ``@`` and their first account's login (or display name)."""
-    async with runtime.db.read_session() as session:
+    async with host.db.read_session() as session:
         row = (
             await session.execute(
                 select(User.display_name, Identity.login)
@@ -240,7 +248,7 @@ class Whom:
     name: str
 
 
-async def whom(caller: Member, runtime: Running, body: ForWhom | None = None) -> Whom:
+async def whom(caller: Member, host: Running, body: ForWhom | None = None) -> Whom:
     """The person a request acts for: the caller, or the body's ``user_id`` (moderators and
     service accounts only)."""
     user_id = body.user_id if body else None
@@ -250,7 +258,7 @@ async def whom(caller: Member, runtime: Running, body: ForWhom | None = None) ->
         user_id = caller.user_id
     elif user_id != caller.user_id and not caller.moderator:
         raise NotAllowed("acting for someone else needs the moderator role")
-    return Whom(user_id, await person_named(runtime, user_id))
+    return Whom(user_id, await person_named(host, user_id))
 
 
 ForSomeone = Annotated[Whom, Depends(whom)]
@@ -260,8 +268,8 @@ ForSomeone = Annotated[Whom, Depends(whom)]
 
 
 async def websocket_principal(websocket: WebSocket) -> Principal | None:
-    runtime: Runtime = websocket.app.state.runtime
-    return await authenticate(runtime, presented_key(websocket.headers))
+    host: ApiHost = websocket.app.state.runtime
+    return await authenticate(host, presented_key(websocket.headers))
 
 
 async def websocket_api_key(websocket: WebSocket) -> Principal | None:

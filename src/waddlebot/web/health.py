@@ -7,8 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 import structlog
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from waddlebot import __version__
@@ -16,8 +15,8 @@ from waddlebot.core.events import Platform
 from waddlebot.infra import keys
 from waddlebot.infra import metrics as metric
 from waddlebot.infra.outages import describe, unavailable
-from waddlebot.runtime import Runtime
-from waddlebot.web.deps import Running
+from waddlebot.web.host import ApiHost, Running
+from waddlebot.web.problems import problem_response
 
 router = APIRouter(tags=["health"])
 log = structlog.get_logger("waddlebot.web")
@@ -32,19 +31,25 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(runtime: Running) -> Any:
-    """The process can reach its database and cache; 503 otherwise, saying which check
-    failed and why (the error's class and message, never a password)."""
+async def readyz(request: Request, runtime: Running) -> Any:
+    """The process can reach its database and cache; 503 otherwise, a problem saying which
+    check failed (``checks``) and why (``failures``: the error's class and message, never a
+    password)."""
     errors = {
         "database": await _failure(runtime.db.check),
         "cache": await _failure(runtime.ports.cache.ping),
     }
     checks = {name: error is None for name, error in errors.items()}
-    ready = all(checks.values())
-    body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": checks}
-    if not ready:
-        body["errors"] = {name: error for name, error in errors.items() if error is not None}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    failures = {name: error for name, error in errors.items() if error is not None}
+    if not failures:
+        return {"status": "ready", "checks": checks}
+    return problem_response(
+        503,
+        "not ready: " + "; ".join(f"{name}: {error}" for name, error in failures.items()),
+        scope=request.scope,
+        checks=checks,
+        failures=failures,
+    )
 
 
 # the streams whose backlog is reported: what the routers have to answer, and what each
@@ -58,7 +63,7 @@ async def metrics(runtime: Running) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _measure_bus(runtime: Runtime) -> None:
+async def _measure_bus(runtime: ApiHost) -> None:
     """The dead letters waiting and the streams' backlogs, read at scrape time (they live on
     the bus, shared by every process of a deployment); unknown (NaN) while the bus cannot be
     reached."""

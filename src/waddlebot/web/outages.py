@@ -1,9 +1,10 @@
 """An outage is a 503, never a 500: any endpoint that fails because the database or Redis
-cannot be reached answers ``503 Service Unavailable`` with ``Retry-After`` and a short JSON
-body saying what is away. Other failures are left alone: they are bugs, and stay 500s.
+cannot be reached answers ``503 Service Unavailable`` with ``Retry-After`` and a problem
+(code ``unavailable``) saying what is away. Other failures are left alone: they are bugs,
+and stay 500s.
 
 Events refused because the router is too far behind (:class:`Backlogged`) are a 503 with
-``Retry-After`` too, from whichever endpoint took them."""
+``Retry-After`` too (code ``backlogged``), from whichever endpoint took them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import socket
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
+from starlette.responses import Response
 
 from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import Backlogged
+from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.web")
 
@@ -37,15 +39,20 @@ _CANDIDATES: tuple[type[Exception], ...] = (
 )
 
 
-def unavailable_response(what: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": f"{WHAT[what]} is unavailable; retry later", "unavailable": what},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def unavailable_response(request: Request, what: str) -> Response:
+    return problem_response(
+        503,
+        f"{WHAT[what]} is unavailable; retry later",
+        scope=request.scope,
+        headers=RETRY,
+        unavailable=what,
     )
 
 
-async def _answer(request: Request, exc: Exception) -> JSONResponse:
+async def _answer(request: Request, exc: Exception) -> Response:
     what = unavailable(exc)
     if what is None:
         raise exc  # not an outage: a bug, answered 500 and logged with its traceback
@@ -56,26 +63,25 @@ async def _answer(request: Request, exc: Exception) -> JSONResponse:
         unavailable=what,
         error=describe(exc),
     )
-    return unavailable_response(what)
+    return unavailable_response(request, what)
 
 
-def backlogged_response(exc: Backlogged) -> JSONResponse:
+def backlogged_response(request: Request, exc: Backlogged) -> Response:
     """Events refused because the router is too far behind: nothing was taken, and the
     platforms that deliver webhooks (Twitch, Slack) send them again on a non-2xx."""
-    return JSONResponse(
-        {
-            "detail": f"the router is behind: {exc.waiting} events waiting; nothing was "
-            "accepted, retry later",
-            "waiting": exc.waiting,
-        },
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    return problem_response(
+        503,
+        f"the router is behind: {exc.waiting} events waiting; nothing was accepted, retry later",
+        code="backlogged",
+        scope=request.scope,
+        headers=RETRY,
+        waiting=exc.waiting,
     )
 
 
-async def _answer_backlogged(_request: Request, exc: Exception) -> JSONResponse:
+async def _answer_backlogged(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Backlogged)
-    return backlogged_response(exc)
+    return backlogged_response(request, exc)
 
 
 def install(app: FastAPI) -> None:

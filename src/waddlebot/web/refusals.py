@@ -15,17 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from fastapi import Request
 
-from waddlebot.features.identity.accounts import SESSION_PREFIX
-from waddlebot.features.identity.apikeys import parse_key
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Limit
-from waddlebot.runtime import Runtime
+from waddlebot.web.auth import AUTHENTICATOR
 from waddlebot.web.deps import SESSION_COOKIE, actor_of, presented_key
+from waddlebot.web.host import ApiHost, api_host
 from waddlebot.web.numbers import MAX_STORED_INT
 
 AUDITED_PER_MINUTE = 10
@@ -40,16 +36,14 @@ def mark_audited(request: Request) -> None:
     request.state.refusal_audited = True
 
 
-def _presented(request: Request) -> str:
+def _presented(host: ApiHost, request: Request) -> str:
     """What the caller presented, as the audit log may show it: a key's id (public), never a
     secret."""
     key = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
     if not key:
         return "none"
-    if key.startswith(SESSION_PREFIX):
-        return "session"
-    parsed = parse_key(key)
-    return f"key:{parsed[0]}" if parsed else "malformed"
+    authenticator = host.find(AUTHENTICATOR)
+    return "key" if authenticator is None else authenticator.describe(key)
 
 
 def _community(request: Request) -> int | None:
@@ -62,20 +56,20 @@ def _operation(request: Request) -> str:
     return f"{request.method} {getattr(route, 'path', request.url.path)}"
 
 
-async def _record(request: Request, exc: HTTPException) -> None:
-    runtime: Runtime = request.app.state.runtime
+async def _record(request: Request, status: int, reason: str) -> None:
+    host = api_host(request)
     address = request.client.host if request.client else "unknown"
-    if not await runtime.ports.ratelimiter.hit(_PER_ADDRESS, "api-refusal", address):
+    if not await host.ports.ratelimiter.hit(_PER_ADDRESS, "api-refusal", address):
         return
     principal = getattr(request.state, "principal", None)
-    presented = _presented(request)
-    detail: dict[str, Any] = {"status": exc.status_code, "reason": str(exc.detail)[:300]}
+    presented = _presented(host, request)
+    detail: dict[str, Any] = {"status": status, "reason": reason[:300]}
     if principal is None:
         actor = f"{presented}@{address}"
     else:
         actor = actor_of(principal, request)
         detail["presented"] = presented
-    runtime.audit.record(
+    host.audit.record(
         "api.refused",
         decision="deny",
         actor=actor,
@@ -85,19 +79,15 @@ async def _record(request: Request, exc: HTTPException) -> None:
     )
 
 
-async def audit_refusal(request: Request, exc: Exception) -> Response:
-    """The app's handler of HTTP errors: FastAPI's own answer, after counting and auditing a
-    401 or 403."""
-    assert isinstance(exc, HTTPException)
-    if exc.status_code in REFUSED:
-        metrics.API_REFUSALS.labels(str(exc.status_code)).inc()
-        if not getattr(request.state, "refusal_audited", False):
-            try:
-                await _record(request, exc)
-            except Exception as error:  # the cache is down: the refusal still goes out
-                log.warning("refusal_not_audited", error=type(error).__name__)
-    return await http_exception_handler(request, exc)
-
-
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(HTTPException, audit_refusal)
+async def note_refusal(request: Request, status: int, reason: str) -> None:
+    """Count and audit a 401 or 403 about to be answered (``web/errors.py`` calls this for
+    every error answer; other statuses are left alone)."""
+    if status not in REFUSED:
+        return
+    metrics.API_REFUSALS.labels(str(status)).inc()
+    if getattr(request.state, "refusal_audited", False):
+        return
+    try:
+        await _record(request, status, reason)
+    except Exception as error:  # the cache is down: the refusal still goes out
+        log.warning("refusal_not_audited", error=type(error).__name__)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from waddlebot.core.settings import CoreSettings, ProcessSettings
+from waddlebot.web.problems import problem_response
 
 
 class HeaderLimits:
@@ -51,19 +51,8 @@ class HeaderLimits:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = orjson.dumps({"detail": refusal})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 431,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        answer = problem_response(431, refusal, headers={"Connection": "close"})
+        await answer(scope, receive, send)
 
     @staticmethod
     def _size(scope: Scope) -> int:

@@ -21,6 +21,8 @@ class EventType:
     filters: Mapping[str, str | None] = field(default_factory=dict)
     # channel.raid takes exactly one of its two keys.
     exactly_one: bool = False
+    # Condition keys that may be left out.
+    optional: tuple[str, ...] = ()
 
 
 def _scopes(*sets: str) -> tuple[frozenset[str], ...]:
@@ -93,6 +95,13 @@ TYPES: dict[tuple[str, str], EventType] = {
         EventType("stream.online", "1", ("broadcaster_user_id",), filters=_BROADCASTER),
         EventType("stream.offline", "1", ("broadcaster_user_id",), filters=_BROADCASTER),
         EventType(
+            "conduit.shard.disabled",
+            "1",
+            ("client_id", "conduit_id"),
+            filters={"client_id": None, "conduit_id": "conduit_id"},
+            optional=("conduit_id",),
+        ),
+        EventType(
             "user.whisper.message",
             "1",
             ("user_id",),
@@ -120,7 +129,7 @@ def condition_problem(kind: EventType, condition: Any) -> str | None:
         return "condition values must be strings"
     if kind.exactly_one:
         return None if len(given) == 1 else f"specify exactly one of {', '.join(kind.condition)}"
-    missing = [k for k in kind.condition if k not in given]
+    missing = [k for k in kind.condition if k not in given and k not in kind.optional]
     return f"missing condition field(s): {', '.join(missing)}" if missing else None
 
 

@@ -199,6 +199,40 @@ class Subscription:
 
 
 @dataclass
+class Shard:
+    """One shard of a conduit: where its notifications go."""
+
+    id: str
+    # What Twitch shows for a shard never assigned is not documented: this fake says
+    # disconnected, with an empty transport.
+    status: str = "websocket_disconnected"
+    transport: dict[str, str] = field(default_factory=dict)  # a webhook's secret is never shown
+
+    @property
+    def method(self) -> str:
+        return self.transport.get("method", "")
+
+    def public(self) -> dict[str, Any]:
+        transport = {k: v for k, v in self.transport.items() if k != "secret"}
+        return {"id": self.id, "status": self.status, "transport": transport}
+
+
+@dataclass
+class Conduit:
+    id: str
+    client_id: str
+    shards: list[Shard] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "shard_count": len(self.shards)}
+
+    def resize(self, shard_count: int) -> None:
+        """Fewer shards: the last ones are gone; more: new ones, unassigned."""
+        del self.shards[shard_count:]
+        self.shards.extend(Shard(str(n)) for n in range(len(self.shards), shard_count))
+
+
+@dataclass
 class TwitchState:
     """Everything shared by the OAuth, Helix and EventSub halves of the fake."""
 
@@ -213,6 +247,7 @@ class TwitchState:
     streams: dict[str, Stream] = field(default_factory=dict)
     clips: list[Clip] = field(default_factory=list)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    conduits: dict[str, Conduit] = field(default_factory=dict)
     chat_log: list[ChatRecord] = field(default_factory=list)
     # id -> channel of every chat message there is (emitted by tests or sent): the messages a
     # reply may hang from

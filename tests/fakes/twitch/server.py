@@ -22,6 +22,7 @@ from tests.support.harness import serving_app
 
 from ..background import BackgroundTasks
 from . import payloads
+from .conduits import Conduits
 from .delivery import Delivery, Notifier
 from .eventsub_ws import WsHub
 from .helix_chat import HelixChat
@@ -32,6 +33,8 @@ from .model import (
     ChatRecord,
     Client,
     Clip,
+    Conduit,
+    Shard,
     ShoutoutRecord,
     Stream,
     Subscription,
@@ -92,7 +95,12 @@ class FakeTwitch:
             keepalive_bounds=ws_keepalive_bounds,
         )
         self.eventsub = Subscriptions(self.state, self.hub, self.webhooks, self._spawn)
-        self.notifier = Notifier(self.state, self.hub, self.webhooks, webhook_failures_to_revoke)
+        self.conduits = Conduits(
+            self.state, self.hub, self.webhooks, self._spawn, self._shard_disabled
+        )
+        self.notifier = Notifier(
+            self.state, self.hub, self.webhooks, self.conduits, webhook_failures_to_revoke
+        )
         self.data = HelixData(self.state)
         self.chat = HelixChat(self.state)
         if echo_chat:
@@ -110,6 +118,7 @@ class FakeTwitch:
             *self.data.routes(self.gate),
             *self.chat.routes(self.gate),
             *self.eventsub.routes(self.gate),
+            *self.conduits.routes(self.gate),
         ]
         return Starlette(
             routes=[
@@ -376,6 +385,38 @@ class FakeTwitch:
 
     def _session_ended(self, session_id: str, status: str) -> None:
         self.eventsub.session_ended(session_id, status)
+        self.conduits.session_ended(session_id, status)
+
+    # --- conduits ---------------------------------------------------------------------------
+
+    def conduit_list(self, client_id: str | None = None) -> list[Conduit]:
+        return [c for c in self.state.conduits.values() if client_id in (None, c.client_id)]
+
+    def shards(self, conduit_id: str | None = None, status: str | None = None) -> list[Shard]:
+        """The shards of a conduit (default: of every one), optionally in one status."""
+        return [
+            shard
+            for conduit in self.state.conduits.values()
+            if conduit_id in (None, conduit.id)
+            for shard in conduit.shards
+            if status in (None, shard.status)
+        ]
+
+    def disable_shard(
+        self, conduit_id: str, shard_id: str, status: str = "websocket_disconnected"
+    ) -> None:
+        """Twitch disables a shard (its session stays open): ``conduit.shard.disabled``
+        subscribers are told."""
+        conduit = self.state.conduits[conduit_id]
+        self.conduits.disable(conduit, conduit.shards[int(shard_id)], status)
+
+    def _shard_disabled(self, conduit: Conduit, shard: Shard) -> None:
+        event = {"conduit_id": conduit.id, "shard_id": shard.id, **shard.public()}
+        del event["id"]
+        self._spawn(self._emit_shard_disabled(conduit.client_id, event))
+
+    async def _emit_shard_disabled(self, client_id: str, event: dict[str, Any]) -> None:
+        await self.notifier.emit("conduit.shard.disabled", event, client_id=client_id)
 
     # --- echoes of what the bot sent --------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Helix ``/eventsub/subscriptions``: create (with the webhook challenge), list and delete."""
+"""Helix ``/eventsub/subscriptions``: create (with the webhook challenge), list and delete;
+over a webhook, a WebSocket session or a conduit (``conduits.py``)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class Subscriptions:
             return [
                 s
                 for s in self.state.subscriptions.values()
-                if s.client_id == token.client_id and s.method == "webhook"
+                if s.client_id == token.client_id and s.method in ("webhook", "conduit")
             ]
         return [
             s
@@ -94,7 +95,7 @@ class Subscriptions:
         return True
 
     def _cost(self, kind: catalog.EventType, condition: dict[str, str], token: Token) -> int:
-        if kind.authorizer is not None:
+        if kind.authorizer is not None or kind.name == "conduit.shard.disabled":
             return 0
         user = catalog.main_user(kind, condition) or ""
         if token.is_app:
@@ -124,7 +125,14 @@ class Subscriptions:
             if session.owner not in (None, owner):
                 return helix_error(400, "The websocket session belongs to another user")
             return {"method": "websocket", "session_id": session.id}
-        return helix_error(400, "transport.method must be webhook or websocket")
+        if method == "conduit":
+            if not token.is_app:
+                return helix_error(400, "The conduit transport requires an app access token")
+            conduit = self.state.conduits.get(str(raw.get("conduit_id", "")))
+            if conduit is None or conduit.client_id != token.client_id:
+                return helix_error(400, "The conduit does not exist")
+            return {"method": "conduit", "conduit_id": conduit.id}
+        return helix_error(400, "transport.method must be webhook, websocket or conduit")
 
     def _websocket_room(self, token: Token, session_id: str) -> Response | None:
         mine = [s for s in self.visible_to(token) if s.status == "enabled"]
@@ -158,6 +166,10 @@ class Subscriptions:
             return transport
         if not self._authorized(kind, condition, token):
             return helix_error(403, "subscription missing proper authorization")
+        if kind.name == "conduit.shard.disabled" and (
+            not token.is_app or condition["client_id"] != token.client_id
+        ):
+            return helix_error(403, "condition.client_id must be the app access token's client")
         for existing in self.visible_to(token):
             if (
                 existing.status in LIVE
@@ -193,6 +205,8 @@ class Subscriptions:
             subscription.status = "enabled"
             subscription.connected_at = session.connection.connected_at
             self.hub.subscribed(session.id)
+        elif transport["method"] == "conduit":
+            subscription.status = "enabled"
         else:
             self.spawn(self._verify(subscription))
         self.state.subscriptions[subscription.id] = subscription

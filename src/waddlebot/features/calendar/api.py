@@ -20,31 +20,33 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from waddlebot.core.errors import NotAllowed, NotFound
-from waddlebot.features.calendar import (
+from waddlebot.features.calendar.events import (
+    DEFAULT_DURATION,
+    MAX_CAPACITY,
     EventInfo,
     NewEvent,
     UnknownEvent,
-    feed_path,
 )
-from waddlebot.features.calendar.events import DEFAULT_DURATION, MAX_CAPACITY
+from waddlebot.features.calendar.feed import feed_path
 from waddlebot.features.calendar.parsing import MAX_DURATION
 from waddlebot.features.calendar.recurrence import (
     MAX_INTERVAL,
     make_rule,
     split_rule,
 )
+from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.shared import FeatureServices, Services
 from waddlebot.infra.db.records import record_of
-from waddlebot.runtime import Runtime
 from waddlebot.web.deps import (
     Admin,
     CommunityCaller,
     ForSomeone,
     Member,
     Moderator,
-    Running,
     person_named,
 )
 from waddlebot.web.numbers import Id
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/calendar/communities/{community_id}", tags=["calendar"])
@@ -117,7 +119,7 @@ class FeedLink(BaseModel):
     token: str
 
 
-async def _one(runtime: Runtime, caller: CommunityCaller, event_id: int) -> EventOut:
+async def _one(runtime: FeatureServices, caller: CommunityCaller, event_id: int) -> EventOut:
     event = await runtime.calendar.get(caller.community_id, event_id)
     if event is None:
         raise UnknownEvent(event_id)
@@ -128,25 +130,27 @@ async def _one(runtime: Runtime, caller: CommunityCaller, event_id: int) -> Even
 # ----- events -------------------------------------------------------------------------------
 
 
-@router.get("/events", response_model=list[EventOut])
+@router.get("/events", response_model=Page[EventOut])
 async def list_events(
     caller: Member,
-    runtime: Running,
+    runtime: Services,
+    paging: PageOf,
     status_: Literal["upcoming", "pending"] = Query(default="upcoming", alias="status"),
-) -> list[EventOut]:
+) -> Page[EventOut]:
     """Approved events on now or to come, soonest first (any role); ``status=pending``: the
     events waiting for approval (moderator role)."""
     now = runtime.calendar.clock.now()
     if status_ == "pending":
         if not caller.moderator:
             raise NotAllowed("pending events need the moderator role")
-        return [EventOut.of(e, now) for e in await runtime.calendar.pending(caller.community_id)]
+        pending = await runtime.calendar.pending(caller.community_id)
+        return paging.page_of_all([EventOut.of(e, now) for e in pending])
     upcoming = await runtime.calendar.upcoming(caller.community_id, now)
-    return [EventOut.of(event, now) for event, _ in upcoming]
+    return paging.page_of_all([EventOut.of(event, now) for event, _ in upcoming])
 
 
 @router.post("/events", response_model=EventOut, status_code=status.HTTP_201_CREATED)
-async def add_event(caller: Member, runtime: Running, body: EventIn) -> EventOut:
+async def add_event(caller: Member, runtime: Services, body: EventIn) -> EventOut:
     """Add an event (any role): approved at once for moderators, service accounts and people
     with the label ``event-autoapprove``, waiting for approval otherwise."""
     zone = await runtime.community.timezone(caller.community_id)
@@ -167,7 +171,7 @@ async def add_event(caller: Member, runtime: Running, body: EventIn) -> EventOut
 
 
 @router.get("/events/{event_id}", response_model=EventOut)
-async def get_event(caller: Member, runtime: Running, event_id: Id) -> EventOut:
+async def get_event(caller: Member, runtime: Services, event_id: Id) -> EventOut:
     """One event, with who is going (any role)."""
     return await _one(runtime, caller, event_id)
 
@@ -175,7 +179,7 @@ async def get_event(caller: Member, runtime: Running, event_id: Id) -> EventOut:
 @router.post("/events/{event_id}/approve", response_model=EventOut)
 async def approve(
     caller: Moderator,
-    runtime: Running,
+    runtime: Services,
     event_id: Id,
     body: ReasonIn | None = None,
 ) -> EventOut:
@@ -187,7 +191,7 @@ async def approve(
 @router.post("/events/{event_id}/reject", response_model=EventOut)
 async def reject(
     caller: Moderator,
-    runtime: Running,
+    runtime: Services,
     event_id: Id,
     body: ReasonIn | None = None,
 ) -> EventOut:
@@ -196,7 +200,11 @@ async def reject(
 
 
 async def _decide(
-    runtime: Runtime, caller: CommunityCaller, event_id: int, approve: bool, body: ReasonIn | None
+    runtime: FeatureServices,
+    caller: CommunityCaller,
+    event_id: int,
+    approve: bool,
+    body: ReasonIn | None,
 ) -> EventOut:
     decider = "" if caller.user_id is None else await person_named(runtime, caller.user_id)
     await runtime.calendar.decide(
@@ -211,7 +219,7 @@ async def _decide(
 
 
 @router.post("/events/{event_id}/join", response_model=EventOut)
-async def join(caller: Member, runtime: Running, event_id: Id, whom: ForSomeone) -> EventOut:
+async def join(caller: Member, runtime: Services, event_id: Id, whom: ForSomeone) -> EventOut:
     """Go to an event (every occurrence of a recurring one): the caller, or ``user_id``
     (moderator role). Joining twice changes nothing; 409 when it is full."""
     await runtime.calendar.join(
@@ -221,14 +229,14 @@ async def join(caller: Member, runtime: Running, event_id: Id, whom: ForSomeone)
 
 
 @router.post("/events/{event_id}/leave", response_model=EventOut)
-async def leave(caller: Member, runtime: Running, event_id: Id, whom: ForSomeone) -> EventOut:
+async def leave(caller: Member, runtime: Services, event_id: Id, whom: ForSomeone) -> EventOut:
     """Stop going to an event: the caller, or ``user_id`` (moderator role)."""
     await runtime.calendar.leave(caller.community_id, event_id, whom.user_id, actor=caller.actor)
     return await _one(runtime, caller, event_id)
 
 
 @router.post("/events/{event_id}/cancel", response_model=EventOut)
-async def cancel(caller: Member, runtime: Running, event_id: Id) -> EventOut:
+async def cancel(caller: Member, runtime: Services, event_id: Id) -> EventOut:
     """Cancel an event, every occurrence of it: the person who added it, or a moderator.
     403 for others, 409 when it is cancelled or rejected already."""
     await runtime.calendar.cancel(
@@ -245,7 +253,7 @@ async def cancel(caller: Member, runtime: Running, event_id: Id) -> EventOut:
 
 
 @router.get("/feed", response_model=FeedStatus)
-async def feed_status(caller: Admin, runtime: Running) -> FeedStatus:
+async def feed_status(caller: Admin, runtime: Services) -> FeedStatus:
     """Whether the community's feed has a link, and since when (admin role). The link itself
     is shown only when it is made."""
     made = await runtime.calendar_feeds.made_at(caller.community_id)
@@ -253,16 +261,16 @@ async def feed_status(caller: Admin, runtime: Running) -> FeedStatus:
 
 
 @router.post("/feed", response_model=FeedLink, status_code=status.HTTP_201_CREATED)
-async def new_feed_link(caller: Admin, runtime: Running) -> FeedLink:
+async def new_feed_link(caller: Admin, runtime: Services) -> FeedLink:
     """Make the feed's link, replacing the one before (which stops working). Admin role."""
     token = await runtime.calendar_feeds.rotate(caller.community_id, actor=caller.actor)
     settings = runtime.settings
-    base = settings.calendar_public_url or f"http://{settings.host}:{settings.port}"
-    return FeedLink(url=base.rstrip("/") + feed_path(caller.community_id, token), token=token)
+    base = settings.public_base_url(settings.section(CalendarSettings).calendar_public_url)
+    return FeedLink(url=base + feed_path(caller.community_id, token), token=token)
 
 
 @router.delete("/feed", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_feed(caller: Admin, runtime: Running) -> Response:
+async def revoke_feed(caller: Admin, runtime: Services) -> Response:
     """Turn the feed off (admin role); 404 when it has none."""
     if not await runtime.calendar_feeds.revoke(caller.community_id, actor=caller.actor):
         raise NotFound("there is no calendar feed")
@@ -276,7 +284,7 @@ async def revoke_feed(caller: Admin, runtime: Running) -> Response:
 )
 async def feed(
     community: Annotated[Id, Path(description="the community's number")],
-    runtime: Running,
+    runtime: Services,
     token: str = Query(min_length=1, max_length=200),
 ) -> Response:
     """The community's approved events as iCalendar (RFC 5545), for Google Calendar,

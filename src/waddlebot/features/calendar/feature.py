@@ -5,9 +5,13 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from waddlebot.features.calendar import CalendarService, FeedService, ReminderJob, api
+from waddlebot.features.calendar import api
+from waddlebot.features.calendar.events import CalendarService
+from waddlebot.features.calendar.feed import FeedService
 from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.calendar.module import build_calendar_module
+from waddlebot.features.calendar.reminders import ReminderJob
+from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.feature import Feature, Host, Job, PersonMerge, Route
 from waddlebot.features.shared import (
     CALENDAR,
@@ -23,7 +27,7 @@ async def setup(host: Host) -> None:
     events = host.provide(CALENDAR, CalendarService(host.db, host.audit, host.need(LABELS)))
     feeds = host.provide(CALENDAR_FEEDS, FeedService(host.db, host.audit, events))
     host.provide(CALENDAR_REMINDERS, ReminderJob(host.db, host.ports.bus))
-    base_url = settings.calendar_public_url or f"http://{settings.host}:{settings.port}"
+    base_url = settings.public_base_url(settings.section(CalendarSettings).calendar_public_url)
     zone = host.need(COMMUNITY).timezone
     host.add_module(build_calendar_module(events, feeds, zone, base_url))
 

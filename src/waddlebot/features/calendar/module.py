@@ -16,16 +16,15 @@ from datetime import datetime, timedelta
 
 from waddlebot.core.language import ZoneOf, format_moment, span
 from waddlebot.core.permissions import Level
-from waddlebot.features.calendar import (
+from waddlebot.features.calendar.events import (
+    DEFAULT_DURATION,
     CalendarError,
     CalendarService,
     EventInfo,
-    FeedService,
     NewEvent,
     UnknownEvent,
-    feed_path,
 )
-from waddlebot.features.calendar.events import DEFAULT_DURATION
+from waddlebot.features.calendar.feed import FeedService, feed_path
 from waddlebot.features.calendar.parsing import EventSyntaxError, parse_add, parse_offsets
 from waddlebot.features.calendar.recurrence import RecurrenceError, describe, make_rule
 from waddlebot.sdk import (

@@ -15,7 +15,8 @@ from waddlebot.features.commands.importer import (
     ImportReport,
     import_commands,
 )
-from waddlebot.web.deps import Admin, Running
+from waddlebot.features.shared import Services
+from waddlebot.web.deps import Admin
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/commands/communities/{community_id}", tags=["commands"])
@@ -53,7 +54,7 @@ class ImportOut(FromRecord):
 @router.post("/import", response_model=ImportOut)
 async def import_from_another_bot(
     caller: Admin,
-    runtime: Running,
+    runtime: Services,
     body: ImportIn,
     source: Literal["nightbot", "streamelements", "phantombot"] = Query(),
     overwrite: bool = Query(default=False),

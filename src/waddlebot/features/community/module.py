@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from waddlebot import platforms
 from waddlebot.core.events import PLATFORMS
 from waddlebot.core.permissions import Level
 from waddlebot.features.community.service import (
@@ -176,7 +177,7 @@ async def _role_level(call: _Call) -> None:
         return
     platform, _, rest = call.ctx.request.entity_id.partition(":")
     server = rest.partition(":")[0]
-    if platform != "discord" or not server or server == "dm":
+    if platform not in platforms.role_level_platforms() or not server or server == "dm":
         raise UsageError("type it in a Discord server, mentioning one of its roles")
     if len(call.args) != 2:
         raise UsageError(f"e.g. {call.prefix}community rolelevel @Mods moderator")
@@ -189,7 +190,7 @@ async def _role_level(call: _Call) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     await call.service.set_role_level(
-        call.community_id, f"discord:{server}", role, level, call.actor
+        call.community_id, f"{platform}:{server}", role, level, call.actor
     )
     if level is None:
         call.ctx.reply(f"<@&{role}> gives no level here any more.")

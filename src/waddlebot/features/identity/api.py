@@ -16,15 +16,16 @@ from sqlalchemy.exc import IntegrityError
 from waddlebot.core.errors import NotFound
 from waddlebot.features.identity import apikeys
 from waddlebot.features.identity.accounts import AccountError, LoginThrottled
+from waddlebot.features.shared import Services
 from waddlebot.web.deps import (
     SESSION_COOKIE,
     Admin,
     Moderator,
     Person,
-    Running,
     presented_key,
 )
 from waddlebot.web.numbers import Id
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.refusals import mark_audited
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
@@ -102,21 +103,21 @@ def _key_out(info: apikeys.ApiKeyInfo) -> dict[str, object]:
 
 
 @router.get("/me", response_model=Me)
-async def me(person: Person, runtime: Running) -> Me:
+async def me(person: Person, runtime: Services) -> Me:
     """The person calling and every platform account linked to them."""
     accounts = await runtime.identity.identities(person.user_id)
     return Me(user_id=person.user_id, accounts=[AccountOut(**asdict(a)) for a in accounts])
 
 
-@router.get("/me/apikeys", response_model=list[KeyOut])
-async def my_keys(person: Person, runtime: Running) -> list[KeyOut]:
+@router.get("/me/apikeys", response_model=Page[KeyOut])
+async def my_keys(person: Person, runtime: Services, paging: PageOf) -> Page[KeyOut]:
     """The caller's API keys that still work (never their secrets)."""
     keys = await apikeys.user_keys(runtime.db, person.user_id)
-    return [KeyOut(**_key_out(info)) for info in keys]
+    return paging.page_of_all([KeyOut(**_key_out(info)) for info in keys])
 
 
 @router.post("/me/apikeys", response_model=NewKey, status_code=status.HTTP_201_CREATED)
-async def create_my_key(person: Person, body: KeyIn, runtime: Running) -> NewKey:
+async def create_my_key(person: Person, body: KeyIn, runtime: Services) -> NewKey:
     """A new key acting as the caller (at most 5; they expire after a year at the latest)."""
     info, plaintext = await apikeys.create_key(
         runtime.db,
@@ -131,7 +132,7 @@ async def create_my_key(person: Person, body: KeyIn, runtime: Running) -> NewKey
 
 
 @router.delete("/me/apikeys/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_my_key(person: Person, name: str, runtime: Running) -> Response:
+async def revoke_my_key(person: Person, name: str, runtime: Services) -> Response:
     key_id = await apikeys.revoke_user_key(runtime.db, person.user_id, name, actor=person.actor)
     if key_id is None:
         raise NotFound(f"you have no key named {name!r}")
@@ -140,7 +141,7 @@ async def revoke_my_key(person: Person, name: str, runtime: Running) -> Response
 
 
 @router.put("/me/login", status_code=status.HTTP_204_NO_CONTENT)
-async def set_my_login(person: Person, body: LoginIn, runtime: Running) -> Response:
+async def set_my_login(person: Person, body: LoginIn, runtime: Services) -> Response:
     """Set (or change) the email and password the caller logs in to the portal with."""
     await runtime.accounts.set_login(person.user_id, body.email, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -151,7 +152,7 @@ login_router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
 
 @login_router.post("/login", response_model=Session)
-async def login(body: LoginIn, runtime: Running, request: Request, response: Response) -> Session:
+async def login(body: LoginIn, runtime: Services, request: Request, response: Response) -> Session:
     """A portal session: its token works as ``Authorization: Bearer`` and as a cookie."""
     address = request.client.host if request.client else "unknown"
     try:
@@ -178,7 +179,7 @@ async def login(body: LoginIn, runtime: Running, request: Request, response: Res
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(request: Request, runtime: Running) -> Response:
+async def logout(request: Request, runtime: Services) -> Response:
     token = presented_key(request.headers) or request.cookies.get(SESSION_COOKIE, "")
     await runtime.accounts.logout(token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -187,7 +188,7 @@ async def logout(request: Request, runtime: Running) -> Response:
 
 
 @router.get("/communities/{community_id}", response_model=CommunityOut)
-async def community(caller: Moderator, runtime: Running) -> CommunityOut:
+async def community(caller: Moderator, runtime: Services) -> CommunityOut:
     """A community's name, places and owners (moderator role)."""
     info = await runtime.community.info(caller.community_id)
     return CommunityOut(
@@ -195,15 +196,15 @@ async def community(caller: Moderator, runtime: Running) -> CommunityOut:
     )
 
 
-@router.get("/communities/{community_id}/roles", response_model=list[RoleOut])
-async def roles(caller: Moderator, runtime: Running) -> list[RoleOut]:
+@router.get("/communities/{community_id}/roles", response_model=Page[RoleOut])
+async def roles(caller: Moderator, runtime: Services, paging: PageOf) -> Page[RoleOut]:
     """Who holds the owner, admin and moderator roles (moderator role)."""
     found = await runtime.community.roles(caller.community_id)
-    return [RoleOut(name=n, role=r) for n, r in found]
+    return paging.page_of_all([RoleOut(name=n, role=r) for n, r in found])
 
 
 @router.put("/communities/{community_id}/roles/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def set_role(caller: Admin, user_id: Id, body: RoleIn, runtime: Running) -> Response:
+async def set_role(caller: Admin, user_id: Id, body: RoleIn, runtime: Services) -> Response:
     """Make someone a moderator or an admin (admin role; only the owner makes admins)."""
     with _community_and_person():
         await runtime.community.set_role(
@@ -215,7 +216,7 @@ async def set_role(caller: Admin, user_id: Id, body: RoleIn, runtime: Running) -
 @router.delete(
     "/communities/{community_id}/roles/{user_id}", status_code=status.HTTP_204_NO_CONTENT
 )
-async def remove_role(caller: Admin, user_id: Id, runtime: Running) -> Response:
+async def remove_role(caller: Admin, user_id: Id, runtime: Services) -> Response:
     """Take someone's moderator or admin role (admin role; only the owner for admins)."""
     with _community_and_person():
         await runtime.community.remove_role(

@@ -8,21 +8,26 @@ from waddlebot.features.identity.accounts import AccountService
 from waddlebot.features.identity.apikeys import KeyVerifier
 from waddlebot.features.identity.models import Account, ApiKey, LinkCode
 from waddlebot.features.identity.module import build_identity_module
+from waddlebot.features.identity.principals import KeyAuthenticator
 from waddlebot.features.identity.service import IdentityService, merge_accounts, merge_memberships
 from waddlebot.features.shared import ACCOUNTS, DIRECTORY, IDENTITY, KEYS
 from waddlebot.infra.db.models import Identity, Membership
+from waddlebot.web.auth import AUTHENTICATOR
 
 PLATFORM_ID = "a platform's id of an account, not a WaddleBot user"
 
 
 async def setup(host: Host) -> None:
     cache = host.ports.cache
-    host.provide(KEYS, KeyVerifier(host.db))
+    keys = host.provide(KEYS, KeyVerifier(host.db))
     identity = host.provide(
         IDENTITY,
         IdentityService(host.db, cache, host.audit, host.need(DIRECTORY), feed=host.feed),
     )
-    host.provide(ACCOUNTS, AccountService(host.db, cache, host.audit, host.ports.ratelimiter))
+    accounts = host.provide(
+        ACCOUNTS, AccountService(host.db, cache, host.audit, host.ports.ratelimiter)
+    )
+    host.provide(AUTHENTICATOR, KeyAuthenticator(keys, accounts))
     host.add_module(build_identity_module(identity, host.direct_message_platforms))
 
 

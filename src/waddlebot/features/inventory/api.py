@@ -21,7 +21,9 @@ from waddlebot.features.inventory.service import (
     State,
     UnknownItem,
 )
-from waddlebot.web.deps import ForSomeone, Member, Moderator, Running
+from waddlebot.features.shared import Services
+from waddlebot.web.deps import ForSomeone, Member, Moderator
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/inventory/communities/{community_id}", tags=["inventory"])
@@ -69,13 +71,14 @@ class LabelAdded(BaseModel):
 # ----- endpoints ----------------------------------------------------------------------------
 
 
-@router.get("/items", response_model=list[ItemOut])
+@router.get("/items", response_model=Page[ItemOut])
 async def list_items(
     caller: Member,
-    runtime: Running,
+    runtime: Services,
+    paging: PageOf,
     state: State = Query(default="all"),
     q: str = Query(default="", max_length=200, description="words to search for"),
-) -> list[ItemOut]:
+) -> Page[ItemOut]:
     """The community's items by name (any role): all, available or out; ``q`` searches names,
     descriptions and labels (``#label`` for labels only)."""
     service = runtime.inventory
@@ -85,11 +88,11 @@ async def list_items(
             found = [item for item in found if item.out == (state == "out")]
     else:
         found = await service.list(caller.community_id, state)
-    return [ItemOut.of(item) for item in found]
+    return paging.page_of_all([ItemOut.of(item) for item in found])
 
 
 @router.post("/items", response_model=ItemOut, status_code=status.HTTP_201_CREATED)
-async def add_item(caller: Moderator, runtime: Running, body: ItemIn) -> ItemOut:
+async def add_item(caller: Moderator, runtime: Services, body: ItemIn) -> ItemOut:
     """Add an item (moderator role)."""
     info = await runtime.inventory.add(
         caller.community_id, body.name, body.description, body.labels, actor=caller.actor
@@ -98,7 +101,7 @@ async def add_item(caller: Moderator, runtime: Running, body: ItemIn) -> ItemOut
 
 
 @router.get("/items/{name}", response_model=ItemOut)
-async def get_item(caller: Member, runtime: Running, name: str) -> ItemOut:
+async def get_item(caller: Member, runtime: Services, name: str) -> ItemOut:
     """One item: who has it since when (any role)."""
     info = await runtime.inventory.get(caller.community_id, name)
     if info is None:
@@ -107,14 +110,14 @@ async def get_item(caller: Member, runtime: Running, name: str) -> ItemOut:
 
 
 @router.delete("/items/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_item(caller: Moderator, runtime: Running, name: str) -> Response:
+async def remove_item(caller: Moderator, runtime: Services, name: str) -> Response:
     """Remove an item with its history (moderator role); 409 while it is checked out."""
     await runtime.inventory.remove(caller.community_id, name, actor=caller.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/items/{name}/checkout", response_model=ItemOut)
-async def checkout(caller: Member, runtime: Running, name: str, whom: ForSomeone) -> ItemOut:
+async def checkout(caller: Member, runtime: Services, name: str, whom: ForSomeone) -> ItemOut:
     """Check an item out to the caller, or to ``user_id`` (moderator role). 409 when it is
     out: of two at the same moment, exactly one gets it."""
     info = await runtime.inventory.checkout(
@@ -124,7 +127,7 @@ async def checkout(caller: Member, runtime: Running, name: str, whom: ForSomeone
 
 
 @router.post("/items/{name}/checkin", response_model=CheckoutOut)
-async def checkin(caller: Member, runtime: Running, name: str) -> CheckoutOut:
+async def checkin(caller: Member, runtime: Services, name: str) -> CheckoutOut:
     """Check an item in: the person who has it, or a moderator. Returns the lending it ends."""
     holder = None if caller.moderator else caller.user_id
     closed = await runtime.inventory.checkin(
@@ -133,22 +136,24 @@ async def checkin(caller: Member, runtime: Running, name: str) -> CheckoutOut:
     return CheckoutOut.of(closed)
 
 
-@router.get("/items/{name}/history", response_model=list[CheckoutOut])
-async def history(caller: Member, runtime: Running, name: str) -> list[CheckoutOut]:
+@router.get("/items/{name}/history", response_model=Page[CheckoutOut])
+async def history(
+    caller: Member, runtime: Services, name: str, paging: PageOf
+) -> Page[CheckoutOut]:
     """The item's last ten lendings, newest first (any role)."""
     _, lendings = await runtime.inventory.history(caller.community_id, name)
-    return [CheckoutOut.of(lending) for lending in lendings]
+    return paging.page_of_all([CheckoutOut.of(lending) for lending in lendings])
 
 
 @router.put("/items/{name}/labels/{label}", response_model=LabelAdded)
-async def add_label(caller: Moderator, runtime: Running, name: str, label: str) -> LabelAdded:
+async def add_label(caller: Moderator, runtime: Services, name: str, label: str) -> LabelAdded:
     """Label an item (moderator role); at most ten labels per item."""
     added = await runtime.inventory.add_label(caller.community_id, name, label, actor=caller.actor)
     return LabelAdded(added=added)
 
 
 @router.delete("/items/{name}/labels/{label}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_label(caller: Moderator, runtime: Running, name: str, label: str) -> Response:
+async def remove_label(caller: Moderator, runtime: Services, name: str, label: str) -> Response:
     """Take a label off an item (moderator role); 404 when it did not have it."""
     removed = await runtime.inventory.remove_label(
         caller.community_id, name, label, actor=caller.actor

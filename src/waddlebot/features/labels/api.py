@@ -14,8 +14,10 @@ from pydantic import BaseModel, Field
 
 from waddlebot.core.errors import NotFound
 from waddlebot.features.labels.service import AssignmentInfo, LabelService
-from waddlebot.web.deps import Admin, Moderator, from_runtime
+from waddlebot.features.shared import LABELS
+from waddlebot.web.deps import Admin, Moderator, needs
 from waddlebot.web.numbers import Count
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/labels/communities/{community_id}", tags=["labels"])
@@ -78,13 +80,14 @@ class Removed(BaseModel):
     removed_from: int
 
 
-Labels = Annotated[LabelService, from_runtime(lambda runtime: runtime.labels)]
+Labels = Annotated[LabelService, needs(LABELS)]
 
 
-@router.get("/labels", response_model=list[LabelOut])
-async def list_labels(caller: Moderator, labels: Labels) -> list[LabelOut]:
+@router.get("/labels", response_model=Page[LabelOut])
+async def list_labels(caller: Moderator, labels: Labels, paging: PageOf) -> Page[LabelOut]:
     """The community's labels (moderator role)."""
-    return [LabelOut.from_record(label) for label in await labels.list(caller.community_id)]
+    found = await labels.list(caller.community_id)
+    return paging.page_of_all([LabelOut.from_record(label) for label in found])
 
 
 @router.post("/labels", response_model=LabelOut, status_code=status.HTTP_201_CREATED)
@@ -140,13 +143,13 @@ async def remove_label(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/targets/{target_type}/{target_id}", response_model=list[AssignmentOut])
+@router.get("/targets/{target_type}/{target_id}", response_model=Page[AssignmentOut])
 async def labels_of(
-    caller: Moderator, target_type: TargetType, target_id: str, labels: Labels
-) -> list[AssignmentOut]:
+    caller: Moderator, target_type: TargetType, target_id: str, labels: Labels, paging: PageOf
+) -> Page[AssignmentOut]:
     """The labels one target has here (moderator role)."""
     found = await labels.labels_of(caller.community_id, target_type, target_id)
-    return [AssignmentOut.of(assignment) for assignment in found]
+    return paging.page_of_all([AssignmentOut.of(assignment) for assignment in found])
 
 
 @router.get("/limits", response_model=Limits)

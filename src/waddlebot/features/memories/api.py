@@ -35,15 +35,15 @@ from waddlebot.features.memories.service import (
     Speaker,
     UnknownNumber,
 )
-from waddlebot.web.deps import Member, Running
-from waddlebot.web.numbers import Count, Id
+from waddlebot.features.shared import Services
+from waddlebot.web.deps import Member
+from waddlebot.web.numbers import Id
+from waddlebot.web.pages import Page, PageOf
 from waddlebot.web.records import FromRecord
 
 router = APIRouter(prefix="/api/v1/memories/communities/{community_id}", tags=["memories"])
 
 Number = Id
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[Count, Query()]
 Search = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
@@ -56,7 +56,7 @@ class Asking:
     author: Author
 
 
-async def asking(caller: Member, runtime: Running) -> Asking:
+async def asking(caller: Member, runtime: Services) -> Asking:
     """The caller, when they have a role in the community (403 otherwise), named as in chat."""
     principal = caller.principal
     name = principal.name
@@ -124,20 +124,16 @@ class QuoteChange(BaseModel):
     said_by: str | None = Field(default=None, min_length=1, max_length=quotes_service.MAX_NAME)
 
 
-@router.get("/quotes", response_model=list[QuoteOut])
-async def list_quotes(
-    who: Who,
-    search: Search = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[QuoteOut]:
+@router.get("/quotes", response_model=Page[QuoteOut])
+async def list_quotes(who: Who, paging: PageOf, search: Search = None) -> Page[QuoteOut]:
     """The community's quotes by number; with ``search``, those that match it (member)."""
     quotes = who.memories.quotes
+    limit, offset = paging.limit + 1, paging.offset
     if search is not None:
         found, _ = await quotes.search(who.community_id, search, limit=limit, offset=offset)
     else:
         found = await quotes.list(who.community_id, limit=limit, offset=offset)
-    return [QuoteOut.model_validate(quote) for quote in found]
+    return paging.page([QuoteOut.model_validate(quote) for quote in found])
 
 
 @router.post("/quotes", response_model=QuoteOut, status_code=status.HTTP_201_CREATED)
@@ -191,21 +187,16 @@ class UrlIn(BaseModel):
     title: str = Field(default="", max_length=urls_service.MAX_TITLE)
 
 
-@router.get("/urls", response_model=list[UrlOut])
-async def list_urls(
-    who: Who,
-    search: Search = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[UrlOut]:
+@router.get("/urls", response_model=Page[UrlOut])
+async def list_urls(who: Who, paging: PageOf, search: Search = None) -> Page[UrlOut]:
     """The community's links by number; with ``search``, those whose title or address holds
     every word (member)."""
     urls = who.memories.urls
     if search is not None:
-        found = await urls.search(who.community_id, search, limit=limit)
-    else:
-        found = await urls.list(who.community_id, limit=limit, offset=offset)
-    return [UrlOut.model_validate(link) for link in found]
+        found = await urls.search(who.community_id, search, limit=paging.end)
+        return paging.page_of_all([UrlOut.model_validate(link) for link in found])
+    found = await urls.list(who.community_id, limit=paging.limit + 1, offset=paging.offset)
+    return paging.page([UrlOut.model_validate(link) for link in found])
 
 
 @router.post("/urls", response_model=UrlOut, status_code=status.HTTP_201_CREATED)
@@ -250,16 +241,17 @@ class NoteChange(BaseModel):
     )
 
 
-@router.get("/notes", response_model=list[NoteOut])
+@router.get("/notes", response_model=Page[NoteOut])
 async def list_notes(
     who: Who,
+    paging: PageOf,
     label: Annotated[str | None, Query(min_length=1, max_length=33)] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[NoteOut]:
+) -> Page[NoteOut]:
     """The community's notes by number; with ``label``, those that have it (member)."""
-    found = await who.memories.notes.list(who.community_id, label, limit=limit, offset=offset)
-    return [NoteOut.model_validate(note) for note in found]
+    found = await who.memories.notes.list(
+        who.community_id, label, limit=paging.limit + 1, offset=paging.offset
+    )
+    return paging.page([NoteOut.model_validate(note) for note in found])
 
 
 @router.post("/notes", response_model=NoteOut, status_code=status.HTTP_201_CREATED)
@@ -337,12 +329,12 @@ class ReminderIn(BaseModel):
         return when
 
 
-@router.get("/reminders", response_model=list[ReminderOut])
-async def list_reminders(who: Who) -> list[ReminderOut]:
+@router.get("/reminders", response_model=Page[ReminderOut])
+async def list_reminders(who: Who, paging: PageOf) -> Page[ReminderOut]:
     """The reminders for places, and the caller's own private ones, soonest first (member; a
     service account sees all)."""
     found = await who.memories.reminders.list(who.community_id, viewer=who.author)
-    return [ReminderOut.of(reminder) for reminder in found]
+    return paging.page_of_all([ReminderOut.of(reminder) for reminder in found])
 
 
 @router.get("/reminders/{number}", response_model=ReminderOut)

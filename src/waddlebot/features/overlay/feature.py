@@ -8,7 +8,7 @@ from waddlebot.features.overlay import web
 from waddlebot.features.overlay.hub import OverlayHub
 from waddlebot.features.overlay.module import build_overlay_module
 from waddlebot.features.overlay.settings import OverlaySettings
-from waddlebot.features.overlay.tokens import OverlayTokens, public_base_url
+from waddlebot.features.overlay.tokens import OverlayTokens
 from waddlebot.features.shared import OVERLAY_HUB, OVERLAY_TOKENS, OVERLAYS
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.router.overlays import OverlayPublisher
@@ -32,7 +32,7 @@ async def setup(host: Host) -> None:
     )
     module = build_overlay_module(
         tokens,
-        base_url=public_base_url(own.overlay_public_url, settings.host, settings.port),
+        base_url=settings.public_base_url(own.overlay_public_url),
         direct_message_platforms=host.direct_message_platforms,
     )
     host.add_module(module)

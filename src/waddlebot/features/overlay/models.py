@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from waddlebot.infra.db.models import Base, created_at_column
+from waddlebot.infra.db.models import SEALED, Base, created_at_column
 
 
 class OverlayToken(Base):
@@ -24,6 +24,6 @@ class OverlayToken(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    token_sealed: Mapped[str] = mapped_column(String(500))
+    token_sealed: Mapped[str] = mapped_column(String(500), info=SEALED)
     created_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
     created_at: Mapped[datetime] = created_at_column()

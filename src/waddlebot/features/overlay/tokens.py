@@ -150,17 +150,5 @@ def _audit(action: str, community_id: int, actor: str, session_id: str) -> dict[
     )
 
 
-def public_base_url(public_url: str, host: str, port: int) -> str:
-    """Where OBS reaches the browser-source service: the configured URL, else this process's
-    own address (loopback when it listens on every interface)."""
-    if public_url:
-        return public_url.rstrip("/")
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a listening address, not a bind
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
-
-
 def overlay_url(base_url: str, token: str, kind: str) -> str:
     return f"{base_url}/overlay/{token}/{kind}"

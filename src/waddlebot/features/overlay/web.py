@@ -24,7 +24,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from waddlebot.core.overlay import PAGES
 from waddlebot.features.overlay.hub import GOING_AWAY, TRY_AGAIN_LATER, OverlayClient
-from waddlebot.runtime import Runtime
+from waddlebot.features.shared import FeatureServices
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,7 +82,7 @@ async def static_file(name: str) -> Response:
 
 @router.get("/overlay/{token}/{kind}")
 async def page(token: str, kind: str, request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
+    runtime: FeatureServices = request.app.state.runtime
     headers = {**_HEADERS, "Cache-Control": "no-store"}
     if kind not in PAGES or await runtime.overlay_tokens.find(token) is None:
         return PlainTextResponse(UNKNOWN, 404, headers=headers)
@@ -91,7 +91,7 @@ async def page(token: str, kind: str, request: Request) -> Response:
 
 @router.websocket("/overlay/{token}/{kind}/ws")
 async def feed(websocket: WebSocket, token: str, kind: str) -> None:
-    runtime: Runtime = websocket.app.state.runtime
+    runtime: FeatureServices = websocket.app.state.runtime
     hub = runtime.overlay_hub
     match = await runtime.overlay_tokens.find(token) if kind in PAGES else None
     if hub is None or match is None:

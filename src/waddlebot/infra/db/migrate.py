@@ -65,6 +65,17 @@ def head_revision() -> str:
     return head
 
 
+def known_revision(revision: str) -> bool:
+    """Whether the packaged migrations have ``revision`` (an older WaddleBot's database has
+    one they know; a newer one's may not)."""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(make_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 async def _on_connection(url: str, work: Callable[[Connection], T]) -> T:
     """Run ``work`` on a sync view of one async connection, in one committed transaction."""
     ensure_sqlite_directory(url)

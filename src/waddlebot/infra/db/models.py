@@ -88,6 +88,11 @@ JsonType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 BigIntId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# ``info`` of a column holding values the secret box encrypted (infra/secretbox.py): what
+# ``waddlebot secret-key rotate`` re-encrypts with the newest key (infra/secret_rotation.py)
+SEALED = {"sealed": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime()}
@@ -224,8 +229,10 @@ class PlatformToken(Base):
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("communities.id", ondelete="SET NULL"), nullable=True
     )
-    access_token: Mapped[str] = mapped_column(String(2000))  # encrypted
-    refresh_token: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    access_token: Mapped[str] = mapped_column(String(2000), info=SEALED)
+    refresh_token: Mapped[str] = mapped_column(
+        String(2000), default="", server_default="", info=SEALED
+    )
     scopes: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default=text("'[]'"))
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     validated_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -260,6 +267,7 @@ __all__ = [
     "DECISIONS",
     "NAMING_CONVENTION",
     "ROLES",
+    "SEALED",
     "AuditRow",
     "Base",
     "BigIntId",

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect, status
 
 from waddlebot.platforms import CONSOLE
 from waddlebot.platforms.console.collector import ROLES, ConsoleSession
-from waddlebot.runtime import Runtime
+from waddlebot.platforms.platform import running_collector
 from waddlebot.web.deps import websocket_api_key
 
 log = structlog.get_logger("waddlebot.console")
@@ -44,11 +44,10 @@ async def console_socket(
     role: str = Query("everyone"),
     channel: str = Query("local", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
 ) -> None:
-    runtime: Runtime = websocket.app.state.runtime
     if await websocket_api_key(websocket) is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="API key required")
         return
-    console = runtime.collector(CONSOLE)
+    console = running_collector(websocket, CONSOLE)
     if role not in ROLES or console is None:
         reason = f"role must be one of {', '.join(ROLES)}" if role not in ROLES else "no console"
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.platform import (
     CollectorParts,
+    CommandLine,
     DirectMessages,
     PlatformInfo,
     PlatformPackage,
+    SetupField,
 )
 
 if TYPE_CHECKING:
@@ -48,10 +50,10 @@ def _hot_paths() -> Mapping[str, Endpoint]:
     return {interactions.PATH: interactions.interactions}
 
 
-def _cli() -> typer.Typer:
-    from waddlebot.platforms.discord.cli import discord_app
+def _cli(host: CommandLine) -> typer.Typer:
+    from waddlebot.platforms.discord.cli import discord_cli
 
-    return discord_app
+    return discord_cli(host)
 
 
 DISCORD: PlatformPackage[DiscordCollector] = PlatformPackage(
@@ -60,7 +62,7 @@ DISCORD: PlatformPackage[DiscordCollector] = PlatformPackage(
         max_length=2000,
         direct_messages=DirectMessages.WHEN_CONFIGURED,
         role_levels=True,
-        mention="<@{id}>",
+        mention=r"<@!?(?P<id>\d+)>",
     ),
     configured=lambda settings: settings.section(DiscordSettings).discord_configured,
     build=_build,
@@ -68,4 +70,18 @@ DISCORD: PlatformPackage[DiscordCollector] = PlatformPackage(
     hot_paths=_hot_paths,
     cli=_cli,
     settings=DiscordSettings,
+    setup=(
+        SetupField("discord_token", "Bot token of your Discord application", True),
+        SetupField("discord_application_id", "Application ID"),
+        SetupField(
+            "discord_public_key",
+            "Public key, for slash commands over HTTP",
+            required=False,
+        ),
+    ),
+    next_steps=(
+        "invite the bot to your servers (Developer Portal, OAuth2, URL Generator: scopes bot "
+        "and applications.commands)",
+        "waddlebot discord commands sync  (registers the slash commands)",
+    ),
 )

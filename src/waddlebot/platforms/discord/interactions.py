@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import DISCORD
 from waddlebot.platforms.discord.translate import MalformedDispatch
-from waddlebot.web.deps import get_runtime
+from waddlebot.platforms.platform import running_collector
+from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.discord.interactions")
 
@@ -44,14 +45,14 @@ def _recent(timestamp: str) -> bool:
     return -MAX_AHEAD_SECONDS <= age <= MAX_AGE_SECONDS
 
 
-def _refuse(status: int, reason: str) -> JSONResponse:
+def _refuse(status: int, reason: str) -> Response:
     log.warning("discord interaction refused", status=status, reason=reason)
-    return JSONResponse({"error": reason}, status_code=status)
+    return problem_response(status, reason)
 
 
 @router.post(PATH, summary="Discord interactions (slash commands over HTTP)")
 async def interactions(request: Request) -> Response:
-    collector = get_runtime(request).collector(DISCORD)
+    collector = running_collector(request, DISCORD)
     if collector is None or collector.verifier is None:
         return _refuse(404, "the Discord collector does not take interactions here")
     body = await read_capped(request, MAX_BODY)

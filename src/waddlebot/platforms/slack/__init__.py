@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 from waddlebot.platforms.platform import (
     CollectorParts,
+    CommandLine,
     DirectMessages,
     PlatformInfo,
     PlatformPackage,
+    SetupField,
 )
 from waddlebot.platforms.slack.settings import SlackSettings
 
@@ -54,15 +56,18 @@ def _hot_paths() -> Mapping[str, Endpoint]:
     return {webhook.EVENTS_PATH: webhook.events, webhook.COMMANDS_PATH: webhook.commands}
 
 
-def _cli() -> typer.Typer:
-    from waddlebot.platforms.slack.cli import slack_app
+def _cli(host: CommandLine) -> typer.Typer:
+    from waddlebot.platforms.slack.cli import slack_cli
 
-    return slack_app
+    return slack_cli(host)
 
 
 SLACK: PlatformPackage[SlackCollector] = PlatformPackage(
     PlatformInfo(
-        "slack", max_length=4000, direct_messages=DirectMessages.WHEN_CONFIGURED, mention="<@{id}>"
+        "slack",
+        max_length=4000,
+        direct_messages=DirectMessages.WHEN_CONFIGURED,
+        mention=r"<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>",
     ),
     configured=lambda settings: settings.section(SlackSettings).slack_configured,
     build=_build,
@@ -71,4 +76,23 @@ SLACK: PlatformPackage[SlackCollector] = PlatformPackage(
     api_routes=_api_routes,
     cli=_cli,
     settings=SlackSettings,
+    setup=(
+        SetupField(
+            "slack_bot_token", "Bot token of your Slack app (xoxb-...)", True, prefix="xoxb-"
+        ),
+        SetupField(
+            "slack_signing_secret",
+            "Signing secret, for events over HTTP",
+            True,
+            required=False,
+        ),
+        SetupField(
+            "slack_app_token",
+            "App-level token, for Socket Mode without a public URL (xapp-...)",
+            True,
+            required=False,
+            prefix="xapp-",
+        ),
+    ),
+    next_steps=("invite the bot into its channels: /invite @WaddleBot",),
 )

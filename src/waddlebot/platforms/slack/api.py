@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from waddlebot.core.errors import NotFound
 from waddlebot.platforms import SLACK
 from waddlebot.platforms.oauth_pages import (
     Callback,
@@ -21,16 +22,16 @@ from waddlebot.platforms.oauth_pages import (
     to_platform,
 )
 from waddlebot.platforms.oauth_tickets import TICKET_SECONDS
+from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.slack.connect import CALLBACK_PATH, START_PATH, SlackConnect
-from waddlebot.runtime import Runtime
-from waddlebot.web.deps import Admin, Running, get_runtime
+from waddlebot.web.deps import Admin, Running
 
 oauth_router = APIRouter(tags=["slack"])
 api_router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
 
 
-def _connect(runtime: Runtime = Depends(get_runtime)) -> SlackConnect:
-    collector = runtime.collector(SLACK)
+def _connect(request: Request) -> SlackConnect:
+    collector = running_collector(request, SLACK)
     if collector is None or collector.connect is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
@@ -81,6 +82,7 @@ async def install_link(
     runtime: Running,
 ) -> ConnectOut:
     community_id = caller.community_id
-    await runtime.community.info(community_id)  # 404 when there is no such community
+    if not await runtime.access.community_exists(community_id):
+        raise NotFound(f"there is no community {community_id}")
     url = connect.ticket_url(community_id=community_id, actor=caller.actor)
     return ConnectOut(url=url, expires_in=TICKET_SECONDS)

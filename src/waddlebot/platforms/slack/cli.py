@@ -7,45 +7,47 @@ from typing import Annotated
 
 import typer
 
-slack_app = typer.Typer(help="The Slack collector.", no_args_is_help=True)
+from waddlebot.core.errors import ConfigurationError
+from waddlebot.platforms.platform import CommandLine
+from waddlebot.platforms.slack.settings import SlackSettings
 
 
-@slack_app.command("install")
-def install(
-    community: Annotated[int, typer.Option(help="the community the workspace joins")],
-) -> None:
-    """Print a link that installs WaddleBot into a Slack workspace for a community (open it
-    signed in to the workspace; it works once, for 15 minutes)."""
-    from waddlebot.cli.main import _settings
+def slack_cli(host: CommandLine) -> typer.Typer:
+    slack_app = typer.Typer(help="The Slack collector.", no_args_is_help=True)
 
-    settings = _settings(quiet=True)
-    if not settings.slack_client_id:
-        typer.echo("Set WADDLEBOT_SLACK_CLIENT_ID and WADDLEBOT_SLACK_CLIENT_SECRET first.")
-        raise typer.Exit(2)
+    @slack_app.command("install")
+    def install(
+        community: Annotated[int, typer.Option(help="the community the workspace joins")],
+    ) -> None:
+        """Print a link that installs WaddleBot into a Slack workspace for a community (open it
+        signed in to the workspace; it works once, for 15 minutes)."""
+        settings = host.settings().section(SlackSettings)
+        if not settings.slack_client_id:
+            raise ConfigurationError(
+                "is not set, and a workspace installs the app through its OAuth",
+                setting="WADDLEBOT_SLACK_CLIENT_ID",
+                fix="Set it and WADDLEBOT_SLACK_CLIENT_SECRET (see docs/slack.md).",
+            )
 
-    async def work() -> str:
-        from waddlebot.platforms.slack.collector import SlackCollector
-        from waddlebot.runtime import Runtime
+        async def work() -> str | None:
+            from waddlebot.infra.db.models import Community
+            from waddlebot.platforms.slack import SLACK
 
-        runtime = await Runtime.start(settings, services=())
-        collector = SlackCollector(
-            settings,
-            ports=runtime.ports,
-            db=runtime.db,
-            community=runtime.community,
-            audit=runtime.audit,
-            consumer="cli",
-        )
-        try:
-            await runtime.community.info(community)  # LookupError: no such community
-            assert collector.connect is not None
-            return collector.connect.ticket_url(community_id=community, actor="cli")
-        finally:
-            await collector.stop()
-            await runtime.stop()
+            async with host.runtime() as parts:
+                async with parts.collector.db.read_session() as session:
+                    if await session.get(Community, community) is None:
+                        return None
+                collector = SLACK.build(parts.collector)
+                try:
+                    assert collector.connect is not None  # the client id is set
+                    return collector.connect.ticket_url(community_id=community, actor="cli")
+                finally:
+                    await collector.stop()
 
-    try:
-        typer.echo(asyncio.run(work()))
-    except LookupError as exc:
-        typer.echo(str(exc))
-        raise typer.Exit(1) from exc
+        link = asyncio.run(work())
+        if link is None:
+            typer.echo(f"There is no community {community}.", err=True)
+            raise typer.Exit(1)
+        typer.echo(link)
+
+    return slack_app

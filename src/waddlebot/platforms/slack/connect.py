@@ -56,8 +56,7 @@ class SlackConnect:
         self._workspaces = workspaces
         self._community = community
         self._audit = audit
-        public = slack.slack_public_url or f"http://{settings.host}:{settings.port}"
-        self._public = public.rstrip("/")
+        self._public = settings.public_base_url(slack.slack_public_url)
 
     @property
     def redirect_uri(self) -> str:

@@ -22,8 +22,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import SLACK
+from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.slack.translate import MalformedPayload
-from waddlebot.web.deps import get_runtime
+from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.slack.webhook")
 
@@ -35,14 +36,14 @@ MAX_DIGITS = 12  # Unix seconds until the year 33658
 router = APIRouter(tags=["slack"])
 
 
-def _refuse(status: int, reason: str) -> JSONResponse:
+def _refuse(status: int, reason: str) -> Response:
     log.warning("slack request refused", status=status, reason=reason)
-    return JSONResponse({"error": reason}, status_code=status)
+    return problem_response(status, reason)
 
 
-async def _signed_body(request: Request) -> tuple[Any, bytes | JSONResponse]:
+async def _signed_body(request: Request) -> tuple[Any, bytes | Response]:
     """The collector and the request's raw body once its signature holds, else the refusal."""
-    collector = get_runtime(request).collector(SLACK)
+    collector = running_collector(request, SLACK)
     if collector is None or not collector.signing_secret:
         return None, _refuse(404, "the Slack collector does not take requests here")
     body = await read_capped(request, MAX_BODY)
@@ -75,7 +76,7 @@ def _unix_seconds(timestamp: str) -> bool:
 @router.post(EVENTS_PATH, summary="Slack Events API deliveries")
 async def events(request: Request) -> Response:
     collector, body = await _signed_body(request)
-    if isinstance(body, JSONResponse):
+    if isinstance(body, Response):
         return body
     try:
         envelope = orjson.loads(body)
@@ -100,7 +101,7 @@ async def events(request: Request) -> Response:
 @router.post(COMMANDS_PATH, summary="Slack slash commands")
 async def commands(request: Request) -> Response:
     collector, body = await _signed_body(request)
-    if isinstance(body, JSONResponse):
+    if isinstance(body, Response):
         return body
     try:
         fields = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True))

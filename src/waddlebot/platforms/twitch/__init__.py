@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 from waddlebot.platforms.platform import (
     CollectorParts,
+    CommandLine,
     DirectMessages,
     PlatformInfo,
     PlatformPackage,
+    SetupField,
 )
 from waddlebot.platforms.twitch.settings import TwitchSettings
 
@@ -53,10 +55,10 @@ def _hot_paths() -> Mapping[str, Endpoint]:
     return {webhook.PATH: webhook.eventsub}
 
 
-def _cli() -> typer.Typer:
-    from waddlebot.platforms.twitch.cli import twitch_app
+def _cli(host: CommandLine) -> typer.Typer:
+    from waddlebot.platforms.twitch.cli import twitch_cli
 
-    return twitch_app
+    return twitch_cli(host)
 
 
 TWITCH: PlatformPackage[TwitchCollector] = PlatformPackage(
@@ -73,4 +75,12 @@ TWITCH: PlatformPackage[TwitchCollector] = PlatformPackage(
     api_routes=_api_routes,
     cli=_cli,
     settings=TwitchSettings,
+    setup=(
+        SetupField("twitch_client_id", "Client ID of your Twitch application"),
+        SetupField("twitch_client_secret", "Client secret of your Twitch application", True),
+    ),
+    next_steps=(
+        "waddlebot twitch connect --bot  (open the link signed in as the bot's account)",
+        "waddlebot twitch connect --community 1  (open it signed in as the broadcaster)",
+    ),
 )

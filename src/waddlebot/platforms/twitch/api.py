@@ -24,10 +24,10 @@ from waddlebot.platforms.oauth_pages import (
     to_platform,
 )
 from waddlebot.platforms.oauth_tickets import TICKET_SECONDS
+from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.twitch.collector import TwitchCollector
 from waddlebot.platforms.twitch.connect import CALLBACK_PATH, START_PATH
-from waddlebot.runtime import Runtime
-from waddlebot.web.deps import Admin, get_runtime, require_service
+from waddlebot.web.deps import Admin, require_service
 
 log = structlog.get_logger("waddlebot.twitch.web")
 
@@ -35,8 +35,8 @@ oauth_router = APIRouter(tags=["twitch"])
 api_router = APIRouter(prefix="/api/v1/twitch", tags=["twitch"])
 
 
-def _collector(runtime: Runtime = Depends(get_runtime)) -> TwitchCollector:
-    twitch = runtime.collector(TWITCH)
+def _collector(request: Request) -> TwitchCollector:
+    twitch = running_collector(request, TWITCH)
     if twitch is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "Twitch is not configured here (WADDLEBOT_TWITCH_CLIENT_ID)"

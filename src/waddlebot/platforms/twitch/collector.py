@@ -7,6 +7,9 @@ and Twitch posts to ``/collectors/twitch/eventsub``. With WebSockets (a streamer
 each connected account keeps one connection and subscribes for itself with its user token:
 the bot's connection receives the chat of every connected channel and its whispers, each
 broadcaster's connection the follows, subs, cheers, raids and stream state of their channel.
+With a conduit (a bot in many channels), the subscriptions are made once with the app token
+and Twitch spreads them over the conduit's shards, WebSocket sessions that every process
+running the service holds a share of (``conduit.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.platform import Communities, Streams
 from waddlebot.platforms.twitch.auth import TwitchAuth
+from waddlebot.platforms.twitch.conduit import SHARD_DISABLED, ConduitTransport
 from waddlebot.platforms.twitch.connect import Connected, TwitchConnect
 from waddlebot.platforms.twitch.eventsub_ws import EventSubWebSocket
 from waddlebot.platforms.twitch.helix import HelixClient, HelixError
@@ -65,6 +69,7 @@ LEAD_SECONDS = 5.0  # how often the lead is renewed (or sought)
 LEASE_TTL = 20.0  # a leader silent this long is replaced
 STREAM_POLL_SECONDS = 300.0  # how often the leader asks Twitch which channels are live
 PUBLISH_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries of a WebSocket event
+PREPARE_RETRIES = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # seconds between tries to set a conduit up
 WEBHOOK_SYNC_DELAY = 2.0  # let the HTTP server come up: Twitch calls it back at once
 
 
@@ -156,6 +161,17 @@ class TwitchCollector:
             tokens=_Tokens(self.auth, self.tokens),
         )
         self.outbound: TwitchOutbound | None = None
+        self.conduit = ConduitTransport(
+            self.helix,
+            ports.lease,
+            consumer,
+            ws_url=twitch.twitch_eventsub_ws_url,
+            shard_count=twitch.twitch_conduit_shards,
+            conduit_id=twitch.twitch_conduit_id,
+            leading=lambda: self.leading,
+            on_notification=self._on_ws_notification,
+            on_revocation=self.ingest.revocation,
+        )
         self._leadership = Leadership(
             ports.lease,
             LEASE,
@@ -182,7 +198,7 @@ class TwitchCollector:
     @property
     def public_url(self) -> str:
         settings = self._settings
-        return self._twitch.twitch_public_url or f"http://{settings.host}:{settings.port}"
+        return settings.public_base_url(self._twitch.twitch_public_url)
 
     async def community_exists(self, community_id: int) -> bool:
         async with self._db.read_session() as session:
@@ -203,6 +219,8 @@ class TwitchCollector:
         await self._load_bot()
         await self.try_lead()  # a lone process leads at once
         self._tasks.append(asyncio.create_task(self._leadership.run(), name="twitch-lead"))
+        if self.transport == "conduit":  # every process serves some of the shards
+            self._tasks.append(asyncio.create_task(self.conduit.run(), name="twitch-conduit"))
         log.info(
             "twitch collector started",
             transport=self.transport,
@@ -215,6 +233,8 @@ class TwitchCollector:
             with contextlib.suppress(Exception):
                 await stop_task(task)
         self._tasks.clear()
+        if self.transport == "conduit":
+            await self.conduit.stop()
         await self._leadership.resign()
         if self._own_http:
             await self._http.aclose()
@@ -265,6 +285,8 @@ class TwitchCollector:
         await self.outbound.start()
         if self.transport == "websocket":
             await self._open_sockets()
+        elif self.transport == "conduit":
+            self._spawn(self._prepare_conduit(), "twitch-conduit-prepare")
         else:
             self._spawn(self._sync_soon(), "twitch-sync")
 
@@ -294,7 +316,7 @@ class TwitchCollector:
         """Validate the tokens (as Twitch asks), and with webhooks make the subscriptions
         whole again (one revoked after an outage of ours comes back without anyone acting)."""
         await self._validate()
-        if resync and self.transport == "webhook":
+        if resync and self.transport in ("webhook", "conduit"):
             try:
                 report = await self.sync_subscriptions()
             except Exception:
@@ -372,12 +394,24 @@ class TwitchCollector:
                 if socket.session_id:
                     await self._subscribe(account_id, socket.session_id, report)
             return report
-        callback = f"{self.public_url}{WEBHOOK_PATH}"
+        wanted = [w for plan in (await self.wanted()).values() for w in plan]
+        ours: dict[str, str]
+        if self.transport == "conduit":
+            conduit = self.conduit.conduit or await self.conduit.find()
+            if conduit is None:
+                report.failed.append("no conduit yet: the running collector makes it")
+                return report
+            ours = {"method": "conduit", "conduit_id": conduit.id}
+            condition = {"client_id": self._twitch.twitch_client_id, "conduit_id": conduit.id}
+            wanted.append(Wanted(SHARD_DISABLED, "1", condition))
+        else:
+            callback = f"{self.public_url}{WEBHOOK_PATH}"
+            ours = {"method": "webhook", "callback": callback, "secret": self.receiver.secret}
         existing = await self.helix.list_subscriptions()
         healthy = {}
         for subscription in existing:
             transport = subscription.get("transport") or {}
-            if transport.get("method") != "webhook" or transport.get("callback") != callback:
+            if any(transport.get(k) != v for k, v in ours.items() if k != "secret"):
                 continue  # another address's (an old public URL, another deployment)
             if subscription.get("status") in ("enabled", "webhook_callback_verification_pending"):
                 healthy[key_of(subscription)] = subscription
@@ -386,13 +420,36 @@ class TwitchCollector:
                 await self.helix.delete_subscription(str(subscription["id"]))
                 await self.subscriptions.forget(str(subscription["id"]))
                 report.removed.append(f"{subscription.get('type')} ({subscription.get('status')})")
-        ours = {"method": "webhook", "callback": callback, "secret": self.receiver.secret}
-        for wanted in [w for plan in (await self.wanted()).values() for w in plan]:
-            if wanted.key in healthy:
-                report.present.append(wanted.type)
+        for one in wanted:
+            if one.key in healthy:
+                report.present.append(one.type)
                 continue
-            await self._create(wanted, ours, None, report)
+            await self._create(one, ours, None, report)
         return report
+
+    # ----- a conduit ------------------------------------------------------------------------
+
+    async def _prepare_conduit(self) -> None:
+        """The leader finds (or makes, or resizes) the conduit, then subscribes through it;
+        tried again, with growing pauses, while Twitch cannot be reached."""
+        for delay in (*PREPARE_RETRIES, None):
+            if not self.leading:
+                return
+            try:
+                await self.conduit.prepare()
+                report = await self.sync_subscriptions()
+            except Exception as exc:
+                if delay is None or (isinstance(exc, HelixError) and not exc.transient):
+                    log.exception("twitch conduit not ready; `waddlebot twitch status` shows it")
+                    return
+                log.warning("twitch conduit not ready yet; retrying", retry_in=delay)
+                await asyncio.sleep(delay)
+                continue
+            if report.created or report.removed:
+                log.info(
+                    "twitch conduit subscriptions", created=report.created, removed=report.removed
+                )
+            return
 
     async def _create(
         self, wanted: Wanted, transport: dict[str, str], account_id: str | None, report: SyncReport

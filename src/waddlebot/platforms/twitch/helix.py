@@ -1,5 +1,5 @@
 """Twitch Helix: the API calls WaddleBot makes (chat, whispers, users, clips, shoutouts,
-streams, EventSub subscriptions).
+streams, EventSub subscriptions and conduits).
 
 Written on httpx rather than with a Twitch library: WaddleBot keeps its
 own books on Helix's rate limits for each token (the app token and every user token have a
@@ -108,6 +108,20 @@ class StreamInfo:
     title: str
     viewer_count: int
     started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conduit:
+    id: str
+    shard_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConduitShard:
+    id: int
+    status: str  # enabled, websocket_disconnected, ...
+    method: str  # websocket or webhook ("" before it was ever assigned)
+    session_id: str  # the WebSocket session it delivers to ("" for webhooks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +324,62 @@ class HelixClient:
             raise
         return True
 
+    # --- EventSub conduits (app token) -------------------------------------------------------
+
+    async def list_conduits(self) -> list[Conduit]:
+        """The client id's conduits (Twitch allows five)."""
+        response = await self._request("GET", "/eventsub/conduits", APP)
+        return [_conduit(item) for item in _data(response)]
+
+    async def create_conduit(self, shard_count: int) -> Conduit:
+        response = await self._request(
+            "POST", "/eventsub/conduits", APP, json={"shard_count": shard_count}
+        )
+        found = _data(response)
+        if not found:
+            raise HelixError("Create Conduits answered without data", status=200)
+        return _conduit(found[0])
+
+    async def update_conduit(self, conduit_id: str, shard_count: int) -> Conduit:
+        """Change the number of shards (fewer: the shards at the end are gone)."""
+        body = {"id": conduit_id, "shard_count": shard_count}
+        response = await self._request("PATCH", "/eventsub/conduits", APP, json=body)
+        found = _data(response)
+        if not found:
+            raise HelixError("Update Conduits answered without data", status=200)
+        return _conduit(found[0])
+
+    async def list_conduit_shards(self, conduit_id: str) -> list[ConduitShard]:
+        """Every shard of the conduit (all pages), with its status and transport."""
+        shards: list[ConduitShard] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"conduit_id": conduit_id}
+            if cursor:
+                params["after"] = cursor
+            response = await self._request("GET", "/eventsub/conduits/shards", APP, params=params)
+            shards.extend(_shard(item) for item in _data(response))
+            cursor = _cursor(response)
+            if not cursor:
+                return shards
+
+    async def assign_shard(self, conduit_id: str, shard_id: int, session_id: str) -> ConduitShard:
+        """Point one shard at a WebSocket session. Twitch answers per shard: a refused one
+        comes back in ``errors`` (raised here as a permanent :class:`HelixError`)."""
+        transport = {"method": "websocket", "session_id": session_id}
+        body = {"conduit_id": conduit_id, "shards": [{"id": str(shard_id), "transport": transport}]}
+        response = await self._request("PATCH", "/eventsub/conduits/shards", APP, json=body)
+        errors = _body(response).get("errors")
+        for error in errors if isinstance(errors, list) else []:
+            if isinstance(error, dict) and str(error.get("id")) == str(shard_id):
+                raise HelixError(
+                    f"shard {shard_id}: {error.get('code')}: {error.get('message')}", status=400
+                )
+        for item in _data(response):
+            if str(item.get("id")) == str(shard_id):
+                return _shard(item)
+        raise HelixError(f"Update Conduit Shards did not answer for shard {shard_id}", status=202)
+
     # --- the request itself -------------------------------------------------------------------
 
     async def _request(
@@ -488,4 +558,23 @@ def _stream(item: Mapping[str, Any]) -> StreamInfo:
         title=_str(item, "title"),
         viewer_count=_int(item, "viewer_count"),
         started_at=started_at,
+    )
+
+
+def _conduit(item: Mapping[str, Any]) -> Conduit:
+    return Conduit(id=_str(item, "id"), shard_count=_int(item, "shard_count"))
+
+
+def _shard(item: Mapping[str, Any]) -> ConduitShard:
+    transport = item.get("transport")
+    transport = transport if isinstance(transport, Mapping) else {}
+    try:
+        shard_id = int(str(item.get("id")))
+    except ValueError as exc:
+        raise HelixError(f"a conduit shard with the id {item.get('id')!r}") from exc
+    return ConduitShard(
+        id=shard_id,
+        status=_str(item, "status"),
+        method=_str(transport, "method"),
+        session_id=_str(transport, "session_id"),
     )

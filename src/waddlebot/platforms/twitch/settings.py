@@ -14,7 +14,13 @@ class TwitchSettings(BaseModel):
 
     twitch_client_id: str = ""
     twitch_client_secret: SecretStr = SecretStr("")
-    twitch_transport: Literal["websocket", "webhook"] = "websocket"
+    twitch_transport: Literal["websocket", "webhook", "conduit"] = "websocket"
+    twitch_conduit_shards: int = Field(
+        default=4, ge=1, le=20_000, description="shards of the EventSub conduit (conduit transport)"
+    )
+    twitch_conduit_id: str = Field(
+        default="", description="the conduit to use; empty: the client id's own, made if missing"
+    )
     twitch_public_url: str = Field(
         default="", description="https base URL Twitch reaches (webhooks, OAuth redirects)"
     )

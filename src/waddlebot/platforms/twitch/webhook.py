@@ -18,11 +18,12 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import TWITCH
+from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.twitch.ingest import EventSubIngest
 from waddlebot.platforms.twitch.subscriptions import (
     MalformedSubscription,
@@ -35,7 +36,7 @@ from waddlebot.platforms.twitch.translate import (
     Notification,
     UnsupportedSubscription,
 )
-from waddlebot.web.deps import get_runtime
+from waddlebot.web.problems import problem_response
 
 log = structlog.get_logger("waddlebot.twitch.webhook")
 
@@ -51,9 +52,9 @@ def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def _refuse(status: int, reason: str, **context: Any) -> JSONResponse:
+def _refuse(status: int, reason: str, **context: Any) -> Response:
     log.warning("eventsub delivery refused", status=status, reason=reason, **context)
-    return JSONResponse({"error": reason}, status_code=status)
+    return problem_response(status, reason)
 
 
 router = APIRouter(tags=["twitch"])
@@ -76,7 +77,7 @@ class EventSubReceiver:
 
 
 def _receiver(request: Request) -> EventSubReceiver | None:
-    twitch = get_runtime(request).collector(TWITCH)
+    twitch = running_collector(request, TWITCH)
     return twitch.receiver if twitch is not None else None
 
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from waddlebot import platforms
 from waddlebot.core import language
 from waddlebot.core.errors import WaddleError
 from waddlebot.features.community.streams import StreamStatus
@@ -22,7 +23,6 @@ from waddlebot.features.memories.service import (
 from waddlebot.sdk import Context, FindUser, UsageError, sentence
 
 _NUMBER = re.compile(r"^#?(\d{1,9})$")
-_MENTION = re.compile(r"^<@!?(\d+)>$")  # a Discord user mention
 
 Info = TypeVar("Info")
 
@@ -75,9 +75,10 @@ class Call:
         return (await self.streams.of(self.ctx.request.entity_id)).game or ""
 
     async def speaker(self, given: str) -> Speaker:
-        """Who ``@bob`` (or a Discord mention) is: a known user, or just the name written."""
-        mention = _MENTION.fullmatch(given)
-        name = mention[1] if mention else given.lstrip("@")
+        """Who ``@bob`` (or the platform's mention markup) is: a known user, or just the name
+        written."""
+        mention = platforms.mentioned_id(self.ctx.request.platform, given)
+        name = mention or given.lstrip("@")
         if not name:
             raise UsageError("who? name someone, like @bob")
         user_id = await self.find_user(self.ctx.request.platform, name)
@@ -149,8 +150,8 @@ async def remove_numbered(call: Call, kept: NumberedService[Any], example: str) 
     call.say(f"Removed {kept.noun} #{number}")
 
 
-def is_mention(word: str) -> bool:
-    return word.startswith("@") or _MENTION.fullmatch(word) is not None
+def is_mention(platform: str, word: str) -> bool:
+    return word.startswith("@") or platforms.mentioned_id(platform, word) is not None
 
 
 Handler = Callable[[Call], Awaitable[None]]

@@ -63,7 +63,7 @@ async def _show(call: Call, number: int) -> None:
 async def _speaker_and_text(call: Call, text: str) -> tuple[Speaker | None, str]:
     """``[@user] <text>``: who said it, when named first, and what they said."""
     first, after = split_word(text)
-    if is_mention(first):
+    if is_mention(call.ctx.request.platform, first):
         return await call.speaker(first), unquoted(after)
     return None, unquoted(text)
 
@@ -122,7 +122,7 @@ async def _search(call: Call) -> None:
 
 async def _by(call: Call) -> None:
     who, more = split_word(call.rest)
-    if not is_mention(who) or more:
+    if not is_mention(call.ctx.request.platform, who) or more:
         raise UsageError(f"by whom? {call.example('quote by @bob')}")
     speaker = await call.speaker(who)
     quotes = call.memories.quotes
