@@ -53,36 +53,37 @@ async def run(
     seconds: float,
     connections: int,
 ) -> Paced:
+    """Send ``rate`` requests a second for ``seconds``: request ``i`` is due at
+    ``i / rate``; each connection takes the next request due, waits for its time, sends it
+    and reads the answer (one worker per connection, no task per request, so the generator
+    keeps up on a busy machine)."""
     loop = asyncio.get_running_loop()
-    free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-    for _ in range(connections):
-        free.put_nowait(await asyncio.open_connection(host, port))
+    total = int(rate * seconds)
     latencies: list[float] = []
     failed = 0
+    taken = 0
+    started = loop.time() + 0.1  # every connection open by then
 
-    async def one(request: bytes, due: float) -> None:
-        nonlocal failed
-        reader, writer = await free.get()
-        writer.write(request)
-        status = await _answer(reader)
-        latencies.append(loop.time() - due)
-        failed += not 200 <= status < 300
-        free.put_nowait((reader, writer))
+    async def worker() -> None:
+        nonlocal taken, failed
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while taken < total:
+                due = started + taken / rate
+                taken += 1
+                request = next(requests)
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                writer.write(request)
+                status = await _answer(reader)
+                latencies.append(loop.time() - due)
+                failed += not 200 <= status < 300
+        finally:
+            writer.close()
 
-    total = int(rate * seconds)
-    tasks: list[asyncio.Task[None]] = []
-    started = loop.time()
-    sent = 0
-    while sent < total:
-        now = loop.time()
-        while sent < total and started + sent / rate <= now:
-            tasks.append(asyncio.create_task(one(next(requests), started + sent / rate)))
-            sent += 1
-        await asyncio.sleep(0.001)
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*(worker() for _ in range(connections)))
     elapsed = loop.time() - started
-    while not free.empty():
-        free.get_nowait()[1].close()
     ordered = sorted(latencies)
     return Paced(
         offered=rate,

@@ -15,10 +15,12 @@ raises is answered by the app's own exception handlers, as under FastAPI (an out
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -30,17 +32,21 @@ class HotPaths:
 
     def __init__(self, app: ASGIApp, endpoints: Mapping[str, Endpoint]) -> None:
         self.app = app
-        self.endpoints = dict(endpoints)
+        # as routes, so what reads the scope's route (the request metrics) sees its template
+        self.routes = {
+            path: Route(path, endpoint, methods=["POST"]) for path, endpoint in endpoints.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            endpoint = self.endpoints.get(scope["path"])
-            if endpoint is not None:
-                await self._serve(endpoint, scope, receive, send)
+            route = self.routes.get(scope["path"])
+            if route is not None:
+                scope["route"] = route
+                await self._serve(route.endpoint, scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    async def _serve(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, endpoint: Any, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
             response = await endpoint(request)
