@@ -2,16 +2,28 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+UV := $(BIN)/uv
+# Installs are exactly what uv.lock says (`uv sync --locked` refuses a lock that no longer
+# matches pyproject.toml). uv is a test dependency, so uv.lock pins uv too: the bootstrap below
+# installs that version with pip, and a new lock is installed when pyproject.toml or uv.lock
+# change (the stamp is named after both).
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
+# uv never downloads an interpreter: the venv's Python, made from $(PYTHON), is the one
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+LOWEST := .venv-lowest
 
-.PHONY: run test lint typecheck bench install clean swagger-ui
+.PHONY: run test test-lowest lint typecheck bench install lock env-example clean swagger-ui
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --locked --extra test
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -29,10 +41,31 @@ run: install
 	$(BIN)/waddlebot db upgrade
 	$(BIN)/waddlebot up
 
+# Two workers (pytest-xdist), a test file each at a time: every test's database, Redis key
+# prefix, ports and processes are its own (tests/conftest.py), so files run side by side.
+TEST_WORKERS ?= 2
 test: install $(CHROMIUM)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The floors in pyproject.toml hold: the unit tests pass on the LOWEST version every direct
+# dependency allows (newest transitive ones), in a venv of their own made anew each time.
+test-lowest: install
+	rm -rf $(LOWEST)
+	$(UV) venv --quiet --python $(BIN)/python $(LOWEST)
+	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[test]'
+	$(LOWEST)/bin/pytest tests/unit -q -p no:cacheprovider
+
+# .env.example lists every setting with its default; renew it after adding one (a unit test
+# fails until then)
+env-example: install
+	$(BIN)/python -m waddlebot.env_example > .env.example
+
+# After changing dependencies in pyproject.toml: `make lock` (keeps every other pin), commit
+# uv.lock. `make lock LOCK_ARGS=--upgrade` moves every pin to the newest allowed.
+lock: | $(UV)
+	$(UV) lock $(LOCK_ARGS)
 
 # bench.ingest drives its HTTP load with wrk (a Debian package)
 WRK := /usr/bin/wrk
@@ -46,7 +79,7 @@ bench: install $(WRK)
 	$(BIN)/python -m bench.ingest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) var .pytest_cache .mypy_cache .ruff_cache
 
 # Swagger UI for /docs, served from the package so the page works offline. The files are
 # committed; this target renews them from the npm registry: change the version, run

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -158,11 +158,11 @@ def _environment(**values: str) -> dict[str, str]:
 
 
 async def _until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         for _ in range(300):
             if server.poll() is not None:
                 raise RuntimeError("the server did not start")
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx2.HTTPError):
                 if (await http.get(f"{base}/healthz")).status_code == 200:
                     return
             await asyncio.sleep(0.1)

@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 from playwright.async_api import Route, expect
 from pydantic import SecretStr
 
@@ -33,7 +33,7 @@ async def _page_url(runtime: Runtime, base: str, entity: str, kind: str) -> str:
 
 async def _post(base: str, event: Event) -> None:
     """An event through the HTTP API, as a collector elsewhere would deliver it."""
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         response = await http.post(
             f"{base}/api/v1/events?wait=true",
             json=event.model_dump(mode="json"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 
@@ -96,7 +96,7 @@ class Rig:
         before = {r.name: await r.metric_total("waddlebot_events_processed") for r in self.routers}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        async with httpx.AsyncClient(timeout=15) as client:
+        async with httpx2.AsyncClient(timeout=15) as client:
             while True:
                 response = await client.post(
                     f"{self.api.url}/api/v1/events?wait=true&timeout=10",

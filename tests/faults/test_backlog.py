@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 
 from tests.faults.conftest import MakeRig
 from tests.faults.traffic import Users, ping
@@ -36,7 +36,7 @@ async def test_events_offered_while_the_routers_are_stopped_are_answered_or_refu
     assert not odd, f"refused otherwise than with a 503: {odd[:5]}"
     assert all(r.detail.startswith("the router is behind: ") for r in refused), refused[:3]
     assert await rig.api.metric_total("waddlebot_events_refused") == len(refused) * BATCH
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         scraped = (await http.get(f"{rig.api.url}/metrics")).text
     assert f'waddlebot_bus_backlog{{stream="events"}} {float(accepted)}' in scraped
     # all of it still there, unread (XADD MAXLEN used to trim the oldest away)

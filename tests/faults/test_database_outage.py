@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import httpx2
 import pytest
 
 from tests.faults.conftest import Rig
@@ -64,7 +64,7 @@ async def test_five_new_users_posted_while_the_database_is_unreachable_are_answe
     ``!ping`` from people never seen before are accepted in one request, and the database
     comes back three seconds later: all five are answered."""
     rig = shared_rig
-    async with httpx.AsyncClient(base_url=rig.api.url, timeout=15) as client:
+    async with httpx2.AsyncClient(base_url=rig.api.url, timeout=15) as client:
         headers = {"Authorization": f"Bearer {rig.key}"}
         assert (await client.get("/api/v1/commands", headers=headers)).status_code == 200
         traffic = rig.traffic(Users(new=True))

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import orjson
 
 from tests.support.harness import chat_event
@@ -128,8 +128,8 @@ class Traffic:
                 raise AssertionError("a traffic client crashed") from task.exception()
 
     async def _client(self) -> None:
-        limits = httpx.Limits(max_keepalive_connections=0)
-        async with httpx.AsyncClient(limits=limits, timeout=20.0) as client:
+        limits = httpx2.Limits(max_keepalive_connections=0)
+        async with httpx2.AsyncClient(limits=limits, timeout=20.0) as client:
             while not self._stopping.is_set():
                 events = [ping(self.users.next()) for _ in range(self._batch)]
                 self.requests.append(await self._post(client, events))
@@ -137,24 +137,24 @@ class Traffic:
 
     async def post(self, events: list[Event]) -> Request:
         """One request on a connection of its own."""
-        async with httpx.AsyncClient(timeout=20.0) as client:
+        async with httpx2.AsyncClient(timeout=20.0) as client:
             return await self._post(client, events)
 
-    async def _post(self, client: httpx.AsyncClient, events: list[Event]) -> Request:
+    async def _post(self, client: httpx2.AsyncClient, events: list[Event]) -> Request:
         try:
             response = await client.post(
                 self._url, content=post_body(events), headers=self._headers
             )
-        except httpx.ConnectError as exc:
+        except httpx2.ConnectError as exc:
             return Request(events, "refused", None, f"connection refused: {exc}")
-        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
+        except (httpx2.ReadError, httpx2.RemoteProtocolError, httpx2.WriteError) as exc:
             return Request(events, "cut", None, f"{type(exc).__name__}: {exc}")
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             return Request(events, "unclear", None, f"{type(exc).__name__}: {exc}")
         return classify(events, response)
 
 
-def classify(events: list[Event], response: httpx.Response) -> Request:
+def classify(events: list[Event], response: httpx2.Response) -> Request:
     status = response.status_code
     if status == 202:
         return Request(events, "accepted", status)
@@ -165,7 +165,7 @@ def classify(events: list[Event], response: httpx.Response) -> Request:
     return Request(events, "refused" if clear else "unclear", status, detail or response.text)
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: httpx2.Response) -> str:
     try:
         body = response.json()
     except ValueError:

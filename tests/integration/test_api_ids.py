@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.harness import serving
@@ -27,7 +27,7 @@ NOT_IDS = (0, -1)
 
 @dataclass
 class Site:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     runtime: Runtime
     community: int
     service: dict[str, str]
@@ -36,7 +36,7 @@ class Site:
 
 @pytest.fixture
 async def site(settings: Settings) -> AsyncIterator[Site]:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         community = (await runtime.directory.resolve_entity("twitch:77", "twitch")).community_id
         person = await runtime.directory.ensure_identity("twitch", "id-ada", login="ada")
         await runtime.directory.set_role(community, person, "admin")

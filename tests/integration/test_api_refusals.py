@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 from prometheus_client import REGISTRY
 
 from tests.support.harness import serving
@@ -33,7 +33,7 @@ async def refused_rows(runtime: Runtime) -> list[AuditEntry]:
 
 
 async def test_who_tried_from_where_on_what_and_why(settings: Settings) -> None:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         community = (await runtime.directory.resolve_entity("twitch:9", "twitch")).community_id
         person = await runtime.directory.ensure_identity("twitch", "id-mo", login="mo")
         info, key = await apikeys.create_key(runtime.db, "mo", kind="user", user_id=person)
@@ -66,9 +66,9 @@ async def test_a_flood_is_counted_but_audited_at_most_the_cap_per_address(
     before = refusals_counted(401)
     async with (
         serving(settings) as (url, runtime),
-        httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=20)) as http,
-        httpx.AsyncClient(
-            base_url=url, transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        httpx2.AsyncClient(base_url=url, limits=httpx2.Limits(max_connections=20)) as http,
+        httpx2.AsyncClient(
+            base_url=url, transport=httpx2.AsyncHTTPTransport(local_address="127.0.0.2")
         ) as elsewhere,
     ):
         for _ in range(10):

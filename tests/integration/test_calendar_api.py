@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
+import httpx2
 import pytest
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
@@ -25,7 +25,7 @@ from waddlebot.settings import Settings
 
 @dataclass
 class World:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     runtime: Runtime
     community: int
     other: int
@@ -58,7 +58,7 @@ async def person(
 
 @pytest.fixture
 async def world(settings: Settings) -> AsyncIterator[World]:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         clock = ManualClock()  # Thursday 2026-01-01 12:00 UTC
         runtime.calendar.clock = clock
         runtime.calendar_feeds.clock = clock

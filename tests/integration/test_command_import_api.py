@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.harness import say, serving
@@ -22,7 +22,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
 
 @dataclass
 class World:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     runtime: Runtime
     community: int  # the console's community
     other: int
@@ -38,7 +38,7 @@ async def user_key(runtime: Runtime, user_id: int) -> dict[str, str]:
 
 @pytest.fixture
 async def world(settings: Settings) -> AsyncIterator[World]:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         directory = runtime.directory
         home = (await directory.resolve_entity("console:local", "console")).community_id
         other = (await directory.resolve_entity("twitch:200", "twitch")).community_id
@@ -67,7 +67,7 @@ async def post_import(
     headers: dict[str, str] | None = None,
     community: int | None = None,
     overwrite: bool = False,
-) -> httpx.Response:
+) -> httpx2.Response:
     return await world.http.post(
         f"/api/v1/commands/communities/{community or world.community}/import",
         params={"source": source, "overwrite": str(overwrite).lower()},
@@ -76,7 +76,7 @@ async def post_import(
     )
 
 
-def results(response: httpx.Response) -> dict[str, dict[str, Any]]:
+def results(response: httpx2.Response) -> dict[str, dict[str, Any]]:
     assert response.status_code == 200, response.text
     return {result["name"]: result for result in response.json()["commands"]}
 

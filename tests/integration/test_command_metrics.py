@@ -4,7 +4,7 @@ typed, so a chat full of ``!anything`` cannot grow the series without bound."""
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.harness import say, serving
@@ -14,7 +14,7 @@ Series = dict[tuple[str, str], float]  # (command, outcome) -> count
 
 
 async def _commands(url: str) -> Series:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         response = await http.get(f"{url}/metrics")
     response.raise_for_status()
     series: Series = {}

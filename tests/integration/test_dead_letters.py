@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.harness import chat_event, serving
@@ -31,7 +31,7 @@ REPLIES = keys.replies_stream("twitch")
 class Bot:
     """A whole WaddleBot over HTTP, an admin key for it, and the Twitch replies it sends."""
 
-    def __init__(self, http: httpx.AsyncClient, runtime: Runtime, auth: dict[str, str]) -> None:
+    def __init__(self, http: httpx2.AsyncClient, runtime: Runtime, auth: dict[str, str]) -> None:
         self.http, self.runtime, self.auth = http, runtime, auth
         self.replies: list[OutboundMessage] = []
 
@@ -73,7 +73,7 @@ class Bot:
 async def bot(settings: Settings) -> AsyncIterator[Bot]:
     async with (
         serving(settings) as (url, runtime),
-        httpx.AsyncClient(base_url=url, timeout=30) as http,
+        httpx2.AsyncClient(base_url=url, timeout=30) as http,
     ):
         await runtime.ports.bus.ensure_group(REPLIES, "dead-letter-test")
         _, key = await apikeys.create_key(runtime.db, "operator")

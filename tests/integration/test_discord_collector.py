@@ -55,7 +55,7 @@ async def world(
             discord_api_url=fake.api_url,
             discord_guild_ready_timeout=0.05,
             discord_public_key=fake.public_key,
-            discord_inline_wait_seconds=0.3,
+            discord_inline_wait_seconds=1.5,  # a loaded machine still answers inline
             module_timeout_seconds=5.0,
         )
         async with serving(settings) as (url, runtime):
@@ -93,7 +93,7 @@ async def test_a_slow_module_gets_a_deferred_response_then_a_follow_up(world: Wo
         "slow",
         channel=world.general,
         user=world.alice,
-        options=[{"type": 3, "name": "seconds", "value": "0.6"}],
+        options=[{"type": 3, "name": "seconds", "value": "2.0"}],
     )
     await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")
     assert first_response(world, interaction).type == 5  # "thinking..." within the 3 s
@@ -195,7 +195,7 @@ async def test_a_slow_module_over_the_http_endpoint_is_deferred_then_follows(
         "slow",
         channel=world.general,
         user=world.alice,
-        options=[{"type": 3, "name": "seconds", "value": "0.6"}],
+        options=[{"type": 3, "name": "seconds", "value": "2.0"}],
     )
     assert (result.status, result.text) == (200, '{"type":5}')
     await world.fake.wait_until(lambda: world.fake.followups(interaction), what="a follow-up")

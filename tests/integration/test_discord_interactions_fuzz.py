@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -154,7 +154,7 @@ def interactions(draw: st.DrawFn, guild: Guild) -> Sent:
     return Sent(raw, draw(unix_stamps()), kind, valid, interaction_id, name)
 
 
-async def _send(discord: Discord, body: bytes, timestamp: str) -> httpx.Response:
+async def _send(discord: Discord, body: bytes, timestamp: str) -> httpx2.Response:
     signature = discord.fake.keys.sign(timestamp.encode() + body)
     headers = {
         "Content-Type": "application/json",

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import discord
-import httpx
+import httpx2
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -50,9 +50,9 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def http(fake: FakeDiscord) -> AsyncIterator[httpx.AsyncClient]:
+async def http(fake: FakeDiscord) -> AsyncIterator[httpx2.AsyncClient]:
     headers = {"Authorization": f"Bot {fake.token}"}
-    async with httpx.AsyncClient(base_url=fake.api_url, headers=headers, timeout=10) as client:
+    async with httpx2.AsyncClient(base_url=fake.api_url, headers=headers, timeout=10) as client:
         yield client
 
 
@@ -67,9 +67,9 @@ def den(fake: FakeDiscord) -> tuple[Guild, User]:
 
 
 async def test_rest_wants_the_bot_token_and_counts_401s(
-    fake: FakeDiscord, http: httpx.AsyncClient
+    fake: FakeDiscord, http: httpx2.AsyncClient
 ) -> None:
-    async with httpx.AsyncClient(base_url=fake.api_url) as anonymous:
+    async with httpx2.AsyncClient(base_url=fake.api_url) as anonymous:
         missing = await anonymous.get("/users/@me")
         wrong = await anonymous.get("/users/@me", headers={"Authorization": "Bot nope"})
         bearer = await anonymous.get(
@@ -88,7 +88,7 @@ async def test_rest_wants_the_bot_token_and_counts_401s(
     assert unknown.json() == {"message": "404: Not Found", "code": 0}
 
 
-async def test_gateway_url_points_at_the_fake(fake: FakeDiscord, http: httpx.AsyncClient) -> None:
+async def test_gateway_url_points_at_the_fake(fake: FakeDiscord, http: httpx2.AsyncClient) -> None:
     bot = (await http.get("/gateway/bot")).json()
     assert bot["url"] == fake.gateway_url
     assert bot["url"].startswith("ws://127.0.0.1:") and bot["url"].endswith("/gateway")
@@ -99,7 +99,7 @@ async def test_gateway_url_points_at_the_fake(fake: FakeDiscord, http: httpx.Asy
         "reset_after",
         "max_concurrency",
     }
-    async with httpx.AsyncClient(base_url=fake.api_url) as anonymous:
+    async with httpx2.AsyncClient(base_url=fake.api_url) as anonymous:
         plain = await anonymous.get("/gateway")  # needs no token
     assert plain.json() == {"url": fake.gateway_url}
     app = (await http.get("/applications/@me")).json()
@@ -108,7 +108,7 @@ async def test_gateway_url_points_at_the_fake(fake: FakeDiscord, http: httpx.Asy
 
 
 async def test_every_answer_has_rate_limit_headers_and_a_bucket_runs_out(
-    fake: FakeDiscord, http: httpx.AsyncClient
+    fake: FakeDiscord, http: httpx2.AsyncClient
 ) -> None:
     guild, _ = den(fake)
     general, quotes = guild.text_channels
@@ -140,7 +140,7 @@ async def test_every_answer_has_rate_limit_headers_and_a_bucket_runs_out(
     assert me.headers["X-RateLimit-Bucket"] != first.headers["X-RateLimit-Bucket"]
 
 
-async def test_forced_and_global_429s(fake: FakeDiscord, http: httpx.AsyncClient) -> None:
+async def test_forced_and_global_429s(fake: FakeDiscord, http: httpx2.AsyncClient) -> None:
     guild, _ = den(fake)
     channel = guild.text_channels[0].id
     fake.force_429(MESSAGES, 2, retry_after=1.5)
@@ -178,7 +178,7 @@ async def test_forced_and_global_429s(fake: FakeDiscord, http: httpx.AsyncClient
 async def test_the_global_limit_spans_routes() -> None:
     async with FakeDiscord(global_limit=(3, 60.0)) as fake:
         headers = {"Authorization": f"Bot {fake.token}"}
-        async with httpx.AsyncClient(base_url=fake.api_url, headers=headers) as http:
+        async with httpx2.AsyncClient(base_url=fake.api_url, headers=headers) as http:
             statuses = [
                 (await http.get(path)).status_code
                 for path in ("/users/@me", "/gateway/bot", "/applications/@me", "/users/@me")
@@ -191,7 +191,7 @@ async def test_the_global_limit_spans_routes() -> None:
 # --- REST: messages, DMs, commands ---------------------------------------------------------------
 
 
-async def test_message_rules(fake: FakeDiscord, http: httpx.AsyncClient) -> None:
+async def test_message_rules(fake: FakeDiscord, http: httpx2.AsyncClient) -> None:
     guild, alice = den(fake)
     channel = guild.text_channels[0]
     url = f"/channels/{channel.id}/messages"
@@ -242,7 +242,7 @@ async def test_message_rules(fake: FakeDiscord, http: httpx.AsyncClient) -> None
     assert refused.status_code == 403 and refused.json()["code"] == 50013
 
 
-async def test_direct_messages(fake: FakeDiscord, http: httpx.AsyncClient) -> None:
+async def test_direct_messages(fake: FakeDiscord, http: httpx2.AsyncClient) -> None:
     _, alice = den(fake)
     opened = await http.post("/users/@me/channels", json={"recipient_id": alice.id})
     assert opened.status_code == 200
@@ -262,7 +262,7 @@ async def test_direct_messages(fake: FakeDiscord, http: httpx.AsyncClient) -> No
     assert blocked.json() == {"message": "Cannot send messages to this user", "code": 50007}
 
 
-async def test_application_commands(fake: FakeDiscord, http: httpx.AsyncClient) -> None:
+async def test_application_commands(fake: FakeDiscord, http: httpx2.AsyncClient) -> None:
     guild, _ = den(fake)
     base = f"/applications/{fake.application_id}/commands"
     quote = {
@@ -299,13 +299,13 @@ async def test_application_commands(fake: FakeDiscord, http: httpx.AsyncClient) 
 
 
 async def test_interaction_callbacks_and_followups(
-    fake: FakeDiscord, http: httpx.AsyncClient
+    fake: FakeDiscord, http: httpx2.AsyncClient
 ) -> None:
     guild, alice = den(fake)
     channel = guild.text_channels[0]
     ping = await fake.slash_command("ping", channel=channel, user=alice)
     assert ping.payload["member"]["roles"] == [] and ping.payload["data"]["name"] == "ping"
-    async with httpx.AsyncClient(base_url=fake.api_url) as hook:  # no bot token needed
+    async with httpx2.AsyncClient(base_url=fake.api_url) as hook:  # no bot token needed
         url = f"/interactions/{ping.id}/{ping.token}/callback"
         answer = await hook.post(url, json={"type": 4, "data": {"content": "Pong!", "flags": 64}})
         assert answer.status_code == 204
@@ -355,7 +355,7 @@ async def test_interaction_callbacks_and_followups(
 
 async def test_a_response_after_three_seconds_is_too_late() -> None:
     clock = FakeClock()
-    async with FakeDiscord(clock=clock) as fake, httpx.AsyncClient(base_url=fake.api_url) as hook:
+    async with FakeDiscord(clock=clock) as fake, httpx2.AsyncClient(base_url=fake.api_url) as hook:
         guild, alice = den(fake)
         slow = await fake.slash_command("quote", channel=guild.text_channels[0], user=alice)
         clock.advance(3.5)
@@ -918,7 +918,7 @@ async def test_heartbeat_requests_and_timeouts() -> None:
         assert fake.session().connection is None
 
 
-async def test_editing_deleting_and_reacting(fake: FakeDiscord, http: httpx.AsyncClient) -> None:
+async def test_editing_deleting_and_reacting(fake: FakeDiscord, http: httpx2.AsyncClient) -> None:
     guild, alice = den(fake)
     channel = guild.text_channels[0]
     posted = await fake.post_message(channel, alice, "nice stream")
@@ -944,7 +944,7 @@ async def test_shards_split_the_guilds() -> None:
         odd = fake.add_guild("Odd", guild_id=str(3 << 22))
         alice = fake.add_user(username="alice")
         headers = {"Authorization": f"Bot {fake.token}"}
-        async with httpx.AsyncClient(base_url=fake.api_url, headers=headers) as http:
+        async with httpx2.AsyncClient(base_url=fake.api_url, headers=headers) as http:
             assert (await http.get("/gateway/bot")).json()["shards"] == 2
         async with gateway(fake) as zero, gateway(fake) as one:
             ready_zero = await identify(zero, fake, shard=[0, 2])
@@ -962,7 +962,7 @@ async def test_shards_split_the_guilds() -> None:
 
 
 async def test_shapes_match_the_recorded_examples(
-    fake: FakeDiscord, http: httpx.AsyncClient
+    fake: FakeDiscord, http: httpx2.AsyncClient
 ) -> None:
     guild, alice = den(fake)
     async with gateway(fake) as ws:
@@ -998,7 +998,7 @@ async def test_shapes_match_the_recorded_examples(
     }
     response = payloads.example("interaction.response.channel_message")
     interaction = await fake.slash_command("hello", channel=guild.text_channels[0], user=alice)
-    async with httpx.AsyncClient(base_url=fake.api_url) as hook:
+    async with httpx2.AsyncClient(base_url=fake.api_url) as hook:
         answer = await hook.post(
             f"/interactions/{interaction.id}/{interaction.token}/callback", json=response
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from aiohttp import WSMessage
 from slack_sdk.errors import SlackApiError
@@ -187,7 +187,7 @@ async def test_failures_are_http_200_with_slack_errors(w: World) -> None:
 
 
 async def test_token_as_form_field_but_not_in_a_json_body(w: World) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         form = await http.post(
             w.fake.api_url + "chat.postMessage",
             data={"token": w.team.bot_token, "channel": "#general", "text": "by form"},
@@ -445,7 +445,7 @@ async def test_slash_command_form_answer_and_response_url() -> None:
         (ephemeral,) = w.fake.ephemerals(w.general)
         assert ephemeral.text == "pong" and ephemeral.ephemeral_to == w.alice.id
 
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             for n in range(5):
                 body = {"response_type": "in_channel", "text": f"later {n}"}
                 answer = await http.post(command.response_url, json=body)
@@ -610,7 +610,7 @@ async def test_oauth_v2_install_and_code_exchange() -> None:
     redirect = "https://waddlebot.example/slack/oauth/callback"
     async with world(redirect_uris=[redirect]) as w:
         authorize = w.fake.authorize_url(redirect_uri=redirect, state="s-123")
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             page = await http.get(authorize)
             assert page.status_code == 200 and "WaddleBot" in page.text
         callback = w.fake.approve(authorize, w.team, w.olga)
@@ -654,7 +654,7 @@ async def test_oauth_v2_install_and_code_exchange() -> None:
 
         denied = parse_qs(urlsplit(w.fake.deny(authorize)).query)
         assert denied == {"error": ["access_denied"], "state": ["s-123"]}
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             wrong = w.fake.authorize_url(redirect_uri="https://evil.example/cb")
             assert (await http.get(wrong)).status_code == 400
 
@@ -662,7 +662,7 @@ async def test_oauth_v2_install_and_code_exchange() -> None:
 async def test_oauth_user_scopes_give_a_user_token(w: World) -> None:
     authorize = w.fake.authorize_url(redirect_uri="http://127.0.0.1:1/cb", user_scope="users:read")
     code = parse_qs(urlsplit(w.fake.approve(authorize, w.team, w.alice)).query)["code"][0]
-    async with httpx.AsyncClient() as http:  # client credentials in the form this time
+    async with httpx2.AsyncClient() as http:  # client credentials in the form this time
         granted = (
             await http.post(
                 w.fake.api_url + "oauth.v2.access",

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,7 +50,7 @@ class FakeClock:
 @dataclass
 class World:
     twitch: FakeTwitch
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     client_id: str
     secret: str
     app: Token
@@ -75,7 +75,7 @@ async def world(**options: Any) -> AsyncIterator[World]:
     options.setdefault("ws_keepalive_interval", 0.2)
     options.setdefault("webhook_backoff", 0.01)
     options.setdefault("webhook_timeout", 2.0)
-    async with FakeTwitch(**options) as twitch, httpx.AsyncClient(timeout=10) as http:
+    async with FakeTwitch(**options) as twitch, httpx2.AsyncClient(timeout=10) as http:
         client = twitch.register_client()
         twitch.add_user(BROADCASTER, "cooler_user", "Cooler_User")
         twitch.add_user(BOT, "waddlebot", "WaddleBot", moderator_of=[BROADCASTER])
@@ -418,7 +418,7 @@ async def test_chat_limit_is_20_per_30s_for_viewers_and_100_for_moderators() -> 
         assert w.twitch.most_chat_in_window(BROADCASTER, sender_id=BOT) == 100
 
 
-async def whisper(w: World, to: str, text: str) -> httpx.Response:
+async def whisper(w: World, to: str, text: str) -> httpx2.Response:
     return await w.http.post(
         f"{w.twitch.helix_url}/whispers",
         params={"from_user_id": BOT, "to_user_id": to},
@@ -550,7 +550,7 @@ async def receiving(receiver: Receiver) -> AsyncIterator[str]:
 
 async def subscribe_webhook(
     w: World, callback: str, type_: str = "stream.online", condition: dict[str, str] | None = None
-) -> httpx.Response:
+) -> httpx2.Response:
     return await w.http.post(
         f"{w.twitch.helix_url}/eventsub/subscriptions",
         json={
@@ -791,7 +791,7 @@ async def subscribe_ws(
     session_id: str,
     type_: str = "channel.chat.message",
     condition: dict[str, str] | None = None,
-) -> httpx.Response:
+) -> httpx2.Response:
     return await w.http.post(
         f"{w.twitch.helix_url}/eventsub/subscriptions",
         json={

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -39,7 +39,7 @@ async def _conduit(w: World, shard_count: int) -> str:
     return str(conduit["id"])
 
 
-async def _assign(w: World, conduit_id: str, shards: list[dict[str, Any]]) -> httpx.Response:
+async def _assign(w: World, conduit_id: str, shards: list[dict[str, Any]]) -> httpx2.Response:
     return await w.http.patch(
         f"{w.twitch.helix_url}/eventsub/conduits/shards",
         json={"conduit_id": conduit_id, "shards": shards},

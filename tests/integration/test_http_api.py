@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -27,7 +27,7 @@ def _event_json(text: str, **kw: object) -> dict[str, object]:
 
 
 async def test_public_endpoints(settings: Settings) -> None:
-    async with serving(settings) as (url, _), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, _), httpx2.AsyncClient(base_url=url) as http:
         assert (await http.get("/healthz")).json()["status"] == "ok"
         ready = await http.get("/readyz")
         assert ready.status_code == 200
@@ -41,7 +41,7 @@ async def test_public_endpoints(settings: Settings) -> None:
 
 
 async def test_readyz_reports_a_dead_database(settings: Settings) -> None:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
 
         async def down() -> None:
             raise ConnectionError("database is gone")
@@ -63,7 +63,7 @@ async def test_readyz_reports_a_dead_database(settings: Settings) -> None:
     ],
 )
 async def test_api_needs_a_valid_key(settings: Settings, headers: dict[str, str]) -> None:
-    async with serving(settings) as (url, _), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, _), httpx2.AsyncClient(base_url=url) as http:
         for method, path in (("GET", "/api/v1/commands"), ("POST", "/api/v1/events")):
             response = await http.request(method, path, headers=headers, json=_event_json("!ping"))
             assert response.status_code == 401, (method, path)
@@ -72,7 +72,7 @@ async def test_api_needs_a_valid_key(settings: Settings, headers: dict[str, str]
 
 async def test_key_from_environment_and_x_api_key_header(settings: Settings) -> None:
     configured = settings.model_copy(update={"api_key": SecretStr("env-secret-key-1234567890")})
-    async with serving(configured) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(configured) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         assert (
             await http.get("/api/v1/commands", headers={"X-API-Key": "env-secret-key-1234567890"})
         ).status_code == 200
@@ -83,7 +83,7 @@ async def test_key_from_environment_and_x_api_key_header(settings: Settings) -> 
 
 
 async def test_events_are_accepted_and_answered(settings: Settings) -> None:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         auth = await _key(runtime)
         accepted = await http.post("/api/v1/events", headers=auth, json=_event_json("!ping"))
         assert accepted.status_code == 202
@@ -110,7 +110,7 @@ async def test_events_are_accepted_and_answered(settings: Settings) -> None:
 async def test_a_batch_of_100_is_answered(settings: Settings) -> None:
     async with (
         serving(settings) as (url, runtime),
-        httpx.AsyncClient(base_url=url, timeout=30) as http,
+        httpx2.AsyncClient(base_url=url, timeout=30) as http,
     ):
         auth = await _key(runtime)
         batch = [_event_json(f"!echo n{i}", user_id=str(i)) for i in range(100)]
@@ -124,7 +124,7 @@ async def test_a_batch_of_100_is_answered(settings: Settings) -> None:
 
 
 async def test_malformed_events_get_422_and_change_nothing(settings: Settings) -> None:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         auth = await _key(runtime)
         before = await runtime.ports.bus.length(keys.EVENTS_STREAM)
         good = _event_json("!ping")
@@ -159,7 +159,7 @@ async def test_malformed_events_get_422_and_change_nothing(settings: Settings) -
 
 
 async def test_command_catalogue(settings: Settings) -> None:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         answer = await http.get("/api/v1/commands", headers=await _key(runtime))
         commands = answer.json()["items"]
         by_name = {c["name"]: c for c in commands}
@@ -173,7 +173,7 @@ async def test_command_catalogue(settings: Settings) -> None:
 
 
 async def test_unencodable_oversized_and_nul_events_are_refused(settings: Settings) -> None:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         auth = await _key(runtime)
         huge_number = {**_event_json("!ping"), "raw": {"n": 2**64}}
         response = await http.post("/api/v1/events", headers=auth, json=huge_number)
@@ -201,7 +201,7 @@ async def test_events_are_refused_while_the_router_is_behind_and_taken_once_it_c
     )
     async with (
         serving(limited, {"api"}) as (url, runtime),
-        httpx.AsyncClient(base_url=url, timeout=20) as http,
+        httpx2.AsyncClient(base_url=url, timeout=20) as http,
     ):
         auth = await _key(runtime)
         refusals = metrics.EVENTS_REFUSED.labels("twitch")._value.get()

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 import pytest
 import uvicorn
@@ -131,8 +131,8 @@ def make_request(command: str, *args: str, **fields: Any) -> ModuleRequest:
     )
 
 
-async def raw_post(base_url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
+async def raw_post(base_url: str, body: bytes, headers: dict[str, str]) -> httpx2.Response:
+    async with httpx2.AsyncClient(base_url=base_url, timeout=5) as http:
         return await http.post(
             "/v1/handle", content=body, headers={**headers, "content-type": "application/json"}
         )
@@ -286,7 +286,7 @@ async def test_invalid_request_body_is_422(served: Served) -> None:
 
 
 async def test_healthz(served: Served) -> None:
-    async with httpx.AsyncClient(base_url=served.base_url) as http:
+    async with httpx2.AsyncClient(base_url=served.base_url) as http:
         response = await http.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "module": "echoer", "version": "2.3.4"}
@@ -295,14 +295,14 @@ async def test_healthz(served: Served) -> None:
 async def test_unsigned_response_is_refused() -> None:
     """A man in the middle (or a misconfigured proxy) answering without the secret."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         if request.url.path == "/v1/manifest":
             body = build_module(Counter()).manifest.model_dump_json().encode()
-            return httpx.Response(200, content=body, headers=sign(SECRET, body))
-        return httpx.Response(200, json=ModuleResponse.say("forged").model_dump(mode="json"))
+            return httpx2.Response(200, content=body, headers=sign(SECRET, body))
+        return httpx2.Response(200, json=ModuleResponse.say("forged").model_dump(mode="json"))
 
     remote = await HttpModuleClient.connect(
-        "http://module.test", SECRET, transport=httpx.MockTransport(handler)
+        "http://module.test", SECRET, transport=httpx2.MockTransport(handler)
     )
     try:
         with pytest.raises(ModuleCallError, match="signature"):
@@ -312,15 +312,15 @@ async def test_unsigned_response_is_refused() -> None:
 
 
 async def test_signed_invalid_json_response_is_refused() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         if request.url.path == "/v1/manifest":
             body = build_module(Counter()).manifest.model_dump_json().encode()
         else:
             body = b"{not json"
-        return httpx.Response(200, content=body, headers=sign(SECRET, body))
+        return httpx2.Response(200, content=body, headers=sign(SECRET, body))
 
     remote = await HttpModuleClient.connect(
-        "http://module.test", SECRET, transport=httpx.MockTransport(handler)
+        "http://module.test", SECRET, transport=httpx2.MockTransport(handler)
     )
     try:
         with pytest.raises(ModuleCallError, match="invalid response"):
@@ -338,15 +338,15 @@ async def test_an_answer_asking_for_an_unknown_action_is_refused() -> None:
         "bad params": {"actions": [{"type": "community.prefix", "params": {"prefix": "#"}}]},
     }
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         if request.url.path == "/v1/manifest":
             body = build_module(Counter()).manifest.model_dump_json().encode()
         else:
             body = orjson.dumps(answers[orjson.loads(request.content)["command"]])
-        return httpx.Response(200, content=body, headers=sign(SECRET, body))
+        return httpx2.Response(200, content=body, headers=sign(SECRET, body))
 
     remote = await HttpModuleClient.connect(
-        "http://module.test", SECRET, transport=httpx.MockTransport(handler)
+        "http://module.test", SECRET, transport=httpx2.MockTransport(handler)
     )
     try:
         (whisper,) = (await remote.call(make_request("known"))).actions
@@ -359,14 +359,14 @@ async def test_an_answer_asking_for_an_unknown_action_is_refused() -> None:
 
 
 async def test_connect_to_nothing_names_the_url() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("connection refused", request=request)
 
     with pytest.raises(ModuleCallError, match=r"http://nowhere\.test:1/v1/manifest.*3 attempt"):
         await HttpModuleClient.connect(
             "http://nowhere.test:1",
             SECRET,
-            transport=httpx.MockTransport(refuse),
+            transport=httpx2.MockTransport(refuse),
             attempts=3,
             backoff=0.01,
         )
@@ -376,14 +376,14 @@ async def test_connect_retries_until_the_module_is_up() -> None:
     seen = Counter[str]()
     manifest_body = build_module(Counter()).manifest.model_dump_json().encode()
 
-    def flaky(request: httpx.Request) -> httpx.Response:
+    def flaky(request: httpx2.Request) -> httpx2.Response:
         seen["get"] += 1
         if seen["get"] < 3:
-            raise httpx.ConnectError("not yet", request=request)
-        return httpx.Response(200, content=manifest_body, headers=sign(SECRET, manifest_body))
+            raise httpx2.ConnectError("not yet", request=request)
+        return httpx2.Response(200, content=manifest_body, headers=sign(SECRET, manifest_body))
 
     remote = await HttpModuleClient.connect(
-        "http://later.test", SECRET, transport=httpx.MockTransport(flaky), backoff=0.01
+        "http://later.test", SECRET, transport=httpx2.MockTransport(flaky), backoff=0.01
     )
     try:
         assert remote.name == "echoer"

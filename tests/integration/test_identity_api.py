@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.harness import say, serving
@@ -18,13 +18,13 @@ from waddlebot.settings import Settings
 
 @dataclass
 class Site:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     runtime: Runtime
 
 
 @pytest.fixture
 async def site(settings: Settings) -> AsyncIterator[Site]:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         yield Site(http, runtime)
 
 

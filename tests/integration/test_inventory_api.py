@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.harness import serving
@@ -19,7 +19,7 @@ from waddlebot.settings import Settings
 
 @dataclass
 class World:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     runtime: Runtime
     community: int
     other: int
@@ -52,7 +52,7 @@ async def person(
 
 @pytest.fixture
 async def world(settings: Settings) -> AsyncIterator[World]:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         directory = runtime.directory
         community = (await directory.resolve_entity("twitch:100", "twitch")).community_id
         other = (await directory.resolve_entity("twitch:200", "twitch")).community_id

@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.harness import serving
@@ -18,7 +18,7 @@ from waddlebot.settings import Settings
 
 @dataclass
 class World:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     runtime: Runtime
     service: dict[str, str]  # a global service key
     community_a: int
@@ -39,7 +39,7 @@ async def user_key(runtime: Runtime, user_id: int) -> dict[str, str]:
 
 @pytest.fixture
 async def world(settings: Settings) -> AsyncIterator[World]:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         directory = runtime.directory
         a = (await directory.resolve_entity("twitch:100", "twitch")).community_id
         b = (await directory.resolve_entity("twitch:200", "twitch")).community_id
@@ -131,7 +131,7 @@ async def test_people_cannot_hand_out_levels_they_do_not_hold(world: World) -> N
 
 async def http_post(
     world: World, path: str, headers: dict[str, str], body: dict[str, object]
-) -> httpx.Response:
+) -> httpx2.Response:
     return await world.http.post(path, headers=headers, json=body)
 
 

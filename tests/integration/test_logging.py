@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 import structlog
 
@@ -50,9 +50,9 @@ def test_secrets_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
 async def test_request_urls_of_http_clients_are_not_logged(
     capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
-    """A Slack command's response_url is a credential; httpx would log it at INFO."""
+    """A Slack command's response_url is a credential; httpx2 would log it at INFO."""
     configure_logging("INFO", json=True)
-    transport = httpx.MockTransport(lambda request: httpx.Response(200))
-    async with httpx.AsyncClient(transport=transport) as client:
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200))
+    async with httpx2.AsyncClient(transport=transport) as client:
         await client.post("https://hooks.slack.com/commands/T1/2/secret-part")
     assert "secret-part" not in capsys.readouterr().err

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 
-import httpx
+import httpx2
 import pytest
 from argon2 import PasswordHasher
 from prometheus_client import REGISTRY
@@ -47,9 +47,9 @@ async def with_login(runtime: Runtime) -> int:
     return user
 
 
-def client(url: str, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    transport = httpx.AsyncHTTPTransport(local_address=address)
-    return httpx.AsyncClient(base_url=url, transport=transport)
+def client(url: str, address: str = "127.0.0.1") -> httpx2.AsyncClient:
+    transport = httpx2.AsyncHTTPTransport(local_address=address)
+    return httpx2.AsyncClient(base_url=url, transport=transport)
 
 
 def throttled(scope: str) -> float:

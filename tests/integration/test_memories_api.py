@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import httpx2
 import pytest
 
 from tests.support.harness import serving
@@ -25,7 +25,7 @@ START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # a Thursday
 
 @dataclass
 class World:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     runtime: Runtime
     service: dict[str, str]  # a global service key
     a: int
@@ -55,7 +55,7 @@ async def user_key(runtime: Runtime, user_id: int, scopes: str = "*") -> dict[st
 
 @pytest.fixture
 async def world(settings: Settings) -> AsyncIterator[World]:
-    async with serving(settings) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
         runtime.memories.reminders.clock = ManualClock(START)
         directory = runtime.directory
         a = (await directory.resolve_entity("twitch:100", "twitch", channel_id="100")).community_id

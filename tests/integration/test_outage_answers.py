@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import exc as sa_errors
@@ -29,7 +29,7 @@ def _event() -> dict[str, object]:
     return chat_event("!ping").model_dump(mode="json")
 
 
-def assert_unavailable(response: httpx.Response, what: str) -> None:
+def assert_unavailable(response: httpx2.Response, what: str) -> None:
     assert response.status_code == 503, (response.status_code, response.text)
     assert response.headers["retry-after"] == "5"
     body = response.json()
@@ -47,7 +47,7 @@ def database_url(fresh_postgres_url: str) -> str:
 @pytest.fixture
 async def served(
     database_url: str, redis_url: str, key_prefix: str, tmp_path: Path
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime, DatabaseSwitch]]:
+) -> AsyncIterator[tuple[httpx2.AsyncClient, Runtime, DatabaseSwitch]]:
     settings = make_settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -59,7 +59,7 @@ async def served(
     try:
         async with (
             serving(settings, {"api"}) as (url, runtime),
-            httpx.AsyncClient(base_url=url, timeout=20) as http,
+            httpx2.AsyncClient(base_url=url, timeout=20) as http,
         ):
             yield http, runtime, switch
     finally:
@@ -67,7 +67,7 @@ async def served(
 
 
 async def test_with_the_database_unreachable_endpoints_answer_503(
-    served: tuple[httpx.AsyncClient, Runtime, DatabaseSwitch],
+    served: tuple[httpx2.AsyncClient, Runtime, DatabaseSwitch],
 ) -> None:
     http, runtime, switch = served
     _, stored_key = await apikeys.create_key(runtime.db, "never checked yet")
@@ -119,7 +119,7 @@ async def test_with_redis_stopped_endpoints_answer_503(
     try:
         async with (
             serving(settings, {"api"}) as (url, _),
-            httpx.AsyncClient(base_url=url, timeout=30) as http,
+            httpx2.AsyncClient(base_url=url, timeout=30) as http,
         ):
             static = {"Authorization": f"Bearer {STATIC_KEY}"}
             assert (
@@ -151,7 +151,7 @@ async def test_a_database_error_that_is_no_outage_stays_a_500(settings: Settings
     """Only failures to reach the database are outages; a statement the database refuses is
     a bug, and must not hide behind a 503."""
     configured = settings.model_copy(update={"api_key": SecretStr(STATIC_KEY)})
-    async with serving(configured) as (url, runtime), httpx.AsyncClient(base_url=url) as http:
+    async with serving(configured) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
 
         def broken() -> list[object]:
             raise sa_errors.ProgrammingError("SELECT nope", {}, Exception("syntax error"))

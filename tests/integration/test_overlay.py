@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 from websockets.asyncio.client import connect
@@ -148,7 +148,7 @@ async def test_distributed_without_a_secret_key_says_what_to_set(
 async def test_a_page_has_a_strict_policy_and_unknown_urls_are_refused(served: Served) -> None:
     base, runtime = served
     urls = await overlay_urls(runtime)
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         page = await http.get(urls["alerts"])
         assert page.status_code == 200
         assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
@@ -276,7 +276,7 @@ async def test_rotating_closes_the_open_pages_and_retires_the_old_urls(served: S
     assert await page.close_code() == 4001
     new = await overlay_urls(runtime)
     assert new["general"] != old["general"] and new["general"] in private
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         assert (await http.get(old["general"])).status_code == 404
         assert (await http.get(new["general"])).status_code == 200
     with pytest.raises(InvalidStatus):

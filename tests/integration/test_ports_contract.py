@@ -644,6 +644,30 @@ async def test_ratelimit_window_moves(ports: Ports) -> None:
     assert await ports.ratelimiter.hit(limit, "k")
 
 
+async def test_ratelimit_hit_many_stops_at_the_first_refusal(ports: Ports) -> None:
+    limiter = ports.ratelimiter
+    place, person, cooldown = Limit(3, 30), Limit(1, 30), Limit(1, 5)
+    chatter = [(place, ("entity", "a")), (person, ("user", "a", "1")), (cooldown, ("cd", "1"))]
+    assert await limiter.hit_many([chatter, chatter, []]) == [None, 1, None]
+    # the second group counted its place hit, and stopped before the cooldown
+    assert await limiter.hit_many([[(place, ("entity", "a"))], chatter]) == [None, 0]
+    assert not await limiter.hit(cooldown, "cd", "1")
+    assert 0 < await limiter.reset_in(person, "user", "a", "1") <= 30
+    await limiter.clear(place, "entity", "a")
+    assert await limiter.hit_many([[(place, ("entity", "a"))]]) == [None]
+    assert await limiter.hit_many([]) == []
+    assert await limiter.hit_many([[(Limit(0, 30), ("closed",))]]) == [0]
+
+
+async def test_ratelimit_hit_many_exact_under_concurrency(ports: Ports) -> None:
+    limit = Limit(50, 30)
+    batches = await asyncio.gather(
+        *(ports.ratelimiter.hit_many([[(limit, ("user", "1"))]] * 20) for _ in range(10))
+    )
+    assert sum(result is None for batch in batches for result in batch) == 50
+    assert await ports.ratelimiter.hit(limit, "user", "1") is False
+
+
 async def test_ratelimit_exact_across_two_redis_clients(redis_url: str, key_prefix: str) -> None:
     one = RedisRateLimiter(redis_url, key_prefix)
     two = RedisRateLimiter(redis_url, key_prefix)

@@ -10,7 +10,7 @@ import concurrent.futures
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import select, update
 from typer.testing import Result
@@ -43,7 +43,7 @@ class Stored:
 @pytest.fixture
 async def stored(db_url: str) -> AsyncIterator[Stored]:
     old_box = SecretBox([OLD])
-    async with FakeTwitch() as twitch, FakeSlack() as slack, httpx.AsyncClient() as http:
+    async with FakeTwitch() as twitch, FakeSlack() as slack, httpx2.AsyncClient() as http:
         client = twitch.register_client()
         twitch.add_user(BOT, "waddlebot", "WaddleBot")
         auth = TwitchAuth(

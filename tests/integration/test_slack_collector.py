@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import text
 
@@ -62,7 +62,8 @@ def slack_settings(fake: FakeSlack, tmp_path: Path, **overrides: Any) -> dict[st
         "api_key": API_KEY,
         "slack_signing_secret": fake.signing_secret,
         "slack_api_url": fake.api_url,
-        "slack_inline_wait_seconds": 0.3,
+        "slack_inline_wait_seconds": 1.5,  # a loaded machine still answers inline
+        "module_timeout_seconds": 5.0,
         **overrides,
     }
 
@@ -200,7 +201,7 @@ async def test_a_slow_command_is_acknowledged_then_answered_through_response_url
     world: World,
 ) -> None:
     status, body = await world.fake.slash_command(
-        world.commands, world.team, world.general, world.alice, "/waddle", "slow 0.6"
+        world.commands, world.team, world.general, world.alice, "/waddle", "slow 2.0"
     )
     assert (status, body) == (200, "")
     (late,) = await world.fake.wait_for_responses(1)
@@ -226,7 +227,7 @@ async def test_bad_signatures_and_malformed_bodies_get_4xx(world: World) -> None
         assert status == 401, tamper
     status, _ = await fake.send_malformed_event(world.events)
     assert status == 400
-    async with httpx.AsyncClient() as http:  # headers no Slack request has: still a 401
+    async with httpx2.AsyncClient() as http:  # headers no Slack request has: still a 401
         headers: dict[str, Any]
         for headers in (
             {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"},
@@ -264,7 +265,7 @@ async def test_installing_into_a_workspace_binds_it_to_the_community(
                 slack_authorize_url=f"{fake.base_url}/oauth/v2/authorize",
             ),
         )
-        async with serving(settings, port=port) as (url, runtime), httpx.AsyncClient() as http:
+        async with serving(settings, port=port) as (url, runtime), httpx2.AsyncClient() as http:
             community = await runtime.directory.resolve_entity("twitch:42", "twitch")
 
             async def link() -> str:
@@ -275,12 +276,12 @@ async def test_installing_into_a_workspace_binds_it_to_the_community(
                 assert asked.status_code == 200, asked.text
                 return str(asked.json()["url"])
 
-            async def consent(start_url: str, user: User, client: httpx.AsyncClient) -> str:
+            async def consent(start_url: str, user: User, client: httpx2.AsyncClient) -> str:
                 start = await client.get(start_url)
                 assert start.status_code == 302
                 return fake.approve(start.headers["location"], team, user)
 
-            async with httpx.AsyncClient() as other:  # another browser
+            async with httpx2.AsyncClient() as other:  # another browser
                 member = await consent(await link(), bob, http)
                 refused = await http.get(member)
                 assert refused.status_code == 400 and "owner or admin" in refused.text

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -80,7 +80,7 @@ async def slack(settings: Settings) -> AsyncIterator[Slack]:
             yield Slack(fake, served, team, alice, general)
 
 
-async def _post(slack: Slack, path: str, body: bytes, stamp: Stamp, kind: str) -> httpx.Response:
+async def _post(slack: Slack, path: str, body: bytes, stamp: Stamp, kind: str) -> httpx2.Response:
     timestamp = stamp.unix(time.time())
     headers = {
         "Content-Type": kind,
@@ -151,7 +151,7 @@ def envelopes(draw: st.DrawFn, slack: Slack) -> Envelope:
     return Envelope(envelope, draw(unix_stamps()), valid, message_id, challenge, raw)
 
 
-async def _send_event(slack: Slack, envelope: Envelope) -> httpx.Response:
+async def _send_event(slack: Slack, envelope: Envelope) -> httpx2.Response:
     body = envelope.raw if envelope.raw is not None else dumps(envelope.body)
     return await _post(slack, EVENTS_PATH, body, envelope.stamp, "application/json")
 
@@ -227,7 +227,7 @@ def commands(draw: st.DrawFn, slack: Slack) -> Command:
     return Command(fields, draw(unix_stamps()), valid, raw)
 
 
-async def _send_command(slack: Slack, command: Command) -> httpx.Response:
+async def _send_command(slack: Slack, command: Command) -> httpx2.Response:
     body = command.raw if command.raw is not None else urlencode(command.fields).encode()
     kind = "application/x-www-form-urlencoded"
     return await _post(slack, COMMANDS_PATH, body, command.stamp, kind)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from structlog.testing import capture_logs
 
@@ -34,7 +34,7 @@ class World:
     twitch: FakeTwitch
     url: str
     runtime: Runtime
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     client_id: str
 
     @property
@@ -48,7 +48,7 @@ class World:
 
     async def connect(
         self, user_id: str, *, community: int | None = None, purpose: str = ""
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """Go through the OAuth flow as ``user_id``, as a browser would."""
         purpose = purpose or ("bot" if community is None else "broadcaster")
         self.twitch.authorize_as(user_id)
@@ -105,7 +105,7 @@ async def world(
             twitch_eventsub_ws_url=twitch.eventsub_ws_url + "?keepalive_timeout_seconds=10",
             **extra_settings,
         )
-        async with serving(settings, port=port) as (url, runtime), httpx.AsyncClient() as http:
+        async with serving(settings, port=port) as (url, runtime), httpx2.AsyncClient() as http:
             yield World(twitch, url, runtime, http, client.client_id)
         await twitch.settle()
 

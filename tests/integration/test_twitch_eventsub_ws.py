@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from structlog.testing import capture_logs
 
@@ -39,7 +39,7 @@ WAIT = 10.0  # generous upper bound for anything to happen; never asserted on
 @dataclass
 class Rig:
     twitch: FakeTwitch
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     client_id: str
     token: Token
     ws: EventSubWebSocket
@@ -100,7 +100,7 @@ async def rig(**options: Any) -> AsyncIterator[Rig]:
     options.setdefault("ws_keepalive_interval", 0.2)
     options.setdefault("ws_keepalive_bounds", (1, 600))
     options.setdefault("ws_unused_timeout", 5.0)
-    async with FakeTwitch(**options) as twitch, httpx.AsyncClient(timeout=WAIT) as http:
+    async with FakeTwitch(**options) as twitch, httpx2.AsyncClient(timeout=WAIT) as http:
         client = twitch.register_client()
         twitch.add_user(BROADCASTER, "cooler_user", "Cooler_User")
         twitch.add_user(BOT, "waddlebot", "WaddleBot", moderator_of=[BROADCASTER])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
@@ -37,10 +37,10 @@ class World:
     sleep: AdvancingSleep
     tokens: FakeTokens
     helix: HelixClient
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     flaky: Flaky
     client_id: str
-    requests: list[httpx.Request] = field(default_factory=list)
+    requests: list[httpx2.Request] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
@@ -50,14 +50,14 @@ async def world(
     clock = FakeClock()
     sleep = AdvancingSleep(clock, advance=advance)
     flaky = Flaky()
-    requests: list[httpx.Request] = []
+    requests: list[httpx2.Request] = []
 
-    async def record(request: httpx.Request) -> None:
+    async def record(request: httpx2.Request) -> None:
         requests.append(request)
 
     async with (
         FakeTwitch(clock=clock, echo_chat=echo_chat, **options) as twitch,
-        httpx.AsyncClient(transport=flaky, event_hooks={"request": [record]}, timeout=10) as http,
+        httpx2.AsyncClient(transport=flaky, event_hooks={"request": [record]}, timeout=10) as http,
     ):
         client = twitch.register_client()
         twitch.add_user(BROADCASTER, "cooler_user", "Cooler_User", broadcaster_type="partner")
@@ -193,7 +193,7 @@ async def test_server_errors_are_transient(w: World) -> None:
 
 
 async def test_network_errors_are_transient() -> None:
-    async with httpx.AsyncClient(timeout=2) as http:
+    async with httpx2.AsyncClient(timeout=2) as http:
         helix = HelixClient(
             http,
             base_url=f"http://127.0.0.1:{free_port()}/helix",

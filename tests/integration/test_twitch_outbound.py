@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
@@ -95,7 +95,7 @@ async def world(
     flaky = Flaky()
     async with (
         FakeTwitch(clock=clock, echo_chat=False) as twitch,
-        httpx.AsyncClient(transport=flaky, timeout=10) as http,
+        httpx2.AsyncClient(transport=flaky, timeout=10) as http,
     ):
         client = twitch.register_client()
         twitch.add_user(BOT, "waddlebot", "WaddleBot", moderator_of=[MODERATED])

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import select
 
@@ -39,7 +39,7 @@ class Kit:
 @pytest.fixture
 async def kit(db_url: str) -> AsyncIterator[Kit]:
     flaky = Flaky()
-    async with FakeTwitch() as twitch, httpx.AsyncClient(transport=flaky) as http:
+    async with FakeTwitch() as twitch, httpx2.AsyncClient(transport=flaky) as http:
         client = twitch.register_client()
         twitch.add_user(BOT, "waddlebot", "WaddleBot")
         auth = TwitchAuth(
@@ -109,7 +109,7 @@ async def test_missing_scopes_are_reported(kit: Kit) -> None:
 
 
 async def test_a_bad_client_secret_is_a_clear_error(kit: Kit) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         wrong = TwitchAuth(
             http, base_url=kit.twitch.auth_url, client_id=kit.auth.client_id, client_secret="nope"
         )

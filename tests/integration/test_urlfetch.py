@@ -1,7 +1,7 @@
 """$(urlfetch): real HTTP against a local server on 127.0.0.1, and refusals before any connection.
 
 Nothing here sends traffic anywhere but 127.0.0.1: blocked addresses must be refused before
-httpx's transport is ever called, which the ``sent`` spy checks.
+httpx2's transport is ever called, which the ``sent`` spy checks.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import contextlib
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-import httpx
+import httpx2
 import pytest
 
 from waddlebot.core.variables import ChainResolver, StandardVariables, VariableContext, render
@@ -99,17 +99,17 @@ async def echo_host(server: LocalServer, request_headers: dict[str, str]) -> byt
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[httpx.URL]]:
-    """Every request that reached httpx's network transport (i.e. a connection attempt)."""
-    seen: list[httpx.URL] = []
-    original = httpx.AsyncHTTPTransport.handle_async_request
+def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[httpx2.URL]]:
+    """Every request that reached httpx2's network transport (i.e. a connection attempt)."""
+    seen: list[httpx2.URL] = []
+    original = httpx2.AsyncHTTPTransport.handle_async_request
 
-    async def spy(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+    async def spy(self: httpx2.AsyncHTTPTransport, request: httpx2.Request) -> httpx2.Response:
         seen.append(request.url)
         assert request.url.host == "127.0.0.1", f"traffic to {request.url} must never happen"
         return await original(self, request)
 
-    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", spy)
+    monkeypatch.setattr(httpx2.AsyncHTTPTransport, "handle_async_request", spy)
     yield seen
 
 
@@ -148,7 +148,7 @@ def allowed(server: LocalServer, **options: float) -> UrlFetcher:
 # --- the happy path --------------------------------------------------------------------------
 
 
-async def test_first_line_stripped(server: LocalServer, sent: list[httpx.URL]) -> None:
+async def test_first_line_stripped(server: LocalServer, sent: list[httpx2.URL]) -> None:
     assert await allowed(server).fetch(f"{server.url}/") == "hello world"
     assert len(sent) == 1
 
@@ -189,7 +189,7 @@ async def test_redirect_loop_stops(server: LocalServer) -> None:
 
 
 async def test_connects_to_the_vetted_ip_with_the_real_host_name(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch, sent: list[httpx.URL]
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, sent: list[httpx2.URL]
 ) -> None:
     fetcher = allowed(server)
     looked_up: list[str] = []
@@ -209,7 +209,7 @@ async def test_connects_to_the_vetted_ip_with_the_real_host_name(
 # --- refusals: nothing may be sent -----------------------------------------------------------
 
 
-async def test_loopback_blocked_by_default(server: LocalServer, sent: list[httpx.URL]) -> None:
+async def test_loopback_blocked_by_default(server: LocalServer, sent: list[httpx2.URL]) -> None:
     fetcher = UrlFetcher()
     for url in (
         f"{server.url}/",
@@ -224,7 +224,7 @@ async def test_loopback_blocked_by_default(server: LocalServer, sent: list[httpx
     assert sent == []
 
 
-async def test_private_and_metadata_addresses_blocked(sent: list[httpx.URL]) -> None:
+async def test_private_and_metadata_addresses_blocked(sent: list[httpx2.URL]) -> None:
     fetcher = UrlFetcher()
     for url in (
         "http://169.254.169.254/latest/meta-data",
@@ -240,7 +240,7 @@ async def test_private_and_metadata_addresses_blocked(sent: list[httpx.URL]) -> 
 
 
 async def test_test_allowance_is_exactly_one_ip_and_port(
-    server: LocalServer, other: LocalServer, sent: list[httpx.URL]
+    server: LocalServer, other: LocalServer, sent: list[httpx2.URL]
 ) -> None:
     fetcher = allowed(server)
     assert await fetcher.fetch(f"{other.url}/") == BLOCKED
@@ -251,7 +251,7 @@ async def test_test_allowance_is_exactly_one_ip_and_port(
 
 
 async def test_any_blocked_address_among_the_answers_refuses(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch, sent: list[httpx.URL]
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, sent: list[httpx2.URL]
 ) -> None:
     fetcher = allowed(server)
 
@@ -267,7 +267,7 @@ async def test_any_blocked_address_among_the_answers_refuses(
     "path", ["/to-other", "/to-localhost", "/to-metadata", "/to-private", "/to-ftp"]
 )
 async def test_redirect_to_a_blocked_address_is_refused(
-    path: str, server: LocalServer, other: LocalServer, sent: list[httpx.URL]
+    path: str, server: LocalServer, other: LocalServer, sent: list[httpx2.URL]
 ) -> None:
     out = await allowed(server).fetch(f"{server.url}{path}")
     expected = "(urlfetch: only http and https)" if path == "/to-ftp" else BLOCKED
@@ -277,7 +277,7 @@ async def test_redirect_to_a_blocked_address_is_refused(
     assert [url.port for url in sent] == [server.port]
 
 
-async def test_bad_urls(sent: list[httpx.URL]) -> None:
+async def test_bad_urls(sent: list[httpx2.URL]) -> None:
     fetcher = UrlFetcher()
     assert await fetcher.fetch("ftp://127.0.0.1/") == "(urlfetch: only http and https)"
     assert await fetcher.fetch("file:///etc/passwd") == "(urlfetch: only http and https)"
@@ -321,11 +321,11 @@ def test_is_public_address(address: str, public: bool) -> None:
 
 async def test_https_request_keeps_the_name_for_sni_and_host() -> None:
     fetcher = UrlFetcher()
-    async with httpx.AsyncClient() as client:
-        url = httpx.URL("https://Example.com:8443/x?y=1")
+    async with httpx2.AsyncClient() as client:
+        url = httpx2.URL("https://Example.com:8443/x?y=1")
         request = fetcher._request(client, url, "93.184.216.34")
-        assert request.url == httpx.URL("https://93.184.216.34:8443/x?y=1")
+        assert request.url == httpx2.URL("https://93.184.216.34:8443/x?y=1")
         assert request.headers["host"] == "example.com:8443"
         assert request.extensions["sni_hostname"] == "example.com"
-        literal = fetcher._request(client, httpx.URL("https://93.184.216.34/"), "93.184.216.34")
+        literal = fetcher._request(client, httpx2.URL("https://93.184.216.34/"), "93.184.216.34")
         assert "sni_hostname" not in literal.extensions

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -77,14 +77,14 @@ class ServiceProcess:
         """Poll ``/healthz`` until it answers 200; fail with the log tail if it never does."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with httpx.AsyncClient(timeout=1.0) as client:
+        async with httpx2.AsyncClient(timeout=1.0) as client:
             while loop.time() < deadline:
                 if not self.alive:
                     pytest.fail(f"{self.name} exited while starting\n{self.log_tail()}")
                 try:
                     if (await client.get(f"{self.url}/healthz")).status_code == 200:
                         return
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     pass
                 await asyncio.sleep(0.1)
         pytest.fail(f"{self.name} not healthy after {timeout}s\n{self.log_tail()}")
@@ -92,7 +92,7 @@ class ServiceProcess:
     async def metric_total(self, family: str) -> float:
         """The sum over all label sets of a counter family (e.g. ``waddlebot_events_processed``)
         from the process's ``/metrics``."""
-        async with httpx.AsyncClient(timeout=5.0) as client:
+        async with httpx2.AsyncClient(timeout=5.0) as client:
             response = await client.get(f"{self.url}/metrics")
         response.raise_for_status()
         total = 0.0

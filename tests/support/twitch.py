@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 
 from tests.fakes.twitch import FakeTwitch, Token
 
@@ -77,20 +77,20 @@ class FakeTokens:
         return self.users[account_id].access_token
 
 
-class Flaky(httpx.AsyncBaseTransport):
+class Flaky(httpx2.AsyncBaseTransport):
     """Real HTTP, except that the next ``fail[path]`` requests to a path answer ``status``."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        self.inner = httpx2.AsyncHTTPTransport()
         self.fail: dict[str, int] = {}
         self.status = 503
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         left = self.fail.get(request.url.path, 0)
         if left:
             self.fail[request.url.path] = left - 1
             body = {"error": "Failed", "status": self.status, "message": "injected"}
-            return httpx.Response(self.status, json=body)
+            return httpx2.Response(self.status, json=body)
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:

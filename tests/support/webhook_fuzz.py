@@ -1,5 +1,5 @@
 """What the webhook fuzz tests share: the app of one platform's collector served in-process
-(httpx's ASGI transport, so an exception inside the app reaches the test instead of becoming
+(httpx2's ASGI transport, so an exception inside the app reaches the test instead of becoming
 a bare 500), random JSON, timestamps around the accepted window, and a tap on the events
 stream to see what a request put on the bus."""
 
@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from structlog.contextvars import bound_contextvars, merge_contextvars
@@ -52,7 +52,7 @@ def with_fields(base: Settings, **fields: Any) -> Settings:
 @dataclass
 class Served:
     runtime: Runtime
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     tap: BusTap
 
 
@@ -65,8 +65,8 @@ async def serve(settings: Settings, services: Iterable[str]) -> AsyncIterator[Se
         runtime: Runtime = app.state.runtime
         tap = BusTap(runtime)
         await tap.start()
-        transport = httpx.ASGITransport(app=app)  # raises what the app did not handle
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        transport = httpx2.ASGITransport(app=app)  # raises what the app did not handle
+        async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as http:
             yield Served(runtime, http, tap)
 
 
@@ -105,14 +105,14 @@ def no_errors_logged() -> Iterator[None]:
     assert not errors, f"errors logged: {errors}"
 
 
-def assert_answered(response: httpx.Response, what: str = "") -> None:
+def assert_answered(response: httpx2.Response, what: str = "") -> None:
     """The one property every request has: answered, with 2xx or 4xx, never 5xx."""
     assert 200 <= response.status_code < 500, (what, response.status_code, response.text[:500])
 
 
 async def exchange(
-    served: Served, request: Awaitable[httpx.Response], what: str = ""
-) -> tuple[httpx.Response, list[Event]]:
+    served: Served, request: Awaitable[httpx2.Response], what: str = ""
+) -> tuple[httpx2.Response, list[Event]]:
     """One request: answered with 2xx or 4xx and no error logged, and, when refused,
     nothing put on the bus. Returns the answer and the events it put there."""
     with no_errors_logged():

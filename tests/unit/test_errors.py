@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 
@@ -67,8 +67,8 @@ async def test_each_kind_answers_its_status_and_code_with_its_sentence(
     async def refuse() -> None:
         raise error
 
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
         answer = await client.get("/x")
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json() == {

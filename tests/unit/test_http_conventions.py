@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
+import httpx2
 import pytest
 import structlog
 from fastapi import FastAPI, Query
@@ -61,10 +61,10 @@ class Thing(BaseModel):
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
     # raise_app_exceptions off: a bug is answered 500, as a server answers it
-    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    transport = httpx2.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
 
@@ -74,7 +74,7 @@ def restore_logging() -> Iterator[None]:
     structlog.reset_defaults()
 
 
-def _problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+def _problem(answer: httpx2.Response, status: int, code: str) -> dict[str, Any]:
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = answer.json()
@@ -88,7 +88,7 @@ def _problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-async def test_every_error_is_a_problem_saying_what_to_fix(http: httpx.AsyncClient) -> None:
+async def test_every_error_is_a_problem_saying_what_to_fix(http: httpx2.AsyncClient) -> None:
     refused = _problem(await http.get("/things/7"), 404, "not_found")
     assert (refused["detail"], refused["instance"]) == ("there is no thing #7 here", "/things/7")
     nowhere = _problem(await http.get("/nowhere"), 404, "not_found")
@@ -103,7 +103,7 @@ async def test_every_error_is_a_problem_saying_what_to_fix(http: httpx.AsyncClie
 
 
 async def test_a_field_json_can_carry_but_utf_8_cannot_is_refused_not_a_500(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
 ) -> None:
     body = b'{"name": "x", "\\udc89": 1}'  # a lone surrogate, escaped as JSON allows
     refused = await http.post("/things", content=body, headers={"content-type": "application/json"})
@@ -114,7 +114,7 @@ async def test_a_field_json_can_carry_but_utf_8_cannot_is_refused_not_a_500(
     assert json.loads(bytes(named.body))["errors"][0]["loc"] == ["body", "\udc89"]
 
 
-async def test_a_request_keeps_a_sane_id_and_gets_one_otherwise(http: httpx.AsyncClient) -> None:
+async def test_a_request_keeps_a_sane_id_and_gets_one_otherwise(http: httpx2.AsyncClient) -> None:
     kept = await http.get("/things/1", headers={"X-Request-ID": "edge-42.a:b"})
     assert kept.headers["x-request-id"] == "edge-42.a:b"
     for unfit in ("", "a b", "x" * 129, "line\nbreak"):
@@ -125,7 +125,7 @@ async def test_a_request_keeps_a_sane_id_and_gets_one_otherwise(http: httpx.Asyn
 
 
 async def test_log_lines_carry_the_request_id_and_their_logger(
-    http: httpx.AsyncClient, restore_logging: None, capsys: pytest.CaptureFixture[str]
+    http: httpx2.AsyncClient, restore_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("INFO", json=True)  # in the test: to the stderr capsys put in place
     await http.get("/things/2", headers={"X-Request-ID": "trace-me"})
@@ -142,7 +142,7 @@ def _count(route: str, status: str, method: str = "GET") -> float:
     return REGISTRY.get_sample_value("waddlebot_http_requests_total", labels) or 0.0
 
 
-async def test_requests_are_counted_by_route_template(http: httpx.AsyncClient) -> None:
+async def test_requests_are_counted_by_route_template(http: httpx2.AsyncClient) -> None:
     before = {
         "ok": _count("/things/{number}", "2xx"),
         "refused": _count("/things/{number}", "4xx"),

@@ -114,14 +114,14 @@ class HttpSource:
         self._headers = {"Authorization": f"Bearer {api_key}"}
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
+        import httpx2
 
         try:
-            async with httpx.AsyncClient(timeout=60) as client:
+            async with httpx2.AsyncClient(timeout=60) as client:
                 response = await client.request(
                     method, f"{self._url}{path}", headers=self._headers, **kwargs
                 )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise CommandFailed(
                 f"cannot reach {self._url}: {exc} (is WaddleBot running there?)",
                 EX_UNAVAILABLE,

@@ -101,7 +101,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         logging.getLogger(name).propagate = True
     # alembic narrates every migration step at INFO; keep its lines for real problems
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
-    # httpx logs every request's URL at INFO, and some URLs are secrets (a Slack command's
+    # httpx2 logs every request's URL at INFO, and some URLs are secrets (a Slack command's
     # response_url lets whoever has it post into the channel)
-    for name in ("httpx", "httpcore"):
+    for name in ("httpx2", "httpcore2"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

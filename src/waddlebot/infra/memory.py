@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 
 from waddlebot.infra.backlog import TRIM_EVERY_SECONDS, BacklogGate, TrimSchedule
-from waddlebot.infra.ports import BusMessage, Limit
+from waddlebot.infra.ports import BusMessage, Check, Limit
 
 _log = structlog.get_logger(__name__)
 
@@ -568,7 +568,19 @@ class MemoryRateLimiter:
         return window
 
     async def hit(self, limit: Limit, *key: str) -> bool:
+        return self._hit(limit, key, time.monotonic())
+
+    async def hit_many(self, groups: Sequence[Sequence[Check]]) -> list[int | None]:
         now = time.monotonic()
+        return [self._first_refusal(group, now) for group in groups]
+
+    def _first_refusal(self, group: Sequence[Check], now: float) -> int | None:
+        for i, (limit, key) in enumerate(group):
+            if not self._hit(limit, key, now):
+                return i
+        return None
+
+    def _hit(self, limit: Limit, key: tuple[str, ...], now: float) -> bool:
         if now >= self._next_sweep:
             self._sweep(now)
         window = self._window(limit, key, now)

@@ -186,9 +186,18 @@ class Limit:
         return f"{self.amount}/{self.seconds}s"
 
 
+Check = tuple[Limit, tuple[str, ...]]  # a limit and the key it counts under
+
+
 class RateLimiter(Protocol):
     async def hit(self, limit: Limit, *key: str) -> bool:
         """Count one hit; False when the limit is exhausted (atomic under concurrency)."""
+        ...
+
+    async def hit_many(self, groups: Sequence[Sequence[Check]]) -> list[int | None]:
+        """``hit`` each group's checks in order, stopping at the first limit that is
+        exhausted, for every group in one round trip. One result per group: the index of the
+        check that refused (the hits before it were counted), or None when all were."""
         ...
 
     async def reset_in(self, limit: Limit, *key: str) -> float:

@@ -25,7 +25,8 @@ from waddlebot.infra import metrics
 from waddlebot.infra.backlog import TRIM_EVERY_SECONDS, BacklogGate, TrimSchedule
 from waddlebot.infra.memory import QueueSubscription
 from waddlebot.infra.outages import describe, unavailable
-from waddlebot.infra.ports import BusMessage, Limit
+from waddlebot.infra.ports import BusMessage, Check, Limit
+from waddlebot.infra.redis_coalescer import Coalescer
 
 _log = structlog.get_logger(__name__)
 
@@ -73,46 +74,50 @@ class _RedisAdapter:
 
 
 class RedisCache(_RedisAdapter):
+    """The cache on Redis. Its commands go through a :class:`Coalescer`: those issued at
+    once (the router's steps that run together) share one round trip."""
+
+    def __init__(self, redis: Redis | str, prefix: str) -> None:
+        super().__init__(redis, prefix)
+        self._commands = Coalescer(self._redis)
+
     async def get(self, key: str) -> bytes | None:
-        return cast("bytes | None", await self._redis.get(self._key(key)))
+        (value,) = await self._commands.execute(("GET", self._key(key)))
+        return cast("bytes | None", value)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
-        return cast("list[bytes | None]", await self._redis.mget([self._key(k) for k in keys]))
+        (values,) = await self._commands.execute(("MGET", *(self._key(k) for k in keys)))
+        return cast("list[bytes | None]", values)
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        await self._redis.set(self._key(key), value, px=_px(ttl))
+        await self._commands.execute(self._set(key, value, ttl))
 
     async def set_many(self, items: Sequence[tuple[str, bytes]], ttl: float | None = None) -> None:
-        if not items:
-            return
-        if ttl is None:
-            await self._redis.mset({self._key(k): v for k, v in items})
-            return
-        px = _px(ttl)
-        pipe = self._redis.pipeline(transaction=False)
-        for key, value in items:
-            pipe.set(self._key(key), value, px=px)
-        await pipe.execute()
+        if items:
+            await self._commands.execute(*(self._set(k, v, ttl) for k, v in items))
 
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
-        return bool(await self._redis.set(self._key(key), value, px=_px(ttl), nx=True))
+        (added,) = await self._commands.execute((*self._set(key, value, ttl), "NX"))
+        return bool(added)
 
     async def add_many(
         self, items: Sequence[tuple[str, bytes]], ttl: float | None = None
     ) -> list[bool]:
         if not items:
             return []
-        px = _px(ttl)
-        pipe = self._redis.pipeline(transaction=False)
-        for key, value in items:
-            pipe.set(self._key(key), value, px=px, nx=True)
-        return [bool(r) for r in await pipe.execute()]
+        added = await self._commands.execute(*((*self._set(k, v, ttl), "NX") for k, v in items))
+        return [bool(a) for a in added]
+
+    def _set(self, key: str, value: bytes, ttl: float | None) -> tuple[Any, ...]:
+        if ttl is None:
+            return ("SET", self._key(key), value)
+        return ("SET", self._key(key), value, "PX", _px(ttl))
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._redis.delete(*(self._key(k) for k in keys))
+            await self._commands.execute(("DEL", *(self._key(k) for k in keys)))
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         name = self._key(key)
@@ -126,13 +131,17 @@ class RedisCache(_RedisAdapter):
         return int(value)
 
     async def incr_many(self, items: Sequence[tuple[str, int]]) -> list[int]:
-        pipe = self._redis.pipeline(transaction=False)
-        for key, amount in items:
-            pipe.incrby(self._key(key), amount)
-        return [int(value) for value in await pipe.execute()]
+        if not items:
+            return []
+        values = await self._commands.execute(*(("INCRBY", self._key(k), n) for k, n in items))
+        return [int(value) for value in values]
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        await self._commands.drain()
+        await super().close()
 
 
 # XAUTOCLAIM, then each claimed entry's delivery count from XPENDING, in one round trip.
@@ -653,6 +662,42 @@ class RedisLease(_RedisAdapter):
         return None if value is None else cast(bytes, value).decode()
 
 
+# Several moving-window hits in one round trip. The lists are those ``limits``' moving window
+# keeps (the newest hit's time first, at most ``amount`` of them, expiring with the window), so
+# its own reads (``reset_in``) and ``clear`` work on them unchanged; written here because
+# ``limits`` hits one item per call, which cost the router a round trip per check and command.
+# ARGV: the time now, then for each group its number of checks and, for each check, the
+# limit's amount and seconds. KEYS: every check's list, in the same order. One result per
+# group: the 1-based index of the check that refused, 0 when none did.
+_HIT_MANY_LUA = """
+local now = tonumber(ARGV[1])
+local results = {}
+local a, k = 2, 1
+while a <= #ARGV do
+  local checks = tonumber(ARGV[a])
+  local refused = 0
+  for i = 1, checks do
+    local amount, seconds = tonumber(ARGV[a + 2 * i - 1]), tonumber(ARGV[a + 2 * i])
+    local key = KEYS[k]
+    k = k + 1
+    if refused == 0 then
+      local oldest = redis.call('LINDEX', key, amount - 1)
+      if amount < 1 or (oldest and tonumber(oldest) >= now - seconds) then
+        refused = i
+      else
+        redis.call('LPUSH', key, ARGV[1])
+        redis.call('LTRIM', key, 0, amount - 1)
+        redis.call('EXPIRE', key, seconds)
+      end
+    end
+  end
+  a = a + 1 + 2 * checks
+  results[#results + 1] = refused
+end
+return results
+"""
+
+
 class LimitsRateLimiter:
     """:class:`~waddlebot.infra.ports.RateLimiter` on top of a ``limits`` async storage.
 
@@ -676,6 +721,17 @@ class LimitsRateLimiter:
 
     async def hit(self, limit: Limit, *key: str) -> bool:
         return await self._strategy.hit(self._item(limit), *key)
+
+    async def hit_many(self, groups: Sequence[Sequence[Check]]) -> list[int | None]:
+        results: list[int | None] = []
+        for group in groups:
+            refused = None
+            for i, (limit, key) in enumerate(group):
+                if not await self.hit(limit, *key):
+                    refused = i
+                    break
+            results.append(refused)
+        return results
 
     async def reset_in(self, limit: Limit, *key: str) -> float:
         stats = await self._strategy.get_window_stats(self._item(limit), *key)
@@ -706,6 +762,21 @@ class RedisRateLimiter(LimitsRateLimiter, _RedisAdapter):
             connection_pool=self._redis.connection_pool,  # type: ignore[arg-type]
         )
         LimitsRateLimiter.__init__(self, storage)
+        self._hit_many = self._redis.register_script(_HIT_MANY_LUA)
+        self._list_prefix = f"{self._key('ratelimit')}:"  # what ``limits`` prefixes its keys with
+
+    async def hit_many(self, groups: Sequence[Sequence[Check]]) -> list[int | None]:
+        keys: list[str] = []
+        args: list[str | int] = [repr(time.time())]
+        for group in groups:
+            args.append(len(group))
+            for limit, key in group:
+                keys.append(self._list_prefix + self._item(limit).key_for(*key))
+                args += (limit.amount, limit.seconds)
+        if not keys:
+            return [None] * len(groups)
+        refused = await self._hit_many(keys=keys, args=args)
+        return [int(i) - 1 if i else None for i in refused]
 
     async def close(self) -> None:
         await _RedisAdapter.close(self)

@@ -13,7 +13,7 @@ forgery surface. Rules:
 - redirects are followed by hand, at most three, each hop vetted again;
 - 5 s for everything, at most 4 KiB read, the first line returned.
 
-Resolution and vetting are done here by hand because httpx offers no hook to inspect or veto
+Resolution and vetting are done here by hand because httpx2 offers no hook to inspect or veto
 the address it is about to connect to: its transport resolves and connects in one step.
 
 :class:`UrlFetcher` never raises; failures come back as short ``(urlfetch: …)`` texts.
@@ -25,7 +25,7 @@ import asyncio
 import ipaddress
 import socket
 
-import httpx
+import httpx2
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -81,10 +81,10 @@ class _Refused(Exception):
         self.text = text
 
 
-def _check_url(raw: str | httpx.URL) -> httpx.URL:
+def _check_url(raw: str | httpx2.URL) -> httpx2.URL:
     try:
-        url = httpx.URL(raw)
-    except Exception as exc:  # httpx.InvalidURL and friends
+        url = httpx2.URL(raw)
+    except Exception as exc:  # httpx2.InvalidURL and friends
         raise _Refused(BAD_URL) from exc
     if url.scheme not in _DEFAULT_PORTS:
         raise _Refused("(urlfetch: only http and https)")
@@ -132,7 +132,7 @@ class UrlFetcher:
                 return await self._fetch(url)
         except _Refused as refused:
             return refused.text
-        except (TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, httpx2.TimeoutException):
             return TIMED_OUT
         except Exception as exc:
             log.info("urlfetch_failed", error=type(exc).__name__)
@@ -140,7 +140,7 @@ class UrlFetcher:
 
     async def _fetch(self, raw_url: str) -> str:
         url = _check_url(raw_url)
-        async with httpx.AsyncClient(
+        async with httpx2.AsyncClient(
             follow_redirects=False, trust_env=False, timeout=self._timeout
         ) as client:
             for _ in range(self._max_redirects + 1):
@@ -163,7 +163,7 @@ class UrlFetcher:
                 return lines[0].strip() if lines else ""
         raise _Refused("(urlfetch: too many redirects)")
 
-    def _request(self, client: httpx.AsyncClient, url: httpx.URL, ip: str) -> httpx.Request:
+    def _request(self, client: httpx2.AsyncClient, url: httpx2.URL, ip: str) -> httpx2.Request:
         host = url.raw_host.decode("ascii")
         extensions = {}
         if url.scheme == "https" and not _is_ip(host):
@@ -180,7 +180,7 @@ class UrlFetcher:
             extensions=extensions,
         )
 
-    async def _read(self, response: httpx.Response) -> bytes:
+    async def _read(self, response: httpx2.Response) -> bytes:
         body = bytearray()
         async for chunk in response.aiter_raw():
             body += chunk
@@ -188,7 +188,7 @@ class UrlFetcher:
                 break
         return bytes(body[: self._max_bytes])
 
-    async def _vet(self, url: httpx.URL) -> str:
+    async def _vet(self, url: httpx2.URL) -> str:
         """The IP to connect to; refused unless every address of the host is allowed."""
         host = url.raw_host.decode("ascii")
         port = url.port or _DEFAULT_PORTS[url.scheme]

@@ -4,7 +4,12 @@ dedupe → resolve entity to community → open a session → parse → resolve 
 permission check → rate limits → dispatch to modules → replies onto the reply streams.
 
 Every step that touches the cache or the database is done for the whole batch at once, so the
-distributed mode pays one round trip per step per batch rather than per event.
+distributed mode pays one round trip per step per batch rather than per event, and steps that
+do not need each other's answers run at once (on Redis their cache commands share one
+pipeline): before its modules are called a batch waits for three round trips (dedupe claims
+with places and people; aliases, community roles and label grants; rate limits), then one
+for its replies. What nothing waits for (done marks, session records, chat line counts,
+overlay updates) goes out after the replies.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Ports
-from waddlebot.router.limits import RateLimitPolicy
+from waddlebot.router.limits import CommandUse, RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
 from waddlebot.router.overlays import OverlayPublisher, Prepared, TickerReply
 
@@ -148,7 +153,7 @@ class _Trip:
     event: Event
     notify: bool
     redelivered: bool
-    session_id: str = ""
+    session_id: str = ""  # given once the trip is known not to be a duplicate
     community: Community | None = None
     command: ParsedCommand | None = None
     route: CommandRoute | None = None
@@ -162,10 +167,16 @@ class _Trip:
     expansions: list[str] = field(default_factory=list)  # aliases run so far, in order
     text: str = ""  # the command line an alias expanded to, when one did
     ran: set[tuple[str, str]] = field(default_factory=set)  # (name, module) expanded so far
+    counted: bool = False  # the command's limits were counted with its batch: ``refusal``
+    refusal: str | None = None
 
     @property
     def needs_caller(self) -> bool:
-        return self.event.author is not None and (self.route is not None or bool(self.listeners))
+        """Whether a module may be called for it (known before the aliases are: a name no
+        module declares may yet be an alias)."""
+        return self.event.author is not None and (
+            self.command is not None or self.route is not None or bool(self.listeners)
+        )
 
 
 class Router:
@@ -218,15 +229,23 @@ class Router:
     async def process(self, batch: Sequence[Incoming]) -> list[Outcome]:
         """Run a batch through the pipeline. Returns once every reply is on its stream."""
         trips = [_Trip(i.envelope.event, i.envelope.notify, i.redelivered) for i in batch]
-        fresh = await self._dedupe(trips)
+        # places and people are looked up beside the dedupe claims rather than after them:
+        # a duplicate's lookups are wasted, but every batch saves a round trip
+        fresh, user_ids, _ = await _together(
+            self._dedupe(trips), self._resolve_users(trips), self._resolve_communities(trips)
+        )
         if fresh:
-            await self._count_lines(fresh)
-            await self._resolve_communities(fresh)
-            await self._open_sessions(fresh)
+            for trip in fresh:
+                trip.session_id = new_id()
+            await self._claim_ownerships([t for t in fresh if t.event.author], user_ids)
             self._route(fresh)
-            await self._route_aliases(fresh)
-            user_ids = await self._resolve_users(fresh)
-            await self._resolve_callers([t for t in fresh if t.needs_caller], user_ids)
+            callers = [t for t in fresh if t.needs_caller]
+            members = _members(callers, user_ids)
+            _, roles, granted = await _together(
+                self._route_aliases(fresh), self._community_roles(members), self._granted(members)
+            )
+            self._set_callers(callers, user_ids, roles, granted)
+            await self._count_limits(fresh)
             busy = [trip for trip in fresh if trip.route is not None or trip.listeners]
             if busy:
                 await asyncio.gather(*(self._run(trip) for trip in busy))
@@ -346,10 +365,11 @@ class Router:
         for trip in trips:
             trip.community = found[trip.event.entity_id]
 
-    async def _open_sessions(self, trips: list[_Trip]) -> None:
+    async def _record_sessions(self, trips: list[_Trip]) -> None:
+        """Each trip's session (its id was given when the trip began) in the cache, written
+        once the trip is finished: nothing needs it before."""
         items = []
         for trip in trips:
-            trip.session_id = new_id()
             assert trip.community is not None
             items.append(
                 (
@@ -406,8 +426,7 @@ class Router:
 
     async def _resolve_users(self, trips: list[_Trip]) -> dict[tuple[str, str], int]:
         """The WaddleBot user behind every author in the batch, met for the first time or not
-        (so a person is known once they have said anything), and ownerless communities
-        claimed by their platform owner."""
+        (so a person is known once they have said anything)."""
         authors = {(t.event.platform, t.event.author.user_id): t for t in trips if t.event.author}
         if not authors:
             return {}
@@ -430,17 +449,17 @@ class Router:
         ]
         if new:
             await self._cache.set_many(new, self._cache_ttl)
-        await self._claim_ownerships([t for t in trips if t.event.author], user_ids)
         return user_ids
 
-    async def _resolve_callers(
-        self, trips: list[_Trip], user_ids: dict[tuple[str, str], int]
+    def _set_callers(
+        self,
+        trips: list[_Trip],
+        user_ids: dict[tuple[str, str], int],
+        roles: dict[tuple[int, int], str],
+        granted: dict[tuple[int, int], int],
     ) -> None:
-        """Caller and effective permission level for the events that go to a module."""
-        if not trips:
-            return
-        roles = await self._community_roles(trips, user_ids)
-        granted = await self._grants.granted_levels(list(roles)) if self._grants else {}
+        """Caller and effective permission level for the events that go to a module, from
+        the community roles and label grants of the (community, user) pairs."""
         for trip in trips:
             author = trip.event.author
             assert author is not None and trip.community is not None
@@ -498,16 +517,14 @@ class Router:
                 if other.community is not None and other.community.id == community.id:
                     other.community = owned
 
-    async def _community_roles(
-        self, trips: list[_Trip], user_ids: dict[tuple[str, str], int]
-    ) -> dict[tuple[int, int], str]:
-        pairs = list(
-            {
-                (t.community.id, user_ids[(t.event.platform, t.event.author.user_id)]): None
-                for t in trips
-                if t.community is not None and t.event.author is not None
-            }
-        )
+    async def _granted(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        if not pairs or self._grants is None:
+            return {}
+        return await self._grants.granted_levels(pairs)
+
+    async def _community_roles(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        if not pairs:
+            return {}
         cached = await self._cache.get_many([keys.role_key(c, u) for c, u in pairs])
         roles: dict[tuple[int, int], str] = {}
         new: list[tuple[str, bytes]] = []
@@ -553,6 +570,37 @@ class Router:
                 trip.outcome = "error"
                 self._say(trip, f"Sorry, {shown} failed. The error has been logged.")
 
+    async def _count_limits(self, trips: list[_Trip]) -> None:
+        """Count the commands about to run against the rate limits, the whole batch in one
+        round trip; ``_command`` finds the answer on the trip. Only what ``_command`` would
+        count: not a command the caller may not use, nor a name no module declares. (A
+        command an alias runs is counted when it runs.)"""
+        counted = [
+            trip
+            for trip in trips
+            if trip.route is not None
+            and not trip.route.fallback
+            and trip.caller is not None
+            and trip.caller.level >= trip.route.spec.level
+        ]
+        if not counted:
+            return
+        uses = [self._use(trip, trip.route) for trip in counted if trip.route is not None]
+        for trip, refusal in zip(counted, await self._limits.check_many(uses), strict=True):
+            trip.counted, trip.refusal = True, refusal
+
+    def _use(self, trip: _Trip, route: CommandRoute) -> CommandUse:
+        command, caller = trip.command, trip.caller
+        assert command is not None and caller is not None
+        return CommandUse(
+            trip.event.entity_id,
+            caller,
+            route.spec,
+            f"{command.prefix}{command.name}",
+            # a command an alias ran keeps only its cooldowns: the alias was counted already
+            cooldowns_only=bool(trip.expansions),
+        )
+
     async def _command(self, trip: _Trip, route: CommandRoute) -> None:
         command, caller, community = trip.command, trip.caller, trip.community
         assert command is not None and caller is not None and community is not None
@@ -567,15 +615,13 @@ class Router:
                 self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
             return
         # a name no module declares may be another bot's command: it must not use up
-        # anyone's limits here (the custom commands module keeps its own cooldowns); a
-        # command an alias ran keeps only its cooldowns: the alias was counted already
-        refusal = (
-            None
-            if route.fallback
-            else await self._limits.check(
-                trip.event.entity_id, caller, spec, shown, cooldowns_only=bool(trip.expansions)
-            )
-        )
+        # anyone's limits here (the custom commands module keeps its own cooldowns)
+        if route.fallback:
+            refusal = None
+        elif trip.counted:  # with its batch (the first command of the trip only)
+            refusal, trip.counted = trip.refusal, False
+        else:
+            refusal = await self._limits.check(self._use(trip, route))
         if refusal is not None:
             trip.outcome = "rate_limited"
             if refusal:
@@ -794,18 +840,28 @@ class Router:
         )
 
     async def _emit(self, trips: list[_Trip]) -> None:
-        """Replies onto the reply streams, overlay updates out, then mark the events done."""
+        """Replies onto the reply streams; once they are all there, overlay updates out, the
+        events marked done, their sessions recorded and the chat lines counted."""
         by_platform: dict[str, list[bytes]] = defaultdict(list)
         for trip in trips:
             for message in trip.replies:
                 by_platform[message.platform].append(encode_outbound(message))
+        await _together(
+            *(
+                self._ports.bus.publish(keys.replies_stream(platform), payloads)
+                for platform, payloads in by_platform.items()
+            )
+        )
         for platform, payloads in by_platform.items():
-            await self._ports.bus.publish(keys.replies_stream(platform), payloads)
             metrics.REPLIES.labels(platform).inc(len(payloads))
-        await self._emit_overlays(trips)
-        await self._cache.set_many(
-            [(keys.dedupe_key(t.event.platform, t.event.message_id), _DONE) for t in trips],
-            self._settings.dedupe_ttl_seconds,
+        await _together(
+            self._emit_overlays(trips),
+            self._cache.set_many(
+                [(keys.dedupe_key(t.event.platform, t.event.message_id), _DONE) for t in trips],
+                self._settings.dedupe_ttl_seconds,
+            ),
+            self._record_sessions(trips),
+            self._count_lines(trips),
         )
 
     async def _emit_overlays(self, trips: list[_Trip]) -> None:
@@ -824,6 +880,28 @@ class Router:
             await self._overlays.ticker(ticker)
         except Exception:
             log.warning("overlay updates not published", exc_info=True)
+
+
+def _members(trips: list[_Trip], user_ids: dict[tuple[str, str], int]) -> list[tuple[int, int]]:
+    """The (community id, user id) pairs of the trips' authors, each once."""
+    return list(
+        {
+            (t.community.id, user_ids[(t.event.platform, t.event.author.user_id)]): None
+            for t in trips
+            if t.community is not None and t.event.author is not None
+        }
+    )
+
+
+async def _together(*steps: Awaitable[Any]) -> list[Any]:
+    """Run steps of a batch that do not need each other's answers at once, so their round
+    trips overlap. Every step finishes before the first failure is raised: none is left
+    running behind a batch that is being retried."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def processing_claim(event_id: str) -> bytes:

@@ -2,7 +2,7 @@
 
 Requests are signed with the shared secret (:mod:`waddlebot.infra.signing`) and so are the
 answers; an answer whose signature does not check out is refused. One pooled
-:class:`httpx.AsyncClient` per module is kept for the life of the client.
+:class:`httpx2.AsyncClient` per module is kept for the life of the client.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from typing import Self
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import orjson
 from pydantic import ValidationError
 
@@ -69,7 +69,7 @@ def parse_remote_spec(spec: str) -> tuple[str | None, str]:
     return name, text.rstrip("/")
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: httpx2.Response) -> str:
     try:
         payload = orjson.loads(response.content)
     except orjson.JSONDecodeError:
@@ -90,7 +90,7 @@ class HttpModuleClient:
         base_url: str,
         secret: bytes,
         timeout: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         *,
         manifest: Manifest | None = None,
         verify_responses: bool = True,
@@ -104,10 +104,10 @@ class HttpModuleClient:
         self._timeout = timeout
         self._verify_responses = verify_responses
         self._manifest = manifest
-        self._http = httpx.AsyncClient(
+        self._http = httpx2.AsyncClient(
             base_url=self._base_url,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
+            timeout=httpx2.Timeout(timeout),
+            limits=httpx2.Limits(
                 max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0
             ),
             transport=transport,
@@ -120,7 +120,7 @@ class HttpModuleClient:
         base_url: str,
         secret: bytes,
         timeout: float = 5.0,  # noqa: ASYNC109 - the client's per-call timeout, kept on it
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         *,
         expected_name: str | None = None,
         attempts: int = 5,
@@ -175,7 +175,7 @@ class HttpModuleClient:
                 await asyncio.sleep(backoff * 2 ** (attempt - 1))
             try:
                 response = await self._http.get(MANIFEST_PATH)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 continue
             if response.status_code >= 500:
@@ -198,7 +198,7 @@ class HttpModuleClient:
             self._label, f"cannot reach {url} after {max(1, attempts)} attempt(s): {last}"
         )
 
-    def _check_manifest_signature(self, response: httpx.Response, url: str) -> None:
+    def _check_manifest_signature(self, response: httpx2.Response, url: str) -> None:
         """The very first answer: when its signature does not check out, the bot and the
         module were given different secrets (or their clocks disagree)."""
         if not self._verify_responses:
@@ -213,7 +213,7 @@ class HttpModuleClient:
                 "(and their clocks must agree)",
             ) from exc
 
-    def _check_signature(self, response: httpx.Response, what: str) -> None:
+    def _check_signature(self, response: httpx2.Response, what: str) -> None:
         if not self._verify_responses:
             return
         try:
@@ -229,11 +229,11 @@ class HttpModuleClient:
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._http.post(HANDLE_PATH, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise TimeoutError(
                 f"module {self._label!r} did not answer within {self._timeout}s"
             ) from exc
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise ModuleCallError(
                 self._label, f"request failed: {type(exc).__name__}: {exc}"
             ) from exc

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -86,7 +86,7 @@ class InteractionSender:
         self.before_send = before_send
         self.after_send = after_send
         self.log: list[InteractionResult] = []
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
 
     async def __aenter__(self) -> InteractionSender:
         return self
@@ -99,9 +99,9 @@ class InteractionSender:
             await self._client.aclose()
             self._client = None
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> httpx2.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
+            self._client = httpx2.AsyncClient(timeout=self.timeout)
         return self._client
 
     async def send_raw(
@@ -143,7 +143,7 @@ class InteractionSender:
                 dict(response.headers),
                 time.monotonic() - started,
             )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             result = InteractionResult(
                 payload,
                 body,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import httpx
+import httpx2
 
 from . import wire
 
@@ -64,16 +64,16 @@ class SignedSender:
         self.clock = clock
         self.timeout = timeout  # Slack gives an app 3 seconds to answer
         self.log: list[Delivery] = []
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> httpx2.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
+            self._client = httpx2.AsyncClient(timeout=self.timeout)
         return self._client
 
     def headers(
@@ -123,11 +123,11 @@ class SignedSender:
         answer, answer_headers, error = "", {}, None
         try:
             response = await self._http().post(url, content=body, headers=headers)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             error = "timeout"
-        except httpx.ConnectError:
+        except httpx2.ConnectError:
             error = "connection_failed"
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             error = "unknown_error"
         else:
             status, answer = response.status_code, response.text

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
+import httpx2
 
 from .wire import compact_json, new_token, new_uuid, rfc3339_ns, signature
 
@@ -87,7 +87,7 @@ class WebhookSender:
         self.backoff = backoff
         self.now_ns = now_ns
         self.log: list[WebhookResult] = []  # every request sent, in order
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
 
     async def __aenter__(self) -> WebhookSender:
         return self
@@ -100,9 +100,9 @@ class WebhookSender:
             await self._client.aclose()
             self._client = None
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> httpx2.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
+            self._client = httpx2.AsyncClient(timeout=self.timeout)
         return self._client
 
     async def send(
@@ -137,7 +137,7 @@ class WebhookSender:
                 response.text,
                 response_headers={k.lower(): v for k, v in response.headers.items()},
             )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             result = WebhookResult(message, timestamp, headers, None, "", error=repr(exc))
         self.log.append(result)
         return result

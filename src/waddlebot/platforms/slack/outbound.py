@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import structlog
 from slack_sdk.errors import SlackApiError
 
@@ -127,7 +127,7 @@ class SlackOutbound:
         self._states = states
         self._settle_wait = settle_wait
         self._pace = pace or ChannelPace()
-        self._http = httpx.AsyncClient(timeout=10.0)
+        self._http = httpx2.AsyncClient(timeout=10.0)
         self._parts = SentParts()
         self._replies = ReplyStream(bus, PLATFORM, self._deliver, consumer=consumer, lane=_lane)
 

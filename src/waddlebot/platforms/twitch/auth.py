@@ -1,7 +1,7 @@
 """Twitch's OAuth endpoints (id.twitch.tv): the app token, the authorization code flow,
 refresh, validation and revocation.
 
-Written on httpx rather than with a Twitch library: the few calls are simple form posts, and
+Written on httpx2 rather than with a Twitch library: the few calls are simple form posts, and
 WaddleBot keeps the tokens itself (encrypted, per account, shared by every process), which the
 libraries' own token handling would fight.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 
 from waddlebot.core.clock import Clock, SystemClock
 
@@ -46,7 +46,7 @@ class Validation:
 class TwitchAuth:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         *,
         base_url: str,
         client_id: str,
@@ -128,7 +128,7 @@ class TwitchAuth:
         )
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: httpx2.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

@@ -21,7 +21,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import structlog
 
 from waddlebot.core.clock import Clock, SystemClock
@@ -107,7 +107,7 @@ class TwitchCollector:
         streams: Streams,
         consumer: str,
         clock: Clock | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: httpx2.AsyncClient | None = None,
     ) -> None:
         twitch = self._twitch = settings.section(TwitchSettings)
         self._settings = settings
@@ -117,7 +117,7 @@ class TwitchCollector:
         self._consumer = consumer
         self._clock = clock or SystemClock()
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=10.0)
+        self._http = http or httpx2.AsyncClient(timeout=10.0)
         self.transport = twitch.twitch_transport
         self.bot_user_id = ""
         self._moderated: set[str] = set()  # channels where the bot is a moderator

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 import structlog
 
 from waddlebot.infra.audit import AuditLog
@@ -92,7 +92,7 @@ class TwitchConnect:
         except TwitchAuthError as exc:
             log.warning("twitch oauth exchange refused", status=exc.status)
             raise ConnectError("Twitch did not accept the sign-in; start again") from exc
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             log.warning("twitch oauth exchange failed", error=str(exc))
             raise ConnectError("Twitch could not be reached; start again in a moment") from exc
         if who is None or not who.user_id:

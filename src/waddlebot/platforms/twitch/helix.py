@@ -1,7 +1,7 @@
 """Twitch Helix: the API calls WaddleBot makes (chat, whispers, users, clips, shoutouts,
 streams, EventSub subscriptions and conduits).
 
-Written on httpx rather than with a Twitch library: WaddleBot keeps its
+Written on httpx2 rather than with a Twitch library: WaddleBot keeps its
 own books on Helix's rate limits for each token (the app token and every user token have a
 bucket of their own, reported in ``Ratelimit-*`` headers), must see ``is_sent`` and
 ``drop_reason`` of Send Chat Message as data rather than have them hidden or raised, and
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import httpx
+import httpx2
 import structlog
 
 from waddlebot.infra import metrics
@@ -145,7 +145,7 @@ class _Bucket:
     remaining: int | None = None
     reset: float = 0.0
 
-    def update(self, headers: httpx.Headers) -> None:
+    def update(self, headers: httpx2.Headers) -> None:
         try:
             remaining = int(headers["Ratelimit-Remaining"])
             reset = float(headers["Ratelimit-Reset"])
@@ -157,7 +157,7 @@ class _Bucket:
 class HelixClient:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         *,
         base_url: str,
         client_id: str,
@@ -390,7 +390,7 @@ class HelixClient:
         *,
         params: Mapping[str, str | int | Sequence[str]] | None = None,
         json: Any = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         bucket = self._buckets.setdefault(who, _Bucket())
         renew = renewed = False
         throttled = 0
@@ -406,7 +406,7 @@ class HelixClient:
                     json=json,
                     headers={"Authorization": f"Bearer {token}", "Client-Id": self._client_id},
                 )
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 raise HelixError(f"{method} {path}: {exc!r}", transient=True) from exc
             bucket.update(response.headers)
             status = response.status_code
@@ -454,14 +454,14 @@ class HelixClient:
         return await self._tokens.user_token(who.account, renew=renew)
 
 
-def _bucket_empty(response: httpx.Response) -> bool:
+def _bucket_empty(response: httpx2.Response) -> bool:
     """Whether a 429 is the token's point bucket (``Ratelimit-Remaining: 0``, or no headers)
     rather than an endpoint's own limit, such as whispers per minute or shoutouts."""
     remaining = response.headers.get("Ratelimit-Remaining")
     return remaining is None or remaining.strip() == "0"
 
 
-def _body(response: httpx.Response) -> dict[str, Any]:
+def _body(response: httpx2.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -475,20 +475,20 @@ def _body(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _data(response: httpx.Response) -> list[dict[str, Any]]:
+def _data(response: httpx2.Response) -> list[dict[str, Any]]:
     data = _body(response).get("data")
     if not isinstance(data, list):
         return []
     return [item for item in data if isinstance(item, dict)]
 
 
-def _cursor(response: httpx.Response) -> str | None:
+def _cursor(response: httpx2.Response) -> str | None:
     pagination = _body(response).get("pagination")
     cursor = pagination.get("cursor") if isinstance(pagination, dict) else None
     return cursor if isinstance(cursor, str) and cursor else None
 
 
-def _message(response: httpx.Response) -> str:
+def _message(response: httpx2.Response) -> str:
     try:
         body = response.json()
     except ValueError:

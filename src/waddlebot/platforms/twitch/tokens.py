@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
+import httpx2
 import structlog
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -167,7 +167,7 @@ class TokenStore:
     async def _refresh(self, row: PlatformToken) -> str:
         try:
             grant = await self._auth.refresh(self._box.decrypt(row.refresh_token))
-        except (TwitchAuthError, httpx.TransportError) as exc:
+        except (TwitchAuthError, httpx2.TransportError) as exc:
             status = exc.status if isinstance(exc, TwitchAuthError) else None
             if status not in REFUSED:  # an outage, not a verdict: keep the token
                 log.warning("twitch token refresh failed for now", account=row.account_id)
@@ -198,7 +198,7 @@ class TokenStore:
         for account_id in await self._accounts():
             try:
                 await self._validate(account_id)
-            except (TwitchAuthError, httpx.TransportError) as exc:
+            except (TwitchAuthError, httpx2.TransportError) as exc:
                 log.warning(
                     "twitch token not validated this time", account=account_id, error=str(exc)
                 )

@@ -1,0 +1,110 @@
+"""Redis commands issued at once share one round trip, and each caller still gets its own
+answer or its own error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, ResponseError
+
+from waddlebot.infra.outages import unavailable
+from waddlebot.infra.redis_coalescer import Coalescer
+from waddlebot.infra.redis_ports import RedisCache
+
+
+class CountingRedis(Redis):
+    """Counts what goes to the server: single commands and pipelines."""
+
+    round_trips = 0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.round_trips += 1
+        return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        self.round_trips += 1
+        return super().pipeline(transaction, shard_hint)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[CountingRedis]:
+    client = CountingRedis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_commands_issued_at_once_share_one_round_trip(
+    redis: CountingRedis, key_prefix: str
+) -> None:
+    cache = RedisCache(redis, key_prefix)
+    await cache.set_many([("a", b"1"), ("b", b"2")])
+    redis.round_trips = 0
+    got, added, counted = await asyncio.gather(
+        cache.get_many(["a", "b", "missing"]),
+        cache.add_many([("a", b"x"), ("c", b"3")], ttl=5),
+        cache.incr_many([("n", 2), ("n", 3)]),
+    )
+    assert (got, added, counted) == ([b"1", b"2", None], [False, True], [2, 5])
+    assert redis.round_trips == 1
+    assert await cache.get("a") == b"1"  # one alone still works, as one command
+    assert redis.round_trips == 2
+    await cache.close()
+
+
+async def test_commands_issued_while_a_pipeline_is_out_follow_it_in_order(
+    redis: CountingRedis, key_prefix: str
+) -> None:
+    commands = Coalescer(redis)
+    key = f"{key_prefix}:order"
+
+    async def push(i: int) -> None:
+        for _ in range(i):  # one command per turn of the event loop
+            await asyncio.sleep(0)
+        await commands.execute(("RPUSH", key, str(i)))
+
+    await asyncio.gather(*(push(i) for i in range(30)))
+    assert await redis.lrange(key, 0, -1) == [str(i).encode() for i in range(30)]
+    assert redis.round_trips < 30  # those issued while one was out went together
+
+
+async def test_a_refused_command_fails_only_its_caller(
+    redis: CountingRedis, key_prefix: str
+) -> None:
+    commands = Coalescer(redis)
+    await redis.set(f"{key_prefix}:text", b"not a number")
+    bad, good = await asyncio.gather(
+        commands.execute(("INCRBY", f"{key_prefix}:text", 1)),
+        commands.execute(("SET", f"{key_prefix}:k", b"v"), ("GET", f"{key_prefix}:k")),
+        return_exceptions=True,
+    )
+    assert isinstance(bad, ResponseError)
+    assert good == [True, b"v"]
+
+
+async def test_a_cancelled_caller_leaves_the_others_their_answers(
+    redis: CountingRedis, key_prefix: str
+) -> None:
+    commands = Coalescer(redis)
+    cancelled = asyncio.ensure_future(commands.execute(("SET", f"{key_prefix}:gone", b"1")))
+    kept = asyncio.ensure_future(commands.execute(("SET", f"{key_prefix}:kept", b"1")))
+    await asyncio.sleep(0)  # both queued
+    cancelled.cancel()
+    assert await kept == [True]
+    await commands.drain()
+    assert await redis.get(f"{key_prefix}:gone") == b"1"  # sent all the same, as a write in flight
+
+
+async def test_redis_unreachable_fails_every_caller_as_an_outage() -> None:
+    client = Redis.from_url("redis://127.0.0.1:1/0")
+    commands = Coalescer(client)
+    results = await asyncio.gather(
+        commands.execute(("GET", "a")),
+        commands.execute(("GET", "b"), ("GET", "c")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, ConnectionError) and unavailable(r) for r in results)
+    await client.aclose()
