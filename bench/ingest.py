@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 from cryptography.fernet import Fernet
 from tests.fakes.slack import FakeSlack
@@ -149,11 +149,11 @@ class Server:
 
 async def _ready(url: str, process: subprocess.Popen[bytes], health: str) -> None:
     deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as http:
+    async with httpx2.AsyncClient() as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"the server exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(httpx2.HTTPError):
                 if (await http.get(url + health)).status_code < 500:
                     return
             await asyncio.sleep(0.1)

@@ -25,7 +25,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.twitch import payloads as twitch_payloads
@@ -120,7 +120,7 @@ async def take(bus_url: str, count: int) -> float:
         await ports.close()
 
 
-async def _accepted(http: httpx.AsyncClient, url: str) -> int:
+async def _accepted(http: httpx2.AsyncClient, url: str) -> int:
     text = (await http.get(f"{url}/metrics")).text
     for line in text.splitlines():
         if line.startswith('waddlebot_events_accepted_total{platform="discord"}'):
@@ -161,7 +161,7 @@ async def gateway(service: str, count: int) -> tuple[float, float]:
         stack.callback(server.stop)
         await fake.wait_until(lambda: fake.sessions, timeout=30, what="the gateway session")
         await asyncio.sleep(1)  # the READY and guilds, handled
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             before = await _accepted(http, server.url)
             started = time.perf_counter()
             for i in range(count):
