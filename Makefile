@@ -67,9 +67,16 @@ env-example: install
 lock: | $(UV)
 	$(UV) lock $(LOCK_ARGS)
 
-bench: install
+# bench.ingest drives its HTTP load with wrk (a Debian package)
+WRK := /usr/bin/wrk
+$(WRK):
+	command -v wrk >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+bench: install $(WRK)
 	$(BIN)/python -m bench.router
 	$(BIN)/python -m bench.overlay
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) $(LOWEST) var .pytest_cache .mypy_cache .ruff_cache

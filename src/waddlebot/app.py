@@ -15,6 +15,7 @@ from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
 from waddlebot.web import errors, health, openapi, outages
 from waddlebot.web.docs import add_docs
+from waddlebot.web.hot_paths import Endpoint, HotPaths
 from waddlebot.web.request_ids import RequestIds
 from waddlebot.web.request_metrics import RequestMetrics
 
@@ -56,6 +57,8 @@ def create_app(
     )
     errors.install(app)
     outages.install(app)
+    # first, so the middleware added after it (metrics, request ids) wraps the hot paths too
+    app.add_middleware(HotPaths, endpoints=_hot_paths(chosen))
     app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)  # outermost: the metrics' work is logged with the id
     add_docs(app)
@@ -76,6 +79,17 @@ def create_app(
             app.include_router(route.router)
     openapi.install(app, api.event_schemas if "api" in chosen else dict)
     return app
+
+
+def _hot_paths(chosen: frozenset[str]) -> dict[str, Endpoint]:
+    """The hot endpoints of the routes this process serves (web/hot_paths.py)."""
+    endpoints: dict[str, Endpoint] = {}
+    if "api" in chosen:
+        endpoints[api.EVENTS_PATH] = api.post_events_hot
+    for platform in BUILTINS:
+        if platform.name in chosen:
+            endpoints.update(platform.hot_paths())
+    return endpoints
 
 
 @asynccontextmanager

@@ -184,6 +184,49 @@ async def test_bus_single_publish_and_empty_publish(ports: Ports) -> None:
     assert (message.id, message.data) == (entry_id, b"only")
 
 
+async def test_bus_publish_once_publishes_a_key_once_among_concurrent_callers(
+    ports: Ports,
+) -> None:
+    await ports.bus.ensure_group("s", "g")
+    ids = await asyncio.gather(
+        *(ports.bus.publish_once("s", f"try {n}".encode(), "delivery:1", 60) for n in range(5))
+    )
+    published = [entry_id for entry_id in ids if entry_id is not None]
+    assert len(published) == 1
+    assert await ports.bus.publish_once("s", b"other", "delivery:2", 60) is not None
+    messages = await ports.bus.read("s", "g", "c", count=10, block_ms=0)
+    assert messages[0].id == published[0]
+    assert len(messages) == 2
+
+
+async def test_bus_concurrent_single_publishes_each_get_their_own_entry(ports: Ports) -> None:
+    """Many one-entry appends at once (a busy webhook): each caller is told its entry's id,
+    and the stream holds them in the order they were made."""
+    await ports.bus.ensure_group("s", "g")
+    payloads = [f"delivery {n}".encode() for n in range(50)]
+    singles = [ports.bus.publish("s", [p]) for p in payloads[:25]]
+    onces = [ports.bus.publish_once("s", p, f"key:{n}", 60) for n, p in enumerate(payloads[25:])]
+    ids = [*[i for (i,) in await asyncio.gather(*singles)], *await asyncio.gather(*onces)]
+    messages = await ports.bus.read("s", "g", "c", count=100, block_ms=0)
+    assert [(m.id, m.data) for m in messages] == list(zip(ids, payloads, strict=True))
+
+
+async def test_bus_publish_once_loads_its_script_when_redis_has_not_got_it(ports: Ports) -> None:
+    bus = ports.bus
+    if isinstance(bus, RedisBus):  # as after a Redis restart: a hash Redis does not know
+        bus._publish_once.sha = "0" * 40
+    assert await bus.publish_once("s", b"first", "delivery:1", 60) is not None
+    assert await bus.publish_once("s", b"again", "delivery:1", 60) is None
+
+
+async def test_bus_publish_once_takes_a_key_again_after_its_time(ports: Ports) -> None:
+    assert await ports.bus.publish_once("s", b"first", "delivery:1", 0.05) is not None
+    assert await ports.bus.publish_once("s", b"again", "delivery:1", 0.05) is None
+    await asyncio.sleep(0.1)  # the TTL itself is what is tested (Redis's clock, or ours)
+    assert await ports.bus.publish_once("s", b"later", "delivery:1", 0.05) is not None
+    assert await ports.bus.length("s") == 2
+
+
 async def test_bus_group_created_later_sees_existing_entries(ports: Ports) -> None:
     await ports.bus.publish("s", [b"early"])
     await ports.bus.ensure_group("s", "late")

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
@@ -36,8 +36,17 @@ class _WireEnvelope(BaseModel):
     r: bool = False
 
 
+_EVENT_JSON = TypeAdapter(Event)
+
+
 def encode_envelope(event: Event, *, notify: bool = False) -> bytes:
-    return dumps_compact({"e": event.model_dump(mode="json"), "n": notify, "t": time.time()})
+    # the event straight to JSON (pydantic's serializer, no dict in between), in the envelope;
+    # exactly what dumping the envelope as a dict gives, for a fraction of the time
+    return b'{"e":%b,"n":%b,"t":%b}' % (
+        _EVENT_JSON.dump_json(event),
+        b"true" if notify else b"false",
+        orjson.dumps(time.time()),
+    )
 
 
 def encode_replay(envelope: Envelope) -> bytes:

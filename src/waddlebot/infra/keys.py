@@ -12,6 +12,7 @@ DENIAL_NOTICE_SECONDS = 30  # a refused caller is told at most once in this long
 ENTITY_CHANGES = "entities"  # a place's community, prefix, owner
 ROLE_CHANGES = "roles"  # a person's community role
 PEOPLE_CHANGES = "people"  # accounts linked or unlinked: identity, role and grant entries
+ROLE_LEVEL_CHANGES = "role_levels"  # what a server's platform roles give (Discord's)
 
 
 def replies_stream(platform: str) -> str:

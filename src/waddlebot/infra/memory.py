@@ -209,6 +209,7 @@ class MemoryBus:
         self, *, max_backlog: int = 100_000, trim_every: float = TRIM_EVERY_SECONDS
     ) -> None:
         self._streams: dict[str, _Stream] = {}
+        self._published_once = MemoryCache()  # publish_once's keys
         self._gate = BacklogGate(self.backlog, max_backlog)
         self._trims = TrimSchedule(trim_every)
 
@@ -231,6 +232,13 @@ class MemoryBus:
         if s.waiters:
             s.wake()
         return ids
+
+    async def publish_once(self, stream: str, payload: bytes, key: str, ttl: float) -> str | None:
+        if await self._published_once.get(key) is not None:
+            return None
+        (entry_id,) = await self.publish(stream, [payload])
+        await self._published_once.set(key, b"1", ttl)
+        return entry_id
 
     async def ensure_group(self, stream: str, group: str) -> None:
         s = self._streams.get(stream)

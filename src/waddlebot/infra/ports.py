@@ -84,6 +84,14 @@ class Bus(Protocol):
         """Append entries; returns their ids once they are durably on the stream."""
         ...
 
+    async def publish_once(self, stream: str, payload: bytes, key: str, ttl: float) -> str | None:
+        """Append ``payload`` unless an earlier ``publish_once`` with the same ``key`` did
+        within ``ttl`` seconds (a platform delivering the same message again): the entry's id,
+        or None for a repeat, nothing published. The check, the append and the mark are one
+        atomic step and one round trip; the key is marked only once the entry is on the
+        stream, so a failure leaves it free for the platform's next try."""
+        ...
+
     async def admit(self, stream: str) -> None:
         """Raise :class:`Backlogged` when the stream's ``backlog`` is above the bus's limit.
         The figure is read at most every quarter of a second per stream in each process, so

@@ -68,18 +68,28 @@ class AnswerStates:
             await asyncio.sleep(self._poll)
 
 
-async def publish_event(bus: Bus, event: Event, *, notify: bool = False) -> None:
+async def publish_event(
+    bus: Bus, event: Event, *, notify: bool = False, once: tuple[str, float] | None = None
+) -> bool:
     """Put a collector's event on the bus (``notify``: the router says when it is done).
-    Raises :class:`~waddlebot.infra.ports.Backlogged` (counted) while the router is too far
-    behind: the collector then tells its platform to send it again later (a webhook's 503),
-    or its person that nothing was sent."""
+    ``once``: a key and seconds: the platform's delivery id, so a redelivery within that time
+    is not published again (one round trip for the check and the publish; False for such a
+    repeat, counted). Raises :class:`~waddlebot.infra.ports.Backlogged` (counted) while the
+    router is too far behind: the collector then tells its platform to send it again later (a
+    webhook's 503), or its person that nothing was sent."""
     try:
         await bus.admit(keys.EVENTS_STREAM)
     except Backlogged:
         metrics.EVENTS_REFUSED.labels(event.platform).inc()
         raise
-    await bus.publish(keys.EVENTS_STREAM, [encode_envelope(event, notify=notify)])
+    payload = encode_envelope(event, notify=notify)
+    if once is None:
+        await bus.publish(keys.EVENTS_STREAM, [payload])
+    elif await bus.publish_once(keys.EVENTS_STREAM, payload, *once) is None:
+        metrics.DUPLICATES.labels(event.platform).inc()
+        return False
     metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
+    return True
 
 
 async def answer_in_time(

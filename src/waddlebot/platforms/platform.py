@@ -14,7 +14,7 @@ Slack SDK are imported only where that platform is configured.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from waddlebot.infra.completion import CompletionHub
     from waddlebot.infra.db.engine import Database
     from waddlebot.infra.ports import Ports
+    from waddlebot.web.hot_paths import Endpoint
 
 
 class DirectMessages(Enum):
@@ -174,6 +175,10 @@ def _no_routes() -> Sequence[APIRouter]:
     return ()
 
 
+def _no_hot_paths() -> Mapping[str, Endpoint]:
+    return {}
+
+
 @dataclass(frozen=True, eq=False)
 class PlatformPackage(Generic[C]):
     """One platform, as the runtime, the app and the CLI plug it in. It is also the typed key
@@ -184,6 +189,9 @@ class PlatformPackage(Generic[C]):
     build: Callable[[CollectorParts], C]
     routes: Callable[[], Sequence[APIRouter]]  # served by its own service (webhooks, OAuth)
     api_routes: Callable[[], Sequence[APIRouter]] = _no_routes  # with the api service
+    # of ``routes``, the POST endpoints the platform calls hardest (webhooks): exact path ->
+    # the endpoint, served ahead of the route table (web/hot_paths.py)
+    hot_paths: Callable[[], Mapping[str, Endpoint]] = _no_hot_paths
     cli: Callable[[CommandLine], typer.Typer] | None = None  # ``waddlebot <name> ...``
     settings: type[BaseModel] | None = None  # its section of :class:`~waddlebot.settings.Settings`
     setup: Sequence[SetupField] = ()  # what ``waddlebot init`` asks for

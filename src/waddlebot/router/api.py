@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -44,7 +44,10 @@ if TYPE_CHECKING:
 MAX_BATCH = 100
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of chat events is far below this
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(get_principal)])
+PREFIX = "/api/v1"
+EVENTS_PATH = f"{PREFIX}/events"
+
+router = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)])
 
 
 class RouterHost(ApiHost, Protocol):
@@ -169,6 +172,11 @@ async def events_body(request: Request) -> list[Event]:
     return parsed if isinstance(parsed, list) else [parsed]
 
 
+class EventsQuery(BaseModel):
+    wait: bool = Field(default=False, description="answer 200 with the replies once routed")
+    timeout: float = Field(default=10.0, gt=0, le=30)
+
+
 @router.post(
     "/events",
     dependencies=[Depends(require_service)],
@@ -185,13 +193,37 @@ async def events_body(request: Request) -> list[Event]:
 )
 async def post_events(
     runtime: Running,
+    query: Annotated[EventsQuery, Query()],
     events: list[Event] = Depends(events_body),
-    wait: Annotated[bool, Query(description="answer 200 with the replies once routed")] = False,
-    timeout: Annotated[float, Query(gt=0, le=30)] = 10.0,  # noqa: ASYNC109 (a query parameter)
 ) -> Any:
     """Put events on the bus. Answers 202 once they are durably on it (the router processes
     them asynchronously), or with ``?wait=true`` 200 with each event's replies; 503 when the
     router is more than ``WADDLEBOT_BUS_MAXLEN`` events behind (nothing taken)."""
+    return await _accept(runtime, events, query)
+
+
+async def post_events_hot(request: Request) -> Response:
+    """``POST /events`` as served ahead of the route table (web/hot_paths.py): the same
+    checks, in the same order, as the route's dependencies above."""
+    runtime = _router_host(request)
+    await require_service(await get_principal(request, runtime))
+    events = await events_body(request)
+    try:
+        query = EventsQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError(_located("query", exc)) from exc
+    return await _accept(runtime, events, query)
+
+
+def _located(where: str, exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"type": e["type"], "loc": (where, *e["loc"]), "msg": e["msg"], "input": e["input"]}
+        for e in exc.errors(include_url=False)
+    ]
+
+
+async def _accept(runtime: RouterHost, events: list[Event], query: EventsQuery) -> Response:
+    wait = query.wait
     try:
         payloads = [encode_envelope(e, notify=wait) for e in events]
     except TypeError as exc:  # e.g. an integer in "raw" too large for JSON
@@ -219,8 +251,9 @@ async def post_events(
     for event in events:
         metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
     if not wait:
-        return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
-    done, _ = await asyncio.wait(futures.values(), timeout=timeout)
+        accepted = Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
+        return _json(accepted, status.HTTP_202_ACCEPTED)
+    done, _ = await asyncio.wait(futures.values(), timeout=query.timeout)
     results = []
     for event_id, future in futures.items():
         runtime.completions.forget(event_id)
@@ -237,7 +270,13 @@ async def post_events(
             )
         else:
             results.append(EventResult(event_id=event_id, completed=False))
-    return JSONResponse(Completed(results=results).model_dump(mode="json"), status_code=200)
+    return _json(Completed(results=results), status.HTTP_200_OK)
+
+
+def _json(model: BaseModel, status_code: int) -> Response:
+    return Response(
+        model.model_dump_json().encode(), status_code=status_code, media_type="application/json"
+    )
 
 
 # -- dead letters ---------------------------------------------------------------------------

@@ -1,22 +1,17 @@
 """How a WaddleBot process serves HTTP: the uvicorn configuration ``waddlebot up`` and
 ``waddlebot serve`` run with (tests start servers with the same function).
 
-Request headers are bounded like bodies are. uvicorn's default HTTP parser (httptools) has no
-limit at all: it reads a 32 MiB header, or 100,000 headers, whole. So the server runs on h11,
-whose parser stops buffering an incomplete request line and headers past
-``WADDLEBOT_HTTP_MAX_HEADER_BYTES`` (``h11_max_incomplete_event_size``): it answers ``400`` and
-closes the connection (uvicorn's h11 protocol gives no way to say ``431`` there). h11 checks
-only while the head is incomplete, so a head that arrives whole in one read (up to 256 KiB)
-gets through it; ``HeaderLimits`` then holds every request the app would see to both limits
-exactly, answering ``431``.
-
-h11 is pure Python, and costs something: measured on a 2-core development machine (server in
-its own process, one httpx client, 5 rounds of 1,000 requests, httptools then h11 three times),
-``GET /healthz`` took a median 1.3-1.9 ms a request on httptools and 1.8-2.9 ms on h11, about
-half a millisecond more; an authenticated call that queries the database took 4.7-4.8 ms
-against 4.2-5.0 ms, the difference lost in the noise. Parsing never dominates an API call, and
-the alternative, a subclass of uvicorn's httptools protocol counting header bytes, would
-depend on that class's private workings.
+Request headers are bounded like bodies are. uvicorn's httptools protocol has no limit at
+all: it reads a 32 MiB header, or 100,000 headers, whole (httptools keeps a header's bytes
+until the header ends). h11's parser has one, but it is pure Python and cost a webhook
+delivery more than everything WaddleBot does with it (``python -m bench.ingest``: a bare
+endpoint took about 5,000 requests/s on h11 against 13,000 on httptools). So the server runs on
+:class:`BoundedHttpTools`, httptools with the head counted as it comes in: a request line and
+headers still incomplete past ``WADDLEBOT_HTTP_MAX_HEADER_BYTES`` get ``400`` and the
+connection closed, as h11 did. What a head that completes within one read carries is not
+counted there (the part of the read where the head began is counted only once parsed);
+``HeaderLimits`` then holds every request the app would see to both limits exactly,
+answering ``431``.
 """
 
 from __future__ import annotations
@@ -25,6 +20,7 @@ from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.web.problems import problem_response
@@ -64,6 +60,50 @@ class HeaderLimits:
         return target + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
 
 
+class BoundedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing a request head that grows past
+    ``config.h11_max_incomplete_event_size`` bytes before it is complete (uvicorn's setting
+    for the same bound on h11). Written here because neither uvicorn nor httptools bounds it:
+    only httptools' parser callbacks (``on_url``, ``on_header``, ...) and uvicorn's answer to
+    a bad request (``send_400_response``) are used."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_open = False  # a request head has begun and is not complete
+        self._head_raw = False  # count whole reads now: the head began in an earlier one
+        self._head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_open, self._head_raw, self._head_bytes = True, False, 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if not self._head_raw:
+            self._head_bytes += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        if not self._head_raw:
+            self._head_bytes += len(name) + len(value) + 4
+
+    def on_headers_complete(self) -> None:
+        self._head_open = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        continued = self._head_open  # every byte of this read belongs to the open head
+        super().data_received(data)
+        if not self._head_open or self.transport.is_closing():
+            return
+        if continued:
+            self._head_bytes += len(data)
+        self._head_raw = True
+        limit = self.config.h11_max_incomplete_event_size
+        if limit is not None and self._head_bytes > limit:
+            self.send_400_response("Request line and headers too large.")
+
+
 def server_config(settings: CoreSettings, app: Any, *, host: str, port: int) -> uvicorn.Config:
     """The uvicorn configuration of one process serving ``app`` (an ASGI app)."""
     return uvicorn.Config(
@@ -74,8 +114,8 @@ def server_config(settings: CoreSettings, app: Any, *, host: str, port: int) -> 
         ),
         host=host,
         port=port,
-        http="h11",
-        h11_max_incomplete_event_size=settings.http_max_header_bytes,
+        http=BoundedHttpTools,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,  # BoundedHttpTools' bound
         log_level=settings.section(ProcessSettings).log_level.lower(),
         access_log=False,
         lifespan="on",

@@ -51,7 +51,6 @@ MAX_NAME = 200
 ROLE_LEVELS = "role_levels"  # in a community's settings: {"discord:<guild>": {role id: level}}
 TIMEZONE = "timezone"  # in a community's settings: an IANA zone name; UTC when absent
 CACHE_TTL = 300.0  # as long as the router keeps what it looked up itself
-ROLE_LEVEL_CHANGES = "role_levels"  # what a server's platform roles give (every process hears)
 GRANTABLE_ROLES = ("admin", "moderator")
 _ROLE_ORDER = {"owner": 0, "admin": 1, "moderator": 2}
 
@@ -117,7 +116,7 @@ class CommunityService:
         self._audit = audit
         self._clock = clock or SystemClock()
         self._feed = feed or ChangeFeed.unshared(cache)
-        for kind in (keys.ENTITY_CHANGES, keys.ROLE_CHANGES, ROLE_LEVEL_CHANGES):
+        for kind in (keys.ENTITY_CHANGES, keys.ROLE_CHANGES, keys.ROLE_LEVEL_CHANGES):
             self._feed.watch(kind)
 
     @property
@@ -212,7 +211,9 @@ class CommunityService:
                 levels[role_id] = int(level)
             row.settings = {**settings, ROLE_LEVELS: mapped}  # a new dict: JSON is replaced
         given = orjson.dumps(await self._role_levels(server))
-        await self._feed.write(ROLE_LEVEL_CHANGES, [(_role_levels_key(server), given)], CACHE_TTL)
+        await self._feed.write(
+            keys.ROLE_LEVEL_CHANGES, [(_role_levels_key(server), given)], CACHE_TTL
+        )
         self._audit.change(
             "community.role_level",
             actor,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from waddlebot.platforms.discord.settings import DiscordSettings
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from waddlebot.platforms.discord.collector import DiscordCollector
+    from waddlebot.web.hot_paths import Endpoint
 
 
 def _build(parts: CollectorParts) -> DiscordCollector:
@@ -33,6 +34,7 @@ def _build(parts: CollectorParts) -> DiscordCollector:
         consumer=parts.consumer,
         completions=parts.completions,
         role_levels=parts.community.role_levels,
+        feed=parts.feed,
     )
 
 
@@ -40,6 +42,12 @@ def _routes() -> Sequence[APIRouter]:
     from waddlebot.platforms.discord import interactions
 
     return (interactions.router,)
+
+
+def _hot_paths() -> Mapping[str, Endpoint]:
+    from waddlebot.platforms.discord import interactions
+
+    return {interactions.PATH: interactions.interactions}
 
 
 def _cli(host: CommandLine) -> typer.Typer:
@@ -59,6 +67,7 @@ DISCORD: PlatformPackage[DiscordCollector] = PlatformPackage(
     configured=lambda settings: settings.section(DiscordSettings).discord_configured,
     build=_build,
     routes=_routes,
+    hot_paths=_hot_paths,
     cli=_cli,
     settings=DiscordSettings,
     setup=(

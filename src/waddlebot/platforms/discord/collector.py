@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,7 +23,8 @@ import structlog
 from waddlebot.core.events import Event
 from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.settings import CoreSettings
-from waddlebot.infra import metrics
+from waddlebot.infra import keys, metrics
+from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
@@ -48,6 +50,9 @@ log = structlog.get_logger("waddlebot.discord")
 PLATFORM = "discord"
 Dispatch = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 RoleLevels = Callable[[str], Awaitable[Mapping[str, int]]]
+# how long a server's role levels are kept in the process (every message needs them): a
+# change is heard at once through the change feed; this bounds one whose notice was lost
+ROLE_LEVELS_SECONDS = 10.0
 """The levels a server's roles give (``discord:<guild>`` -> role id -> level)."""
 
 
@@ -89,9 +94,13 @@ class DiscordCollector:
         consumer: str,
         completions: CompletionHub | None = None,
         role_levels: RoleLevels | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         own = self._own = settings.section(DiscordSettings)
         self._role_levels = role_levels
+        self._kept_levels: dict[str, tuple[float, Mapping[str, int]]] = {}  # server -> until
+        if feed is not None:
+            feed.watch(keys.ROLE_LEVEL_CHANGES, self._forget_role_levels)
         self._completions = completions
         self.inline_wait = own.discord_inline_wait_seconds
         self.states = interaction_states(ports.cache)
@@ -215,10 +224,22 @@ class DiscordCollector:
             owner_id=str(guild.owner_id),
             role_permissions={str(r.id): r.permissions.value for r in guild.roles},
             thread_parents={str(t.id): str(t.parent_id) for t in guild.threads},
-            role_levels=(
-                await self._role_levels(f"{PLATFORM}:{guild_id}") if self._role_levels else {}
-            ),
+            role_levels=await self._levels_of(f"{PLATFORM}:{guild_id}"),
         )
+
+    async def _levels_of(self, server: str) -> Mapping[str, int]:
+        if self._role_levels is None:
+            return {}
+        now = time.monotonic()
+        kept = self._kept_levels.get(server)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        levels = await self._role_levels(server)
+        self._kept_levels[server] = (now + ROLE_LEVELS_SECONDS, levels)
+        return levels
+
+    async def _forget_role_levels(self, _key: str) -> None:
+        self._kept_levels.clear()  # changes are rare: all servers are read again
 
     # ----- slash commands ------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from waddlebot.platforms.platform import (
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from waddlebot.platforms.slack.collector import SlackCollector
+    from waddlebot.web.hot_paths import Endpoint
 
 
 def _build(parts: CollectorParts) -> SlackCollector:
@@ -49,6 +50,12 @@ def _api_routes() -> Sequence[APIRouter]:
     return (api.api_router,)
 
 
+def _hot_paths() -> Mapping[str, Endpoint]:
+    from waddlebot.platforms.slack import webhook
+
+    return {webhook.EVENTS_PATH: webhook.events, webhook.COMMANDS_PATH: webhook.commands}
+
+
 def _cli(host: CommandLine) -> typer.Typer:
     from waddlebot.platforms.slack.cli import slack_cli
 
@@ -65,6 +72,7 @@ SLACK: PlatformPackage[SlackCollector] = PlatformPackage(
     configured=lambda settings: settings.section(SlackSettings).slack_configured,
     build=_build,
     routes=_routes,
+    hot_paths=_hot_paths,
     api_routes=_api_routes,
     cli=_cli,
     settings=SlackSettings,

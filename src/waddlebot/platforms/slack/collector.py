@@ -19,7 +19,6 @@ import structlog
 from waddlebot.core.contract import Visibility
 from waddlebot.core.events import Event
 from waddlebot.core.settings import CoreSettings
-from waddlebot.infra import metrics
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
@@ -136,14 +135,10 @@ class SlackCollector:
         """An ``event_callback``: on the bus (once, however often Slack retries it).
         Raises :class:`~waddlebot.platforms.slack.translate.MalformedPayload`."""
         event_id, team_id, inner = translate.checked_delivery(envelope)
-        seen = f"slack:seen:{event_id}"
-        if await self._ports.cache.get(seen) is not None:
-            metrics.DUPLICATES.labels(PLATFORM).inc()
-            return
         event = await self._translate(team_id, inner)
-        if event is not None:
-            await publish_event(self._ports.bus, event)
-        await self._ports.cache.set(seen, b"1", SEEN_SECONDS)
+        if event is not None:  # else nothing to publish, nor to remember for a retry
+            once = (f"slack:seen:{event_id}", SEEN_SECONDS)
+            await publish_event(self._ports.bus, event, once=once)
 
     async def _translate(self, team_id: str, inner: Mapping[str, Any]) -> Event | None:
         kind = inner.get("type")

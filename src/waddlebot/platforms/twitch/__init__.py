@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from waddlebot.platforms.platform import (
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from waddlebot.platforms.twitch.collector import TwitchCollector
+    from waddlebot.web.hot_paths import Endpoint
 
 
 def _build(parts: CollectorParts) -> TwitchCollector:
@@ -48,6 +49,12 @@ def _api_routes() -> Sequence[APIRouter]:
     return (api.api_router,)
 
 
+def _hot_paths() -> Mapping[str, Endpoint]:
+    from waddlebot.platforms.twitch import webhook
+
+    return {webhook.PATH: webhook.eventsub}
+
+
 def _cli(host: CommandLine) -> typer.Typer:
     from waddlebot.platforms.twitch.cli import twitch_cli
 
@@ -64,6 +71,7 @@ TWITCH: PlatformPackage[TwitchCollector] = PlatformPackage(
     configured=lambda settings: settings.section(TwitchSettings).twitch_configured,
     build=_build,
     routes=_routes,
+    hot_paths=_hot_paths,
     api_routes=_api_routes,
     cli=_cli,
     settings=TwitchSettings,

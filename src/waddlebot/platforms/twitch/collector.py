@@ -135,7 +135,6 @@ class TwitchCollector:
         self.subscriptions = SubscriptionStore(db)
         self.ingest = EventSubIngest(
             ports.bus,
-            ports.cache,
             self.subscriptions,
             lambda: self.bot_user_id,
             on_own_chat=self._own_chat_line,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections import OrderedDict
@@ -27,6 +26,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -39,6 +39,7 @@ log = structlog.get_logger("waddlebot.twitch.ws")
 URL = "wss://eventsub.wss.twitch.tv/ws"
 SUBSCRIBE_WINDOW = 10.0  # seconds after the welcome before Twitch closes an unused session
 RECENT_IDS = 1024
+BATCH = 100  # messages already received that are handled together, at most
 ABNORMAL_CLOSURE = 1006
 
 NotificationHandler = Callable[[Notification], Awaitable[object]]
@@ -187,6 +188,7 @@ class _Session:
     links: list[_Link] = field(default_factory=list)
     welcomed_at: float | None = None
     notified: bool = False
+    held: list[_Item] = field(default_factory=list)  # taken off the queue, not yet looked at
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,13 +337,31 @@ class EventSubWebSocket:
                 return _End(stopped=True)
             link, raw = item
             if raw is not None:
-                await self._handle(session, link, raw)
+                await self._handle_with_queued(session, link, raw)
                 continue
             end = self._closed(session, link)
             if end is not None:
                 return end
 
+    async def _handle_with_queued(self, session: _Session, link: _Link, raw: str | bytes) -> None:
+        """Handle a message and the messages queued behind it together (up to
+        :data:`BATCH`): their notifications are handed over at once, in order, without
+        waiting for each to reach the bus first (a Redis bus then takes them in one round
+        trip, in that order). Anything else than a message ends the batch: a close is
+        looked at by :meth:`_serve`, in its place."""
+        batch = [(link, raw)]
+        queue = session.queue
+        while len(batch) < BATCH and not queue.empty():
+            item = queue.get_nowait()
+            if item is None or item[1] is None:
+                session.held.append(item)  # what :meth:`_next` gives next, in its place
+                break
+            batch.append((item[0], item[1]))
+        await asyncio.gather(*(self._handle(session, lk, message) for lk, message in batch))
+
     async def _next(self, session: _Session) -> _Item:
+        if session.held:
+            return session.held.pop()
         if not session.queue.empty():
             return session.queue.get_nowait()
         watched = self._watched(session)
@@ -461,7 +481,7 @@ class EventSubWebSocket:
 
     async def _handle(self, session: _Session, link: _Link, raw: str | bytes) -> None:
         try:
-            message = json.loads(raw)
+            message = orjson.loads(raw)
             metadata = message["metadata"]
             kind = metadata["message_type"]
             payload = message.get("payload") or {}

@@ -10,8 +10,7 @@ from typing import Any
 import structlog
 
 from waddlebot.core.events import Event
-from waddlebot.infra import metrics
-from waddlebot.infra.ports import Bus, Cache
+from waddlebot.infra.ports import Bus
 from waddlebot.platforms.answering import publish_event
 from waddlebot.platforms.twitch.subscriptions import SubscriptionStore
 from waddlebot.platforms.twitch.translate import Notification, badges, translate
@@ -38,7 +37,6 @@ class EventSubIngest:
     def __init__(
         self,
         bus: Bus,
-        cache: Cache,
         subscriptions: SubscriptionStore,
         bot_user_id: Callable[[], str],
         *,
@@ -46,25 +44,22 @@ class EventSubIngest:
     ) -> None:
         self._on_own_chat = on_own_chat
         self._bus = bus
-        self._cache = cache
         self._subscriptions = subscriptions
         self._bot_user_id = bot_user_id
 
     async def notification(self, notification: Notification) -> Delivery:
         """Put the event on the bus (returns once it is there). A message id handled before
-        is not handled again. Raises the translation errors for a payload to refuse."""
-        key = seen_key(notification.message_id)
-        if await self._cache.get(key) is not None:
-            metrics.DUPLICATES.labels(PLATFORM).inc()
-            log.info("eventsub redelivery skipped", message_id=notification.message_id)
-            return Delivery.DUPLICATE
+        is not handled again: the check and the publish are one step on the bus, and the id
+        is marked only once the event is on it (a failure before is redelivered and retried).
+        Raises the translation errors for a payload to refuse."""
         event = translate(notification, bot_user_id=self._bot_user_id())
         if event is None:
             self._note_own_line(notification)
             return Delivery.IGNORED
-        await self.publish(event)
-        # marked only once on the bus: a failure before this point is redelivered and retried
-        await self._cache.set(key, b"1", SEEN_TTL)
+        once = (seen_key(notification.message_id), SEEN_TTL)
+        if not await publish_event(self._bus, event, once=once):
+            log.info("eventsub redelivery skipped", message_id=notification.message_id)
+            return Delivery.DUPLICATE
         return Delivery.ACCEPTED
 
     async def publish(self, event: Event) -> None:

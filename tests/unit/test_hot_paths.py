@@ -1,0 +1,94 @@
+"""The hot paths (web/hot_paths.py) answer like the routes they stand for: the same endpoint,
+the app's own exception handlers for what it raises, and everything else left to FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.testclient import TestClient
+from starlette.exceptions import HTTPException
+
+from waddlebot.app import create_app
+from waddlebot.settings import Settings
+from waddlebot.web.hot_paths import HotPaths
+
+
+class Outage(Exception):
+    pass
+
+
+async def webhook(request: Request) -> Response:
+    body = await request.body()
+    if body == b"outage":
+        raise Outage("redis went away")
+    if body == b"refuse":
+        raise HTTPException(403, "not you")
+    if body == b"bug":
+        raise KeyError("a bug")
+    return PlainTextResponse(f"took {len(body)} bytes")
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(HotPaths, endpoints={"/hook": webhook})
+    app.post("/hook")(webhook)  # declared too, as the real ones are (OpenAPI)
+
+    @app.get("/other")
+    async def other() -> dict[str, str]:
+        return {"served": "by fastapi"}
+
+    @app.exception_handler(Outage)
+    async def outage(_request: Request, exc: Exception) -> Response:
+        return JSONResponse({"unavailable": str(exc)}, status_code=503)
+
+    @app.exception_handler(403)
+    async def forbidden(_request: Request, exc: Exception) -> Response:
+        return JSONResponse({"refused": True}, status_code=403)
+
+    return app
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(_app(), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_a_hot_path_is_answered_by_its_endpoint(client: TestClient) -> None:
+    answer = client.post("/hook", content=b"12345")
+    assert (answer.status_code, answer.text) == (200, "took 5 bytes")
+
+
+def test_what_a_hot_endpoint_raises_goes_to_the_apps_handlers(client: TestClient) -> None:
+    outage = client.post("/hook", content=b"outage")
+    assert (outage.status_code, outage.json()) == (503, {"unavailable": "redis went away"})
+    refused = client.post("/hook", content=b"refuse")
+    assert (refused.status_code, refused.json()) == (403, {"refused": True})
+
+
+def test_a_bug_in_a_hot_endpoint_is_a_500(client: TestClient) -> None:
+    assert client.post("/hook", content=b"bug").status_code == 500
+
+
+def test_other_paths_and_methods_are_left_to_fastapi(client: TestClient) -> None:
+    assert client.get("/other").json() == {"served": "by fastapi"}
+    assert client.get("/hook").status_code == 405  # FastAPI's answer: the route is POST only
+    # not the exact path: FastAPI redirects to it
+    assert client.post("/hook/", follow_redirects=False).status_code == 307
+
+
+def test_the_webhooks_and_events_endpoint_are_hot_and_in_the_openapi_document() -> None:
+    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    hot = next(m for m in app.user_middleware if m.cls is HotPaths).kwargs["endpoints"]
+    assert set(hot) == {
+        "/api/v1/events",
+        "/collectors/twitch/eventsub",
+        "/collectors/slack/events",
+        "/collectors/slack/commands",
+        "/collectors/discord/interactions",
+    }
+    documented = app.openapi()["paths"]
+    assert all("post" in documented[path] for path in hot)
