@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import structlog
@@ -272,65 +272,6 @@ def _payload(fields: Any) -> bytes:
     return b""
 
 
-_Append = Callable[[Any], None]  # adds one command to a pipeline
-
-
-class _Appends:
-    """One-entry appends go to Redis in pipelines: those made while a pipeline is out wait
-    for it and go together in the next, so a busy webhook endpoint (dozens of deliveries in
-    flight, ``bench.ingest``) makes one round trip for many of them instead of one each. One
-    pipeline at a time, in the order the appends were made: entries land on their streams in
-    that order (an EventSub WebSocket hands its notifications over in order, without waiting
-    for each). Each caller gets its own answer, or its own error; not a transaction."""
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._waiting: list[tuple[_Append, asyncio.Future[Any]]] = []
-        self._sending: asyncio.Task[None] | None = None
-
-    async def send(self, append: _Append) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.append((append, future))
-        if self._sending is None:
-            self._sending = asyncio.create_task(self._send_all())
-        return await future
-
-    async def _send_all(self) -> None:
-        try:
-            await asyncio.sleep(0)  # let the appends made in this turn of the loop join
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                await self._execute(batch)
-        finally:
-            self._sending = None
-            for _, future in self._waiting:  # cancelled with appends still waiting
-                future.cancel()
-            self._waiting = []
-
-    async def _execute(self, batch: list[tuple[_Append, asyncio.Future[Any]]]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for append, _ in batch:
-            append(pipe)
-        try:
-            results = await pipe.execute(raise_on_error=False)
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
-            raise
-        except Exception as exc:  # Redis away: every append of the batch failed
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-
 class RedisBus(_RedisAdapter):
     """Redis Streams with consumer groups. Payloads live in the entry field ``d``. Publishing
     never trims: acknowledging trims a stream (at most every ``trim_every`` seconds per stream
@@ -350,7 +291,10 @@ class RedisBus(_RedisAdapter):
         self._touch = self._redis.register_script(_TOUCH_LUA)
         self._move = self._redis.register_script(_MOVE_LUA)
         self._publish_once = self._redis.register_script(_PUBLISH_ONCE_LUA)
-        self._appends = _Appends(self._redis)
+        # one-entry appends made at once go out in one pipeline, in order (a busy webhook
+        # endpoint: one round trip for many deliveries; an EventSub socket hands its
+        # notifications over in order without waiting for each)
+        self._appends = Coalescer(self._redis)
         self._trim = self._redis.register_script(_TRIM_LUA)
         self._backlog = self._redis.register_script(_BACKLOG_LUA)
         self._gate = BacklogGate(self.backlog, max_backlog)
@@ -366,7 +310,7 @@ class RedisBus(_RedisAdapter):
         if not payloads:
             return []
         if len(payloads) == 1:
-            entry_id = await self._appends.send(lambda pipe: pipe.xadd(key, {"d": payloads[0]}))
+            (entry_id,) = await self._appends.execute(("XADD", key, "*", "d", payloads[0]))
             return [cast(bytes, entry_id).decode()]
         # MULTI/EXEC: all of them or none, so a caller told "failed" (Redis went away
         # mid-way) can be sure none went out
@@ -380,7 +324,7 @@ class RedisBus(_RedisAdapter):
         args: list[bytes | int] = [payload, max(1, math.ceil(ttl * 1000))]
         try:  # by its hash: a pipeline would ask Redis whether it has the script every time
             sha = self._publish_once.sha
-            entry_id = await self._appends.send(lambda pipe: pipe.evalsha(sha, 2, *keys, *args))
+            (entry_id,) = await self._appends.execute(("EVALSHA", sha, 2, *keys, *args))
         except NoScriptError:  # Redis restarted, or its scripts were flushed: load it again
             entry_id = await self._publish_once(keys=keys, args=args)
         return None if entry_id is None else cast(bytes, entry_id).decode()
