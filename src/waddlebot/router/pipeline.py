@@ -241,8 +241,13 @@ class Router:
             self._route(fresh)
             callers = [t for t in fresh if t.needs_caller]
             members = _members(callers, user_ids)
-            _, roles, granted = await _together(
-                self._route_aliases(fresh), self._community_roles(members), self._granted(members)
+            # the chat lines are counted before any module runs: a timer added by a line
+            # counts the lines after it (tests/integration/test_timers.py)
+            _, roles, granted, _ = await _together(
+                self._route_aliases(fresh),
+                self._community_roles(members),
+                self._granted(members),
+                self._count_lines(fresh),
             )
             self._set_callers(callers, user_ids, roles, granted)
             await self._count_limits(fresh)
@@ -841,7 +846,7 @@ class Router:
 
     async def _emit(self, trips: list[_Trip]) -> None:
         """Replies onto the reply streams; once they are all there, overlay updates out, the
-        events marked done, their sessions recorded and the chat lines counted."""
+        events marked done and their sessions recorded."""
         by_platform: dict[str, list[bytes]] = defaultdict(list)
         for trip in trips:
             for message in trip.replies:
@@ -861,7 +866,6 @@ class Router:
                 self._settings.dedupe_ttl_seconds,
             ),
             self._record_sessions(trips),
-            self._count_lines(trips),
         )
 
     async def _emit_overlays(self, trips: list[_Trip]) -> None:
