@@ -61,6 +61,9 @@ class _RedisAdapter:
         self._redis, self._owns_client = _client(redis)
         self._prefix = prefix
         self._closed = False
+        # commands issued at once (a router batch's steps that run together, a busy webhook
+        # endpoint's appends) go out in one pipeline, in the order issued
+        self._commands = Coalescer(self._redis)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:{name}"
@@ -69,6 +72,7 @@ class _RedisAdapter:
         if self._closed:
             return
         self._closed = True
+        await self._commands.drain()
         if self._owns_client:
             await self._redis.aclose()
 
@@ -76,10 +80,6 @@ class _RedisAdapter:
 class RedisCache(_RedisAdapter):
     """The cache on Redis. Its commands go through a :class:`Coalescer`: those issued at
     once (the router's steps that run together) share one round trip."""
-
-    def __init__(self, redis: Redis | str, prefix: str) -> None:
-        super().__init__(redis, prefix)
-        self._commands = Coalescer(self._redis)
 
     async def get(self, key: str) -> bytes | None:
         (value,) = await self._commands.execute(("GET", self._key(key)))
@@ -138,10 +138,6 @@ class RedisCache(_RedisAdapter):
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
-
-    async def close(self) -> None:
-        await self._commands.drain()
-        await super().close()
 
 
 # XAUTOCLAIM, then each claimed entry's delivery count from XPENDING, in one round trip.
@@ -291,10 +287,6 @@ class RedisBus(_RedisAdapter):
         self._touch = self._redis.register_script(_TOUCH_LUA)
         self._move = self._redis.register_script(_MOVE_LUA)
         self._publish_once = self._redis.register_script(_PUBLISH_ONCE_LUA)
-        # one-entry appends made at once go out in one pipeline, in order (a busy webhook
-        # endpoint: one round trip for many deliveries; an EventSub socket hands its
-        # notifications over in order without waiting for each)
-        self._appends = Coalescer(self._redis)
         self._trim = self._redis.register_script(_TRIM_LUA)
         self._backlog = self._redis.register_script(_BACKLOG_LUA)
         self._gate = BacklogGate(self.backlog, max_backlog)
@@ -310,7 +302,7 @@ class RedisBus(_RedisAdapter):
         if not payloads:
             return []
         if len(payloads) == 1:
-            (entry_id,) = await self._appends.execute(("XADD", key, "*", "d", payloads[0]))
+            (entry_id,) = await self._commands.execute(("XADD", key, "*", "d", payloads[0]))
             return [cast(bytes, entry_id).decode()]
         # MULTI/EXEC: all of them or none, so a caller told "failed" (Redis went away
         # mid-way) can be sure none went out
@@ -324,7 +316,7 @@ class RedisBus(_RedisAdapter):
         args: list[bytes | int] = [payload, max(1, math.ceil(ttl * 1000))]
         try:  # by its hash: a pipeline would ask Redis whether it has the script every time
             sha = self._publish_once.sha
-            (entry_id,) = await self._appends.execute(("EVALSHA", sha, 2, *keys, *args))
+            (entry_id,) = await self._commands.execute(("EVALSHA", sha, 2, *keys, *args))
         except NoScriptError:  # Redis restarted, or its scripts were flushed: load it again
             entry_id = await self._publish_once(keys=keys, args=args)
         return None if entry_id is None else cast(bytes, entry_id).decode()

@@ -7,8 +7,8 @@ Every step that touches the cache or the database is done for the whole batch at
 distributed mode pays one round trip per step per batch rather than per event, and steps that
 do not need each other's answers run at once (on Redis their cache commands share one
 pipeline): before its modules are called a batch waits for three round trips (dedupe claims
-with places and people; aliases, community roles and label grants; rate limits), then one
-for its replies. What nothing waits for (done marks, session records, chat line counts,
+with places and people; aliases, community roles, label grants and chat line counts; rate
+limits), then one for its replies. What nothing waits for (done marks, session records,
 overlay updates) goes out after the replies.
 """
 
