@@ -50,6 +50,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "memories",
         "commands",
         "alias",
+        "marketplace",
         "testkit",  # the operator's modules come after the built-in ones
     ]
     assert await say(remote_runtime, '!echo "over http" ok') == ["over http ok"]

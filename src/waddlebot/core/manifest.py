@@ -5,6 +5,7 @@ the Discord and Slack collectors turn it into slash commands; module authors bui
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,12 +45,28 @@ class CommandSpec(BaseModel):
         return f"{shown}{self.name} {self.usage}".rstrip()
 
 
+class Permission(StrEnum):
+    """What a module installed from the catalogue may do in a community, granted when an
+    admin installs it (and confirmed again when a new version asks for more). Reading events
+    is granted by the manifest's ``events``; WaddleBot's own modules need no grants."""
+
+    CHAT_SEND = "chat.send"  # answer and post in the channel
+    CHAT_WHISPER = "chat.whisper"  # whisper / DM a person
+    OVERLAY = "overlay"  # update the community's OBS overlays
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     version: str = "0.1.0"
     description: str = ""
+    author: str = Field(default="", max_length=200)
+    homepage: str = Field(default="", max_length=500, description="an http(s) URL, or empty")
+    changelog: str = Field(default="", max_length=20_000, description="what changed, newest first")
+    permissions: tuple[Permission, ...] = Field(
+        default=(Permission.CHAT_SEND,), description="what it asks to be allowed to do"
+    )
     commands: tuple[CommandSpec, ...] = ()
     events: tuple[EventType, ...] = ()
     config_schema: dict[str, Any] = Field(default_factory=dict, description="JSON Schema")

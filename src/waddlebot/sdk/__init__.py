@@ -254,8 +254,16 @@ class Module:
         version: str = "0.1.0",
         description: str = "",
         config_schema: dict[str, Any] | None = None,
+        **about: Any,
     ) -> None:
-        self._meta = {"name": name, "version": version, "description": description}
+        """``about``: the other :class:`Manifest` fields the catalogue shows (``author``,
+        ``homepage``, ``changelog``, ``permissions``)."""
+        self._meta: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "description": description,
+            **about,
+        }
         self._config_schema = config_schema or {}
         self._commands: dict[str, tuple[CommandSpec, Handler]] = {}
         self._listeners: dict[EventType, list[Handler]] = {}
