@@ -40,8 +40,10 @@ def build() -> Module:
     return module
 
 
-def said(line: str, *, level: Level = Level.EVERYONE, platform: str = "console") -> ModuleRequest:
-    parsed = parse_command(line, "!")
+def said(
+    line: str, *, level: Level = Level.EVERYONE, platform: str = "console", prefix: str = "!"
+) -> ModuleRequest:
+    parsed = parse_command(line, prefix)
     assert parsed is not None
     return ModuleRequest(
         session_id="s1",
@@ -50,7 +52,7 @@ def said(line: str, *, level: Level = Level.EVERYONE, platform: str = "console")
         platform=platform,
         message_id="m1",
         command=parsed.name,
-        prefix="!",
+        prefix=prefix,
         args=list(parsed.args),
         raw_text=line,
         caller=Caller(
@@ -133,6 +135,19 @@ async def test_platform_mentions_carry_the_platform_id() -> None:
     )
     # markup another platform would not send is nobody here
     assert (await answer("!kudos mute <@123> 10m")).endswith("(who must be someone, like @bob)")
+
+
+async def test_a_discord_slash_command_reads_as_typed() -> None:
+    """The line Discord's translation makes of /kudos give with a USER, an INTEGER and a
+    STRING option (tests/unit/test_discord_translate.py)."""
+    line = '/kudos give <@80351110224678912> 5 "great stream"'
+    request = said(line, level=MOD, platform="discord", prefix="/")
+    response = await build().handle(request)
+    assert [reply.text for reply in response.replies] == [
+        "<@80351110224678912> (id 80351110224678912) gets 5 for great stream"
+    ]
+    denied = await build().handle(said(line, platform="discord", prefix="/"))
+    assert denied.replies[0].text == "Only moderators and up can use /kudos give."
 
 
 async def test_a_subcommands_level_is_enforced() -> None:
