@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from waddlebot.core.permissions import Level
 from waddlebot.features.core.module import build_core_module
 from waddlebot.platforms.discord.commands import MAX_COMMANDS, application_commands
-from waddlebot.core.permissions import Level
 from waddlebot.sdk import ArgSpec, CommandSpec, Context, Module, Person, Rest
 
 
