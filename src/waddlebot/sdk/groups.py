@@ -68,6 +68,7 @@ _TYPES: dict[object, ArgType] = {
     Person: "person",
     Rest: "rest",
 }
+_UnionType = type(int | None)
 _INT = re.compile(r"[+-]?\d{1,18}")
 _NUMBER = re.compile(r"[+-]?(?:\d{1,18}(?:\.\d*)?|\.\d+)")
 _LOGIN = re.compile(r"[A-Za-z_][\w.-]{0,63}")
@@ -165,14 +166,19 @@ class Group:
             chosen, given = pick_subcommand(ctx, self._subcommands), 1
         spec = chosen.spec
         if ctx.caller_level < spec.level:
-            who = _WHO.get(Level.at_least(spec.level), "the owner")
-            ctx.reply(f"Only {who} can use {ctx.request.prefix or '!'}{self.name} {spec.name}.")
+            shown = f"{ctx.request.prefix or '!'}{self.name} {spec.name}"
+            ctx.reply(f"Only {who_may(spec.level)} can use {shown}.")
             return None
         try:
             values = read_arguments(ctx, spec.args, given)
             return await chosen.handler(ctx, **values)
         except UsageError as exc:
             raise UsageError(str(exc), usage=exc.usage or spec.usage_part) from exc
+
+
+def who_may(level: int) -> str:
+    """Who a refusal says may do what needs ``level``: ``moderators and up``, ``the owner``."""
+    return _WHO.get(Level.at_least(level), "the owner")
 
 
 def arguments_of(handler: Subhandler) -> tuple[ArgSpec, ...]:
@@ -196,9 +202,6 @@ def arguments_of(handler: Subhandler) -> tuple[ArgSpec, ...]:
             ArgSpec(name=parameter.name, description=description, required=not optional, type=kind)
         )
     return tuple(found)
-
-
-_UnionType = type(int | None)
 
 
 def _check_order(where: str, args: Iterable[ArgSpec]) -> None:
