@@ -686,7 +686,8 @@ class Router:
             return
         if response.usage_error:
             trip.outcome = "usage"
-            self._say(trip, f"Usage: {spec.usage_line(community.prefix)} ({response.usage_error})")
+            line = spec.usage_line(community.prefix, response.usage or None)
+            self._say(trip, f"Usage: {line} ({response.usage_error})")
             return
         trip.outcome = "ok"
         self._collect(trip, response, "command")

@@ -45,7 +45,12 @@ def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[A
 
 class UsageError(Exception):
     """Raised by a handler when the arguments are wrong; the router answers with the usage
-    line of the command and this message."""
+    line of the command and this message. ``usage`` replaces the argument part of that line
+    (a command group sets its subcommand's, ``give <who> <points>``)."""
+
+    def __init__(self, message: str = "", *, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 def usage_unless_refusal(exc: Exception) -> NoReturn:
@@ -295,6 +300,16 @@ class Module:
 
         return register
 
+    def group(self, name: str, **spec: Any) -> Group:
+        """A command with subcommands, each with its level, usage and typed arguments
+        (:class:`~waddlebot.sdk.groups.Group`); keyword arguments are :class:`CommandSpec`
+        fields of the command itself."""
+        return Group(self, name, **spec)
+
+    def replace_spec(self, spec: CommandSpec) -> None:
+        """Declare a registered command anew (a group, as its subcommands are added)."""
+        self._commands[spec.name] = (spec, self._commands[spec.name][1])
+
     def fallback(self, handler: Handler) -> Handler:
         """Handle commands this module does not declare (custom commands a community defines
         at run time); the router sends them here when the module is its fallback."""
@@ -327,7 +342,7 @@ class Module:
             try:
                 await _collect(ctx, handler)
             except UsageError as exc:
-                return ModuleResponse(usage_error=str(exc) or "wrong arguments")
+                return ModuleResponse(usage_error=str(exc) or "wrong arguments", usage=exc.usage)
             except WaddleError as exc:  # a refusal the person can act on: said plainly
                 ctx.reply(sentence(exc.sentence))
         else:
@@ -344,3 +359,9 @@ async def _collect(ctx: Context, handler: Handler) -> None:
         ctx._replies.extend(result.replies)
         ctx._overlay.extend(result.overlay)
         ctx._actions.extend(result.actions)
+
+
+# at the end: they build on what is above
+from waddlebot.sdk.groups import Group as Group  # noqa: E402
+from waddlebot.sdk.groups import Person as Person  # noqa: E402
+from waddlebot.sdk.groups import Rest as Rest  # noqa: E402
