@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from waddlebot.core.events import EventType
 from waddlebot.core.permissions import Level
+from waddlebot.core.schedule import ScheduleSpec
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 
@@ -43,6 +44,14 @@ class CommandSpec(BaseModel):
         shown = "#" if self.serverless else prefix
         return f"{shown}{self.name} {self.usage}".rstrip()
 
+    def usage_reply(self, prefix: str, problem: str) -> str:
+        """What chat is told when a handler finds the arguments wrong (``usage_error``)."""
+        return f"Usage: {self.usage_line(prefix)} ({problem})"
+
+    def denial_reply(self, caller: str, shown: str) -> str:
+        """What chat is told when ``caller`` is below the command's level."""
+        return f"@{caller}, {shown} is for {Level.at_least(self.level).label} level and up."
+
 
 class Manifest(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -53,3 +62,6 @@ class Manifest(BaseModel):
     commands: tuple[CommandSpec, ...] = ()
     events: tuple[EventType, ...] = ()
     config_schema: dict[str, Any] = Field(default_factory=dict, description="JSON Schema")
+    schedules: tuple[ScheduleSpec, ...] = Field(
+        default=(), description="handlers the router runs on a schedule (kind 'schedule')"
+    )

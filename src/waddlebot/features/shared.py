@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
+    from waddlebot.router.schedules import ModuleCommunities
 
 T = TypeVar("T")
 
@@ -56,6 +57,9 @@ OVERLAY_HUB: Key[OverlayHub | None] = Key("overlay hub")  # None without browser
 MEMORIES: Key[Memories] = Key("memories")  # memories
 COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias
+# which communities each module serves, for its scheduled handlers (the marketplace will
+# provide it; without it, every community)
+MODULE_COMMUNITIES: Key[ModuleCommunities] = Key("module communities")
 
 # What the router asks of features (the ports of router/pipeline.py); it runs without any.
 GRANTS: Key[LevelGrants] = Key("level grants")  # labels

@@ -616,8 +616,7 @@ class Router:
             log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
             told = keys.notice_key(trip.event.entity_id, caller.identity.user_id, "deny")
             if await self._cache.add(told, b"1", keys.DENIAL_NOTICE_SECONDS):  # not every time
-                needed = Level.at_least(spec.level).label
-                self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
+                self._say(trip, spec.denial_reply(caller.name, shown))
             return
         # a name no module declares may be another bot's command: it must not use up
         # anyone's limits here (the custom commands module keeps its own cooldowns)
@@ -640,7 +639,7 @@ class Router:
             return
         if response.usage_error:
             trip.outcome = "usage"
-            self._say(trip, f"Usage: {spec.usage_line(community.prefix)} ({response.usage_error})")
+            self._say(trip, spec.usage_reply(community.prefix, response.usage_error))
             return
         trip.outcome = "ok"
         self._collect(trip, response, "command")
