@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from waddlebot.core.clock import ManualClock
-from waddlebot.core.contract import Caller, Identity, ModuleRequest, ModuleResponse
+from waddlebot.core.contract import Caller, Identity, ModuleRequest, ModuleResponse, Reply
 from waddlebot.core.events import Amounts, EventType, Platform, new_id
 from waddlebot.core.parser import parse_command
 from waddlebot.core.permissions import Level
@@ -61,6 +61,8 @@ class ModuleChat:
         self.clock = clock or ManualClock()
         self.responses: list[ModuleResponse] = []
         """Every answer the module gave, oldest first (overlay updates and actions too)."""
+        self.last: list[Reply] = []
+        """What the last call said, with each reply's visibility (the router's lines too)."""
         self._routes = ModuleRegistry([LocalModuleClient(module)])
         now = self.clock.now()
         self._next_runs: dict[str, datetime] = {
@@ -81,13 +83,13 @@ class ModuleChat:
         :class:`Level`); the texts said back, in order (nothing for a line that is not one of
         the module's commands and that it does not listen to)."""
         caller = self._caller(as_, level, user_id)
-        said: list[str] = []
+        said: list[Reply] = []
         parsed = parse_command(text, self.prefix)
         route = self._routes.command(parsed.prefix, parsed.name) if parsed else None
         if parsed is not None and route is not None:
             shown = f"{parsed.prefix}{parsed.name}"
             if caller.level < route.spec.level:
-                said.append(route.spec.denial_reply(caller.name, shown))
+                said.append(Reply(text=route.spec.denial_reply(caller.name, shown)))
             else:
                 response = await self._handle(
                     self._request(
@@ -99,14 +101,16 @@ class ModuleChat:
                     )
                 )
                 if response.usage_error:
-                    said.append(route.spec.usage_reply(self.prefix, response.usage_error))
+                    said.append(
+                        Reply(text=route.spec.usage_reply(self.prefix, response.usage_error))
+                    )
                 else:
-                    said += _texts(response)
+                    said += response.replies
         if EventType.CHAT_MESSAGE in self.module.manifest.events:
-            said += _texts(
+            said += (
                 await self._handle(self._request(kind="event", caller=caller, raw_text=text))
-            )
-        return said
+            ).replies
+        return self._said(said)
 
     async def event(
         self,
@@ -129,7 +133,7 @@ class ModuleChat:
             raw_text=text,
             amounts=Amounts(**amounts),
         )
-        return _texts(await self._handle(request))
+        return self._said((await self._handle(request)).replies)
 
     # ----- schedules ----------------------------------------------------------------------
 
@@ -139,12 +143,12 @@ class ModuleChat:
         now = self.clock.now()
         specs = {spec.name: spec for spec in self.module.schedules}
         due = sorted((when, name) for name, when in self._next_runs.items() if when <= now)
-        said: list[str] = []
+        said: list[Reply] = []
         for when, name in due:
             self._next_runs[name] = specs[name].next_run(now)
             request = self._request(kind="schedule", command=name, occurred_at=when)
-            said += _texts(await self._handle(request))
-        return said
+            said += (await self._handle(request)).replies
+        return self._said(said)
 
     # ----- start and stop hooks -----------------------------------------------------------
 
@@ -189,6 +193,10 @@ class ModuleChat:
             **fields,
         )
 
+    def _said(self, replies: list[Reply]) -> list[str]:
+        self.last = replies
+        return [reply.text for reply in replies]
+
     async def _handle(self, request: ModuleRequest) -> ModuleResponse:
         handle = self.module.handle
         extra: dict[str, Any] = {}
@@ -197,7 +205,3 @@ class ModuleChat:
         response = await handle(request, **extra)
         self.responses.append(response)
         return response
-
-
-def _texts(response: ModuleResponse) -> list[str]:
-    return [reply.text for reply in response.replies]
