@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,7 +94,9 @@ async def test_a_running_bot_posts_in_every_place_of_each_community(runtime: Run
 Schedules = Process[ModuleSchedules]
 
 
-def schedules_of(clock: ManualClock, calls: Counter[tuple[str, int]]) -> object:
+def schedules_of(
+    clock: ManualClock, calls: Counter[tuple[str, int]]
+) -> Callable[[Database, Ports, AuditLog], ModuleSchedules]:
     module = build_module(calls)
 
     def make(db: Database, ports: Ports, audit: AuditLog) -> ModuleSchedules:
@@ -125,9 +127,10 @@ async def processes(
     make = schedules_of(clock, calls)
     url, redis_url, key_prefix = backend
     if redis_url:
-        async with two_processes(
-            url, redis_url, key_prefix, clock, JOB_NAME, make  # type: ignore[arg-type]
-        ) as (first, second):
+        async with two_processes(url, redis_url, key_prefix, clock, JOB_NAME, make) as (
+            first,
+            second,
+        ):
             yield first, second, clock, calls
         return
     # embedded: one process's in-memory lease, cache and bus, two schedulers, one SQLite file
@@ -140,7 +143,7 @@ async def processes(
             db = Database(url)
             stack.push_async_callback(db.close)
             audit = AuditLog(db)
-            service = make(db, ports, audit)  # type: ignore[operator]
+            service = make(db, ports, audit)
             scheduler = Scheduler(ports.lease, ttl=30, interval=5, clock=clock)
             scheduler.every(0, JOB_NAME, service.fire_due)
             built.append(Process(db, ports, audit, service, scheduler))
