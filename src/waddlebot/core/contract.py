@@ -48,14 +48,15 @@ class Caller(BaseModel):
 
 
 class ModuleRequest(BaseModel):
-    """What the router sends a module: a command invocation or an event a module listens to."""
+    """What the router sends a module: a command invocation, an event a module listens to, or
+    a run of one of its scheduled handlers (``kind="schedule"``, ``command`` its name)."""
 
     model_config = ConfigDict(frozen=True)
 
     contract_version: Literal[1] = CONTRACT_VERSION
     request_id: str = Field(default_factory=new_id)
     session_id: str
-    kind: Literal["command", "event"] = "command"
+    kind: Literal["command", "event", "schedule"] = "command"
     community_id: int
     entity_id: str
     platform: Platform

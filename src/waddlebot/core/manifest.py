@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from waddlebot.core.events import EventType
 from waddlebot.core.permissions import Level
+from waddlebot.core.schedule import ScheduleSpec
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 
@@ -91,6 +92,15 @@ class CommandSpec(BaseModel):
     def subcommand(self, name: str) -> SubcommandSpec | None:
         return next((sub for sub in self.subcommands if sub.name == name), None)
 
+    def usage_reply(self, prefix: str, problem: str, usage: str | None = None) -> str:
+        """What chat is told when a handler finds the arguments wrong (``usage_error``);
+        ``usage``: a subcommand's usage in place of the command's (``ModuleResponse.usage``)."""
+        return f"Usage: {self.usage_line(prefix, usage)} ({problem})"
+
+    def denial_reply(self, caller: str, shown: str) -> str:
+        """What chat is told when ``caller`` is below the command's level."""
+        return f"@{caller}, {shown} is for {Level.at_least(self.level).label} level and up."
+
 
 class Permission(StrEnum):
     """What a module installed from the catalogue may do in a community, granted when an
@@ -117,3 +127,6 @@ class Manifest(BaseModel):
     commands: tuple[CommandSpec, ...] = ()
     events: tuple[EventType, ...] = ()
     config_schema: dict[str, Any] = Field(default_factory=dict, description="JSON Schema")
+    schedules: tuple[ScheduleSpec, ...] = Field(
+        default=(), description="handlers the router runs on a schedule (kind 'schedule')"
+    )

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
+    from waddlebot.router.schedules import ModuleCommunities
     from waddlebot.router.views import ModuleViews
 
 T = TypeVar("T")
@@ -61,6 +62,8 @@ COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias
 CATALOGUE: Key[Catalogue] = Key("catalogue")  # marketplace
 INSTALLS: Key[Installs] = Key("installs")
+# which communities each module serves, for its scheduled handlers (without it, every one)
+MODULE_COMMUNITIES: Key[ModuleCommunities] = Key("module communities")
 
 # What the router asks of features (the ports of router/pipeline.py); it runs without any.
 GRANTS: Key[LevelGrants] = Key("level grants")  # labels

@@ -662,8 +662,7 @@ class Router:
             log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
             told = keys.notice_key(trip.event.entity_id, caller.identity.user_id, "deny")
             if await self._cache.add(told, b"1", keys.DENIAL_NOTICE_SECONDS):  # not every time
-                needed = Level.at_least(spec.level).label
-                self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
+                self._say(trip, spec.denial_reply(caller.name, shown))
             return
         # a name no module declares may be another bot's command: it must not use up
         # anyone's limits here (the custom commands module keeps its own cooldowns)
@@ -686,8 +685,8 @@ class Router:
             return
         if response.usage_error:
             trip.outcome = "usage"
-            line = spec.usage_line(community.prefix, response.usage or None)
-            self._say(trip, f"Usage: {line} ({response.usage_error})")
+            problem, usage = response.usage_error, response.usage or None
+            self._say(trip, spec.usage_reply(community.prefix, problem, usage))
             return
         trip.outcome = "ok"
         self._collect(trip, response, "command")

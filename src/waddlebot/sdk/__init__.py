@@ -32,6 +32,7 @@ from waddlebot.core.events import EventType, Platform
 from waddlebot.core.manifest import ArgSpec, CommandSpec, Manifest
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
+from waddlebot.sdk.schedule import Scheduling
 
 
 def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[ArgSpec, ...]:
@@ -249,8 +250,9 @@ HandlerResult = None | str | ModuleResponse
 Handler = Callable[[Context], Awaitable[HandlerResult]]
 
 
-class Module:
-    """A module: its manifest plus the handlers behind it."""
+class Module(Scheduling):
+    """A module: its manifest plus the handlers behind it (scheduled handlers and start and
+    stop hooks: :mod:`waddlebot.sdk.schedule`)."""
 
     def __init__(
         self,
@@ -273,6 +275,7 @@ class Module:
         self._commands: dict[str, tuple[CommandSpec, Handler]] = {}
         self._listeners: dict[EventType, list[Handler]] = {}
         self._fallback: Handler | None = None
+        self._init_scheduling()
 
     @property
     def name(self) -> str:
@@ -285,6 +288,7 @@ class Module:
             commands=tuple(spec for spec, _ in self._commands.values()),
             events=tuple(self._listeners),
             config_schema=self._config_schema,
+            schedules=self.schedules,
         )
 
     def command(self, name: str, **spec: Any) -> Callable[[Handler], Handler]:
@@ -345,6 +349,8 @@ class Module:
                 return ModuleResponse(usage_error=str(exc) or "wrong arguments", usage=exc.usage)
             except WaddleError as exc:  # a refusal the person can act on: said plainly
                 ctx.reply(sentence(exc.sentence))
+        elif request.kind == "schedule":
+            await _collect(ctx, self.scheduled_handler(request.command))
         else:
             for handler in self._listeners.get(request.event_type, ()):
                 await _collect(ctx, handler)

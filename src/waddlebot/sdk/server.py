@@ -8,6 +8,8 @@ came from a holder of the secret.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -32,7 +34,19 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
     if not secret:
         raise ValueError("a module server needs a non-empty secret")
 
-    app = FastAPI(title=f"waddlebot module {module.name}", version=module.manifest.version)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await module.start()  # @module.on_start hooks
+        try:
+            yield
+        finally:
+            await module.stop()
+
+    app = FastAPI(
+        title=f"waddlebot module {module.name}",
+        version=module.manifest.version,
+        lifespan=lifespan,
+    )
 
     def signed(status: int, body: bytes) -> Response:
         return Response(

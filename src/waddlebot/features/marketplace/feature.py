@@ -9,8 +9,8 @@ from waddlebot.features.marketplace import api
 from waddlebot.features.marketplace.catalogue import Catalogue
 from waddlebot.features.marketplace.installs import Installs
 from waddlebot.features.marketplace.module import build_marketplace_module
-from waddlebot.features.marketplace.views import CommunityViews
-from waddlebot.features.shared import CATALOGUE, INSTALLS, MODULE_VIEWS
+from waddlebot.features.marketplace.views import CommunityViews, ServedCommunities
+from waddlebot.features.shared import CATALOGUE, INSTALLS, MODULE_COMMUNITIES, MODULE_VIEWS
 from waddlebot.infra.secretbox import SecretBox
 
 
@@ -30,6 +30,7 @@ async def setup(host: Host) -> None:
     host.on_stop(catalogue.close)
     views = CommunityViews(host.db, catalogue, host.feed)
     host.provide(MODULE_VIEWS, views)
+    host.provide(MODULE_COMMUNITIES, ServedCommunities(host.db, catalogue))
     installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
     host.add_module(build_marketplace_module(catalogue, installs))
 

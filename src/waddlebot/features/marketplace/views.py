@@ -19,6 +19,7 @@ from waddlebot.features.marketplace.granted import GrantedClient
 from waddlebot.features.marketplace.models import CommunityModule
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.models import Community
 from waddlebot.router.modules import CommandRoute, ModuleClient
 from waddlebot.router.views import EVERYTHING, ModuleView
 
@@ -130,3 +131,28 @@ def _add_routes(
     for spec in manifest.commands:
         for name in (spec.name, *spec.aliases):
             routes[(spec.serverless, renames.get(name, name))] = CommandRoute(spec, client)
+
+
+class ServedCommunities:
+    """Which communities a module serves, for its scheduled handlers
+    (:class:`~waddlebot.router.schedules.ModuleCommunities`): for one of the registry's,
+    every community that has not switched it off; for a catalogue module, those that
+    installed it and have it on."""
+
+    def __init__(self, db: Database, catalogue: Catalogue) -> None:
+        self._db = db
+        self._catalogue = catalogue
+
+    async def communities(self, module: str) -> list[int]:
+        registered = {entry.name for entry in await self._catalogue.registered()}
+        async with self._db.read_session() as session:
+            if module in registered:
+                query = select(CommunityModule.community_id).where(
+                    CommunityModule.module == module, CommunityModule.enabled.is_(True)
+                )
+            else:
+                off = select(CommunityModule.community_id).where(
+                    CommunityModule.module == module, CommunityModule.enabled.is_(False)
+                )
+                query = select(Community.id).where(Community.id.not_in(off))
+            return sorted(await session.scalars(query))

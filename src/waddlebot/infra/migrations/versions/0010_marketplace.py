@@ -1,7 +1,7 @@
 """The marketplace: registered modules, their versions, and each community's modules.
 
-Revision ID: 0009_marketplace
-Revises: 0008_overlays
+Revision ID: 0010_marketplace
+Revises: 0009_module_schedules
 Create Date: 2026-12-06 09:50:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0009_marketplace"
-down_revision: str | Sequence[str] | None = "0008_overlays"
+revision: str = "0010_marketplace"
+down_revision: str | Sequence[str] | None = "0009_module_schedules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
