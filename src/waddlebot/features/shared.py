@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from waddlebot.features.inventory.service import InventoryService
     from waddlebot.features.labels.service import LabelService
     from waddlebot.features.memories.service import Memories
+    from waddlebot.features.modulestore.grants import StoreGrants
+    from waddlebot.features.modulestore.service import SqlStore
     from waddlebot.features.overlay.hub import OverlayHub
     from waddlebot.features.overlay.tokens import OverlayTokens
     from waddlebot.features.timers.service import TimerService
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DIRECTORY: Key[Directory] = Key("directory")  # core
+MODULE_STORE: Key[SqlStore] = Key("module store")  # modulestore
+STORE_GRANTS: Key[StoreGrants] = Key("store grants")
 KEYS: Key[KeyVerifier] = Key("keys")  # identity
 IDENTITY: Key[IdentityService] = Key("identity")
 ACCOUNTS: Key[AccountService] = Key("accounts")
@@ -100,6 +104,8 @@ class FeatureServices:
         raise NotImplementedError
 
     directory = DIRECTORY
+    module_store = MODULE_STORE
+    store_grants = STORE_GRANTS
     keys = KEYS
     identity = IDENTITY
     accounts = ACCOUNTS

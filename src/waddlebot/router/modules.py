@@ -12,6 +12,7 @@ from waddlebot.core.events import EventType
 from waddlebot.core.manifest import CommandSpec, Manifest
 from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.sdk import Module
+from waddlebot.sdk.store import StoreBackend
 
 
 class ModuleClient(Protocol):
@@ -27,11 +28,12 @@ class ModuleClient(Protocol):
 
 
 class LocalModuleClient:
-    """A module running in this process."""
+    """A module running in this process; ``store`` keeps what its ``ctx.store`` remembers."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, store: StoreBackend | None = None) -> None:
         self._module = module
         self._manifest = module.manifest
+        self._store = store
 
     @property
     def name(self) -> str:
@@ -42,7 +44,7 @@ class LocalModuleClient:
         return self._manifest
 
     async def call(self, request: ModuleRequest) -> ModuleResponse:
-        return await self._module.handle(request)
+        return await self._module.handle(request, store=self._store)
 
     async def close(self) -> None:
         return None
