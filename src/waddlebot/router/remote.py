@@ -25,7 +25,7 @@ from waddlebot.infra.signing import SignatureError, sign, verify
 HANDLE_PATH = "/v1/handle"
 MANIFEST_PATH = "/v1/manifest"
 
-StoreGrantFor = Callable[[str, ModuleRequest], StoreGrant]
+StoreGrantFor = Callable[[str, ModuleRequest], StoreGrant | None]
 """The store grant for a call of the named module (``features/modulestore/grants.py``)."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")

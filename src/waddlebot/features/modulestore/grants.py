@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
+
 from waddlebot.core.contract import ModuleRequest, StoreGrant
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.infra.secretbox import SecretBox, SecretError
 from waddlebot.sdk.store import Bucket, Scope, channel_of, person_of
+
+log = structlog.get_logger("waddlebot.module_store")
 
 PURPOSE = "module-store"
 PATH = "/api/v1/module-store"
@@ -40,6 +45,7 @@ class StoreGrants:
     def __init__(self, box: Callable[[], SecretBox], base_url: str, seconds: int) -> None:
         self._make_box = box  # made on first use: an embedded bot writes its key file then
         self._made: SecretBox | None = None
+        self._unusable: ConfigurationError | None = None
         self._url = base_url.rstrip("/") + PATH
         self.seconds = seconds
 
@@ -48,14 +54,25 @@ class StoreGrants:
             self._made = self._make_box()
         return self._made
 
-    def grant(self, module: str, request: ModuleRequest) -> StoreGrant:
+    def grant(self, module: str, request: ModuleRequest) -> StoreGrant | None:
+        """The grant for one call; None when the bot has no key to seal it with (modules
+        served over HTTP then work without a store, as they did before it, and it is logged
+        once: ``WADDLEBOT_SECRET_KEYS`` gives them one)."""
+        if self._unusable is not None:
+            return None
+        try:
+            box = self._box()
+        except ConfigurationError as exc:
+            self._unusable = exc
+            log.warning("modules served over HTTP get no store", reason=exc.line())
+            return None
         payload = {
             "m": module,
             "c": request.community_id,
             "ch": channel_of(request),
             "p": person_of(request),
         }
-        return StoreGrant(url=self._url, token=self._box().seal(PURPOSE, payload))
+        return StoreGrant(url=self._url, token=box.seal(PURPOSE, payload))
 
     def open(self, token: str) -> Granted:
         try:
