@@ -44,6 +44,7 @@ from waddlebot.infra import metrics
 from waddlebot.schema import CONTRACTS, write_schemas
 from waddlebot.sdk import Module
 from waddlebot.sdk.loader import load_module
+from waddlebot.sdk.store import MemoryStore
 from waddlebot.settings import Settings
 from waddlebot.web.deps import SESSION_COOKIE
 
@@ -284,6 +285,7 @@ def _shown(text: str, visibility: Visibility) -> str:
 async def test_transcript(block: Block, doc_files: Path) -> None:
     module = load_module(block.arg)
     specs = {spec.name: spec for spec in module.manifest.commands}
+    store = MemoryStore()  # what the conversation's module remembers, as the bot's would
     for turn in _turns(block):
         parsed = parse_command(turn.text, "!")
         if parsed is None:  # plain chat: the bot says nothing
@@ -314,7 +316,7 @@ async def test_transcript(block: Block, doc_files: Path) -> None:
                 level=int(level),
             ),
         )
-        response = await module.handle(request)
+        response = await module.handle(request, store=store)
         if response.usage_error:  # what the router says instead of the replies
             said = [f"Usage: {spec.usage_line(parsed.prefix)} ({response.usage_error})"]
         else:

@@ -23,7 +23,7 @@ from waddlebot.sdk.store import INT64, MAX_KEY, Bucket, Scope
 router = APIRouter(prefix=PATH, tags=["module store"])
 
 BEARER = HTTPBearer(
-    scheme_name="store grant",
+    scheme_name="storeGrant",
     description="the token of `request.store` in the module call",
     auto_error=False,
 )
