@@ -318,7 +318,8 @@ async def test_transcript(block: Block, doc_files: Path) -> None:
         )
         response = await module.handle(request, store=store)
         if response.usage_error:  # what the router says instead of the replies
-            said = [f"Usage: {spec.usage_line(parsed.prefix)} ({response.usage_error})"]
+            line = spec.usage_line(parsed.prefix, response.usage or None)
+            said = [f"Usage: {line} ({response.usage_error})"]
         else:
             said = [_shown(reply.text, reply.visibility) for reply in response.replies]
         assert said == list(turn.expected), f"{block.where}: {turn.user}> {turn.text}"

@@ -187,6 +187,11 @@ class ModuleResponse(BaseModel):
     usage_error: str = Field(
         default="", description="set when the arguments were wrong; the router shows usage"
     )
+    usage: str = Field(
+        default="",
+        description="with usage_error: the usage to show after the command's name instead of "
+        "the command's own (a subcommand's, e.g. 'give <who> <points>')",
+    )
 
     @classmethod
     def say(cls, *texts: str, visibility: Visibility = Visibility.CHANNEL) -> ModuleResponse:

@@ -104,9 +104,13 @@ class ModuleRegistry:
         goes to the fallback module, if one is set (the custom commands a community
         defines at run time); it answers nothing when it does not know the name either."""
         route = self._commands.get((prefix == SERVERLESS_PREFIX, name))
-        if route is None and self._fallback is not None and prefix != SERVERLESS_PREFIX:
-            return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
-        return route
+        return route if route is not None else self.fallback_route(prefix, name)
+
+    def fallback_route(self, prefix: str, name: str) -> CommandRoute | None:
+        """``!name`` offered to the fallback module, if one is set."""
+        if self._fallback is None or prefix == SERVERLESS_PREFIX:
+            return None
+        return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
 
     def declared_names(self) -> set[str]:
         """Names and aliases of every ``!`` command a module declares (a custom command may

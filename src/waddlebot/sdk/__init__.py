@@ -48,7 +48,12 @@ def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[A
 
 class UsageError(Exception):
     """Raised by a handler when the arguments are wrong; the router answers with the usage
-    line of the command and this message."""
+    line of the command and this message. ``usage`` replaces the argument part of that line
+    (a command group sets its subcommand's, ``give <who> <points>``)."""
+
+    def __init__(self, message: str = "", *, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 def usage_unless_refusal(exc: Exception) -> NoReturn:
@@ -269,8 +274,16 @@ class Module:
         version: str = "0.1.0",
         description: str = "",
         config_schema: dict[str, Any] | None = None,
+        **about: Any,
     ) -> None:
-        self._meta = {"name": name, "version": version, "description": description}
+        """``about``: the other :class:`Manifest` fields the catalogue shows (``author``,
+        ``homepage``, ``changelog``, ``permissions``)."""
+        self._meta: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "description": description,
+            **about,
+        }
         self._config_schema = config_schema or {}
         self._commands: dict[str, tuple[CommandSpec, Handler]] = {}
         self._listeners: dict[EventType, list[Handler]] = {}
@@ -301,6 +314,16 @@ class Module:
             return handler
 
         return register
+
+    def group(self, name: str, **spec: Any) -> Group:
+        """A command with subcommands, each with its level, usage and typed arguments
+        (:class:`~waddlebot.sdk.groups.Group`); keyword arguments are :class:`CommandSpec`
+        fields of the command itself."""
+        return Group(self, name, **spec)
+
+    def replace_spec(self, spec: CommandSpec) -> None:
+        """Declare a registered command anew (a group, as its subcommands are added)."""
+        self._commands[spec.name] = (spec, self._commands[spec.name][1])
 
     def fallback(self, handler: Handler) -> Handler:
         """Handle commands this module does not declare (custom commands a community defines
@@ -338,7 +361,7 @@ class Module:
             try:
                 await _collect(ctx, handler)
             except UsageError as exc:
-                return ModuleResponse(usage_error=str(exc) or "wrong arguments")
+                return ModuleResponse(usage_error=str(exc) or "wrong arguments", usage=exc.usage)
             except WaddleError as exc:  # a refusal the person can act on: said plainly
                 ctx.reply(sentence(exc.sentence))
         else:
@@ -355,3 +378,9 @@ async def _collect(ctx: Context, handler: Handler) -> None:
         ctx._replies.extend(result.replies)
         ctx._overlay.extend(result.overlay)
         ctx._actions.extend(result.actions)
+
+
+# at the end: they build on what is above
+from waddlebot.sdk.groups import Group as Group  # noqa: E402
+from waddlebot.sdk.groups import Person as Person  # noqa: E402
+from waddlebot.sdk.groups import Rest as Rest  # noqa: E402

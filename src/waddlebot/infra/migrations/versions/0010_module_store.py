@@ -1,7 +1,7 @@
 """The module store: what modules remember (ctx.store), and what each uses per community.
 
-Revision ID: 0009_module_store
-Revises: 0008_overlays
+Revision ID: 0010_module_store
+Revises: 0009_marketplace
 Create Date: 2026-12-01 12:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_module_store"
-down_revision: str | Sequence[str] | None = "0008_overlays"
+revision: str = "0010_module_store"
+down_revision: str | Sequence[str] | None = "0009_marketplace"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
