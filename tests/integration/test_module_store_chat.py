@@ -27,7 +27,7 @@ from waddlebot.settings import Settings
 SECRET = "module-secret-for-store-tests"
 
 module = Module(
-    "tally",
+    "counter",
     version="1.0.0",
     config_schema={
         "type": "object",
@@ -36,8 +36,8 @@ module = Module(
 )
 
 
-@module.command("tally")
-async def tally(ctx: Context) -> str:
+@module.command("count")
+async def count(ctx: Context) -> str:
     mine = await ctx.store.person.increment("count")
     everyone = await ctx.store.community.increment("total")
     return f"{ctx.caller_name}: {mine} {ctx.config['unit']}, {everyone} in all"
@@ -61,9 +61,9 @@ async def hoard(ctx: Context) -> str:
 
 
 async def conversation(runtime: Runtime) -> None:
-    assert await say(runtime, "!tally") == ["alice: 1 points, 1 in all"]
-    assert await say(runtime, "!tally") == ["alice: 2 points, 2 in all"]
-    assert await say(runtime, "!tally", user="bob") == ["bob: 1 points, 3 in all"]
+    assert await say(runtime, "!count") == ["alice: 1 points, 1 in all"]
+    assert await say(runtime, "!count") == ["alice: 2 points, 2 in all"]
+    assert await say(runtime, "!count", user="bob") == ["bob: 1 points, 3 in all"]
     assert await say(runtime, "!topic") == ["Topic: none"]
     assert await say(runtime, "!topic speedruns all day") == ["Topic: speedruns all day"]
     assert await say(runtime, "!topic", user="bob") == ["Topic: speedruns all day"]
@@ -94,7 +94,7 @@ async def served_remotely(store_settings: Settings) -> AsyncIterator[tuple[str, 
         configured = store_settings.model_copy(
             update={
                 "port": port,
-                "remote_modules": [f"tally={module_url}"],
+                "remote_modules": [f"counter={module_url}"],
                 "module_secret": SecretStr(SECRET),
             }
         )
@@ -110,7 +110,7 @@ async def test_a_module_served_over_http_remembers_through_the_api(
     # what it kept is in the bot's database, under its own name
     (community,) = {b.community_id for b in [await _console_bucket(runtime)]}
     store = runtime.module_store
-    assert await store.keys(Bucket("tally", community, "community", ""), "") == [
+    assert await store.keys(Bucket("counter", community, "community", ""), "") == [
         "hoard",
         "total",
     ]
@@ -126,7 +126,7 @@ async def _console_bucket(runtime: Runtime) -> Bucket:
     async with runtime.db.session() as session:
         community = await session.scalar(select(ModuleStoreEntry.community_id).limit(1))
     assert community is not None
-    return Bucket("tally", community, "community", "")
+    return Bucket("counter", community, "community", "")
 
 
 def _request(community_id: int, *, caller: bool = True) -> ModuleRequest:
@@ -139,7 +139,7 @@ def _request(community_id: int, *, caller: bool = True) -> ModuleRequest:
             "community_id": community_id,
             "entity_id": "console:local",
             "platform": "console",
-            "command": "tally",
+            "command": "counter",
             **fields,
         }
     )
@@ -149,12 +149,12 @@ async def test_the_store_endpoint_refuses_what_the_grant_does_not_open(
     served_remotely: tuple[str, Runtime],
 ) -> None:
     url, runtime = served_remotely
-    await say(runtime, "!tally")  # the console's community exists from here on
+    await say(runtime, "!count")  # the console's community exists from here on
     community = (await _console_bucket(runtime)).community_id
     grants = runtime.store_grants
     endpoint = f"{url}/api/v1/module-store"
-    good = grants.grant("tally", _request(community)).token
-    callerless = grants.grant("tally", _request(community, caller=False)).token
+    good = grants.grant("counter", _request(community)).token
+    callerless = grants.grant("counter", _request(community, caller=False)).token
 
     async def post(op: str, token: str | None, body: object) -> httpx2.Response:
         headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -188,13 +188,13 @@ async def test_the_store_endpoint_refuses_what_the_grant_does_not_open(
 def test_a_grant_stops_working_when_it_expires() -> None:
     key = SecretBox.generate_key()
     grants = StoreGrants(lambda: SecretBox([key]), "http://bot.example", seconds=60)
-    grant = grants.grant("tally", _request(3))
+    grant = grants.grant("counter", _request(3))
     assert grant is not None
     assert grant.url == "http://bot.example/api/v1/module-store"
     opened = grants.open(grant.token)
-    assert (opened.module, opened.community_id, opened.person) == ("tally", 3, "user:5")
+    assert (opened.module, opened.community_id, opened.person) == ("counter", 3, "user:5")
     # the same grant, sealed two minutes ago (as SecretBox.seal seals)
-    payload = {"p": "module-store", "d": {"m": "tally", "c": 3, "ch": "console:local", "p": None}}
+    payload = {"p": "module-store", "d": {"m": "counter", "c": 3, "ch": "console:local", "p": None}}
     old = Fernet(key.encode()).encrypt_at_time(orjson.dumps(payload), int(time.time()) - 120)
     with pytest.raises(GrantRefused):
         grants.open(old.decode())
