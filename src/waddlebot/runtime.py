@@ -17,6 +17,8 @@ from waddlebot.features.feature import Feature, Key
 from waddlebot.features.shared import (
     DIRECTORY,
     MODULE_COMMUNITIES,
+    MODULE_STORE,
+    STORE_GRANTS,
     FeatureServices,
     router_services,
 )
@@ -269,7 +271,7 @@ class Runtime(FeatureServices):
 
     def add_module(self, module: Module) -> None:
         """A built-in module, in the role the feature being set up declares for it."""
-        client = LocalModuleClient(module)
+        client = LocalModuleClient(module, self.find(MODULE_STORE))
         self.registry.add(client, builtin=True)
         role = self._setting_up.module_role if self._setting_up else "module"
         if role == "fallback":
@@ -292,7 +294,7 @@ class Runtime(FeatureServices):
             with _configured_by("WADDLEBOT_MODULES", MODULES_FIX):
                 module = load_module(spec)
             with _configured_by("WADDLEBOT_MODULES", CLASH_FIX):
-                registry.add(LocalModuleClient(module))
+                registry.add(LocalModuleClient(module, self.find(MODULE_STORE)))
         secret = self.settings.module_secret.get_secret_value().encode()
         if self.settings.remote_modules and not secret:
             raise ConfigurationError(
@@ -305,7 +307,11 @@ class Runtime(FeatureServices):
             with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
                 name, url = parse_remote_spec(spec)
                 client = await HttpModuleClient.connect(
-                    url, secret, timeout=self.settings.module_timeout_seconds, expected_name=name
+                    url,
+                    secret,
+                    timeout=self.settings.module_timeout_seconds,
+                    expected_name=name,
+                    store_grants=grants.grant if (grants := self.find(STORE_GRANTS)) else None,
                 )
             try:
                 with _configured_by("WADDLEBOT_REMOTE_MODULES", CLASH_FIX):
