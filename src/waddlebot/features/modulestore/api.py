@@ -19,6 +19,7 @@ from waddlebot.core.errors import NotAllowed
 from waddlebot.features.modulestore.grants import PATH, Granted, GrantRefused
 from waddlebot.features.shared import Services
 from waddlebot.sdk.store import INT64, MAX_KEY, Bucket, Scope
+from waddlebot.web.numbers import Count
 
 router = APIRouter(prefix=PATH, tags=["module store"])
 
@@ -69,9 +70,8 @@ class KeyIn(BaseModel):
 class SetIn(KeyIn):
     value: JsonValue
     ttl: float | None = Field(default=None, gt=0, description="seconds; none: kept until deleted")
-    version: int | None = Field(
+    version: Count | None = Field(
         default=None,
-        ge=0,
         description="write only if the key is at this version (0: absent); none: whatever is there",
     )
 
