@@ -1,9 +1,11 @@
-"""One module served alone over HTTP, its calls signed with a shared HMAC secret.
+"""One module served alone over HTTP, its calls signed with a shared HMAC secret
+(:mod:`waddlebot.infra.webhook_signing`: Standard Webhooks headers, the old ones accepted too).
 
 ``POST /v1/handle`` takes a signed :class:`~waddlebot.core.contract.ModuleRequest` and answers a
 signed :class:`~waddlebot.core.contract.ModuleResponse`; ``GET /v1/manifest`` and ``GET /healthz``
 are public. Every answer carries signature headers over its body, so the router can check that it
-came from a holder of the secret.
+came from a holder of the secret; the answer to a call is signed with the call's
+``webhook-id``, and a call seen before is refused (a replay).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest
 from waddlebot.infra.bodies import read_capped
-from waddlebot.infra.signing import SignatureError, sign, verify
+from waddlebot.infra.signing import SignatureError
+from waddlebot.infra.webhook_signing import ReplayGuard, sign_message, signing_key, verify_message
 from waddlebot.sdk import Module
 
 log = structlog.get_logger("waddlebot.module_server")
@@ -31,19 +34,21 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
     ``secret``, and every response is signed with it."""
     if not secret:
         raise ValueError("a module server needs a non-empty secret")
+    signing_key(secret)  # a whsec_ secret that is no base64 is refused before serving
 
     app = FastAPI(title=f"waddlebot module {module.name}", version=module.manifest.version)
+    replays = ReplayGuard()
 
-    def signed(status: int, body: bytes) -> Response:
+    def signed(status: int, body: bytes, answering: str | None = None) -> Response:
         return Response(
             content=body,
             status_code=status,
             media_type="application/json",
-            headers=sign(secret, body),
+            headers=sign_message(secret, body, message_id=answering),
         )
 
-    def signed_json(status: int, payload: Any) -> Response:
-        return signed(status, orjson.dumps(payload))
+    def signed_json(status: int, payload: Any, answering: str | None = None) -> Response:
+        return signed(status, orjson.dumps(payload), answering)
 
     @app.get("/v1/manifest")
     async def manifest() -> Response:
@@ -61,7 +66,7 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
         if body is None:
             return signed_json(413, {"detail": "request body too large"})
         try:
-            verify(secret, body, request.headers)
+            answering = verify_message(secret, body, request.headers, replays=replays).message_id
         except SignatureError as exc:
             log.warning(
                 "module call refused",
@@ -74,7 +79,7 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
             call = ModuleRequest.model_validate_json(body)
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            return signed_json(422, {"detail": errors})
+            return signed_json(422, {"detail": errors}, answering)
         try:
             response = await module.handle(call)
         except Exception:
@@ -86,7 +91,7 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
                 request_id=call.request_id,
                 session_id=call.session_id,
             )
-            return signed_json(500, {"detail": "module error"})
-        return signed(200, response.model_dump_json().encode())
+            return signed_json(500, {"detail": "module error"}, answering)
+        return signed(200, response.model_dump_json().encode(), answering)
 
     return app
