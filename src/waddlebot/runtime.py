@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -30,8 +31,9 @@ from waddlebot.infra.signing import SignatureError
 from waddlebot.platforms import BUILTINS, NAMES, direct_message_platforms
 from waddlebot.platforms.platform import Collector, CollectorParts, PlatformPackage
 from waddlebot.router import Router, RouterWorker
+from waddlebot.router.breaker import GuardedModuleClient, ModuleHealth, module_limits
 from waddlebot.router.dead_letters import DeadLetters
-from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
+from waddlebot.router.modules import LocalModuleClient, ModuleClient, ModuleRegistry
 from waddlebot.router.remote import (
     HttpModuleClient,
     ModuleCallError,
@@ -73,6 +75,7 @@ class Runtime(FeatureServices):
     db: Database
     audit: AuditLog
     registry: ModuleRegistry
+    module_health: ModuleHealth
     completions: CompletionHub
     dead_letters: DeadLetters
     access: Access
@@ -129,6 +132,7 @@ class Runtime(FeatureServices):
         cleanup.push_async_callback(self.audit.stop)
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
+        self.module_health = ModuleHealth(module_limits(settings))
         self.scheduler = Scheduler(
             self.ports.lease,
             ttl=settings.scheduler_lease_ttl_seconds,
@@ -147,6 +151,7 @@ class Runtime(FeatureServices):
             audit=self.audit,
             settings=settings,
             feed=feed,
+            health=self.module_health,
             **router_services(self),
         )
         await feed.start()  # before the router takes work: no change it should hear is missed
@@ -293,10 +298,19 @@ class Runtime(FeatureServices):
                 )
             try:
                 with _configured_by("WADDLEBOT_REMOTE_MODULES", CLASH_FIX):
-                    registry.add(client)
+                    registry.add(self.guard(client))
             except ConfigurationError:
                 await client.close()
                 raise
+
+    def guard(self, client: ModuleClient) -> GuardedModuleClient:
+        """An external module's client behind its timeout, concurrency cap and circuit breaker
+        (``WADDLEBOT_MODULE_TIMEOUTS`` may give it a timeout of its own)."""
+        timeout = self.settings.module_timeouts.get(client.name)
+        limits = self.module_health.defaults
+        if timeout is not None:
+            limits = dataclasses.replace(limits, timeout=timeout)
+        return self.module_health.guard(client, limits)
 
     async def stop(self) -> None:
         """Stop everything that was started (also after a start that failed half way)."""
