@@ -240,7 +240,7 @@ class ModuleHealth:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._defaults = defaults or ModuleLimits(timeout=DEFAULT_TIMEOUT)
-        self._clock = clock
+        self.clock = clock  # read on every use: a test may swap it for one it moves
         self._wall_clock = wall_clock
         self._stats: dict[str, _Stats] = {}
 
@@ -253,7 +253,7 @@ class ModuleHealth:
     ) -> GuardedModuleClient:
         """``client`` behind a timeout, a concurrency cap and a breaker (``limits``, else the
         defaults). A module guarded again (reinstalled, upgraded) starts afresh."""
-        stats = _Stats(limits or self._defaults, self._clock)
+        stats = _Stats(limits or self._defaults, lambda: self.clock())
         self._stats[client.name] = stats
         metrics.MODULE_BREAKER_STATE.labels(client.name).set_function(
             lambda: _GAUGE[self.state(client.name)]
@@ -274,7 +274,7 @@ class ModuleHealth:
         return stats.breaker.state
 
     def snapshot(self, name: str) -> HealthSnapshot:
-        stats = self._stats.get(name) or _Stats(None, self._clock)
+        stats = self._stats.get(name) or _Stats(None, self.clock)
         latencies = sorted(stats.latencies)
         return HealthSnapshot(
             module=name,
@@ -304,7 +304,7 @@ class ModuleHealth:
         router's single place for module errors in metrics and health."""
         stats = self._stats.get(name)
         if stats is None:
-            stats = self._stats[name] = _Stats(None, self._clock)
+            stats = self._stats[name] = _Stats(None, self.clock)
         if reason in (ModuleBusy.reason, ModuleUnavailable.reason):
             stats.refused += 1
         else:
