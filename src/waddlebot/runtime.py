@@ -15,7 +15,12 @@ import structlog
 from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
 from waddlebot.features import builtin_features
 from waddlebot.features.feature import Feature, Key
-from waddlebot.features.shared import DIRECTORY, FeatureServices, router_services
+from waddlebot.features.shared import (
+    DIRECTORY,
+    MODULE_COMMUNITIES,
+    FeatureServices,
+    router_services,
+)
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
@@ -40,6 +45,7 @@ from waddlebot.router.remote import (
     ModuleUnreachable,
     parse_remote_spec,
 )
+from waddlebot.router.schedules import JOB_NAME, EveryCommunity, ModuleSchedules
 from waddlebot.router.worker import default_consumer_name
 from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
@@ -80,6 +86,7 @@ class Runtime(FeatureServices):
     dead_letters: DeadLetters
     access: Access
     scheduler: Scheduler
+    module_schedules: ModuleSchedules
     router: Router
 
     def __init__(
@@ -140,6 +147,15 @@ class Runtime(FeatureServices):
         )
         await self._set_up_features()
         await self._add_configured_modules()
+        await self.registry.start()
+        self.module_schedules = ModuleSchedules(
+            self.db,
+            self.ports.bus,
+            self.registry,
+            self.find(MODULE_COMMUNITIES) or EveryCommunity(self.db),
+            timeout=settings.module_timeout_seconds,
+        )
+        self.scheduler.every(0, JOB_NAME, self.module_schedules.fire_due)
         self.access = Access(self.need(DIRECTORY))
         feed = self.feed
         self.completions = CompletionHub(self.ports.broadcast)

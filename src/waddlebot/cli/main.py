@@ -31,8 +31,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Service API keys.", no_args_is_help=True)
+module_app = typer.Typer(help="Writing modules.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="apikey")
+app.add_typer(module_app, name="module")
 app.add_typer(secret_key_app, name="secret-key")
 for platform in BUILTINS:  # waddlebot twitch|discord|slack ...
     if platform.cli is not None:
@@ -275,6 +277,20 @@ def schema(
 
     for path in write_schemas(out):
         typer.echo(str(path))
+
+
+@module_app.command("new")
+def module_new(
+    name: Annotated[str, typer.Argument(help="the module's name: lower case, digits and _")],
+    directory: Annotated[
+        Path, typer.Option("--in", help="where to make the module's directory")
+    ] = Path(),
+) -> None:
+    """Start a module: NAME/ with NAME.py (one command), test_NAME.py and README.md."""
+    from waddlebot.cli.scaffold import scaffold
+
+    made = scaffold(name, directory)
+    typer.echo(f"Made {made}/: {name}.py, test_{name}.py and README.md. Run `pytest` in it.")
 
 
 def main() -> None:

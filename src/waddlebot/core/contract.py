@@ -48,14 +48,15 @@ class Caller(BaseModel):
 
 
 class ModuleRequest(BaseModel):
-    """What the router sends a module: a command invocation or an event a module listens to."""
+    """What the router sends a module: a command invocation, an event a module listens to, or
+    a run of one of its scheduled handlers (``kind="schedule"``, ``command`` its name)."""
 
     model_config = ConfigDict(frozen=True)
 
     contract_version: Literal[1] = CONTRACT_VERSION
     request_id: str = Field(default_factory=new_id)
     session_id: str
-    kind: Literal["command", "event"] = "command"
+    kind: Literal["command", "event", "schedule"] = "command"
     community_id: int
     entity_id: str
     platform: Platform
@@ -173,6 +174,11 @@ class ModuleResponse(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     usage_error: str = Field(
         default="", description="set when the arguments were wrong; the router shows usage"
+    )
+    usage: str = Field(
+        default="",
+        description="with usage_error: the usage to show after the command's name instead of "
+        "the command's own (a subcommand's, e.g. 'give <who> <points>')",
     )
 
     @classmethod

@@ -32,6 +32,7 @@ BUILTINS: tuple[str, ...] = (
     "memories",
     "commands",
     "alias",
+    "marketplace",
 )
 
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from waddlebot.features.identity.service import IdentityService
     from waddlebot.features.inventory.service import InventoryService
     from waddlebot.features.labels.service import LabelService
+    from waddlebot.features.marketplace.catalogue import Catalogue
+    from waddlebot.features.marketplace.installs import Installs
     from waddlebot.features.memories.service import Memories
     from waddlebot.features.overlay.hub import OverlayHub
     from waddlebot.features.overlay.tokens import OverlayTokens
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
+    from waddlebot.router.schedules import ModuleCommunities
+    from waddlebot.router.views import ModuleViews
 
 T = TypeVar("T")
 
@@ -56,11 +60,16 @@ OVERLAY_HUB: Key[OverlayHub | None] = Key("overlay hub")  # None without browser
 MEMORIES: Key[Memories] = Key("memories")  # memories
 COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias
+CATALOGUE: Key[Catalogue] = Key("catalogue")  # marketplace
+INSTALLS: Key[Installs] = Key("installs")
+# which communities each module serves, for its scheduled handlers (without it, every one)
+MODULE_COMMUNITIES: Key[ModuleCommunities] = Key("module communities")
 
 # What the router asks of features (the ports of router/pipeline.py); it runs without any.
 GRANTS: Key[LevelGrants] = Key("level grants")  # labels
 ALIAS_INDEX: Key[AliasIndex] = Key("alias index")  # alias
 CUSTOM_COMMAND_NAMES: Key[CustomCommandNames] = Key("custom command names")  # commands
+MODULE_VIEWS: Key[ModuleViews] = Key("module views")  # marketplace
 
 
 class RouterServices(TypedDict):
@@ -69,6 +78,7 @@ class RouterServices(TypedDict):
     aliases: AliasIndex | None
     overlays: OverlayPublisher | None
     custom_commands: CustomCommandNames | None
+    module_views: ModuleViews | None
 
 
 def router_services(host: Provider) -> RouterServices:
@@ -79,6 +89,7 @@ def router_services(host: Provider) -> RouterServices:
         aliases=host.find(ALIAS_INDEX),
         overlays=host.find(OVERLAYS),
         custom_commands=host.find(CUSTOM_COMMAND_NAMES),
+        module_views=host.find(MODULE_VIEWS),
     )
 
 
@@ -117,6 +128,8 @@ class FeatureServices:
     memories = MEMORIES
     commands = COMMANDS
     aliases = ALIASES
+    catalogue = CATALOGUE
+    installs = INSTALLS
 
 
 def _services(request: Request) -> FeatureServices:

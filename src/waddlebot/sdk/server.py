@@ -10,6 +10,8 @@ came from a holder of the secret; the answer to a call is signed with the call's
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -36,7 +38,19 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
         raise ValueError("a module server needs a non-empty secret")
     signing_key(secret)  # a whsec_ secret that is no base64 is refused before serving
 
-    app = FastAPI(title=f"waddlebot module {module.name}", version=module.manifest.version)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await module.start()  # @module.on_start hooks
+        try:
+            yield
+        finally:
+            await module.stop()
+
+    app = FastAPI(
+        title=f"waddlebot module {module.name}",
+        version=module.manifest.version,
+        lifespan=lifespan,
+    )
     replays = ReplayGuard()
 
     def signed(status: int, body: bytes, answering: str | None = None) -> Response:
