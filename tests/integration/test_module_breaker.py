@@ -109,6 +109,8 @@ async def test_the_breaker_opens_refuses_at_once_probes_and_closes(
             assert await say(bot, "!work") == ["Sorry, !work failed. The error has been logged."]
         assert health.state("flaky") is BreakerState.OPEN
         assert sample("waddlebot_module_breaker_state", module="flaky") == 2
+        assert health.describe("flaky").startswith("breaker open, 3 errors, p99 ")
+        assert health.describe("core") == ""  # nothing went wrong with it here
 
         # open: refused at once, the module is not called
         assert await say(bot, "!work") == ["!work is unavailable right now, try again later."]
@@ -136,6 +138,7 @@ async def test_the_breaker_opens_refuses_at_once_probes_and_closes(
         assert await say(bot, "!work") == ["worked"]
         assert health.state("flaky") is BreakerState.CLOSED
         assert sample("waddlebot_module_breaker_state", module="flaky") == 0
+        assert health.describe("flaky").startswith("ok, 4 errors, p99 ")
         assert await say(bot, "!work") == ["worked"]
         assert await say(bot, "!ping") == ["pong"]  # the bot itself was never hurt
 

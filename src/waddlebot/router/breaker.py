@@ -49,6 +49,11 @@ class BreakerState(StrEnum):
     OPEN = "open"
 
 
+_DESCRIBED = {
+    BreakerState.CLOSED: "ok",
+    BreakerState.HALF_OPEN: "breaker half-open",
+    BreakerState.OPEN: "breaker open",
+}
 _GAUGE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -293,6 +298,19 @@ class ModuleHealth:
     def snapshots(self) -> dict[str, HealthSnapshot]:
         """Every module that was guarded or has failed, by name."""
         return {name: self.snapshot(name) for name in sorted(self._stats)}
+
+    def describe(self, name: str) -> str:
+        """The module's health in a few words, for ``!module list`` (``ok, p99 120 ms``,
+        ``breaker open, 7 errors``); '' when this process knows nothing of it."""
+        if name not in self._stats:
+            return ""
+        snapshot = self.snapshot(name)
+        parts = [_DESCRIBED[snapshot.state]]
+        if snapshot.errors:
+            parts.append(f"{snapshot.errors} error{'s' if snapshot.errors != 1 else ''}")
+        if snapshot.p99_ms is not None:
+            parts.append(f"p99 {snapshot.p99_ms:.0f} ms")
+        return ", ".join(parts)
 
     def community_errors(self, name: str, community_id: int) -> int:
         """The module's failures (and refusals) for one community, in this process."""
