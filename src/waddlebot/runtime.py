@@ -18,6 +18,8 @@ from waddlebot.features.feature import Feature, Key
 from waddlebot.features.shared import (
     DIRECTORY,
     MODULE_COMMUNITIES,
+    MODULE_STORE,
+    STORE_GRANTS,
     FeatureServices,
     router_services,
 )
@@ -274,7 +276,7 @@ class Runtime(FeatureServices):
 
     def add_module(self, module: Module) -> None:
         """A built-in module, in the role the feature being set up declares for it."""
-        client = LocalModuleClient(module)
+        client = LocalModuleClient(module, self.find(MODULE_STORE))
         self.registry.add(client, builtin=True)
         role = self._setting_up.module_role if self._setting_up else "module"
         if role == "fallback":
@@ -297,7 +299,7 @@ class Runtime(FeatureServices):
             with _configured_by("WADDLEBOT_MODULES", MODULES_FIX):
                 module = load_module(spec)
             with _configured_by("WADDLEBOT_MODULES", CLASH_FIX):
-                registry.add(LocalModuleClient(module))
+                registry.add(LocalModuleClient(module, self.find(MODULE_STORE)))
         secret = self.settings.module_secret.get_secret_value().encode()
         if self.settings.remote_modules and not secret:
             raise ConfigurationError(
@@ -313,7 +315,11 @@ class Runtime(FeatureServices):
             with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
                 name, url = parse_remote_spec(spec)
                 client = await HttpModuleClient.connect(
-                    url, secret, timeout=http_timeout, expected_name=name
+                    url,
+                    secret,
+                    timeout=http_timeout,
+                    expected_name=name,
+                    store_grants=grants.grant if (grants := self.find(STORE_GRANTS)) else None,
                 )
             try:
                 with _configured_by("WADDLEBOT_REMOTE_MODULES", CLASH_FIX):

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.slack.settings import SlackSettings
@@ -32,6 +33,7 @@ from waddlebot.platforms.twitch.settings import TwitchSettings
 class Settings(
     BaseSettings,
     ProcessSettings,
+    ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,
     SlackSettings,

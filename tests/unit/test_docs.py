@@ -43,6 +43,7 @@ from waddlebot.infra import metrics
 from waddlebot.schema import CONTRACTS, write_schemas
 from waddlebot.sdk import Module
 from waddlebot.sdk.loader import load_module
+from waddlebot.sdk.store import MemoryStore
 from waddlebot.settings import Settings
 from waddlebot.testing import ModuleChat
 from waddlebot.web.deps import SESSION_COOKIE
@@ -284,7 +285,8 @@ def _shown(text: str, visibility: Visibility) -> str:
 async def test_transcript(block: Block, doc_files: Path) -> None:
     module = load_module(block.arg)
     specs = {spec.name: spec for spec in module.manifest.commands}
-    chat = ModuleChat(module)  # what the router says around the module too
+    # what the router says around the module too, and a store as the bot's would keep
+    chat = ModuleChat(module, store=MemoryStore())
     for turn in _turns(block):
         parsed = parse_command(turn.text, "!")
         if parsed is None:  # plain chat: the bot says nothing

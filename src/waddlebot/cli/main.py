@@ -112,7 +112,8 @@ def serve(
                 fix="Set it to a random string, e.g. `openssl rand -hex 32`, and give the bot "
                 "the same one.",
             )
-        serve_app(settings, host, port, lambda: _module_app(service, secret))
+        store_url = settings.module_store_url
+        serve_app(settings, host, port, lambda: _module_app(service, secret, store_url))
         return
     from waddlebot.runtime import SERVICES
 
@@ -143,7 +144,7 @@ async def _started(settings: Settings, services: Iterable[str]) -> AsyncIterator
 
 
 @asynccontextmanager
-async def _module_app(service: str, secret: str) -> AsyncIterator[object]:
+async def _module_app(service: str, secret: str, store_url: str) -> AsyncIterator[object]:
     from waddlebot.sdk.loader import load_module
     from waddlebot.sdk.server import create_module_app
 
@@ -154,7 +155,7 @@ async def _module_app(service: str, secret: str) -> AsyncIterator[object]:
         raise ConfigurationError(
             str(exc), fix="Name it as package.module:attribute, importable from here."
         ) from exc
-    yield create_module_app(module, secret.encode())
+    yield create_module_app(module, secret.encode(), store_url=store_url)
 
 
 @app.command()

@@ -47,6 +47,16 @@ class Caller(BaseModel):
         return self.identity.display_name or self.identity.login or self.identity.user_id
 
 
+class StoreGrant(BaseModel):
+    """Lets a module served over HTTP reach its ``ctx.store`` for one request: the bot's store
+    endpoint and a short-lived token naming the module, community, channel and person."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(description="the store endpoint, e.g. https://bot.example/api/v1/module-store")
+    token: str = Field(description="sent as `Authorization: Bearer <token>`; expires in minutes")
+
+
 class ModuleRequest(BaseModel):
     """What the router sends a module: a command invocation, an event a module listens to, or
     a run of one of its scheduled handlers (``kind="schedule"``, ``command`` its name)."""
@@ -73,6 +83,9 @@ class ModuleRequest(BaseModel):
         default=None, description="when it happened, as the platform says (a stream's start)"
     )
     config: dict[str, Any] = Field(default_factory=dict, description="module settings")
+    store: StoreGrant | None = Field(
+        default=None, description="how a module served over HTTP reaches its store"
+    )
 
 
 ReplyText = Annotated[str, Field(min_length=1, max_length=20_000)]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from waddlebot.features.marketplace.catalogue import Catalogue
     from waddlebot.features.marketplace.installs import Installs
     from waddlebot.features.memories.service import Memories
+    from waddlebot.features.modulestore.grants import StoreGrants
+    from waddlebot.features.modulestore.service import SqlStore
     from waddlebot.features.overlay.hub import OverlayHub
     from waddlebot.features.overlay.tokens import OverlayTokens
     from waddlebot.features.timers.service import TimerService
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DIRECTORY: Key[Directory] = Key("directory")  # core
+MODULE_STORE: Key[SqlStore] = Key("module store")  # modulestore
+STORE_GRANTS: Key[StoreGrants] = Key("store grants")
 KEYS: Key[KeyVerifier] = Key("keys")  # identity
 IDENTITY: Key[IdentityService] = Key("identity")
 ACCOUNTS: Key[AccountService] = Key("accounts")
@@ -111,6 +115,8 @@ class FeatureServices:
         raise NotImplementedError
 
     directory = DIRECTORY
+    module_store = MODULE_STORE
+    store_grants = STORE_GRANTS
     keys = KEYS
     identity = IDENTITY
     accounts = ACCOUNTS

@@ -14,6 +14,7 @@ from waddlebot.core.events import EventType
 from waddlebot.core.manifest import CommandSpec, Manifest
 from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.sdk import Module
+from waddlebot.sdk.store import StoreBackend
 
 log = structlog.get_logger(__name__)
 
@@ -31,11 +32,12 @@ class ModuleClient(Protocol):
 
 
 class LocalModuleClient:
-    """A module running in this process."""
+    """A module running in this process; ``store`` keeps what its ``ctx.store`` remembers."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, store: StoreBackend | None = None) -> None:
         self._module = module
         self._manifest = module.manifest
+        self._store = store
 
     @property
     def name(self) -> str:
@@ -46,7 +48,7 @@ class LocalModuleClient:
         return self._manifest
 
     async def call(self, request: ModuleRequest) -> ModuleResponse:
-        return await self._module.handle(request)
+        return await self._module.handle(request, store=self._store)
 
     async def start(self) -> None:
         """Run the module's start hooks (``@module.on_start``)."""

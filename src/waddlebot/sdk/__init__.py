@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 
 from waddlebot.core.contract import (
@@ -30,9 +31,11 @@ from waddlebot.core.contract import (
 from waddlebot.core.errors import REFUSALS, WaddleError
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.manifest import ArgSpec, CommandSpec, Manifest
+from waddlebot.core.module_config import with_defaults
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
 from waddlebot.sdk.schedule import Scheduling
+from waddlebot.sdk.store import ModuleStore, StoreBackend
 
 
 def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[ArgSpec, ...]:
@@ -174,14 +177,26 @@ class Overlays:
 class Context:
     """What a handler gets: the request, and methods that build the response."""
 
-    __slots__ = ("_actions", "_overlay", "_replies", "overlay", "request")
+    __slots__ = ("_actions", "_overlay", "_replies", "config", "overlay", "request", "store")
 
-    def __init__(self, request: ModuleRequest) -> None:
+    def __init__(
+        self,
+        request: ModuleRequest,
+        *,
+        module: str = "",
+        store: StoreBackend | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         self.request = request
         self._replies: list[Reply] = []
         self._overlay: list[OverlayUpdate] = []
         self._actions: list[Action] = []
         self.overlay = Overlays(self._overlay)
+        self.store = ModuleStore(store, module, request)  # docs/modules.md "Remembering things"
+        # the community's settings over the config_schema's defaults, read-only
+        self.config: Mapping[str, Any] = MappingProxyType(
+            dict(request.config) if config is None else dict(config)
+        )
 
     @property
     def args(self) -> list[str]:
@@ -334,10 +349,14 @@ class Module(Scheduling):
 
         return register
 
-    async def handle(self, request: ModuleRequest) -> ModuleResponse:
+    async def handle(
+        self, request: ModuleRequest, *, store: StoreBackend | None = None
+    ) -> ModuleResponse:
         """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``, a
-        :class:`WaddleError` a reply of its sentence."""
-        ctx = Context(request)
+        :class:`WaddleError` a reply of its sentence. ``store`` keeps what ``ctx.store``
+        remembers (without one, using ``ctx.store`` raises ``StoreUnavailable``)."""
+        config = with_defaults(self._config_schema, request.config)
+        ctx = Context(request, module=self.name, store=store, config=config)
         if request.kind == "command":
             entry = self._commands.get(request.command)
             handler = entry[1] if entry is not None else self._fallback

@@ -5,7 +5,8 @@
 signed :class:`~waddlebot.core.contract.ModuleResponse`; ``GET /v1/manifest`` and ``GET /healthz``
 are public. Every answer carries signature headers over its body, so the router can check that it
 came from a holder of the secret; the answer to a call is signed with the call's
-``webhook-id``, and a call seen before is refused (a replay).
+``webhook-id``, and a call seen before is refused (a replay). A handler's ``ctx.store``
+goes to the bot's store endpoint with the grant the call carries (``sdk/store_http.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx2
 import orjson
 import structlog
 from fastapi import FastAPI, Request
@@ -25,18 +27,40 @@ from waddlebot.infra.bodies import read_capped
 from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.webhook_signing import ReplayGuard, sign_message, signing_key, verify_message
 from waddlebot.sdk import Module
+from waddlebot.sdk.store_http import HttpStore
 
 log = structlog.get_logger("waddlebot.module_server")
 
 MAX_BODY_BYTES = 1_000_000
 
 
-def create_module_app(module: Module, secret: bytes) -> FastAPI:
+class _StoreClient:
+    """One pooled HTTP client for the store calls of every handler, made on first use."""
+
+    def __init__(self) -> None:
+        self._http: httpx2.AsyncClient | None = None
+
+    def get(self) -> httpx2.AsyncClient:
+        if self._http is None:
+            self._http = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(10.0), headers={"user-agent": "waddlebot-module"}
+            )
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> FastAPI:
     """A FastAPI app serving ``module``; requests to ``/v1/handle`` must be signed with
-    ``secret``, and every response is signed with it."""
+    ``secret``, and every response is signed with it. ``store_url``: the bot's API as this
+    module reaches it (``WADDLEBOT_MODULE_STORE_URL``), when not at the address the bot gives."""
     if not secret:
         raise ValueError("a module server needs a non-empty secret")
     signing_key(secret)  # a whsec_ secret that is no base64 is refused before serving
+    store_client = _StoreClient()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +69,7 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
             yield
         finally:
             await module.stop()
+            await store_client.close()
 
     app = FastAPI(
         title=f"waddlebot module {module.name}",
@@ -95,7 +120,10 @@ def create_module_app(module: Module, secret: bytes) -> FastAPI:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             return signed_json(422, {"detail": errors}, answering)
         try:
-            response = await module.handle(call)
+            store = None
+            if call.store is not None:
+                store = HttpStore(store_client.get(), call.store, store_url)
+            response = await module.handle(call, store=store)
         except Exception:
             log.exception(
                 "module handler failed",

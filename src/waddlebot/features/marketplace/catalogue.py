@@ -15,19 +15,18 @@ from typing import Literal
 
 import semver
 import structlog
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from sqlalchemy import select
 
 from waddlebot.core.errors import Conflict, NotFound, UserError
 from waddlebot.core.manifest import Manifest
+from waddlebot.core.module_config import ConfigError, check_schema
 from waddlebot.features.marketplace.models import CatalogueModule, CatalogueVersion
 from waddlebot.infra.audit import audit_row, write_rows
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.router.modules import ModuleClient, ModuleRegistry
-from waddlebot.router.remote import HttpModuleClient
+from waddlebot.router.remote import HttpModuleClient, StoreGrantFor
 
 log = structlog.get_logger("waddlebot.marketplace")
 
@@ -68,12 +67,10 @@ class Entry:
 
 def schema_errors(schema: dict[str, object]) -> str:
     """Why a manifest's ``config_schema`` is no valid JSON Schema ('' when it is)."""
-    if not schema:
-        return ""
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        return exc.message[:500]
+        check_schema(schema)
+    except ConfigError as exc:
+        return str(exc)[:500]
     return ""
 
 
@@ -91,7 +88,9 @@ class Catalogue:
         *,
         core_modules: Collection[str],
         timeout: float,
+        store_grants: StoreGrantFor | None = None,
     ) -> None:
+        self._store_grants = store_grants  # how its modules reach their ctx.store
         self._db = db
         self._registry = registry
         self._feed = feed
@@ -242,7 +241,13 @@ class Catalogue:
             if row is None:
                 raise NotFound(f"there is no module called {name!r} in the catalogue")
             secret = self._box().decrypt(row.secret_sealed).encode()
-            client = HttpModuleClient(row.url, secret, self._timeout, manifest=manifest)
+            client = HttpModuleClient(
+                row.url,
+                secret,
+                self._timeout,
+                manifest=manifest,
+                store_grants=self._store_grants,
+            )
             self._clients[name] = client
         return client
 

@@ -1,4 +1,5 @@
-"""A community's settings for a module, checked against the module's ``config_schema``."""
+"""Chat words as the settings a module's ``config_schema`` asks for (checked after by
+:func:`waddlebot.core.module_config.validated_config`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
 
 from waddlebot.core.errors import UserError
 
@@ -39,15 +39,3 @@ def coerced(schema: Mapping[str, Any], key: str, value: Any) -> Any:
             f"{key} must be a{'n' if wanted in ('integer', 'array', 'object') else ''} {wanted}"
         ) from exc
     return value
-
-
-def validated(schema: Mapping[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` when it fits ``schema``; else a :class:`UserError` saying what is wrong."""
-    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
-    if errors:
-        said = "; ".join(
-            f"{'.'.join(str(p) for p in error.path) or 'settings'}: {error.message}"
-            for error in errors[:3]
-        )
-        raise UserError(f"those settings do not fit: {said}")
-    return config

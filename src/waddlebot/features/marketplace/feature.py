@@ -10,7 +10,14 @@ from waddlebot.features.marketplace.catalogue import Catalogue
 from waddlebot.features.marketplace.installs import Installs
 from waddlebot.features.marketplace.module import build_marketplace_module
 from waddlebot.features.marketplace.views import CommunityViews, ServedCommunities
-from waddlebot.features.shared import CATALOGUE, INSTALLS, MODULE_COMMUNITIES, MODULE_VIEWS
+from waddlebot.features.shared import (
+    CATALOGUE,
+    INSTALLS,
+    MODULE_COMMUNITIES,
+    MODULE_STORE,
+    MODULE_VIEWS,
+    STORE_GRANTS,
+)
 from waddlebot.infra.secretbox import SecretBox
 
 
@@ -25,6 +32,7 @@ async def setup(host: Host) -> None:
             lambda: SecretBox.from_settings(settings),
             core_modules={f.name for f in builtin_features() if f.always_on},
             timeout=settings.module_timeout_seconds,
+            store_grants=grants.grant if (grants := host.find(STORE_GRANTS)) else None,
         ),
     )
     host.on_stop(catalogue.close)
@@ -32,6 +40,8 @@ async def setup(host: Host) -> None:
     host.provide(MODULE_VIEWS, views)
     host.provide(MODULE_COMMUNITIES, ServedCommunities(host.db, catalogue))
     installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
+    if (store := host.find(MODULE_STORE)) is not None:  # --purge forgets what it kept
+        installs.on_purge(lambda community_id, name: store.purge(name, community_id))
     host.add_module(build_marketplace_module(catalogue, installs))
 
 

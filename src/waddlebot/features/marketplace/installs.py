@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from waddlebot.core.errors import Conflict, NotAllowed, NotFound, UserError
 from waddlebot.core.manifest import NAME_PATTERN, Manifest
+from waddlebot.core.module_config import validated_config
 from waddlebot.features.marketplace.catalogue import Catalogue, Entry, version_key
-from waddlebot.features.marketplace.config import coerced, validated
+from waddlebot.features.marketplace.config import coerced
 from waddlebot.features.marketplace.models import CommunityModule
 from waddlebot.features.marketplace.views import MODULE_CHANGES, CommunityViews
 from waddlebot.infra.audit import audit_row, write_rows
@@ -195,7 +196,8 @@ class Installs:
         async with self._db.session() as session:
             row = await self._row(session, community_id, entry.name, create=not entry.installable)
             config = {**row.config, **{k: coerced(schema, k, v) for k, v in values.items()}}
-            row.config = validated(schema, config)
+            validated_config(schema, config)  # the defaults stay the module's, not stored
+            row.config = config
             await self._audited(
                 session, "marketplace.config", community_id, actor, entry.name, keys=sorted(values)
             )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
     true,
 )
@@ -36,7 +37,9 @@ class CatalogueModule(Base):
     latest_version: Mapped[str] = mapped_column(String(64))
     registered_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
 
 
 class CatalogueVersion(Base):
@@ -80,4 +83,6 @@ class CommunityModule(Base):
     )
     installed_by: Mapped[str] = mapped_column(String(256), default="", server_default="")
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )

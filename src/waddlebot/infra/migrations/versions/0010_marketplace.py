@@ -53,7 +53,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_catalogue_versions"),
-        sa.UniqueConstraint("module", "version", name="uq_catalogue_versions_module"),
+        sa.UniqueConstraint("module", "version", name="uq_catalogue_versions_module_version"),
     )
     op.create_index("ix_catalogue_versions_module", "catalogue_versions", ["module"])
     op.create_table(
@@ -77,7 +77,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_community_modules"),
-        sa.UniqueConstraint("community_id", "module", name="uq_community_modules_community_id"),
+        sa.UniqueConstraint(
+            "community_id", "module", name="uq_community_modules_community_id_module"
+        ),
     )
     op.create_index("ix_community_modules_community_id", "community_modules", ["community_id"])
 
