@@ -44,6 +44,8 @@ def env_value(field: FieldInfo) -> str:
         return str(value).lower()
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
+    if isinstance(value, dict):  # name=value pairs
+        return ",".join(f"{key}={item}" for key, item in value.items())
     return str(value)
 
 

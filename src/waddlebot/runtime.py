@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -37,8 +38,9 @@ from waddlebot.infra.signing import SignatureError
 from waddlebot.platforms import BUILTINS, NAMES, direct_message_platforms
 from waddlebot.platforms.platform import Collector, CollectorParts, PlatformPackage
 from waddlebot.router import Router, RouterWorker
+from waddlebot.router.breaker import GuardedModuleClient, ModuleHealth, module_limits
 from waddlebot.router.dead_letters import DeadLetters
-from waddlebot.router.modules import LocalModuleClient, ModuleRegistry
+from waddlebot.router.modules import LocalModuleClient, ModuleClient, ModuleRegistry
 from waddlebot.router.remote import (
     HttpModuleClient,
     ModuleCallError,
@@ -81,6 +83,7 @@ class Runtime(FeatureServices):
     db: Database
     audit: AuditLog
     registry: ModuleRegistry
+    module_health: ModuleHealth
     completions: CompletionHub
     dead_letters: DeadLetters
     access: Access
@@ -138,6 +141,7 @@ class Runtime(FeatureServices):
         cleanup.push_async_callback(self.audit.stop)
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
+        self.module_health = ModuleHealth(module_limits(settings))
         self.scheduler = Scheduler(
             self.ports.lease,
             ttl=settings.scheduler_lease_ttl_seconds,
@@ -165,6 +169,7 @@ class Runtime(FeatureServices):
             audit=self.audit,
             settings=settings,
             feed=feed,
+            health=self.module_health,
             **router_services(self),
         )
         await feed.start()  # before the router takes work: no change it should hear is missed
@@ -303,22 +308,34 @@ class Runtime(FeatureServices):
                 fix="Set WADDLEBOT_MODULE_SECRET for the bot too, to the same value as the "
                 "module's.",
             )
+        # the guard keeps each module's own timeout: the HTTP client's must not cut it shorter
+        timeouts = self.settings.module_timeouts.values()
+        http_timeout = max([self.settings.module_timeout_seconds, *timeouts])
         for spec in self.settings.remote_modules:
             with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
                 name, url = parse_remote_spec(spec)
                 client = await HttpModuleClient.connect(
                     url,
                     secret,
-                    timeout=self.settings.module_timeout_seconds,
+                    timeout=http_timeout,
                     expected_name=name,
                     store_grants=grants.grant if (grants := self.find(STORE_GRANTS)) else None,
                 )
             try:
                 with _configured_by("WADDLEBOT_REMOTE_MODULES", CLASH_FIX):
-                    registry.add(client)
+                    registry.add(self.guard(client))
             except ConfigurationError:
                 await client.close()
                 raise
+
+    def guard(self, client: ModuleClient) -> GuardedModuleClient:
+        """An external module's client behind its timeout, concurrency cap and circuit breaker
+        (``WADDLEBOT_MODULE_TIMEOUTS`` may give it a timeout of its own)."""
+        timeout = self.settings.module_timeouts.get(client.name)
+        limits = self.module_health.defaults
+        if timeout is not None:
+            limits = dataclasses.replace(limits, timeout=timeout)
+        return self.module_health.guard(client, limits)
 
     async def stop(self) -> None:
         """Stop everything that was started (also after a start that failed half way)."""

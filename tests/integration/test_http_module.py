@@ -19,6 +19,7 @@ import waddlebot.sdk.server as server_module
 from waddlebot.core.contract import Caller, Identity, ModuleRequest, ModuleResponse
 from waddlebot.core.events import Amounts, EventType
 from waddlebot.infra.signing import sign, verify
+from waddlebot.infra.webhook_signing import ID_HEADER, sign_message, verify_message
 from waddlebot.router.remote import HttpModuleClient, ModuleCallError, parse_remote_spec
 from waddlebot.sdk import Context, Module, UsageError
 from waddlebot.sdk.server import create_module_app
@@ -207,6 +208,29 @@ async def test_handler_exception_body_has_no_traceback(served: Served) -> None:
     assert response.json() == {"detail": "module error"}
     assert b"Traceback" not in response.content
     verify(SECRET, response.content, response.headers)  # errors are signed too
+
+
+@pytest.mark.parametrize("scheme", ["standard", "old"])
+async def test_calls_signed_either_way_are_answered_and_a_replay_is_refused(
+    served: Served, scheme: str
+) -> None:
+    """A router of the previous release signs the old way only; this one signs both ways and
+    the module checks the Standard Webhooks headers. Either is answered, once."""
+    body = make_request("echo", scheme).model_dump_json().encode()
+    headers = sign_message(SECRET, body)
+    if scheme == "old":
+        headers = {k: v for k, v in headers.items() if not k.startswith("webhook-")}
+    response = await raw_post(served.base_url, body, headers)
+    assert response.status_code == 200
+    answering = headers.get(ID_HEADER)
+    verified = verify_message(SECRET, response.content, response.headers, answering=answering)
+    assert verified.message_id is not None  # the answer is signed the standard way as well
+    assert served.calls["echo"] == 1
+
+    again = await raw_post(served.base_url, body, headers)
+    assert again.status_code == 401
+    assert "replay" in again.json()["detail"]
+    assert served.calls["echo"] == 1
 
 
 async def test_unknown_command_is_a_call_error(client: HttpModuleClient) -> None:

@@ -122,7 +122,7 @@ def _documented_default(value: object) -> str:
         value = value.get_secret_value()
     if value is None:
         return "unset"
-    if value in ("", []):
+    if value in ("", [], {}):
         return "empty"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"

@@ -56,6 +56,12 @@ class CoreSettings(BaseModel):
     dedupe_ttl_seconds: int = 86_400
     session_ttl_seconds: int = 900
     module_timeout_seconds: float = 5.0
+    # external (HTTP) modules: their own timeouts ("name=seconds,..."), a cap on the calls in
+    # flight to each, and the circuit breaker (router/breaker.py)
+    module_timeouts: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    module_max_concurrent: int = Field(default=16, ge=1)
+    module_breaker_failures: int = Field(default=5, ge=1)
+    module_breaker_cooldown_seconds: float = Field(default=30.0, ge=0)
     rate_user_per_30s: int = 20
     rate_entity_per_30s: int = 100
     modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -130,6 +136,25 @@ class CoreSettings(BaseModel):
     @property
     def distributed(self) -> bool:
         return bool(self.redis_url)
+
+    @field_validator("module_timeouts", mode="before")
+    @classmethod
+    def _name_equals_seconds(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        timeouts: dict[str, float] = {}
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            name, sep, seconds = item.partition("=")
+            try:
+                timeout = float(seconds) if sep and name.strip() else 0.0
+            except ValueError:
+                timeout = 0.0
+            if not timeout > 0:
+                raise ValueError(f"{item!r} is not name=seconds (a positive number)")
+            timeouts[name.strip()] = timeout
+        return timeouts
 
     @field_validator(
         "database_replica_urls",

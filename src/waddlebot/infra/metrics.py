@@ -39,7 +39,28 @@ RATE_LIMITED = Counter(
     "waddlebot_rate_limited_total", "Commands refused by a rate limit", ["scope"]
 )
 MODULE_ERRORS = Counter(
-    "waddlebot_module_errors_total", "Module calls that failed or timed out", ["module", "reason"]
+    "waddlebot_module_errors_total",
+    "Module calls that failed (error, timeout) or were refused by the module's limits "
+    "(busy, unavailable)",
+    ["module", "reason"],
+)
+MODULE_COMMUNITY_ERRORS = Counter(
+    "waddlebot_module_community_errors_total",
+    "Module calls that failed, timed out or were refused, by module and community id (the "
+    'first 100 communities per module and process; the rest as community="other")',
+    ["module", "community"],
+)
+MODULE_BREAKER_STATE = Gauge(
+    "waddlebot_module_breaker_state",
+    "Circuit breaker of each external module in this router process: 0 closed, 1 half-open "
+    "(a probe may go through), 2 open (calls refused at once)",
+    ["module"],
+)
+MODULE_CALL_SECONDS = Histogram(
+    "waddlebot_module_call_seconds",
+    "Time an external module took to answer (or fail), by module",
+    ["module"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 REPLIES = Counter("waddlebot_replies_total", "Messages put on reply streams", ["platform"])
 DELIVERED = Counter(

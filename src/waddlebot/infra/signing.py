@@ -36,11 +36,26 @@ class SignatureError(Exception):
         self.reason = reason
 
 
-def _check_secret(secret: bytes) -> None:
+def check_secret(secret: bytes) -> None:
+    """TypeError or ValueError unless ``secret`` is non-empty bytes."""
     if not isinstance(secret, bytes | bytearray):
         raise TypeError("the signing secret must be bytes")
     if not secret:
         raise ValueError("refusing to sign or verify with an empty secret")
+
+
+def check_timestamp(raw: str, tolerance: int, now: float) -> int:
+    """The timestamp of a header's value; :class:`SignatureError` unless it is whole seconds
+    within ``tolerance`` of ``now``."""
+    raw = raw.strip()
+    if not _TIMESTAMP.fullmatch(raw):
+        raise SignatureError("timestamp is not an integer number of seconds")
+    timestamp = int(raw)
+    if timestamp < now - tolerance:
+        raise SignatureError("timestamp is too old (possible replay)")
+    if timestamp > now + tolerance:
+        raise SignatureError("timestamp is in the future")
+    return timestamp
 
 
 def _digest(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -51,13 +66,13 @@ def _digest(secret: bytes, timestamp: int, body: bytes) -> str:
 
 def signature(secret: bytes, body: bytes, timestamp: int) -> str:
     """The ``v1=<hex>`` value for one secret, body and timestamp."""
-    _check_secret(secret)
+    check_secret(secret)
     return f"{SCHEME}={_digest(secret, timestamp, body)}"
 
 
 def sign(secret: bytes, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     """The headers that sign ``body`` (now, unless ``timestamp`` is given)."""
-    _check_secret(secret)
+    check_secret(secret)
     ts = int(time.time()) if timestamp is None else int(timestamp)
     if ts < 0:
         raise ValueError("timestamp must not be negative")
@@ -87,22 +102,14 @@ def verify(
 
     Header names are matched case-insensitively. ``now`` (unix seconds) is for tests.
     """
-    _check_secret(secret)
+    check_secret(secret)
     raw_ts = _header(headers, TIMESTAMP_HEADER)
     raw_sig = _header(headers, SIGNATURE_HEADER)
     if raw_ts is None:
         raise SignatureError(f"missing {TIMESTAMP_HEADER} header")
     if raw_sig is None:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
-    raw_ts = raw_ts.strip()
-    if not _TIMESTAMP.fullmatch(raw_ts):
-        raise SignatureError("timestamp is not an integer number of seconds")
-    timestamp = int(raw_ts)
-    current = time.time() if now is None else now
-    if timestamp < current - tolerance:
-        raise SignatureError("timestamp is too old (possible replay)")
-    if timestamp > current + tolerance:
-        raise SignatureError("timestamp is in the future")
+    timestamp = check_timestamp(raw_ts, tolerance, time.time() if now is None else now)
 
     candidates: list[str] = []
     for part in raw_sig.split(","):

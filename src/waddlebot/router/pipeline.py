@@ -48,6 +48,7 @@ from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
 from waddlebot.infra.directory import Directory
 from waddlebot.infra.ports import Ports
+from waddlebot.router.breaker import ModuleHealth, ModuleRefused, router_timeout
 from waddlebot.router.limits import CommandUse, RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
 from waddlebot.router.overlays import OverlayPublisher, Prepared, TickerReply
@@ -196,7 +197,9 @@ class Router:
         custom_commands: CustomCommandNames | None = None,
         feed: ChangeFeed | None = None,
         module_views: ModuleViews | None = None,
+        health: ModuleHealth | None = None,
     ) -> None:
+        self._health = health or ModuleHealth()  # modules' breakers and error counts
         self._grants = grants
         self._views = module_views
         self._custom_commands = custom_commands
@@ -739,26 +742,29 @@ class Router:
     async def _call(
         self, client: ModuleClient, request: ModuleRequest, trip: _Trip, shown: str | None
     ) -> ModuleResponse | None:
-        """Call a module with a timeout; a failure is logged and (for commands) apologised
+        """Call a module with a timeout (an external module's own, see router/breaker.py); a
+        failure is logged, counted for the module and community and (for commands) apologised
         for, and never escapes to take the worker down."""
         try:
-            async with asyncio.timeout(self._settings.module_timeout_seconds):
+            async with asyncio.timeout(
+                router_timeout(client, self._settings.module_timeout_seconds)
+            ):
                 return await client.call(request)
+        except ModuleRefused as refused:  # its breaker is open, or it is busy: said at once
+            reason, said, detail = refused.reason, refused.reply(shown or ""), str(refused)
+            log.warning("module call refused", module=client.name, reason=reason)
         except TimeoutError:
-            reason, text = "timeout", "took too long to answer"
-            log.error(
-                "module timed out",
-                module=client.name,
-                command=request.command,
-                timeout=self._settings.module_timeout_seconds,
-            )
-        except Exception:
-            reason, text = "error", "failed"
+            reason, detail = "timeout", "did not answer in time"
+            said = f"Sorry, {shown} took too long to answer. The error has been logged."
+            log.error("module timed out", module=client.name, command=request.command)
+        except Exception as exc:
+            reason, detail = "error", f"{type(exc).__name__}: {exc}"
+            said = f"Sorry, {shown} failed. The error has been logged."
             log.exception("module failed", module=client.name, command=request.command)
-        metrics.MODULE_ERRORS.labels(client.name, reason).inc()
+        self._health.failed(client.name, request.community_id, reason, detail)
         if shown is not None:
             trip.outcome = reason
-            self._say(trip, f"Sorry, {shown} {text}. The error has been logged.")
+            self._say(trip, said)
         return None
 
     # -- replies -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A module reached over HTTP (``waddlebot serve module:<name>`` on the other end).
 
-Requests are signed with the shared secret (:mod:`waddlebot.infra.signing`) and so are the
-answers; an answer whose signature does not check out is refused. One pooled
+Requests are signed with the shared secret (:mod:`waddlebot.infra.webhook_signing`) and so are
+the answers; an answer whose signature does not check out, or that is signed for another call,
+is refused. One pooled
 :class:`httpx2.AsyncClient` per module is kept for the life of the client.
 """
 
@@ -20,7 +21,8 @@ from pydantic import ValidationError
 from waddlebot.core.contract import ModuleRequest, ModuleResponse, StoreGrant
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.manifest import Manifest
-from waddlebot.infra.signing import SignatureError, sign, verify
+from waddlebot.infra.signing import SignatureError
+from waddlebot.infra.webhook_signing import ID_HEADER, sign_message, signing_key, verify_message
 
 HANDLE_PATH = "/v1/handle"
 MANIFEST_PATH = "/v1/manifest"
@@ -104,6 +106,7 @@ class HttpModuleClient:
             raise ConfigurationError("an HTTP module client needs a non-empty secret")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        signing_key(secret)  # a whsec_ secret that is no base64 is refused here, not per call
         self._base_url = base_url.rstrip("/")
         self._secret = secret
         self._timeout = timeout
@@ -218,7 +221,7 @@ class HttpModuleClient:
         if not self._verify_responses:
             return
         try:
-            verify(self._secret, response.content, response.headers)
+            verify_message(self._secret, response.content, response.headers)
         except SignatureError as exc:
             raise ModuleSetupError(
                 self._label,
@@ -227,11 +230,11 @@ class HttpModuleClient:
                 "(and their clocks must agree)",
             ) from exc
 
-    def _check_signature(self, response: httpx2.Response, what: str) -> None:
+    def _check_signature(self, response: httpx2.Response, what: str, answering: str) -> None:
         if not self._verify_responses:
             return
         try:
-            verify(self._secret, response.content, response.headers)
+            verify_message(self._secret, response.content, response.headers, answering=answering)
         except SignatureError as exc:
             raise ModuleCallError(
                 self._label, f"{what} failed signature check ({exc.reason}); is the secret right?"
@@ -241,7 +244,8 @@ class HttpModuleClient:
         if self._store_grants is not None:  # the way to its ctx.store, for this call only
             request = request.model_copy(update={"store": self._store_grants(self.name, request)})
         body = request.model_dump_json().encode()
-        headers = {**sign(self._secret, body), "content-type": "application/json"}
+        signature = sign_message(self._secret, body)
+        headers = {**signature, "content-type": "application/json"}
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._http.post(HANDLE_PATH, content=body, headers=headers)
@@ -255,7 +259,7 @@ class HttpModuleClient:
             ) from exc
         if not response.is_success:
             raise ModuleCallError(self._label, f"HTTP {response.status_code}: {_detail(response)}")
-        self._check_signature(response, "response")
+        self._check_signature(response, "response", signature[ID_HEADER])
         try:
             return ModuleResponse.model_validate_json(response.content)
         except ValidationError as exc:

@@ -1,10 +1,12 @@
-"""One module served alone over HTTP, its calls signed with a shared HMAC secret.
+"""One module served alone over HTTP, its calls signed with a shared HMAC secret
+(:mod:`waddlebot.infra.webhook_signing`: Standard Webhooks headers, the old ones accepted too).
 
 ``POST /v1/handle`` takes a signed :class:`~waddlebot.core.contract.ModuleRequest` and answers a
 signed :class:`~waddlebot.core.contract.ModuleResponse`; ``GET /v1/manifest`` and ``GET /healthz``
 are public. Every answer carries signature headers over its body, so the router can check that it
-came from a holder of the secret. A handler's ``ctx.store`` goes to the bot's store endpoint with
-the grant the call carries (``sdk/store_http.py``).
+came from a holder of the secret; the answer to a call is signed with the call's
+``webhook-id``, and a call seen before is refused (a replay). A handler's ``ctx.store``
+goes to the bot's store endpoint with the grant the call carries (``sdk/store_http.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest
 from waddlebot.infra.bodies import read_capped
-from waddlebot.infra.signing import SignatureError, sign, verify
+from waddlebot.infra.signing import SignatureError
+from waddlebot.infra.webhook_signing import ReplayGuard, sign_message, signing_key, verify_message
 from waddlebot.sdk import Module
 from waddlebot.sdk.store_http import HttpStore
 
@@ -56,6 +59,7 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
     module reaches it (``WADDLEBOT_MODULE_STORE_URL``), when not at the address the bot gives."""
     if not secret:
         raise ValueError("a module server needs a non-empty secret")
+    signing_key(secret)  # a whsec_ secret that is no base64 is refused before serving
     store_client = _StoreClient()
 
     @asynccontextmanager
@@ -72,17 +76,18 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
         version=module.manifest.version,
         lifespan=lifespan,
     )
+    replays = ReplayGuard()
 
-    def signed(status: int, body: bytes) -> Response:
+    def signed(status: int, body: bytes, answering: str | None = None) -> Response:
         return Response(
             content=body,
             status_code=status,
             media_type="application/json",
-            headers=sign(secret, body),
+            headers=sign_message(secret, body, message_id=answering),
         )
 
-    def signed_json(status: int, payload: Any) -> Response:
-        return signed(status, orjson.dumps(payload))
+    def signed_json(status: int, payload: Any, answering: str | None = None) -> Response:
+        return signed(status, orjson.dumps(payload), answering)
 
     @app.get("/v1/manifest")
     async def manifest() -> Response:
@@ -100,7 +105,7 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
         if body is None:
             return signed_json(413, {"detail": "request body too large"})
         try:
-            verify(secret, body, request.headers)
+            answering = verify_message(secret, body, request.headers, replays=replays).message_id
         except SignatureError as exc:
             log.warning(
                 "module call refused",
@@ -113,7 +118,7 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
             call = ModuleRequest.model_validate_json(body)
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            return signed_json(422, {"detail": errors})
+            return signed_json(422, {"detail": errors}, answering)
         try:
             store = None
             if call.store is not None:
@@ -128,7 +133,7 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
                 request_id=call.request_id,
                 session_id=call.session_id,
             )
-            return signed_json(500, {"detail": "module error"})
-        return signed(200, response.model_dump_json().encode())
+            return signed_json(500, {"detail": "module error"}, answering)
+        return signed(200, response.model_dump_json().encode(), answering)
 
     return app
