@@ -308,9 +308,7 @@ class Runtime(FeatureServices):
                 fix="Set WADDLEBOT_MODULE_SECRET for the bot too, to the same value as the "
                 "module's.",
             )
-        # the guard keeps each module's own timeout: the HTTP client's must not cut it shorter
-        timeouts = self.settings.module_timeouts.values()
-        http_timeout = max([self.settings.module_timeout_seconds, *timeouts])
+        http_timeout = self.settings.http_module_timeout
         for spec in self.settings.remote_modules:
             with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
                 name, url = parse_remote_spec(spec)

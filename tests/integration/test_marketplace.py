@@ -123,6 +123,8 @@ async def test_install_after_review_then_configure_disable_and_uninstall(market:
         "Installed kudos 1.0.0. Commands: !kudos, !psst."
     ]
     assert await say(rt, "!kudos bob") == ["bob gets 1 kudos"]
+    (listing,) = await owner(rt, "!module list")
+    assert "kudos 1.0.0 (on, ok, p99 " in listing  # its health, as this router saw it
 
     assert await owner(rt, "!module config kudos points 5") == ["kudos: points is now 5."]
     assert await say(rt, "!kudos bob") == ["bob gets 5 kudos"]

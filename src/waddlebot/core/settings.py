@@ -113,6 +113,12 @@ class CoreSettings(BaseModel):
             raise TypeError(f"these settings have no {kind.__name__} section")
         return self
 
+    @property
+    def http_module_timeout(self) -> float:
+        """The HTTP client timeout of an external module: the longest a guard may give one
+        (the guard keeps each module's own; the client's must not cut it shorter)."""
+        return max([self.module_timeout_seconds, *self.module_timeouts.values()])
+
     def public_base_url(self, configured: str) -> str:
         """Where the world reaches this process: ``configured`` (a section's public URL),
         else its own address (loopback when it listens on every interface)."""

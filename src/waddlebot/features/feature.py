@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import InstrumentedAttribute
 
     from waddlebot.infra.changes import ChangeFeed
-    from waddlebot.router.modules import ModuleRegistry
+    from waddlebot.router.breaker import ModuleHealth
+    from waddlebot.router.modules import ModuleClient, ModuleRegistry
     from waddlebot.sdk import Module
 
 T = TypeVar("T")
@@ -47,6 +48,13 @@ class Host(ProcessHost, Protocol):
         """Where a collector can deliver a private message."""
 
     def provide(self, key: Key[T], service: T) -> T: ...
+    @property
+    def module_health(self) -> ModuleHealth:
+        """Each external module's breaker state, errors and latency in this process."""
+
+    def guard(self, client: ModuleClient) -> ModuleClient:
+        """An external module's client behind its timeout, concurrency cap and breaker."""
+
     def add_module(self, module: Module) -> None:
         """Register the feature's chat module, in the role its feature declares."""
 

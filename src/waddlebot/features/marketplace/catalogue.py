@@ -89,15 +89,20 @@ class Catalogue:
         core_modules: Collection[str],
         timeout: float,
         store_grants: StoreGrantFor | None = None,
+        guard: Callable[[ModuleClient], ModuleClient] = lambda client: client,
+        forget: Callable[[str], None] = lambda name: None,
     ) -> None:
         self._store_grants = store_grants  # how its modules reach their ctx.store
+        # the breaker, concurrency cap and timeout every external module runs behind, and
+        # what drops its figures when it is registered again
+        self._guard, self._forget_health = guard, forget
         self._db = db
         self._registry = registry
         self._feed = feed
         self._box = box
         self._core = frozenset(core_modules)
         self._timeout = timeout
-        self._clients: dict[str, HttpModuleClient] = {}
+        self._clients: dict[str, ModuleClient] = {}
         feed.watch(CATALOGUE_CHANGES, self._forget_client)
 
     # -- reading --------------------------------------------------------------------------
@@ -241,12 +246,14 @@ class Catalogue:
             if row is None:
                 raise NotFound(f"there is no module called {name!r} in the catalogue")
             secret = self._box().decrypt(row.secret_sealed).encode()
-            client = HttpModuleClient(
-                row.url,
-                secret,
-                self._timeout,
-                manifest=manifest,
-                store_grants=self._store_grants,
+            client = self._guard(
+                HttpModuleClient(
+                    row.url,
+                    secret,
+                    self._timeout,
+                    manifest=manifest,
+                    store_grants=self._store_grants,
+                )
             )
             self._clients[name] = client
         return client
@@ -254,6 +261,7 @@ class Catalogue:
     async def _forget_client(self, name: str) -> None:
         client = self._clients.pop(name, None)
         if client is not None:
+            self._forget_health(name)
             await client.close()
 
     async def close(self) -> None:

@@ -31,8 +31,10 @@ async def setup(host: Host) -> None:
             host.feed,
             lambda: SecretBox.from_settings(settings),
             core_modules={f.name for f in builtin_features() if f.always_on},
-            timeout=settings.module_timeout_seconds,
+            timeout=settings.http_module_timeout,
             store_grants=grants.grant if (grants := host.find(STORE_GRANTS)) else None,
+            guard=host.guard,
+            forget=host.module_health.forget,
         ),
     )
     host.on_stop(catalogue.close)
@@ -42,7 +44,7 @@ async def setup(host: Host) -> None:
     installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
     if (store := host.find(MODULE_STORE)) is not None:  # --purge forgets what it kept
         installs.on_purge(lambda community_id, name: store.purge(name, community_id))
-    host.add_module(build_marketplace_module(catalogue, installs))
+    host.add_module(build_marketplace_module(catalogue, installs, host.module_health.describe))
 
 
 FEATURE = Feature("marketplace", setup, routes=(Route(api.router),))
