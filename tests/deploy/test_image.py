@@ -30,7 +30,6 @@ from cryptography.fernet import Fernet
 from tests.support.dockerfile import Stage, read_stages
 from tests.support.harness import free_port
 from tests.support.processes import ServiceProcess
-from waddlebot.infra.db.migrate import upgrade
 from waddlebot.runtime import SERVICES
 
 REPO = Path(__file__).resolve().parents[2]
