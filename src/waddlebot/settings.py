@@ -25,7 +25,6 @@ from pydantic_settings import (
 )
 
 from waddlebot.core.errors import ConfigurationError
-
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.overlay.settings import OverlaySettings
