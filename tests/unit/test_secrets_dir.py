@@ -32,9 +32,7 @@ def test_each_file_is_the_setting_it_is_named_after(secrets: Path) -> None:
     assert settings.database_url == "postgresql://bot:pw@db:5432/waddlebot"
 
 
-def test_a_variable_set_wins_over_the_file(
-    secrets: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_variable_set_wins_over_the_file(secrets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (secrets / "WADDLEBOT_API_KEY").write_text("from-the-file")
     monkeypatch.setenv("WADDLEBOT_API_KEY", "from-the-environment")
     assert Settings().api_key.get_secret_value() == "from-the-environment"
