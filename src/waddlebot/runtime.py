@@ -14,7 +14,14 @@ import structlog
 from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
 from waddlebot.features import builtin_features
 from waddlebot.features.feature import Feature, Key
-from waddlebot.features.shared import DIRECTORY, FeatureServices, router_services
+from waddlebot.features.shared import (
+    DIRECTORY,
+    MODULE_COMMUNITIES,
+    MODULE_STORE,
+    STORE_GRANTS,
+    FeatureServices,
+    router_services,
+)
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
@@ -38,6 +45,7 @@ from waddlebot.router.remote import (
     ModuleUnreachable,
     parse_remote_spec,
 )
+from waddlebot.router.schedules import JOB_NAME, EveryCommunity, ModuleSchedules
 from waddlebot.router.worker import default_consumer_name
 from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
@@ -77,6 +85,7 @@ class Runtime(FeatureServices):
     dead_letters: DeadLetters
     access: Access
     scheduler: Scheduler
+    module_schedules: ModuleSchedules
     router: Router
 
     def __init__(
@@ -136,6 +145,15 @@ class Runtime(FeatureServices):
         )
         await self._set_up_features()
         await self._add_configured_modules()
+        await self.registry.start()
+        self.module_schedules = ModuleSchedules(
+            self.db,
+            self.ports.bus,
+            self.registry,
+            self.find(MODULE_COMMUNITIES) or EveryCommunity(self.db),
+            timeout=settings.module_timeout_seconds,
+        )
+        self.scheduler.every(0, JOB_NAME, self.module_schedules.fire_due)
         self.access = Access(self.need(DIRECTORY))
         feed = self.feed
         self.completions = CompletionHub(self.ports.broadcast)
@@ -253,7 +271,7 @@ class Runtime(FeatureServices):
 
     def add_module(self, module: Module) -> None:
         """A built-in module, in the role the feature being set up declares for it."""
-        client = LocalModuleClient(module)
+        client = LocalModuleClient(module, self.find(MODULE_STORE))
         self.registry.add(client, builtin=True)
         role = self._setting_up.module_role if self._setting_up else "module"
         if role == "fallback":
@@ -276,7 +294,7 @@ class Runtime(FeatureServices):
             with _configured_by("WADDLEBOT_MODULES", MODULES_FIX):
                 module = load_module(spec)
             with _configured_by("WADDLEBOT_MODULES", CLASH_FIX):
-                registry.add(LocalModuleClient(module))
+                registry.add(LocalModuleClient(module, self.find(MODULE_STORE)))
         secret = self.settings.module_secret.get_secret_value().encode()
         if self.settings.remote_modules and not secret:
             raise ConfigurationError(
@@ -289,7 +307,11 @@ class Runtime(FeatureServices):
             with _configured_by("WADDLEBOT_REMOTE_MODULES", REMOTE_MODULES_FIX):
                 name, url = parse_remote_spec(spec)
                 client = await HttpModuleClient.connect(
-                    url, secret, timeout=self.settings.module_timeout_seconds, expected_name=name
+                    url,
+                    secret,
+                    timeout=self.settings.module_timeout_seconds,
+                    expected_name=name,
+                    store_grants=grants.grant if (grants := self.find(STORE_GRANTS)) else None,
                 )
             try:
                 with _configured_by("WADDLEBOT_REMOTE_MODULES", CLASH_FIX):

@@ -27,6 +27,7 @@ from pydantic_settings import (
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.slack.settings import SlackSettings
@@ -40,6 +41,7 @@ from waddlebot.platforms.twitch.settings import TwitchSettings
 class Settings(
     BaseSettings,
     ProcessSettings,
+    ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,
     SlackSettings,

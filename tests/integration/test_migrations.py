@@ -49,10 +49,20 @@ INVENTORY_TABLES = MEMORY_TABLES | {
     "calendar_attendees",
     "calendar_feeds",
 }
-TABLES = INVENTORY_TABLES | {"overlay_tokens"}
+OVERLAY_TABLES = INVENTORY_TABLES | {"overlay_tokens"}
+SCHEDULE_TABLES = OVERLAY_TABLES | {"module_schedule_runs"}
+MARKETPLACE_TABLES = SCHEDULE_TABLES | {
+    "catalogue_modules",
+    "catalogue_versions",
+    "community_modules",
+}
+TABLES = MARKETPLACE_TABLES | {"module_store", "module_store_usage"}
 # every revision, newest first, with the tables it leaves (each migration adds its row)
 STEPS = [
-    ("0008_overlays", TABLES),
+    ("0011_module_store", TABLES),
+    ("0010_marketplace", MARKETPLACE_TABLES),
+    ("0009_module_schedules", SCHEDULE_TABLES),
+    ("0008_overlays", OVERLAY_TABLES),
     ("0007_inventory_calendar", INVENTORY_TABLES),
     ("0006_memories", MEMORY_TABLES),
     ("0005_twitch", TWITCH_TABLES),
@@ -116,7 +126,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0008_overlays"
+    assert migrate.head_revision() == "0011_module_store"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:

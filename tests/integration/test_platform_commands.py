@@ -38,3 +38,19 @@ async def test_discord_commands_sync_registers_every_module_command(tmp_path: Pa
         assert {"ping", "help", "quote", "timer"} <= set(report["registered"])
         assert set(report["registered"]) == {c.name for c in fake.commands(guild)}
         assert report["left_out"] == []
+
+
+def test_slack_commands_prints_the_slash_commands_for_the_app_manifest(tmp_path: Path) -> None:
+    env = {
+        "WADDLEBOT_DATA_DIR": str(tmp_path),
+        "WADDLEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/waddlebot.db",
+        "WADDLEBOT_SLACK_PUBLIC_URL": "https://bot.example.com/",
+    }
+    result = invoke(["slack", "commands"], env=env)
+    assert result.exit_code == 0, result.stderr
+    made = {command["command"]: command for command in json.loads(result.stdout)}
+    assert {"/waddle", "/help", "/quote", "/timer"} <= set(made)
+    assert made["/help"]["url"] == "https://bot.example.com/collectors/slack/commands"
+    assert made["/help"]["usage_hint"] == "[command | all]"
+    unset = invoke(["slack", "commands"], env={**env, "WADDLEBOT_SLACK_PUBLIC_URL": ""})
+    assert unset.exit_code != 0 and "WADDLEBOT_SLACK_PUBLIC_URL" in unset.stderr

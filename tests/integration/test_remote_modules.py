@@ -50,6 +50,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "memories",
         "commands",
         "alias",
+        "marketplace",
         "testkit",  # the operator's modules come after the built-in ones
     ]
     assert await say(remote_runtime, '!echo "over http" ok') == ["over http ok"]
@@ -64,6 +65,10 @@ async def test_remote_failures_are_contained(remote_runtime: Runtime) -> None:
         "Sorry, !slow took too long to answer. The error has been logged."
     ]
     assert await say(remote_runtime, "!greet") == ["Usage: !greet <name> (tell me who to greet)"]
+    # a command group's subcommand names its own usage line over HTTP too
+    assert await say(remote_runtime, "!tally add @bob x", role="moderator") == [
+        "Usage: !tally add <who> <points> [note] (points must be a whole number)"
+    ]
     assert await say(remote_runtime, "!ping") == ["pong"]
 
 

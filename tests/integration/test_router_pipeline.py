@@ -33,6 +33,24 @@ async def test_ping_and_help(runtime: Runtime) -> None:
     assert await say(runtime, "!help ping") == ["Usage: !ping - Checks that the bot is listening"]
 
 
+async def test_a_command_groups_subcommand_answers_its_own_usage_line(runtime: Runtime) -> None:
+    """A bad argument is answered with the subcommand's usage line, a subcommand above the
+    caller's level is refused, and !help shows the subcommands."""
+    assert await say(runtime, "!tally add @bob many", role="moderator") == [
+        "Usage: !tally add <who> <points> [note] (points must be a whole number)"
+    ]
+    assert await say(runtime, "!tally add @bob 3 for the raid", role="moderator") == [
+        "@bob +3 (for the raid)"
+    ]
+    assert await say(runtime, "!tally add @bob 3") == ["Only moderators and up can use !tally add."]
+    assert await say(runtime, "!tally") == ["nothing tallied"]
+    assert await say(runtime, "!tally nope") == [
+        "Usage: !tally [add|show] (there is no 'nope'; use one of add, show)"
+    ]
+    (shown,) = await say(runtime, "!help tally")
+    assert "!tally add <who> <points> [note] (moderator and up) - adds points" in shown
+
+
 MODERATORS_ONLY = ("!addcom", "!delcom", "!editcom", "!unalias", "!modonly", "!overlay")
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 from waddlebot.core.events import EventType
 from waddlebot.core.permissions import Level
-from waddlebot.sdk import ArgSpec, Context, Module, UsageError
+from waddlebot.sdk import ArgSpec, Context, Module, Person, Rest, UsageError
 
 module = Module("testkit", version="1.0.0", description="Commands that misbehave on purpose")
 calls: dict[str, int] = {}
@@ -93,3 +93,16 @@ async def badoverlay(ctx: Context) -> None:
 async def sneaky(ctx: Context) -> str:
     ctx.action("command.run", text="!modonly")
     return "trying"
+
+
+tally = module.group("tally", description="a command group: keeps no score at all")
+
+
+@tally.command("add", level=Level.MODERATOR, description="adds points")
+async def tally_add(ctx: Context, who: Person, points: int, note: Rest = Rest("")) -> str:
+    return f"{who.mention} +{points}" + (f" ({note})" if note else "")
+
+
+@tally.command("show", default=True, description="shows the tally")
+async def tally_show(ctx: Context) -> str:
+    return "nothing tallied"

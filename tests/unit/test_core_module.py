@@ -5,7 +5,7 @@ from __future__ import annotations
 from waddlebot.core.contract import Caller, Identity, ModuleRequest
 from waddlebot.core.permissions import Level
 from waddlebot.features.core.module import build_core_module
-from waddlebot.sdk import CommandSpec, Module
+from waddlebot.sdk import CommandSpec, Context, Module, Person, Rest
 
 
 def catalog() -> list[CommandSpec]:
@@ -92,3 +92,35 @@ async def test_help_on_a_command_above_the_callers_level_says_who_may_use_it() -
     assert await ask(module, "ban") == "Usage: !ban - Bans (moderator level and up)"
     assert await ask(module, "ban", level=Level.OWNER) == "Usage: !ban - Bans"
     assert await ask(module, "nonsense") == "usage error: there is no command !nonsense"
+
+
+def groups_catalog() -> list[CommandSpec]:
+    kudos = Module("kudos")
+    group = kudos.group("kudos", description="Thank people")
+
+    @group.command("give", level=Level.MODERATOR, description="Gives points")
+    async def give(ctx: Context, who: Person, points: int, reason: Rest = Rest("")) -> None: ...
+
+    @group.command("top", default=True)
+    async def top(ctx: Context) -> None: ...
+
+    return [*catalog(), *kudos.manifest.commands]
+
+
+async def test_help_on_a_group_shows_its_subcommands_with_usage_and_level() -> None:
+    module = build_core_module(groups_catalog)
+    assert await ask(module, "kudos") == (
+        "Usage: !kudos [give|top] - Thank people. Subcommands: "
+        "!kudos give <who> <points> [reason] (moderator and up) - Gives points; "
+        "!kudos top (also !kudos alone)"
+    )
+    assert await ask(module, "kudos", "GIVE") == (
+        "Usage: !kudos give <who> <points> [reason] - Gives points (moderator level and up)"
+    )
+    assert await ask(module, "kudos", "give", level=Level.MODERATOR) == (
+        "Usage: !kudos give <who> <points> [reason] - Gives points"
+    )
+    # the list is as it was: one entry per command
+    assert (await ask(module)).startswith(
+        "Commands you can use: !help, !wave, !ave, !weather, #hug, !kudos."
+    )

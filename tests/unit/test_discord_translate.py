@@ -136,6 +136,33 @@ def test_subcommands_and_other_interaction_types() -> None:
     assert slash_command(recorded("interaction.slash_command", type=3), FACTS) is None
 
 
+def test_a_command_groups_typed_options_read_back_as_typed() -> None:
+    """Discord sends a USER option as the person's id, an INTEGER as a number: the line
+    the module reads has the id as a mention, and the rest of the line with its spaces."""
+    nested = recorded(
+        "interaction.slash_command",
+        data={
+            "id": "1",
+            "name": "kudos",
+            "type": 1,
+            "options": [
+                {
+                    "type": 1,
+                    "name": "give",
+                    "options": [
+                        {"type": 6, "name": "who", "value": "80351110224678912"},
+                        {"type": 4, "name": "points", "value": 5},
+                        {"type": 3, "name": "reason", "value": "great stream"},
+                    ],
+                }
+            ],
+        },
+    )
+    event = slash_command(nested, FACTS)
+    assert event is not None
+    assert event.text == '/kudos give <@80351110224678912> 5 "great stream"'
+
+
 def test_members_and_reactions() -> None:
     joined = member_change(
         {"guild_id": GUILD, "user": {"id": "5", "username": "newbie"}, "joined_at": "2026"},

@@ -36,15 +36,16 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic import SecretStr
 
-from waddlebot.core.contract import Caller, Identity, ModuleRequest, Visibility
-from waddlebot.core.events import new_id
+from waddlebot.core.contract import Visibility
 from waddlebot.core.parser import parse_command
 from waddlebot.core.permissions import Level
 from waddlebot.infra import metrics
 from waddlebot.schema import CONTRACTS, write_schemas
 from waddlebot.sdk import Module
 from waddlebot.sdk.loader import load_module
+from waddlebot.sdk.store import MemoryStore
 from waddlebot.settings import Settings
+from waddlebot.testing import ModuleChat
 from waddlebot.web.deps import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,6 +285,8 @@ def _shown(text: str, visibility: Visibility) -> str:
 async def test_transcript(block: Block, doc_files: Path) -> None:
     module = load_module(block.arg)
     specs = {spec.name: spec for spec in module.manifest.commands}
+    # what the router says around the module too, and a store as the bot's would keep
+    chat = ModuleChat(module, store=MemoryStore())
     for turn in _turns(block):
         parsed = parse_command(turn.text, "!")
         if parsed is None:  # plain chat: the bot says nothing
@@ -296,29 +299,8 @@ async def test_transcript(block: Block, doc_files: Path) -> None:
             f"{block.where}: the router would refuse {turn.text!r} from a {turn.role}; "
             "show the caller's role, e.g. 'mo (moderator)> ...'"
         )
-        request = ModuleRequest(
-            session_id=new_id(),
-            community_id=1,
-            entity_id="console:local",
-            platform="console",
-            channel_id="local",
-            message_id=new_id(),
-            command=parsed.name,
-            prefix=parsed.prefix,
-            args=list(parsed.args),
-            raw_text=turn.text,
-            caller=Caller(
-                identity=Identity(
-                    platform="console", user_id=turn.user, login=turn.user, display_name=turn.user
-                ),
-                level=int(level),
-            ),
-        )
-        response = await module.handle(request)
-        if response.usage_error:  # what the router says instead of the replies
-            said = [f"Usage: {spec.usage_line(parsed.prefix)} ({response.usage_error})"]
-        else:
-            said = [_shown(reply.text, reply.visibility) for reply in response.replies]
+        await chat.say(turn.text, as_=turn.user, level=level)
+        said = [_shown(reply.text, reply.visibility) for reply in chat.last]
         assert said == list(turn.expected), f"{block.where}: {turn.user}> {turn.text}"
 
 

@@ -19,13 +19,14 @@ NOT_SEALED = {
 SECRET_WORDS = ("token", "secret", "password", "sealed")
 
 
-def test_the_sealed_columns_are_the_platform_tokens_and_the_overlay_token() -> None:
+def test_the_sealed_columns_are_the_tokens_and_the_module_secrets() -> None:
     found = {
         f"{table.name}.{column.name}"
         for table, columns in sealed_columns(load_models()).items()
         for column in columns
     }
     assert found == {
+        "catalogue_modules.secret_sealed",
         "overlay_tokens.token_sealed",
         "platform_tokens.access_token",
         "platform_tokens.refresh_token",

@@ -32,8 +32,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Service API keys.", no_args_is_help=True)
+module_app = typer.Typer(help="Writing modules.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="apikey")
+app.add_typer(module_app, name="module")
 app.add_typer(secret_key_app, name="secret-key")
 for platform in BUILTINS:  # waddlebot twitch|discord|slack ...
     if platform.cli is not None:
@@ -112,7 +114,8 @@ def serve(
                 fix="Set it to a random string, e.g. `openssl rand -hex 32`, and give the bot "
                 "the same one.",
             )
-        serve_app(settings, host, port, lambda: _module_app(service, secret))
+        store_url = settings.module_store_url
+        serve_app(settings, host, port, lambda: _module_app(service, secret, store_url))
         return
     from waddlebot.runtime import SERVICES
 
@@ -143,7 +146,7 @@ async def _started(settings: Settings, services: Iterable[str]) -> AsyncIterator
 
 
 @asynccontextmanager
-async def _module_app(service: str, secret: str) -> AsyncIterator[object]:
+async def _module_app(service: str, secret: str, store_url: str) -> AsyncIterator[object]:
     from waddlebot.sdk.loader import load_module
     from waddlebot.sdk.server import create_module_app
 
@@ -154,7 +157,7 @@ async def _module_app(service: str, secret: str) -> AsyncIterator[object]:
         raise ConfigurationError(
             str(exc), fix="Name it as package.module:attribute, importable from here."
         ) from exc
-    yield create_module_app(module, secret.encode())
+    yield create_module_app(module, secret.encode(), store_url=store_url)
 
 
 @app.command()
@@ -277,6 +280,20 @@ def schema(
 
     for path in write_schemas(out):
         typer.echo(str(path))
+
+
+@module_app.command("new")
+def module_new(
+    name: Annotated[str, typer.Argument(help="the module's name: lower case, digits and _")],
+    directory: Annotated[
+        Path, typer.Option("--in", help="where to make the module's directory")
+    ] = Path(),
+) -> None:
+    """Start a module: NAME/ with NAME.py (one command), test_NAME.py and README.md."""
+    from waddlebot.cli.scaffold import scaffold
+
+    made = scaffold(name, directory)
+    typer.echo(f"Made {made}/: {name}.py, test_{name}.py and README.md. Run `pytest` in it.")
 
 
 def main() -> None:

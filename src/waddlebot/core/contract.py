@@ -47,15 +47,26 @@ class Caller(BaseModel):
         return self.identity.display_name or self.identity.login or self.identity.user_id
 
 
+class StoreGrant(BaseModel):
+    """Lets a module served over HTTP reach its ``ctx.store`` for one request: the bot's store
+    endpoint and a short-lived token naming the module, community, channel and person."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(description="the store endpoint, e.g. https://bot.example/api/v1/module-store")
+    token: str = Field(description="sent as `Authorization: Bearer <token>`; expires in minutes")
+
+
 class ModuleRequest(BaseModel):
-    """What the router sends a module: a command invocation or an event a module listens to."""
+    """What the router sends a module: a command invocation, an event a module listens to, or
+    a run of one of its scheduled handlers (``kind="schedule"``, ``command`` its name)."""
 
     model_config = ConfigDict(frozen=True)
 
     contract_version: Literal[1] = CONTRACT_VERSION
     request_id: str = Field(default_factory=new_id)
     session_id: str
-    kind: Literal["command", "event"] = "command"
+    kind: Literal["command", "event", "schedule"] = "command"
     community_id: int
     entity_id: str
     platform: Platform
@@ -72,6 +83,9 @@ class ModuleRequest(BaseModel):
         default=None, description="when it happened, as the platform says (a stream's start)"
     )
     config: dict[str, Any] = Field(default_factory=dict, description="module settings")
+    store: StoreGrant | None = Field(
+        default=None, description="how a module served over HTTP reaches its store"
+    )
 
 
 ReplyText = Annotated[str, Field(min_length=1, max_length=20_000)]
@@ -173,6 +187,11 @@ class ModuleResponse(BaseModel):
     actions: list[Action] = Field(default_factory=list)
     usage_error: str = Field(
         default="", description="set when the arguments were wrong; the router shows usage"
+    )
+    usage: str = Field(
+        default="",
+        description="with usage_error: the usage to show after the command's name instead of "
+        "the command's own (a subcommand's, e.g. 'give <who> <points>')",
     )
 
     @classmethod

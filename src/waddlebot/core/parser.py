@@ -9,6 +9,7 @@ and backslashes are ordinary characters in chat.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 SERVERLESS_PREFIX = "#"
@@ -64,7 +65,22 @@ def split_args(text: str) -> tuple[str, ...]:
     """Split on whitespace; a quoted run is one argument. An unclosed quote is literal."""
     if not _ANY_QUOTE.intersection(text):
         return tuple(text.split())
-    args: list[str] = []
+    return tuple(arg for arg, _ in _spans(text))
+
+
+def text_after(text: str, count: int) -> str:
+    """What follows the first ``count`` arguments of ``text`` (as :func:`split_args` reads
+    them), verbatim: quotes and spacing kept, stripped."""
+    if count <= 0:
+        return text.strip()
+    for seen, (_, end) in enumerate(_spans(text), 1):
+        if seen == count:
+            return text[end:].strip()
+    return ""
+
+
+def _spans(text: str) -> Iterator[tuple[str, int]]:
+    """Each argument and where it ends in ``text``."""
     current: list[str] = []
     in_token = False
     i, n = 0, len(text)
@@ -72,7 +88,7 @@ def split_args(text: str) -> tuple[str, ...]:
         char = text[i]
         if char.isspace():
             if in_token:
-                args.append("".join(current))
+                yield "".join(current), i
                 current, in_token = [], False
             i += 1
             continue
@@ -80,15 +96,14 @@ def split_args(text: str) -> tuple[str, ...]:
         if closer is not None and not in_token:
             end = text.find(closer, i + 1)
             if end != -1 and (end + 1 == n or text[end + 1].isspace()):
-                args.append(text[i + 1 : end])
+                yield text[i + 1 : end], end + 1
                 i = end + 1
                 continue
         current.append(char)
         in_token = True
         i += 1
     if in_token:
-        args.append("".join(current))
-    return tuple(args)
+        yield "".join(current), n
 
 
 def quote_arg(arg: str) -> str:

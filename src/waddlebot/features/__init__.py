@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # only named here: reading the settings imports this package,
     from sqlalchemy.orm import InstrumentedAttribute
 
 BUILTINS: tuple[str, ...] = (
+    "modulestore",  # first: every module registered after it gets its ctx.store
     "core",
     "identity",
     "labels",
@@ -32,6 +33,7 @@ BUILTINS: tuple[str, ...] = (
     "memories",
     "commands",
     "alias",
+    "marketplace",
 )
 
 

@@ -103,7 +103,8 @@ class Feature:
     """One built-in feature. ``person_columns`` are moved to the user that stays by a plain
     update when two users become one; ``person_merges`` move the rest; ``kept_columns`` name
     columns that look like a person but are not moved, each with the reason. ``always_on``:
-    every built-in is; one that is not would be switched on by its ``settings`` section."""
+    part of the bot's core; a community may switch any other feature's module off (the
+    marketplace, ``!module disable``), and it is on until it does."""
 
     name: str
     setup: Callable[[Host], Awaitable[None]] = _nothing

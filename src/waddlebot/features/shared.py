@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     from waddlebot.features.identity.service import IdentityService
     from waddlebot.features.inventory.service import InventoryService
     from waddlebot.features.labels.service import LabelService
+    from waddlebot.features.marketplace.catalogue import Catalogue
+    from waddlebot.features.marketplace.installs import Installs
     from waddlebot.features.memories.service import Memories
+    from waddlebot.features.modulestore.grants import StoreGrants
+    from waddlebot.features.modulestore.service import SqlStore
     from waddlebot.features.overlay.hub import OverlayHub
     from waddlebot.features.overlay.tokens import OverlayTokens
     from waddlebot.features.timers.service import TimerService
@@ -35,10 +39,14 @@ if TYPE_CHECKING:
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
+    from waddlebot.router.schedules import ModuleCommunities
+    from waddlebot.router.views import ModuleViews
 
 T = TypeVar("T")
 
 DIRECTORY: Key[Directory] = Key("directory")  # core
+MODULE_STORE: Key[SqlStore] = Key("module store")  # modulestore
+STORE_GRANTS: Key[StoreGrants] = Key("store grants")
 KEYS: Key[KeyVerifier] = Key("keys")  # identity
 IDENTITY: Key[IdentityService] = Key("identity")
 ACCOUNTS: Key[AccountService] = Key("accounts")
@@ -56,11 +64,16 @@ OVERLAY_HUB: Key[OverlayHub | None] = Key("overlay hub")  # None without browser
 MEMORIES: Key[Memories] = Key("memories")  # memories
 COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias
+CATALOGUE: Key[Catalogue] = Key("catalogue")  # marketplace
+INSTALLS: Key[Installs] = Key("installs")
+# which communities each module serves, for its scheduled handlers (without it, every one)
+MODULE_COMMUNITIES: Key[ModuleCommunities] = Key("module communities")
 
 # What the router asks of features (the ports of router/pipeline.py); it runs without any.
 GRANTS: Key[LevelGrants] = Key("level grants")  # labels
 ALIAS_INDEX: Key[AliasIndex] = Key("alias index")  # alias
 CUSTOM_COMMAND_NAMES: Key[CustomCommandNames] = Key("custom command names")  # commands
+MODULE_VIEWS: Key[ModuleViews] = Key("module views")  # marketplace
 
 
 class RouterServices(TypedDict):
@@ -69,6 +82,7 @@ class RouterServices(TypedDict):
     aliases: AliasIndex | None
     overlays: OverlayPublisher | None
     custom_commands: CustomCommandNames | None
+    module_views: ModuleViews | None
 
 
 def router_services(host: Provider) -> RouterServices:
@@ -79,6 +93,7 @@ def router_services(host: Provider) -> RouterServices:
         aliases=host.find(ALIAS_INDEX),
         overlays=host.find(OVERLAYS),
         custom_commands=host.find(CUSTOM_COMMAND_NAMES),
+        module_views=host.find(MODULE_VIEWS),
     )
 
 
@@ -100,6 +115,8 @@ class FeatureServices:
         raise NotImplementedError
 
     directory = DIRECTORY
+    module_store = MODULE_STORE
+    store_grants = STORE_GRANTS
     keys = KEYS
     identity = IDENTITY
     accounts = ACCOUNTS
@@ -117,6 +134,8 @@ class FeatureServices:
     memories = MEMORIES
     commands = COMMANDS
     aliases = ALIASES
+    catalogue = CATALOGUE
+    installs = INSTALLS
 
 
 def _services(request: Request) -> FeatureServices:

@@ -7,11 +7,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
+
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.core.events import EventType
 from waddlebot.core.manifest import CommandSpec, Manifest
 from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.sdk import Module
+from waddlebot.sdk.store import StoreBackend
+
+log = structlog.get_logger(__name__)
 
 
 class ModuleClient(Protocol):
@@ -27,11 +32,12 @@ class ModuleClient(Protocol):
 
 
 class LocalModuleClient:
-    """A module running in this process."""
+    """A module running in this process; ``store`` keeps what its ``ctx.store`` remembers."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, store: StoreBackend | None = None) -> None:
         self._module = module
         self._manifest = module.manifest
+        self._store = store
 
     @property
     def name(self) -> str:
@@ -42,10 +48,15 @@ class LocalModuleClient:
         return self._manifest
 
     async def call(self, request: ModuleRequest) -> ModuleResponse:
-        return await self._module.handle(request)
+        return await self._module.handle(request, store=self._store)
+
+    async def start(self) -> None:
+        """Run the module's start hooks (``@module.on_start``)."""
+        await self._module.start()
 
     async def close(self) -> None:
-        return None
+        """Run the module's stop hooks (``@module.on_stop``), if it was started."""
+        await self._module.stop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +113,13 @@ class ModuleRegistry:
         goes to the fallback module, if one is set (the custom commands a community
         defines at run time); it answers nothing when it does not know the name either."""
         route = self._commands.get((prefix == SERVERLESS_PREFIX, name))
-        if route is None and self._fallback is not None and prefix != SERVERLESS_PREFIX:
-            return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
-        return route
+        return route if route is not None else self.fallback_route(prefix, name)
+
+    def fallback_route(self, prefix: str, name: str) -> CommandRoute | None:
+        """``!name`` offered to the fallback module, if one is set."""
+        if self._fallback is None or prefix == SERVERLESS_PREFIX:
+            return None
+        return CommandRoute(CommandSpec(name=name), self._fallback, fallback=True)
 
     def declared_names(self) -> set[str]:
         """Names and aliases of every ``!`` command a module declares (a custom command may
@@ -148,6 +163,17 @@ class ModuleRegistry:
     def clients(self) -> list[ModuleClient]:
         return list(self._clients.values())
 
-    async def close(self) -> None:
+    async def start(self) -> None:
+        """Start the in-process modules (their ``on_start`` hooks), in registration order."""
         for client in self._clients.values():
-            await client.close()
+            if isinstance(client, LocalModuleClient):
+                await client.start()
+
+    async def close(self) -> None:
+        """Close every module, the last registered first; one failing to close (a stop
+        hook raising) is logged and does not keep the others open."""
+        for client in reversed(self._clients.values()):
+            try:
+                await client.close()
+            except Exception:
+                log.exception("module did not close cleanly", module=client.name)

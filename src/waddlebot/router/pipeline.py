@@ -39,7 +39,7 @@ from waddlebot.core.contract import (
 )
 from waddlebot.core.events import Event, EventType, new_id
 from waddlebot.core.manifest import CommandSpec
-from waddlebot.core.parser import ParsedCommand, parse_command
+from waddlebot.core.parser import SERVERLESS_PREFIX, ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.core.settings import CoreSettings
 from waddlebot.infra import keys, metrics
@@ -51,6 +51,7 @@ from waddlebot.infra.ports import Ports
 from waddlebot.router.limits import CommandUse, RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
 from waddlebot.router.overlays import OverlayPublisher, Prepared, TickerReply
+from waddlebot.router.views import EVERYTHING, ModuleView, ModuleViews
 
 log = structlog.get_logger("waddlebot.router")
 
@@ -155,6 +156,7 @@ class _Trip:
     redelivered: bool
     session_id: str = ""  # given once the trip is known not to be a duplicate
     community: Community | None = None
+    view: ModuleView = EVERYTHING  # the modules the community has on
     command: ParsedCommand | None = None
     route: CommandRoute | None = None
     listeners: list[ModuleClient] = field(default_factory=list)
@@ -193,8 +195,10 @@ class Router:
         overlays: OverlayPublisher | None = None,
         custom_commands: CustomCommandNames | None = None,
         feed: ChangeFeed | None = None,
+        module_views: ModuleViews | None = None,
     ) -> None:
         self._grants = grants
+        self._views = module_views
         self._custom_commands = custom_commands
         self._overlays = overlays or OverlayPublisher(ports.cache, ports.broadcast)
         self._aliases = aliases
@@ -237,6 +241,7 @@ class Router:
         if fresh:
             for trip in fresh:
                 trip.session_id = new_id()
+            await self._load_views(fresh)
             await self._claim_ownerships([t for t in fresh if t.event.author], user_ids)
             self._route(fresh)
             callers = [t for t in fresh if t.needs_caller]
@@ -392,6 +397,47 @@ class Router:
 
     # -- parse and route ---------------------------------------------------------------------
 
+    async def _load_views(self, trips: list[_Trip]) -> None:
+        """Which modules each community has on; held by the process, so usually no wait."""
+        views = self._views
+        if views is None:
+            return
+        missing: set[int] = set()
+        for trip in trips:
+            assert trip.community is not None
+            view = views.cached(trip.community.id)
+            if view is None:
+                missing.add(trip.community.id)
+            else:
+                trip.view = view
+        if missing:
+            loaded = await views.views(missing)
+            for trip in trips:
+                assert trip.community is not None
+                if trip.community.id in missing:
+                    trip.view = loaded[trip.community.id]
+
+    def _lookup(self, view: ModuleView, prefix: str, name: str) -> CommandRoute | None:
+        """The module behind ``!name`` in a community: one it installed, else the registry's
+        when the community has that module on (a name whose module is off may still be a
+        custom command)."""
+        installed = view.command(prefix == SERVERLESS_PREFIX, name)
+        if installed is not None:
+            return installed
+        route = self._registry.command(prefix, name)
+        if route is None or view.enabled(route.module):
+            return route
+        if route.fallback:
+            return None
+        fallback = self._registry.fallback_route(prefix, name)
+        return fallback if fallback is not None and view.enabled(fallback.module) else None
+
+    def _listeners(self, view: ModuleView, event_type: EventType) -> list[ModuleClient]:
+        listeners = self._registry.listeners(event_type)
+        if view is EVERYTHING:
+            return listeners
+        return [c for c in listeners if view.enabled(c.name)] + list(view.listeners(event_type))
+
     def _route(self, trips: list[_Trip]) -> None:
         for trip in trips:
             event = trip.event
@@ -406,10 +452,10 @@ class Router:
                     prefix = "/"  # a slash command (Discord, Slack) is /name whatever the prefix
                 trip.command = parse_command(event.text, prefix)
                 if trip.command is not None:
-                    trip.route = self._registry.command(trip.command.prefix, trip.command.name)
+                    trip.route = self._lookup(trip.view, trip.command.prefix, trip.command.name)
                     if trip.route is None:
                         trip.outcome = "unknown"
-            trip.listeners = self._registry.listeners(event.type)
+            trip.listeners = self._listeners(trip.view, event.type)
 
     async def _route_aliases(self, trips: list[_Trip]) -> None:
         """A ``!name`` no module declares may be an alias of the community; an alias an
@@ -424,7 +470,7 @@ class Router:
             if not _alias_wins(trip.route, alias):
                 continue
             route = self._registry.alias_route(trip.command.name)
-            if route is not None:
+            if route is not None and trip.view.enabled(route.module):
                 trip.route, trip.outcome = route, ""
 
     # -- callers -----------------------------------------------------------------------------
@@ -616,8 +662,7 @@ class Router:
             log.info("command denied", command=spec.name, needed=spec.level, had=caller.level)
             told = keys.notice_key(trip.event.entity_id, caller.identity.user_id, "deny")
             if await self._cache.add(told, b"1", keys.DENIAL_NOTICE_SECONDS):  # not every time
-                needed = Level.at_least(spec.level).label
-                self._say(trip, f"@{caller.name}, {shown} is for {needed} level and up.")
+                self._say(trip, spec.denial_reply(caller.name, shown))
             return
         # a name no module declares may be another bot's command: it must not use up
         # anyone's limits here (the custom commands module keeps its own cooldowns)
@@ -634,13 +679,14 @@ class Router:
             return
         if spec.level >= Level.MODERATOR:  # privileged commands are audited when allowed too
             self._audit_command(trip, spec, "allow")
-        request = self._request(trip, kind="command")
+        request = self._request(trip, route.client, kind="command")
         response = await self._call(route.client, request, trip, shown)
         if response is None:
             return
         if response.usage_error:
             trip.outcome = "usage"
-            self._say(trip, f"Usage: {spec.usage_line(community.prefix)} ({response.usage_error})")
+            problem, usage = response.usage_error, response.usage or None
+            self._say(trip, spec.usage_reply(community.prefix, problem, usage))
             return
         trip.outcome = "ok"
         self._collect(trip, response, "command")
@@ -661,12 +707,12 @@ class Router:
         )
 
     async def _listen(self, trip: _Trip, client: ModuleClient) -> None:
-        response = await self._call(client, self._request(trip, kind="event"), trip, None)
+        response = await self._call(client, self._request(trip, client, kind="event"), trip, None)
         if response is not None:
             self._collect(trip, response, f"on.{client.name}")
             await self._act(trip, client, response, f"on.{client.name}")
 
-    def _request(self, trip: _Trip, *, kind: str) -> ModuleRequest:
+    def _request(self, trip: _Trip, client: ModuleClient, *, kind: str) -> ModuleRequest:
         event, community = trip.event, trip.community
         assert community is not None
         command = trip.command if kind == "command" else None
@@ -687,6 +733,7 @@ class Router:
             caller=trip.caller,
             amounts=event.amounts,
             occurred_at=event.occurred_at,
+            config=dict(trip.view.config(client.name)),
         )
 
     async def _call(
@@ -772,11 +819,13 @@ class Router:
         """Where an expanded line goes: an alias of that name unless it is being expanded
         already, else the command itself; None when only the alias was left (a loop)."""
         assert trip.community is not None
-        route = self._registry.command(parsed.prefix, parsed.name)
+        route = self._lookup(trip.view, parsed.prefix, parsed.name)
         if parsed.serverless or self._aliases is None:
             return route
         index = await self._aliases.index([trip.community.id])
         alias_route = self._registry.alias_route(parsed.name)
+        if alias_route is not None and not trip.view.enabled(alias_route.module):
+            alias_route = None
         if alias_route is None or not _alias_wins(route, index[trip.community.id].get(parsed.name)):
             return route
         if (parsed.name, alias_route.module) not in trip.ran:

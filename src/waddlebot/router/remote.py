@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -16,13 +17,16 @@ import httpx2
 import orjson
 from pydantic import ValidationError
 
-from waddlebot.core.contract import ModuleRequest, ModuleResponse
+from waddlebot.core.contract import ModuleRequest, ModuleResponse, StoreGrant
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.manifest import Manifest
 from waddlebot.infra.signing import SignatureError, sign, verify
 
 HANDLE_PATH = "/v1/handle"
 MANIFEST_PATH = "/v1/manifest"
+
+StoreGrantFor = Callable[[str, ModuleRequest], StoreGrant | None]
+"""The store grant for a call of the named module (``features/modulestore/grants.py``)."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _DETAIL_LIMIT = 200
@@ -94,6 +98,7 @@ class HttpModuleClient:
         *,
         manifest: Manifest | None = None,
         verify_responses: bool = True,
+        store_grants: StoreGrantFor | None = None,
     ) -> None:
         if not secret:
             raise ConfigurationError("an HTTP module client needs a non-empty secret")
@@ -104,6 +109,7 @@ class HttpModuleClient:
         self._timeout = timeout
         self._verify_responses = verify_responses
         self._manifest = manifest
+        self._store_grants = store_grants
         self._http = httpx2.AsyncClient(
             base_url=self._base_url,
             timeout=httpx2.Timeout(timeout),
@@ -126,6 +132,7 @@ class HttpModuleClient:
         attempts: int = 5,
         backoff: float = 0.2,
         verify_responses: bool = True,
+        store_grants: StoreGrantFor | None = None,
     ) -> Self:
         """Fetch the manifest (retrying a few times with a growing pause) and return a client.
 
@@ -134,7 +141,14 @@ class HttpModuleClient:
         its signature does not check out (the secrets differ) or the module is not named
         ``expected_name``.
         """
-        client = cls(base_url, secret, timeout, transport, verify_responses=verify_responses)
+        client = cls(
+            base_url,
+            secret,
+            timeout,
+            transport,
+            verify_responses=verify_responses,
+            store_grants=store_grants,
+        )
         try:
             await client.fetch_manifest(attempts=attempts, backoff=backoff)
             if expected_name is not None and client.name != expected_name:
@@ -224,6 +238,8 @@ class HttpModuleClient:
             ) from exc
 
     async def call(self, request: ModuleRequest) -> ModuleResponse:
+        if self._store_grants is not None:  # the way to its ctx.store, for this call only
+            request = request.model_copy(update={"store": self._store_grants(self.name, request)})
         body = request.model_dump_json().encode()
         headers = {**sign(self._secret, body), "content-type": "application/json"}
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, NoReturn, TypeVar
 
 from waddlebot.core.contract import (
@@ -30,8 +31,11 @@ from waddlebot.core.contract import (
 from waddlebot.core.errors import REFUSALS, WaddleError
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.manifest import ArgSpec, CommandSpec, Manifest
+from waddlebot.core.module_config import with_defaults
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
+from waddlebot.sdk.schedule import Scheduling
+from waddlebot.sdk.store import ModuleStore, StoreBackend
 
 
 def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[ArgSpec, ...]:
@@ -45,7 +49,12 @@ def subcommand_args(choices: Iterable[str], *, required: bool = True) -> tuple[A
 
 class UsageError(Exception):
     """Raised by a handler when the arguments are wrong; the router answers with the usage
-    line of the command and this message."""
+    line of the command and this message. ``usage`` replaces the argument part of that line
+    (a command group sets its subcommand's, ``give <who> <points>``)."""
+
+    def __init__(self, message: str = "", *, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 def usage_unless_refusal(exc: Exception) -> NoReturn:
@@ -168,14 +177,26 @@ class Overlays:
 class Context:
     """What a handler gets: the request, and methods that build the response."""
 
-    __slots__ = ("_actions", "_overlay", "_replies", "overlay", "request")
+    __slots__ = ("_actions", "_overlay", "_replies", "config", "overlay", "request", "store")
 
-    def __init__(self, request: ModuleRequest) -> None:
+    def __init__(
+        self,
+        request: ModuleRequest,
+        *,
+        module: str = "",
+        store: StoreBackend | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         self.request = request
         self._replies: list[Reply] = []
         self._overlay: list[OverlayUpdate] = []
         self._actions: list[Action] = []
         self.overlay = Overlays(self._overlay)
+        self.store = ModuleStore(store, module, request)  # docs/modules.md "Remembering things"
+        # the community's settings over the config_schema's defaults, read-only
+        self.config: Mapping[str, Any] = MappingProxyType(
+            dict(request.config) if config is None else dict(config)
+        )
 
     @property
     def args(self) -> list[str]:
@@ -244,8 +265,9 @@ HandlerResult = None | str | ModuleResponse
 Handler = Callable[[Context], Awaitable[HandlerResult]]
 
 
-class Module:
-    """A module: its manifest plus the handlers behind it."""
+class Module(Scheduling):
+    """A module: its manifest plus the handlers behind it (scheduled handlers and start and
+    stop hooks: :mod:`waddlebot.sdk.schedule`)."""
 
     def __init__(
         self,
@@ -254,12 +276,21 @@ class Module:
         version: str = "0.1.0",
         description: str = "",
         config_schema: dict[str, Any] | None = None,
+        **about: Any,
     ) -> None:
-        self._meta = {"name": name, "version": version, "description": description}
+        """``about``: the other :class:`Manifest` fields the catalogue shows (``author``,
+        ``homepage``, ``changelog``, ``permissions``)."""
+        self._meta: dict[str, Any] = {
+            "name": name,
+            "version": version,
+            "description": description,
+            **about,
+        }
         self._config_schema = config_schema or {}
         self._commands: dict[str, tuple[CommandSpec, Handler]] = {}
         self._listeners: dict[EventType, list[Handler]] = {}
         self._fallback: Handler | None = None
+        self._init_scheduling()
 
     @property
     def name(self) -> str:
@@ -272,6 +303,7 @@ class Module:
             commands=tuple(spec for spec, _ in self._commands.values()),
             events=tuple(self._listeners),
             config_schema=self._config_schema,
+            schedules=self.schedules,
         )
 
     def command(self, name: str, **spec: Any) -> Callable[[Handler], Handler]:
@@ -286,6 +318,16 @@ class Module:
             return handler
 
         return register
+
+    def group(self, name: str, **spec: Any) -> Group:
+        """A command with subcommands, each with its level, usage and typed arguments
+        (:class:`~waddlebot.sdk.groups.Group`); keyword arguments are :class:`CommandSpec`
+        fields of the command itself."""
+        return Group(self, name, **spec)
+
+    def replace_spec(self, spec: CommandSpec) -> None:
+        """Declare a registered command anew (a group, as its subcommands are added)."""
+        self._commands[spec.name] = (spec, self._commands[spec.name][1])
 
     def fallback(self, handler: Handler) -> Handler:
         """Handle commands this module does not declare (custom commands a community defines
@@ -307,10 +349,14 @@ class Module:
 
         return register
 
-    async def handle(self, request: ModuleRequest) -> ModuleResponse:
+    async def handle(
+        self, request: ModuleRequest, *, store: StoreBackend | None = None
+    ) -> ModuleResponse:
         """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``, a
-        :class:`WaddleError` a reply of its sentence."""
-        ctx = Context(request)
+        :class:`WaddleError` a reply of its sentence. ``store`` keeps what ``ctx.store``
+        remembers (without one, using ``ctx.store`` raises ``StoreUnavailable``)."""
+        config = with_defaults(self._config_schema, request.config)
+        ctx = Context(request, module=self.name, store=store, config=config)
         if request.kind == "command":
             entry = self._commands.get(request.command)
             handler = entry[1] if entry is not None else self._fallback
@@ -319,9 +365,11 @@ class Module:
             try:
                 await _collect(ctx, handler)
             except UsageError as exc:
-                return ModuleResponse(usage_error=str(exc) or "wrong arguments")
+                return ModuleResponse(usage_error=str(exc) or "wrong arguments", usage=exc.usage)
             except WaddleError as exc:  # a refusal the person can act on: said plainly
                 ctx.reply(sentence(exc.sentence))
+        elif request.kind == "schedule":
+            await _collect(ctx, self.scheduled_handler(request.command))
         else:
             for handler in self._listeners.get(request.event_type, ()):
                 await _collect(ctx, handler)
@@ -336,3 +384,9 @@ async def _collect(ctx: Context, handler: Handler) -> None:
         ctx._replies.extend(result.replies)
         ctx._overlay.extend(result.overlay)
         ctx._actions.extend(result.actions)
+
+
+# at the end: they build on what is above
+from waddlebot.sdk.groups import Group as Group  # noqa: E402
+from waddlebot.sdk.groups import Person as Person  # noqa: E402
+from waddlebot.sdk.groups import Rest as Rest  # noqa: E402

@@ -19,6 +19,7 @@ from waddlebot.sdk import (
     sentence,
     subcommand_args,
 )
+from waddlebot.sdk.groups import who_may
 
 Call = TypeVar("Call")
 
@@ -117,11 +118,7 @@ class SubcommandCall:
         (``Only admins and the owner can <doing>.``; ``who`` says it otherwise)."""
         if self.ctx.caller_level >= level:
             return True
-        if not who and level >= Level.OWNER:
-            who = "the owner"
-        elif not who:
-            who = "admins and the owner" if level >= Level.ADMIN else "moderators and up"
-        self.ctx.reply(f"Only {who} can {doing}.")
+        self.ctx.reply(f"Only {who or who_may(level)} can {doing}.")
         return False
 
     def allowed(self, doing: str, level: Level = Level.MODERATOR) -> bool:

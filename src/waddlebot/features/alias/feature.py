@@ -24,4 +24,4 @@ async def setup(host: Host) -> None:
     host.add_module(module)
 
 
-FEATURE = Feature("alias", setup, module_role="aliases")
+FEATURE = Feature("alias", setup, always_on=False, module_role="aliases")

@@ -49,6 +49,7 @@ async def merge_attendees(session: AsyncSession, dialect: str, *, keep: int, dro
 FEATURE = Feature(
     "calendar",
     setup,
+    always_on=False,
     routes=(Route(api.router), Route(api.feed_router)),
     jobs=(Job("calendar.reminders", 0, lambda host: host.need(CALENDAR_REMINDERS).fire_due()),),
     person_columns=(CalendarEvent.creator_user_id,),

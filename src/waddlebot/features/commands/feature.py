@@ -31,4 +31,6 @@ async def setup(host: Host) -> None:
     host.add_module(module)
 
 
-FEATURE = Feature("commands", setup, module_role="fallback", routes=(Route(api.router),))
+FEATURE = Feature(
+    "commands", setup, always_on=False, module_role="fallback", routes=(Route(api.router),)
+)

@@ -39,9 +39,13 @@ def build_core_module(catalog: Catalog) -> Module:
             if spec is not None:
                 break
         if spec is not None:
-            about = f" - {spec.description}" if spec.description else ""
-            needs = "" if spec.level <= ctx.caller_level else f" ({_needs(spec)} level and up)"
-            ctx.reply(f"Usage: {spec.usage_line(prefix)}{about}{needs}")
+            sub = spec.subcommand(ctx.args[1].lower()) if len(ctx.args) > 1 else None
+            if sub is not None:  # "help kudos give"
+                line = spec.usage_line(prefix, sub.usage_part)
+                ctx.reply(f"Usage: {line}{_about(sub.description, sub.level, ctx.caller_level)}")
+                return
+            about = _about(spec.description, spec.level, ctx.caller_level)
+            ctx.reply(f"Usage: {spec.usage_line(prefix)}{about}{_subcommands(spec, prefix)}")
             return
         shown = given.removeprefix(prefix).removeprefix("#") or given
         raise UsageError(f"there is no command {prefix}{shown.lower()}")
@@ -91,7 +95,7 @@ def _listing(specs: list[CommandSpec], level: int, prefix: str) -> str:
 def _every_command(specs: list[CommandSpec], level: int, prefix: str) -> str:
     """Every command, each one above ``level`` marked with the level it needs."""
     names = ", ".join(
-        _shown(spec, prefix) + ("" if spec.level <= level else f" ({_needs(spec)})")
+        _shown(spec, prefix) + ("" if spec.level <= level else f" ({_needs(spec.level)})")
         for spec in specs
     )
     marked = (
@@ -100,12 +104,33 @@ def _every_command(specs: list[CommandSpec], level: int, prefix: str) -> str:
     return f"All commands{marked}: {names}. Try {prefix}help <command>."
 
 
+def _about(description: str, level: int, caller_level: int) -> str:
+    """`` - what it does``, and the level it needs when the caller's is below it."""
+    about = f" - {description}" if description else ""
+    return about + ("" if level <= caller_level else f" ({_needs(level)} level and up)")
+
+
+def _subcommands(spec: CommandSpec, prefix: str) -> str:
+    """A command group's subcommands, each with its usage line, the level it needs when it
+    is more than everyone's, and what it does."""
+    if not spec.subcommands:
+        return ""
+    shown = []
+    for sub in spec.subcommands:
+        line = spec.usage_line(prefix, sub.usage_part)
+        level = f" ({_needs(sub.level)} and up)" if sub.level > Level.EVERYONE else ""
+        alone = f" (also {spec.usage_line(prefix, '')} alone)" if sub.default else ""
+        about = f" - {sub.description}" if sub.description else ""
+        shown.append(f"{line}{level}{alone}{about}")
+    return ". Subcommands: " + "; ".join(shown)
+
+
 def _shown(spec: CommandSpec, prefix: str) -> str:
     return ("#" if spec.serverless else prefix) + spec.name
 
 
-def _needs(spec: CommandSpec) -> str:
-    return Level.at_least(spec.level).label
+def _needs(level: int) -> str:
+    return Level.at_least(level).label
 
 
 def _find(specs: list[CommandSpec], name: str) -> CommandSpec | None:

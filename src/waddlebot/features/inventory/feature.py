@@ -19,6 +19,7 @@ async def setup(host: Host) -> None:
 FEATURE = Feature(
     "inventory",
     setup,
+    always_on=False,
     routes=(Route(api.router),),
     person_columns=(InventoryItem.holder_user_id, InventoryCheckout.user_id),
 )

@@ -22,6 +22,7 @@ async def setup(host: Host) -> None:
 FEATURE = Feature(
     "memories",
     setup,
+    always_on=False,
     routes=(Route(api.router),),
     jobs=(Job("reminders", 0, lambda host: host.need(MEMORIES).reminders.fire_due()),),
     person_columns=(

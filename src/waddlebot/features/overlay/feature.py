@@ -53,6 +53,7 @@ async def setup(host: Host) -> None:
 FEATURE = Feature(
     "overlay",
     setup,
+    always_on=False,
     routes=(Route(web.router, "browser_source", on_include=web.hide_tokens_in_logs),),
     settings=OverlaySettings,
 )

@@ -14,5 +14,8 @@ async def setup(host: Host) -> None:
 
 
 FEATURE = Feature(
-    "timers", setup, jobs=(Job("timers", 0, lambda host: host.need(TIMERS).fire_due()),)
+    "timers",
+    setup,
+    always_on=False,
+    jobs=(Job("timers", 0, lambda host: host.need(TIMERS).fire_due()),),
 )

@@ -261,6 +261,23 @@ class TwitchSubscription(Base):
     )
 
 
+class ModuleScheduleRun(Base):
+    """When a module's scheduled handler (``@module.every`` / ``@module.at``) next runs for
+    one community; claimed with a conditional update, so one router process runs each run."""
+
+    __tablename__ = "module_schedule_runs"
+    __table_args__ = (UniqueConstraint("module", "schedule", "community_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    module: Mapped[str] = mapped_column(String(32))
+    schedule: Mapped[str] = mapped_column(String(32))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    spec: Mapped[str] = mapped_column(String(200))  # ScheduleSpec.fingerprint it was planned by
+    next_run_at: Mapped[datetime] = mapped_column(index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 metadata = Base.metadata
 
 __all__ = [
@@ -276,6 +293,7 @@ __all__ = [
     "Identity",
     "JsonType",
     "Membership",
+    "ModuleScheduleRun",
     "ModuleSetting",
     "PlatformToken",
     "TwitchSubscription",

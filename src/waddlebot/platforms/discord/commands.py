@@ -1,5 +1,7 @@
 """Discord application (slash) commands made from the module manifests: every ``!`` command
-of every module becomes ``/name`` with one string option per argument it declares.
+of every module becomes ``/name`` with one option per argument it declares (a whole number,
+number or person as Discord's own option type, anything else as a string); a command group's
+subcommands become Discord subcommands, each with its own options.
 
 Discord's rules, checked here so a registration is never refused for one bad command: names
 of 1 to 32 lower case letters, digits, ``-`` or ``_``; descriptions of 1 to 100 characters;
@@ -16,7 +18,8 @@ from typing import Any
 
 from waddlebot.core.manifest import ArgSpec, CommandSpec
 
-STRING = 3  # application command option type
+SUB_COMMAND, STRING, INTEGER, USER, NUMBER = 1, 3, 4, 6, 10  # application command option types
+_OPTION_TYPES = {"int": INTEGER, "number": NUMBER, "person": USER}
 MAX_COMMANDS = 100
 MAX_OPTIONS = 25
 MAX_DESCRIPTION = 100
@@ -36,7 +39,7 @@ def _description(text: str, fallback: str) -> str:
 
 def _option(arg: ArgSpec) -> dict[str, Any]:
     return {
-        "type": STRING,
+        "type": _OPTION_TYPES.get(arg.type, STRING),
         "name": arg.name,
         "description": _description(arg.description, arg.name),
         "required": arg.required,
@@ -52,19 +55,45 @@ def application_commands(specs: Iterable[CommandSpec]) -> CommandSet:
         if not _NAME.fullmatch(spec.name):
             result.left_out.append(f"{spec.name}: not a name Discord accepts")
             continue
-        if len(spec.args) > MAX_OPTIONS:
-            result.left_out.append(f"{spec.name}: more than {MAX_OPTIONS} arguments")
+        if why := _inexpressible(spec):
+            result.left_out.append(f"{spec.name}: {why}")
             continue
         if len(result.commands) == MAX_COMMANDS:
             result.left_out.append(f"{spec.name}: Discord takes at most {MAX_COMMANDS} commands")
             continue
-        args = sorted(spec.args, key=lambda a: not a.required)  # required ones first, stable
         result.commands.append(
             {
                 "name": spec.name,
                 "type": 1,
                 "description": _description(spec.description, f"Runs !{spec.name}"),
-                "options": [_option(arg) for arg in args],
+                "options": _subcommands(spec) if spec.subcommands else _options(spec.args),
             }
         )
     return result
+
+
+def _inexpressible(spec: CommandSpec) -> str:
+    """Why Discord would refuse the command; empty when it would not."""
+    if not spec.subcommands:
+        return f"more than {MAX_OPTIONS} arguments" if len(spec.args) > MAX_OPTIONS else ""
+    if len(spec.subcommands) > MAX_OPTIONS:
+        return f"more than {MAX_OPTIONS} subcommands"
+    crowded = next((sub.name for sub in spec.subcommands if len(sub.args) > MAX_OPTIONS), None)
+    return f"{crowded}: more than {MAX_OPTIONS} arguments" if crowded else ""
+
+
+def _options(args: Iterable[ArgSpec]) -> list[dict[str, Any]]:
+    ordered = sorted(args, key=lambda a: not a.required)  # required ones first, stable
+    return [_option(arg) for arg in ordered]
+
+
+def _subcommands(spec: CommandSpec) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": SUB_COMMAND,
+            "name": sub.name,
+            "description": _description(sub.description, f"Runs !{spec.name} {sub.name}"),
+            "options": _options(sub.args),
+        }
+        for sub in spec.subcommands
+    ]

@@ -27,6 +27,7 @@ PLATFORM = "discord"
 SLASH_PREFIX = "/"
 BOOST_TYPES = frozenset({8, 9, 10, 11})  # USER_PREMIUM_GUILD_SUBSCRIPTION and its tiers
 _OPTION_STRINGS = {3, 4, 5, 6, 7, 8, 9, 10}  # option types given as one value each
+USER_OPTION = 6
 
 
 class MalformedDispatch(ValueError):
@@ -248,6 +249,8 @@ def _option_words(options: Any) -> list[str]:
         if option.get("type") in (1, 2):  # a subcommand (group): its name, then its options
             words.append(str(option.get("name") or ""))
             words.extend(_option_words(option.get("options")))
+        elif option.get("type") == USER_OPTION and option.get("value") is not None:
+            words.append(f"<@{option['value']}>")  # as a mention in a message: who it is
         elif option.get("type") in _OPTION_STRINGS and option.get("value") is not None:
             value = str(option["value"])
             words.append(f'"{value}"' if any(c.isspace() for c in value) else value)

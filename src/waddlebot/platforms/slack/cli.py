@@ -1,4 +1,4 @@
-"""``waddlebot slack ...``: installing the app into workspaces."""
+"""``waddlebot slack ...``: installing the app into workspaces, and its slash commands."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Annotated
 import typer
 
 from waddlebot.core.errors import ConfigurationError
+from waddlebot.core.manifest import CommandSpec
 from waddlebot.platforms.platform import CommandLine
+from waddlebot.platforms.slack.commands import slash_commands
 from waddlebot.platforms.slack.settings import SlackSettings
+from waddlebot.platforms.slack.webhook import COMMANDS_PATH
 
 
 def slack_cli(host: CommandLine) -> typer.Typer:
@@ -49,5 +52,29 @@ def slack_cli(host: CommandLine) -> typer.Typer:
             typer.echo(f"There is no community {community}.", err=True)
             raise typer.Exit(1)
         typer.echo(link)
+
+    @slack_app.command("commands")
+    def commands(
+        url: Annotated[
+            str | None,
+            typer.Option(help="the commands Request URL (default: the public URL's)"),
+        ] = None,
+    ) -> None:
+        """Print the slash commands for the app's manifest (its features.slash_commands), as
+        JSON: /waddle and every module command, with its usage hint."""
+        public = host.settings().section(SlackSettings).slack_public_url
+        if url is None and not public:
+            raise ConfigurationError(
+                "is not set, and the slash commands need the URL Slack sends them to",
+                setting="WADDLEBOT_SLACK_PUBLIC_URL",
+                fix="Set it, or give --url.",
+            )
+        target = url or public.rstrip("/") + COMMANDS_PATH
+
+        async def work() -> list[CommandSpec]:
+            async with host.runtime() as parts:
+                return list(parts.commands)
+
+        host.print_json(slash_commands(asyncio.run(work()), target))
 
     return slack_app

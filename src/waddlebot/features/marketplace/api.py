@@ -1,0 +1,221 @@
+"""``/api/v1/marketplace``: the catalogue, and each community's modules, for the portal.
+
+Reading the catalogue needs any key; registering a module a service key (the operator's).
+A community's modules are read by its moderators and changed by its admins, as in chat."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
+
+from waddlebot.core.errors import Conflict, UserError
+from waddlebot.core.manifest import Manifest
+from waddlebot.features.marketplace.catalogue import Catalogue, Entry
+from waddlebot.features.marketplace.installs import Installed, Installs, Review
+from waddlebot.features.shared import CATALOGUE, INSTALLS
+from waddlebot.web.access import Principal
+from waddlebot.web.deps import Admin, Moderator, get_principal, needs, require_service
+from waddlebot.web.pages import Page, PageOf
+
+router = APIRouter(prefix="/api/v1/marketplace", tags=["marketplace"])
+
+Catalogued = Annotated[Catalogue, needs(CATALOGUE)]
+Communities = Annotated[Installs, needs(INSTALLS)]
+Renames = Annotated[
+    dict[str, str], Field(default_factory=dict, description="command -> name it gets here")
+]
+
+
+class EntryOut(BaseModel):
+    name: str
+    kind: str = Field(description="builtin, configured (by the operator) or http (registered)")
+    optional: bool = Field(description="a community may switch it off")
+    versions: list[str]
+    schema_valid: bool = Field(description="its config_schema is a valid JSON Schema")
+    schema_errors: str
+    manifest: Manifest
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntryOut:
+        return cls(
+            name=entry.name,
+            kind=entry.kind,
+            optional=entry.optional,
+            versions=list(entry.versions) or [entry.manifest.version],
+            schema_valid=not entry.schema_errors,
+            schema_errors=entry.schema_errors,
+            manifest=entry.manifest,
+        )
+
+
+class RegisterIn(BaseModel):
+    url: str = Field(pattern=r"^https?://", max_length=500, description="where it is served")
+    secret: str = Field(min_length=16, max_length=500, description="its shared secret")
+
+
+class InstalledOut(BaseModel):
+    name: str
+    version: str
+    enabled: bool
+    kind: str
+    config: dict[str, Any]
+    grants: list[str]
+    renames: dict[str, str]
+
+    @classmethod
+    def of(cls, item: Installed) -> InstalledOut:
+        return cls(
+            name=item.name,
+            version=item.version,
+            enabled=item.enabled,
+            kind=item.entry.kind,
+            config=dict(item.config),
+            grants=list(item.grants),
+            renames=dict(item.renames),
+        )
+
+
+class ReviewIn(BaseModel):
+    renames: Renames
+
+
+class ReviewOut(BaseModel):
+    module: str
+    version: str
+    commands: list[str]
+    events: list[str]
+    permissions: list[str]
+    new: list[str] = Field(description="asked for beyond what the community granted so far")
+
+    @classmethod
+    def of(cls, review: Review) -> ReviewOut:
+        return cls(
+            module=review.manifest.name,
+            version=review.manifest.version,
+            commands=list(review.commands),
+            events=list(review.events),
+            permissions=list(review.permissions),
+            new=list(review.new),
+        )
+
+
+class InstallIn(BaseModel):
+    module: str = Field(max_length=32)
+    renames: Renames
+    confirm: bool = Field(default=False, description="true once the review was shown and accepted")
+
+
+class UpgradeIn(BaseModel):
+    confirm: bool = Field(default=False, description="accept what the new version asks for")
+
+
+class ChangeIn(BaseModel):
+    enabled: bool | None = None
+    config: dict[str, Any] | None = Field(default=None, description="settings to set")
+
+
+@router.get("/catalogue", response_model=Page[EntryOut])
+async def search_catalogue(
+    catalogue: Catalogued,
+    paging: PageOf,
+    _: Principal = Depends(get_principal),
+    q: Annotated[str, Query(max_length=200, description="words to look for")] = "",
+) -> Page[EntryOut]:
+    """Every module a community may have, or those matching ``q``."""
+    found = await (catalogue.search(q) if q else catalogue.entries())
+    return paging.page_of_all([EntryOut.of(entry) for entry in found])
+
+
+@router.get("/catalogue/{name}", response_model=EntryOut)
+async def catalogue_entry(
+    name: str, catalogue: Catalogued, _: Principal = Depends(get_principal)
+) -> EntryOut:
+    return EntryOut.of(await catalogue.get(name))
+
+
+@router.post("/catalogue", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
+async def register_module(
+    body: RegisterIn, catalogue: Catalogued, principal: Principal = Depends(require_service)
+) -> EntryOut:
+    """Add an HTTP module (or its new version) by the URL it is served at (service key)."""
+    return EntryOut.of(await catalogue.register(body.url, body.secret, actor=principal.actor))
+
+
+@router.get("/communities/{community_id}/modules", response_model=Page[InstalledOut])
+async def community_modules(
+    caller: Moderator, installs: Communities, paging: PageOf
+) -> Page[InstalledOut]:
+    """The community's modules: WaddleBot's own (on or off) and those it installed."""
+    found = await installs.list(caller.community_id)
+    return paging.page_of_all([InstalledOut.of(item) for item in found])
+
+
+@router.post("/communities/{community_id}/modules/{name}/review", response_model=ReviewOut)
+async def review_install(
+    caller: Admin, name: str, body: ReviewIn, installs: Communities
+) -> ReviewOut:
+    """What installing ``name`` adds and asks for; 409 when it clashes or is installed."""
+    return ReviewOut.of(await installs.review(caller.community_id, name, body.renames))
+
+
+@router.post(
+    "/communities/{community_id}/modules",
+    response_model=InstalledOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def install_module(caller: Admin, body: InstallIn, installs: Communities) -> InstalledOut:
+    """Install a registered module, granting what its review shows (``confirm``: true)."""
+    if not body.confirm:
+        raise UserError(
+            "show the review (POST .../modules/{name}/review) and send confirm: true to install"
+        )
+    installed = await installs.install(
+        caller.community_id, body.module, actor=caller.actor, renames=body.renames
+    )
+    return InstalledOut.of(installed)
+
+
+@router.post("/communities/{community_id}/modules/{name}/upgrade", response_model=InstalledOut)
+async def upgrade_module(
+    caller: Admin, name: str, body: UpgradeIn, installs: Communities
+) -> InstalledOut:
+    """Move to the latest version; one asking for more needs ``confirm``: true."""
+    review = await installs.upgrade_review(caller.community_id, name)
+    if review.new and not body.confirm:
+        raise Conflict(
+            f"{review.manifest.name} {review.manifest.version} asks for more "
+            f"({', '.join(review.new)}); send confirm: true to allow it"
+        )
+    return InstalledOut.of(await installs.upgrade(caller.community_id, name, actor=caller.actor))
+
+
+@router.patch("/communities/{community_id}/modules/{name}", response_model=InstalledOut)
+async def change_module(
+    caller: Admin, name: str, body: ChangeIn, installs: Communities
+) -> InstalledOut:
+    """Switch a module on or off here, or set its settings."""
+    if body.enabled is None and body.config is None:
+        raise UserError("send enabled, config or both")
+    installed = await installs.get(caller.community_id, name)
+    if body.config is not None:
+        installed = await installs.configure(
+            caller.community_id, name, body.config, actor=caller.actor
+        )
+    if body.enabled is not None:
+        installed = await installs.set_enabled(
+            caller.community_id, name, body.enabled, actor=caller.actor
+        )
+    return InstalledOut.of(installed)
+
+
+@router.delete("/communities/{community_id}/modules/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def uninstall_module(
+    caller: Admin,
+    name: str,
+    installs: Communities,
+    purge: Annotated[bool, Query(description="also delete what it stored")] = False,
+) -> Response:
+    await installs.uninstall(caller.community_id, name, actor=caller.actor, purge=purge)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,48 @@
+"""The marketplace feature: the catalogue, each community's modules, ``!module`` and
+``/api/v1/marketplace``; the router asks it which modules a community has on."""
+
+from __future__ import annotations
+
+from waddlebot.features import builtin_features
+from waddlebot.features.feature import Feature, Host, Route
+from waddlebot.features.marketplace import api
+from waddlebot.features.marketplace.catalogue import Catalogue
+from waddlebot.features.marketplace.installs import Installs
+from waddlebot.features.marketplace.module import build_marketplace_module
+from waddlebot.features.marketplace.views import CommunityViews, ServedCommunities
+from waddlebot.features.shared import (
+    CATALOGUE,
+    INSTALLS,
+    MODULE_COMMUNITIES,
+    MODULE_STORE,
+    MODULE_VIEWS,
+    STORE_GRANTS,
+)
+from waddlebot.infra.secretbox import SecretBox
+
+
+async def setup(host: Host) -> None:
+    settings = host.settings
+    catalogue = host.provide(
+        CATALOGUE,
+        Catalogue(
+            host.db,
+            host.registry,
+            host.feed,
+            lambda: SecretBox.from_settings(settings),
+            core_modules={f.name for f in builtin_features() if f.always_on},
+            timeout=settings.module_timeout_seconds,
+            store_grants=grants.grant if (grants := host.find(STORE_GRANTS)) else None,
+        ),
+    )
+    host.on_stop(catalogue.close)
+    views = CommunityViews(host.db, catalogue, host.feed)
+    host.provide(MODULE_VIEWS, views)
+    host.provide(MODULE_COMMUNITIES, ServedCommunities(host.db, catalogue))
+    installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
+    if (store := host.find(MODULE_STORE)) is not None:  # --purge forgets what it kept
+        installs.on_purge(lambda community_id, name: store.purge(name, community_id))
+    host.add_module(build_marketplace_module(catalogue, installs))
+
+
+FEATURE = Feature("marketplace", setup, routes=(Route(api.router),))

@@ -1,0 +1,1 @@
+"""modulestore: what modules remember (``ctx.store``), in the database."""

@@ -1,0 +1,57 @@
+"""What a community has switched on: the modules the router may call for its events.
+
+The router asks a :class:`ModuleViews` (the marketplace provides one) for the view of every
+community in a batch. A view says whether one of the bot's modules is enabled there, which
+commands and listeners the community installed from the catalogue, and each module's settings
+for it. Without a marketplace every module is on everywhere (:data:`EVERYTHING`)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+from waddlebot.core.events import EventType
+from waddlebot.router.modules import CommandRoute, ModuleClient
+
+
+class ModuleView(Protocol):
+    def enabled(self, module: str) -> bool:
+        """Whether the module (one of the registry's) may run in this community."""
+
+    def command(self, serverless: bool, name: str) -> CommandRoute | None:
+        """The route of a command an installed catalogue module provides here."""
+
+    def listeners(self, event_type: EventType) -> Sequence[ModuleClient]:
+        """Installed catalogue modules allowed to read ``event_type`` here."""
+
+    def config(self, module: str) -> Mapping[str, Any]:
+        """The community's settings for the module (``ModuleRequest.config``)."""
+
+
+class ModuleViews(Protocol):
+    def cached(self, community_id: int) -> ModuleView | None:
+        """The view, when this process holds a fresh one (no waiting)."""
+
+    async def views(self, community_ids: Collection[int]) -> Mapping[int, ModuleView]:
+        """The views of these communities, loading those not held."""
+
+
+class _Everything:
+    """Every registered module on, nothing installed, no settings."""
+
+    __slots__ = ()
+
+    def enabled(self, module: str) -> bool:
+        return True
+
+    def command(self, serverless: bool, name: str) -> CommandRoute | None:
+        return None
+
+    def listeners(self, event_type: EventType) -> Sequence[ModuleClient]:
+        return ()
+
+    def config(self, module: str) -> Mapping[str, Any]:
+        return {}
+
+
+EVERYTHING: ModuleView = _Everything()

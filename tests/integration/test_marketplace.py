@@ -1,0 +1,317 @@
+"""The marketplace from chat and over HTTP, embedded and distributed: the catalogue, a
+community installing an HTTP module after reviewing it, settings, switching modules off and on
+(WaddleBot's own too), clashes, grants, and one community's choices never touching another's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from tests.support.harness import say, serving, serving_app, until
+from waddlebot.core.events import EventType
+from waddlebot.core.manifest import Permission
+from waddlebot.features.identity import apikeys
+from waddlebot.features.shared import CATALOGUE, MODULE_VIEWS
+from waddlebot.infra.secretbox import SecretBox
+from waddlebot.runtime import Runtime
+from waddlebot.sdk import Context, Module
+from waddlebot.sdk.server import create_module_app
+from waddlebot.settings import Settings
+
+SECRET = "a-module-secret-for-the-catalogue"
+
+kudos = Module(
+    "kudos",
+    version="1.0.0",
+    description="Thank people in chat",
+    author="Mia",
+    homepage="https://example.org/kudos",
+    permissions=(Permission.CHAT_SEND,),  # not whispers, not overlays
+    config_schema={
+        "type": "object",
+        "properties": {"points": {"type": "integer", "minimum": 1}},
+        "additionalProperties": False,
+    },
+)
+
+
+@kudos.command("kudos", usage="<who>")
+async def give(ctx: Context) -> None:
+    points = ctx.request.config.get("points", 1)
+    ctx.reply(f"{ctx.args[0] if ctx.args else 'everyone'} gets {points} kudos")
+
+
+@kudos.command("psst")
+async def psst(ctx: Context) -> None:
+    ctx.reply("said aloud")
+    ctx.direct("a whisper it may not send")
+    ctx.overlay.ticker("an overlay it may not touch")
+
+
+@kudos.on(EventType.FOLLOW)
+async def followed(ctx: Context) -> str:
+    return "thanks for the follow"
+
+
+clashing = Module("clashing", version="2.1.0", description="Has an !echo of its own")
+
+
+@clashing.command("echo")
+async def echo(ctx: Context) -> str:
+    return "the other echo"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A secret key, which the catalogue encrypts module secrets with (processes sharing a
+    Redis must be given one)."""
+    return settings.model_copy(update={"secret_keys": [SecretStr(SecretBox.generate_key())]})
+
+
+@dataclass
+class Market:
+    runtime: Runtime
+    kudos_url: str
+    clashing_url: str
+
+
+@pytest.fixture
+async def market(runtime: Runtime) -> AsyncIterator[Market]:
+    async with (
+        serving_app(create_module_app(kudos, SECRET.encode())) as kudos_url,
+        serving_app(create_module_app(clashing, SECRET.encode())) as clashing_url,
+    ):
+        catalogue = runtime.need(CATALOGUE)
+        await catalogue.register(kudos_url, SECRET, actor="operator")
+        await catalogue.register(clashing_url, SECRET, actor="operator")
+        yield Market(runtime, kudos_url, clashing_url)
+
+
+async def owner(runtime: Runtime, text: str, channel: str = "local") -> list[str]:
+    return await say(runtime, text, user="olive", role="owner", channel=channel)
+
+
+async def test_search_info_and_list_show_the_catalogue(market: Market) -> None:
+    rt = market.runtime
+    (found,) = await owner(rt, "!module search thank")
+    assert found == "Modules matching thank: kudos 1.0.0"
+    (info,) = await owner(rt, "!module info kudos")
+    assert info == (
+        "kudos 1.0.0 by Mia: Thank people in chat. Commands: !kudos, !psst. Asks to post in "
+        "chat. https://example.org/kudos"
+    )
+    (listing,) = await owner(rt, "!module list")
+    assert "memories 1.0.0 (on)" in listing and "kudos" not in listing  # not installed yet
+    assert await owner(rt, "!module info nope") == [
+        "There is no module called 'nope' in the catalogue."
+    ]
+
+
+async def test_install_after_review_then_configure_disable_and_uninstall(market: Market) -> None:
+    rt = market.runtime
+    assert await owner(rt, "!kudos bob") == []  # not installed: another bot's command, maybe
+    assert await owner(rt, "!module install kudos") == [
+        "kudos 1.0.0 adds !kudos, !psst, reads follow events, and asks to post in chat. "
+        "Say !module install kudos yes to install it."
+    ]
+    assert await owner(rt, "!kudos bob") == []  # the review installs nothing
+    assert await owner(rt, "!module install kudos yes") == [
+        "Installed kudos 1.0.0. Commands: !kudos, !psst."
+    ]
+    assert await say(rt, "!kudos bob") == ["bob gets 1 kudos"]
+
+    assert await owner(rt, "!module config kudos points 5") == ["kudos: points is now 5."]
+    assert await say(rt, "!kudos bob") == ["bob gets 5 kudos"]
+    (refused,) = await owner(rt, "!module config kudos points none")
+    assert refused == "Points must be an integer."
+    (refused,) = await owner(rt, "!module config kudos colour red")
+    assert refused.startswith("There is no setting 'colour'")
+
+    assert await owner(rt, "!module disable kudos") == ["kudos is off here now."]
+    assert await say(rt, "!kudos bob") == []
+    assert await owner(rt, "!module enable kudos") == ["kudos is on here now."]
+    assert await say(rt, "!kudos bob") == ["bob gets 5 kudos"]  # its settings kept
+
+    assert await say(rt, "!module disable kudos") == [
+        "@alice, !module is for moderator level and up."
+    ]
+    assert await owner(rt, "!module uninstall kudos") == [
+        "Uninstalled kudos (what it stored is kept; --purge deletes it)."
+    ]
+    assert await say(rt, "!kudos bob") == []
+
+
+async def test_the_bots_own_modules_switch_off_and_on_but_not_the_core(market: Market) -> None:
+    rt = market.runtime
+    (added,) = await owner(rt, "!quote add the cake is a lie")
+    assert "#1" in added, added
+    assert await owner(rt, "!module disable memories") == ["memories is off here now."]
+    assert await say(rt, "!quote 1") == []
+    (listing,) = await owner(rt, "!module list")
+    assert "memories 1.0.0 (off)" in listing
+    assert await owner(rt, "!module enable memories") == ["memories is on here now."]
+    (quote,) = await say(rt, "!quote 1")
+    assert "the cake is a lie" in quote
+    assert await owner(rt, "!module disable core") == [
+        "Core is part of the bot's core and always on."
+    ]
+    assert await owner(rt, "!module uninstall memories") == [
+        "Memories is part of the bot; switch it off with disable instead."
+    ]
+
+
+async def test_one_communitys_modules_are_its_own(market: Market) -> None:
+    rt = market.runtime
+    await owner(rt, "!module install kudos yes")
+    await owner(rt, "!module disable memories")
+    # another place is another community: nothing installed, nothing switched off
+    assert await say(rt, "!kudos bob", channel="elsewhere") == []
+    assert await say(rt, "!quote add hello there", channel="elsewhere") != []
+    assert await say(rt, "!kudos bob") == ["bob gets 1 kudos"]
+
+
+async def test_a_clashing_command_is_refused_unless_renamed(market: Market) -> None:
+    rt = market.runtime
+    assert await owner(rt, "!module install clashing yes") == [
+        "!echo of clashing clashes with !echo of testkit; install it with as echo=<new name>."
+    ]
+    assert await owner(rt, "!module install clashing as echo=echo2 yes") == [
+        "Installed clashing 2.1.0. Commands: !echo2."
+    ]
+    assert await say(rt, "!echo2") == ["the other echo"]
+    assert await say(rt, "!echo hi") == ["hi"]  # the operator's module keeps its own
+
+
+async def test_what_was_not_granted_is_dropped(market: Market) -> None:
+    rt = market.runtime
+    await owner(rt, "!module install kudos yes")
+    # granted: chat.send only; the whisper and the overlay update never leave the router
+    assert await say(rt, "!psst") == ["said aloud"]
+
+
+@dataclass
+class Api:
+    http: httpx2.AsyncClient
+    runtime: Runtime
+    service: dict[str, str]
+    admin_a: dict[str, str]
+    moderator_a: dict[str, str]
+    a: int
+    b: int
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with (
+        serving(settings) as (url, runtime),
+        httpx2.AsyncClient(base_url=url) as http,
+    ):
+        directory = runtime.directory
+        a = (await directory.resolve_entity("twitch:100", "twitch")).community_id
+        b = (await directory.resolve_entity("twitch:200", "twitch")).community_id
+        admin = await directory.ensure_identity("twitch", "1", login="ada")
+        moderator = await directory.ensure_identity("twitch", "2", login="mo")
+        await directory.set_role(a, admin, "admin")
+        await directory.set_role(a, moderator, "moderator")
+        _, service = await apikeys.create_key(runtime.db, "service")
+        _, admin_key = await apikeys.create_key(runtime.db, "ada", kind="user", user_id=admin)
+        _, mod_key = await apikeys.create_key(runtime.db, "mo", kind="user", user_id=moderator)
+        yield Api(http, runtime, bearer(service), bearer(admin_key), bearer(mod_key), a, b)
+
+
+async def test_the_marketplace_over_http(api: Api) -> None:
+    http = api.http
+    async with serving_app(create_module_app(kudos, SECRET.encode())) as module_url:
+        # registering is the operator's: a person's key may not
+        refused = await http.post(
+            "/api/v1/marketplace/catalogue",
+            json={"url": module_url, "secret": SECRET},
+            headers=api.admin_a,
+        )
+        assert refused.status_code == 403
+        registered = await http.post(
+            "/api/v1/marketplace/catalogue",
+            json={"url": module_url, "secret": SECRET},
+            headers=api.service,
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["schema_valid"] is True
+        assert "secret" not in registered.text.lower().replace("secret_", "")
+
+        found = await http.get("/api/v1/marketplace/catalogue?q=kudos", headers=api.admin_a)
+        assert [e["name"] for e in found.json()["items"]] == ["kudos"]
+
+        base = f"/api/v1/marketplace/communities/{api.a}/modules"
+        review = await http.post(f"{base}/kudos/review", json={}, headers=api.admin_a)
+        assert review.json()["commands"] == ["!kudos", "!psst"]
+        assert review.json()["permissions"] == ["chat.send"]
+        assert review.json()["events"] == ["follow"]
+        unconfirmed = await http.post(base, json={"module": "kudos"}, headers=api.admin_a)
+        assert unconfirmed.status_code == 422
+        by_moderator = await http.post(
+            base, json={"module": "kudos", "confirm": True}, headers=api.moderator_a
+        )
+        assert by_moderator.status_code == 403
+        installed = await http.post(
+            base, json={"module": "kudos", "confirm": True}, headers=api.admin_a
+        )
+        assert installed.status_code == 201, installed.text
+        assert installed.json()["grants"] == ["chat.send"]
+
+        changed = await http.patch(
+            f"{base}/kudos", json={"config": {"points": 0}}, headers=api.admin_a
+        )
+        assert changed.status_code == 422
+        assert "points" in changed.json()["detail"]
+        changed = await http.patch(
+            f"{base}/kudos", json={"config": {"points": 3}, "enabled": False}, headers=api.admin_a
+        )
+        assert changed.json()["config"] == {"points": 3} and changed.json()["enabled"] is False
+
+        listed = await http.get(base, headers=api.moderator_a)
+        names = {m["name"]: m for m in listed.json()["items"]}
+        assert names["kudos"]["enabled"] is False and names["memories"]["enabled"] is True
+
+        # community B: nothing of A's choices, and A's admin cannot touch it
+        other = f"/api/v1/marketplace/communities/{api.b}/modules"
+        assert "kudos" not in {
+            m["name"] for m in (await http.get(other, headers=api.service)).json()["items"]
+        }
+        assert (await http.get(other, headers=api.admin_a)).status_code == 403
+
+        assert (
+            await http.patch(f"{base}/core", json={"enabled": False}, headers=api.admin_a)
+        ).status_code == 403
+        gone = await http.delete(f"{base}/kudos", headers=api.admin_a)
+        assert gone.status_code == 204
+        assert (await http.delete(f"{base}/kudos", headers=api.admin_a)).status_code == 404
+
+
+async def test_switching_off_reaches_every_router_at_once(
+    market: Market, settings: Settings, mode: str
+) -> None:
+    if mode != "distributed":
+        pytest.skip("two routers share a deployment's Redis")
+    first = market.runtime
+    second = await Runtime.start(settings)
+    try:
+        await owner(first, "!module install kudos yes")
+        community = first.directory
+        community_id = (await community.resolve_entity("console:local", "console")).community_id
+        views = second.need(MODULE_VIEWS)
+        await views.views([community_id])
+        assert views.cached(community_id) is not None
+        await owner(first, "!module disable kudos")
+        await until(lambda: views.cached(community_id) is None, timeout=1.0)
+        for _ in range(4):  # whichever router takes it
+            assert await say(second, "!kudos bob") == []
+    finally:
+        await second.stop()
