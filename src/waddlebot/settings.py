@@ -13,10 +13,18 @@ Every field is documented in ``docs/configuration.md``; a test keeps the two in 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
+from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
@@ -50,6 +58,42 @@ class Settings(
         populate_by_name=True,
         hide_input_in_errors=True,  # a traceback of a bad setting must not show a secret
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then ``.env``, then the files of ``WADDLEBOT_SECRETS_DIR`` (Docker
+        and Kubernetes secrets mounted as files): a variable set wins over a file."""
+        sources = [init_settings, env_settings, dotenv_settings]
+        directory = secrets_dir(os.environ)
+        if directory is not None:
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=directory))
+        return tuple(sources)
+
+
+SECRETS_DIR_VARIABLE = "WADDLEBOT_SECRETS_DIR"
+
+
+def secrets_dir(environ: os._Environ[str] | dict[str, str]) -> Path | None:
+    """The directory ``WADDLEBOT_SECRETS_DIR`` names, or None when it is unset."""
+    value = environ.get(SECRETS_DIR_VARIABLE, "").strip()
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise ConfigurationError(
+            f"names {value}, which is not a directory",
+            setting=SECRETS_DIR_VARIABLE,
+            fix="Mount the secrets there (a file per setting, named like its variable), or "
+            "unset it.",
+        )
+    return path
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ from waddlebot.cli.events import events_app
 from waddlebot.cli.failures import Commands
 from waddlebot.cli.host import CommandHost, print_json, read_settings
 from waddlebot.cli.init import init
+from waddlebot.cli.kong import kong_app
 from waddlebot.cli.secret_keys import secret_key_app
 from waddlebot.core.errors import ConfigurationError, WaddleError
 from waddlebot.platforms import BUILTINS, NAMES
@@ -40,6 +41,7 @@ for platform in BUILTINS:  # waddlebot twitch|discord|slack ...
     if platform.cli is not None:
         app.add_typer(platform.cli(CommandHost()), name=platform.name)
 app.add_typer(events_app, name="events")
+app.add_typer(kong_app, name="kong")
 app.command("init")(init)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON for scripts (see docs/cli.md)")]

@@ -182,6 +182,11 @@ class ProcessSettings(BaseModel):
 
     # process
     gc_tuning: bool = True  # freeze start-up objects and collect less often (see infra/gc.py)
+    secrets_dir: str = Field(
+        default="",
+        description="a directory with a file per setting, named like its variable (e.g. "
+        "/run/secrets/WADDLEBOT_API_KEY); read from the environment only",
+    )
 
     # logging
     log_level: str = "INFO"
