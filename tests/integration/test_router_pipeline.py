@@ -51,7 +51,7 @@ async def test_a_command_groups_subcommand_answers_its_own_usage_line(runtime: R
     assert "!tally add <who> <points> [note] (moderator and up) - adds points" in shown
 
 
-MODERATORS_ONLY = ("!addcom", "!delcom", "!editcom", "!unalias", "!modonly", "!overlay")
+MODERATORS_ONLY = ("!addcom", "!delcom", "!editcom", "!unalias", "!modonly", "!overlay", "!module")
 
 
 async def test_help_lists_only_what_a_viewer_can_use(runtime: Runtime) -> None:
@@ -60,7 +60,7 @@ async def test_help_lists_only_what_a_viewer_can_use(runtime: Runtime) -> None:
     shown = _listed(listing)
     assert not shown & set(MODERATORS_ONLY)
     assert {"!alias", "!commands", "!timer", "!label", "!prefix"} <= shown  # partly theirs
-    assert listing.endswith("or !help all for the 6 that need a higher level.")
+    assert listing.endswith("or !help all for the 7 that need a higher level.")
     (everything,) = await say(runtime, "!help all")
     for name in MODERATORS_ONLY:
         assert f"{name} (moderator)" in everything
