@@ -99,3 +99,17 @@ async def revoke_key(settings: Settings, key_id: str) -> bool:
         return await apikeys.revoke_key(db, key_id)
     finally:
         await db.close()
+
+
+async def register_module(settings: Settings, url: str, secret: str) -> dict[str, object]:
+    """Add the HTTP module served at ``url`` (or its new version) to the catalogue, as
+    ``POST /api/v1/marketplace/catalogue`` does; what the catalogue now says of it."""
+    from waddlebot.features.shared import CATALOGUE
+    from waddlebot.runtime import Runtime
+
+    runtime = await Runtime.start(settings, services=())
+    try:
+        entry = await runtime.need(CATALOGUE).register(url, secret, actor="cli")
+    finally:
+        await runtime.stop()
+    return {"name": entry.name, "version": entry.manifest.version, "versions": list(entry.versions)}

@@ -296,5 +296,28 @@ def module_new(
     typer.echo(f"Made {made}/: {name}.py, test_{name}.py and README.md. Run `pytest` in it.")
 
 
+@module_app.command("register")
+def module_register(
+    url: Annotated[str, typer.Argument(help="where the module is served, http(s)://host:port")],
+    secret: Annotated[
+        str,
+        typer.Option(
+            envvar="WADDLEBOT_MODULE_SECRET",
+            help="the module's shared secret (default: WADDLEBOT_MODULE_SECRET)",
+        ),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Add an HTTP module (or the new version it serves) to the catalogue communities install
+    from; its secret is kept encrypted."""
+    from waddlebot.cli.bootstrap import register_module
+
+    entry = asyncio.run(register_module(read_settings(quiet=True), url, secret))
+    if as_json:
+        print_json(entry)
+        return
+    typer.echo(f"Registered {entry['name']} {entry['version']}.")
+
+
 def main() -> None:
     app()
