@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from tests.support.harness import say, serving, serving_app, until
+from tests.support.harness import free_port, say, serving, serving_app, until
 from waddlebot.core.events import EventType
 from waddlebot.core.manifest import Permission
 from waddlebot.features.identity import apikeys
@@ -317,3 +317,18 @@ async def test_switching_off_reaches_every_router_at_once(
             assert await say(second, "!kudos bob") == []
     finally:
         await second.stop()
+
+
+async def test_registering_a_module_that_cannot_be_used_says_why(api: Api) -> None:
+    for url, said in [
+        ("http://", "http(s)://host[:port]"),
+        ("https://\u00f2\U000ebb20lE", "is not a URL the bot can call"),
+        (f"http://127.0.0.1:{free_port()}", "cannot reach"),
+    ]:
+        refused = await api.http.post(
+            "/api/v1/marketplace/catalogue",
+            json={"url": url, "secret": SECRET},
+            headers=api.service,
+        )
+        assert refused.status_code == 422, refused.text
+        assert said in refused.json()["detail"]

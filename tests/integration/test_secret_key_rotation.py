@@ -79,6 +79,7 @@ async def test_after_rotating_the_old_key_can_go(db_url: str, stored: Stored) ->
     done = await rotate(db_url, f"{NEW},{OLD}")
     assert done.exit_code == 0, done.stderr
     assert done.stdout.splitlines() == [
+        "catalogue_modules: 0 re-encrypted, 0 already current",
         "overlay_tokens: 0 re-encrypted, 0 already current",
         "platform_tokens: 2 re-encrypted, 0 already current",
     ]
@@ -143,7 +144,7 @@ class Interrupted(SecretBox):
 
 async def test_a_token_written_during_the_rotation_is_not_lost(db_url: str, stored: Stored) -> None:
     box = Interrupted([NEW, OLD], db_url, "fresh-access-token")
-    [_, platform] = await rotate_secrets(stored.db, box, load_models())
+    [_, _, platform] = await rotate_secrets(stored.db, box, load_models())
     assert box.interrupted
     assert (platform.rotated, platform.unreadable, platform.busy) == (2, [], [])
     async with stored.db.session() as session:

@@ -63,16 +63,28 @@ def parse_remote_spec(spec: str) -> tuple[str | None, str]:
         name, text = head.strip(), rest.strip()
         if not _NAME.fullmatch(name):
             raise ConfigurationError(f"{where}: {name!r} is not a module name")
-    parts = urlsplit(text)
+    try:
+        return name, checked_url(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{where} {exc}") from exc
+
+
+def checked_url(text: str) -> str:
+    """A module's base URL, without its trailing slash; ValueError saying what is wrong."""
+    parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{where} needs an http(s)://host[:port] URL")
+        raise ValueError("needs an http(s)://host[:port] URL")
     if parts.query or parts.fragment:
-        raise ConfigurationError(f"{where} must not have a query or fragment")
+        raise ValueError("must not have a query or fragment")
+    try:
+        httpx2.URL(text.strip())  # the client's own parser: a host it cannot send is refused
+    except httpx2.InvalidURL as exc:
+        raise ValueError(f"is not a URL the bot can call ({exc})") from exc
     try:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
-        raise ConfigurationError(f"{where} has an invalid port") from exc
-    return name, text.rstrip("/")
+        raise ValueError("has an invalid port") from exc
+    return text.strip().rstrip("/")
 
 
 def _detail(response: httpx2.Response) -> str:

@@ -26,7 +26,7 @@ from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.router.modules import ModuleClient, ModuleRegistry
-from waddlebot.router.remote import HttpModuleClient, StoreGrantFor
+from waddlebot.router.remote import HttpModuleClient, ModuleCallError, StoreGrantFor, checked_url
 
 log = structlog.get_logger("waddlebot.marketplace")
 
@@ -170,9 +170,16 @@ class Catalogue:
     async def register(self, url: str, secret: str, *, actor: str) -> Entry:
         """Fetch the manifest at ``url`` (signed with ``secret``) and add the module, or its
         new version, to the catalogue. A version already registered must not have changed."""
-        client = await HttpModuleClient.connect(
-            url.rstrip("/"), secret.encode(), timeout=self._timeout, attempts=2
-        )
+        try:
+            url = checked_url(url)
+        except ValueError as exc:
+            raise UserError(f"{url!r} {exc}") from exc
+        try:
+            client = await HttpModuleClient.connect(
+                url, secret.encode(), timeout=self._timeout, attempts=2
+            )
+        except ModuleCallError as exc:  # the operator's URL or secret: theirs to fix
+            raise UserError(exc.reason) from exc
         try:
             manifest = client.manifest
         finally:
@@ -204,7 +211,7 @@ class Catalogue:
             if module is None:
                 module = CatalogueModule(name=name, url=url, registered_by=actor)
                 session.add(module)
-            module.url, module.secret_sealed = url.rstrip("/"), sealed
+            module.url, module.secret_sealed = url, sealed
             latest = module.latest_version
             if not latest or version_key(manifest.version) > version_key(latest):
                 module.latest_version = manifest.version
