@@ -32,10 +32,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
-from waddlebot.core.manifest import Manifest
 from waddlebot.core.settings import CoreSettings
 from waddlebot.infra import metrics
-from waddlebot.router.modules import ModuleClient
+from waddlebot.router.modules import ModuleClient, WrappedClient
 
 DEFAULT_TIMEOUT = 5.0  # seconds, when neither the module's limits nor the defaults say
 RECENT_ERRORS = 5  # per module, for !module list
@@ -339,26 +338,18 @@ class ModuleHealth:
         metrics.MODULE_COMMUNITY_ERRORS.labels(name, community).inc()
 
 
-class GuardedModuleClient:
+class GuardedModuleClient(WrappedClient):
     """A :class:`~waddlebot.router.modules.ModuleClient` behind its module's limits."""
 
     def __init__(self, client: ModuleClient, health: ModuleHealth, stats: _Stats) -> None:
         assert stats.limits is not None and stats.breaker is not None
         assert stats.slots is not None
-        self._client = client
+        super().__init__(client)
         self._stats = stats
         self._limits = stats.limits
         self._breaker = stats.breaker
         self._slots = stats.slots
         self.timeout = stats.limits.timeout or health.defaults.timeout or DEFAULT_TIMEOUT
-
-    @property
-    def name(self) -> str:
-        return self._client.name
-
-    @property
-    def manifest(self) -> Manifest:
-        return self._client.manifest
 
     @property
     def inner(self) -> ModuleClient:
@@ -410,9 +401,6 @@ class GuardedModuleClient:
                 breaker.failed()
             else:  # neither a success nor the module's fault
                 breaker.abandoned()
-
-    async def close(self) -> None:
-        await self._client.close()
 
 
 def router_timeout(client: ModuleClient, default: float) -> float | None:

@@ -59,6 +59,25 @@ class LocalModuleClient:
         await self._module.stop()
 
 
+class WrappedClient:
+    """A module client around another: the same module (name, manifest), closed with it; a
+    subclass changes what ``call`` does (a breaker, a community's grants)."""
+
+    def __init__(self, client: ModuleClient) -> None:
+        self._client = client
+
+    @property
+    def name(self) -> str:
+        return self._client.name
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._client.manifest
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
 @dataclass(frozen=True, slots=True)
 class CommandRoute:
     spec: CommandSpec

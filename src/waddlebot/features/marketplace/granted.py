@@ -8,28 +8,20 @@ from collections.abc import Collection
 import structlog
 
 from waddlebot.core.contract import ActionKind, ModuleRequest, ModuleResponse, Visibility
-from waddlebot.core.manifest import Manifest, Permission
+from waddlebot.core.manifest import Permission
 from waddlebot.infra import metrics
-from waddlebot.router.modules import ModuleClient
+from waddlebot.router.modules import ModuleClient, WrappedClient
 
 log = structlog.get_logger("waddlebot.marketplace")
 
 
-class GrantedClient:
+class GrantedClient(WrappedClient):
     """A :class:`ModuleClient` limited to ``grants`` (:class:`Permission` values)."""
 
     def __init__(self, client: ModuleClient, grants: Collection[str], community_id: int) -> None:
-        self._client = client
+        super().__init__(client)
         self._grants = frozenset(grants)
         self._community_id = community_id
-
-    @property
-    def name(self) -> str:
-        return self._client.name
-
-    @property
-    def manifest(self) -> Manifest:
-        return self._client.manifest
 
     @property
     def grants(self) -> frozenset[str]:

@@ -76,10 +76,15 @@ class CommunityViews:
         for row in rows:
             by_community.setdefault(row.community_id, []).append(row)
         expires = time.monotonic() + VIEW_SECONDS
+        registered = (
+            {entry.name for entry in await self._catalogue.registered()} if by_community else set()
+        )
         views: dict[int, ModuleView] = {}
         for community_id in community_ids:
             found = by_community.get(community_id)
-            views[community_id] = await self._view(community_id, found) if found else EVERYTHING
+            views[community_id] = (
+                await self._view(community_id, found, registered) if found else EVERYTHING
+            )
             self._held[community_id] = (expires, views[community_id])
         return views
 
@@ -87,8 +92,9 @@ class CommunityViews:
         """Drop the view now (the change notice follows for the other processes)."""
         self._held.pop(community_id, None)
 
-    async def _view(self, community_id: int, rows: list[CommunityModule]) -> ModuleView:
-        registered = {entry.name for entry in await self._catalogue.registered()}
+    async def _view(
+        self, community_id: int, rows: list[CommunityModule], registered: set[str]
+    ) -> ModuleView:
         disabled = {row.module for row in rows if not row.enabled}
         configs = {row.module: row.config for row in rows if row.config}
         routes: dict[tuple[bool, str], CommandRoute] = {}
