@@ -28,7 +28,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
+from waddlebot.core.errors import ConfigurationError, ServiceUnavailable, WaddleError
 
 EXIT_NO = 1
 EX_UNAVAILABLE = 69
@@ -71,6 +71,8 @@ def failure_of(exc: BaseException) -> Failure | None:
         return Failure([exc.line()], EX_CONFIG)
     if isinstance(exc, CommandFailed):
         return Failure([str(exc)], exc.code)
+    if isinstance(exc, WaddleError):  # a service refused what was asked: the person can fix it
+        return Failure([exc.sentence], EXIT_NO)
     return _outage(exc)
 
 
