@@ -24,37 +24,54 @@ from waddlebot.settings import Settings
 
 SECRET = "a-module-secret-for-the-catalogue"
 
-kudos = Module(
-    "kudos",
-    version="1.0.0",
-    description="Thank people in chat",
-    author="Mia",
-    homepage="https://example.org/kudos",
-    permissions=(Permission.CHAT_SEND,),  # not whispers, not overlays
-    config_schema={
-        "type": "object",
-        "properties": {"points": {"type": "integer", "minimum": 1}},
-        "additionalProperties": False,
-    },
-)
+
+def kudos_module(version: str = "1.0.0", *, whispers: bool = False) -> Module:
+    """kudos at ``version``; ``whispers``: a later one that asks to whisper and to read
+    raids too, and has a !hush."""
+    module = Module(
+        "kudos",
+        version=version,
+        description="Thank people in chat",
+        author="Mia",
+        homepage="https://example.org/kudos",
+        # 1.0.0 asks for no whispers and no overlays
+        permissions=(Permission.CHAT_SEND, *([Permission.CHAT_WHISPER] if whispers else [])),
+        config_schema={
+            "type": "object",
+            "properties": {"points": {"type": "integer", "minimum": 1}},
+            "additionalProperties": False,
+        },
+    )
+
+    @module.command("kudos", usage="<who>")
+    async def give(ctx: Context) -> None:
+        points = ctx.request.config.get("points", 1)
+        ctx.reply(f"{ctx.args[0] if ctx.args else 'everyone'} gets {points} kudos")
+
+    @module.command("psst")
+    async def psst(ctx: Context) -> None:
+        ctx.reply("said aloud")
+        ctx.direct("a whisper it may not send")
+        ctx.overlay.ticker("an overlay it may not touch")
+
+    @module.on(EventType.FOLLOW)
+    async def followed(ctx: Context) -> str:
+        return "thanks for the follow"
+
+    if whispers:
+
+        @module.on(EventType.RAID)
+        async def raided(ctx: Context) -> str:
+            return "thanks for the raid"
+
+        @module.command("hush")
+        async def hush(ctx: Context) -> None:
+            ctx.direct("only you hear this")
+
+    return module
 
 
-@kudos.command("kudos", usage="<who>")
-async def give(ctx: Context) -> None:
-    points = ctx.request.config.get("points", 1)
-    ctx.reply(f"{ctx.args[0] if ctx.args else 'everyone'} gets {points} kudos")
-
-
-@kudos.command("psst")
-async def psst(ctx: Context) -> None:
-    ctx.reply("said aloud")
-    ctx.direct("a whisper it may not send")
-    ctx.overlay.ticker("an overlay it may not touch")
-
-
-@kudos.on(EventType.FOLLOW)
-async def followed(ctx: Context) -> str:
-    return "thanks for the follow"
+kudos = kudos_module()
 
 
 clashing = Module("clashing", version="2.1.0", description="Has an !echo of its own")
@@ -195,6 +212,57 @@ async def test_what_was_not_granted_is_dropped(market: Market) -> None:
     assert await say(rt, "!psst") == ["said aloud"]
 
 
+async def test_an_upgrade_asking_for_more_waits_for_the_admins_yes(market: Market) -> None:
+    rt = market.runtime
+    await owner(rt, "!module install kudos as kudos=thanks yes")
+    assert await owner(rt, "!module upgrade kudos") == [
+        "Kudos is at its latest version (1.0.0) here."
+    ]
+    async with serving_app(
+        create_module_app(kudos_module("1.1.0", whispers=True), SECRET.encode())
+    ) as url:
+        await rt.need(CATALOGUE).register(url, SECRET, actor="operator")
+        assert await owner(rt, "!module upgrade kudos") == [
+            "kudos 1.1.0 asks for more: whisper people, read raid events. "
+            "Say !module upgrade kudos yes to allow it."
+        ]
+        # until the admin says yes, kudos stays at 1.0.0 with 1.0.0's grants and commands
+        assert await say(rt, "!psst") == ["said aloud"]
+        assert await say(rt, "!hush") == []
+        (listing,) = await owner(rt, "!module list")
+        assert "kudos 1.0.0 (on" in listing
+        assert await say(rt, "!module upgrade kudos yes", role="moderator") == [
+            "Only admins and the owner can upgrade modules."
+        ]
+        assert await owner(rt, "!module upgrade kudos yes") == ["kudos is now at 1.1.0."]
+        assert await say(rt, "!psst") == ["said aloud", "(private) a whisper it may not send"]
+        assert await say(rt, "!thanks bob") == ["bob gets 1 kudos"]  # its name here kept
+        assert await say(rt, "!hush") == ["(private) only you hear this"]
+        community_id = (await rt.directory.resolve_entity("console:local", "console")).community_id
+        (raids,) = (await rt.need(MODULE_VIEWS).views([community_id]))[community_id].listeners(
+            EventType.RAID
+        )
+        assert raids.manifest.version == "1.1.0"  # the community's version, not the pool's first
+        (listing,) = await owner(rt, "!module list")
+        assert "kudos 1.1.0 (on" in listing
+        assert await owner(rt, "!module upgrade kudos") == [
+            "Kudos is at its latest version (1.1.0) here."
+        ]
+
+
+async def test_an_upgrade_asking_for_nothing_new_needs_no_yes(market: Market) -> None:
+    rt = market.runtime
+    await owner(rt, "!module install kudos yes")
+    async with serving_app(create_module_app(kudos_module("1.0.1"), SECRET.encode())) as url:
+        await rt.need(CATALOGUE).register(url, SECRET, actor="operator")
+        assert await owner(rt, "!module upgrade kudos") == ["kudos is now at 1.0.1."]
+        assert await say(rt, "!psst") == ["said aloud"]  # still no whispers
+    assert await owner(rt, "!module upgrade memories") == [
+        "Memories is part of the bot and always at its version."
+    ]
+    assert await owner(rt, "!module upgrade clashing") == ["Clashing is not installed here."]
+
+
 @dataclass
 class Api:
     http: httpx2.AsyncClient
@@ -295,6 +363,46 @@ async def test_the_marketplace_over_http(api: Api) -> None:
         gone = await http.delete(f"{base}/kudos", headers=api.admin_a)
         assert gone.status_code == 204
         assert (await http.delete(f"{base}/kudos", headers=api.admin_a)).status_code == 404
+
+
+async def test_upgrading_over_http_needs_confirm_for_what_is_new(api: Api) -> None:
+    http, catalogue = api.http, api.runtime.need(CATALOGUE)
+    base = f"/api/v1/marketplace/communities/{api.a}/modules"
+    async with (
+        serving_app(create_module_app(kudos, SECRET.encode())) as first,
+        serving_app(
+            create_module_app(kudos_module("1.1.0", whispers=True), SECRET.encode())
+        ) as later,
+    ):
+        await catalogue.register(first, SECRET, actor="operator")
+        await http.post(base, json={"module": "kudos", "confirm": True}, headers=api.admin_a)
+        latest = await http.post(f"{base}/kudos/upgrade", json={}, headers=api.admin_a)
+        assert latest.status_code == 409
+        assert latest.json()["detail"] == "kudos is at its latest version (1.0.0) here"
+
+        await catalogue.register(later, SECRET, actor="operator")
+        unconfirmed = await http.post(f"{base}/kudos/upgrade", json={}, headers=api.admin_a)
+        assert unconfirmed.status_code == 409
+        assert unconfirmed.json()["detail"] == (
+            "kudos 1.1.0 asks for more (chat.whisper, raid); send confirm: true to allow it"
+        )
+        by_moderator = await http.post(
+            f"{base}/kudos/upgrade", json={"confirm": True}, headers=api.moderator_a
+        )
+        assert by_moderator.status_code == 403
+        listed = await http.get(base, headers=api.moderator_a)
+        (before,) = [m for m in listed.json()["items"] if m["name"] == "kudos"]
+        assert before["version"] == "1.0.0" and before["grants"] == ["chat.send"]
+
+        upgraded = await http.post(
+            f"{base}/kudos/upgrade", json={"confirm": True}, headers=api.admin_a
+        )
+        assert upgraded.status_code == 200, upgraded.text
+        assert upgraded.json()["version"] == "1.1.0"
+        assert upgraded.json()["grants"] == ["chat.send", "chat.whisper"]
+        # community B never installed it
+        other = f"/api/v1/marketplace/communities/{api.b}/modules/kudos/upgrade"
+        assert (await http.post(other, json={}, headers=api.service)).status_code == 404
 
 
 async def test_switching_off_reaches_every_router_at_once(

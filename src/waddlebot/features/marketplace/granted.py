@@ -8,7 +8,7 @@ from collections.abc import Collection
 import structlog
 
 from waddlebot.core.contract import ActionKind, ModuleRequest, ModuleResponse, Visibility
-from waddlebot.core.manifest import Permission
+from waddlebot.core.manifest import Manifest, Permission
 from waddlebot.infra import metrics
 from waddlebot.router.modules import ModuleClient, WrappedClient
 
@@ -16,12 +16,25 @@ log = structlog.get_logger("waddlebot.marketplace")
 
 
 class GrantedClient(WrappedClient):
-    """A :class:`ModuleClient` limited to ``grants`` (:class:`Permission` values)."""
+    """A :class:`ModuleClient` limited to ``grants`` (:class:`Permission` values), with the
+    manifest of the version the community installed (the pooled client it wraps is shared by
+    communities at other versions)."""
 
-    def __init__(self, client: ModuleClient, grants: Collection[str], community_id: int) -> None:
+    def __init__(
+        self,
+        client: ModuleClient,
+        grants: Collection[str],
+        community_id: int,
+        manifest: Manifest,
+    ) -> None:
         super().__init__(client)
         self._grants = frozenset(grants)
         self._community_id = community_id
+        self._manifest = manifest
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
 
     @property
     def grants(self) -> frozenset[str]:

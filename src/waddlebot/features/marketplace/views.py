@@ -105,7 +105,10 @@ class CommunityViews:
             try:
                 manifest = await self._catalogue.manifest(row.module, row.version)
                 client = GrantedClient(
-                    await self._catalogue.client(row.module, manifest), row.grants, community_id
+                    await self._catalogue.client(row.module, manifest),
+                    row.grants,
+                    community_id,
+                    manifest,
                 )
             except Exception:  # one module's trouble must not take the community's others
                 log.exception("installed module unavailable", module=row.module)
