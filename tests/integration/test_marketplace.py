@@ -193,6 +193,32 @@ async def test_one_communitys_modules_are_its_own(market: Market) -> None:
     assert await say(rt, "!kudos bob") == ["bob gets 1 kudos"]
 
 
+async def test_help_lists_what_this_community_has(market: Market) -> None:
+    rt = market.runtime
+    (listing,) = await say(rt, "!help")
+    assert "!quote" in listing and "!kudos" not in listing  # kudos is not installed yet
+    await owner(rt, "!module install kudos as kudos=thanks yes")
+    await owner(rt, "!module disable memories")
+    (listing,) = await say(rt, "!help")
+    assert "!thanks" in listing and "!psst" in listing
+    assert "!kudos" not in listing and "!quote" not in listing
+    (everything,) = await say(rt, "!help all")
+    assert "!thanks" in everything and "!quote" not in everything
+    assert await say(rt, "!help thanks") == ["Usage: !thanks <who>"]
+    assert await say(rt, "!help quote") == [
+        "Usage: !help [command | all] (there is no command !quote)"
+    ]
+    assert await say(rt, "!help kudos") == [
+        "Usage: !help [command | all] (there is no command !kudos)"
+    ]
+    # another community has neither change
+    (there,) = await say(rt, "!help", channel="elsewhere")
+    assert "!quote" in there and "!thanks" not in there and "!psst" not in there
+    await owner(rt, "!module disable kudos")
+    (listing,) = await say(rt, "!help")
+    assert "!thanks" not in listing and "!psst" not in listing
+
+
 async def test_a_clashing_command_is_refused_unless_renamed(market: Market) -> None:
     rt = market.runtime
     assert await owner(rt, "!module install clashing yes") == [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from waddlebot.core.contract import Caller, Identity, ModuleRequest
 from waddlebot.core.permissions import Level
-from waddlebot.features.core.module import build_core_module
+from waddlebot.features.core.module import Catalog, build_core_module
 from waddlebot.sdk import CommandSpec, Context, Module, Person, Rest
 
 
@@ -17,6 +17,15 @@ def catalog() -> list[CommandSpec]:
         CommandSpec(name="ban", level=Level.MODERATOR, description="Bans"),
         CommandSpec(name="hug", serverless=True, description="Hugs"),
     ]
+
+
+def listing(specs: list[CommandSpec]) -> Catalog:
+    """The community's commands are ``specs``, whichever community asks."""
+
+    async def commands_here(community_id: int) -> list[CommandSpec]:
+        return specs
+
+    return commands_here
 
 
 def help_request(*args: str, prefix: str, level: Level = Level.EVERYONE) -> ModuleRequest:
@@ -42,7 +51,7 @@ async def ask(module: Module, *args: str, prefix: str = "!", level: Level = Leve
 
 
 async def test_help_with_a_letter_prefix_finds_the_command_asked_for() -> None:
-    module = build_core_module(catalog)
+    module = build_core_module(listing(catalog()))
     # "whelp wave" in a community whose prefix is "w": wave, not "ave"
     assert await ask(module, "wave", prefix="w") == "Usage: wwave <who> - Waves at someone"
     assert await ask(module, "wwave", prefix="w") == "Usage: wwave <who> - Waves at someone"
@@ -51,7 +60,7 @@ async def test_help_with_a_letter_prefix_finds_the_command_asked_for() -> None:
 
 
 async def test_help_strips_one_prefix_not_a_set_of_characters() -> None:
-    module = build_core_module(catalog)
+    module = build_core_module(listing(catalog()))
     assert await ask(module, "!wave") == "Usage: !wave <who> - Waves at someone"
     assert await ask(module, "#hug") == "Usage: #hug - Hugs"
     assert await ask(module, "wave", prefix="ab") == "Usage: abwave <who> - Waves at someone"
@@ -61,7 +70,7 @@ async def test_help_strips_one_prefix_not_a_set_of_characters() -> None:
 
 
 async def test_help_lists_only_what_the_caller_may_use_and_says_how_to_see_the_rest() -> None:
-    module = build_core_module(catalog)
+    module = build_core_module(listing(catalog()))
     assert await ask(module) == (
         "Commands you can use: !help, !wave, !ave, !weather, #hug. Try !help <command>, "
         "or !help all for the one that needs a higher level."
@@ -76,7 +85,7 @@ async def test_help_lists_only_what_the_caller_may_use_and_says_how_to_see_the_r
 
 
 async def test_help_all_marks_the_commands_above_the_callers_level() -> None:
-    module = build_core_module(catalog)
+    module = build_core_module(listing(catalog()))
     assert await ask(module, "all") == (
         "All commands (marked: for a higher level than yours): !help, !wave, !ave, "
         "!weather, !ban (moderator), #hug. Try !help <command>."
@@ -88,7 +97,7 @@ async def test_help_all_marks_the_commands_above_the_callers_level() -> None:
 
 
 async def test_help_on_a_command_above_the_callers_level_says_who_may_use_it() -> None:
-    module = build_core_module(catalog)
+    module = build_core_module(listing(catalog()))
     assert await ask(module, "ban") == "Usage: !ban - Bans (moderator level and up)"
     assert await ask(module, "ban", level=Level.OWNER) == "Usage: !ban - Bans"
     assert await ask(module, "nonsense") == "usage error: there is no command !nonsense"
@@ -108,7 +117,7 @@ def groups_catalog() -> list[CommandSpec]:
 
 
 async def test_help_on_a_group_shows_its_subcommands_with_usage_and_level() -> None:
-    module = build_core_module(groups_catalog)
+    module = build_core_module(listing(groups_catalog()))
     assert await ask(module, "kudos") == (
         "Usage: !kudos [give|top] - Thank people. Subcommands: "
         "!kudos give <who> <points> [reason] (moderator and up) - Gives points; "

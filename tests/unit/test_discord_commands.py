@@ -8,8 +8,12 @@ from waddlebot.platforms.discord.commands import MAX_COMMANDS, application_comma
 from waddlebot.sdk import ArgSpec, CommandSpec, Context, Module, Person, Rest
 
 
+async def no_commands(community_id: int) -> list[CommandSpec]:
+    return []
+
+
 def test_the_core_commands_become_slash_commands() -> None:
-    module = build_core_module(lambda: [])
+    module = build_core_module(no_commands)
     made = application_commands(module.manifest.commands)
     assert [c["name"] for c in made.commands] == ["help", "ping", "prefix"]
     (help_,) = [c for c in made.commands if c["name"] == "help"]

@@ -10,8 +10,12 @@ from waddlebot.sdk import CommandSpec, Context, Module, Person, Rest
 URL = "https://bot.example.com/collectors/slack/commands"
 
 
+async def no_commands(community_id: int) -> list[CommandSpec]:
+    return []
+
+
 def test_waddle_then_every_command_with_its_usage_hint() -> None:
-    specs = [*build_core_module(lambda: []).manifest.commands]
+    specs = [*build_core_module(no_commands).manifest.commands]
     specs.append(CommandSpec(name="weather", serverless=True))
     made = slash_commands(specs, URL)
     assert [c["command"] for c in made] == ["/waddle", "/help", "/ping", "/prefix"]

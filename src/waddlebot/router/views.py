@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from waddlebot.core.events import EventType
-from waddlebot.router.modules import CommandRoute, ModuleClient
+from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
 
 
 class ModuleView(Protocol):
@@ -20,6 +20,10 @@ class ModuleView(Protocol):
 
     def command(self, serverless: bool, name: str) -> CommandRoute | None:
         """The route of a command an installed catalogue module provides here."""
+
+    def commands(self) -> Sequence[CommandRoute]:
+        """The commands installed catalogue modules provide here, each spec under the names
+        it has here (to list them: a module is called with the spec of :meth:`command`)."""
 
     def listeners(self, event_type: EventType) -> Sequence[ModuleClient]:
         """Installed catalogue modules allowed to read ``event_type`` here."""
@@ -47,6 +51,9 @@ class _Everything:
     def command(self, serverless: bool, name: str) -> CommandRoute | None:
         return None
 
+    def commands(self) -> Sequence[CommandRoute]:
+        return ()
+
     def listeners(self, event_type: EventType) -> Sequence[ModuleClient]:
         return ()
 
@@ -55,3 +62,24 @@ class _Everything:
 
 
 EVERYTHING: ModuleView = _Everything()
+
+
+async def view_of(views: ModuleViews | None, community_id: int) -> ModuleView:
+    """The community's view: the one held, else loaded (:data:`EVERYTHING` without views)."""
+    if views is None:
+        return EVERYTHING
+    held = views.cached(community_id)
+    return held if held is not None else (await views.views([community_id]))[community_id]
+
+
+def commands_in(registry: ModuleRegistry, view: ModuleView) -> list[CommandRoute]:
+    """Every command a community can run, once each, sorted as the registry sorts them: those
+    of the registry's modules it has on, and those of the catalogue modules it installed
+    (under their names here; one of these wins a name, as in routing)."""
+    found = {
+        (route.spec.serverless, route.spec.name): route
+        for route in registry.routes()
+        if view.enabled(route.module)
+    }
+    found.update({(route.spec.serverless, route.spec.name): route for route in view.commands()})
+    return sorted(found.values(), key=lambda r: (r.spec.serverless, r.spec.name))

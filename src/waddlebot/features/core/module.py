@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from waddlebot.core.contract import ActionKind
 from waddlebot.core.parser import check_prefix
@@ -9,11 +9,13 @@ from waddlebot.sdk import ArgSpec, CommandSpec, Context, Module, UsageError
 
 EVERY_COMMAND = "all"  # "help all": every command, also those above the caller's level
 
-Catalog = Callable[[], list[CommandSpec]]
+Catalog = Callable[[int], Awaitable[Sequence[CommandSpec]]]
+"""The commands a community (by id) can run: the modules it has on, under its names."""
 
 
 def build_core_module(catalog: Catalog) -> Module:
-    """``catalog`` lists every command the router knows, so help stays in step with it."""
+    """``catalog`` lists the commands of the caller's community, so help stays in step with
+    what the router runs there."""
     module = Module("core", version="1.0.0", description="Help and a liveness check")
 
     @module.command(
@@ -24,7 +26,7 @@ def build_core_module(catalog: Catalog) -> Module:
     )
     async def help_(ctx: Context) -> None:
         prefix = ctx.request.prefix or "!"
-        specs = catalog()
+        specs = list(await catalog(ctx.request.community_id))
         if not ctx.args:
             ctx.reply(_listing(specs, ctx.caller_level, prefix))
             return

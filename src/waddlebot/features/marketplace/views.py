@@ -33,6 +33,7 @@ VIEW_SECONDS = 60.0  # the backstop: a view is reloaded this long after it was l
 class CommunityView:
     disabled: frozenset[str] = frozenset()
     routes: Mapping[tuple[bool, str], CommandRoute] = field(default_factory=dict)
+    listed: tuple[CommandRoute, ...] = ()  # the routes' commands under their names here
     listening: Mapping[EventType, tuple[ModuleClient, ...]] = field(default_factory=dict)
     configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -41,6 +42,9 @@ class CommunityView:
 
     def command(self, serverless: bool, name: str) -> CommandRoute | None:
         return self.routes.get((serverless, name))
+
+    def commands(self) -> Sequence[CommandRoute]:
+        return self.listed
 
     def listeners(self, event_type: EventType) -> Sequence[ModuleClient]:
         return self.listening.get(event_type, ())
@@ -98,6 +102,7 @@ class CommunityViews:
         disabled = {row.module for row in rows if not row.enabled}
         configs = {row.module: row.config for row in rows if row.config}
         routes: dict[tuple[bool, str], CommandRoute] = {}
+        listed: list[CommandRoute] = []
         listening: dict[EventType, list[ModuleClient]] = {}
         for row in rows:
             if not row.enabled or row.module not in registered:
@@ -114,11 +119,13 @@ class CommunityViews:
                 log.exception("installed module unavailable", module=row.module)
                 continue
             _add_routes(routes, client, manifest, row.renames)
+            listed.extend(_renamed(client, manifest, row.renames))
             for event in row.events:
                 listening.setdefault(EventType(event), []).append(client)
         return CommunityView(
             frozenset(disabled),
             routes,
+            tuple(listed),
             {event: tuple(clients) for event, clients in listening.items()},
             configs,
         )
@@ -140,6 +147,24 @@ def _add_routes(
     for spec in manifest.commands:
         for name in (spec.name, *spec.aliases):
             routes[(spec.serverless, renames.get(name, name))] = CommandRoute(spec, client)
+
+
+def _renamed(
+    client: ModuleClient, manifest: Manifest, renames: Mapping[str, str]
+) -> list[CommandRoute]:
+    """The module's commands as the community sees them: under the names it gave them."""
+    return [
+        CommandRoute(
+            spec.model_copy(
+                update={
+                    "name": renames.get(spec.name, spec.name),
+                    "aliases": tuple(renames.get(a, a) for a in spec.aliases),
+                }
+            ),
+            client,
+        )
+        for spec in manifest.commands
+    ]
 
 
 class ServedCommunities:
