@@ -25,9 +25,9 @@ from waddlebot.settings import Settings
 SECRET = "a-module-secret-for-the-catalogue"
 
 
-def kudos_module(version: str = "1.0.0", *, whispers: bool = False) -> Module:
+def kudos_module(version: str = "1.0.0", *, whispers: bool = False, psst: bool = True) -> Module:
     """kudos at ``version``; ``whispers``: a later one that asks to whisper and to read
-    raids too, and has a !hush."""
+    raids too, and has a !hush; ``psst`` False: one that dropped its !psst."""
     module = Module(
         "kudos",
         version=version,
@@ -48,11 +48,13 @@ def kudos_module(version: str = "1.0.0", *, whispers: bool = False) -> Module:
         points = ctx.request.config.get("points", 1)
         ctx.reply(f"{ctx.args[0] if ctx.args else 'everyone'} gets {points} kudos")
 
-    @module.command("psst")
-    async def psst(ctx: Context) -> None:
-        ctx.reply("said aloud")
-        ctx.direct("a whisper it may not send")
-        ctx.overlay.ticker("an overlay it may not touch")
+    if psst:
+
+        @module.command("psst")
+        async def whisper_aloud(ctx: Context) -> None:
+            ctx.reply("said aloud")
+            ctx.direct("a whisper it may not send")
+            ctx.overlay.ticker("an overlay it may not touch")
 
     @module.on(EventType.FOLLOW)
     async def followed(ctx: Context) -> str:
@@ -287,6 +289,18 @@ async def test_an_upgrade_asking_for_nothing_new_needs_no_yes(market: Market) ->
         "Memories is part of the bot and always at its version."
     ]
     assert await owner(rt, "!module upgrade clashing") == ["Clashing is not installed here."]
+
+
+async def test_an_upgrade_dropping_a_renamed_command_drops_the_rename(market: Market) -> None:
+    rt = market.runtime
+    await owner(rt, "!module install kudos as psst=shh yes")
+    assert await say(rt, "!shh") == ["said aloud"]
+    module = kudos_module("2.0.0", psst=False)
+    async with serving_app(create_module_app(module, SECRET.encode())) as url:
+        await rt.need(CATALOGUE).register(url, SECRET, actor="operator")
+        assert await owner(rt, "!module upgrade kudos") == ["kudos is now at 2.0.0."]
+        assert await say(rt, "!shh") == []
+        assert await say(rt, "!kudos bob") == ["bob gets 1 kudos"]
 
 
 @dataclass

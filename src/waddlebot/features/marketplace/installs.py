@@ -39,6 +39,7 @@ class Review:
     events: tuple[str, ...]
     permissions: tuple[str, ...]
     new: tuple[str, ...] = ()
+    renames: Mapping[str, str] = field(default_factory=dict)  # its commands' names here
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,7 @@ class Installs:
             version=manifest.version,
             grants=list(review.permissions),
             events=list(review.events),
-            renames=dict(_checked_renames(manifest, renames or {})),
+            renames=dict(review.renames),
             config={},
             installed_by=actor,
         )
@@ -150,7 +151,9 @@ class Installs:
             raise Conflict(f"{entry.name} is at its latest version ({installed.version}) here")
         rows = await self._rows(community_id)
         row = rows[entry.name]
-        renames = _checked_renames(entry.manifest, row.renames)
+        # a command the new version no longer has takes its rename with it
+        names = _command_names(entry.manifest)
+        renames = {old: new for old, new in row.renames.items() if old in names}
         await self._refuse_clashes(entry.manifest, renames, rows, leaving=entry.name)
         return _review(entry.manifest, renames, granted=(*row.grants, *row.events))
 
@@ -162,6 +165,7 @@ class Installs:
             row = await self._row(session, community_id, review.manifest.name)
             row.version = review.manifest.version
             row.grants, row.events = list(review.permissions), list(review.events)
+            row.renames = dict(review.renames)
             await self._audited(
                 session, "marketplace.upgrade", community_id, actor, row.module, version=row.version
             )
@@ -335,8 +339,12 @@ def _installed(entry: Entry, row: CommunityModule | None) -> Installed:
     )
 
 
+def _command_names(manifest: Manifest) -> set[str]:
+    return {alias for spec in manifest.commands for alias in (spec.name, *spec.aliases)}
+
+
 def _checked_renames(manifest: Manifest, renames: Mapping[str, str]) -> dict[str, str]:
-    names = {alias for spec in manifest.commands for alias in (spec.name, *spec.aliases)}
+    names = _command_names(manifest)
     checked = {}
     for old, new in renames.items():
         if old not in names:
@@ -355,4 +363,4 @@ def _review(manifest: Manifest, renames: Mapping[str, str], *, granted: tuple[st
     events = tuple(str(event) for event in manifest.events)
     permissions = tuple(str(p) for p in manifest.permissions)
     new = tuple(p for p in (*permissions, *events) if p not in granted)
-    return Review(manifest, commands, events, permissions, new)
+    return Review(manifest, commands, events, permissions, new, renames)
