@@ -200,6 +200,9 @@ class ModuleSchedules(ClaimOnceJob[_Due, tuple[_Due, int]]):
                     claimed.append((item, int(run)))
         return claimed
 
+    def _community(self, claimed: tuple[_Due, int]) -> int:
+        return claimed[0].community_id
+
     async def _messages(
         self, claimed: Sequence[tuple[_Due, int]], now: datetime
     ) -> list[OutboundMessage]:
