@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
-    from waddlebot.router.schedules import ModuleCommunities
+    from waddlebot.router.schedules import ModuleCommunities, ScheduledModules
     from waddlebot.router.views import ModuleViews
 
 T = TypeVar("T")
@@ -71,6 +71,8 @@ CATALOGUE: Key[Catalogue] = Key("catalogue")  # marketplace
 INSTALLS: Key[Installs] = Key("installs")
 # which communities each module serves, for its scheduled handlers (without it, every one)
 MODULE_COMMUNITIES: Key[ModuleCommunities] = Key("module communities")
+# the modules with scheduled handlers beside the registry's (installed catalogue modules)
+SCHEDULED_MODULES: Key[ScheduledModules] = Key("scheduled modules")
 
 # What the router asks of features (the ports of router/pipeline.py); it runs without any.
 GRANTS: Key[LevelGrants] = Key("level grants")  # labels
