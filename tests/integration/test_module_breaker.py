@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from pydantic import SecretStr
 
-from tests.support.harness import say, serving_app
+from tests.support.harness import bot_with_remote, say
 from waddlebot.router.breaker import BreakerState
 from waddlebot.runtime import Runtime
 from waddlebot.sdk import Context, Module
-from waddlebot.sdk.server import create_module_app
 from waddlebot.settings import Settings
 
 SECRET = "breaker-secret-for-tests"
@@ -73,22 +70,10 @@ def flaky() -> Flaky:
     return Flaky()
 
 
-@asynccontextmanager
-async def bot_with(settings: Settings, flaky: Flaky, **overrides: Any) -> AsyncIterator[Runtime]:
-    async with serving_app(create_module_app(flaky.module(), SECRET.encode())) as url:
-        configured = settings.model_copy(
-            update={
-                "modules": [],
-                "remote_modules": [f"flaky={url}"],
-                "module_secret": SecretStr(SECRET),
-                **overrides,
-            }
-        )
-        runtime = await Runtime.start(configured)
-        try:
-            yield runtime
-        finally:
-            await runtime.stop()
+def bot_with(
+    settings: Settings, flaky: Flaky, **overrides: Any
+) -> AbstractAsyncContextManager[Runtime]:
+    return bot_with_remote(settings, flaky.module(), SECRET, **overrides)
 
 
 def sample(name: str, **labels: str) -> float:

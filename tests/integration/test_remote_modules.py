@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.support import modules as testkit
-from tests.support.harness import say, serving_app
+from tests.support.harness import bot_with_remote, say, serving_app
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.router.remote import parse_remote_spec
 from waddlebot.runtime import Runtime
@@ -21,20 +21,8 @@ SECRET = "module-secret-for-tests"
 
 @pytest.fixture
 async def remote_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    app = create_module_app(testkit.module, SECRET.encode())
-    async with serving_app(app) as url:
-        configured = settings.model_copy(
-            update={
-                "modules": [],
-                "remote_modules": [f"testkit={url}"],
-                "module_secret": SecretStr(SECRET),
-            }
-        )
-        runtime = await Runtime.start(configured)
-        try:
-            yield runtime
-        finally:
-            await runtime.stop()
+    async with bot_with_remote(settings, testkit.module, SECRET) as runtime:
+        yield runtime
 
 
 async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
 from waddlebot.app import create_app
 from waddlebot.core.events import Author, Event, EventType, new_id
@@ -16,6 +17,8 @@ from waddlebot.core.permissions import PlatformRole
 from waddlebot.platforms import CONSOLE
 from waddlebot.platforms.console.collector import ConsoleSession
 from waddlebot.runtime import Runtime
+from waddlebot.sdk import Module
+from waddlebot.sdk.server import create_module_app
 from waddlebot.settings import Settings
 from waddlebot.web.server import server_config
 
@@ -133,3 +136,25 @@ async def serving(
     app = create_app(settings) if services is None else create_app(settings, services)
     async with serving_app(app, port, settings) as url:
         yield url, app.state.runtime
+
+
+@contextlib.asynccontextmanager
+async def bot_with_remote(
+    settings: Settings, module: Module, secret: str, **overrides: Any
+) -> AsyncIterator[Runtime]:
+    """A whole WaddleBot whose only operator module is ``module``, served over HTTP
+    (``WADDLEBOT_REMOTE_MODULES``) with ``secret``; ``overrides`` are more settings."""
+    async with serving_app(create_module_app(module, secret.encode())) as url:
+        configured = settings.model_copy(
+            update={
+                "modules": [],
+                "remote_modules": [f"{module.name}={url}"],
+                "module_secret": SecretStr(secret),
+                **overrides,
+            }
+        )
+        runtime = await Runtime.start(configured)
+        try:
+            yield runtime
+        finally:
+            await runtime.stop()

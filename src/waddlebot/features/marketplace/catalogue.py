@@ -185,7 +185,7 @@ class Catalogue:
         finally:
             await client.close()
         name = manifest.name
-        if self._registry.clients() and name in {c.name for c in self._registry.clients()}:
+        if name in {c.name for c in self._registry.clients()}:
             raise Conflict(f"{name!r} is the name of a module the bot runs already")
         try:
             version_key(manifest.version)
