@@ -19,6 +19,7 @@ from waddlebot.features.shared import (
     DIRECTORY,
     MODULE_COMMUNITIES,
     MODULE_STORE,
+    SCHEDULED_MODULES,
     STORE_GRANTS,
     FeatureServices,
     router_services,
@@ -155,6 +156,7 @@ class Runtime(FeatureServices):
             self.ports.bus,
             self.registry,
             self.find(MODULE_COMMUNITIES) or EveryCommunity(self.db),
+            more=self.find(SCHEDULED_MODULES),
             timeout=settings.module_timeout_seconds,
         )
         self.scheduler.every(0, JOB_NAME, self.module_schedules.fire_due)

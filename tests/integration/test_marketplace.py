@@ -4,6 +4,7 @@ community installing an HTTP module after reviewing it, settings, switching modu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -11,12 +12,15 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
+from tests.support import scheduled
 from tests.support.harness import free_port, say, serving, serving_app, until
+from waddlebot.core.clock import ManualClock
 from waddlebot.core.events import EventType
 from waddlebot.core.manifest import Permission
 from waddlebot.features.identity import apikeys
 from waddlebot.features.shared import CATALOGUE, MODULE_VIEWS
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms import CONSOLE
 from waddlebot.runtime import Runtime
 from waddlebot.sdk import Context, Module
 from waddlebot.sdk.server import create_module_app
@@ -82,6 +86,19 @@ clashing = Module("clashing", version="2.1.0", description="Has an !echo of its 
 @clashing.command("echo")
 async def echo(ctx: Context) -> str:
     return "the other echo"
+
+
+nudge = Module(
+    "nudge",
+    version="1.0.0",
+    description="Reminds chat to stretch",
+    permissions=(Permission.CHAT_SEND,),
+)
+
+
+@nudge.every("10m")
+async def stretch(ctx: Context) -> str:
+    return f"Stretch, community {ctx.request.community_id}!"
 
 
 @pytest.fixture
@@ -301,6 +318,39 @@ async def test_an_upgrade_dropping_a_renamed_command_drops_the_rename(market: Ma
         assert await owner(rt, "!module upgrade kudos") == ["kudos is now at 2.0.0."]
         assert await say(rt, "!shh") == []
         assert await say(rt, "!kudos bob") == ["bob gets 1 kudos"]
+
+
+async def test_an_installed_modules_schedule_runs_where_it_is_installed_and_on(
+    runtime: Runtime,
+) -> None:
+    await runtime.scheduler.stop()  # the test ticks by hand
+    clock = ManualClock()
+    runtime.scheduler.clock = runtime.module_schedules.clock = clock
+    bus = runtime.ports.bus
+
+    async def tick(**delta: float) -> list[str]:
+        clock.advance(**delta)
+        assert await runtime.scheduler.tick()
+        return [m.entity_id for m in await scheduled.posted(bus, "console", "schedule:")]
+
+    console = runtime.collector(CONSOLE)
+    assert console is not None
+    async with serving_app(create_module_app(nudge, SECRET.encode())) as url:
+        await runtime.need(CATALOGUE).register(url, SECRET, actor="operator")
+        assert await owner(runtime, "!module install nudge yes") == ["Installed nudge 1.0.0."]
+        await say(runtime, "hi", channel="elsewhere")  # another community, without it
+        watcher = console.open("bob", "everyone", "local")
+        assert await tick() == []  # planned: the first run is 10 minutes away
+        assert await tick(minutes=10) == ["console:local"]
+        line = await asyncio.wait_for(watcher.lines.get(), 5)
+        community = await runtime.directory.resolve_entity("console:local", "console")
+        assert line.text == f"Stretch, community {community.community_id}!"
+        assert await owner(runtime, "!module disable nudge") == ["nudge is off here now."]
+        assert await tick(minutes=10) == []
+        assert await owner(runtime, "!module enable nudge") == ["nudge is on here now."]
+        await tick()  # planned again
+        assert await tick(minutes=10) == ["console:local"]
+    console.close(watcher)
 
 
 @dataclass

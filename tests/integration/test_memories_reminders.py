@@ -319,6 +319,24 @@ async def test_a_place_that_left_the_community_gets_no_reminders(
     ]
 
 
+async def test_a_community_that_switched_memories_off_gets_no_reminders(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    community = await community_of(runtime)
+    await say(runtime, "!remind here every day 12:10 stretch", **MOD)
+    await say(runtime, "!remind here every day 12:10 water", channel="elsewhere", **MOD)
+    owner = {"user": "olive", "role": "owner"}
+    assert await say(runtime, "!module disable memories", **owner) == ["memories is off here now."]
+    await tick(runtime, clock, minutes=10)
+    assert await texts(runtime) == ["Reminder: water"]  # another community's own
+    (stretch,) = await runtime.memories.reminders.list(community, viewer=_service())
+    assert stretch.runs == 0  # not sent, and not counted as sent
+    assert stretch.due_at == datetime(2026, 1, 2, 12, 10, tzinfo=UTC)  # it carries on
+    assert await say(runtime, "!module enable memories", **owner) == ["memories is on here now."]
+    await tick(runtime, clock, days=1)
+    assert await texts(runtime) == ["Reminder: stretch", "Reminder: water"]
+
+
 async def test_reminders_survive_a_restart(
     runtime: Runtime, clock: ManualClock, settings: Settings
 ) -> None:

@@ -217,6 +217,20 @@ async def feed(runtime: Runtime, *events: Event) -> list[str]:
     return [reply.text for outcome in outcomes for reply in outcome.replies]
 
 
+async def test_a_community_that_switched_timers_off_hears_none(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    await say(runtime, "!timer add hello 5 Hello here!", **MOD)
+    await say(runtime, "!timer add hello 5 Hello elsewhere!", channel="elsewhere", **MOD)
+    owner = {"user": "olive", "role": "owner"}
+    assert await say(runtime, "!module disable timers", **owner) == ["timers is off here now."]
+    await tick(runtime, clock, minutes=5)
+    assert await texts(runtime, "console") == ["Hello elsewhere!"]  # another community's own
+    assert await say(runtime, "!module enable timers", **owner) == ["timers is on here now."]
+    await tick(runtime, clock, minutes=5)
+    assert sorted(await texts(runtime, "console")) == ["Hello elsewhere!", "Hello here!"]
+
+
 async def test_twitch_timers_post_only_while_live(runtime: Runtime, clock: ManualClock) -> None:
     add = chat_event(
         "!timer add ads 10 Follow! Live $(uptime).",

@@ -4,11 +4,14 @@ asks for its key here and never imports the other's chat module."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar
 
 from fastapi import Depends, Request
 
 from waddlebot.features.feature import Key, Provider
+from waddlebot.infra.jobs import CommunitySwitch
+from waddlebot.router.views import views_of
 
 if TYPE_CHECKING:
     from waddlebot.core.settings import CoreSettings
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
-    from waddlebot.router.schedules import ModuleCommunities
+    from waddlebot.router.schedules import ModuleCommunities, ScheduledModules
     from waddlebot.router.views import ModuleViews
 
 T = TypeVar("T")
@@ -68,6 +71,8 @@ CATALOGUE: Key[Catalogue] = Key("catalogue")  # marketplace
 INSTALLS: Key[Installs] = Key("installs")
 # which communities each module serves, for its scheduled handlers (without it, every one)
 MODULE_COMMUNITIES: Key[ModuleCommunities] = Key("module communities")
+# the modules with scheduled handlers beside the registry's (installed catalogue modules)
+SCHEDULED_MODULES: Key[ScheduledModules] = Key("scheduled modules")
 
 # What the router asks of features (the ports of router/pipeline.py); it runs without any.
 GRANTS: Key[LevelGrants] = Key("level grants")  # labels
@@ -95,6 +100,28 @@ def router_services(host: Provider) -> RouterServices:
         custom_commands=host.find(CUSTOM_COMMAND_NAMES),
         module_views=host.find(MODULE_VIEWS),
     )
+
+
+class _SwitchOf:
+    """Where a feature's module is off, asked of :data:`MODULE_VIEWS` when a job runs: the
+    marketplace providing them is set up after the features whose jobs ask."""
+
+    def __init__(self, host: Provider, module: str) -> None:
+        self._host = host
+        self._module = module
+
+    async def switched_off(self, communities: Collection[int]) -> Collection[int]:
+        views = self._host.find(MODULE_VIEWS)
+        if views is None:  # no marketplace: every module is on everywhere
+            return ()
+        found = await views_of(views, communities)
+        return [c for c, view in found.items() if not view.enabled(self._module)]
+
+
+def module_switch(host: Provider, module: str) -> CommunitySwitch:
+    """The switch of a feature's module in each community, for the feature's jobs (its
+    timers, its reminders) to post nothing where the module is off."""
+    return _SwitchOf(host, module)
 
 
 class FeatureServices:

@@ -52,7 +52,7 @@ from waddlebot.router.breaker import ModuleHealth, ModuleRefused, router_timeout
 from waddlebot.router.limits import CommandUse, RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
 from waddlebot.router.overlays import OverlayPublisher, Prepared, TickerReply
-from waddlebot.router.views import EVERYTHING, ModuleView, ModuleViews
+from waddlebot.router.views import EVERYTHING, ModuleView, ModuleViews, views_of
 
 log = structlog.get_logger("waddlebot.router")
 
@@ -402,23 +402,13 @@ class Router:
 
     async def _load_views(self, trips: list[_Trip]) -> None:
         """Which modules each community has on; held by the process, so usually no wait."""
-        views = self._views
-        if views is None:
+        if self._views is None:
             return
-        missing: set[int] = set()
-        for trip in trips:
-            assert trip.community is not None
-            view = views.cached(trip.community.id)
-            if view is None:
-                missing.add(trip.community.id)
-            else:
-                trip.view = view
-        if missing:
-            loaded = await views.views(missing)
-            for trip in trips:
-                assert trip.community is not None
-                if trip.community.id in missing:
-                    trip.view = loaded[trip.community.id]
+        communities = [trip.community for trip in trips]
+        found = await views_of(self._views, {c.id for c in communities if c is not None})
+        for trip, community in zip(trips, communities, strict=True):
+            assert community is not None
+            trip.view = found[community.id]
 
     def _lookup(self, view: ModuleView, prefix: str, name: str) -> CommandRoute | None:
         """The module behind ``!name`` in a community: one it installed, else the registry's

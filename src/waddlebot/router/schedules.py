@@ -4,8 +4,11 @@ process runs it at a time, and a claim-once job (infra/jobs.py), so a run is cla
 process even when two run the job at once (a lease changing hands).
 
 Each tick it first plans: one ``module_schedule_runs`` row per module, schedule and community
-the module serves (:class:`ModuleCommunities`; every community unless a feature provides
-:data:`~waddlebot.features.shared.MODULE_COMMUNITIES`), with when it next runs. Then the due
+the module serves, with when it next runs. The registry's modules serve the communities a
+:class:`ModuleCommunities` names (every community unless a feature provides
+:data:`~waddlebot.features.shared.MODULE_COMMUNITIES`); more modules with schedules come from a
+:class:`ScheduledModules` (the marketplace's installed catalogue modules, each with the
+schedules and client of the version a community installed). Then the due
 rows are claimed, moving ``next_run_at`` to the first run after now, so runs missed while no
 router ran are made up once, not one by one. Each claimed run calls the module with a
 ``kind="schedule"`` request for that community, and what it says is posted in each of the
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -49,6 +52,24 @@ class ModuleCommunities(Protocol):
     async def communities(self, module: str) -> list[int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A module's scheduled handlers in one community: its schedules there, and the client
+    that runs them for it."""
+
+    module: str
+    community_id: int
+    client: ModuleClient
+    schedules: Sequence[ScheduleSpec]
+
+
+class ScheduledModules(Protocol):
+    """Modules with scheduled handlers beyond the registry's (the marketplace's)."""
+
+    async def scheduled(self) -> Sequence[Served]:
+        """Each such module in each community it serves now."""
+
+
 class EveryCommunity:
     """Every module serves every community: the answer until modules are installed per
     community."""
@@ -70,6 +91,10 @@ class _Due:
     next_run_at: datetime
 
 
+# each scheduled module's communities, each with the client to call and the schedules by name
+_Plan = Mapping[str, Mapping[int, tuple[ModuleClient, Mapping[str, ScheduleSpec]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class _Place:
     entity_id: str
@@ -85,39 +110,54 @@ class ModuleSchedules(ClaimOnceJob[_Due, tuple[_Due, int]]):
         registry: ModuleRegistry,
         communities: ModuleCommunities,
         *,
+        more: ScheduledModules | None = None,
         timeout: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
+        """``more``: modules with schedules beside the registry's."""
         self.db = db
         self.bus = bus
         self.clock = clock or SystemClock()
         self._registry = registry
         self._communities = communities
+        self._more = more
         self._timeout = timeout
+        self._plan: _Plan = {}  # as planned at the start of this tick
 
-    def _scheduled(self) -> dict[str, tuple[ModuleClient, dict[str, ScheduleSpec]]]:
-        """The modules with scheduled handlers, and their schedules by name."""
-        return {
-            client.name: (client, {spec.name: spec for spec in client.manifest.schedules})
-            for client in self._registry.clients()
-            if client.manifest.schedules
-        }
+    async def _scheduled(self) -> _Plan:
+        """The modules with scheduled handlers, each in the communities it serves."""
+        plan: dict[str, dict[int, tuple[ModuleClient, Mapping[str, ScheduleSpec]]]] = {}
+        for client in self._registry.clients():
+            if client.manifest.schedules:
+                specs = {spec.name: spec for spec in client.manifest.schedules}
+                served = await self._communities.communities(client.name)
+                plan[client.name] = {community: (client, specs) for community in served}
+        for found in await self._more.scheduled() if self._more is not None else ():
+            if found.module in plan:  # the registry's module of that name runs
+                continue
+            specs = {spec.name: spec for spec in found.schedules}
+            plan.setdefault(found.module, {})[found.community_id] = (found.client, specs)
+        return plan
 
     async def fire_due(self, now: datetime | None = None) -> int:
         now = now or self.clock.now()
-        scheduled = self._scheduled()
-        if not scheduled:
+        self._plan = await self._scheduled()
+        if not self._plan:
             return 0
-        for module, (_, specs) in scheduled.items():
-            await self._plan(module, specs, now)
+        for module, served in self._plan.items():
+            await self._plan_runs(module, served, now)
         return await super().fire_due(now)
 
     # ----- planning -----------------------------------------------------------------------
 
-    async def _plan(self, module: str, specs: dict[str, ScheduleSpec], now: datetime) -> None:
+    async def _plan_runs(
+        self,
+        module: str,
+        served: Mapping[int, tuple[ModuleClient, Mapping[str, ScheduleSpec]]],
+        now: datetime,
+    ) -> None:
         """A row for each schedule and community the module serves, planned by its spec; the
         rows of schedules or communities it no longer has go."""
-        served = set(await self._communities.communities(module))
         async with self.db.session() as session:
             rows = (
                 await session.execute(
@@ -132,13 +172,13 @@ class ModuleSchedules(ClaimOnceJob[_Due, tuple[_Due, int]]):
             gone = [
                 row_id
                 for (schedule, community), (row_id, _) in known.items()
-                if schedule not in specs or community not in served
+                if schedule not in served.get(community, (None, {}))[1]
             ]
             if gone:
                 await session.execute(delete(Runs).where(Runs.id.in_(gone)))
             missing: list[dict[str, Any]] = []
-            for spec in specs.values():
-                for community in served:
+            for community, (_, specs) in served.items():
+                for spec in specs.values():
                     found = known.get((spec.name, community))
                     if found is None:
                         missing.append(self._planned(module, spec, community, now))
@@ -174,7 +214,7 @@ class ModuleSchedules(ClaimOnceJob[_Due, tuple[_Due, int]]):
     def _due_query(self, now: datetime) -> DueQuery:
         return (
             select(Runs.id, Runs.module, Runs.schedule, Runs.community_id, Runs.next_run_at)
-            .where(Runs.next_run_at <= now, Runs.module.in_(list(self._scheduled())))
+            .where(Runs.next_run_at <= now, Runs.module.in_(list(self._plan)))
             .order_by(Runs.next_run_at, Runs.id)
         )
 
@@ -182,13 +222,12 @@ class ModuleSchedules(ClaimOnceJob[_Due, tuple[_Due, int]]):
         return _Due(*row)
 
     async def _claim(self, due: Sequence[_Due], now: datetime) -> list[tuple[_Due, int]]:
-        scheduled = self._scheduled()
         claimed: list[tuple[_Due, int]] = []
         async with self.db.session() as session:
             for item in due:
-                spec = scheduled.get(item.module, (None, {}))[1].get(item.schedule)
+                spec = self._served(item)[1].get(item.schedule)
                 if spec is None:
-                    continue  # the module went, or no longer has this schedule
+                    continue  # the module went, or no longer has this schedule here
                 run = await claim_row(
                     session,
                     update(Runs)
@@ -200,17 +239,23 @@ class ModuleSchedules(ClaimOnceJob[_Due, tuple[_Due, int]]):
                     claimed.append((item, int(run)))
         return claimed
 
+    def _community(self, claimed: tuple[_Due, int]) -> int:
+        return claimed[0].community_id
+
     async def _messages(
         self, claimed: Sequence[tuple[_Due, int]], now: datetime
     ) -> list[OutboundMessage]:
         places = await self._places({item.community_id for item, _ in claimed})
-        scheduled = self._scheduled()
         runs = [
-            self._run(scheduled[item.module][0], item, run, places.get(item.community_id, []))
+            self._run(client, item, run, places.get(item.community_id, []))
             for item, run in claimed
-            if item.module in scheduled
+            if (client := self._served(item)[0]) is not None
         ]
         return [message for messages in await asyncio.gather(*runs) for message in messages]
+
+    def _served(self, item: _Due) -> tuple[ModuleClient | None, Mapping[str, ScheduleSpec]]:
+        """The client and schedules of the item's module in its community, as planned."""
+        return self._plan.get(item.module, {}).get(item.community_id, (None, {}))
 
     async def _places(self, communities: set[int]) -> dict[int, list[_Place]]:
         """Each community's places (entities), oldest first."""

@@ -40,6 +40,21 @@ class ModuleViews(Protocol):
         """The views of these communities, loading those not held."""
 
 
+async def views_of(views: ModuleViews, community_ids: Collection[int]) -> dict[int, ModuleView]:
+    """The views of these communities: those the process holds, the others loaded."""
+    found: dict[int, ModuleView] = {}
+    missing = []
+    for community_id in community_ids:
+        view = views.cached(community_id)
+        if view is None:
+            missing.append(community_id)
+        else:
+            found[community_id] = view
+    if missing:
+        found.update(await views.views(missing))
+    return found
+
+
 class _Everything:
     """Every registered module on, nothing installed, no settings."""
 

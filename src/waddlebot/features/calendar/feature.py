@@ -19,6 +19,7 @@ from waddlebot.features.shared import (
     CALENDAR_REMINDERS,
     COMMUNITY,
     LABELS,
+    module_switch,
 )
 
 
@@ -26,7 +27,10 @@ async def setup(host: Host) -> None:
     settings = host.settings
     events = host.provide(CALENDAR, CalendarService(host.db, host.audit, host.need(LABELS)))
     feeds = host.provide(CALENDAR_FEEDS, FeedService(host.db, host.audit, events))
-    host.provide(CALENDAR_REMINDERS, ReminderJob(host.db, host.ports.bus))
+    host.provide(
+        CALENDAR_REMINDERS,
+        ReminderJob(host.db, host.ports.bus, switch=module_switch(host, "calendar")),
+    )
     base_url = settings.public_base_url(settings.section(CalendarSettings).calendar_public_url)
     zone = host.need(COMMUNITY).timezone
     host.add_module(build_calendar_module(events, feeds, zone, base_url))

@@ -41,7 +41,14 @@ from waddlebot.features.calendar.recurrence import next_occurrence, next_reminde
 from waddlebot.infra import outbox
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity
-from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
+from waddlebot.infra.jobs import (
+    ALWAYS_ON,
+    ClaimOnceJob,
+    CommunitySwitch,
+    DueQuery,
+    DueRow,
+    claim_row,
+)
 from waddlebot.infra.ports import Bus
 from waddlebot.platforms import max_length
 
@@ -70,8 +77,17 @@ class _Claimed:
 
 
 class ReminderJob(ClaimOnceJob["_Due", "_Claimed"]):
-    def __init__(self, db: Database, bus: Bus, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        clock: Clock | None = None,
+        *,
+        switch: CommunitySwitch = ALWAYS_ON,
+    ) -> None:
+        """``switch``: where the calendar module is off, and its reminders are not said."""
         self.db = db
+        self.switch = switch
         self.bus = bus
         self.clock = clock or SystemClock()
 
@@ -132,6 +148,9 @@ class ReminderJob(ClaimOnceJob["_Due", "_Claimed"]):
                 else:
                     log.debug("event reminder skipped", event_id=item.event_id, reason="started")
         return claimed
+
+    def _community(self, claimed: _Claimed) -> int:
+        return claimed.due.community_id
 
     async def _messages(self, claimed: Sequence[_Claimed], now: datetime) -> list[OutboundMessage]:
         if not claimed:

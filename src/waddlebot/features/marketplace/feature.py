@@ -9,6 +9,7 @@ from waddlebot.features.marketplace import api
 from waddlebot.features.marketplace.catalogue import Catalogue
 from waddlebot.features.marketplace.installs import Installs
 from waddlebot.features.marketplace.module import build_marketplace_module
+from waddlebot.features.marketplace.schedules import InstalledSchedules
 from waddlebot.features.marketplace.views import CommunityViews, ServedCommunities
 from waddlebot.features.shared import (
     CATALOGUE,
@@ -16,6 +17,7 @@ from waddlebot.features.shared import (
     MODULE_COMMUNITIES,
     MODULE_STORE,
     MODULE_VIEWS,
+    SCHEDULED_MODULES,
     STORE_GRANTS,
 )
 from waddlebot.infra.secretbox import SecretBox
@@ -40,7 +42,8 @@ async def setup(host: Host) -> None:
     host.on_stop(catalogue.close)
     views = CommunityViews(host.db, catalogue, host.feed)
     host.provide(MODULE_VIEWS, views)
-    host.provide(MODULE_COMMUNITIES, ServedCommunities(host.db, catalogue))
+    host.provide(MODULE_COMMUNITIES, ServedCommunities(host.db))
+    host.provide(SCHEDULED_MODULES, InstalledSchedules(host.db, catalogue))
     installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
     if (store := host.find(MODULE_STORE)) is not None:  # --purge forgets what it kept
         installs.on_purge(lambda community_id, name: store.purge(name, community_id))

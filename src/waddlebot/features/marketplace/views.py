@@ -168,25 +168,18 @@ def _renamed(
 
 
 class ServedCommunities:
-    """Which communities a module serves, for its scheduled handlers
-    (:class:`~waddlebot.router.schedules.ModuleCommunities`): for one of the registry's,
-    every community that has not switched it off; for a catalogue module, those that
-    installed it and have it on."""
+    """Which communities one of the registry's modules serves, for its scheduled handlers
+    (:class:`~waddlebot.router.schedules.ModuleCommunities`): every community that has not
+    switched it off. (Catalogue modules' schedules come from
+    :class:`~waddlebot.features.marketplace.schedules.InstalledSchedules`.)"""
 
-    def __init__(self, db: Database, catalogue: Catalogue) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._catalogue = catalogue
 
     async def communities(self, module: str) -> list[int]:
-        registered = {entry.name for entry in await self._catalogue.registered()}
+        off = select(CommunityModule.community_id).where(
+            CommunityModule.module == module, CommunityModule.enabled.is_(False)
+        )
+        on = select(Community.id).where(Community.id.not_in(off)).order_by(Community.id)
         async with self._db.read_session() as session:
-            if module in registered:
-                query = select(CommunityModule.community_id).where(
-                    CommunityModule.module == module, CommunityModule.enabled.is_(True)
-                )
-            else:
-                off = select(CommunityModule.community_id).where(
-                    CommunityModule.module == module, CommunityModule.enabled.is_(False)
-                )
-                query = select(Community.id).where(Community.id.not_in(off))
-            return sorted(await session.scalars(query))
+            return list(await session.scalars(on))

@@ -7,13 +7,20 @@ from waddlebot.features.memories import api
 from waddlebot.features.memories.chat import build_memories_module
 from waddlebot.features.memories.models import Note, Quote, Reminder, SavedUrl
 from waddlebot.features.memories.service import Memories
-from waddlebot.features.shared import COMMUNITY, IDENTITY, MEMORIES, STREAMS
+from waddlebot.features.shared import COMMUNITY, IDENTITY, MEMORIES, STREAMS, module_switch
 
 
 async def setup(host: Host) -> None:
     community = host.need(COMMUNITY)
     memories = host.provide(
-        MEMORIES, Memories(host.db, host.audit, host.ports.bus, community.timezone)
+        MEMORIES,
+        Memories(
+            host.db,
+            host.audit,
+            host.ports.bus,
+            community.timezone,
+            switch=module_switch(host, "memories"),
+        ),
     )
     find_user = host.need(IDENTITY).find_user
     host.add_module(build_memories_module(memories, find_user, host.need(STREAMS)))

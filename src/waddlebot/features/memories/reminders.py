@@ -23,7 +23,7 @@ follows the person: it is a direct message to the account that asked.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -66,7 +66,14 @@ from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity, Identity
 from waddlebot.infra.db.records import record_of
-from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
+from waddlebot.infra.jobs import (
+    ALWAYS_ON,
+    ClaimOnceJob,
+    CommunitySwitch,
+    DueQuery,
+    DueRow,
+    claim_row,
+)
 from waddlebot.infra.ports import Bus
 
 log = structlog.get_logger(__name__)
@@ -166,6 +173,7 @@ def _info(row: Reminder) -> ReminderInfo:
 @dataclass(frozen=True, slots=True)
 class _Due:
     id: int
+    community_id: int
     due_at: datetime
     reminder: ReminderInfo
     posts: bool  # False: its place now belongs to another community
@@ -180,8 +188,12 @@ class ReminderService(ClaimOnceJob["_Due", "_Due"]):
         bus: Bus,
         zone_of: ZoneOf = utc,
         clock: Clock | None = None,
+        *,
+        switch: CommunitySwitch = ALWAYS_ON,
     ) -> None:
+        """``switch``: where the memories module is off, and its reminders are not sent."""
         self.db = db
+        self.switch = switch
         self.audit = audit
         self._changes = audit.changes(KIND)
         self.bus = bus
@@ -379,7 +391,7 @@ class ReminderService(ClaimOnceJob["_Due", "_Due"]):
     def _due_item(self, row: DueRow) -> _Due:
         reminder, owner = row
         posts = bool(reminder.to_user) or owner == reminder.community_id
-        return _Due(reminder.id, reminder.due_at, _info(reminder), posts)
+        return _Due(reminder.id, reminder.community_id, reminder.due_at, _info(reminder), posts)
 
     async def _claim(self, due: Sequence[_Due], now: datetime) -> builtins.list[_Due]:
         token = new_id()
@@ -400,6 +412,9 @@ class ReminderService(ClaimOnceJob["_Due", "_Due"]):
                 if won is not None:
                     claimed.append(replace(item, token=token))
         return claimed
+
+    def _community(self, claimed: _Due) -> int:
+        return claimed.community_id
 
     async def _messages(
         self, claimed: Sequence[_Due], now: datetime
@@ -424,10 +439,13 @@ class ReminderService(ClaimOnceJob["_Due", "_Due"]):
             )
         return messages
 
-    async def _settle(self, claimed: Sequence[_Due], now: datetime) -> None:
+    async def _settle(
+        self, claimed: Sequence[_Due], now: datetime, *, muted: Collection[int]
+    ) -> None:
         async with self.db.session() as session:
             for item in claimed:
                 reminder = item.reminder
+                sent = item.posts and item.community_id not in muted
                 if not item.posts:
                     log.info("reminder not sent: its place left the community", id=item.id)
                 mine = (Reminder.id == item.id) & (Reminder.claimed_by == item.token)
@@ -448,7 +466,7 @@ class ReminderService(ClaimOnceJob["_Due", "_Due"]):
                         due_at=following,
                         claimed_by="",
                         claimed_until=None,
-                        runs=Reminder.runs + (1 if item.posts else 0),
+                        runs=Reminder.runs + (1 if sent else 0),
                         last_run_at=now,
                     )
                     .execution_options(synchronize_session=False)

@@ -22,6 +22,7 @@ from waddlebot.features.memories.urls import DuplicateUrl, UrlInfo, UrlService
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import User
+from waddlebot.infra.jobs import ALWAYS_ON, CommunitySwitch
 from waddlebot.infra.ports import Bus
 
 
@@ -35,13 +36,16 @@ class Memories:
         bus: Bus,
         zone_of: ZoneOf = utc,
         clock: Clock | None = None,
+        *,
+        switch: CommunitySwitch = ALWAYS_ON,
     ) -> None:
+        """``switch``: where the memories module is off (its reminders are not sent there)."""
         self.db = db
         self.zone = zone_of
         self.quotes = QuoteService(db, audit)
         self.urls = UrlService(db, audit)
         self.notes = NoteService(db, audit)
-        self.reminders = ReminderService(db, audit, bus, zone_of, clock)
+        self.reminders = ReminderService(db, audit, bus, zone_of, clock, switch=switch)
 
     async def user_name(self, user_id: int) -> str:
         """How a WaddleBot user is called ("" when there is no such user)."""

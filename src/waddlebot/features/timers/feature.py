@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from waddlebot.features.feature import Feature, Host, Job
-from waddlebot.features.shared import TIMERS
+from waddlebot.features.shared import TIMERS, module_switch
 from waddlebot.features.timers.module import build_timers_module
 from waddlebot.features.timers.service import TimerService
 
 
 async def setup(host: Host) -> None:
-    timers = TimerService(host.db, host.audit, host.ports.cache, host.ports.bus)
+    timers = TimerService(
+        host.db,
+        host.audit,
+        host.ports.cache,
+        host.ports.bus,
+        switch=module_switch(host, "timers"),
+    )
     host.add_module(build_timers_module(host.provide(TIMERS, timers)))
 
 

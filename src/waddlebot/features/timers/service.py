@@ -47,7 +47,14 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Entity
 from waddlebot.infra.db.records import record_of
 from waddlebot.infra.directory import lock_community
-from waddlebot.infra.jobs import ClaimOnceJob, DueQuery, DueRow, claim_row
+from waddlebot.infra.jobs import (
+    ALWAYS_ON,
+    ClaimOnceJob,
+    CommunitySwitch,
+    DueQuery,
+    DueRow,
+    claim_row,
+)
 from waddlebot.infra.ports import Bus, Cache
 from waddlebot.platforms import live_platforms, max_length
 
@@ -160,9 +167,18 @@ class _TimerVariables:
 
 class TimerService(ClaimOnceJob["_Due", tuple["_Due", int]]):
     def __init__(
-        self, db: Database, audit: AuditLog, cache: Cache, bus: Bus, clock: Clock | None = None
+        self,
+        db: Database,
+        audit: AuditLog,
+        cache: Cache,
+        bus: Bus,
+        clock: Clock | None = None,
+        *,
+        switch: CommunitySwitch = ALWAYS_ON,
     ) -> None:
+        """``switch``: where the timers module is off, and its timers do not post."""
         self.db = db
+        self.switch = switch
         self.audit = audit
         self._changes = audit.changes("timer")
         self.cache = cache
@@ -397,6 +413,9 @@ class TimerService(ClaimOnceJob["_Due", tuple["_Due", int]]):
                         needed=timer.min_lines,
                     )
         return claimed
+
+    def _community(self, claimed: tuple[_Due, int]) -> int:
+        return claimed[0].timer.community_id
 
     async def _messages(
         self, claimed: Sequence[tuple[_Due, int]], now: datetime
