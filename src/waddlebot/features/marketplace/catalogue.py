@@ -103,6 +103,7 @@ class Catalogue:
         self._core = frozenset(core_modules)
         self._timeout = timeout
         self._clients: dict[str, ModuleClient] = {}
+        self._manifests: dict[tuple[str, str], Manifest] = {}
         feed.watch(CATALOGUE_CHANGES, self._forget_client)
 
     # -- reading --------------------------------------------------------------------------
@@ -154,7 +155,11 @@ class Catalogue:
         raise NotFound(f"there is no module called {name!r} in the catalogue")
 
     async def manifest(self, name: str, version: str) -> Manifest:
-        """A registered module's manifest as it was at ``version``."""
+        """A registered module's manifest as it was at ``version`` (kept once read: a
+        registered version never changes)."""
+        known = self._manifests.get((name, version))
+        if known is not None:
+            return known
         async with self._db.read_session() as session:
             row = await session.scalar(
                 select(CatalogueVersion).where(
@@ -163,7 +168,8 @@ class Catalogue:
             )
         if row is None:
             raise NotFound(f"{name} has no version {version} in the catalogue")
-        return Manifest.model_validate(row.manifest)
+        manifest = self._manifests[(name, version)] = Manifest.model_validate(row.manifest)
+        return manifest
 
     # -- registering ----------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import structlog
 from sqlalchemy import select, true
 
-from waddlebot.core.manifest import Manifest
 from waddlebot.features.marketplace.catalogue import Catalogue
 from waddlebot.features.marketplace.granted import GrantedClient
 from waddlebot.features.marketplace.models import CatalogueModule, CommunityModule
@@ -23,7 +22,6 @@ class InstalledSchedules:
         self._catalogue = catalogue
         # a registered version's manifest never changes (registering it again with another
         # is refused), so each is read once
-        self._manifests: dict[tuple[str, str], Manifest] = {}
 
     async def scheduled(self) -> list[Served]:
         async with self._db.read_session() as session:
@@ -43,20 +41,13 @@ class InstalledSchedules:
         served = []
         for community_id, module, version, grants in installed:
             try:
-                manifest = await self._manifest(module, version)
+                manifest = await self._catalogue.manifest(module, version)
                 if not manifest.schedules:
                     continue
                 client = await self._catalogue.client(module, manifest)
             except Exception:  # one module's trouble must not stop the others' schedules
                 log.exception("installed module unavailable", module=module)
                 continue
-            granted = GrantedClient(client, grants, community_id)
+            granted = GrantedClient(client, grants, community_id, manifest)
             served.append(Served(module, community_id, granted, manifest.schedules))
         return served
-
-    async def _manifest(self, module: str, version: str) -> Manifest:
-        manifest = self._manifests.get((module, version))
-        if manifest is None:
-            manifest = await self._catalogue.manifest(module, version)
-            self._manifests[(module, version)] = manifest
-        return manifest
