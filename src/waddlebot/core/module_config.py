@@ -52,7 +52,15 @@ def config_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 def with_defaults(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` over the schema's defaults (nested objects merged key by key)."""
-    return _merged(config_defaults(schema), values)
+    return dict(over_defaults(config_defaults(schema), values))
+
+
+def over_defaults(defaults: dict[str, Any], values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``values`` over ``defaults`` (:func:`config_defaults`, worked out once); ``values``
+    itself when there are no defaults or no values: nothing to copy on every call."""
+    if not defaults:
+        return values
+    return _merged(defaults, values) if values else copy.deepcopy(defaults)
 
 
 def _merged(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from waddlebot.core.contract import (
 from waddlebot.core.errors import REFUSALS, WaddleError
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.manifest import ArgSpec, CommandSpec, Manifest
-from waddlebot.core.module_config import with_defaults
+from waddlebot.core.module_config import config_defaults, over_defaults
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
 from waddlebot.sdk.schedule import Scheduling
@@ -193,9 +193,10 @@ class Context:
         self._actions: list[Action] = []
         self.overlay = Overlays(self._overlay)
         self.store = ModuleStore(store, module, request)  # docs/modules.md "Remembering things"
-        # the community's settings over the config_schema's defaults, read-only
+        # the community's settings over the config_schema's defaults, read-only (the
+        # request's own need no copy: the request is frozen)
         self.config: Mapping[str, Any] = MappingProxyType(
-            dict(request.config) if config is None else dict(config)
+            request.config if config is None else config
         )
 
     @property
@@ -286,7 +287,9 @@ class Module(Scheduling):
             "description": description,
             **about,
         }
+        self._name = name
         self._config_schema = config_schema or {}
+        self._config_defaults = config_defaults(self._config_schema)
         self._commands: dict[str, tuple[CommandSpec, Handler]] = {}
         self._listeners: dict[EventType, list[Handler]] = {}
         self._fallback: Handler | None = None
@@ -294,7 +297,7 @@ class Module(Scheduling):
 
     @property
     def name(self) -> str:
-        return str(self._meta["name"])
+        return self._name
 
     @property
     def manifest(self) -> Manifest:
@@ -355,8 +358,8 @@ class Module(Scheduling):
         """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``, a
         :class:`WaddleError` a reply of its sentence. ``store`` keeps what ``ctx.store``
         remembers (without one, using ``ctx.store`` raises ``StoreUnavailable``)."""
-        config = with_defaults(self._config_schema, request.config)
-        ctx = Context(request, module=self.name, store=store, config=config)
+        config = over_defaults(self._config_defaults, request.config)
+        ctx = Context(request, module=self._name, store=store, config=config)
         if request.kind == "command":
             entry = self._commands.get(request.command)
             handler = entry[1] if entry is not None else self._fallback
