@@ -530,3 +530,24 @@ async def test_registering_a_module_that_cannot_be_used_says_why(api: Api) -> No
         )
         assert refused.status_code == 422, refused.text
         assert said in refused.json()["detail"]
+
+
+slowpoke = Module("slowpoke", version="1.0.0", description="Takes its time")
+
+
+@slowpoke.command("mull")
+async def mull(ctx: Context) -> str:
+    await asyncio.sleep(1.5)  # longer than the router's timeout in these tests (1 s)
+    return "done mulling"
+
+
+async def test_an_installed_module_keeps_its_own_timeout(settings: Settings) -> None:
+    configured = settings.model_copy(update={"module_timeouts": {"slowpoke": 5.0}})
+    async with serving_app(create_module_app(slowpoke, SECRET.encode())) as url:
+        rt = await Runtime.start(configured)
+        try:
+            await rt.need(CATALOGUE).register(url, SECRET, actor="operator")
+            await owner(rt, "!module install slowpoke yes")
+            assert await say(rt, "!mull") == ["done mulling"]
+        finally:
+            await rt.stop()

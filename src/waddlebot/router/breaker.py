@@ -351,10 +351,6 @@ class GuardedModuleClient(WrappedClient):
         self._slots = stats.slots
         self.timeout = stats.limits.timeout or health.defaults.timeout or DEFAULT_TIMEOUT
 
-    @property
-    def inner(self) -> ModuleClient:
-        return self._client
-
     async def call(self, request: ModuleRequest) -> ModuleResponse:
         """Raises :class:`ModuleRefused` without calling the module when its breaker is open
         or it is busy; TimeoutError after its timeout; whatever the module's client raises."""
@@ -404,9 +400,14 @@ class GuardedModuleClient(WrappedClient):
 
 
 def router_timeout(client: ModuleClient, default: float) -> float | None:
-    """The timeout the router puts around a call: none for a guarded module, which keeps its
-    own (a shorter outer one would cut it, uncounted by its breaker)."""
-    return None if isinstance(client, GuardedModuleClient) else default
+    """The timeout the router puts around a call: none for a guarded module (also one
+    wrapped again, by a community's grants), which keeps its own (a shorter outer one would
+    cut it, uncounted by its breaker)."""
+    while isinstance(client, WrappedClient):
+        if isinstance(client, GuardedModuleClient):
+            return None
+        client = client.inner
+    return default
 
 
 def _percentile(ordered: list[float], q: float) -> float | None:

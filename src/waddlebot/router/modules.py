@@ -74,6 +74,10 @@ class WrappedClient:
     def manifest(self) -> Manifest:
         return self._client.manifest
 
+    @property
+    def inner(self) -> ModuleClient:
+        return self._client
+
     async def close(self) -> None:
         await self._client.close()
 
