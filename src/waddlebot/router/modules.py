@@ -41,7 +41,7 @@ class LocalModuleClient:
 
     @property
     def name(self) -> str:
-        return self._module.name
+        return self._manifest.name
 
     @property
     def manifest(self) -> Manifest:

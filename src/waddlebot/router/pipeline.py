@@ -414,6 +414,8 @@ class Router:
         """The module behind ``!name`` in a community: one it installed, else the registry's
         when the community has that module on (a name whose module is off may still be a
         custom command)."""
+        if view is EVERYTHING:  # most communities: nothing switched off or installed
+            return self._registry.command(prefix, name)
         installed = view.command(prefix == SERVERLESS_PREFIX, name)
         if installed is not None:
             return installed
@@ -726,7 +728,7 @@ class Router:
             caller=trip.caller,
             amounts=event.amounts,
             occurred_at=event.occurred_at,
-            config=dict(trip.view.config(client.name)),
+            config={} if trip.view is EVERYTHING else dict(trip.view.config(client.name)),
         )
 
     async def _call(
