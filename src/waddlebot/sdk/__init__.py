@@ -177,7 +177,20 @@ class Overlays:
 class Context:
     """What a handler gets: the request, and methods that build the response."""
 
-    __slots__ = ("_actions", "_overlay", "_replies", "config", "overlay", "request", "store")
+    # store, config and overlay are built on first use: most handlers touch none of them, and
+    # a chat bot builds a Context for every command it answers
+    __slots__ = (
+        "_actions",
+        "_config",
+        "_config_source",
+        "_module",
+        "_overlay",
+        "_overlays",
+        "_replies",
+        "_store",
+        "_store_backend",
+        "request",
+    )
 
     def __init__(
         self,
@@ -191,13 +204,34 @@ class Context:
         self._replies: list[Reply] = []
         self._overlay: list[OverlayUpdate] = []
         self._actions: list[Action] = []
-        self.overlay = Overlays(self._overlay)
-        self.store = ModuleStore(store, module, request)  # docs/modules.md "Remembering things"
-        # the community's settings over the config_schema's defaults, read-only (the
-        # request's own need no copy: the request is frozen)
-        self.config: Mapping[str, Any] = MappingProxyType(
-            request.config if config is None else config
-        )
+        self._module = module
+        self._store_backend = store
+        self._config_source = config
+        self._store: ModuleStore | None = None
+        self._config: Mapping[str, Any] | None = None
+        self._overlays: Overlays | None = None
+
+    @property
+    def store(self) -> ModuleStore:
+        """The module's key-value buckets (docs/modules.md "Remembering things")."""
+        if self._store is None:
+            self._store = ModuleStore(self._store_backend, self._module, self.request)
+        return self._store
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The community's settings over the config_schema's defaults, read-only."""
+        if self._config is None:
+            # the request's own need no copy: the request is frozen
+            source = self._config_source
+            self._config = MappingProxyType(self.request.config if source is None else source)
+        return self._config
+
+    @property
+    def overlay(self) -> Overlays:
+        if self._overlays is None:
+            self._overlays = Overlays(self._overlay)
+        return self._overlays
 
     @property
     def args(self) -> list[str]:
