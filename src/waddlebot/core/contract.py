@@ -66,6 +66,11 @@ class ModuleRequest(BaseModel):
     contract_version: Literal[1] = CONTRACT_VERSION
     request_id: str = Field(default_factory=new_id)
     session_id: str
+    event_id: str = Field(
+        default="",
+        description="the event's id: the same on every attempt for one event, so a module (or "
+        "a serverless function retried) can tell a retry from a new request",
+    )
     kind: Literal["command", "event", "schedule"] = "command"
     community_id: int
     entity_id: str

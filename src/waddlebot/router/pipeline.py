@@ -713,6 +713,7 @@ class Router:
         command = trip.command if kind == "command" else None
         return ModuleRequest(
             session_id=trip.session_id,
+            event_id=event.event_id,
             kind="command" if kind == "command" else "event",
             community_id=community.id,
             entity_id=event.entity_id,

@@ -392,7 +392,8 @@ class Module(Scheduling):
         """Run the handler(s) for a request; a :class:`UsageError` becomes ``usage_error``, a
         :class:`WaddleError` a reply of its sentence. ``store`` keeps what ``ctx.store``
         remembers (without one, using ``ctx.store`` raises ``StoreUnavailable``)."""
-        config = over_defaults(self._config_defaults, request.config)
+        defaults = self._config_defaults
+        config = over_defaults(defaults, request.config) if defaults else None
         ctx = Context(request, module=self._name, store=store, config=config)
         if request.kind == "command":
             entry = self._commands.get(request.command)
