@@ -1,0 +1,98 @@
+"""What the serverless invokers share around one call: the request payload (with its store
+grant, size checked), the answer read as a ModuleResponse or Manifest, the pauses between
+retries of a throttled call, and the meter told once per call."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from waddlebot.core.contract import ModuleRequest, ModuleResponse
+from waddlebot.core.manifest import Manifest
+from waddlebot.router.remote import ModuleCallError, StoreGrantFor
+from waddlebot.serverless import MAX_PAYLOAD_BYTES, Engine, Invocation, Meter
+
+DETAIL_LIMIT = 200
+
+
+def short(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """An engine's error text cut to one short line (no stack traces in chat or logs)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def request_payload(
+    label: str, request: ModuleRequest, store_grants: StoreGrantFor | None
+) -> bytes:
+    """The invocation payload; :class:`ModuleCallError` (nothing sent) past the size limit."""
+    if store_grants is not None:  # the way to its ctx.store, for this call only
+        request = request.model_copy(update={"store": store_grants(label, request)})
+    payload = request.model_dump_json().encode()
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ModuleCallError(
+            label,
+            f"request payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES}-byte "
+            "limit for a serverless invocation; not sent",
+        )
+    return payload
+
+
+def module_response(label: str, result: bytes) -> ModuleResponse:
+    try:
+        return ModuleResponse.model_validate_json(result)
+    except ValidationError as exc:
+        raise ModuleCallError(
+            label, f"invalid response: {exc.error_count()} error(s): {short(str(exc), 120)}"
+        ) from exc
+
+
+def manifest(label: str, result: bytes) -> Manifest:
+    try:
+        return Manifest.model_validate_json(result)
+    except ValidationError as exc:
+        raise ModuleCallError(
+            label, f"invalid manifest: {exc.error_count()} error(s): {short(str(exc), 120)}"
+        ) from exc
+
+
+@dataclass
+class Backoff:
+    """Growing pauses with jitter between retries of a throttled (or not yet finished) call,
+    never sleeping past the call's deadline."""
+
+    base: float = 0.05
+    cap: float = 2.0
+
+    def pause(self, attempt: int) -> float:
+        ceiling = min(self.cap, self.base * 2**attempt)
+        return ceiling * random.uniform(0.5, 1.0)
+
+    async def wait(self, attempt: int, deadline: float | None) -> bool:
+        """Sleep before retry ``attempt`` (0 for the first); False (no sleep) when the pause
+        would end past ``deadline`` (a loop time), so the caller gives up now."""
+        pause = self.pause(attempt)
+        if deadline is not None and asyncio.get_running_loop().time() + pause >= deadline:
+            return False
+        await asyncio.sleep(pause)
+        return True
+
+
+@dataclass
+class Metering:
+    """One call's report to the meter: the engine's billed time of the last attempt made."""
+
+    meter: Meter | None
+    module: str
+    community_id: int
+    engine: Engine
+    billed_ms: float = 0.0
+    ok: bool = False
+
+    def report(self) -> None:
+        if self.meter is not None:
+            self.meter(
+                Invocation(self.module, self.community_id, self.engine, self.billed_ms, self.ok)
+            )
