@@ -147,9 +147,7 @@ class FakeLambda:
     def app(self) -> Starlette:
         return Starlette(
             routes=[
-                Route(
-                    "/2015-03-31/functions/{name}/invocations", self._invoke, methods=["POST"]
-                )
+                Route("/2015-03-31/functions/{name}/invocations", self._invoke, methods=["POST"])
             ]
         )
 
@@ -168,7 +166,9 @@ class FakeLambda:
     def _refused_signature(self, request: Request) -> JSONResponse | None:
         header = request.headers.get("authorization")
         if not header:
-            return _error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+            return _error(
+                403, "MissingAuthenticationTokenException", "Missing Authentication Token"
+            )
         found = _AUTHORIZATION.fullmatch(header)
         if found is None:
             return _error(
@@ -207,8 +207,9 @@ class FakeLambda:
         signed = found["signed"].split(";")
         if "host" not in signed or "x-amz-date" not in signed:
             return _error(
-                403, "InvalidSignatureException", "The request signature we calculated does not "
-                "match the signature you provided."
+                403,
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided.",
             )
         return None
 

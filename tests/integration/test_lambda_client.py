@@ -142,7 +142,7 @@ async def test_throttled_past_the_deadline_gives_up(aws: FakeLambda) -> None:
     billed: list[Invocation] = []
     echo = client(aws, timeout=0.5, meter=billed.append, backoff=Backoff(base=0.02, cap=0.1))
     try:
-        with pytest.raises((ModuleCallError, TimeoutError), match="throttled|did not answer"):
+        with pytest.raises((ModuleCallError, TimeoutError), match=r"throttled|did not answer"):
             await echo.call(request())
     finally:
         await echo.close()
@@ -154,7 +154,7 @@ async def test_throttled_past_the_deadline_gives_up(aws: FakeLambda) -> None:
 async def test_a_call_past_the_deadline_is_a_timeout(aws: FakeLambda) -> None:
     sleepy = client(aws, "sleepy", timeout=0.3)
     try:
-        with pytest.raises(TimeoutError, match="did not answer within 0.3s"):
+        with pytest.raises(TimeoutError, match=r"did not answer within 0.3s"):
             await sleepy.call(request("0.9"))
     finally:
         await sleepy.close()
@@ -182,7 +182,7 @@ async def test_a_payload_too_big_is_refused_without_a_call(aws: FakeLambda) -> N
 async def test_a_signature_for_another_region_is_refused(aws: FakeLambda) -> None:
     elsewhere = client(aws, region="us-west-2")
     try:
-        with pytest.raises(ModuleCallError, match="InvalidSignatureException.*HTTP 403"):
+        with pytest.raises(ModuleCallError, match=r"InvalidSignatureException.*HTTP 403"):
             await elsewhere.call(request())
     finally:
         await elsewhere.close()
@@ -193,7 +193,7 @@ async def test_a_signature_for_another_region_is_refused(aws: FakeLambda) -> Non
 async def test_an_unknown_function_names_the_error(aws: FakeLambda) -> None:
     nowhere = client(aws, "nowhere")
     try:
-        with pytest.raises(ModuleCallError, match="ResourceNotFoundException.*HTTP 404"):
+        with pytest.raises(ModuleCallError, match=r"ResourceNotFoundException.*HTTP 404"):
             await nowhere.fetch_manifest()
     finally:
         await nowhere.close()

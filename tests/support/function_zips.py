@@ -18,7 +18,7 @@ MANIFEST = {
     "commands": [{"name": "echo", "description": "say it back", "serverless": True}],
 }
 
-_ANSWERS = f'''
+_ANSWERS = f"""
 import json
 import time
 
@@ -40,9 +40,9 @@ def explode(event):
 def slowly(event):
     time.sleep(float(event["args"][0]))
     return answer(event)
-'''
+"""
 
-_LAMBDA = '''
+_LAMBDA = """
 from answers import answer, explode, slowly
 
 
@@ -62,9 +62,9 @@ def sleepy(event, context):
 
 def invalid(event, context):
     return {"replies": "not a list"}
-'''
+"""
 
-_OPENWHISK = '''
+_OPENWHISK = """
 import os
 
 from answers import answer, explode, slowly
@@ -85,7 +85,7 @@ def sleepy(args):
 
 def not_a_dict(args):
     return ["a", "list"]
-'''
+"""
 
 
 def _zip(path: Path, files: dict[str, str]) -> Path:
@@ -97,9 +97,7 @@ def _zip(path: Path, files: dict[str, str]) -> Path:
 
 def lambda_zip(folder: Path) -> Path:
     """Handlers ``waddlebot_handler.handler`` (echo), ``.broken``, ``.sleepy``, ``.invalid``."""
-    return _zip(
-        folder / "lambda.zip", {"waddlebot_handler.py": _LAMBDA, "answers.py": _ANSWERS}
-    )
+    return _zip(folder / "lambda.zip", {"waddlebot_handler.py": _LAMBDA, "answers.py": _ANSWERS})
 
 
 def openwhisk_zip(folder: Path) -> Path:
