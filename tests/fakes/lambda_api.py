@@ -62,6 +62,7 @@ class Invoked:
     headers: dict[str, str]
     status: int = 0
     request_id: str = ""
+    log_tail: str = ""  # the X-Amz-Log-Result answered, decoded
 
     @property
     def event(self) -> Any:
@@ -236,6 +237,8 @@ class FakeLambda:
         self.invocations.append(invoked)
         response = await self._answer(request, reference, payload, invoked)
         invoked.status = response.status_code
+        if "x-amz-log-result" in response.headers:
+            invoked.log_tail = base64.b64decode(response.headers["x-amz-log-result"]).decode()
         return response
 
     async def _answer(

@@ -3,6 +3,8 @@ which runs the function zips in warm worker processes."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -85,7 +87,9 @@ async def test_connect_fetches_the_manifest_and_a_call_round_trips(aws: FakeLamb
     assert invocation.community_id == 7
     assert invocation.engine == "lambda"
     assert invocation.ok
-    assert invocation.billed_ms >= 1  # the REPORT line's Billed Duration
+    assert f"handling {echo_call.request_id} echo\n" in echo_call.log_tail  # print() is logged
+    report = re.search(r"Billed Duration: (\d+) ms", echo_call.log_tail)
+    assert report is not None and invocation.billed_ms == int(report.group(1)) >= 1
 
 
 async def test_a_full_arn_and_the_store_grant_reach_the_function(aws: FakeLambda) -> None:
@@ -221,3 +225,28 @@ async def test_credentials_from_the_environment(
     finally:
         await echo.close()
     assert "Credential=AKIAFROMTHEENV000000/" in aws.invocations[0].headers["authorization"]
+
+
+async def test_concurrent_calls_share_one_client_and_scale_out(aws: FakeLambda) -> None:
+    sleepy = client(aws, "sleepy")
+    try:
+        responses = await asyncio.gather(*(sleepy.call(request("0.2", str(n))) for n in range(3)))
+    finally:
+        await sleepy.close()
+    assert sorted(r.replies[0].text for r in responses) == [f"echo: 0.2 {n}" for n in range(3)]
+    assert 1 <= aws.functions["sleepy"].runner.cold_starts <= 3
+
+
+async def test_a_zip_that_cannot_be_imported_is_an_init_error(
+    aws: FakeLambda, tmp_path: Path
+) -> None:
+    aws.add_function("misnamed", lambda_zip(tmp_path), "no_such_module.handler")
+    misnamed = client(aws, "misnamed")
+    try:
+        with pytest.raises(
+            ModuleCallError,
+            match=r"Runtime.ImportModuleError: Unable to import module 'no_such_module'",
+        ):
+            await misnamed.call(request())
+    finally:
+        await misnamed.close()
