@@ -48,8 +48,9 @@ async def whisk(tmp_path: Path) -> AsyncIterator[FakeOpenWhisk]:
 def client(
     whisk: FakeOpenWhisk, action: str = "waddle/echo", **options: Any
 ) -> OpenWhiskModuleClient:
+    api_key = options.pop("api_key", whisk.api_key)
     return OpenWhiskModuleClient(
-        whisk.url, action, options.pop("api_key", whisk.api_key), **options
+        whisk.url, options.pop("namespace", "_"), action, api_key, **options
     )
 
 
@@ -67,11 +68,16 @@ def test_action_names() -> None:
 async def test_connect_fetches_the_manifest_and_a_call_round_trips(whisk: FakeOpenWhisk) -> None:
     billed: list[Invocation] = []
     echo = await OpenWhiskModuleClient.connect(
-        whisk.url, "waddle/echo", whisk.api_key, expected_name=MODULE_NAME, meter=billed.append
+        whisk.url,
+        "waddlers",
+        "waddle/echo",
+        whisk.api_key,
+        expected_name=MODULE_NAME,
+        meter=billed.append,
     )
     try:
         assert echo.name == MODULE_NAME
-        assert echo.action == "/_/waddle/echo"
+        assert echo.action == "/waddlers/waddle/echo"
         response = await echo.call(request("quack"))
         assert [reply.text for reply in response.replies] == ["echo: quack"]
     finally:

@@ -80,10 +80,10 @@ class OpenWhiskModuleClient:
     def __init__(
         self,
         api_host: str,
+        namespace: str,
         action: str,
         api_key: str,
         *,
-        namespace: str = "_",
         timeout: float = 10.0,
         insecure: bool = False,
         manifest: Manifest | None = None,
@@ -92,7 +92,9 @@ class OpenWhiskModuleClient:
         backoff: Backoff | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
-        """``api_host``: ``https://host[:port]`` (a bare host means https). ``api_key``: the
+        """``api_host``: ``https://host[:port]`` (a bare host means https). ``namespace``: the
+        action's (``_``: the API key's own); ``action``: ``[pkg/]action`` in it, or a fully
+        qualified ``/ns/[pkg/]action`` (see :func:`action_path`). ``api_key``: the
         ``uuid:key`` pair. ``insecure``: skip TLS verification (a self-signed local
         deployment), never the default. ``timeout``: each call's whole deadline."""
         if timeout <= 0:
@@ -127,6 +129,7 @@ class OpenWhiskModuleClient:
     async def connect(
         cls,
         api_host: str,
+        namespace: str,
         action: str,
         api_key: str,
         *,
@@ -136,7 +139,7 @@ class OpenWhiskModuleClient:
         """A client whose manifest was fetched from the action; :class:`ModuleCallError`
         (closed again) when it cannot be, :class:`ModuleSetupError` when the action serves
         another module than ``expected_name``."""
-        client = cls(api_host, action, api_key, **options)
+        client = cls(api_host, namespace, action, api_key, **options)
         try:
             await client.fetch_manifest()
             if expected_name is not None and client.name != expected_name:
