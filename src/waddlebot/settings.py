@@ -32,6 +32,7 @@ from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.slack.settings import SlackSettings
 from waddlebot.platforms.twitch.settings import TwitchSettings
+from waddlebot.serverless.settings import ServerlessSettings
 
 
 # pydantic takes the fields of the last base first: the core section, then each platform's
@@ -41,6 +42,7 @@ from waddlebot.platforms.twitch.settings import TwitchSettings
 class Settings(
     BaseSettings,
     ProcessSettings,
+    ServerlessSettings,
     ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,

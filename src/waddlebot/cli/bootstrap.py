@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -14,6 +15,10 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
 from waddlebot.infra.db.problems import database_reached, schema_problem
 from waddlebot.settings import Settings
+
+if TYPE_CHECKING:
+    from waddlebot.features.marketplace.catalogue import Catalogue, Entry
+    from waddlebot.serverless import Engine
 
 log = structlog.get_logger("waddlebot.bootstrap")
 
@@ -104,12 +109,36 @@ async def revoke_key(settings: Settings, key_id: str) -> bool:
 async def register_module(settings: Settings, url: str, secret: str) -> dict[str, object]:
     """Add the HTTP module served at ``url`` (or its new version) to the catalogue, as
     ``POST /api/v1/marketplace/catalogue`` does; what the catalogue now says of it."""
+    return await _registered(
+        settings, lambda catalogue: catalogue.register(url, secret, actor="cli")
+    )
+
+
+async def register_function(
+    settings: Settings, engine: Engine, target: str, api_key: str
+) -> dict[str, object]:
+    """Add a serverless function (or its new version) to the catalogue, as
+    ``POST /api/v1/marketplace/catalogue/functions`` does."""
+    return await _registered(
+        settings,
+        lambda catalogue: catalogue.register_function(engine, target, api_key, actor="cli"),
+    )
+
+
+async def _registered(
+    settings: Settings, register: Callable[[Catalogue], Awaitable[Entry]]
+) -> dict[str, object]:
     from waddlebot.features.shared import CATALOGUE
     from waddlebot.runtime import Runtime
 
     runtime = await Runtime.start(settings, services=())
     try:
-        entry = await runtime.need(CATALOGUE).register(url, secret, actor="cli")
+        entry = await register(runtime.need(CATALOGUE))
     finally:
         await runtime.stop()
-    return {"name": entry.name, "version": entry.manifest.version, "versions": list(entry.versions)}
+    return {
+        "name": entry.name,
+        "kind": entry.kind,
+        "version": entry.manifest.version,
+        "versions": list(entry.versions),
+    }

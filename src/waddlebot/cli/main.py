@@ -319,5 +319,51 @@ def module_register(
     typer.echo(f"Registered {entry['name']} {entry['version']}.")
 
 
+@module_app.command("register-function")
+def module_register_function(
+    lambda_target: Annotated[
+        str,
+        typer.Option("--lambda", help="an AWS Lambda function's ARN (or name, in the region set)"),
+    ] = "",
+    openwhisk: Annotated[
+        str, typer.Option("--openwhisk", help="an OpenWhisk action: NAMESPACE/[PACKAGE/]ACTION")
+    ] = "",
+    api_host: Annotated[
+        str,
+        typer.Option(
+            envvar="WADDLEBOT_OPENWHISK_API_HOST",
+            help="OpenWhisk's API host, https://host[:port] "
+            "(default: WADDLEBOT_OPENWHISK_API_HOST)",
+        ),
+    ] = "",
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="OPENWHISK_API_KEY",
+            help="OpenWhisk's uuid:key API key (default: OPENWHISK_API_KEY)",
+        ),
+    ] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a serverless function (or its new version) to the catalogue: the bot asks it for
+    its manifest. AWS credentials and region come from the usual AWS settings."""
+    from waddlebot.cli.bootstrap import register_function
+    from waddlebot.serverless.clients import openwhisk_target
+
+    if bool(lambda_target) == bool(openwhisk):
+        raise typer.BadParameter("give one of --lambda ARN and --openwhisk NAMESPACE/ACTION")
+    settings = read_settings(quiet=True)
+    if openwhisk:
+        target = openwhisk_target(api_host, openwhisk)
+        registered = register_function(settings, "openwhisk", target, api_key)
+    else:
+        registered = register_function(settings, "lambda", lambda_target, "")
+    entry = asyncio.run(registered)
+    if as_json:
+        print_json(entry)
+        return
+    typer.echo(f"Registered {entry['name']} {entry['version']} ({entry['kind']}).")
+
+
 def main() -> None:
     app()

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
     from waddlebot.router.schedules import ModuleCommunities, ScheduledModules
     from waddlebot.router.views import ModuleViews
+    from waddlebot.serverless.accounting import Accounting
+    from waddlebot.serverless.budgets import Budgets
 
 T = TypeVar("T")
 
@@ -69,6 +71,8 @@ COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias
 CATALOGUE: Key[Catalogue] = Key("catalogue")  # marketplace
 INSTALLS: Key[Installs] = Key("installs")
+FUNCTION_BUDGETS: Key[Budgets] = Key("function budgets")  # what # commands may cost a day
+FUNCTION_USAGE: Key[Accounting] = Key("function usage")
 # which communities each module serves, for its scheduled handlers (without it, every one)
 MODULE_COMMUNITIES: Key[ModuleCommunities] = Key("module communities")
 # the modules with scheduled handlers beside the registry's (installed catalogue modules)

@@ -50,6 +50,22 @@ MODULE_COMMUNITY_ERRORS = Counter(
     'first 100 communities per module and process; the rest as community="other")',
     ["module", "community"],
 )
+FUNCTION_INVOCATIONS = Counter(
+    "waddlebot_function_invocations_total",
+    "Serverless (#) function invocations by module, engine, outcome (ok, error) and community "
+    '(the first 100 communities per process; the rest as community="other")',
+    ["module", "engine", "outcome", "community"],
+)
+FUNCTION_BILLED_SECONDS = Counter(
+    "waddlebot_function_billed_seconds_total",
+    "Billed duration of serverless (#) function invocations, as the engine reports it",
+    ["module", "engine", "community"],
+)
+FUNCTION_OVER_BUDGET = Counter(
+    "waddlebot_function_over_budget_total",
+    "Serverless (#) calls refused because the community spent its daily invocation budget",
+    ["module"],
+)
 MODULE_BREAKER_STATE = Gauge(
     "waddlebot_module_breaker_state",
     "Circuit breaker of each external module in this router process: 0 closed, 1 half-open "

@@ -329,13 +329,16 @@ class ModuleHealth:
         stats.recent.append(ModuleError(self._wall_clock(), reason, detail[:200]))
         stats.by_community[community_id] = stats.by_community.get(community_id, 0) + 1
         metrics.MODULE_ERRORS.labels(name, reason).inc()
-        # the first COMMUNITY_LABELS communities where a module fails get a series each, the
-        # later ones share "other": a bounded number of series whatever the bot's size
-        labelled = stats.labelled
-        if community_id not in labelled and len(labelled) < COMMUNITY_LABELS:
-            labelled.add(community_id)
-        community = str(community_id) if community_id in labelled else "other"
+        community = community_label(stats.labelled, community_id)
         metrics.MODULE_COMMUNITY_ERRORS.labels(name, community).inc()
+
+
+def community_label(labelled: set[int], community_id: int) -> str:
+    """A community's metrics label: the first COMMUNITY_LABELS communities seen get a series
+    each, the later ones share "other", a bounded number of series whatever the bot's size."""
+    if community_id not in labelled and len(labelled) < COMMUNITY_LABELS:
+        labelled.add(community_id)
+    return str(community_id) if community_id in labelled else "other"
 
 
 class GuardedModuleClient(WrappedClient):

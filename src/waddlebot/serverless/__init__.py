@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Engine = Literal["lambda", "openwhisk", "function"]
+Engine = Literal["lambda", "openwhisk"]
 
 MANIFEST_REQUEST: dict[str, Any] = {"waddlebot": "manifest"}
 """The payload that asks a packaged function for its manifest (answered without running any

@@ -5,7 +5,8 @@ A community's modules are read by its moderators and changed by its admins, as i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
@@ -14,15 +15,21 @@ from waddlebot.core.errors import Conflict, UserError
 from waddlebot.core.manifest import Manifest
 from waddlebot.features.marketplace.catalogue import Catalogue, Entry
 from waddlebot.features.marketplace.installs import Installed, Installs, Review
-from waddlebot.features.shared import CATALOGUE, INSTALLS
+from waddlebot.features.shared import CATALOGUE, FUNCTION_BUDGETS, FUNCTION_USAGE, INSTALLS
+from waddlebot.serverless.accounting import KEEP_DAYS, Accounting
+from waddlebot.serverless.budgets import Budgets
+from waddlebot.serverless.clients import openwhisk_target
 from waddlebot.web.access import Principal
 from waddlebot.web.deps import Admin, Moderator, get_principal, needs, require_service
+from waddlebot.web.numbers import Count
 from waddlebot.web.pages import Page, PageOf
 
 router = APIRouter(prefix="/api/v1/marketplace", tags=["marketplace"])
 
 Catalogued = Annotated[Catalogue, needs(CATALOGUE)]
 Communities = Annotated[Installs, needs(INSTALLS)]
+FunctionBudgets = Annotated[Budgets, needs(FUNCTION_BUDGETS)]
+FunctionUsage = Annotated[Accounting, needs(FUNCTION_USAGE)]
 Renames = Annotated[
     dict[str, str], Field(default_factory=dict, description="command -> name it gets here")
 ]
@@ -30,7 +37,10 @@ Renames = Annotated[
 
 class EntryOut(BaseModel):
     name: str
-    kind: str = Field(description="builtin, configured (by the operator) or http (registered)")
+    kind: str = Field(
+        description="builtin, configured (by the operator), or registered: http, lambda or "
+        "openwhisk"
+    )
     optional: bool = Field(description="a community may switch it off")
     versions: list[str]
     schema_valid: bool = Field(description="its config_schema is a valid JSON Schema")
@@ -53,6 +63,37 @@ class EntryOut(BaseModel):
 class RegisterIn(BaseModel):
     url: str = Field(pattern=r"^https?://", max_length=500, description="where it is served")
     secret: str = Field(min_length=16, max_length=500, description="its shared secret")
+
+
+class RegisterFunctionIn(BaseModel):
+    engine: Literal["lambda", "openwhisk"]
+    target: str = Field(
+        min_length=1,
+        max_length=500,
+        description="lambda: the function's ARN or name; openwhisk: NAMESPACE/[PACKAGE/]ACTION",
+    )
+    api_host: str = Field(
+        default="", max_length=300, description="openwhisk: the API host, https://host[:port]"
+    )
+    api_key: str = Field(default="", max_length=500, description="openwhisk: the uuid:key API key")
+
+
+class DayUsageOut(BaseModel):
+    day: date
+    invocations: Count
+    errors: Count
+    billed_ms: Count
+    refused: Count = Field(description="calls the budget refused")
+
+
+class FunctionUsageOut(BaseModel):
+    daily_budget: Count = Field(description="calls a day (0: no limit)")
+    own_budget: bool = Field(description="false: the operator's default applies")
+    days: list[DayUsageOut] = Field(description="today first")
+
+
+class BudgetIn(BaseModel):
+    daily: Count | None = Field(description="calls a day, 0 for no limit, null: the default")
 
 
 class InstalledOut(BaseModel):
@@ -141,6 +182,54 @@ async def register_module(
 ) -> EntryOut:
     """Add an HTTP module (or its new version) by the URL it is served at (service key)."""
     return EntryOut.of(await catalogue.register(body.url, body.secret, actor=principal.actor))
+
+
+@router.post("/catalogue/functions", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
+async def register_function(
+    body: RegisterFunctionIn,
+    catalogue: Catalogued,
+    principal: Principal = Depends(require_service),
+) -> EntryOut:
+    """Add a serverless function (or its new version) by asking it for its manifest."""
+    target = body.target
+    if body.engine == "openwhisk":
+        target = openwhisk_target(body.api_host, body.target)
+    entry = await catalogue.register_function(
+        body.engine, target, body.api_key, actor=principal.actor
+    )
+    return EntryOut.of(entry)
+
+
+async def _usage(community_id: int, budgets: Budgets, usage: Accounting, days: int) -> Any:
+    own = await budgets.own(community_id)
+    return FunctionUsageOut(
+        daily_budget=await budgets.of(community_id),
+        own_budget=own is not None,
+        days=[
+            DayUsageOut.model_validate(day, from_attributes=True)
+            for day in await usage.usage(community_id, days)
+        ],
+    )
+
+
+@router.get("/communities/{community_id}/functions", response_model=FunctionUsageOut)
+async def function_usage(
+    caller: Moderator,
+    budgets: FunctionBudgets,
+    usage: FunctionUsage,
+    days: Annotated[int, Query(ge=1, le=KEEP_DAYS, description="how many days back")] = 7,
+) -> Any:
+    """What the community's serverless (#) commands cost, per day, and its budget."""
+    return await _usage(caller.community_id, budgets, usage, days)
+
+
+@router.put("/communities/{community_id}/functions/budget", response_model=FunctionUsageOut)
+async def set_function_budget(
+    caller: Admin, body: BudgetIn, budgets: FunctionBudgets, usage: FunctionUsage
+) -> Any:
+    """Set how many serverless calls the community may make a day."""
+    await budgets.set(caller.community_id, body.daily, actor=caller.actor)
+    return await _usage(caller.community_id, budgets, usage, 1)
 
 
 @router.get("/communities/{community_id}/modules", response_model=Page[InstalledOut])

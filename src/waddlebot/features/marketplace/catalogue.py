@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import semver
 import structlog
@@ -27,11 +27,14 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.router.modules import ModuleClient, ModuleRegistry
 from waddlebot.router.remote import HttpModuleClient, ModuleCallError, StoreGrantFor, checked_url
+from waddlebot.serverless import Engine
+from waddlebot.serverless.clients import FunctionClients
 
 log = structlog.get_logger("waddlebot.marketplace")
 
 CATALOGUE_CHANGES = "catalogue"  # the change feed's kind: a registered module changed
-Kind = Literal["builtin", "configured", "http"]
+Kind = Literal["builtin", "configured", "http", "lambda", "openwhisk"]
+REGISTERED_KINDS = ("http", "lambda", "openwhisk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ class Entry:
     optional: bool = True
     versions: tuple[str, ...] = ()
     schema_errors: str = ""
-    url: str = ""
+    url: str = ""  # where it runs: the HTTP module's URL, the function's ARN or action URL
 
     @property
     def name(self) -> str:
@@ -53,7 +56,7 @@ class Entry:
 
     @property
     def installable(self) -> bool:
-        return self.kind == "http"
+        return self.kind in REGISTERED_KINDS
 
     def matches(self, words: str) -> bool:
         manifest = self.manifest
@@ -91,7 +94,9 @@ class Catalogue:
         store_grants: StoreGrantFor | None = None,
         guard: Callable[[ModuleClient], ModuleClient] = lambda client: client,
         forget: Callable[[str], None] = lambda name: None,
+        functions: FunctionClients | None = None,
     ) -> None:
+        self._functions = functions  # how serverless functions are reached (None: they are not)
         self._store_grants = store_grants  # how its modules reach their ctx.store
         # the breaker, concurrency cap and timeout every external module runs behind, and
         # what drops its figures when it is registered again
@@ -133,7 +138,7 @@ class Catalogue:
             entries.append(
                 Entry(
                     Manifest.model_validate(latest.manifest),
-                    "http",
+                    cast(Kind, module.kind),
                     versions=tuple(r.version for r in rows),
                     schema_errors=latest.schema_errors,
                     url=module.url,
@@ -190,6 +195,38 @@ class Catalogue:
             manifest = client.manifest
         finally:
             await client.close()
+        return await self._add("http", url, secret, manifest, actor=actor)
+
+    async def register_function(
+        self, engine: Engine, target: str, secret: str = "", *, actor: str
+    ) -> Entry:
+        """Ask a serverless function for its manifest (``MANIFEST_REQUEST``) and add it, or
+        its new version, to the catalogue. ``target``: a Lambda function's ARN or name, or an
+        OpenWhisk action's URL (``FunctionClients.openwhisk_target``); ``secret``: what it
+        needs besides (OpenWhisk's ``uuid:key`` API key)."""
+        functions = self._functions
+        if functions is None:
+            raise UserError("this bot runs no serverless functions")
+        try:
+            client = functions.client(engine, target, secret, timeout=self._timeout)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        try:
+            manifest = await client.fetch_manifest()
+        except (ModuleCallError, TimeoutError) as exc:  # the operator's target or key
+            raise UserError(str(exc)) from exc
+        finally:
+            await client.close()
+        if not any(command.serverless for command in manifest.commands):
+            raise UserError(
+                f"{manifest.name} declares no # command: a serverless function's commands are "
+                "typed with # (CommandSpec serverless=True)"
+            )
+        return await self._add(engine, target, secret, manifest, actor=actor)
+
+    async def _add(
+        self, kind: Kind, url: str, secret: str, manifest: Manifest, *, actor: str
+    ) -> Entry:
         name = manifest.name
         if name in {c.name for c in self._registry.clients()}:
             raise Conflict(f"{name!r} is the name of a module the bot runs already")
@@ -215,9 +252,9 @@ class Catalogue:
                     "give the new one a new version"
                 )
             if module is None:
-                module = CatalogueModule(name=name, url=url, registered_by=actor)
+                module = CatalogueModule(name=name, kind=kind, url=url, registered_by=actor)
                 session.add(module)
-            module.url, module.secret_sealed = url, sealed
+            module.kind, module.url, module.secret_sealed = kind, url, sealed
             latest = module.latest_version
             if not latest or version_key(manifest.version) > version_key(latest):
                 module.latest_version = manifest.version
@@ -231,7 +268,7 @@ class Catalogue:
                     )
                 )
             await session.flush()
-            detail = {"version": manifest.version, "url": module.url}
+            detail = {"version": manifest.version, "kind": kind, "url": module.url}
             await write_rows(
                 session,
                 [
@@ -258,16 +295,32 @@ class Catalogue:
                 row = await session.get(CatalogueModule, name)
             if row is None:
                 raise NotFound(f"there is no module called {name!r} in the catalogue")
-            secret = self._box().decrypt(row.secret_sealed).encode()
-            client = self._guard(
-                HttpModuleClient(
-                    row.url,
-                    secret,
-                    self._timeout,
-                    manifest=manifest,
-                    store_grants=self._store_grants,
+            secret = self._box().decrypt(row.secret_sealed)
+            if row.kind == "http":
+                client = self._guard(
+                    HttpModuleClient(
+                        row.url,
+                        secret.encode(),
+                        self._timeout,
+                        manifest=manifest,
+                        store_grants=self._store_grants,
+                    )
                 )
-            )
+            elif self._functions is not None:
+                client = self._functions.accounted(
+                    self._guard(
+                        self._functions.client(
+                            cast(Engine, row.kind),
+                            row.url,
+                            secret,
+                            timeout=self._timeout,
+                            manifest=manifest,
+                            store_grants=self._store_grants,
+                        )
+                    )
+                )
+            else:
+                raise NotFound(f"{name} is a serverless function, and this bot runs none")
             self._clients[name] = client
         return client
 

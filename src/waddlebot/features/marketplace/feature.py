@@ -13,6 +13,8 @@ from waddlebot.features.marketplace.schedules import InstalledSchedules
 from waddlebot.features.marketplace.views import CommunityViews, ServedCommunities
 from waddlebot.features.shared import (
     CATALOGUE,
+    FUNCTION_BUDGETS,
+    FUNCTION_USAGE,
     INSTALLS,
     MODULE_COMMUNITIES,
     MODULE_STORE,
@@ -21,10 +23,20 @@ from waddlebot.features.shared import (
     STORE_GRANTS,
 )
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.serverless.accounting import Accounting
+from waddlebot.serverless.budgets import Budgets
+from waddlebot.serverless.clients import FunctionClients
+from waddlebot.serverless.settings import ServerlessSettings
 
 
 async def setup(host: Host) -> None:
     settings = host.settings
+    serverless = settings.section(ServerlessSettings)
+    budgets = host.provide(
+        FUNCTION_BUDGETS,
+        Budgets(host.db, host.feed, default=serverless.function_daily_budget),
+    )
+    usage = host.provide(FUNCTION_USAGE, Accounting(host.ports.cache, budgets.of))
     catalogue = host.provide(
         CATALOGUE,
         Catalogue(
@@ -37,6 +49,7 @@ async def setup(host: Host) -> None:
             store_grants=grants.grant if (grants := host.find(STORE_GRANTS)) else None,
             guard=host.guard,
             forget=host.module_health.forget,
+            functions=FunctionClients(serverless, usage),
         ),
     )
     host.on_stop(catalogue.close)
@@ -47,7 +60,11 @@ async def setup(host: Host) -> None:
     installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
     if (store := host.find(MODULE_STORE)) is not None:  # --purge forgets what it kept
         installs.on_purge(lambda community_id, name: store.purge(name, community_id))
-    host.add_module(build_marketplace_module(catalogue, installs, host.module_health.describe))
+    host.add_module(
+        build_marketplace_module(
+            catalogue, installs, host.module_health.describe, budgets=budgets, usage=usage
+        )
+    )
 
 
 FEATURE = Feature("marketplace", setup, routes=(Route(api.router),))

@@ -10,11 +10,13 @@ from waddlebot.features.marketplace.catalogue import Catalogue, Entry
 from waddlebot.features.marketplace.installs import Installed, Installs, Review
 from waddlebot.sdk import Context, Module, UsageError, joined
 from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands, reply_list
+from waddlebot.serverless.accounting import Accounting
+from waddlebot.serverless.budgets import Budgets
 
 USAGE = (
     "search <words> | info <name> | list | install <name> [as <command>=<new name>] [yes] | "
     "upgrade <name> [yes] | config <name> [<setting> <value>] | enable <name> | "
-    "disable <name> | uninstall <name> [--purge]"
+    "disable <name> | uninstall <name> [--purge] | budget [<calls a day> | off | default]"
 )
 HealthOf = Callable[[str], str]
 """A module's health in a word or two (``ok``, ``breaker open``); '' when nothing is known."""
@@ -27,14 +29,19 @@ ASKS = {
 
 
 def build_marketplace_module(
-    catalogue: Catalogue, installs: Installs, health: HealthOf | None = None
+    catalogue: Catalogue,
+    installs: Installs,
+    health: HealthOf | None = None,
+    *,
+    budgets: Budgets | None = None,
+    usage: Accounting | None = None,
 ) -> Module:
     module = Module(
         "marketplace", version="1.0.0", description="Modules a community installs and switches"
     )
 
     def call(ctx: Context) -> _Call:
-        return _Call(ctx, catalogue, installs, health or (lambda name: ""))
+        return _Call(ctx, catalogue, installs, health or (lambda name: ""), budgets, usage)
 
     add_subcommands(
         module,
@@ -50,12 +57,20 @@ def build_marketplace_module(
 
 class _Call(SubcommandCall):
     def __init__(
-        self, ctx: Context, catalogue: Catalogue, installs: Installs, health: HealthOf
+        self,
+        ctx: Context,
+        catalogue: Catalogue,
+        installs: Installs,
+        health: HealthOf,
+        budgets: Budgets | None,
+        usage: Accounting | None,
     ) -> None:
         super().__init__(ctx)
         self.catalogue = catalogue
         self.installs = installs
         self.health = health
+        self.budgets = budgets
+        self.usage = usage
 
     def name(self) -> str:
         if not self.args:
@@ -187,6 +202,37 @@ async def _uninstall(call: _Call) -> None:
     call.ctx.reply(f"Uninstalled {name} {kept}.")
 
 
+async def _budget(call: _Call) -> None:
+    """``budget``: today's serverless calls against the budget; ``budget N|off|default``
+    sets it (admins)."""
+    if call.budgets is None or call.usage is None:
+        call.ctx.reply("This bot runs no serverless functions.")
+        return
+    if len(call.args) > 1:
+        raise UsageError("budget [<calls a day> | off | default]")
+    if call.args:
+        if not call.permitted(Level.ADMIN, "set the function budget"):
+            return
+        word = call.args[0].lower()
+        if word not in ("off", "default") and not word.isdigit():
+            raise UsageError("budget takes a whole number of calls a day, off or default")
+        daily = None if word == "default" else 0 if word == "off" else int(word)
+        now = await call.budgets.set(call.community_id, daily, actor=call.actor)
+        limit = f"{now:,} calls a day" if now else "no limit"
+        call.ctx.reply(f"Serverless functions here: {limit}.")
+        return
+    budget = await call.budgets.of(call.community_id)
+    today = (await call.usage.usage(call.community_id, days=1))[0]
+    of = f" of {budget:,}" if budget else " (no limit)"
+    said = f"Serverless calls today: {today.invocations:,}{of}"
+    details = [f"{today.errors:,} failed"] if today.errors else []
+    if today.billed_ms:
+        details.append(f"{today.billed_ms / 1000:,.1f} s billed")
+    if today.refused:
+        details.append(f"{today.refused:,} refused over budget")
+    call.ctx.reply(said + (f" ({', '.join(details)})." if details else "."))
+
+
 _HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
     "search": _search,
     "info": _info,
@@ -197,6 +243,7 @@ _HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
     "enable": _switch(True),
     "disable": _switch(False),
     "uninstall": _uninstall,
+    "budget": _budget,
 }
 
 
