@@ -266,3 +266,29 @@ async def _community_of(runtime: Runtime, entity_id: str) -> int:
         entity = await session.get(Entity, entity_id)
     assert entity is not None, f"{entity_id} has no community"
     return entity.community_id
+
+
+def test_a_zip_with_its_dependencies_needs_nothing_else(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--with-dependencies``: WaddleBot and its dependencies in the zip, for this Python.
+    Unpacked as Lambda and OpenWhisk unpack it (compiled extensions do not import from a zip),
+    then run by this Python without any site-packages (-S): only the package's directory."""
+    cache = getattr(request.config, "cache", None)  # pytest's, kept between runs
+    uv_cache = cache.mkdir("uv") if cache is not None else tmp_path / "uv-cache"
+    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))  # the packaging subprocess inherits it
+    path = packaged("lambda", tmp_path / "dist", "--with-dependencies")
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        described = json.loads(archive.read("waddlebot-function.json"))
+        unpacked = tmp_path / "task"
+        archive.extractall(unpacked)
+    assert (described["dependencies"], described["architecture"]) == ("bundled", "x86_64")
+    assert "waddlebot/sdk/functions.py" in names and "pydantic/__init__.py" in names
+    assert not any(name.startswith("bin/") or "__pycache__" in name for name in names)
+
+    answered = invoke(
+        "lambda", unpacked, eightball_request(), cwd=tmp_path, python=[sys.executable, "-S"]
+    )
+    assert answered["sdk"].startswith(str(unpacked)), "waddlebot came from the package"
+    assert ModuleResponse.model_validate(answered["answer"]).replies[0].text == expected_answer()
