@@ -365,5 +365,39 @@ def module_register_function(
     typer.echo(f"Registered {entry['name']} {entry['version']} ({entry['kind']}).")
 
 
+@module_app.command("package")
+def module_package(
+    spec: Annotated[str, typer.Argument(help="the module, package.module:attribute")],
+    target: Annotated[str, typer.Option(help="the platform: lambda or openwhisk")],
+    out: Annotated[Path, typer.Option(help="where to write the zip")] = Path("dist"),
+    with_dependencies: Annotated[
+        bool, typer.Option(help="bundle waddlebot and its dependencies (else: from a layer)")
+    ] = False,
+    python: Annotated[
+        str | None,
+        typer.Option(help="the function's Python, e.g. 3.12 (default: this one's)"),
+    ] = None,
+    arch: Annotated[str, typer.Option(help="the function's CPU: x86_64 or arm64")] = "x86_64",
+) -> None:
+    """Build a zip that runs the module as an AWS Lambda or Apache OpenWhisk function."""
+    from waddlebot.cli.failures import CommandFailed
+    from waddlebot.serverless.package import PackagingError, package
+
+    try:
+        built = package(
+            spec,
+            target,
+            out,
+            with_dependencies=with_dependencies,
+            python_version=python,
+            arch=arch,
+        )
+    except PackagingError as exc:
+        raise CommandFailed(str(exc)) from exc
+    typer.echo(
+        f"Packaged {spec} for {target}: {built.path} (handler {built.description['handler']})"
+    )
+
+
 def main() -> None:
     app()
