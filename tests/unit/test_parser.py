@@ -36,7 +36,20 @@ def test_examples(text: str, name: str, args: tuple[str, ...]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["hello", "!", "! ping", "!!", "!1st", "!ping!", "#1 fan", "", "   "]
+    "text",
+    [
+        "hello",
+        "!",
+        "! ping",
+        "!!",
+        "!1st",
+        "!ping!",
+        "#1 fan",
+        "#2024",
+        "#8ball!",
+        "#" + "a" * 33,
+        "",
+    ],
 )
 def test_plain_chat_is_not_a_command(text: str) -> None:
     assert parse_command(text) is None
@@ -46,6 +59,12 @@ def test_serverless_prefix() -> None:
     parsed = parse_command("#Weather London")
     assert parsed is not None and parsed.serverless
     assert (parsed.prefix, parsed.name, parsed.args) == ("#", "weather", ("London",))
+
+
+def test_a_serverless_command_may_start_with_a_digit_before_a_letter() -> None:
+    parsed = parse_command("#8ball will it rain?")
+    assert parsed is not None
+    assert (parsed.name, parsed.args) == ("8ball", ("will", "it", "rain?"))
 
 
 def test_community_prefix_replaces_bang() -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 SERVERLESS_PREFIX = "#"
 MAX_NAME_LENGTH = 32
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+# a '#' command may start with a digit when a letter follows (#8ball); '#1' and '#2024' are chat
+_SERVERLESS_NAME = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9_-]*")
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u201e": "\u201c"}
 _ANY_QUOTE = frozenset(_QUOTES)
 
@@ -51,12 +53,13 @@ def parse_command(text: str, prefix: str = "!") -> ParsedCommand | None:
         used = SERVERLESS_PREFIX
     else:
         return None
-    match = _NAME.match(stripped, len(used))
-    if match is None:
+    pattern = _SERVERLESS_NAME if used == SERVERLESS_PREFIX else _NAME
+    match = pattern.match(stripped, len(used))
+    if match is None or len(match.group()) > MAX_NAME_LENGTH:
         return None
     end = match.end()
     if end < len(stripped) and not stripped[end].isspace():
-        return None  # "!ping!" or "#1st" is chat, not a command
+        return None  # "!ping!" or "#1!" is chat, not a command
     rest = stripped[end:].strip()
     return ParsedCommand(used, match.group().lower(), split_args(rest), rest)
 
