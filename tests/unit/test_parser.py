@@ -49,6 +49,7 @@ def test_examples(text: str, name: str, args: tuple[str, ...]) -> None:
         "#8ball!",
         "#" + "a" * 33,
         "",
+        "   ",
     ],
 )
 def test_plain_chat_is_not_a_command(text: str) -> None:
