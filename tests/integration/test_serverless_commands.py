@@ -6,6 +6,7 @@ the breaker, the daily budget, and the same module answering alike in all four p
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,9 +20,11 @@ from pydantic import SecretStr
 
 from tests.fakes.lambda_api import FakeLambda
 from tests.fakes.openwhisk_api import FakeOpenWhisk
-from tests.support.harness import say, serving_app
+from tests.fakes.slack import FakeSlack
+from tests.support.harness import make_settings, say, serving, serving_app
 from waddlebot.features.shared import CATALOGUE
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms.slack.webhook import COMMANDS_PATH
 from waddlebot.router.breaker import BreakerState
 from waddlebot.runtime import Runtime
 from waddlebot.sdk.loader import load_module
@@ -84,9 +87,9 @@ async def engines(zips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Asy
         yield found
 
 
-@asynccontextmanager
-async def bot(settings: Settings, engines: Engines, **overrides: Any) -> AsyncIterator[Runtime]:
-    configured = settings.model_copy(
+def configured(settings: Settings, engines: Engines, **overrides: Any) -> Settings:
+    """``settings`` for a bot that reaches the fake Lambda (and keeps secrets sealed)."""
+    return settings.model_copy(
         update={
             "secret_keys": [SecretStr(SecretBox.generate_key())],
             "lambda_endpoint_url": engines.aws.url,
@@ -95,7 +98,11 @@ async def bot(settings: Settings, engines: Engines, **overrides: Any) -> AsyncIt
             **overrides,
         }
     )
-    runtime = await Runtime.start(configured)
+
+
+@asynccontextmanager
+async def bot(settings: Settings, engines: Engines, **overrides: Any) -> AsyncIterator[Runtime]:
+    runtime = await Runtime.start(configured(settings, engines, **overrides))
     try:
         yield runtime
     finally:
@@ -287,3 +294,47 @@ async def test_the_same_module_answers_alike_wherever_it_runs(
         "eightball: answers is now ['Yes.'].",
         ANSWER + "Yes.",
     ]
+
+
+async def test_a_function_slower_than_slacks_window_is_acknowledged_then_answered(
+    engines: Engines, tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+) -> None:
+    """A cold start past the 3 s Slack waits for a slash command's answer: the command is
+    acknowledged at once and the answer follows through its response_url."""
+    async with FakeSlack() as fake:
+        team = fake.add_team("Acme")
+        alice = fake.add_user(team, "alice")
+        boss = fake.add_user(team, "boss", is_admin=True)
+        general = fake.add_channel(team, "general", members=[alice, boss])
+        settings = make_settings(
+            database_url=fresh_postgres_url,
+            redis_url=redis_url,
+            stream_prefix=key_prefix,
+            auto_migrate=True,
+            data_dir=str(tmp_path),
+            slack_signing_secret=fake.signing_secret,
+            slack_api_url=fake.api_url,
+            slack_bot_token=team.bot_token,
+            slack_inline_wait_seconds=0.3,  # the window, shortened: the function takes longer
+        )
+        async with serving(configured(settings, engines)) as (url, runtime):
+            commands = f"{url}{COMMANDS_PATH}"
+            await runtime.need(CATALOGUE).register_function(
+                "lambda", engines.aws.arn("eightball"), actor="op"
+            )
+            status, body = await fake.slash_command(
+                commands, team, general, boss, "/waddle", "module install eightball yes"
+            )
+            assert (status, json.loads(body)["text"]) == (
+                200,
+                "Installed eightball 1.0.0. Commands: #eightball.",
+            )
+            engines.aws.delay("eightball", 1.0)
+            status, body = await fake.slash_command(
+                commands, team, general, alice, "/waddle", "#8ball will it rain?"
+            )
+            assert (status, body) == (200, "")  # acknowledged within the window
+            (late,) = await fake.wait_for_responses(1)
+            assert late["response_type"] == "in_channel"
+            assert late["text"].startswith(ANSWER)
+            await fake.settle()

@@ -103,6 +103,7 @@ def test_a_member_joining_a_channel() -> None:
     [
         ("/waddle", "quote 12", "/quote 12"),
         ("/waddle", "", "/help"),
+        ("/waddle", "#8ball will it rain?", "#8ball will it rain?"),
         ("/quote", "12", "/quote 12"),
     ],
 )

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from waddlebot.core.events import Author, Event, EventType
+from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.platforms.fields import Text, problem
 from waddlebot.platforms.roles import slack_roles
 
@@ -209,13 +210,14 @@ def member_joined(team_id: str, event: Mapping[str, Any], person: Person) -> Eve
 
 
 def slash_command(fields: Mapping[str, Any], person: Person) -> Event:
-    """``/waddle quote 12`` is the command ``quote 12`` (``/waddle`` alone asks for help);
-    another slash command the app registered, ``/quote 12``, is itself."""
+    """``/waddle quote 12`` is the command ``quote 12`` (``/waddle`` alone asks for help),
+    ``/waddle #8ball ...`` the serverless command; another slash command the app registered,
+    ``/quote 12``, is itself."""
     team, channel = _text(fields, "team_id"), _text(fields, "channel_id")
     command = _text(fields, "command")
     text = str(fields.get("text") or "").strip()
     if command == MAIN_COMMAND:
-        words = f"{SLASH_PREFIX}{text or 'help'}"
+        words = text if text.startswith(SERVERLESS_PREFIX) else f"{SLASH_PREFIX}{text or 'help'}"
     else:
         words = f"{command} {text}".strip()
     return _event(
