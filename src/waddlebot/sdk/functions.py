@@ -22,9 +22,9 @@ import httpx2
 from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest
+from waddlebot.core.functions import MANIFEST_REQUEST
 from waddlebot.sdk import Module
 from waddlebot.sdk.store_http import HttpStore
-from waddlebot.serverless import MANIFEST_REQUEST
 
 STORE_URL_VARIABLE = "WADDLEBOT_MODULE_STORE_URL"
 """The bot's API as the function reaches it, when not at the address the grant names (as for
