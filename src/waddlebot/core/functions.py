@@ -1,7 +1,5 @@
-"""What every serverless (``#``) engine shares: the same module contract, invoked on AWS Lambda, Apache
-OpenWhisk or any signed HTTP function endpoint.
-
-What every engine shares: the invocation payload is the
+"""The serverless (``#``) module contract, the same on AWS Lambda, Apache OpenWhisk or any
+signed HTTP function endpoint: the invocation payload is the
 :class:`~waddlebot.core.contract.ModuleRequest` JSON (its ``event_id`` is the idempotency key),
 the result is the :class:`~waddlebot.core.contract.ModuleResponse` JSON, and the payload
 :data:`MANIFEST_REQUEST` asks a function for its manifest instead (what ``waddlebot module
