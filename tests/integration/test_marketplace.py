@@ -8,16 +8,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx2
 import pytest
 from pydantic import SecretStr
 
 from tests.support import scheduled
-from tests.support.harness import free_port, say, serving, serving_app, until
+from tests.support.community_api import Api, community_api
+from tests.support.harness import free_port, say, serving_app, until
 from waddlebot.core.clock import ManualClock
 from waddlebot.core.events import EventType
 from waddlebot.core.manifest import Permission
-from waddlebot.features.identity import apikeys
 from waddlebot.features.shared import CATALOGUE, MODULE_VIEWS
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms import CONSOLE
@@ -353,38 +352,10 @@ async def test_an_installed_modules_schedule_runs_where_it_is_installed_and_on(
     console.close(watcher)
 
 
-@dataclass
-class Api:
-    http: httpx2.AsyncClient
-    runtime: Runtime
-    service: dict[str, str]
-    admin_a: dict[str, str]
-    moderator_a: dict[str, str]
-    a: int
-    b: int
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    async with (
-        serving(settings) as (url, runtime),
-        httpx2.AsyncClient(base_url=url) as http,
-    ):
-        directory = runtime.directory
-        a = (await directory.resolve_entity("twitch:100", "twitch")).community_id
-        b = (await directory.resolve_entity("twitch:200", "twitch")).community_id
-        admin = await directory.ensure_identity("twitch", "1", login="ada")
-        moderator = await directory.ensure_identity("twitch", "2", login="mo")
-        await directory.set_role(a, admin, "admin")
-        await directory.set_role(a, moderator, "moderator")
-        _, service = await apikeys.create_key(runtime.db, "service")
-        _, admin_key = await apikeys.create_key(runtime.db, "ada", kind="user", user_id=admin)
-        _, mod_key = await apikeys.create_key(runtime.db, "mo", kind="user", user_id=moderator)
-        yield Api(http, runtime, bearer(service), bearer(admin_key), bearer(mod_key), a, b)
+    async with community_api(settings) as found:
+        yield found
 
 
 async def test_the_marketplace_over_http(api: Api) -> None:

@@ -6,6 +6,7 @@ the breaker, the daily budget, and the same module answering alike in all four p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,8 @@ from pydantic import SecretStr
 from tests.fakes.lambda_api import FakeLambda
 from tests.fakes.openwhisk_api import FakeOpenWhisk
 from tests.fakes.slack import FakeSlack
+from tests.support.cli import invoke
+from tests.support.community_api import community_api
 from tests.support.harness import make_settings, say, serving, serving_app
 from waddlebot.features.shared import CATALOGUE
 from waddlebot.infra.secretbox import SecretBox
@@ -338,3 +341,83 @@ async def test_a_function_slower_than_slacks_window_is_acknowledged_then_answere
             assert late["response_type"] == "in_channel"
             assert late["text"].startswith(ANSWER)
             await fake.settle()
+
+
+async def test_functions_over_http_register_count_and_budget(
+    settings: Settings, engines: Engines
+) -> None:
+    async with community_api(configured(settings, engines)) as api:
+        http, arn = api.http, engines.aws.arn("eightball")
+        body = {"engine": "lambda", "target": arn}
+        refused = await http.post(
+            "/api/v1/marketplace/catalogue/functions", json=body, headers=api.admin_a
+        )
+        assert refused.status_code == 403  # registering is the operator's
+        registered = await http.post(
+            "/api/v1/marketplace/catalogue/functions", json=body, headers=api.service
+        )
+        assert registered.status_code == 201, registered.text
+        assert (registered.json()["name"], registered.json()["kind"]) == ("eightball", "lambda")
+        missing = await http.post(
+            "/api/v1/marketplace/catalogue/functions",
+            json={"engine": "lambda", "target": engines.aws.arn("nothing-here")},
+            headers=api.service,
+        )
+        assert missing.status_code == 422
+        assert "ResourceNotFound" in missing.json()["detail"]
+        malformed = await http.post(
+            "/api/v1/marketplace/catalogue/functions",
+            json={"engine": "openwhisk", "target": "eightball", "api_host": "https://ow.test"},
+            headers=api.service,
+        )
+        assert malformed.status_code == 422
+        assert "NAMESPACE/[PACKAGE/]ACTION" in malformed.json()["detail"]
+
+        usage = f"/api/v1/marketplace/communities/{api.a}/functions"
+        budget = await http.put(f"{usage}/budget", json={"daily": 1}, headers=api.moderator_a)
+        assert budget.status_code == 403  # admins set it
+        budget = await http.put(f"{usage}/budget", json={"daily": 1}, headers=api.admin_a)
+        assert budget.status_code == 200, budget.text
+        assert (budget.json()["daily_budget"], budget.json()["own_budget"]) == (1, True)
+        seen = await http.get(usage, headers=api.moderator_a)
+        assert [day["invocations"] for day in seen.json()["days"]] == [0] * 7
+        other = f"/api/v1/marketplace/communities/{api.b}/functions"
+        assert (await http.get(other, headers=api.admin_a)).status_code == 403
+        reset = await http.put(f"{usage}/budget", json={"daily": None}, headers=api.admin_a)
+        assert (reset.json()["daily_budget"], reset.json()["own_budget"]) == (0, False)
+
+
+async def test_register_function_from_the_command_line(engines: Engines, tmp_path: Path) -> None:
+    """The command runs its own event loop: in a thread, while the fakes answer on this one."""
+    env = {
+        "WADDLEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/waddlebot.db",
+        "WADDLEBOT_DATA_DIR": str(tmp_path),
+        "WADDLEBOT_SECRET_KEYS": SecretBox.generate_key(),
+        "WADDLEBOT_MODULES": "",
+        "WADDLEBOT_LAMBDA_ENDPOINT_URL": engines.aws.url,
+    }
+    done = await asyncio.to_thread(
+        invoke, ["module", "register-function", "--lambda", engines.aws.arn("eightball")], env=env
+    )
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "Registered eightball 1.0.0 (lambda).\n"
+    whisk = await asyncio.to_thread(
+        invoke,
+        ["module", "register-function", "--openwhisk", "guest/eightball", "--json"],
+        env={
+            **env,
+            "WADDLEBOT_OPENWHISK_API_HOST": engines.whisk.url,
+            "OPENWHISK_API_KEY": engines.whisk.api_key,
+        },
+    )
+    assert whisk.exit_code == 0, whisk.output
+    assert '"kind": "openwhisk"' in whisk.stdout
+    wrong = await asyncio.to_thread(
+        invoke,
+        ["module", "register-function", "--openwhisk", "guest/eightball"],
+        env={**env, "WADDLEBOT_OPENWHISK_API_HOST": engines.whisk.url, "OPENWHISK_API_KEY": "a:b"},
+    )
+    assert wrong.exit_code == 1
+    assert ("Traceback" not in wrong.output and "401" in wrong.output) or "key" in wrong.output
+    neither = invoke(["module", "register-function"], env=env)
+    assert neither.exit_code == 2
