@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
+import orjson
 from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.core.manifest import Manifest
-from waddlebot.router.remote import ModuleCallError, StoreGrantFor
-from waddlebot.serverless import MAX_PAYLOAD_BYTES, Engine, Invocation, Meter
+from waddlebot.router.remote import ModuleCallError, ModuleSetupError, StoreGrantFor
+from waddlebot.serverless import MANIFEST_REQUEST, MAX_PAYLOAD_BYTES, Engine, Invocation, Meter
 
 DETAIL_LIMIT = 200
 
@@ -96,3 +98,83 @@ class Metering:
             self.meter(
                 Invocation(self.module, self.community_id, self.engine, self.billed_ms, self.ok)
             )
+
+
+class FunctionModuleClient:
+    """A :class:`~waddlebot.router.modules.ModuleClient` for a module deployed as a function:
+    what every engine does alike (the manifest asked of the function, a call metered and read
+    as a ModuleResponse). A subclass says which engine, where (``_where``) and how one
+    payload is invoked (``_invoke``)."""
+
+    engine: ClassVar[Engine]
+
+    def __init__(
+        self,
+        manifest: Manifest | None,
+        meter: Meter | None,
+        store_grants: StoreGrantFor | None,
+    ) -> None:
+        self._manifest = manifest
+        self._meter = meter
+        self._store_grants = store_grants
+
+    @classmethod
+    async def connect(cls, *args: Any, expected_name: str | None = None, **options: Any) -> Self:
+        """A client whose manifest was fetched from the function; :class:`ModuleCallError`
+        (closed again) when it cannot be, :class:`ModuleSetupError` when the function serves
+        another module than ``expected_name``."""
+        client = cls(*args, **options)
+        try:
+            await client.fetch_manifest()
+            if expected_name is not None and client.name != expected_name:
+                raise ModuleSetupError(
+                    expected_name,
+                    f"{client._where} serves module {client.name!r}, not {expected_name!r}",
+                )
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    @property
+    def _where(self) -> str:
+        """The function as the operator named it (``Lambda function eightball``)."""
+        raise NotImplementedError
+
+    async def _invoke(self, payload: bytes, metering: Metering) -> bytes:
+        """The function's result for ``payload``; the engine's billed time into ``metering``."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            raise RuntimeError(f"manifest of {self._where} not fetched yet; use connect()")
+        return self._manifest
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def _label(self) -> str:
+        return self._manifest.name if self._manifest is not None else self._where
+
+    async def fetch_manifest(self) -> Manifest:
+        """Invoke the function with :data:`MANIFEST_REQUEST` and keep what it answers."""
+        unmetered = Metering(None, self._label, 0, self.engine)
+        result = await self._invoke(orjson.dumps(MANIFEST_REQUEST), unmetered)
+        self._manifest = manifest(self._label, result)
+        return self._manifest
+
+    async def call(self, request: ModuleRequest) -> ModuleResponse:
+        metering = Metering(self._meter, self._label, request.community_id, self.engine)
+        try:
+            payload = request_payload(self._label, request, self._store_grants)
+            response = module_response(self._label, await self._invoke(payload, metering))
+            metering.ok = True
+            return response
+        finally:
+            metering.report()

@@ -14,7 +14,7 @@ import asyncio
 import base64
 import contextlib
 import re
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
 import orjson
 from aiobotocore.config import AioConfig
@@ -32,7 +32,6 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.manifest import Manifest
 from waddlebot.router.remote import (
@@ -41,13 +40,11 @@ from waddlebot.router.remote import (
     ModuleUnreachable,
     StoreGrantFor,
 )
-from waddlebot.serverless import MANIFEST_REQUEST, Meter
+from waddlebot.serverless import Meter
 from waddlebot.serverless.calls import (
     Backoff,
+    FunctionModuleClient,
     Metering,
-    manifest,
-    module_response,
-    request_payload,
     short,
 )
 
@@ -83,9 +80,11 @@ def function_error(kind: str, body: bytes) -> str:
     return f"function error: {kind}"
 
 
-class LambdaModuleClient:
+class LambdaModuleClient(FunctionModuleClient):
     """A :class:`~waddlebot.router.modules.ModuleClient` for a module deployed as a Lambda
     function (``waddlebot module package NAME --target lambda``)."""
+
+    engine = "lambda"
 
     def __init__(
         self,
@@ -122,70 +121,19 @@ class LambdaModuleClient:
         self._secret_access_key = secret_access_key
         self._session_token = session_token
         self._timeout = timeout
-        self._manifest = manifest
-        self._meter = meter
-        self._store_grants = store_grants
+        super().__init__(manifest, meter, store_grants)
         self._backoff = backoff or Backoff()
         self._client: LambdaClient | None = None
         self._exits = contextlib.AsyncExitStack()
         self._opening = asyncio.Lock()
-
-    @classmethod
-    async def connect(
-        cls, function: str, *, expected_name: str | None = None, **options: Any
-    ) -> Self:
-        """A client whose manifest was fetched from the function; :class:`ModuleCallError`
-        (closed again) when it cannot be, :class:`ModuleSetupError` when the function serves
-        another module than ``expected_name``."""
-        client = cls(function, **options)
-        try:
-            await client.fetch_manifest()
-            if expected_name is not None and client.name != expected_name:
-                raise ModuleSetupError(
-                    expected_name,
-                    f"Lambda function {function} serves module {client.name!r}, "
-                    f"not {expected_name!r}",
-                )
-        except BaseException:
-            await client.close()
-            raise
-        return client
 
     @property
     def function(self) -> str:
         return self._function
 
     @property
-    def manifest(self) -> Manifest:
-        if self._manifest is None:
-            raise RuntimeError(f"manifest of {self._function} not fetched yet; use connect()")
-        return self._manifest
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
-
-    @property
-    def _label(self) -> str:
-        return self._manifest.name if self._manifest is not None else self._function
-
-    async def fetch_manifest(self) -> Manifest:
-        """Invoke the function with :data:`MANIFEST_REQUEST` and keep what it answers."""
-        unmetered = Metering(None, self._label, 0, "lambda")
-        result = await self._invoke(orjson.dumps(MANIFEST_REQUEST), unmetered)
-        self._manifest = manifest(self._label, result)
-        return self._manifest
-
-    async def call(self, request: ModuleRequest) -> ModuleResponse:
-        metering = Metering(self._meter, self._label, request.community_id, "lambda")
-        try:
-            payload = request_payload(self._label, request, self._store_grants)
-            result = await self._invoke(payload, metering)
-            response = module_response(self._label, result)
-            metering.ok = True
-            return response
-        finally:
-            metering.report()
+    def _where(self) -> str:
+        return f"Lambda function {self._function}"
 
     async def _lambda(self) -> LambdaClient:
         async with self._opening:

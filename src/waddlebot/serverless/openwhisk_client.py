@@ -11,29 +11,25 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx2
 import orjson
 
-from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.manifest import Manifest
 from waddlebot.router.remote import (
     ModuleCallError,
-    ModuleSetupError,
     ModuleUnreachable,
     StoreGrantFor,
     checked_url,
 )
-from waddlebot.serverless import MANIFEST_REQUEST, Meter
+from waddlebot.serverless import Meter
 from waddlebot.serverless.calls import (
     Backoff,
+    FunctionModuleClient,
     Metering,
-    manifest,
-    module_response,
-    request_payload,
     short,
 )
 
@@ -73,9 +69,11 @@ class _Progress:
     activation_id: str = ""
 
 
-class OpenWhiskModuleClient:
+class OpenWhiskModuleClient(FunctionModuleClient):
     """A :class:`~waddlebot.router.modules.ModuleClient` for a module deployed as an OpenWhisk
     action (``waddlebot module package NAME --target openwhisk``)."""
+
+    engine = "openwhisk"
 
     def __init__(
         self,
@@ -112,9 +110,7 @@ class OpenWhiskModuleClient:
             quote(part, safe="") for part in self._action.split("/")
         )
         self._timeout = timeout
-        self._manifest = manifest
-        self._meter = meter
-        self._store_grants = store_grants
+        super().__init__(manifest, meter, store_grants)
         self._backoff = backoff or Backoff()
         self._http = httpx2.AsyncClient(
             base_url=self._api_host,
@@ -125,69 +121,14 @@ class OpenWhiskModuleClient:
             headers={"user-agent": "waddlebot-router"},
         )
 
-    @classmethod
-    async def connect(
-        cls,
-        api_host: str,
-        namespace: str,
-        action: str,
-        api_key: str,
-        *,
-        expected_name: str | None = None,
-        **options: Any,
-    ) -> Self:
-        """A client whose manifest was fetched from the action; :class:`ModuleCallError`
-        (closed again) when it cannot be, :class:`ModuleSetupError` when the action serves
-        another module than ``expected_name``."""
-        client = cls(api_host, namespace, action, api_key, **options)
-        try:
-            await client.fetch_manifest()
-            if expected_name is not None and client.name != expected_name:
-                raise ModuleSetupError(
-                    expected_name,
-                    f"OpenWhisk action {client.action} serves module {client.name!r}, "
-                    f"not {expected_name!r}",
-                )
-        except BaseException:
-            await client.close()
-            raise
-        return client
-
     @property
     def action(self) -> str:
         """The fully qualified action name, ``/ns/[pkg/]action``."""
         return f"/{self._namespace}/{self._action}"
 
     @property
-    def manifest(self) -> Manifest:
-        if self._manifest is None:
-            raise RuntimeError(f"manifest of {self.action} not fetched yet; use connect()")
-        return self._manifest
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
-
-    @property
-    def _label(self) -> str:
-        return self._manifest.name if self._manifest is not None else self.action
-
-    async def fetch_manifest(self) -> Manifest:
-        """Invoke the action with :data:`MANIFEST_REQUEST` and keep what it answers."""
-        unmetered = Metering(None, self._label, 0, "openwhisk")
-        result = await self._invoke(orjson.dumps(MANIFEST_REQUEST), unmetered)
-        self._manifest = manifest(self._label, result)
-        return self._manifest
-
-    async def call(self, request: ModuleRequest) -> ModuleResponse:
-        metering = Metering(self._meter, self._label, request.community_id, "openwhisk")
-        try:
-            payload = request_payload(self._label, request, self._store_grants)
-            response = module_response(self._label, await self._invoke(payload, metering))
-            metering.ok = True
-            return response
-        finally:
-            metering.report()
+    def _where(self) -> str:
+        return f"OpenWhisk action {self.action}"
 
     async def _invoke(self, payload: bytes, metering: Metering) -> bytes:
         """The activation's result (JSON); this module's error types for everything else."""
