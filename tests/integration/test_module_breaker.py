@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from tests.support.clocks import Clock
 from tests.support.harness import bot_with_remote, say
 from waddlebot.router.breaker import BreakerState
 from waddlebot.runtime import Runtime
@@ -55,14 +56,6 @@ class Flaky:
             return "awake"
 
         return module
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.clocks import Clock
 from waddlebot.core.contract import ModuleRequest
 from waddlebot.core.overlay import OverlayError, normalize
 from waddlebot.features.overlay.hub import OverlayClient, OverlayHub
@@ -45,14 +46,6 @@ class FakeSocket:
 
     async def next(self) -> dict[str, Any]:
         return await asyncio.wait_for(self.inbox.get(), 5)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Pages:

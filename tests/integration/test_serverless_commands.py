@@ -23,6 +23,7 @@ from tests.fakes.lambda_api import FakeLambda
 from tests.fakes.openwhisk_api import FakeOpenWhisk
 from tests.fakes.slack import FakeSlack
 from tests.support.cli import invoke
+from tests.support.clocks import Clock
 from tests.support.community_api import community_api
 from tests.support.harness import make_settings, say, serving, serving_app
 from waddlebot.features.shared import CATALOGUE
@@ -199,14 +200,6 @@ async def test_throttling_is_retried_within_the_deadline(
         (answer,) = await say(runtime, QUESTION)
         assert answer.startswith(ANSWER)
         assert len(engines.calls(engine)) - before == 3  # two 429s, then the answer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_the_breaker_opens_on_a_failing_function_and_recovers(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.clocks import Clock
 from waddlebot.router.breaker import (
     COMMUNITY_LABELS,
     BreakerState,
@@ -11,14 +12,6 @@ from waddlebot.router.breaker import (
     ModuleHealth,
     ModuleLimits,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def breaker(**limits: float) -> tuple[CircuitBreaker, Clock]:
