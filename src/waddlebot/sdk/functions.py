@@ -9,7 +9,7 @@ and the result a :class:`~waddlebot.core.contract.ModuleResponse` one;
 As a signed HTTP function (Lambda function URLs, OpenWhisk raw web actions, or an ASGI app for
 Knative, OpenFaaS, Cloud Run or any container) the same module answers signed POSTs, as the
 module server does (:mod:`waddlebot.sdk.signed_calls`); the secret is the function's
-``WADDLEBOT_MODULE_SECRET``, read when the first call comes.
+``WADDLEBOT_MODULE_SECRET``, read when a call comes.
 
 Kept light: a cold start imports this, the SDK and the module, no web framework or database.
 """
