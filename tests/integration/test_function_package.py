@@ -154,7 +154,10 @@ def test_what_cannot_be_packaged_is_said_in_one_line(tmp_path: Path) -> None:
     in_the_way = tmp_path / "a-file"
     in_the_way.write_text("")
     cases = [
-        (("eightball:module", "gcp", tmp_path), "unknown target 'gcp': use lambda or openwhisk"),
+        (
+            ("eightball:module", "gcp", tmp_path),
+            "unknown target 'gcp': use lambda, openwhisk, lambda-url or openwhisk-web",
+        ),
         (("nothere:module", "lambda", tmp_path), "cannot load module 'nothere:module'"),
         (("eightball:nothing", "lambda", tmp_path), "cannot load module 'eightball:nothing'"),
         (("eightball:module", "lambda", in_the_way / "dist"), f"cannot write to {in_the_way}"),

@@ -343,6 +343,21 @@ def module_register_function(
             help="OpenWhisk's uuid:key API key (default: OPENWHISK_API_KEY)",
         ),
     ] = "",
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            help="a signed HTTP function's URL (a Lambda function URL, an OpenWhisk web "
+            "action, Knative, OpenFaaS, Cloud Run...)",
+        ),
+    ] = "",
+    secret: Annotated[
+        str,
+        typer.Option(
+            envvar="WADDLEBOT_MODULE_SECRET",
+            help="the HTTP function's shared secret (default: WADDLEBOT_MODULE_SECRET)",
+        ),
+    ] = "",
     as_json: JsonOption = False,
 ) -> None:
     """Add a serverless function (or its new version) to the catalogue: the bot asks it for
@@ -350,12 +365,21 @@ def module_register_function(
     from waddlebot.cli.bootstrap import register_function
     from waddlebot.serverless.clients import openwhisk_target
 
-    if bool(lambda_target) == bool(openwhisk):
-        raise typer.BadParameter("give one of --lambda ARN and --openwhisk NAMESPACE/ACTION")
+    if [bool(lambda_target), bool(openwhisk), bool(url)].count(True) != 1:
+        raise typer.BadParameter(
+            "give one of --lambda ARN, --openwhisk NAMESPACE/ACTION and --url URL"
+        )
     settings = read_settings(quiet=True)
     if openwhisk:
         target = openwhisk_target(api_host, openwhisk)
         registered = register_function(settings, "openwhisk", target, api_key)
+    elif url:
+        if not secret:
+            raise typer.BadParameter(
+                "an HTTP function needs --secret (or WADDLEBOT_MODULE_SECRET): the secret "
+                "its calls are signed with"
+            )
+        registered = register_function(settings, "function", url, secret)
     else:
         registered = register_function(settings, "lambda", lambda_target, "")
     entry = asyncio.run(registered)
@@ -368,7 +392,10 @@ def module_register_function(
 @module_app.command("package")
 def module_package(
     spec: Annotated[str, typer.Argument(help="the module, package.module:attribute")],
-    target: Annotated[str, typer.Option(help="the platform: lambda or openwhisk")],
+    target: Annotated[
+        str,
+        typer.Option(help="the platform: lambda, openwhisk, lambda-url or openwhisk-web"),
+    ],
     out: Annotated[Path, typer.Option(help="where to write the zip")] = Path("dist"),
     with_dependencies: Annotated[
         bool, typer.Option(help="bundle waddlebot and its dependencies (else: from a layer)")
@@ -379,7 +406,8 @@ def module_package(
     ] = None,
     arch: Annotated[str, typer.Option(help="the function's CPU: x86_64 or arm64")] = "x86_64",
 ) -> None:
-    """Build a zip that runs the module as an AWS Lambda or Apache OpenWhisk function."""
+    """Build a zip that runs the module as an AWS Lambda or Apache OpenWhisk function (or, as
+    lambda-url and openwhisk-web, a signed HTTP function behind a function URL or web action)."""
     from waddlebot.cli.failures import CommandFailed
     from waddlebot.serverless.package import PackagingError, package
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Engine = Literal["lambda", "openwhisk"]
+Engine = Literal["lambda", "openwhisk", "function"]
+"""``function``: a signed HTTP function (:mod:`waddlebot.serverless.http_function`)."""
 
 MANIFEST_REQUEST: dict[str, Any] = {"waddlebot": "manifest"}
 """The payload that asks a packaged function for its manifest (answered without running any
@@ -29,7 +30,9 @@ class Invocation:
     module: str
     community_id: int
     engine: Engine
-    billed_ms: float  # what the engine bills (Lambda's Billed Duration, OpenWhisk's duration)
+    # what the engine bills (Lambda's Billed Duration, OpenWhisk's duration; an HTTP
+    # function's wall time)
+    billed_ms: float
     ok: bool
 
 

@@ -87,7 +87,8 @@ def checked_url(text: str) -> str:
     return text.strip().rstrip("/")
 
 
-def _detail(response: httpx2.Response) -> str:
+def response_detail(response: httpx2.Response) -> str:
+    """An error answer's ``detail`` (or its text), short."""
     try:
         payload = orjson.loads(response.content)
     except orjson.JSONDecodeError:
@@ -208,7 +209,7 @@ class HttpModuleClient:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 continue
             if response.status_code >= 500:
-                last = f"HTTP {response.status_code}: {_detail(response)}"
+                last = f"HTTP {response.status_code}: {response_detail(response)}"
                 continue
             if response.status_code != 200:
                 raise ModuleCallError(
@@ -227,13 +228,15 @@ class HttpModuleClient:
             self._label, f"cannot reach {url} after {max(1, attempts)} attempt(s): {last}"
         )
 
-    def _check_manifest_signature(self, response: httpx2.Response, url: str) -> None:
+    def _check_manifest_signature(
+        self, response: httpx2.Response, url: str, answering: str | None = None
+    ) -> None:
         """The very first answer: when its signature does not check out, the bot and the
         module were given different secrets (or their clocks disagree)."""
         if not self._verify_responses:
             return
         try:
-            verify_message(self._secret, response.content, response.headers)
+            verify_message(self._secret, response.content, response.headers, answering=answering)
         except SignatureError as exc:
             raise ModuleSetupError(
                 self._label,
@@ -256,28 +259,37 @@ class HttpModuleClient:
         if self._store_grants is not None:  # the way to its ctx.store, for this call only
             request = request.model_copy(update={"store": self._store_grants(self.name, request)})
         body = request.model_dump_json().encode()
-        signature = sign_message(self._secret, body)
-        headers = {**signature, "content-type": "application/json"}
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._http.post(HANDLE_PATH, content=body, headers=headers)
-        except httpx2.TimeoutException as exc:
-            raise TimeoutError(
-                f"module {self._label!r} did not answer within {self._timeout}s"
-            ) from exc
-        except httpx2.HTTPError as exc:
-            raise ModuleCallError(
-                self._label, f"request failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        response, sent = await self._post_signed(HANDLE_PATH, body)
         if not response.is_success:
-            raise ModuleCallError(self._label, f"HTTP {response.status_code}: {_detail(response)}")
-        self._check_signature(response, "response", signature[ID_HEADER])
+            raise ModuleCallError(
+                self._label, f"HTTP {response.status_code}: {response_detail(response)}"
+            )
+        self._check_signature(response, "response", sent)
         try:
             return ModuleResponse.model_validate_json(response.content)
         except ValidationError as exc:
             raise ModuleCallError(
                 self._label, f"invalid response: {exc.error_count()} error(s)"
             ) from exc
+
+    async def _post_signed(self, url: str, body: bytes) -> tuple[httpx2.Response, str]:
+        """``body`` POSTed signed to ``url`` (a path under the base URL, or a whole URL): the
+        answer, whatever its status, and the call's ``webhook-id`` it must be signed with.
+        :class:`TimeoutError` past the timeout, :class:`ModuleUnreachable` when it fails."""
+        signature = sign_message(self._secret, body)
+        headers = {**signature, "content-type": "application/json"}
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.post(url, content=body, headers=headers)
+        except httpx2.TimeoutException as exc:
+            raise TimeoutError(
+                f"module {self._label!r} did not answer within {self._timeout}s"
+            ) from exc
+        except httpx2.HTTPError as exc:
+            raise ModuleUnreachable(
+                self._label, f"request failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return response, signature[ID_HEADER]
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -11,27 +11,20 @@ goes to the bot's store endpoint with the grant the call carries (``sdk/store_ht
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx2
-import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from waddlebot.core.contract import ModuleRequest
 from waddlebot.infra.bodies import read_capped
-from waddlebot.infra.signing import SignatureError
-from waddlebot.infra.webhook_signing import ReplayGuard, sign_message, signing_key, verify_message
 from waddlebot.sdk import Module
+from waddlebot.sdk.signed_calls import MAX_BODY_BYTES, SignedAnswer, SignedCalls
 from waddlebot.sdk.store_http import HttpStore
 
 log = structlog.get_logger("waddlebot.module_server")
-
-MAX_BODY_BYTES = 1_000_000
 
 
 class _StoreClient:
@@ -57,9 +50,37 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
     """A FastAPI app serving ``module``; requests to ``/v1/handle`` must be signed with
     ``secret``, and every response is signed with it. ``store_url``: the bot's API as this
     module reaches it (``WADDLEBOT_MODULE_STORE_URL``), when not at the address the bot gives."""
+    app, calls, handle = _signed_app(module, secret, store_url, answers_manifest=False)
+
+    @app.get("/v1/manifest")
+    async def manifest() -> Response:
+        return _response(calls.manifest())
+
+    app.post("/v1/handle")(handle)
+    return app
+
+
+def create_function_app(module: Module, secret: bytes, *, store_url: str = "") -> FastAPI:
+    """``module`` as a signed HTTP function: a signed POST to any path (a platform mounts a
+    function under its own) is a call, or, with ``{"waddlebot": "manifest"}``, asks for the
+    manifest; ``GET /healthz`` answers as the module server's; any other method is a 405."""
+    app, _, handle = _signed_app(module, secret, store_url, answers_manifest=True)
+    app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])(handle)
+    return app
+
+
+def _response(answer: SignedAnswer) -> Response:
+    return Response(content=answer.body, status_code=answer.status, headers=answer.headers)
+
+
+def _signed_app(
+    module: Module, secret: bytes, store_url: str, *, answers_manifest: bool
+) -> tuple[FastAPI, SignedCalls, Callable[[Request], Awaitable[Response]]]:
+    """The app with its lifespan and ``GET /healthz``, its signed calls, and the endpoint that
+    answers a signed call (for the caller to route)."""
     if not secret:
         raise ValueError("a module server needs a non-empty secret")
-    signing_key(secret)  # a whsec_ secret that is no base64 is refused before serving
+    calls = SignedCalls(module, secret, answers_manifest=answers_manifest)
     store_client = _StoreClient()
 
     @asynccontextmanager
@@ -76,49 +97,26 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
         version=module.manifest.version,
         lifespan=lifespan,
     )
-    replays = ReplayGuard()
-
-    def signed(status: int, body: bytes, answering: str | None = None) -> Response:
-        return Response(
-            content=body,
-            status_code=status,
-            media_type="application/json",
-            headers=sign_message(secret, body, message_id=answering),
-        )
-
-    def signed_json(status: int, payload: Any, answering: str | None = None) -> Response:
-        return signed(status, orjson.dumps(payload), answering)
-
-    @app.get("/v1/manifest")
-    async def manifest() -> Response:
-        return signed(200, module.manifest.model_dump_json().encode())
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return signed_json(
-            200, {"status": "ok", "module": module.name, "version": module.manifest.version}
+        return _response(
+            calls.answer_json(
+                200, {"status": "ok", "module": module.name, "version": module.manifest.version}
+            )
         )
 
-    @app.post("/v1/handle")
     async def handle(request: Request) -> Response:
         body = await read_capped(request, MAX_BODY_BYTES)
-        if body is None:
-            return signed_json(413, {"detail": "request body too large"})
-        try:
-            answering = verify_message(secret, body, request.headers, replays=replays).message_id
-        except SignatureError as exc:
-            log.warning(
-                "module call refused",
-                module=module.name,
-                reason=exc.reason,
-                client=request.client.host if request.client else None,
-            )
-            return signed_json(401, {"detail": f"invalid signature: {exc.reason}"})
-        try:
-            call = ModuleRequest.model_validate_json(body)
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            return signed_json(422, {"detail": errors}, answering)
+        client = request.client.host if request.client else None
+
+        def refused(reason: str) -> None:
+            log.warning("module call refused", module=module.name, reason=reason, client=client)
+
+        opened = calls.open(request.method, body, request.headers, refused=refused)
+        if isinstance(opened, SignedAnswer):
+            return _response(opened)
+        call = opened.request
         try:
             store = None
             if call.store is not None:
@@ -133,7 +131,7 @@ def create_module_app(module: Module, secret: bytes, *, store_url: str = "") -> 
                 request_id=call.request_id,
                 session_id=call.session_id,
             )
-            return signed_json(500, {"detail": "module error"}, answering)
-        return signed(200, response.model_dump_json().encode(), answering)
+            return _response(calls.failed(opened))
+        return _response(calls.answered(opened, response.model_dump_json().encode()))
 
-    return app
+    return app, calls, handle

@@ -1,5 +1,6 @@
-"""Serverless (``#``) modules: the same module contract, invoked on AWS Lambda or Apache
-OpenWhisk; what the engines share is :mod:`waddlebot.core.functions` (re-exported here)."""
+"""Serverless (``#``) modules: the same module contract, invoked on AWS Lambda, Apache
+OpenWhisk or a signed HTTP function; what the engines share is :mod:`waddlebot.core.functions`
+(re-exported here)."""
 
 from waddlebot.core.functions import (
     MANIFEST_REQUEST,

@@ -2,7 +2,8 @@
 
 A catalogue row keeps a function's *target*: a Lambda function's ARN or name, or an OpenWhisk
 action's full REST URL (``https://host/api/v1/namespaces/NS/actions/[PKG/]ACTION``, so the API
-host travels with it), and, sealed, what it needs besides (OpenWhisk's ``uuid:key``)."""
+host travels with it), or an HTTP function's URL, and, sealed, what it needs besides
+(OpenWhisk's ``uuid:key``, the HTTP function's shared secret)."""
 
 from __future__ import annotations
 
@@ -121,6 +122,17 @@ class FunctionClients:
                 secret,
                 timeout=timeout,
                 insecure=self._settings.openwhisk_insecure,
+                manifest=manifest,
+                meter=meter,
+                store_grants=store_grants,
+            )
+        if engine == "function":
+            from waddlebot.serverless.http_function import HttpFunctionClient
+
+            return HttpFunctionClient(
+                target,
+                secret.encode(),
+                timeout=timeout,
                 manifest=manifest,
                 meter=meter,
                 store_grants=store_grants,

@@ -1,7 +1,9 @@
 """``waddlebot module package``: a module as a zip AWS Lambda or Apache OpenWhisk runs.
 
 The zip holds the module's own code (its top-level package, or its single file), a generated
-entry (Lambda's ``waddlebot_handler.handler``, OpenWhisk's ``__main__.py`` with ``main``) and
+entry (Lambda's ``waddlebot_handler.handler``, OpenWhisk's ``__main__.py`` with ``main``; for
+``lambda-url`` and ``openwhisk-web`` the same files, answering signed HTTP requests, the secret
+read from the function's ``WADDLEBOT_MODULE_SECRET`` when called, never put in the zip) and
 ``waddlebot-function.json`` describing it. WaddleBot itself comes from a layer, or, with
 ``with_dependencies``, is bundled: this process's ``waddlebot`` package and its runtime
 dependencies installed by ``uv pip install --target`` for the function's platform, at the
@@ -27,10 +29,22 @@ from typing import Any
 import waddlebot
 from waddlebot.sdk.loader import load_module
 
-TARGETS = ("lambda", "openwhisk")
+TARGETS = ("lambda", "openwhisk", "lambda-url", "openwhisk-web")
 ARCHITECTURES = {"x86_64": "x86_64-manylinux_2_28", "arm64": "aarch64-manylinux_2_28"}
-ENTRIES = {"lambda": "waddlebot_handler.py", "openwhisk": "__main__.py"}
-HANDLERS = {"lambda": "waddlebot_handler.handler", "openwhisk": "main"}
+ENTRIES = {
+    "lambda": "waddlebot_handler.py",
+    "openwhisk": "__main__.py",
+    "lambda-url": "waddlebot_handler.py",
+    "openwhisk-web": "__main__.py",
+}
+HANDLERS = {
+    "lambda": "waddlebot_handler.handler",
+    "openwhisk": "main",
+    "lambda-url": "waddlebot_handler.handler",
+    "openwhisk-web": "main",
+}
+SIGNED_TARGETS = frozenset({"lambda-url", "openwhisk-web"})
+SECRET_VARIABLE = "WADDLEBOT_MODULE_SECRET"  # noqa: S105 - the variable's name, no secret
 DESCRIPTION = "waddlebot-function.json"
 
 _SKIPPED_DIRS = frozenset({"__pycache__", "tests", "test"})
@@ -48,8 +62,20 @@ from waddlebot.sdk.loader import load_module
 handler = lambda_handler(load_module({spec!r}))
 '''
 
+LAMBDA_URL_ENTRY = '''\
+"""AWS Lambda's entry for the WaddleBot module {name!r} behind a function URL: handler
+{handler!r}. Calls are signed: the secret is the function's WADDLEBOT_MODULE_SECRET
+environment variable, read when called. Written by `waddlebot module package`; package again
+rather than edit it."""
+
+from waddlebot.sdk.functions import lambda_url_handler
+from waddlebot.sdk.loader import load_module
+
+handler = lambda_url_handler(load_module({spec!r}))
+'''
+
 OPENWHISK_ENTRY = '''\
-"""Apache OpenWhisk's entry for the WaddleBot module {name!r}: main(args).
+"""Apache OpenWhisk's entry for the WaddleBot module {name!r}: main(args).{about}
 Written by `waddlebot module package`; package again rather than edit it."""
 
 import os
@@ -60,10 +86,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from waddlebot.sdk.functions import openwhisk_main  # noqa: E402
+from waddlebot.sdk.functions import {main}  # noqa: E402
 from waddlebot.sdk.loader import load_module  # noqa: E402
 
-_main = openwhisk_main(load_module({spec!r}))
+_main = {main}(load_module({spec!r}))
 
 
 def main(args):
@@ -93,7 +119,9 @@ def package(
     """Build ``out_dir/<module>-<target>.zip`` for the module ``spec``
     (``package.module:attribute``) and say what is in it."""
     if target not in TARGETS:
-        raise PackagingError(f"unknown target {target!r}: use {' or '.join(TARGETS)}")
+        raise PackagingError(
+            f"unknown target {target!r}: use {', '.join(TARGETS[:-1])} or {TARGETS[-1]}"
+        )
     if arch not in ARCHITECTURES:
         raise PackagingError(f"unknown architecture {arch!r}: use {' or '.join(ARCHITECTURES)}")
     python_version = python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -119,11 +147,10 @@ def package(
     }
     if with_dependencies:
         description["architecture"] = arch
+    if target in SIGNED_TARGETS:
+        description["secret_variable"] = SECRET_VARIABLE
     files: dict[str, bytes | Path] = dict(_own_code(top))
-    entry = LAMBDA_ENTRY if target == "lambda" else OPENWHISK_ENTRY
-    files[ENTRIES[target]] = entry.format(
-        name=manifest.name, spec=spec, handler=HANDLERS[target]
-    ).encode()
+    files[ENTRIES[target]] = _entry(target, manifest.name, spec).encode()
     files[DESCRIPTION] = (json.dumps(description, indent=2, sort_keys=True) + "\n").encode()
 
     with tempfile.TemporaryDirectory(prefix="waddlebot-package-") as scratch:
@@ -137,6 +164,20 @@ def package(
         path = out / f"{manifest.name}-{target}.zip"
         _write_zip(path, files)
     return Packaged(path, description)
+
+
+def _entry(target: str, name: str, spec: str) -> str:
+    if target == "lambda":
+        return LAMBDA_ENTRY.format(name=name, spec=spec, handler=HANDLERS[target])
+    if target == "lambda-url":
+        return LAMBDA_URL_ENTRY.format(name=name, spec=spec, handler=HANDLERS[target])
+    if target == "openwhisk":
+        return OPENWHISK_ENTRY.format(name=name, spec=spec, main="openwhisk_main", about="")
+    about = (
+        "\nA raw web action (--web raw); calls are signed: the secret is the parameter "
+        "WADDLEBOT_MODULE_SECRET\nbound to the action (or the environment's), read when called."
+    )
+    return OPENWHISK_ENTRY.format(name=name, spec=spec, main="openwhisk_web_main", about=about)
 
 
 def _one_line(exc: BaseException, spec: str) -> str:

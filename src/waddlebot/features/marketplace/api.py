@@ -6,10 +6,10 @@ A community's modules are read by its moderators and changed by its admins, as i
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from waddlebot.core.errors import Conflict, UserError
 from waddlebot.core.manifest import Manifest
@@ -30,6 +30,8 @@ Catalogued = Annotated[Catalogue, needs(CATALOGUE)]
 Communities = Annotated[Installs, needs(INSTALLS)]
 FunctionBudgets = Annotated[Budgets, needs(FUNCTION_BUDGETS)]
 FunctionUsage = Annotated[Accounting, needs(FUNCTION_USAGE)]
+MIN_FUNCTION_SECRET = 16  # as a registered HTTP module's secret
+
 Renames = Annotated[
     dict[str, str], Field(default_factory=dict, description="command -> name it gets here")
 ]
@@ -38,8 +40,8 @@ Renames = Annotated[
 class EntryOut(BaseModel):
     name: str
     kind: str = Field(
-        description="builtin, configured (by the operator), or registered: http, lambda or "
-        "openwhisk"
+        description="builtin, configured (by the operator), or registered: http, lambda, "
+        "openwhisk or function"
     )
     optional: bool = Field(description="a community may switch it off")
     versions: list[str]
@@ -66,16 +68,30 @@ class RegisterIn(BaseModel):
 
 
 class RegisterFunctionIn(BaseModel):
-    engine: Literal["lambda", "openwhisk"]
+    engine: Literal["lambda", "openwhisk", "function"]
     target: str = Field(
         min_length=1,
         max_length=500,
-        description="lambda: the function's ARN or name; openwhisk: NAMESPACE/[PACKAGE/]ACTION",
+        description="lambda: the function's ARN or name; openwhisk: NAMESPACE/[PACKAGE/]ACTION; "
+        "function: the signed HTTP function's URL",
     )
     api_host: str = Field(
         default="", max_length=300, description="openwhisk: the API host, https://host[:port]"
     )
-    api_key: str = Field(default="", max_length=500, description="openwhisk: the uuid:key API key")
+    api_key: str = Field(
+        default="",
+        max_length=500,
+        description="openwhisk: the uuid:key API key; function: its shared secret",
+    )
+
+    @model_validator(mode="after")
+    def _function_secret(self) -> Self:
+        if self.engine == "function" and len(self.api_key) < MIN_FUNCTION_SECRET:
+            raise ValueError(
+                f"a function's api_key is its shared secret: at least {MIN_FUNCTION_SECRET} "
+                "characters"
+            )
+        return self
 
 
 class DayUsageOut(BaseModel):

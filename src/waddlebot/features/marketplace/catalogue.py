@@ -29,12 +29,13 @@ from waddlebot.router.modules import ModuleClient, ModuleRegistry
 from waddlebot.router.remote import HttpModuleClient, ModuleCallError, StoreGrantFor, checked_url
 from waddlebot.serverless import Engine
 from waddlebot.serverless.clients import FunctionClients
+from waddlebot.serverless.http_function import function_url
 
 log = structlog.get_logger("waddlebot.marketplace")
 
 CATALOGUE_CHANGES = "catalogue"  # the change feed's kind: a registered module changed
-Kind = Literal["builtin", "configured", "http", "lambda", "openwhisk"]
-REGISTERED_KINDS = ("http", "lambda", "openwhisk")
+Kind = Literal["builtin", "configured", "http", "lambda", "openwhisk", "function"]
+REGISTERED_KINDS = ("http", "lambda", "openwhisk", "function")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +203,19 @@ class Catalogue:
     ) -> Entry:
         """Ask a serverless function for its manifest (``MANIFEST_REQUEST``) and add it, or
         its new version, to the catalogue. ``target``: a Lambda function's ARN or name, or an
-        OpenWhisk action's URL (``FunctionClients.openwhisk_target``); ``secret``: what it
-        needs besides (OpenWhisk's ``uuid:key`` API key)."""
+        OpenWhisk action's URL (``FunctionClients.openwhisk_target``), or an HTTP function's
+        URL; ``secret``: what it needs besides (OpenWhisk's ``uuid:key`` API key, the HTTP
+        function's shared secret)."""
         functions = self._functions
         if functions is None:
             raise UserError("this bot runs no serverless functions")
+        if engine == "function":
+            try:
+                target = function_url(target)
+            except ValueError as exc:
+                raise UserError(f"{target!r} {exc}") from exc
+            if not secret:
+                raise UserError("an HTTP function needs the secret its calls are signed with")
         try:
             client = functions.client(engine, target, secret, timeout=self._timeout)
         except ValueError as exc:
