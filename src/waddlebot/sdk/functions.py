@@ -4,7 +4,7 @@
 lambda_handler(module)``; OpenWhisk's ``main``), so a module runs on either platform without
 changing a line. The payload is a :class:`~waddlebot.core.contract.ModuleRequest` JSON object
 and the result a :class:`~waddlebot.core.contract.ModuleResponse` one;
-:data:`~waddlebot.serverless.MANIFEST_REQUEST` is answered with the module's manifest.
+:data:`~waddlebot.core.functions.MANIFEST_REQUEST` is answered with the module's manifest.
 
 As a signed HTTP function (Lambda function URLs, OpenWhisk raw web actions, or an ASGI app for
 Knative, OpenFaaS, Cloud Run or any container) the same module answers signed POSTs, as the

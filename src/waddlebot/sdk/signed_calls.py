@@ -18,10 +18,10 @@ import orjson
 from pydantic import ValidationError
 
 from waddlebot.core.contract import ModuleRequest
+from waddlebot.core.functions import MANIFEST_REQUEST
 from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.webhook_signing import ReplayGuard, sign_message, signing_key, verify_message
 from waddlebot.sdk import Module
-from waddlebot.serverless import MANIFEST_REQUEST
 
 MAX_BODY_BYTES = 1_000_000
 JSON = "application/json"
@@ -49,7 +49,7 @@ class SignedCall:
 
 class SignedCalls:
     """Checks the calls to one module and signs its answers. ``answers_manifest``: a signed
-    POST of :data:`~waddlebot.serverless.MANIFEST_REQUEST` is answered with the manifest (a
+    POST of :data:`~waddlebot.core.functions.MANIFEST_REQUEST` is answered with the manifest (a
     function's one endpoint), where the module server has ``GET /v1/manifest``."""
 
     def __init__(self, module: Module, secret: bytes, *, answers_manifest: bool = False) -> None:
