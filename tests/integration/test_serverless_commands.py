@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from tests.fakes.lambda_api import FakeLambda
+from tests.fakes.lambda_url import FakeFunctionUrl
 from tests.fakes.openwhisk_api import FakeOpenWhisk
 from tests.fakes.slack import FakeSlack
 from tests.support.cli import invoke
@@ -51,18 +53,20 @@ def zips(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     sys.path.insert(0, str(FIXTURES))
     try:
         out = tmp_path_factory.mktemp("functions")
-        yield {target: package("eightball:module", target, out).path for target in TARGETS}
+        packaged = (*TARGETS[:2], "lambda-url")
+        yield {target: package("eightball:module", target, out).path for target in packaged}
     finally:
         sys.path.remove(str(FIXTURES))
 
 
-TARGETS = ("lambda", "openwhisk")
+TARGETS = ("lambda", "openwhisk", "function")  # "function": a signed Lambda function URL
 
 
 @dataclass
 class Engines:
     aws: FakeLambda
     whisk: FakeOpenWhisk
+    url: FakeFunctionUrl
     zips: dict[str, Path]
 
     def deploy(self, handler: str = "waddlebot_handler.handler") -> None:
@@ -70,13 +74,23 @@ class Engines:
         self.aws.add_function("eightball", self.zips["lambda"], handler)
 
     def calls(self, engine: str) -> list[Any]:
+        if engine == "function":
+            return self.url.requests
         return self.aws.calls("eightball") if engine == "lambda" else self.whisk.calls("eightball")
 
     def sent(self, engine: str) -> list[Any]:
         """What each invocation carried, as the function got it."""
         if engine == "lambda":
             return [call.event for call in self.aws.calls("eightball")]
+        if engine == "function":
+            return [orjson.loads(r.event["body"]) for r in self.url.requests if r.event]
         return [call.args for call in self.whisk.calls("eightball")]
+
+    def throttle(self, engine: str, times: int) -> None:
+        if engine == "function":
+            self.url.throttle(times)
+        else:
+            (self.aws if engine == "lambda" else self.whisk).throttle("eightball", times)
 
 
 @pytest.fixture
@@ -84,8 +98,9 @@ async def engines(zips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Asy
     # the usual AWS settings, as an operator's environment gives them
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKE1234")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-access-key")
-    async with FakeLambda(region=REGION) as aws, FakeOpenWhisk() as whisk:
-        found = Engines(aws, whisk, zips)
+    function_url = FakeFunctionUrl(zips["lambda-url"], env={"WADDLEBOT_MODULE_SECRET": SECRET})
+    async with FakeLambda(region=REGION) as aws, FakeOpenWhisk() as whisk, function_url as url:
+        found = Engines(aws, whisk, url, zips)
         found.deploy()
         whisk.add_action("eightball", zips["openwhisk"])
         yield found
@@ -122,6 +137,8 @@ async def installed(runtime: Runtime, engines: Engines, engine: str) -> None:
     catalogue = runtime.need(CATALOGUE)
     if engine == "lambda":
         await catalogue.register_function("lambda", engines.aws.arn("eightball"), actor="op")
+    elif engine == "function":
+        await catalogue.register_function("function", f"{engines.url.url}/", SECRET, actor="op")
     else:
         target = openwhisk_target(engines.whisk.url, f"{engines.whisk.namespace}/eightball")
         await catalogue.register_function("openwhisk", target, engines.whisk.api_key, actor="op")
@@ -195,8 +212,7 @@ async def test_throttling_is_retried_within_the_deadline(
     async with bot(settings, engines) as runtime:
         await installed(runtime, engines, engine)
         before = len(engines.calls(engine))
-        throttled = engines.aws if engine == "lambda" else engines.whisk
-        throttled.throttle("eightball", 2)
+        engines.throttle(engine, 2)
         (answer,) = await say(runtime, QUESTION)
         assert answer.startswith(ANSWER)
         assert len(engines.calls(engine)) - before == 3  # two 429s, then the answer
