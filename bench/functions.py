@@ -91,15 +91,17 @@ class Asker:
             raise RuntimeError(f"the function answered {response!r}")
         return elapsed
 
-    async def routed(self, session: ConsoleSession) -> float:
+    async def routed(self, session: ConsoleSession, text: str = "", expect: str = ANSWER) -> float:
+        """Typed in ``session`` (``#8ball <a new question>`` unless ``text``)."""
+        text = text or f"#8ball {self.question()}"
         started = time.perf_counter()
-        event_id = await self.console.send(session, f"#8ball {self.question()}")
+        event_id = await self.console.send(session, text)
         elapsed = time.perf_counter() - started
         lines = []
         while not session.lines.empty():  # the others' replies in the channel show here too
             lines.append(session.lines.get_nowait())
         mine = [line.text for line in lines if line.event_id == event_id]
-        if len(mine) != 1 or not mine[0].startswith(ANSWER):
+        if len(mine) != 1 or not mine[0].startswith(expect):
             raise RuntimeError(f"the router answered {mine!r}")
         return elapsed
 
@@ -150,24 +152,38 @@ async def run_engine(
         installed = owner.lines.get_nowait().text
         if not installed.startswith("Installed eightball"):
             raise RuntimeError(f"could not install eightball: {installed}")
+        console.close(owner)
         sessions = [console.open(f"asker{k}") for k in range(IN_FLIGHT)]
         asker = Asker(engine, client, console)
 
-        # warm: IN_FLIGHT workers started (each a cold start), then both ways run a while
-        await asyncio.gather(*(asker.routed(s) for s in sessions))
+        # warm: one call through the router shows what it sends (the direct calls send the
+        # same); then the function's workers start a few at a time (16 cold starts at once
+        # take longer than the deadline on 2 cores), and both ways run a while
+        await asker.routed(sessions[0])
         sent = aws.calls("eightball")[-1].event if aws.invocations else None
         sent = sent or whisk.calls("eightball")[-1].args
         asker.template = ModuleRequest.model_validate(sent)
-        await asyncio.gather(*(asker.direct() for _ in range(IN_FLIGHT)))
+        for width in (2, 4, 8, IN_FLIGHT, IN_FLIGHT, IN_FLIGHT):
+            await asyncio.gather(*(asker.direct() for _ in range(width)))
+        for _ in range(3):
+            await asyncio.gather(*(asker.routed(s) for s in sessions))
+        ways: dict[str, Callable[[], Awaitable[float]]] = {
+            "direct": asker.direct,
+            "routed": lambda: asker.routed(sessions[0]),
+            "ping": lambda: asker.routed(sessions[0], "!ping", "pong"),  # the pipeline alone
+        }
         for _ in range(WARM_UP):
-            await asker.direct()
-            await asker.routed(sessions[0])
+            for ask in ways.values():
+                await ask()
         cold = runner.cold_starts
 
-        direct, routed = [], []
+        samples: dict[str, list[float]] = {way: [] for way in ways}
+        cpu = dict.fromkeys(ways, 0.0)  # this process's: bot, client and fake, not the workers
         for _ in range(calls):  # in turns, one call at a time
-            direct.append(await asker.direct())
-            routed.append(await asker.routed(sessions[0]))
+            for way, ask in ways.items():
+                started = time.process_time()
+                samples[way].append(await ask())
+                cpu[way] += time.process_time() - started
         direct_rate = await in_flight(calls, lambda k: asker.direct())
         routed_rate = await in_flight(calls, lambda k: asker.routed(sessions[k]))
         cold_during = runner.cold_starts - cold
@@ -175,11 +191,17 @@ async def run_engine(
         await client.close()
         await runtime.stop()
 
-    (d50, d99), (r50, r99) = percentiles(direct), percentiles(routed)
+    (d50, d99), (r50, r99), (p50, p99) = (percentiles(samples[w]) for w in ways)
+    d_cpu, r_cpu, p_cpu = (cpu[way] / calls * 1e6 for way in ways)
     print(f"\n== {engine} (embedded: SQLite, in-process ports, the fake in this process) ==")
     print(f"direct (client -> fake)  : p50 {d50:.2f} ms, p99 {d99:.2f} ms ({calls} calls)")
     print(f"through the router       : p50 {r50:.2f} ms, p99 {r99:.2f} ms ({calls} commands)")
     print(f"router overhead          : p50 {r50 - d50:+.2f} ms, p99 {r99 - d99:+.2f} ms")
+    print(f"!ping through the router : p50 {p50:.2f} ms, p99 {p99:.2f} ms (no function)")
+    print(
+        f"CPU of this process      : direct {d_cpu:.0f} us, through the router {r_cpu:.0f} us "
+        f"(overhead {r_cpu - d_cpu:+.0f} us), !ping {p_cpu:.0f} us a call"
+    )
     print(
         f"{IN_FLIGHT} in flight             : direct {direct_rate:,.0f} calls/s, "
         f"through the router {routed_rate:,.0f} commands/s"
