@@ -11,9 +11,10 @@ fakes in this process too), it prints the latency p50/p99 of
 - **through the router**: ``#8ball <question>`` typed in the console, from the event accepted
   to the reply shown (bus, router, catalogue, budget, breaker, the same client, the way back);
 
-the two sampled in turns, one call at a time, so the machine's moods hit both alike; their
-difference (the router's overhead per invocation); and calls/s with 16 in flight. Every
-question is new. Figures, not pass/fail.
+sampled in turns with ``!ping`` typed alike (the pipeline without a function), one call at a
+time, so the machine's moods hit all three alike; their difference (the router's overhead per
+invocation); this process's CPU time per call (the figure a busy machine moves least); and
+calls/s with 16 in flight. Every question is new. Figures, not pass/fail.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "modules
 REGION = "eu-west-1"
 ANSWER = "The 8-ball says: "
 IN_FLIGHT = 16
+CHUNKS = 4  # the runs with IN_FLIGHT callers, direct and routed in turns
 WARM_UP = 50  # sequential calls each way before measuring, after IN_FLIGHT workers started
 
 
@@ -105,18 +107,26 @@ class Asker:
             raise RuntimeError(f"the router answered {mine!r}")
         return elapsed
 
+    async def crowd(self, rounds: int) -> float:
+        """Seconds for ``IN_FLIGHT`` people in the console asking ``rounds`` times each."""
+        sessions = [self.console.open(f"asker{k}") for k in range(IN_FLIGHT)]
+        try:  # open only meanwhile: a session nobody reads fills up with the channel's replies
+            return await in_flight(rounds, lambda k: self.routed(sessions[k]))
+        finally:
+            for session in sessions:
+                self.console.close(session)
 
-async def in_flight(calls: int, ask: Callable[[int], Awaitable[float]]) -> float:
-    """Calls/s with ``IN_FLIGHT`` callers asking one after another, ``calls`` in all."""
-    per_worker = max(1, calls // IN_FLIGHT)
 
-    async def worker(k: int) -> None:
-        for _ in range(per_worker):
+async def in_flight(rounds: int, ask: Callable[[int], Awaitable[float]]) -> float:
+    """Seconds for ``IN_FLIGHT`` callers (``ask(k)``) asking ``rounds`` times each in turn."""
+
+    async def caller(k: int) -> None:
+        for _ in range(rounds):
             await ask(k)
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker(k) for k in range(IN_FLIGHT)))
-    return per_worker * IN_FLIGHT / (time.perf_counter() - started)
+    await asyncio.gather(*(caller(k) for k in range(IN_FLIGHT)))
+    return time.perf_counter() - started
 
 
 async def run_engine(
@@ -137,10 +147,8 @@ async def run_engine(
         lambda_region=REGION,
         module_timeout_seconds=10.0,
     )
-    functions = FunctionClients(
-        ServerlessSettings(lambda_region=REGION, lambda_endpoint_url=aws.url)
-    )
-    client = functions.client(engine, target, secret, timeout=10.0)
+    clients = FunctionClients(ServerlessSettings(lambda_region=REGION, lambda_endpoint_url=aws.url))
+    client = clients.client(engine, target, secret, timeout=10.0)
     runtime = await Runtime.start(settings, {"router", CONSOLE.name})
     try:
         await client.fetch_manifest()
@@ -153,24 +161,22 @@ async def run_engine(
         if not installed.startswith("Installed eightball"):
             raise RuntimeError(f"could not install eightball: {installed}")
         console.close(owner)
-        sessions = [console.open(f"asker{k}") for k in range(IN_FLIGHT)]
+        one = console.open("asker")
         asker = Asker(engine, client, console)
 
         # warm: one call through the router shows what it sends (the direct calls send the
         # same); then the function's workers start a few at a time (16 cold starts at once
         # take longer than the deadline on 2 cores), and both ways run a while
-        await asker.routed(sessions[0])
-        sent = aws.calls("eightball")[-1].event if aws.invocations else None
-        sent = sent or whisk.calls("eightball")[-1].args
-        asker.template = ModuleRequest.model_validate(sent)
+        await asker.routed(one)
+        last = aws.calls("eightball")[-1].event if engine == "lambda" else None
+        asker.template = ModuleRequest.model_validate(last or whisk.calls("eightball")[-1].args)
         for width in (2, 4, 8, IN_FLIGHT, IN_FLIGHT, IN_FLIGHT):
             await asyncio.gather(*(asker.direct() for _ in range(width)))
-        for _ in range(3):
-            await asyncio.gather(*(asker.routed(s) for s in sessions))
+        await asker.crowd(3)
         ways: dict[str, Callable[[], Awaitable[float]]] = {
             "direct": asker.direct,
-            "routed": lambda: asker.routed(sessions[0]),
-            "ping": lambda: asker.routed(sessions[0], "!ping", "pong"),  # the pipeline alone
+            "routed": lambda: asker.routed(one),
+            "ping": lambda: asker.routed(one, "!ping", "pong"),  # the pipeline alone
         }
         for _ in range(WARM_UP):
             for ask in ways.values():
@@ -184,8 +190,12 @@ async def run_engine(
                 started = time.process_time()
                 samples[way].append(await ask())
                 cpu[way] += time.process_time() - started
-        direct_rate = await in_flight(calls, lambda k: asker.direct())
-        routed_rate = await in_flight(calls, lambda k: asker.routed(sessions[k]))
+        rounds = max(1, calls // IN_FLIGHT // CHUNKS)
+        spent = {"direct": 0.0, "routed": 0.0}
+        for _ in range(CHUNKS):  # in turns again
+            spent["direct"] += await in_flight(rounds, lambda k: asker.direct())
+            spent["routed"] += await asker.crowd(rounds)
+        direct_rate, routed_rate = (CHUNKS * rounds * IN_FLIGHT / spent[w] for w in spent)
         cold_during = runner.cold_starts - cold
     finally:
         await client.close()
