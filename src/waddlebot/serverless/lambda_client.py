@@ -142,6 +142,8 @@ class LambdaModuleClient(FunctionModuleClient):
                     retries={"total_max_attempts": 1, "mode": "standard"},  # no retry of its own
                     connect_timeout=self._timeout,
                     read_timeout=self._timeout + 1,  # our deadline fires first
+                    # botocore's default pool (10) would queue calls the guard's cap allows
+                    max_pool_connections=100,
                 )
                 self._client = await self._exits.enter_async_context(
                     get_session().create_client(
