@@ -13,6 +13,8 @@ import pytest
 
 from tests.fakes.openwhisk_api import FakeOpenWhisk
 from tests.support.function_zips import MODULE_NAME, openwhisk_zip
+from tests.support.harness import serving_app
+from tests.support.tls import self_signed
 from waddlebot.core.contract import ModuleRequest
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.router.remote import ModuleCallError
@@ -253,3 +255,26 @@ async def test_the_fake_answers_result_only_and_non_blocking(whisk: FakeOpenWhis
             f"{whisk.url}/api/v1/namespaces/_/activations/x", auth=None
         )
         assert unauthenticated.status_code == 401
+
+
+async def test_a_self_signed_api_host_is_refused_unless_allowed(
+    whisk: FakeOpenWhisk, tmp_path: Path
+) -> None:
+    """A private OpenWhisk with its own certificate: refused by default, reached when the
+    operator says so (WADDLEBOT_OPENWHISK_INSECURE)."""
+    async with serving_app(whisk.app(), tls=self_signed(tmp_path)) as https_url:
+        strict = OpenWhiskModuleClient(https_url, "_", "waddle/echo", whisk.api_key)
+        try:
+            with pytest.raises(ModuleCallError, match=r"(?i)certificate"):
+                await strict.fetch_manifest()
+        finally:
+            await strict.close()
+        trusting = OpenWhiskModuleClient(
+            https_url, "_", "waddle/echo", whisk.api_key, insecure=True
+        )
+        try:
+            assert (await trusting.fetch_manifest()).name == MODULE_NAME
+            response = await trusting.call(request("over", "tls"))
+            assert [reply.text for reply in response.replies] == ["echo: over tls"]
+        finally:
+            await trusting.close()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -101,14 +102,25 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serving_app(
-    app: Any, port: int | None = None, settings: Settings | None = None
+    app: Any,
+    port: int | None = None,
+    settings: Settings | None = None,
+    *,
+    tls: tuple[Path, Path] | None = None,
 ) -> AsyncIterator[str]:
     """Run an ASGI app under uvicorn on a loopback port (a free one unless given); yields its
-    base URL. With ``settings``, the server is configured as ``waddlebot up`` configures it."""
+    base URL. With ``settings``, the server is configured as ``waddlebot up`` configures it;
+    with ``tls`` (certificate and key files), it is served over https."""
     port = port or free_port()
     if settings is None:
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
         )
     else:
         config = server_config(settings, app, host="127.0.0.1", port=port)
@@ -121,7 +133,7 @@ async def serving_app(
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
