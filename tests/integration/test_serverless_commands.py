@@ -259,6 +259,8 @@ async def test_a_spent_daily_budget_refuses_without_invoking(
             "they start again at midnight UTC."
         ]
         assert len(engines.calls("lambda")) == calls
+        snapshot = runtime.module_health.snapshot("eightball")
+        assert (snapshot.errors, snapshot.refused) == (0, 1)  # refused: the function is fine
         (spent,) = await owner(runtime, "!module budget")
         assert spent.startswith("Serverless calls today: 2 of 2 (")
         assert "1 refused over budget" in spent

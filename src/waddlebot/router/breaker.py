@@ -90,6 +90,11 @@ def module_limits(settings: CoreSettings) -> ModuleLimits:
     )
 
 
+# calls refused without reaching the module: counted apart from its errors ("budget": a
+# community's daily serverless budget, serverless/accounting.py)
+REFUSALS = frozenset({"busy", "unavailable", "budget"})
+
+
 class ModuleRefused(Exception):
     """A call the guard refused without reaching the module; ``reason`` is its metrics label."""
 
@@ -322,7 +327,7 @@ class ModuleHealth:
         stats = self._stats.get(name)
         if stats is None:
             stats = self._stats[name] = _Stats(None, self.clock)
-        if reason in (ModuleBusy.reason, ModuleUnavailable.reason):
+        if reason in REFUSALS:
             stats.refused += 1
         else:
             stats.errors += 1
