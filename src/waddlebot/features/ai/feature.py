@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import structlog
+
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.module import build_ai_module
-from waddlebot.features.ai.providers import OllamaProvider, OpenAIProvider, Provider
+from waddlebot.features.ai.providers import (
+    OllamaProvider,
+    OpenAIProvider,
+    Provider,
+    ProviderFailed,
+)
 from waddlebot.features.ai.service import Assistant
 from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.feature import Feature, Host
+
+log = structlog.get_logger("waddlebot.ai")
 
 # of the router's module timeout, what the providers may use: the rest is for the memory and
 # the reply, so a slow model gets the module's own apology rather than the router's
@@ -26,6 +35,11 @@ async def setup(host: Host) -> None:
         ),
     }
     for provider in providers.values():
+        if "router" in host.services:  # where questions are answered: not on the first one
+            try:
+                provider.prepare()
+            except ProviderFailed as missing:
+                log.warning("ai provider missing", provider=provider.name, reason=missing.reason)
         host.on_stop(provider.close)
     assistant = Assistant(
         providers,

@@ -41,6 +41,10 @@ class Provider(Protocol):
         """The model's answer; :class:`ProviderFailed` when there is none within ``within``
         seconds."""
 
+    def prepare(self) -> None:
+        """Build the client now (its import is slow): :class:`ProviderFailed` when its
+        package is not installed."""
+
     async def close(self) -> None: ...
 
 
@@ -59,6 +63,9 @@ class OllamaProvider:
         self._base_url = base_url
         self._timeout = timeout
         self._client: ollama.AsyncClient | None = None
+
+    def prepare(self) -> None:
+        self._connected()
 
     def _connected(self) -> ollama.AsyncClient:
         if self._client is None:
@@ -108,6 +115,9 @@ class OpenAIProvider:
         self._api_key = api_key or "no-key"
         self._retry_after_max = retry_after_max
         self._client: openai.AsyncOpenAI | None = None
+
+    def prepare(self) -> None:
+        self._connected()
 
     def _connected(self) -> openai.AsyncOpenAI:
         if self._client is None:
