@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.settings import CoreSettings, ProcessSettings
+from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.overlay.settings import OverlaySettings
@@ -46,6 +47,7 @@ class Settings(
     ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,
+    AISettings,
     SlackSettings,
     DiscordSettings,
     TwitchSettings,

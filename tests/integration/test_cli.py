@@ -68,7 +68,7 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "pong",
-        "Commands you can use: !alias, !commands, !community, !event, !help, !identity, "
+        "Commands you can use: !ai, !alias, !commands, !community, !event, !help, !identity, "
         "!inventory, !label, !note, !ping, !prefix, !quote, !remind, !reminders, !role, "
         "!timer, !url, !verify, !whoami. Try !help <command>, or !help all for the 6 that "
         "need a higher level.",

@@ -33,6 +33,7 @@ BUILTINS: tuple[str, ...] = (
     "memories",
     "commands",
     "alias",
+    "ai",
     "marketplace",
 )
 

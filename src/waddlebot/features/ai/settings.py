@@ -1,0 +1,25 @@
+"""The AI section of the settings (``WADDLEBOT_AI_*``): where the model servers are and how
+long the bot waits for them; see docs/ai.md. What each community wants (persona, provider
+order, models) is the ``ai`` module's own settings (``!module config ai ...``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class AISettings(BaseModel):
+    ai_ollama_url: str = Field(default="http://127.0.0.1:11434", description="Ollama's base URL")
+    ai_openai_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="base URL of OpenAI or an OpenAI-compatible server (ending in /v1)",
+    )
+    ai_openai_api_key: SecretStr = SecretStr("")
+    ai_request_timeout_seconds: float = Field(
+        default=4.0, gt=0, description="the longest one provider is waited for"
+    )
+    ai_retry_after_max_seconds: float = Field(
+        default=2.0, ge=0, description="the longest Retry-After of a 429 waited out (once)"
+    )
+    ai_memory_seconds: int = Field(
+        default=1800, gt=0, description="a channel's conversation is forgotten after this quiet"
+    )

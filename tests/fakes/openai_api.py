@@ -1,0 +1,173 @@
+"""``FakeOpenAI``: OpenAI's ``POST /v1/chat/completions`` (not streamed) and ``GET
+/v1/models``, as the official ``openai`` SDK uses them, on a loopback port.
+
+async with FakeOpenAI(api_key="sk-test") as fake:
+    client = openai.AsyncOpenAI(base_url=fake.url, api_key="sk-test")
+    fake.script.fail(429, retry_after="20")
+
+Answers come from a :class:`~tests.fakes.model_script.ModelScript`. Errors are answered in
+OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, with ``x-request-id``:
+401 for a missing or wrong key, 404 for an unknown model, 429 with ``retry-after`` (and
+``retry-after-ms``) when scripted, 500 as its server errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from types import TracebackType
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.fakes.model_script import ModelScript
+from tests.support.harness import serving_app
+
+_KINDS = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+    500: ("server_error", None),
+    503: ("server_error", None),
+}
+_MESSAGES = {
+    429: "Rate limit reached for requests. Please try again later.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    503: "The engine is currently overloaded, please try again later.",
+}
+
+
+def _error(
+    status: int, message: str, *, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    kind, code = _KINDS.get(status, ("api_error", None))
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "param": param, "code": code}},
+        status_code=status,
+        headers={"x-request-id": f"req_{uuid.uuid4().hex}", **(headers or {})},
+    )
+
+
+class FakeOpenAI:
+    def __init__(
+        self, api_key: str = "sk-test", models: tuple[str, ...] = ("gpt-4o-mini",)
+    ) -> None:
+        self.api_key = api_key
+        self.models = set(models)
+        self.script = ModelScript()
+        self.headers: list[dict[str, str]] = []  # of every chat request, as received
+        self.url = ""  # ends in /v1, as a base_url does
+        self._serving: contextlib.AbstractAsyncContextManager[str] | None = None
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
+    async def __aenter__(self) -> FakeOpenAI:
+        self._serving = serving_app(self.app())
+        self.url = f"{await self._serving.__aenter__()}/v1"
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._serving is not None
+        await self._serving.__aexit__(kind, exc, tb)
+
+    def _refused(self, request: Request) -> JSONResponse | None:
+        given = request.headers.get("authorization", "")
+        if not given.startswith("Bearer "):
+            return _error(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            )
+        key = given.removeprefix("Bearer ")
+        if key != self.api_key:
+            shown = f"{key[:3]}*****{key[-4:]}" if len(key) > 8 else "*****"
+            return _error(401, f"Incorrect API key provided: {shown}.")
+        return None
+
+    async def _models(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
+                    for model in sorted(self.models)
+                ],
+            }
+        )
+
+    async def _chat(self, request: Request) -> Response:
+        self.headers.append(dict(request.headers))
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        try:
+            body = json.loads(await request.body())
+        except json.JSONDecodeError:
+            return _error(400, "We could not parse the JSON body of your request.")
+        if not isinstance(body, dict):
+            return _error(400, "The body of your request must be a JSON object.")
+        self.script.chats.append(body)
+        model, messages = body.get("model"), body.get("messages")
+        if not isinstance(model, str):
+            return _error(400, "you must provide a model parameter", param="model")
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "'messages' must be a non-empty array", param="messages")
+        if body.get("stream"):
+            return _error(400, "this fake does not stream", param="stream")
+        failure = self.script.next_failure()
+        if failure is not None:
+            headers = {}
+            if failure.retry_after is not None:
+                headers["retry-after"] = failure.retry_after
+            message = failure.message or _MESSAGES.get(failure.status, "fake failure")
+            return _error(failure.status, message, headers=headers)
+        if model not in self.models:
+            return _error(
+                404,
+                f"The model `{model}` does not exist or you do not have access to it.",
+                param="model",
+            )
+        answer = self.script.answer(messages)
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        completion_tokens = len(answer.split())
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": answer, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+                "system_fingerprint": None,
+            },
+            headers={"x-request-id": f"req_{uuid.uuid4().hex}"},
+        )
