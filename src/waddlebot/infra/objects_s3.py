@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from aiobotocore.config import AioConfig
@@ -137,7 +138,7 @@ class S3ObjectStore:
         return sorted(found, key=lambda info: info.key)
 
     @contextlib.contextmanager
-    def _failures(self, what: str, missing: str | None = None):  # type: ignore[no-untyped-def]
+    def _failures(self, what: str, missing: str | None = None) -> Iterator[None]:
         """botocore's errors as the port's: a missing key, a setting, or the store refusing."""
         try:
             yield
