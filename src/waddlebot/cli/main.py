@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from waddlebot.cli.community import community_app
 from waddlebot.cli.events import events_app
 from waddlebot.cli.failures import Commands
 from waddlebot.cli.host import CommandHost, print_json, read_settings
@@ -42,6 +43,7 @@ for platform in BUILTINS:  # waddlebot twitch|discord|slack ...
         app.add_typer(platform.cli(CommandHost()), name=platform.name)
 app.add_typer(events_app, name="events")
 app.add_typer(kong_app, name="kong")
+app.add_typer(community_app, name="community")
 app.command("init")(init)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON for scripts (see docs/cli.md)")]

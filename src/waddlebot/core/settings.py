@@ -6,7 +6,7 @@ so none of it imports the composition (which imports them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -41,6 +41,14 @@ class CoreSettings(BaseModel):
     database_pool_timeout: float = 10.0
     database_echo: bool = False
     auto_migrate: bool | None = None  # None: migrate on start for SQLite only
+
+    # the object store (infra/objects.py): community exports; a directory or an S3 bucket
+    object_store: Literal["local", "s3"] = "local"
+    object_store_dir: str = ""  # empty: <data_dir>/objects
+    object_store_bucket: str = ""
+    object_store_prefix: str = ""
+    object_store_region: str = ""  # empty: the AWS chain's (AWS_REGION, the profile)
+    object_store_endpoint_url: str = ""  # MinIO, LocalStack, Ceph...: not AWS itself
 
     # cache, bus, broadcast and rate limits: in-process unless a Redis URL is set
     redis_url: str = ""

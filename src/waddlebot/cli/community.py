@@ -1,0 +1,182 @@
+"""``waddlebot community export|import``: a community as one JSON document in the object
+store, a file or an S3 URL, and back (features/community/archive.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import unquote, urlsplit
+
+import typer
+
+from waddlebot.cli.failures import CommandFailed
+from waddlebot.cli.host import print_json, read_settings
+from waddlebot.settings import Settings
+
+if TYPE_CHECKING:
+    from waddlebot.features.community.archive import Restored
+    from waddlebot.infra.objects import ObjectStore
+
+community_app = typer.Typer(help="A community's data: export and import.", no_args_is_help=True)
+
+
+def export_key(community_id: int, now: datetime) -> str:
+    return f"exports/community-{community_id}/{now.strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+@community_app.command("export")
+def community_export(
+    community_id: Annotated[int, typer.Argument(metavar="ID", help="the community's id")],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="URL|PATH",
+            help="s3://bucket/key or a file (default: the object store, "
+            "exports/community-ID/<time>.json)",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+) -> None:
+    """Write one JSON document of a community's data (never its secrets)."""
+    where, rows = asyncio.run(_export(read_settings(quiet=True), community_id, to))
+    if as_json:
+        print_json({"community_id": community_id, "url": where, "rows": rows})
+        return
+    typer.echo(f"Exported community {community_id} ({rows} rows) to {where}")
+
+
+@community_app.command("import")
+def community_import(
+    source: Annotated[
+        str, typer.Argument(metavar="FILE|URL", help="a file, file:// or s3://bucket/key")
+    ],
+    as_new: Annotated[
+        bool, typer.Option("--as-new", help="a new community, instead of under its own id")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+) -> None:
+    """Restore a community from an export, in one transaction."""
+    restored = asyncio.run(_import(read_settings(quiet=True), source, as_new))
+    total = sum(restored.rows.values())
+    if as_json:
+        print_json(
+            {
+                "community_id": restored.community_id,
+                "rows": restored.rows,
+                "users_created": restored.users_created,
+                "users_matched": restored.users_matched,
+            }
+        )
+        return
+    typer.echo(
+        f"Imported community {restored.community_id}: {total} rows, "
+        f"{restored.users_created} people added, {restored.users_matched} already here."
+    )
+
+
+async def _export(settings: Settings, community_id: int, to: str | None) -> tuple[str, int]:
+    from waddlebot.cli.bootstrap import open_database
+    from waddlebot.features.community.archive import (
+        CONTENT_TYPE,
+        count_rows,
+        encode,
+        export_community,
+    )
+
+    db = await open_database(settings)
+    try:
+        document = await export_community(db, community_id)
+    finally:
+        await db.close()
+    data = encode(document)
+    if to is not None and _s3_url(to) is None:
+        path = _local_path(to)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:
+            raise CommandFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
+        return str(path), count_rows(document)
+    from waddlebot.infra.objects import ObjectStoreError
+
+    store, key = _store_for(settings, to, community_id)
+    try:
+        await store.put(key, data, CONTENT_TYPE)
+        return store.url_of(key), count_rows(document)
+    except ObjectStoreError as exc:
+        raise CommandFailed(str(exc)) from exc
+    finally:
+        await store.close()
+
+
+async def _import(settings: Settings, source: str, as_new: bool) -> Restored:
+    from waddlebot.cli.bootstrap import open_database
+    from waddlebot.features.community.archive import decode, import_community
+    from waddlebot.infra.objects import ObjectNotFound, ObjectStoreError
+
+    s3 = _s3_url(source)
+    if s3 is None:
+        path = _local_path(source)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CommandFailed(f"cannot read {path}: {exc.strerror or exc}") from exc
+    else:
+        store, key = _store_for(settings, source, 0)
+        try:
+            data = (await store.get(key)).data
+        except ObjectNotFound as exc:
+            raise CommandFailed(f"there is no {source}") from exc
+        except ObjectStoreError as exc:
+            raise CommandFailed(str(exc)) from exc
+        finally:
+            await store.close()
+    document = decode(data)
+    db = await open_database(settings)
+    try:
+        return await import_community(db, document, as_new=as_new)
+    finally:
+        await db.close()
+
+
+def _s3_url(text: str) -> tuple[str, str] | None:
+    """(bucket, key) of ``s3://bucket/key``; None for anything else."""
+    parts = urlsplit(text)
+    if parts.scheme != "s3":
+        return None
+    key = parts.path.lstrip("/")
+    if not parts.netloc or not key:
+        raise CommandFailed(f"{text!r}: an S3 URL is s3://bucket/key")
+    return parts.netloc, key
+
+
+def _local_path(text: str) -> Path:
+    parts = urlsplit(text)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if parts.scheme and len(parts.scheme) > 1:  # not a Windows drive letter
+        raise CommandFailed(f"{text!r}: give a file, a file:// URL or s3://bucket/key")
+    return Path(text)
+
+
+def _store_for(settings: Settings, url: str | None, community_id: int) -> tuple[ObjectStore, str]:
+    """The object store and key an export goes to (or an import comes from)."""
+    from waddlebot.infra.objects import InvalidKey, build_object_store, check_key
+    from waddlebot.infra.objects_s3 import S3ObjectStore
+
+    if url is None:
+        return build_object_store(settings), export_key(community_id, datetime.now(UTC))
+    bucket, key = _s3_url(url) or ("", "")
+    try:
+        check_key(key)
+    except InvalidKey as exc:
+        raise CommandFailed(f"{url!r}: {exc}") from exc
+    store = S3ObjectStore(
+        bucket,
+        region=settings.object_store_region or None,
+        endpoint_url=settings.object_store_endpoint_url or None,
+    )
+    return store, key
