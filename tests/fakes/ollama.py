@@ -12,11 +12,9 @@ a request it cannot read)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.model_script import ModelScript
-from tests.support.harness import serving_app
+from tests.fakes.served import ServedFake
 
 VERSION = "0.12.6"
 _DIGEST = "sha256:" + "a8b0c5157701" * 5 + "abcd"
@@ -49,12 +47,11 @@ def _words(text: str) -> list[str]:
     return [pieces[0], *(f" {piece}" for piece in pieces[1:])]
 
 
-class FakeOllama:
+class FakeOllama(ServedFake):
     def __init__(self, models: tuple[str, ...] = ("llama3.2",)) -> None:
         self.models = {_full_name(model) for model in models}
         self.script = ModelScript()
         self.url = ""
-        self._serving: contextlib.AbstractAsyncContextManager[str] | None = None
 
     def app(self) -> Starlette:
         return Starlette(
@@ -64,20 +61,6 @@ class FakeOllama:
                 Route("/api/version", self._version, methods=["GET"]),
             ]
         )
-
-    async def __aenter__(self) -> FakeOllama:
-        self._serving = serving_app(self.app())
-        self.url = await self._serving.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._serving is not None
-        await self._serving.__aexit__(kind, exc, tb)
 
     async def _version(self, request: Request) -> Response:
         return JSONResponse({"version": VERSION})

@@ -12,11 +12,9 @@ OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, with ``x-re
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
-from types import TracebackType
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.model_script import ModelScript
-from tests.support.harness import serving_app
+from tests.fakes.served import ServedFake
 
 _KINDS = {
     400: ("invalid_request_error", None),
@@ -52,7 +50,9 @@ def _error(
     )
 
 
-class FakeOpenAI:
+class FakeOpenAI(ServedFake):
+    path = "/v1"
+
     def __init__(
         self, api_key: str = "sk-test", models: tuple[str, ...] = ("gpt-4o-mini",)
     ) -> None:
@@ -61,7 +61,6 @@ class FakeOpenAI:
         self.script = ModelScript()
         self.headers: list[dict[str, str]] = []  # of every chat request, as received
         self.url = ""  # ends in /v1, as a base_url does
-        self._serving: contextlib.AbstractAsyncContextManager[str] | None = None
 
     def app(self) -> Starlette:
         return Starlette(
@@ -70,20 +69,6 @@ class FakeOpenAI:
                 Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
-
-    async def __aenter__(self) -> FakeOpenAI:
-        self._serving = serving_app(self.app())
-        self.url = f"{await self._serving.__aenter__()}/v1"
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._serving is not None
-        await self._serving.__aexit__(kind, exc, tb)
 
     def _refused(self, request: Request) -> JSONResponse | None:
         given = request.headers.get("authorization", "")
