@@ -38,6 +38,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "memories",
         "commands",
         "alias",
+        "ai",
         "marketplace",
         "testkit",  # the operator's modules come after the built-in ones
     ]
