@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -18,6 +18,7 @@ from waddlebot.router.remote import ModuleCallError, ModuleSetupError, StoreGran
 from waddlebot.serverless import MANIFEST_REQUEST, MAX_PAYLOAD_BYTES, Engine, Invocation, Meter
 
 DETAIL_LIMIT = 200
+_Read = TypeVar("_Read", ModuleResponse, Manifest)
 
 
 def short(text: str, limit: int = DETAIL_LIMIT) -> str:
@@ -42,22 +43,21 @@ def request_payload(
     return payload
 
 
-def module_response(label: str, result: bytes) -> ModuleResponse:
+def _read(label: str, result: bytes, model: type[_Read], what: str) -> _Read:
     try:
-        return ModuleResponse.model_validate_json(result)
+        return model.model_validate_json(result)
     except ValidationError as exc:
         raise ModuleCallError(
-            label, f"invalid response: {exc.error_count()} error(s): {short(str(exc), 120)}"
+            label, f"invalid {what}: {exc.error_count()} error(s): {short(str(exc), 120)}"
         ) from exc
+
+
+def module_response(label: str, result: bytes) -> ModuleResponse:
+    return _read(label, result, ModuleResponse, "response")
 
 
 def manifest(label: str, result: bytes) -> Manifest:
-    try:
-        return Manifest.model_validate_json(result)
-    except ValidationError as exc:
-        raise ModuleCallError(
-            label, f"invalid manifest: {exc.error_count()} error(s): {short(str(exc), 120)}"
-        ) from exc
+    return _read(label, result, Manifest, "manifest")
 
 
 @dataclass
