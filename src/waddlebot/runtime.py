@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import structlog
 
 from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
+from waddlebot.core.tools import Toolbox
 from waddlebot.features import builtin_features
 from waddlebot.features.feature import Feature, Key
 from waddlebot.features.shared import (
@@ -21,6 +22,7 @@ from waddlebot.features.shared import (
     MODULE_STORE,
     SCHEDULED_MODULES,
     STORE_GRANTS,
+    TOOLS,
     FeatureServices,
     router_services,
 )
@@ -255,9 +257,11 @@ class Runtime(FeatureServices):
     async def _set_up_features(self) -> None:
         """Every built-in feature, in order: its services, its chat module, its jobs. The
         scheduler runs the jobs in the process holding its lease."""
+        tools = self.provide(TOOLS, Toolbox())
         for feature in builtin_features():
             self._setting_up = feature
             await feature.setup(self)
+            tools.add(feature.name, feature.tools)
             for job in feature.jobs:
                 self.scheduler.every(job.seconds, job.name, functools.partial(job.run, self))
         self._setting_up = None

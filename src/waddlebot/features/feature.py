@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from waddlebot.core.services import Key, Provider
+from waddlebot.core.tools import Tool
 from waddlebot.infra.host import ProcessHost
 
-__all__ = ["Feature", "Host", "Job", "Key", "PersonMerge", "Provider", "Route"]
+__all__ = ["Feature", "Host", "Job", "Key", "PersonMerge", "Provider", "Route", "Tool"]
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -120,6 +121,7 @@ class Feature:
     module_role: ModuleRole = "module"
     routes: tuple[Route, ...] = ()
     jobs: tuple[Job, ...] = ()
+    tools: tuple[Tool, ...] = ()  # for models and outside assistants (core/tools.py)
     person_columns: tuple[InstrumentedAttribute[Any], ...] = ()
     person_merges: tuple[PersonMerge, ...] = ()
     kept_columns: tuple[tuple[InstrumentedAttribute[Any], str], ...] = ()

@@ -15,6 +15,7 @@ from waddlebot.router.views import views_of
 
 if TYPE_CHECKING:
     from waddlebot.core.settings import CoreSettings
+    from waddlebot.core.tools import Toolbox
     from waddlebot.features.alias.service import AliasService
     from waddlebot.features.calendar.events import CalendarService
     from waddlebot.features.calendar.feed import FeedService
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DIRECTORY: Key[Directory] = Key("directory")  # core
+TOOLS: Key[Toolbox] = Key("tools")  # the runtime: every feature's Feature.tools
 MODULE_STORE: Key[SqlStore] = Key("module store")  # modulestore
 STORE_GRANTS: Key[StoreGrants] = Key("store grants")
 KEYS: Key[KeyVerifier] = Key("keys")  # identity

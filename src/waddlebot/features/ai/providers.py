@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 if TYPE_CHECKING:
@@ -22,6 +23,20 @@ Role = Literal["system", "user", "assistant"]
 class Message(TypedDict):
     role: Role
     content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The model's answer and what it cost, in tokens as the server counted them (0 where it
+    did not say)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 class ProviderFailed(Exception):
@@ -37,7 +52,7 @@ class Provider(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> str:
+    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> Completion:
         """The model's answer; :class:`ProviderFailed` when there is none within ``within``
         seconds."""
 
@@ -76,7 +91,7 @@ class OllamaProvider:
             self._client = ollama.AsyncClient(host=self._base_url, timeout=self._timeout)
         return self._client
 
-    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> str:
+    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> Completion:
         client = self._connected()
         import ollama
 
@@ -91,7 +106,11 @@ class OllamaProvider:
             raise ProviderFailed(self.name, f"cannot connect: {exc}") from exc
         except Exception as exc:  # the client's transport errors (httpx) are not ours to name
             raise ProviderFailed(self.name, f"{type(exc).__name__}: {exc}") from exc
-        return response.message.content or ""
+        return Completion(
+            response.message.content or "",
+            prompt_tokens=response.prompt_eval_count or 0,
+            completion_tokens=response.eval_count or 0,
+        )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -133,7 +152,7 @@ class OpenAIProvider:
             )
         return self._client
 
-    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> str:
+    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> Completion:
         client = self._connected()
         import openai
 
@@ -166,7 +185,12 @@ class OpenAIProvider:
                 raise ProviderFailed(self.name, f"{type(exc).__name__}: {exc}") from exc
         if not completion.choices:
             raise ProviderFailed(self.name, "the answer had no choices")
-        return completion.choices[0].message.content or ""
+        usage = completion.usage
+        return Completion(
+            completion.choices[0].message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )
 
     async def close(self) -> None:
         if self._client is not None:

@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from waddlebot.features.ai.memory import ChannelMemory
-from waddlebot.features.ai.providers import Message, Provider, ProviderFailed
+from waddlebot.features.ai.providers import Completion, Message, Provider, ProviderFailed
 
 log = structlog.get_logger("waddlebot.ai")
 
@@ -81,10 +81,15 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The model's answer as it wrote it, and the turns it was given before the question."""
+    """The model's answer as it wrote it (with what it cost), and the turns it was given
+    before the question."""
 
-    text: str
+    completion: Completion
     earlier: list[Message]
+
+    @property
+    def text(self) -> str:
+        return self.completion.text
 
 
 def system_prompt(persona: str, *, platform: str, limit: int) -> str:
@@ -144,7 +149,9 @@ class Assistant:
         turns = int(config["memory_turns"])
         await self._memory.remember(key, answer.earlier, user_line(question), said, turns)
 
-    async def _first_answer(self, config: Mapping[str, Any], messages: Sequence[Message]) -> str:
+    async def _first_answer(
+        self, config: Mapping[str, Any], messages: Sequence[Message]
+    ) -> Completion:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._answer_seconds
         failures: list[ProviderFailed] = []
@@ -166,7 +173,7 @@ class Assistant:
                 log.warning("ai provider failed", provider=name, model=model, reason=failed.reason)
                 failures.append(failed)
                 continue
-            if answer.strip():
+            if answer.text.strip():
                 return answer
             failures.append(ProviderFailed(name, "the answer was empty"))
         raise NoAnswer(failures)
