@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from waddlebot.core.permissions import PlatformRole
 
@@ -60,11 +68,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _no_nul(value: Any) -> Any:
-    # databases (PostgreSQL) refuse NUL in text; refuse it here with a clear error instead
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+# Databases (PostgreSQL) refuse NUL in text: every text field refuses it here, with a clear
+# error, before it gets anywhere. A pattern is checked in pydantic's core; a Python validator
+# per field cost several microseconds on every event the router decodes.
+NO_NUL = r"^[^\x00]*$"
+NUL_REFUSED = "must not contain NUL characters"
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+
+
+def nul_message(error: Mapping[str, Any]) -> str:
+    """A validation error's message, saying so plainly when the text held a NUL."""
+    if error.get("type") == "string_pattern_mismatch" and (
+        (error.get("ctx") or {}).get("pattern") == NO_NUL
+    ):
+        return NUL_REFUSED
+    return str(error.get("msg", ""))
 
 
 class Author(BaseModel):
@@ -72,14 +90,9 @@ class Author(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    @field_validator("*")
-    @classmethod
-    def _text_without_nul(cls, value: Any) -> Any:
-        return _no_nul(value)
-
-    user_id: str = Field(min_length=1, max_length=128, description="platform user id")
-    login: str = Field(default="", max_length=128)
-    display_name: str = Field(default="", max_length=256)
+    user_id: Text = Field(min_length=1, max_length=128, description="platform user id")
+    login: Text = Field(default="", max_length=128)
+    display_name: Text = Field(default="", max_length=256)
     roles: tuple[PlatformRole, ...] = Field(
         default=(), description="platform roles in this place, e.g. owner, moderator, vip"
     )
@@ -95,7 +108,7 @@ class Amounts(BaseModel):
     bits: int | None = Field(default=None, ge=0)
     months: int | None = Field(default=None, ge=0)
     viewers: int | None = Field(default=None, ge=0)
-    tier: str | None = Field(default=None, max_length=16)
+    tier: Text | None = Field(default=None, max_length=16)
     count: int | None = Field(default=None, ge=0, description="gift count and the like")
 
 
@@ -105,29 +118,24 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = EVENT_SCHEMA_VERSION
-    event_id: str = Field(default_factory=new_id, max_length=64)
+    event_id: Text = Field(default_factory=new_id, max_length=64)
     platform: Platform
-    entity_id: str = Field(
+    entity_id: Text = Field(
         min_length=3, max_length=256, description="e.g. twitch:1337, discord:<guild>:<channel>"
     )
-    server_id: str = Field(default="", max_length=128)
-    channel_id: str = Field(default="", max_length=128)
-    thread_id: str = Field(default="", max_length=128)
-    message_id: str = Field(
+    server_id: Text = Field(default="", max_length=128)
+    channel_id: Text = Field(default="", max_length=128)
+    thread_id: Text = Field(default="", max_length=128)
+    message_id: Text = Field(
         min_length=1, max_length=256, description="the platform's id; redeliveries share it"
     )
     type: EventType = EventType.CHAT_MESSAGE
     author: Author | None = None
-    text: str = Field(default="", max_length=10_000)
-    reply_to: str = Field(default="", max_length=256, description="message id this answers")
+    text: Text = Field(default="", max_length=10_000)
+    reply_to: Text = Field(default="", max_length=256, description="message id this answers")
     amounts: Amounts = Field(default_factory=Amounts)
     occurred_at: datetime = Field(default_factory=utcnow)
     raw: dict[str, Any] = Field(default_factory=dict, description="platform payload, for audit")
-
-    @field_validator("*")
-    @classmethod
-    def _text_without_nul(cls, value: Any) -> Any:
-        return _no_nul(value)
 
     @field_validator("entity_id")
     @classmethod

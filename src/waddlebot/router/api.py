@@ -23,7 +23,7 @@ from pydantic import (
 from redis.exceptions import RedisError
 
 from waddlebot.core.contract import OutboundMessage
-from waddlebot.core.events import Event
+from waddlebot.core.events import Event, nul_message
 from waddlebot.core.permissions import Level
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import encode_envelope
@@ -158,17 +158,7 @@ async def events_body(request: Request) -> list[Event]:
     try:
         parsed = adapter.validate_python(raw)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": e["type"],
-                    "loc": ("body", *e["loc"]),
-                    "msg": e["msg"],
-                    "input": e["input"],
-                }
-                for e in exc.errors(include_url=False)
-            ]
-        ) from exc
+        raise RequestValidationError(_located("body", exc)) from exc
     return parsed if isinstance(parsed, list) else [parsed]
 
 
@@ -217,7 +207,7 @@ async def post_events_hot(request: Request) -> Response:
 
 def _located(where: str, exc: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"type": e["type"], "loc": (where, *e["loc"]), "msg": e["msg"], "input": e["input"]}
+        {"type": e["type"], "loc": (where, *e["loc"]), "msg": nul_message(e), "input": e["input"]}
         for e in exc.errors(include_url=False)
     ]
 

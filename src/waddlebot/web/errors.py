@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from waddlebot.core.errors import WaddleError
+from waddlebot.core.events import nul_message
 from waddlebot.web.problems import problem_response
 from waddlebot.web.refusals import note_refusal
 from waddlebot.web.request_ids import HEADER
@@ -70,7 +71,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _without_input(error: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in error.items() if key not in ("input", "url")}
+    shown = {key: value for key, value in error.items() if key not in ("input", "url")}
+    shown["msg"] = nul_message(error)
+    return shown
 
 
 def _where(loc: Sequence[Any]) -> str:
