@@ -23,3 +23,17 @@ class AISettings(BaseModel):
     ai_memory_seconds: int = Field(
         default=1800, gt=0, description="a channel's conversation is forgotten after this quiet"
     )
+    ai_tool_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="the longest one tool call of the model is waited for"
+    )
+    ai_tool_result_chars: int = Field(
+        default=2000, ge=100, description="the most of a tool's result the model reads"
+    )
+    ai_mcp_commands: dict[str, str] = Field(
+        default_factory=dict,
+        description="the stdio MCP servers communities may add, by name: a JSON object of "
+        'command lines, e.g. {"files": "mcp-files --root /srv/share"}',
+    )
+    ai_mcp_idle_seconds: float = Field(
+        default=300.0, gt=0, description="an MCP server's session unused this long is closed"
+    )
