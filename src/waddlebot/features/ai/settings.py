@@ -4,7 +4,9 @@ order, models) is the ``ai`` module's own settings (``!module config ai ...``)."
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+import shlex
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 
 class AISettings(BaseModel):
@@ -37,3 +39,15 @@ class AISettings(BaseModel):
     ai_mcp_idle_seconds: float = Field(
         default=300.0, gt=0, description="an MCP server's session unused this long is closed"
     )
+
+    @field_validator("ai_mcp_commands")
+    @classmethod
+    def _command_lines(cls, commands: dict[str, str]) -> dict[str, str]:
+        for name, line in commands.items():
+            try:
+                words = shlex.split(line)
+            except ValueError as exc:
+                raise ValueError(f"MCP command {name!r}: {exc}") from exc
+            if not words:
+                raise ValueError(f"MCP command {name!r} is empty")
+        return commands
