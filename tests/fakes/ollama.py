@@ -6,7 +6,9 @@ async with FakeOllama(models=("llama3.2",)) as fake:
     fake.script.rules["alice: hi"] = "Hello!"
     client = ollama.AsyncClient(host=fake.url)
 
-Answers come from a :class:`~tests.fakes.model_script.ModelScript`; errors are answered as
+Answers come from a :class:`~tests.fakes.model_script.ModelScript`, tool calls too (as Ollama
+sends them: ``message.tool_calls: [{"function": {"name", "arguments": {...}}}]``, no id,
+content empty); errors are answered as
 Ollama answers them, ``{"error": "..."}`` with the status (404 for a model not pulled, 400 for
 a request it cannot read)."""
 
@@ -111,16 +113,30 @@ class FakeOllama(ServedFake):
             return _error(failure.status, failure.message or "fake failure")
         if _full_name(model) not in self.models:
             return _error(404, f'model "{model}" not found, try pulling it first')
+        step = self.script.tool_call(messages, offered=bool(body.get("tools")))
+        if step is not None:
+            name, arguments = step
+            calls = [{"function": {"name": name, "arguments": arguments}}]
+            if body.get("stream", True) is False:
+                return JSONResponse(self._final(model, "", calls))
+            return StreamingResponse(
+                self._stream_calls(model, calls), media_type="application/x-ndjson"
+            )
         answer = self.script.answer(messages)
         if body.get("stream", True) is False:
             return JSONResponse(self._final(model, answer))
         return StreamingResponse(self._stream(model, answer), media_type="application/x-ndjson")
 
-    def _final(self, model: str, content: str) -> dict[str, Any]:
+    def _final(
+        self, model: str, content: str, tool_calls: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
         return {
             "model": model,
             "created_at": _now(),
-            "message": {"role": "assistant", "content": content},
+            "message": message,
             "done_reason": "stop",
             "done": True,
             "total_duration": 4_883_583_458,
@@ -140,4 +156,15 @@ class FakeOllama(ServedFake):
                 "done": False,
             }
             yield json.dumps(chunk).encode() + b"\n"
+        yield json.dumps(self._final(model, "")).encode() + b"\n"
+
+    async def _stream_calls(self, model: str, calls: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+        # Ollama sends a model's tool calls whole, in one chunk before the last
+        chunk = {
+            "model": model,
+            "created_at": _now(),
+            "message": {"role": "assistant", "content": "", "tool_calls": calls},
+            "done": False,
+        }
+        yield json.dumps(chunk).encode() + b"\n"
         yield json.dumps(self._final(model, "")).encode() + b"\n"

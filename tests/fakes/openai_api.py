@@ -5,7 +5,10 @@ async with FakeOpenAI(api_key="sk-test") as fake:
     client = openai.AsyncOpenAI(base_url=fake.url, api_key="sk-test")
     fake.script.fail(429, retry_after="20")
 
-Answers come from a :class:`~tests.fakes.model_script.ModelScript`. Errors are answered in
+Answers come from a :class:`~tests.fakes.model_script.ModelScript`, tool calls too (as OpenAI
+sends them: ``message.tool_calls`` with an id each and the arguments as a JSON string, content
+null, ``finish_reason: "tool_calls"``); a ``tool`` message must answer a call of the assistant
+message before it, as OpenAI checks. Errors are answered in
 OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, with ``x-request-id``:
 401 for a missing or wrong key, 404 for an unknown model, 429 with ``retry-after`` (and
 ``retry-after-ms``) when scripted, 500 as its server errors."""
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -130,7 +134,24 @@ class FakeOpenAI(ServedFake):
                 f"The model `{model}` does not exist or you do not have access to it.",
                 param="model",
             )
-        answer = self.script.answer(messages)
+        unanswered = _unanswered_tool_message(messages)
+        if unanswered is not None:
+            return _error(400, unanswered, param="messages")
+        step = self.script.tool_call(messages, offered=bool(body.get("tools")))
+        said: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
+        if step is not None:
+            name, arguments = step
+            said["tool_calls"] = [
+                {
+                    "id": f"call_{uuid.uuid4().hex[:24]}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(arguments)},
+                }
+            ]
+            answer, finish = "", "tool_calls"
+        else:
+            answer, finish = self.script.answer(messages), "stop"
+            said["content"] = answer
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         completion_tokens = len(answer.split())
         return JSONResponse(
@@ -142,9 +163,9 @@ class FakeOpenAI(ServedFake):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": answer, "refusal": None},
+                        "message": said,
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": finish,
                     }
                 ],
                 "usage": {
@@ -156,3 +177,19 @@ class FakeOpenAI(ServedFake):
             },
             headers={"x-request-id": f"req_{uuid.uuid4().hex}"},
         )
+
+
+def _unanswered_tool_message(messages: list[Any]) -> str | None:
+    """What OpenAI says of a ``tool`` message whose ``tool_call_id`` no call before it has."""
+    called: set[str] = set()
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        for call in message.get("tool_calls") or ():
+            called.add(str(call.get("id")))
+        if message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            return (
+                f"Invalid parameter: messages with role 'tool' must be a response to a "
+                f"preceeding message with 'tool_calls'. (messages.[{index}].role)"
+            )
+    return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import structlog
 
+from waddlebot.features.ai.builtin_tools import BuiltinTools
+from waddlebot.features.ai.mcp_servers import McpServers
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.module import build_ai_module
 from waddlebot.features.ai.providers import (
@@ -15,6 +17,7 @@ from waddlebot.features.ai.providers import (
 from waddlebot.features.ai.service import Assistant
 from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.feature import Feature, Host
+from waddlebot.features.shared import TOOLS
 
 log = structlog.get_logger("waddlebot.ai")
 
@@ -41,11 +44,16 @@ async def setup(host: Host) -> None:
             except ProviderFailed as missing:
                 log.warning("ai provider missing", provider=provider.name, reason=missing.reason)
         host.on_stop(provider.close)
+    mcp_servers = McpServers(own.ai_mcp_commands, idle_seconds=own.ai_mcp_idle_seconds)
+    host.on_stop(mcp_servers.close)
     assistant = Assistant(
         providers,
         ChannelMemory(host.ports.cache, ttl=own.ai_memory_seconds),
         request_timeout=own.ai_request_timeout_seconds,
         answer_seconds=host.settings.module_timeout_seconds * ANSWER_SHARE,
+        tool_sources=(BuiltinTools(host, host.need(TOOLS)), mcp_servers),
+        tool_seconds=own.ai_tool_timeout_seconds,
+        tool_result_chars=own.ai_tool_result_chars,
     )
     host.add_module(build_ai_module(assistant))
 

@@ -39,6 +39,8 @@ def build_ai_module(assistant: Assistant) -> Module:
             channel=request.channel_id or request.entity_id,
             asker=ctx.caller_name,
             text=text,
+            user_id=request.caller.user_id if request.caller else None,
+            level=ctx.caller_level,
         )
         config = ctx.config
         limit = min(int(config["max_reply_chars"]), max_length(request.platform))

@@ -9,30 +9,58 @@ the next one in the community's order is asked."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, Protocol, TypedDict
 
 if TYPE_CHECKING:
     import ollama
     import openai
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool the model asked to run: ``id`` pairs the result with the call (OpenAI sends
+    one; for Ollama, which does not, it is made up here)."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """A tool as the model is told of it: ``parameters`` a JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
 
 
 class Message(TypedDict):
+    """One message of the conversation, in neither API's shape: each provider writes it in
+    its own. An assistant message may carry ``tool_calls``; a ``tool`` message is a result,
+    naming the call it answers (``tool_call_id``, ``tool_name``)."""
+
     role: Role
     content: str
+    tool_calls: NotRequired[tuple[ToolCall, ...]]
+    tool_call_id: NotRequired[str]
+    tool_name: NotRequired[str]
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
     """The model's answer and what it cost, in tokens as the server counted them (0 where it
-    did not say)."""
+    did not say); ``tool_calls``: the tools it asked to run before it answers."""
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tool_calls: tuple[ToolCall, ...] = field(default=())
 
     @property
     def tokens(self) -> int:
@@ -52,9 +80,16 @@ class Provider(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> Completion:
-        """The model's answer; :class:`ProviderFailed` when there is none within ``within``
-        seconds."""
+    async def answer(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        within: float,
+        tools: Sequence[ToolDefinition] = (),
+    ) -> Completion:
+        """The model's answer, or the tools of ``tools`` it wants run first;
+        :class:`ProviderFailed` when there is none within ``within`` seconds."""
 
     def prepare(self) -> None:
         """Build the client now (its import is slow): :class:`ProviderFailed` when its
@@ -91,13 +126,25 @@ class OllamaProvider:
             self._client = ollama.AsyncClient(host=self._base_url, timeout=self._timeout)
         return self._client
 
-    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> Completion:
+    async def answer(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        within: float,
+        tools: Sequence[ToolDefinition] = (),
+    ) -> Completion:
         client = self._connected()
         import ollama
 
         try:
             async with asyncio.timeout(within):
-                response = await client.chat(model=model, messages=list(messages), stream=False)
+                response = await client.chat(
+                    model=model,
+                    messages=[_ollama_message(m) for m in messages],
+                    tools=_function_tools(tools) or None,
+                    stream=False,
+                )
         except TimeoutError as exc:
             raise ProviderFailed(self.name, f"no answer within {within:g} s") from exc
         except ollama.ResponseError as exc:
@@ -106,10 +153,15 @@ class OllamaProvider:
             raise ProviderFailed(self.name, f"cannot connect: {exc}") from exc
         except Exception as exc:  # the client's transport errors (httpx) are not ours to name
             raise ProviderFailed(self.name, f"{type(exc).__name__}: {exc}") from exc
+        calls = tuple(
+            ToolCall(f"call_{index}", call.function.name, dict(call.function.arguments or {}))
+            for index, call in enumerate(response.message.tool_calls or ())
+        )
         return Completion(
             response.message.content or "",
             prompt_tokens=response.prompt_eval_count or 0,
             completion_tokens=response.eval_count or 0,
+            tool_calls=calls,
         )
 
     async def close(self) -> None:
@@ -152,10 +204,18 @@ class OpenAIProvider:
             )
         return self._client
 
-    async def answer(self, model: str, messages: Sequence[Message], *, within: float) -> Completion:
+    async def answer(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        within: float,
+        tools: Sequence[ToolDefinition] = (),
+    ) -> Completion:
         client = self._connected()
         import openai
 
+        offered: Any = _function_tools(tools) or openai.omit
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         waited = False
@@ -164,7 +224,10 @@ class OpenAIProvider:
             try:
                 async with asyncio.timeout(left):
                     completion = await client.chat.completions.create(
-                        model=model, messages=_openai_messages(messages), timeout=left
+                        model=model,
+                        messages=_openai_messages(messages),
+                        tools=offered,
+                        timeout=left,
                     )
                 break
             except openai.RateLimitError as exc:
@@ -186,10 +249,16 @@ class OpenAIProvider:
         if not completion.choices:
             raise ProviderFailed(self.name, "the answer had no choices")
         usage = completion.usage
+        message = completion.choices[0].message
         return Completion(
-            completion.choices[0].message.content or "",
+            message.content or "",
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
+            tool_calls=tuple(
+                ToolCall(call.id, call.function.name, _arguments(call.function.arguments))
+                for call in message.tool_calls or ()
+                if call.type == "function"
+            ),
         )
 
     async def close(self) -> None:
@@ -198,9 +267,75 @@ class OpenAIProvider:
             self._client = None
 
 
+def _function_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    """Tool definitions as both APIs take them."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": dict(tool.parameters),
+            },
+        }
+        for tool in tools
+    ]
+
+
+def _ollama_message(message: Message) -> dict[str, Any]:
+    shaped: dict[str, Any] = {"role": message["role"], "content": message["content"]}
+    if "tool_calls" in message:
+        shaped["tool_calls"] = [
+            {"function": {"name": call.name, "arguments": dict(call.arguments)}}
+            for call in message["tool_calls"]
+        ]
+    if "tool_name" in message:
+        shaped["tool_name"] = message["tool_name"]
+    return shaped
+
+
 def _openai_messages(messages: Sequence[Message]) -> list[Any]:
-    # the SDK types each role's message apart; ours are the plain {role, content} they share
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
+    shaped: list[dict[str, Any]] = []
+    for message in messages:
+        if "tool_calls" in message:
+            shaped.append(
+                {
+                    "role": "assistant",
+                    "content": message["content"] or None,
+                    "tool_calls": [
+                        {
+                            "id": call.id,
+                            "type": "function",
+                            "function": {
+                                "name": call.name,
+                                "arguments": json.dumps(dict(call.arguments)),
+                            },
+                        }
+                        for call in message["tool_calls"]
+                    ],
+                }
+            )
+        elif message["role"] == "tool":
+            shaped.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": message.get("tool_call_id", ""),
+                    "content": message["content"],
+                }
+            )
+        else:
+            shaped.append({"role": message["role"], "content": message["content"]})
+    return shaped
+
+
+def _arguments(encoded: str) -> dict[str, Any]:
+    """A tool call's arguments, which OpenAI sends as a JSON string. A model may write one
+    that is not a JSON object: then none, and the tool's schema refuses what is missing."""
+    try:
+        decoded = json.loads(encoded or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -4,7 +4,9 @@ order, models) is the ``ai`` module's own settings (``!module config ai ...``)."
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+import shlex
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 
 class AISettings(BaseModel):
@@ -23,3 +25,29 @@ class AISettings(BaseModel):
     ai_memory_seconds: int = Field(
         default=1800, gt=0, description="a channel's conversation is forgotten after this quiet"
     )
+    ai_tool_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="the longest one tool call of the model is waited for"
+    )
+    ai_tool_result_chars: int = Field(
+        default=2000, ge=100, description="the most of a tool's result the model reads"
+    )
+    ai_mcp_commands: dict[str, str] = Field(
+        default_factory=dict,
+        description="the stdio MCP servers communities may add, by name: a JSON object of "
+        'command lines, e.g. {"files": "mcp-files --root /srv/share"}',
+    )
+    ai_mcp_idle_seconds: float = Field(
+        default=300.0, gt=0, description="an MCP server's session unused this long is closed"
+    )
+
+    @field_validator("ai_mcp_commands")
+    @classmethod
+    def _command_lines(cls, commands: dict[str, str]) -> dict[str, str]:
+        for name, line in commands.items():
+            try:
+                words = shlex.split(line)
+            except ValueError as exc:
+                raise ValueError(f"MCP command {name!r}: {exc}") from exc
+            if not words:
+                raise ValueError(f"MCP command {name!r} is empty")
+        return commands
