@@ -54,13 +54,17 @@ def mcp_serve(
 
 
 async def _serve(settings: Settings, key: str, community: int | None) -> None:
-    from waddlebot.mcp_server.callers import CallerRefused
+    from waddlebot.mcp_server.callers import CallerRefused, KeyRefused
     from waddlebot.mcp_server.stdio import serve_stdio
     from waddlebot.runtime import Runtime
 
     runtime = await Runtime.start(settings, services=())
     try:
         await serve_stdio(runtime, key, community)
+    except KeyRefused as exc:
+        raise CommandFailed(
+            "WADDLEBOT_MCP_API_KEY is not a valid API key (revoked, expired or mistyped)"
+        ) from exc
     except CallerRefused as exc:
         raise CommandFailed(str(exc)) from exc
     finally:
