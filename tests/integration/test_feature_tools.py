@@ -138,7 +138,11 @@ async def test_calendar(runtime: Runtime) -> None:
     assert await call(runtime, viewer(place), "calendar_upcoming", days=1) == {"events": []}
     with pytest.raises(ToolRefused, match="that start has passed already"):
         await call(
-            runtime, moderator(place, mo), "calendar_event_add", title="Gone", starts_at="2001-01-01"
+            runtime,
+            moderator(place, mo),
+            "calendar_event_add",
+            title="Gone",
+            starts_at="2001-01-01",
         )
     with pytest.raises(ToolRefused, match="starts_at: give an ISO 8601 time"):
         await call(

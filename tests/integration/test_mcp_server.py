@@ -29,7 +29,6 @@ from waddlebot.features.identity import apikeys
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
-
 READING = {
     "quote_search",
     "quote_random",
@@ -213,6 +212,8 @@ async def test_keys_and_communities_are_checked_before_mcp(world: World) -> None
         garbled = await http.post(
             "/mcp?community=abc", json=ping, headers={**accept, "X-API-Key": world.mo_writes}
         )
+        stream = await http.get("/mcp", headers={**accept, "X-API-Key": world.mo_writes})
+    assert (stream.status_code, stream.headers["allow"]) == (405, "POST")
     assert (none.status_code, bad.status_code) == (401, 401)
     assert bad.json()["detail"] == (
         "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"

@@ -66,9 +66,7 @@ async def community_for(host: ApiHost, principal: Principal, asked: int | None) 
         communities = await _communities_of(host, principal.user_id)
         if len(communities) == 1:
             return communities[0]
-    raise CallerRefused(
-        "say which community: ?community=<id> over HTTP, --community <id> on stdio"
-    )
+    raise CallerRefused("say which community: ?community=<id> over HTTP, --community <id> on stdio")
 
 
 async def caller_for(host: ApiHost, principal: Principal, asked: int | None) -> Caller:

@@ -1,5 +1,6 @@
 """``/mcp`` of the API: the MCP server over streamable HTTP, stateless (each request says
-its key again, and runs as who that key is at that moment), answering in plain JSON.
+its key again, and runs as who that key is at that moment), answering ``POST`` in plain JSON
+(no ``GET`` stream: nothing is ever sent unasked).
 
 A request without a valid key is answered ``401`` before the MCP layer sees it, one whose key
 may not act in the community asked for (``?community=<id>``) ``403``, as the HTTP API does."""
@@ -76,6 +77,12 @@ class McpEndpoint:
             await problem_response(503, "the MCP server is starting or stopping", scope=scope)(
                 scope, receive, send
             )
+            return
+        if scope.get("method") != "POST":  # stateless: no stream to open, no session to end
+            refusal = problem_response(
+                405, "send MCP messages with POST", scope=scope, headers={"Allow": "POST"}
+            )
+            await refusal(scope, receive, send)
             return
         try:
             community = _community(scope)
