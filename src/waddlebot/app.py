@@ -75,7 +75,10 @@ def create_app(
     add_docs(app)
     app.include_router(health.router)
     if mcp is not None:  # the MCP server over streamable HTTP (docs/mcp.md)
-        app.router.routes.append(Route(mcp_server.PATH, mcp, include_in_schema=False))
+        # stateless: no GET stream to open, no session to DELETE
+        app.router.routes.append(
+            Route(mcp_server.PATH, mcp, methods=["POST"], include_in_schema=False)
+        )
     if "api" in chosen:
         app.include_router(api.router)
         for platform in BUILTINS:

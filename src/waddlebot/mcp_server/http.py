@@ -78,12 +78,6 @@ class McpEndpoint:
                 scope, receive, send
             )
             return
-        if scope.get("method") != "POST":  # stateless: no stream to open, no session to end
-            refusal = problem_response(
-                405, "send MCP messages with POST", scope=scope, headers={"Allow": "POST"}
-            )
-            await refusal(scope, receive, send)
-            return
         try:
             community = _community(scope)
         except ValueError:
