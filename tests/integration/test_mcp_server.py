@@ -88,9 +88,10 @@ async def world(settings: Settings) -> AsyncIterator[World]:
 
 
 @asynccontextmanager
-async def client(world: World, key: str, community: int | None = None) -> AsyncIterator[Client]:
-    """An MCP client of ``/mcp?community=`` (``world.place`` unless given), sending ``key``."""
-    query = f"?community={community or world.place}"
+async def client(world: World, key: str, community: int | None = 0) -> AsyncIterator[Client]:
+    """An MCP client of ``/mcp?community=`` (``world.place`` unless given; None: no
+    community said), sending ``key``."""
+    query = "" if community is None else f"?community={community or world.place}"
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30)
     async with (
         http,
@@ -115,6 +116,11 @@ async def test_the_tools_listed_are_those_the_key_may_use(world: World) -> None:
         assert await tool_names(mcp) == READING | {"quote_add", "calendar_event_add"}
     async with client(world, world.bob_writes) as mcp:  # a member adds events, not quotes
         assert await tool_names(mcp) == READING | {"calendar_event_add"}
+    async with client(world, world.bob_writes, community=None) as mcp:  # bob's only community
+        info = await mcp.call_tool("community_info", {})
+    assert json.loads(text_of(info))["places"] == [
+        {"id": "console:mcp", "platform": "console", "live": False}
+    ]
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -27,16 +27,12 @@ from waddlebot.web.problems import problem_response
 ASKING = "waddlebot.mcp.asking"  # the scope's key for who the request runs as
 
 
-def _asking_of(ctx: ServerRequestContext[object, object]) -> Asking:
-    request = ctx.request
-    found = getattr(request, "scope", {}).get(ASKING)
+async def _who(ctx: ServerRequestContext[object, object]) -> Asking:
+    """Who the HTTP request carrying this message runs as (found by :class:`McpEndpoint`)."""
+    found = getattr(ctx.request, "scope", {}).get(ASKING)
     if not isinstance(found, Asking):  # every request passes McpEndpoint first
         raise RuntimeError("an MCP request reached the server without its caller")
     return found
-
-
-async def _who(ctx: ServerRequestContext[object, object]) -> Asking:
-    return _asking_of(ctx)
 
 
 def _community(scope: Scope) -> int | None:
