@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
-from waddlebot import __version__
+from waddlebot import __version__, mcp_server
 from waddlebot.features import builtin_features
 from waddlebot.platforms import BUILTINS
 from waddlebot.router import api
@@ -18,6 +20,9 @@ from waddlebot.web.docs import add_docs
 from waddlebot.web.hot_paths import Endpoint, HotPaths
 from waddlebot.web.request_ids import RequestIds
 from waddlebot.web.request_metrics import RequestMetrics
+
+if TYPE_CHECKING:
+    from waddlebot.mcp_server.http import McpEndpoint
 
 
 def create_app(
@@ -30,20 +35,26 @@ def create_app(
     """The app; it starts its runtime in its lifespan, unless given one already started (then
     whoever started it stops it, or the app's shutdown does when ``stop_runtime``)."""
     chosen = frozenset(services)
+    mcp = _mcp_endpoint() if "api" in chosen else None
+
+    def serving_mcp(host: Runtime) -> AbstractAsyncContextManager[None]:
+        return nullcontext() if mcp is None else mcp.running(host)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             app.state.runtime = runtime
             try:
-                yield
+                async with serving_mcp(runtime):
+                    yield
             finally:
                 if stop_runtime:
                     await runtime.stop()
             return
         app.state.runtime = started = await Runtime.start(settings, chosen)
         try:
-            yield
+            async with serving_mcp(started):
+                yield
         finally:
             await started.stop()
 
@@ -63,6 +74,11 @@ def create_app(
     app.add_middleware(RequestIds)  # outermost: the metrics' work is logged with the id
     add_docs(app)
     app.include_router(health.router)
+    if mcp is not None:  # the MCP server over streamable HTTP (docs/mcp.md)
+        # stateless: no GET stream to open, no session to DELETE
+        app.router.routes.append(
+            Route(mcp_server.PATH, mcp, methods=["POST"], include_in_schema=False)
+        )
     if "api" in chosen:
         app.include_router(api.router)
         for platform in BUILTINS:
@@ -79,6 +95,15 @@ def create_app(
             app.include_router(route.router)
     openapi.install(app, api.event_schemas if "api" in chosen else dict)
     return app
+
+
+def _mcp_endpoint() -> McpEndpoint | None:
+    """``/mcp``, when the ``mcp`` SDK is installed (the ``ai`` extra)."""
+    if not mcp_server.available():
+        return None
+    from waddlebot.mcp_server.http import McpEndpoint
+
+    return McpEndpoint()
 
 
 def _hot_paths(chosen: frozenset[str]) -> dict[str, Endpoint]:

@@ -30,6 +30,7 @@ from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.overlay.settings import OverlaySettings
+from waddlebot.mcp_server.settings import McpSettings
 from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.slack.settings import SlackSettings
 from waddlebot.platforms.twitch.settings import TwitchSettings
@@ -43,6 +44,7 @@ from waddlebot.serverless.settings import ServerlessSettings
 class Settings(
     BaseSettings,
     ProcessSettings,
+    McpSettings,
     ServerlessSettings,
     ModuleStoreSettings,
     OverlaySettings,

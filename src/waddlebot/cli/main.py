@@ -17,6 +17,7 @@ from waddlebot.cli.failures import Commands
 from waddlebot.cli.host import CommandHost, print_json, read_settings
 from waddlebot.cli.init import init
 from waddlebot.cli.kong import kong_app
+from waddlebot.cli.mcp import mcp_app
 from waddlebot.cli.secret_keys import secret_key_app
 from waddlebot.core.errors import ConfigurationError, WaddleError
 from waddlebot.platforms import BUILTINS, NAMES
@@ -44,6 +45,7 @@ for platform in BUILTINS:  # waddlebot twitch|discord|slack ...
 app.add_typer(events_app, name="events")
 app.add_typer(kong_app, name="kong")
 app.add_typer(community_app, name="community")
+app.add_typer(mcp_app, name="mcp")
 app.command("init")(init)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON for scripts (see docs/cli.md)")]

@@ -15,6 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from waddlebot.core.errors import WaddleError
 from waddlebot.core.services import Provider
 
 # Names as MCP and both model APIs accept them (OpenAI: ^[a-zA-Z0-9_-]{1,64}$)
@@ -38,6 +39,11 @@ class Caller:
     user_id: int | None
     level: int
     may_write: bool
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names whoever the tool acts for."""
+        return "bot" if self.user_id is None else f"user:{self.user_id}"
 
 
 ToolRun = Callable[[Provider, Caller, Mapping[str, Any]], Awaitable[Any]]
@@ -110,7 +116,8 @@ class Toolbox:
         *,
         off: Iterable[str] = (),
     ) -> Any:
-        """Run tool ``name`` for ``caller``; :class:`ToolRefused` says why it did not."""
+        """Run tool ``name`` for ``caller``; :class:`ToolRefused` says why it did not (a
+        service's refusal, :class:`~waddlebot.core.errors.WaddleError`, becomes one)."""
         tool = self._tools.get(name)
         if tool is None or self._features[name] in set(off):
             raise ToolRefused(f"there is no tool named {name!r}")
@@ -122,4 +129,7 @@ class Toolbox:
         if error is not None:
             where = "/".join(str(part) for part in error.absolute_path) or "arguments"
             raise ToolRefused(f"{name}: {where}: {error.message}")
-        return await tool.run(host, caller, arguments)
+        try:
+            return await tool.run(host, caller, arguments)
+        except WaddleError as exc:
+            raise ToolRefused(exc.sentence) from exc

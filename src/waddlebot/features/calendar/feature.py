@@ -12,6 +12,7 @@ from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
 from waddlebot.features.calendar.module import build_calendar_module
 from waddlebot.features.calendar.reminders import ReminderJob
 from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.calendar.tools import TOOLS
 from waddlebot.features.feature import Feature, Host, Job, PersonMerge, Route
 from waddlebot.features.shared import (
     CALENDAR,
@@ -56,6 +57,7 @@ FEATURE = Feature(
     always_on=False,
     routes=(Route(api.router), Route(api.feed_router)),
     jobs=(Job("calendar.reminders", 0, lambda host: host.need(CALENDAR_REMINDERS).fire_due()),),
+    tools=TOOLS,
     person_columns=(CalendarEvent.creator_user_id,),
     person_merges=(PersonMerge((CalendarAttendee.user_id,), merge_attendees),),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from waddlebot.features.commands import api
 from waddlebot.features.commands.module import build_commands_module
 from waddlebot.features.commands.service import CustomCommandService
+from waddlebot.features.commands.tools import TOOLS
 from waddlebot.features.feature import Feature, Host, Route
 from waddlebot.features.shared import ALIASES, COMMANDS, CUSTOM_COMMAND_NAMES, STREAMS
 from waddlebot.infra.urlfetch import UrlFetcher
@@ -32,5 +33,10 @@ async def setup(host: Host) -> None:
 
 
 FEATURE = Feature(
-    "commands", setup, always_on=False, module_role="fallback", routes=(Route(api.router),)
+    "commands",
+    setup,
+    always_on=False,
+    module_role="fallback",
+    routes=(Route(api.router),),
+    tools=TOOLS,
 )

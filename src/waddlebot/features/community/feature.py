@@ -5,6 +5,7 @@ from __future__ import annotations
 from waddlebot.features.community.module import build_community_module
 from waddlebot.features.community.service import CommunityService
 from waddlebot.features.community.streams import StreamStatus
+from waddlebot.features.community.tools import TOOLS
 from waddlebot.features.feature import Feature, Host
 from waddlebot.features.shared import COMMUNITY, DIRECTORY, IDENTITY, STREAMS
 
@@ -20,4 +21,4 @@ async def setup(host: Host) -> None:
     host.add_module(build_community_module(community, host.need(IDENTITY).find_user))
 
 
-FEATURE = Feature("community", setup)
+FEATURE = Feature("community", setup, tools=TOOLS)

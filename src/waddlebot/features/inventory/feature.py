@@ -7,6 +7,7 @@ from waddlebot.features.inventory import api
 from waddlebot.features.inventory.models import InventoryCheckout, InventoryItem
 from waddlebot.features.inventory.module import build_inventory_module
 from waddlebot.features.inventory.service import InventoryService
+from waddlebot.features.inventory.tools import TOOLS
 from waddlebot.features.shared import COMMUNITY, IDENTITY, INVENTORY
 
 
@@ -21,5 +22,6 @@ FEATURE = Feature(
     setup,
     always_on=False,
     routes=(Route(api.router),),
+    tools=TOOLS,
     person_columns=(InventoryItem.holder_user_id, InventoryCheckout.user_id),
 )

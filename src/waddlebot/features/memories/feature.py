@@ -7,6 +7,7 @@ from waddlebot.features.memories import api
 from waddlebot.features.memories.chat import build_memories_module
 from waddlebot.features.memories.models import Note, Quote, Reminder, SavedUrl
 from waddlebot.features.memories.service import Memories
+from waddlebot.features.memories.tools import TOOLS
 from waddlebot.features.shared import COMMUNITY, IDENTITY, MEMORIES, STREAMS, module_switch
 
 
@@ -32,6 +33,7 @@ FEATURE = Feature(
     always_on=False,
     routes=(Route(api.router),),
     jobs=(Job("reminders", 0, lambda host: host.need(MEMORIES).reminders.fire_due()),),
+    tools=TOOLS,
     person_columns=(
         Quote.said_by_user_id,
         Quote.added_by_user_id,
