@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,8 @@ from fastapi import FastAPI
 
 from waddlebot import __version__
 from waddlebot.features import builtin_features
+from waddlebot.features.kong.declarative import EXPOSED, RouteTables
+from waddlebot.features.shared import ROUTE_TABLES
 from waddlebot.platforms import BUILTINS
 from waddlebot.router import api
 from waddlebot.runtime import SERVICES, Runtime
@@ -18,6 +21,7 @@ from waddlebot.web.docs import add_docs
 from waddlebot.web.hot_paths import Endpoint, HotPaths
 from waddlebot.web.request_ids import RequestIds
 from waddlebot.web.request_metrics import RequestMetrics
+from waddlebot.web.route_table import RouteEntry, route_table
 
 
 def create_app(
@@ -42,6 +46,7 @@ def create_app(
                     await runtime.stop()
             return
         app.state.runtime = started = await Runtime.start(settings, chosen)
+        started.provide(ROUTE_TABLES, _route_tables)
         try:
             yield
         finally:
@@ -81,6 +86,18 @@ def create_app(
     return app
 
 
+@functools.cache
+def exposed_route_tables() -> dict[str, list[RouteEntry]]:
+    """Each service Kong routes to, with its routes in order: those of the app it runs (the
+    code's routes, not a deployment's), for Kong's configuration."""
+    settings = Settings(_env_file=None)
+    return {service: route_table(create_app(settings, {service})) for service in EXPOSED}
+
+
+def _route_tables() -> RouteTables:
+    return exposed_route_tables()
+
+
 def _hot_paths(chosen: frozenset[str]) -> dict[str, Endpoint]:
     """The hot endpoints of the routes this process serves (web/hot_paths.py)."""
     endpoints: dict[str, Endpoint] = {}
@@ -102,6 +119,7 @@ async def started_app(
     more would run; it also stops when the context ends (stopping twice is harmless)."""
     chosen = frozenset(services)
     runtime = await Runtime.start(settings, chosen)
+    runtime.provide(ROUTE_TABLES, _route_tables)
     try:
         yield create_app(settings, chosen, runtime, stop_runtime=True)
     finally:

@@ -28,6 +28,7 @@ from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.kong.settings import KongSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.platforms.discord.settings import DiscordSettings
@@ -44,6 +45,7 @@ class Settings(
     BaseSettings,
     ProcessSettings,
     ServerlessSettings,
+    KongSettings,
     ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,
