@@ -240,9 +240,15 @@ class FakeKongAdmin(ServedFake):
             if found:
                 errors.setdefault("consumers", {})[str(i + 1)] = found
         credentials = config.get("keyauth_credentials", [])
-        keys = [k.get("key") for k in credentials if isinstance(k, dict)]
-        if len(keys) != len(set(keys)):
-            errors.setdefault("keyauth_credentials", {})["key"] = "uniqueness violation: 'key'"
+        seen: set[object] = set()
+        for credential in credentials:
+            key = credential.get("key") if isinstance(credential, dict) else None
+            if key in seen:  # Kong quotes the key it saw twice
+                errors.setdefault("keyauth_credentials", {})["key"] = (
+                    "uniqueness violation: 'keyauth_credentials' entity with key set to "
+                    f"'{key}' already declared"
+                )
+            seen.add(key)
         for i, credential in enumerate(credentials):
             found = {}
             _unknown(credential, CREDENTIAL_FIELDS, found)

@@ -204,11 +204,28 @@ async def test_a_configuration_kong_refuses_is_reported_in_its_words(kong: Kong)
     [node] = (await kong.broker(config=bad_routes).sync()).nodes
     assert node.outcome == "rejected"
     assert node.detail == (
-        "400 declarative config is invalid: "
-        '{"services": {"1": {"url": "missing host in url"}}} '
-        '{"services":{"1":{"url":"missing host in url"}}}'
+        '400 declarative config is invalid: {"services": {"1": {"url": "missing host in url"}}}'
     )
     assert not kong.node.accepts(key)
+
+
+async def test_a_credential_of_no_consumer_and_a_key_twice_are_refused_keys_masked(
+    kong: Kong,
+) -> None:
+    config = {
+        "_format_version": "3.0",
+        "consumers": [{"username": "waddlebot-a"}],
+        "keyauth_credentials": [
+            {"consumer": "waddlebot-a", "key": "wbk_secret"},
+            {"consumer": "waddlebot-b", "key": "wbk_secret"},
+        ],
+    }
+    result = await KongAdmin(kong.http).push(kong.node.url, config)
+    assert result.outcome == "rejected"
+    # Kong quotes the key: it is masked, as the detail is logged
+    assert "entity with key set to '<key>' already declared" in result.detail
+    assert "wbk_secret" not in result.detail
+    assert "could not find consumer with username or id 'waddlebot-b'" in result.detail
 
 
 async def test_kong_sync_reports_each_node_and_the_keys_made_before_the_broker(

@@ -62,7 +62,8 @@ class KongAdmin:
                 await self._sleep(_retry_after(response))
                 continue
             outcome = {400: "rejected", 429: "busy"}.get(response.status_code, "failed")
-            return NodeResult(node, outcome, f"{response.status_code} {_message(response)}")
+            message = _without_keys(_message(response), config)
+            return NodeResult(node, outcome, f"{response.status_code} {message}")
         raise AssertionError("unreachable: the last attempt returns")
 
 
@@ -75,15 +76,18 @@ def _retry_after(response: httpx2.Response) -> float:
 
 
 def _message(response: httpx2.Response) -> str:
-    """Kong's own words: its ``message``, with the fields it names (a 400 says which)."""
+    """Kong's own words: its ``message`` (a 400's names the fields it refuses)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
-    if not isinstance(body, dict):
-        return str(body)[:200]
-    message = str(body.get("message", ""))
-    fields = body.get("fields")
-    if fields:
-        message += f" {orjson.dumps(fields).decode()[:500]}"
+        return response.text[:500]
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or body)[:1000]
+
+
+def _without_keys(message: str, config: Mapping[str, Any]) -> str:
+    """``message`` with every API key of ``config`` masked: Kong may quote an entity it
+    refuses, and what it says is logged."""
+    for credential in config.get("keyauth_credentials", ()):
+        message = message.replace(str(credential.get("key", "")) or "\0", "<key>")
     return message

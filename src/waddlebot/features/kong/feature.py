@@ -6,7 +6,6 @@ seals with it."""
 from __future__ import annotations
 
 import httpx2
-import structlog
 
 from waddlebot.features.feature import Feature, Host, Job, Key, Provider
 from waddlebot.features.kong.admin import KongAdmin
@@ -18,8 +17,6 @@ from waddlebot.features.shared import KEY_SEALER, ROUTE_TABLES
 
 KONG_BROKER: Key[KongBroker] = Key("kong broker")
 ADMIN_TIMEOUT = 10.0
-
-log = structlog.get_logger("waddlebot.kong")
 
 
 async def setup(host: Host) -> None:
