@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from starlette.routing import Route
 
 from waddlebot import __version__, mcp_server
 from waddlebot.features import builtin_features
+from waddlebot.features.kong.declarative import EXPOSED, RouteTables
+from waddlebot.features.shared import ROUTE_TABLES
 from waddlebot.platforms import BUILTINS
 from waddlebot.router import api
 from waddlebot.runtime import SERVICES, Runtime
@@ -20,6 +23,7 @@ from waddlebot.web.docs import add_docs
 from waddlebot.web.hot_paths import Endpoint, HotPaths
 from waddlebot.web.request_ids import RequestIds
 from waddlebot.web.request_metrics import RequestMetrics
+from waddlebot.web.route_table import RouteEntry, route_table
 
 if TYPE_CHECKING:
     from waddlebot.mcp_server.http import McpEndpoint
@@ -52,6 +56,7 @@ def create_app(
                     await runtime.stop()
             return
         app.state.runtime = started = await Runtime.start(settings, chosen)
+        started.provide(ROUTE_TABLES, _route_tables)
         try:
             async with serving_mcp(started):
                 yield
@@ -106,6 +111,18 @@ def _mcp_endpoint() -> McpEndpoint | None:
     return McpEndpoint()
 
 
+@functools.cache
+def exposed_route_tables() -> dict[str, list[RouteEntry]]:
+    """Each service Kong routes to, with its routes in order: those of the app it runs (the
+    code's routes, not a deployment's), for Kong's configuration."""
+    settings = Settings(_env_file=None)
+    return {service: route_table(create_app(settings, {service})) for service in EXPOSED}
+
+
+def _route_tables() -> RouteTables:
+    return exposed_route_tables()
+
+
 def _hot_paths(chosen: frozenset[str]) -> dict[str, Endpoint]:
     """The hot endpoints of the routes this process serves (web/hot_paths.py)."""
     endpoints: dict[str, Endpoint] = {}
@@ -127,6 +144,7 @@ async def started_app(
     more would run; it also stops when the context ends (stopping twice is harmless)."""
     chosen = frozenset(services)
     runtime = await Runtime.start(settings, chosen)
+    runtime.provide(ROUTE_TABLES, _route_tables)
     try:
         yield create_app(settings, chosen, runtime, stop_runtime=True)
     finally:

@@ -28,6 +28,7 @@ from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.kong.settings import KongSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.mcp_server.settings import McpSettings
@@ -46,6 +47,7 @@ class Settings(
     ProcessSettings,
     McpSettings,
     ServerlessSettings,
+    KongSettings,
     ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,

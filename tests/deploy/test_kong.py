@@ -13,7 +13,7 @@ import yaml
 
 from tests.support.cli import invoke
 from waddlebot.app import create_app
-from waddlebot.cli.kong import EXPOSED, KEY_HEADER
+from waddlebot.features.kong.declarative import EXPOSED, KEY_HEADER
 from waddlebot.router.api import MAX_BODY_BYTES
 from waddlebot.settings import Settings
 from waddlebot.web.deps import presented_key

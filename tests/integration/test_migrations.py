@@ -59,6 +59,7 @@ MARKETPLACE_TABLES = SCHEDULE_TABLES | {
 TABLES = MARKETPLACE_TABLES | {"module_store", "module_store_usage"}
 # every revision, newest first, with the tables it leaves (each migration adds its row)
 STEPS = [
+    ("0012_api_key_sealed", TABLES),  # a column: no new table
     ("0011_module_store", TABLES),
     ("0010_marketplace", MARKETPLACE_TABLES),
     ("0009_module_schedules", SCHEDULE_TABLES),
@@ -126,7 +127,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0011_module_store"
+    assert migrate.head_revision() == "0012_api_key_sealed"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:

@@ -1,7 +1,7 @@
 """``waddlebot secret-key rotate`` on SQLite and PostgreSQL: a Twitch token and a Slack install
 saved under an old key still work against the fake platforms once the rotation ran and the
-old key is gone; a second run changes nothing; a token rewritten while the rotation runs is
-not lost."""
+old key is gone, and an API key sealed for Kong still opens; a second run changes nothing; a
+token rewritten while the rotation runs is not lost."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.twitch import FakeTwitch
 from tests.support.cli import invoke
 from waddlebot.features import load_models
+from waddlebot.features.identity import apikeys
+from waddlebot.features.identity.models import ApiKey
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import PlatformToken
 from waddlebot.infra.secret_rotation import rotate_secrets
@@ -38,6 +40,7 @@ class Stored:
     grant: Grant  # the bot's Twitch tokens, saved under OLD
     slack: FakeSlack
     team_id: str  # a Slack workspace installed under OLD
+    api_key: str  # an API key sealed for Kong under OLD (and one made before, not sealed)
 
 
 @pytest.fixture
@@ -63,8 +66,10 @@ async def stored(db_url: str) -> AsyncIterator[Stored]:
             scopes=team.scopes,
             community_id=None,
         )
+        _, api_key = await apikeys.create_key(db, "for kong", sealer=old_box)
+        await apikeys.create_key(db, "before kong")
         try:
-            yield Stored(db, auth, grant, slack, team.id)
+            yield Stored(db, auth, grant, slack, team.id, api_key)
         finally:
             await db.close()
 
@@ -79,6 +84,7 @@ async def test_after_rotating_the_old_key_can_go(db_url: str, stored: Stored) ->
     done = await rotate(db_url, f"{NEW},{OLD}")
     assert done.exit_code == 0, done.stderr
     assert done.stdout.splitlines() == [
+        "api_keys: 1 re-encrypted, 1 already current",
         "catalogue_modules: 0 re-encrypted, 0 already current",
         "overlay_tokens: 0 re-encrypted, 0 already current",
         "platform_tokens: 2 re-encrypted, 0 already current",
@@ -99,6 +105,10 @@ async def test_after_rotating_the_old_key_can_go(db_url: str, stored: Stored) ->
     )
     assert workspace is not None
     assert (await workspace.client.auth_test())["team_id"] == stored.team_id
+    async with stored.db.session() as session:
+        sealed = await session.scalar(select(ApiKey.key_sealed).where(ApiKey.name == "for kong"))
+    assert sealed is not None
+    assert new_only.decrypt(sealed) == stored.api_key
 
 
 async def test_a_secret_no_configured_key_opens_is_reported_and_left(
@@ -144,7 +154,7 @@ class Interrupted(SecretBox):
 
 async def test_a_token_written_during_the_rotation_is_not_lost(db_url: str, stored: Stored) -> None:
     box = Interrupted([NEW, OLD], db_url, "fresh-access-token")
-    [_, _, platform] = await rotate_secrets(stored.db, box, load_models())
+    [_, _, _, platform] = await rotate_secrets(stored.db, box, load_models())
     assert box.interrupted
     assert (platform.rotated, platform.unreadable, platform.busy) == (2, [], [])
     async with stored.db.session() as session:

@@ -26,6 +26,7 @@ def test_the_sealed_columns_are_the_tokens_and_the_module_secrets() -> None:
         for column in columns
     }
     assert found == {
+        "api_keys.key_sealed",
         "catalogue_modules.secret_sealed",
         "overlay_tokens.token_sealed",
         "platform_tokens.access_token",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from waddlebot.features.identity import apikeys
+from waddlebot.features.kong.sealing import key_sealer
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
 from waddlebot.infra.db.problems import database_reached, schema_problem
@@ -46,7 +47,7 @@ async def ensure_api_key(settings: Settings) -> None:
     try:
         if await apikeys.count_keys(db, kind="service"):
             return
-        _, plaintext = await apikeys.create_key(db, "local")
+        _, plaintext = await apikeys.create_key(db, "local", sealer=key_sealer(settings))
     finally:
         await db.close()
     path = key_file(settings)
@@ -64,7 +65,12 @@ async def create_key(
     db = await open_database(settings)
     try:
         _, plaintext = await apikeys.create_key(
-            db, name, community_id=community_id, role=role, actor="cli"
+            db,
+            name,
+            community_id=community_id,
+            role=role,
+            actor="cli",
+            sealer=key_sealer(settings),
         )
     finally:
         await db.close()

@@ -1,178 +1,25 @@
-"""``waddlebot kong config``: Kong's declarative configuration (DB-less), generated from the
-app's own route table (``web/route_table.py``), so every route the services serve is routed
-and none that needs a key is exposed without one. deploy/kong/kong.yml (compose) and
-deploy/k8s/base/kong/kong.yml (Kubernetes) are its output; docs/deployment.md#kong.
-
-Each WaddleBot service behind Kong becomes up to three Kong services on the same upstream,
-one per kind of caller, so each kind's plugins are set once:
-
-- ``<service>``: routes that need a key. ``key-auth`` (the key in ``X-API-Key``, which
-  WaddleBot reads too and checks again) and rate limiting per consumer.
-- ``<service>-webhooks``: the platforms' signed deliveries (``POST /collectors/...``). No
-  key (they sign their own requests); a high rate limit per address, as a platform sends from
-  few addresses.
-- ``<service>-public``: the rest that takes no key (OAuth pages, overlay pages and their
-  WebSockets, the calendar feed, login, the API docs); a low rate limit per address.
-
-Every Kong service limits request bodies to what its WaddleBot service accepts. Health and
-metrics are never routed: they are for the cluster and Prometheus only.
-"""
+"""``waddlebot kong``: Kong's declarative configuration (``config``: deploy/kong/kong.yml and
+deploy/k8s/base/kong/kong.yml are its output) and the broker's push of it, with a consumer
+per API key, to every Kong node (``sync``); the building is ``features/kong/``'s,
+docs/deployment.md#kong."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+import asyncio
+import dataclasses
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 
-from waddlebot.platforms.discord.interactions import MAX_BODY as DISCORD_MAX_BODY
-from waddlebot.platforms.slack.webhook import MAX_BODY as SLACK_MAX_BODY
-from waddlebot.platforms.twitch.webhook import MAX_BODY as TWITCH_MAX_BODY
-from waddlebot.router.api import MAX_BODY_BYTES
-from waddlebot.web.route_table import Access, RouteEntry, route_table
+from waddlebot.cli.host import print_json, read_settings
+from waddlebot.features.kong.broker import SyncReport
+from waddlebot.features.kong.settings import DEFAULT_UPSTREAM
 
-kong_app = typer.Typer(help="Kong in front of WaddleBot.", no_args_is_help=True)
-
-# the services Kong routes to; the console (one per deployment, for `waddlebot chat --url`)
-# and the router (no routes) are not exposed
-EXPOSED = ("api", "twitch", "discord", "slack", "browser_source")
-KEY_HEADER = "X-API-Key"
-# request bodies, in KiB: the largest each service accepts, so Kong refuses early what
-# WaddleBot would refuse anyway (the overlay pages take no body worth the name)
-BODY_KIB = {
-    "api": MAX_BODY_BYTES // 1024,
-    "twitch": TWITCH_MAX_BODY // 1024,
-    "discord": DISCORD_MAX_BODY // 1024,
-    "slack": SLACK_MAX_BODY // 1024,
-    "browser_source": 64,
-}
-# requests per minute, per Kong node: per consumer with a key, per client address without
-RATE_PER_MINUTE = {"key": 600, "webhooks": 6000, "public": 120}
-DEFAULT_UPSTREAM = "http://{name}:8000"
-
-
-def route_kind(entry: RouteEntry) -> str:
-    if entry.access is Access.KEY:
-        return "key"
-    if entry.methods == ("POST",) and entry.path.startswith("/collectors/"):
-        return "webhooks"
-    return "public"
-
-
-def path_pattern(entry: RouteEntry) -> str:
-    """The route's path as a Kong regex path (``~`` first), matching exactly what the app's
-    template matches: ``{name}`` is one segment, ``{name:path}`` the rest."""
-    pattern = ""
-    for literal, name in re.findall(r"([^{]*)(?:\{([^}]*)\})?", entry.path):
-        pattern += re.escape(literal).replace("\\-", "-")  # a dash needs no escape
-        if name:
-            pattern += ".+" if name.endswith(":path") else "[^/]+"
-    return f"~{pattern}" + ("(/.*)?$" if entry.prefix else "$")
-
-
-def _route_name(service: str, entry: RouteEntry) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", entry.path.lower()).strip("-") or "root"
-    verb = "ws" if entry.websocket else "-".join(m.lower() for m in entry.methods)
-    return f"{service.replace('_', '-')}-{verb}-{slug}"
-
-
-def _kong_route(service: str, entry: RouteEntry, priority: int) -> dict[str, Any]:
-    route: dict[str, Any] = {
-        "name": _route_name(service, entry),
-        "paths": [path_pattern(entry)],
-        "methods": ["GET"] if entry.websocket else list(entry.methods),
-        # where two templates match one path (/overlay/static/{name}, /overlay/{token}/{kind})
-        # the app takes the route declared first: so does Kong
-        "regex_priority": priority,
-        "strip_path": False,
-        "preserve_host": True,
-    }
-    if entry.websocket:
-        route["protocols"] = ["http", "https"]  # the upgrade goes through as is
-    return route
-
-
-def _plugins(service: str, kind: str) -> list[dict[str, Any]]:
-    plugins: list[dict[str, Any]] = []
-    if kind == "key":
-        plugins.append(
-            {
-                "name": "key-auth",
-                "config": {
-                    "key_names": [KEY_HEADER],
-                    "key_in_body": False,
-                    "key_in_query": False,
-                    "hide_credentials": False,  # WaddleBot reads the key too, and checks it again
-                },
-            }
-        )
-    plugins.append(
-        {
-            "name": "rate-limiting",
-            "config": {
-                "minute": RATE_PER_MINUTE[kind],
-                "limit_by": "consumer" if kind == "key" else "ip",
-                "policy": "local",
-            },
-        }
-    )
-    plugins.append(
-        {
-            "name": "request-size-limiting",
-            "config": {"allowed_payload_size": BODY_KIB[service], "size_unit": "kilobytes"},
-        }
-    )
-    return plugins
-
-
-def declarative_config(upstream: str = DEFAULT_UPSTREAM) -> dict[str, Any]:
-    """Kong's configuration for the routes of every exposed service; ``upstream`` is each
-    service's URL, ``{name}`` standing for its name (``browser_source`` as
-    ``browser-source``: host names take no underscore)."""
-    from waddlebot.app import create_app
+if TYPE_CHECKING:
+    from waddlebot.infra.db.engine import Database
     from waddlebot.settings import Settings
 
-    settings = Settings(_env_file=None)  # the routes, not a deployment
-    services = []
-    for service in EXPOSED:
-        app = create_app(settings, {service})
-        by_kind: dict[str, list[dict[str, Any]]] = {}
-        entries = route_table(app)
-        for order, entry in enumerate(entries):
-            if entry.access is Access.INTERNAL or not _served_only_by(service, entry):
-                continue
-            route = _kong_route(service, entry, priority=len(entries) - order)
-            by_kind.setdefault(route_kind(entry), []).append(route)
-        host = service.replace("_", "-")
-        for kind in ("key", "webhooks", "public"):
-            if kind in by_kind:
-                services.append(
-                    {
-                        "name": host if kind == "key" else f"{host}-{kind}",
-                        "url": upstream.format(name=host),
-                        "plugins": _plugins(service, kind),
-                        "routes": by_kind[kind],
-                    }
-                )
-    return {"_format_version": "3.0", "services": services}
-
-
-# every process serves the docs and the OpenAPI document; only the API's are routed
-_DOCS = ("/docs", "/openapi.json")
-
-
-def _served_only_by(service: str, entry: RouteEntry) -> bool:
-    return service == "api" or not entry.path.startswith(_DOCS)
-
-
-def render(upstream: str = DEFAULT_UPSTREAM) -> str:
-    header = (
-        "# Kong's declarative configuration (DB-less), written by `waddlebot kong config"
-        + ("" if upstream == DEFAULT_UPSTREAM else f" --upstream '{upstream}'")
-        + "`\n# from WaddleBot's route table: do not edit by hand (docs/deployment.md#kong)\n"
-    )
-    return header + yaml.safe_dump(declarative_config(upstream), sort_keys=False, width=100)
+kong_app = typer.Typer(help="Kong in front of WaddleBot.", no_args_is_help=True)
 
 
 @kong_app.command("config")
@@ -183,6 +30,79 @@ def config(
     ] = DEFAULT_UPSTREAM,
 ) -> None:
     """Print Kong's declarative configuration for every route WaddleBot serves."""
+    from waddlebot.app import exposed_route_tables
+    from waddlebot.features.kong.declarative import declarative_config, render
+
     if "{name}" not in upstream:
         raise typer.BadParameter("must contain {name}, e.g. http://waddlebot-{name}:8000")
-    typer.echo(render(upstream), nl=False)
+    typer.echo(render(declarative_config(exposed_route_tables(), upstream), upstream), nl=False)
+
+
+@kong_app.command("sync")
+def sync(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="an object: nodes, credentials, unsealed")
+    ] = False,
+) -> None:
+    """Push the routes and a consumer per live API key to every Kong node of
+    WADDLEBOT_KONG_ADMIN_URLS now. Exits 1 when a node was not synced."""
+    from waddlebot.cli.bootstrap import open_database
+    from waddlebot.features.kong.settings import KongSettings
+
+    settings = read_settings(quiet=True)
+    if not settings.section(KongSettings).kong_broker_on:
+        raise typer.BadParameter(
+            "WADDLEBOT_KONG_ADMIN_URLS is not set: the Kong broker is off", param_hint="settings"
+        )
+
+    async def work() -> SyncReport:
+        db = await open_database(settings)
+        try:
+            return await _sync(settings, db)
+        finally:
+            await db.close()
+
+    report = asyncio.run(work())
+    if as_json:
+        print_json(dataclasses.asdict(report))
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+async def _sync(settings: Settings, db: Database) -> SyncReport:
+    import httpx2
+
+    from waddlebot.app import exposed_route_tables
+    from waddlebot.features.kong.admin import KongAdmin
+    from waddlebot.features.kong.broker import KongBroker
+    from waddlebot.features.kong.declarative import declarative_config
+    from waddlebot.features.kong.sealing import key_sealer
+    from waddlebot.features.kong.settings import KongSettings
+
+    own = settings.section(KongSettings)
+    box = key_sealer(settings)
+    assert box is not None  # the broker is on
+    async with httpx2.AsyncClient(timeout=10.0) as http:
+        broker = KongBroker(
+            db,
+            box,
+            KongAdmin(http, own.kong_admin_token.get_secret_value()),
+            own.kong_admin_urls,
+            lambda: declarative_config(exposed_route_tables(), own.kong_upstream),
+        )
+        return await broker.sync()
+
+
+def _print_report(report: SyncReport) -> None:
+    for node in report.nodes:
+        line = f"{node.node}: {node.outcome}"
+        typer.echo(line + (f" ({node.detail})" if node.detail else ""), err=not node.ok)
+    typer.echo(f"{report.credentials} API keys in Kong")
+    for key in report.unsealed:
+        typer.echo(
+            f"key {key.key_id} ({key.name}) is not in Kong: {key.reason}; "
+            "create a new key for its user and revoke this one",
+            err=True,
+        )

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # only named here: reading the settings imports this package,
 
 BUILTINS: tuple[str, ...] = (
     "modulestore",  # first: every module registered after it gets its ctx.store
+    "kong",  # before identity, which seals new keys with its KEY_SEALER
     "core",
     "identity",
     "labels",

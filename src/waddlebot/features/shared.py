@@ -4,7 +4,7 @@ asks for its key here and never imports the other's chat module."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar
 
 from fastapi import Depends, Request
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from waddlebot.features.identity.apikeys import KeyVerifier
     from waddlebot.features.identity.service import IdentityService
     from waddlebot.features.inventory.service import InventoryService
+    from waddlebot.features.kong.declarative import RouteTables
     from waddlebot.features.labels.service import LabelService
     from waddlebot.features.marketplace.catalogue import Catalogue
     from waddlebot.features.marketplace.installs import Installs
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from waddlebot.infra.db.engine import Database
     from waddlebot.infra.directory import Directory
     from waddlebot.infra.ports import Ports
+    from waddlebot.infra.secretbox import SecretBox
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
@@ -54,6 +56,10 @@ DIRECTORY: Key[Directory] = Key("directory")  # core
 TOOLS: Key[Toolbox] = Key("tools")  # the runtime: every feature's Feature.tools
 MODULE_STORE: Key[SqlStore] = Key("module store")  # modulestore
 STORE_GRANTS: Key[StoreGrants] = Key("store grants")
+# each exposed service's route table, for Kong: only the app knows them (app.py provides it)
+ROUTE_TABLES: Key[Callable[[], RouteTables]] = Key("route tables")
+# what seals a new API key for Kong's key-auth; None (or absent) while the broker is off
+KEY_SEALER: Key[SecretBox | None] = Key("key sealer")  # kong
 KEYS: Key[KeyVerifier] = Key("keys")  # identity
 IDENTITY: Key[IdentityService] = Key("identity")
 ACCOUNTS: Key[AccountService] = Key("accounts")

@@ -137,3 +137,9 @@ HTTP_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
+KONG_SYNCS = Counter(
+    "waddlebot_kong_sync_total",
+    "Kong configuration pushes by Kong node (its admin URL) and outcome: loaded, unchanged, "
+    "rejected, busy, unreachable, failed",
+    ["node", "outcome"],
+)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from waddlebot.core.errors import NotFound
 from waddlebot.features.identity import apikeys
 from waddlebot.features.identity.accounts import AccountError, LoginThrottled
-from waddlebot.features.shared import Services
+from waddlebot.features.shared import KEY_SEALER, Services
 from waddlebot.web.deps import (
     SESSION_COOKIE,
     Admin,
@@ -127,6 +127,7 @@ async def create_my_key(person: Person, body: KeyIn, runtime: Services) -> NewKe
         user_id=person.user_id,
         expires_at=datetime.now(UTC) + timedelta(days=body.expires_in_days),
         actor=person.actor,
+        sealer=runtime.find(KEY_SEALER),
     )
     return NewKey(key=plaintext, **_key_out(info))
 

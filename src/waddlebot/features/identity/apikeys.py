@@ -6,6 +6,11 @@ SHA-256. The secret is a high-entropy random value, not a human-chosen password,
 guessing it from the hash is infeasible and a fast hash is the right tool; slow password
 hashes (bcrypt, argon2) exist to protect low-entropy secrets and would only make every API
 request expensive.
+
+One exception: while the Kong broker is configured (``features/kong/``), a new key is also
+kept encrypted (``sealer``, the settings' SecretBox), as Kong's key-auth compares the key
+itself and needs it; callers get the sealer from ``KEY_SEALER`` (``features/shared.py``) or,
+outside a running process, ``features/kong/sealing.py``'s ``key_sealer(settings)``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import ColumnElement, func, select, update
 
@@ -29,6 +34,9 @@ from waddlebot.features.identity.models import ApiKey
 from waddlebot.infra.audit import write_change
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import User, utcnow
+
+if TYPE_CHECKING:
+    from waddlebot.infra.secretbox import SecretBox
 
 PREFIX = "wbk_"
 KEY_ID_LENGTH = 12
@@ -134,8 +142,10 @@ async def create_key(
     user_id: int | None = None,
     role: str = "",
     expires_at: datetime | None = None,
+    sealer: SecretBox | None = None,
 ) -> tuple[ApiKeyInfo, str]:
-    """A new key; returns its info and the plaintext key, which is not stored anywhere.
+    """A new key; returns its info and the plaintext key, which is not stored anywhere but
+    encrypted by ``sealer``, when there is one (for Kong).
 
     ``kind="service"`` is a service account (optionally tied to one community, with a
     ``role``); ``kind="user"`` acts as the person ``user_id``: at most
@@ -164,6 +174,7 @@ async def create_key(
         user_id=user_id,
         role=role[:16],
         expires_at=expires_at,
+        key_sealed=None if sealer is None else sealer.encrypt(plaintext),
     )
     async with db.session() as session:
         if user_id is not None:
@@ -260,6 +271,22 @@ async def revoke_user_key(db: Database, user_id: int, name: str, *, actor: str =
         if info.name == name.strip():
             return info.key_id if await revoke_key(db, info.key_id, actor=actor) else None
     return None
+
+
+async def live_sealed_keys(db: Database) -> list[tuple[ApiKeyInfo, str | None]]:
+    """Every key that works now (neither revoked nor expired), oldest first, with its sealed
+    copy (None for a key made while nothing sealed them)."""
+    query = (
+        select(ApiKey)
+        .where(
+            ApiKey.revoked_at.is_(None),
+            ApiKey.expires_at.is_(None) | (ApiKey.expires_at > utcnow()),
+        )
+        .order_by(ApiKey.id)
+    )
+    async with db.session() as session:
+        rows = (await session.scalars(query)).all()
+    return [(_info(row), row.key_sealed) for row in rows]
 
 
 async def list_keys(db: Database) -> list[ApiKeyInfo]:

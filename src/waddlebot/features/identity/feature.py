@@ -10,7 +10,7 @@ from waddlebot.features.identity.models import Account, ApiKey, LinkCode
 from waddlebot.features.identity.module import build_identity_module
 from waddlebot.features.identity.principals import KeyAuthenticator
 from waddlebot.features.identity.service import IdentityService, merge_accounts, merge_memberships
-from waddlebot.features.shared import ACCOUNTS, DIRECTORY, IDENTITY, KEYS
+from waddlebot.features.shared import ACCOUNTS, DIRECTORY, IDENTITY, KEY_SEALER, KEYS
 from waddlebot.infra.db.models import Identity, Membership
 from waddlebot.web.auth import AUTHENTICATOR
 
@@ -22,7 +22,14 @@ async def setup(host: Host) -> None:
     keys = host.provide(KEYS, KeyVerifier(host.db))
     identity = host.provide(
         IDENTITY,
-        IdentityService(host.db, cache, host.audit, host.need(DIRECTORY), feed=host.feed),
+        IdentityService(
+            host.db,
+            cache,
+            host.audit,
+            host.need(DIRECTORY),
+            feed=host.feed,
+            sealer=host.find(KEY_SEALER),
+        ),
     )
     accounts = host.provide(
         ACCOUNTS, AccountService(host.db, cache, host.audit, host.ports.ratelimiter)

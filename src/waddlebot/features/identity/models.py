@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from waddlebot.infra.db.models import Base, created_at_column, utcnow
+from waddlebot.infra.db.models import SEALED, Base, created_at_column, utcnow
 
 LINK_PURPOSES = ("identity", "community")
 
@@ -26,7 +26,9 @@ class ApiKey(Base):
     """An API key. Only a hash of its secret is stored (see ``features/identity/apikeys.py``).
 
     ``kind`` is ``service`` (WaddleBot's own services, Kong; ``role`` says what it may do) or
-    ``user`` (a person's key, acting as that user).
+    ``user`` (a person's key, acting as that user). ``key_sealed`` is the whole key, encrypted,
+    kept only while the Kong broker is configured (Kong's key-auth compares the key itself;
+    ``features/kong/``); keys made before have none.
     """
 
     __tablename__ = "api_keys"
@@ -49,6 +51,7 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    key_sealed: Mapped[str | None] = mapped_column(String(500), info=SEALED)
 
 
 class LinkCode(Base):

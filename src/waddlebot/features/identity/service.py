@@ -33,6 +33,7 @@ from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Identity, Membership, User
 from waddlebot.infra.directory import Directory, upsert_role
 from waddlebot.infra.ports import Cache
+from waddlebot.infra.secretbox import SecretBox
 
 # letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -124,8 +125,10 @@ class IdentityService:
         clock: Clock | None = None,
         *,
         feed: ChangeFeed | None = None,
+        sealer: SecretBox | None = None,
     ) -> None:
         self._db = db
+        self._sealer = sealer  # new keys are sealed for Kong with it (apikeys.create_key)
         self._directory = directory
         self._cache = cache
         self._audit = audit
@@ -194,7 +197,12 @@ class IdentityService:
 
     async def create_key(self, user_id: int, name: str) -> tuple[apikeys.ApiKeyInfo, str]:
         return await apikeys.create_key(
-            self._db, name, kind="user", user_id=user_id, actor=f"user:{user_id}"
+            self._db,
+            name,
+            kind="user",
+            user_id=user_id,
+            actor=f"user:{user_id}",
+            sealer=self._sealer,
         )
 
     async def keys(self, user_id: int) -> list[apikeys.ApiKeyInfo]:
