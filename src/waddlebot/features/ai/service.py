@@ -5,12 +5,13 @@ community's order tried in turn until one answers, all within one deadline."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
+from waddlebot.features.ai import guards
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.providers import Completion, Message, Provider, ProviderFailed
 
@@ -56,8 +57,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "default": 6,
             "description": "questions and answers of the channel remembered (0: none)",
         },
+        **guards.SETTINGS,
     },
 }
+Spent = Callable[[int, str, Completion], Awaitable[None]]
+"""Told of each model server's answer: (community id, provider, the answer with its tokens)."""
 
 
 class NoAnswer(Exception):
@@ -119,7 +123,9 @@ class Assistant:
         *,
         request_timeout: float,
         answer_seconds: float,
+        spent: Spent | None = None,
     ) -> None:
+        self._spent = spent
         self._providers = providers
         self._memory = memory
         self._request_timeout = request_timeout
@@ -140,7 +146,7 @@ class Assistant:
             *earlier,
             {"role": "user", "content": user_line(question)},
         ]
-        return Answer(await self._first_answer(config, messages), earlier)
+        return Answer(await self._first_answer(question, config, messages), earlier)
 
     async def remember(
         self, question: Question, config: Mapping[str, Any], answer: Answer, said: str
@@ -150,7 +156,7 @@ class Assistant:
         await self._memory.remember(key, answer.earlier, user_line(question), said, turns)
 
     async def _first_answer(
-        self, config: Mapping[str, Any], messages: Sequence[Message]
+        self, question: Question, config: Mapping[str, Any], messages: Sequence[Message]
     ) -> Completion:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._answer_seconds
@@ -173,6 +179,8 @@ class Assistant:
                 log.warning("ai provider failed", provider=name, model=model, reason=failed.reason)
                 failures.append(failed)
                 continue
+            if self._spent is not None:
+                await self._spent(question.community_id, name, answer)
             if answer.text.strip():
                 return answer
             failures.append(ProviderFailed(name, "the answer was empty"))

@@ -23,3 +23,13 @@ class AISettings(BaseModel):
     ai_memory_seconds: int = Field(
         default=1800, gt=0, description="a channel's conversation is forgotten after this quiet"
     )
+    ai_daily_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="tokens a community may spend a day (0: no limit); a community may set less",
+    )
+    ai_moderation_model: str = Field(
+        default="omni-moderation-latest",
+        min_length=1,
+        description="the model of OpenAI's /v1/moderations, for communities with moderate on",
+    )
