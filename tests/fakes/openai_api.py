@@ -1,5 +1,6 @@
-"""``FakeOpenAI``: OpenAI's ``POST /v1/chat/completions`` (not streamed) and ``GET
-/v1/models``, as the official ``openai`` SDK uses them, on a loopback port.
+"""``FakeOpenAI``: OpenAI's ``POST /v1/chat/completions`` (not streamed), ``POST
+/v1/moderations`` and ``GET /v1/models``, as the official ``openai`` SDK uses them, on a
+loopback port.
 
 async with FakeOpenAI(api_key="sk-test") as fake:
     client = openai.AsyncOpenAI(base_url=fake.url, api_key="sk-test")
@@ -11,7 +12,12 @@ null, ``finish_reason: "tool_calls"``); a ``tool`` message must answer a call of
 message before it, as OpenAI checks. Errors are answered in
 OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``, with ``x-request-id``:
 401 for a missing or wrong key, 404 for an unknown model, 429 with ``retry-after`` (and
-``retry-after-ms``) when scripted, 500 as its server errors."""
+``retry-after-ms``) when scripted, 500 as its server errors.
+
+Moderation answers in the shape of ``omni-moderation-latest`` (every category with its flag,
+score and the input types it applied to: text): nothing is flagged but the texts scripted in
+``fake.flags`` (text -> the categories flagged); ``fake.moderation_failures`` (a
+:class:`ModelScript`'s ``fail``) scripts errors, and ``fake.moderated`` keeps every body."""
 
 from __future__ import annotations
 
@@ -36,6 +42,21 @@ _KINDS = {
     500: ("server_error", None),
     503: ("server_error", None),
 }
+CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 _MESSAGES = {
     429: "Rate limit reached for requests. Please try again later.",
     500: "The server had an error while processing your request. Sorry about that!",
@@ -64,12 +85,16 @@ class FakeOpenAI(ServedFake):
         self.models = set(models)
         self.script = ModelScript()
         self.headers: list[dict[str, str]] = []  # of every chat request, as received
+        self.flags: dict[str, tuple[str, ...]] = {}  # moderated text -> categories flagged
+        self.moderation_failures = ModelScript()  # only its failures are used
+        self.moderated: list[dict[str, Any]] = []  # every moderation body received
         self.url = ""  # ends in /v1, as a base_url does
 
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/moderations", self._moderate, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
@@ -101,6 +126,39 @@ class FakeOpenAI(ServedFake):
                 ],
             }
         )
+
+    async def _moderate(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        body = json.loads(await request.body())
+        self.moderated.append(body)
+        failure = self.moderation_failures.next_failure()
+        if failure is not None:
+            message = failure.message or _MESSAGES.get(failure.status, "fake failure")
+            return _error(failure.status, message)
+        given = body.get("input")
+        texts = [given] if isinstance(given, str) else given
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return _error(400, "'input' must be a string or an array of strings", param="input")
+        model = body.get("model") or "omni-moderation-latest"
+        return JSONResponse(
+            {
+                "id": f"modr-{uuid.uuid4().hex[:24]}",
+                "model": model,
+                "results": [self._verdict(text) for text in texts],
+            },
+            headers={"x-request-id": f"req_{uuid.uuid4().hex}"},
+        )
+
+    def _verdict(self, text: str) -> dict[str, Any]:
+        flagged = set(self.flags.get(text, ()))
+        return {
+            "flagged": bool(flagged),
+            "categories": {name: name in flagged for name in CATEGORIES},
+            "category_scores": {name: 0.97 if name in flagged else 0.000_12 for name in CATEGORIES},
+            "category_applied_input_types": {name: ["text"] for name in CATEGORIES},
+        }
 
     async def _chat(self, request: Request) -> Response:
         self.headers.append(dict(request.headers))

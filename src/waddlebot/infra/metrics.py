@@ -66,6 +66,16 @@ FUNCTION_OVER_BUDGET = Counter(
     "Serverless (#) calls refused because the community spent its daily invocation budget",
     ["module"],
 )
+AI_TOKENS = Counter(
+    "waddlebot_ai_tokens_total",
+    "Tokens the AI's model servers counted, by provider and kind (prompt, completion)",
+    ["provider", "kind"],
+)
+AI_ANSWERS = Counter(
+    "waddlebot_ai_answers_total",
+    "!ai questions by outcome: answered, no_answer, over_budget, rate_limited, moderated",
+    ["outcome"],
+)
 MODULE_BREAKER_STATE = Gauge(
     "waddlebot_module_breaker_state",
     "Circuit breaker of each external module in this router process: 0 closed, 1 half-open "

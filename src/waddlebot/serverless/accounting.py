@@ -1,24 +1,25 @@
 """What serverless functions cost, per community and day, and the daily invocation budget.
 
-Counts live in the cache (Redis when distributed), one key per community, day (UTC) and
-figure, kept for :data:`KEEP_DAYS`: every router adds to the same figures, and a restart
-loses nothing Redis kept. ``/metrics`` has the same figures as counters."""
+Counts live in the cache (:class:`~waddlebot.infra.daily.DailyCounts`, kept for
+:data:`KEEP_DAYS`): every router adds to the same figures, and a restart loses nothing Redis
+kept. ``/metrics`` has the same figures as counters."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.infra import metrics
+from waddlebot.infra.daily import DailyCounts
 from waddlebot.infra.ports import Cache
 from waddlebot.router.breaker import ModuleRefused, community_label
 from waddlebot.router.modules import ModuleClient, WrappedClient
 from waddlebot.serverless import Invocation
 
 KEEP_DAYS = 8
-_TTL = KEEP_DAYS * 86_400
+_FIGURES = ("invocations", "errors", "billed_ms", "refused")
 
 BudgetOf = Callable[[int], Awaitable[int]]
 """A community's daily invocation budget (0: no limit)."""
@@ -43,17 +44,12 @@ class DayUsage:
     refused: int  # calls the budget refused
 
 
-def _key(community_id: int, day: date, figure: str) -> str:
-    return f"functions:{community_id}:{day.isoformat()}:{figure}"
-
-
 class Accounting:
     def __init__(
         self, cache: Cache, budget_of: BudgetOf, *, today: Callable[[], date] | None = None
     ) -> None:
-        self._cache = cache
+        self._counts = DailyCounts(cache, "functions", keep_days=KEEP_DAYS, today=today)
         self._budget_of = budget_of
-        self._today = today or (lambda: datetime.now(UTC).date())
         self._pending: list[Invocation] = []
         self._labelled: set[int] = set()
 
@@ -62,9 +58,8 @@ class Accounting:
         budget = await self._budget_of(community_id)
         if budget <= 0:
             return
-        day = self._today()
-        if await self._cache.incr(_key(community_id, day, "admitted"), 1, _TTL) > budget:
-            await self._cache.incr(_key(community_id, day, "refused"), 1, _TTL)
+        if await self._counts.add(community_id, "admitted") > budget:
+            await self._counts.add(community_id, "refused")
             metrics.FUNCTION_OVER_BUDGET.labels(module).inc()
             raise OverBudget(module)
 
@@ -81,25 +76,19 @@ class Accounting:
     async def settle(self) -> None:
         """Add what was metered since the last call to the community's figures for today."""
         pending, self._pending = self._pending, []
-        day = self._today()
         for invocation in pending:
             community = invocation.community_id
-            await self._cache.incr(_key(community, day, "invocations"), 1, _TTL)
+            await self._counts.add(community, "invocations")
             if not invocation.ok:
-                await self._cache.incr(_key(community, day, "errors"), 1, _TTL)
+                await self._counts.add(community, "errors")
             billed = round(invocation.billed_ms)
             if billed:
-                await self._cache.incr(_key(community, day, "billed_ms"), billed, _TTL)
+                await self._counts.add(community, "billed_ms", billed)
 
     async def usage(self, community_id: int, days: int = 7) -> list[DayUsage]:
         """The community's figures for the last ``days`` days, today first."""
-        today = self._today()
-        wanted = [today - timedelta(days=back) for back in range(min(days, KEEP_DAYS))]
-        figures = ("invocations", "errors", "billed_ms", "refused")
-        keys = [_key(community_id, day, figure) for day in wanted for figure in figures]
-        values = [int(v) if v is not None else 0 for v in await self._cache.get_many(keys)]
-        rows = [values[i : i + len(figures)] for i in range(0, len(values), len(figures))]
-        return [DayUsage(day, *row) for day, row in zip(wanted, rows, strict=True)]
+        found = await self._counts.days(community_id, _FIGURES, days)
+        return [DayUsage(day.day, *(day[figure] for figure in _FIGURES)) for day in found]
 
 
 class AccountedClient(WrappedClient):

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import structlog
 
+from waddlebot.features.ai import api
+from waddlebot.features.ai.budget import TOKEN_BUDGET, TokenBudget
 from waddlebot.features.ai.builtin_tools import BuiltinTools
+from waddlebot.features.ai.guards import Guards
+from waddlebot.features.ai.limits import AskLimits
 from waddlebot.features.ai.mcp_servers import McpServers
 from waddlebot.features.ai.memory import ChannelMemory
+from waddlebot.features.ai.moderation import OpenAIModeration
 from waddlebot.features.ai.module import build_ai_module
 from waddlebot.features.ai.providers import (
     OllamaProvider,
@@ -14,9 +19,9 @@ from waddlebot.features.ai.providers import (
     Provider,
     ProviderFailed,
 )
-from waddlebot.features.ai.service import Assistant
+from waddlebot.features.ai.service import PROVIDERS, Assistant
 from waddlebot.features.ai.settings import AISettings
-from waddlebot.features.feature import Feature, Host
+from waddlebot.features.feature import Feature, Host, Route
 from waddlebot.features.shared import TOOLS
 
 log = structlog.get_logger("waddlebot.ai")
@@ -24,19 +29,38 @@ log = structlog.get_logger("waddlebot.ai")
 # of the router's module timeout, what the providers may use: the rest is for the memory and
 # the reply, so a slow model gets the module's own apology rather than the router's
 ANSWER_SHARE = 0.8
+# and what moderation may use of it after the answer (where a community has it on)
+MODERATION_SHARE = 0.15
 
 
 async def setup(host: Host) -> None:
     own = host.settings.section(AISettings)
+    openai = OpenAIProvider(
+        own.ai_openai_url,
+        own.ai_openai_api_key.get_secret_value(),
+        timeout=own.ai_request_timeout_seconds,
+        retry_after_max=own.ai_retry_after_max_seconds,
+    )
     providers: dict[str, Provider] = {
         "ollama": OllamaProvider(own.ai_ollama_url, timeout=own.ai_request_timeout_seconds),
-        "openai": OpenAIProvider(
-            own.ai_openai_url,
-            own.ai_openai_api_key.get_secret_value(),
-            timeout=own.ai_request_timeout_seconds,
-            retry_after_max=own.ai_retry_after_max_seconds,
-        ),
+        "openai": openai,
     }
+    budget = host.provide(
+        TOKEN_BUDGET,
+        TokenBudget(host.ports.cache, operator_daily=own.ai_daily_tokens, providers=PROVIDERS),
+    )
+    guards = Guards(
+        AskLimits(host.ports.ratelimiter, host.ports.cache),
+        budget,
+        OpenAIModeration(
+            openai.client,
+            model=own.ai_moderation_model,
+            timeout=min(
+                own.ai_request_timeout_seconds,
+                host.settings.module_timeout_seconds * MODERATION_SHARE,
+            ),
+        ),
+    )
     for provider in providers.values():
         if "router" in host.services:  # where questions are answered: not on the first one
             try:
@@ -54,8 +78,9 @@ async def setup(host: Host) -> None:
         tool_sources=(BuiltinTools(host, host.need(TOOLS)), mcp_servers),
         tool_seconds=own.ai_tool_timeout_seconds,
         tool_result_chars=own.ai_tool_result_chars,
+        spent=guards.spent,
     )
-    host.add_module(build_ai_module(assistant))
+    host.add_module(build_ai_module(assistant, guards))
 
 
-FEATURE = Feature("ai", setup, always_on=False, settings=AISettings)
+FEATURE = Feature("ai", setup, always_on=False, routes=(Route(api.router),), settings=AISettings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import structlog
 
+from waddlebot.core.permissions import Level
+from waddlebot.features.ai.guards import Guards, count
 from waddlebot.features.ai.safety import for_chat
 from waddlebot.features.ai.service import CONFIG_SCHEMA, Assistant, NoAnswer, Question
 from waddlebot.platforms import max_length
@@ -15,7 +17,7 @@ log = structlog.get_logger("waddlebot.ai")
 APOLOGY = "Sorry, I can't think right now. Please ask again later."
 
 
-def build_ai_module(assistant: Assistant) -> Module:
+def build_ai_module(assistant: Assistant, guards: Guards) -> Module:
     module = Module(
         "ai",
         version="1.0.0",
@@ -43,6 +45,17 @@ def build_ai_module(assistant: Assistant) -> Module:
             level=ctx.caller_level,
         )
         config = ctx.config
+        held = await guards.before(
+            request.community_id,
+            config,
+            person=ctx.actor or ctx.caller_name,
+            asker=ctx.caller_name,
+            moderator=ctx.caller_level >= Level.MODERATOR,
+        )
+        if held is not None:
+            if held:
+                ctx.reply(held)
+            return
         limit = min(int(config["max_reply_chars"]), max_length(request.platform))
         try:
             answer = await assistant.ask(question, config, limit=limit)
@@ -52,12 +65,19 @@ def build_ai_module(assistant: Assistant) -> Module:
                 community_id=request.community_id,
                 failures=[str(failure) for failure in exc.failures],
             )
+            count("no_answer")
             ctx.reply(APOLOGY)
             return
         said = for_chat(answer.text, platform=request.platform, limit=limit)
         if not said:
+            count("no_answer")
             ctx.reply(APOLOGY)
             return
+        instead = await guards.vet(request.community_id, config, said)
+        if instead is not None:
+            ctx.reply(instead)
+            return
+        count("answered")
         ctx.reply(said)
         await assistant.remember(question, config, answer, said)
 

@@ -190,6 +190,10 @@ class OpenAIProvider:
     def prepare(self) -> None:
         self._connected()
 
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK's client, for OpenAI's other endpoints (moderation)."""
+        return self._connected()
+
     def _connected(self) -> openai.AsyncOpenAI:
         if self._client is None:
             try:

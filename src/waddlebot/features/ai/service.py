@@ -6,13 +6,14 @@ the tools the asker may use on the way (:mod:`waddlebot.features.ai.tool_loop`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from waddlebot.core.tools import Caller
+from waddlebot.features.ai import guards
 from waddlebot.features.ai.mcp_servers import SERVERS_SCHEMA, TOOLS_SCHEMA
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.providers import Completion, Message, Provider, ProviderFailed
@@ -81,8 +82,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "mcp_servers": SERVERS_SCHEMA,
         "mcp_tools": TOOLS_SCHEMA,
+        **guards.SETTINGS,
     },
 }
+Spent = Callable[[int, str, Completion], Awaitable[None]]
+"""Told of each model server's answer: (community id, provider, the answer with its tokens)."""
 
 
 class NoAnswer(Exception):
@@ -151,7 +155,9 @@ class Assistant:
         tool_sources: Sequence[ToolSource] = (),
         tool_seconds: float = 3.0,
         tool_result_chars: int = 2000,
+        spent: Spent | None = None,
     ) -> None:
+        self._spent = spent
         self._providers = providers
         self._memory = memory
         self._request_timeout = request_timeout
@@ -186,7 +192,8 @@ class Assistant:
             result_chars=self._tool_result_chars,
         )
         tool_loop = ToolLoop(tools, limits)
-        return Answer(await self._first_answer(config, messages, tool_loop, deadline), earlier)
+        completion = await self._first_answer(question, config, messages, tool_loop, deadline)
+        return Answer(completion, earlier)
 
     async def _offered(
         self, question: Question, config: Mapping[str, Any], deadline: float
@@ -224,6 +231,7 @@ class Assistant:
 
     async def _first_answer(
         self,
+        question: Question,
         config: Mapping[str, Any],
         messages: Sequence[Message],
         tool_loop: ToolLoop,
@@ -253,6 +261,8 @@ class Assistant:
                 log.warning("ai provider failed", provider=name, model=model, reason=failed.reason)
                 failures.append(failed)
                 continue
+            if self._spent is not None:
+                await self._spent(question.community_id, name, answer)
             if answer.text.strip():
                 return answer
             failures.append(ProviderFailed(name, "the answer was empty"))

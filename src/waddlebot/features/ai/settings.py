@@ -51,3 +51,14 @@ class AISettings(BaseModel):
             if not words:
                 raise ValueError(f"MCP command {name!r} is empty")
         return commands
+
+    ai_daily_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="tokens a community may spend a day (0: no limit); a community may set less",
+    )
+    ai_moderation_model: str = Field(
+        default="omni-moderation-latest",
+        min_length=1,
+        description="the model of OpenAI's /v1/moderations, for communities with moderate on",
+    )
