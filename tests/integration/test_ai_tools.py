@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,10 +24,12 @@ from tests.fakes.openai_api import FakeOpenAI
 from tests.integration.test_ai import KEY, _settings, owner, use
 from tests.support.harness import free_port, say, serving_app
 from waddlebot.features.ai.tool_loop import TOOL_RULE
+from waddlebot.features.calendar.events import NewEvent
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
-pytestmark = pytest.mark.parametrize("mode", ["embedded"])
+# the loop is the same in both modes: one test (the calendar's) runs distributed too
+EMBEDDED = pytest.mark.parametrize("mode", ["embedded"])
 
 WEATHER_COMMAND = f"{sys.executable} {mcp_weather.__file__}"
 
@@ -82,9 +85,19 @@ async def add_weather(bot: Bot, *tools: str, **where: str) -> None:
 
 
 def offered(chat: dict[str, Any]) -> list[str]:
-    return [tool["function"]["name"] for tool in chat.get("tools") or ()]
+    """The MCP servers' tools offered (``server-tool``; the bot's own have no dash)."""
+    return [
+        tool["function"]["name"]
+        for tool in chat.get("tools") or ()
+        if "-" in tool["function"]["name"]
+    ]
 
 
+def offered_builtin(chat: dict[str, Any]) -> set[str]:
+    return {tool["function"]["name"] for tool in chat.get("tools") or ()} - set(offered(chat))
+
+
+@EMBEDDED
 @pytest.mark.parametrize("provider", ["ollama", "openai"])
 async def test_the_model_answers_from_an_allowed_tool(bot: Bot, provider: str) -> None:
     await use(bot.runtime, provider)
@@ -99,7 +112,7 @@ async def test_the_model_answers_from_an_allowed_tool(bot: Bot, provider: str) -
     first, second = fake.script.chats
     # only the allowed tool is offered (radar and bulletin are the server's too)
     assert offered(first) == ["weather-forecast"]
-    (tool,) = first["tools"]
+    (tool,) = (t for t in first["tools"] if t["function"]["name"] == "weather-forecast")
     assert tool["function"]["parameters"]["required"] == ["city"]
     assert first["messages"][0]["content"].endswith(TOOL_RULE)
     call, result = second["messages"][-2:]
@@ -119,15 +132,16 @@ async def test_the_model_answers_from_an_allowed_tool(bot: Bot, provider: str) -
         assert result["content"] == "sunny and -3 C in Oslo"
 
 
+@EMBEDDED
 async def test_a_stdio_server_runs_only_as_the_operator_allowed(bot: Bot) -> None:
     question = "alice: weather in bergen?"
     bot.ollama.script.tool_rules[question] = ("weather-forecast", {"city": "Bergen"})
     bot.ollama.script.result_rules[question] = "Forecast: {result}"
 
-    # a command the operator did not name is never run: no tools, the model answers as it can
+    # a command the operator did not name is never run: its tools are not there to call
     await add_weather(bot, "forecast", command="rm")
     (said,) = await say(bot.runtime, "!ai weather in bergen?")
-    assert said == "You asked 'alice: weather in bergen?'; I saw 2 messages."
+    assert said == "Forecast: error: there is no tool named 'weather-forecast' you may use"
     assert offered(bot.ollama.script.chats[-1]) == []
 
     await add_weather(bot, "forecast", command="weather")
@@ -135,16 +149,17 @@ async def test_a_stdio_server_runs_only_as_the_operator_allowed(bot: Bot) -> Non
     assert said == "Forecast: sunny and -3 C in Bergen"
 
 
+@EMBEDDED
 async def test_no_tools_are_offered_until_the_community_allows_some(bot: Bot) -> None:
     await add_weather(bot)  # the server, but none of its tools
     bot.ollama.script.tool_rules["alice: radar?"] = ("weather-radar", {})
     (said,) = await say(bot.runtime, "!ai radar?")
-    assert said == "You asked 'alice: radar?'; I saw 2 messages."
-    (chat,) = bot.ollama.script.chats
-    assert offered(chat) == []
-    assert TOOL_RULE not in chat["messages"][0]["content"]
+    assert said == "The tool said: error: there is no tool named 'weather-radar' you may use"
+    first, _ = bot.ollama.script.chats
+    assert offered(first) == []  # the bot's own tools only
 
 
+@EMBEDDED
 async def test_the_tool_call_limit_stops_a_looping_model(bot: Bot) -> None:
     await add_weather(bot, "forecast")
     await configure(bot.runtime, "max_tool_calls", 2)
@@ -157,6 +172,7 @@ async def test_the_tool_call_limit_stops_a_looping_model(bot: Bot) -> None:
     assert [offered(chat) for chat in chats] == [["weather-forecast"], ["weather-forecast"], []]
 
 
+@EMBEDDED
 @pytest.mark.parametrize("tool_seconds", [1.0])
 async def test_a_slow_tool_times_out_and_the_answer_still_comes(bot: Bot) -> None:
     await add_weather(bot, "radar")
@@ -168,14 +184,16 @@ async def test_a_slow_tool_times_out_and_the_answer_still_comes(bot: Bot) -> Non
     ]
 
 
+@EMBEDDED
 async def test_a_server_that_is_down_is_skipped(bot: Bot) -> None:
     await add_weather(bot, "forecast", url=f"http://127.0.0.1:{free_port()}/mcp")
     bot.ollama.script.tool_rules["alice: weather?"] = ("weather-forecast", {"city": "Oslo"})
     (said,) = await say(bot.runtime, "!ai weather?")
-    assert said == "You asked 'alice: weather?'; I saw 2 messages."
+    assert said == "The tool said: error: there is no tool named 'weather-forecast' you may use"
     assert offered(bot.ollama.script.chats[-1]) == []
 
 
+@EMBEDDED
 async def test_a_tool_result_cannot_grant_another_tool(bot: Bot) -> None:
     await add_weather(bot, "bulletin")
     question = "mallory: any news?"
@@ -193,3 +211,33 @@ async def test_a_tool_result_cannot_grant_another_tool(bot: Bot) -> None:
     # the system prompt and the tools offered are the same after the result as before it
     assert first["messages"][0] == second["messages"][0] == third["messages"][0]
     assert offered(first) == offered(second) == offered(third) == ["weather-bulletin"]
+
+
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+async def test_the_model_reads_the_communitys_calendar(bot: Bot, provider: str) -> None:
+    await use(bot.runtime, provider)
+    fake = bot.ollama if provider == "ollama" else bot.openai
+    place = (await bot.runtime.directory.resolve_entity("console:local", "console")).community_id
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
+    await bot.runtime.calendar.add(
+        place,
+        NewEvent(title="Movie night", starts_at=start, timezone="UTC"),
+        creator_user_id=None,
+        creator_name="",
+        level=None,
+    )
+    question = "alice: when is movie night?"
+    fake.script.tool_rules[question] = ("calendar_upcoming", {"limit": 3})
+    fake.script.result_rules[question] = "Here: {result}"
+
+    (said,) = await say(bot.runtime, "!ai when is movie night?")
+
+    first, second = fake.script.chats[-2:]
+    # a viewer is offered the bot's reading tools, and none that writes
+    assert {"calendar_upcoming", "quote_search", "community_info"} <= offered_builtin(first)
+    assert not {"quote_add", "calendar_event_add"} & offered_builtin(first)
+    result = json.loads(second["messages"][-1]["content"])
+    assert [(e["title"], e["starts_at"]) for e in result["events"]] == [
+        ("Movie night", start.isoformat())
+    ]
+    assert said.startswith("Here: ") and "Movie night" in said
