@@ -723,9 +723,11 @@ class Router:
             event_type=event.type,
             # the module knows the command by its own name, whichever alias was typed
             command=trip.route.spec.name if command and trip.route else "",
-            prefix=command.prefix if command else "",
+            # a listener hears the prefix too, so it can tell a command line from talk
+            prefix=trip.command.prefix if trip.command else "",
             args=list(command.args) if command else [],
             raw_text=trip.text or event.text,
+            to_bot=event.to_bot and trip.command is None,
             caller=trip.caller,
             amounts=event.amounts,
             occurred_at=event.occurred_at,

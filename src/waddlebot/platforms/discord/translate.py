@@ -216,7 +216,21 @@ def message_create(
         author=_author(user, guild, member, facts),
         text=str(data.get("content") or ""),
         reply_to=str(reference.get("message_id") or "") if isinstance(reference, Mapping) else "",
+        to_bot=bool(bot_user_id) and _to_bot(data, bot_user_id),
     )
+
+
+def _to_bot(data: Mapping[str, Any], bot_user_id: str) -> bool:
+    """Whether the message mentions the bot (its ``mentions`` array) or replies to the bot's
+    message (``referenced_message``, which Discord sends whole with a reply)."""
+    mentions = data.get("mentions")
+    if isinstance(mentions, list) and any(
+        isinstance(user, Mapping) and user.get("id") == bot_user_id for user in mentions
+    ):
+        return True
+    parent = data.get("referenced_message")
+    author = parent.get("author") if isinstance(parent, Mapping) else None
+    return isinstance(author, Mapping) and author.get("id") == bot_user_id
 
 
 def slash_command(data: Mapping[str, Any], facts: GuildFacts | None) -> Event | None:

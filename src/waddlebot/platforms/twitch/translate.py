@@ -108,7 +108,7 @@ def badges(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [badge for badge in found if isinstance(badge, Mapping)]
 
 
-def _chat_message(n: Notification) -> Event:
+def _chat_message(n: Notification, bot_user_id: str = "") -> Event:
     event = n.event
     roles = twitch_roles(badges(event))
     reply = event.get("reply") if isinstance(event.get("reply"), Mapping) else None
@@ -125,7 +125,24 @@ def _chat_message(n: Notification) -> Event:
         reply_to=_optional(reply, "parent_message_id") if reply else "",
         thread_id=_optional(reply, "thread_message_id") if reply else "",
         amounts=Amounts(bits=_int(cheer.get("bits")) if cheer else None),
+        to_bot=bool(bot_user_id) and _to_bot(event, reply, bot_user_id),
     )
+
+
+def _to_bot(event: Mapping[str, Any], reply: Mapping[str, Any] | None, bot_user_id: str) -> bool:
+    """Whether the line replies to the bot (``reply.parent_user_id``) or mentions it (a
+    ``mention`` fragment of the message naming the bot's user id)."""
+    if reply and reply.get("parent_user_id") == bot_user_id:
+        return True
+    message = event.get("message")
+    fragments = message.get("fragments") if isinstance(message, Mapping) else None
+    if not isinstance(fragments, list):
+        return False
+    for fragment in fragments:
+        mention = fragment.get("mention") if isinstance(fragment, Mapping) else None
+        if isinstance(mention, Mapping) and mention.get("user_id") == bot_user_id:
+            return True
+    return False
 
 
 def _follow(n: Notification) -> Event:
@@ -286,6 +303,8 @@ def translate(notification: Notification, *, bot_user_id: str = "") -> Event | N
         if source and source != event.get("broadcaster_user_id"):
             return None  # shared chat: said in a partner's channel, handled by its own bot
     try:
+        if translator is _chat_message:
+            return _chat_message(notification, bot_user_id)
         return translator(notification)
     except ValidationError as exc:
         raise MalformedNotification(f"the event does not fit: {exc.errors()[0]['msg']}") from exc
