@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from waddlebot.features.ai.conversation import listen_in_chat
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.module import build_ai_module
 from waddlebot.features.ai.providers import (
@@ -47,7 +48,9 @@ async def setup(host: Host) -> None:
         request_timeout=own.ai_request_timeout_seconds,
         answer_seconds=host.settings.module_timeout_seconds * ANSWER_SHARE,
     )
-    host.add_module(build_ai_module(assistant))
+    module = build_ai_module(assistant)
+    listen_in_chat(module, assistant, host.ports.cache)
+    host.add_module(module)
 
 
 FEATURE = Feature("ai", setup, always_on=False, settings=AISettings)

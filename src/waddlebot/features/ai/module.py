@@ -3,16 +3,11 @@ the platform, pinging no one."""
 
 from __future__ import annotations
 
-import structlog
-
-from waddlebot.features.ai.safety import for_chat
-from waddlebot.features.ai.service import CONFIG_SCHEMA, Assistant, NoAnswer, Question
-from waddlebot.platforms import max_length
+from waddlebot.features.ai.conversation import APOLOGY, say_answer
+from waddlebot.features.ai.service import CONFIG_SCHEMA, Assistant
 from waddlebot.sdk import Context, Module, UsageError
 
-log = structlog.get_logger("waddlebot.ai")
-
-APOLOGY = "Sorry, I can't think right now. Please ask again later."
+__all__ = ["APOLOGY", "build_ai_module"]
 
 
 def build_ai_module(assistant: Assistant) -> Module:
@@ -32,31 +27,6 @@ def build_ai_module(assistant: Assistant) -> Module:
         text = ctx.rest.strip()
         if not text:
             raise UsageError("ask something, e.g. !ai what do penguins eat?")
-        request = ctx.request
-        question = Question(
-            community_id=request.community_id,
-            platform=request.platform,
-            channel=request.channel_id or request.entity_id,
-            asker=ctx.caller_name,
-            text=text,
-        )
-        config = ctx.config
-        limit = min(int(config["max_reply_chars"]), max_length(request.platform))
-        try:
-            answer = await assistant.ask(question, config, limit=limit)
-        except NoAnswer as exc:
-            log.error(
-                "ai gave no answer",
-                community_id=request.community_id,
-                failures=[str(failure) for failure in exc.failures],
-            )
-            ctx.reply(APOLOGY)
-            return
-        said = for_chat(answer.text, platform=request.platform, limit=limit)
-        if not said:
-            ctx.reply(APOLOGY)
-            return
-        ctx.reply(said)
-        await assistant.remember(question, config, answer, said)
+        await say_answer(ctx, assistant, text)
 
     return module

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from waddlebot.features.ai.chat_config import CHAT_PROPERTIES
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.providers import Message, Provider, ProviderFailed
 
@@ -56,6 +57,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "default": 6,
             "description": "questions and answers of the channel remembered (0: none)",
         },
+        **CHAT_PROPERTIES,
     },
 }
 
@@ -143,6 +145,19 @@ class Assistant:
         key = ChannelMemory.key(question.community_id, question.platform, question.channel)
         turns = int(config["memory_turns"])
         await self._memory.remember(key, answer.earlier, user_line(question), said, turns)
+
+    async def compose(
+        self, config: Mapping[str, Any], task: str, facts: str, *, platform: str, limit: int
+    ) -> str:
+        """A line the model writes from ``facts`` (user content) as ``task`` (a rule added to
+        the system message) says, with no memory of the channel; :class:`NoAnswer` when no
+        provider gave one."""
+        system = system_prompt(str(config["persona"]), platform=platform, limit=limit)
+        messages: list[Message] = [
+            {"role": "system", "content": f"{system}\n\n{task}"},
+            {"role": "user", "content": facts},
+        ]
+        return await self._first_answer(config, messages)
 
     async def _first_answer(self, config: Mapping[str, Any], messages: Sequence[Message]) -> str:
         loop = asyncio.get_running_loop()
