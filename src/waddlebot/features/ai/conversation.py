@@ -20,7 +20,7 @@ from waddlebot.features.ai.formatting import answer_limit, messages_for
 from waddlebot.features.ai.safety import for_chat
 from waddlebot.features.ai.service import Assistant, NoAnswer, Question
 from waddlebot.infra.ports import Cache
-from waddlebot.sdk import Context, Module
+from waddlebot.sdk import ChatScope, Context, Module
 
 log = structlog.get_logger("waddlebot.ai")
 
@@ -34,6 +34,9 @@ GREETING_TASK = (
 # a leading mention of the bot: Discord's <@id> / <@!id>, Twitch's @login (and a reply's
 # automatic "@login "); Slack's collector drops the bot's own mention itself
 _LEADING_MENTION = re.compile(r"^\s*(?:<@!?\d+>|@[\w.-]+)[\s,:]*")
+# the router calls the chat listener only for lines to the bot, and for every line only in a
+# community that chose channels for auto-replies: plain chat elsewhere costs nothing
+CHAT_SCOPE = ChatScope(to_bot=True, while_set="auto_reply_channels")
 _TIERS = {"1000": "tier 1", "2000": "tier 2", "3000": "tier 3", "prime": "Prime"}
 
 

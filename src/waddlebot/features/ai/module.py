@@ -3,7 +3,7 @@ the platform, pinging no one."""
 
 from __future__ import annotations
 
-from waddlebot.features.ai.conversation import APOLOGY, say_answer
+from waddlebot.features.ai.conversation import APOLOGY, CHAT_SCOPE, say_answer
 from waddlebot.features.ai.service import CONFIG_SCHEMA, Assistant
 from waddlebot.sdk import Context, Module, UsageError
 
@@ -16,6 +16,7 @@ def build_ai_module(assistant: Assistant) -> Module:
         version="1.0.0",
         description="Answers questions with a language model, in the community's persona",
         config_schema=CONFIG_SCHEMA,
+        chat=CHAT_SCOPE,
     )
 
     @module.command(

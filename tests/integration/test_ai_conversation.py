@@ -1,0 +1,151 @@
+"""The AI answering where chat happens, embedded and distributed: a mention of the bot or a
+reply to it is answered as ``!ai`` would be, raids are greeted when a community asks, the bot
+joins in unasked in chosen channels with a cooldown, long answers are split on Discord, and
+links are said only where the community allows them. Platform events are given to the router
+as the collectors make them (the collectors' part is tests/unit/test_to_bot.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.test_ai import Bot, bot, owner
+from tests.support.harness import chat_event, say
+from waddlebot.core.events import Amounts, Author, Event, EventType, new_id
+from waddlebot.core.permissions import PlatformRole
+from waddlebot.features.ai.safety import LINK_REMOVED
+from waddlebot.infra.codec import Envelope
+from waddlebot.router.modules import LocalModuleClient
+from waddlebot.router.pipeline import Incoming
+from waddlebot.runtime import Runtime
+from waddlebot.sdk import ChatScope, Context, Module
+
+__all__ = ["bot"]  # the fixture, shared with test_ai.py
+
+DISCORD = {"platform": "discord", "entity": "discord:9:1"}
+
+
+async def feed(runtime: Runtime, event: Event) -> list[str]:
+    outcomes = await runtime.router.process([Incoming(Envelope(event))])
+    return [reply.text for outcome in outcomes for reply in outcome.replies]
+
+
+async def configure(runtime: Runtime, key: str, value: str, **place: Any) -> None:
+    """``!module config ai KEY VALUE`` by the owner of the place (the console's by default)."""
+    line = f"!module config ai {key} {value}"
+    if place:
+        said = await feed(runtime, chat_event(line, roles=(PlatformRole.OWNER,), **place))
+    else:
+        said = await owner(runtime, line)
+    assert len(said) == 1 and said[0].startswith(f"ai: {key} is now"), said
+
+
+async def test_a_mention_of_the_bot_is_answered_like_ai(bot: Bot) -> None:
+    bot.ollama.script.rules["viewer: what is waddlebot?"] = "A bot for communities."
+    mention = chat_event("@waddlebot what is waddlebot?", to_bot=True)
+    assert await feed(bot.runtime, mention) == ["A bot for communities."]
+    system, question = bot.ollama.script.last_messages
+    assert system["content"] == bot.ollama.script.chats[0]["messages"][0]["content"]
+    assert question == {"role": "user", "content": "viewer: what is waddlebot?"}
+
+    # a line not addressed to the bot is not answered; a command is answered once, as itself
+    assert await feed(bot.runtime, chat_event("what is waddlebot?")) == []
+    (said,) = await feed(bot.runtime, chat_event("!ai again?", to_bot=True))
+    assert said.startswith("You asked 'viewer: again?'")
+    assert len(bot.ollama.script.chats) == 2
+
+
+async def test_a_reply_to_the_bot_continues_the_conversation(bot: Bot) -> None:
+    first = chat_event("<@700000000000000001> who are you?", to_bot=True, **DISCORD)
+    assert await feed(bot.runtime, first) == ["You asked 'viewer: who are you?'; I saw 2 messages."]
+    reply = chat_event("and then?", to_bot=True, reply_to=first.message_id, **DISCORD)
+    assert await feed(bot.runtime, reply) == ["You asked 'viewer: and then?'; I saw 4 messages."]
+
+
+async def test_a_raid_is_greeted_only_when_the_community_asks(bot: Bot) -> None:
+    def raid() -> Event:
+        return Event(
+            platform="twitch",
+            entity_id="twitch:1337",
+            message_id=new_id(),
+            type=EventType.RAID,
+            author=Author(user_id="77", login="pengu", display_name="Pengu"),
+            amounts=Amounts(viewers=12),
+        )
+
+    facts = "Pengu raided the channel with 12 viewers"
+    bot.ollama.script.rules[facts] = "Welcome, Pengu and all 12 of you! @everyone say hi"
+    others = await feed(bot.runtime, raid())  # the test module's own raid alert
+    assert bot.ollama.script.chats == []  # greetings are off by default
+
+    await configure(bot.runtime, "greet", '["raid","follow"]', user_id="1337", login="owner")
+    (said,) = [text for text in await feed(bot.runtime, raid()) if text not in others]
+    assert said == "Welcome, Pengu and all 12 of you! @\u200beveryone say hi"
+    system, user = bot.ollama.script.last_messages
+    assert user == {"role": "user", "content": facts}  # the facts are user content
+    assert "welcoming" in system["content"]
+
+
+async def test_auto_replies_join_in_once_per_cooldown(bot: Bot) -> None:
+    await configure(bot.runtime, "auto_reply_channels", '["local"]')
+    await configure(bot.runtime, "auto_reply_share", "1")
+    await configure(bot.runtime, "auto_reply_cooldown_seconds", "3600")
+    assert await say(bot.runtime, "penguins are great") == [
+        "You asked 'alice: penguins are great'; I saw 2 messages."
+    ]
+    assert await say(bot.runtime, "they really are", user="bob") == []  # the cooldown
+    assert await say(bot.runtime, "hello", channel="elsewhere") == []  # not a chosen channel
+    assert await say(bot.runtime, "!ai still there?") != []  # commands are not held back
+    assert len(bot.ollama.script.chats) == 2
+
+
+async def test_a_long_answer_is_split_on_discord_and_cut_on_twitch(bot: Bot) -> None:
+    answer = ("penguin " * 400).strip()  # 3199 characters
+    bot.ollama.script.rules["viewer: tell me everything"] = answer
+    await configure(bot.runtime, "max_reply_chars", "4000", user_id="1", **DISCORD)
+    parts = await feed(bot.runtime, chat_event("!ai tell me everything", **DISCORD))
+    assert [len(part) for part in parts] == [1999, 1199]
+    assert " ".join(parts) == answer
+
+    await configure(bot.runtime, "max_reply_chars", "4000", user_id="1337")
+    (said,) = await feed(bot.runtime, chat_event("!ai tell me everything"))
+    assert len(said) <= 500 and said.endswith("…")
+
+
+async def test_links_are_removed_unless_the_community_allows_them(bot: Bot) -> None:
+    bot.ollama.script.rules["alice: where?"] = "See **[the docs](https://example.com/docs)**."
+    assert await say(bot.runtime, "!ai where?") == ["See **the docs**."]
+    bot.ollama.script.rules["alice: link?"] = "It is https://example.com/x ok"
+    assert await say(bot.runtime, "!ai link?") == [f"It is {LINK_REMOVED} ok"]
+
+    await configure(bot.runtime, "allow_links", "true")
+    assert await say(bot.runtime, "!ai link?") == ["It is https://example.com/x ok"]
+    twitch = chat_event("!ai where?", login="alice")
+    await configure(bot.runtime, "allow_links", "true", user_id="1337")
+    assert await feed(bot.runtime, twitch) == ["See the docs (https://example.com/docs)."]
+
+
+async def test_a_narrowed_chat_listener_is_called_only_for_the_lines_it_asked_for(
+    bot: Bot,
+) -> None:
+    heard: list[str] = []
+    probe = Module(
+        "probe",
+        config_schema={"properties": {"watch": {"type": "boolean", "default": False}}},
+        chat=ChatScope(to_bot=True, while_set="watch"),
+    )
+
+    @probe.on(EventType.CHAT_MESSAGE)
+    async def listen(ctx: Context) -> None:
+        heard.append(ctx.request.raw_text)
+
+    bot.runtime.registry.add(LocalModuleClient(probe))
+    await say(bot.runtime, "plain talk")
+    await feed(bot.runtime, chat_event("!ping", to_bot=True))  # a command, not talk
+    await feed(bot.runtime, chat_event("@waddlebot hi", to_bot=True))
+    assert heard == ["@waddlebot hi"]
+
+    assert await owner(bot.runtime, "!module config probe watch true") == [
+        "probe: watch is now True."
+    ]
+    await say(bot.runtime, "plain talk")
+    assert heard == ["@waddlebot hi", "plain talk"]
