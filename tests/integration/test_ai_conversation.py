@@ -1,19 +1,26 @@
 """The AI answering where chat happens, embedded and distributed: a mention of the bot or a
 reply to it is answered as ``!ai`` would be, raids are greeted when a community asks, the bot
 joins in unasked in chosen channels with a cooldown, long answers are split on Discord, and
-links are said only where the community allows them. Platform events are given to the router
-as the collectors make them (the collectors' part is tests/unit/test_to_bot.py)."""
+links are said only where the community allows them. Chat lines reach the router as the
+collectors' translations make them from recorded payloads (tests/unit/test_to_bot.py)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from tests.integration.test_ai import Bot, bot, owner
 from tests.support.harness import chat_event, say
+from tests.unit.test_discord_translate import in_guild
+from tests.unit.test_to_bot import DISCORD_BOT, TWITCH_BOT, mention_of
+from tests.unit.test_twitch_translate import recorded
 from waddlebot.core.events import Amounts, Author, Event, EventType, new_id
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.features.ai.safety import LINK_REMOVED
+from waddlebot.features.ai.service import DEFAULT_PERSONA
 from waddlebot.infra.codec import Envelope
+from waddlebot.platforms.discord.translate import message_create
+from waddlebot.platforms.twitch.translate import translate as twitch
 from waddlebot.router.modules import LocalModuleClient
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
@@ -22,6 +29,7 @@ from waddlebot.sdk import ChatScope, Context, Module
 __all__ = ["bot"]  # the fixture, shared with test_ai.py
 
 DISCORD = {"platform": "discord", "entity": "discord:9:1"}
+SNOWFLAKES = itertools.count(334385199974968000)  # each message its own id: no dedupe
 
 
 async def feed(runtime: Runtime, event: Event) -> list[str]:
@@ -39,26 +47,52 @@ async def configure(runtime: Runtime, key: str, value: str, **place: Any) -> Non
     assert len(said) == 1 and said[0].startswith(f"ai: {key} is now"), said
 
 
+def on_twitch(said: dict[str, Any], **event: Any) -> Event:
+    """A chat line as the Twitch collector makes it (the bot reading is TWITCH_BOT)."""
+    notification = recorded("channel.chat.message", message=said, message_id=new_id(), **event)
+    made = twitch(notification, bot_user_id=TWITCH_BOT)
+    assert made is not None
+    return made
+
+
+def on_discord(content: str, **fields: Any) -> Event:
+    payload = in_guild(content=content, id=str(next(SNOWFLAKES)), **fields)
+    made = message_create(payload, None, bot_user_id=DISCORD_BOT)
+    assert made is not None
+    return made
+
+
 async def test_a_mention_of_the_bot_is_answered_like_ai(bot: Bot) -> None:
-    bot.ollama.script.rules["viewer: what is waddlebot?"] = "A bot for communities."
-    mention = chat_event("@waddlebot what is waddlebot?", to_bot=True)
+    bot.ollama.script.rules["viewer32: what is waddlebot?"] = "A bot for communities."
+    mention = on_twitch(mention_of(TWITCH_BOT, "waddlebot", "what is waddlebot?"))
     assert await feed(bot.runtime, mention) == ["A bot for communities."]
     system, question = bot.ollama.script.last_messages
-    assert system["content"] == bot.ollama.script.chats[0]["messages"][0]["content"]
-    assert question == {"role": "user", "content": "viewer: what is waddlebot?"}
+    assert system["content"].startswith(DEFAULT_PERSONA)
+    assert question == {"role": "user", "content": "viewer32: what is waddlebot?"}
 
-    # a line not addressed to the bot is not answered; a command is answered once, as itself
-    assert await feed(bot.runtime, chat_event("what is waddlebot?")) == []
-    (said,) = await feed(bot.runtime, chat_event("!ai again?", to_bot=True))
-    assert said.startswith("You asked 'viewer: again?'")
+    # a line not addressed to the bot is not answered; "@bot !ai ..." is the command, once
+    assert await feed(bot.runtime, on_twitch({"text": "what is waddlebot?"})) == []
+    command = on_twitch(mention_of(TWITCH_BOT, "waddlebot", "!ai again?"))
+    (said,) = await feed(bot.runtime, command)
+    assert said.startswith("You asked 'viewer32: again?'")
     assert len(bot.ollama.script.chats) == 2
 
 
 async def test_a_reply_to_the_bot_continues_the_conversation(bot: Bot) -> None:
-    first = chat_event("<@700000000000000001> who are you?", to_bot=True, **DISCORD)
-    assert await feed(bot.runtime, first) == ["You asked 'viewer: who are you?'; I saw 2 messages."]
-    reply = chat_event("and then?", to_bot=True, reply_to=first.message_id, **DISCORD)
-    assert await feed(bot.runtime, reply) == ["You asked 'viewer: and then?'; I saw 4 messages."]
+    me = {"id": DISCORD_BOT, "username": "WaddleBot", "bot": True}
+    first = on_discord(f"<@{DISCORD_BOT}> who are you?", mentions=[me])
+    (answer,) = await feed(bot.runtime, first)
+    assert answer == "You asked 'Mace: who are you?'; I saw 2 messages."
+    reply = on_discord(
+        "and then?",
+        message_reference={"message_id": "334385199974967999"},
+        referenced_message={"id": "334385199974967999", "author": me, "content": answer},
+    )
+    assert await feed(bot.runtime, reply) == ["You asked 'Mace: and then?'; I saw 4 messages."]
+    # a reply to someone else is not to the bot
+    other = {"id": "53908099506183999", "username": "bob"}
+    aside = on_discord("lol", referenced_message={"id": "1", "author": other})
+    assert await feed(bot.runtime, aside) == []
 
 
 async def test_a_raid_is_greeted_only_when_the_community_asks(bot: Bot) -> None:

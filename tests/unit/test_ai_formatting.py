@@ -1,6 +1,6 @@
 """An answer shaped for its platform: links only where the community allows them, Markdown
 off on Twitch, long answers split on Discord and Slack; and what the chat listener reads of a
-line (the question in a mention, the share of lines answered unasked, a greeting's facts)."""
+line (the share of lines answered unasked, a greeting's facts)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from waddlebot.core.contract import ModuleRequest
 from waddlebot.core.events import Amounts, EventType
-from waddlebot.features.ai.conversation import chosen, greeting_facts, question_of
+from waddlebot.features.ai.conversation import chosen, greeting_facts
 from waddlebot.features.ai.formatting import answer_limit, messages_for
 from waddlebot.features.ai.safety import LINK_REMOVED, for_chat, strip_markdown, without_links
 
@@ -70,24 +70,6 @@ def test_discord_and_slack_take_long_answers_in_several_messages() -> None:
 def request(**fields: Any) -> ModuleRequest:
     place = {"entity_id": "twitch:1", "platform": "twitch"}
     return ModuleRequest(session_id="s", community_id=1, **{**place, **fields})
-
-
-@pytest.mark.parametrize(
-    ("platform", "text", "question"),
-    [
-        ("twitch", "@waddlebot how tall are penguins?", "how tall are penguins?"),
-        ("twitch", "@WaddleBot, hi", "hi"),
-        ("discord", "<@700000000000000001> hi there", "hi there"),
-        ("discord", "<@!700000000000000001>: hi", "hi"),
-        ("discord", "and then?", "and then?"),  # a reply: no mention to drop
-        ("slack", "<@U0BOB> says hi", "<@U0BOB> says hi"),  # the collector dropped the bot's
-    ],
-)
-def test_the_question_is_the_line_without_its_leading_mention(
-    platform: str, text: str, question: str
-) -> None:
-    place = {"platform": platform, "entity_id": f"{platform}:1"}
-    assert question_of(request(**place, raw_text=text)) == question
 
 
 def test_the_share_answered_unasked_is_decided_by_the_message_id() -> None:

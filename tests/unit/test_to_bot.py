@@ -23,10 +23,14 @@ def discord(**overrides: Any) -> Event:
     return event
 
 
-def test_discord_a_mention_of_the_bot_is_to_the_bot() -> None:
+def test_discord_a_mention_of_the_bot_is_to_the_bot_and_loses_a_leading_mention() -> None:
     mentioned = {"id": DISCORD_BOT, "username": "WaddleBot", "bot": True}
     event = discord(content=f"<@{DISCORD_BOT}> what is a penguin?", mentions=[mentioned])
-    assert event.to_bot and event.text == f"<@{DISCORD_BOT}> what is a penguin?"
+    assert event.to_bot and event.text == "what is a penguin?"
+    command = discord(content=f"<@!{DISCORD_BOT}>, !ping", mentions=[mentioned])
+    assert command.to_bot and command.text == "!ping"  # the router sees the command
+    later = discord(content=f"thanks <@{DISCORD_BOT}>!", mentions=[mentioned])
+    assert later.to_bot and later.text == f"thanks <@{DISCORD_BOT}>!"
 
 
 def test_discord_a_reply_to_the_bots_message_is_to_the_bot() -> None:
@@ -75,9 +79,10 @@ def test_slack_other_messages_are_not_to_the_bot() -> None:
     assert not slack.message(TEAM, said, ALICE, bot_user_id=BOT).to_bot
 
 
-def _mention(user_id: str, login: str) -> dict[str, Any]:
+def mention_of(user_id: str, login: str, said: str = "how tall are penguins?") -> dict[str, Any]:
+    """A chat message's ``message`` starting with a mention of ``login``."""
     return {
-        "text": f"@{login} how tall are penguins?",
+        "text": f"@{login} {said}",
         "fragments": [
             {
                 "type": "mention",
@@ -88,7 +93,7 @@ def _mention(user_id: str, login: str) -> dict[str, Any]:
             },
             {
                 "type": "text",
-                "text": " how tall are penguins?",
+                "text": f" {said}",
                 "cheermote": None,
                 "emote": None,
                 "mention": None,
@@ -98,10 +103,13 @@ def _mention(user_id: str, login: str) -> dict[str, Any]:
 
 
 def test_twitch_a_mention_fragment_naming_the_bot_is_to_the_bot() -> None:
-    notification = recorded("channel.chat.message", message=_mention(TWITCH_BOT, "waddlebot"))
+    notification = recorded("channel.chat.message", message=mention_of(TWITCH_BOT, "waddlebot"))
     event = twitch(notification, bot_user_id=TWITCH_BOT)
     assert event is not None and event.to_bot
-    assert event.text == "@waddlebot how tall are penguins?"
+    assert event.text == "how tall are penguins?"  # the leading mention is dropped
+    command = recorded("channel.chat.message", message=mention_of(TWITCH_BOT, "waddlebot", "!ping"))
+    event = twitch(command, bot_user_id=TWITCH_BOT)
+    assert event is not None and event.to_bot and event.text == "!ping"
 
 
 def test_twitch_a_reply_to_the_bot_is_to_the_bot() -> None:
@@ -116,14 +124,19 @@ def test_twitch_a_reply_to_the_bot_is_to_the_bot() -> None:
         "thread_user_name": "WaddleBot",
         "thread_user_login": "waddlebot",
     }
-    event = twitch(recorded("channel.chat.message", reply=reply), bot_user_id=TWITCH_BOT)
-    assert event is not None and event.to_bot
+    # Twitch starts a reply's text with a mention of the one replied to
+    said = mention_of(TWITCH_BOT, "waddlebot", "and then?")
+    event = twitch(
+        recorded("channel.chat.message", reply=reply, message=said), bot_user_id=TWITCH_BOT
+    )
+    assert event is not None and event.to_bot and event.text == "and then?"
     assert event.reply_to == "b5ee3ae3-8c6f-4f5a-9b1f-6f0d6b2a8c11"
 
 
 def test_twitch_other_lines_are_not_to_the_bot() -> None:
     plain = twitch(recorded("channel.chat.message"), bot_user_id=TWITCH_BOT)
     assert plain is not None and not plain.to_bot
-    other = recorded("channel.chat.message", message=_mention("999", "someone"))
+    other = recorded("channel.chat.message", message=mention_of("999", "someone"))
     event = twitch(other, bot_user_id=TWITCH_BOT)
     assert event is not None and not event.to_bot
+    assert event.text == "@someone how tall are penguins?"
