@@ -7,9 +7,14 @@ collectors' translations make them from recorded payloads (tests/unit/test_to_bo
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
+from tests.fakes.ollama import FakeOllama
 from tests.integration.test_ai import Bot, bot, owner
+from tests.integration.test_discord_collector import World, world
 from tests.support.harness import chat_event, say
 from tests.unit.test_discord_translate import in_guild
 from tests.unit.test_to_bot import DISCORD_BOT, TWITCH_BOT, mention_of
@@ -26,7 +31,7 @@ from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
 from waddlebot.sdk import ChatScope, Context, Module
 
-__all__ = ["bot"]  # the fixture, shared with test_ai.py
+__all__ = ["bot", "world"]  # fixtures shared with test_ai.py and test_discord_collector.py
 
 DISCORD = {"platform": "discord", "entity": "discord:9:1"}
 SNOWFLAKES = itertools.count(334385199974968000)  # each message its own id: no dedupe
@@ -183,3 +188,35 @@ async def test_a_narrowed_chat_listener_is_called_only_for_the_lines_it_asked_fo
     ]
     await say(bot.runtime, "plain talk")
     assert heard == ["@waddlebot hi", "plain talk"]
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[FakeOllama]:
+    async with FakeOllama() as fake:
+        yield fake
+
+
+@pytest.fixture
+def more_settings(ollama: FakeOllama) -> dict[str, Any]:
+    """The Discord world of test_discord_collector.py, asking the fake Ollama."""
+    return {"ai_ollama_url": ollama.url}
+
+
+async def test_on_discord_a_mention_and_a_reply_are_answered_and_a_long_answer_split(
+    world: World, ollama: FakeOllama
+) -> None:
+    fake, bot_user = world.fake, world.fake.bot
+    await fake.post_message(world.general, world.owner, "!module config ai max_reply_chars 4000")
+    await fake.wait_for_sent(1, world.general)
+
+    await fake.post_message(
+        world.general, world.alice, f"<@{bot_user.id}> who are you?", mentions=[bot_user]
+    )
+    _, answer = await fake.wait_for_sent(2, world.general)
+    assert answer.content == "You asked 'alice: who are you?'; I saw 2 messages."
+
+    ollama.script.rules["alice: tell me everything"] = ("penguin " * 400).strip()
+    await fake.post_message(world.general, world.alice, "tell me everything", reply_to=answer)
+    *_, first, second = await fake.wait_for_sent(4, world.general)
+    assert (len(first.content), len(second.content)) == (1999, 1199)
+    assert ollama.script.last_messages[1]["content"] == "alice: who are you?"  # remembered
