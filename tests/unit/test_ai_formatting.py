@@ -65,6 +65,8 @@ def test_discord_and_slack_take_long_answers_in_several_messages() -> None:
     assert [len(part) for part in parts] == [1999, 1199]
     assert " ".join(parts) == said
     assert messages_for("twitch", "one line") == ["one line"]
+    slack = ("penguin " * 700).strip()  # 5599 characters: more than one Slack message
+    assert [len(part) for part in messages_for("slack", slack)] == [3999, 1599]
 
 
 def request(**fields: Any) -> ModuleRequest:

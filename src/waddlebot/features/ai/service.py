@@ -46,9 +46,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "max_reply_chars": {
             "type": "integer",
             "minimum": 20,
-            "maximum": 4000,
+            "maximum": 8000,
             "default": 400,
-            "description": "longest answer said (the platform's own limit applies too)",
+            "description": "longest answer said: in one message on Twitch (at most 500), in "
+            "as many as it takes on Discord and Slack",
         },
         "memory_turns": {
             "type": "integer",
