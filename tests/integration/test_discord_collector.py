@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,18 @@ class World:
 
 
 @pytest.fixture
+def more_settings() -> dict[str, Any]:
+    """Settings a test module adds to the world's (another module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
 async def world(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path,
+    fresh_postgres_url: str,
+    redis_url: str,
+    key_prefix: str,
+    more_settings: dict[str, Any],
 ) -> AsyncIterator[World]:
     """The distributed mode (PostgreSQL and Redis), so two processes can share the lead."""
     async with FakeDiscord() as fake:
@@ -57,6 +68,7 @@ async def world(
             discord_public_key=fake.public_key,
             discord_inline_wait_seconds=1.5,  # a loaded machine still answers inline
             module_timeout_seconds=5.0,
+            **more_settings,
         )
         async with serving(settings) as (url, runtime):
             collector = runtime.collector(DISCORD)

@@ -79,9 +79,18 @@ class ModuleRequest(BaseModel):
     message_id: str = ""
     event_type: EventType = EventType.CHAT_MESSAGE
     command: str = Field(default="", description="command name without prefix, lower case")
-    prefix: str = Field(default="", description="'!' (or the community's prefix) or '#'")
+    prefix: str = Field(
+        default="",
+        description="'!' (or the community's prefix) or '#'; for an event, set when its chat "
+        "line is a command",
+    )
     args: list[str] = Field(default_factory=list)
     raw_text: str = ""
+    to_bot: bool = Field(
+        default=False,
+        description="a chat line addressed to the bot (a mention of it, a reply to it) that is "
+        "not a command",
+    )
     caller: Caller | None = None
     amounts: Amounts = Field(default_factory=Amounts)
     occurred_at: datetime | None = Field(

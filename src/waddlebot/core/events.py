@@ -133,6 +133,10 @@ class Event(BaseModel):
     author: Author | None = None
     text: Text = Field(default="", max_length=10_000)
     reply_to: Text = Field(default="", max_length=256, description="message id this answers")
+    to_bot: bool = Field(
+        default=False,
+        description="addressed to the bot: it mentions the bot or replies to the bot's message",
+    )
     amounts: Amounts = Field(default_factory=Amounts)
     occurred_at: datetime = Field(default_factory=utcnow)
     raw: dict[str, Any] = Field(default_factory=dict, description="platform payload, for audit")

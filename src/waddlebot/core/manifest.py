@@ -112,6 +112,23 @@ class Permission(StrEnum):
     OVERLAY = "overlay"  # update the community's OBS overlays
 
 
+class ChatScope(BaseModel):
+    """Which chat lines a module listening to ``chat_message`` is called for, when its
+    manifest narrows them: a module called for every line costs the router every line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    to_bot: bool = Field(
+        default=True, description="lines addressed to the bot (a mention, a reply), not commands"
+    )
+    while_set: str = Field(
+        default="",
+        max_length=64,
+        description="and every line in communities where this setting of the module is set "
+        "(not empty, not false)",
+    )
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -126,6 +143,10 @@ class Manifest(BaseModel):
     )
     commands: tuple[CommandSpec, ...] = ()
     events: tuple[EventType, ...] = ()
+    chat: ChatScope | None = Field(
+        default=None,
+        description="which chat lines its chat_message listener hears; null: every line",
+    )
     config_schema: dict[str, Any] = Field(default_factory=dict, description="JSON Schema")
     schedules: tuple[ScheduleSpec, ...] = Field(
         default=(), description="handlers the router runs on a schedule (kind 'schedule')"

@@ -427,11 +427,15 @@ class Router:
         fallback = self._registry.fallback_route(prefix, name)
         return fallback if fallback is not None and view.enabled(fallback.module) else None
 
-    def _listeners(self, view: ModuleView, event_type: EventType) -> list[ModuleClient]:
+    def _listeners(self, view: ModuleView, trip: _Trip) -> list[ModuleClient]:
+        event_type = trip.event.type
         listeners = self._registry.listeners(event_type)
-        if view is EVERYTHING:
-            return listeners
-        return [c for c in listeners if view.enabled(c.name)] + list(view.listeners(event_type))
+        if view is not EVERYTHING:
+            listeners = [c for c in listeners if view.enabled(c.name)]
+            listeners += view.listeners(event_type)
+        if event_type is _CHAT and listeners:
+            return [c for c in listeners if _hears(c, view, trip)]
+        return listeners
 
     def _route(self, trips: list[_Trip]) -> None:
         for trip in trips:
@@ -450,7 +454,7 @@ class Router:
                     trip.route = self._lookup(trip.view, trip.command.prefix, trip.command.name)
                     if trip.route is None:
                         trip.outcome = "unknown"
-            trip.listeners = self._listeners(trip.view, event.type)
+            trip.listeners = self._listeners(trip.view, trip)
 
     async def _route_aliases(self, trips: list[_Trip]) -> None:
         """A ``!name`` no module declares may be an alias of the community; an alias an
@@ -723,9 +727,11 @@ class Router:
             event_type=event.type,
             # the module knows the command by its own name, whichever alias was typed
             command=trip.route.spec.name if command and trip.route else "",
-            prefix=command.prefix if command else "",
+            # a listener hears the prefix too, so it can tell a command line from talk
+            prefix=trip.command.prefix if trip.command else "",
             args=list(command.args) if command else [],
             raw_text=trip.text or event.text,
+            to_bot=event.to_bot and trip.command is None,
             caller=trip.caller,
             amounts=event.amounts,
             occurred_at=event.occurred_at,
@@ -932,6 +938,16 @@ class Router:
             await self._overlays.ticker(ticker)
         except Exception:
             log.warning("overlay updates not published", exc_info=True)
+
+
+def _hears(client: ModuleClient, view: ModuleView, trip: _Trip) -> bool:
+    """Whether a chat listener is called for this line, as its manifest's ``chat`` says."""
+    scope = client.manifest.chat
+    if scope is None:
+        return True
+    if scope.to_bot and trip.event.to_bot and trip.command is None:
+        return True
+    return bool(scope.while_set) and bool(view.config(client.name).get(scope.while_set))
 
 
 def _members(trips: list[_Trip], user_ids: dict[tuple[str, str], int]) -> list[tuple[int, int]]:

@@ -31,6 +31,7 @@ from waddlebot.core.contract import (
 from waddlebot.core.errors import REFUSALS, WaddleError
 from waddlebot.core.events import EventType, Platform
 from waddlebot.core.manifest import ArgSpec, CommandSpec, Manifest
+from waddlebot.core.manifest import ChatScope as ChatScope  # for modules narrowing their chat
 from waddlebot.core.module_config import config_defaults, over_defaults
 from waddlebot.core.overlay import normalize
 from waddlebot.core.permissions import Level
@@ -313,8 +314,9 @@ class Module(Scheduling):
         config_schema: dict[str, Any] | None = None,
         **about: Any,
     ) -> None:
-        """``about``: the other :class:`Manifest` fields the catalogue shows (``author``,
-        ``homepage``, ``changelog``, ``permissions``)."""
+        """``about``: the other :class:`Manifest` fields (``author``, ``homepage``,
+        ``changelog``, ``permissions`` the catalogue shows; ``chat``, a :class:`ChatScope`
+        narrowing the chat lines its ``chat_message`` listener hears)."""
         self._meta: dict[str, Any] = {
             "name": name,
             "version": version,

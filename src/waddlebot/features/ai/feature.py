@@ -7,6 +7,7 @@ import structlog
 from waddlebot.features.ai import api
 from waddlebot.features.ai.budget import TOKEN_BUDGET, TokenBudget
 from waddlebot.features.ai.builtin_tools import BuiltinTools
+from waddlebot.features.ai.conversation import listen_in_chat
 from waddlebot.features.ai.guards import Guards
 from waddlebot.features.ai.limits import AskLimits
 from waddlebot.features.ai.mcp_servers import McpServers
@@ -80,7 +81,9 @@ async def setup(host: Host) -> None:
         tool_result_chars=own.ai_tool_result_chars,
         spent=guards.spent,
     )
-    host.add_module(build_ai_module(assistant, guards))
+    module = build_ai_module(assistant, guards)
+    listen_in_chat(module, assistant, guards, host.ports.cache)
+    host.add_module(module)
 
 
 FEATURE = Feature("ai", setup, always_on=False, routes=(Route(api.router),), settings=AISettings)

@@ -58,6 +58,10 @@ class Guards:
             return line
         return None
 
+    async def may_spend(self, community_id: int, config: Mapping[str, Any]) -> bool:
+        """Whether the community's budget has tokens left (for what the bot says unasked)."""
+        return await self._budget.refusal(community_id, config) is None
+
     async def spent(self, community_id: int, provider: str, completion: Completion) -> None:
         await self._budget.book(community_id, provider, completion)
 

@@ -14,6 +14,7 @@ import structlog
 
 from waddlebot.core.tools import Caller
 from waddlebot.features.ai import guards
+from waddlebot.features.ai.chat_config import CHAT_PROPERTIES
 from waddlebot.features.ai.mcp_servers import SERVERS_SCHEMA, TOOLS_SCHEMA
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.providers import Completion, Message, Provider, ProviderFailed
@@ -56,9 +57,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "max_reply_chars": {
             "type": "integer",
             "minimum": 20,
-            "maximum": 4000,
+            "maximum": 8000,
             "default": 400,
-            "description": "longest answer said (the platform's own limit applies too)",
+            "description": "longest answer said: in one message on Twitch (at most 500), in "
+            "as many as it takes on Discord and Slack",
         },
         "memory_turns": {
             "type": "integer",
@@ -83,6 +85,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "mcp_servers": SERVERS_SCHEMA,
         "mcp_tools": TOOLS_SCHEMA,
         **guards.SETTINGS,
+        **CHAT_PROPERTIES,
     },
 }
 Spent = Callable[[int, str, Completion], Awaitable[None]]
@@ -192,7 +195,9 @@ class Assistant:
             result_chars=self._tool_result_chars,
         )
         tool_loop = ToolLoop(tools, limits)
-        completion = await self._first_answer(question, config, messages, tool_loop, deadline)
+        completion = await self._first_answer(
+            question.community_id, config, messages, tool_loop, deadline
+        )
         return Answer(completion, earlier)
 
     async def _offered(
@@ -229,9 +234,32 @@ class Assistant:
         turns = int(config["memory_turns"])
         await self._memory.remember(key, answer.earlier, user_line(question), said, turns)
 
+    async def compose(
+        self,
+        community_id: int,
+        config: Mapping[str, Any],
+        task: str,
+        facts: str,
+        *,
+        platform: str,
+        limit: int,
+    ) -> str:
+        """A line the model writes from ``facts`` (user content) as ``task`` (a rule added to
+        the system message) says, with no memory of the channel and no tools; :class:`NoAnswer`
+        when no provider gave one."""
+        deadline = asyncio.get_running_loop().time() + self._answer_seconds
+        system = system_prompt(str(config["persona"]), platform=platform, limit=limit)
+        messages: list[Message] = [
+            {"role": "system", "content": f"{system}\n\n{task}"},
+            {"role": "user", "content": facts},
+        ]
+        no_tools = ToolLoop((), ToolLimits(0, self._tool_seconds, self._tool_result_chars))
+        completion = await self._first_answer(community_id, config, messages, no_tools, deadline)
+        return completion.text
+
     async def _first_answer(
         self,
-        question: Question,
+        community_id: int,
         config: Mapping[str, Any],
         messages: Sequence[Message],
         tool_loop: ToolLoop,
@@ -262,7 +290,7 @@ class Assistant:
                 failures.append(failed)
                 continue
             if self._spent is not None:
-                await self._spent(question.community_id, name, answer)
+                await self._spent(community_id, name, answer)
             if answer.text.strip():
                 return answer
             failures.append(ProviderFailed(name, "the answer was empty"))

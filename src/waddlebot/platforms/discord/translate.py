@@ -13,6 +13,7 @@ event a ``whisper``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeGuard
@@ -28,6 +29,7 @@ SLASH_PREFIX = "/"
 BOOST_TYPES = frozenset({8, 9, 10, 11})  # USER_PREMIUM_GUILD_SUBSCRIPTION and its tiers
 _OPTION_STRINGS = {3, 4, 5, 6, 7, 8, 9, 10}  # option types given as one value each
 USER_OPTION = 6
+_LEADING_MENTION = re.compile(r"^\s*<@!?(\d+)>[\s:,]*")
 
 
 class MalformedDispatch(ValueError):
@@ -198,7 +200,7 @@ def message_create(
     data: Mapping[str, Any], facts: GuildFacts | None, *, bot_user_id: str = ""
 ) -> Event | None:
     """A message in a channel or a DM; None for what must not be answered: bots (this one
-    included) and webhooks."""
+    included) and webhooks. A leading mention of the bot is dropped from the text."""
     user = _user(data)
     if user.get("bot") or data.get("webhook_id") or str(user.get("id")) == bot_user_id:
         return None
@@ -209,14 +211,34 @@ def message_create(
     if isinstance(data.get("type"), int) and data.get("type") in BOOST_TYPES:
         kind = EventType.BOOST
     reference = data.get("message_reference")
+    to_bot = bool(bot_user_id) and _to_bot(data, bot_user_id)
+    text = str(data.get("content") or "")
+    if to_bot:  # as on Slack, "@bot !ping" is the command !ping and "@bot hi?" asks "hi?"
+        mention = _LEADING_MENTION.match(text)
+        if mention and mention.group(1) == bot_user_id:
+            text = text[mention.end() :]
     return _event(
         **place,
         message_id=_text(data, "id"),
         type=kind,
         author=_author(user, guild, member, facts),
-        text=str(data.get("content") or ""),
+        text=text,
         reply_to=str(reference.get("message_id") or "") if isinstance(reference, Mapping) else "",
+        to_bot=to_bot,
     )
+
+
+def _to_bot(data: Mapping[str, Any], bot_user_id: str) -> bool:
+    """Whether the message mentions the bot (its ``mentions`` array) or replies to the bot's
+    message (``referenced_message``, which Discord sends whole with a reply)."""
+    mentions = data.get("mentions")
+    if isinstance(mentions, list) and any(
+        isinstance(user, Mapping) and user.get("id") == bot_user_id for user in mentions
+    ):
+        return True
+    parent = data.get("referenced_message")
+    author = parent.get("author") if isinstance(parent, Mapping) else None
+    return isinstance(author, Mapping) and author.get("id") == bot_user_id
 
 
 def slash_command(data: Mapping[str, Any], facts: GuildFacts | None) -> Event | None:

@@ -176,13 +176,21 @@ def speaker(event: Mapping[str, Any], bot_user_id: str) -> str | None:
 
 def message(team_id: str, event: Mapping[str, Any], person: Person, *, bot_user_id: str) -> Event:
     """A ``message`` or ``app_mention`` (a leading mention of the bot is dropped, so
-    ``@waddlebot !ping`` is ``!ping``)."""
+    ``@waddlebot !ping`` is ``!ping``). It is addressed to the bot when it is an
+    ``app_mention``, mentions the bot, or is said in a thread the bot started
+    (``parent_user_id``)."""
     channel = _text(event, "channel")
     ts = _text(event, "ts")
     text = html.unescape(str(event.get("text") or ""))  # Slack escapes &, < and >
     mention = _LEADING_MENTION.match(text)
     if mention and mention.group(1) == bot_user_id:
         text = text[mention.end() :]
+    to_bot = bool(bot_user_id) and (
+        event.get("type") == "app_mention"
+        or bool(mention and mention.group(1) == bot_user_id)
+        or f"<@{bot_user_id}" in text
+        or event.get("parent_user_id") == bot_user_id
+    )
     thread = str(event.get("thread_ts") or "")
     direct = event.get("channel_type") == "im" or channel.startswith("D")
     return _event(
@@ -194,6 +202,7 @@ def message(team_id: str, event: Mapping[str, Any], person: Person, *, bot_user_
         type=EventType.WHISPER if direct else EventType.CHAT_MESSAGE,
         author=person.author(),
         text=text,
+        to_bot=to_bot,
     )
 
 

@@ -108,7 +108,7 @@ def badges(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [badge for badge in found if isinstance(badge, Mapping)]
 
 
-def _chat_message(n: Notification) -> Event:
+def _chat_message(n: Notification, bot_user_id: str = "") -> Event:
     event = n.event
     roles = twitch_roles(badges(event))
     reply = event.get("reply") if isinstance(event.get("reply"), Mapping) else None
@@ -116,16 +116,52 @@ def _chat_message(n: Notification) -> Event:
     author = _author(event, "chatter_user", roles)
     if author is None:
         raise MalformedNotification("the event has no 'chatter_user_id'")
+    to_bot = bool(bot_user_id) and _to_bot(event, reply, bot_user_id)
     return Event(
         **_place(event),
         message_id=_text(event, "message_id"),
         type=EventType.CHAT_MESSAGE,
         author=author,
-        text=_message_text(event),
+        text=_without_leading_mention(event, bot_user_id) if to_bot else _message_text(event),
         reply_to=_optional(reply, "parent_message_id") if reply else "",
         thread_id=_optional(reply, "thread_message_id") if reply else "",
         amounts=Amounts(bits=_int(cheer.get("bits")) if cheer else None),
+        to_bot=to_bot,
     )
+
+
+def _fragments(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    message = event.get("message")
+    found = message.get("fragments") if isinstance(message, Mapping) else None
+    if not isinstance(found, list):
+        return []
+    return [fragment for fragment in found if isinstance(fragment, Mapping)]
+
+
+def _mentions(fragment: Mapping[str, Any], user_id: str) -> bool:
+    mention = fragment.get("mention")
+    return isinstance(mention, Mapping) and mention.get("user_id") == user_id
+
+
+def _to_bot(event: Mapping[str, Any], reply: Mapping[str, Any] | None, bot_user_id: str) -> bool:
+    """Whether the line replies to the bot (``reply.parent_user_id``) or mentions it (a
+    ``mention`` fragment of the message naming the bot's user id)."""
+    if reply and reply.get("parent_user_id") == bot_user_id:
+        return True
+    return any(_mentions(fragment, bot_user_id) for fragment in _fragments(event))
+
+
+def _without_leading_mention(event: Mapping[str, Any], bot_user_id: str) -> str:
+    """The text with a leading mention of the bot dropped (a reply's automatic ``@bot``
+    too), so ``@bot !ping`` is the command ``!ping`` and ``@bot hi?`` asks ``hi?``."""
+    text = _message_text(event)
+    fragments = _fragments(event)
+    if not fragments or not _mentions(fragments[0], bot_user_id):
+        return text
+    mention = str(fragments[0].get("text") or "")
+    if not mention or not text.startswith(mention):
+        return text
+    return text[len(mention) :].lstrip(" ,:")
 
 
 def _follow(n: Notification) -> Event:
@@ -286,6 +322,8 @@ def translate(notification: Notification, *, bot_user_id: str = "") -> Event | N
         if source and source != event.get("broadcaster_user_id"):
             return None  # shared chat: said in a partner's channel, handled by its own bot
     try:
+        if translator is _chat_message:
+            return _chat_message(notification, bot_user_id)
         return translator(notification)
     except ValidationError as exc:
         raise MalformedNotification(f"the event does not fit: {exc.errors()[0]['msg']}") from exc
