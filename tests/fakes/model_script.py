@@ -39,6 +39,7 @@ class ModelScript:
     rules: dict[str, str] = field(default_factory=dict)  # last user message -> answer
     failures: list[Failure] = field(default_factory=list)
     chats: list[dict[str, Any]] = field(default_factory=list)  # every chat body received
+    delay: float = 0.0  # seconds each chat takes before it is answered: a slow model
     # last user message -> the tool call of each round (a single one: the first round only)
     tool_rules: dict[str, ToolStep | list[ToolStep]] = field(default_factory=dict)
     result_rules: dict[str, str] = field(default_factory=dict)  # -> template over {result}

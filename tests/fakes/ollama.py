@@ -14,6 +14,7 @@ a request it cannot read)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -108,6 +109,8 @@ class FakeOllama(ServedFake):
             for m in messages
         ):
             return _error(400, "invalid message role: system, user, assistant or tool")
+        if self.script.delay:
+            await asyncio.sleep(self.script.delay)
         failure = self.script.next_failure()
         if failure is not None:
             return _error(failure.status, failure.message or "fake failure")

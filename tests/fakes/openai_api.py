@@ -21,6 +21,7 @@ score and the input types it applied to: text): nothing is flagged but the texts
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -179,6 +180,8 @@ class FakeOpenAI(ServedFake):
             return _error(400, "'messages' must be a non-empty array", param="messages")
         if body.get("stream"):
             return _error(400, "this fake does not stream", param="stream")
+        if self.script.delay:
+            await asyncio.sleep(self.script.delay)
         failure = self.script.next_failure()
         if failure is not None:
             headers = {}

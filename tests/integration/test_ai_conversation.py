@@ -11,11 +11,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.fakes.ollama import FakeOllama
-from tests.integration.test_ai import Bot, bot, owner
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack import FakeSlack
+from tests.integration.test_ai import KEY, Bot, _settings, bot, owner
 from tests.integration.test_discord_collector import World, world
-from tests.support.harness import chat_event, say
+from tests.support.harness import chat_event, say, serving
 from tests.unit.test_discord_translate import in_guild
 from tests.unit.test_to_bot import DISCORD_BOT, TWITCH_BOT, mention_of
 from tests.unit.test_twitch_translate import recorded
@@ -24,12 +27,15 @@ from waddlebot.core.permissions import PlatformRole
 from waddlebot.features.ai.safety import LINK_REMOVED
 from waddlebot.features.ai.service import DEFAULT_PERSONA
 from waddlebot.infra.codec import Envelope
+from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.discord.translate import message_create
+from waddlebot.platforms.slack.webhook import COMMANDS_PATH
 from waddlebot.platforms.twitch.translate import translate as twitch
 from waddlebot.router.modules import LocalModuleClient
 from waddlebot.router.pipeline import Incoming
 from waddlebot.runtime import Runtime
 from waddlebot.sdk import ChatScope, Context, Module
+from waddlebot.settings import Settings
 
 __all__ = ["bot", "world"]  # fixtures shared with test_ai.py and test_discord_collector.py
 
@@ -220,3 +226,37 @@ async def test_on_discord_a_mention_and_a_reply_are_answered_and_a_long_answer_s
     *_, first, second = await fake.wait_for_sent(4, world.general)
     assert (len(first.content), len(second.content)) == (1999, 1199)
     assert ollama.script.last_messages[1]["content"] == "alice: who are you?"  # remembered
+
+
+async def test_a_slow_model_on_slack_is_acknowledged_then_answered(settings: Settings) -> None:
+    """A model slower than the 3 s Slack waits for a slash command's answer: the command is
+    acknowledged at once and the answer follows through its response_url."""
+    async with (
+        FakeSlack() as fake,
+        FakeOllama() as ollama,
+        FakeOpenAI(api_key=KEY) as openai,
+    ):
+        team = fake.add_team("Acme")
+        alice = fake.add_user(team, "alice")
+        general = fake.add_channel(team, "general", members=[alice])
+        configured = _settings(
+            settings,
+            ai_ollama_url=ollama.url,
+            ai_openai_url=openai.url,
+            ai_openai_api_key=SecretStr(KEY),
+            slack_signing_secret=SecretStr(fake.signing_secret),
+            slack_api_url=fake.api_url,
+            slack_bot_token=SecretStr(team.bot_token),
+            slack_inline_wait_seconds=0.3,  # the window, shortened: the model takes longer
+            secret_keys=[SecretStr(SecretBox.generate_key())],  # Slack's tokens are sealed
+        )
+        ollama.script.rules["alice: what is a penguin?"] = "A bird that swims."
+        ollama.script.delay = 1.0
+        async with serving(configured) as (url, _):
+            status, body = await fake.slash_command(
+                f"{url}{COMMANDS_PATH}", team, general, alice, "/waddle", "ai what is a penguin?"
+            )
+            assert (status, body) == (200, "")  # acknowledged within the window
+            (late,) = await fake.wait_for_responses(1)
+            assert (late["response_type"], late["text"]) == ("in_channel", "A bird that swims.")
+            await fake.settle()
