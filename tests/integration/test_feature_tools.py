@@ -65,6 +65,7 @@ async def test_every_feature_declares_its_tools(runtime: Runtime) -> None:
     assert {name: feature for name, feature in declared.items() if feature != "ai"} == {
         "quote_search": "memories",
         "quote_random": "memories",
+        "quote_latest": "memories",
         "quote_add": "memories",
         "calendar_upcoming": "calendar",
         "calendar_event_add": "calendar",
@@ -100,6 +101,12 @@ async def test_quotes(runtime: Runtime) -> None:
     assert found["total"] == 1
     assert [q["number"] for q in found["quotes"]] == [1]
     assert (await call(runtime, viewer(place), "quote_random"))["quote"]["number"] == 1
+    await call(runtime, moderator(place, mo), "quote_add", text="Fish is a fruit")
+    latest = await call(runtime, viewer(place), "quote_latest", limit=5)
+    assert [(q["number"], q["text"]) for q in latest["quotes"]] == [
+        (2, "Fish is a fruit"),
+        (1, "Pizza is a vegetable"),
+    ]
     with pytest.raises(ToolRefused, match="quote_search: limit: 11 is greater than"):
         await call(runtime, viewer(place), "quote_search", text="pizza", limit=11)
 

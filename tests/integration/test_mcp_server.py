@@ -32,6 +32,7 @@ from waddlebot.settings import Settings
 READING = {
     "quote_search",
     "quote_random",
+    "quote_latest",
     "calendar_upcoming",
     "inventory_search",
     "inventory_list",
@@ -196,6 +197,7 @@ async def test_resources_are_listed_and_read(world: World) -> None:
     assert listed == {
         "waddlebot://community",
         "waddlebot://calendar/upcoming",
+        "waddlebot://quotes/latest",
         "waddlebot://inventory",
         "waddlebot://commands",
     }

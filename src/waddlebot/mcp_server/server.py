@@ -52,6 +52,13 @@ RESOURCES = (
         {"limit": 20},
     ),
     Resource(
+        "waddlebot://quotes/latest",
+        "latest quotes",
+        "The community's newest quotes, newest first",
+        "quote_latest",
+        {"limit": 10},
+    ),
+    Resource(
         "waddlebot://inventory",
         "inventory",
         "The community's items, and who has which",

@@ -144,6 +144,11 @@ class QuoteService(NumberedService[QuoteInfo]):
     ) -> builtins.list[QuoteInfo]:
         return await self._page(Quote.community_id == community_id, limit=limit, offset=offset)
 
+    async def latest(self, community_id: int, *, limit: int) -> builtins.list[QuoteInfo]:
+        """The community's newest quotes, newest first."""
+        where = Quote.community_id == community_id
+        return await self._page(where, newest_first=True, limit=limit)
+
     async def edit(
         self,
         community_id: int,

@@ -39,6 +39,12 @@ async def _random(host: Provider, caller: Caller, arguments: Mapping[str, Any]) 
     return {"count": count, "quote": None if found is None else quote_json(found)}
 
 
+async def _latest(host: Provider, caller: Caller, arguments: Mapping[str, Any]) -> Any:
+    limit = int(arguments.get("limit", 5))
+    found = await host.need(MEMORIES).quotes.latest(caller.community_id, limit=limit)
+    return {"quotes": [quote_json(quote) for quote in found]}
+
+
 async def _add(host: Provider, caller: Caller, arguments: Mapping[str, Any]) -> Any:
     memories = host.need(MEMORIES)
     name = ""
@@ -77,6 +83,18 @@ TOOLS = (
         "A random quote of the community, and how many quotes it has.",
         {"type": "object", "properties": {}, "additionalProperties": False},
         _random,
+    ),
+    Tool(
+        "quote_latest",
+        "The community's newest quotes, newest first.",
+        {
+            "type": "object",
+            "properties": {
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_FOUND, "default": 5},
+            },
+            "additionalProperties": False,
+        },
+        _latest,
     ),
     Tool(
         "quote_add",
