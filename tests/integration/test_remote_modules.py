@@ -39,6 +39,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "commands",
         "alias",
         "ai",
+        "shoutouts",
         "marketplace",
         "testkit",  # the operator's modules come after the built-in ones
     ]

@@ -341,8 +341,8 @@ async def test_get_clips_pages(w: World) -> None:
     rest = await w.helix.get_clips(BROADCASTER, first=20, after=first.cursor)
     assert len(rest.clips) == 5 and rest.cursor is None
     clips = first.clips + rest.clips
-    assert [c.title for c in clips] == [f"clip {n}" for n in range(25)]
-    clip = clips[3]
+    assert [c.title for c in clips] == [f"clip {n}" for n in reversed(range(25))]  # most viewed
+    clip = clips[21]
     assert clip.url.endswith(clip.id)
     assert (clip.broadcaster_id, clip.broadcaster_name) == (BROADCASTER, "Cooler_User")
     assert (clip.creator_id, clip.creator_name, clip.view_count) == (VIEWER, "Cool_User", 3)

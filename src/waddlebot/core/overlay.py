@@ -92,6 +92,9 @@ class Clip(_Payload):
 
     type: Literal["clip"]
     url: HttpsUrl = Field(min_length=1, description="a video file the browser can play")
+    embed: bool = Field(
+        default=False, description="url is a player page to frame (a Twitch clip's embed)"
+    )
     title: str = Field(default="", max_length=200)
     channel: Name = ""
     duration: float | None = Field(default=None, gt=0, le=300, description="seconds")

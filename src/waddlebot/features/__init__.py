@@ -35,6 +35,7 @@ BUILTINS: tuple[str, ...] = (
     "commands",
     "alias",
     "ai",
+    "shoutouts",
     "marketplace",
 )
 

@@ -1,6 +1,8 @@
-"""Read-only Helix endpoints: Get Users, Get Streams, Get Clips."""
+"""Read-only Helix endpoints: Get Users, Get Streams, Get Clips, Get Channel Information."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,7 +23,17 @@ class HelixData:
             gate.route("/users", self.users, ["GET"]),
             gate.route("/streams", self.streams, ["GET"]),
             gate.route("/clips", self.clips, ["GET"]),
+            gate.route("/channels", self.channels, ["GET"]),
         ]
+
+    async def channels(self, request: Request, token: Token) -> Response:
+        ids = request.query_params.getlist("broadcaster_id")
+        if not ids:
+            return helix_error(400, 'Missing required parameter "broadcaster_id"')
+        if len(ids) > 100:
+            return helix_error(400, "You may specify at most 100 broadcaster_id parameters")
+        found = [self.state.users[i].channel() for i in ids if i in self.state.users]
+        return JSONResponse({"data": found})
 
     async def users(self, request: Request, token: Token) -> Response:
         ids = request.query_params.getlist("id")
@@ -73,7 +85,16 @@ class HelixData:
         else:
             key = given[0]
             wanted = params[key]
-            matching = [c for c in self.state.clips if getattr(c, key) == wanted]
+            try:
+                start, end = _period(params.get("started_at"), params.get("ended_at"))
+            except ValueError:
+                return helix_error(400, "started_at and ended_at must be RFC3339 timestamps")
+            matching = [
+                c
+                for c in self.state.clips
+                if getattr(c, key) == wanted and start <= c.created_at < end
+            ]
+            matching.sort(key=lambda c: -c.view_count)  # Twitch: most viewed first
             try:
                 chunk, pagination = page(matching, params)
             except BadPage as exc:
@@ -86,3 +107,16 @@ class HelixData:
             for c in chunk
         ]
         return JSONResponse({"data": data, "pagination": pagination})
+
+
+WEEK = 7 * 86_400.0
+
+
+def _period(started_at: str | None, ended_at: str | None) -> tuple[float, float]:
+    """The clips' creation window: Twitch ends it a week after ``started_at`` when
+    ``ended_at`` is left out (and ignores ``ended_at`` alone)."""
+    if not started_at:
+        return float("-inf"), float("inf")
+    start = datetime.fromisoformat(started_at).timestamp()
+    end = datetime.fromisoformat(ended_at).timestamp() if ended_at else start + WEEK
+    return start, end

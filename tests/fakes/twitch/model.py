@@ -19,6 +19,10 @@ class User:
     moderator_of: set[str] = field(default_factory=set)
     description: str = ""
     created_at: str = "2016-12-14T20:32:28Z"
+    # the channel's information (Get Channel Information): the last category streamed
+    game_id: str = ""
+    game_name: str = ""
+    title: str = ""
 
     def __post_init__(self) -> None:
         self.login = self.login or f"user{self.id}"
@@ -39,6 +43,21 @@ class User:
             "offline_image_url": "",
             "view_count": 0,
             "created_at": self.created_at,
+        }
+
+    def channel(self) -> dict[str, Any]:
+        return {
+            "broadcaster_id": self.id,
+            "broadcaster_login": self.login,
+            "broadcaster_name": self.display_name,
+            "broadcaster_language": "en",
+            "game_id": self.game_id,
+            "game_name": self.game_name,
+            "title": self.title,
+            "delay": 0,
+            "tags": [],
+            "content_classification_labels": [],
+            "is_branded_content": False,
         }
 
 
@@ -108,7 +127,7 @@ class Clip:
     creator_id: str = ""
     view_count: int = 0
     duration: float = 30.0
-    created_at: str = "2024-01-01T00:00:00Z"
+    created_at: float = 1_700_000_000.0  # Unix seconds
 
     def helix(self, broadcaster: User, creator: User | None) -> dict[str, Any]:
         return {
@@ -124,7 +143,7 @@ class Clip:
             "language": "en",
             "title": self.title,
             "view_count": self.view_count,
-            "created_at": self.created_at,
+            "created_at": rfc3339_seconds(self.created_at),
             "thumbnail_url": f"https://clips-media-assets2.twitch.tv/{self.id}-preview-480x272.jpg",
             "duration": self.duration,
             "vod_offset": None,

@@ -243,6 +243,8 @@ class FakeTwitch:
             user_id, stream_id, title, game_id, game_name, viewer_count, self.state.clock()
         )
         self.state.streams[user_id] = stream
+        if user_id in self.state.users:  # the channel's information follows the stream
+            self.set_channel(user_id, game_id=game_id, game_name=game_name, title=title)
         if emit:
             started = rfc3339_ns(self.state.now_ns())
             event = payloads.stream_online(
@@ -267,10 +269,27 @@ class FakeTwitch:
         game_id: str = "",
         creator_id: str = "",
         view_count: int = 0,
+        duration: float = 30.0,
+        age: float = 0.0,
     ) -> Clip:
-        clip = Clip(clip_id or new_uuid(), broadcaster_id, title, game_id, creator_id, view_count)
+        """A clip made ``age`` seconds ago (by the fake's clock)."""
+        clip = Clip(
+            clip_id or new_uuid(),
+            broadcaster_id,
+            title,
+            game_id,
+            creator_id,
+            view_count,
+            duration,
+            self.state.clock() - age,
+        )
         self.state.clips.append(clip)
         return clip
+
+    def set_channel(self, user_id: str, *, game_id: str, game_name: str, title: str = "") -> None:
+        """What Get Channel Information says of the channel (its last category)."""
+        user = self.state.users[user_id]
+        user.game_id, user.game_name, user.title = game_id, game_name, title
 
     # --- what the bot sent ----------------------------------------------------------------------
 

@@ -31,7 +31,8 @@ router = APIRouter(include_in_schema=False)
 MAX_INBOUND = 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-    "media-src 'self' https:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "media-src 'self' https:; frame-src https://clips.twitch.tv; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
 _HEADERS = {

@@ -34,11 +34,11 @@ from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.platform import Communities, Streams
-from waddlebot.platforms.twitch.auth import TwitchAuth
+from waddlebot.platforms.twitch.client import twitch_api
 from waddlebot.platforms.twitch.conduit import SHARD_DISABLED, ConduitTransport
 from waddlebot.platforms.twitch.connect import Connected, TwitchConnect
 from waddlebot.platforms.twitch.eventsub_ws import EventSubWebSocket
-from waddlebot.platforms.twitch.helix import HelixClient, HelixError
+from waddlebot.platforms.twitch.helix import HelixError
 from waddlebot.platforms.twitch.ingest import EventSubIngest
 from waddlebot.platforms.twitch.outbound import TwitchOutbound
 from waddlebot.platforms.twitch.settings import TwitchSettings
@@ -49,7 +49,7 @@ from waddlebot.platforms.twitch.subscriptions import (
     wanted_for_bot,
     wanted_for_channel,
 )
-from waddlebot.platforms.twitch.tokens import BOT_PURPOSES, TokenStore, TokenUnavailable
+from waddlebot.platforms.twitch.tokens import BOT_PURPOSES, TokenUnavailable
 from waddlebot.platforms.twitch.translate import (
     MalformedNotification,
     Notification,
@@ -81,20 +81,6 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
 
 
-class _Tokens:
-    """The token source the Helix client uses: the app token and the stored user tokens."""
-
-    def __init__(self, auth: TwitchAuth, store: TokenStore) -> None:
-        self._auth = auth
-        self._store = store
-
-    async def app_token(self, *, renew: bool = False) -> str:
-        return await self._auth.app_token(renew=renew)
-
-    async def user_token(self, account_id: str, *, renew: bool = False) -> str:
-        return await self._store.access_token(account_id, renew=renew)
-
-
 class TwitchCollector:
     def __init__(
         self,
@@ -124,14 +110,8 @@ class TwitchCollector:
         self._sockets: dict[str, tuple[EventSubWebSocket, asyncio.Task[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         box = SecretBox.from_settings(settings)
-        self.auth = TwitchAuth(
-            self._http,
-            base_url=twitch.twitch_auth_url,
-            client_id=twitch.twitch_client_id,
-            client_secret=twitch.twitch_client_secret.get_secret_value(),
-            clock=self._clock,
-        )
-        self.tokens = TokenStore(db, box, self.auth, self._clock)
+        api = twitch_api(settings, db, self._http, self._clock)
+        self.auth, self.tokens, self.helix = api.auth, api.tokens, api.helix
         self.subscriptions = SubscriptionStore(db)
         self.ingest = EventSubIngest(
             ports.bus,
@@ -153,12 +133,6 @@ class TwitchCollector:
             community=community,
             audit=audit,
             public_url=self.public_url,
-        )
-        self.helix = HelixClient(
-            self._http,
-            base_url=twitch.twitch_helix_url,
-            client_id=twitch.twitch_client_id,
-            tokens=_Tokens(self.auth, self.tokens),
         )
         self.outbound: TwitchOutbound | None = None
         self.conduit = ConduitTransport(

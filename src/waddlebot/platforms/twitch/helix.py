@@ -98,6 +98,18 @@ class ClipPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """Get Channel Information: the channel's category is the last one streamed."""
+
+    broadcaster_id: str
+    broadcaster_login: str
+    broadcaster_name: str
+    game_id: str
+    game_name: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class StreamInfo:
     id: str
     user_id: str
@@ -195,12 +207,33 @@ class HelixClient:
         found = _data(response)
         return _stream(found[0]) if found else None
 
+    async def get_channel(self, broadcaster_id: str) -> ChannelInfo | None:
+        """The channel's information; None for an unknown broadcaster."""
+        response = await self._request(
+            "GET", "/channels", APP, params={"broadcaster_id": broadcaster_id}
+        )
+        found = _data(response)
+        return _channel(found[0]) if found else None
+
     async def get_clips(
-        self, broadcaster_id: str, *, first: int = 20, after: str | None = None
+        self,
+        broadcaster_id: str,
+        *,
+        first: int = 20,
+        after: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> ClipPage:
+        """The broadcaster's clips, most viewed first; ``since``/``until``: made in that
+        window (Twitch ends a window a week after its start unless told otherwise, so give
+        both)."""
         params: dict[str, str | int] = {"broadcaster_id": broadcaster_id, "first": first}
         if after:
             params["after"] = after
+        if since is not None:
+            params["started_at"] = _rfc3339(since)
+        if until is not None:
+            params["ended_at"] = _rfc3339(until)
         response = await self._request("GET", "/clips", APP, params=params)
         return ClipPage([_clip(item) for item in _data(response)], _cursor(response))
 
@@ -538,6 +571,21 @@ def _clip(item: Mapping[str, Any]) -> Clip:
         created_at=_str(item, "created_at"),
         thumbnail_url=_str(item, "thumbnail_url"),
         duration=float(duration) if isinstance(duration, int | float) else 0.0,
+    )
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _channel(item: Mapping[str, Any]) -> ChannelInfo:
+    return ChannelInfo(
+        broadcaster_id=_str(item, "broadcaster_id"),
+        broadcaster_login=_str(item, "broadcaster_login"),
+        broadcaster_name=_str(item, "broadcaster_name"),
+        game_id=_str(item, "game_id"),
+        game_name=_str(item, "game_name"),
+        title=_str(item, "title"),
     )
 
 

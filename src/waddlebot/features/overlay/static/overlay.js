@@ -205,6 +205,16 @@
     playClip(data) {
       this.endClip();
       const clip = el("div", "media-clip");
+      if (data.embed) {
+        // a Twitch clip plays in Twitch's own player; it ends on the clip's length
+        const frame = document.createElement("iframe");
+        frame.className = "media-clip-video";
+        frame.allow = "autoplay";
+        frame.src = data.url;
+        clip.append(frame);
+        this.showClip(clip, data);
+        return;
+      }
       const video = document.createElement("video");
       video.className = "media-clip-video";
       video.playsInline = true;
@@ -215,15 +225,19 @@
       video.addEventListener("error", () => this.endClip());
       video.src = data.url;
       clip.append(video);
+      this.showClip(clip, data);
+      video.play().catch(() => {
+        video.muted = true; // a browser that refuses sound without a click still plays it
+        video.play().catch(() => {});
+      });
+    },
+
+    showClip(clip, data) {
       const caption = [data.title, data.channel && `clip from ${data.channel}`].filter(Boolean);
       if (caption.length) clip.append(el("div", "media-clip-caption", caption.join(" \u2014 ")));
       box.append(clip);
       this.clip = clip;
       if (this.card) this.card.classList.add("hidden");
-      video.play().catch(() => {
-        video.muted = true; // a browser that refuses sound without a click still plays it
-        video.play().catch(() => {});
-      });
       this.clipTimer = setTimeout(() => this.endClip(), ((data.duration || 60) + 2) * 1000);
     },
 

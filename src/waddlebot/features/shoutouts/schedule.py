@@ -1,0 +1,72 @@
+"""When Twitch takes the next shoutout: it allows one per channel every 2 minutes and the
+same person once an hour (429 otherwise), so shoutouts wait their turn here, in the cache
+every router process shares, instead of failing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import orjson
+
+from waddlebot.infra.ports import Cache
+
+CHANNEL_GAP = 120.0  # seconds between two shoutouts of a channel
+TARGET_GAP = 3600.0  # seconds between two shoutouts of one person by a channel
+QUEUED_FOR = 2 * TARGET_GAP  # how long the cache keeps a channel's queue
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    target_id: str
+    name: str
+    due: float  # Unix seconds
+
+
+class ShoutoutSchedule:
+    def __init__(self, cache: Cache) -> None:
+        self._cache = cache
+
+    async def next_slot(self, channel: str, target: str, now: float) -> float:
+        """The first moment both of Twitch's limits allow this shoutout."""
+        free, target_free = await self._cache.get_many(
+            [_channel_key(channel), _target_key(channel, target)]
+        )
+        return max(now, _seconds(free), _seconds(target_free))
+
+    async def book(self, channel: str, target: str, at: float) -> None:
+        """Hold the slot at ``at``: the channel's next comes 2 minutes later, the person's an
+        hour later."""
+        await self._cache.set(_channel_key(channel), str(at + CHANNEL_GAP).encode(), TARGET_GAP)
+        await self._cache.set(
+            _target_key(channel, target), str(at + TARGET_GAP).encode(), TARGET_GAP
+        )
+
+    async def queue(self, channel: str) -> list[Queued]:
+        raw = await self._cache.get(_queue_key(channel))
+        return [Queued(**item) for item in orjson.loads(raw)] if raw else []
+
+    async def save(self, channel: str, queued: list[Queued]) -> None:
+        if queued:
+            body = orjson.dumps([asdict(q) for q in queued])
+            await self._cache.set(_queue_key(channel), body, QUEUED_FOR)
+        else:
+            await self._cache.delete(_queue_key(channel))
+
+    async def add(self, channel: str, item: Queued) -> None:
+        await self.save(channel, [*await self.queue(channel), item])
+
+
+def _seconds(raw: bytes | None) -> float:
+    return float(raw) if raw else 0.0
+
+
+def _channel_key(channel: str) -> str:
+    return f"shoutouts:free:{channel}"
+
+
+def _target_key(channel: str, target: str) -> str:
+    return f"shoutouts:free:{channel}:{target}"
+
+
+def _queue_key(channel: str) -> str:
+    return f"shoutouts:queue:{channel}"
