@@ -20,6 +20,9 @@ import yaml
 from prometheus_client import Counter, Gauge, Histogram
 
 from waddlebot.infra import metrics
+from waddlebot.platforms.discord.interactions import PATH as DISCORD_WEBHOOK
+from waddlebot.platforms.slack.webhook import COMMANDS_PATH, EVENTS_PATH
+from waddlebot.platforms.twitch.webhook import PATH as TWITCH_WEBHOOK
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -116,6 +119,14 @@ def test_the_alerts_read_only_metrics_waddlebot_exports() -> None:
     assert undeclared(RULES.read_text()) == set()
     assert undeclared(RULE_TESTS.read_text()) == set()
     assert "waddlebot_twitch_tokens" in RULES.read_text()  # the name check can fail
+
+
+def test_the_webhook_alert_watches_every_webhook() -> None:
+    (rule,) = (rule for rule in alerts() if rule["alert"] == "WaddleBotWebhookRefusals")
+    watched = re.findall(r'route=~"([^"]+)"', rule["expr"])
+    assert len(watched) == 3 and len(set(watched)) == 1
+    for path in (TWITCH_WEBHOOK, EVENTS_PATH, COMMANDS_PATH, DISCORD_WEBHOOK):
+        assert re.fullmatch(watched[0], path), path
 
 
 def test_the_dashboard_is_whole() -> None:
