@@ -49,11 +49,10 @@ def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
 @cache
 def declared() -> frozenset[str]:
     """Every series name infra/metrics.py gives rise to."""
-    names = set()
+    names: set[str] = set()
     for value in vars(metrics).values():
-        for kind, suffixes in SUFFIXES.items():
-            if isinstance(value, kind):
-                names.update(value._name + suffix for suffix in suffixes)
+        if isinstance(value, Counter | Gauge | Histogram):
+            names.update(value._name + suffix for suffix in SUFFIXES[type(value)])
     return frozenset(names)
 
 
