@@ -36,6 +36,15 @@ $(CHROMIUM):
 	command -v chromium >/dev/null || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# The alert rules' tests (tests/deploy/test_prometheus.py) run promtool, from Debian's
+# prometheus package; without its Recommends (node-exporter and friends). Where Docker's
+# policy-rc.d is in place its postinst starts nothing; on a host run by systemd it starts a
+# Prometheus on :9090, which the tests do not need (`systemctl disable --now prometheus`).
+PROMTOOL := /usr/bin/promtool
+$(PROMTOOL):
+	command -v promtool >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
+
 run: install
 	mkdir -p var
 	$(BIN)/waddlebot db upgrade
@@ -44,7 +53,7 @@ run: install
 # Two workers (pytest-xdist), a test file each at a time: every test's database, Redis key
 # prefix, ports and processes are its own (tests/conftest.py), so files run side by side.
 TEST_WORKERS ?= 2
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from tests.fakes.twitch import FakeTwitch, payloads
@@ -386,3 +387,28 @@ async def _wait_for_live(world: World, place: str, live: bool) -> None:
     async with asyncio.timeout(10):
         while ((await world.runtime.streams.of(place)).since is not None) != live:
             await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("transport", ["websocket"], indirect=True)
+async def test_the_leader_counts_the_tokens_and_a_refused_one_shows(world: World) -> None:
+    """``waddlebot_twitch_tokens`` is what the WaddleBotTwitchTokenInvalid alert reads."""
+    await _connected(world)
+    twitch = world.runtime.collector(TWITCH)
+    assert twitch is not None
+    await twitch.count_tokens()
+    assert _tokens("bot") == {"ok": 1, "invalid": 0, "missing_scopes": 0}
+    assert _tokens("broadcaster") == {"ok": 1, "invalid": 0, "missing_scopes": 0}
+    await world.twitch.disconnect_app(world.client_id, BOT)  # the bot's account took it back
+    await twitch.tokens.validate_all()
+    await twitch.count_tokens()
+    assert _tokens("bot") == {"ok": 0, "invalid": 1, "missing_scopes": 0}
+    assert _tokens("broadcaster")["ok"] == 1
+
+
+def _tokens(purpose: str) -> dict[str, float | None]:
+    return {
+        state: REGISTRY.get_sample_value(
+            "waddlebot_twitch_tokens", {"purpose": purpose, "state": state}
+        )
+        for state in ("ok", "invalid", "missing_scopes")
+    }

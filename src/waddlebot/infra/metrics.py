@@ -107,6 +107,12 @@ TWITCH_WHISPERS_UNDELIVERABLE = Counter(
     "Whispers that could not be delivered",
     ["reason"],
 )
+TWITCH_TOKENS = Gauge(
+    "waddlebot_twitch_tokens",
+    "Twitch tokens WaddleBot holds, by purpose and state (ok, invalid, missing_scopes), as the "
+    "leading Twitch collector last counted them",
+    ["purpose", "state"],
+)
 TWITCH_HELIX_THROTTLED = Counter(
     "waddlebot_twitch_helix_throttled_total",
     "Helix calls answered 429 for lack of rate-limit points",

@@ -34,6 +34,7 @@ from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.platform import Communities, Streams
+from waddlebot.platforms.twitch import token_gauge
 from waddlebot.platforms.twitch.client import twitch_api
 from waddlebot.platforms.twitch.conduit import SHARD_DISABLED, ConduitTransport
 from waddlebot.platforms.twitch.connect import Connected, TwitchConnect
@@ -248,6 +249,7 @@ class TwitchCollector:
         if now >= self._next_stream_poll:
             self._next_stream_poll = now + STREAM_POLL_SECONDS
             self._spawn(self.poll_streams(), "twitch-streams")
+            self._spawn(self.count_tokens(), "twitch-token-count")
         if now >= self._next_validation:
             first = self._next_validation == 0.0  # just started: the subscriptions are fresh
             self._next_validation = now + VALIDATE_SECONDS
@@ -265,6 +267,7 @@ class TwitchCollector:
             self._spawn(self._sync_soon(), "twitch-sync")
 
     async def _step_down(self) -> None:
+        token_gauge.forget()
         for socket, task in list(self._sockets.values()):
             await socket.stop()
             with contextlib.suppress(Exception):
@@ -302,7 +305,9 @@ class TwitchCollector:
                 )
 
     async def _validate(self) -> None:
-        for status in await self.tokens.validate_all():
+        statuses = await self.tokens.validate_all()
+        token_gauge.count(statuses)
+        for status in statuses:
             if not status.healthy:
                 log.warning(
                     "twitch token needs attention",
@@ -311,6 +316,11 @@ class TwitchCollector:
                     status=status.status,
                     missing_scopes=list(status.missing_scopes),
                 )
+
+    async def count_tokens(self) -> None:
+        """Count the tokens for ``waddlebot_twitch_tokens`` (between validations, to show a
+        token refused on use, or an account connected again, within a stream poll)."""
+        token_gauge.count(await self.tokens.statuses())
 
     # ----- stream state -------------------------------------------------------------------
 
