@@ -229,16 +229,24 @@ def module_prefix(redis_url: str) -> Iterator[str]:
     yield from temporary_key_prefix(redis_url)
 
 
+@pytest.fixture(scope="module")
+def rig_settings() -> dict[str, str]:
+    """Settings for every process of the module's shared rig (a module overrides this)."""
+    return {}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def shared_rig(
     module_database: str,
     redis_url: str,
     module_prefix: str,
+    rig_settings: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Rig]:
     """One rig for the tests of a module whose faults leave every process running; each test
     ends by showing the processes recovered, which is where the next one starts."""
-    rig = await start_rig(module_database, redis_url, module_prefix, tmp_path_factory.mktemp("rig"))
+    workdir = tmp_path_factory.mktemp("rig")
+    rig = await start_rig(module_database, redis_url, module_prefix, workdir, settings=rig_settings)
     try:
         yield rig
     finally:

@@ -91,6 +91,11 @@ class CoreSettings(BaseModel):
 
     # security
     api_key: SecretStr = SecretStr("")
+    api_key_cache_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a process trusts an API key it checked (a revoked key's grace)",
+    )
     secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Fernet keys that encrypt secrets at rest, newest first (comma-separated)",
