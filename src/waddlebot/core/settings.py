@@ -60,6 +60,9 @@ class CoreSettings(BaseModel):
     router_consumer: str = ""
     router_batch_size: int = 100
     router_workers: int = 1
+    router_read_block_ms: int = Field(
+        default=1000, ge=1, description="how long a worker's read waits for new events"
+    )
     default_prefix: str = "!"
     dedupe_ttl_seconds: int = 86_400
     session_ttl_seconds: int = 900
