@@ -190,14 +190,8 @@ async def stop_rig(rig: Rig) -> None:
 
 
 @pytest.fixture
-def migrated_database(fresh_postgres_url: str) -> str:
-    upgrade(fresh_postgres_url)
-    return fresh_postgres_url
-
-
-@pytest.fixture
 async def make_rig(
-    migrated_database: str, redis_url: str, key_prefix: str, tmp_path: Path
+    migrated_postgres_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> AsyncIterator[MakeRig]:
     """``await make_rig()`` starts a rig of the test's own on the shared Redis;
     ``make_rig(own_redis=True)`` on a ``redis-server`` of its own (append-only file on);
@@ -205,7 +199,7 @@ async def make_rig(
     started: list[Rig] = []
 
     async def make(**options: Any) -> Rig:
-        rig = await start_rig(migrated_database, redis_url, key_prefix, tmp_path, **options)
+        rig = await start_rig(migrated_postgres_url, redis_url, key_prefix, tmp_path, **options)
         started.append(rig)
         return rig
 

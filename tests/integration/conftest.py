@@ -19,9 +19,9 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> str:
     """A migrated, empty database: an SQLite file or a PostgreSQL database of its own."""
-    url = str(
-        request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "fresh_postgres_url")
-    )
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("migrated_postgres_url"))
+    url = str(request.getfixturevalue("sqlite_url"))
     upgrade(url)
     return url
 
@@ -34,7 +34,7 @@ def settings(mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> Setti
             database_url=f"sqlite+aiosqlite:///{tmp_path}/waddlebot.db", data_dir=str(tmp_path)
         )
     return make_settings(
-        database_url=request.getfixturevalue("fresh_postgres_url"),
+        database_url=request.getfixturevalue("migrated_postgres_url"),
         redis_url=request.getfixturevalue("redis_url"),
         stream_prefix=request.getfixturevalue("key_prefix"),
         auto_migrate=True,
