@@ -179,8 +179,9 @@ def test_chat_url_that_is_not_listening(tmp_path: Path) -> None:
     assert "cannot reach http://127.0.0.1:9" in result.stderr
 
 
-def test_db_commands(settings: Settings, here: Here) -> None:
-    env = {"WADDLEBOT_DATABASE_URL": settings.database_url}
+@pytest.mark.parametrize("empty_database", ["sqlite_url", "fresh_postgres_url"])
+def test_db_commands(empty_database: str, request: pytest.FixtureRequest, here: Here) -> None:
+    env = {"WADDLEBOT_DATABASE_URL": request.getfixturevalue(empty_database)}
     assert "base" in here(["db", "current"], env).stdout
     upgraded = here(["db", "upgrade"], env)
     assert upgraded.exit_code == 0, upgraded.stderr
