@@ -34,9 +34,11 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-def temporary_database(name_prefix: str) -> Iterator[str]:
+def temporary_database(name_prefix: str, template: str = "") -> Iterator[str]:
+    """A new PostgreSQL database, empty or a copy of the database named ``template``."""
     name = f"{name_prefix}_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    copied = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"{copied}'))
     try:
         yield _pg_dsn(name).replace("postgresql://", "postgresql+asyncpg://", 1)
     finally:
@@ -53,6 +55,24 @@ def postgres_url() -> Iterator[str]:
 def fresh_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database for one test."""
     yield from temporary_database("waddlebot_t")
+
+
+@pytest.fixture(scope="session")
+def migrated_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated once for this session, which
+    ``migrated_postgres_url`` copies (copying is faster than migrating each one); nothing
+    stays connected to it, as PostgreSQL requires of a template."""
+    from waddlebot.infra.db.migrate import upgrade
+
+    for url in temporary_database("waddlebot_tpl"):
+        upgrade(url)
+        yield url.rpartition("/")[2]
+
+
+@pytest.fixture
+def migrated_postgres_url(migrated_template: str) -> Iterator[str]:
+    """A PostgreSQL database for one test, its tables made by every migration."""
+    yield from temporary_database("waddlebot_t", template=migrated_template)
 
 
 @pytest.fixture(scope="session")

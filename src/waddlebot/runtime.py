@@ -248,6 +248,7 @@ class Runtime(FeatureServices):
             router=self.router,
             consumer=consumer,
             batch_size=settings.router_batch_size,
+            block_ms=settings.router_read_block_ms,
             reclaim_idle_ms=settings.bus_reclaim_idle_ms,
         )
         worker.start()

@@ -190,14 +190,8 @@ async def stop_rig(rig: Rig) -> None:
 
 
 @pytest.fixture
-def migrated_database(fresh_postgres_url: str) -> str:
-    upgrade(fresh_postgres_url)
-    return fresh_postgres_url
-
-
-@pytest.fixture
 async def make_rig(
-    migrated_database: str, redis_url: str, key_prefix: str, tmp_path: Path
+    migrated_postgres_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> AsyncIterator[MakeRig]:
     """``await make_rig()`` starts a rig of the test's own on the shared Redis;
     ``make_rig(own_redis=True)`` on a ``redis-server`` of its own (append-only file on);
@@ -205,7 +199,7 @@ async def make_rig(
     started: list[Rig] = []
 
     async def make(**options: Any) -> Rig:
-        rig = await start_rig(migrated_database, redis_url, key_prefix, tmp_path, **options)
+        rig = await start_rig(migrated_postgres_url, redis_url, key_prefix, tmp_path, **options)
         started.append(rig)
         return rig
 
@@ -229,16 +223,24 @@ def module_prefix(redis_url: str) -> Iterator[str]:
     yield from temporary_key_prefix(redis_url)
 
 
+@pytest.fixture(scope="module")
+def rig_settings() -> dict[str, str]:
+    """Settings for every process of the module's shared rig (a module overrides this)."""
+    return {}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def shared_rig(
     module_database: str,
     redis_url: str,
     module_prefix: str,
+    rig_settings: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Rig]:
     """One rig for the tests of a module whose faults leave every process running; each test
     ends by showing the processes recovered, which is where the next one starts."""
-    rig = await start_rig(module_database, redis_url, module_prefix, tmp_path_factory.mktemp("rig"))
+    workdir = tmp_path_factory.mktemp("rig")
+    rig = await start_rig(module_database, redis_url, module_prefix, workdir, settings=rig_settings)
     try:
         yield rig
     finally:

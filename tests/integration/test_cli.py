@@ -1,14 +1,20 @@
-"""The ``waddlebot`` command line as a user runs it: real processes, real databases."""
+"""The ``waddlebot`` command line as a user runs it, on real databases: the chats in real
+processes (what a terminal or a pipe does to them is the point), the other commands in this
+process (``here``: what they print and their exit codes, without paying for a Python start
+each)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
+from tests.support.cli import invoke, traceback_of
 from tests.support.harness import serving
 from waddlebot.cli.failures import EX_CONFIG
 from waddlebot.features.identity import apikeys
@@ -33,6 +39,26 @@ def run(
         timeout=60,
         check=False,
     )
+
+
+Here = Callable[..., Result]
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Here:
+    """``here(args, env, stdin)``: ``waddlebot <args>`` run in this process, in ``tmp_path``,
+    with only ``env``'s WADDLEBOT_* variables (as ``run`` gives a process)."""
+    monkeypatch.chdir(tmp_path)
+    for name in os.environ:
+        if name.startswith("WADDLEBOT_"):
+            monkeypatch.delenv(name)
+
+    def command(args: list[str], env: dict[str, str] | None = None, stdin: str = "") -> Result:
+        done = invoke(args, env=env, input=stdin)
+        assert not traceback_of(done), traceback_of(done)
+        return done
+
+    return command
 
 
 def mode_env(settings: Settings) -> dict[str, str]:
@@ -153,52 +179,53 @@ def test_chat_url_that_is_not_listening(tmp_path: Path) -> None:
     assert "cannot reach http://127.0.0.1:9" in result.stderr
 
 
-def test_db_commands(settings: Settings, tmp_path: Path) -> None:
-    env = {"WADDLEBOT_DATABASE_URL": settings.database_url}
-    assert "base" in run(["db", "current"], tmp_path, env).stdout
-    upgraded = run(["db", "upgrade"], tmp_path, env)
-    assert upgraded.returncode == 0, upgraded.stderr
-    head = run(["db", "current"], tmp_path, env).stdout.strip()
+@pytest.mark.parametrize("empty_database", ["sqlite_url", "fresh_postgres_url"])
+def test_db_commands(empty_database: str, request: pytest.FixtureRequest, here: Here) -> None:
+    env = {"WADDLEBOT_DATABASE_URL": request.getfixturevalue(empty_database)}
+    assert "base" in here(["db", "current"], env).stdout
+    upgraded = here(["db", "upgrade"], env)
+    assert upgraded.exit_code == 0, upgraded.stderr
+    head = here(["db", "current"], env).stdout.strip()
     assert head and head != "base (no tables)"
-    down = run(["db", "downgrade", "base"], tmp_path, env)
-    assert down.returncode == 0, down.stderr
-    assert "base" in run(["db", "current"], tmp_path, env).stdout
+    down = here(["db", "downgrade", "base"], env)
+    assert down.exit_code == 0, down.stderr
+    assert "base" in here(["db", "current"], env).stdout
 
 
-def test_apikey_commands(tmp_path: Path) -> None:
-    created = run(["apikey", "create", "grafana"], tmp_path)
-    assert created.returncode == 0, created.stderr
+def test_apikey_commands(here: Here) -> None:
+    created = here(["apikey", "create", "grafana"])
+    assert created.exit_code == 0, created.stderr
     key = created.stdout.strip()
     assert key.startswith("wbk_")
-    listing = run(["apikey", "list"], tmp_path).stdout
+    listing = here(["apikey", "list"]).stdout
     key_id = listing.split()[0]
     assert "grafana" in listing and "active" in listing and key not in listing
-    assert run(["apikey", "revoke", key_id], tmp_path).returncode == 0
-    collector = run(["apikey", "create", "twitch", "--role", "collector"], tmp_path)
-    assert collector.returncode == 0 and collector.stdout.startswith("wbk_")
-    refused = run(["apikey", "create", "x", "--role", "emperor"], tmp_path)
-    assert refused.returncode != 0 and "role" in refused.stderr
-    unknown = run(["apikey", "revoke", "nosuchkey"], tmp_path)
-    assert unknown.returncode == 1 and "no active API key" in unknown.stderr
-    assert "revoked" in run(["apikey", "list"], tmp_path).stdout
+    assert here(["apikey", "revoke", key_id]).exit_code == 0
+    collector = here(["apikey", "create", "twitch", "--role", "collector"])
+    assert collector.exit_code == 0 and collector.stdout.startswith("wbk_")
+    refused = here(["apikey", "create", "x", "--role", "emperor"])
+    assert refused.exit_code != 0 and "role" in refused.stderr
+    unknown = here(["apikey", "revoke", "nosuchkey"])
+    assert unknown.exit_code == 1 and "no active API key" in unknown.stderr
+    assert "revoked" in here(["apikey", "list"]).stdout
 
 
-def test_schema_export(tmp_path: Path) -> None:
-    result = run(["schema", "--out", str(tmp_path / "schema")], tmp_path)
-    assert result.returncode == 0, result.stderr
+def test_schema_export(here: Here, tmp_path: Path) -> None:
+    result = here(["schema", "--out", str(tmp_path / "schema")])
+    assert result.exit_code == 0, result.stderr
     assert (tmp_path / "schema" / "event.schema.json").exists()
     assert (tmp_path / "schema" / "module-request.schema.json").exists()
 
 
 @pytest.mark.parametrize("service", ["nonsense", "module:"])
-def test_serve_refuses_unknown_services(service: str, tmp_path: Path) -> None:
-    result = run(["serve", service], tmp_path, {"WADDLEBOT_MODULE_SECRET": "s3cret"})
-    assert result.returncode != 0
+def test_serve_refuses_unknown_services(service: str, here: Here) -> None:
+    result = here(["serve", service], {"WADDLEBOT_MODULE_SECRET": "s3cret"})
+    assert result.exit_code != 0
 
 
-def test_serving_one_service_needs_redis(tmp_path: Path) -> None:
-    result = run(["serve", "router"], tmp_path)
-    assert result.returncode != 0
+def test_serving_one_service_needs_redis(here: Here) -> None:
+    result = here(["serve", "router"])
+    assert result.exit_code != 0
     assert "WADDLEBOT_REDIS_URL" in result.stderr
 
 
@@ -218,46 +245,46 @@ def test_local_chat_never_joins_a_deployments_redis(
         client.close()
 
 
-def test_apikey_for_a_community_that_does_not_exist(tmp_path: Path) -> None:
-    result = run(["apikey", "create", "x", "--community", "999"], tmp_path)
-    assert result.returncode != 0
+def test_apikey_for_a_community_that_does_not_exist(here: Here) -> None:
+    result = here(["apikey", "create", "x", "--community", "999"])
+    assert result.exit_code != 0
     assert "there is no community 999" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_twitch_commands_without_any_account_connected(tmp_path: Path) -> None:
-    unset = run(["twitch", "status"], tmp_path)
-    assert unset.returncode == EX_CONFIG
+def test_twitch_commands_without_any_account_connected(here: Here, tmp_path: Path) -> None:
+    unset = here(["twitch", "status"])
+    assert unset.exit_code == EX_CONFIG
     assert unset.stderr.startswith("WADDLEBOT_TWITCH_CLIENT_ID: is not set")
     env = {"WADDLEBOT_TWITCH_CLIENT_ID": "abc", "WADDLEBOT_TWITCH_CLIENT_SECRET": "def"}
-    link = run(["twitch", "connect", "--bot"], tmp_path, env)
-    assert link.returncode == 0, link.stderr
+    link = here(["twitch", "connect", "--bot"], env)
+    assert link.exit_code == 0, link.stderr
     assert "http://127.0.0.1:8000/collectors/twitch/oauth/start?ticket=" in link.stdout
     # not told to run the very command it is running (the running collector's warning)
     assert "no Twitch bot account" not in link.stdout + link.stderr
     assert (tmp_path / "var" / "secret-key").exists()  # an embedded install makes its own key
-    neither = run(["twitch", "connect"], tmp_path, env)
-    assert neither.returncode == 2 and "give --bot, --community <id>, or both" in neither.stderr
-    nowhere = run(["twitch", "connect", "--bot", "--community", "99"], tmp_path, env)
-    assert nowhere.returncode == 1 and "There is no community 99." in nowhere.stderr
-    status = run(["twitch", "status"], tmp_path, env)
-    assert status.returncode == 1
+    neither = here(["twitch", "connect"], env)
+    assert neither.exit_code == 2 and "give --bot, --community <id>, or both" in neither.stderr
+    nowhere = here(["twitch", "connect", "--bot", "--community", "99"], env)
+    assert nowhere.exit_code == 1 and "There is no community 99." in nowhere.stderr
+    status = here(["twitch", "status"], env)
+    assert status.exit_code == 1
     assert "bot account: not connected (waddlebot twitch connect --bot)" in status.stdout
     assert "no Twitch bot account" not in status.stdout + status.stderr  # said once is enough
-    sync = run(["twitch", "subscriptions", "sync"], tmp_path, env)
-    assert sync.returncode == 0 and "subscribes on every connection" in sync.stdout
-    key = run(["secret-key"], tmp_path)
-    assert key.returncode == 0 and len(key.stdout.strip()) == 44
+    sync = here(["twitch", "subscriptions", "sync"], env)
+    assert sync.exit_code == 0 and "subscribes on every connection" in sync.stdout
+    key = here(["secret-key"])
+    assert key.exit_code == 0 and len(key.stdout.strip()) == 44
 
 
-def test_slack_install_prints_a_link_for_an_existing_community(tmp_path: Path) -> None:
-    unset = run(["slack", "install", "--community", "1"], tmp_path)
-    assert unset.returncode == EX_CONFIG
+def test_slack_install_prints_a_link_for_an_existing_community(here: Here, tmp_path: Path) -> None:
+    unset = here(["slack", "install", "--community", "1"])
+    assert unset.exit_code == EX_CONFIG
     assert unset.stderr.startswith("WADDLEBOT_SLACK_CLIENT_ID: is not set")
     env = {"WADDLEBOT_SLACK_CLIENT_ID": "123.456", "WADDLEBOT_SLACK_CLIENT_SECRET": "s"}
-    nowhere = run(["slack", "install", "--community", "1"], tmp_path, env)
-    assert nowhere.returncode == 1 and "There is no community 1." in nowhere.stderr
+    nowhere = here(["slack", "install", "--community", "1"], env)
+    assert nowhere.exit_code == 1 and "There is no community 1." in nowhere.stderr
     assert run(["chat"], tmp_path, stdin="!ping\n").returncode == 0  # makes community 1
-    link = run(["slack", "install", "--community", "1"], tmp_path, env)
-    assert link.returncode == 0, link.stderr
+    link = here(["slack", "install", "--community", "1"], env)
+    assert link.exit_code == 0, link.stderr
     assert "http://127.0.0.1:8000/collectors/slack/oauth/start?ticket=" in link.stdout

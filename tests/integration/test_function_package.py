@@ -1,7 +1,7 @@
 """``waddlebot module package``: the example ``eightball`` module (tests/fixtures/modules)
-packaged for AWS Lambda and Apache OpenWhisk by the real command, each zip then imported by a
-fresh Python that has only the zip and WaddleBot (as a layer gives it), or only the zip when it
-bundles its dependencies, and called as the platform calls it."""
+packaged for AWS Lambda and Apache OpenWhisk by the real command (run in this process), each
+zip then imported by a fresh Python that has only the zip and WaddleBot (as a layer gives
+it), or only the zip when it bundles its dependencies, and called as the platform calls it."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import Result
 
+from tests.support import cli
 from tests.support.threaded import served_in_thread
 from waddlebot.core.contract import ModuleRequest, ModuleResponse
 from waddlebot.runtime import Runtime
 from waddlebot.serverless import MANIFEST_REQUEST
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "modules"
-WADDLEBOT = str(Path(sys.executable).parent / "waddlebot")
 QUESTION = "will it rain tomorrow?"
 
 # how each platform loads the zip and calls it: Lambda imports the handler's module,
@@ -40,21 +41,31 @@ print(json.dumps({{"answer": answer, "module": eightball.__file__, "sdk": waddle
 """
 
 
-def package(target: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WADDLEBOT, "module", "package", "eightball:module", "--target", target, "--out", str(out),
-         *extra],
-        cwd=FIXTURES,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+def waddlebot_in(cwd: Path, *args: str) -> Result:
+    """``waddlebot <args>`` started in ``cwd``, run in this process (the zips, not the
+    packaging process, are what these tests are about); the module it imports from ``cwd``
+    leaves ``sys.path`` as it was."""
+    was, path = Path.cwd(), list(sys.path)
+    os.chdir(cwd)
+    try:
+        done = cli.invoke(args)
+    finally:
+        os.chdir(was)
+        sys.path[:] = path
+    assert not cli.traceback_of(done), cli.traceback_of(done)
+    return done
+
+
+def package(target: str, out: Path, *extra: str) -> Result:
+    return waddlebot_in(
+        FIXTURES, "module", "package", "eightball:module", "--target", target, "--out", str(out),
+        *extra,
     )  # fmt: skip
 
 
 def packaged(target: str, out: Path, *extra: str) -> Path:
     done = package(target, out, *extra)
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     path = out / f"eightball-{target}.zip"
     assert done.stdout.startswith(f"Packaged eightball:module for {target}: {path}")
     return path
@@ -163,15 +174,10 @@ def test_what_cannot_be_packaged_is_said_in_one_line(tmp_path: Path) -> None:
         (("eightball:module", "lambda", in_the_way / "dist"), f"cannot write to {in_the_way}"),
     ]
     for (spec, target, out), said in cases:
-        done = subprocess.run(
-            [WADDLEBOT, "module", "package", spec, "--target", target, "--out", str(out)],
-            cwd=FIXTURES,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        done = waddlebot_in(
+            FIXTURES, "module", "package", spec, "--target", target, "--out", str(out)
         )
-        assert done.returncode == 1, done.stderr
+        assert done.exit_code == 1, done.stderr
         assert done.stderr.count("\n") == 1 and done.stderr.startswith(said), done.stderr
     assert list(tmp_path.iterdir()) == [in_the_way], "nothing written"
 
@@ -216,11 +222,10 @@ def test_ctx_store_reaches_the_bot_from_a_function(tmp_path: Path) -> None:
         "async def count(ctx: Context) -> str:\n"
         "    return str(await ctx.store.community.increment('calls'))\n"
     )
-    done = subprocess.run(
-        [WADDLEBOT, "module", "package", "counter:module", "--target", "lambda", "--out", "dist"],
-        cwd=module_dir, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = waddlebot_in(
+        module_dir, "module", "package", "counter:module", "--target", "lambda", "--out", "dist"
+    )
+    assert done.exit_code == 0, done.stderr
     script = (
         "import json, sys\n"
         "import waddlebot_handler\n"

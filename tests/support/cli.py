@@ -5,6 +5,7 @@ of stderr and closes afterwards, and later tests would log into that closed stre
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping, Sequence
 
 import structlog
@@ -40,3 +41,11 @@ def invoke(
         structlog.configure(**structlog_config)
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+def traceback_of(result: Result) -> str:
+    """What a ``waddlebot`` process would have shown as a traceback on stderr: the exception
+    the command ended with, other than an exit; empty when it ended by exiting."""
+    if result.exception is None or isinstance(result.exception, SystemExit):
+        return ""
+    return "".join(traceback.format_exception(result.exception))

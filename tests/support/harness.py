@@ -38,6 +38,7 @@ def make_settings(**overrides: Any) -> Settings:
         "modules": [TEST_MODULE],
         "module_timeout_seconds": 1.0,
         "bus_reclaim_idle_ms": 500,
+        "router_read_block_ms": 100,  # a stopping runtime waits for its workers' reads
         "log_level": "WARNING",
     }
     base.update(overrides)

@@ -60,6 +60,9 @@ class CoreSettings(BaseModel):
     router_consumer: str = ""
     router_batch_size: int = 100
     router_workers: int = 1
+    router_read_block_ms: int = Field(
+        default=1000, ge=1, description="how long a worker's read waits for new events"
+    )
     default_prefix: str = "!"
     dedupe_ttl_seconds: int = 86_400
     session_ttl_seconds: int = 900
@@ -91,6 +94,11 @@ class CoreSettings(BaseModel):
 
     # security
     api_key: SecretStr = SecretStr("")
+    api_key_cache_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a process trusts an API key it checked (a revoked key's grace)",
+    )
     secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Fernet keys that encrypt secrets at rest, newest first (comma-separated)",

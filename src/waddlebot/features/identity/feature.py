@@ -19,7 +19,7 @@ PLATFORM_ID = "a platform's id of an account, not a WaddleBot user"
 
 async def setup(host: Host) -> None:
     cache = host.ports.cache
-    keys = host.provide(KEYS, KeyVerifier(host.db))
+    keys = host.provide(KEYS, KeyVerifier(host.db, ttl=host.settings.api_key_cache_seconds))
     identity = host.provide(
         IDENTITY,
         IdentityService(
