@@ -38,16 +38,21 @@ def _settings(settings: Settings, **ai: Any) -> Settings:
     return settings.model_copy(update={"module_timeout_seconds": 10.0, **ai})
 
 
+def wired(settings: Settings, ollama: FakeOllama, openai: FakeOpenAI, **more: Any) -> Settings:
+    """``settings`` with the AI asking the two fakes (OpenAI with the key it expects)."""
+    return _settings(
+        settings,
+        ai_ollama_url=ollama.url,
+        ai_openai_url=openai.url,
+        ai_openai_api_key=SecretStr(KEY),
+        **more,
+    )
+
+
 @pytest.fixture
 async def bot(settings: Settings) -> AsyncIterator[Bot]:
     async with FakeOllama() as ollama, FakeOpenAI(api_key=KEY) as openai:
-        configured = _settings(
-            settings,
-            ai_ollama_url=ollama.url,
-            ai_openai_url=openai.url,
-            ai_openai_api_key=SecretStr(KEY),
-        )
-        runtime = await Runtime.start(configured)
+        runtime = await Runtime.start(wired(settings, ollama, openai))
         try:
             yield Bot(runtime, ollama, openai)
         finally:

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack import FakeSlack
-from tests.integration.test_ai import KEY, Bot, _settings, bot, owner
+from tests.integration.test_ai import KEY, Bot, bot, owner, wired
 from tests.integration.test_discord_collector import World, world
 from tests.support.harness import chat_event, say, serving
 from tests.unit.test_discord_translate import in_guild
@@ -239,11 +239,10 @@ async def test_a_slow_model_on_slack_is_acknowledged_then_answered(settings: Set
         team = fake.add_team("Acme")
         alice = fake.add_user(team, "alice")
         general = fake.add_channel(team, "general", members=[alice])
-        configured = _settings(
+        configured = wired(
             settings,
-            ai_ollama_url=ollama.url,
-            ai_openai_url=openai.url,
-            ai_openai_api_key=SecretStr(KEY),
+            ollama,
+            openai,
             slack_signing_secret=SecretStr(fake.signing_secret),
             slack_api_url=fake.api_url,
             slack_bot_token=SecretStr(team.bot_token),

@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 import structlog
 from prometheus_client import REGISTRY
-from pydantic import SecretStr
 
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai_api import FakeOpenAI
-from tests.integration.test_ai import KEY, Bot, _settings, bot, owner  # noqa: F401
+from tests.integration.test_ai import KEY, Bot, _settings, bot, owner, wired  # noqa: F401
 from tests.support.clocks import Clock
 from tests.support.community_api import Api, community_api
 from tests.support.harness import say
@@ -37,13 +36,7 @@ def sample(name: str, **labels: str) -> float:
 @pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[tuple[Api, FakeOllama]]:
     async with FakeOllama() as ollama, FakeOpenAI(api_key=KEY) as openai:
-        configured = _settings(
-            settings,
-            ai_ollama_url=ollama.url,
-            ai_openai_url=openai.url,
-            ai_openai_api_key=SecretStr(KEY),
-            ai_daily_tokens=1000,
-        )
+        configured = wired(settings, ollama, openai, ai_daily_tokens=1000)
         async with community_api(configured) as api:
             yield api, ollama
 

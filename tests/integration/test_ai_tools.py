@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from tests.fakes import mcp_weather
 from tests.fakes.mcp_weather import weather_server
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai_api import FakeOpenAI
-from tests.integration.test_ai import KEY, _settings, owner, use
+from tests.integration.test_ai import KEY, owner, use, wired
 from tests.support.harness import free_port, say, serving_app
 from waddlebot.features.ai.tool_loop import TOOL_RULE
 from waddlebot.features.calendar.events import NewEvent
@@ -56,11 +55,10 @@ async def bot(settings: Settings, tool_seconds: float) -> AsyncIterator[Bot]:
         FakeOllama() as ollama,
         FakeOpenAI(api_key=KEY) as openai,
     ):
-        configured = _settings(
+        configured = wired(
             settings,
-            ai_ollama_url=ollama.url,
-            ai_openai_url=openai.url,
-            ai_openai_api_key=SecretStr(KEY),
+            ollama,
+            openai,
             ai_tool_timeout_seconds=tool_seconds,
             ai_mcp_commands={"weather": WEATHER_COMMAND},
         )
