@@ -26,6 +26,7 @@ from waddlebot.features.shared import (
     FeatureServices,
     router_services,
 )
+from waddlebot.infra import tracing
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
@@ -126,6 +127,9 @@ class Runtime(FeatureServices):
 
     async def _start(self) -> None:
         settings, cleanup = self.settings, self._cleanup
+        if settings.tracing and tracing.TRACER is None:  # else a test's, or off
+            tracing.enable(settings, self.services)
+            cleanup.callback(tracing.disable)
         await _prepare_database(settings)
         self.ports = await build_ports(
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen
