@@ -185,6 +185,7 @@ async def test_an_http_module_is_sent_the_traceparent(
     client = HttpModuleClient(
         "http://module", SECRET, transport=transport, manifest=module.manifest
     )
+    expected: list[str | None] = [None]
     try:
         if traced:
             assert tracing.TRACER is not None
@@ -194,7 +195,6 @@ async def test_an_http_module_is_sent_the_traceparent(
         else:
             tracing.disable()
             response = await client.call(make_request("usage"))
-            expected = [None]
     finally:
         await client.close()
     assert response.usage_error == "need a name"  # the module answered

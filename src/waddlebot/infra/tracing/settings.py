@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field
 
 
 class TracingSettings(BaseModel):
+    """OpenTelemetry traces of each chat message, sent over OTLP/HTTP (off by default)."""
+
     tracing: bool = Field(
         default=False,
         description="send OpenTelemetry traces (needs the otel extra: waddlebot[otel])",
