@@ -129,7 +129,8 @@ class Runtime(FeatureServices):
         settings, cleanup = self.settings, self._cleanup
         if settings.tracing and tracing.TRACER is None:  # else a test's, or off
             tracing.enable(settings, self.services)
-            cleanup.callback(tracing.disable)
+            # the last spans are sent on the way out: over the network, off the event loop
+            cleanup.push_async_callback(asyncio.to_thread, tracing.disable)
         await _prepare_database(settings)
         self.ports = await build_ports(
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen

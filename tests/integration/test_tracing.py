@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -24,7 +25,7 @@ from tests.integration.test_twitch_collector import (  # a fake Twitch and a who
     extra_settings,  # noqa: F401 - a fixture of the world
     world,  # noqa: F401 - a fixture
 )
-from tests.support.harness import chat_event, serving, until
+from tests.support.harness import chat_event, make_settings, serving, until
 from waddlebot.features.identity import apikeys
 from waddlebot.infra import keys, tracing
 from waddlebot.infra.codec import decode_envelope, decode_outbound
@@ -199,3 +200,20 @@ async def test_an_http_module_is_sent_the_traceparent(
         await client.close()
     assert response.usage_error == "need a name"  # the module answered
     assert transport.traceparents == expected
+
+
+async def test_a_process_with_tracing_on_traces_until_it_stops(tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/waddlebot.db",
+        data_dir=str(tmp_path),
+        tracing=True,
+        tracing_endpoint="http://127.0.0.1:9/v1/traces",  # nothing is sent: no span is made
+    )
+    assert tracing.TRACER is None
+    runtime = await Runtime.start(settings, ["router"])
+    try:
+        assert tracing.TRACER is not None
+        assert tracing.current_traceparent() is None  # no span is current
+    finally:
+        await runtime.stop()
+    assert tracing.TRACER is None
