@@ -26,6 +26,7 @@ from waddlebot.features.shared import (
     FeatureServices,
     router_services,
 )
+from waddlebot.infra import tracing
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
@@ -126,6 +127,10 @@ class Runtime(FeatureServices):
 
     async def _start(self) -> None:
         settings, cleanup = self.settings, self._cleanup
+        if settings.tracing and tracing.TRACER is None:  # else a test's, or off
+            tracing.enable(settings, self.services)
+            # the last spans are sent on the way out: over the network, off the event loop
+            cleanup.push_async_callback(asyncio.to_thread, tracing.disable)
         await _prepare_database(settings)
         self.ports = await build_ports(
             settings.redis_url, settings.stream_prefix, bus_maxlen=settings.bus_maxlen

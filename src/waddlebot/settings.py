@@ -31,6 +31,7 @@ from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.kong.settings import KongSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.overlay.settings import OverlaySettings
+from waddlebot.infra.tracing.settings import TracingSettings
 from waddlebot.mcp_server.settings import McpSettings
 from waddlebot.platforms.discord.settings import DiscordSettings
 from waddlebot.platforms.slack.settings import SlackSettings
@@ -45,6 +46,7 @@ from waddlebot.serverless.settings import ServerlessSettings
 class Settings(
     BaseSettings,
     ProcessSettings,
+    TracingSettings,
     McpSettings,
     ServerlessSettings,
     KongSettings,

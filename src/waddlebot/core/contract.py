@@ -233,3 +233,8 @@ class OutboundMessage(BaseModel):
     visibility: Visibility = Visibility.CHANNEL
     reply_to: str = ""
     to_user: str = ""
+    traceparent: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="W3C trace context of the reply's publishing, while tracing is on",
+    )

@@ -18,6 +18,7 @@ class Envelope:
     notify: bool = False  # publish a completion on "sessions.done" for waiters
     accepted_at: float = 0.0  # wall clock when the event was accepted, for latency figures
     replayed: bool = False  # put back on the bus by an operator, from the dead letters
+    traceparent: str | None = None  # W3C trace context of its publishing, while tracing is on
 
 
 def dumps_compact(value: object) -> bytes:
@@ -34,19 +35,23 @@ class _WireEnvelope(BaseModel):
     n: bool = False
     t: float = 0.0
     r: bool = False
+    p: str | None = None  # traceparent: absent from entries written while tracing is off
 
 
 _EVENT_JSON = TypeAdapter(Event)
 
 
-def encode_envelope(event: Event, *, notify: bool = False) -> bytes:
+def encode_envelope(event: Event, *, notify: bool = False, traceparent: str | None = None) -> bytes:
     # the event straight to JSON (pydantic's serializer, no dict in between), in the envelope;
     # exactly what dumping the envelope as a dict gives, for a fraction of the time
-    return b'{"e":%b,"n":%b,"t":%b}' % (
+    fields = (
         _EVENT_JSON.dump_json(event),
         b"true" if notify else b"false",
         orjson.dumps(time.time()),
     )
+    if traceparent is None:  # tracing off: the entry as it always was
+        return b'{"e":%b,"n":%b,"t":%b}' % fields
+    return b'{"e":%b,"n":%b,"t":%b,"p":%b}' % (*fields, orjson.dumps(traceparent))
 
 
 def encode_replay(envelope: Envelope) -> bytes:
@@ -59,7 +64,7 @@ def encode_replay(envelope: Envelope) -> bytes:
 def decode_envelope(data: bytes) -> Envelope:
     """Raises ``ValueError`` (pydantic's ``ValidationError`` is one) for a malformed entry."""
     wire = _WireEnvelope.model_validate_json(data)
-    return Envelope(wire.e, wire.n, wire.t, wire.r)
+    return Envelope(wire.e, wire.n, wire.t, wire.r, wire.p)
 
 
 @dataclass(frozen=True, slots=True)

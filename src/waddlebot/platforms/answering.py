@@ -19,7 +19,7 @@ import orjson
 
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event
-from waddlebot.infra import keys, metrics
+from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.ports import Backlogged, Bus, Cache
@@ -82,12 +82,13 @@ async def publish_event(
     except Backlogged:
         metrics.EVENTS_REFUSED.labels(event.platform).inc()
         raise
-    payload = encode_envelope(event, notify=notify)
-    if once is None:
-        await bus.publish(keys.EVENTS_STREAM, [payload])
-    elif await bus.publish_once(keys.EVENTS_STREAM, payload, *once) is None:
-        metrics.DUPLICATES.labels(event.platform).inc()
-        return False
+    with tracing.publishing(keys.EVENTS_STREAM) as parent:
+        payload = encode_envelope(event, notify=notify, traceparent=parent)
+        if once is None:
+            await bus.publish(keys.EVENTS_STREAM, [payload])
+        elif await bus.publish_once(keys.EVENTS_STREAM, payload, *once) is None:
+            metrics.DUPLICATES.labels(event.platform).inc()
+            return False
     metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
     return True
 

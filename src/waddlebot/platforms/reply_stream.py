@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from waddlebot.core.contract import OutboundMessage
-from waddlebot.infra import keys, metrics
+from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
@@ -157,7 +157,8 @@ class ReplyStream:
                     return
                 continue
             try:
-                await self._send(message)
+                with tracing.sending(self._platform, message.traceparent):
+                    await self._send(message)
             except asyncio.CancelledError:
                 raise
             except Exception:

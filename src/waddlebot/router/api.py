@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event, nul_message
 from waddlebot.core.permissions import Level
-from waddlebot.infra import keys, metrics
+from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Backlogged
@@ -213,31 +213,23 @@ def _located(where: str, exc: ValidationError) -> list[dict[str, Any]]:
 
 
 async def _accept(runtime: RouterHost, events: list[Event], query: EventsQuery) -> Response:
+    if tracing.TRACER is None:
+        return await _accepted(runtime, events, query)
+    with tracing.received("POST /api/v1/events", **_kinds(events)):
+        return await _accepted(runtime, events, query)
+
+
+def _kinds(events: list[Event]) -> dict[str, str]:
+    """What a trace says of a batch of events: their platforms and types, never content."""
+    return {
+        "platform": ",".join(sorted({e.platform for e in events})),
+        "event_type": ",".join(sorted({str(e.type) for e in events})),
+    }
+
+
+async def _accepted(runtime: RouterHost, events: list[Event], query: EventsQuery) -> Response:
     wait = query.wait
-    try:
-        payloads = [encode_envelope(e, notify=wait) for e in events]
-    except TypeError as exc:  # e.g. an integer in "raw" too large for JSON
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]
-        ) from exc
-    futures = {e.event_id: runtime.completions.expect(e.event_id) for e in events} if wait else {}
-    try:
-        await runtime.ports.bus.admit(keys.EVENTS_STREAM)
-        await runtime.ports.bus.publish(keys.EVENTS_STREAM, payloads)
-    except Exception as exc:
-        for event_id in futures:
-            runtime.completions.forget(event_id)
-        if isinstance(exc, Backlogged):  # answered 503 by web/outages.py
-            for event in events:
-                metrics.EVENTS_REFUSED.labels(event.platform).inc()
-            raise
-        if unavailable(exc) is None and not isinstance(exc, RedisError):
-            raise  # a bug, not the bus refusing
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the event bus is unavailable; nothing was accepted, retry",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ) from exc
+    futures = await _publish(runtime, events, wait)
     for event in events:
         metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
     if not wait:
@@ -261,6 +253,40 @@ async def _accept(runtime: RouterHost, events: list[Event], query: EventsQuery) 
         else:
             results.append(EventResult(event_id=event_id, completed=False))
     return _json(Completed(results=results), status.HTTP_200_OK)
+
+
+async def _publish(
+    runtime: RouterHost, events: list[Event], wait: bool
+) -> dict[str, asyncio.Future[dict[str, Any]]]:
+    """The events onto the bus; the completions to wait for (``wait``)."""
+    with tracing.publishing(keys.EVENTS_STREAM) as parent:
+        try:
+            payloads = [encode_envelope(e, notify=wait, traceparent=parent) for e in events]
+        except TypeError as exc:  # e.g. an integer in "raw" too large for JSON
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]
+            ) from exc
+        futures = (
+            {e.event_id: runtime.completions.expect(e.event_id) for e in events} if wait else {}
+        )
+        try:
+            await runtime.ports.bus.admit(keys.EVENTS_STREAM)
+            await runtime.ports.bus.publish(keys.EVENTS_STREAM, payloads)
+        except Exception as exc:
+            for event_id in futures:
+                runtime.completions.forget(event_id)
+            if isinstance(exc, Backlogged):  # answered 503 by web/outages.py
+                for event in events:
+                    metrics.EVENTS_REFUSED.labels(event.platform).inc()
+                raise
+            if unavailable(exc) is None and not isinstance(exc, RedisError):
+                raise  # a bug, not the bus refusing
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "the event bus is unavailable; nothing was accepted, retry",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ) from exc
+    return futures
 
 
 def _json(model: BaseModel, status_code: int) -> Response:

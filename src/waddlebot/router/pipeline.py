@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -42,7 +42,7 @@ from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.parser import SERVERLESS_PREFIX, ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.core.settings import CoreSettings
-from waddlebot.infra import keys, metrics
+from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
@@ -53,6 +53,9 @@ from waddlebot.router.limits import CommandUse, RateLimitPolicy
 from waddlebot.router.modules import CommandRoute, ModuleClient, ModuleRegistry
 from waddlebot.router.overlays import OverlayPublisher, Prepared, TickerReply
 from waddlebot.router.views import EVERYTHING, ModuleView, ModuleViews, views_of
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 log = structlog.get_logger("waddlebot.router")
 
@@ -172,6 +175,7 @@ class _Trip:
     ran: set[tuple[str, str]] = field(default_factory=set)  # (name, module) expanded so far
     counted: bool = False  # the command's limits were counted with its batch: ``refusal``
     refusal: str | None = None
+    span: Span | None = None  # its consumer span, while tracing is on
 
     @property
     def needs_caller(self) -> bool:
@@ -236,6 +240,23 @@ class Router:
     async def process(self, batch: Sequence[Incoming]) -> list[Outcome]:
         """Run a batch through the pipeline. Returns once every reply is on its stream."""
         trips = [_Trip(i.envelope.event, i.envelope.notify, i.redelivered) for i in batch]
+        if tracing.TRACER is None:
+            return await self._process(trips)
+        for trip, incoming in zip(trips, batch, strict=True):
+            trip.span = tracing.start_consumer(
+                keys.EVENTS_STREAM,
+                incoming.envelope.traceparent,
+                platform=trip.event.platform,
+                event_type=str(trip.event.type),
+            )
+        try:
+            return await self._process(trips)
+        finally:
+            for trip in trips:
+                if trip.span is not None:
+                    trip.span.end()
+
+    async def _process(self, trips: list[_Trip]) -> list[Outcome]:
         # places and people are looked up beside the dedupe claims rather than after them:
         # a duplicate's lookups are wasted, but every batch saves a round trip
         fresh, user_ids, _ = await _together(
@@ -741,6 +762,15 @@ class Router:
     async def _call(
         self, client: ModuleClient, request: ModuleRequest, trip: _Trip, shown: str | None
     ) -> ModuleResponse | None:
+        if trip.span is None:
+            return await self._call_module(client, request, trip, shown)
+        span = tracing.start_child(trip.span, f"module {client.name}", "CLIENT", module=client.name)
+        with tracing.current(span):  # an HTTP module is sent its traceparent
+            return await self._call_module(client, request, trip, shown)
+
+    async def _call_module(
+        self, client: ModuleClient, request: ModuleRequest, trip: _Trip, shown: str | None
+    ) -> ModuleResponse | None:
         """Call a module with a timeout (an external module's own, see router/breaker.py); a
         failure is logged, counted for the module and community and (for commands) apologised
         for, and never escapes to take the worker down."""
@@ -902,15 +932,23 @@ class Router:
         """Replies onto the reply streams; once they are all there, overlay updates out, the
         events marked done and their sessions recorded."""
         by_platform: dict[str, list[bytes]] = defaultdict(list)
+        spans: list[Span] = []
         for trip in trips:
+            if trip.span is not None and trip.replies:
+                spans.append(self._trace_replies(trip, by_platform))
+                continue
             for message in trip.replies:
                 by_platform[message.platform].append(encode_outbound(message))
-        await _together(
-            *(
-                self._ports.bus.publish(keys.replies_stream(platform), payloads)
-                for platform, payloads in by_platform.items()
+        try:
+            await _together(
+                *(
+                    self._ports.bus.publish(keys.replies_stream(platform), payloads)
+                    for platform, payloads in by_platform.items()
+                )
             )
-        )
+        finally:
+            for span in spans:
+                span.end()
         for platform, payloads in by_platform.items():
             metrics.REPLIES.labels(platform).inc(len(payloads))
         await _together(
@@ -921,6 +959,21 @@ class Router:
             ),
             self._record_sessions(trips),
         )
+
+    @staticmethod
+    def _trace_replies(trip: _Trip, by_platform: dict[str, list[bytes]]) -> Span:
+        """The producer span of a traced trip's replies (ended once they are published),
+        its traceparent on each for the collector sending it."""
+        assert trip.span is not None
+        platforms = sorted({m.platform for m in trip.replies})
+        span = tracing.start_child(
+            trip.span, "replies publish", "PRODUCER", platform=",".join(platforms)
+        )
+        carried = tracing.traceparent(span)
+        for message in trip.replies:
+            traced = message.model_copy(update={"traceparent": carried})
+            by_platform[message.platform].append(encode_outbound(traced))
+        return span
 
     async def _emit_overlays(self, trips: list[_Trip]) -> None:
         """Overlay updates, and channel replies for the tickers. Best effort: an overlay is

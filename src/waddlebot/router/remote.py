@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from waddlebot.core.contract import ModuleRequest, ModuleResponse, StoreGrant
 from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.manifest import Manifest
+from waddlebot.infra import tracing
 from waddlebot.infra.signing import SignatureError
 from waddlebot.infra.webhook_signing import ID_HEADER, sign_message, signing_key, verify_message
 
@@ -278,6 +279,10 @@ class HttpModuleClient:
         :class:`TimeoutError` past the timeout, :class:`ModuleUnreachable` when it fails."""
         signature = sign_message(self._secret, body)
         headers = {**signature, "content-type": "application/json"}
+        if tracing.TRACER is not None:
+            carried = tracing.current_traceparent()
+            if carried is not None:
+                headers["traceparent"] = carried
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._http.post(url, content=body, headers=headers)

@@ -16,7 +16,7 @@ import structlog
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import Author, Event, EventType, new_id
 from waddlebot.core.permissions import Level, PlatformRole
-from waddlebot.infra import keys, metrics
+from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.ports import Backlogged, Bus
@@ -238,8 +238,9 @@ class ConsoleCollector:
             for s in self._sessions
             if s.sees(message.entity_id, message.visibility, message.to_user)
         ]
-        for session in receivers:
-            session.deliver(message)
+        with tracing.sending(PLATFORM, message.traceparent):
+            for session in receivers:
+                session.deliver(message)
         outcome = "sent" if receivers else "nobody_listening"
         if not receivers:
             log.info("console reply had no one to show it to", entity_id=message.entity_id)

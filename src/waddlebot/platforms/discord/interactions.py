@@ -16,6 +16,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from waddlebot.infra import tracing
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import DISCORD
 from waddlebot.platforms.discord.translate import MalformedDispatch
@@ -76,7 +77,8 @@ async def interactions(request: Request) -> Response:
     if kind != APPLICATION_COMMAND:
         return _refuse(400, f"interaction type {kind!r} is not one WaddleBot takes")
     try:
-        response = await collector.answer_interaction(data)
+        with tracing.received(f"POST {PATH}", platform="discord", event_type="slash_command"):
+            response = await collector.answer_interaction(data)
     except MalformedDispatch as exc:
         return _refuse(400, str(exc))
     if response is None:

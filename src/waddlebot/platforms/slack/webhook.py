@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from slack_sdk.signature import SignatureVerifier
 
+from waddlebot.infra import tracing
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import SLACK
 from waddlebot.platforms.platform import running_collector
@@ -92,7 +93,10 @@ async def events(request: Request) -> Response:
         log.info("slack delivery ignored", type=kind)  # app_rate_limited and the like
         return Response(status_code=200)
     try:
-        await collector.accept_event(envelope)
+        inner = envelope.get("event")  # signed by Slack: its type is one of Slack's names
+        event_type = str(inner.get("type", ""))[:64] if isinstance(inner, dict) else ""
+        with tracing.received(f"POST {EVENTS_PATH}", platform="slack", event_type=event_type):
+            await collector.accept_event(envelope)
     except MalformedPayload as exc:
         return _refuse(400, str(exc))
     return Response(status_code=200)
@@ -108,7 +112,10 @@ async def commands(request: Request) -> Response:
     except (UnicodeDecodeError, ValueError):
         return _refuse(400, "malformed slash command form")
     try:
-        answer = await collector.answer_command(fields)
+        with tracing.received(
+            f"POST {COMMANDS_PATH}", platform="slack", event_type="slash_command"
+        ):
+            answer = await collector.answer_command(fields)
     except MalformedPayload as exc:
         return _refuse(400, str(exc))
     if answer is None:  # the answer follows through response_url

@@ -36,7 +36,7 @@ from typing import TypeVar
 import structlog
 
 from waddlebot.core.contract import OutboundMessage, Visibility
-from waddlebot.infra import keys, metrics
+from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus, BusMessage
 from waddlebot.infra.tasks import stop_task
@@ -318,10 +318,11 @@ class TwitchOutbound:
             bot = self._bot_user_id()
             if not bot:  # perhaps connected a moment ago in another process: try again later
                 raise TokenUnavailable("no Twitch bot account is connected", transient=True)
-            if channel is None:
-                await self._whisper(job, bot)
-            else:
-                await self._say(job, bot, channel)
+            with tracing.sending(PLATFORM, message.traceparent):
+                if channel is None:
+                    await self._whisper(job, bot)
+                else:
+                    await self._say(job, bot, channel)
         except asyncio.CancelledError:
             raise
         except TokenUnavailable as exc:

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from waddlebot.core.clock import Clock, SystemClock
+from waddlebot.infra import tracing
 from waddlebot.infra.bodies import read_capped
 from waddlebot.platforms import TWITCH
 from waddlebot.platforms.platform import running_collector
@@ -143,7 +144,10 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
         timestamp=sent,
     )
     try:
-        await receiver.ingest.notification(notification)
+        with tracing.received(
+            f"POST {PATH}", platform="twitch", event_type=notification.subscription_type
+        ):
+            await receiver.ingest.notification(notification)
     except (UnsupportedSubscription, MalformedNotification) as exc:
         return _refuse(400, str(exc), message_id=message_id)
     return Response(status_code=204)
