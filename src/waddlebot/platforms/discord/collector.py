@@ -6,6 +6,10 @@ raw payload into a canonical event on the bus, and the replies go out through
 A slash command is answered inline when the router's answer comes within
 ``discord_inline_wait_seconds`` (Discord wants a first response within 3 seconds), deferred
 otherwise, its answer then following (:mod:`~waddlebot.platforms.discord.answers`).
+
+The processes serving Discord share its gateway shards (:mod:`~waddlebot.infra.assignment`):
+one gateway session per shard this process holds, one py-cord client each, and one more
+client for REST. A fixed ``discord_shard_id`` opts out: that client keeps that shard.
 """
 
 from __future__ import annotations
@@ -125,8 +129,8 @@ class DiscordCollector:
             settle_wait=own.discord_inline_wait_seconds + 1.0,
         )
         self._task: asyncio.Task[None] | None = None
-        # one process sends (py-cord keeps Discord's rate limits per process); every shard
-        # process keeps its own gateway connection
+        # one process sends (py-cord keeps Discord's rate limits per process); each keeps
+        # the gateway sessions of its own shards
         self._consumer = consumer
         self._leadership = Leadership(
             ports.lease,
