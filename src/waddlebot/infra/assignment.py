@@ -91,6 +91,11 @@ class Assignment:
         self._task: asyncio.Task[None] | None = None
         self._gauge = metrics.ASSIGNED_ITEMS.labels(group)
 
+    async def holders(self, items: Sequence[str]) -> dict[str, str | None]:
+        """Which replica holds each of ``items`` now (None: nobody), for a status page."""
+        names = [self._item_lease(item) for item in items]
+        return dict(zip(items, await self._lease.holders(names), strict=True))
+
     def _item_lease(self, item: str) -> str:
         return f"assign:{self.group}:item:{item}"
 
