@@ -38,6 +38,13 @@ def test_a_leaver_moves_its_own_items_and_few_others() -> None:
     assert len(moved) <= 10
 
 
+@given(st.integers(1, 8), st.integers(0, 40))
+def test_the_shares_differ_by_one_at_most(members: int, items: int) -> None:
+    split = assign([f"m{n}" for n in range(members)], [str(n) for n in range(items)])
+    sizes = [len(mine) for mine in split.values()]
+    assert max(sizes) - min(sizes) <= 1 and sum(sizes) == items
+
+
 def test_no_members_get_nothing() -> None:
     assert assign([], ["0", "1"]) == {}
 

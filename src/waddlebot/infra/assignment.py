@@ -7,8 +7,8 @@ renews it every ``interval``; the live members are the holders of the slots, rea
 trip. A replica killed outright stops renewing and is gone from everyone's view ``ttl`` later.
 
 Assignment. :func:`assign` spreads the items over the members by rendezvous hashing with a
-bound on the load (no member gets more than ``ceil(items / members)``): every replica computes
-the same answer from the same members, and a join or a leave moves few items.
+bound on the load (the shares differ by one at most): every replica computes the same answer
+from the same members, and a join or a leave moves few items.
 
 No item is served twice. A replica takes an item only once it acquired the item's lease, and
 stops serving an item (``on_drop``, awaited) *before* releasing its lease; a dead replica's
@@ -44,17 +44,23 @@ def _score(member: str, item: str) -> int:
 
 
 def assign(members: Iterable[str], items: Iterable[str]) -> dict[str, list[str]]:
-    """Each member's items: every item goes to the member ranking it highest that is not yet
-    at ``ceil(items / members)``. Depends only on the two sets, never on their order."""
+    """Each member's items: every item goes to the member ranking it highest that still has
+    room, the shares differing by one at most (``items // members``, and one more for as
+    many members as there are items left over). Depends only on the two sets, never on
+    their order."""
     ranked_members = sorted(set(members))
     result: dict[str, list[str]] = {m: [] for m in ranked_members}
     all_items = sorted(set(items))
     if not ranked_members:
         return result
-    capacity = math.ceil(len(all_items) / len(ranked_members))
+    base, extra = divmod(len(all_items), len(ranked_members))
     for item in all_items:
         ranking = sorted(ranked_members, key=lambda m: (_score(m, item), m), reverse=True)
-        owner = next(m for m in ranking if len(result[m]) < capacity)
+        owner = next(
+            m for m in ranking if len(result[m]) < base or (len(result[m]) == base and extra)
+        )
+        if len(result[owner]) == base:
+            extra -= 1
         result[owner].append(item)
     return result
 

@@ -209,8 +209,11 @@ class DiscordCollector:
         client = self._gateway(shard, count)
 
         async def keep() -> None:
-            await client.login(self._token)
-            await client.connect(reconnect=True)
+            try:
+                await client.login(self._token)
+                await client.connect(reconnect=True)
+            except Exception:  # py-cord gave up (a refused token, a closed HTTP session)
+                log.exception("discord shard session ended", shard=shard)
 
         task = asyncio.create_task(keep(), name=f"discord-shard-{shard}")
         self._shards[shard] = (client, task)
