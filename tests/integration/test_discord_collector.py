@@ -68,12 +68,13 @@ async def world(
             discord_public_key=fake.public_key,
             discord_inline_wait_seconds=1.5,  # a loaded machine still answers inline
             module_timeout_seconds=5.0,
+            assignment_heartbeat_seconds=0.2,
             **more_settings,
         )
         async with serving(settings) as (url, runtime):
             collector = runtime.collector(DISCORD)
             assert collector is not None
-            await fake.wait_until(collector.client.is_ready, what="the collector ready")
+            await fake.wait_until(collector.is_ready, what="the collector ready")
             general = next(c for c in guild.channels.values() if c.name == "general")
             yield World(fake, runtime, guild, alice, owner, general.id, f"{url}{INTERACTIONS}")
 
@@ -291,8 +292,12 @@ async def test_with_two_discord_processes_one_sends(world: World) -> None:
         await world.fake.post_message(world.general, world.alice, "!ping")
         (answer,) = await world.fake.wait_for_sent(1, world.general)
         assert answer.content == "pong"
+        assert (first_discord.shards, second_discord.shards) == ([0], [])
         await first_discord.stop()  # the sender goes away; the other takes over
         assert await second_discord.try_lead()
+        # and the gateway shard: handed over at the other's next heartbeat
+        await world.fake.wait_until(second_discord.is_ready, what="the shard taken over")
+        assert second_discord.shards == [0]
         await world.fake.post_message(world.general, world.alice, "!echo still answered")
         answers = await world.fake.wait_for_sent(2, world.general)
         assert [m.content for m in answers] == ["pong", "still answered"]

@@ -71,7 +71,7 @@ async def discord(settings: Settings) -> AsyncIterator[Discord]:
         async with serve(chosen, ["discord"]) as served:
             collector = served.runtime.collector(DISCORD)
             assert collector is not None
-            await fake.wait_until(collector.client.is_ready, what="the collector ready")
+            await fake.wait_until(collector.is_ready, what="the collector ready")
             yield Discord(fake, served, guild)
 
 

@@ -92,13 +92,20 @@ class ServiceProcess:
     async def metric_total(self, family: str) -> float:
         """The sum over all label sets of a counter family (e.g. ``waddlebot_events_processed``)
         from the process's ``/metrics``."""
+        return await self._metric_sum(family, f"{family}_total")
+
+    async def gauge(self, family: str) -> float:
+        """The sum over all label sets of a gauge family from the process's ``/metrics``."""
+        return await self._metric_sum(family, family)
+
+    async def _metric_sum(self, family: str, sample: str) -> float:
         async with httpx2.AsyncClient(timeout=5.0) as client:
             response = await client.get(f"{self.url}/metrics")
         response.raise_for_status()
         total = 0.0
         for metric in text_string_to_metric_families(response.text):
             if metric.name == family:
-                total += sum(s.value for s in metric.samples if s.name == f"{family}_total")
+                total += sum(s.value for s in metric.samples if s.name == sample)
         return total
 
     def kill(self) -> None:

@@ -1,4 +1,5 @@
-"""How processes share a conduit's shards through leases (``platforms/twitch/shards.py``):
+"""How processes share a conduit's shards through leases (``platforms/twitch/shards.py``,
+on ``infra/assignment.py``):
 a fair share each, never one shard twice, and a dead process's shards claimed once its
 leases run out, on a lease port with a clock the test moves."""
 
@@ -66,4 +67,5 @@ async def test_shards_beyond_a_smaller_conduit_and_of_another_conduit_are_let_go
     assert shrunk.lost == [2, 3] and claims.held == {0, 1}
     moved = await claims.claim("another", 2)
     assert moved.lost == [0, 1] and moved.gained == [0, 1]
-    assert await lease.holder(f"twitch-conduit:{CONDUIT}:shard:0") is None
+    assert (await claims.holders(CONDUIT, 2)) == {0: None, 1: None}
+    assert (await claims.holders("another", 2)) == {0: "a", 1: "a"}

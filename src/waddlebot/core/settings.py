@@ -87,6 +87,14 @@ class CoreSettings(BaseModel):
         default=20.0, gt=0, description="how long a silent leader keeps the scheduler lease"
     )
 
+    # collector replicas sharing a platform's work (gateway shards): each holds a lease per item
+    assignment_heartbeat_seconds: float = Field(
+        default=2.0, gt=0, description="how often a collector replica renews its leases"
+    )
+    assignment_lease_ttl_seconds: float = Field(
+        default=10.0, gt=0, description="how long a dead replica's work stays with it"
+    )
+
     # platforms whose collectors can deliver private messages (for verification codes)
     direct_message_platforms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["console"]
@@ -119,6 +127,15 @@ class CoreSettings(BaseModel):
                 f"slow tick does not lose the lease (got {ttl:g})",
                 setting="WADDLEBOT_SCHEDULER_LEASE_TTL_SECONDS",
                 fix=f"Set it to {2 * tick:g} or more, or lower WADDLEBOT_SCHEDULER_TICK_SECONDS.",
+            )
+        beat, ttl = self.assignment_heartbeat_seconds, self.assignment_lease_ttl_seconds
+        if ttl < 2 * beat:
+            raise ConfigurationError(
+                f"must be at least twice WADDLEBOT_ASSIGNMENT_HEARTBEAT_SECONDS ({beat:g}), so "
+                f"one slow heartbeat does not hand the work over (got {ttl:g})",
+                setting="WADDLEBOT_ASSIGNMENT_LEASE_TTL_SECONDS",
+                fix=f"Set it to {2 * beat:g} or more, or lower "
+                "WADDLEBOT_ASSIGNMENT_HEARTBEAT_SECONDS.",
             )
         return self
 

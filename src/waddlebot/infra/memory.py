@@ -651,5 +651,9 @@ class MemoryLease:
     async def holder(self, name: str) -> str | None:
         return self._owner(name, self._clock())
 
+    async def holders(self, names: Sequence[str]) -> list[str | None]:
+        now = self._clock()
+        return [self._owner(name, now) for name in names]
+
     async def close(self) -> None:
         self._held.clear()

@@ -123,6 +123,11 @@ OVERLAY_UPDATES = Counter(
     "Overlay updates published to a community's pages, by page kind",
     ["page"],
 )
+ASSIGNED_ITEMS = Gauge(
+    "waddlebot_assigned_items",
+    "Items (gateway shards, channels, workspaces) of a platform this replica serves now",
+    ["platform"],
+)
 OVERLAY_CONNECTIONS = Gauge(
     "waddlebot_overlay_connections", "Overlay pages connected to this process", ["page"]
 )

@@ -236,6 +236,10 @@ class Lease(Protocol):
         """Who holds the lease now; None when nobody does."""
         ...
 
+    async def holders(self, names: Sequence[str]) -> list[str | None]:
+        """``holder`` of several leases in one round trip, in order."""
+        ...
+
     async def close(self) -> None: ...
 
 

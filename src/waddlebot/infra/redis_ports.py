@@ -597,6 +597,12 @@ class RedisLease(_RedisAdapter):
         value = await self._redis.get(self._lease(name))
         return None if value is None else cast(bytes, value).decode()
 
+    async def holders(self, names: Sequence[str]) -> list[str | None]:
+        if not names:
+            return []
+        values = await self._redis.mget([self._lease(name) for name in names])
+        return [None if v is None else cast(bytes, v).decode() for v in values]
+
 
 # Several moving-window hits in one round trip. The lists are those ``limits``' moving window
 # keeps (the newest hit's time first, at most ``amount`` of them, expiring with the window), so

@@ -101,6 +101,7 @@ class Connection:
         self.compressor = zlib.compressobj() if compress else None
         self.closed = False
         self.session: Session | None = None
+        self.span: Span | None = None
         self.drop = asyncio.Event()
         self.drop_code: int | None = None
         self.gone = asyncio.Event()
@@ -180,6 +181,21 @@ class Delivery:
     live: bool
 
 
+@dataclass
+class Span:
+    """One connection serving one shard's session: from its IDENTIFY or RESUME until the
+    connection ended (``ended`` None while it lasts); ``time.monotonic()`` seconds."""
+
+    shard: tuple[int, int]
+    how: str  # identify | resume
+    started: float
+    ended: float | None = None
+
+    def overlaps(self, other: Span) -> bool:
+        inf = float("inf")
+        return self.started < (other.ended or inf) and other.started < (self.ended or inf)
+
+
 class Gateway:
     def __init__(
         self,
@@ -200,6 +216,7 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
         self.connections: list[Connection] = []
         self.identifies: list[dict[str, Any]] = []
+        self.spans: list[Span] = []
         self.presence_updates: list[dict[str, Any]] = []
         self.acks_paused = False
         self.session_start_total = 1000
@@ -404,6 +421,8 @@ class Gateway:
             await self._run(connection)
         finally:
             connection.closed = True
+            if connection.span is not None:
+                connection.span.ended = time.monotonic()
             session = connection.session
             if session is not None and session.connection is connection:
                 session.connection = None
@@ -539,6 +558,7 @@ class Gateway:
         session = Session(wire.new_session_id(), intents, (shard[0], shard[1]), data, connection)
         self.sessions[session.id] = session
         connection.session = session
+        self._span(connection, session, "identify")
         async with session.lock:
             await self._emit(session, "READY", self._ready(session))
             for guild in self._guilds_of(session):
@@ -566,6 +586,7 @@ class Gateway:
             previous = session.connection
             session.connection = connection
             connection.session = session
+            self._span(connection, session, "resume")
             session.resumes.append(seq)
             try:
                 async with connection.lock:
@@ -578,6 +599,10 @@ class Gateway:
         if previous is not None and previous is not connection:
             await previous.close(wire.CLOSE_UNKNOWN_ERROR, "Session resumed elsewhere")
         return True
+
+    def _span(self, connection: Connection, session: Session, how: str) -> None:
+        connection.span = Span(session.shard, how, time.monotonic())
+        self.spans.append(connection.span)
 
     async def _members_chunk(self, session: Session, data: dict[str, Any]) -> None:
         guild = self.state.guilds.get(str(data.get("guild_id")))

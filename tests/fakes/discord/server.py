@@ -28,7 +28,7 @@ from tests.support.harness import serving_app
 
 from ..background import BackgroundTasks
 from . import payloads, wire
-from .gateway import Delivery, Gateway, Session
+from .gateway import Delivery, Gateway, Session, Span
 from .interactions import Ed25519Keys, InteractionResult, InteractionSender
 from .model import (
     DEFAULT_BOT_PERMISSIONS,
@@ -348,6 +348,11 @@ class FakeDiscord:
     def identifies(self) -> list[dict[str, Any]]:
         """Every IDENTIFY's ``d`` (token, intents, properties, shard, ...)."""
         return self.gateway.identifies
+
+    @property
+    def spans(self) -> list[Span]:
+        """Every connection that served a shard, from IDENTIFY or RESUME until it ended."""
+        return self.gateway.spans
 
     def session(self, session_id: str | None = None) -> Session:
         """One session, or the newest."""

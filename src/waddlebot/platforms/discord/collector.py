@@ -6,6 +6,10 @@ raw payload into a canonical event on the bus, and the replies go out through
 A slash command is answered inline when the router's answer comes within
 ``discord_inline_wait_seconds`` (Discord wants a first response within 3 seconds), deferred
 otherwise, its answer then following (:mod:`~waddlebot.platforms.discord.answers`).
+
+The processes serving Discord share its gateway shards (:mod:`~waddlebot.infra.assignment`):
+one gateway session per shard this process holds, one py-cord client each, and one more
+client for REST. A fixed ``discord_shard_id`` opts out: that client keeps that shard.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from waddlebot.core.events import Event
 from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.settings import CoreSettings
 from waddlebot.infra import keys, metrics
+from waddlebot.infra.assignment import Assignment, fixed
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.leadership import Leadership
@@ -110,14 +115,12 @@ class DiscordCollector:
         )
         if own.discord_api_url:  # a proxy, or the fake Discord of the tests
             discord.http.Route.API_BASE_URL = own.discord_api_url.rstrip("/")
-        self.client = _Gateway(
-            self._on_dispatch,
-            intents=intents_for(own),
-            shard_id=own.discord_shard_id,
-            shard_count=own.discord_shard_count,
-            guild_ready_timeout=own.discord_guild_ready_timeout,
-            cache_default_sounds=False,  # soundboard sounds: nothing WaddleBot uses
-        )
+        # logs in for REST (replies, slash commands); with a fixed shard it also keeps that
+        # shard's gateway session, else the sessions are the shards this replica holds
+        self.client = self._gateway(own.discord_shard_id, own.discord_shard_count)
+        self._shards: dict[int, tuple[_Gateway, asyncio.Task[None]]] = {}
+        self._assignment: Assignment | None = None
+        self._core = settings
         self.outbound = DiscordOutbound(
             ports.bus,
             lambda: self.client.http,
@@ -126,8 +129,9 @@ class DiscordCollector:
             settle_wait=own.discord_inline_wait_seconds + 1.0,
         )
         self._task: asyncio.Task[None] | None = None
-        # one process sends (py-cord keeps Discord's rate limits per process); every shard
-        # process keeps its own gateway connection
+        # one process sends (py-cord keeps Discord's rate limits per process); each keeps
+        # the gateway sessions of its own shards
+        self._consumer = consumer
         self._leadership = Leadership(
             ports.lease,
             "discord",
@@ -143,16 +147,89 @@ class DiscordCollector:
     async def try_lead(self) -> bool:
         return await self._leadership.try_lead()
 
+    def _gateway(self, shard_id: int | None, shard_count: int | None) -> _Gateway:
+        return _Gateway(
+            self._on_dispatch,
+            intents=intents_for(self._own),
+            shard_id=shard_id,
+            shard_count=shard_count,
+            guild_ready_timeout=self._own.discord_guild_ready_timeout,
+            cache_default_sounds=False,  # soundboard sounds: nothing WaddleBot uses
+        )
+
+    @property
+    def shared(self) -> bool:
+        """True when the replicas share the shards (no fixed ``discord_shard_id``)."""
+        return self._own.discord_shard_id is None
+
+    def is_ready(self) -> bool:
+        """Every gateway session this process keeps got its guilds (and it keeps one)."""
+        if not self.shared:
+            return self.client.is_ready()
+        return bool(self._shards) and all(c.is_ready() for c, _ in self._shards.values())
+
+    @property
+    def shards(self) -> list[int]:
+        """The shards whose gateway sessions this process keeps."""
+        if not self.shared:
+            return [self._own.discord_shard_id or 0]
+        return sorted(self._shards)
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="discord-gateway")
 
     async def _run(self) -> None:
         # logged in before leading: the sender needs py-cord's HTTP session
-        await self.client.login(self._own.discord_token.get_secret_value())
+        await self.client.login(self._token)
         await self._leadership.start()
-        await self.client.connect(reconnect=True)
+        if not self.shared:
+            await self.client.connect(reconnect=True)
+            return
+        count = self._own.discord_shard_count
+        if count is None:
+            count, _url = await self.client.http.get_bot_gateway()
+        log.info("discord shards shared among the replicas", shard_count=count)
+        self._assignment = Assignment(
+            self._ports.lease,
+            PLATFORM,
+            self._consumer,
+            items=fixed([str(n) for n in range(count)]),
+            on_take=lambda item: self._open_shard(int(item), count),
+            on_drop=lambda item: self._close_shard(int(item)),
+            ttl=self._core.assignment_lease_ttl_seconds,
+            interval=self._core.assignment_heartbeat_seconds,
+        )
+        await self._assignment.start()
+
+    @property
+    def _token(self) -> str:
+        return self._own.discord_token.get_secret_value()
+
+    async def _open_shard(self, shard: int, count: int) -> None:
+        client = self._gateway(shard, count)
+
+        async def keep() -> None:
+            try:
+                await client.login(self._token)
+                await client.connect(reconnect=True)
+            except Exception:  # py-cord gave up (a refused token, a closed HTTP session)
+                log.exception("discord shard session ended", shard=shard)
+
+        task = asyncio.create_task(keep(), name=f"discord-shard-{shard}")
+        self._shards[shard] = (client, task)
+        log.info("discord shard session starting", shard=shard, shard_count=count)
+
+    async def _close_shard(self, shard: int) -> None:
+        client, task = self._shards.pop(shard)
+        with contextlib.suppress(Exception):
+            await client.close()
+        with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session
+            await stop_task(task, grace=5)
+        log.info("discord shard session closed", shard=shard)
 
     async def stop(self) -> None:
+        if self._assignment is not None:
+            await self._assignment.stop()  # closes the sessions, then hands the shards over
         await self._leadership.stop()
         with contextlib.suppress(Exception):
             await self.client.close()
@@ -175,7 +252,7 @@ class DiscordCollector:
         up to an hour to show those everywhere)."""
         made = application_commands(specs)
         http = self.client.http
-        if not self.client.is_ready():  # the CLI: REST only, no gateway
+        if self.client.user is None:  # the CLI: not logged in, REST only
             await http.static_login(self._own.discord_token.get_secret_value())
         application_id = self._application_id
         if not application_id:
@@ -217,7 +294,7 @@ class DiscordCollector:
         """What the payload does not say, from py-cord's guild cache."""
         guild_id = data.get("guild_id")
         # an id that is no snowflake names no guild (translating refuses it, with its name)
-        guild = self.client.get_guild(int(guild_id)) if is_snowflake(guild_id) else None
+        guild = self._guild(int(guild_id)) if is_snowflake(guild_id) else None
         if guild is None:
             return None
         return GuildFacts(
@@ -226,6 +303,13 @@ class DiscordCollector:
             thread_parents={str(t.id): str(t.parent_id) for t in guild.threads},
             role_levels=await self._levels_of(f"{PLATFORM}:{guild_id}"),
         )
+
+    def _guild(self, guild_id: int) -> discord.Guild | None:
+        for client in (self.client, *(c for c, _ in self._shards.values())):
+            guild = client.get_guild(guild_id)
+            if guild is not None:
+                return guild
+        return None
 
     async def _levels_of(self, server: str) -> Mapping[str, int]:
         if self._role_levels is None:

@@ -1,0 +1,91 @@
+"""Three ``waddlebot serve discord`` processes share the bot's gateway shards (as many as
+Discord recommends) through Redis; one killed with SIGKILL loses its shards to the others,
+which IDENTIFY them again within seconds; and never do two connections serve one shard at
+the same time, the starts and the hand-overs included."""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import combinations
+from pathlib import Path
+
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord.gateway import Span
+from tests.support.processes import ServiceProcess, ServiceProcesses
+
+SHARDS = 4
+
+
+def open_shards(fake: FakeDiscord) -> list[int]:
+    return sorted(span.shard[0] for span in fake.spans if span.ended is None)
+
+
+def assert_never_served_twice(spans: list[Span]) -> None:
+    for one, other in combinations(spans, 2):
+        if one.shard == other.shard:
+            assert not one.overlaps(other), f"shard {one.shard} served twice: {one}, {other}"
+
+
+async def held(processes: list[ServiceProcess]) -> list[float]:
+    return sorted([await p.gauge("waddlebot_assigned_items") for p in processes])
+
+
+async def settled(fake: FakeDiscord, processes: list[ServiceProcess], want: list[float]) -> bool:
+    return open_shards(fake) == list(range(SHARDS)) and await held(processes) == want
+
+
+async def wait_settled(
+    fake: FakeDiscord, processes: list[ServiceProcess], want: list[float], what: str
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not await settled(fake, processes, want):
+        assert loop.time() < deadline, f"never {what}: {await held(processes)}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
+    migrated_database: str, redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    async with FakeDiscord(recommended_shards=SHARDS) as fake:
+        processes = ServiceProcesses(
+            tmp_path / "processes",
+            {
+                "WADDLEBOT_REDIS_URL": redis_url,
+                "WADDLEBOT_DATABASE_URL": migrated_database,
+                "WADDLEBOT_STREAM_PREFIX": key_prefix,
+                "WADDLEBOT_DISCORD_TOKEN": fake.token,
+                "WADDLEBOT_DISCORD_API_URL": fake.api_url,
+                "WADDLEBOT_DISCORD_GUILD_READY_TIMEOUT": "0.05",
+                "WADDLEBOT_ASSIGNMENT_HEARTBEAT_SECONDS": "0.3",
+                "WADDLEBOT_ASSIGNMENT_LEASE_TTL_SECONDS": "1.5",
+            },
+        )
+        try:
+            replicas = [processes.start("discord", f"discord-{n}") for n in range(3)]
+            for replica in replicas:
+                await replica.wait_healthy()
+            await wait_settled(fake, replicas, [1, 1, 2], "shared three ways")
+            assert_never_served_twice(fake.spans)
+
+            counts = [await r.gauge("waddlebot_assigned_items") for r in replicas]
+            victim = replicas[counts.index(2)]
+            serving = [s for s in fake.spans if s.ended is None]
+            before = len(fake.spans)
+            await asyncio.to_thread(victim.kill)  # SIGKILL: it releases nothing
+            await fake.wait_until(
+                lambda: sum(s.ended is not None for s in serving) == 2, what="the kill seen"
+            )
+            lost = {s.shard for s in serving if s.ended is not None}
+            survivors = [r for r in replicas if r is not victim]
+            await wait_settled(fake, survivors, [2, 2], "took the killed replica's shards over")
+
+            retaken = [s for s in fake.spans[before:] if s.ended is None]
+            assert lost <= {s.shard for s in retaken}
+            assert {s.how for s in retaken} == {"identify"}  # a new session, not the dead one's
+            assert_never_served_twice(fake.spans)
+        except BaseException:
+            print(processes.log_tails())
+            raise
+        finally:
+            await asyncio.to_thread(processes.close)
