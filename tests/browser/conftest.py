@@ -88,16 +88,17 @@ class Overlay:
             clip=clip,
         )
 
-    def assert_clean(self) -> None:
+    def assert_clean(self, *also: str) -> None:
         """No script ran that should not have, nothing was refused, and nothing was loaded
-        from anywhere but the bot (and the https:// art and clips the updates named)."""
+        from anywhere but the bot (and the https:// art and clips the updates named, and the
+        URL prefixes ``also`` names)."""
         assert self.dialogs == [] and self.errors == [], (self.dialogs, self.errors)
         origin = "/".join(self.page.url.split("/", 3)[:3])
         elsewhere = [
             url
             for url in self.requests
             if not url.startswith(
-                (f"{origin}/", "https://covers.invalid/", "https://clips.invalid/")
+                (f"{origin}/", "https://covers.invalid/", "https://clips.invalid/", *also)
             )
         ]
         assert elsewhere == [], f"the page loaded from elsewhere: {elsewhere}"

@@ -29,6 +29,11 @@ async def clip(ctx: Context) -> None:
     )
 
 
+@module.command("embed", usage="<url>", args=(ArgSpec(name="url", required=True),))
+async def embed(ctx: Context) -> None:
+    ctx.overlay.clip(ctx.args[0], title="A player page", embed=True, duration=20)
+
+
 @module.command("card", usage="<text>", args=(ArgSpec(name="text", rest=True),))
 async def card(ctx: Context) -> None:
     ctx.overlay.card("Quote #4", ctx.rest, duration=0)

@@ -67,14 +67,14 @@ async def world(settings: Settings) -> AsyncIterator[World]:
         try:
             runtime.need(SHOUTOUTS).clock = clock
             community = await runtime.directory.resolve_entity("console:local", "console")
-            await _connect_channel(runtime, twitch, client.client_id, community.community_id)
+            await connect_channel(runtime, twitch, client.client_id, community.community_id)
             await twitch.go_live(STREAMER, emit=False)
             yield World(runtime, twitch, clock, community.community_id)
         finally:
             await runtime.stop()
 
 
-async def _connect_channel(runtime: Runtime, twitch: FakeTwitch, client_id: str, cid: int) -> None:
+async def connect_channel(runtime: Runtime, twitch: FakeTwitch, client_id: str, cid: int) -> None:
     """The streamer connected their channel to the community (as `twitch connect` does)."""
     token = twitch.issue_user_token(client_id, STREAMER, "moderator:manage:shoutouts")
     grant = Grant(token.access_token, token.refresh_token or "", 14_400, token.scopes)
@@ -179,7 +179,7 @@ async def test_a_raid_over_the_size_is_shouted_out_and_a_small_one_is_not(world:
     # the raided channel's community is the streamer's Twitch place
     twitch_place = await world.runtime.directory.resolve_entity(f"twitch:{STREAMER}", "twitch")
     client_id = next(iter(world.twitch.state.clients))
-    await _connect_channel(world.runtime, world.twitch, client_id, twitch_place.community_id)
+    await connect_channel(world.runtime, world.twitch, client_id, twitch_place.community_id)
     await _raid(world, viewers=4)
     assert world.twitch.shoutouts == []
     await _raid(world, viewers=5)

@@ -4,6 +4,9 @@ every router process shares, instead of failing."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 
 import orjson
@@ -13,6 +16,9 @@ from waddlebot.infra.ports import Cache
 CHANNEL_GAP = 120.0  # seconds between two shoutouts of a channel
 TARGET_GAP = 3600.0  # seconds between two shoutouts of one person by a channel
 QUEUED_FOR = 2 * TARGET_GAP  # how long the cache keeps a channel's queue
+LOCK_SECONDS = 5.0  # a queue's lock left by a process that died frees itself after this
+LOCK_RETRY = 0.02  # seconds between two tries to take a queue's lock
+LOCK_TRIES = int(2 * LOCK_SECONDS / LOCK_RETRY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +51,42 @@ class ShoutoutSchedule:
         raw = await self._cache.get(_queue_key(channel))
         return [Queued(**item) for item in orjson.loads(raw)] if raw else []
 
-    async def save(self, channel: str, queued: list[Queued]) -> None:
+    async def add(self, channel: str, *items: Queued) -> None:
+        async with self._locked(channel):
+            await self._save(channel, [*await self.queue(channel), *items])
+
+    async def take_due(self, channel: str, now: float) -> list[Queued]:
+        """The queued shoutouts whose time has come, earliest first, out of the queue."""
+        async with self._locked(channel):
+            waiting = await self.queue(channel)
+            due = sorted((q for q in waiting if q.due <= now), key=lambda q: q.due)
+            if due:
+                await self._save(channel, [q for q in waiting if q.due > now])
+        return due
+
+    async def _save(self, channel: str, queued: list[Queued]) -> None:
         if queued:
             body = orjson.dumps([asdict(q) for q in queued])
             await self._cache.set(_queue_key(channel), body, QUEUED_FOR)
         else:
             await self._cache.delete(_queue_key(channel))
 
-    async def add(self, channel: str, item: Queued) -> None:
-        await self.save(channel, [*await self.queue(channel), item])
+    @contextlib.asynccontextmanager
+    async def _locked(self, channel: str) -> AsyncIterator[None]:
+        """The channel's queue to this caller alone while it reads and writes it back: the
+        cache has no compare-and-set, so its atomic ``add`` is the lock. It is held for two
+        cache calls, never across a call to Twitch."""
+        key = _lock_key(channel)
+        for _ in range(LOCK_TRIES):  # another process's lock: it frees it in milliseconds
+            if await self._cache.add(key, b"1", LOCK_SECONDS):
+                break
+            await asyncio.sleep(LOCK_RETRY)
+        else:
+            raise TimeoutError(f"the shoutout queue of channel {channel} stayed locked")
+        try:
+            yield
+        finally:
+            await self._cache.delete(key)
 
 
 def _seconds(raw: bytes | None) -> float:
@@ -70,3 +103,7 @@ def _target_key(channel: str, target: str) -> str:
 
 def _queue_key(channel: str) -> str:
     return f"shoutouts:queue:{channel}"
+
+
+def _lock_key(channel: str) -> str:
+    return f"shoutouts:queue-lock:{channel}"

@@ -126,22 +126,21 @@ class Shoutouts:
         sent = 0
         for status in await self._api.tokens.broadcasters():
             channel = status.account_id
-            waiting = await self._schedule.queue(channel)
-            if not waiting:
-                continue
-            left: list[Queued] = []
-            for item in sorted(waiting, key=lambda q: q.due):
-                if item.due > now:
-                    left.append(item)
-                    continue
+            due = await self._schedule.take_due(channel, now)
+            for index, item in enumerate(due):
                 try:
-                    if await self._send(channel, item.target_id):
-                        sent += 1
-                    else:
-                        left.append(Queued(item.target_id, item.name, now + CHANNEL_GAP))
+                    went = await self._send(channel, item.target_id)
                 except ShoutoutRefused as refused:
                     log.warning("queued shoutout refused", to=item.target_id, reason=str(refused))
-            await self._schedule.save(channel, left)
+                    continue
+                except BaseException:
+                    await self._schedule.add(channel, *due[index:])  # unsent: the next round
+                    raise
+                if went:
+                    sent += 1
+                else:
+                    later = Queued(item.target_id, item.name, now + CHANNEL_GAP)
+                    await self._schedule.add(channel, later)
         return sent
 
     async def _send(self, channel: str, target: str) -> bool:
