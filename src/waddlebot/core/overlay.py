@@ -41,6 +41,7 @@ CARD_TEMPLATES = ("card", "banner", "list", "counter", "fields")
 # (features/overlay/media.py); pages load it from /overlay/<token>/uploads/<id>
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 SOUND_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
+MAX_MEDIA_BYTES = 10 * 1_048_576  # the most an upload may be, whatever is configured
 MEDIA_ID = r"^[0-9a-f]{16}\.(png|jpg|gif|webp|mp3|ogg|wav)$"
 IMAGE_ID = r"^[0-9a-f]{16}\.(png|jpg|gif|webp)$"
 SOUND_ID = r"^[0-9a-f]{16}\.(mp3|ogg|wav)$"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from waddlebot.core.overlay import MAX_MEDIA_BYTES
+
 MiB = 1_048_576
-MAX_MEDIA_BYTES = 10 * MiB  # the most an upload may be, whatever is configured (Kong's limit)
 
 
 class OverlaySettings(BaseModel):
