@@ -6,8 +6,6 @@ with the S3 adapter against moto."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from pydantic import SecretStr
 
 from tests.support.community_api import Api, bearer, community_api
 from tests.support.harness import say
+from tests.support.media_files import MP3, OGG, png
 from tests.support.overlays import open_feed
 from tests.support.s3 import fake_aws_credentials, make_bucket, moto_s3
 from waddlebot.features.identity import apikeys
@@ -24,24 +23,6 @@ from waddlebot.infra.secretbox import SecretBox
 from waddlebot.settings import Settings
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-def png(padding: int = 0) -> bytes:
-    """A real 1x1 PNG; ``padding`` bytes of an ancillary chunk make it larger."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
-    extra = chunk(b"tEXt", b"c\x00" + b"x" * padding) if padding else b""
-    pixels = chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00\xff"))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra + pixels + chunk(b"IEND", b"")
-
-
-# an MPEG-1 layer III frame header (128 kbit/s, 44.1 kHz) and a silent frame's worth of bytes
-MP3 = b"\xff\xfb\x90\x64" + b"\x00" * 413
-OGG = b"OggS\x00\x02" + b"\x00" * 200
 
 
 @pytest.fixture
