@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from tests.browser.conftest import API_KEY, SHOWCASE, OpenOverlay, browser_settings
 from tests.support.harness import free_port, make_settings, say, serving
+from tests.support.media_files import png, wav
 from tests.support.overlays import overlay_urls
 from waddlebot.core.events import Amounts, Author, Event, EventType, new_id
 from waddlebot.infra.secretbox import SecretBox
@@ -81,6 +82,28 @@ async def test_alerts_show_follows_subs_cheers_and_raids_with_a_sound(
     await expect(title).to_have_text("Pal is raiding with 42 viewers!")
     await expect(alerts.page.locator("html")).to_have_attribute("data-sounds", "4")
     await alerts.screenshot("alerts")
+    alerts.assert_clean()
+
+
+async def test_alerts_play_the_communitys_uploaded_sound_and_show_its_image(
+    served: Served, open_overlay: OpenOverlay
+) -> None:
+    base, runtime = served
+    community = await runtime.directory.resolve_entity("twitch:1337", "twitch")
+    uploads = f"{base}/api/v1/overlay/communities/{community.community_id}/media"
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {API_KEY}"}) as http:
+        image = (await http.post(uploads, content=png())).json()["media_id"]
+        sound = (await http.post(uploads, content=wav())).json()["media_id"]
+    url = await _page_url(runtime, base, "twitch:1337", "alerts")
+    alerts = await open_overlay(f"{url}?types=follow&sound={sound}&image={image}")
+    await _post(base, _twitch(EventType.FOLLOW, author=Author(user_id="42", login="fan")))
+    await expect(alerts.page.locator(".alert-title")).to_have_text("fan followed!")
+    picture = alerts.page.locator(".alert-image")
+    await expect(picture).to_have_attribute("src", f"{urlsplit(url).path[:-7]}/uploads/{image}")
+    loaded = await picture.evaluate("node => node.complete && node.naturalWidth")
+    assert loaded == 1  # the 1x1 PNG, loaded under the page's Content Security Policy
+    played = f"{urlsplit(url).path[:-7]}/uploads/{sound}"
+    await expect(alerts.page.locator("html")).to_have_attribute("data-sound", played)
     alerts.assert_clean()
 
 

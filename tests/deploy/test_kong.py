@@ -13,6 +13,7 @@ import yaml
 
 from tests.support.cli import invoke
 from waddlebot.app import create_app
+from waddlebot.core.overlay import MAX_MEDIA_BYTES
 from waddlebot.features.kong.declarative import EXPOSED, KEY_HEADER
 from waddlebot.router.api import MAX_BODY_BYTES
 from waddlebot.settings import Settings
@@ -157,4 +158,5 @@ def test_every_kong_service_limits_rates_and_bodies(kong: dict[str, Any]) -> Non
         assert size["size_unit"] == "kilobytes" and size["allowed_payload_size"] > 0
     (api,) = [s for s in kong["services"] if s["name"] == "api"]
     (size,) = [p["config"] for p in api["plugins"] if p["name"] == "request-size-limiting"]
-    assert size["allowed_payload_size"] * 1024 == MAX_BODY_BYTES
+    # the larger of a batch of events and an overlay media upload
+    assert size["allowed_payload_size"] * 1024 == max(MAX_BODY_BYTES, MAX_MEDIA_BYTES)

@@ -96,7 +96,8 @@ async def test_only_the_owner_gets_the_urls_and_only_in_private(runtime: Runtime
     (again, _) = await say(runtime, "!overlay url alerts", user="streamer", role="owner")
     assert again.endswith(f"alerts: {urls['alerts']}") and "ticker:" not in again
     assert await say(runtime, "!overlay url sparkles", user="streamer", role="owner") == [
-        "Usage: !overlay url [kind] | rotate | test [kind] | clear [kind] "
+        "Usage: !overlay url [kind] | rotate | test [kind] | test alerts <media id>... | "
+        "clear [kind] "
         "(there is no 'sparkles' overlay; the kinds are ticker, media, alerts, general)"
     ]
     await runtime.audit.flush()

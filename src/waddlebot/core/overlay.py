@@ -4,7 +4,8 @@ A module's update names a ``kind`` and carries a JSON ``payload``. The four page
 the payloads below; an update of any other kind (``kudos``, ``banner``...) goes to the
 ``general`` page, as a card when its payload is one, else as a table of its plain fields.
 ``{"clear": true}`` empties a page. Pages render every string as text, never as HTML, and
-load images and clips only from ``https://`` URLs.
+load images and clips only from ``https://`` URLs, or the community's own uploaded files
+named by media id.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ ALERT_KINDS = (
     "custom",
 )
 CARD_TEMPLATES = ("card", "banner", "list", "counter", "fields")
+# a file a community uploaded for its overlays: 16 hex digits of its SHA-256 and its type
+# (features/overlay/media.py); pages load it from /overlay/<token>/uploads/<id>
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+SOUND_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
+MAX_MEDIA_BYTES = 10 * 1_048_576  # the most an upload may be, whatever is configured
+MEDIA_ID = r"^[0-9a-f]{16}\.(png|jpg|gif|webp|mp3|ogg|wav)$"
+IMAGE_ID = r"^[0-9a-f]{16}\.(png|jpg|gif|webp)$"
+SOUND_ID = r"^[0-9a-f]{16}\.(mp3|ogg|wav)$"
 MAX_FIELDS = 12
 TICKER_TEXT_MAX = 500
 
@@ -119,6 +128,12 @@ class Alert(_Payload):
     viewers: Count | None = None
     count: Count | None = None
     tier: str | None = Field(default=None, max_length=16)
+    image: str = Field(
+        default="", pattern=f"^$|{IMAGE_ID}", description="an uploaded image's media id"
+    )
+    sound: str = Field(
+        default="", pattern=f"^$|{SOUND_ID}", description="an uploaded sound's media id"
+    )
 
     @model_validator(mode="after")
     def _custom_has_a_title(self) -> Alert:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from waddlebot.features.modulestore.grants import StoreGrants
     from waddlebot.features.modulestore.service import SqlStore
     from waddlebot.features.overlay.hub import OverlayHub
+    from waddlebot.features.overlay.media import MediaLibrary
     from waddlebot.features.overlay.tokens import OverlayTokens
     from waddlebot.features.timers.service import TimerService
     from waddlebot.infra.audit import AuditLog
@@ -74,6 +75,7 @@ CALENDAR_REMINDERS: Key[ReminderJob] = Key("calendar reminders")
 OVERLAYS: Key[OverlayPublisher] = Key("overlays")  # overlay
 OVERLAY_TOKENS: Key[OverlayTokens] = Key("overlay tokens")
 OVERLAY_HUB: Key[OverlayHub | None] = Key("overlay hub")  # None without browser_source
+OVERLAY_MEDIA: Key[MediaLibrary] = Key("overlay media")
 MEMORIES: Key[Memories] = Key("memories")  # memories
 COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias
@@ -170,6 +172,7 @@ class FeatureServices:
     overlays = OVERLAYS
     overlay_tokens = OVERLAY_TOKENS
     overlay_hub = OVERLAY_HUB
+    overlay_media = OVERLAY_MEDIA
     memories = MEMORIES
     commands = COMMANDS
     aliases = ALIASES

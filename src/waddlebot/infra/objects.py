@@ -175,11 +175,15 @@ class LocalObjectStore:
         return await asyncio.to_thread(remove)
 
     async def list(self, prefix: str = "") -> list[ObjectInfo]:
+        folders = prefix.split("/")[:-1]  # walk only the folder the prefix names, if safe
+        safe = all(part not in ("", ".", "..") and "\\" not in part for part in folders)
+        base = self._root.joinpath(*folders) if safe else self._root
+
         def walk() -> list[ObjectInfo]:
-            if not self._root.is_dir():
+            if not base.is_dir():
                 return []
             found = []
-            for path in self._root.rglob("*"):
+            for path in base.rglob("*"):
                 name = path.name
                 if name.endswith(_CONTENT_TYPE_SUFFIX) or name.startswith(".put-"):
                     continue

@@ -144,7 +144,8 @@ class Overlays:
 
     def alert(self, kind: str, *, name: str = "", message: str = "", **extra: Any) -> None:
         """An alert: ``kind`` is follow, subscribe, gift_subscribe, cheer, raid, boost,
-        member_join or custom; ``extra``: bits, months, viewers, count, tier, title."""
+        member_join or custom; ``extra``: bits, months, viewers, count, tier, title, and
+        image and sound (media ids of files the community uploaded)."""
         self._checked("alerts", {"kind": kind, "name": name, "message": message, **extra})
 
     def now_playing(self, title: str, **song: Any) -> None:

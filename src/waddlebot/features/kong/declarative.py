@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from waddlebot.core.overlay import MAX_MEDIA_BYTES
 from waddlebot.features.kong.settings import DEFAULT_UPSTREAM
 from waddlebot.platforms.discord.interactions import MAX_BODY as DISCORD_MAX_BODY
 from waddlebot.platforms.slack.webhook import MAX_BODY as SLACK_MAX_BODY
@@ -43,7 +44,7 @@ TAG = "waddlebot"  # on every consumer and credential the broker writes
 # request bodies, in KiB: the largest each service accepts, so Kong refuses early what
 # WaddleBot would refuse anyway (the overlay pages take no body worth the name)
 BODY_KIB = {
-    "api": MAX_BODY_BYTES // 1024,
+    "api": max(MAX_BODY_BYTES, MAX_MEDIA_BYTES) // 1024,  # an overlay media upload is larger
     "twitch": TWITCH_MAX_BODY // 1024,
     "discord": DISCORD_MAX_BODY // 1024,
     "slack": SLACK_MAX_BODY // 1024,

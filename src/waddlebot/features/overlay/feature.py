@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from waddlebot.features.feature import Feature, Host, Route
-from waddlebot.features.overlay import web
+from waddlebot.features.overlay import api, web
 from waddlebot.features.overlay.hub import OverlayHub
+from waddlebot.features.overlay.media import MediaLibrary
 from waddlebot.features.overlay.module import build_overlay_module
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.features.overlay.tokens import OverlayTokens
-from waddlebot.features.shared import OVERLAY_HUB, OVERLAY_TOKENS, OVERLAYS
+from waddlebot.features.shared import OVERLAY_HUB, OVERLAY_MEDIA, OVERLAY_TOKENS, OVERLAYS
+from waddlebot.infra.objects import build_object_store
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.router.overlays import OverlayPublisher
 
@@ -30,6 +32,9 @@ async def setup(host: Host) -> None:
         OVERLAY_TOKENS,
         OverlayTokens(host.db, overlays, lambda: SecretBox.from_settings(settings)),
     )
+    store = build_object_store(settings)
+    host.on_stop(store.close)
+    host.provide(OVERLAY_MEDIA, MediaLibrary(store, own, host.audit))
     module = build_overlay_module(
         tokens,
         base_url=settings.public_base_url(own.overlay_public_url),
@@ -54,6 +59,9 @@ FEATURE = Feature(
     "overlay",
     setup,
     always_on=False,
-    routes=(Route(web.router, "browser_source", on_include=web.hide_tokens_in_logs),),
+    routes=(
+        Route(web.router, "browser_source", on_include=web.hide_tokens_in_logs),
+        Route(api.router),
+    ),
     settings=OverlaySettings,
 )

@@ -5,19 +5,20 @@ for every follow, sub, gift, cheer, raid and boost, from any platform."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from waddlebot.core.contract import ModuleRequest
 from waddlebot.core.events import EventType
-from waddlebot.core.overlay import PAGES
+from waddlebot.core.overlay import IMAGE_ID, PAGES, SOUND_ID
 from waddlebot.core.permissions import Level
 from waddlebot.core.variables import truncate
 from waddlebot.features.overlay.tokens import OverlayTokens, TokenError, overlay_url
 from waddlebot.sdk import Context, Module, UsageError
 from waddlebot.sdk.subcommand import add_subcommands
 
-USAGE = "url [kind] | rotate | test [kind] | clear [kind]"
+USAGE = "url [kind] | rotate | test [kind] | test alerts <media id>... | clear [kind]"
 KINDS = ", ".join(PAGES)
 ALERTS: dict[EventType, str] = {
     EventType.FOLLOW: "follow",
@@ -97,6 +98,10 @@ def build_overlay_module(
             ctx.reply(f"{done} Ask for the new ones with !overlay url where I can whisper you.")
 
     async def test(ctx: Context) -> None:
+        if ctx.args[1:2] == ["alerts"] and len(ctx.args) > 2:
+            ctx.overlay.show("alerts", _sample_with_media(ctx.caller_name, ctx.args[2:]))
+            ctx.reply("Sent a test to the alerts overlay.")
+            return
         kinds = _kinds(ctx, max_args=1)
         for kind in kinds:
             ctx.overlay.show(kind, _sample(kind, ctx.caller_name))
@@ -172,6 +177,25 @@ def _kinds(ctx: Context, *, max_args: int) -> tuple[str, ...]:
 
 def _named(kinds: Collection[str]) -> str:
     return ", ".join(kinds) if len(kinds) < len(PAGES) else "ticker, media, alerts and general"
+
+
+def _sample_with_media(name: str, media_ids: list[str]) -> dict[str, Any]:
+    """``!overlay test alerts <media id>...``: the sample alert with the community's uploaded
+    image and/or sound (media ids as the API gave them)."""
+    alert = _sample("alerts", name)
+    if len(media_ids) > 2:
+        raise UsageError("name an image and a sound at most")
+    for media_id in media_ids:
+        if re.fullmatch(IMAGE_ID, media_id):
+            alert["image"] = media_id
+        elif re.fullmatch(SOUND_ID, media_id):
+            alert["sound"] = media_id
+        else:
+            raise UsageError(
+                f"{media_id!r} is not a media id: upload an image or a sound through the API "
+                "(POST /api/v1/overlay/communities/<id>/media) and use the media_id it gives"
+            )
+    return alert
 
 
 def _sample(kind: str, name: str) -> dict[str, Any]:

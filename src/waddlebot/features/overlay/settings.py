@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from waddlebot.core.overlay import MAX_MEDIA_BYTES
+
+MiB = 1_048_576
+
 
 class OverlaySettings(BaseModel):
     overlay_public_url: str = Field(
@@ -20,4 +24,16 @@ class OverlaySettings(BaseModel):
     )
     overlay_ticker_per_minute: int = Field(
         default=30, ge=0, description="bot replies a community's ticker shows per minute"
+    )
+    overlay_media_image_max_bytes: int = Field(
+        default=5 * MiB, ge=1024, le=MAX_MEDIA_BYTES, description="largest image one may upload"
+    )
+    overlay_media_sound_max_bytes: int = Field(
+        default=10 * MiB, ge=1024, le=MAX_MEDIA_BYTES, description="largest sound one may upload"
+    )
+    overlay_media_max_files: int = Field(
+        default=50, ge=1, description="uploaded images and sounds a community may keep"
+    )
+    overlay_media_quota_bytes: int = Field(
+        default=100 * MiB, ge=1024, description="bytes of uploads a community may keep"
     )

@@ -1,10 +1,12 @@
 """The overlay pages OBS opens, their static files, and the WebSocket that feeds them.
 
 ``GET /overlay/<token>/<kind>`` is one static HTML page for every kind; the script reads the
-kind and the options from its own URL and connects to ``.../<kind>/ws``. Nothing on these
+kind and the options from its own URL and connects to ``.../<kind>/ws``;
+``GET /overlay/<token>/uploads/<media id>`` is a file the community uploaded (an alert's
+sound or image). Nothing on these
 pages is built from user text on the server, and the script only ever uses ``textContent``;
 the Content Security Policy allows no inline script or style and no other origin but
-``https:`` images and media.
+``https:`` images and media (the uploads are the page's own origin).
 
 Page → server: anything (``{"type": "pong"}``) counts as a heartbeat answer, up to
 ``MAX_INBOUND`` bytes. Server → page: ``hello``, ``state``, ``update`` and ``ping`` messages,
@@ -22,9 +24,11 @@ from importlib import resources
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
+from waddlebot.core.errors import NotFound
 from waddlebot.core.overlay import PAGES
 from waddlebot.features.overlay.hub import GOING_AWAY, TRY_AGAIN_LATER, OverlayClient
 from waddlebot.features.shared import FeatureServices
+from waddlebot.infra.objects import ObjectStoreError
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,6 +48,7 @@ _STATIC = {
     "overlay.js": "text/javascript; charset=utf-8",
     "overlay.css": "text/css; charset=utf-8",
 }
+IMMUTABLE = "public, max-age=31536000, immutable"
 UNKNOWN = "This overlay URL is not (or no longer) valid. Ask for the current one: !overlay url\n"
 _TOKEN_IN_PATH = re.compile(r"/overlay/(?!static/)[^/\s\"?]+")
 
@@ -88,6 +93,32 @@ async def page(token: str, kind: str, request: Request) -> Response:
     if kind not in PAGES or await runtime.overlay_tokens.find(token) is None:
         return PlainTextResponse(UNKNOWN, 404, headers=headers)
     return Response(_asset("page.html"), media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get("/overlay/{token}/uploads/{media_id}")
+async def upload(token: str, media_id: str, request: Request) -> Response:
+    """A file the community uploaded (features/overlay/media.py). Its URL names its content,
+    so it may be cached for good; the token is checked on every request all the same."""
+    runtime: FeatureServices = request.app.state.runtime
+    refused = {**_HEADERS, "Cache-Control": "no-store"}
+    match = await runtime.overlay_tokens.find(token)
+    if match is None:
+        return PlainTextResponse(UNKNOWN, 404, headers=refused)
+    try:
+        file, data = await runtime.overlay_media.get(match.community_id, media_id)
+    except NotFound:
+        return PlainTextResponse("no such file\n", 404, headers=refused)
+    except ObjectStoreError:
+        return PlainTextResponse("the file store is not answering\n", 503, headers=refused)
+    etag = f'"{file.media_id}"'
+    headers = {**_HEADERS, "Cache-Control": IMMUTABLE, "ETag": etag}
+    if etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=file.content_type, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
 @router.websocket("/overlay/{token}/{kind}/ws")

@@ -72,6 +72,7 @@
     lines: number("lines", 4, 1, 20),
     volume: number("volume", 0.6, 0, 1),
     sound: (query.get("sound") || "on").trim(),
+    image: (query.get("image") || "").trim(),
     types: words("types", ALERT_KINDS),
     platforms: words("platforms", PLATFORMS),
   };
@@ -291,13 +292,23 @@
     }
   }
 
+  // a file the community uploaded (its media id, as the API gave it), served beside this page
+  const MEDIA_ID = /^[0-9a-f]{16}\.(png|jpg|gif|webp|mp3|ogg|wav)$/;
+
+  function upload(mediaId) {
+    return `${path.slice(0, path.lastIndexOf("/"))}/uploads/${mediaId}`;
+  }
+
   let audio = null;
 
-  function chime() {
+  function chime(chosen) {
     if (options.sound === "off" || options.volume === 0) return;
     root.dataset.sounds = String(Number(root.dataset.sounds || 0) + 1);
-    if (/^https:\/\//.test(options.sound)) {
-      const sound = new Audio(options.sound);
+    const wanted = chosen || options.sound;
+    const url = MEDIA_ID.test(wanted) ? upload(wanted) : wanted;
+    root.dataset.sound = url;
+    if (/^https:\/\//.test(url) || url.startsWith("/overlay/")) {
+      const sound = new Audio(url);
       sound.volume = options.volume;
       sound.play().catch(() => {});
       return;
@@ -349,11 +360,13 @@
       } else {
         title.append(el("span", "alert-name", data.name || "Someone"), " ", headline(data));
       }
+      const picture = data.image || options.image;
+      if (MEDIA_ID.test(picture)) card.append(image(upload(picture), "alert-image"));
       card.append(title);
       if (data.message) card.append(el("div", "alert-message", data.message));
       box.replaceChildren(card);
       this.current = card;
-      chime();
+      chime(data.sound);
       this.timer = setTimeout(() => leave(card, () => this.next()), options.duration * 1000);
     },
 
