@@ -249,7 +249,8 @@ async def test_every_service_runs_unprivileged_from_a_read_only_install(
                     ["waddlebot", "serve", service], env, stdout=log, stderr=subprocess.STDOUT
                 )
             started.append(ServiceProcess(service, port, log_path, popen, env))
-        await asyncio.gather(*(process.wait_healthy(timeout=60) for process in started))
+        # seven processes import and start at once: a loaded machine takes its time
+        await asyncio.gather(*(process.wait_healthy(timeout=120) for process in started))
         async with httpx2.AsyncClient(timeout=10) as client:
             for process in started:
                 ready = await client.get(f"{process.url}/readyz")

@@ -96,7 +96,7 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
         "pong",
         "Commands you can use: !ai, !alias, !commands, !community, !event, !help, !identity, "
         "!inventory, !label, !note, !ping, !prefix, !quote, !remind, !reminders, !role, "
-        "!timer, !url, !verify, !whoami. Try !help <command>, or !help all for the 6 that "
+        "!timer, !url, !verify, !whoami. Try !help <command>, or !help all for the 7 that "
         "need a higher level.",
     ]
     assert (tmp_path / "var" / "waddlebot.db").exists()
