@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d'
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 LOWEST := .venv-lowest
+# the Python of the lowest-versions venv: the project's own unless told (CI: the oldest supported)
+LOWEST_PYTHON ?= $(BIN)/python
 
 .PHONY: run test test-lowest lint typecheck bench install lock env-example clean swagger-ui
 
@@ -62,7 +64,7 @@ test: install $(CHROMIUM) $(PROMTOOL)
 # dependency allows (newest transitive ones), in a venv of their own made anew each time.
 test-lowest: install
 	rm -rf $(LOWEST)
-	$(UV) venv --quiet --python $(BIN)/python $(LOWEST)
+	$(UV) venv --quiet --python $(LOWEST_PYTHON) $(LOWEST)
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[test]'
 	$(LOWEST)/bin/pytest tests/unit -q -p no:cacheprovider
 
