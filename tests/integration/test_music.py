@@ -43,19 +43,22 @@ async def owner(world: World, text: str) -> list[str]:
     return await say(world.runtime, text, user="olga", role="owner")
 
 
+def with_youtube(settings: Settings, youtube: FakeYouTube, key: str = API_KEY) -> Settings:
+    return settings.model_copy(
+        update={
+            "youtube_api_key": SecretStr(key),
+            "youtube_api_url": youtube.url,
+            "youtube_daily_units": 1_000,
+        }
+    )
+
+
 @pytest.fixture
 async def world(settings: Settings) -> AsyncIterator[World]:
     async with FakeYouTube() as youtube:
         for video in CATALOGUE:
             youtube.add(video)
-        configured = settings.model_copy(
-            update={
-                "youtube_api_key": SecretStr(API_KEY),
-                "youtube_api_url": youtube.url,
-                "youtube_daily_units": 1_000,
-            }
-        )
-        runtime = await Runtime.start(configured, ["router", "console"])
+        runtime = await Runtime.start(with_youtube(settings, youtube), ["router", "console"])
         try:
             community = await runtime.directory.resolve_entity("console:local", "console")
             world = World(runtime, youtube, community.community_id)
@@ -250,3 +253,28 @@ async def test_the_days_quota_spent_is_one_line(world: World) -> None:
         "Today's YouTube quota is spent: song requests are back after midnight Pacific time."
     ]
     assert world.youtube.calls == calls  # the bot stopped asking
+
+
+async def test_the_queue_outlives_a_restart_and_a_bad_key_is_one_line(settings: Settings) -> None:
+    async with FakeYouTube() as youtube:
+        youtube.add(ICE)
+        youtube.add(WADDLE)
+        runtime = await Runtime.start(with_youtube(settings, youtube), ["router", "console"])
+        try:
+            await say(runtime, "!sr https://youtu.be/iceiceBABY0")
+            await say(runtime, "!sr https://youtu.be/waddleWADDL", user="bob")
+        finally:
+            await runtime.stop()
+        wrong = with_youtube(settings, youtube, key="AIzaNotTheKey")
+        runtime = await Runtime.start(wrong, ["router", "console"])
+        try:
+            (playing,) = await say(runtime, "!song")
+            assert playing.startswith('Now playing "Ice Ice Penguin"')
+            assert await say(runtime, "!queue", user="bob") == [
+                'Next: 1. "Waddle Waddle Song" (bob). Yours is #1.'
+            ]
+            assert await say(runtime, "!sr https://youtu.be/fishFISH123", user="carol") == [
+                "YouTube refused the bot's API key; the operator should check it."
+            ]
+        finally:
+            await runtime.stop()
