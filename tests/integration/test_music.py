@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from tests.fakes.youtube import API_KEY, FakeYouTube, Video
 from tests.support.harness import say
+from waddlebot.features.music.feature import PLAYER, SONG_QUEUE
 from waddlebot.infra import overlay_keys
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
@@ -169,6 +170,23 @@ async def test_skip_by_a_moderator_and_by_votes(world: World) -> None:
     assert await say(world.runtime, "!skip", user="carol") == [
         'Skipped "Fish Are Friends". The queue is empty.'
     ]
+    assert await media(world) is None
+    assert await say(world.runtime, "!song") == [
+        "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+    ]
+
+
+async def test_the_players_report_of_an_end_starts_the_next_once(world: World) -> None:
+    await say(world.runtime, "!sr https://youtu.be/iceiceBABY0")
+    await say(world.runtime, "!sr https://youtu.be/waddleWADDL", user="bob")
+    ice = await world.runtime.need(SONG_QUEUE).playing(world.community)
+    assert ice is not None
+    player = world.runtime.need(PLAYER)
+    waddle = await player.ended(world.community, ice.id)
+    assert waddle is not None and waddle.title == "Waddle Waddle Song"
+    assert await player.ended(world.community, ice.id) == waddle  # told twice: no change
+    assert (await media(world) or {}).get("media_id") == "waddleWADDL"
+    assert await player.ended(world.community, waddle.id) is None
     assert await media(world) is None
     assert await say(world.runtime, "!song") == [
         "Nothing is playing; !sr <search words | YouTube link> asks for a song."

@@ -9,13 +9,16 @@ from waddlebot.core.clock import SystemClock
 from waddlebot.core.services import Key
 from waddlebot.features.feature import Feature, Host
 from waddlebot.features.music.module import build_music_module
+from waddlebot.features.music.player import Player
 from waddlebot.features.music.queue import SongQueue
 from waddlebot.features.music.settings import MusicSettings
 from waddlebot.features.music.votes import Cooldowns, SkipVotes
 from waddlebot.features.music.youtube import YouTube
+from waddlebot.features.shared import OVERLAYS
 
 SONG_QUEUE: Key[SongQueue] = Key("song queue")
 YOUTUBE: Key[YouTube] = Key("youtube")
+PLAYER: Key[Player] = Key("player")  # what the overlay's player will call when a song ends
 HTTP_TIMEOUT = 10.0
 
 
@@ -36,6 +39,7 @@ async def setup(host: Host) -> None:
         ),
     )
     queue = host.provide(SONG_QUEUE, SongQueue(host.db))
+    host.provide(PLAYER, Player(queue, host.find(OVERLAYS)))
     host.add_module(
         build_music_module(queue, youtube, SkipVotes(cache), Cooldowns(cache, SystemClock()))
     )

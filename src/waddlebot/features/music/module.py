@@ -8,6 +8,8 @@ from typing import Any
 
 from waddlebot.core.errors import Conflict, LimitReached
 from waddlebot.core.permissions import Level
+from waddlebot.features.music.player import CLEAR
+from waddlebot.features.music.player import now_playing as playing_update
 from waddlebot.features.music.queue import Requester, Song, SongQueue
 from waddlebot.features.music.rules import LEVELS, Rules, clock_time, first_allowed
 from waddlebot.features.music.sources import Source, SourceError, Track
@@ -101,16 +103,7 @@ def build_music_module(
         )
 
     def show(ctx: Context, song: Song | None) -> None:
-        if song is None:
-            ctx.overlay.clear("media")
-            return
-        ctx.overlay.now_playing(
-            song.title,
-            requested_by=song.requester.name[:64],
-            source=song.source,
-            media_id=song.track_id,
-            duration=song.duration,
-        )
+        ctx.overlay.show("media", playing_update(song) if song is not None else CLEAR)
 
     async def find(ctx: Context, wanted: str) -> list[Track] | None:
         """The candidates for what was typed; None when there are none (the caller told)."""
