@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from waddlebot.core.permissions import Level
+from waddlebot.features.music.queue import LISTED
 from waddlebot.features.music.sources import Track
 
 LEVELS = ("everyone", "follower", "subscriber", "vip", "moderator")
@@ -28,7 +29,7 @@ class Rules:
         return cls(
             max_seconds=int(config["max_seconds"]),
             per_person=int(config["per_person"]),
-            max_queue=int(config["max_queue"]),
+            max_queue=int(config["max_queue"]) or LISTED,
             min_level=int(Level.parse(str(config["min_level"]))),
             cooldown_seconds=int(config["cooldown_seconds"]),
             region=str(config["region"]).upper(),
