@@ -30,6 +30,7 @@ from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.kong.settings import KongSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
+from waddlebot.features.music.settings import MusicSettings
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.infra.tracing.settings import TracingSettings
 from waddlebot.mcp_server.settings import McpSettings
@@ -50,6 +51,7 @@ class Settings(
     McpSettings,
     ServerlessSettings,
     KongSettings,
+    MusicSettings,
     ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,

@@ -56,11 +56,13 @@ MARKETPLACE_TABLES = SCHEDULE_TABLES | {
     "catalogue_versions",
     "community_modules",
 }
-TABLES = MARKETPLACE_TABLES | {"module_store", "module_store_usage"}
+STORE_TABLES = MARKETPLACE_TABLES | {"module_store", "module_store_usage"}
+TABLES = STORE_TABLES | {"music_requests", "music_queues"}
 # every revision, newest first, with the tables it leaves (each migration adds its row)
 STEPS = [
-    ("0012_api_key_sealed", TABLES),  # a column: no new table
-    ("0011_module_store", TABLES),
+    ("0013_music", TABLES),
+    ("0012_api_key_sealed", STORE_TABLES),  # a column: no new table
+    ("0011_module_store", STORE_TABLES),
     ("0010_marketplace", MARKETPLACE_TABLES),
     ("0009_module_schedules", SCHEDULE_TABLES),
     ("0008_overlays", OVERLAY_TABLES),
@@ -127,7 +129,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0012_api_key_sealed"
+    assert migrate.head_revision() == "0013_music"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:

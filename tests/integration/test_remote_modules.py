@@ -40,6 +40,7 @@ async def test_commands_reach_the_remote_module_and_back(remote_runtime: Runtime
         "alias",
         "ai",
         "shoutouts",
+        "music",
         "marketplace",
         "testkit",  # the operator's modules come after the built-in ones
     ]

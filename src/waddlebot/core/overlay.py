@@ -94,6 +94,9 @@ class NowPlaying(_Payload):
     paused: bool = False
     requested_by: Name = ""
     source: str = Field(default="", max_length=32, description="e.g. spotify, youtube")
+    media_id: str = Field(
+        default="", max_length=64, description="the source's id of it (a YouTube video id)"
+    )
 
 
 class Clip(_Payload):

@@ -36,6 +36,7 @@ BUILTINS: tuple[str, ...] = (
     "alias",
     "ai",
     "shoutouts",
+    "music",
     "marketplace",
 )
 

@@ -1,0 +1,1 @@
+"""Song requests: ``!sr`` and its queue, with YouTube as the first source (docs/music.md)."""
