@@ -45,14 +45,14 @@ async def wait_settled(
 
 
 async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
-    migrated_database: str, redis_url: str, key_prefix: str, tmp_path: Path
+    migrated_postgres_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> None:
     async with FakeDiscord(recommended_shards=SHARDS) as fake:
         processes = ServiceProcesses(
             tmp_path / "processes",
             {
                 "WADDLEBOT_REDIS_URL": redis_url,
-                "WADDLEBOT_DATABASE_URL": migrated_database,
+                "WADDLEBOT_DATABASE_URL": migrated_postgres_url,
                 "WADDLEBOT_STREAM_PREFIX": key_prefix,
                 "WADDLEBOT_DISCORD_TOKEN": fake.token,
                 "WADDLEBOT_DISCORD_API_URL": fake.api_url,

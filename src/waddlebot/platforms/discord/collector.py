@@ -169,6 +169,11 @@ class DiscordCollector:
         return bool(self._shards) and all(c.is_ready() for c, _ in self._shards.values())
 
     @property
+    def member(self) -> str:
+        """This replica's name among those sharing the shards."""
+        return self._consumer
+
+    @property
     def shards(self) -> list[int]:
         """The shards whose gateway sessions this process keeps."""
         if not self.shared:
