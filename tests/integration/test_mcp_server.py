@@ -235,17 +235,19 @@ async def test_keys_and_communities_are_checked_before_mcp(world: World) -> None
 @pytest.mark.asyncio(loop_scope="module")
 async def test_stdio_server_acts_as_the_key_in_its_environment(world: World) -> None:
     """The process an assistant starts: the key only in the environment."""
-    if world.settings.distributed:
-        pytest.skip("one process is enough: the embedded world's SQLite file")
+    env = {
+        "WADDLEBOT_DATABASE_URL": world.settings.database_url,
+        "WADDLEBOT_DATA_DIR": world.settings.data_dir,
+        "WADDLEBOT_MCP_API_KEY": world.mo_reads,
+        "WADDLEBOT_LOG_LEVEL": "WARNING",
+    }
+    if world.settings.distributed:  # beside the deployment: its PostgreSQL and Redis
+        env["WADDLEBOT_REDIS_URL"] = world.settings.redis_url
+        env["WADDLEBOT_STREAM_PREFIX"] = world.settings.stream_prefix
     server = StdioServerParameters(
         command=WADDLEBOT,
         args=["mcp", "serve", "--stdio", "--community", str(world.place)],
-        env={
-            "WADDLEBOT_DATABASE_URL": world.settings.database_url,
-            "WADDLEBOT_DATA_DIR": world.settings.data_dir,
-            "WADDLEBOT_MCP_API_KEY": world.mo_reads,
-            "WADDLEBOT_LOG_LEVEL": "WARNING",
-        },
+        env=env,
     )
     async with Client(server) as mcp:
         listed = await tool_names(mcp)
