@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests.support.assignment import serving_hooks
 from waddlebot.infra.assignment import Assignment, assign, fixed
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Ports
@@ -25,12 +26,7 @@ class Replicas:
         self.live: dict[str, Assignment] = {}
 
     def add(self, ports: Ports, name: str) -> Assignment:
-        async def take(item: str) -> None:
-            assert item not in self.serving, f"{item} served by {self.serving[item]} and {name}"
-            self.serving[item] = name
-
-        async def drop(item: str) -> None:
-            assert self.serving.pop(item) == name
+        take, drop = serving_hooks(self, name)
 
         assignment = Assignment(
             ports.lease,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.assignment import serving_hooks
 from waddlebot.infra.assignment import Assignment, assign, fixed
 from waddlebot.infra.memory import MemoryLease
 
@@ -73,12 +74,7 @@ class World:
         self.joined += 1
         name = f"replica-{self.joined}"
 
-        async def take(item: str) -> None:
-            assert item not in self.serving, f"{item} served by {self.serving[item]} and {name}"
-            self.serving[item] = name
-
-        async def drop(item: str) -> None:
-            assert self.serving.pop(item) == name
+        take, drop = serving_hooks(self, name)
 
         assignment = Assignment(
             self.lease,
