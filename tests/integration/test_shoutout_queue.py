@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from waddlebot.features.shoutouts.schedule import Queued, ShoutoutSchedule
-from waddlebot.infra.redis_ports import RedisCache
+from waddlebot.infra.redis_ports import RedisCache, RedisLease
 
 CHANNEL = "1337"
 
@@ -19,11 +19,12 @@ CHANNEL = "1337"
 async def processes(redis_url: str, key_prefix: str) -> AsyncIterator[list[ShoutoutSchedule]]:
     """Two router processes' schedules (each its own Redis client)."""
     caches = [RedisCache(redis_url, key_prefix), RedisCache(redis_url, key_prefix)]
+    leases = [RedisLease(redis_url, key_prefix), RedisLease(redis_url, key_prefix)]
     try:
-        yield [ShoutoutSchedule(cache) for cache in caches]
+        yield [ShoutoutSchedule(c, lease) for c, lease in zip(caches, leases, strict=True)]
     finally:
-        for cache in caches:
-            await cache.close()
+        for port in (*caches, *leases):
+            await port.close()
 
 
 def _item(n: int, due: float = 100.0) -> Queued:

@@ -30,7 +30,9 @@ async def setup(host: Host) -> None:
         http = httpx2.AsyncClient(timeout=10.0)
         host.on_stop(http.aclose)
         api = twitch_api(settings, host.db, http, SystemClock())
-    shoutouts = host.provide(SHOUTOUTS, Shoutouts(api, ShoutoutSchedule(host.ports.cache)))
+    shoutouts = host.provide(
+        SHOUTOUTS, Shoutouts(api, ShoutoutSchedule(host.ports.cache, host.ports.lease))
+    )
     overlay_url = settings.public_base_url(settings.section(OverlaySettings).overlay_public_url)
     host.add_module(
         build_shoutouts_module(

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 
 import orjson
 
-from waddlebot.infra.ports import Cache
+from waddlebot.core.events import new_id
+from waddlebot.infra.ports import Cache, Lease
 
 CHANNEL_GAP = 120.0  # seconds between two shoutouts of a channel
 TARGET_GAP = 3600.0  # seconds between two shoutouts of one person by a channel
@@ -29,8 +30,9 @@ class Queued:
 
 
 class ShoutoutSchedule:
-    def __init__(self, cache: Cache) -> None:
+    def __init__(self, cache: Cache, lease: Lease) -> None:
         self._cache = cache
+        self._lease = lease
 
     async def next_slot(self, channel: str, target: str, now: float) -> float:
         """The first moment both of Twitch's limits allow this shoutout."""
@@ -74,11 +76,12 @@ class ShoutoutSchedule:
     @contextlib.asynccontextmanager
     async def _locked(self, channel: str) -> AsyncIterator[None]:
         """The channel's queue to this caller alone while it reads and writes it back: the
-        cache has no compare-and-set, so its atomic ``add`` is the lock. It is held for two
-        cache calls, never across a call to Twitch."""
-        key = _lock_key(channel)
+        cache has no compare-and-set, so a lease is the lock (released only by its holder,
+        so one that outlived its time never frees another's). It is held for two cache
+        calls, never across a call to Twitch."""
+        name, holder = _lock_name(channel), new_id()
         for _ in range(LOCK_TRIES):  # another process's lock: it frees it in milliseconds
-            if await self._cache.add(key, b"1", LOCK_SECONDS):
+            if await self._lease.acquire(name, holder, LOCK_SECONDS):
                 break
             await asyncio.sleep(LOCK_RETRY)
         else:
@@ -86,7 +89,7 @@ class ShoutoutSchedule:
         try:
             yield
         finally:
-            await self._cache.delete(key)
+            await self._lease.release(name, holder)
 
 
 def _seconds(raw: bytes | None) -> float:
@@ -105,5 +108,5 @@ def _queue_key(channel: str) -> str:
     return f"shoutouts:queue:{channel}"
 
 
-def _lock_key(channel: str) -> str:
-    return f"shoutouts:queue-lock:{channel}"
+def _lock_name(channel: str) -> str:
+    return f"shoutouts:queue:{channel}"
