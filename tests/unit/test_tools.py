@@ -68,6 +68,8 @@ async def test_a_caller_gets_only_what_it_may_do(box: Toolbox) -> None:
 
 async def test_a_switched_off_feature_has_no_tools(box: Toolbox) -> None:
     host: Any = None
+    assert box.features_off(lambda feature: feature != "memories") == {"memories"}
+    assert box.features_off(lambda feature: feature != "music") == frozenset()
     assert [tool.name for tool in box.of(WRITER, off=["memories"])] == ["timer_stop"]
     with pytest.raises(ToolRefused, match="there is no tool named 'quote_add'"):
         await box.call(host, WRITER, "quote_add", {"text": "x"}, off=["memories"])

@@ -94,6 +94,11 @@ class Toolbox:
     def feature_of(self, name: str) -> str:
         return self._features[name]
 
+    def features_off(self, enabled: Callable[[str], bool]) -> frozenset[str]:
+        """The features with tools here that ``enabled`` (a community's view of its
+        modules) says are switched off: give them to :meth:`of` and :meth:`call` as ``off``."""
+        return frozenset(f for f in set(self._features.values()) if not enabled(f))
+
     def of(self, caller: Caller, *, off: Iterable[str] = ()) -> list[Tool]:
         """The tools ``caller`` may use: not those of the features in ``off`` (switched off
         in the community), not those above their level, no writing ones unless they may

@@ -8,7 +8,7 @@ service account is an owner), and a key with the read scope only may not write."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from waddlebot.core.permissions import Level
 from waddlebot.core.tools import Caller, Toolbox
 from waddlebot.features.shared import MODULE_VIEWS
 from waddlebot.infra.db.models import Membership
-from waddlebot.router.views import views_of
+from waddlebot.router.views import view_of
 from waddlebot.web.access import Principal
 from waddlebot.web.deps import ROLE_LEVELS, authenticate
 from waddlebot.web.host import ApiHost
@@ -84,12 +84,5 @@ async def caller_for(host: ApiHost, principal: Principal, asked: int | None) -> 
 
 async def switched_off(host: ApiHost, tools: Toolbox, community_id: int) -> list[str]:
     """The features of ``tools`` whose module the community switched off."""
-    views = host.find(MODULE_VIEWS)
-    if views is None:  # no marketplace: every module is on everywhere
-        return []
-    view = (await views_of(views, [community_id]))[community_id]
-    return sorted({f for f in _features(tools) if not view.enabled(f)})
-
-
-def _features(tools: Toolbox) -> Iterable[str]:
-    return (tools.feature_of(tool.name) for tool in tools)
+    view = await view_of(host.find(MODULE_VIEWS), community_id)
+    return sorted(tools.features_off(view.enabled))

@@ -50,8 +50,7 @@ class BuiltinTools:
         # asked when an answer needs it: the marketplace providing the views is set up
         # after this feature
         view = await view_of(self._host.find(MODULE_VIEWS), community_id)
-        features = {self._toolbox.feature_of(tool.name) for tool in self._toolbox}
-        return frozenset(feature for feature in features if not view.enabled(feature))
+        return self._toolbox.features_off(view.enabled)
 
     def _runner(self, caller: Caller, name: str, off: frozenset[str]) -> ToolRun:
         async def run(arguments: Mapping[str, Any], within: float) -> str:
