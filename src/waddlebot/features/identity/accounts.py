@@ -49,7 +49,12 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(WaddleError):
-    """Something the person asking can fix about their portal login."""
+    """Something the person asking can fix about their portal login; ``field`` names the
+    input it is about (``email`` or ``password``; empty: both), for a form."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class LoginThrottled(Exception):
@@ -97,9 +102,9 @@ class AccountService:
     async def set_login(self, user_id: int, email: str, password: str) -> None:
         email = email.strip().lower()
         if "@" not in email or len(email) > 254:
-            raise AccountError("give a valid email address")
+            raise AccountError("give a valid email address", "email")
         if len(password) < MIN_PASSWORD:
-            raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
+            raise AccountError(f"a password has at least {MIN_PASSWORD} characters", "password")
         async with self._hashing:
             digest = await asyncio.to_thread(_hasher.hash, password)
         insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
@@ -113,7 +118,7 @@ class AccountService:
                     )
                 )
         except IntegrityError as exc:
-            raise AccountError("that email belongs to another account") from exc
+            raise AccountError("that email belongs to another account", "email") from exc
         self._audit.record("account.set", decision="change", actor=f"user:{user_id}")
 
     async def login(self, email: str, password: str, address: str = "unknown") -> str:

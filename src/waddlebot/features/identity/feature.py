@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from waddlebot.features.feature import Feature, Host, PersonMerge, Route
-from waddlebot.features.identity import api
+from waddlebot.features.identity import api, portal
 from waddlebot.features.identity.accounts import AccountService
 from waddlebot.features.identity.apikeys import KeyVerifier
 from waddlebot.features.identity.models import Account, ApiKey, LinkCode
@@ -56,7 +56,7 @@ async def setup(host: Host) -> None:
 FEATURE = Feature(
     "identity",
     setup,
-    routes=(Route(api.router), Route(api.login_router)),
+    routes=(Route(api.router), Route(api.login_router), Route(portal.router, service="portal")),
     person_columns=(Identity.user_id, ApiKey.user_id, LinkCode.user_id),
     person_merges=(
         PersonMerge((Membership.user_id,), merge_memberships),
