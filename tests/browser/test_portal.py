@@ -51,7 +51,9 @@ async def portal(tmp_path: Path) -> AsyncIterator[Portal]:
     )
     async with serving(settings, port=port) as (base, runtime):
         home = await runtime.directory.resolve_entity("console:local", "console", name="Penguins")
-        other = await runtime.directory.resolve_entity("console:elsewhere", "console", name="Others")
+        other = await runtime.directory.resolve_entity(
+            "console:elsewhere", "console", name="Others"
+        )
         site = Portal(base, runtime, home.community_id, other.community_id)
         alice = await site.person("alice", "alice@example.org")
         await runtime.directory.set_role(site.community, alice, "owner")
@@ -214,9 +216,9 @@ async def test_sign_out_everywhere_ends_the_other_browsers_session(
     await page.goto(f"{portal.base}/account")
     await expect(page.locator("#session-count")).to_contain_text("signed in 2 times")
     await page.get_by_role("button", name="Sign out everywhere").click()
-    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
     await other.goto(f"{portal.base}/account")
-    await expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(other.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
     await first.close()
     await second.close()
 
