@@ -21,7 +21,7 @@ from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-PASSWORD = "correct horse battery"  # noqa: S105 - a test account's
+PASSWORD = "correct horse battery"
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
 
@@ -277,7 +277,7 @@ async def sign_in_as(page: Page, base: str, email: str) -> None:
 
 
 async def test_a_community_without_a_role_is_not_found(portal: Portal, browser: Browser) -> None:
-    context, page, watch = await new_page(browser)
+    context, page, _watch = await new_page(browser)
     await sign_in(page, portal.base)
     for path in (f"/c/{portal.other}/", "/c/999999/", "/c/abc/"):
         response = await page.goto(f"{portal.base}{path}")

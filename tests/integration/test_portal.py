@@ -22,7 +22,7 @@ from waddlebot.portal.security import safe_next
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
-PASSWORD = "a long enough password"  # noqa: S105 - a test account's
+PASSWORD = "a long enough password"
 
 
 async def csrf_of(http: httpx2.AsyncClient) -> str:
