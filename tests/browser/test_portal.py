@@ -1,7 +1,7 @@
 """The portal in headless Chromium: signing in (password, a chat link, keyboard only), the
 account page (API keys, sign out everywhere), CSRF, XSS, a community one has no role in, the
 CSP, accessibility (axe-core) and a phone's width. Screenshots go to the screenshot folder
-(conftest.py) as ``portal-*.png``; docs/portal.md shows the copies in docs/images/portal."""
+(conftest.py); ``WADDLEBOT_TEST_SCREENSHOT_DIR=docs/images/portal`` renews docs/portal.md's."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ async def sign_in(page: Page, base: str, email: str = "alice@example.org") -> No
 async def shoot(page: Page, name: str) -> None:
     folder = screenshot_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(folder / f"portal-{name}.png"), full_page=True)
+    await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 async def test_password_sign_in_with_a_wrong_password_shown_at_the_field(
