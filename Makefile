@@ -16,7 +16,8 @@ LOWEST := .venv-lowest
 # the Python of the lowest-versions venv: the project's own unless told (CI: the oldest supported)
 LOWEST_PYTHON ?= $(BIN)/python
 
-.PHONY: run test test-lowest lint typecheck bench install lock env-example clean swagger-ui
+.PHONY: run test test-lowest lint typecheck bench install lock env-example clean swagger-ui htmx \
+	axe-core
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -107,3 +108,29 @@ swagger-ui:
 	cd $(SWAGGER_UI_DIR).tmp/package && cp $(SWAGGER_UI_FILES) $(CURDIR)/$(SWAGGER_UI_DIR)/
 	echo $(SWAGGER_UI_VERSION) > $(SWAGGER_UI_DIR)/VERSION
 	rm -rf $(SWAGGER_UI_DIR).tmp
+
+# htmx for the portal's pages (src/waddlebot/portal), vendored like Swagger UI: change the
+# version, run `make htmx`, commit what changed.
+HTMX_VERSION := 2.0.11
+HTMX_DIR := src/waddlebot/portal/static/htmx
+htmx:
+	rm -rf $(HTMX_DIR).tmp && mkdir -p $(HTMX_DIR).tmp
+	cd $(HTMX_DIR).tmp && npm pack --silent htmx.org@$(HTMX_VERSION) \
+		&& tar -xzf htmx.org-$(HTMX_VERSION).tgz
+	rm -rf $(HTMX_DIR) && mkdir -p $(HTMX_DIR)
+	cp $(HTMX_DIR).tmp/package/dist/htmx.min.js $(HTMX_DIR).tmp/package/LICENSE $(HTMX_DIR)/
+	echo $(HTMX_VERSION) > $(HTMX_DIR)/VERSION
+	rm -rf $(HTMX_DIR).tmp
+
+# axe-core, which the portal's browser tests run on each page for accessibility problems
+# (tests/browser/test_portal_a11y.py); renewed the same way with `make axe-core`.
+AXE_CORE_VERSION := 4.11.1
+AXE_CORE_DIR := tests/browser/vendor/axe-core
+axe-core:
+	rm -rf $(AXE_CORE_DIR).tmp && mkdir -p $(AXE_CORE_DIR).tmp
+	cd $(AXE_CORE_DIR).tmp && npm pack --silent axe-core@$(AXE_CORE_VERSION) \
+		&& tar -xzf axe-core-$(AXE_CORE_VERSION).tgz
+	rm -rf $(AXE_CORE_DIR) && mkdir -p $(AXE_CORE_DIR)
+	cp $(AXE_CORE_DIR).tmp/package/axe.min.js $(AXE_CORE_DIR).tmp/package/LICENSE $(AXE_CORE_DIR)/
+	echo $(AXE_CORE_VERSION) > $(AXE_CORE_DIR)/VERSION
+	rm -rf $(AXE_CORE_DIR).tmp

@@ -15,6 +15,7 @@ from waddlebot.features import builtin_features
 from waddlebot.features.kong.declarative import EXPOSED, RouteTables
 from waddlebot.features.shared import ROUTE_TABLES
 from waddlebot.platforms import BUILTINS
+from waddlebot.portal import shell as portal
 from waddlebot.router import api
 from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
@@ -97,7 +98,10 @@ def create_app(
         for route in feature.routes_for(chosen):
             if route.on_include is not None:
                 route.on_include()
-            app.include_router(route.router)
+            guards = portal.GUARDS if route.service == "portal" else ()
+            app.include_router(route.router, dependencies=guards)
+    if "portal" in chosen:  # the shell at /, after every other route it must not shadow
+        portal.install(app, [page for feature in builtin_features() for page in feature.pages])
     openapi.install(app, api.event_schemas if "api" in chosen else dict)
     return app
 

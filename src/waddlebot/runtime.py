@@ -64,7 +64,7 @@ T = TypeVar("T")
 
 log = structlog.get_logger("waddlebot.runtime")
 
-SERVICES = ("api", "router", *NAMES, "browser_source")
+SERVICES = ("api", "router", *NAMES, "browser_source", "portal")
 MODULES_FIX = "Each is package.module:attribute, importable from where waddlebot starts."
 REMOTE_MODULES_FIX = (
     "Each is name=http://host:port of a running `waddlebot serve module:...`, started first."

@@ -100,7 +100,9 @@ def up(
 def serve(
     service: Annotated[
         str,
-        typer.Argument(help=f"api, router, {', '.join(NAMES)}, browser_source or module:<name>"),
+        typer.Argument(
+            help=f"api, router, {', '.join(NAMES)}, browser_source, portal or module:<name>"
+        ),
     ],
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,

@@ -15,8 +15,19 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from waddlebot.core.services import Key, Provider
 from waddlebot.core.tools import Tool
 from waddlebot.infra.host import ProcessHost
+from waddlebot.portal.pages import PortalPage
 
-__all__ = ["Feature", "Host", "Job", "Key", "PersonMerge", "Provider", "Route", "Tool"]
+__all__ = [
+    "Feature",
+    "Host",
+    "Job",
+    "Key",
+    "PersonMerge",
+    "PortalPage",
+    "Provider",
+    "Route",
+    "Tool",
+]
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -75,8 +86,9 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """An HTTP router, served by the process running ``service``; ``on_include`` runs when
-    the app includes it."""
+    r"""An HTTP router, served by the process running ``service``; ``on_include`` runs when
+    the app includes it. A router of the ``portal`` service (pages outside a community, such
+    as sign-in) gets the portal's CSRF guard; a community's pages are :class:`PortalPage`\ s."""
 
     router: APIRouter
     service: str = "api"
@@ -120,6 +132,7 @@ class Feature:
     always_on: bool = True
     module_role: ModuleRole = "module"
     routes: tuple[Route, ...] = ()
+    pages: tuple[PortalPage, ...] = ()  # a community's pages in the portal (docs/portal.md)
     jobs: tuple[Job, ...] = ()
     tools: tuple[Tool, ...] = ()  # for models and outside assistants (core/tools.py)
     person_columns: tuple[InstrumentedAttribute[Any], ...] = ()

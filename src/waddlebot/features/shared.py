@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from waddlebot.features.identity.accounts import AccountService
     from waddlebot.features.identity.apikeys import KeyVerifier
     from waddlebot.features.identity.service import IdentityService
+    from waddlebot.features.identity.signin_links import SignInLinks
     from waddlebot.features.inventory.service import InventoryService
     from waddlebot.features.kong.declarative import RouteTables
     from waddlebot.features.labels.service import LabelService
@@ -64,6 +65,7 @@ KEY_SEALER: Key[SecretBox | None] = Key("key sealer")  # kong
 KEYS: Key[KeyVerifier] = Key("keys")  # identity
 IDENTITY: Key[IdentityService] = Key("identity")
 ACCOUNTS: Key[AccountService] = Key("accounts")
+SIGNIN_LINKS: Key[SignInLinks] = Key("sign-in links")
 LABELS: Key[LabelService] = Key("labels")  # labels
 COMMUNITY: Key[CommunityService] = Key("community")  # community
 STREAMS: Key[StreamStatus] = Key("streams")
@@ -161,6 +163,7 @@ class FeatureServices:
     keys = KEYS
     identity = IDENTITY
     accounts = ACCOUNTS
+    signin_links = SIGNIN_LINKS
     labels = LABELS
     community = COMMUNITY
     streams = STREAMS

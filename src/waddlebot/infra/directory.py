@@ -8,6 +8,7 @@ relies on primary-key and unique constraints, and the loser of a race catches th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +183,19 @@ class Directory:
                     Membership.community_id == community_id, Membership.user_id == user_id
                 )
             )
+
+    async def communities_of(
+        self, user_id: int, roles: Sequence[str]
+    ) -> list[tuple[int, str, str]]:
+        """The communities where the user holds one of ``roles``: (id, name, role), by name."""
+        async with self.db.read_session() as session:
+            rows = await session.execute(
+                select(Community.id, Community.name, Membership.role)
+                .join(Membership, Membership.community_id == Community.id)
+                .where(Membership.user_id == user_id, Membership.role.in_(list(roles)))
+                .order_by(Community.name, Community.id)
+            )
+            return [(int(i), str(n), str(r)) for i, n, r in rows]
 
     async def set_role(self, community_id: int, user_id: int, role: str) -> None:
         """Give the user this role in the community (making them a member if needed)."""

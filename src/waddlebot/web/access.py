@@ -70,6 +70,16 @@ class Access:
             raise AccessDenied(f"this needs the {role} role in community {community_id}")
         return held
 
+    async def communities(
+        self, principal: Principal, at_least: Role
+    ) -> list[tuple[int, str, Role]]:
+        """The communities where a person holds ``at_least`` that role: (id, name, role)."""
+        if principal.kind != "user" or principal.user_id is None:
+            return []
+        roles = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[at_least]]
+        found = await self._directory.communities_of(principal.user_id, roles)
+        return [(i, name, role) for i, name, role in found]  # type: ignore[misc]
+
     async def community_exists(self, community_id: int) -> bool:
         return await self._directory.community_exists(community_id)
 

@@ -1,5 +1,9 @@
 """Portal accounts: a person may set an email and a password (argon2) and log in to a
-session that lives in the cache with a TTL. The portal pages come later; this is their API.
+session that lives in the cache with a TTL (the portal, src/waddlebot/portal, and the API).
+
+A session is ``user_id:epoch``: "sign out everywhere" moves the person's epoch on, which ends
+every session made before at once (no race with a sign-in elsewhere). Beside it, a small index
+per person lists their sessions' expiry times, only to say how many are open.
 
 Guessing passwords is throttled: failed logins are counted per email and per client address
 (through the rate-limiter port, so the counts hold across processes on Redis), and a login
@@ -14,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import math
 import secrets
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,7 +49,12 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(WaddleError):
-    """Something the person asking can fix about their portal login."""
+    """Something the person asking can fix about their portal login; ``field`` names the
+    input it is about (``email`` or ``password``; empty: both), for a form."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class LoginThrottled(Exception):
@@ -57,6 +68,14 @@ class LoginThrottled(Exception):
 
 def _session_key(token: str) -> str:
     return "portal-session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _epoch_key(user_id: int) -> str:
+    return f"portal-epoch:{user_id}"
+
+
+def _index_key(user_id: int) -> str:
+    return f"portal-sessions:{user_id}"
 
 
 class AccountService:
@@ -83,9 +102,9 @@ class AccountService:
     async def set_login(self, user_id: int, email: str, password: str) -> None:
         email = email.strip().lower()
         if "@" not in email or len(email) > 254:
-            raise AccountError("give a valid email address")
+            raise AccountError("give a valid email address", "email")
         if len(password) < MIN_PASSWORD:
-            raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
+            raise AccountError(f"a password has at least {MIN_PASSWORD} characters", "password")
         async with self._hashing:
             digest = await asyncio.to_thread(_hasher.hash, password)
         insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
@@ -99,7 +118,7 @@ class AccountService:
                     )
                 )
         except IntegrityError as exc:
-            raise AccountError("that email belongs to another account") from exc
+            raise AccountError("that email belongs to another account", "email") from exc
         self._audit.record("account.set", decision="change", actor=f"user:{user_id}")
 
     async def login(self, email: str, password: str, address: str = "unknown") -> str:
@@ -126,10 +145,49 @@ class AccountService:
         if row is None:
             self._audit.record("account.login", decision="deny", actor=email[:200])
             raise AccountError("wrong email or password")
-        token = SESSION_PREFIX + secrets.token_urlsafe(32)
-        await self._cache.set(_session_key(token), str(row[0]).encode(), self._session_ttl)
         self._audit.record("account.login", decision="allow", actor=f"user:{row[0]}")
+        return await self.start_session(row[0])
+
+    async def start_session(self, user_id: int) -> str:
+        """A new session token for ``user_id`` (a password login, a one-time sign-in link)."""
+        token = SESSION_PREFIX + secrets.token_urlsafe(32)
+        epoch = await self._epoch(user_id)
+        await self._cache.set(_session_key(token), f"{user_id}:{epoch}".encode(), self._session_ttl)
+        await self._index(user_id, add=_session_key(token))
         return token
+
+    async def _epoch(self, user_id: int) -> int:
+        raw = await self._cache.get(_epoch_key(user_id))
+        return int(raw) if raw is not None else 0
+
+    async def _index(self, user_id: int, add: str = "") -> dict[str, float]:
+        """The person's open sessions (key: expiry time), pruned; with ``add`` added. Only for
+        counting: a lost update here miscounts, it never keeps a session alive."""
+        raw = await self._cache.get(_index_key(user_id))
+        now = time.time()
+        try:
+            listed = {k: float(v) for k, v in json.loads(raw or b"{}").items() if float(v) > now}
+        except (ValueError, TypeError, AttributeError):
+            listed = {}
+        if add:
+            listed[add] = now + self._session_ttl
+            await self._cache.set(
+                _index_key(user_id), json.dumps(listed).encode(), self._session_ttl
+            )
+        return listed
+
+    async def session_count(self, user_id: int) -> int:
+        """How many sessions the person has open (the portal's account page)."""
+        listed = await self._index(user_id)
+        alive = await self._cache.get_many(list(listed)) if listed else []
+        epoch = str(await self._epoch(user_id))
+        return sum(1 for raw in alive if raw is not None and raw.decode().endswith(":" + epoch))
+
+    async def sign_out_everywhere(self, user_id: int, actor: str) -> None:
+        """End every session of the person, this one included."""
+        await self._cache.incr(_epoch_key(user_id))
+        await self._cache.delete(_index_key(user_id))
+        self._audit.record("account.logout_everywhere", decision="change", actor=actor)
 
     async def _throttle(self, counts: tuple[tuple[str, Limit, str], ...]) -> None:
         waits = {
@@ -147,7 +205,11 @@ class AccountService:
         raw = await self._cache.get(_session_key(token))
         if raw is None:
             return None
-        user_id = int(raw)
+        user, _, epoch = raw.decode().partition(":")
+        user_id = int(user)
+        if int(epoch or 0) != await self._epoch(user_id):  # signed out everywhere since
+            await self.logout(token)
+            return None
         async with self._db.session() as session:  # gone when merged into another person
             exists = await session.scalar(select(User.id).where(User.id == user_id))
         if exists is None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from waddlebot.core.errors import NotFound
 from waddlebot.features.identity import apikeys
 from waddlebot.features.identity.accounts import AccountError, LoginThrottled
-from waddlebot.features.shared import KEY_SEALER, Services
+from waddlebot.features.shared import Services
 from waddlebot.web.deps import (
     SESSION_COOKIE,
     Admin,
@@ -119,22 +119,19 @@ async def my_keys(person: Person, runtime: Services, paging: PageOf) -> Page[Key
 @router.post("/me/apikeys", response_model=NewKey, status_code=status.HTTP_201_CREATED)
 async def create_my_key(person: Person, body: KeyIn, runtime: Services) -> NewKey:
     """A new key acting as the caller (at most 5; they expire after a year at the latest)."""
-    info, plaintext = await apikeys.create_key(
-        runtime.db,
+    info, plaintext = await runtime.identity.create_key(
+        person.user_id,
         body.name,
         body.scopes,
-        kind="user",
-        user_id=person.user_id,
-        expires_at=datetime.now(UTC) + timedelta(days=body.expires_in_days),
+        datetime.now(UTC) + timedelta(days=body.expires_in_days),
         actor=person.actor,
-        sealer=runtime.find(KEY_SEALER),
     )
     return NewKey(key=plaintext, **_key_out(info))
 
 
 @router.delete("/me/apikeys/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_my_key(person: Person, name: str, runtime: Services) -> Response:
-    key_id = await apikeys.revoke_user_key(runtime.db, person.user_id, name, actor=person.actor)
+    key_id = await runtime.identity.revoke_key(person.user_id, name, actor=person.actor)
     if key_id is None:
         raise NotFound(f"you have no key named {name!r}")
     runtime.keys.forget(key_id)

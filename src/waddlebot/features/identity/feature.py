@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from waddlebot.features.feature import Feature, Host, PersonMerge, Route
-from waddlebot.features.identity import api
+from waddlebot.features.identity import api, portal
 from waddlebot.features.identity.accounts import AccountService
 from waddlebot.features.identity.apikeys import KeyVerifier
 from waddlebot.features.identity.models import Account, ApiKey, LinkCode
 from waddlebot.features.identity.module import build_identity_module
 from waddlebot.features.identity.principals import KeyAuthenticator
 from waddlebot.features.identity.service import IdentityService, merge_accounts, merge_memberships
-from waddlebot.features.shared import ACCOUNTS, DIRECTORY, IDENTITY, KEY_SEALER, KEYS
+from waddlebot.features.identity.settings import IdentitySettings
+from waddlebot.features.identity.signin_links import SignInLinks
+from waddlebot.features.shared import (
+    ACCOUNTS,
+    DIRECTORY,
+    IDENTITY,
+    KEY_SEALER,
+    KEYS,
+    SIGNIN_LINKS,
+)
 from waddlebot.infra.db.models import Identity, Membership
 from waddlebot.web.auth import AUTHENTICATOR
 
@@ -35,13 +44,19 @@ async def setup(host: Host) -> None:
         ACCOUNTS, AccountService(host.db, cache, host.audit, host.ports.ratelimiter)
     )
     host.provide(AUTHENTICATOR, KeyAuthenticator(keys, accounts))
-    host.add_module(build_identity_module(identity, host.direct_message_platforms))
+    links = host.provide(SIGNIN_LINKS, SignInLinks(cache))
+    portal_url = host.settings.public_base_url(
+        host.settings.section(IdentitySettings).portal_public_url
+    )
+    host.add_module(
+        build_identity_module(identity, host.direct_message_platforms, links, portal_url)
+    )
 
 
 FEATURE = Feature(
     "identity",
     setup,
-    routes=(Route(api.router), Route(api.login_router)),
+    routes=(Route(api.router), Route(api.login_router), Route(portal.router, service="portal")),
     person_columns=(Identity.user_id, ApiKey.user_id, LinkCode.user_id),
     person_merges=(
         PersonMerge((Membership.user_id,), merge_memberships),
@@ -51,4 +66,5 @@ FEATURE = Feature(
         (Identity.platform_user_id, PLATFORM_ID),
         (LinkCode.platform_user_id, PLATFORM_ID),
     ),
+    settings=IdentitySettings,
 )

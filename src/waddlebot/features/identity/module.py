@@ -10,6 +10,7 @@ from waddlebot.features.identity.service import (
     IdentityService,
     PendingLink,
 )
+from waddlebot.features.identity.signin_links import LINK_SECONDS, SignInLinks
 from waddlebot.platforms import NAMES
 from waddlebot.sdk import ArgSpec, Context, Module, UsageError
 
@@ -19,10 +20,18 @@ LINK_USAGE = (
 )
 
 
+# where a one-time sign-in link opens, under the portal's base URL (src/waddlebot/portal)
+LINK_PATH = "/login/link/"
+
+
 def build_identity_module(
-    identity: IdentityService, direct_message_platforms: Collection[str]
+    identity: IdentityService,
+    direct_message_platforms: Collection[str],
+    links: SignInLinks,
+    portal_url: str,
 ) -> Module:
-    """``direct_message_platforms``: where a collector can deliver a private message."""
+    """``direct_message_platforms``: where a collector can deliver a private message;
+    ``portal_url``: the portal's base URL, for the links ``!portal`` sends."""
     module = Module("identity", version="1.0.0", description="One person across platforms")
 
     def user_of(ctx: Context) -> int:
@@ -153,6 +162,25 @@ def build_identity_module(
             ctx.reply(f"@{ctx.caller_name}, {exc}.")
             return
         ctx.reply(f"Linked! You are {describe(await identity.identities(user_id))}.")
+
+    @module.command(
+        "portal", description="Sends you a one-time link that signs you in to the portal"
+    )
+    async def portal(ctx: Context) -> None:
+        user_id = user_of(ctx)
+        if ctx.request.platform not in direct_message_platforms:
+            ctx.reply(
+                f"@{ctx.caller_name}, WaddleBot cannot send private messages on "
+                f"{ctx.request.platform}, and a sign-in link must not be shown in the channel: "
+                "type !portal on another platform, or sign in with your email and password."
+            )
+            return
+        token = await links.issue(user_id)
+        ctx.direct(
+            f"Sign in to the WaddleBot portal: {portal_url}{LINK_PATH}{token} - it works once, "
+            f"within {LINK_SECONDS // 60} minutes. If you did not ask for it, ignore it."
+        )
+        ctx.reply(f"@{ctx.caller_name}, I sent you a sign-in link by private message.")
 
     @module.command("whoami", description="Shows the accounts WaddleBot knows as you")
     async def whoami(ctx: Context) -> None:

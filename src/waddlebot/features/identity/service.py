@@ -195,22 +195,35 @@ class IdentityService:
 
     # ----- a person's API keys ---------------------------------------------------------------
 
-    async def create_key(self, user_id: int, name: str) -> tuple[apikeys.ApiKeyInfo, str]:
+    async def create_key(
+        self,
+        user_id: int,
+        name: str,
+        scopes: str | Sequence[str] = "*",
+        expires_at: datetime | None = None,
+        *,
+        actor: str = "",
+    ) -> tuple[apikeys.ApiKeyInfo, str]:
+        """A key acting as the person (``expires_at``: by default a year from now)."""
         return await apikeys.create_key(
             self._db,
             name,
+            scopes,
             kind="user",
             user_id=user_id,
-            actor=f"user:{user_id}",
+            expires_at=expires_at,
+            actor=actor or f"user:{user_id}",
             sealer=self._sealer,
         )
 
     async def keys(self, user_id: int) -> list[apikeys.ApiKeyInfo]:
         return await apikeys.user_keys(self._db, user_id)
 
-    async def revoke_key(self, user_id: int, name: str) -> bool:
-        revoked = await apikeys.revoke_user_key(self._db, user_id, name, actor=f"user:{user_id}")
-        return revoked is not None
+    async def revoke_key(self, user_id: int, name: str, *, actor: str = "") -> str | None:
+        """The revoked key's id; None when the person has no key of that name."""
+        return await apikeys.revoke_user_key(
+            self._db, user_id, name, actor=actor or f"user:{user_id}"
+        )
 
     # ----- linking -------------------------------------------------------------------------
 
