@@ -17,6 +17,7 @@ from waddlebot.settings import Settings
 
 if TYPE_CHECKING:
     from waddlebot.features.community.archive import Restored
+    from waddlebot.features.overlay.media import MediaLibrary
     from waddlebot.infra.objects import ObjectStore
 
 community_app = typer.Typer(help="A community's data: export and import.", no_args_is_help=True)
@@ -41,11 +42,11 @@ def community_export(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
 ) -> None:
     """Write one JSON document of a community's data (never its secrets)."""
-    where, rows = asyncio.run(_export(read_settings(quiet=True), community_id, to))
+    where, rows, files = asyncio.run(_export(read_settings(quiet=True), community_id, to))
     if as_json:
-        print_json({"community_id": community_id, "url": where, "rows": rows})
+        print_json({"community_id": community_id, "url": where, "rows": rows, "media": files})
         return
-    typer.echo(f"Exported community {community_id} ({rows} rows) to {where}")
+    typer.echo(f"Exported community {community_id} ({rows} rows, {files} media files) to {where}")
 
 
 @community_app.command("import")
@@ -68,16 +69,18 @@ def community_import(
                 "rows": restored.rows,
                 "users_created": restored.users_created,
                 "users_matched": restored.users_matched,
+                "media": restored.media,
             }
         )
         return
     typer.echo(
-        f"Imported community {restored.community_id}: {total} rows, "
-        f"{restored.users_created} people added, {restored.users_matched} already here."
+        f"Imported community {restored.community_id}: {total} rows, {restored.media} media "
+        f"files, {restored.users_created} people added, {restored.users_matched} already here."
     )
 
 
-async def _export(settings: Settings, community_id: int, to: str | None) -> tuple[str, int]:
+async def _export(settings: Settings, community_id: int, to: str | None) -> tuple[str, int, int]:
+    """Where the export went, its rows and its media files."""
     from waddlebot.cli.bootstrap import open_database
     from waddlebot.features.community.archive import (
         CONTENT_TYPE,
@@ -87,10 +90,12 @@ async def _export(settings: Settings, community_id: int, to: str | None) -> tupl
     )
 
     db = await open_database(settings)
+    library = _media_library(settings)
     try:
-        document = await export_community(db, community_id)
+        document = await export_community(db, community_id, library)
     finally:
         await db.close()
+        await library.close()
     data = encode(document)
     if to is not None and _s3_url(to) is None:
         path = _local_path(to)
@@ -99,13 +104,13 @@ async def _export(settings: Settings, community_id: int, to: str | None) -> tupl
             path.write_bytes(data)
         except OSError as exc:
             raise CommandFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
-        return str(path), count_rows(document)
+        return str(path), count_rows(document), len(document["media"])
     from waddlebot.infra.objects import ObjectStoreError
 
     store, key = _store_for(settings, to, community_id)
     try:
         await store.put(key, data, CONTENT_TYPE)
-        return store.url_of(key), count_rows(document)
+        return store.url_of(key), count_rows(document), len(document["media"])
     except ObjectStoreError as exc:
         raise CommandFailed(str(exc)) from exc
     finally:
@@ -136,10 +141,21 @@ async def _import(settings: Settings, source: str, as_new: bool) -> Restored:
             await store.close()
     document = decode(data)
     db = await open_database(settings)
+    library = _media_library(settings)
     try:
-        return await import_community(db, document, as_new=as_new)
+        return await import_community(db, document, as_new=as_new, media=library)
     finally:
         await db.close()
+        await library.close()
+
+
+def _media_library(settings: Settings) -> MediaLibrary:
+    """The overlay files of the configured object store, for an export or an import."""
+    from waddlebot.features.overlay.media import MediaLibrary
+    from waddlebot.features.overlay.settings import OverlaySettings
+    from waddlebot.infra.objects import build_object_store
+
+    return MediaLibrary(build_object_store(settings), settings.section(OverlaySettings))
 
 
 def _s3_url(text: str) -> tuple[str, str] | None:
