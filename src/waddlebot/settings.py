@@ -28,6 +28,7 @@ from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.community.settings import BackupSettings
 from waddlebot.features.kong.settings import KongSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
 from waddlebot.features.music.settings import MusicSettings
@@ -55,6 +56,7 @@ class Settings(
     ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,
+    BackupSettings,
     AISettings,
     SlackSettings,
     DiscordSettings,

@@ -364,7 +364,7 @@ async def test_media_over_the_quota_refuses_the_import(db: Database, tmp_path: P
     document = await export_community(db, cid, media_library(store))
     without_places(document)
     small = media_library(store, overlay_media_max_files=1)
-    with pytest.raises(ArchiveRefused, match="2 files .* do not fit .* may keep 1 files"):
+    with pytest.raises(ArchiveRefused, match=r"2 files .* do not fit .* may keep 1 files"):
         await import_community(db, decode(encode(document)), as_new=True, media=small)
     async with db.read_session() as s:
         assert await s.scalar(select(func.count()).select_from(Community)) == 2  # rolled back

@@ -17,14 +17,11 @@ from waddlebot.settings import Settings
 
 if TYPE_CHECKING:
     from waddlebot.features.community.archive import Restored
+    from waddlebot.features.community.backups import Backup
     from waddlebot.features.overlay.media import MediaLibrary
     from waddlebot.infra.objects import ObjectStore
 
 community_app = typer.Typer(help="A community's data: export and import.", no_args_is_help=True)
-
-
-def export_key(community_id: int, now: datetime) -> str:
-    return f"exports/community-{community_id}/{now.strftime('%Y%m%dT%H%M%SZ')}.json"
 
 
 @community_app.command("export")
@@ -60,7 +57,58 @@ def community_import(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
 ) -> None:
     """Restore a community from an export, in one transaction."""
-    restored = asyncio.run(_import(read_settings(quiet=True), source, as_new))
+    _print_restored(asyncio.run(_import(read_settings(quiet=True), source, as_new)), as_json)
+
+
+@community_app.command("backups")
+def community_backups(
+    community_id: Annotated[int, typer.Argument(metavar="ID", help="the community's id")],
+    restore: Annotated[
+        str | None,
+        typer.Option(
+            "--restore",
+            metavar="NAME|latest",
+            help="restore this backup (as `community import` does) instead of listing",
+        ),
+    ] = None,
+    as_new: Annotated[
+        bool, typer.Option("--as-new", help="restore as a new community, not under its own id")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts")] = False,
+) -> None:
+    """List a community's scheduled backups (oldest first), or restore one."""
+    settings = read_settings(quiet=True)
+    if restore is not None:
+        _print_restored(
+            asyncio.run(_restore_backup(settings, community_id, restore, as_new)), as_json
+        )
+        return
+    where, backups = asyncio.run(_backups(settings, community_id))
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": backup.name,
+                    "taken_at": backup.taken_at.isoformat(),
+                    "size": backup.size,
+                    "url": url,
+                }
+                for backup, url in backups
+            ]
+        )
+        return
+    if not backups:
+        typer.echo(
+            f"No backups of community {community_id} in {where} (WADDLEBOT_BACKUPS makes them)."
+        )
+        return
+    for backup, url in backups:
+        typer.echo(
+            f"{backup.name}  {backup.taken_at:%Y-%m-%d %H:%M:%S} UTC  {backup.size} bytes  {url}"
+        )
+
+
+def _print_restored(restored: Restored, as_json: bool) -> None:
     total = sum(restored.rows.values())
     if as_json:
         print_json(
@@ -117,9 +165,48 @@ async def _export(settings: Settings, community_id: int, to: str | None) -> tupl
         await store.close()
 
 
+async def _backups(settings: Settings, community_id: int) -> tuple[str, list[tuple[Backup, str]]]:
+    """Where the store is, and the community's backups in it with their URLs."""
+    from waddlebot.features.community.backups import list_backups
+    from waddlebot.infra.objects import ObjectStoreError, build_object_store
+
+    store = build_object_store(settings)
+    try:
+        found = await list_backups(store, community_id)
+        return store.location, [(backup, store.url_of(backup.key)) for backup in found]
+    except ObjectStoreError as exc:
+        raise CommandFailed(str(exc)) from exc
+    finally:
+        await store.close()
+
+
+async def _restore_backup(
+    settings: Settings, community_id: int, name: str, as_new: bool
+) -> Restored:
+    from waddlebot.features.community.backups import list_backups
+    from waddlebot.infra.objects import ObjectNotFound, ObjectStoreError, build_object_store
+
+    store = build_object_store(settings)
+    try:
+        found = await list_backups(store, community_id)
+        wanted = name.removesuffix(".json")
+        chosen = found[-1:] if wanted == "latest" else [b for b in found if b.name == wanted]
+        if not chosen:
+            raise CommandFailed(
+                f"there is no backup {name!r} of community {community_id}: "
+                f"`waddlebot community backups {community_id}` lists them"
+            )
+        data = (await store.get(chosen[0].key)).data
+    except ObjectNotFound as exc:
+        raise CommandFailed(f"the backup {name!r} is gone from the store") from exc
+    except ObjectStoreError as exc:
+        raise CommandFailed(str(exc)) from exc
+    finally:
+        await store.close()
+    return await _restore(settings, data, as_new)
+
+
 async def _import(settings: Settings, source: str, as_new: bool) -> Restored:
-    from waddlebot.cli.bootstrap import open_database
-    from waddlebot.features.community.archive import decode, import_community
     from waddlebot.infra.objects import ObjectNotFound, ObjectStoreError
 
     s3 = _s3_url(source)
@@ -139,6 +226,14 @@ async def _import(settings: Settings, source: str, as_new: bool) -> Restored:
             raise CommandFailed(str(exc)) from exc
         finally:
             await store.close()
+    return await _restore(settings, data, as_new)
+
+
+async def _restore(settings: Settings, data: bytes, as_new: bool) -> Restored:
+    """An export's bytes restored: ``community import`` and ``community backups --restore``."""
+    from waddlebot.cli.bootstrap import open_database
+    from waddlebot.features.community.archive import decode, import_community
+
     document = decode(data)
     db = await open_database(settings)
     library = _media_library(settings)
@@ -180,11 +275,12 @@ def _local_path(text: str) -> Path:
 
 def _store_for(settings: Settings, url: str | None, community_id: int) -> tuple[ObjectStore, str]:
     """The object store and key an export goes to (or an import comes from)."""
+    from waddlebot.features.community.archive import object_key
     from waddlebot.infra.objects import InvalidKey, build_object_store, check_key
     from waddlebot.infra.objects_s3 import S3ObjectStore
 
     if url is None:
-        return build_object_store(settings), export_key(community_id, datetime.now(UTC))
+        return build_object_store(settings), object_key("exports", community_id, datetime.now(UTC))
     bucket, key = _s3_url(url) or ("", "")
     try:
         check_key(key)

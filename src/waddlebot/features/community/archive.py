@@ -38,6 +38,21 @@ FORMAT = "waddlebot-community"
 VERSION = 2
 READS = (1, 2)  # the versions an import reads
 CONTENT_TYPE = "application/json"
+_STAMP = "%Y%m%dT%H%M%SZ"  # an export's time in its key: exports/community-3/20250101T120000Z.json
+
+
+def object_key(folder: str, community_id: int, at: datetime) -> str:
+    """Where in the object store a document of ``at`` goes (``exports``, ``backups``)."""
+    return f"{folder}/community-{community_id}/{at.astimezone(UTC).strftime(_STAMP)}.json"
+
+
+def time_of(key: str) -> datetime | None:
+    """The time in a key :func:`object_key` made; None for any other key."""
+    name = key.rpartition("/")[2].removesuffix(".json")
+    try:
+        return datetime.strptime(name, _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -482,4 +497,6 @@ __all__ = [
     "encode",
     "export_community",
     "import_community",
+    "object_key",
+    "time_of",
 ]
