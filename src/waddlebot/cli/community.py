@@ -1,5 +1,6 @@
-"""``waddlebot community export|import``: a community as one JSON document in the object
-store, a file or an S3 URL, and back (features/community/archive.py)."""
+"""``waddlebot community export|import|backups``: a community as one JSON document in the
+object store, a file or an S3 URL, and back (features/community/archive.py); and the
+scheduled backups, listed and restored (features/community/backups.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from waddlebot.features.overlay.media import MediaLibrary
     from waddlebot.infra.objects import ObjectStore
 
-community_app = typer.Typer(help="A community's data: export and import.", no_args_is_help=True)
+community_app = typer.Typer(
+    help="A community's data: export, import and backups.", no_args_is_help=True
+)
 
 
 @community_app.command("export")
