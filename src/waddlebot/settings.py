@@ -28,6 +28,7 @@ from waddlebot.core.errors import ConfigurationError
 from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
+from waddlebot.features.community.settings import BackupSettings
 from waddlebot.features.identity.settings import IdentitySettings
 from waddlebot.features.kong.settings import KongSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
@@ -57,6 +58,7 @@ class Settings(
     OverlaySettings,
     CalendarSettings,
     IdentitySettings,
+    BackupSettings,
     AISettings,
     SlackSettings,
     DiscordSettings,

@@ -1,7 +1,8 @@
 """Community export and import on both databases: a community with data in every exported
 table goes out as one document and comes back whole, into a fresh database (same ids) and
-as a copy in the same one; and an export through the command line lands in S3 (moto's server
-on loopback, the real aiobotocore client) and in a file, and is imported back."""
+as a copy in the same one, its overlay media with it (within the quota of where it lands);
+and an export through the command line lands in S3 (moto's server on loopback, the real
+aiobotocore client) and in a file, and is imported back."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import temporary_database
 from tests.support.cli import invoke
+from tests.support.media_files import MP3, png
 from tests.support.s3 import S3Endpoint, fake_aws_credentials, make_bucket, moto_s3
 from waddlebot.features.alias.models import Alias
 from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent, CalendarFeed
@@ -25,6 +27,7 @@ from waddlebot.features.community.archive import (
     FORMAT,
     LEFT_OUT,
     PARTS,
+    VERSION,
     ArchiveRefused,
     decode,
     encode,
@@ -47,8 +50,11 @@ from waddlebot.features.memories.models import (
     Reminder,
     SavedUrl,
 )
+from waddlebot.features.overlay.media import MediaLibrary
 from waddlebot.features.overlay.models import OverlayToken
+from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.features.timers.models import Timer
+from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.db.models import (
@@ -60,8 +66,11 @@ from waddlebot.infra.db.models import (
     PlatformToken,
     User,
 )
+from waddlebot.infra.objects import LocalObjectStore, ObjectStore
+from waddlebot.infra.objects_s3 import S3ObjectStore
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+IMAGE = png(padding=700)  # with the sound, over the smallest quota a community may have
 
 
 @pytest.fixture
@@ -292,7 +301,7 @@ async def test_bad_documents_are_refused() -> None:
         decode(b"{")
     with pytest.raises(ArchiveRefused, match="not a community export"):
         decode(b'{"format": "other"}')
-    with pytest.raises(ArchiveRefused, match="version 99"):
+    with pytest.raises(ArchiveRefused, match="version 99; this WaddleBot reads versions 1, 2"):
         decode(orjson.dumps({"format": FORMAT, "version": 99}))
     document = {"format": FORMAT, "version": 1, "community": {}, "users": [], "tables": {"x": []}}
     with pytest.raises(ArchiveRefused, match="unknown tables"):
@@ -315,6 +324,93 @@ async def test_no_such_community(db: Database) -> None:
         await export_community(db, 404)
 
 
+def media_library(store: ObjectStore, **limits: int) -> MediaLibrary:
+    return MediaLibrary(store, OverlaySettings(**limits))
+
+
+async def upload_media(db: Database, store: ObjectStore, community_id: int) -> list[str]:
+    """An alert image and sound uploaded for the community, as the API does; their ids."""
+    library = MediaLibrary(store, OverlaySettings(), AuditLog(db))
+    image, _ = await library.upload(community_id, IMAGE, actor="test")
+    sound, _ = await library.upload(community_id, MP3, actor="test")
+    return [image.media_id, sound.media_id]
+
+
+async def test_media_goes_out_and_comes_back_in_a_copy(db: Database, tmp_path: Path) -> None:
+    cid = await seed(db)
+    store = LocalObjectStore(tmp_path / "objects")
+    image, sound = await upload_media(db, store, cid)
+    library = media_library(store)
+    document = decode(encode(await export_community(db, cid, library)))
+    assert document["version"] == VERSION
+    assert [(m["media_id"], m["content_type"], m["size"]) for m in document["media"]] == sorted(
+        [(image, "image/png", len(IMAGE)), (sound, "audio/mpeg", len(MP3))]
+    )
+    without_places(document)
+    restored = await import_community(db, document, as_new=True, media=library)
+    assert restored.media == 2
+    # ids name the files' contents: an alert naming the image or sound finds it in the copy
+    _, data = await library.get(restored.community_id, image)
+    assert data == IMAGE
+    _, data = await library.get(restored.community_id, sound)
+    assert data == MP3
+    assert [f.media_id for f in await library.files(cid)] == sorted([image, sound])
+
+
+async def test_media_over_the_quota_refuses_the_import(db: Database, tmp_path: Path) -> None:
+    cid = await seed(db)
+    store = LocalObjectStore(tmp_path / "objects")
+    await upload_media(db, store, cid)
+    document = await export_community(db, cid, media_library(store))
+    without_places(document)
+    small = media_library(store, overlay_media_max_files=1)
+    with pytest.raises(ArchiveRefused, match=r"2 files .* do not fit .* may keep 1 files"):
+        await import_community(db, decode(encode(document)), as_new=True, media=small)
+    async with db.read_session() as s:
+        assert await s.scalar(select(func.count()).select_from(Community)) == 2  # rolled back
+    assert {info.key.split("/")[1] for info in await store.list("overlay-media/")} == {
+        f"community-{cid}"
+    }
+    tight = media_library(store, overlay_media_quota_bytes=1024)
+    with pytest.raises(ArchiveRefused, match="do not fit"):
+        await import_community(db, decode(encode(document)), as_new=True, media=tight)
+
+
+async def test_bad_media_is_refused(db: Database, tmp_path: Path) -> None:
+    cid = await seed(db)
+    store = LocalObjectStore(tmp_path / "objects")
+    await upload_media(db, store, cid)
+    exported = await export_community(db, cid, media_library(store))
+    without_places(exported)
+
+    def changed(**fields: str) -> dict[str, Any]:
+        document: dict[str, Any] = orjson.loads(encode(exported))
+        document["media"][0].update(fields)
+        return document
+
+    with pytest.raises(ArchiveRefused, match="is not base64"):
+        decode(encode(changed(data="not base64!")))
+    with pytest.raises(ArchiveRefused, match="without a media id"):
+        decode(encode(changed(media_id="../../etc/passwd")))
+    swapped = changed(media_id="0" * 16 + ".png", data=exported["media"][1]["data"])
+    with pytest.raises(ArchiveRefused, match="is not the file that id names"):
+        await import_community(db, decode(encode(swapped)), as_new=True, media=media_library(store))
+    with pytest.raises(ArchiveRefused, match="no store to put them"):
+        await import_community(db, decode(encode(exported)), as_new=True)
+    async with db.read_session() as s:
+        assert await s.scalar(select(func.count()).select_from(Community)) == 2
+
+
+async def test_a_version_1_export_without_media_is_read(db: Database) -> None:
+    cid = await seed(db)
+    document = await export_community(db, cid)
+    without_places(document)
+    document["version"] = 1
+    del document["media"]
+    restored = await import_community(db, decode(encode(document)), as_new=True)
+    assert restored.media == 0
+
+
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[S3Endpoint]:
     with moto_s3() as endpoint:
@@ -327,6 +423,27 @@ async def seed_at(url: str) -> int:
         return await seed(database)
     finally:
         await database.close()
+
+
+def s3_store(endpoint: S3Endpoint, bucket: str, prefix: str) -> S3ObjectStore:
+    return S3ObjectStore(bucket, prefix=prefix, region=endpoint.region, endpoint_url=endpoint.url)
+
+
+async def upload_media_at(url: str, store: ObjectStore, community_id: int) -> list[str]:
+    database = Database(url)
+    try:
+        return await upload_media(database, store, community_id)
+    finally:
+        await database.close()
+        await store.close()
+
+
+async def media_in(store: ObjectStore, community_id: int) -> dict[str, bytes]:
+    try:
+        library = media_library(store)
+        return {file.media_id: data for file, data in await library.everything(community_id)}
+    finally:
+        await store.close()
 
 
 async def export_at(url: str, community_id: int) -> dict[str, Any]:
@@ -347,6 +464,7 @@ def test_cli_exports_to_s3_and_a_file_and_imports_back(
     cid = asyncio.run(seed_at(db_url))
     fake_aws_credentials(monkeypatch, tmp_path)
     bucket = asyncio.run(make_bucket(s3_endpoint))
+    image, sound = asyncio.run(upload_media_at(db_url, s3_store(s3_endpoint, bucket, "wb"), cid))
     s3 = {
         "WADDLEBOT_OBJECT_STORE": "s3",
         "WADDLEBOT_OBJECT_STORE_BUCKET": bucket,
@@ -356,11 +474,17 @@ def test_cli_exports_to_s3_and_a_file_and_imports_back(
         "WADDLEBOT_DATA_DIR": str(tmp_path),
     }
     source = {**s3, "WADDLEBOT_DATABASE_URL": db_url, "WADDLEBOT_AUTO_MIGRATE": "false"}
-    target = {**s3, "WADDLEBOT_DATABASE_URL": other_db_url, "WADDLEBOT_AUTO_MIGRATE": "false"}
+    target = {
+        **s3,
+        "WADDLEBOT_OBJECT_STORE_PREFIX": "restored",
+        "WADDLEBOT_DATABASE_URL": other_db_url,
+        "WADDLEBOT_AUTO_MIGRATE": "false",
+    }
 
     exported = invoke(["community", "export", str(cid), "--json"], env=source)
     assert exported.exit_code == 0, exported.output
     url = orjson.loads(exported.stdout)["url"]
+    assert orjson.loads(exported.stdout)["media"] == 2
     assert url.startswith(f"s3://{bucket}/wb/exports/community-{cid}/")
     path = tmp_path / "out" / "penguins.json"
     to_file = invoke(["community", "export", str(cid), "--to", str(path)], env=source)
@@ -372,6 +496,9 @@ def test_cli_exports_to_s3_and_a_file_and_imports_back(
     answer = orjson.loads(imported.stdout)
     assert answer["community_id"] == cid
     assert answer["rows"]["quotes"] == 1
+    assert answer["media"] == 2
+    restored = asyncio.run(media_in(s3_store(s3_endpoint, bucket, "restored"), cid))
+    assert restored == {image: IMAGE, sound: MP3}
     again = invoke(["community", "import", str(path)], env=target)
     assert again.exit_code == 1
     assert f"community {cid} exists here already" in again.stderr
@@ -389,6 +516,8 @@ def test_cli_exports_to_s3_and_a_file_and_imports_back(
 
 def test_cli_exports_into_the_local_object_store(db_url: str, tmp_path: Path) -> None:
     cid = asyncio.run(seed_at(db_url))
+    objects = tmp_path / "data" / "objects"
+    image, sound = asyncio.run(upload_media_at(db_url, LocalObjectStore(objects), cid))
     env = {"WADDLEBOT_DATABASE_URL": db_url, "WADDLEBOT_DATA_DIR": str(tmp_path / "data")}
     exported = invoke(["community", "export", str(cid), "--json"], env=env)
     assert exported.exit_code == 0, exported.output
@@ -401,3 +530,4 @@ def test_cli_exports_into_the_local_object_store(db_url: str, tmp_path: Path) ->
         .read_bytes()
     )
     assert document["community"]["id"] == cid
+    assert {m["media_id"] for m in document["media"]} == {image, sound}

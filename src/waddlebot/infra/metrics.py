@@ -164,3 +164,18 @@ KONG_SYNCS = Counter(
     "rejected, busy, unreachable, failed",
     ["node", "outcome"],
 )
+BACKUPS = Counter(
+    "waddlebot_backups_total",
+    "Scheduled community backups by outcome: done, failed",
+    ["outcome"],
+)
+BACKUP_NEWEST = Gauge(
+    "waddlebot_backup_complete_timestamp_seconds",
+    "Unix time by which every community backed up has a backup: the oldest of their newest "
+    "(set by the process running the backup job; 0 elsewhere)",
+)
+BACKUP_INTERVAL = Gauge(
+    "waddlebot_backup_interval_seconds",
+    "How often each community is backed up (WADDLEBOT_BACKUP_INTERVAL_HOURS) in the process "
+    "running the backup job; 0 elsewhere and while backups are off",
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
@@ -182,6 +183,7 @@ class EventsQuery(BaseModel):
     },
 )
 async def post_events(
+    request: Request,
     runtime: Running,
     query: Annotated[EventsQuery, Query()],
     events: list[Event] = Depends(events_body),
@@ -189,7 +191,7 @@ async def post_events(
     """Put events on the bus. Answers 202 once they are durably on it (the router processes
     them asynchronously), or with ``?wait=true`` 200 with each event's replies; 503 when the
     router is more than ``WADDLEBOT_BUS_MAXLEN`` events behind (nothing taken)."""
-    return await _accept(runtime, events, query)
+    return await _accept(runtime, events, query, request.headers)
 
 
 async def post_events_hot(request: Request) -> Response:
@@ -202,7 +204,7 @@ async def post_events_hot(request: Request) -> Response:
         query = EventsQuery.model_validate(dict(request.query_params))
     except ValidationError as exc:
         raise RequestValidationError(_located("query", exc)) from exc
-    return await _accept(runtime, events, query)
+    return await _accept(runtime, events, query, request.headers)
 
 
 def _located(where: str, exc: ValidationError) -> list[dict[str, Any]]:
@@ -212,10 +214,12 @@ def _located(where: str, exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def _accept(runtime: RouterHost, events: list[Event], query: EventsQuery) -> Response:
+async def _accept(
+    runtime: RouterHost, events: list[Event], query: EventsQuery, headers: Mapping[str, str]
+) -> Response:
     if tracing.TRACER is None:
         return await _accepted(runtime, events, query)
-    with tracing.received("POST /api/v1/events", **_kinds(events)):
+    with tracing.received("POST /api/v1/events", headers, **_kinds(events)):
         return await _accepted(runtime, events, query)
 
 

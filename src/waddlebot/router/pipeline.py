@@ -766,10 +766,15 @@ class Router:
             return await self._call_module(client, request, trip, shown)
         span = tracing.start_child(trip.span, f"module {client.name}", "CLIENT", module=client.name)
         with tracing.current(span):  # an HTTP module is sent its traceparent
-            return await self._call_module(client, request, trip, shown)
+            return await self._call_module(client, request, trip, shown, span)
 
     async def _call_module(
-        self, client: ModuleClient, request: ModuleRequest, trip: _Trip, shown: str | None
+        self,
+        client: ModuleClient,
+        request: ModuleRequest,
+        trip: _Trip,
+        shown: str | None,
+        span: Span | None = None,
     ) -> ModuleResponse | None:
         """Call a module with a timeout (an external module's own, see router/breaker.py); a
         failure is logged, counted for the module and community and (for commands) apologised
@@ -781,15 +786,20 @@ class Router:
                 return await client.call(request)
         except ModuleRefused as refused:  # its breaker is open, or it is busy: said at once
             reason, said, detail = refused.reason, refused.reply(shown or ""), str(refused)
+            error: BaseException = refused
             log.warning("module call refused", module=client.name, reason=reason)
-        except TimeoutError:
+        except TimeoutError as timeout:
             reason, detail = "timeout", "did not answer in time"
             said = f"Sorry, {shown} took too long to answer. The error has been logged."
+            error = timeout
             log.error("module timed out", module=client.name, command=request.command)
         except Exception as exc:
             reason, detail = "error", f"{type(exc).__name__}: {exc}"
             said = f"Sorry, {shown} failed. The error has been logged."
+            error = exc
             log.exception("module failed", module=client.name, command=request.command)
+        if span is not None:
+            tracing.failed(span, reason, error)
         self._health.failed(client.name, request.community_id, reason, detail)
         if shown is not None:
             trip.outcome = reason

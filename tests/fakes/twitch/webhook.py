@@ -113,8 +113,10 @@ class WebhookSender:
         *,
         timestamp: str | None = None,
         signature_override: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> WebhookResult:
-        """One request, no retries."""
+        """One request, no retries; ``extra_headers`` as a proxy on the way would add them
+        (a ``traceparent``)."""
         timestamp = timestamp or rfc3339_ns(self.now_ns())
         headers = {
             "Twitch-Eventsub-Message-Id": message.message_id,
@@ -126,6 +128,7 @@ class WebhookSender:
             "Twitch-Eventsub-Subscription-Type": message.subscription_type,
             "Twitch-Eventsub-Subscription-Version": message.subscription_version,
             "Content-Type": "application/json",
+            **(extra_headers or {}),
         }
         try:
             response = await self._http().post(callback, content=message.body, headers=headers)

@@ -1,9 +1,11 @@
 """A community as one JSON document, and back: ``waddlebot community export|import``
 (docs/cli.md, docs/deployment.md#backups).
 
-The document (``format: waddlebot-community``, ``version: 1``) holds the community's own row,
-the people it mentions (each with their platform accounts, never their logins), and the rows
-of every table in :data:`PARTS`, in the order they are restored. Rows keep their original ids
+The document (``format: waddlebot-community``, ``version: 2``) holds the community's own row,
+the people it mentions (each with their platform accounts, never their logins), the rows
+of every table in :data:`PARTS`, in the order they are restored, and its overlay media
+(``media``: each uploaded image and sound with its media id, type, size and bytes in base64;
+version 1 had none, and is read still). Rows keep their original ids
 as references: an import gives every row a new id and rewrites the references to match, so a
 community can be restored into another database or copied as a new one into the same.
 
@@ -14,6 +16,8 @@ logins), and state that belongs to the running bot rather than to the community.
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,12 +30,29 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from waddlebot.core.errors import WaddleError
 from waddlebot.features import load_models
+from waddlebot.features.overlay.media import MediaLibrary, MediaRefused, is_media_id
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import UtcDateTime
 
 FORMAT = "waddlebot-community"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # the versions an import reads
 CONTENT_TYPE = "application/json"
+_STAMP = "%Y%m%dT%H%M%SZ"  # an export's time in its key: exports/community-3/20250101T120000Z.json
+
+
+def object_key(folder: str, community_id: int, at: datetime) -> str:
+    """Where in the object store a document of ``at`` goes (``exports``, ``backups``)."""
+    return f"{folder}/community-{community_id}/{at.astimezone(UTC).strftime(_STAMP)}.json"
+
+
+def time_of(key: str) -> datetime | None:
+    """The time in a key :func:`object_key` made; None for any other key."""
+    name = key.rpartition("/")[2].removesuffix(".json")
+    try:
+        return datetime.strptime(name, _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,7 @@ class Restored:
     rows: dict[str, int]  # table: rows restored
     users_created: int
     users_matched: int  # people already known here by one of their platform accounts
+    media: int = 0  # overlay files put into the community's store
 
 
 def _tables() -> dict[str, Table]:
@@ -132,9 +154,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def export_community(db: Database, community_id: int) -> dict[str, Any]:
-    """The community as a document (see the module's docstring); ArchiveRefused when there
-    is no such community."""
+async def export_community(
+    db: Database, community_id: int, media: MediaLibrary | None = None
+) -> dict[str, Any]:
+    """The community as a document (see the module's docstring), with its overlay files
+    when ``media`` is given; ArchiveRefused when there is no such community."""
     tables = _tables()
     async with db.engine.connect() as conn:
         community = tables["communities"]
@@ -168,6 +192,7 @@ async def export_community(db: Database, community_id: int) -> dict[str, Any]:
             ids[part.table] = [row[part.key] for row in rows] if part.key else []
             exported[part.table] = [{k: _plain(v) for k, v in row.items()} for row in rows]
         users = await _people(conn, tables, sorted(people))
+    files = await media.everything(community_id) if media is not None else []
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -175,6 +200,16 @@ async def export_community(db: Database, community_id: int) -> dict[str, Any]:
         "community": {k: _plain(v) for k, v in found.items()},
         "users": users,
         "tables": exported,
+        "media": [
+            {
+                "media_id": file.media_id,
+                "kind": file.kind,
+                "content_type": file.content_type,
+                "size": file.size,
+                "data": b64encode(data).decode("ascii"),
+            }
+            for file, data in files
+        ],
         "left_out": LEFT_OUT,
     }
 
@@ -221,9 +256,10 @@ def decode(data: bytes) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ArchiveRefused(f'not a community export (no "format": "{FORMAT}")')
     version = document.get("version")
-    if version != VERSION:
+    if version not in READS:
         raise ArchiveRefused(
-            f"a community export of version {version!r}; this WaddleBot reads version {VERSION}"
+            f"a community export of version {version!r}; this WaddleBot reads versions "
+            f"{', '.join(map(str, READS))}"
         )
     for name, kind in (("community", dict), ("users", list), ("tables", dict)):
         if not isinstance(document.get(name), kind):
@@ -231,7 +267,26 @@ def decode(data: bytes) -> dict[str, Any]:
     unknown = set(document["tables"]) - {part.table for part in PARTS}
     if unknown:
         raise ArchiveRefused(f"a community export with unknown tables: {sorted(unknown)}")
+    _media_files(document.get("media", []))
     return document
+
+
+def _media_files(entries: Any) -> list[tuple[str, bytes]]:
+    """The overlay files of a document as (media id, bytes); what each is and whether it
+    fits is the media library's check, on import."""
+    if not isinstance(entries, list):
+        raise ArchiveRefused("the export's 'media' is not a list of files")
+    files = []
+    for entry in entries:
+        media_id = entry.get("media_id") if isinstance(entry, dict) else None
+        if not isinstance(media_id, str) or not is_media_id(media_id):
+            raise ArchiveRefused(f"an overlay file without a media id: {media_id!r}")
+        try:
+            data = b64decode(entry.get("data") or "", validate=True)
+        except (binascii.Error, TypeError, ValueError) as exc:
+            raise ArchiveRefused(f"the overlay file {media_id!r} is not base64") from exc
+        files.append((media_id, data))
+    return files
 
 
 def _value(table: Table, column: str, value: Any) -> Any:
@@ -245,10 +300,17 @@ def _value(table: Table, column: str, value: Any) -> Any:
     return value
 
 
-async def import_community(db: Database, document: dict[str, Any], *, as_new: bool) -> Restored:
+async def import_community(
+    db: Database, document: dict[str, Any], *, as_new: bool, media: MediaLibrary | None = None
+) -> Restored:
     """Restore a decoded document in one transaction: under its own id (refused when that id
     is taken) or, ``as_new``, as a new community. A place (entity) belongs to one community:
-    one already in another community here is refused."""
+    one already in another community here is refused. Its overlay files go into ``media``
+    (needed when it has any) before the transaction commits: files that do not fit the
+    community's quota refuse the whole import."""
+    files = _media_files(document.get("media", []))
+    if files and media is None:
+        raise ArchiveRefused("the export holds overlay files and there is no store to put them")
     tables = _tables()
     async with db.engine.begin() as conn:
         community_id = await _restore_community(conn, tables["communities"], document, as_new)
@@ -275,7 +337,13 @@ async def import_community(db: Database, document: dict[str, Any], *, as_new: bo
                 new = (await conn.execute(statement.returning(table.c[part.key]))).scalar_one()
                 mapping[old] = new
             counts[part.table] = len(rows)
-    return Restored(community_id, counts, created, matched)
+        put = 0
+        if media is not None and files:
+            try:
+                put = len(await media.restore(community_id, files))
+            except MediaRefused as exc:
+                raise ArchiveRefused(f"its overlay media: {exc}") from exc
+    return Restored(community_id, counts, created, matched, put)
 
 
 async def _restore_community(
@@ -419,6 +487,7 @@ __all__ = [
     "FORMAT",
     "LEFT_OUT",
     "PARTS",
+    "READS",
     "VERSION",
     "ArchiveRefused",
     "Part",
@@ -428,4 +497,6 @@ __all__ = [
     "encode",
     "export_community",
     "import_community",
+    "object_key",
+    "time_of",
 ]

@@ -5,13 +5,17 @@ A media id is the first 16 hex digits of the file's SHA-256 and the extension of
 (``3fa9c1d2e4b5a6f7.mp3``), so the same file uploaded twice is one file, and what a URL
 names never changes: the pages may cache it for good. The type is read from the file's first
 bytes; what the uploader declares is never trusted. Limits per file (by kind) and per
-community (files and bytes) come from the overlay settings.
+community (files and bytes) come from the overlay settings. A community export carries the
+files (:meth:`MediaLibrary.everything`) and an import puts them back (:meth:`MediaLibrary.restore`):
+being named by their content, they keep their ids in another community, so what names them
+there (an alert's ``image`` or ``sound``) still finds them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +48,10 @@ class UnsupportedType(WaddleError):
 
 class QuotaFull(Conflict):
     """The community keeps as many files, or bytes, as it may (409): delete some first."""
+
+
+class MediaRefused(WaddleError):
+    """Exported files that cannot be restored as they are; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +113,12 @@ def _size(size: int) -> str:
 
 
 class MediaLibrary:
-    def __init__(self, store: ObjectStore, settings: OverlaySettings, audit: AuditLog) -> None:
+    """A community's files. Without an audit log it only reads, exports and restores (the
+    command line's export and import, which record nothing)."""
+
+    def __init__(
+        self, store: ObjectStore, settings: OverlaySettings, audit: AuditLog | None = None
+    ) -> None:
         self._store = store
         self._settings = settings
         self._audit = audit
@@ -130,6 +143,11 @@ class MediaLibrary:
             f"that file is too large: images may be {_size(images)} at most, sounds {_size(sounds)}"
         )
 
+    def _recorder(self) -> AuditLog:
+        if self._audit is None:
+            raise RuntimeError("a media library without an audit log changes nothing")
+        return self._audit
+
     @staticmethod
     def _folder(community_id: int) -> str:
         return f"{PREFIX}/community-{community_id}/"
@@ -147,8 +165,8 @@ class MediaLibrary:
                 files.append(media_file(media_id, info.size))
         return files
 
-    async def upload(self, community_id: int, data: bytes, *, actor: str) -> tuple[MediaFile, bool]:
-        """Keep a file; the file and whether it is new (the same file again is not)."""
+    def checked(self, data: bytes) -> MediaFile:
+        """The file ``data`` is, if it is an image or a sound within its kind's limit."""
         extension = sniff(data)
         if extension is None:
             raise UnsupportedType(
@@ -162,14 +180,19 @@ class MediaLibrary:
                 f"that {kind} is {_size(len(data))}: {kind}s may be "
                 f"{_size(self.limit_of(kind))} at most"
             )
-        media_id = f"{hashlib.sha256(data).hexdigest()[:16]}.{extension}"
-        uploaded = media_file(media_id, len(data))
+        return media_file(f"{hashlib.sha256(data).hexdigest()[:16]}.{extension}", len(data))
+
+    async def upload(self, community_id: int, data: bytes, *, actor: str) -> tuple[MediaFile, bool]:
+        """Keep a file; the file and whether it is new (the same file again is not)."""
+        audit = self._recorder()
+        uploaded = self.checked(data)
+        media_id = uploaded.media_id
         kept = await self.files(community_id)
         if any(file.media_id == media_id for file in kept):
             return uploaded, False
         self._check_quota(community_id, kept, len(data))
         await self._store.put(self._key(community_id, media_id), data, uploaded.content_type)
-        self._audit.change(
+        audit.change(
             "overlay.media.upload",
             actor,
             f"{AUDIT_TARGET}:{media_id}",
@@ -195,6 +218,49 @@ class MediaLibrary:
                 f"{delete}"
             )
 
+    async def everything(self, community_id: int) -> list[tuple[MediaFile, bytes]]:
+        """Every file of the community with its bytes, by media id (for an export)."""
+        return [
+            await self.get(community_id, file.media_id) for file in await self.files(community_id)
+        ]
+
+    async def restore(
+        self, community_id: int, files: Sequence[tuple[str, bytes]], *, check_only: bool = False
+    ) -> list[MediaFile]:
+        """Put exported files (media id, bytes) back into the community: each checked as an
+        upload is and against the id it was exported under, and all of them within the
+        community's quota together with what it keeps, or none. ``check_only``: check, put
+        nothing. The files that were not kept already."""
+        kept = {file.media_id: file for file in await self.files(community_id)}
+        adding: dict[str, tuple[MediaFile, bytes]] = {}
+        for media_id, data in files:
+            try:
+                file = self.checked(data)
+            except (TooLarge, UnsupportedType) as exc:
+                raise MediaRefused(f"the file {media_id!r}: {exc}") from exc
+            if file.media_id != media_id:
+                raise MediaRefused(f"the file {media_id!r} is not the file that id names")
+            if media_id not in kept:
+                adding[media_id] = (file, data)
+        count = len(kept) + len(adding)
+        used = sum(file.size for file in kept.values())
+        size = sum(file.size for file, _ in adding.values())
+        most_files = self._settings.overlay_media_max_files
+        most_bytes = self._settings.overlay_media_quota_bytes
+        if count > most_files or used + size > most_bytes:
+            raise MediaRefused(
+                f"{len(adding)} files ({_size(size)}) do not fit beside the {len(kept)} "
+                f"({_size(used)}) community {community_id} keeps: a community may keep "
+                f"{most_files} files and {_size(most_bytes)} "
+                "(WADDLEBOT_OVERLAY_MEDIA_MAX_FILES, WADDLEBOT_OVERLAY_MEDIA_QUOTA_BYTES)"
+            )
+        if not check_only:
+            for file, data in adding.values():
+                await self._store.put(
+                    self._key(community_id, file.media_id), data, file.content_type
+                )
+        return [file for file, _ in adding.values()]
+
     async def get(self, community_id: int, media_id: str) -> tuple[MediaFile, bytes]:
         """The file and its bytes; :class:`NotFound` when the community has no such file."""
         if not is_media_id(media_id):
@@ -206,10 +272,13 @@ class MediaLibrary:
         return media_file(media_id, len(stored.data)), stored.data
 
     async def delete(self, community_id: int, media_id: str, *, actor: str) -> None:
+        audit = self._recorder()
         if not is_media_id(media_id) or not await self._store.delete(
             self._key(community_id, media_id)
         ):
             raise NotFound(f"there is no file {media_id!r} here")
-        self._audit.change(
-            "overlay.media.delete", actor, f"{AUDIT_TARGET}:{media_id}", community_id
-        )
+        audit.change("overlay.media.delete", actor, f"{AUDIT_TARGET}:{media_id}", community_id)
+
+    async def close(self) -> None:
+        """Close the object store (a library the command line made for itself)."""
+        await self._store.close()

@@ -1,7 +1,10 @@
 """OpenTelemetry tracing of one chat message: received (a webhook, ``POST /events``), put on
 the bus, taken by the router, handed to each module, its replies put on their streams and
 sent. The W3C ``traceparent`` travels in the bus envelope and on each outbound message, and
-as a header to HTTP modules.
+as a header to HTTP modules; one a caller sends with a webhook or ``POST /events`` is
+continued (a malformed one starts a new trace). A module call that fails, times out or is
+refused (its breaker open, or busy) ends with error status, its outcome and the exception's
+type (never its message, which may quote what someone wrote).
 
 Off by default, and then free: :data:`TRACER` is None, and the code on the way checks only
 that (no span, no context lookup). The OpenTelemetry packages are the optional ``otel``
@@ -127,11 +130,15 @@ def _span(
         yield traceparent(span)
 
 
-def received(route: str, **attributes: str) -> contextlib.AbstractContextManager[str | None]:
-    """A server span while a webhook or the API takes events (``platform``, ``event_type``)."""
+def received(
+    route: str, headers: Mapping[str, str] | None = None, **attributes: str
+) -> contextlib.AbstractContextManager[str | None]:
+    """A server span while a webhook or the API takes events (``platform``, ``event_type``),
+    continuing the trace of the request's ``traceparent`` header when it has a valid one."""
     if TRACER is None:
         return _OFF
-    return _span(route, "SERVER", {"http.route": route, **_named(attributes)})
+    carried = headers.get("traceparent") if headers is not None else None
+    return _span(route, "SERVER", {"http.route": route, **_named(attributes)}, carried)
 
 
 def publishing(stream: str, **attributes: str) -> contextlib.AbstractContextManager[str | None]:
@@ -183,6 +190,19 @@ def start_child(parent: Span, name: str, kind: str, **attributes: str) -> Span:
         kind=_kind(kind),
         attributes=_named(attributes),
     )
+
+
+def failed(span: Span, outcome: str, error: BaseException) -> None:
+    """Mark ``span`` (a module call) as failed: error status and ``waddlebot.outcome``
+    (``error``, ``timeout``, ``unavailable``, ``busy``), and an ``exception`` event with the
+    exception's type only."""
+    from opentelemetry.trace import Status, StatusCode
+
+    kind = type(error)
+    span.set_attribute("waddlebot.outcome", outcome)
+    span.set_attribute("error.type", kind.__qualname__)
+    span.add_event("exception", {"exception.type": f"{kind.__module__}.{kind.__qualname__}"})
+    span.set_status(Status(StatusCode.ERROR, outcome))
 
 
 @contextlib.contextmanager

@@ -77,7 +77,9 @@ async def interactions(request: Request) -> Response:
     if kind != APPLICATION_COMMAND:
         return _refuse(400, f"interaction type {kind!r} is not one WaddleBot takes")
     try:
-        with tracing.received(f"POST {PATH}", platform="discord", event_type="slash_command"):
+        with tracing.received(
+            f"POST {PATH}", request.headers, platform="discord", event_type="slash_command"
+        ):
             response = await collector.answer_interaction(data)
     except MalformedDispatch as exc:
         return _refuse(400, str(exc))

@@ -95,7 +95,9 @@ async def events(request: Request) -> Response:
     try:
         inner = envelope.get("event")  # signed by Slack: its type is one of Slack's names
         event_type = str(inner.get("type", ""))[:64] if isinstance(inner, dict) else ""
-        with tracing.received(f"POST {EVENTS_PATH}", platform="slack", event_type=event_type):
+        with tracing.received(
+            f"POST {EVENTS_PATH}", request.headers, platform="slack", event_type=event_type
+        ):
             await collector.accept_event(envelope)
     except MalformedPayload as exc:
         return _refuse(400, str(exc))
@@ -113,7 +115,7 @@ async def commands(request: Request) -> Response:
         return _refuse(400, "malformed slash command form")
     try:
         with tracing.received(
-            f"POST {COMMANDS_PATH}", platform="slack", event_type="slash_command"
+            f"POST {COMMANDS_PATH}", request.headers, platform="slack", event_type="slash_command"
         ):
             answer = await collector.answer_command(fields)
     except MalformedPayload as exc:

@@ -145,7 +145,10 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
     )
     try:
         with tracing.received(
-            f"POST {PATH}", platform="twitch", event_type=notification.subscription_type
+            f"POST {PATH}",
+            request.headers,
+            platform="twitch",
+            event_type=notification.subscription_type,
         ):
             await receiver.ingest.notification(notification)
     except (UnsupportedSubscription, MalformedNotification) as exc:
