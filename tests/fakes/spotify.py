@@ -98,12 +98,15 @@ class Player:
     volume: int = 50
     queue: list[str] = field(default_factory=list)
     context: list[str] = field(default_factory=list)  # their own playlist, after the queue
+    autoplay: list[str] = field(default_factory=list)  # what Spotify picks once both ran out
 
     def advance(self) -> None:
         if self.queue:
             self.playing = self.queue.pop(0)
         elif self.context:
             self.playing = self.context.pop(0)
+        elif self.autoplay:
+            self.playing = self.autoplay.pop(0)
         else:
             self.playing, self.is_playing = None, False
             return

@@ -62,5 +62,5 @@ FEATURE = Feature(
     always_on=False,
     settings=MusicSettings,
     routes=(Route(spotify_api.router), Route(spotify_api.oauth_router)),
-    jobs=(Job("music.spotify", 3, lambda host: host.need(SPOTIFY).follower.tick()),),
+    jobs=(Job("music.spotify", 0, lambda host: host.need(SPOTIFY).follower.tick()),),
 )

@@ -5,6 +5,7 @@ they expire (or at once when Spotify refused one early)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,10 +43,16 @@ class SpotifyStatus:
 
 
 class SpotifyStore:
-    def __init__(self, db: Database, box: SecretBox, clock: Clock | None = None) -> None:
+    def __init__(
+        self, db: Database, box: Callable[[], SecretBox], clock: Clock | None = None
+    ) -> None:
         self._db = db
-        self._box = box
+        self._made_box = box  # made on first use: a process that never connects needs no key
         self.clock = clock or SystemClock()
+
+    @property
+    def _box(self) -> SecretBox:
+        return self._made_box()
 
     async def set_app(self, community_id: int, app: App) -> None:
         """Keep the streamer's app; another app than before forgets the connected account

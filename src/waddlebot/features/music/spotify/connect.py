@@ -7,6 +7,7 @@ same app's credentials and the tokens kept sealed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import httpx2
@@ -30,7 +31,7 @@ class SpotifyConnect:
     def __init__(
         self,
         *,
-        box: SecretBox,
+        box: Callable[[], SecretBox],
         cache: Cache,
         store: SpotifyStore,
         accounts: SpotifyAccounts,
@@ -39,13 +40,18 @@ class SpotifyConnect:
         audit: AuditLog,
         public_url: str,
     ) -> None:
-        self._tickets = OAuthTickets(box, cache, "spotify")
+        self._box = box
+        self._cache = cache
         self._store = store
         self._accounts = accounts
         self._http = http
         self._me = f"{api_url.rstrip('/')}/v1/me"
         self._audit = audit
         self._public = public_url.rstrip("/")
+
+    @property
+    def _tickets(self) -> OAuthTickets:
+        return OAuthTickets(self._box(), self._cache, "spotify")
 
     @property
     def redirect_uri(self) -> str:

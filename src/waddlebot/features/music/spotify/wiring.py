@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any
 
 import httpx2
@@ -66,7 +67,7 @@ def build_spotify(
 ) -> Spotify:
     settings = host.settings
     own = settings.section(MusicSettings)
-    box = SecretBox.from_settings(settings)
+    box = cache(partial(SecretBox.from_settings, settings))
     store = SpotifyStore(host.db, box)
     accounts = SpotifyAccounts(http, own.spotify_accounts_url)
     api = SpotifyApi(http, own.spotify_api_url, SpotifyTokens(store, accounts))
