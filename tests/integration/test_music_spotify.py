@@ -295,10 +295,33 @@ async def test_a_sign_in_is_bound_to_its_link_browser_and_community(world: World
     assert again.status_code == 400 and "used already" in again.text
     reused = await world.http.get(link, follow_redirects=True)  # the link connects once
     assert reused.status_code == 400
-    others = (await world.runtime.directory.resolve_entity("console:other", "console")).community_id
-    if others != world.community:  # the other place's community: nothing connected there
-        answer = await world.http.get(f"/api/v1/music/communities/{others}/spotify")
-        assert answer.json()["connected"] is False
+
+
+async def test_a_link_connects_only_the_community_it_was_made_for(world: World) -> None:
+    directory = world.runtime.directory
+    other = (await directory.resolve_entity("twitch:200", "twitch", channel_id="200")).community_id
+    assert other != world.community
+    assert (await world.set_app()).status_code == 200
+    theirs = f"/api/v1/music/communities/{other}/spotify"
+    no_app = await world.http.post(f"{theirs}/connect")
+    assert no_app.status_code == 422 and "isn't set up here" in no_app.text
+    body = {"client_id": world.app.client_id, "client_secret": world.app.secret}
+    assert (await world.http.put(f"{theirs}/app", json=body)).status_code == 200
+    link = (await world.http.post(f"{theirs}/connect")).json()["url"]
+    world.spotify.authorize_as(STREAMER)
+    assert "is connected" in (await world.http.get(link, follow_redirects=True)).text
+    assert (await world.http.get(theirs)).json()["connected"] is True
+    assert (await world.http.get(world.path)).json()["connected"] is False
+    assert await say(world.runtime, f"!sr spotify:track:{PENGUIN.id}") == [
+        "Spotify isn't connected here yet: an admin types !sr spotify connect."
+    ]
+    # a state the Twitch flow sealed is no Spotify state
+    box = SecretBox.from_settings(world.runtime.settings)
+    twitch_state = box.seal("twitch-state", {"c": world.community, "n": "x", "b": ""})
+    callback = f"/api/v1/music/spotify/oauth/callback?code=abc&state={twitch_state}"
+    refused = await world.http.get(callback)
+    assert refused.status_code == 400 and "not valid any more" in refused.text
+    assert (await world.http.get(world.path)).json()["connected"] is False
 
 
 async def test_the_player_is_steered_on_spotify(world: World) -> None:
