@@ -211,6 +211,20 @@ async def test_search_words_go_to_spotify_when_the_community_says_so_in_one_queu
     ]
 
 
+async def test_spotify_is_paused_once_the_queue_moves_past_its_song(world: World) -> None:
+    await connected(world)
+    await say(world.runtime, f"!sr spotify:track:{PENGUIN.id}")
+    await say(world.runtime, "!sr https://youtu.be/iceiceBABY0", user="bob")
+    assert world.streamer.player.is_playing is True
+    (skipped,) = await say(world.runtime, "!skip", **MOD)
+    assert skipped.startswith('Skipped "The Flippers - Penguin Parade". Now playing "Ice Ice')
+    await world.tick()
+    assert world.streamer.player.is_playing is False  # not over the YouTube song
+    world.streamer.player.is_playing = True  # the streamer plays their own music: left alone
+    await world.tick()
+    assert world.streamer.player.is_playing is True
+
+
 async def test_what_spotify_says_cannot_play_here_is_refused(world: World) -> None:
     await connected(world)
     assert await say(world.runtime, f"!sr spotify:track:{FAR.id}") == [

@@ -96,18 +96,15 @@ class SpotifyStore:
             scopes=tuple(row.scopes.split()),
         )
 
-    async def connected(self, community_ids: list[int]) -> set[int]:
-        """Which of these communities have a connected account."""
-        if not community_ids:
-            return set()
+    async def connected(self) -> list[int]:
+        """The communities with a connected account."""
         async with self._db.read_session() as session:
             found = await session.scalars(
                 select(SpotifyAccount.community_id).where(
-                    SpotifyAccount.community_id.in_(community_ids),
-                    SpotifyAccount.refresh_token_sealed.is_not(None),
+                    SpotifyAccount.refresh_token_sealed.is_not(None)
                 )
             )
-            return set(found)
+            return list(found)
 
     async def save_grant(
         self, community_id: int, grant: Grant, *, account_id: str = "", account_name: str = ""

@@ -1,22 +1,20 @@
-"""Now playing on Spotify, followed: a job reads each community's ``currently-playing``
-while a Spotify song plays in its queue, starts that song on Spotify when nobody has yet,
-puts a Spotify song coming next on Spotify's own queue (so it follows without a gap), and
-moves the queue on once Spotify plays something else, so ``!song`` and the overlay are
-right."""
+"""Now playing on Spotify, followed: a job reads each connected community's
+``currently-playing`` while a Spotify song plays in its queue, starts that song on Spotify
+when nobody has yet, puts a Spotify song coming next on Spotify's own queue (so it follows
+without a gap), and moves the queue on once Spotify plays something else, so ``!song`` and
+the overlay are right. Once the queue has moved on to a YouTube song or ended (played out,
+skipped, cleared), the streamer's Spotify is paused."""
 
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import select
 
-from waddlebot.features.music.models import SongRequest
 from waddlebot.features.music.playback import PlaybackError
 from waddlebot.features.music.player import Player
 from waddlebot.features.music.queue import Song, SongQueue
 from waddlebot.features.music.spotify.accounts import SpotifyStore
 from waddlebot.features.music.spotify.playback import SpotifyPlayback
 from waddlebot.features.music.spotify.source import NAME
-from waddlebot.infra.db.engine import Database
 from waddlebot.infra.ports import Cache
 from waddlebot.sdk import Context
 
@@ -28,14 +26,12 @@ MARK_SECONDS = 86_400.0  # far longer than a song; only to be collected
 class SpotifyFollower:
     def __init__(
         self,
-        db: Database,
         queue: SongQueue,
         player: Player,
         playback: SpotifyPlayback,
         store: SpotifyStore,
         cache: Cache,
     ) -> None:
-        self._db = db
         self._queue = queue
         self._player = player
         self._playback = playback
@@ -53,15 +49,8 @@ class SpotifyFollower:
             ctx.reply(str(exc))
 
     async def tick(self) -> None:
-        """Follow every connected community where a Spotify song plays in the queue."""
-        async with self._db.read_session() as session:
-            playing = await session.scalars(
-                select(SongRequest.community_id).where(
-                    SongRequest.source == NAME, SongRequest.started_at.is_not(None)
-                )
-            )
-            communities = sorted(set(playing))
-        for community_id in sorted(await self._store.connected(communities)):
+        """Follow every community with a connected Spotify (each streamer's own app: few)."""
+        for community_id in sorted(await self._store.connected()):
             try:
                 await self.follow(community_id)
             except PlaybackError as exc:  # said to chat when a command meets it
@@ -71,6 +60,7 @@ class SpotifyFollower:
         """One look at Spotify for the community; the song playing in the queue after it."""
         playing = await self._queue.playing(community_id)
         if playing is None or playing.source != NAME:
+            await self._let_go(community_id)
             return playing
         if await self._mark("started", community_id, playing):
             await self._unmarked_if_failed("started", community_id, playing)
@@ -84,11 +74,27 @@ class SpotifyFollower:
             return playing
         following = await self._player.ended(community_id, playing.id)
         if following is None or following.source != NAME:
-            await self._playback.stop(community_id)  # Spotify's own music would carry on
+            await self._let_go(community_id)
             return following
-        if await self._mark("started", community_id, following) and on != following.track_id:
-            await self._unmarked_if_failed("started", community_id, following)
+        if await self._mark("started", community_id, following):
+            if on == following.track_id:  # it came from Spotify's queue
+                await self._cache.set(self._ours(community_id), b"1", MARK_SECONDS)
+            else:
+                await self._unmarked_if_failed("started", community_id, following)
         return following
+
+    async def _let_go(self, community_id: int) -> None:
+        """No Spotify song plays in the queue: if one of ours was playing on Spotify, pause
+        it (Spotify would play on, over the YouTube song or after the queue ended)."""
+        ours = self._ours(community_id)
+        if await self._cache.get(ours) is None:
+            return
+        await self._cache.delete(ours)
+        await self._playback.stop(community_id)
+
+    @staticmethod
+    def _ours(community_id: int) -> str:
+        return f"music:spotify:ours:{community_id}"
 
     async def _queue_following(self, community_id: int, playing: Song) -> None:
         waiting = [song for song in await self._queue.songs(community_id) if not song.playing]
@@ -103,6 +109,7 @@ class SpotifyFollower:
         try:
             if what == "started":
                 await self._playback.start(community_id, song)
+                await self._cache.set(self._ours(community_id), b"1", MARK_SECONDS)
             else:
                 await self._playback.enqueue(community_id, song.track_id)
         except PlaybackError:

@@ -82,7 +82,7 @@ def build_spotify(
         public_url=settings.public_base_url(own.spotify_public_url),
     )
     playback = SpotifyPlayback(api)
-    follower = SpotifyFollower(host.db, queue, player, playback, store, host.ports.cache)
+    follower = SpotifyFollower(queue, player, playback, store, host.ports.cache)
     return Spotify(
         store=store,
         connect=connect,
