@@ -366,5 +366,6 @@ async def test_secrets_stay_out_of_answers_and_logs(
     await world.connect()  # refused by Spotify: logged
     out = capsys.readouterr()
     everything = out.out + out.err + (await world.http.get(world.path)).text
+    assert "spotify code exchange refused" in everything  # the logs were read
     for secret in [world.app.secret, "not-the-secret-at-all", *world.spotify.issued_secrets()]:
         assert secret not in everything
