@@ -42,10 +42,15 @@ def _cookie(platform: str) -> str:
 
 
 async def to_platform(
-    platform: str, request: Request, authorize_url: Callable[[str], Awaitable[str]]
+    platform: str,
+    request: Request,
+    authorize_url: Callable[[str], Awaitable[str]],
+    *,
+    cookie_path: str = COOKIE_PATH,
 ) -> RedirectResponse:
     """The browser sent on to the platform's consent page, carrying a secret in a cookie
-    that binds the sign-in to it; 400 for a bad ticket."""
+    that binds the sign-in to it (sent back under ``cookie_path``, where the callback is);
+    400 for a bad ticket."""
     browser = secrets.token_urlsafe(24)
     try:
         response = RedirectResponse(await authorize_url(browser), status_code=302)
@@ -55,7 +60,7 @@ async def to_platform(
         _cookie(platform),
         browser,
         max_age=COOKIE_SECONDS,
-        path=COOKIE_PATH,
+        path=cookie_path,
         httponly=True,
         secure=request.url.scheme == "https",
         samesite="lax",  # sent when the platform sends the browser back

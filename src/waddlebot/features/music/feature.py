@@ -7,11 +7,14 @@ import httpx2
 
 from waddlebot.core.clock import SystemClock
 from waddlebot.core.services import Key
-from waddlebot.features.feature import Feature, Host
+from waddlebot.features.feature import Feature, Host, Job, Route
 from waddlebot.features.music.module import build_music_module
 from waddlebot.features.music.player import Player
 from waddlebot.features.music.queue import SongQueue
 from waddlebot.features.music.settings import MusicSettings
+from waddlebot.features.music.source_choice import SourceChoice
+from waddlebot.features.music.spotify import api as spotify_api
+from waddlebot.features.music.spotify.wiring import SPOTIFY, build_spotify
 from waddlebot.features.music.votes import Cooldowns, SkipVotes
 from waddlebot.features.music.youtube import YouTube
 from waddlebot.features.shared import OVERLAYS
@@ -39,10 +42,25 @@ async def setup(host: Host) -> None:
         ),
     )
     queue = host.provide(SONG_QUEUE, SongQueue(host.db))
-    host.provide(PLAYER, Player(queue, host.find(OVERLAYS)))
+    player = host.provide(PLAYER, Player(queue, host.find(OVERLAYS)))
+    spotify = host.provide(SPOTIFY, build_spotify(host, http, queue, player))
     host.add_module(
-        build_music_module(queue, youtube, SkipVotes(cache), Cooldowns(cache, SystemClock()))
+        build_music_module(
+            queue,
+            SourceChoice(youtube, [spotify.sources]),
+            SkipVotes(cache),
+            Cooldowns(cache, SystemClock()),
+            spotify_command=spotify.chat.command,
+            on_start=spotify.follower.started,
+        )
     )
 
 
-FEATURE = Feature("music", setup, always_on=False, settings=MusicSettings)
+FEATURE = Feature(
+    "music",
+    setup,
+    always_on=False,
+    settings=MusicSettings,
+    routes=(Route(spotify_api.router), Route(spotify_api.oauth_router)),
+    jobs=(Job("music.spotify", 0, lambda host: host.need(SPOTIFY).follower.tick()),),
+)

@@ -42,3 +42,9 @@ class SongQueueState(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
     )
     open: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# Spotify's table lives in its package; imported here so the schema holds it
+from waddlebot.features.music.spotify.models import SpotifyAccount  # noqa: E402
+
+__all__ = ["SongQueueState", "SongRequest", "SpotifyAccount"]

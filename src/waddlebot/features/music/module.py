@@ -4,6 +4,7 @@ overlay. Every refusal is one line saying why."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from waddlebot.core.errors import Conflict, LimitReached
@@ -12,7 +13,9 @@ from waddlebot.features.music.player import CLEAR
 from waddlebot.features.music.player import now_playing as playing_update
 from waddlebot.features.music.queue import Requester, Song, SongQueue
 from waddlebot.features.music.rules import LEVELS, Rules, clock_time, first_allowed
-from waddlebot.features.music.sources import Source, SourceError, Track
+from waddlebot.features.music.source_choice import SourceChoice
+from waddlebot.features.music.sources import SourceError, Track
+from waddlebot.features.music.spotify.config import SPOTIFY_PROPERTIES
 from waddlebot.features.music.votes import Cooldowns, SkipVotes
 from waddlebot.sdk import Context, Module, UsageError
 from waddlebot.sdk.groups import who_may
@@ -71,8 +74,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "default": 3,
             "description": "viewers' !skip votes that skip a song",
         },
+        **SPOTIFY_PROPERTIES,
     },
 }
+# ``!sr spotify <word>``: Spotify's own commands (connect, status, disconnect); True when the
+# word was one of them (else the words are a search)
+SpotifyCommand = Callable[[Context, str], Awaitable[bool]]
+# a request that plays at once, handed to its source's player (Spotify: the streamer's own)
+OnStart = Callable[[Context, Song], Awaitable[None]]
 EMPTY = "Nothing is playing; !sr <search words | YouTube link> asks for a song."
 
 
@@ -84,7 +93,12 @@ def requester_of(ctx: Context) -> Requester:
 
 
 def build_music_module(
-    queue: SongQueue, source: Source, votes: SkipVotes, cooldowns: Cooldowns
+    queue: SongQueue,
+    sources: SourceChoice,
+    votes: SkipVotes,
+    cooldowns: Cooldowns,
+    spotify_command: SpotifyCommand | None = None,
+    on_start: OnStart | None = None,
 ) -> Module:
     module = Module(
         "music",
@@ -99,7 +113,7 @@ def build_music_module(
     def now_playing(song: Song) -> str:
         return (
             f'Now playing "{song.title}"{length(song)}, requested by {song.requester.name}: '
-            f"{source.link(song.track_id)}"
+            f"{sources.link(song.source, song.track_id)}"
         )
 
     def show(ctx: Context, song: Song | None) -> None:
@@ -107,15 +121,12 @@ def build_music_module(
 
     async def find(ctx: Context, wanted: str) -> list[Track] | None:
         """The candidates for what was typed; None when there are none (the caller told)."""
-        linked = source.link_id(wanted)
+        picked = sources.pick(ctx.request.community_id, wanted, ctx.config)
+        source, linked = picked.source, picked.linked
         ids = [linked] if linked is not None else await source.search(wanted)
         tracks = await source.tracks(ids)
         if not tracks:
-            ctx.reply(
-                "That YouTube video doesn't exist or is private."
-                if linked is not None
-                else f'I found nothing on YouTube for "{wanted}".'
-            )
+            ctx.reply(picked.missing if linked is not None else picked.nothing_for(wanted))
             return None
         return tracks
 
@@ -157,6 +168,8 @@ def build_music_module(
         if added.started:
             ctx.reply(now_playing(added.song))
             show(ctx, added.song)
+            if on_start is not None:
+                await on_start(ctx, added.song)
         elif added.ahead == 1:
             ctx.reply(f'Added "{track.title}"{length(track)}, up next.')
         else:
@@ -187,6 +200,13 @@ def build_music_module(
     async def sr(ctx: Context) -> None:
         if len(ctx.args) == 1 and ctx.args[0].lower() in MODERATION:
             await moderate(ctx, ctx.args[0].lower())
+            return
+        if (
+            spotify_command is not None
+            and len(ctx.args) == 2
+            and ctx.args[0].lower() == "spotify"
+            and await spotify_command(ctx, ctx.args[1].lower())
+        ):
             return
         wanted = " ".join(ctx.args).strip()
         if not wanted:

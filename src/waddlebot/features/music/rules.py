@@ -49,6 +49,8 @@ def refusal(track: Track, rules: Rules) -> str | None:
     name = f'"{track.title}"'
     if track.live or track.duration is None:
         return f"{name} is a live stream; only videos can be requested."
+    if track.age_restricted and track.source == "spotify":
+        return f"{name} is marked explicit on Spotify, and explicit songs are off here."
     if track.age_restricted:
         return f"{name} is age-restricted on YouTube, so it can't play here."
     if not track.embeddable:

@@ -1,0 +1,1 @@
+"""Spotify as a song source: each streamer's own Spotify app and account (docs/music.md)."""
