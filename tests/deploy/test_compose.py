@@ -19,7 +19,7 @@ from waddlebot.settings import SECRETS_DIR_VARIABLE, Settings
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SETTINGS = {env_name(field) for field in Settings.model_fields}
 # compose's service names are host names (no underscore): browser_source is browser-source
-WADDLEBOT = ("api", "router", "twitch", "discord", "slack", "browser-source")
+WADDLEBOT = ("api", "router", "twitch", "discord", "slack", "browser-source", "portal")
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,8 @@ K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
 GATEWAY_API = {"Gateway", "HTTPRoute"}
 SETTINGS = {env_name(field) for field in Settings.model_fields} | {SECRETS_DIR_VARIABLE}
-WADDLEBOT = ("api", "router", "twitch", "discord", "slack", "browser_source")
-SERVED_OVER_HTTP = {"api", "twitch", "discord", "slack", "browser_source"}
+WADDLEBOT = ("api", "router", "twitch", "discord", "slack", "browser_source", "portal")
+SERVED_OVER_HTTP = {"api", "twitch", "discord", "slack", "browser_source", "portal"}
 
 Resource = dict[str, Any]
 

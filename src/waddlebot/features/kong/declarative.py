@@ -36,7 +36,7 @@ from waddlebot.web.route_table import Access, RouteEntry
 
 # the services Kong routes to; the console (one per deployment, for `waddlebot chat --url`)
 # and the router (no routes) are not exposed
-EXPOSED = ("api", "twitch", "discord", "slack", "browser_source")
+EXPOSED = ("api", "twitch", "discord", "slack", "browser_source", "portal")
 KEY_HEADER = "X-API-Key"
 FORMAT_VERSION = "3.0"
 CONSUMER_PREFIX = "waddlebot-"
@@ -49,9 +49,13 @@ BODY_KIB = {
     "discord": DISCORD_MAX_BODY // 1024,
     "slack": SLACK_MAX_BODY // 1024,
     "browser_source": 64,
+    "portal": 64,  # its forms are small (an API key's name, a password)
 }
 # requests per minute, per Kong node: per consumer with a key, per client address without
 RATE_PER_MINUTE = {"key": 600, "webhooks": 6000, "public": 120}
+# a person at work in the portal (a search as they type) asks more often than a visitor; its
+# sign-in throttles password guesses itself
+PORTAL_PER_MINUTE = 600
 
 RouteTables = Mapping[str, Sequence[RouteEntry]]  # each exposed service's routes, in order
 
@@ -124,7 +128,7 @@ def _plugins(service: str, kind: str) -> list[dict[str, Any]]:
         {
             "name": "rate-limiting",
             "config": {
-                "minute": RATE_PER_MINUTE[kind],
+                "minute": PORTAL_PER_MINUTE if service == "portal" else RATE_PER_MINUTE[kind],
                 "limit_by": "consumer" if kind == "key" else "ip",
                 "policy": "local",
             },
