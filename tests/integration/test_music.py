@@ -81,15 +81,21 @@ async def test_a_link_plays_at_once_and_the_overlay_is_told(world: World) -> Non
     assert await say(world.runtime, "!sr https://youtu.be/iceiceBABY0") == [
         'Now playing "Ice Ice Penguin" (4:13), requested by alice: https://youtu.be/iceiceBABY0'
     ]
+    ice = await world.runtime.need(SONG_QUEUE).playing(world.community)
+    assert ice is not None
     assert await media(world) == {
         "type": "now_playing",
         "title": "Ice Ice Penguin",
         "requested_by": "alice",
         "source": "youtube",
         "media_id": "iceiceBABY0",
+        "song": ice.id,
+        "artist": "Some Channel",
+        "cover": "https://i.ytimg.com/vi/iceiceBABY0/mqdefault.jpg",
         "duration": 253.0,
         "position": 0.0,
         "paused": False,
+        "volume": 100,
     }
     assert world.youtube.calls == ["videos"]  # a link costs no search
     assert await say(world.runtime, "!song", user="bob") == [

@@ -1,5 +1,6 @@
 """The music feature: the ``music`` module (a marketplace module, on where a community
-enables it) over the database's song queue, with YouTube as its source."""
+enables it) over the database's song queue, with YouTube as its source, played in the
+community's media overlay page; the page's player reports to :data:`PLAYER`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ import httpx2
 from waddlebot.core.clock import SystemClock
 from waddlebot.core.services import Key
 from waddlebot.features.feature import Feature, Host
+from waddlebot.features.music.bans import MusicBans
 from waddlebot.features.music.module import build_music_module
+from waddlebot.features.music.playback import Playback
 from waddlebot.features.music.player import Player
+from waddlebot.features.music.progress import Progress
 from waddlebot.features.music.queue import SongQueue
 from waddlebot.features.music.settings import MusicSettings
 from waddlebot.features.music.votes import Cooldowns, SkipVotes
 from waddlebot.features.music.youtube import YouTube
-from waddlebot.features.shared import OVERLAYS
+from waddlebot.features.music.youtube_playback import YouTubePlayback
+from waddlebot.features.shared import IDENTITY, OVERLAYS, PLAYER_REPORTS
 
 SONG_QUEUE: Key[SongQueue] = Key("song queue")
 YOUTUBE: Key[YouTube] = Key("youtube")
-PLAYER: Key[Player] = Key("player")  # what the overlay's player will call when a song ends
+PLAYER: Key[Player] = Key("player")
 HTTP_TIMEOUT = 10.0
 
 
@@ -39,9 +44,30 @@ async def setup(host: Host) -> None:
         ),
     )
     queue = host.provide(SONG_QUEUE, SongQueue(host.db))
-    host.provide(PLAYER, Player(queue, host.find(OVERLAYS)))
+    progress = Progress(cache)
+    # each source's player, by the source's name a song carries
+    playbacks: dict[str, Playback] = {
+        "youtube": YouTubePlayback(queue, progress, host.find(OVERLAYS)),
+    }
+    player = host.provide(PLAYER, Player(queue, playbacks, progress, host.audit))
+    host.provide(PLAYER_REPORTS, player)
+    identity = host.find(IDENTITY)
+
+    async def find_person(platform: str, name: str) -> tuple[str, str] | None:
+        found = await identity.find_or_greet(platform, name) if identity else None
+        return None if found is None else (found[1].platform_user_id, found[1].name)
+
     host.add_module(
-        build_music_module(queue, youtube, SkipVotes(cache), Cooldowns(cache, SystemClock()))
+        build_music_module(
+            queue,
+            youtube,
+            SkipVotes(cache),
+            Cooldowns(cache, SystemClock()),
+            player=player,
+            bans=MusicBans(host.db),
+            audit=host.audit,
+            find_person=find_person,
+        )
     )
 
 
