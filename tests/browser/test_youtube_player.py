@@ -114,7 +114,7 @@ async def test_the_page_plays_the_queue_obeys_moderators_and_reports_back(
     await said_by_song(runtime, '"Ice Ice Penguin" (2:10 of 4:13)')
     await expect(page.locator(".media-elapsed")).to_have_text("2:10")
 
-    assert await say(runtime, "!pause") == ["Only moderators and up can use !pause."]
+    assert await say(runtime, "!pause") == ["@alice, !pause is for moderator level and up."]
     assert await say(runtime, "!pause", **MOD) == ['Paused "Ice Ice Penguin"; !play goes on.']
     await expect(page.locator("html")).to_have_attribute("data-player", "paused")
     await expect(page.locator(".media-label")).to_have_text("Paused")

@@ -323,7 +323,7 @@ async def test_moderators_pause_resume_and_set_the_volume(world: World) -> None:
     await say(world.runtime, "!sr https://youtu.be/iceiceBABY0")
     ice = await world.runtime.need(SONG_QUEUE).playing(world.community)
     assert ice is not None
-    assert await say(world.runtime, "!pause") == ["Only moderators and up can use !pause."]
+    assert await say(world.runtime, "!pause") == ["@alice, !pause is for moderator level and up."]
     assert await say(world.runtime, "!volume 5") == ["Only moderators and up can use !volume."]
     assert await say(world.runtime, "!pause", **MOD) == ['Paused "Ice Ice Penguin"; !play goes on.']
     assert (await media(world) or {}).get("paused") is True

@@ -206,13 +206,17 @@ def build_music_module(
         community = ctx.request.community_id
         if not is_moderator(ctx, f"!sr {what}"):
             return
-        audited(ctx, f"music.{what}", "queue")
         if what == "clear":
+            audited(ctx, "music.clear", "queue")
             playing = await queue.playing(community)
             count = await queue.clear(community)
             await player.switch(community, playing, None)
             ctx.reply(f"Cleared the queue ({count} {'song' if count == 1 else 'songs'}).")
         else:
+            if what == "open":
+                audited(ctx, "music.open", "queue")
+            else:
+                audited(ctx, "music.close", "queue")
             await queue.set_open(community, what == "open")
             ctx.reply(
                 "Song requests are open: !sr <search words | YouTube link>."
@@ -253,21 +257,20 @@ def build_music_module(
             return
         kind = {"song": "The song", "channel": "The channel", "person": ""}[ban.kind]
         named = f"{kind} {ban.label}".strip()
+        target = f"{ban.kind}:{ban.value}"
         if what == "ban":
             if not await bans.add(community, ban):
                 ctx.reply(f"{named} is banned from song requests already.")
                 return
+            audited(ctx, "music.ban", target, label=ban.label)
             ctx.reply(f"{named} is banned from song requests.")
-        else:
-            if not await bans.remove(community, ban):
-                ctx.reply(f"{named} isn't banned from song requests.")
-                return
-            ctx.reply(
-                f"{named} may be requested again."
-                if ban.kind != "person"
-                else f"{named} may request songs again."
-            )
-        audited(ctx, f"music.{what}", f"{ban.kind}:{ban.value}", label=ban.label)
+            return
+        if not await bans.remove(community, ban):
+            ctx.reply(f"{named} isn't banned from song requests.")
+            return
+        audited(ctx, "music.unban", target, label=ban.label)
+        again = "may request songs" if ban.kind == "person" else "may be requested"
+        ctx.reply(f"{named} {again} again.")
 
     @module.command(
         "sr",
@@ -349,18 +352,16 @@ def build_music_module(
         except PlaybackError as refused:
             ctx.reply(str(refused))
 
-    async def steer(ctx: Context, what: str) -> Song | None:
-        """The song playing, for a moderator's ``what``; None (the caller told) else."""
-        if not is_moderator(ctx, what):
-            return None
+    async def steer(ctx: Context) -> Song | None:
+        """The song playing; None (the caller told) when none is."""
         playing = await queue.playing(ctx.request.community_id)
         if playing is None:
             ctx.reply(EMPTY)
         return playing
 
-    @module.command("pause", description="Pause the song playing (moderators)")
+    @module.command("pause", level=int(Level.MODERATOR), description="Pause the song playing")
     async def pause(ctx: Context) -> None:
-        playing = await steer(ctx, "!pause")
+        playing = await steer(ctx)
         if playing is None:
             return
         community = ctx.request.community_id
@@ -372,9 +373,9 @@ def build_music_module(
         audited(ctx, "music.pause", f"song:{playing.id}", title=playing.title)
         ctx.reply(f'Paused "{playing.title}"; !play goes on.')
 
-    @module.command("play", description="Go on playing the song paused (moderators)")
+    @module.command("play", level=int(Level.MODERATOR), description="Go on playing the song paused")
     async def play(ctx: Context) -> None:
-        playing = await steer(ctx, "!play")
+        playing = await steer(ctx)
         if playing is None:
             return
         community = ctx.request.community_id
