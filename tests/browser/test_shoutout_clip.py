@@ -25,14 +25,16 @@ PENGUIN, PUFFIN = "2000", "3000"
 TWITCH_CLIPS = "https://clips.twitch.tv/"
 STAND_IN = "<!doctype html><title>clip</title><p id=stand-in>Twitch's clip player</p>"
 MOD = {"user": "mia", "role": "moderator"}
-# the overlay pages' policy: Twitch's clip player is the one thing framed, nothing else
+# the media page's policy: Twitch's clip player and YouTube's player (its script too, from
+# the player URL setting) are the one things framed, nothing else
+YOUTUBE = "https://www.youtube.com"
 POLICY = {
     "default-src": ["'none'"],
-    "script-src": ["'self'"],
+    "script-src": ["'self'", YOUTUBE],
     "style-src": ["'self'"],
     "img-src": ["'self'", "data:", "https:"],
     "media-src": ["'self'", "https:"],
-    "frame-src": ["https://clips.twitch.tv"],
+    "frame-src": ["https://clips.twitch.tv", YOUTUBE],
     "connect-src": ["'self'"],
     "base-uri": ["'none'"],
     "form-action": ["'none'"],
@@ -116,7 +118,7 @@ async def test_so_frames_twitchs_clip_player_until_the_next_clip_or_its_end(
     media.assert_clean(TWITCH_CLIPS)
 
 
-async def test_the_page_frames_twitchs_clip_player_and_nothing_else(
+async def test_the_page_frames_twitchs_and_youtubes_players_and_nothing_else(
     served: tuple[str, Runtime], open_overlay: OpenOverlay
 ) -> None:
     _, runtime = served

@@ -9,22 +9,28 @@ port, as Google answers them:
 
 The key is checked (400 ``badRequest`` "API key not valid"); every call is charged against
 ``daily_units`` first, and once they are spent the call is answered 403 ``quotaExceeded``
-(``domain: youtube.quota``), as YouTube does."""
+(``domain: youtube.quota``), as YouTube does.
+
+For the media page's browser tests it also stands in for the player's hosts:
+``GET /iframe_api`` is ``youtube_player.js`` (the IFrame Player API's surface, driven by the
+test) and ``GET /embed/<id>`` the page the player frames."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.served import ServedFake
 
 API_KEY = "AIzaFakeYouTubeKey000000000000000000000"
 COSTS = {"search": 100, "videos": 1}
+PLAYER_SCRIPT = Path(__file__).with_name("youtube_player.js")
 
 
 @dataclass
@@ -113,8 +119,16 @@ class FakeYouTube(ServedFake):
             routes=[
                 Route("/youtube/v3/search", self._search),
                 Route("/youtube/v3/videos", self._videos),
+                Route("/iframe_api", self._player_script),
+                Route("/embed/{video_id}", self._embed),
             ]
         )
+
+    async def _player_script(self, request: Request) -> Response:
+        return Response(PLAYER_SCRIPT.read_bytes(), media_type="text/javascript")
+
+    async def _embed(self, request: Request) -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>player</title><p id=stand-in>YouTube's player")
 
     def _charge(self, request: Request, endpoint: str) -> JSONResponse | None:
         if request.query_params.get("key") != API_KEY:

@@ -96,8 +96,8 @@ def test_scripted_chat_in_a_fresh_directory_creates_the_sqlite_database(tmp_path
         "pong",
         "Commands you can use: !ai, !alias, !commands, !community, !event, !help, !identity, "
         "!inventory, !label, !note, !ping, !portal, !prefix, !queue, !quote, !remind, "
-        "!reminders, !role, !skip, !song, !sr, !timer, !url, !verify, !whoami, !wrongsong. "
-        "Try !help <command>, or !help all for the 7 that need a higher level.",
+        "!reminders, !role, !skip, !song, !sr, !timer, !url, !verify, !volume, !whoami, "
+        "!wrongsong. Try !help <command>, or !help all for the 9 that need a higher level.",
     ]
     assert (tmp_path / "var" / "waddlebot.db").exists()
 

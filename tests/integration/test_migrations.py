@@ -58,10 +58,12 @@ MARKETPLACE_TABLES = SCHEDULE_TABLES | {
 }
 STORE_TABLES = MARKETPLACE_TABLES | {"module_store", "module_store_usage"}
 MUSIC_TABLES = STORE_TABLES | {"music_requests", "music_queues"}
-TABLES = MUSIC_TABLES | {"music_spotify_accounts"}
+SPOTIFY_TABLES = MUSIC_TABLES | {"music_spotify_accounts"}
+TABLES = SPOTIFY_TABLES | {"music_bans"}
 # every revision, newest first, with the tables it leaves (each migration adds its row)
 STEPS = [
-    ("0014_music_spotify", TABLES),
+    ("0015_music_playback", TABLES),
+    ("0014_music_spotify", SPOTIFY_TABLES),
     ("0013_music", MUSIC_TABLES),
     ("0012_api_key_sealed", STORE_TABLES),  # a column: no new table
     ("0011_module_store", STORE_TABLES),
@@ -131,7 +133,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0014_music_spotify"
+    assert migrate.head_revision() == "0015_music_playback"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:

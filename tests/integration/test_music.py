@@ -15,9 +15,12 @@ import pytest
 from pydantic import SecretStr
 
 from tests.fakes.youtube import API_KEY, FakeYouTube, Video
-from tests.support.harness import say
+from tests.support.harness import free_port, say, serving
+from tests.support.overlays import open_feed, overlay_urls, with_state
+from waddlebot.core.overlay import PlayerReport
 from waddlebot.features.music.feature import PLAYER, SONG_QUEUE
 from waddlebot.infra import overlay_keys
+from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -31,6 +34,7 @@ ADULT = Video("adultADULT1", "Penguin Party After Dark", age_restricted=True)
 NO_EMBED = Video("noembedNO12", "Label Penguin Official", embeddable=False)
 NOT_US = Video("notusNOTUS1", "Penguin Abroad", allowed=["DE", "FR"])
 CATALOGUE = (ICE, WADDLE, FISH, LONG, LIVE, ADULT, NO_EMBED, NOT_US)
+EMPTY = "Nothing is playing; !sr <search words | YouTube link> asks for a song."
 
 
 @dataclass
@@ -81,15 +85,21 @@ async def test_a_link_plays_at_once_and_the_overlay_is_told(world: World) -> Non
     assert await say(world.runtime, "!sr https://youtu.be/iceiceBABY0") == [
         'Now playing "Ice Ice Penguin" (4:13), requested by alice: https://youtu.be/iceiceBABY0'
     ]
+    ice = await world.runtime.need(SONG_QUEUE).playing(world.community)
+    assert ice is not None
     assert await media(world) == {
         "type": "now_playing",
         "title": "Ice Ice Penguin",
         "requested_by": "alice",
         "source": "youtube",
         "media_id": "iceiceBABY0",
+        "song": ice.id,
+        "artist": "Some Channel",
+        "cover": "https://i.ytimg.com/vi/iceiceBABY0/mqdefault.jpg",
         "duration": 253.0,
         "position": 0.0,
         "paused": False,
+        "volume": 100,
     }
     assert world.youtube.calls == ["videos"]  # a link costs no search
     assert await say(world.runtime, "!song", user="bob") == [
@@ -296,3 +306,163 @@ async def test_the_queue_outlives_a_restart_and_a_bad_key_is_one_line(settings: 
             ]
         finally:
             await runtime.stop()
+
+
+async def audited(world: World) -> list[tuple[str, str, str]]:
+    """The music actions audited here, oldest first: (action, actor, target)."""
+    await world.runtime.audit.flush()
+    entries = await world.runtime.audit.recent(100, community_id=world.community)
+    return [
+        (e.action, e.actor, e.target) for e in reversed(entries) if e.action.startswith("music.")
+    ]
+
+
+async def test_moderators_pause_resume_and_set_the_volume(world: World) -> None:
+    assert await say(world.runtime, "!pause", **MOD) == [EMPTY]
+    assert await say(world.runtime, "!volume") == ["The volume is 100."]
+    await say(world.runtime, "!sr https://youtu.be/iceiceBABY0")
+    ice = await world.runtime.need(SONG_QUEUE).playing(world.community)
+    assert ice is not None
+    assert await say(world.runtime, "!pause") == ["@alice, !pause is for moderator level and up."]
+    assert await say(world.runtime, "!volume 5") == ["Only moderators and up can use !volume."]
+    assert await say(world.runtime, "!pause", **MOD) == ['Paused "Ice Ice Penguin"; !play goes on.']
+    assert (await media(world) or {}).get("paused") is True
+    assert await say(world.runtime, "!volume 35%", **MOD) == ["The volume is 35 now."]
+    shown = await media(world) or {}
+    assert (shown.get("volume"), shown.get("paused"), shown.get("song")) == (35, True, ice.id)
+    assert await say(world.runtime, "!volume", user="bob") == ["The volume is 35."]
+    assert await say(world.runtime, "!play", **MOD) == ['Playing "Ice Ice Penguin" again.']
+    assert (await media(world) or {}).get("paused") is False
+    for bad in ("!volume 101", "!volume loud", "!volume -3", "!volume 5 6"):
+        (usage,) = await say(world.runtime, bad, **MOD)
+        assert "the volume is a number from 0 to 100" in usage, usage
+    # the next song plays as loud as set
+    await say(world.runtime, "!sr https://youtu.be/waddleWADDL", user="bob")
+    await say(world.runtime, "!skip", **MOD)
+    assert (await media(world) or {}).get("volume") == 35
+    actions = await audited(world)
+    assert len({actor for _, actor, _ in actions}) == 1 and actions[0][1]  # mia did each
+    assert [(a, t) for a, _, t in actions] == [
+        ("music.pause", f"song:{ice.id}"),
+        ("music.volume", "volume"),
+        ("music.resume", f"song:{ice.id}"),
+        ("music.skip", f"song:{ice.id}"),
+    ]
+
+
+async def test_the_players_progress_is_what_song_says(world: World) -> None:
+    await say(world.runtime, "!sr https://youtu.be/iceiceBABY0")
+    ice = await world.runtime.need(SONG_QUEUE).playing(world.community)
+    assert ice is not None
+    player = world.runtime.need(PLAYER)
+    progress = PlayerReport(type="player", song=ice.id, state="progress", position=130.4)
+    await player.report(world.community, progress)
+    (said,) = await say(world.runtime, "!song")
+    assert said.startswith('Now playing "Ice Ice Penguin" (2:1')  # 2:10, and on since
+    assert said.endswith(" of 4:13), requested by alice: https://youtu.be/iceiceBABY0")
+    await say(world.runtime, "!pause", **MOD)
+    (paused,) = await say(world.runtime, "!song")
+    assert ", paused)" in paused
+    # another song's report, or a report after the end, changes nothing
+    await player.report(world.community, progress.model_copy(update={"song": ice.id + 1}))
+    ended = PlayerReport(type="player", song=ice.id, state="ended")
+    await player.report(world.community, ended)
+    await player.report(world.community, ended)
+    assert await say(world.runtime, "!song") == [EMPTY]
+
+
+async def test_banned_songs_channels_and_people_are_refused_with_why(world: World) -> None:
+    world.youtube.add(Video("otherOTHER1", "Other Penguin Tune", channel="Noisy Birds"))
+    assert await say(world.runtime, "!sr ban https://youtu.be/iceiceBABY0") == [
+        "Only moderators and up can use !sr ban."
+    ]
+    assert await say(world.runtime, "!sr ban https://youtu.be/iceiceBABY0", **MOD) == [
+        'The song "Ice Ice Penguin" is banned from song requests.'
+    ]
+    assert await say(world.runtime, "!sr ban https://youtu.be/iceiceBABY0", **MOD) == [
+        'The song "Ice Ice Penguin" is banned from song requests already.'
+    ]
+    assert await say(world.runtime, "!sr ban noisy  BIRDS", **MOD) == [
+        "The channel noisy BIRDS is banned from song requests."
+    ]
+    await say(world.runtime, "!sr hello", user="carol")  # carol is known here now
+    assert await say(world.runtime, "!sr ban @carol", **MOD) == [
+        "carol is banned from song requests."
+    ]
+    assert await say(world.runtime, "!sr https://youtu.be/iceiceBABY0") == [
+        '"Ice Ice Penguin" is banned from song requests here.'
+    ]
+    assert await say(world.runtime, "!sr https://youtu.be/otherOTHER1") == [
+        '"Other Penguin Tune" is by Noisy Birds, banned from song requests here.'
+    ]
+    units = world.youtube.units_used
+    assert await say(world.runtime, "!sr https://youtu.be/waddleWADDL", user="carol") == [
+        "A moderator banned you from song requests here."
+    ]
+    assert world.youtube.units_used == units  # refused before YouTube is asked
+    assert await say(world.runtime, "!sr unban @carol", **MOD) == ["carol may request songs again."]
+    assert await say(world.runtime, "!sr unban https://youtu.be/iceiceBABY0", **MOD) == [
+        'The song "Ice Ice Penguin" may be requested again.'
+    ]
+    assert await say(world.runtime, "!sr unban Some Channel", **MOD) == [
+        "The channel Some Channel isn't banned from song requests."
+    ]
+    (playing,) = await say(world.runtime, "!sr https://youtu.be/iceiceBABY0")
+    assert playing.startswith('Now playing "Ice Ice Penguin"')
+    (usage,) = await say(world.runtime, "!sr ban", **MOD)
+    assert "!sr ban <song link | channel name | @person>" in usage
+    # on the console a name is the account, so anyone named is someone
+    assert await say(world.runtime, "!sr ban @nobody_here", **MOD) == [
+        "nobody_here is banned from song requests."
+    ]
+    actions = [(a, t) for a, _, t in await audited(world)]
+    assert actions[:6] == [
+        ("music.ban", "song:youtube:iceiceBABY0"),
+        ("music.ban", "channel:noisy birds"),
+        ("music.ban", "person:console:carol"),
+        ("music.unban", "person:console:carol"),
+        ("music.unban", "song:youtube:iceiceBABY0"),
+        ("music.ban", "person:console:nobody_here"),
+    ]
+
+
+async def test_a_media_page_reports_only_on_its_own_communitys_song(settings: Settings) -> None:
+    """Over the overlay WebSocket, as the page's player reports: a report counts from a
+    media page of the community whose song it names, and only then."""
+    async with FakeYouTube() as youtube:
+        youtube.add(ICE)
+        youtube.add(WADDLE)
+        port = free_port()
+        configured = with_youtube(settings, youtube).model_copy(
+            update={
+                "overlay_public_url": f"http://127.0.0.1:{port}",
+                "secret_keys": [SecretStr(SecretBox.generate_key())],
+            }
+        )
+        async with serving(configured, port=port) as (base, runtime):
+            await say(runtime, "!sr https://youtu.be/iceiceBABY0")
+            await say(runtime, "!sr https://youtu.be/waddleWADDL", user="bob")
+            here = await runtime.directory.resolve_entity("console:local", "console")
+            queue = runtime.need(SONG_QUEUE)
+            ice = await queue.playing(here.community_id)
+            assert ice is not None
+            urls = await overlay_urls(runtime)
+            other = await runtime.directory.resolve_entity("console:elsewhere", "console")
+            assert other.community_id != here.community_id
+            token = await runtime.overlay_tokens.current(other.community_id, actor="test")
+            ended = orjson.dumps({"type": "player", "song": ice.id, "state": "ended"}).decode()
+            for url in (f"{base}/overlay/{token}/media", urls["ticker"]):
+                feed = await open_feed(url)
+                await feed.socket.send(ended)  # another community's page, or another kind
+                await feed.socket.send('{"type":"pong"}')
+                await feed.socket.close()
+            media_page = await with_state(urls["media"])
+            assert media_page.state[0]["data"]["song"] == ice.id  # what the page plays
+            for nonsense in ('{"type":"player","song":"x"}', "[1]", '{"type":"player"'):
+                await media_page.socket.send(nonsense)
+            await media_page.socket.send(ended)
+            waddle = await media_page.next()  # the next song's update: the report counted
+            assert waddle["data"].get("media_id") == "waddleWADDL", waddle
+            playing = await queue.playing(here.community_id)
+            assert playing is not None and playing.title == "Waddle Waddle Song"
+            await media_page.socket.close()

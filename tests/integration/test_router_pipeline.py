@@ -60,7 +60,7 @@ async def test_help_lists_only_what_a_viewer_can_use(runtime: Runtime) -> None:
     shown = _listed(listing)
     assert not shown & set(MODERATORS_ONLY)
     assert {"!alias", "!commands", "!timer", "!label", "!prefix"} <= shown  # partly theirs
-    assert listing.endswith("or !help all for the 8 that need a higher level.")
+    assert listing.endswith("or !help all for the 10 that need a higher level.")
     (everything,) = await say(runtime, "!help all")
     for name in MODERATORS_ONLY:
         assert f"{name} (moderator)" in everything

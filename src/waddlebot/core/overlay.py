@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -97,6 +97,12 @@ class NowPlaying(_Payload):
     media_id: str = Field(
         default="", max_length=64, description="the source's id of it (a YouTube video id)"
     )
+    song: int | None = Field(
+        default=None,
+        ge=1,
+        description="the song queue's id of this request: the page's player reports with it",
+    )
+    volume: int | None = Field(default=None, ge=0, le=100, description="the player's volume")
 
 
 class Clip(_Payload):
@@ -114,6 +120,26 @@ class Clip(_Payload):
 
 Media = Annotated[NowPlaying | Clip, Field(discriminator="type")]
 _MEDIA: TypeAdapter[NowPlaying | Clip] = TypeAdapter(Media)
+
+
+class PlayerReport(_Payload):
+    """What the media page's player says of the song it plays (page → server): where it is
+    (``progress``), that it finished (``ended``), or that it cannot play it (``error``, with
+    the player's error code). ``song`` is the id the page was given with the song."""
+
+    type: Literal["player"]
+    song: int = Field(ge=1, le=2**63 - 1)
+    state: Literal["progress", "ended", "error"]
+    position: float = Field(default=0, ge=0, le=86_400)
+    duration: float = Field(default=0, ge=0, le=86_400)
+    paused: bool = False
+    error: int = Field(default=0, ge=0, le=100_000)
+
+
+class PlayerReports(Protocol):
+    """Who hears the media page's player reports (the music feature's player)."""
+
+    async def report(self, community_id: int, report: PlayerReport) -> None: ...
 
 
 class Alert(_Payload):

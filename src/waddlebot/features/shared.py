@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar
 
 from fastapi import Depends, Request
 
+from waddlebot.core.overlay import PlayerReports
 from waddlebot.features.feature import Key, Provider
 from waddlebot.infra.jobs import CommunitySwitch
 from waddlebot.router.views import views_of
@@ -78,6 +79,8 @@ OVERLAYS: Key[OverlayPublisher] = Key("overlays")  # overlay
 OVERLAY_TOKENS: Key[OverlayTokens] = Key("overlay tokens")
 OVERLAY_HUB: Key[OverlayHub | None] = Key("overlay hub")  # None without browser_source
 OVERLAY_MEDIA: Key[MediaLibrary] = Key("overlay media")
+# what the media page's player reports to (progress, a song's end): absent without music
+PLAYER_REPORTS: Key[PlayerReports] = Key("player reports")  # music
 MEMORIES: Key[Memories] = Key("memories")  # memories
 COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias

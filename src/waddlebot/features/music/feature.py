@@ -1,5 +1,7 @@
 """The music feature: the ``music`` module (a marketplace module, on where a community
-enables it) over the database's song queue, with YouTube as its source."""
+enables it) over the database's song queue, with YouTube and each streamer's own Spotify as
+its sources. YouTube songs play in the community's media overlay page (whose player reports
+to :data:`PLAYER`), Spotify songs on the streamer's Spotify."""
 
 from __future__ import annotations
 
@@ -8,8 +10,11 @@ import httpx2
 from waddlebot.core.clock import SystemClock
 from waddlebot.core.services import Key
 from waddlebot.features.feature import Feature, Host, Job, Route
+from waddlebot.features.music.bans import MusicBans
 from waddlebot.features.music.module import build_music_module
+from waddlebot.features.music.playback import Playback
 from waddlebot.features.music.player import Player
+from waddlebot.features.music.progress import Progress
 from waddlebot.features.music.queue import SongQueue
 from waddlebot.features.music.settings import MusicSettings
 from waddlebot.features.music.source_choice import SourceChoice
@@ -17,11 +22,12 @@ from waddlebot.features.music.spotify import api as spotify_api
 from waddlebot.features.music.spotify.wiring import SPOTIFY, build_spotify
 from waddlebot.features.music.votes import Cooldowns, SkipVotes
 from waddlebot.features.music.youtube import YouTube
-from waddlebot.features.shared import OVERLAYS
+from waddlebot.features.music.youtube_playback import YouTubePlayback
+from waddlebot.features.shared import IDENTITY, OVERLAYS, PLAYER_REPORTS
 
 SONG_QUEUE: Key[SongQueue] = Key("song queue")
 YOUTUBE: Key[YouTube] = Key("youtube")
-PLAYER: Key[Player] = Key("player")  # what the overlay's player will call when a song ends
+PLAYER: Key[Player] = Key("player")
 HTTP_TIMEOUT = 10.0
 
 
@@ -42,16 +48,32 @@ async def setup(host: Host) -> None:
         ),
     )
     queue = host.provide(SONG_QUEUE, SongQueue(host.db))
-    player = host.provide(PLAYER, Player(queue, host.find(OVERLAYS)))
+    progress = Progress(cache)
+    # each source's player, by the source's name a song carries
+    playbacks: dict[str, Playback] = {
+        "youtube": YouTubePlayback(queue, progress, host.find(OVERLAYS)),
+    }
+    player = host.provide(PLAYER, Player(queue, playbacks, progress, host.audit))
+    host.provide(PLAYER_REPORTS, player)
     spotify = host.provide(SPOTIFY, build_spotify(host, http, queue, player))
+    playbacks[spotify.follower.source] = spotify.follower
+    identity = host.find(IDENTITY)
+
+    async def find_person(platform: str, name: str) -> tuple[str, str] | None:
+        found = await identity.find_or_greet(platform, name) if identity else None
+        return None if found is None else (found[1].platform_user_id, found[1].name)
+
     host.add_module(
         build_music_module(
             queue,
             SourceChoice(youtube, [spotify.sources]),
             SkipVotes(cache),
             Cooldowns(cache, SystemClock()),
+            player=player,
+            bans=MusicBans(host.db),
+            audit=host.audit,
+            find_person=find_person,
             spotify_command=spotify.chat.command,
-            on_start=spotify.follower.started,
         )
     )
 

@@ -1,12 +1,13 @@
-"""The song queue's tables: the requests waiting and playing, and whether a community's
-queue is open. In the database rather than the cache: the queue outlives a router's restart
-in every mode (the embedded cache is in memory) and every router sees one order."""
+"""The song queue's tables: the requests waiting and playing, whether a community's queue
+is open and how loud its player plays, and what its moderators banned. In the database
+rather than the cache: the queue outlives a router's restart in every mode (the embedded
+cache is in memory) and every router sees one order."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from waddlebot.infra.db.models import Base, BigIntId, utcnow
@@ -24,6 +25,7 @@ class SongRequest(Base):
     source: Mapped[str] = mapped_column(String(16))
     track_id: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(200), default="", server_default="")  # artist
     duration: Mapped[int | None] = mapped_column(Integer, nullable=True)  # seconds
     requester_platform: Mapped[str] = mapped_column(String(16))
     requester_account: Mapped[str] = mapped_column(String(128))  # their id on that platform
@@ -33,8 +35,8 @@ class SongRequest(Base):
 
 
 class SongQueueState(Base):
-    """A community's queue: closed to new requests while ``open`` is false (open without a
-    row)."""
+    """A community's queue: closed to new requests while ``open`` is false, and its player's
+    volume (open, at the default volume, without a row)."""
 
     __tablename__ = "music_queues"
 
@@ -42,9 +44,26 @@ class SongQueueState(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
     )
     open: Mapped[bool] = mapped_column(Boolean, default=True)
+    volume: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0-100
+
+
+class MusicBan(Base):
+    """What a community's moderators refuse at ``!sr``: a ``song`` (its source and id, as
+    ``youtube:<id>``), a ``channel`` (its name, casefolded) or a ``person`` (``platform:id``).
+    ``label`` is how it is shown back."""
+
+    __tablename__ = "music_bans"
+    __table_args__ = (UniqueConstraint("community_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Spotify's table lives in its package; imported here so the schema holds it
 from waddlebot.features.music.spotify.models import SpotifyAccount  # noqa: E402
 
-__all__ = ["SongQueueState", "SongRequest", "SpotifyAccount"]
+__all__ = ["MusicBan", "SongQueueState", "SongRequest", "SpotifyAccount"]

@@ -1,6 +1,8 @@
 """The ``music`` module: song requests from any platform into one queue per community
-(``!sr``, ``!song``, ``!queue``, ``!wrongsong``, ``!skip``), what plays shown on the media
-overlay. Every refusal is one line saying why."""
+(``!sr``, ``!song``, ``!queue``, ``!wrongsong``, ``!skip``), played by each song's source's
+player (:class:`~.player.Player`), and the moderators' controls (``!volume``, ``!pause``,
+``!play``, ``!sr clear|open|close|ban|unban``), each audited. Every refusal is one line
+saying why."""
 
 from __future__ import annotations
 
@@ -9,19 +11,25 @@ from typing import Any
 
 from waddlebot.core.errors import Conflict, LimitReached
 from waddlebot.core.permissions import Level
-from waddlebot.features.music.player import CLEAR
-from waddlebot.features.music.player import now_playing as playing_update
+from waddlebot.features.music.bans import Ban, Banned, MusicBans, channel_key, person_key, song_key
+from waddlebot.features.music.playback import DEFAULT_VOLUME, PlaybackError
+from waddlebot.features.music.player import Player
 from waddlebot.features.music.queue import Requester, Song, SongQueue
 from waddlebot.features.music.rules import LEVELS, Rules, clock_time, first_allowed
 from waddlebot.features.music.source_choice import SourceChoice
 from waddlebot.features.music.sources import SourceError, Track
 from waddlebot.features.music.spotify.config import SPOTIFY_PROPERTIES
 from waddlebot.features.music.votes import Cooldowns, SkipVotes
+from waddlebot.infra.audit import AuditLog
 from waddlebot.sdk import Context, Module, UsageError
 from waddlebot.sdk.groups import who_may
 
 SHOWN = 5  # songs !queue lists
 MODERATION = ("clear", "open", "close")
+BANNING = ("ban", "unban")
+BAN_USAGE = "!sr ban <song link | channel name | @person> (!sr unban ... lifts it)"
+# the account and name behind "@bob" on a platform, None when nobody known
+FindPerson = Callable[[str, str], Awaitable[tuple[str, str] | None]]
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -80,8 +88,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
 # ``!sr spotify <word>``: Spotify's own commands (connect, status, disconnect); True when the
 # word was one of them (else the words are a search)
 SpotifyCommand = Callable[[Context, str], Awaitable[bool]]
-# a request that plays at once, handed to its source's player (Spotify: the streamer's own)
-OnStart = Callable[[Context, Song], Awaitable[None]]
 EMPTY = "Nothing is playing; !sr <search words | YouTube link> asks for a song."
 
 
@@ -97,8 +103,12 @@ def build_music_module(
     sources: SourceChoice,
     votes: SkipVotes,
     cooldowns: Cooldowns,
+    *,
+    player: Player,
+    bans: MusicBans,
+    audit: AuditLog,
+    find_person: FindPerson,
     spotify_command: SpotifyCommand | None = None,
-    on_start: OnStart | None = None,
 ) -> Module:
     module = Module(
         "music",
@@ -110,14 +120,30 @@ def build_music_module(
     def length(song: Song | Track) -> str:
         return f" ({clock_time(song.duration)})" if song.duration else ""
 
-    def now_playing(song: Song) -> str:
+    def now_playing(song: Song, at: str = "") -> str:
         return (
-            f'Now playing "{song.title}"{length(song)}, requested by {song.requester.name}: '
-            f"{sources.link(song.source, song.track_id)}"
+            f'Now playing "{song.title}"{at or length(song)}, requested by '
+            f"{song.requester.name}: {sources.link(song.source, song.track_id)}"
         )
 
-    def show(ctx: Context, song: Song | None) -> None:
-        ctx.overlay.show("media", playing_update(song) if song is not None else CLEAR)
+    async def progress(community: int, song: Song) -> str:
+        """`` (2:10 of 3:45)`` as its player last said, else its length."""
+        kept = await player.progress.of(community, song.id)
+        duration = (kept.duration if kept else 0) or song.duration
+        if kept is None or not duration:
+            return length(song)
+        paused = ", paused" if kept.paused else ""
+        at = clock_time(int(kept.now(player.progress.clock())))
+        return f" ({at} of {clock_time(int(duration))}{paused})"
+
+    def audited(ctx: Context, action: str, target: str, **detail: Any) -> None:
+        audit.change(action, ctx.actor, target, ctx.request.community_id, detail or None)
+
+    def is_moderator(ctx: Context, what: str) -> bool:
+        if ctx.caller_level >= Level.MODERATOR:
+            return True
+        ctx.reply(f"Only {who_may(Level.MODERATOR)} can use {what}.")
+        return False
 
     async def find(ctx: Context, wanted: str) -> list[Track] | None:
         """The candidates for what was typed; None when there are none (the caller told)."""
@@ -135,6 +161,10 @@ def build_music_module(
         if ctx.caller_level < rules.min_level:
             ctx.reply(f"Only {who_may(rules.min_level)} can request songs here.")
             return
+        banned = await bans.of(community)
+        if banned.person(person):
+            ctx.reply("A moderator banned you from song requests here.")
+            return
         if not await queue.is_open(community):
             ctx.reply("Song requests are closed right now.")
             return
@@ -143,18 +173,20 @@ def build_music_module(
             ctx.reply(f"Wait {wait}s before your next request.")
             return
         try:
-            added = await add(ctx, wanted, rules, person)
-        except (SourceError, LimitReached, Conflict) as refused:
+            added = await add(ctx, wanted, rules, person, banned)
+        except (SourceError, LimitReached, Conflict, PlaybackError) as refused:
             ctx.reply(str(refused))
             added = False
         if not added:
             await cooldowns.forget(community, person)
 
-    async def add(ctx: Context, wanted: str, rules: Rules, person: Requester) -> bool:
+    async def add(
+        ctx: Context, wanted: str, rules: Rules, person: Requester, banned: Banned
+    ) -> bool:
         tracks = await find(ctx, wanted)
         if tracks is None:
             return False
-        track, why = first_allowed(tracks, rules)
+        track, why = first_allowed(tracks, rules, banned.refusal)
         if track is None:
             ctx.reply(why or "That can't be played here.")
             return False
@@ -167,9 +199,7 @@ def build_music_module(
         )
         if added.started:
             ctx.reply(now_playing(added.song))
-            show(ctx, added.song)
-            if on_start is not None:
-                await on_start(ctx, added.song)
+            await player.start(ctx.request.community_id, added.song)
         elif added.ahead == 1:
             ctx.reply(f'Added "{track.title}"{length(track)}, up next.')
         else:
@@ -178,13 +208,19 @@ def build_music_module(
 
     async def moderate(ctx: Context, what: str) -> None:
         community = ctx.request.community_id
-        if ctx.caller_level < Level.MODERATOR:
-            ctx.reply(f"Only {who_may(Level.MODERATOR)} can use !sr {what}.")
-        elif what == "clear":
+        if not is_moderator(ctx, f"!sr {what}"):
+            return
+        if what == "clear":
+            audited(ctx, "music.clear", "queue")
+            playing = await queue.playing(community)
             count = await queue.clear(community)
-            show(ctx, None)
+            await player.switch(community, playing, None)
             ctx.reply(f"Cleared the queue ({count} {'song' if count == 1 else 'songs'}).")
         else:
+            if what == "open":
+                audited(ctx, "music.open", "queue")
+            else:
+                audited(ctx, "music.close", "queue")
             await queue.set_open(community, what == "open")
             ctx.reply(
                 "Song requests are open: !sr <search words | YouTube link>."
@@ -192,14 +228,67 @@ def build_music_module(
                 else "Song requests are closed."
             )
 
+    async def ban_of(ctx: Context, words: list[str]) -> Ban | None:
+        """What ``!sr ban <words>`` names: a song by its link, a person by @name, else a
+        channel by its name. None when the person is unknown (the caller told)."""
+        given = " ".join(words).strip()
+        if not given:
+            raise UsageError(f"say what to ban: {BAN_USAGE}")
+        picked = sources.pick(ctx.request.community_id, given, ctx.config)
+        if picked.linked is not None and len(words) == 1:
+            linked = picked.linked
+            tracks = await picked.source.tracks([linked])
+            label = f'"{tracks[0].title}"' if tracks else sources.link(picked.source.name, linked)
+            return Ban("song", song_key(picked.source.name, linked), label)
+        if given.startswith(("@", "<@")) and len(words) == 1:
+            found = await find_person(ctx.request.platform, given)
+            if found is None:
+                ctx.reply(f"I don't know {given} here yet.")
+                return None
+            account, name = found
+            return Ban("person", person_key(ctx.request.platform, account), name)
+        return Ban("channel", channel_key(given), given[:200])
+
+    async def banning(ctx: Context, what: str) -> None:
+        if not is_moderator(ctx, f"!sr {what}"):
+            return
+        community = ctx.request.community_id
+        try:
+            ban = await ban_of(ctx, ctx.args[1:])
+        except SourceError as refused:
+            ctx.reply(str(refused))
+            return
+        if ban is None:
+            return
+        kind = {"song": "The song", "channel": "The channel", "person": ""}[ban.kind]
+        named = f"{kind} {ban.label}".strip()
+        target = f"{ban.kind}:{ban.value}"
+        if what == "ban":
+            if not await bans.add(community, ban):
+                ctx.reply(f"{named} is banned from song requests already.")
+                return
+            audited(ctx, "music.ban", target, label=ban.label)
+            ctx.reply(f"{named} is banned from song requests.")
+            return
+        if not await bans.remove(community, ban):
+            ctx.reply(f"{named} isn't banned from song requests.")
+            return
+        audited(ctx, "music.unban", target, label=ban.label)
+        again = "may request songs" if ban.kind == "person" else "may be requested"
+        ctx.reply(f"{named} {again} again.")
+
     @module.command(
         "sr",
         usage="<search words | YouTube link>",
-        description="Request a song; moderators: !sr clear, !sr open, !sr close",
+        description="Request a song; moderators: !sr clear|open|close, "
+        "!sr ban|unban <song link | channel | @person>",
     )
     async def sr(ctx: Context) -> None:
         if len(ctx.args) == 1 and ctx.args[0].lower() in MODERATION:
             await moderate(ctx, ctx.args[0].lower())
+            return
+        if ctx.args and ctx.args[0].lower() in BANNING:
+            await banning(ctx, ctx.args[0].lower())
             return
         if (
             spotify_command is not None
@@ -215,8 +304,12 @@ def build_music_module(
 
     @module.command("song", description="What plays now, and who asked for it")
     async def song(ctx: Context) -> None:
-        playing = await queue.playing(ctx.request.community_id)
-        ctx.reply(now_playing(playing) if playing else EMPTY)
+        community = ctx.request.community_id
+        playing = await queue.playing(community)
+        if playing is None:
+            ctx.reply(EMPTY)
+            return
+        ctx.reply(now_playing(playing, await progress(community, playing)))
 
     @module.command("queue", description="The next songs, and where yours is")
     async def queue_(ctx: Context) -> None:
@@ -251,7 +344,8 @@ def build_music_module(
             ctx.reply(EMPTY)
             return
         needed = Rules.of(ctx.config).skip_votes
-        at_once = ctx.caller_level >= Level.MODERATOR or playing.requester == person
+        by_moderator = ctx.caller_level >= Level.MODERATOR
+        at_once = by_moderator or playing.requester == person
         if not at_once:
             counted = await votes.vote(community, playing.id, person)
             if counted is None:
@@ -261,8 +355,73 @@ def build_music_module(
                 ctx.reply(f'Vote to skip "{playing.title}": {counted}/{needed}.')
                 return
         following = await queue.advance(community, ended=playing.id)
-        show(ctx, following)
+        if by_moderator:
+            audited(ctx, "music.skip", f"song:{playing.id}", title=playing.title)
         then = now_playing(following) if following else "The queue is empty."
         ctx.reply(f'Skipped "{playing.title}". {then}')
+        try:
+            await player.switch(community, playing, following)
+        except PlaybackError as refused:
+            ctx.reply(str(refused))
+
+    async def steer(ctx: Context) -> Song | None:
+        """The song playing; None (the caller told) when none is."""
+        playing = await queue.playing(ctx.request.community_id)
+        if playing is None:
+            ctx.reply(EMPTY)
+        return playing
+
+    @module.command("pause", level=int(Level.MODERATOR), description="Pause the song playing")
+    async def pause(ctx: Context) -> None:
+        playing = await steer(ctx)
+        if playing is None:
+            return
+        community = ctx.request.community_id
+        try:
+            await player.playback(playing).pause(community)
+        except PlaybackError as refused:
+            ctx.reply(str(refused))
+            return
+        audited(ctx, "music.pause", f"song:{playing.id}", title=playing.title)
+        ctx.reply(f'Paused "{playing.title}"; !play goes on.')
+
+    @module.command("play", level=int(Level.MODERATOR), description="Go on playing the song paused")
+    async def play(ctx: Context) -> None:
+        playing = await steer(ctx)
+        if playing is None:
+            return
+        community = ctx.request.community_id
+        try:
+            await player.playback(playing).resume(community)
+        except PlaybackError as refused:
+            ctx.reply(str(refused))
+            return
+        audited(ctx, "music.resume", f"song:{playing.id}", title=playing.title)
+        ctx.reply(f'Playing "{playing.title}" again.')
+
+    @module.command("volume", usage="[0-100]", description="The player's volume; moderators set it")
+    async def volume(ctx: Context) -> None:
+        community = ctx.request.community_id
+        if not ctx.args:
+            now = await queue.volume(community)
+            ctx.reply(f"The volume is {DEFAULT_VOLUME if now is None else now}.")
+            return
+        if not is_moderator(ctx, "!volume"):
+            return
+        wanted = ctx.args[0].removesuffix("%")
+        if len(ctx.args) > 1 or not wanted.isdecimal() or int(wanted) > 100:
+            raise UsageError("the volume is a number from 0 to 100")
+        percent = int(wanted)
+        before = await queue.volume(community)
+        await queue.set_volume(community, percent)
+        playing = await queue.playing(community)
+        if playing is not None:
+            try:
+                await player.playback(playing).set_volume(community, percent)
+            except PlaybackError as refused:
+                ctx.reply(str(refused))
+                return
+        audited(ctx, "music.volume", "volume", volume=percent, old=before)
+        ctx.reply(f"The volume is {percent} now.")
 
     return module

@@ -1,7 +1,9 @@
 """How moderators steer what plays, whatever the source: each source has a
 :class:`Playback` (YouTube: the media overlay's player; Spotify: the streamer's own Spotify
 player). The chat commands (``!pause``, ``!play``, ``!volume``, ``!skip``) reach the playback of
-the song playing, so a queue mixing sources is steered the same way."""
+the song playing, so a queue mixing sources is steered the same way. The feature hands the
+player one playback per source name (``{"youtube": YouTubePlayback(...)}``); a song is played
+by the one its ``source`` names."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import Protocol
 
 from waddlebot.core.errors import WaddleError
 from waddlebot.features.music.queue import Song
+
+DEFAULT_VOLUME = 100  # what a player plays at until a moderator sets a volume
 
 
 class PlaybackError(WaddleError):

@@ -36,6 +36,7 @@ class Song:
     duration: int | None
     requester: Requester
     playing: bool
+    channel: str = ""  # the artist, or the channel that posted it
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ def _song(row: SongRequest) -> Song:
         duration=row.duration,
         requester=Requester(row.requester_platform, row.requester_account, row.requester_name),
         playing=row.started_at is not None,
+        channel=row.channel,
     )
 
 
@@ -109,6 +111,7 @@ class SongQueue:
                 source=track.source,
                 track_id=track.id,
                 title=track.title,
+                channel=track.channel[:200],
                 duration=track.duration,
                 requester_platform=requester.platform,
                 requester_account=requester.account,
@@ -187,6 +190,23 @@ class SongQueue:
             )
             if not getattr(changed, "rowcount", 0):
                 session.add(SongQueueState(community_id=community_id, open=open_))
+
+    async def volume(self, community_id: int) -> int | None:
+        """The player's volume (0-100) moderators set; None: never set."""
+        async with self._db.read_session() as session:
+            state = await session.get(SongQueueState, community_id)
+            return None if state is None else state.volume
+
+    async def set_volume(self, community_id: int, percent: int) -> None:
+        async with self._db.session() as session:
+            await lock_community(session, community_id)
+            changed = await session.execute(
+                update(SongQueueState)
+                .where(SongQueueState.community_id == community_id)
+                .values(volume=percent)
+            )
+            if not getattr(changed, "rowcount", 0):
+                session.add(SongQueueState(community_id=community_id, open=True, volume=percent))
 
     async def _open(self, session: AsyncSession, community_id: int) -> bool:
         state = await session.get(SongQueueState, community_id)

@@ -3,7 +3,7 @@ that says why a track is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +65,15 @@ def refusal(track: Track, rules: Rules) -> str | None:
     return None
 
 
-def first_allowed(tracks: Sequence[Track], rules: Rules) -> tuple[Track | None, str | None]:
-    """The first track allowed, else the first's refusal."""
+def first_allowed(
+    tracks: Sequence[Track],
+    rules: Rules,
+    banned: Callable[[Track], str | None] = lambda track: None,
+) -> tuple[Track | None, str | None]:
+    """The first track allowed (and not ``banned``), else the first's refusal."""
     first: str | None = None
     for track in tracks:
-        why = refusal(track, rules)
+        why = banned(track) or refusal(track, rules)
         if why is None:
             return track, None
         first = first or why

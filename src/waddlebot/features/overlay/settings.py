@@ -37,3 +37,9 @@ class OverlaySettings(BaseModel):
     overlay_media_quota_bytes: int = Field(
         default=100 * MiB, ge=1024, description="bytes of uploads a community may keep"
     )
+    overlay_youtube_player_url: str = Field(
+        default="https://www.youtube.com",
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?$",
+        description="where the media page loads YouTube's IFrame Player API (<url>/iframe_api) "
+        "and frames its player from; the media page's CSP opens to it alone",
+    )

@@ -8,37 +8,67 @@ pages is built from user text on the server, and the script only ever uses ``tex
 the Content Security Policy allows no inline script or style and no other origin but
 ``https:`` images and media (the uploads are the page's own origin).
 
+The media page plays YouTube songs with YouTube's IFrame Player API: for that page kind
+alone the policy also lets scripts and frames come from ``overlay_youtube_player_url``, which
+the page is told in its ``data-youtube`` attribute (the script is loaded only once a YouTube
+song is to play).
+
 Page → server: anything (``{"type": "pong"}``) counts as a heartbeat answer, up to
-``MAX_INBOUND`` bytes. Server → page: ``hello``, ``state``, ``update`` and ``ping`` messages,
-see :mod:`waddlebot.features.overlay.hub`.
+``MAX_INBOUND`` bytes. A media page may also send its player's reports
+(:class:`~waddlebot.core.overlay.PlayerReport`: a song's progress, end or error), at most
+``REPORTS_PER_WINDOW`` in ``REPORT_WINDOW`` seconds; they are checked and handed to the music
+feature with the community the page's token belongs to, which acts only on that community's
+song playing. Anything else a page sends is ignored. Server → page: ``hello``, ``state``,
+``update`` and ``ping`` messages, see :mod:`waddlebot.features.overlay.hub`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
+import time
+from collections import deque
 from functools import cache
 from importlib import resources
 
+import orjson
+import structlog
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import ValidationError
 
 from waddlebot.core.errors import NotFound
-from waddlebot.core.overlay import PAGES
+from waddlebot.core.overlay import PAGES, PlayerReport, PlayerReports
 from waddlebot.features.overlay.hub import GOING_AWAY, TRY_AGAIN_LATER, OverlayClient
-from waddlebot.features.shared import FeatureServices
+from waddlebot.features.overlay.settings import OverlaySettings
+from waddlebot.features.shared import PLAYER_REPORTS, FeatureServices
 from waddlebot.infra.objects import ObjectStoreError
 
 router = APIRouter(include_in_schema=False)
 
+log = structlog.get_logger("waddlebot.features.overlay")
+
 MAX_INBOUND = 1024
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-    "media-src 'self' https:; frame-src https://clips.twitch.tv; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
-)
+REPORTS_PER_WINDOW = 20  # a player reports every few seconds; more is not a player
+REPORT_WINDOW = 10.0
+
+
+def content_security_policy(youtube: str = "") -> str:
+    """The pages' policy; ``youtube`` (the media page's) is the one more origin its scripts
+    and frames may come from."""
+    scripts = f"'self' {youtube}" if youtube else "'self'"
+    frames = f"https://clips.twitch.tv {youtube}" if youtube else "https://clips.twitch.tv"
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'self'; "
+        "img-src 'self' data: https:; media-src 'self' https:; "
+        f"frame-src {frames}; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 _HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -92,7 +122,18 @@ async def page(token: str, kind: str, request: Request) -> Response:
     headers = {**_HEADERS, "Cache-Control": "no-store"}
     if kind not in PAGES or await runtime.overlay_tokens.find(token) is None:
         return PlainTextResponse(UNKNOWN, 404, headers=headers)
-    return Response(_asset("page.html"), media_type="text/html; charset=utf-8", headers=headers)
+    body = _asset("page.html")
+    if kind == "media":
+        youtube = runtime.settings.section(OverlaySettings).overlay_youtube_player_url
+        headers["Content-Security-Policy"] = content_security_policy(youtube)
+        body = _with_player(body, youtube)
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _with_player(page_html: bytes, youtube: str) -> bytes:
+    """The page told where YouTube's player comes from (an attribute of its root)."""
+    attribute = f' data-youtube="{html.escape(youtube, quote=True)}"'.encode()
+    return page_html.replace(b'<html lang="en"', b'<html lang="en"' + attribute, 1)
 
 
 @router.get("/overlay/{token}/uploads/{media_id}")
@@ -138,7 +179,8 @@ async def feed(websocket: WebSocket, token: str, kind: str) -> None:
         await hub.leave(client)  # so the rotation's notice may have missed it
         await websocket.close(code=1008)
         return
-    listener = asyncio.create_task(_listen(websocket, client))
+    reports = runtime.find(PLAYER_REPORTS) if kind == "media" else None
+    listener = asyncio.create_task(_listen(websocket, client, reports))
     try:
         await hub.serve(client)
     finally:
@@ -147,8 +189,11 @@ async def feed(websocket: WebSocket, token: str, kind: str) -> None:
         await hub.leave(client)
 
 
-async def _listen(websocket: WebSocket, client: OverlayClient) -> None:
-    """Heartbeat answers from the page; the end of the page."""
+async def _listen(
+    websocket: WebSocket, client: OverlayClient, reports: PlayerReports | None
+) -> None:
+    """Heartbeat answers and player reports from the page; the end of the page."""
+    recent: deque[float] = deque(maxlen=REPORTS_PER_WINDOW)
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -159,3 +204,26 @@ async def _listen(websocket: WebSocket, client: OverlayClient) -> None:
             client.end(1009, "message too big")
             return
         client.seen()
+        if reports is None:
+            continue
+        report = _player_report(data)
+        if report is None:
+            continue
+        now = time.monotonic()
+        if len(recent) == REPORTS_PER_WINDOW and now - recent[0] < REPORT_WINDOW:
+            continue  # too many: this one is dropped, the next in time counts
+        recent.append(now)
+        try:
+            await reports.report(client.community_id, report)
+        except Exception:  # the database away for a moment: the page reports again
+            log.warning("player report failed", community_id=client.community_id, exc_info=True)
+
+
+def _player_report(data: str | bytes) -> PlayerReport | None:
+    """A player report, or None for anything else (a heartbeat answer, or nonsense)."""
+    if b'"player"' not in (data.encode() if isinstance(data, str) else data):
+        return None
+    try:
+        return PlayerReport.model_validate(orjson.loads(data))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None

@@ -1,5 +1,5 @@
-"""Now playing on Spotify, followed: a job reads each connected community's
-``currently-playing`` while a Spotify song plays in its queue, starts that song on Spotify
+"""Now playing on Spotify, followed, and the queue's Playback of Spotify songs. A job reads
+each connected community's ``currently-playing`` while a Spotify song plays in its queue, starts that song on Spotify
 when nobody has yet, puts a Spotify song coming next on Spotify's own queue (so it follows
 without a gap), and moves the queue on once Spotify plays something else, so ``!song`` and
 the overlay are right. Once the queue has moved on to a YouTube song or ended (played out,
@@ -16,7 +16,6 @@ from waddlebot.features.music.spotify.accounts import SpotifyStore
 from waddlebot.features.music.spotify.playback import SpotifyPlayback
 from waddlebot.features.music.spotify.source import NAME
 from waddlebot.infra.ports import Cache
-from waddlebot.sdk import Context
 
 log = structlog.get_logger("waddlebot.music.spotify")
 
@@ -38,15 +37,26 @@ class SpotifyFollower:
         self._store = store
         self._cache = cache
 
-    async def started(self, ctx: Context, song: Song) -> None:
-        """A Spotify request that plays at once: started on Spotify now rather than at the
-        next tick, and the streamer told in chat when Spotify refuses."""
-        if song.source != NAME or not await self._mark("started", ctx.request.community_id, song):
-            return
-        try:
-            await self._unmarked_if_failed("started", ctx.request.community_id, song)
-        except PlaybackError as exc:
-            ctx.reply(str(exc))
+    # as the queue's Playback of Spotify songs (the Player hands songs over through it)
+    source = NAME
+
+    async def start(self, community_id: int, song: Song) -> None:
+        """The queue moved on to ``song``: started on Spotify now rather than at the next tick
+        (a :class:`PlaybackError` says why Spotify refused; the next tick tries again)."""
+        if await self._mark("started", community_id, song):
+            await self._unmarked_if_failed("started", community_id, song)
+
+    async def stop(self, community_id: int) -> None:
+        await self._let_go(community_id)
+
+    async def pause(self, community_id: int) -> None:
+        await self._playback.pause(community_id)
+
+    async def resume(self, community_id: int) -> None:
+        await self._playback.resume(community_id)
+
+    async def set_volume(self, community_id: int, percent: int) -> None:
+        await self._playback.set_volume(community_id, percent)
 
     async def tick(self) -> None:
         """Follow every community with a connected Spotify (each streamer's own app: few)."""

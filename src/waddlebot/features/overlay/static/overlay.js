@@ -6,6 +6,11 @@
  *
  * Everything the server sends is put on the page with textContent or as an element property
  * (img.src), never parsed as HTML: a user's name or message is only ever text here.
+ *
+ * The media page plays YouTube songs in YouTube's IFrame player, loaded from the address in
+ * the page's data-youtube attribute the first time a YouTube song is to play, and reports
+ * what it plays back over the same WebSocket ({"type": "player", ...}): where it is every
+ * few seconds and whenever it starts or pauses, the end of a song, and a song it cannot play.
  */
 (() => {
   "use strict";
@@ -147,6 +152,147 @@
     },
   };
 
+  // -- the YouTube player of the media page ----------------------------------------------------
+
+  const REPORT_EVERY = 5000; // ms between two progress reports while a song plays
+
+  function report(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "player", ...message }));
+    }
+  }
+
+  const youtube = {
+    base: root.dataset.youtube || "",
+    api: null, // the promise of YT, once the script is asked for
+    player: null,
+    ready: false,
+    song: null, // the now_playing it plays: {song, media_id, ...}
+    ended: new Set(), // songs whose end was told already
+    timer: null,
+
+    load() {
+      if (!this.api) {
+        this.api = new Promise((resolve, reject) => {
+          window.onYouTubeIframeAPIReady = () => resolve(window.YT);
+          const script = document.createElement("script");
+          script.src = `${this.base}/iframe_api`;
+          script.async = true;
+          script.addEventListener("error", () => reject(new Error("no YouTube player")));
+          document.head.append(script);
+        });
+      }
+      return this.api;
+    },
+
+    // a now_playing for a YouTube song: a new song loads, the same one is steered
+    play(data, at) {
+      if (this.song && this.song.song === data.song) {
+        this.song = data;
+        this.steer();
+        return;
+      }
+      const moving = data.paused ? 0 : Math.max(0, (serverNow() - at) / 1000);
+      const start = Math.floor((data.position || 0) + moving);
+      this.song = data;
+      this.load()
+        .then((YT) => this.open(YT, data, start))
+        .catch(() => {
+          root.dataset.player = "unavailable";
+        });
+    },
+
+    open(YT, data, start) {
+      if (this.song !== data) return; // another song came meanwhile
+      if (this.player && this.ready) {
+        this.player.loadVideoById({ videoId: data.media_id, startSeconds: start });
+        this.steer();
+        return;
+      }
+      if (this.player) return; // still getting ready: onReady plays this.song
+      const holder = el("div", "media-player");
+      holder.id = "media-player";
+      document.body.append(holder);
+      this.player = new YT.Player("media-player", {
+        host: this.base,
+        width: 320,
+        height: 180,
+        videoId: data.media_id,
+        playerVars: { autoplay: 1, controls: 0, playsinline: 1, start },
+        events: {
+          onReady: () => {
+            this.ready = true;
+            if (this.song && this.song.media_id !== data.media_id) {
+              this.player.loadVideoById({ videoId: this.song.media_id, startSeconds: 0 });
+            }
+            this.steer();
+          },
+          onStateChange: (event) => this.changed(YT, event.data),
+          onError: (event) => {
+            if (!this.song) return;
+            const song = this.song.song;
+            if (this.ended.has(song)) return;
+            this.ended.add(song);
+            report({ song, state: "error", error: Number(event.data) || 0 });
+          },
+        },
+      });
+    },
+
+    steer() {
+      const data = this.song;
+      if (!this.player || !this.ready || !data) return;
+      if (typeof data.volume === "number") this.player.setVolume(data.volume);
+      if (data.paused) this.player.pauseVideo();
+      else this.player.playVideo();
+      root.dataset.player = data.paused ? "paused" : "playing";
+    },
+
+    changed(YT, state) {
+      if (!this.song) return;
+      const song = this.song.song;
+      if (state === YT.PlayerState.ENDED) {
+        clearInterval(this.timer);
+        if (this.ended.has(song)) return;
+        this.ended.add(song);
+        root.dataset.player = "ended";
+        report({ song, state: "ended" });
+        return;
+      }
+      if (state === YT.PlayerState.PLAYING || state === YT.PlayerState.PAUSED) {
+        this.progress();
+        clearInterval(this.timer);
+        if (state === YT.PlayerState.PLAYING) this.timer = setInterval(() => this.progress(), REPORT_EVERY);
+      }
+    },
+
+    position() {
+      if (!this.player || !this.ready) return null;
+      const at = Number(this.player.getCurrentTime());
+      return Number.isFinite(at) ? at : null;
+    },
+
+    progress() {
+      const at = this.position();
+      if (!this.song || at === null) return;
+      const duration = Number(this.player.getDuration()) || 0;
+      report({
+        song: this.song.song,
+        state: "progress",
+        position: Math.max(0, Math.min(at, 86400)),
+        duration: Math.max(0, Math.min(duration, 86400)),
+        paused: this.player.getPlayerState() === window.YT.PlayerState.PAUSED,
+      });
+    },
+
+    stop() {
+      clearInterval(this.timer);
+      this.song = null;
+      if (this.player && this.ready) this.player.stopVideo();
+      delete root.dataset.player;
+    },
+  };
+
   // -- media: now playing, and clips played over it --------------------------------------------
 
   const media = {
@@ -160,6 +306,11 @@
         if (!replayed) this.playClip(data);
       } else if (data.type === "now_playing") {
         this.nowPlaying(data, message.at);
+        if (data.source === "youtube" && data.media_id && data.song && youtube.base) {
+          youtube.play(data, message.at);
+        } else {
+          youtube.stop();
+        }
       }
     },
 
@@ -183,7 +334,8 @@
         text.append(bar, times);
         const update = () => {
           const moving = data.paused ? 0 : (serverNow() - at) / 1000;
-          const position = Math.min(data.duration, (data.position || 0) + Math.max(0, moving));
+          const played = youtube.song && youtube.song.song === data.song ? youtube.position() : null;
+          const position = Math.min(data.duration, played ?? (data.position || 0) + Math.max(0, moving));
           fill.style.width = `${(100 * position) / data.duration}%`;
           elapsed.textContent = clock(position);
         };
@@ -252,6 +404,7 @@
     clear() {
       this.endClip();
       this.stopSong();
+      youtube.stop();
       box.replaceChildren();
     },
   };
