@@ -1,9 +1,9 @@
 """Now playing on Spotify, followed, and the queue's Playback of Spotify songs. A job reads
-each connected community's ``currently-playing`` while a Spotify song plays in its queue, starts that song on Spotify
-when nobody has yet, puts a Spotify song coming next on Spotify's own queue (so it follows
-without a gap), and moves the queue on once Spotify plays something else, so ``!song`` and
-the overlay are right. Once the queue has moved on to a YouTube song or ended (played out,
-skipped, cleared), the streamer's Spotify is paused."""
+each connected community's ``currently-playing`` while a Spotify song plays in its queue,
+starts that song on Spotify when nobody has yet, puts a Spotify song coming next on Spotify's
+own queue (so it follows without a gap), and moves the queue on once Spotify plays something
+else, so ``!song`` and the overlay are right. Once the queue has moved on to a YouTube song or
+ended (played out, skipped, cleared), the streamer's Spotify is paused."""
 
 from __future__ import annotations
 
