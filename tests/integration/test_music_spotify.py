@@ -218,8 +218,9 @@ async def test_spotify_is_paused_once_the_queue_moves_past_its_song(world: World
     assert world.streamer.player.is_playing is True
     (skipped,) = await say(world.runtime, "!skip", **MOD)
     assert skipped.startswith('Skipped "The Flippers - Penguin Parade". Now playing "Ice Ice')
+    assert world.streamer.player.is_playing is False  # at once, not over the YouTube song
     await world.tick()
-    assert world.streamer.player.is_playing is False  # not over the YouTube song
+    assert world.streamer.player.is_playing is False
     world.streamer.player.is_playing = True  # the streamer plays their own music: left alone
     await world.tick()
     assert world.streamer.player.is_playing is True
@@ -340,14 +341,16 @@ async def test_a_link_connects_only_the_community_it_was_made_for(world: World) 
 
 async def test_the_player_is_steered_on_spotify(world: World) -> None:
     await connected(world)
-    playback = world.runtime.need(SPOTIFY).playback
+    await say(world.runtime, f"!sr spotify:track:{PENGUIN.id}")
     player = world.streamer.player
-    await playback.pause(world.community)
+    assert (player.playing, player.is_playing) == (PENGUIN.id, True)
+    await say(world.runtime, "!pause", **MOD)
     assert player.is_playing is False
-    await playback.resume(world.community)
+    await say(world.runtime, "!play", **MOD)
     assert player.is_playing is True
-    await playback.set_volume(world.community, 35)
+    await say(world.runtime, "!volume 35", **MOD)
     assert player.volume == 35
+    playback = world.runtime.need(SPOTIFY).playback
     await playback.enqueue(world.community, KRILL.id)
     await playback.skip(world.community)
     assert player.playing == KRILL.id
