@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 import httpx2
 import pytest
@@ -106,3 +105,43 @@ async def test_links_and_notes(site: Site) -> None:
     assert "bring more snacks" in shown and "https://example.org" in shown
     assert (await site.post(f"{page}/urls/1/delete")).status_code == 303
     assert "https://example.org" not in (await site.http.get(page)).text
+
+
+# ----- inventory ------------------------------------------------------------------------------
+
+
+async def test_items_are_added_labelled_checked_in_and_removed(site: Site) -> None:
+    page = f"{site.base}/inventory"
+    added = await site.post(f"{page}/items", name="Mic", description="the good one", labels="audio")
+    assert added.status_code == 303
+    await site.post(f"{page}/items", name="Tripod")
+    twice = await site.post(f"{page}/items", name="mic")
+    assert twice.status_code == 409 and 'role="alert"' in twice.text and "Mic" in twice.text
+    rows = await site.http.get(page, params={"q": "#audio"}, headers=HTMX)
+    assert "Mic" in rows.text and "Tripod" not in rows.text and "<html" not in rows.text
+    assert (
+        await site.post(f"{page}/items/labels", name="Tripod", label="video")
+    ).status_code == 303
+    await site.runtime.inventory.checkout(site.community, "Tripod", site.user, "@mo")
+    shown = (await site.http.get(page)).text
+    assert "Out: @mo" in shown and "Check in Tripod" in shown
+    out = await site.post(f"{page}/items/delete", htmx=True, name="Tripod")
+    assert out.headers["HX-Retarget"] == "#items-status" and "@mo has Tripod already" in out.text
+    assert (await site.post(f"{page}/items/checkin", name="Tripod")).status_code == 303
+    assert "Nothing is checked out." in (await site.http.get(page)).text
+    gone = await site.post(f"{page}/items/delete", htmx=True, name="Tripod")
+    assert gone.status_code == 200 and gone.text == ""
+    await site.post(f"{page}/items/labels/delete", name="Mic", label="audio")
+    assert await site.runtime.inventory.get(site.community, "Tripod") is None
+    mic = await site.runtime.inventory.get(site.community, "Mic")
+    assert mic is not None and mic.labels == ()
+    assert {"inventory.add", "inventory.remove", "inventory.checkin"} <= set(
+        await site.audit_actions()
+    )
+
+
+async def test_a_bad_item_is_shown_at_its_field(site: Site) -> None:
+    refused = await site.post(f"{site.base}/inventory/items", name="", description="x" * 301)
+    assert refused.status_code == 400
+    assert re.search(r'id="item-name"[^>]*aria-invalid="true"', refused.text)
+    assert 'id="item-description-error"' in refused.text
