@@ -4,15 +4,19 @@ partial answers). tests/browser/test_portal_records.py drives the main flows in 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx2
 import pytest
 
 from tests.integration.test_portal import signed_in
 from tests.support.harness import serving
+from waddlebot.features.calendar.events import NewEvent
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -145,3 +149,99 @@ async def test_a_bad_item_is_shown_at_its_field(site: Site) -> None:
     assert refused.status_code == 400
     assert re.search(r'id="item-name"[^>]*aria-invalid="true"', refused.text)
     assert 'id="item-description-error"' in refused.text
+
+
+# ----- calendar -------------------------------------------------------------------------------
+
+
+async def pending_event(site: Site, title: str) -> int:
+    """An event a member asked for in chat: waiting for a moderator."""
+    member = await site.runtime.directory.ensure_identity("console", "pat", "pat")
+    start = site.runtime.calendar.clock.now() + timedelta(days=2)
+    wanted = NewEvent(title=title, starts_at=start, timezone="UTC")
+    event = await site.runtime.calendar.add(
+        site.community, wanted, creator_user_id=member, creator_name="@pat", level=100
+    )
+    assert event.status == "pending"
+    return event.id
+
+
+async def test_the_approval_queue_decides_in_one_click(site: Site) -> None:
+    first = await pending_event(site, "Movie night")
+    second = await pending_event(site, "Speedrun race")
+    page = (await site.http.get(f"{site.base}/calendar")).text
+    assert '<span class="count" id="pending-count">(2)</span>' in page
+    approved = await site.post(f"{site.base}/calendar/events/{first}/approve", htmx=True)
+    assert approved.status_code == 200
+    assert 'id="pending-count" hx-swap-oob="true">(1)<' in approved.text
+    assert (
+        'id="upcoming-rows" hx-swap-oob="true"' in approved.text and "Movie night" in approved.text
+    )
+    again = await site.post(f"{site.base}/calendar/events/{first}/reject", htmx=True)
+    assert again.headers["HX-Retarget"] == "#calendar-status" and "approved" in again.text
+    rejected = await site.post(f"{site.base}/calendar/events/{second}/reject", htmx=True)
+    assert ">(0)<" in rejected.text and "Speedrun race" not in rejected.text
+    assert (await site.runtime.calendar.get(site.community, second)).status == "rejected"  # type: ignore[union-attr]
+    actions = await site.audit_actions()
+    assert {"event.add", "event.approve", "event.reject"} <= set(actions)
+
+
+async def test_an_event_is_added_with_recurrence_and_cancelled(site: Site) -> None:
+    start = (site.runtime.calendar.clock.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    added = await site.post(
+        f"{site.base}/calendar/events",
+        title="Weekly hangout",
+        starts_at=start,
+        duration_minutes="90",
+        repeat="weekly",
+        interval="2",
+        capacity="",
+    )
+    assert added.status_code == 303
+    ((event, _),) = await site.runtime.calendar.upcoming(site.community)
+    assert event.status == "approved" and event.rrule.endswith("INTERVAL=2")  # a moderator's
+    assert "every 2 weeks" in (await site.http.get(f"{site.base}/calendar")).text
+    cancelled = await site.post(f"{site.base}/calendar/events/{event.id}/cancel", htmx=True)
+    assert "No events to come." in cancelled.text
+    refused = await site.post(
+        f"{site.base}/calendar/events", title="", starts_at="soon", interval="0"
+    )
+    assert refused.status_code == 400
+    for field in ("title", "starts_at", "interval"):
+        assert re.search(rf'id="event-{field}"[^>]*aria-invalid="true"', refused.text), field
+    past = await site.post(
+        f"{site.base}/calendar/events", title="Old", starts_at="2001-01-01T10:00"
+    )
+    assert past.status_code == 422 and "That start has passed already." in past.text
+
+
+async def test_the_feed_link_is_the_admins(site: Site) -> None:
+    page = (await site.http.get(f"{site.base}/calendar")).text
+    assert "Calendar feed" not in page
+    refused = await site.post(f"{site.base}/calendar/feed")
+    assert refused.status_code == 403 and "needs the admin role" in refused.text
+    assert (await site.post(f"{site.base}/calendar/feed/delete")).status_code == 403
+    await site.runtime.directory.set_role(site.community, site.user, "admin")
+    made = await site.post(f"{site.base}/calendar/feed")
+    link = re.search(r'id="feed-link">([^<]+)<', made.text).group(1)  # type: ignore[union-attr]
+    path = urlsplit(html.unescape(link))
+    feed = await site.http.get(f"{path.path}?{path.query}")
+    assert feed.status_code == 200 and feed.text.startswith("BEGIN:VCALENDAR")
+    assert link not in (await site.http.get(f"{site.base}/calendar")).text  # shown once
+    assert (await site.post(f"{site.base}/calendar/feed/delete")).status_code == 303
+    assert (await site.http.get(f"{path.path}?{path.query}")).status_code == 404
+    assert {"event.feed.rotate", "event.feed.revoke"} <= set(await site.audit_actions())
+
+
+async def test_nothing_of_another_community(site: Site) -> None:
+    theirs = f"/c/{site.other}"
+    await site.runtime.inventory.add(site.other, "Secret sword", "", [])
+    for path in ("/memories", "/inventory", "/calendar"):
+        page = await site.http.get(theirs + path)
+        assert page.status_code == 404 and "Secret sword" not in page.text, path
+    refused = await site.post(f"{theirs}/inventory/items/delete", name="Secret sword")
+    assert refused.status_code == 404
+    assert await site.runtime.inventory.get(site.other, "Secret sword") is not None
+    mine = await site.post(f"{site.base}/inventory/items/delete", name="Secret sword")
+    assert mine.status_code == 404  # not an item of this community
+    assert await site.runtime.inventory.get(site.other, "Secret sword") is not None
