@@ -245,3 +245,18 @@ async def test_nothing_of_another_community(site: Site) -> None:
     mine = await site.post(f"{site.base}/inventory/items/delete", name="Secret sword")
     assert mine.status_code == 404  # not an item of this community
     assert await site.runtime.inventory.get(site.other, "Secret sword") is not None
+
+
+async def test_a_change_without_the_csrf_token_is_refused(site: Site) -> None:
+    await site.runtime.inventory.add(site.community, "Mic", "", [])
+    event = await pending_event(site, "Movie night")
+    for path, data in (
+        ("/memories/quotes", {"text": "sneaky"}),
+        ("/inventory/items/delete", {"name": "Mic"}),
+        (f"/calendar/events/{event}/approve", {}),
+    ):
+        refused = await site.http.post(site.base + path, data=data)
+        assert refused.status_code == 403 and "security token" in refused.text, path
+    assert await site.runtime.memories.quotes.list(site.community) == []
+    assert await site.runtime.inventory.get(site.community, "Mic") is not None
+    assert (await site.runtime.calendar.get(site.community, event)).status == "pending"  # type: ignore[union-attr]
