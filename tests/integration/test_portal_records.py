@@ -16,7 +16,7 @@ import pytest
 
 from tests.integration.test_portal import signed_in
 from tests.support.harness import serving
-from waddlebot.features.calendar.events import NewEvent
+from waddlebot.features.calendar.events import EditRefused, EventChange, NewEvent
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -260,3 +260,33 @@ async def test_a_change_without_the_csrf_token_is_refused(site: Site) -> None:
     assert await site.runtime.memories.quotes.list(site.community) == []
     assert await site.runtime.inventory.get(site.community, "Mic") is not None
     assert (await site.runtime.calendar.get(site.community, event)).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_an_event_is_edited_by_a_moderator_or_its_waiting_creator(site: Site) -> None:
+    event_id = await pending_event(site, "Movie night")
+    form = (await site.http.get(f"{site.base}/calendar/events/{event_id}/edit")).text
+    start = re.search(r'id="event-starts_at" name="starts_at" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    fields = {"title": "Movie night <b>2</b>", "starts_at": start, "duration_minutes": "120"}
+    fields |= {"description": "", "repeat": "monthly", "interval": "1", "capacity": "5"}
+    assert (await site.post(f"{site.base}/calendar/events/{event_id}", **fields)).status_code == 303
+    edited = await site.runtime.calendar.get(site.community, event_id)
+    assert edited is not None and edited.title == "Movie night <b>2</b>"
+    assert (edited.duration_minutes, edited.capacity, edited.rrule) == (120, 5, "FREQ=MONTHLY")
+    assert edited.status == "pending"  # still waiting: an edit decides nothing
+    page = (await site.http.get(f"{site.base}/calendar")).text
+    assert "Movie night &lt;b&gt;2&lt;/b&gt;" in page and "<b>2</b>" not in page
+    bad = await site.post(f"{site.base}/calendar/events/{event_id}", **(fields | {"title": ""}))
+    assert bad.status_code == 400
+    assert re.search(r'id="event-title"[^>]*aria-invalid="true"', bad.text)
+    pat = edited.creator_user_id
+    calendar = site.runtime.calendar
+    own = await calendar.edit(
+        site.community, event_id, EventChange(title="Pat's night"), user_id=pat, level=100
+    )
+    assert own.title == "Pat's night"
+    await calendar.decide(site.community, event_id, True)
+    with pytest.raises(EditRefused):  # approved: a member's change would skip the approval
+        await calendar.edit(
+            site.community, event_id, EventChange(title="Sneaky"), user_id=pat, level=100
+        )
+    assert "event.edit" in await site.audit_actions()

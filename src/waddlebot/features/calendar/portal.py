@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from waddlebot.core.errors import WaddleError
 from waddlebot.features.calendar import api
-from waddlebot.features.calendar.recurrence import describe
+from waddlebot.features.calendar.events import EventInfo
+from waddlebot.features.calendar.recurrence import describe, split_rule
 from waddlebot.features.shared import FeatureServices, Services
 from waddlebot.portal.deps import Caller, RoleTooLow
 from waddlebot.portal.forms import Errors, field_errors, form_of, from_htmx, said_in_place, sentence
@@ -27,6 +28,7 @@ from waddlebot.web.deps import CommunityCaller
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE = "/c/{community_id}/calendar"
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> holds
 EVENT_FIELDS = ("title", "starts_at", "duration_minutes", "description", "repeat", "interval")
 
 router = APIRouter(include_in_schema=False)
@@ -101,6 +103,80 @@ async def add_event(request: Request, caller: Caller, runtime: Services) -> Resp
         return await _page(
             request, caller, runtime, errors=errors, values=values, status_code=status_code
         )
+    return RedirectResponse(f"/c/{caller.community_id}/calendar#upcoming", 303)
+
+
+def _form_values(event: EventInfo, zone: ZoneInfo) -> dict[str, str]:
+    """The event as its edit form shows it."""
+    repeat, interval = split_rule(event.rrule) if event.rrule else ("", 1)
+    return {
+        "event-title": event.title,
+        "event-starts_at": event.starts_at.astimezone(zone).strftime(LOCAL_INPUT),
+        "event-duration_minutes": str(event.duration_minutes),
+        "event-description": event.description,
+        "event-repeat": repeat,
+        "event-interval": str(interval),
+        "event-capacity": str(event.capacity or ""),
+    }
+
+
+async def _edit_page(
+    request: Request,
+    caller: CommunityCaller,
+    runtime: FeatureServices,
+    event_id: int,
+    values: dict[str, str] | None = None,
+    errors: Errors | None = None,
+    status_code: int = 200,
+) -> Response:
+    event = await runtime.calendar.get(caller.community_id, event_id)
+    if event is None or event.status not in ("pending", "approved"):
+        missing = {"title": "Not found", "message": "There is no such event to edit."}
+        return render(request, "error.html", missing, status_code=404)
+    zone = await runtime.community.timezone(caller.community_id)
+    context: dict[str, Any] = {
+        "event": event,
+        "zone": zone.key,
+        "values": values or _form_values(event, zone),
+        "errors": errors or {},
+    }
+    return render(request, "event_edit.html", context, status_code=status_code, directory=TEMPLATES)
+
+
+@router.get(PAGE + "/events/{event_id}/edit")
+async def edit_form(request: Request, event_id: int, caller: Caller, runtime: Services) -> Response:
+    return await _edit_page(request, caller, runtime, event_id)
+
+
+@router.post(PAGE + "/events/{event_id}")
+async def edit_event(
+    request: Request, event_id: int, caller: Caller, runtime: Services
+) -> Response:
+    """Change an event (every occurrence); the start only when it was changed in the form (a
+    recurring event's first start may have passed)."""
+    event = await runtime.calendar.get(caller.community_id, event_id)
+    if event is None:
+        return await _edit_page(request, caller, runtime, event_id)
+    zone = await runtime.community.timezone(caller.community_id)
+    form = await form_of(request)
+    values = {f"event-{key}": form.get(key, "") for key in (*EVENT_FIELDS, "capacity")}
+    given: dict[str, Any] = {key: form.get(key, "") for key in EVENT_FIELDS}
+    if given["starts_at"] == _form_values(event, zone)["event-starts_at"]:
+        del given["starts_at"]
+    given["repeat"] = given["repeat"] or "none"
+    given["capacity"] = form.get("capacity") or 0
+    for key in ("duration_minutes", "interval"):
+        if not given[key]:
+            del given[key]
+    try:
+        body = api.EventChangeIn.model_validate(given)
+        await api.edit_event(caller, runtime, event_id, body)
+    except ValidationError as exc:
+        errors = field_errors(exc, "event")
+        return await _edit_page(request, caller, runtime, event_id, values, errors, 400)
+    except WaddleError as exc:
+        errors = {"event-form": sentence(str(exc))}
+        return await _edit_page(request, caller, runtime, event_id, values, errors, exc.status)
     return RedirectResponse(f"/c/{caller.community_id}/calendar#upcoming", 303)
 
 
