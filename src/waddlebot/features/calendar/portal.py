@@ -25,6 +25,7 @@ from waddlebot.portal.forms import Errors, field_errors, form_of, from_htmx, sai
 from waddlebot.portal.rendering import render
 from waddlebot.web.access import ROLE_RANK
 from waddlebot.web.deps import CommunityCaller
+from waddlebot.web.numbers import Id
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE = "/c/{community_id}/calendar"
@@ -144,14 +145,12 @@ async def _edit_page(
 
 
 @router.get(PAGE + "/events/{event_id}/edit")
-async def edit_form(request: Request, event_id: int, caller: Caller, runtime: Services) -> Response:
+async def edit_form(request: Request, event_id: Id, caller: Caller, runtime: Services) -> Response:
     return await _edit_page(request, caller, runtime, event_id)
 
 
 @router.post(PAGE + "/events/{event_id}")
-async def edit_event(
-    request: Request, event_id: int, caller: Caller, runtime: Services
-) -> Response:
+async def edit_event(request: Request, event_id: Id, caller: Caller, runtime: Services) -> Response:
     """Change an event (every occurrence); the start only when it was changed in the form (a
     recurring event's first start may have passed)."""
     event = await runtime.calendar.get(caller.community_id, event_id)
@@ -181,19 +180,19 @@ async def edit_event(
 
 
 @router.post(PAGE + "/events/{event_id}/approve")
-async def approve(request: Request, event_id: int, caller: Caller, runtime: Services) -> Response:
+async def approve(request: Request, event_id: Id, caller: Caller, runtime: Services) -> Response:
     """Approve a pending event: with htmx its row goes, and the count and the events to come
     follow."""
     return await _decided(request, caller, runtime, api.approve(caller, runtime, event_id))
 
 
 @router.post(PAGE + "/events/{event_id}/reject")
-async def reject(request: Request, event_id: int, caller: Caller, runtime: Services) -> Response:
+async def reject(request: Request, event_id: Id, caller: Caller, runtime: Services) -> Response:
     return await _decided(request, caller, runtime, api.reject(caller, runtime, event_id))
 
 
 @router.post(PAGE + "/events/{event_id}/cancel")
-async def cancel(request: Request, event_id: int, caller: Caller, runtime: Services) -> Response:
+async def cancel(request: Request, event_id: Id, caller: Caller, runtime: Services) -> Response:
     """Cancel an event, every occurrence (the API lets moderators cancel any)."""
     return await _decided(request, caller, runtime, api.cancel(caller, runtime, event_id))
 

@@ -19,6 +19,7 @@ from waddlebot.features.shared import Services
 from waddlebot.portal.deps import Caller
 from waddlebot.portal.forms import Errors, field_errors, form_of, from_htmx, said_in_place, sentence
 from waddlebot.portal.rendering import render
+from waddlebot.web.numbers import Id
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE = "/c/{community_id}/memories"
@@ -148,7 +149,7 @@ async def _add(
 
 @router.get(PAGE + "/{kind}s/{number}/edit")
 async def edit_form(
-    request: Request, kind: Kind, number: int, caller: Caller, runtime: Services
+    request: Request, kind: Kind, number: Id, caller: Caller, runtime: Services
 ) -> Response:
     who = await api.asking(caller, runtime)
     found = await _kept(who.memories, kind).get(who.community_id, number)
@@ -181,7 +182,7 @@ def _missing(request: Request) -> Response:
 
 @router.post(PAGE + "/{kind}s/{number}")
 async def edit(
-    request: Request, kind: Kind, number: int, caller: Caller, runtime: Services
+    request: Request, kind: Kind, number: Id, caller: Caller, runtime: Services
 ) -> Response:
     """Change a quote (text, who said it: left empty, it stays) or a note (text, labels)."""
     if kind not in EDITABLE:
@@ -210,7 +211,7 @@ async def edit(
 
 @router.post(PAGE + "/{kind}s/{number}/delete")
 async def delete(
-    request: Request, kind: Kind, number: int, caller: Caller, runtime: Services
+    request: Request, kind: Kind, number: Id, caller: Caller, runtime: Services
 ) -> Response:
     """Remove a quote, link or note: with htmx, its row goes (an empty answer)."""
     who = await api.asking(caller, runtime)
