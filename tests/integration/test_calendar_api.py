@@ -308,3 +308,46 @@ async def test_other_communities_see_nothing(world: World) -> None:
     assert (
         await http.post(f"{theirs}/events/{event}/join", headers=world.stranger)
     ).status_code == 404
+
+
+async def test_editing_an_event(world: World) -> None:
+    http, base = world.http, world.base
+    added = await http.post(
+        f"{base}/events",
+        headers=world.bob,
+        json={"title": "Pub quiz", "starts_at": "2026-01-03T19:00:00+00:00"},
+    )
+    quiz = added.json()["id"]
+    own = await http.patch(f"{base}/events/{quiz}", headers=world.bob, json={"title": "Quiz"})
+    assert own.status_code == 200 and own.json()["title"] == "Quiz"
+    assert own.json()["status"] == "pending"  # an edit decides nothing
+    theirs = await http.patch(f"{base}/events/{quiz}", headers=world.carol, json={"title": "x"})
+    assert theirs.status_code == 403
+    change = {"repeat": "monthly", "interval": 2, "capacity": 3, "duration_minutes": 90}
+    edited = await http.patch(f"{base}/events/{quiz}", headers=world.moderator, json=change)
+    assert {k: edited.json()[k] for k in ("repeat", "interval", "capacity", "title")} == {
+        "repeat": "monthly",
+        "interval": 2,
+        "capacity": 3,
+        "title": "Quiz",
+    }
+    await http.post(f"{base}/events/{quiz}/approve", headers=world.moderator)
+    late = await http.patch(f"{base}/events/{quiz}", headers=world.bob, json={"title": "Mine"})
+    assert late.status_code == 403  # approved: the member's change would skip the approval
+    past = {"starts_at": "2025-01-01T10:00:00+00:00"}
+    assert (
+        await http.patch(f"{base}/events/{quiz}", headers=world.moderator, json=past)
+    ).status_code == 422
+    once = await http.patch(
+        f"{base}/events/{quiz}", headers=world.moderator, json={"repeat": "none", "capacity": 0}
+    )
+    assert (once.json()["repeat"], once.json()["capacity"]) == (None, None)
+    await http.post(f"{base}/events/{quiz}/cancel", headers=world.moderator)
+    gone = await http.patch(f"{base}/events/{quiz}", headers=world.moderator, json={"title": "y"})
+    assert gone.status_code == 409
+    elsewhere = await http.patch(
+        f"/api/v1/calendar/communities/{world.other}/events/{quiz}",
+        headers=world.stranger,
+        json={"title": "z"},
+    )
+    assert elsewhere.status_code == 404

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 
 from waddlebot.portal.security import SESSION_COOKIE
 from waddlebot.web.access import ROLE_RANK, Principal, Role
-from waddlebot.web.deps import actor_of, authenticate, person_named
+from waddlebot.web.deps import CommunityCaller, actor_of, authenticate, person_named
 from waddlebot.web.host import Running
 
 FLOOR: Role = "moderator"  # the least role that opens a community's pages
@@ -105,3 +105,12 @@ class PageAccess:
     async def __call__(self, community: InCommunity) -> None:
         if ROLE_RANK[community.role] < ROLE_RANK[self.role]:
             raise RoleTooLow(self.role)
+
+
+async def community_caller(community: InCommunity, person: SignedIn) -> CommunityCaller:
+    """The person in the page's community as the HTTP API sees a caller there (their level,
+    whether they moderate, what the audit log calls them): what a page hands the services."""
+    return CommunityCaller(person.principal, community.id, community.role, person.actor)
+
+
+Caller = Annotated[CommunityCaller, Depends(community_caller)]

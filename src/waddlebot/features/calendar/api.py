@@ -2,9 +2,9 @@
 
 Under ``/api/v1/calendar/communities/{community_id}`` the same roles apply as in chat:
 members (any role) list events, add them (approved at once for moderators, service accounts
-and people labelled ``event-autoapprove``; waiting otherwise), join, leave, and cancel their
-own; moderators list the pending ones, approve, reject and cancel any; admins manage the
-feed's link.
+and people labelled ``event-autoapprove``; waiting otherwise), join, leave, cancel their own
+and edit their own while it waits; moderators list the pending ones, approve, reject, edit and
+cancel any; admins manage the feed's link.
 
 ``GET /api/v1/calendar/{community}/feed.ics?token=...`` is the feed itself. Calendar apps
 cannot send headers, so it takes no API key: the secret token in the URL is the key. A wrong
@@ -23,6 +23,7 @@ from waddlebot.core.errors import NotAllowed, NotFound
 from waddlebot.features.calendar.events import (
     DEFAULT_DURATION,
     MAX_CAPACITY,
+    EventChange,
     EventInfo,
     NewEvent,
     UnknownEvent,
@@ -105,6 +106,22 @@ class EventIn(BaseModel):
     )
 
 
+class EventChangeIn(BaseModel):
+    """What to change; a field left out stays as it is."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+    starts_at: datetime | None = Field(
+        default=None, description="with an offset, or without one: then in the community's zone"
+    )
+    duration_minutes: int | None = Field(default=None, ge=1, le=MAX_DURATION)
+    description: str | None = Field(default=None, max_length=500)
+    repeat: Literal["weekly", "monthly", "none"] | None = Field(
+        default=None, description="none: it stops repeating"
+    )
+    interval: int = Field(default=1, ge=1, le=MAX_INTERVAL, description="with repeat")
+    capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY, description="0: no limit")
+
+
 class ReasonIn(BaseModel):
     reason: str = Field(default="", max_length=200)
 
@@ -173,6 +190,38 @@ async def add_event(caller: Member, runtime: Services, body: EventIn) -> EventOu
 @router.get("/events/{event_id}", response_model=EventOut)
 async def get_event(caller: Member, runtime: Services, event_id: Id) -> EventOut:
     """One event, with who is going (any role)."""
+    return await _one(runtime, caller, event_id)
+
+
+@router.patch("/events/{event_id}", response_model=EventOut)
+async def edit_event(
+    caller: Member, runtime: Services, event_id: Id, body: EventChangeIn
+) -> EventOut:
+    """Change an event, every occurrence of it: moderators any pending or approved one; the
+    person who added it, only while it waits for approval (403 otherwise). 409 when it is
+    cancelled or rejected."""
+    starts_at = body.starts_at
+    if starts_at is not None and starts_at.tzinfo is None:
+        starts_at = starts_at.replace(tzinfo=await runtime.community.timezone(caller.community_id))
+    rule = None
+    if body.repeat is not None:
+        rule = "" if body.repeat == "none" else make_rule(body.repeat, body.interval)
+    change = EventChange(
+        title=body.title,
+        description=body.description,
+        starts_at=starts_at,
+        duration_minutes=body.duration_minutes,
+        rrule=rule,
+        capacity=body.capacity,
+    )
+    await runtime.calendar.edit(
+        caller.community_id,
+        event_id,
+        change,
+        user_id=caller.user_id,
+        level=caller.level,
+        actor=caller.actor,
+    )
     return await _one(runtime, caller, event_id)
 
 

@@ -95,6 +95,10 @@ class AlreadyDecided(Conflict, CalendarError):
         self.event = event
 
 
+class EditRefused(NotAllowed, CalendarError):
+    pass
+
+
 class EventFull(Conflict, CalendarError):
     def __init__(self, event: EventInfo) -> None:
         super().__init__(f"{event.title} is full ({event.going} of {event.capacity} going)")
@@ -143,6 +147,41 @@ class NewEvent:
     capacity: int | None = None
     description: str = ""
     entity_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventChange:
+    """What an edit changes; None leaves a field as it is. ``rrule`` "" stops the repeating,
+    ``capacity`` 0 lifts the limit."""
+
+    title: str | None = None
+    description: str | None = None
+    starts_at: datetime | None = None
+    duration_minutes: int | None = None
+    rrule: str | None = None
+    capacity: int | None = None
+
+
+def _title(typed: str) -> str:
+    title = " ".join(typed.split())
+    if not title:
+        raise CalendarError("an event needs a title")
+    if len(title) > MAX_TITLE:
+        raise CalendarError(f"a title is at most {MAX_TITLE} characters")
+    return title
+
+
+def _description(typed: str) -> str:
+    description = " ".join(typed.split())
+    if len(description) > MAX_DESCRIPTION:
+        raise CalendarError(f"a description is at most {MAX_DESCRIPTION} characters")
+    return description
+
+
+def _capacity(capacity: int | None) -> int | None:
+    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
+        raise CalendarError(f"the most people going is 1 to {MAX_CAPACITY}")
+    return capacity
 
 
 def reminder_offsets(settings: dict[str, Any] | None) -> list[int]:
@@ -199,16 +238,9 @@ class CalendarService:
         actor: str = "",
     ) -> EventInfo:
         """A new event, approved when the creator :meth:`may_autoapprove`, else pending."""
-        title = " ".join(wanted.title.split())
-        if not title:
-            raise CalendarError("an event needs a title")
-        if len(title) > MAX_TITLE:
-            raise CalendarError(f"a title is at most {MAX_TITLE} characters")
-        description = " ".join(wanted.description.split())
-        if len(description) > MAX_DESCRIPTION:
-            raise CalendarError(f"a description is at most {MAX_DESCRIPTION} characters")
-        if wanted.capacity is not None and not 1 <= wanted.capacity <= MAX_CAPACITY:
-            raise CalendarError(f"the most people going is 1 to {MAX_CAPACITY}")
+        title = _title(wanted.title)
+        description = _description(wanted.description)
+        _capacity(wanted.capacity)
         now = self.clock.now()
         if wanted.starts_at <= now:
             raise CalendarError("that start has passed already")
@@ -443,6 +475,62 @@ class CalendarService:
             raise Ended(f"event #{event_id} is {event.status} already")
         self._changes.record("event.cancel", actor, community_id, event_id)
         return event, going
+
+    async def edit(
+        self,
+        community_id: int,
+        event_id: int,
+        change: EventChange,
+        *,
+        user_id: int | None,
+        level: int | None,
+        actor: str = "",
+    ) -> EventInfo:
+        """Change a pending or approved event (every occurrence). Moderators (``level`` None:
+        a service account) change any; the person who added it, only while it waits for
+        approval (a change to an approved one would skip the approval)."""
+        values: dict[str, Any] = {}
+        if change.title is not None:
+            values["title"] = _title(change.title)
+        if change.description is not None:
+            values["description"] = _description(change.description)
+        if change.duration_minutes is not None:
+            if not 1 <= change.duration_minutes <= MAX_DURATION:
+                raise CalendarError(f"an event lasts 1 to {MAX_DURATION} minutes")
+            values["duration_minutes"] = change.duration_minutes
+        if change.rrule is not None:
+            values["rrule"] = change.rrule
+        if change.capacity is not None:
+            values["capacity"] = _capacity(change.capacity or None)
+        now = self.clock.now()
+        if change.starts_at is not None:
+            if change.starts_at <= now:
+                raise CalendarError("that start has passed already")
+            values["starts_at"] = change.starts_at
+        async with self.db.session() as session:
+            settings = await lock_community(session, community_id)
+            row = await _event(session, community_id, event_id, lock=True)
+            moderator = level is None or level >= Level.MODERATOR
+            own = user_id is not None and row.creator_user_id == user_id
+            if not moderator and not (own and row.status == "pending"):
+                raise EditRefused("only a moderator, or its creator while it waits, can edit it")
+            if row.status not in ("pending", "approved"):
+                raise Ended(f"event #{event_id} is {row.status}")
+            going = await session.scalar(
+                select(func.count())
+                .select_from(CalendarAttendee)
+                .where(CalendarAttendee.event_id == row.id)
+            )
+            if values.get("capacity") is not None and values["capacity"] < (going or 0):
+                raise CalendarError(f"{going} people are going already")
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            if row.status == "approved":
+                row.remind_at = _first_reminder(row, settings, now)
+        detail = {name: str(value) for name, value in values.items()}
+        self._changes.record("event.edit", actor, community_id, event_id, detail)
+        return await self._after_change(community_id, event_id)
 
     # ----- going --------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from waddlebot.features.calendar import api
+from waddlebot.features.calendar import api, portal
 from waddlebot.features.calendar.events import CalendarService
 from waddlebot.features.calendar.feed import FeedService
 from waddlebot.features.calendar.models import CalendarAttendee, CalendarEvent
@@ -13,7 +13,7 @@ from waddlebot.features.calendar.module import build_calendar_module
 from waddlebot.features.calendar.reminders import ReminderJob
 from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.calendar.tools import TOOLS
-from waddlebot.features.feature import Feature, Host, Job, PersonMerge, Route
+from waddlebot.features.feature import Feature, Host, Job, PersonMerge, PortalPage, Route
 from waddlebot.features.shared import (
     CALENDAR,
     CALENDAR_FEEDS,
@@ -56,6 +56,7 @@ FEATURE = Feature(
     setup,
     always_on=False,
     routes=(Route(api.router), Route(api.feed_router)),
+    pages=(PortalPage("/calendar", "Calendar", portal.router),),
     jobs=(Job("calendar.reminders", 0, lambda host: host.need(CALENDAR_REMINDERS).fire_due()),),
     tools=TOOLS,
     person_columns=(CalendarEvent.creator_user_id,),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from waddlebot.features.feature import Feature, Host, Route
-from waddlebot.features.inventory import api
+from waddlebot.features.feature import Feature, Host, PortalPage, Route
+from waddlebot.features.inventory import api, portal
 from waddlebot.features.inventory.models import InventoryCheckout, InventoryItem
 from waddlebot.features.inventory.module import build_inventory_module
 from waddlebot.features.inventory.service import InventoryService
@@ -22,6 +22,7 @@ FEATURE = Feature(
     setup,
     always_on=False,
     routes=(Route(api.router),),
+    pages=(PortalPage("/inventory", "Inventory", portal.router),),
     tools=TOOLS,
     person_columns=(InventoryItem.holder_user_id, InventoryCheckout.user_id),
 )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from waddlebot.features.feature import Feature, Host, Job, Route
-from waddlebot.features.memories import api
+from waddlebot.features.feature import Feature, Host, Job, PortalPage, Route
+from waddlebot.features.memories import api, portal
 from waddlebot.features.memories.chat import build_memories_module
 from waddlebot.features.memories.models import Note, Quote, Reminder, SavedUrl
 from waddlebot.features.memories.service import Memories
@@ -32,6 +32,7 @@ FEATURE = Feature(
     setup,
     always_on=False,
     routes=(Route(api.router),),
+    pages=(PortalPage("/memories", "Memories", portal.router),),
     jobs=(Job("reminders", 0, lambda host: host.need(MEMORIES).reminders.fire_due()),),
     tools=TOOLS,
     person_columns=(
