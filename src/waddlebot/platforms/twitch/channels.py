@@ -14,7 +14,9 @@ subscribes only once this one receives nothing of it. A delete Twitch does not c
 subscription whose id is unknown) closes the whole bot session instead; a fresh one
 subscribes the items still held. A process killed outright loses its sessions with its
 connections (Twitch disables their subscriptions), and the others take its items once its
-leases run out.
+leases run out. And a process taking an item first deletes what is still live of it on any
+other session: one that stalled past its leases (and so learns only at its next step that
+it lost them) stops receiving the item then, not when it wakes up.
 
 Twitch allows an account three WebSocket sessions: so at most three processes can share the
 bot's chat this way (more than that: the conduit transport).
@@ -64,6 +66,8 @@ Plan = Callable[[], Awaitable[dict[str, Share]]]
 # (wanted, session id, account) -> the new subscription's id (None: it existed already)
 Create = Callable[[Wanted, str, str], Awaitable[str | None]]
 Delete = Callable[[str, str], Awaitable[object]]  # (subscription id, account)
+# (account, wanted): delete those of ``wanted`` live on any of the account's sessions
+TakeOver = Callable[[str, list[Wanted]], Awaitable[object]]
 
 
 class _Session:
@@ -89,6 +93,7 @@ class WebSocketChannels:
         plan: Plan,
         create: Create,
         delete: Delete,
+        take_over: TakeOver,
         on_notification: NotificationHandler,
         on_revocation: RevocationHandler,
         ttl: float,
@@ -98,6 +103,7 @@ class WebSocketChannels:
         self._plan = plan
         self._create = create
         self._delete = delete
+        self._take_over = take_over
         self._on_notification = on_notification
         self._on_revocation = on_revocation
         self._assignment = Assignment(
@@ -156,6 +162,10 @@ class WebSocketChannels:
 
     async def _take(self, item: str) -> None:
         share = self._planned[item]
+        if share.bot:
+            await self._take_over(share.bot_account, share.bot)
+        if share.own:
+            await self._take_over(share.broadcaster, share.own)
         self._serving[item] = share
         if share.own:
             self._own[item] = self._open(share.broadcaster, item, self._welcome_own)

@@ -153,6 +153,7 @@ class TwitchCollector:
             plan=self.shares,
             create=self._create_on_session,
             delete=self._delete_on_session,
+            take_over=self._delete_live,
             on_notification=self._on_ws_notification,
             on_revocation=self.ingest.revocation,
             ttl=settings.assignment_lease_ttl_seconds,
@@ -526,6 +527,19 @@ class TwitchCollector:
     async def _delete_on_session(self, subscription_id: str, account_id: str) -> None:
         await self.helix.delete_subscription(subscription_id, user_token_of=account_id)
         await self.subscriptions.forget(subscription_id)
+
+    async def _delete_live(self, account_id: str, wanted: list[Wanted]) -> None:
+        """Delete those of ``wanted`` live on any WebSocket session of the account."""
+        keys = {w.key for w in wanted}
+        live = await self.helix.list_subscriptions("enabled", user_token_of=account_id)
+        for subscription in live:
+            if key_of(subscription) in keys:
+                log.warning(
+                    "twitch subscription still live elsewhere; deleted before taking it over",
+                    type=subscription.get("type"),
+                    condition=subscription.get("condition"),
+                )
+                await self._delete_on_session(str(subscription["id"]), account_id)
 
     def _own_chat_line(self, channel_id: str, badges: set[str]) -> None:
         """The bot's own line came back: its badges say whether it moderates the channel
