@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx2
 
 from tests.fakes.twitch import FakeTwitch, payloads
-from tests.fakes.twitch.model import Subscription
 from tests.support.processes import ServiceProcess, ServiceProcesses
+from tests.support.twitch_channels import not_served_once
 from waddlebot.infra import keys
 from waddlebot.infra.codec import decode_envelope
 from waddlebot.infra.db.engine import Database
@@ -22,7 +22,6 @@ from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Bus
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.twitch.auth import Grant, TwitchAuth, Validation
-from waddlebot.platforms.twitch.subscriptions import wanted_for_bot, wanted_for_channel
 from waddlebot.platforms.twitch.tokens import SCOPES, TokenStore
 
 BOT = "9001"
@@ -47,21 +46,6 @@ async def connect_accounts(fake: FakeTwitch, database_url: str, key: str, client
         await db.close()
 
 
-def not_served_once(fake: FakeTwitch) -> list[str]:
-    """The subscriptions the channels need that are not live on exactly one session."""
-    wanted = [w for c in CHANNELS for w in wanted_for_channel(c, BOT)] + wanted_for_bot(BOT)
-    live = Counter(_key(s) for s in fake.subscriptions(status="enabled"))
-    return [
-        f"{w.type} {w.condition}: {n}"
-        for w in wanted
-        if (n := live[(w.type, tuple(sorted(w.condition.items())))]) != 1
-    ]
-
-
-def _key(subscription: Subscription) -> tuple[str, tuple[tuple[str, str], ...]]:
-    return subscription.type, tuple(sorted((k, v) for k, v in subscription.condition.items() if v))
-
-
 async def held(processes: list[ServiceProcess]) -> list[float]:
     return sorted([await p.gauge("waddlebot_assigned_items") for p in processes])
 
@@ -71,9 +55,9 @@ async def wait_settled(
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
-    while not_served_once(fake) or await held(processes) != want:
+    while not_served_once(fake, BOT, CHANNELS) or await held(processes) != want:
         assert loop.time() < deadline, (
-            f"never {what}: {await held(processes)}, {not_served_once(fake)}"
+            f"never {what}: {await held(processes)}, {not_served_once(fake, BOT, CHANNELS)}"
         )
         await asyncio.sleep(0.1)
 
