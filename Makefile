@@ -89,6 +89,7 @@ bench: install $(WRK)
 	$(BIN)/python -m bench.router
 	$(BIN)/python -m bench.overlay
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.cluster
 
 clean:
 	rm -rf $(VENV) $(LOWEST) var .pytest_cache .mypy_cache .ruff_cache

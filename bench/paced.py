@@ -22,6 +22,7 @@ class Paced:
     p50_ms: float
     p99_ms: float
     failed: int  # answers that were not 2xx
+    latencies_ms: tuple[float, ...] = ()  # every answer's, in order (to pool several runs)
 
 
 def read_requests(path: Path) -> Iterator[bytes]:
@@ -91,4 +92,5 @@ async def run(
         p50_ms=statistics.median(ordered) * 1000,
         p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
         failed=failed,
+        latencies_ms=tuple(x * 1000 for x in ordered),
     )

@@ -1,5 +1,6 @@
-"""Three ``waddlebot serve discord`` processes share the bot's gateway shards (as many as
-Discord recommends) through Redis; one killed with SIGKILL loses its shards to the others,
+"""Three ``waddlebot serve discord`` processes share the bot's gateway shards through Redis
+(as many as Discord recommended to the first of them: the later ones read that count, even
+once Discord recommends another); one killed with SIGKILL loses its shards to the others,
 which IDENTIFY them again within seconds; and never do two connections serve one shard at
 the same time, the starts and the hand-overs included."""
 
@@ -62,7 +63,12 @@ async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
             },
         )
         try:
-            replicas = [processes.start("discord", f"discord-{n}") for n in range(3)]
+            first = processes.start("discord", "discord-0")
+            await first.wait_healthy()
+            await wait_settled(fake, [first], [SHARDS], "served by the first replica")
+            # Discord recommends more shards now: the replicas still agree on the first count
+            fake.recommended_shards = SHARDS + 2
+            replicas = [first, *(processes.start("discord", f"discord-{n}") for n in (1, 2))]
             for replica in replicas:
                 await replica.wait_healthy()
             await wait_settled(fake, replicas, [1, 1, 2], "shared three ways")

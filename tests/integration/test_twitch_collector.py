@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from tests.fakes.twitch import FakeTwitch, payloads
 from tests.fakes.twitch.webhook import WebhookSender, challenge, notification, revocation
 from tests.support.harness import chat_event, free_port, make_settings, say, serving, until
+from tests.support.twitch_channels import not_served_once
 from waddlebot.core.events import EventType
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_envelope, encode_envelope
@@ -341,6 +342,59 @@ async def test_two_twitch_processes_answer_once_and_take_over(world: World) -> N
         ]
     finally:
         await second.stop()
+
+
+@pytest.mark.parametrize("transport", ["websocket"], indirect=True)
+async def test_websocket_channels_are_shared_and_move_when_a_process_stops(world: World) -> None:
+    """Each process subscribes its share of the channels on sessions of its own; the share
+    of one that stops moves to the other; every line is answered once all along."""
+    others = ["5001", "5002"]
+    await _connected(world)
+    for user in others:
+        world.twitch.add_user(user, f"streamer{user}")
+        community = await world.runtime.directory.resolve_entity(f"twitch:{user}", "twitch")
+        page = await world.connect(user, community=community.community_id)
+        assert page.status_code == 200
+    channels = [STREAMER, *others]
+    items = {"whispers", *(f"channel:{c}" for c in channels)}
+    settings = world.runtime.settings.model_copy(update={"router_consumer": "second"})
+    second = await Runtime.start(settings, services=("twitch",))
+    first_twitch, second_twitch = world.runtime.collector(TWITCH), second.collector(TWITCH)
+    assert first_twitch is not None and second_twitch is not None
+    try:
+        await until(
+            lambda: (
+                len(first_twitch.channels.held) == len(second_twitch.channels.held) == 2
+                and set(first_twitch.channels.held) | set(second_twitch.channels.held) == items
+                and not not_served_once(world.twitch, BOT, channels)
+            ),
+            timeout=30,
+        )
+        await _echo_once_in_each(world, channels, "shared")
+    finally:
+        await second.stop()
+    await until(
+        lambda: (
+            set(first_twitch.channels.held) == items
+            and not not_served_once(world.twitch, BOT, channels)
+        ),
+        timeout=30,
+    )
+    await _echo_once_in_each(world, channels, "alone")
+    assert world.twitch.twin_subscriptions == []
+
+
+async def _echo_once_in_each(world: World, channels: list[str], text: str) -> None:
+    for channel in channels:
+        chat = payloads.chat_message(broadcaster=channel, chatter=VIEWER, text=f"!echo {text}")
+        deliveries = await world.twitch.emit("channel.chat.message", chat)
+        assert [d.delivered for d in deliveries] == [True]
+    await until(lambda: all(_said(world, c, text) for c in channels))
+    assert all(_said(world, c, text) == 1 for c in channels)
+
+
+def _said(world: World, channel: str, text: str) -> int:
+    return sum(m.text == text for m in world.twitch.sent_chat(channel))
 
 
 @pytest.mark.parametrize("transport", ["webhook"], indirect=True)

@@ -355,6 +355,11 @@ class FakeTwitch:
             if type_ in (None, s.type) and status in (None, s.status)
         ]
 
+    @property
+    def twin_subscriptions(self) -> list[tuple[Subscription, Subscription]]:
+        """WebSocket subscriptions made while the same one was live on another session."""
+        return self.eventsub.twins
+
     async def emit(
         self,
         type_: str,

@@ -35,6 +35,9 @@ class Subscriptions:
         self.hub = hub
         self.webhooks = webhooks
         self.spawn = spawn
+        # (new, already live) pairs: one event type and condition live on two WebSocket
+        # sessions at once, so its events are delivered twice (a client's bug, not refused)
+        self.twins: list[tuple[Subscription, Subscription]] = []
 
     def routes(self, gate: HelixGate) -> list[Route]:
         return [
@@ -200,6 +203,7 @@ class Subscriptions:
             user_id=token.user_id,
         )
         if transport["method"] == "websocket":
+            self._note_twins(subscription)
             session = self.hub.sessions[transport["session_id"]]
             session.owner = (token.client_id, token.user_id or "")
             subscription.status = "enabled"
@@ -213,6 +217,17 @@ class Subscriptions:
         return JSONResponse(
             {"data": [subscription.public(helix=True)], **self._totals(token)}, status_code=202
         )
+
+    def _note_twins(self, new: Subscription) -> None:
+        for live in self.state.subscriptions.values():
+            if (
+                live.method == "websocket"
+                and live.status == "enabled"
+                and (live.client_id, live.type, live.version)
+                == (new.client_id, new.type, new.version)
+                and live.condition == new.condition
+            ):
+                self.twins.append((new, live))
 
     async def _verify(self, subscription: Subscription) -> None:
         message, text = challenge(subscription.public())

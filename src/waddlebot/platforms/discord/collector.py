@@ -39,6 +39,7 @@ from waddlebot.platforms.discord.answers import DEFER, inline_response, interact
 from waddlebot.platforms.discord.commands import CommandSet, application_commands
 from waddlebot.platforms.discord.outbound import DiscordOutbound
 from waddlebot.platforms.discord.settings import DiscordSettings
+from waddlebot.platforms.discord.shard_count import agreed_shard_count
 from waddlebot.platforms.discord.signature import InteractionVerifier
 from waddlebot.platforms.discord.translate import (
     GuildFacts,
@@ -192,7 +193,7 @@ class DiscordCollector:
             return
         count = self._own.discord_shard_count
         if count is None:
-            count, _url = await self.client.http.get_bot_gateway()
+            count = await agreed_shard_count(self._ports.cache, self.client.http.get_bot_gateway)
         log.info("discord shards shared among the replicas", shard_count=count)
         self._assignment = Assignment(
             self._ports.lease,

@@ -5,8 +5,9 @@ behind both, and the subscriptions each connected channel needs.
 Transports. With webhooks (a public HTTPS URL), every subscription is made with the app token
 and Twitch posts to ``/collectors/twitch/eventsub``. With WebSockets (a streamer on a laptop),
 each connected account keeps one connection and subscribes for itself with its user token:
-the bot's connection receives the chat of every connected channel and its whispers, each
-broadcaster's connection the follows, subs, cheers, raids and stream state of their channel.
+the bot's connections receive the chat of the connected channels and its whispers, each
+broadcaster's connection the follows, subs, cheers, raids and stream state of their channel;
+the processes running the service share the channels (``channels.py``).
 With a conduit (a bot in many channels), the subscriptions are made once with the app token
 and Twitch spreads them over the conduit's shards, WebSocket sessions that every process
 running the service holds a share of (``conduit.py``).
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,10 +35,10 @@ from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.platform import Communities, Streams
 from waddlebot.platforms.twitch import token_gauge
+from waddlebot.platforms.twitch.channels import WHISPERS, Share, WebSocketChannels, channel_item
 from waddlebot.platforms.twitch.client import twitch_api
 from waddlebot.platforms.twitch.conduit import SHARD_DISABLED, ConduitTransport
 from waddlebot.platforms.twitch.connect import Connected, TwitchConnect
-from waddlebot.platforms.twitch.eventsub_ws import EventSubWebSocket
 from waddlebot.platforms.twitch.helix import HelixError
 from waddlebot.platforms.twitch.ingest import EventSubIngest
 from waddlebot.platforms.twitch.outbound import TwitchOutbound
@@ -108,7 +108,6 @@ class TwitchCollector:
         self.transport = twitch.twitch_transport
         self.bot_user_id = ""
         self._moderated: set[str] = set()  # channels where the bot is a moderator
-        self._sockets: dict[str, tuple[EventSubWebSocket, asyncio.Task[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         box = SecretBox.from_settings(settings)
         api = twitch_api(settings, db, self._http, self._clock)
@@ -146,6 +145,19 @@ class TwitchCollector:
             leading=lambda: self.leading,
             on_notification=self._on_ws_notification,
             on_revocation=self.ingest.revocation,
+        )
+        self.channels = WebSocketChannels(
+            ports.lease,
+            consumer,
+            url=twitch.twitch_eventsub_ws_url,
+            plan=self.shares,
+            create=self._create_on_session,
+            delete=self._delete_on_session,
+            take_over=self._delete_live,
+            on_notification=self._on_ws_notification,
+            on_revocation=self.ingest.revocation,
+            ttl=settings.assignment_lease_ttl_seconds,
+            interval=settings.assignment_heartbeat_seconds,
         )
         self._leadership = Leadership(
             ports.lease,
@@ -196,6 +208,8 @@ class TwitchCollector:
         self._tasks.append(asyncio.create_task(self._leadership.run(), name="twitch-lead"))
         if self.transport == "conduit":  # every process serves some of the shards
             self._tasks.append(asyncio.create_task(self.conduit.run(), name="twitch-conduit"))
+        elif self.transport == "websocket":  # every process serves some of the channels
+            await self.channels.start()
         log.info(
             "twitch collector started",
             transport=self.transport,
@@ -210,28 +224,32 @@ class TwitchCollector:
         self._tasks.clear()
         if self.transport == "conduit":
             await self.conduit.stop()
+        elif self.transport == "websocket":
+            await self.channels.stop()
         await self._leadership.resign()
         if self._own_http:
             await self._http.aclose()
 
     async def after_connect(self, done: Connected) -> None:
-        """An account was just connected: start listening for it (the leading process does;
-        another one picks the account up within a few seconds)."""
+        """An account was just connected: start listening for it (with WebSockets the
+        process it is assigned to does, within a heartbeat; otherwise the leading process)."""
         if done.status.purpose in BOT_PURPOSES:
             await self._load_bot()
+        if self.transport == "websocket":
+            with contextlib.suppress(Exception):  # logged; the sessions resubscribe on welcome
+                await self.channels.resubscribe()
+            return
         if not self.leading:
             return
-        if self.transport == "websocket":
-            await self._open_sockets()  # a new account's connection subscribes when welcomed
         try:
             await self.sync_subscriptions()  # the accounts already listening may need more
         except Exception:
             log.exception("twitch subscription sync failed; `waddlebot twitch subscriptions sync`")
 
     # ----- one leading process --------------------------------------------------------------
-    # Twitch's chat and whisper limits hold per account, and each WebSocket session delivers
-    # its events once: so one process (holding a lease) sends and keeps the sockets, while
-    # every process takes webhook deliveries.
+    # Twitch's chat and whisper limits hold per account: so one process (holding a lease)
+    # sends, polls and validates, while every process takes webhook deliveries and serves
+    # its share of the channels or conduit shards.
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks = [task for task in self._tasks if not task.done()]
@@ -259,20 +277,13 @@ class TwitchCollector:
         await self._load_bot()
         self.outbound = self._new_outbound()
         await self.outbound.start()
-        if self.transport == "websocket":
-            await self._open_sockets()
-        elif self.transport == "conduit":
+        if self.transport == "conduit":
             self._spawn(self._prepare_conduit(), "twitch-conduit-prepare")
-        else:
+        elif self.transport == "webhook":
             self._spawn(self._sync_soon(), "twitch-sync")
 
     async def _step_down(self) -> None:
         token_gauge.forget()
-        for socket, task in list(self._sockets.values()):
-            await socket.stop()
-            with contextlib.suppress(Exception):
-                await stop_task(task)
-        self._sockets.clear()
         if self.outbound is not None:
             await self.outbound.stop()
             self.outbound = None
@@ -374,9 +385,7 @@ class TwitchCollector:
         missing, remove what failed or was revoked (and create it again)."""
         report = SyncReport()
         if self.transport == "websocket":
-            for account_id, (socket, _) in list(self._sockets.items()):
-                if socket.session_id:
-                    await self._subscribe(account_id, socket.session_id, report)
+            await self.channels.resubscribe()
             return report
         wanted = [w for plan in (await self.wanted()).values() for w in plan]
         ours: dict[str, str]
@@ -457,21 +466,26 @@ class TwitchCollector:
         await self.subscriptions.record(created)
         report.created.append(wanted.type)
 
-    # ----- websockets -----------------------------------------------------------------------
+    # ----- websockets ---------------------------------------------------------------------
 
-    async def _open_sockets(self) -> None:
-        for account_id in await self.wanted():
-            if account_id in self._sockets:
+    async def shares(self) -> dict[str, Share]:
+        """What the processes share on the WebSocket transport: each channel (its chat on
+        the bot's session, the rest on the broadcaster's: on the bot's too when the bot is
+        the broadcaster) and the bot's whispers."""
+        bot = self.bot_user_id
+        if not bot:
+            return {}
+        shares = {WHISPERS: Share(bot, wanted_for_bot(bot))}
+        for broadcaster in await self.tokens.broadcasters():
+            if broadcaster.status != "ok":
                 continue
-            socket = EventSubWebSocket(
-                self._twitch.twitch_eventsub_ws_url,
-                on_notification=self._on_ws_notification,
-                on_revocation=self.ingest.revocation,
-                on_welcome=functools.partial(self._on_welcome, account_id),
-                name=account_id,
-            )
-            task = asyncio.create_task(socket.run(), name=f"twitch-ws-{account_id}")
-            self._sockets[account_id] = (socket, task)
+            chat, *own = wanted_for_channel(broadcaster.account_id, bot)
+            item = channel_item(broadcaster.account_id)
+            if broadcaster.account_id == bot:
+                shares[item] = Share(bot, [chat, *own])
+            else:
+                shares[item] = Share(bot, [chat], broadcaster.account_id, own)
+        return shares
 
     async def _on_ws_notification(self, notification: Notification) -> None:
         """A WebSocket notification onto the bus. Twitch does not redeliver on this transport,
@@ -494,15 +508,38 @@ class TwitchCollector:
                 log.warning("twitch event not on the bus yet; retrying", retry_in=delay)
                 await asyncio.sleep(delay)
 
-    async def _on_welcome(self, account_id: str, session_id: str) -> None:
-        await self._subscribe(account_id, session_id, SyncReport())
-
-    async def _subscribe(self, account_id: str, session_id: str, report: SyncReport) -> None:
-        plan = (await self.wanted()).get(account_id, [])
+    async def _create_on_session(
+        self, wanted: Wanted, session_id: str, account_id: str
+    ) -> str | None:
+        """Subscribe on a WebSocket session: the new subscription's id (None: it was there)."""
         transport = {"method": "websocket", "session_id": session_id}
-        await asyncio.gather(
-            *(self._create(wanted, transport, account_id, report) for wanted in plan)
-        )
+        try:
+            created = await self.helix.create_subscription(
+                wanted.type, wanted.version, wanted.condition, transport, user_token_of=account_id
+            )
+        except HelixError as exc:
+            if exc.status == 409:
+                return None
+            raise
+        await self.subscriptions.record(created)
+        return str(created["id"])
+
+    async def _delete_on_session(self, subscription_id: str, account_id: str) -> None:
+        await self.helix.delete_subscription(subscription_id, user_token_of=account_id)
+        await self.subscriptions.forget(subscription_id)
+
+    async def _delete_live(self, account_id: str, wanted: list[Wanted]) -> None:
+        """Delete those of ``wanted`` live on any WebSocket session of the account."""
+        keys = {w.key for w in wanted}
+        live = await self.helix.list_subscriptions("enabled", user_token_of=account_id)
+        for subscription in live:
+            if key_of(subscription) in keys:
+                log.warning(
+                    "twitch subscription still live elsewhere; deleted before taking it over",
+                    type=subscription.get("type"),
+                    condition=subscription.get("condition"),
+                )
+                await self._delete_on_session(str(subscription["id"]), account_id)
 
     def _own_chat_line(self, channel_id: str, badges: set[str]) -> None:
         """The bot's own line came back: its badges say whether it moderates the channel
