@@ -95,7 +95,7 @@ async def test_an_admin_imports_after_a_preview(portal: Portal, browser: Browser
     await page.get_by_role("button", name="Preview").click()
     await expect(page.get_by_text("Nothing has changed yet.")).to_be_visible()
     clash = page.get_by_role("row").filter(has_text="!hug")
-    await expect(clash).to_contain_text("skipped: clashes")
+    await expect(clash).to_contain_text("skipped: clashes with one here")
     assert await portal.runtime.commands.get(portal.community, "hello") is None
     assert await axe_problems(page) == []
     await shoot(page, "commands-import")

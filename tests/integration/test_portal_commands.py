@@ -145,7 +145,7 @@ async def test_importing_is_for_admins_and_previewed_first(settings: Settings) -
         assert f'href="{base}"' in (await http.get(f"/c/{home}/commands")).text
         preview = await http.post(f"{base}/preview", data=source, files=files)
         assert preview.status_code == 200 and "Nothing has changed yet." in preview.text
-        assert "skipped: clashes" in preview.text  # !hug is there already
+        assert "skipped: clashes with one here" in preview.text  # !hug is there already
         assert "there is already a custom command !hug here" in preview.text
         assert await runtime.commands.get(home, "hello") is None
         payload = re.search(r'name="payload" value="([^"]*)"', preview.text)

@@ -44,6 +44,12 @@ SOURCE_NAMES: dict[str, str] = {
     "streamelements": "StreamElements (JSON)",
     "phantombot": "PhantomBot (text, one !name response per line)",
 }
+REASONS = {  # why an import skips a command, in the preview and the report
+    "exists": "clashes with one here",
+    "reserved": "name in use",
+    "duplicate": "twice in the export",
+    "invalid": "cannot be read",
+}
 LEVELS = [(int(level), level.label) for level in Level]
 
 commands_router = APIRouter(include_in_schema=False)
@@ -279,6 +285,7 @@ async def delete_command(
 def _import_page(request: Request, status_code: int = 200, **context: Any) -> Response:
     values: dict[str, Any] = {
         "sources": SOURCE_NAMES,
+        "reasons": REASONS,
         "form": {"source": "nightbot", "overwrite": False},
         "errors": {},
         "report": None,
