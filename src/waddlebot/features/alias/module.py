@@ -134,7 +134,7 @@ async def _define(
         raise UsageError(str(exc)) from exc
     builtin = reserved()
     target = "" if expansion.startswith(SERVERLESS_PREFIX) else target_name(expansion)
-    refusal = await _refusal(
+    refusal = await why_refused(
         request.community_id, name, target, builtin, custom_exists, service, forced, prefix
     )
     if refusal:
@@ -148,7 +148,7 @@ async def _define(
     ctx.reply(f"{verb} alias {prefix}{name} -> {shown}" + (" (forced)." if forced else "."))
 
 
-async def _refusal(
+async def why_refused(
     community_id: int,
     name: str,
     target: str,
