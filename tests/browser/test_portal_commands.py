@@ -112,3 +112,59 @@ async def test_an_admin_imports_after_a_preview(portal: Portal, browser: Browser
         assert width <= 375, (path, width)
     await phone.close()
     assert watch.problems == []
+
+
+async def test_aliases_and_timers_by_keyboard(portal: Portal, browser: Browser) -> None:  # noqa: F811
+    mo = await portal.person("mo", "mo@example.org")
+    await portal.runtime.directory.set_role(portal.community, mo, "moderator")
+    await portal.runtime.timers.add(portal.community, "console:local", "rules", 15, XSS)
+    context, page, watch = await new_page(browser, bypass_csp=True)  # for axe, see above
+    await sign_in_as(page, portal.base, "mo@example.org")
+    await page.goto(f"{portal.base}/c/{portal.community}/aliases")
+    await expect(page.get_by_label("Force it over")).to_have_count(0)  # for admins
+    await page.get_by_label("Name (without !)").focus()
+    await page.keyboard.type("hi")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("!so $1")
+    await page.keyboard.press("Enter")  # submits the form
+    await expect(page.get_by_role("status")).to_have_text("Added the alias !hi.")
+    rows = page.locator("#alias-rows")
+    await expect(rows).to_contain_text("!so $1")
+    assert await axe_problems(page) == []
+    await shoot(page, "aliases")
+    await page.get_by_role("button", name="Remove !hi").focus()
+    await page.keyboard.press("Enter")
+    await expect(rows).to_contain_text("Removed the alias !hi.")
+
+    await page.goto(f"{portal.base}/c/{portal.community}/timers")
+    timer_rows = page.locator("#timer-rows")
+    await expect(timer_rows).to_contain_text('<img src=x onerror="alert(1)">')
+    assert await page.locator("main img").count() == 0
+    await page.get_by_label("Name", exact=True).focus()
+    await page.keyboard.type("discord")
+    await page.keyboard.press("Tab")  # where it posts: the only place, chosen already
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("30")
+    await page.keyboard.press("Tab")  # chat lines: 0
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    await page.keyboard.type("Join us on Discord!")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Added the timer discord.")
+    await page.get_by_label("Search by name or message").fill("discord")
+    await expect(timer_rows.get_by_role("rowheader")).to_have_text(["discord"])
+    await page.get_by_role("button", name="Switch the timer discord off").click()
+    await expect(page.get_by_role("button", name="Switch the timer discord on")).to_be_visible()
+    assert await axe_problems(page) == []
+    await shoot(page, "timers")
+    await context.close()
+
+    phone, page, _ = await new_page(browser, viewport={"width": 375, "height": 740})
+    await sign_in_as(page, portal.base, "mo@example.org")
+    for path in ("aliases", "timers"):
+        await page.goto(f"{portal.base}/c/{portal.community}/{path}")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, (path, width)
+    await phone.close()
+    assert watch.problems == []
