@@ -1,7 +1,7 @@
 """The alias feature's portal page: a community's aliases (list, search as one types, define
 or change, remove) for moderators and up, as ``!alias`` and ``!unalias`` in chat; forcing an
 alias over a command is for admins, as in chat. The checks are the chat module's
-(:func:`~waddlebot.features.alias.module.why_refused`); the page reads the form and renders."""
+(:func:`~waddlebot.features.alias.checks.why_refused`); the page reads the form and renders."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from waddlebot.core.parser import SERVERLESS_PREFIX
-from waddlebot.features.alias.module import why_refused
+from waddlebot.features.alias.checks import why_refused
 from waddlebot.features.alias.service import (
     MAX_EXPANSION,
     AliasError,
