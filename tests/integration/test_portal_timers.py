@@ -42,6 +42,19 @@ async def test_a_moderator_adds_switches_and_removes_timers(settings: Settings) 
         rows = await http.get(f"{base}/rows", params={"q": "kind"})
         assert "discord" in rows.text and "rules" not in rows.text
 
+        form = await http.get(f"{base}/edit", params={"name": "discord"})
+        assert form.status_code == 200 and 'value="10"' in form.text
+        edit = {**token(http), "name": "discord", "minutes": "2", "lines": "0", "message": "x"}
+        wrong = await http.post(f"{base}/edit", data=edit)
+        assert wrong.status_code == 400
+        assert "every 5 to 1440 minutes" in field_error(wrong.text, "minutes")
+        saved = await http.post(f"{base}/edit", data={**edit, "minutes": "20", "message": XSS})
+        assert saved.status_code == 200 and "Saved the timer discord." in saved.text
+        info = await runtime.timers.get(home, "discord")
+        assert info is not None and (info.interval_minutes, info.min_lines) == (20, 0)
+        assert info.message == XSS
+        assert (await http.get(f"{base}/edit?name=theirs")).status_code == 404
+
         hx = {"HX-Request": "true", "X-CSRF-Token": http.cookies["waddlebot_csrf"]}
         off = await http.post(f"{base}/switch", data={"name": "discord"}, headers=hx)
         assert "Switch the timer discord on" in off.text and "<html" not in off.text
@@ -55,7 +68,12 @@ async def test_a_moderator_adds_switches_and_removes_timers(settings: Settings) 
 
         await runtime.audit.flush()
         actions = sorted(row.action for row in await runtime.audit.recent(20, community_id=home))
-        assert actions == ["timer.add"] * 2 + ["timer.disable", "timer.enable", "timer.remove"]
+        assert actions == ["timer.add"] * 2 + [
+            "timer.disable",
+            "timer.edit",
+            "timer.enable",
+            "timer.remove",
+        ]
 
 
 async def test_timer_mistakes_are_shown_at_their_field(settings: Settings) -> None:

@@ -1,5 +1,5 @@
 """The timers feature's portal page: a community's timers (list, search as one types, add,
-switch on or off, remove) for moderators and up, as ``!timer`` in chat. The page reads the
+edit, switch on or off, remove) for moderators and up, as ``!timer`` in chat. The page reads the
 form and calls the same :class:`~waddlebot.features.timers.service.TimerService` methods."""
 
 from __future__ import annotations
@@ -101,6 +101,18 @@ def _error_field(exc: TimerError) -> str:
     return "message"
 
 
+def _read_definition(form: dict[str, str], errors: dict[str, str]) -> tuple[int, int]:
+    """The minutes and chat lines of the add or edit form; a value that cannot be read is
+    its field's error (the service checks the ranges)."""
+    interval = read_minutes(form["minutes"].strip())
+    if interval is None:
+        errors["minutes"] = "Give the minutes between posts, e.g. 15 (or 1h)."
+    count = form["lines"].strip() or "0"
+    if not count.isdigit():
+        errors["lines"] = "Give a whole number of chat lines, 0 for any."
+    return interval or 0, int(count) if count.isdigit() else 0
+
+
 @router.post("/c/{community_id}/timers")
 async def add_timer(
     request: Request,
@@ -115,12 +127,7 @@ async def add_timer(
 ) -> Response:
     form = {"name": name, "place": place, "minutes": minutes, "lines": lines, "message": message}
     errors: dict[str, str] = {}
-    interval = read_minutes(minutes.strip())
-    if interval is None:
-        errors["minutes"] = "Give the minutes between posts, e.g. 15 (or 1h)."
-    count = lines.strip() or "0"
-    if not count.isdigit():
-        errors["lines"] = "Give a whole number of chat lines, 0 for any."
+    interval, count = _read_definition(form, errors)
     if place not in await runtime.directory.entity_ids(community.id):
         errors["place"] = "Choose where the timer posts."
     if not errors:
@@ -129,9 +136,9 @@ async def add_timer(
                 community.id,
                 place,
                 name,
-                interval or 0,
+                interval,
                 message,
-                min_lines=int(count),
+                min_lines=count,
                 actor=person.actor,
             )
         except TimerError as exc:
@@ -177,3 +184,59 @@ async def remove_timer(
     if request.headers.get("hx-request"):
         return _page(request, "timer_removed.html", notice=notice)
     return await _list_page(request, runtime, community.id, 200 if removed else 404, notice=notice)
+
+
+def _edit_page(request: Request, status_code: int = 200, **context: Any) -> Response:
+    values: dict[str, Any] = {"errors": {}}
+    values.update(context)
+    return _page(request, "timer_edit.html", status_code, **values)
+
+
+async def _no_such(request: Request, runtime: Services, community_id: int, name: str) -> Response:
+    notice = f"There is no timer {name.strip().lower()[:40]} here."
+    return await _list_page(request, runtime, community_id, 404, notice=notice)
+
+
+@router.get("/c/{community_id}/timers/edit")
+async def edit_form(
+    request: Request, community: InCommunity, runtime: Services, name: str = ""
+) -> Response:
+    info = await runtime.timers.get(community.id, name)
+    if info is None:
+        return await _no_such(request, runtime, community.id, name)
+    form = {
+        "minutes": str(info.interval_minutes),
+        "lines": str(info.min_lines),
+        "message": info.message,
+    }
+    return _edit_page(request, timer=info, form=form)
+
+
+@router.post("/c/{community_id}/timers/edit")
+async def edit_timer(
+    request: Request,
+    community: InCommunity,
+    person: SignedIn,
+    runtime: Services,
+    name: Text = "",
+    minutes: Text = "",
+    lines: Text = "0",
+    message: Text = "",
+) -> Response:
+    info = await runtime.timers.get(community.id, name)
+    if info is None:
+        return await _no_such(request, runtime, community.id, name)
+    form = {"minutes": minutes, "lines": lines, "message": message}
+    errors: dict[str, str] = {}
+    interval, count = _read_definition(form, errors)
+    if not errors:
+        try:
+            info = await runtime.timers.edit(
+                community.id, name, interval, message, min_lines=count, actor=person.actor
+            )
+        except TimerError as exc:
+            errors[_error_field(exc)] = _sentence(str(exc))
+        else:
+            notice = f"Saved the timer {info.name}."
+            return await _list_page(request, runtime, community.id, notice=notice)
+    return _edit_page(request, 400, timer=info, form=form, errors=errors)
