@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from waddlebot.features.alias import portal
 from waddlebot.features.alias.module import build_alias_module
 from waddlebot.features.alias.service import AliasService
-from waddlebot.features.feature import Feature, Host
+from waddlebot.features.feature import Feature, Host, PortalPage
 from waddlebot.features.shared import ALIAS_INDEX, ALIASES, COMMANDS
 
 
@@ -24,4 +25,10 @@ async def setup(host: Host) -> None:
     host.add_module(module)
 
 
-FEATURE = Feature("alias", setup, always_on=False, module_role="aliases")
+FEATURE = Feature(
+    "alias",
+    setup,
+    always_on=False,
+    module_role="aliases",
+    pages=(PortalPage("/aliases", "Aliases", portal.router, role="moderator"),),
+)

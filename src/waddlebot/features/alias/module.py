@@ -9,12 +9,13 @@ the router runs that line as the caller, with the permission level of the comman
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from waddlebot.core.contract import ActionKind
 from waddlebot.core.language import unquoted
 from waddlebot.core.parser import SERVERLESS_PREFIX
 from waddlebot.core.permissions import Level
+from waddlebot.features.alias.checks import CustomExists, why_refused
 from waddlebot.features.alias.service import (
     AliasError,
     AliasInfo,
@@ -28,10 +29,7 @@ from waddlebot.sdk import ArgSpec, Context, Module, UsageError, joined
 
 Reserved = Callable[[], set[str]]
 """The names (and aliases) of the built-in ``!`` commands."""
-CustomExists = Callable[[int, str], Awaitable[bool]]
-"""Whether a community has a custom command of that name."""
 
-UNSHADOWABLE = frozenset({"alias", "unalias"})  # or an alias could never be undone
 USAGE = "[name | name='!command args' | add name !command args | remove name] [-f]"
 _DEFINITION = re.compile(r"^(!?[A-Za-z0-9_-]+)=(.*)$", re.DOTALL)
 _FORCE = frozenset({"-f", "--force"})
@@ -134,7 +132,7 @@ async def _define(
         raise UsageError(str(exc)) from exc
     builtin = reserved()
     target = "" if expansion.startswith(SERVERLESS_PREFIX) else target_name(expansion)
-    refusal = await _refusal(
+    refusal = await why_refused(
         request.community_id, name, target, builtin, custom_exists, service, forced, prefix
     )
     if refusal:
@@ -146,41 +144,6 @@ async def _define(
     shown = AliasInfo(name, expansion, forced).shown(prefix)
     verb = "Added" if created else "Changed"
     ctx.reply(f"{verb} alias {prefix}{name} -> {shown}" + (" (forced)." if forced else "."))
-
-
-async def _refusal(
-    community_id: int,
-    name: str,
-    target: str,
-    builtin: set[str],
-    custom_exists: CustomExists | None,
-    service: AliasService,
-    forced: bool,
-    prefix: str,
-) -> str:
-    """Why this alias may not be defined; empty when it may."""
-    if name in UNSHADOWABLE:
-        return f"{prefix}{name} cannot be shadowed by an alias."
-    custom = custom_exists is not None and await custom_exists(community_id, name)
-    if not forced and name in builtin:
-        return (
-            f"{prefix}{name} is a built-in command; an admin can shadow it with "
-            f"{prefix}alias -f {name}='...'."
-        )
-    if not forced and custom:
-        return (
-            f"{prefix}{name} is a custom command here; delete it first, or an admin can "
-            f"shadow it with {prefix}alias -f {name}='...'."
-        )
-    if target == name and name not in builtin:
-        return f"{prefix}{name} would run itself."
-    if not target or target in builtin:  # no name: a serverless (#) command
-        return ""
-    if await service.lookup(community_id, target) is not None:
-        return ""
-    if custom_exists is not None and await custom_exists(community_id, target):
-        return ""
-    return f"{prefix}{target} is not a command here."
 
 
 async def _show(ctx: Context, service: AliasService, raw_name: str) -> None:

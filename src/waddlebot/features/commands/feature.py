@@ -3,11 +3,11 @@ command no module declares."""
 
 from __future__ import annotations
 
-from waddlebot.features.commands import api
+from waddlebot.features.commands import api, portal
 from waddlebot.features.commands.module import build_commands_module
 from waddlebot.features.commands.service import CustomCommandService
 from waddlebot.features.commands.tools import TOOLS
-from waddlebot.features.feature import Feature, Host, Route
+from waddlebot.features.feature import Feature, Host, PortalPage, Route
 from waddlebot.features.shared import ALIASES, COMMANDS, CUSTOM_COMMAND_NAMES, STREAMS
 from waddlebot.infra.urlfetch import UrlFetcher
 
@@ -39,4 +39,8 @@ FEATURE = Feature(
     module_role="fallback",
     routes=(Route(api.router),),
     tools=TOOLS,
+    pages=(
+        PortalPage("/commands", "Commands", portal.commands_router, role="moderator"),
+        PortalPage("/commands/import", "Import commands", portal.import_router, role="admin"),
+    ),
 )

@@ -410,17 +410,40 @@ async def import_commands(
     return report
 
 
-async def _import_one(
+async def preview_commands(
+    service: CustomCommandService,
+    community_id: int,
+    source: Source,
+    payload: Any,
+    *,
+    overwrite: bool = False,
+    reserved: Collection[str] = (),
+    aliases: Collection[str] = (),
+) -> ImportReport:
+    """What :func:`import_commands` would do with the same arguments, changing nothing: each
+    command's status is the one the import gives it unless someone changes the commands
+    meanwhile."""
+    results = []
+    seen: set[str] = set()
+    for entry in convert(source, payload):
+        verdict = await _verdict(
+            service, community_id, entry, seen, overwrite, reserved=reserved, aliases=aliases
+        )
+        results.append(verdict if isinstance(verdict, CommandResult) else verdict[0])
+    return ImportReport(source=source, overwrite=overwrite, results=tuple(results))
+
+
+async def _verdict(
     service: CustomCommandService,
     community_id: int,
     entry: Imported,
     seen: set[str],
-    *,
-    actor: str,
     overwrite: bool,
+    *,
     reserved: Collection[str],
     aliases: Collection[str],
-) -> CommandResult:
+) -> CommandResult | tuple[CommandResult, str]:
+    """A skipped result, or what to do (imported or replaced) and the checked name."""
     warnings = tuple(entry.warnings)
 
     def skipped(reason: Reason, detail: str, name: str = entry.name) -> CommandResult:
@@ -439,6 +462,30 @@ async def _import_one(
         return skipped("reserved", f"!{name} is a built-in command", name)
     if name in aliases:
         return skipped("reserved", f"!{name} is an alias here (remove it with !unalias)", name)
+    if await service.get(community_id, name) is None:
+        return CommandResult(name, "imported", "", "", warnings), name
+    if overwrite:
+        return CommandResult(name, "replaced", "", "", warnings), name
+    return skipped("exists", f"there is already a custom command !{name} here", name)
+
+
+async def _import_one(
+    service: CustomCommandService,
+    community_id: int,
+    entry: Imported,
+    seen: set[str],
+    *,
+    actor: str,
+    overwrite: bool,
+    reserved: Collection[str],
+    aliases: Collection[str],
+) -> CommandResult:
+    verdict = await _verdict(
+        service, community_id, entry, seen, overwrite, reserved=reserved, aliases=aliases
+    )
+    if isinstance(verdict, CommandResult):
+        return verdict
+    planned, name = verdict
     changes = Changes(
         response=entry.response,
         level=entry.level,
@@ -447,21 +494,24 @@ async def _import_one(
         alias_of="",
         enabled=entry.enabled,
     )
-    status: Status = "imported"
+    exists = CommandResult(
+        name,
+        "skipped",
+        "exists",
+        f"there is already a custom command !{name} here",
+        planned.warnings,
+    )
     try:
-        if await service.get(community_id, name) is None:
+        if planned.status == "imported":
             await service.add(
                 community_id, name, changes, actor=actor, reserved=reserved, audited=False
             )
-        elif overwrite:
-            await service.edit(community_id, name, changes, actor=actor, audited=False)
-            status = "replaced"
         else:
-            return skipped("exists", f"there is already a custom command !{name} here", name)
+            await service.edit(community_id, name, changes, actor=actor, audited=False)
         if entry.count is not None:
             await service.set_count(community_id, name, entry.count)
     except DuplicateCommand:  # added by someone else meanwhile
-        return skipped("exists", f"there is already a custom command !{name} here", name)
+        return exists
     except CustomCommandError as exc:
-        return skipped("invalid", str(exc), name)
-    return CommandResult(name, status, "", "", warnings)
+        return CommandResult(name, "skipped", "invalid", str(exc), planned.warnings)
+    return planned

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from waddlebot.features.feature import Feature, Host, Job
+from waddlebot.features.feature import Feature, Host, Job, PortalPage
 from waddlebot.features.shared import TIMERS, module_switch
+from waddlebot.features.timers import portal
 from waddlebot.features.timers.module import build_timers_module
 from waddlebot.features.timers.service import TimerService
 
@@ -24,4 +25,5 @@ FEATURE = Feature(
     setup,
     always_on=False,
     jobs=(Job("timers", 0, lambda host: host.need(TIMERS).fire_due()),),
+    pages=(PortalPage("/timers", "Timers", portal.router, role="moderator"),),
 )

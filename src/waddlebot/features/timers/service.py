@@ -241,6 +241,35 @@ class TimerService(ClaimOnceJob["_Due", tuple["_Due", int]]):
         self._changes.record("timer.add", actor, community_id, name, detail)
         return info
 
+    async def edit(
+        self,
+        community_id: int,
+        name: str,
+        interval_minutes: int,
+        message: str,
+        *,
+        min_lines: int = 0,
+        actor: str = "",
+    ) -> TimerInfo:
+        """Change a timer's interval, message and chat lines; a new interval counts from now."""
+        name = check_name(name)
+        message = check_definition(interval_minutes, message, min_lines)
+        now = self.clock.now()
+        async with self.db.session() as session:
+            row = await session.scalar(
+                select(Timer).where(Timer.community_id == community_id, Timer.name == name)
+            )
+            if row is None:
+                raise UnknownTimer(name)
+            if row.interval_minutes != interval_minutes:
+                row.next_run_at = now + timedelta(minutes=interval_minutes)
+            row.interval_minutes, row.message, row.min_lines = interval_minutes, message, min_lines
+            await session.flush()
+            info = _info(row)
+        detail = {"interval_minutes": interval_minutes, "min_lines": min_lines, "message": message}
+        self._changes.record("timer.edit", actor, community_id, name, detail)
+        return info
+
     async def get(self, community_id: int, name: str) -> TimerInfo | None:
         try:
             name = check_name(name)
