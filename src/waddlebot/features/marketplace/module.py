@@ -247,12 +247,16 @@ _HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
 }
 
 
-def _asks(items: tuple[str, ...]) -> str:
-    said = [
+def asked(items: tuple[str, ...]) -> list[str]:
+    """What a module's permissions and events let it do, in words (``post in chat``)."""
+    return [
         ASKS.get(Permission(i), i) if i in Permission.__members__.values() else f"read {i} events"
         for i in items
     ]
-    return joined(said)
+
+
+def _asks(items: tuple[str, ...]) -> str:
+    return joined(asked(items))
 
 
 def _reviewed(review: Review) -> str:
