@@ -246,6 +246,8 @@ async def test_install_after_review_configure_switch_and_uninstall(site: Site) -
         }
         assert "s3cret-token-value" not in saved.text and 'placeholder="set"' in saved.text
         assert await say(site.runtime, "!count") == ["hey: 7"]
+        (chat,) = await say(site.runtime, "!module config tally", role="owner")
+        assert "token=(set)" in chat and "s3cret" not in chat  # chat keeps the secret too
         good["setting:token"] = ""  # blank keeps the secret; an unticked box is off
         del good["setting:loud"]
         await http.post(site.page("/tally/settings"), data=good)

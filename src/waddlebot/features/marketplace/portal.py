@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from waddlebot.core.errors import NotFound, WaddleError
 from waddlebot.core.module_config import ConfigError
+from waddlebot.features.marketplace.asks import asked
 from waddlebot.features.marketplace.catalogue import Catalogue, Entry
 from waddlebot.features.marketplace.installs import (
     BadRename,
@@ -26,7 +27,6 @@ from waddlebot.features.marketplace.installs import (
     Installs,
     Review,
 )
-from waddlebot.features.marketplace.module import asked
 from waddlebot.features.marketplace.settings_form import (
     FORM,
     RAW,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 
 from waddlebot.core.errors import UserError
-from waddlebot.features.marketplace.config import coerced
+from waddlebot.features.marketplace.config import coerced, secret
 
 FieldKind = Literal["text", "secret", "integer", "number", "boolean", "choice", "lines"]
 FORM = "form"  # the key of an error about the whole form, not one field
@@ -55,7 +55,7 @@ def settings_form(schema: Mapping[str, Any], config: Mapping[str, Any]) -> Setti
     stored shows its default)."""
     properties = _properties(schema)
     if properties is None:
-        shown = {k: v for k, v in config.items() if not _secret(_spec(schema, k))}
+        shown = {k: v for k, v in config.items() if not secret(schema, k)}
         return SettingsForm(raw=orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     fields = []
     for key, spec in properties.items():
@@ -159,7 +159,7 @@ def _kind(spec: Mapping[str, Any]) -> FieldKind | None:
         plain = all(isinstance(v, str | int | float | bool) for v in enum)
         return "choice" if isinstance(enum, list) and enum and plain else None
     if kind == "string":
-        return "secret" if _secret(spec) else "text"
+        return "secret" if spec.get("writeOnly") is True else "text"
     if kind in ("integer", "number", "boolean"):
         return kind
     if kind == "array":
@@ -173,10 +173,6 @@ def _spec(schema: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     properties = schema.get("properties")
     spec = properties.get(key) if isinstance(properties, Mapping) else None
     return spec if isinstance(spec, Mapping) else {}
-
-
-def _secret(spec: Mapping[str, Any]) -> bool:
-    return spec.get("writeOnly") is True
 
 
 def _option(value: Any) -> str:
