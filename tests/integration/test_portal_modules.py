@@ -178,6 +178,13 @@ async def test_install_after_review_configure_switch_and_uninstall(site: Site) -
         assert said.startswith("!quote of tally clashes with !quote of memories")
         assert "Install tally" not in clash.text  # nothing to confirm yet
 
+        bad_name = await http.post(
+            site.page("/tally/review"), data={"csrf_token": token, "rename:quote": XSS}
+        )
+        assert field_error(bad_name.text, "rename:quote").endswith(
+            "cannot be a command name (a-z, 0-9, _ and -)."
+        )
+        assert XSS not in bad_name.text and "&lt;script&gt;" in bad_name.text
         renamed = {"csrf_token": token, "rename:quote": "tquote", "rename:count": "count"}
         review = await http.post(site.page("/tally/review"), data=renamed)
         assert review.status_code == 200

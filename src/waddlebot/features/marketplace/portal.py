@@ -46,7 +46,6 @@ from waddlebot.web.deps import needs
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 RENAME = "rename:"  # a command's new-name field in the install review
-MAX_FORM_FIELDS = 200  # a settings form bigger than any schema is refused
 
 router = APIRouter(include_in_schema=False)
 Catalogued = Annotated[Catalogue, needs(CATALOGUE)]
@@ -173,7 +172,7 @@ async def module_page(
 
 
 async def _form(request: Request) -> dict[str, str]:
-    form = await request.form(max_fields=MAX_FORM_FIELDS)
+    form = await request.form()
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
