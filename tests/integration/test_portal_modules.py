@@ -398,3 +398,16 @@ async def test_health_is_shown_as_module_list_says_it(site: Site) -> None:
         assert cells == ["1.2.0", "on", "closed", "0", f"{described.group(1)} ms"]
         module = (await http.get(site.page("/tally"))).text
         assert f"breaker closed, 0 errors, p99 {described.group(1)} ms" in module
+
+
+@pytest.mark.parametrize("mode", ["embedded"])
+async def test_serve_portal_alone_serves_the_page(settings: Settings) -> None:
+    async with (
+        serving(settings, services={"portal"}) as (url, runtime),
+        httpx2.AsyncClient(base_url=url) as http,
+    ):
+        user = await signed_in(http, runtime, "pat")
+        home = await runtime.directory.resolve_entity("console:local", "console", name="Home")
+        await runtime.directory.set_role(home.community_id, user, "admin")
+        page = await http.get(f"/c/{home.community_id}/modules/music")
+        assert page.status_code == 200 and 'name="setting:max_seconds"' in page.text
