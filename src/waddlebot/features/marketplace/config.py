@@ -14,6 +14,14 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
+def secret(schema: Mapping[str, Any], key: str) -> bool:
+    """Whether the schema marks setting ``key`` ``writeOnly``: a secret, set but never shown
+    (by ``!module config`` and the portal)."""
+    properties = schema.get("properties")
+    spec = properties.get(key) if isinstance(properties, Mapping) else None
+    return isinstance(spec, Mapping) and spec.get("writeOnly") is True
+
+
 def coerced(schema: Mapping[str, Any], key: str, value: Any) -> Any:
     """``value`` as the schema's type for ``key`` when it came as chat text (``300`` an
     integer, ``yes`` a boolean, ``["a"]`` an array); anything else is left as it is."""

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from waddlebot.features import builtin_features
-from waddlebot.features.feature import Feature, Host, Route
-from waddlebot.features.marketplace import api
+from waddlebot.features.feature import Feature, Host, PortalPage, Route
+from waddlebot.features.marketplace import api, portal
 from waddlebot.features.marketplace.catalogue import Catalogue
 from waddlebot.features.marketplace.installs import Installs
 from waddlebot.features.marketplace.module import build_marketplace_module
@@ -17,6 +17,7 @@ from waddlebot.features.shared import (
     FUNCTION_USAGE,
     INSTALLS,
     MODULE_COMMUNITIES,
+    MODULE_HEALTH,
     MODULE_STORE,
     MODULE_VIEWS,
     SCHEDULED_MODULES,
@@ -56,6 +57,7 @@ async def setup(host: Host) -> None:
     views = CommunityViews(host.db, catalogue, host.feed)
     host.provide(MODULE_VIEWS, views)
     host.provide(MODULE_COMMUNITIES, ServedCommunities(host.db))
+    host.provide(MODULE_HEALTH, host.module_health)
     host.provide(SCHEDULED_MODULES, InstalledSchedules(host.db, catalogue))
     installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
     if (store := host.find(MODULE_STORE)) is not None:  # --purge forgets what it kept
@@ -67,4 +69,9 @@ async def setup(host: Host) -> None:
     )
 
 
-FEATURE = Feature("marketplace", setup, routes=(Route(api.router),))
+FEATURE = Feature(
+    "marketplace",
+    setup,
+    routes=(Route(api.router),),
+    pages=(PortalPage("/modules", "Modules", portal.router, role="moderator"),),
+)

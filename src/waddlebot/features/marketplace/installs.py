@@ -28,6 +28,23 @@ Purge = Callable[[int, str], Awaitable[object]]
 """Deletes what a module stored for a community (``community_id``, ``module``)."""
 
 
+class CommandClash(Conflict):
+    """A command of the module another module has here; ``command`` is its name in the
+    module (what an ``as <command>=<new name>`` renames)."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+class BadRename(UserError):
+    """A rename the module cannot take; ``command`` is the command it was for."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     """What installing (or upgrading to) a version means: the commands it adds (under the
@@ -267,9 +284,10 @@ class Installs:
                 owner = taken.get((spec.serverless, here))
                 if owner is not None:
                     shown = f"{'#' if spec.serverless else '!'}{here}"
-                    raise Conflict(
+                    raise CommandClash(
                         f"{shown} of {manifest.name} clashes with {shown} of {owner}; install "
-                        f"it with as {alias}=<new name>"
+                        f"it with as {alias}=<new name>",
+                        alias,
                     )
 
     async def _rows(self, community_id: int) -> dict[str, CommunityModule]:
@@ -348,9 +366,9 @@ def _checked_renames(manifest: Manifest, renames: Mapping[str, str]) -> dict[str
     checked = {}
     for old, new in renames.items():
         if old not in names:
-            raise UserError(f"{manifest.name} has no command {old!r} to rename")
+            raise BadRename(f"{manifest.name} has no command {old!r} to rename", old)
         if not re.fullmatch(NAME_PATTERN, new):
-            raise UserError(f"{new!r} cannot be a command name (a-z, 0-9, _ and -)")
+            raise BadRename(f"{new!r} cannot be a command name (a-z, 0-9, _ and -)", old)
         checked[old] = new
     return checked
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from waddlebot.core.manifest import Permission
 from waddlebot.core.permissions import Level
+from waddlebot.features.marketplace.asks import asked
 from waddlebot.features.marketplace.catalogue import Catalogue, Entry
+from waddlebot.features.marketplace.config import secret
 from waddlebot.features.marketplace.installs import Installed, Installs, Review
 from waddlebot.sdk import Context, Module, UsageError, joined
 from waddlebot.sdk.subcommand import SubcommandCall, add_subcommands, reply_list
@@ -20,12 +21,6 @@ USAGE = (
 )
 HealthOf = Callable[[str], str]
 """A module's health in a word or two (``ok``, ``breaker open``); '' when nothing is known."""
-
-ASKS = {
-    Permission.CHAT_SEND: "post in chat",
-    Permission.CHAT_WHISPER: "whisper people",
-    Permission.OVERLAY: "update your overlays",
-}
 
 
 def build_marketplace_module(
@@ -161,7 +156,11 @@ async def _config(call: _Call) -> None:
     name = call.name()
     if len(call.args) == 1:
         installed = await call.installs.get(call.community_id, name)
-        settings = [f"{k}={v}" for k, v in sorted(installed.config.items())]
+        schema = installed.entry.manifest.config_schema
+        settings = [
+            f"{k}={'(set)' if secret(schema, k) else v}"
+            for k, v in sorted(installed.config.items())
+        ]
         reply_list(
             call.ctx,
             f"Settings of {installed.name}",
@@ -177,7 +176,9 @@ async def _config(call: _Call) -> None:
     installed = await call.installs.configure(
         call.community_id, name, {key: value}, actor=call.actor
     )
-    call.ctx.reply(f"{installed.name}: {key} is now {installed.config.get(key)}.")
+    schema = installed.entry.manifest.config_schema
+    shown = "set" if secret(schema, key) else installed.config.get(key)
+    call.ctx.reply(f"{installed.name}: {key} is now {shown}.")
 
 
 def _switch(enabled: bool) -> Callable[[_Call], Awaitable[None]]:
@@ -248,11 +249,7 @@ _HANDLERS: dict[str, Callable[[_Call], Awaitable[None]]] = {
 
 
 def _asks(items: tuple[str, ...]) -> str:
-    said = [
-        ASKS.get(Permission(i), i) if i in Permission.__members__.values() else f"read {i} events"
-        for i in items
-    ]
-    return joined(said)
+    return joined(asked(items))
 
 
 def _reviewed(review: Review) -> str:
