@@ -184,6 +184,9 @@ PUBLIC = {
     "/api/v1/identity/login",
     "/api/v1/identity/logout",
     "/api/v1/calendar/{community}/feed.ics",
+    # the browser on its way to Spotify and back: the sealed ticket and state are the proof
+    "/api/v1/music/spotify/oauth/start",
+    "/api/v1/music/spotify/oauth/callback",
 }
 
 
