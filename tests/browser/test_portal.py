@@ -47,6 +47,7 @@ async def portal(tmp_path: Path) -> AsyncIterator[Portal]:
     settings = browser_settings(
         tmp_path,
         portal_public_url=f"http://127.0.0.1:{port}",
+        overlay_public_url=f"http://127.0.0.1:{port}",
         secret_keys=[SecretStr(SecretBox.generate_key())],
     )
     async with serving(settings, port=port) as (base, runtime):

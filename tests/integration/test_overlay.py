@@ -19,7 +19,11 @@ from tests.support.harness import free_port, make_settings, say, serving
 from tests.support.overlays import Feed, feed_url, open_feed, overlay_urls, with_state
 from waddlebot.app import create_app
 from waddlebot.core.events import Amounts, Author, Event, EventType, new_id
-from waddlebot.features.overlay.web import CONTENT_SECURITY_POLICY
+from waddlebot.features.overlay.web import (
+    CONTENT_SECURITY_POLICY,
+    content_security_policy,
+    portal_origin,
+)
 from waddlebot.infra import overlay_keys as keys
 from waddlebot.infra.codec import Envelope
 from waddlebot.infra.secretbox import SecretBox
@@ -146,13 +150,26 @@ async def test_distributed_without_a_secret_key_says_what_to_set(
 # -- the pages ---------------------------------------------------------------------------------
 
 
+async def test_only_the_portal_may_frame_a_page(settings: Settings) -> None:
+    """The portal's overlays page previews the pages in frames: its origin (and the page's
+    own, the embedded mode's portal) may frame them, no other site."""
+    async for _, runtime in _serve(settings, portal_public_url="https://portal.example/"):
+        urls = await overlay_urls(runtime)
+        async with httpx2.AsyncClient() as http:
+            page = await http.get(urls["alerts"])
+        policy = page.headers["content-security-policy"]
+        assert policy.endswith("frame-ancestors 'self' https://portal.example")
+        assert "x-frame-options" not in page.headers
+
+
 async def test_a_page_has_a_strict_policy_and_unknown_urls_are_refused(served: Served) -> None:
     base, runtime = served
     urls = await overlay_urls(runtime)
     async with httpx2.AsyncClient() as http:
         page = await http.get(urls["alerts"])
         assert page.status_code == 200
-        assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        policy = content_security_policy(portal=portal_origin(runtime))
+        assert page.headers["content-security-policy"] == policy
         assert "script-src 'self';" in CONTENT_SECURITY_POLICY and "unsafe" not in page.text
         assert page.headers["referrer-policy"] == "no-referrer"
         assert page.headers["content-type"].startswith("text/html")

@@ -18,7 +18,11 @@ from tests.support.media_files import MP3, OGG, png
 from tests.support.overlays import open_feed
 from tests.support.s3 import fake_aws_credentials, make_bucket, moto_s3
 from waddlebot.features.identity import apikeys
-from waddlebot.features.overlay.web import CONTENT_SECURITY_POLICY
+from waddlebot.features.overlay.web import (
+    CONTENT_SECURITY_POLICY,
+    content_security_policy,
+    portal_origin,
+)
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.settings import Settings
 
@@ -128,7 +132,8 @@ async def test_uploads_are_checked_listed_served_and_deleted(api: Api) -> None:
     assert (await http.get(f"/overlay/{other}/uploads/{image['media_id']}")).status_code == 404
     assert (await http.get(f"/overlay/{'x' * 32}/uploads/{image['media_id']}")).status_code == 404
     page = await http.get(f"/overlay/{token}/alerts")
-    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    policy = content_security_policy(portal=portal_origin(api.runtime))
+    assert page.headers["content-security-policy"] == policy
     assert "img-src 'self'" in CONTENT_SECURITY_POLICY
     assert "media-src 'self'" in CONTENT_SECURITY_POLICY
 

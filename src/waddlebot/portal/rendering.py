@@ -55,9 +55,11 @@ def render(
     *,
     status_code: int = 200,
     directory: Path = SHELL_TEMPLATES,
+    headers: Mapping[str, str] = HEADERS,
 ) -> HTMLResponse:
     """The page, with what every page shows (who is signed in, the community and its
-    navigation, the CSRF token) and the security headers."""
+    navigation, the CSRF token) and the security headers (``headers``: the shell's, or
+    theirs with a change such as :func:`~waddlebot.portal.security.framing`)."""
     values: dict[str, Any] = {
         "request": request,
         "csrf_token": csrf_token(request),
@@ -71,6 +73,6 @@ def render(
     }
     values.update(context or {})
     html = templates(directory).get_template(template).render(values)
-    response = HTMLResponse(html, status_code=status_code, headers=HEADERS)
+    response = HTMLResponse(html, status_code=status_code, headers=dict(headers))
     keep_csrf(request, response)
     return response

@@ -33,6 +33,19 @@ HEADERS = {
 }
 
 
+def framing(*origins: str) -> dict[str, str]:
+    """The security headers of a page that frames pages of ``origins`` besides its own (the
+    overlays page previews the overlay pages, which another service may serve)."""
+    sources = " ".join(dict.fromkeys(("'self'", *origins)))
+    return {**HEADERS, "Content-Security-Policy": f"{CSP}; frame-src {sources}"}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL; empty for anything else."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 class CsrfRefused(Exception):
     """A change without the page's CSRF token: refused with a 403 page."""
 

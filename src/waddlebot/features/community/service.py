@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import orjson
-from sqlalchemy import exists, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
@@ -39,6 +39,7 @@ from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import dumps_compact
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community, Entity, Membership, User
+from waddlebot.infra.db.records import escape_like
 from waddlebot.infra.directory import (
     Directory,
     lock_community,
@@ -87,6 +88,13 @@ class RoleChange:
     @property
     def changed(self) -> bool:
         return (self.previous or "member") != self.role
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    user_id: int
+    name: str  # display name
+    role: str  # owner, admin, moderator or member
 
 
 def clean_name(name: str) -> str:
@@ -495,6 +503,32 @@ class CommunityService:
         found = [(str(name), str(role)) for name, role in rows]
         return sorted(found, key=lambda item: (_ROLE_ORDER[item[1]], item[0].lower()))
 
+    async def members(
+        self, community_id: int, *, search: str = "", offset: int = 0, limit: int = 25
+    ) -> tuple[list[Member], int]:
+        """A page of the community's members (owner first, then admins, moderators, members;
+        by name), whose display name contains ``search`` in any case, and how many match."""
+        where = [Membership.community_id == community_id]
+        if search:
+            pattern = f"%{escape_like(search.casefold())}%"
+            where.append(func.lower(User.display_name).like(pattern, escape="\\"))
+        rank = case(_ROLE_ORDER, value=Membership.role, else_=len(_ROLE_ORDER))
+        async with self._db.session() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(Membership).join(User).where(*where)
+            )
+            rows = (
+                await session.execute(
+                    select(Membership.user_id, User.display_name, Membership.role)
+                    .join(User, User.id == Membership.user_id)
+                    .where(*where)
+                    .order_by(rank, func.lower(User.display_name), Membership.user_id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).all()
+        return [Member(int(u), str(n), str(r)) for u, n, r in rows], int(total or 0)
+
     async def _moved(
         self,
         action: str,
@@ -552,6 +586,22 @@ def _check_change(previous: str | None, new: str, actor_level: int | None) -> No
         raise RoleRefused("only admins and the owner can change roles")
     if "admin" in (previous, new) and previous != new and actor_level < Level.OWNER:
         raise RoleRefused("only the owner can make or unmake admins")
+
+
+def assignable(previous: str | None, actor_level: int | None) -> tuple[str, ...]:
+    """The roles (``member`` for none) someone acting at ``actor_level`` may give a person
+    whose role is ``previous``, the one they have first: what :meth:`CommunityService.set_role`
+    and ``remove_role`` would accept, for a form to offer no more. Empty: no change at all."""
+    current = previous or "member"
+    changes = []
+    for role in ("member", *reversed(GRANTABLE_ROLES)):
+        try:
+            _check_change(previous, role, actor_level)
+        except CommunityError:
+            continue
+        if role != current:
+            changes.append(role)
+    return (current, *changes) if changes else ()
 
 
 async def _role(session: AsyncSession, community_id: int, user_id: int) -> str | None:

@@ -45,7 +45,7 @@ from waddlebot.features.labels.service import LabelError
 from waddlebot.features.labels.service import check_name as check_label_name
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.records import record_of
+from waddlebot.infra.db.records import escape_like, record_of
 from waddlebot.infra.directory import lock_community, user_exists
 
 MAX_NAME = 64
@@ -243,7 +243,7 @@ class InventoryService:
             if word.startswith("#"):
                 query = query.where(InventoryItem.id.in_(labelled))
                 continue
-            pattern = f"%{_escape_like(word.casefold())}%"
+            pattern = f"%{escape_like(word.casefold())}%"
             query = query.where(
                 or_(
                     InventoryItem.name_key.like(pattern, escape="\\"),
@@ -505,10 +505,6 @@ async def _labels(session: AsyncSession, item_id: int) -> builtins.list[str]:
 
 def _info(row: InventoryItem, labels: Iterable[str]) -> ItemInfo:
     return record_of(ItemInfo, row, labels=tuple(labels))
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 __all__ = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from waddlebot.features.feature import Feature, Host, Job, PersonMerge, Route
-from waddlebot.features.labels import api
+from waddlebot.features.feature import Feature, Host, Job, PersonMerge, PortalPage, Route
+from waddlebot.features.labels import api, portal
 from waddlebot.features.labels.models import LabelAssignment
 from waddlebot.features.labels.module import build_labels_module
 from waddlebot.features.labels.service import LabelService
@@ -49,4 +49,5 @@ FEATURE = Feature(
     jobs=(Job("labels.purge", PURGE_SECONDS, lambda host: host.need(LABELS).purge_expired()),),
     # a user's labels name them by id in target_id (a label may also name an item, an event)
     person_merges=(PersonMerge((LabelAssignment.target_id,), merge_labels),),
+    pages=(PortalPage("/labels", "Labels", portal.router, role="moderator"),),
 )

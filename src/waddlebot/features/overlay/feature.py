@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from waddlebot.features.feature import Feature, Host, Route
-from waddlebot.features.overlay import api, web
+from waddlebot.features.feature import Feature, Host, PortalPage, Route
+from waddlebot.features.overlay import api, portal, web
 from waddlebot.features.overlay.hub import OverlayHub
 from waddlebot.features.overlay.media import MediaLibrary
 from waddlebot.features.overlay.module import build_overlay_module
@@ -64,4 +64,5 @@ FEATURE = Feature(
         Route(api.router),
     ),
     settings=OverlaySettings,
+    pages=(PortalPage("/overlays", "Overlays", portal.router, role="moderator"),),
 )

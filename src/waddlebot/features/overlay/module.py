@@ -14,6 +14,7 @@ from waddlebot.core.events import EventType
 from waddlebot.core.overlay import IMAGE_ID, PAGES, SOUND_ID
 from waddlebot.core.permissions import Level
 from waddlebot.core.variables import truncate
+from waddlebot.features.overlay.samples import MAX_NAME, sample
 from waddlebot.features.overlay.tokens import OverlayTokens, TokenError, overlay_url
 from waddlebot.sdk import Context, Module, UsageError
 from waddlebot.sdk.subcommand import add_subcommands
@@ -29,7 +30,7 @@ ALERTS: dict[EventType, str] = {
     EventType.BOOST: "boost",
 }
 MESSAGE_EVENTS = frozenset({EventType.SUBSCRIBE, EventType.CHEER})  # their text is the viewer's
-MAX_NAME, MAX_MESSAGE = 64, 500
+MAX_MESSAGE = 500
 
 
 def build_overlay_module(
@@ -104,7 +105,7 @@ def build_overlay_module(
             return
         kinds = _kinds(ctx, max_args=1)
         for kind in kinds:
-            ctx.overlay.show(kind, _sample(kind, ctx.caller_name))
+            ctx.overlay.show(kind, sample(kind, ctx.caller_name))
         ctx.reply(f"Sent a test to the {_named(kinds)} overlay{'s' if len(kinds) > 1 else ''}.")
 
     async def clear(ctx: Context) -> None:
@@ -182,7 +183,7 @@ def _named(kinds: Collection[str]) -> str:
 def _sample_with_media(name: str, media_ids: list[str]) -> dict[str, Any]:
     """``!overlay test alerts <media id>...``: the sample alert with the community's uploaded
     image and/or sound (media ids as the API gave them)."""
-    alert = _sample("alerts", name)
+    alert = sample("alerts", name)
     if len(media_ids) > 2:
         raise UsageError("name an image and a sound at most")
     for media_id in media_ids:
@@ -196,27 +197,3 @@ def _sample_with_media(name: str, media_ids: list[str]) -> dict[str, Any]:
                 "(POST /api/v1/overlay/communities/<id>/media) and use the media_id it gives"
             )
     return alert
-
-
-def _sample(kind: str, name: str) -> dict[str, Any]:
-    """What ``!overlay test`` shows on each kind of page."""
-    samples: dict[str, dict[str, Any]] = {
-        "ticker": {"text": "This is how the bot's replies look on the ticker.", "author": "test"},
-        "media": {
-            "type": "now_playing",
-            "title": "Waddle All Night",
-            "artist": "The Rockhoppers",
-            "album": "Test Pressing",
-            "duration": 200,
-            "position": 42,
-            "requested_by": truncate(name, MAX_NAME),
-        },
-        "alerts": {"kind": "follow", "name": truncate(name, MAX_NAME)},
-        "general": {
-            "template": "card",
-            "title": "Overlay test",
-            "body": "Cards that modules send appear here.",
-            "duration": 15,
-        },
-    }
-    return samples[kind]

@@ -41,10 +41,12 @@ from pydantic import ValidationError
 
 from waddlebot.core.errors import NotFound
 from waddlebot.core.overlay import PAGES, PlayerReport, PlayerReports
+from waddlebot.features.identity.settings import IdentitySettings
 from waddlebot.features.overlay.hub import GOING_AWAY, TRY_AGAIN_LATER, OverlayClient
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.features.shared import PLAYER_REPORTS, FeatureServices
 from waddlebot.infra.objects import ObjectStoreError
+from waddlebot.portal.security import origin_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,16 +57,18 @@ REPORTS_PER_WINDOW = 20  # a player reports every few seconds; more is not a pla
 REPORT_WINDOW = 10.0
 
 
-def content_security_policy(youtube: str = "") -> str:
+def content_security_policy(youtube: str = "", portal: str = "") -> str:
     """The pages' policy; ``youtube`` (the media page's) is the one more origin its scripts
-    and frames may come from."""
+    and frames may come from; ``portal`` the portal's origin, whose overlays page previews
+    the pages in frames (besides this origin's own pages: the embedded mode's portal)."""
     scripts = f"'self' {youtube}" if youtube else "'self'"
     frames = f"https://clips.twitch.tv {youtube}" if youtube else "https://clips.twitch.tv"
+    ancestors = f"'self' {portal}" if portal else "'self'"
     return (
         f"default-src 'none'; script-src {scripts}; style-src 'self'; "
         "img-src 'self' data: https:; media-src 'self' https:; "
         f"frame-src {frames}; connect-src 'self'; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
+        f"frame-ancestors {ancestors}"
     )
 
 
@@ -122,12 +126,18 @@ async def page(token: str, kind: str, request: Request) -> Response:
     headers = {**_HEADERS, "Cache-Control": "no-store"}
     if kind not in PAGES or await runtime.overlay_tokens.find(token) is None:
         return PlainTextResponse(UNKNOWN, 404, headers=headers)
-    body = _asset("page.html")
+    body, youtube = _asset("page.html"), ""
     if kind == "media":
         youtube = runtime.settings.section(OverlaySettings).overlay_youtube_player_url
-        headers["Content-Security-Policy"] = content_security_policy(youtube)
         body = _with_player(body, youtube)
+    headers["Content-Security-Policy"] = content_security_policy(youtube, portal_origin(runtime))
     return Response(body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def portal_origin(runtime: FeatureServices) -> str:
+    """Where the portal is served (``WADDLEBOT_PORTAL_PUBLIC_URL``, else this process)."""
+    settings = runtime.settings
+    return origin_of(settings.public_base_url(settings.section(IdentitySettings).portal_public_url))
 
 
 def _with_player(page_html: bytes, youtube: str) -> bytes:

@@ -23,3 +23,8 @@ def record_of(cls: type[RecordT], row: object, **given: Any) -> RecordT:
         if field.init
     }
     return cls(**values)
+
+
+def escape_like(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (with ``escape="\\"``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
