@@ -21,8 +21,11 @@ from tests.support.cli import invoke
 from waddlebot.features import load_models
 from waddlebot.features.identity import apikeys
 from waddlebot.features.identity.models import ApiKey
+from waddlebot.features.music.spotify.accounts import SpotifyStore
+from waddlebot.features.music.spotify.client import App
+from waddlebot.features.music.spotify.client import Grant as SpotifyGrant
 from waddlebot.infra.db import Database
-from waddlebot.infra.db.models import PlatformToken
+from waddlebot.infra.db.models import Community, PlatformToken
 from waddlebot.infra.secret_rotation import rotate_secrets
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.slack.workspaces import Workspaces
@@ -30,6 +33,7 @@ from waddlebot.platforms.twitch.auth import Grant, TwitchAuth
 from waddlebot.platforms.twitch.tokens import SCOPES, TokenStore
 
 BOT = "9001"
+SPOTIFY_COMMUNITY = 7  # a streamer's Spotify app and tokens, sealed under OLD
 OLD, NEW = SecretBox.generate_key(), SecretBox.generate_key()
 
 
@@ -68,6 +72,13 @@ async def stored(db_url: str) -> AsyncIterator[Stored]:
         )
         _, api_key = await apikeys.create_key(db, "for kong", sealer=old_box)
         await apikeys.create_key(db, "before kong")
+        async with db.session() as session:
+            session.add(Community(id=SPOTIFY_COMMUNITY, name="penguins"))
+        spotify = SpotifyStore(db, lambda: old_box)
+        await spotify.set_app(SPOTIFY_COMMUNITY, App("spotify-app", "app-secret"))
+        await spotify.save_grant(
+            SPOTIFY_COMMUNITY, SpotifyGrant("spotify-access", 3600, "spotify-refresh")
+        )
         try:
             yield Stored(db, auth, grant, slack, team.id, api_key)
         finally:
@@ -86,6 +97,7 @@ async def test_after_rotating_the_old_key_can_go(db_url: str, stored: Stored) ->
     assert done.stdout.splitlines() == [
         "api_keys: 1 re-encrypted, 1 already current",
         "catalogue_modules: 0 re-encrypted, 0 already current",
+        "music_spotify_accounts: 1 re-encrypted, 0 already current",
         "overlay_tokens: 0 re-encrypted, 0 already current",
         "platform_tokens: 2 re-encrypted, 0 already current",
     ]
@@ -94,6 +106,14 @@ async def test_after_rotating_the_old_key_can_go(db_url: str, stored: Stored) ->
     assert '"table": "platform_tokens",\n    "rotated": 0,\n    "current": 2' in again.stdout
 
     new_only = SecretBox([NEW])
+    app, refresh, access, _ = await SpotifyStore(stored.db, lambda: new_only).tokens_of(
+        SPOTIFY_COMMUNITY
+    )
+    assert (app.client_secret, refresh, access) == (
+        "app-secret",
+        "spotify-refresh",
+        "spotify-access",
+    )
     tokens = TokenStore(stored.db, new_only, stored.auth)
     [status] = await tokens.validate_all()  # the fake Twitch checks the decrypted token
     assert status.status == "ok"
@@ -154,7 +174,7 @@ class Interrupted(SecretBox):
 
 async def test_a_token_written_during_the_rotation_is_not_lost(db_url: str, stored: Stored) -> None:
     box = Interrupted([NEW, OLD], db_url, "fresh-access-token")
-    [_, _, _, platform] = await rotate_secrets(stored.db, box, load_models())
+    *_, platform = await rotate_secrets(stored.db, box, load_models())
     assert box.interrupted
     assert (platform.rotated, platform.unreadable, platform.busy) == (2, [], [])
     async with stored.db.session() as session:

@@ -28,6 +28,9 @@ def test_the_sealed_columns_are_the_tokens_and_the_module_secrets() -> None:
     assert found == {
         "api_keys.key_sealed",
         "catalogue_modules.secret_sealed",
+        "music_spotify_accounts.access_token_sealed",
+        "music_spotify_accounts.client_secret_sealed",
+        "music_spotify_accounts.refresh_token_sealed",
         "overlay_tokens.token_sealed",
         "platform_tokens.access_token",
         "platform_tokens.refresh_token",

@@ -1,6 +1,7 @@
 """A community's Spotify: the streamer's own Spotify app (client id, the secret sealed) and,
 once they connected their account, its tokens (sealed too). Sealed with the settings'
-SecretBox (``WADDLEBOT_SECRET_KEYS``), as the platforms' tokens are."""
+SecretBox (``WADDLEBOT_SECRET_KEYS``), as the platforms' tokens are, and re-sealed by
+``waddlebot secret-key rotate`` (``info=SEALED``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from waddlebot.infra.db.models import Base, utcnow
+from waddlebot.infra.db.models import SEALED, Base, utcnow
 
 
 class SpotifyAccount(Base):
@@ -19,9 +20,9 @@ class SpotifyAccount(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True
     )
     client_id: Mapped[str] = mapped_column(String(64))
-    client_secret_sealed: Mapped[str] = mapped_column(Text)
-    refresh_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
-    access_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client_secret_sealed: Mapped[str] = mapped_column(Text, info=SEALED)
+    refresh_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True, info=SEALED)
+    access_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True, info=SEALED)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     account_id: Mapped[str] = mapped_column(String(128), default="")  # the Spotify user's id
     account_name: Mapped[str] = mapped_column(String(128), default="")
