@@ -29,9 +29,13 @@
       scales: { y: { range: function (u, min, max) { return [0, Math.max(5, max)]; } } },
     };
     var chart = new uPlot(options, [[], [], [], []], box);
-    window.addEventListener("resize", function () {
-      chart.setSize({ width: chartWidth(box), height: 220 });
-    });
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(function () {
+        if (chart.width !== chartWidth(box)) {
+          chart.setSize({ width: chartWidth(box), height: 220 });
+        }
+      }).observe(box);
+    }
     return chart;
   }
 
