@@ -15,6 +15,7 @@ from tests.integration.test_labels_api import user_key
 from tests.integration.test_portal import signed_in
 from tests.support.harness import say, serving
 from waddlebot.infra import activity
+from waddlebot.infra.db.models import PlatformToken
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -81,8 +82,32 @@ async def test_the_live_stream_is_for_the_communitys_moderators_only(settings: S
         assert len(figures["at"]) == len(figures["messages"]) == activity.WINDOW_MINUTES
         assert (await http.get(f"/c/{other}/dashboard/live")).status_code == 404
         assert (await http.get(f"/c/{other}/dashboard")).status_code == 404
+        async with runtime.db.session() as session:
+            session.add_all(
+                [
+                    PlatformToken(
+                        platform="twitch",
+                        account_id="1337",
+                        login="penguin_tv",
+                        purpose="broadcaster",
+                        community_id=home,
+                        access_token="sealed-access",
+                        status="invalid",
+                    ),
+                    PlatformToken(
+                        platform="twitch",
+                        account_id="99",
+                        login="their_channel",
+                        purpose="broadcaster",
+                        community_id=other,
+                        access_token="sealed-other",
+                    ),
+                ]
+            )
         page = await http.get(f"/c/{home}/dashboard")
         assert page.status_code == 200
+        assert "penguin_tv" in page.text and "invalid" in page.text
+        assert "their_channel" not in page.text and "sealed" not in page.text
         assert 'id="total-commands">1<' in page.text  # the figures as text, without script
         assert "console:local" in page.text and "console:elsewhere" not in page.text
 

@@ -1,7 +1,8 @@
 """The dashboard page: messages, commands and command errors per minute over the last hour
 (a chart kept current over Server-Sent Events, and the same figures as a table), the last
-commands the audit log holds (those of moderator level and up, and every refusal), and the
-community's places with when each was last heard from.
+commands the audit log holds (those of moderator level and up, and every refusal), the
+community's places with when each was last heard from, and the accounts connected to it by
+OAuth with their tokens' state.
 
 The figures come from the cache every process shares (infra/activity.py), so any portal
 process serves any page. A stream ends after :data:`STREAM_SECONDS`; the browser's
@@ -20,6 +21,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from waddlebot.features.dashboard.connections import connections
 from waddlebot.features.dashboard.settings import DashboardSettings
 from waddlebot.features.shared import DIRECTORY
 from waddlebot.infra import activity
@@ -64,6 +66,7 @@ async def dashboard(request: Request, community: InCommunity, host: Running) -> 
     minutes = await activity.last_hour(cache, community.id)
     places = await host.need(DIRECTORY).entity_ids(community.id)
     seen = await activity.last_seen(cache, places)
+    accounts = await connections(host.db, community.id)
     commands = await host.audit.search(
         community.id, AuditFilter(action="command."), limit=LAST_COMMANDS
     )
@@ -75,6 +78,7 @@ async def dashboard(request: Request, community: InCommunity, host: Running) -> 
         ],
         "places": [(e.partition(":")[0], e, _clock(seen[e])) for e in places],
         "commands": commands,
+        "accounts": accounts,
         "live_url": f"/c/{community.id}/dashboard/live",
     }
     return render(request, "dashboard.html", context, directory=TEMPLATES)

@@ -25,6 +25,8 @@
       width: chartWidth(box),
       height: 220,
       series: series,
+      // the table beside it is in UTC: the chart's axis too
+      tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"); },
       axes: [{}, { label: "per minute" }],
       scales: { y: { range: function (u, min, max) { return [0, Math.max(5, max)]; } } },
     };
