@@ -17,7 +17,7 @@ LOWEST := .venv-lowest
 LOWEST_PYTHON ?= $(BIN)/python
 
 .PHONY: run test test-lowest lint typecheck bench install lock env-example clean swagger-ui htmx \
-	axe-core
+	axe-core uplot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -122,6 +122,20 @@ htmx:
 	cp $(HTMX_DIR).tmp/package/dist/htmx.min.js $(HTMX_DIR).tmp/package/LICENSE $(HTMX_DIR)/
 	echo $(HTMX_VERSION) > $(HTMX_DIR)/VERSION
 	rm -rf $(HTMX_DIR).tmp
+
+# uPlot, the chart library of the portal's dashboard (drawn by static/dashboard.js); renewed
+# the same way with `make uplot`.
+UPLOT_VERSION := 1.6.32
+UPLOT_DIR := src/waddlebot/portal/static/uplot
+uplot:
+	rm -rf $(UPLOT_DIR).tmp && mkdir -p $(UPLOT_DIR).tmp
+	cd $(UPLOT_DIR).tmp && npm pack --silent uplot@$(UPLOT_VERSION) \
+		&& tar -xzf uplot-$(UPLOT_VERSION).tgz
+	rm -rf $(UPLOT_DIR) && mkdir -p $(UPLOT_DIR)
+	cp $(UPLOT_DIR).tmp/package/dist/uPlot.iife.min.js $(UPLOT_DIR).tmp/package/dist/uPlot.min.css \
+		$(UPLOT_DIR).tmp/package/LICENSE $(UPLOT_DIR)/
+	echo $(UPLOT_VERSION) > $(UPLOT_DIR)/VERSION
+	rm -rf $(UPLOT_DIR).tmp
 
 # axe-core, which the portal's browser tests run on each page for accessibility problems
 # (tests/browser/test_portal_a11y.py); renewed the same way with `make axe-core`.

@@ -29,6 +29,7 @@ from waddlebot.core.settings import CoreSettings, ProcessSettings
 from waddlebot.features.ai.settings import AISettings
 from waddlebot.features.calendar.settings import CalendarSettings
 from waddlebot.features.community.settings import BackupSettings
+from waddlebot.features.dashboard.settings import DashboardSettings
 from waddlebot.features.identity.settings import IdentitySettings
 from waddlebot.features.kong.settings import KongSettings
 from waddlebot.features.modulestore.settings import ModuleStoreSettings
@@ -57,6 +58,7 @@ class Settings(
     ModuleStoreSettings,
     OverlaySettings,
     CalendarSettings,
+    DashboardSettings,
     IdentitySettings,
     BackupSettings,
     AISettings,

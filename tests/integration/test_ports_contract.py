@@ -131,6 +131,16 @@ async def test_cache_incr_many(ports: Ports) -> None:
     assert await cache.get_many(["a", "b"]) == [b"5", b"1"]
 
 
+async def test_cache_incr_many_with_a_ttl_sets_it_on_creation_only(ports: Ports) -> None:
+    cache = ports.cache
+    await cache.set("kept", b"7")
+    assert await cache.incr_many([("m", 1), ("kept", 1), ("m", 2)], ttl=0.3) == [1, 8, 3]
+    await asyncio.sleep(0.15)
+    assert await cache.incr_many([("m", 1)], ttl=10) == [4]  # must not extend the window
+    await asyncio.sleep(0.25)
+    assert await cache.get_many(["m", "kept"]) == [None, b"8"]
+
+
 async def test_cache_incr_ttl_is_set_on_creation_only(ports: Ports) -> None:
     cache = ports.cache
     assert await cache.incr("w", ttl=0.3) == 1

@@ -25,6 +25,7 @@ BUILTINS: tuple[str, ...] = (
     "kong",  # before identity, which seals new keys with its KEY_SEALER
     "core",
     "identity",
+    "dashboard",  # before any other feature with portal pages: first in the navigation
     "labels",
     "community",
     "timers",
@@ -38,6 +39,7 @@ BUILTINS: tuple[str, ...] = (
     "shoutouts",
     "music",
     "marketplace",
+    "audit",  # last: its page is last in a community's navigation
 )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 import structlog
-from sqlalchemy import insert, select, text
+from sqlalchemy import Select, insert, or_, select, text
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,40 @@ class AuditEntry:
     community_id: int | None = None
     session_id: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which of a community's entries to read: by ``actor`` (as written, or its person
+    without the address: ``user:2`` is also ``user:2@203.0.113.7``), ``action`` (as
+    written, or every action under a prefix ending in a dot: ``command.``), ``decision``,
+    and when (``since`` inclusive, ``until`` exclusive; aware datetimes). Empty: any."""
+
+    actor: str = ""
+    action: str = ""
+    decision: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, query: Select[AuditRow]) -> Select[AuditRow]:
+        if self.actor:
+            query = query.where(
+                or_(
+                    AuditRow.actor == self.actor,
+                    AuditRow.actor.startswith(self.actor + "@", autoescape=True),
+                )
+            )
+        if self.action.endswith("."):
+            query = query.where(AuditRow.action.startswith(self.action, autoescape=True))
+        elif self.action:
+            query = query.where(AuditRow.action == self.action)
+        if self.decision:
+            query = query.where(AuditRow.decision == self.decision)
+        if self.since is not None:
+            query = query.where(AuditRow.at >= self.since)
+        if self.until is not None:
+            query = query.where(AuditRow.at < self.until)
+        return query
 
 
 class AuditFields(TypedDict, total=False):
@@ -311,6 +345,24 @@ class AuditLog:
         query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
         if community_id is not None:
             query = query.where(AuditRow.community_id == community_id)
+        return await self._read(query)
+
+    async def search(
+        self,
+        community_id: int,
+        found: AuditFilter = AuditFilter(),
+        *,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        """A community's entries that ``found`` picks, newest first, from the one before
+        the entry with id ``before`` (None: the newest)."""
+        query = found.where(select(AuditRow).where(AuditRow.community_id == community_id))
+        if before is not None:
+            query = query.where(AuditRow.id < before)
+        return await self._read(query.order_by(AuditRow.id.desc()).limit(limit))
+
+    async def _read(self, query: Select[AuditRow]) -> list[AuditEntry]:
         async with self.db.read_session() as session:
             rows = (await session.scalars(query)).all()
         return [

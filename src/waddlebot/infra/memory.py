@@ -139,8 +139,10 @@ class MemoryCache:
         self._data[key] = (b"%d" % value, item[1])  # keeps its expiry and position
         return value
 
-    async def incr_many(self, items: Sequence[tuple[str, int]]) -> list[int]:
-        return [await self.incr(key, amount) for key, amount in items]
+    async def incr_many(
+        self, items: Sequence[tuple[str, int]], ttl: float | None = None
+    ) -> list[int]:
+        return [await self.incr(key, amount, ttl) for key, amount in items]
 
     async def ping(self) -> bool:
         return True

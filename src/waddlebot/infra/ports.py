@@ -39,8 +39,11 @@ class Cache(Protocol):
         """Atomic counter; the TTL is set when the key is created."""
         ...
 
-    async def incr_many(self, items: Sequence[tuple[str, int]]) -> list[int]:
-        """Add to several counters (without expiry) in one round trip; the new values."""
+    async def incr_many(
+        self, items: Sequence[tuple[str, int]], ttl: float | None = None
+    ) -> list[int]:
+        """Add to several counters in one round trip; the new values. A counter created here
+        expires after ``ttl`` seconds (never when None); an existing one keeps its expiry."""
         ...
 
     async def ping(self) -> bool:

@@ -130,11 +130,21 @@ class RedisCache(_RedisAdapter):
         _, value = await pipe.execute()
         return int(value)
 
-    async def incr_many(self, items: Sequence[tuple[str, int]]) -> list[int]:
+    async def incr_many(
+        self, items: Sequence[tuple[str, int]], ttl: float | None = None
+    ) -> list[int]:
         if not items:
             return []
-        values = await self._commands.execute(*(("INCRBY", self._key(k), n) for k, n in items))
-        return [int(value) for value in values]
+        if ttl is None:
+            values = await self._commands.execute(*(("INCRBY", self._key(k), n) for k, n in items))
+            return [int(value) for value in values]
+        # as incr: SET NX gives a new counter its TTL, INCRBY keeps an existing one's
+        commands: list[tuple[Any, ...]] = []
+        for key, amount in items:
+            name = self._key(key)
+            commands += [("SET", name, 0, "PX", _px(ttl), "NX"), ("INCRBY", name, amount)]
+        values = await self._commands.execute(*commands)
+        return [int(value) for value in values[1::2]]
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())

@@ -42,7 +42,7 @@ from waddlebot.core.manifest import CommandSpec
 from waddlebot.core.parser import SERVERLESS_PREFIX, ParsedCommand, parse_command
 from waddlebot.core.permissions import Level, PlatformRole, level_from_roles
 from waddlebot.core.settings import CoreSettings
-from waddlebot.infra import keys, metrics, tracing
+from waddlebot.infra import activity, keys, metrics, tracing
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.codec import Envelope, dumps_compact, encode_outbound
@@ -284,7 +284,7 @@ class Router:
             if busy:
                 await asyncio.gather(*(self._run(trip) for trip in busy))
             await self._count_outcomes(fresh)
-            await self._emit(fresh)
+            await _together(self._count_activity(fresh), self._emit(fresh))
         fresh_ids = {id(t) for t in fresh}
         return [
             Outcome(t.event.event_id, t.session_id, t.notify, id(t) not in fresh_ids, t.replies)
@@ -311,6 +311,27 @@ class Router:
             metrics.EVENTS_PROCESSED.labels(*labels).inc(count)
         for labels, count in commands.items():
             metrics.COMMANDS.labels(*labels).inc(count)
+
+    async def _count_activity(self, trips: list[_Trip]) -> None:
+        """Each community's messages, commands and command errors this minute, and when its
+        places were last heard from, for the portal's dashboard. Best effort: a count lost
+        to a cache hiccup is not worth running the batch again."""
+        counts: Counter[tuple[int, activity.Kind]] = Counter()
+        seen: list[str] = []
+        for trip in trips:
+            if trip.community is None:
+                continue
+            seen.append(trip.event.entity_id)
+            if trip.event.type is EventType.CHAT_MESSAGE:
+                counts[(trip.community.id, "messages")] += 1
+            if trip.outcome and trip.outcome != "unknown":
+                counts[(trip.community.id, "commands")] += 1
+            if trip.outcome == "error":
+                counts[(trip.community.id, "errors")] += 1
+        try:
+            await activity.count(self._cache, counts, seen)
+        except Exception as exc:
+            log.warning("activity_count_failed", error=type(exc).__name__)
 
     async def _custom_names(self, trips: list[_Trip]) -> Mapping[int, Collection[str]] | None:
         """The custom command names of the communities where a name no module declares was

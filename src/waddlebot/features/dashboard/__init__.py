@@ -1,0 +1,1 @@
+"""A community's dashboard in the portal: live activity, the last commands, its places."""
