@@ -767,7 +767,8 @@ async def test_redis_blocking_read_longer_than_socket_timeout(
         await bus.ensure_group("s", "g")
         start = time.monotonic()
         assert await bus.read("s", "g", "c", count=1, block_ms=700) == []
-        assert 0.6 <= time.monotonic() - start < 1.5
+        # it waited out its block (no upper bound: a loaded machine may answer late)
+        assert time.monotonic() - start >= 0.6
         reader = asyncio.create_task(bus.read("s", "g", "c", count=1, block_ms=2000))
         await asyncio.sleep(0.5)
         await bus.publish("s", [b"late"])
