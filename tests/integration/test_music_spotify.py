@@ -16,10 +16,12 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.spotify import FakeSpotify, SpotifyApp, SpotifyTrack, SpotifyUser
+from tests.fakes.spotify import COVERS, FakeSpotify, SpotifyApp, SpotifyTrack, SpotifyUser
 from tests.fakes.youtube import API_KEY as YOUTUBE_KEY
 from tests.fakes.youtube import FakeYouTube, Video
 from tests.support.harness import free_port, say, serving
+from tests.support.overlays import shown
+from waddlebot.features.music.feature import SONG_QUEUE
 from waddlebot.features.music.spotify.wiring import SPOTIFY
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
@@ -171,10 +173,56 @@ async def test_connecting_then_links_play_and_queue_on_the_streamers_spotify(
     world.spotify.finish(STREAMER)
     await world.tick()
     assert await say(world.runtime, "!song") == [
-        'Now playing "Cold Front - Iceberg Ahead" (3:05), requested by bob: '
+        'Now playing "Cold Front - Iceberg Ahead" (0:00 of 3:05), requested by bob: '
         f"https://open.spotify.com/track/{ICEBERG.id}"
     ]
     assert await owner(world, "!sr spotify status") == ["Spotify is connected: Olga's account."]
+
+
+async def test_the_media_page_shows_a_spotify_song_and_song_says_how_far(world: World) -> None:
+    await connected(world)
+    await say(world.runtime, f"!sr spotify:track:{PENGUIN.id}")
+    penguin = await world.runtime.need(SONG_QUEUE).playing(world.community)
+    assert penguin is not None
+    shows = {
+        "type": "now_playing",
+        "title": "Penguin Parade",
+        "requested_by": "alice",
+        "source": "spotify",  # the page shows it and leaves the playing to Spotify
+        "media_id": PENGUIN.id,
+        "song": penguin.id,
+        "artist": "The Flippers",
+        "cover": f"{COVERS}300{PENGUIN.id}",
+        "duration": 201,
+        "position": 0.0,
+        "paused": False,
+    }
+    assert await shown(world.runtime, world.community, "media") == shows
+    player = world.streamer.player
+    player.progress_ms = 65_000  # the streamer skipped ahead on Spotify
+    await world.tick()
+    assert await shown(world.runtime, world.community, "media") == {**shows, "position": 65.0}
+    player.is_playing = False  # and paused it there
+    await world.tick()
+    assert await shown(world.runtime, world.community, "media") == {
+        **shows,
+        "position": 65.0,
+        "paused": True,
+    }
+    assert await say(world.runtime, "!song") == [
+        'Now playing "The Flippers - Penguin Parade" (1:05 of 3:21, paused), requested by alice: '
+        f"https://open.spotify.com/track/{PENGUIN.id}"
+    ]
+    await say(world.runtime, "!sr https://youtu.be/iceiceBABY0", user="bob")
+    await say(world.runtime, "!skip", **MOD)
+    youtube = await shown(world.runtime, world.community, "media")
+    assert youtube is not None and youtube["source"] == "youtube"
+    await say(world.runtime, f"!sr spotify:track:{ICEBERG.id}", user="carol")
+    await say(world.runtime, "!skip", **MOD)
+    iceberg = await shown(world.runtime, world.community, "media")
+    assert iceberg is not None and iceberg["title"] == "Iceberg Ahead"
+    await say(world.runtime, "!skip", **MOD)
+    assert await shown(world.runtime, world.community, "media") is None  # the queue ended
 
 
 async def test_search_words_go_to_spotify_when_the_community_says_so_in_one_queue(
@@ -207,7 +255,7 @@ async def test_search_words_go_to_spotify_when_the_community_says_so_in_one_queu
     await world.tick()
     assert world.streamer.player.is_playing is False  # paused: the queue has nothing more
     assert await say(world.runtime, "!song") == [
-        "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+        "Nothing is playing; !sr <search words | YouTube link | Spotify link> asks for a song."
     ]
 
 
