@@ -21,6 +21,7 @@ from tests.fakes.youtube import API_KEY as YOUTUBE_KEY
 from tests.fakes.youtube import FakeYouTube, Video
 from tests.support.harness import free_port, say, serving
 from tests.support.overlays import shown
+from tests.support.spotify import connect_link
 from waddlebot.features.music.feature import SONG_QUEUE
 from waddlebot.features.music.spotify.wiring import SPOTIFY
 from waddlebot.infra.secretbox import SecretBox
@@ -57,7 +58,7 @@ class World:
 
     async def connect(self) -> str:
         """``!sr spotify connect`` as the owner, then the link followed in a browser."""
-        link = await connect_link(self)
+        link = await connect_link(self.runtime)
         self.spotify.authorize_as(STREAMER)
         page = await self.http.get(link, follow_redirects=True)
         return page.text
@@ -68,15 +69,6 @@ class World:
 
 async def owner(world: World, text: str) -> list[str]:
     return await say(world.runtime, text, user="olga", role="owner")
-
-
-async def connect_link(world: World) -> str:
-    """The link ``!sr spotify connect`` sends the owner, privately."""
-    said = await owner(world, "!sr spotify connect")
-    assert "I sent you the Spotify connect link in a private message." in said
-    (private,) = [line for line in said if line.startswith("(private) ")]
-    (link,) = re.findall(r"https?://\S+", private)
-    return link
 
 
 @pytest.fixture
@@ -342,7 +334,7 @@ async def test_tokens_are_refreshed_before_they_expire_and_when_refused(world: W
 
 async def test_a_sign_in_is_bound_to_its_link_browser_and_community(world: World) -> None:
     assert (await world.set_app()).status_code == 200
-    link = await connect_link(world)
+    link = await connect_link(world.runtime)
     world.spotify.authorize_as(STREAMER)
     to_spotify = await world.http.get(link)
     assert to_spotify.status_code == 302
