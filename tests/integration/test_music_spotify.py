@@ -386,8 +386,12 @@ async def test_the_player_is_steered_on_spotify(world: World) -> None:
     assert (player.playing, player.is_playing) == (PENGUIN.id, True)
     await say(world.runtime, "!pause", **MOD)
     assert player.is_playing is False
+    shown_now = await shown(world.runtime, world.community, "media")
+    assert shown_now is not None and shown_now["paused"] is True  # at once, not at a tick
     await say(world.runtime, "!play", **MOD)
     assert player.is_playing is True
+    shown_now = await shown(world.runtime, world.community, "media")
+    assert shown_now is not None and shown_now["paused"] is False
     await say(world.runtime, "!volume 35", **MOD)
     assert player.volume == 35
     playback = world.runtime.need(SPOTIFY).playback

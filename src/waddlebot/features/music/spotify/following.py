@@ -9,6 +9,9 @@ cleared."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import structlog
 
 from waddlebot.features.music.playback import PlaybackError
@@ -23,6 +26,11 @@ from waddlebot.infra.ports import Cache
 log = structlog.get_logger("waddlebot.music.spotify")
 
 MARK_SECONDS = 86_400.0  # far longer than a song; only to be collected
+
+
+def track_on(now: Mapping[str, Any] | None) -> str:
+    """The track ``currently-playing`` names ("" when none)."""
+    return str(((now or {}).get("item") or {}).get("id") or "")
 
 
 class SpotifyFollower:
@@ -57,9 +65,11 @@ class SpotifyFollower:
 
     async def pause(self, community_id: int) -> None:
         await self._playback.pause(community_id)
+        await self._shown_again(community_id)
 
     async def resume(self, community_id: int) -> None:
         await self._playback.resume(community_id)
+        await self._shown_again(community_id)
 
     async def set_volume(self, community_id: int, percent: int) -> None:
         await self._playback.set_volume(community_id, percent)
@@ -82,7 +92,7 @@ class SpotifyFollower:
             await self._unmarked_if_failed("started", community_id, playing)
             return playing
         now = await self._playback.playing_now(community_id)
-        on = str(((now or {}).get("item") or {}).get("id") or "")
+        on = track_on(now)
         if not on:
             return playing  # Spotify stopped or closed: the song may still come back
         if on == playing.track_id:
@@ -141,6 +151,19 @@ class SpotifyFollower:
         except PlaybackError:  # it plays: shown from the start, the next tick says more
             now = None
         await self._show.show(community_id, song, now)
+
+    async def _shown_again(self, community_id: int) -> None:
+        """After a moderator paused or resumed: the page says so now rather than at the next
+        tick (when Spotify says so already)."""
+        playing = await self._queue.playing(community_id)
+        if playing is None or playing.source != NAME:
+            return
+        try:
+            now = await self._playback.playing_now(community_id)
+        except PlaybackError:
+            return  # the next tick says it
+        if track_on(now) == playing.track_id:
+            await self._show.show(community_id, playing, now)
 
     def _key(self, what: str, community_id: int, song: Song) -> str:
         return f"music:spotify:{what}:{community_id}:{song.id}"
