@@ -32,7 +32,7 @@ THUMBNAILS = "https://i.ytimg.com/"
 PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
-EMPTY = "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+EMPTY = "Nothing is playing; !sr <search words | YouTube link | Spotify link> asks for a song."
 
 
 @dataclass

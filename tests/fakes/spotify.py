@@ -34,6 +34,7 @@ from starlette.routing import Route
 from tests.fakes.served import ServedFake
 
 MAX_IDS = 50
+COVERS = "https://i.scdn.co/image/"  # Spotify's image host
 
 
 @dataclass
@@ -55,8 +56,9 @@ class SpotifyTrack:
                 "album_type": "album",
                 "id": "album" + self.id[5:],
                 "name": f"{self.name} (Album)",
-                "images": [
-                    {"url": f"https://i.scdn.co/image/{self.id}", "height": 640, "width": 640}
+                "images": [  # as Spotify lists them: the largest first
+                    {"url": f"{COVERS}{size}{self.id}", "height": size, "width": size}
+                    for size in (640, 300, 64)
                 ],
                 "type": "album",
             },

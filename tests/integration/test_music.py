@@ -16,10 +16,9 @@ from pydantic import SecretStr
 
 from tests.fakes.youtube import API_KEY, FakeYouTube, Video
 from tests.support.harness import free_port, say, serving
-from tests.support.overlays import open_feed, overlay_urls, with_state
+from tests.support.overlays import open_feed, overlay_urls, shown, with_state
 from waddlebot.core.overlay import PlayerReport
 from waddlebot.features.music.feature import PLAYER, SONG_QUEUE
-from waddlebot.infra import overlay_keys
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
@@ -34,7 +33,7 @@ ADULT = Video("adultADULT1", "Penguin Party After Dark", age_restricted=True)
 NO_EMBED = Video("noembedNO12", "Label Penguin Official", embeddable=False)
 NOT_US = Video("notusNOTUS1", "Penguin Abroad", allowed=["DE", "FR"])
 CATALOGUE = (ICE, WADDLE, FISH, LONG, LIVE, ADULT, NO_EMBED, NOT_US)
-EMPTY = "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+EMPTY = "Nothing is playing; !sr <search words | YouTube link | Spotify link> asks for a song."
 
 
 @dataclass
@@ -77,8 +76,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
 
 async def media(world: World) -> dict[str, Any] | None:
     """What the media overlay shows now (the state a page opening now is sent)."""
-    kept = await world.runtime.ports.cache.get(overlay_keys.state_key(world.community, "media"))
-    return orjson.loads(kept)[-1]["payload"] if kept else None
+    return await shown(world.runtime, world.community, "media")
 
 
 async def test_a_link_plays_at_once_and_the_overlay_is_told(world: World) -> None:
@@ -182,7 +180,7 @@ async def test_skip_by_a_moderator_and_by_votes(world: World) -> None:
     ]
     assert await media(world) is None
     assert await say(world.runtime, "!song") == [
-        "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+        "Nothing is playing; !sr <search words | YouTube link | Spotify link> asks for a song."
     ]
 
 
@@ -199,7 +197,7 @@ async def test_the_players_report_of_an_end_starts_the_next_once(world: World) -
     assert await player.ended(world.community, waddle.id) is None
     assert await media(world) is None
     assert await say(world.runtime, "!song") == [
-        "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+        "Nothing is playing; !sr <search words | YouTube link | Spotify link> asks for a song."
     ]
 
 
@@ -218,7 +216,7 @@ async def test_what_youtube_says_cannot_play_here_is_refused(world: World) -> No
     for video_id, refusal in refusals.items():
         assert await say(world.runtime, f"!sr https://youtu.be/{video_id}") == [refusal]
     assert await say(world.runtime, "!song") == [
-        "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+        "Nothing is playing; !sr <search words | YouTube link | Spotify link> asks for a song."
     ]
     assert await owner(world, "!module config music region DE") == ["music: region is now DE."]
     (said,) = await say(world.runtime, "!sr https://youtu.be/notusNOTUS1")
@@ -257,17 +255,17 @@ async def test_moderators_close_open_and_clear_the_queue(world: World) -> None:
     ]
     assert world.youtube.units_used == 0  # refused before YouTube is asked
     assert await say(world.runtime, "!sr open", **MOD) == [
-        "Song requests are open: !sr <search words | YouTube link>."
+        "Song requests are open: !sr <search words | YouTube link | Spotify link>."
     ]
     await say(world.runtime, "!sr https://youtu.be/iceiceBABY0")
     await say(world.runtime, "!sr https://youtu.be/waddleWADDL", user="bob")
     assert await say(world.runtime, "!sr clear", **MOD) == ["Cleared the queue (2 songs)."]
     assert await media(world) is None
     assert await say(world.runtime, "!queue") == [
-        "The queue is empty; !sr <search words | YouTube link> adds a song."
+        "The queue is empty; !sr <search words | YouTube link | Spotify link> adds a song."
     ]
     (usage,) = await say(world.runtime, "!sr")
-    assert "search words or a YouTube link" in usage
+    assert "search words, or a YouTube or Spotify link" in usage
 
 
 async def test_the_days_quota_spent_is_one_line(world: World) -> None:

@@ -16,10 +16,13 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.spotify import FakeSpotify, SpotifyApp, SpotifyTrack, SpotifyUser
+from tests.fakes.spotify import COVERS, FakeSpotify, SpotifyApp, SpotifyTrack, SpotifyUser
 from tests.fakes.youtube import API_KEY as YOUTUBE_KEY
 from tests.fakes.youtube import FakeYouTube, Video
 from tests.support.harness import free_port, say, serving
+from tests.support.overlays import shown
+from tests.support.spotify import connect_link
+from waddlebot.features.music.feature import SONG_QUEUE
 from waddlebot.features.music.spotify.wiring import SPOTIFY
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
@@ -55,7 +58,7 @@ class World:
 
     async def connect(self) -> str:
         """``!sr spotify connect`` as the owner, then the link followed in a browser."""
-        link = await connect_link(self)
+        link = await connect_link(self.runtime)
         self.spotify.authorize_as(STREAMER)
         page = await self.http.get(link, follow_redirects=True)
         return page.text
@@ -66,15 +69,6 @@ class World:
 
 async def owner(world: World, text: str) -> list[str]:
     return await say(world.runtime, text, user="olga", role="owner")
-
-
-async def connect_link(world: World) -> str:
-    """The link ``!sr spotify connect`` sends the owner, privately."""
-    said = await owner(world, "!sr spotify connect")
-    assert "I sent you the Spotify connect link in a private message." in said
-    (private,) = [line for line in said if line.startswith("(private) ")]
-    (link,) = re.findall(r"https?://\S+", private)
-    return link
 
 
 @pytest.fixture
@@ -171,10 +165,56 @@ async def test_connecting_then_links_play_and_queue_on_the_streamers_spotify(
     world.spotify.finish(STREAMER)
     await world.tick()
     assert await say(world.runtime, "!song") == [
-        'Now playing "Cold Front - Iceberg Ahead" (3:05), requested by bob: '
+        'Now playing "Cold Front - Iceberg Ahead" (0:00 of 3:05), requested by bob: '
         f"https://open.spotify.com/track/{ICEBERG.id}"
     ]
     assert await owner(world, "!sr spotify status") == ["Spotify is connected: Olga's account."]
+
+
+async def test_the_media_page_shows_a_spotify_song_and_song_says_how_far(world: World) -> None:
+    await connected(world)
+    await say(world.runtime, f"!sr spotify:track:{PENGUIN.id}")
+    penguin = await world.runtime.need(SONG_QUEUE).playing(world.community)
+    assert penguin is not None
+    shows = {
+        "type": "now_playing",
+        "title": "Penguin Parade",
+        "requested_by": "alice",
+        "source": "spotify",  # the page shows it and leaves the playing to Spotify
+        "media_id": PENGUIN.id,
+        "song": penguin.id,
+        "artist": "The Flippers",
+        "cover": f"{COVERS}300{PENGUIN.id}",
+        "duration": 201,
+        "position": 0.0,
+        "paused": False,
+    }
+    assert await shown(world.runtime, world.community, "media") == shows
+    player = world.streamer.player
+    player.progress_ms = 65_000  # the streamer skipped ahead on Spotify
+    await world.tick()
+    assert await shown(world.runtime, world.community, "media") == {**shows, "position": 65.0}
+    player.is_playing = False  # and paused it there
+    await world.tick()
+    assert await shown(world.runtime, world.community, "media") == {
+        **shows,
+        "position": 65.0,
+        "paused": True,
+    }
+    assert await say(world.runtime, "!song") == [
+        'Now playing "The Flippers - Penguin Parade" (1:05 of 3:21, paused), requested by alice: '
+        f"https://open.spotify.com/track/{PENGUIN.id}"
+    ]
+    await say(world.runtime, "!sr https://youtu.be/iceiceBABY0", user="bob")
+    await say(world.runtime, "!skip", **MOD)
+    youtube = await shown(world.runtime, world.community, "media")
+    assert youtube is not None and youtube["source"] == "youtube"
+    await say(world.runtime, f"!sr spotify:track:{ICEBERG.id}", user="carol")
+    await say(world.runtime, "!skip", **MOD)
+    iceberg = await shown(world.runtime, world.community, "media")
+    assert iceberg is not None and iceberg["title"] == "Iceberg Ahead"
+    await say(world.runtime, "!skip", **MOD)
+    assert await shown(world.runtime, world.community, "media") is None  # the queue ended
 
 
 async def test_search_words_go_to_spotify_when_the_community_says_so_in_one_queue(
@@ -207,7 +247,7 @@ async def test_search_words_go_to_spotify_when_the_community_says_so_in_one_queu
     await world.tick()
     assert world.streamer.player.is_playing is False  # paused: the queue has nothing more
     assert await say(world.runtime, "!song") == [
-        "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+        "Nothing is playing; !sr <search words | YouTube link | Spotify link> asks for a song."
     ]
 
 
@@ -294,7 +334,7 @@ async def test_tokens_are_refreshed_before_they_expire_and_when_refused(world: W
 
 async def test_a_sign_in_is_bound_to_its_link_browser_and_community(world: World) -> None:
     assert (await world.set_app()).status_code == 200
-    link = await connect_link(world)
+    link = await connect_link(world.runtime)
     world.spotify.authorize_as(STREAMER)
     to_spotify = await world.http.get(link)
     assert to_spotify.status_code == 302
@@ -346,8 +386,12 @@ async def test_the_player_is_steered_on_spotify(world: World) -> None:
     assert (player.playing, player.is_playing) == (PENGUIN.id, True)
     await say(world.runtime, "!pause", **MOD)
     assert player.is_playing is False
+    shown_now = await shown(world.runtime, world.community, "media")
+    assert shown_now is not None and shown_now["paused"] is True  # at once, not at a tick
     await say(world.runtime, "!play", **MOD)
     assert player.is_playing is True
+    shown_now = await shown(world.runtime, world.community, "media")
+    assert shown_now is not None and shown_now["paused"] is False
     await say(world.runtime, "!volume 35", **MOD)
     assert player.volume == 35
     playback = world.runtime.need(SPOTIFY).playback

@@ -1,5 +1,5 @@
-"""Helpers for overlay tests: the URLs the owner is given, and a page's feed read the way
-overlay.js reads it (over a real WebSocket)."""
+"""Helpers for overlay tests: the URLs the owner is given, what a page opening now is shown,
+and a page's feed read the way overlay.js reads it (over a real WebSocket)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import json
 import re
 from typing import Any
 
+import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.harness import say
+from waddlebot.infra import overlay_keys
 from waddlebot.runtime import Runtime
 
 _URL = re.compile(r"\b(ticker|media|alerts|general): (\S+)")
@@ -23,6 +25,12 @@ async def overlay_urls(runtime: Runtime, *, owner: str = "streamer") -> dict[str
     lines = await say(runtime, "!overlay url", user=owner, role="owner")
     private = next(line for line in lines if line.startswith("(private) "))
     return dict(_URL.findall(private))
+
+
+async def shown(runtime: Runtime, community_id: int, kind: str) -> dict[str, Any] | None:
+    """The last update a page of ``kind`` opening now is sent (None: it shows nothing)."""
+    kept = await runtime.ports.cache.get(overlay_keys.state_key(community_id, kind))
+    return orjson.loads(kept)[-1]["payload"] if kept else None
 
 
 def feed_url(page_url: str) -> str:

@@ -88,7 +88,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
 # ``!sr spotify <word>``: Spotify's own commands (connect, status, disconnect); True when the
 # word was one of them (else the words are a search)
 SpotifyCommand = Callable[[Context, str], Awaitable[bool]]
-EMPTY = "Nothing is playing; !sr <search words | YouTube link> asks for a song."
+WANTED = "<search words | YouTube link | Spotify link>"  # what !sr takes
+EMPTY = f"Nothing is playing; !sr {WANTED} asks for a song."
 
 
 def requester_of(ctx: Context) -> Requester:
@@ -113,7 +114,7 @@ def build_music_module(
     module = Module(
         "music",
         version="1.0.0",
-        description="Song requests: !sr a YouTube link or search words, one queue for chat",
+        description="Song requests: !sr search words or a YouTube or Spotify link, one queue",
         config_schema=CONFIG_SCHEMA,
     )
 
@@ -223,7 +224,7 @@ def build_music_module(
                 audited(ctx, "music.close", "queue")
             await queue.set_open(community, what == "open")
             ctx.reply(
-                "Song requests are open: !sr <search words | YouTube link>."
+                f"Song requests are open: !sr {WANTED}."
                 if what == "open"
                 else "Song requests are closed."
             )
@@ -279,7 +280,7 @@ def build_music_module(
 
     @module.command(
         "sr",
-        usage="<search words | YouTube link>",
+        usage=WANTED,
         description="Request a song; moderators: !sr clear|open|close, "
         "!sr ban|unban <song link | channel | @person>",
     )
@@ -299,7 +300,7 @@ def build_music_module(
             return
         wanted = " ".join(ctx.args).strip()
         if not wanted:
-            raise UsageError("say what to play: search words or a YouTube link")
+            raise UsageError("say what to play: search words, or a YouTube or Spotify link")
         await request(ctx, wanted[:200], Rules.of(ctx.config))
 
     @module.command("song", description="What plays now, and who asked for it")
@@ -316,7 +317,7 @@ def build_music_module(
         person = requester_of(ctx)
         waiting = [s for s in await queue.songs(ctx.request.community_id) if not s.playing]
         if not waiting:
-            ctx.reply("The queue is empty; !sr <search words | YouTube link> adds a song.")
+            ctx.reply(f"The queue is empty; !sr {WANTED} adds a song.")
             return
         listed = ", ".join(
             f'{at}. "{s.title}" ({s.requester.name})' for at, s in enumerate(waiting[:SHOWN], 1)

@@ -6,9 +6,8 @@ loud), and stopping clears it. The page reports back what it plays (player.py)."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from waddlebot.core.events import new_id
+from waddlebot.features.music.media_page import MediaPage
 from waddlebot.features.music.playback import DEFAULT_VOLUME
 from waddlebot.features.music.player import CLEAR, now_playing
 from waddlebot.features.music.progress import Progress
@@ -35,7 +34,7 @@ class YouTubePlayback:
     ) -> None:
         self._queue = queue
         self._progress = progress
-        self._overlays = overlays
+        self._page = MediaPage(overlays)
         self._volume = volume or queue.volume
 
     async def start(self, community_id: int, song: Song) -> None:
@@ -51,7 +50,7 @@ class YouTubePlayback:
         await self._steer(community_id, paused=None)
 
     async def stop(self, community_id: int) -> None:
-        await self._publish(community_id, CLEAR)
+        await self._page.show(community_id, CLEAR)
 
     async def _steer(self, community_id: int, *, paused: bool | None) -> None:
         """Show the song playing again where it is now: ``paused`` (None: as it was)."""
@@ -75,7 +74,7 @@ class YouTubePlayback:
 
     async def _show(self, community_id: int, song: Song, *, position: float, paused: bool) -> None:
         volume = await self._volume(community_id)
-        await self._publish(
+        await self._page.show(
             community_id,
             now_playing(
                 song,
@@ -85,8 +84,3 @@ class YouTubePlayback:
                 cover=thumbnail(song.track_id),
             ),
         )
-
-    async def _publish(self, community_id: int, payload: dict[str, Any]) -> None:
-        if self._overlays is not None:
-            update = self._overlays.prepare(new_id(), "media", payload)
-            await self._overlays.publish(community_id, [update])

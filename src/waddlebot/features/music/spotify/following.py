@@ -2,10 +2,15 @@
 each connected community's ``currently-playing`` while a Spotify song plays in its queue,
 starts that song on Spotify when nobody has yet, puts a Spotify song coming next on Spotify's
 own queue (so it follows without a gap), and moves the queue on once Spotify plays something
-else, so ``!song`` and the overlay are right. Once the queue has moved on to a YouTube song or
-ended (played out, skipped, cleared), the streamer's Spotify is paused."""
+else, so ``!song`` and the overlay are right: the media page shows the song playing
+(:mod:`.showing`) and ``!song`` says how far it is. Once the queue has moved on to a YouTube
+song or ended (played out, skipped, cleared), the streamer's Spotify is paused and the page
+cleared."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
@@ -14,12 +19,18 @@ from waddlebot.features.music.player import Player
 from waddlebot.features.music.queue import Song, SongQueue
 from waddlebot.features.music.spotify.accounts import SpotifyStore
 from waddlebot.features.music.spotify.playback import SpotifyPlayback
+from waddlebot.features.music.spotify.showing import SpotifyShow
 from waddlebot.features.music.spotify.source import NAME
 from waddlebot.infra.ports import Cache
 
 log = structlog.get_logger("waddlebot.music.spotify")
 
 MARK_SECONDS = 86_400.0  # far longer than a song; only to be collected
+
+
+def track_on(now: Mapping[str, Any] | None) -> str:
+    """The track ``currently-playing`` names ("" when none)."""
+    return str(((now or {}).get("item") or {}).get("id") or "")
 
 
 class SpotifyFollower:
@@ -30,12 +41,14 @@ class SpotifyFollower:
         playback: SpotifyPlayback,
         store: SpotifyStore,
         cache: Cache,
+        show: SpotifyShow,
     ) -> None:
         self._queue = queue
         self._player = player
         self._playback = playback
         self._store = store
         self._cache = cache
+        self._show = show
 
     # as the queue's Playback of Spotify songs (the Player hands songs over through it)
     source = NAME
@@ -48,12 +61,15 @@ class SpotifyFollower:
 
     async def stop(self, community_id: int) -> None:
         await self._let_go(community_id)
+        await self._show.clear(community_id)
 
     async def pause(self, community_id: int) -> None:
         await self._playback.pause(community_id)
+        await self._shown_again(community_id)
 
     async def resume(self, community_id: int) -> None:
         await self._playback.resume(community_id)
+        await self._shown_again(community_id)
 
     async def set_volume(self, community_id: int, percent: int) -> None:
         await self._playback.set_volume(community_id, percent)
@@ -76,10 +92,11 @@ class SpotifyFollower:
             await self._unmarked_if_failed("started", community_id, playing)
             return playing
         now = await self._playback.playing_now(community_id)
-        on = str(((now or {}).get("item") or {}).get("id") or "")
+        on = track_on(now)
         if not on:
             return playing  # Spotify stopped or closed: the song may still come back
         if on == playing.track_id:
+            await self._show.show(community_id, playing, now)
             await self._queue_following(community_id, playing)
             return playing
         following = await self._player.ended(community_id, playing.id)
@@ -120,11 +137,33 @@ class SpotifyFollower:
             if what == "started":
                 await self._playback.start(community_id, song)
                 await self._cache.set(self._ours(community_id), b"1", MARK_SECONDS)
+                await self._shown(community_id, song)
             else:
                 await self._playback.enqueue(community_id, song.track_id)
         except PlaybackError:
             await self._cache.delete(self._key(what, community_id, song))
             raise
+
+    async def _shown(self, community_id: int, song: Song) -> None:
+        """The media page told of ``song`` just started, as far as Spotify says it is."""
+        try:
+            now = await self._playback.playing_now(community_id)
+        except PlaybackError:  # it plays: shown from the start, the next tick says more
+            now = None
+        await self._show.show(community_id, song, now)
+
+    async def _shown_again(self, community_id: int) -> None:
+        """After a moderator paused or resumed: the page says so now rather than at the next
+        tick (when Spotify says so already)."""
+        playing = await self._queue.playing(community_id)
+        if playing is None or playing.source != NAME:
+            return
+        try:
+            now = await self._playback.playing_now(community_id)
+        except PlaybackError:
+            return  # the next tick says it
+        if track_on(now) == playing.track_id:
+            await self._show.show(community_id, playing, now)
 
     def _key(self, what: str, community_id: int, song: Song) -> str:
         return f"music:spotify:{what}:{community_id}:{song.id}"

@@ -1,6 +1,6 @@
 """Spotify's parts for one process, built from the music settings: the store of each
 community's app and tokens, the Web API client, the OAuth connect, the source, the player and
-the job following what Spotify plays."""
+the job following what Spotify plays (and showing it on the media page)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx2
 
 from waddlebot.core.services import Key
 from waddlebot.features.feature import Host
+from waddlebot.features.music.media_page import MediaPage
 from waddlebot.features.music.player import Player
 from waddlebot.features.music.queue import SongQueue
 from waddlebot.features.music.settings import MusicSettings
@@ -24,7 +25,9 @@ from waddlebot.features.music.spotify.config import refuses_explicit
 from waddlebot.features.music.spotify.connect import SpotifyConnect
 from waddlebot.features.music.spotify.following import SpotifyFollower
 from waddlebot.features.music.spotify.playback import SpotifyPlayback
+from waddlebot.features.music.spotify.showing import SpotifyShow
 from waddlebot.features.music.spotify.source import NAME, SpotifySource, track_id, track_link
+from waddlebot.features.shared import OVERLAYS
 from waddlebot.infra.secretbox import SecretBox
 
 
@@ -82,7 +85,8 @@ def build_spotify(
         public_url=settings.public_base_url(own.spotify_public_url),
     )
     playback = SpotifyPlayback(api)
-    follower = SpotifyFollower(queue, player, playback, store, host.ports.cache)
+    show = SpotifyShow(player.progress, MediaPage(host.find(OVERLAYS)))
+    follower = SpotifyFollower(queue, player, playback, store, host.ports.cache, show)
     return Spotify(
         store=store,
         connect=connect,
