@@ -38,8 +38,7 @@ POLICY = {
     "connect-src": ["'self'"],
     "base-uri": ["'none'"],
     "form-action": ["'none'"],
-    "frame-ancestors": ["'none'"],
-}
+}  # and frame-ancestors: the page itself and the portal, which previews it
 
 
 @pytest.fixture
@@ -56,6 +55,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Runtime]]:
         settings = browser_settings(
             tmp_path,
             overlay_public_url=f"http://127.0.0.1:{port}",
+            portal_public_url=f"http://127.0.0.1:{port}",
             secret_keys=[SecretStr(SecretBox.generate_key())],
             twitch_client_id=client.client_id,
             twitch_client_secret=SecretStr(client.secret),
@@ -121,13 +121,14 @@ async def test_so_frames_twitchs_clip_player_until_the_next_clip_or_its_end(
 async def test_the_page_frames_twitchs_and_youtubes_players_and_nothing_else(
     served: tuple[str, Runtime], open_overlay: OpenOverlay
 ) -> None:
-    _, runtime = served
+    base, runtime = served
     media = await open_overlay((await overlay_urls(runtime))["media"])
     page = media.page
     response = await page.request.get(page.url)
     policy = response.headers["content-security-policy"]
     directives = [d.split() for d in policy.split(";") if d.strip()]
-    assert {d[0]: d[1:] for d in directives} == POLICY and len(directives) == len(POLICY)
+    expected = {**POLICY, "frame-ancestors": ["'self'", base.rstrip("/")]}
+    assert {d[0]: d[1:] for d in directives} == expected and len(directives) == len(expected)
 
     elsewhere: list[str] = []
 
