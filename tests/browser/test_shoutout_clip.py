@@ -6,6 +6,7 @@ stand-in page in its place."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,10 +76,12 @@ async def test_so_frames_twitchs_clip_player_until_the_next_clip_or_its_end(
     media = await open_overlay((await overlay_urls(runtime))["media"])
     page = media.page
     asked: list[str] = []
+    loaded: asyncio.Queue[str] = asyncio.Queue()  # each player page, once the browser asked
 
     async def stand_in(route: Route) -> None:
         asked.append(route.request.url)
         await route.fulfill(content_type="text/html", body=STAND_IN)
+        await loaded.put(route.request.url)
 
     await page.route(f"{TWITCH_CLIPS}**", stand_in)
     host = urlsplit(page.url).hostname
@@ -113,6 +116,8 @@ async def test_so_frames_twitchs_clip_player_until_the_next_clip_or_its_end(
     slide = f"{TWITCH_CLIPS}embed?clip=Slide&parent={host}"
     await expect(frame).to_have_attribute("src", slide)
     await expect(page.locator(".media-clip")).to_have_count(1)
+    # the frame's src is set before the browser asks for it: wait for the ask itself
+    assert [await asyncio.wait_for(loaded.get(), 30) for _ in range(2)] == [jump, slide]
     assert asked == [jump, slide]
     await expect(page.locator(".media-clip")).to_have_count(0)
     media.assert_clean(TWITCH_CLIPS)
