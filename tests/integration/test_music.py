@@ -245,6 +245,15 @@ async def test_the_communitys_limits_each_say_why(world: World) -> None:
     await say(world.runtime, "!sr https://youtu.be/fishFISH123", user="bob")
     (wait,) = await say(world.runtime, "!sr https://youtu.be/waddleWADDL", user="bob")
     assert wait.startswith("Wait ") and wait.endswith("s before your next request.")
+    await owner(world, "!module config music cooldown_seconds 0")
+    await owner(world, "!module config music max_queue 10")
+    await owner(world, '!module config music banned_words ["friends", "ice ice"]')
+    assert await say(world.runtime, "!sr https://youtu.be/fishFISH123", user="erin") == [
+        '"Fish Are Friends" has a word in its title that is not allowed in song requests here.'
+    ]
+    await owner(world, '!module config music banned_words ["friend"]')  # whole words only
+    (added,) = await say(world.runtime, "!sr https://youtu.be/fishFISH123", user="erin")
+    assert added.startswith('Added "Fish Are Friends"')
 
 
 async def test_moderators_close_open_and_clear_the_queue(world: World) -> None:

@@ -82,6 +82,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "default": 3,
             "description": "viewers' !skip votes that skip a song",
         },
+        "banned_words": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 50},
+            "maxItems": 200,
+            "default": [],
+            "description": "words a song's title may not have (whole words, any case); in "
+            'chat: !module config music banned_words ["word", "two words"]',
+        },
         **SPOTIFY_PROPERTIES,
     },
 }

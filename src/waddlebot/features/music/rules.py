@@ -3,6 +3,7 @@ that says why a track is refused."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ class Rules:
     cooldown_seconds: int
     region: str
     skip_votes: int
+    banned_words: re.Pattern[str] | None = None  # any of them, as a whole word, any case
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Rules:
@@ -34,7 +36,15 @@ class Rules:
             cooldown_seconds=int(config["cooldown_seconds"]),
             region=str(config["region"]).upper(),
             skip_votes=int(config["skip_votes"]),
+            banned_words=_any_word(config.get("banned_words") or ()),
         )
+
+
+def _any_word(words: Sequence[str]) -> re.Pattern[str] | None:
+    kept = [re.escape(word.strip()) for word in words if word.strip()]
+    if not kept:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(kept)})(?!\w)", re.IGNORECASE)
 
 
 def clock_time(seconds: int) -> str:
@@ -55,6 +65,8 @@ def refusal(track: Track, rules: Rules) -> str | None:
         return f"{name} is age-restricted on YouTube, so it can't play here."
     if not track.embeddable:
         return f"{name} can't be played outside YouTube: its owner turned embedding off."
+    if rules.banned_words is not None and rules.banned_words.search(track.title):
+        return f"{name} has a word in its title that is not allowed in song requests here."
     if rules.region and not track.plays_in(rules.region):
         return f"{name} isn't available in {rules.region}."
     if rules.max_seconds and track.duration > rules.max_seconds:
