@@ -3,13 +3,14 @@ scheduled backups (when ``WADDLEBOT_BACKUPS`` is on)."""
 
 from __future__ import annotations
 
+from waddlebot.features.community import portal
 from waddlebot.features.community.backups import Backups
 from waddlebot.features.community.module import build_community_module
 from waddlebot.features.community.service import CommunityService
 from waddlebot.features.community.settings import BackupSettings
 from waddlebot.features.community.streams import StreamStatus
 from waddlebot.features.community.tools import TOOLS
-from waddlebot.features.feature import Feature, Host, Job, Key, Provider
+from waddlebot.features.feature import Feature, Host, Job, Key, PortalPage, Provider
 from waddlebot.features.overlay.media import MediaLibrary
 from waddlebot.features.overlay.settings import OverlaySettings
 from waddlebot.features.shared import COMMUNITY, DIRECTORY, IDENTITY, STREAMS
@@ -49,4 +50,5 @@ FEATURE = Feature(
     jobs=(Job("community backups", BACKUP_CHECK_SECONDS, back_up),),
     tools=TOOLS,
     settings=BackupSettings,
+    pages=(PortalPage("/platforms", "Platforms", portal.router, "admin"),),
 )
