@@ -93,6 +93,29 @@ async def login_form(request: Request, host: Running, next: str = "/") -> Respon
     return _login_page(request, next=safe_next(next))
 
 
+def _link_gone(request: Request) -> Response:
+    return page(request, "link.html", 410, name="")
+
+
+@router.get("/login/link/{token}")
+async def link_form(request: Request, token: str, runtime: Services) -> Response:
+    """What the link from ``!portal`` opens: who it signs in, and a button that does (a GET
+    spends nothing, so a chat's link preview cannot use it up)."""
+    user_id = await runtime.signin_links.holder(token)
+    if user_id is None:
+        return _link_gone(request)
+    return page(request, "link.html", name=await person_named(runtime, user_id), token=token)
+
+
+@router.post("/login/link/{token}")
+async def link_login(request: Request, token: str, runtime: Services) -> Response:
+    user_id = await runtime.signin_links.redeem(token)
+    if user_id is None:
+        return _link_gone(request)
+    runtime.audit.record("account.login", decision="allow", actor=f"user:{user_id}")
+    return await _signed_in(request, runtime, await runtime.accounts.start_session(user_id), "/")
+
+
 # ----- signing in with a platform's account (OAuth) ------------------------------------------
 
 OAUTH_COOKIE_PATH = "/login/"  # the callback's, and nothing else of the portal's
@@ -177,29 +200,6 @@ async def login(
         errors = {"password": _sentence(exc)}
         return _login_page(request, 400, next=goto, email=email, errors=errors)
     return await _signed_in(request, runtime, token, goto)
-
-
-def _link_gone(request: Request) -> Response:
-    return page(request, "link.html", 410, name="")
-
-
-@router.get("/login/link/{token}")
-async def link_form(request: Request, token: str, runtime: Services) -> Response:
-    """What the link from ``!portal`` opens: who it signs in, and a button that does (a GET
-    spends nothing, so a chat's link preview cannot use it up)."""
-    user_id = await runtime.signin_links.holder(token)
-    if user_id is None:
-        return _link_gone(request)
-    return page(request, "link.html", name=await person_named(runtime, user_id), token=token)
-
-
-@router.post("/login/link/{token}")
-async def link_login(request: Request, token: str, runtime: Services) -> Response:
-    user_id = await runtime.signin_links.redeem(token)
-    if user_id is None:
-        return _link_gone(request)
-    runtime.audit.record("account.login", decision="allow", actor=f"user:{user_id}")
-    return await _signed_in(request, runtime, await runtime.accounts.start_session(user_id), "/")
 
 
 def _signed_out(request: Request) -> Response:
