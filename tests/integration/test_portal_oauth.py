@@ -189,6 +189,9 @@ async def test_an_account_the_bot_never_met_is_refused(site: Site) -> None:
         assert SESSION_COOKIE not in http.cookies
         assert (await http.get("/account")).status_code == 303
 
+        too_long = await http.get(f"/login/twitch/callback?code=a&state={'x' * 5000}")
+        assert too_long.status_code == 422
+
         site.twitch.deny_next_authorization()
         start = await http.get("/login/twitch")
         denied = await back(http, (await http.get(start.headers["location"])).headers["location"])

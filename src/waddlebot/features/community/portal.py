@@ -26,6 +26,7 @@ from waddlebot.portal.forms import Errors, form_of, from_htmx, sentence
 from waddlebot.portal.rendering import render
 from waddlebot.portal.security import HEADERS
 from waddlebot.web.deps import CommunityCaller
+from waddlebot.web.host import Running
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE = "/c/{community_id}/platforms"
@@ -126,13 +127,15 @@ async def connect_twitch(request: Request, caller: Caller, runtime: Services) ->
 
 
 @router.post(f"{PAGE}/slack/install")
-async def install_slack(request: Request, caller: Caller, runtime: Services) -> Response:
+async def install_slack(
+    request: Request, caller: Caller, runtime: Services, host: Running
+) -> Response:
     collector = running_collector(request, SLACK)
     connect = getattr(collector, "connect", None)
     if connect is None:
         errors = {"slack": "Slack installs are not configured in this process."}
         return await _page(request, caller, runtime, 400, errors=errors)
-    out = await slack_api.install_link(caller, connect, runtime)  # type: ignore[arg-type]
+    out = await slack_api.install_link(caller, connect, host)
     return _go(request, out.url, "Slack")
 
 

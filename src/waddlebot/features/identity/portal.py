@@ -20,7 +20,7 @@ from waddlebot.core.errors import WaddleError
 from waddlebot.features.identity.accounts import AccountError, LoginThrottled
 from waddlebot.features.identity.oauth_signin import SignInApp, UnknownAccount
 from waddlebot.features.identity.signin_links import LINK_SECONDS
-from waddlebot.features.shared import Services
+from waddlebot.features.shared import FeatureServices, Services
 from waddlebot.platforms.oauth_pages import browser_of, to_platform
 from waddlebot.platforms.oauth_tickets import ConnectError
 from waddlebot.portal.deps import PageNotFound, SignedIn, current_person
@@ -74,7 +74,7 @@ async def _signed_in(request: Request, runtime: Services, token: str, goto: str)
 
 
 def _login_page(request: Request, status_code: int = 200, **context: Any) -> Response:
-    runtime: Any = request.app.state.runtime
+    runtime: FeatureServices = request.app.state.runtime
     values: dict[str, Any] = {
         "next": "/",
         "email": "",
