@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from waddlebot.features.community.streams import StreamStatus
     from waddlebot.features.identity.accounts import AccountService
     from waddlebot.features.identity.apikeys import KeyVerifier
+    from waddlebot.features.identity.oauth_signin import OAuthSignIn
     from waddlebot.features.identity.service import IdentityService
     from waddlebot.features.identity.signin_links import SignInLinks
     from waddlebot.features.inventory.service import InventoryService
@@ -68,6 +69,7 @@ KEYS: Key[KeyVerifier] = Key("keys")  # identity
 IDENTITY: Key[IdentityService] = Key("identity")
 ACCOUNTS: Key[AccountService] = Key("accounts")
 SIGNIN_LINKS: Key[SignInLinks] = Key("sign-in links")
+OAUTH_SIGNIN: Key[OAuthSignIn] = Key("oauth sign-in")
 LABELS: Key[LabelService] = Key("labels")  # labels
 COMMUNITY: Key[CommunityService] = Key("community")  # community
 STREAMS: Key[StreamStatus] = Key("streams")
@@ -169,6 +171,7 @@ class FeatureServices:
     identity = IDENTITY
     accounts = ACCOUNTS
     signin_links = SIGNIN_LINKS
+    oauth_signin = OAUTH_SIGNIN
     labels = LABELS
     community = COMMUNITY
     streams = STREAMS

@@ -646,6 +646,15 @@ class DiscordState:
     commands: dict[str, Command] = field(default_factory=dict)
     registrations: list[Registration] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
+    # a person's OAuth2 tokens (oauth2.py): token -> (user id, scopes)
+    bearer_tokens: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def bearer_user(self, authorization: str) -> str | None:
+        """Whose ``Bearer`` token this is, when it may read ``/users/@me`` (``identify``)."""
+        scheme, _, value = authorization.partition(" ")
+        found = self.bearer_tokens.get(value) if scheme == "Bearer" else None
+        return found[0] if found and "identify" in found[1] else None
+
     dm_closed: set[str] = field(default_factory=set)  # users whose DMs refuse the bot
 
     def user(self, user_id: str) -> User:

@@ -25,6 +25,7 @@ from .ratelimit import RateLimits
 MAJOR_PARAMETERS = ("channel_id", "guild_id", "webhook_id", "interaction_id")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+BEARER_ROUTES = {"GET /users/@me"}  # what a person's ``identify`` token may read (oauth2.py)
 
 
 class BadBody(Exception):
@@ -195,8 +196,11 @@ class RestApi:
             path_known = True
         return None, {}, path_known
 
-    def authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bot {self.state.token}"
+    def authorized(self, request: Request, spec: Spec) -> bool:
+        given = request.headers.get("authorization", "")
+        if spec.route in BEARER_ROUTES and self.state.bearer_user(given):
+            return True
+        return given == f"Bot {self.state.token}"
 
     async def endpoint(self, request: Request) -> Response:
         path = "/" + request.path_params["path"]
@@ -209,7 +213,7 @@ class RestApi:
                 if path_known
                 else wire.discord_error(404, "404: Not Found")
             )
-        elif spec.auth and not self.authorized(request):
+        elif spec.auth and not self.authorized(request, spec):
             response = wire.discord_error(401, "401: Unauthorized")
         else:
             major = ":".join(params.get(k, "") for k in MAJOR_PARAMETERS)

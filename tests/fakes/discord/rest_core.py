@@ -54,6 +54,9 @@ class CoreApi:
     # --- users, gateway, application ---------------------------------------------------------
 
     async def get_me(self, call: Call) -> Response:
+        person = self.state.bearer_user(call.request.headers.get("authorization", ""))
+        if person is not None:  # a person's OAuth2 token: them
+            return ok(self.state.users[person].payload())
         body = self.state.bot.payload()
         body.update(verified=True, mfa_enabled=False, email=None, locale="en-US")
         return ok(body)

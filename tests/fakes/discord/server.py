@@ -46,6 +46,7 @@ from .model import (
     Registration,
     User,
 )
+from .oauth2 import OAuth2
 from .ratelimit import RateLimits
 from .rest import Logged, RestApi
 from .rest_commands import CommandsApi
@@ -110,7 +111,8 @@ class FakeDiscord:
             response_deadline=interaction_deadline,
             token_lifetime=interaction_token_lifetime,
         )
-        for part in (self.core, self.commands_api, self.interactions_api):
+        self.oauth2 = OAuth2(self.state)
+        for part in (self.core, self.commands_api, self.interactions_api, self.oauth2):
             part.register(self.rest)
         self.gateway = Gateway(
             self.state,
@@ -136,7 +138,7 @@ class FakeDiscord:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def app(self) -> Starlette:
-        routes: list[Any] = [*self.rest.starlette_routes()]
+        routes: list[Any] = [*self.rest.starlette_routes(), *self.oauth2.routes()]
         for path in ("/gateway", "/gateway/", "/gateway/resume", "/gateway/resume/"):
             routes.append(WebSocketRoute(path, self.gateway.endpoint))
         return Starlette(routes=routes)
@@ -172,6 +174,19 @@ class FakeDiscord:
     @property
     def application_id(self) -> str:
         return self.state.application.id
+
+    @property
+    def client_secret(self) -> str:
+        """The application's OAuth2 client secret (``/oauth2/token``)."""
+        return self.oauth2.client_secret
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.base_url}/oauth2/authorize"
+
+    def authorize_as(self, user_id: str | None) -> None:
+        """The person "signed in to Discord" who approves the next ``/oauth2/authorize``."""
+        self.oauth2.signed_in_user = user_id
 
     @property
     def public_key(self) -> str:

@@ -46,6 +46,7 @@ from .model import (
     User,
 )
 from .oauth import OAuth
+from .openid import OpenId
 from .ratelimit import PerKeyBucket
 from .socket_mode import Ack, SocketMode
 from .socket_mode import Envelope as SocketEnvelope
@@ -105,7 +106,8 @@ class FakeSlack:
             max_retries=socket_max_retries,
             on_ack=self._acked,
         )
-        for part in (self.chat, self.lookup, self.oauth, self.socket):
+        self.openid = OpenId(self.state)
+        for part in (self.chat, self.lookup, self.oauth, self.openid, self.socket):
             part.register(self.api)
         self.sender = SignedSender(lambda: self.state.app.signing_secret, clock, event_timeout)
         self.envelopes = Envelopes(self.state)
@@ -126,6 +128,7 @@ class FakeSlack:
             routes=[
                 *self.api.routes(),
                 *self.oauth.routes(),
+                *self.openid.routes(),
                 *self.commands.routes(),
                 *self.socket.routes(),
             ]
@@ -652,6 +655,15 @@ class FakeSlack:
         redirects to (``code``, ``state``). Raises ``AuthorizeError`` where Slack shows an
         error page instead."""
         return self.oauth.approve(authorize_url, self.state.team(team), self.state.user(user))
+
+    @property
+    def openid_url(self) -> str:
+        """Sign in with Slack's authorize page (OpenID Connect)."""
+        return f"{self.base_url}/openid/connect/authorize"
+
+    def authorize_as(self, team: TeamRef, user: UserRef) -> None:
+        """The person "signed in to Slack" who approves the next Sign in with Slack."""
+        self.openid.signed_in = (self.state.team(team).id, self.state.user(user).id)
 
     def deny(self, authorize_url: str) -> str:
         """The user clicks Cancel: the callback URL with ``error=access_denied``."""

@@ -3,7 +3,7 @@ scheduled backups (when ``WADDLEBOT_BACKUPS`` is on)."""
 
 from __future__ import annotations
 
-from waddlebot.features.community import portal
+from waddlebot.features.community import platforms_page, portal
 from waddlebot.features.community.backups import Backups
 from waddlebot.features.community.module import build_community_module
 from waddlebot.features.community.service import CommunityService
@@ -50,5 +50,8 @@ FEATURE = Feature(
     jobs=(Job("community backups", BACKUP_CHECK_SECONDS, back_up),),
     tools=TOOLS,
     settings=BackupSettings,
-    pages=(PortalPage("/people", "People", portal.router, role="moderator"),),
+    pages=(
+        PortalPage("/people", "People", portal.router, role="moderator"),
+        PortalPage("/platforms", "Platforms", platforms_page.router, role="admin"),
+    ),
 )

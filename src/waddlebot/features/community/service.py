@@ -79,6 +79,18 @@ class CommunityInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceInfo:
+    """A place of a community: a Twitch channel, a Discord channel of a server, a Slack
+    workspace or channel, the console."""
+
+    id: str  # the entity id, what !community unlink takes
+    platform: str
+    server_id: str
+    channel_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class RoleChange:
     """The outcome of :meth:`CommunityService.set_role` / ``remove_role``."""
 
@@ -391,6 +403,15 @@ class CommunityService:
                 "community.attach", actor, entity_id, community_id, {"from": previous}
             )
         return previous
+
+    async def places(self, community_id: int) -> list[PlaceInfo]:
+        query = (
+            select(Entity.id, Entity.platform, Entity.server_id, Entity.channel_id, Entity.name)
+            .where(Entity.community_id == community_id)
+            .order_by(Entity.platform, Entity.name, Entity.id)
+        )
+        async with self._db.read_session() as session:
+            return [PlaceInfo(*row) for row in (await session.execute(query)).all()]
 
     async def unlink(self, community_id: int, entity_id: str, actor: str) -> int:
         """Move a place out of the community into a new community of its own (named after the

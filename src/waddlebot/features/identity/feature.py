@@ -8,6 +8,7 @@ from waddlebot.features.identity.accounts import AccountService
 from waddlebot.features.identity.apikeys import KeyVerifier
 from waddlebot.features.identity.models import Account, ApiKey, LinkCode
 from waddlebot.features.identity.module import build_identity_module
+from waddlebot.features.identity.oauth_signin import OAuthSignIn, sign_in_apps
 from waddlebot.features.identity.principals import KeyAuthenticator
 from waddlebot.features.identity.service import IdentityService, merge_accounts, merge_memberships
 from waddlebot.features.identity.settings import IdentitySettings
@@ -18,6 +19,7 @@ from waddlebot.features.shared import (
     IDENTITY,
     KEY_SEALER,
     KEYS,
+    OAUTH_SIGNIN,
     SIGNIN_LINKS,
 )
 from waddlebot.infra.db.models import Identity, Membership
@@ -47,6 +49,16 @@ async def setup(host: Host) -> None:
     links = host.provide(SIGNIN_LINKS, SignInLinks(cache))
     portal_url = host.settings.public_base_url(
         host.settings.section(IdentitySettings).portal_public_url
+    )
+    host.provide(
+        OAUTH_SIGNIN,
+        OAuthSignIn(
+            sign_in_apps(host.settings),
+            settings=host.settings,
+            cache_=cache,
+            person_of=identity.person_of,
+            portal_url=portal_url,
+        ),
     )
     host.add_module(
         build_identity_module(identity, host.direct_message_platforms, links, portal_url)

@@ -3,8 +3,9 @@ from ``!portal``), signing out, and the account page (linked identities, API key
 the portal login). Served by the ``portal`` service; every change needs the CSRF token (the
 shell's guard, portal/shell.py).
 
-Sign-in methods are listed in :data:`SIGN_IN_METHODS`: an OAuth sign-in (Twitch, Discord,
-Slack) adds its entry and its routes here (docs/portal.md)."""
+Sign-in methods are listed in :data:`SIGN_IN_METHODS`; beside them, one button per platform
+whose app is configured signs in with that platform's account (``/login/<platform>``,
+:mod:`waddlebot.features.identity.oauth_signin`; docs/portal.md)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from waddlebot.core.errors import WaddleError
 from waddlebot.features.identity.accounts import AccountError, LoginThrottled
+from waddlebot.features.identity.oauth_signin import SignInApp, UnknownAccount
 from waddlebot.features.identity.signin_links import LINK_SECONDS
-from waddlebot.features.shared import Services
-from waddlebot.portal.deps import SignedIn, current_person
+from waddlebot.features.shared import FeatureServices, Services
+from waddlebot.platforms.oauth_pages import browser_of, to_platform
+from waddlebot.platforms.oauth_tickets import ConnectError
+from waddlebot.portal.deps import PageNotFound, SignedIn, current_person
 from waddlebot.portal.rendering import render
 from waddlebot.portal.security import (
     CSRF_COOKIE,
@@ -70,7 +74,14 @@ async def _signed_in(request: Request, runtime: Services, token: str, goto: str)
 
 
 def _login_page(request: Request, status_code: int = 200, **context: Any) -> Response:
-    values: dict[str, Any] = {"next": "/", "email": "", "errors": {}, "methods": SIGN_IN_METHODS}
+    runtime: FeatureServices = request.app.state.runtime
+    values: dict[str, Any] = {
+        "next": "/",
+        "email": "",
+        "errors": {},
+        "methods": SIGN_IN_METHODS,
+        "platforms": list(runtime.oauth_signin.apps.values()),
+    }
     values.update(context)
     return page(request, "login.html", status_code, **values)
 
@@ -80,6 +91,91 @@ async def login_form(request: Request, host: Running, next: str = "/") -> Respon
     if await current_person(request, host) is not None:
         return RedirectResponse(safe_next(next), 303)
     return _login_page(request, next=safe_next(next))
+
+
+def _link_gone(request: Request) -> Response:
+    return page(request, "link.html", 410, name="")
+
+
+@router.get("/login/link/{token}")
+async def link_form(request: Request, token: str, runtime: Services) -> Response:
+    """What the link from ``!portal`` opens: who it signs in, and a button that does (a GET
+    spends nothing, so a chat's link preview cannot use it up)."""
+    user_id = await runtime.signin_links.holder(token)
+    if user_id is None:
+        return _link_gone(request)
+    return page(request, "link.html", name=await person_named(runtime, user_id), token=token)
+
+
+@router.post("/login/link/{token}")
+async def link_login(request: Request, token: str, runtime: Services) -> Response:
+    user_id = await runtime.signin_links.redeem(token)
+    if user_id is None:
+        return _link_gone(request)
+    runtime.audit.record("account.login", decision="allow", actor=f"user:{user_id}")
+    return await _signed_in(request, runtime, await runtime.accounts.start_session(user_id), "/")
+
+
+# ----- signing in with a platform's account (OAuth) ------------------------------------------
+
+OAUTH_COOKIE_PATH = "/login/"  # the callback's, and nothing else of the portal's
+
+
+def _app(runtime: Services, platform: str) -> SignInApp:
+    app = runtime.oauth_signin.apps.get(platform)
+    if app is None:
+        raise PageNotFound
+    return app
+
+
+@router.get("/login/{platform}")
+async def oauth_start(
+    request: Request, platform: str, runtime: Services, next: str = "/"
+) -> Response:
+    """Off to the platform: a GET (a link, not a form: the CSP's ``form-action 'self'`` would
+    stop a form's redirect to another site). It spends nothing; the state it makes works once,
+    in this browser only."""
+    app, goto = _app(runtime, platform), safe_next(next)
+    return await to_platform(
+        app.label,
+        request,
+        lambda browser: runtime.oauth_signin.authorize_url(app, browser, goto),
+        cookie_path=OAUTH_COOKIE_PATH,
+    )
+
+
+@router.get("/login/{platform}/callback")
+async def oauth_callback(
+    request: Request,
+    platform: str,
+    runtime: Services,
+    code: Annotated[str, Query(max_length=512)] = "",
+    state: Annotated[str, Query(max_length=4096)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+    error_description: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    app = _app(runtime, platform)
+    if error:
+        message = f"{app.label} did not sign you in: {error_description or error}."
+        return _login_page(request, 400, errors={"form": message})
+    if not (code and state):
+        message = f"The way back from {app.label} was incomplete: start again."
+        return _login_page(request, 400, errors={"form": message})
+    browser = browser_of(app.label, request)
+    try:
+        signed = await runtime.oauth_signin.complete(app, code, state, browser)
+    except UnknownAccount as exc:
+        return page(request, "unknown_account.html", 403, app=app, account=exc.account)
+    except ConnectError as exc:
+        return _login_page(request, 400, errors={"form": _sentence(exc)})
+    runtime.audit.record(
+        "account.login",
+        decision="allow",
+        actor=f"user:{signed.user_id}",
+        detail={"method": app.platform, "account": signed.account.platform_user_id},
+    )
+    token = await runtime.accounts.start_session(signed.user_id)
+    return await _signed_in(request, runtime, token, signed.next)
 
 
 @router.post("/login")
@@ -104,29 +200,6 @@ async def login(
         errors = {"password": _sentence(exc)}
         return _login_page(request, 400, next=goto, email=email, errors=errors)
     return await _signed_in(request, runtime, token, goto)
-
-
-def _link_gone(request: Request) -> Response:
-    return page(request, "link.html", 410, name="")
-
-
-@router.get("/login/link/{token}")
-async def link_form(request: Request, token: str, runtime: Services) -> Response:
-    """What the link from ``!portal`` opens: who it signs in, and a button that does (a GET
-    spends nothing, so a chat's link preview cannot use it up)."""
-    user_id = await runtime.signin_links.holder(token)
-    if user_id is None:
-        return _link_gone(request)
-    return page(request, "link.html", name=await person_named(runtime, user_id), token=token)
-
-
-@router.post("/login/link/{token}")
-async def link_login(request: Request, token: str, runtime: Services) -> Response:
-    user_id = await runtime.signin_links.redeem(token)
-    if user_id is None:
-        return _link_gone(request)
-    runtime.audit.record("account.login", decision="allow", actor=f"user:{user_id}")
-    return await _signed_in(request, runtime, await runtime.accounts.start_session(user_id), "/")
 
 
 def _signed_out(request: Request) -> Response:

@@ -179,6 +179,16 @@ class IdentityService:
             return None
         return int(row[0]), IdentityInfo(*row[1:])
 
+    async def person_of(self, platform: str, platform_user_id: str) -> int | None:
+        """Whose the account with this platform id is (exactly that id, no names): the person
+        an OAuth sign-in with it signs in."""
+        query = select(Identity.user_id).where(
+            Identity.platform == platform, Identity.platform_user_id == platform_user_id
+        )
+        async with self._db.session() as session:
+            found = (await session.execute(query)).scalar_one_or_none()
+        return int(found) if found is not None else None
+
     async def find_or_greet(self, platform: str, name: str) -> tuple[int, IdentityInfo] | None:
         """:meth:`find`, except that on the console, where a name is the account, an unknown
         name is an account too."""

@@ -10,6 +10,11 @@ class DiscordSettings(BaseModel):
 
     discord_token: SecretStr = SecretStr("")
     discord_application_id: str = ""
+    discord_client_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="the application's OAuth2 client secret: the portal's sign-in with Discord",
+    )
+    discord_authorize_url: str = "https://discord.com/oauth2/authorize"
     discord_public_key: str = Field(default="", description="for the HTTP interactions endpoint")
     discord_api_url: str = Field(default="", description="REST base URL; empty: Discord's own")
     discord_members_intent: bool = False

@@ -22,6 +22,10 @@ class SlackSettings(BaseModel):
     )
     slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base URL")
     slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    slack_openid_url: str = Field(
+        default="https://slack.com/openid/connect/authorize",
+        description="Sign in with Slack (OpenID Connect): the portal's sign-in",
+    )
     slack_inline_wait_seconds: float = Field(default=2.0, ge=0, le=2.5)
 
     @property

@@ -1,0 +1,160 @@
+"""The platforms page over HTTP (embedded, the Twitch and Slack collectors running against
+their fakes; and the portal served alone): connecting a Twitch channel through its ticket, the
+token then shown, the Slack install link, adding by code and disconnecting (the owner's), the
+roles (a moderator is refused, an admin cannot disconnect), CSRF, another community's places
+never shown, names escaped, and what a process without the collectors says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.slack import FakeSlack
+from tests.fakes.twitch import FakeTwitch
+from tests.integration.test_portal import signed_in
+from tests.integration.test_portal_oauth import oauth_settings
+from tests.support.harness import free_port, serving
+from waddlebot.runtime import Runtime
+from waddlebot.settings import Settings
+
+STREAMER = "4711"
+XSS = '<img src=x onerror="alert(1)">'
+
+
+@dataclass
+class Site:
+    url: str
+    runtime: Runtime
+    twitch: FakeTwitch
+    community: int
+    other: int
+
+
+@pytest.fixture
+async def site(settings: Settings) -> AsyncIterator[Site]:
+    async with FakeTwitch() as twitch, FakeDiscord() as discord, FakeSlack() as slack:
+        twitch.add_user(STREAMER, "streamer", "Streamer")
+        port = free_port()
+        update = oauth_settings(settings, port, twitch, discord, slack)
+        update.update(
+            twitch_public_url=f"http://127.0.0.1:{port}",
+            twitch_eventsub_ws_url=twitch.eventsub_ws_url,
+            slack_signing_secret=SecretStr(slack.signing_secret),
+            slack_public_url=f"http://127.0.0.1:{port}",
+            slack_authorize_url=f"{slack.base_url}/oauth/v2/authorize",
+        )
+        configured = settings.model_copy(update=update)
+        async with serving(configured, port=port) as (url, runtime):
+            home = await runtime.directory.resolve_entity("console:local", "console", name="Home")
+            other = await runtime.directory.resolve_entity("console:far", "console", name="Far")
+            yield Site(url, runtime, twitch, home.community_id, other.community_id)
+
+
+def csrf_in(page: httpx2.Response) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+async def as_role(http: httpx2.AsyncClient, site: Site, login: str, role: str) -> int:
+    user = await signed_in(http, site.runtime, login)
+    await site.runtime.directory.set_role(site.community, user, role)
+    return user
+
+
+@pytest.mark.parametrize("mode", ["embedded"])
+async def test_an_owner_connects_a_twitch_channel_and_disconnects_it(site: Site) -> None:
+    page = f"/c/{site.community}/platforms"
+    async with httpx2.AsyncClient(base_url=site.url) as http:
+        await as_role(http, site, "olive", "owner")
+        shown = await http.get(page)
+        assert shown.status_code == 200
+        assert "Connect a Twitch channel" in shown.text and "Add a Slack workspace" in shown.text
+        assert "Discord servers" in shown.text and "does not run in this process" in shown.text
+        token = csrf_in(shown)
+
+        plain = await http.post(f"{page}/twitch/connect", data={"csrf_token": token})
+        assert plain.status_code == 200 and "Continue to Twitch" in plain.text
+        headers = {"HX-Request": "true", "X-CSRF-Token": token}
+        hx = await http.post(f"{page}/twitch/connect", headers=headers)
+        ticket = hx.headers["hx-redirect"]
+        assert hx.status_code == 204 and "/collectors/twitch/oauth/start?ticket=" in ticket
+        site.twitch.authorize_as(STREAMER)
+        to_twitch = await http.get(ticket)
+        back = await http.get(to_twitch.headers["location"])  # the fake approves at once
+        done = await http.get(
+            urlsplit(back.headers["location"]).path + "?" + urlsplit(back.headers["location"]).query
+        )
+        assert done.status_code == 200 and "is connected" in done.text
+
+        shown = await http.get(page)
+        assert "<code>twitch:4711</code>" in shown.text and "streamer" in shown.text
+        assert re.search(r"<td>streamer</td>\s*<td>broadcaster</td>\s*<td>ok", shown.text)
+
+        slack = await http.post(f"{page}/slack/install", headers=headers)
+        assert "/collectors/slack/oauth/start?ticket=" in slack.headers["hx-redirect"]
+
+        code = await http.post(f"{page}/link", data={"csrf_token": token, "platform": "discord"})
+        assert code.status_code == 200 and "Your code for adding a discord place" in code.text
+        bad = await http.post(f"{page}/link", data={"csrf_token": token, "platform": "irc"})
+        assert bad.status_code == 400 and 'id="link-platform-error"' in bad.text
+
+        gone = await http.post(f"{page}/unlink", data={"csrf_token": token, "place": "twitch:4711"})
+        assert gone.status_code == 200 and "twitch:4711 has left this community" in gone.text
+        assert "<code>twitch:4711</code>" not in gone.text
+        last = await http.post(
+            f"{page}/unlink", data={"csrf_token": token, "place": "console:local"}
+        )
+        assert last.status_code == 400 and "the community&#39;s only place" in last.text
+    await site.runtime.audit.flush()
+    actions = {row.action for row in await site.runtime.audit.recent(50)}
+    assert {"twitch.connect", "community.link.start", "community.unlink"} <= actions
+
+
+@pytest.mark.parametrize("mode", ["embedded"])
+async def test_roles_csrf_and_other_communities(site: Site) -> None:
+    page = f"/c/{site.community}/platforms"
+    await site.runtime.directory.resolve_entity("twitch:999", "twitch", name=XSS)
+    far = await site.runtime.directory.resolve_entity("twitch:999", "twitch")
+    async with httpx2.AsyncClient(base_url=site.url) as http:
+        user = await as_role(http, site, "mo", "moderator")
+        token = csrf_in(await http.get("/account"))
+        assert (await http.get(page)).status_code == 403
+        refused = await http.post(f"{page}/twitch/connect", data={"csrf_token": token})
+        assert refused.status_code == 403
+
+        await site.runtime.directory.set_role(site.community, user, "admin")
+        shown = await http.get(page)
+        assert shown.status_code == 200 and "Disconnect" not in shown.text
+        assert "twitch:999" not in shown.text  # another community's place
+        assert "Add a place by code" not in shown.text
+        for action, field in (("unlink", "place"), ("link", "platform")):
+            data = {"csrf_token": token, field: "console:local" if field == "place" else "discord"}
+            assert (await http.post(f"{page}/{action}", data=data)).status_code == 403
+        assert (await http.post(f"{page}/twitch/connect")).status_code == 403  # no CSRF token
+        assert (await http.get(f"/c/{far.community_id}/platforms")).status_code == 404
+
+        await site.runtime.directory.set_role(far.community_id, user, "owner")
+        theirs = await http.get(f"/c/{far.community_id}/platforms")
+        assert "&lt;img src=x" in theirs.text and XSS not in theirs.text
+
+
+@pytest.mark.parametrize("mode", ["distributed"])
+async def test_the_portal_alone_says_what_it_does_not_know(settings: Settings) -> None:
+    async with (
+        serving(settings, services={"portal"}) as (url, runtime),
+        httpx2.AsyncClient(base_url=url) as http,
+    ):
+        user = await signed_in(http, runtime, "pat")
+        home = await runtime.directory.resolve_entity("console:local", "console", name="Home")
+        await runtime.directory.set_role(home.community_id, user, "owner")
+        shown = await http.get(f"/c/{home.community_id}/platforms")
+        assert shown.status_code == 200
+        assert "Unknown here: the Twitch collector runs in another process" in shown.text
+        assert "Connect a Twitch channel" not in shown.text
+        assert "<code>console:local</code>" in shown.text
