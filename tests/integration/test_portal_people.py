@@ -91,7 +91,8 @@ async def test_members_are_searched_and_paged_with_roles_and_labels(site: Site) 
     assert "Viewer 10" in found.text and "Viewer 20" not in found.text
     odd = await site.http.get(f"{site.base}/people", params={"search": "%_"})
     assert odd.status_code == 200 and "0 members" in odd.text
-    assert (await site.http.get(f"{site.base}/people", params={"page": "0"})).status_code == 422
+    no_page = await site.http.get(f"{site.base}/people", params={"page": "0"})
+    assert no_page.status_code == 400 and "does not fit this page" in no_page.text
 
 
 async def test_a_member_shows_their_accounts_and_labels_change(site: Site) -> None:

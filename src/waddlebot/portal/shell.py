@@ -4,11 +4,13 @@ and the pages features contribute on an app."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,7 +24,7 @@ from waddlebot.portal.deps import (
     SignedIn,
     SignInRequired,
 )
-from waddlebot.portal.pages import PortalPage
+from waddlebot.portal.pages import PREFIX, PortalPage
 from waddlebot.portal.rendering import render
 from waddlebot.portal.security import CsrfRefused, check_csrf
 
@@ -31,6 +33,8 @@ STATIC_PATH = "/static"
 STATIC_MAX_AGE = 86_400  # the pages ask for ?v=<version>, so a new release is fetched anew
 # every route served by the portal service carries it: changes need the CSRF token
 GUARDS: Sequence[DependsParam] = (Depends(check_csrf),)
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,6 +99,23 @@ def _error(request: Request, status_code: int, title: str, message: str) -> Resp
     return render(request, "error.html", context, status_code=status_code)
 
 
+def _unfit(api_answer: Handler | None) -> Handler:
+    """A community page's path or query that does not fit its type (``/c/1/people/abc``) is
+    a 404 or 400 page, as an unknown id is; any other route keeps the API's answer."""
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        route = request.scope.get("route")
+        if api_answer is not None and not getattr(route, "path", "").startswith(PREFIX):
+            return await api_answer(request, exc)
+        if any(error["loc"][:1] == ("path",) for error in exc.errors()):
+            return await _not_found(request, exc)
+        message = "This request does not fit this page. Go back, reload it and try again."
+        return _error(request, 400, "Bad request", message)
+
+    return answer
+
+
 def install(app: FastAPI, pages: Iterable[PortalPage]) -> None:
     """Serve the portal on ``app``: the shell, its static files, and ``pages`` (each behind
     its role). Features' plain portal routes are included with :data:`GUARDS`."""
@@ -104,6 +125,8 @@ def install(app: FastAPI, pages: Iterable[PortalPage]) -> None:
     app.add_exception_handler(PageNotFound, _not_found)
     app.add_exception_handler(RoleTooLow, _role)
     app.add_exception_handler(CsrfRefused, _csrf)
+    api_answer = cast("Handler | None", app.exception_handlers.get(RequestValidationError))
+    app.add_exception_handler(RequestValidationError, _unfit(api_answer))
     app.include_router(router, dependencies=GUARDS)
     for page in app.state.portal_pages:
         app.include_router(page.router, dependencies=[*GUARDS, Depends(PageAccess(page.role))])

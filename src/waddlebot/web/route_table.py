@@ -39,7 +39,7 @@ class RouteEntry:
 INTERNAL_PATHS = frozenset(route.path for route in health.router.routes)  # type: ignore[attr-defined]
 
 
-def _flat(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+def flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
     """The routes, with those of included routers in place. FastAPI keeps an included router
     as one entry holding the original (``original_router``; its prefix in
     ``include_context``), so they are opened here; tests compare the result with the OpenAPI
@@ -52,7 +52,7 @@ def _flat(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
         prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
         if prefix:
             raise NotImplementedError(f"a router included with a prefix ({prefix})")
-        yield from _flat(inner.routes)
+        yield from flat_routes(inner.routes)
 
 
 def _secured(document: dict[str, Any]) -> dict[tuple[str, str], bool]:
@@ -68,7 +68,7 @@ def route_table(app: FastAPI) -> list[RouteEntry]:
     """The app's routes, in the order it tries them."""
     secured = _secured(app.openapi())
     entries = []
-    for route in _flat(app.routes):
+    for route in flat_routes(app.routes):
         if isinstance(route, WebSocketRoute) or type(route).__name__ == "APIWebSocketRoute":
             path = route.path  # type: ignore[attr-defined]
             entries.append(RouteEntry(path, (), Access.PUBLIC, websocket=True))
