@@ -138,12 +138,24 @@ async def person(
         yield http
 
 
+async def get(http: httpx2.AsyncClient, path: str, **options: Any) -> httpx2.Response:
+    """A GET as a browser's: the whole page, or of a live stream (the dashboard's Server-Sent
+    Events, which never end) its status and headers only."""
+    async with http.stream("GET", path, **options) as answer:
+        if answer.headers.get("content-type", "").startswith("text/event-stream"):
+            return httpx2.Response(
+                answer.status_code, headers=answer.headers, content=b"", request=answer.request
+            )
+        await answer.aread()
+        return answer
+
+
 async def send(
     http: httpx2.AsyncClient, method: str, path: str, *, token: bool = True
 ) -> httpx2.Response:
     """A request as a browser's form sends it: with the page's CSRF token, or without."""
     if method == "GET":
-        return await http.get(path)
+        return await get(http, path)
     data = {"csrf_token": http.cookies.get("waddlebot_csrf", "")} if token else {}
     return await http.request(method, path, data={**data, "anything": "1"})
 
@@ -219,7 +231,7 @@ async def test_signed_out_every_page_sends_to_sign_in_and_every_post_is_refused(
             path = sweep.path(endpoint, sweep.home)
             if endpoint.method == "GET":
                 if endpoint.session:
-                    answer = await http.get(path)
+                    answer = await get(http, path)
                     target = f"/login?next={quote(path, safe='')}"
                     if (answer.status_code, answer.headers.get("location")) != (303, target):
                         wrong.append((str(endpoint), answer.status_code))
@@ -255,7 +267,7 @@ async def test_another_community_does_not_exist_for_a_person(sweep: Sweep) -> No
                     wrong.append((role, str(endpoint), answer.status_code))
                 elif "Away" in answer.text:
                     wrong.append((role, str(endpoint), "names the community"))
-        assert "Away" not in (await http.get("/")).text
+        assert "Away" not in (await get(http, "/")).text
         assert await sweep.changes() == before
     assert not wrong, "\n".join(map(str, wrong))
 
@@ -275,7 +287,7 @@ async def test_a_moderator_is_refused_every_admin_page_and_sees_none(sweep: Swee
                 wrong.append((str(endpoint), answer.status_code))
         for endpoint in sweep.community_routes("GET"):
             if endpoint not in high:
-                page = await http.get(sweep.path(endpoint, sweep.home))
+                page = await get(http, sweep.path(endpoint, sweep.home))
                 # some answer only with a query (which record to edit): a 404 without one
                 if page.status_code not in (200, 404):
                     wrong.append((str(endpoint), page.status_code))
@@ -301,7 +313,7 @@ async def test_every_change_without_the_csrf_token_is_refused(sweep: Sweep) -> N
             )
             if forged.status_code != 403:
                 wrong.append((f"{endpoint} with another token", forged.status_code))
-        assert (await http.get("/account")).status_code == 200  # still signed in
+        assert (await get(http, "/account")).status_code == 200  # still signed in
         assert await sweep.changes() == before
     assert not wrong, "\n".join(map(str, wrong))
 
@@ -324,12 +336,12 @@ async def test_junk_in_a_path_is_a_4xx_page(sweep: Sweep, role: Role) -> None:
     async with person(sweep, "jo", {sweep.home: role}) as http:
         for endpoint in sweep.community_routes("GET"):
             for path in _junk_paths(sweep, endpoint):
-                answer = await http.get(path)
+                answer = await get(http, path)
                 if not 400 <= answer.status_code < 500 or not _is_page(answer):
                     wrong.append((path, answer.status_code, answer.headers["content-type"]))
             path = sweep.path(endpoint, sweep.home)
             for query in [{name: junk} for name in endpoint.query for junk in (*JUNK, "x" * 500)]:
-                answer = await http.get(path, params=query)
+                answer = await get(http, path, params=query)
                 if answer.status_code >= 500 or not _is_page(answer):
                     wrong.append(
                         (f"{path}?{query}", answer.status_code, answer.headers["content-type"])
@@ -349,7 +361,7 @@ async def test_markup_typed_into_any_record_is_shown_as_text(sweep: Sweep) -> No
     pages = []
     async with person(sweep, "xo", {sweep.home: "owner"}) as http:
         for endpoint in sweep.community_routes("GET"):
-            page = await http.get(sweep.path(endpoint, sweep.home))
+            page = await get(http, sweep.path(endpoint, sweep.home))
             assert "<img src=x" not in page.text, endpoint
             pages.append(page.text)
     assert "&lt;img src=x onerror=" in "\n".join(pages)  # the records are there, as text
