@@ -12,7 +12,7 @@ from typing import Any
 from waddlebot.core.errors import Conflict, LimitReached
 from waddlebot.core.permissions import Level
 from waddlebot.features.music.bans import Ban, Banned, MusicBans, channel_key, person_key, song_key
-from waddlebot.features.music.playback import DEFAULT_VOLUME, PlaybackError
+from waddlebot.features.music.playback import DEFAULT_VOLUME, Playback, PlaybackError
 from waddlebot.features.music.player import Player
 from waddlebot.features.music.queue import Requester, Song, SongQueue
 from waddlebot.features.music.rules import LEVELS, Rules, clock_time, first_allowed
@@ -373,40 +373,33 @@ def build_music_module(
         except PlaybackError as refused:
             ctx.reply(str(refused))
 
-    async def steer(ctx: Context) -> Song | None:
-        """The song playing; None (the caller told) when none is."""
-        playing = await queue.playing(ctx.request.community_id)
+    async def steer(
+        ctx: Context, action: str, move: Callable[[Playback, int], Awaitable[None]], said: str
+    ) -> None:
+        """``move`` the song playing on its source's player, audit ``action`` and say ``said``
+        (``{title}`` the song's); one line when nothing plays or the player refuses."""
+        community = ctx.request.community_id
+        playing = await queue.playing(community)
         if playing is None:
             ctx.reply(EMPTY)
-        return playing
+            return
+        try:
+            await move(player.playback(playing), community)
+        except PlaybackError as refused:
+            ctx.reply(str(refused))
+            return
+        audited(ctx, action, f"song:{playing.id}", title=playing.title)
+        ctx.reply(said.format(title=playing.title))
 
     @module.command("pause", level=int(Level.MODERATOR), description="Pause the song playing")
     async def pause(ctx: Context) -> None:
-        playing = await steer(ctx)
-        if playing is None:
-            return
-        community = ctx.request.community_id
-        try:
-            await player.playback(playing).pause(community)
-        except PlaybackError as refused:
-            ctx.reply(str(refused))
-            return
-        audited(ctx, "music.pause", f"song:{playing.id}", title=playing.title)
-        ctx.reply(f'Paused "{playing.title}"; !play goes on.')
+        await steer(
+            ctx, "music.pause", lambda to, c: to.pause(c), 'Paused "{title}"; !play goes on.'
+        )
 
     @module.command("play", level=int(Level.MODERATOR), description="Go on playing the song paused")
     async def play(ctx: Context) -> None:
-        playing = await steer(ctx)
-        if playing is None:
-            return
-        community = ctx.request.community_id
-        try:
-            await player.playback(playing).resume(community)
-        except PlaybackError as refused:
-            ctx.reply(str(refused))
-            return
-        audited(ctx, "music.resume", f"song:{playing.id}", title=playing.title)
-        ctx.reply(f'Playing "{playing.title}" again.')
+        await steer(ctx, "music.resume", lambda to, c: to.resume(c), 'Playing "{title}" again.')
 
     @module.command("volume", usage="[0-100]", description="The player's volume; moderators set it")
     async def volume(ctx: Context) -> None:
