@@ -112,14 +112,7 @@ class OAuth:
 
     async def access(self, request: ApiRequest) -> dict[str, Any]:
         app = self.state.app
-        client_id, secret = request.basic_auth or (
-            request.arg("client_id"),
-            request.arg("client_secret"),
-        )
-        if client_id != app.client_id:
-            raise ApiError("invalid_client_id")
-        if secret != app.client_secret:
-            raise ApiError("bad_client_secret")
+        request.check_client(app.client_id, app.client_secret)
         if request.arg("grant_type", "authorization_code") != "authorization_code":
             raise ApiError("invalid_grant_type")
         code = request.arg("code")

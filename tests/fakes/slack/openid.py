@@ -67,14 +67,7 @@ class OpenId:
 
     async def token(self, request: ApiRequest) -> dict[str, object]:
         app = self.state.app
-        client_id, secret = request.basic_auth or (
-            request.arg("client_id"),
-            request.arg("client_secret"),
-        )
-        if client_id != app.client_id:
-            raise ApiError("invalid_client_id")
-        if secret != app.client_secret:
-            raise ApiError("bad_client_secret")
+        request.check_client(app.client_id, app.client_secret)
         pending = self._codes.pop(request.arg("code"), None)
         if pending is None or self.state.clock() - pending.issued_at > CODE_LIFETIME:
             raise ApiError("invalid_code")

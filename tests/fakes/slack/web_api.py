@@ -59,6 +59,14 @@ class ApiRequest:
             raise ApiError(error)
         return value
 
+    def check_client(self, client_id: str, client_secret: str) -> None:
+        """A token endpoint's client authentication: HTTP Basic, else the form's fields."""
+        given_id, secret = self.basic_auth or (self.arg("client_id"), self.arg("client_secret"))
+        if given_id != client_id:
+            raise ApiError("invalid_client_id")
+        if secret != client_secret:
+            raise ApiError("bad_client_secret")
+
     @property
     def team(self) -> Team:
         assert self.token is not None and self.token.team_id is not None
