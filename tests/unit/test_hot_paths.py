@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from waddlebot.app import create_app
 from waddlebot.settings import Settings
-from waddlebot.web.hot_paths import HotPaths
+from waddlebot.web.hot_paths import HotPathApp
 
 
 class Outage(Exception):
@@ -32,8 +32,8 @@ async def webhook(request: Request) -> Response:
 
 
 def _app() -> FastAPI:
-    app = FastAPI()
-    app.add_middleware(HotPaths, endpoints={"/hook": webhook})
+    app = HotPathApp()
+    app.serve_hot({"/hook": webhook})
     app.post("/hook")(webhook)  # declared too, as the real ones are (OpenAPI)
 
     @app.get("/other")
@@ -88,7 +88,8 @@ async def test_other_paths_and_methods_are_left_to_fastapi(client: httpx2.AsyncC
 
 def test_the_webhooks_and_events_endpoint_are_hot_and_in_the_openapi_document() -> None:
     app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
-    hot = next(m for m in app.user_middleware if m.cls is HotPaths).kwargs["endpoints"]
+    assert isinstance(app, HotPathApp)
+    hot = app.hot_paths
     assert set(hot) == {
         "/api/v1/events",
         "/collectors/twitch/eventsub",
