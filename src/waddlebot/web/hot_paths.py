@@ -85,7 +85,7 @@ class HotPathApp(FastAPI):
         structlog.contextvars.reset_contextvars(**tokens)
 
     async def _answer_bug(self, request: Request, exc: Exception, send: Send) -> int:
-        handlers = self.exception_handlers
+        handlers: Mapping[Any, Any] = self.exception_handlers  # WaddleBot's are all async
         handler: Handler | None = handlers.get(500) or handlers.get(Exception)
         if handler is None:  # the server answers 500 itself
             return 500
@@ -94,19 +94,19 @@ class HotPathApp(FastAPI):
         return response.status_code
 
 
-def _handler_of(handlers: Mapping[Any, Handler], exc: Exception) -> Handler | None:
+def _handler_of(handlers: Mapping[Any, Any], exc: Exception) -> Handler | None:
     """The app's exception handler for ``exc``, looked up as Starlette's exception middleware
     does: an HTTP error's status first, then the classes of the exception, most specific
     first. The handler of last resort (``Exception`` or 500) is the bug's, left to
     :meth:`HotPathApp._answer_bug`."""
     if isinstance(exc, HTTPException) and exc.status_code != 500:
-        by_status = handlers.get(exc.status_code)
+        by_status: Handler | None = handlers.get(exc.status_code)
         if by_status is not None:
             return by_status
     for kind in type(exc).__mro__:
         if kind is Exception:
             return None
-        handler = handlers.get(kind)
+        handler: Handler | None = handlers.get(kind)
         if handler is not None:
             return handler
     return None
