@@ -56,6 +56,12 @@ def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def _carried(headers: dict[bytes, bytes]) -> dict[str, str]:
+    """The trace context a delivery carries, for :func:`tracing.received`."""
+    parent = headers.get(b"traceparent")
+    return {} if parent is None else {"traceparent": parent.decode("latin-1")}
+
+
 def _refuse(status: int, reason: str, **context: Any) -> Response:
     log.warning("eventsub delivery refused", status=status, reason=reason, **context)
     return problem_response(status, reason)
@@ -152,7 +158,7 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
     try:
         with tracing.received(
             f"POST {PATH}",
-            request.headers,
+            _carried(headers),
             platform="twitch",
             event_type=notification.subscription_type,
         ):
