@@ -38,7 +38,9 @@ class PublishOnce:
     same turn of the event loop) go together, one script call per stream, through the
     adapter's :class:`Coalescer` (so with whatever else is issued at once). Redis' work per
     delivery is the same as alone; the client's, which is most of a webhook's Redis cost
-    (packing, a reply read under a timeout each), is paid once per call."""
+    (packing, a reply read under a timeout each), is paid once per call. Entries keep the
+    order of their calls among themselves; a plain append issued in the same turn of the
+    loop may go ahead of them (nothing publishes both ways to one stream expecting an order)."""
 
     def __init__(self, redis: Redis, commands: Coalescer) -> None:
         self._script = redis.register_script(_LUA)
