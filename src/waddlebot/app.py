@@ -21,7 +21,7 @@ from waddlebot.runtime import SERVICES, Runtime
 from waddlebot.settings import Settings
 from waddlebot.web import errors, health, openapi, outages
 from waddlebot.web.docs import add_docs
-from waddlebot.web.hot_paths import Endpoint, HotPaths
+from waddlebot.web.hot_paths import Endpoint, HotPathApp
 from waddlebot.web.request_ids import RequestIds
 from waddlebot.web.request_metrics import RequestMetrics
 from waddlebot.web.route_table import RouteEntry, route_table
@@ -64,7 +64,7 @@ def create_app(
         finally:
             await started.stop()
 
-    app = FastAPI(
+    app = HotPathApp(
         title="WaddleBot",
         version=__version__,
         description="One community chat bot for Twitch, Discord and Slack at once.",
@@ -74,8 +74,7 @@ def create_app(
     )
     errors.install(app)
     outages.install(app)
-    # first, so the middleware added after it (metrics, request ids) wraps the hot paths too
-    app.add_middleware(HotPaths, endpoints=_hot_paths(chosen))
+    app.serve_hot(_hot_paths(chosen))
     app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)  # outermost: the metrics' work is logged with the id
     add_docs(app)

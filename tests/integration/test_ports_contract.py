@@ -224,7 +224,7 @@ async def test_bus_concurrent_single_publishes_each_get_their_own_entry(ports: P
 async def test_bus_publish_once_loads_its_script_when_redis_has_not_got_it(ports: Ports) -> None:
     bus = ports.bus
     if isinstance(bus, RedisBus):  # as after a Redis restart: a hash Redis does not know
-        bus._publish_once.sha = "0" * 40
+        bus._publish_once._script.sha = "0" * 40
     assert await bus.publish_once("s", b"first", "delivery:1", 60) is not None
     assert await bus.publish_once("s", b"again", "delivery:1", 60) is None
 

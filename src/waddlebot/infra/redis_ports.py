@@ -19,7 +19,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from waddlebot.infra import metrics
 from waddlebot.infra.backlog import TRIM_EVERY_SECONDS, BacklogGate, TrimSchedule
@@ -27,6 +27,7 @@ from waddlebot.infra.memory import QueueSubscription
 from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import BusMessage, Check, Limit
 from waddlebot.infra.redis_coalescer import Coalescer
+from waddlebot.infra.redis_once import PublishOnce
 
 _log = structlog.get_logger(__name__)
 
@@ -197,14 +198,6 @@ return false
 # Append unless the key is there, then set the key: the check, the entry and the mark in one
 # step. The key is set after the XADD, so an error in between leaves it unset (the delivery is
 # refused and comes again) rather than marked with nothing published.
-_PUBLISH_ONCE_LUA = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return false end
-local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-return id
-"""
-
-
 # What the trim and backlog scripts share: a field of an XINFO GROUPS entry (a flat list of
 # names and values), and the order of two stream ids, compared as digit strings (Lua numbers
 # are doubles: a sequence number past 2^53 would compare wrongly as one).
@@ -296,7 +289,7 @@ class RedisBus(_RedisAdapter):
         self._reclaim = self._redis.register_script(_RECLAIM_LUA)
         self._touch = self._redis.register_script(_TOUCH_LUA)
         self._move = self._redis.register_script(_MOVE_LUA)
-        self._publish_once = self._redis.register_script(_PUBLISH_ONCE_LUA)
+        self._publish_once = PublishOnce(self._redis, self._commands)
         self._trim = self._redis.register_script(_TRIM_LUA)
         self._backlog = self._redis.register_script(_BACKLOG_LUA)
         self._gate = BacklogGate(self.backlog, max_backlog)
@@ -322,14 +315,16 @@ class RedisBus(_RedisAdapter):
         return [entry_id.decode() for entry_id in await pipe.execute()]
 
     async def publish_once(self, stream: str, payload: bytes, key: str, ttl: float) -> str | None:
-        keys = [self._key(stream), self._key(key)]
-        args: list[bytes | int] = [payload, max(1, math.ceil(ttl * 1000))]
-        try:  # by its hash: a pipeline would ask Redis whether it has the script every time
-            sha = self._publish_once.sha
-            (entry_id,) = await self._commands.execute(("EVALSHA", sha, 2, *keys, *args))
-        except NoScriptError:  # Redis restarted, or its scripts were flushed: load it again
-            entry_id = await self._publish_once(keys=keys, args=args)
-        return None if entry_id is None else cast(bytes, entry_id).decode()
+        ttl_ms = max(1, math.ceil(ttl * 1000))
+        entry_id = await self._publish_once.publish(
+            self._key(stream), payload, self._key(key), ttl_ms
+        )
+        return None if entry_id is None else entry_id.decode()
+
+    async def close(self) -> None:
+        if not self._closed:
+            await self._publish_once.drain()  # before the commands it issues are drained
+        await super().close()
 
     async def admit(self, stream: str) -> None:
         await self._gate.admit(stream)

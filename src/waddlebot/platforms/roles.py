@@ -38,8 +38,11 @@ _LEVEL_ROLES: dict[Level, PlatformRole] = {
 }
 
 
+_ORDER = tuple(PlatformRole)  # iterating the enum class itself is slow, once per event
+
+
 def _ordered(roles: set[PlatformRole]) -> tuple[PlatformRole, ...]:
-    return tuple(role for role in PlatformRole if role in roles)
+    return tuple(role for role in _ORDER if role in roles) if roles else ()
 
 
 def twitch_roles(

@@ -85,14 +85,24 @@ class _Described(BaseModel):
     transport: _Transport = Field(default_factory=_Transport)
 
 
+def _checked(value: Any) -> _Described:
+    try:
+        return _Described.model_validate(value)
+    except ValidationError as exc:
+        raise MalformedSubscription(problem(exc, "subscription")) from exc
+
+
 def described(value: Any) -> dict[str, Any]:
     """The subscription of a delivery, checked; :class:`MalformedSubscription` naming the
     field that does not fit."""
-    try:
-        checked = _Described.model_validate(value)
-    except ValidationError as exc:
-        raise MalformedSubscription(problem(exc, "subscription")) from exc
-    return checked.model_dump()
+    return _checked(value).model_dump()
+
+
+def type_and_version(value: Any) -> tuple[str, str]:
+    """A notification's subscription type and version, the subscription checked as
+    :func:`described` checks it (a notification needs no more of it)."""
+    checked = _checked(value)
+    return checked.type, checked.version
 
 
 def key_of(subscription: Mapping[str, Any]) -> tuple[str, str, tuple[tuple[str, str], ...]]:

@@ -30,6 +30,7 @@ from waddlebot.platforms.twitch.subscriptions import (
     MalformedSubscription,
     SubscriptionStore,
     described,
+    type_and_version,
 )
 from waddlebot.platforms.twitch.times import freshness_problem, parse_timestamp
 from waddlebot.platforms.twitch.translate import (
@@ -43,7 +44,9 @@ log = structlog.get_logger("waddlebot.twitch.webhook")
 
 PATH = "/collectors/twitch/eventsub"
 MAX_BODY = 1024 * 1024
-_HEADER = "twitch-eventsub-message-"
+_ID, _TIMESTAMP, _SIGNATURE, _TYPE = (
+    f"twitch-eventsub-message-{name}".encode() for name in ("id", "timestamp", "signature", "type")
+)
 
 
 def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
@@ -51,6 +54,12 @@ def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
         secret.encode(), message_id.encode() + timestamp.encode() + body, hashlib.sha256
     ).hexdigest()
     return f"sha256={digest}"
+
+
+def _carried(headers: dict[bytes, bytes]) -> dict[str, str]:
+    """The trace context a delivery carries, for :func:`tracing.received`."""
+    parent = headers.get(b"traceparent")
+    return {} if parent is None else {"traceparent": parent.decode("latin-1")}
 
 
 def _refuse(status: int, reason: str, **context: Any) -> Response:
@@ -94,11 +103,11 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
     body = await read_capped(request, MAX_BODY)
     if body is None:
         return _refuse(413, "body too large")
-    headers = request.headers
-    message_id = headers.get(f"{_HEADER}id", "")
-    timestamp = headers.get(f"{_HEADER}timestamp", "")
-    given = headers.get(f"{_HEADER}signature", "")
-    kind = headers.get(f"{_HEADER}type", "")
+    headers = dict(request.scope["headers"])  # one pass, not one scan per header
+    message_id = headers.get(_ID, b"").decode("latin-1")
+    timestamp = headers.get(_TIMESTAMP, b"").decode("latin-1")
+    given = headers.get(_SIGNATURE, b"").decode("latin-1")
+    kind = headers.get(_TYPE, b"").decode("latin-1")
     if not (message_id and timestamp and given and kind):
         return _refuse(400, "missing Twitch-Eventsub-Message-* headers")
     expected = signature(receiver.secret, message_id, timestamp, body)
@@ -118,7 +127,10 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
     if not isinstance(payload, dict):
         return _refuse(400, "malformed body: not a JSON object", message_id=message_id)
     try:
-        subscription = described(payload.get("subscription"))
+        if kind == "notification":  # the subscription's type and version are all it needs
+            subscription_type, version = type_and_version(payload.get("subscription"))
+        else:
+            subscription = described(payload.get("subscription"))
     except MalformedSubscription as exc:
         return _refuse(400, f"malformed body: {exc}", message_id=message_id)
     if kind == "webhook_callback_verification":
@@ -138,15 +150,15 @@ async def receive(receiver: EventSubReceiver, request: Request) -> Response:
         return _refuse(400, "malformed body: event is not an object", message_id=message_id)
     notification = Notification(
         message_id=message_id,
-        subscription_type=subscription["type"],
-        subscription_version=subscription["version"],
+        subscription_type=subscription_type,
+        subscription_version=version,
         event=event,
         timestamp=sent,
     )
     try:
         with tracing.received(
             f"POST {PATH}",
-            request.headers,
+            _carried(headers),
             platform="twitch",
             event_type=notification.subscription_type,
         ):
