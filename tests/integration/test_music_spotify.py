@@ -416,3 +416,27 @@ async def test_secrets_stay_out_of_answers_and_logs(
     assert "spotify code exchange refused" in everything  # the logs were read
     for secret in [world.app.secret, "not-the-secret-at-all", *world.spotify.issued_secrets()]:
         assert secret not in everything
+
+
+async def test_without_a_secret_key_a_spotify_app_is_refused_as_not_configured(
+    settings: Settings, mode: str
+) -> None:
+    """The distributed mode has no key of its own to seal the client secret with: a 503 that
+    names the setting, not a 500 (the embedded install makes its own key and takes it)."""
+    configured = settings.model_copy(update={"api_key": SecretStr(API_KEY), "secret_keys": []})
+    async with (
+        serving(configured, port=free_port()) as (url, runtime),
+        httpx2.AsyncClient(base_url=url, headers={"X-API-Key": API_KEY}) as http,
+    ):
+        community = await runtime.directory.resolve_entity("console:local", "console")
+        answer = await http.put(
+            f"/api/v1/music/communities/{community.community_id}/spotify/app",
+            json={"client_id": "abc", "client_secret": "very-secret-value"},
+        )
+    if mode == "embedded":
+        assert answer.status_code == 200
+        return
+    assert answer.status_code == 503
+    problem = answer.json()
+    assert (problem["code"], problem["setting"]) == ("not_configured", "WADDLEBOT_SECRET_KEYS")
+    assert "very-secret-value" not in answer.text

@@ -31,6 +31,7 @@ import hypothesis.strategies as st
 import pytest
 import requests
 import schemathesis
+from pydantic import SecretStr
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -42,6 +43,7 @@ from tests.support.harness import make_settings
 from tests.support.threaded import ServedApp, served_in_thread
 from waddlebot.app import create_app
 from waddlebot.features.identity import apikeys
+from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -132,6 +134,9 @@ def world(
             stream_prefix=request.getfixturevalue("module_key_prefix"),
             auto_migrate=True,
             data_dir=str(data_dir),
+            # as a distributed deployment must have (without it, sealing anything is a 503
+            # naming the setting: test_music_spotify.py)
+            secret_keys=[SecretStr(SecretBox.generate_key())],
         )
     with served_in_thread(settings) as app:
         community, callers = app.run(_callers(app.runtime))

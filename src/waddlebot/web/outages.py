@@ -4,7 +4,11 @@ cannot be reached answers ``503 Service Unavailable`` with ``Retry-After`` and a
 and stay 500s.
 
 Events refused because the router is too far behind (:class:`Backlogged`) are a 503 with
-``Retry-After`` too (code ``backlogged``), from whichever endpoint took them."""
+``Retry-After`` too (code ``backlogged``), from whichever endpoint took them. A setting this
+deployment lacks for what was asked (:class:`ConfigurationError` raised while answering, e.g.
+no ``WADDLEBOT_SECRET_KEYS`` to seal a secret with) is the operator's to fix, not the caller's
+nor a bug: a 503 (code ``not_configured``) naming the setting. Its line never holds a secret's
+value (``core/errors.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 from starlette.responses import Response
 
+from waddlebot.core.errors import ConfigurationError, ServiceUnavailable
 from waddlebot.infra.outages import describe, unavailable
 from waddlebot.infra.ports import Backlogged
 from waddlebot.web.problems import problem_response
@@ -103,7 +108,24 @@ async def _answer_backlogged(request: Request, exc: Exception) -> Response:
     return backlogged_response(request, exc)
 
 
+async def _not_configured(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConfigurationError)
+    if isinstance(exc, ServiceUnavailable):  # the setting names a service that is down
+        return problem_response(
+            503, exc.line(), code="unavailable", scope=request.scope, headers=RETRY
+        )
+    log.warning("request failed: not configured", method=request.method, path=request.url.path)
+    return problem_response(
+        503,
+        f"this deployment is not set up for it: {exc.line()}",
+        code="not_configured",
+        scope=request.scope,
+        setting=exc.setting or None,
+    )
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(ConfigurationError, _not_configured)
     for candidate in _CANDIDATES:
         app.add_exception_handler(candidate, _answer)
     app.add_exception_handler(Backlogged, _answer_backlogged)
