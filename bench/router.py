@@ -1,6 +1,7 @@
 """Router benchmark: synthetic events through the real pipeline, embedded and distributed.
 
     python -m bench.router [--events 20000] [--rate 500] [--seconds 10] [--only embedded]
+                           [--no-module-check]
 
 Prints, for each mode: plain chat messages/s, commands/s (``!ping``), latency p50/p99 from
 event accepted to reply on the reply stream at a fixed offered load, and peak RSS of the
@@ -146,6 +147,10 @@ async def run_embedded(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = bench_settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", data_dir=tmp)
         runtime = await Runtime.start(settings, {"router"})
+        if not args.module_check:
+            # route as before the marketplace (every module on, nothing installed): what the
+            # per-community module check costs, measured within one build
+            runtime.router._views = None
         processed = [0]
         original = runtime.router.process
 
@@ -278,6 +283,12 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="offered commands/s for latency")
     parser.add_argument("--seconds", type=float, default=10, help="length of the latency run")
     parser.add_argument("--only", choices=["embedded", "distributed"])
+    parser.add_argument(
+        "--no-module-check",
+        dest="module_check",
+        action="store_false",
+        help="embedded: route without the per-community module check (to measure its cost)",
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if args.only in (None, "embedded"):
