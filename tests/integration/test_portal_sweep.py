@@ -174,6 +174,8 @@ async def seeded(runtime: Runtime, community: int, entity: str) -> dict[str, str
     await runtime.timers.add(community, entity, "xss", 10, XSS)
     await runtime.labels.create(community, "xss", description=XSS)
     await runtime.inventory.add(community, "Mic", XSS, ["xss"])
+    ai = {"model_openai": XSS, "mcp_servers": [{"name": "xss", "url": f"https://x.example/{XSS}"}]}
+    await runtime.installs.configure(community, "ai", ai, actor="test")
     start = runtime.calendar.clock.now() + timedelta(days=2)
     event = await runtime.calendar.add(
         community,

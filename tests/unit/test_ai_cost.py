@@ -60,8 +60,9 @@ async def test_spent_refuses_until_the_next_day() -> None:
     assert yesterday.providers["openai"].completion == 1
 
 
-async def test_usage_is_kept_eight_days_at_most() -> None:
-    assert len(await budget(0).usage(1, days=30)) == 8
+async def test_usage_is_kept_a_month_at_most() -> None:
+    assert len(await budget(0).usage(1, days=30)) == 30  # the portal's longest view
+    assert len(await budget(0).usage(1, days=90)) == 31
 
 
 async def test_a_person_is_told_once_and_a_moderator_is_exempt() -> None:

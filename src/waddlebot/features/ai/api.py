@@ -51,11 +51,11 @@ async def token_usage(
 ) -> Any:
     """The tokens the community's ``!ai`` spent (today, or ``days`` back) and its budget."""
     config = (await view_of(views, caller.community_id)).config("ai")
-    own = config.get("daily_tokens", 0)
+    report = await budget.report(caller.community_id, config, days)
     return TokenUsageOut(
-        daily_tokens=budget.of(config),
-        operator_daily_tokens=budget.operator_daily,
-        own_budget=isinstance(own, int) and own > 0,
+        daily_tokens=report.daily_tokens,
+        operator_daily_tokens=report.operator_daily,
+        own_budget=report.own_budget,
         days=[
             TokenDayOut(
                 day=day.day,
@@ -68,6 +68,6 @@ async def token_usage(
                     for name, used in day.providers.items()
                 },
             )
-            for day in await budget.usage(caller.community_id, days)
+            for day in report.days
         ],
     )

@@ -24,7 +24,7 @@ from waddlebot.infra import metrics
 from waddlebot.infra.daily import DailyCounts, Today
 from waddlebot.infra.ports import Cache
 
-KEEP_DAYS = 8
+KEEP_DAYS = 31  # a month back (the portal's AI page shows 30 days)
 MAX_DAILY_TOKENS = 1_000_000_000
 SETTINGS: dict[str, Any] = {
     "daily_tokens": {
@@ -55,6 +55,18 @@ class TokenDay:
     providers: dict[str, ProviderTokens]
 
 
+@dataclass(frozen=True, slots=True)
+class TokenReport:
+    daily_tokens: int  # the budget that applies (0: no limit)
+    operator_daily: int  # the operator's ceiling (0: none)
+    own_budget: bool  # false: the operator's budget applies
+    days: list[TokenDay]  # today first
+
+    @property
+    def today(self) -> TokenDay:
+        return self.days[0]
+
+
 class TokenBudget:
     """``operator_daily``: the operator's ceiling (0: none); ``providers``: the names usage is
     read for."""
@@ -71,10 +83,15 @@ class TokenBudget:
         self.operator_daily = operator_daily
         self._providers = tuple(providers)
 
+    @staticmethod
+    def own(config: Mapping[str, Any]) -> int:
+        """The budget the community set itself (0: none, the operator's applies)."""
+        own = config.get("daily_tokens", 0)
+        return own if isinstance(own, int) and not isinstance(own, bool) and own > 0 else 0
+
     def of(self, config: Mapping[str, Any]) -> int:
         """The community's tokens a day (0: no limit), from its ``ai`` settings."""
-        own = config.get("daily_tokens", 0)
-        own = own if isinstance(own, int) and not isinstance(own, bool) and own > 0 else 0
+        own = self.own(config)
         if not own:
             return self.operator_daily
         return min(own, self.operator_daily) if self.operator_daily else own
@@ -118,6 +135,18 @@ class TokenBudget:
             )
             for day in found
         ]
+
+    async def report(
+        self, community_id: int, config: Mapping[str, Any], days: int = 1
+    ) -> TokenReport:
+        """The community's budget (from its ``ai`` settings) and its last ``days`` days: what
+        the usage endpoint answers and the portal's AI page shows."""
+        return TokenReport(
+            daily_tokens=self.of(config),
+            operator_daily=self.operator_daily,
+            own_budget=self.own(config) > 0,
+            days=await self.usage(community_id, days),
+        )
 
 
 TOKEN_BUDGET: Key[TokenBudget] = Key("ai token budget")

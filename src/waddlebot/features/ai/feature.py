@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import structlog
 
-from waddlebot.features.ai import api
+from waddlebot.features.ai import api, portal
 from waddlebot.features.ai.budget import TOKEN_BUDGET, TokenBudget
 from waddlebot.features.ai.builtin_tools import BuiltinTools
 from waddlebot.features.ai.conversation import listen_in_chat
 from waddlebot.features.ai.guards import Guards
 from waddlebot.features.ai.limits import AskLimits
-from waddlebot.features.ai.mcp_servers import McpServers
+from waddlebot.features.ai.mcp_servers import MCP_SERVERS, McpServers
 from waddlebot.features.ai.memory import ChannelMemory
 from waddlebot.features.ai.moderation import OpenAIModeration
 from waddlebot.features.ai.module import build_ai_module
+from waddlebot.features.ai.operator import OPERATOR_SETUP, operator_setup
 from waddlebot.features.ai.providers import (
     OllamaProvider,
     OpenAIProvider,
@@ -22,7 +23,7 @@ from waddlebot.features.ai.providers import (
 )
 from waddlebot.features.ai.service import PROVIDERS, Assistant
 from waddlebot.features.ai.settings import AISettings
-from waddlebot.features.feature import Feature, Host, Route
+from waddlebot.features.feature import Feature, Host, PortalPage, Route
 from waddlebot.features.shared import TOOLS
 
 log = structlog.get_logger("waddlebot.ai")
@@ -69,7 +70,10 @@ async def setup(host: Host) -> None:
             except ProviderFailed as missing:
                 log.warning("ai provider missing", provider=provider.name, reason=missing.reason)
         host.on_stop(provider.close)
-    mcp_servers = McpServers(own.ai_mcp_commands, idle_seconds=own.ai_mcp_idle_seconds)
+    host.provide(OPERATOR_SETUP, operator_setup(own))
+    mcp_servers = host.provide(
+        MCP_SERVERS, McpServers(own.ai_mcp_commands, idle_seconds=own.ai_mcp_idle_seconds)
+    )
     host.on_stop(mcp_servers.close)
     assistant = Assistant(
         providers,
@@ -86,4 +90,11 @@ async def setup(host: Host) -> None:
     host.add_module(module)
 
 
-FEATURE = Feature("ai", setup, always_on=False, routes=(Route(api.router),), settings=AISettings)
+FEATURE = Feature(
+    "ai",
+    setup,
+    always_on=False,
+    routes=(Route(api.router),),
+    settings=AISettings,
+    pages=(PortalPage("/ai", "AI", portal.router, role="moderator"),),
+)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from waddlebot.core.services import Key
 from waddlebot.core.tools import NAME_CHARACTERS, Caller
 from waddlebot.features.ai.providers import ToolDefinition
 from waddlebot.features.ai.tool_loop import OfferedTool, ToolFailed, ToolRun
@@ -36,6 +37,7 @@ log = structlog.get_logger("waddlebot.ai")
 SERVER_NAME = "^[a-z][a-z0-9_]{0,29}$"
 MAX_SESSIONS = 32  # per process: beyond it the least recently used is closed
 SEPARATOR = "-"  # between the server's name and its tool's, as the model knows it
+CHECK_SECONDS = 10.0  # an admin's check of a server waits this long (a stdio one starts first)
 
 SERVERS_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -73,6 +75,18 @@ class ServerSpec:
     name: str
     url: str | None = None
     command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTool:
+    """A tool a server offers, as a check lists it."""
+
+    name: str
+    description: str
+
+
+class ServerUnavailable(Exception):
+    """Why a server's tools could not be listed: said to the admin who checked it."""
 
 
 class McpConnection:
@@ -171,7 +185,7 @@ class McpServers:
             allowed.setdefault(server, set()).add(tool)
         specs = [
             spec
-            for spec in (_spec(item) for item in config.get("mcp_servers") or ())
+            for spec in (server_spec(item) for item in config.get("mcp_servers") or ())
             if spec.name in allowed
         ]
         if not specs:
@@ -184,6 +198,31 @@ class McpServers:
             )
         )
         return [tool for tools in found for tool in tools]
+
+    async def check(self, spec: ServerSpec, *, within: float = CHECK_SECONDS) -> list[ServerTool]:
+        """The tools ``spec``'s server offers, from a session of its own (opened and closed
+        here: a check sees the server as it is now, and leaves the pool alone);
+        :class:`ServerUnavailable` saying why not."""
+        if spec.command is not None and spec.command not in self._commands:
+            raise ServerUnavailable(
+                f"the operator allows no MCP command named {spec.command} "
+                "(WADDLEBOT_AI_MCP_COMMANDS)"
+            )
+        session = McpConnection(spec, self._commands.get(spec.command or ""))
+        try:
+            await session.opened(within)
+        except TimeoutError as exc:
+            raise ServerUnavailable(
+                f"the {spec.name} server did not answer within {within:g} seconds"
+            ) from exc
+        except Exception as exc:
+            log.warning("ai mcp check failed", server=spec.name, reason=repr(exc))
+            raise ServerUnavailable(
+                f"the {spec.name} server could not be reached, or did not speak MCP"
+            ) from exc
+        finally:
+            await session.close()
+        return [ServerTool(tool.name, tool.description or "") for tool in session.tools]
 
     async def _tools_of(
         self, community_id: int, spec: ServerSpec, allowed: set[str], within: float
@@ -249,7 +288,10 @@ class McpServers:
         await asyncio.gather(*(session.close() for session in sessions))
 
 
-def _spec(item: Mapping[str, Any]) -> ServerSpec:
+MCP_SERVERS: Key[McpServers] = Key("ai mcp servers")
+
+
+def server_spec(item: Mapping[str, Any]) -> ServerSpec:
     return ServerSpec(str(item["name"]), url=item.get("url"), command=item.get("command"))
 
 
