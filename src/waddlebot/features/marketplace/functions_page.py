@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -32,12 +32,11 @@ from waddlebot.web.host import api_host
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE = "/c/{community_id}/functions"
 DAYS = 7
-ENGINES: dict[str, str] = {
+ENGINES: dict[Engine, str] = {
     "lambda": "AWS Lambda",
     "openwhisk": "Apache OpenWhisk",
     "function": "HTTP function",
 }
-assert set(ENGINES) == set(get_args(Engine))  # every engine has its name on the page
 
 router = APIRouter(include_in_schema=False)
 Communities = Annotated[Installs, needs(INSTALLS)]
@@ -87,7 +86,7 @@ async def _page(
 ) -> Response:
     figures = health.snapshots()
     functions = [
-        FunctionRow(item, ENGINES[item.entry.kind], figures.get(item.name))
+        FunctionRow(item, ENGINES[cast(Engine, item.entry.kind)], figures.get(item.name))
         for item in await installs.list(caller.community_id)
         if is_function(item.entry)
     ]
@@ -125,18 +124,10 @@ async def set_budget(
     health: Health,
 ) -> Response:
     """Set the daily budget as ``PUT .../functions/budget`` does: a number (0: no limit), or
-    back to the operator's default ("default" sent by its button, or the field left blank)."""
+    back to the operator's default (its own button)."""
     form = await form_of(request)
-    daily = form.get("daily", "")
-    back_to_default = form.get("default") == "yes" or not daily
-    try:
-        body = api.BudgetIn.model_validate({"daily": None if back_to_default else daily})
-        await api.set_function_budget(caller, body, budgets, usage)
-    except ValidationError as exc:
-        errors = field_errors(exc, "budget")
-    except WaddleError as exc:
-        errors = {"budget-daily": sentence(str(exc))}
-    else:
+    errors = await _set_budget(caller, budgets, usage, form)
+    if not errors:
         return RedirectResponse(f"/c/{caller.community_id}/functions#budget", 303)
     return await _page(
         request,
@@ -146,6 +137,24 @@ async def set_budget(
         usage,
         health,
         errors=errors,
-        typed=daily,
+        typed=form.get("daily", ""),
         status_code=400,
     )
+
+
+async def _set_budget(
+    caller: CommunityCaller, budgets: Budgets, usage: Accounting, form: dict[str, str]
+) -> Errors:
+    """What is wrong with the budget form; nothing once the budget is set."""
+    default = form.get("default") == "yes"
+    daily = form.get("daily", "")
+    if not default and not daily:  # left blank, or words typed in the number field
+        return {"budget-daily": "Give the calls a day as a whole number, 0 for no limit."}
+    try:
+        body = api.BudgetIn.model_validate({"daily": None if default else daily})
+        await api.set_function_budget(caller, body, budgets, usage)
+    except ValidationError as exc:
+        return field_errors(exc, "budget")
+    except WaddleError as exc:
+        return {"budget-daily": sentence(str(exc))}
+    return {}
