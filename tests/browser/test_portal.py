@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +44,21 @@ class Portal:
 
 @pytest.fixture
 async def portal(tmp_path: Path) -> AsyncIterator[Portal]:
+    async with serving_portal(tmp_path) as site:
+        yield site
+
+
+@asynccontextmanager
+async def serving_portal(tmp_path: Path, **overrides: object) -> AsyncIterator[Portal]:
+    """The portal of a whole WaddleBot (settings changed by ``overrides``), with alice owning
+    a community."""
     port = free_port()
     settings = browser_settings(
         tmp_path,
         portal_public_url=f"http://127.0.0.1:{port}",
         overlay_public_url=f"http://127.0.0.1:{port}",
         secret_keys=[SecretStr(SecretBox.generate_key())],
+        **overrides,
     )
     async with serving(settings, port=port) as (base, runtime):
         home = await runtime.directory.resolve_entity("console:local", "console", name="Penguins")

@@ -8,6 +8,7 @@ tests/integration/test_portal_modules.py."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import pytest
@@ -22,6 +23,7 @@ from tests.browser.test_portal import (  # noqa: F401 - portal is a fixture
     shoot,
     sign_in,
 )
+from tests.integration.test_marketplace import kudos_module
 from tests.integration.test_portal_modules import SECRET, nested_module, tally_module
 from tests.support.harness import say, serving_app
 from waddlebot.features.shared import CATALOGUE, INSTALLS
@@ -166,4 +168,55 @@ async def test_pages_are_accessible_fit_a_phone_and_are_read_only_for_a_moderato
     assert await page.get_by_role("button").filter(has_text="Switch").count() == 0
     await shoot(page, "modules-phone")
     await phone.close()
+    assert watch.problems == []
+
+
+async def test_an_owner_upgrades_a_module_after_seeing_what_it_asks_for(
+    portal: Portal,  # noqa: F811 - the fixture
+    browser: Browser,
+) -> None:
+    runtime, community = portal.runtime, portal.community
+    async with AsyncExitStack() as served:
+
+        async def register(version: str, *, whispers: bool = False) -> None:
+            app = create_module_app(kudos_module(version, whispers=whispers), SECRET.encode())
+            url = await served.enter_async_context(serving_app(app))
+            await runtime.need(CATALOGUE).register(url, SECRET, actor="operator")
+
+        await register("1.0.0")
+        await runtime.need(INSTALLS).install(
+            community, "kudos", actor="test", renames={"kudos": "thanks"}
+        )
+        await register("1.1.0", whispers=True)
+        # axe is added to the page as a script, which the CSP would refuse: bypassed here only
+        context, page, watch = await new_page(browser, bypass_csp=True)
+        await sign_in(page, portal.base)
+        await page.goto(f"{portal.base}/c/{community}/modules")
+        await page.get_by_role("link", name="1.1.0 available").click()
+        await expect(
+            page.get_by_text("Installed here: 1.0.0. In the catalogue: 1.1.0.")
+        ).to_be_visible()
+
+        # the keyboard alone: ask for the upgrade, read what it asks for, confirm
+        upgrade = page.get_by_role("button", name="Upgrade to 1.1.0", exact=True)
+        await tab_to(page, upgrade)
+        await page.keyboard.press("Enter")
+        asks = page.locator("#upgrade-asks li")
+        await expect(asks).to_have_text(["whisper people", "read raid events"])
+        await expect(page.locator("#upgrade-commands")).to_contain_text("!hush")
+        assert await axe_problems(page) == []
+        await shoot(page, "module-upgrade")
+        assert (await runtime.need(INSTALLS).get(community, "kudos")).version == "1.0.0"
+        confirm = page.get_by_role("button", name="Upgrade to 1.1.0 and allow this")
+        await tab_to(page, confirm)
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("status")).to_have_text("kudos is now at 1.1.0.")
+        assert await say(runtime, "!hush") == ["(private) only you hear this"]
+
+        await register("1.1.1")  # asks for nothing new: upgraded at once
+        await page.goto(f"{portal.base}/c/{community}/modules/kudos")
+        await page.get_by_role("button", name="Upgrade to 1.1.1").click()
+        await expect(page.get_by_role("status")).to_have_text("kudos is now at 1.1.1.")
+        await expect(page.get_by_role("heading", name="kudos 1.1.1")).to_be_visible()
+        await context.close()
     assert watch.problems == []

@@ -216,7 +216,10 @@ async def register_function(
     return EntryOut.of(entry)
 
 
-async def _usage(community_id: int, budgets: Budgets, usage: Accounting, days: int) -> Any:
+async def function_usage_of(
+    community_id: int, budgets: Budgets, usage: Accounting, days: int
+) -> FunctionUsageOut:
+    """The community's budget and its serverless calls per day (the portal shows it too)."""
     own = await budgets.own(community_id)
     return FunctionUsageOut(
         daily_budget=await budgets.of(community_id),
@@ -236,7 +239,7 @@ async def function_usage(
     days: Annotated[int, Query(ge=1, le=KEEP_DAYS, description="how many days back")] = 7,
 ) -> Any:
     """What the community's serverless (#) commands cost, per day, and its budget."""
-    return await _usage(caller.community_id, budgets, usage, days)
+    return await function_usage_of(caller.community_id, budgets, usage, days)
 
 
 @router.put("/communities/{community_id}/functions/budget", response_model=FunctionUsageOut)
@@ -245,7 +248,7 @@ async def set_function_budget(
 ) -> Any:
     """Set how many serverless calls the community may make a day."""
     await budgets.set(caller.community_id, body.daily, actor=caller.actor)
-    return await _usage(caller.community_id, budgets, usage, 1)
+    return await function_usage_of(caller.community_id, budgets, usage, 1)
 
 
 @router.get("/communities/{community_id}/modules", response_model=Page[InstalledOut])

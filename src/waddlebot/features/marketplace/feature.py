@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from waddlebot.features import builtin_features
 from waddlebot.features.feature import Feature, Host, PortalPage, Route
-from waddlebot.features.marketplace import api, portal
+from waddlebot.features.marketplace import api, functions_page, portal
 from waddlebot.features.marketplace.catalogue import Catalogue
 from waddlebot.features.marketplace.installs import Installs
 from waddlebot.features.marketplace.module import build_marketplace_module
@@ -73,5 +73,8 @@ FEATURE = Feature(
     "marketplace",
     setup,
     routes=(Route(api.router),),
-    pages=(PortalPage("/modules", "Modules", portal.router, role="moderator"),),
+    pages=(
+        PortalPage("/modules", "Modules", portal.router, role="moderator"),
+        PortalPage("/functions", "Serverless", functions_page.router, role="moderator"),
+    ),
 )

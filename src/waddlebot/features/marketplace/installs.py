@@ -373,11 +373,16 @@ def _checked_renames(manifest: Manifest, renames: Mapping[str, str]) -> dict[str
     return checked
 
 
-def _review(manifest: Manifest, renames: Mapping[str, str], *, granted: tuple[str, ...]) -> Review:
-    commands = tuple(
+def commands_here(manifest: Manifest, renames: Mapping[str, str]) -> tuple[str, ...]:
+    """The module's commands as a community calls them (``!name``, ``#name``, renamed)."""
+    return tuple(
         f"{'#' if spec.serverless else '!'}{renames.get(spec.name, spec.name)}"
         for spec in manifest.commands
     )
+
+
+def _review(manifest: Manifest, renames: Mapping[str, str], *, granted: tuple[str, ...]) -> Review:
+    commands = commands_here(manifest, renames)
     events = tuple(str(event) for event in manifest.events)
     permissions = tuple(str(p) for p in manifest.permissions)
     new = tuple(p for p in (*permissions, *events) if p not in granted)

@@ -1,5 +1,5 @@
 """The portal's Modules page: the catalogue (searched as one types), each module's page (what
-it is, adds and asks for; install after a review, switch on and off, settings from its
+it is, adds and asks for; install after a review, upgrade, switch on and off, settings from its
 ``config_schema``, uninstall) and the health of each one here.
 
 Who may do what is the API's (api.py): moderators read, admins change; every change goes
@@ -9,7 +9,7 @@ the audit log as for chat and the API."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,13 +19,15 @@ from fastapi.responses import Response
 from waddlebot.core.errors import NotFound, WaddleError
 from waddlebot.core.module_config import ConfigError
 from waddlebot.features.marketplace.asks import asked
-from waddlebot.features.marketplace.catalogue import Catalogue, Entry
+from waddlebot.features.marketplace.catalogue import Catalogue, Entry, version_key
+from waddlebot.features.marketplace.functions_page import is_function, spending_seen_by
 from waddlebot.features.marketplace.installs import (
     BadRename,
     CommandClash,
     Installed,
     Installs,
     Review,
+    commands_here,
 )
 from waddlebot.features.marketplace.settings_form import (
     FORM,
@@ -99,15 +101,26 @@ async def _list_page(
 ) -> Response:
     figures = health.snapshots()
     installed = [(item, figures.get(item.name)) for item in mine.values()]
+    has_functions = any(is_function(item.entry) for item in mine.values())
     return _page(
         request,
         "modules.html",
         installed=installed,
+        newer={item.name: newer for item in mine.values() if (newer := _newer(item))},
+        spent=await spending_seen_by(request, community.id) if has_functions else None,
         rows=rows,
         q=q,
         notice=notice,
         can_change=_admin(community),
     )
+
+
+def _newer(installed: Installed | None) -> str:
+    """The catalogue's version of an installed module when it is newer than the one here."""
+    if installed is None or not installed.entry.installable:
+        return ""
+    latest = installed.entry.manifest.version
+    return latest if version_key(latest) > version_key(installed.version) else ""
 
 
 async def _entry(catalogue: Catalogue, name: str) -> Entry:
@@ -148,6 +161,9 @@ async def _module_page(
         "notice": "",
         "review": None,
         "renames": {},
+        "newer": _newer(installed),
+        "upgrade": None,
+        "spent": await spending_seen_by(request, community.id) if is_function(entry) else None,
     }
     values.update(context)
     return _page(request, "module.html", status_code, **values)
@@ -269,6 +285,60 @@ async def install(
         entry,
         notice=f"Installed {done.name} {done.version}.",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeReview:
+    """What moving to the new version adds beyond what the community has now."""
+
+    review: Review
+    commands: tuple[str, ...]  # commands the installed version does not have
+    asks: list[str]  # what it asks for beyond the grants, in words
+
+
+async def _upgrade_review(
+    catalogue: Catalogue, installed: Installed, review: Review
+) -> UpgradeReview:
+    try:
+        before = commands_here(
+            await catalogue.manifest(installed.name, installed.version), installed.renames
+        )
+    except NotFound:  # the installed version is no longer in the catalogue
+        before = ()
+    added = tuple(command for command in review.commands if command not in before)
+    return UpgradeReview(review, added, asked(review.new))
+
+
+@router.post("/c/{community_id}/modules/{name}/upgrade", dependencies=ADMIN)
+async def upgrade(
+    request: Request,
+    name: str,
+    community: InCommunity,
+    person: SignedIn,
+    catalogue: Catalogued,
+    installs: Communities,
+    health: Health,
+) -> Response:
+    """Move to the catalogue's latest version, as ``POST .../modules/{name}/upgrade`` does: at
+    once when it asks for nothing new; else the page shows what it adds and asks for, and
+    upgrades when the admin confirms that very version (``confirm`` carries it, so a newer
+    one registered meanwhile is reviewed in turn)."""
+    entry = await _entry(catalogue, name)
+    confirmed = (await _form(request)).get("confirm", "")
+    try:
+        review = await installs.upgrade_review(community.id, entry.name)
+        if review.new and confirmed != review.manifest.version:
+            installed = await installs.get(community.id, entry.name)
+            shown = await _upgrade_review(catalogue, installed, review)
+            return await _module_page(request, community, installs, health, entry, upgrade=shown)
+        done = await installs.upgrade(community.id, entry.name, actor=person.actor)
+    except WaddleError as exc:
+        errors = {"upgrade": sentence(str(exc))}
+        return await _module_page(
+            request, community, installs, health, entry, exc.status, errors=errors
+        )
+    notice = f"{done.name} is now at {done.version}."
+    return await _module_page(request, community, installs, health, entry, notice=notice)
 
 
 @router.post("/c/{community_id}/modules/{name}/switch", dependencies=ADMIN)
