@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from waddlebot.infra.connections import Link, Report, reports
+from waddlebot.infra.connections import Changed, ConnectionReporter, Link, Report, reports
 from waddlebot.infra.ports import Ports
 
 
@@ -26,3 +26,23 @@ def links(found: list[Report]) -> list[Link]:
 
 def states(found: list[Report]) -> list[str]:
     return [link.state for link in links(found)]
+
+
+class Elsewhere:
+    """A collector process elsewhere, as the connections it reports show it."""
+
+    def __init__(self, links: list[Link]) -> None:
+        self.changed = Changed()
+        self.links = links
+
+    async def connections(self) -> list[Link]:
+        return self.links
+
+
+async def reporting(ports: Ports, platform: str, process: str, links: list[Link]) -> ConnectionReporter:
+    """Publish ``links`` as ``process``'s connections to ``platform`` (stop it when done)."""
+    reporter = ConnectionReporter(
+        ports.cache, ports.lease, platform, process, Elsewhere(links), interval=60.0, ttl=60.0
+    )
+    await reporter.start()
+    return reporter
