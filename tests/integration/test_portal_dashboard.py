@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.test_labels_api import user_key
 from tests.integration.test_portal import signed_in
-from tests.integration.test_portal_platforms import community_with_elsewhere_collectors
+from tests.integration.test_portal_platforms import elsewhere_collectors
 from tests.support.harness import say, serving
 from waddlebot.infra import activity
 from waddlebot.infra.db.models import PlatformToken
@@ -188,7 +188,8 @@ async def test_the_dashboard_says_each_platforms_connection_health_in_a_line(
         serving(settings, services={"portal"}) as (url, runtime),
         httpx2.AsyncClient(base_url=url) as http,
     ):
-        community, reporters = await community_with_elsewhere_collectors(runtime)
+        community = await _community(runtime)
+        reporters = await elsewhere_collectors(runtime, community)
         try:
             user = await signed_in(http, runtime, "mo")
             await runtime.directory.set_role(community, user, "moderator")

@@ -171,16 +171,13 @@ def shard(n: int, state: State, guild: str) -> Link:
     )
 
 
-async def community_with_elsewhere_collectors(
-    runtime: Runtime,
-) -> tuple[int, list[ConnectionReporter]]:
-    """A community on Discord (server 111) and Twitch (channel 4711), whose collectors run in
-    other processes and report: one Discord shard ready (ours), one resuming (another
+async def elsewhere_collectors(runtime: Runtime, community: int) -> list[ConnectionReporter]:
+    """The community joins Discord (server 111) and Twitch (channel 4711), whose collectors
+    run in other processes and report: one Discord shard ready (ours), one resuming (another
     server's); the Twitch bot session and each channel's own, one of them another
     community's."""
-    place = await runtime.directory.resolve_entity("discord:111:222", "discord", name="Den")
-    community = place.community_id
-    await runtime.community.attach(community, "twitch:4711", "twitch", actor="test")
+    for entity, platform in (("discord:111:222", "discord"), ("twitch:4711", "twitch")):
+        await runtime.community.attach(community, entity, platform, actor="test")
     ports = runtime.ports
     bot = Link(
         "bot session",
@@ -205,7 +202,7 @@ async def community_with_elsewhere_collectors(
         False,
         ("twitch:5000",),
     )
-    return community, [
+    return [
         await reporting(
             ports,
             "discord",
@@ -224,7 +221,9 @@ async def test_the_portal_alone_shows_what_the_collectors_elsewhere_report(
         serving(settings, services={"portal"}) as (url, runtime),
         httpx2.AsyncClient(base_url=url) as http,
     ):
-        community, reporters = await community_with_elsewhere_collectors(runtime)
+        home = await runtime.directory.resolve_entity("console:local", "console", name="Home")
+        community = home.community_id
+        reporters = await elsewhere_collectors(runtime, community)
         user = await signed_in(http, runtime, "pat")
         await runtime.directory.set_role(community, user, "admin")
         page = f"/c/{community}/platforms"

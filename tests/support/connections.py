@@ -39,7 +39,9 @@ class Elsewhere:
         return self.links
 
 
-async def reporting(ports: Ports, platform: str, process: str, links: list[Link]) -> ConnectionReporter:
+async def reporting(
+    ports: Ports, platform: str, process: str, links: list[Link]
+) -> ConnectionReporter:
     """Publish ``links`` as ``process``'s connections to ``platform`` (stop it when done)."""
     reporter = ConnectionReporter(
         ports.cache, ports.lease, platform, process, Elsewhere(links), interval=60.0, ttl=60.0
