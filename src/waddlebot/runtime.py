@@ -30,6 +30,7 @@ from waddlebot.infra import tracing
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
+from waddlebot.infra.connections import ConnectionReporter, Watched
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.migrate import current_async, upgrade
 from waddlebot.infra.db.problems import database_reached, schema_problem
@@ -206,10 +207,28 @@ class Runtime(FeatureServices):
         for platform in BUILTINS:
             if platform.name not in self.services or not platform.configured(self.settings):
                 continue
-            collector = platform.build(self.collector_parts(f"{consumer}-{platform.name}"))
+            process = f"{consumer}-{platform.name}"
+            collector = platform.build(self.collector_parts(process))
             self._collectors[platform.name] = collector
             self._cleanup.push_async_callback(collector.stop)  # also after a failed start
             await collector.start()
+            if isinstance(collector, Watched):
+                await self._report_connections(platform.name, process, collector)
+
+    async def _report_connections(self, platform: str, process: str, source: Watched) -> None:
+        """Publish the collector's connections for the portal (stopped before the collector)."""
+        settings = self.settings
+        reporter = ConnectionReporter(
+            self.ports.cache,
+            self.ports.lease,
+            platform,
+            process,
+            source,
+            interval=settings.assignment_heartbeat_seconds,
+            ttl=settings.assignment_lease_ttl_seconds,
+        )
+        await reporter.start()
+        self._cleanup.push_async_callback(reporter.stop)
 
     def collector_parts(self, consumer: str) -> CollectorParts:
         return CollectorParts(

@@ -15,6 +15,9 @@ from pydantic import SecretStr
 
 from tests.browser.conftest import browser_settings
 from tests.browser.test_portal import XSS, Portal, axe_problems, new_page, shoot, sign_in
+from tests.browser.test_portal_modules import tab_to
+from tests.integration.test_portal_platforms import XSS as PROCESS_XSS
+from tests.integration.test_portal_platforms import elsewhere_collectors
 from tests.support.harness import free_port, say, serving
 from waddlebot.infra.secretbox import SecretBox
 
@@ -36,7 +39,10 @@ async def site(tmp_path: Path) -> AsyncIterator[Portal]:
         found = Portal(base, runtime, home.community_id, other.community_id)
         alice = await found.person("alice", "alice@example.org")
         await runtime.directory.set_role(found.community, alice, "owner")
+        reporters = await elsewhere_collectors(runtime, home.community_id)
         yield found
+        for reporter in reporters:
+            await reporter.stop()
 
 
 async def fits_a_phone(page: Page) -> None:
@@ -93,6 +99,43 @@ async def test_the_chart_takes_a_new_point_when_chat_arrives(
     await page.goto(f"{site.base}/c/{site.community}/dashboard")
     await expect(page.locator("#activity-chart")).to_have_attribute("data-points", "60")
     assert await axe_problems(page) == []
+    await context.close()
+
+
+async def test_the_connections_health_leads_to_each_connection_by_keyboard(
+    site: Portal, browser: Browser
+) -> None:
+    context, page, watch = await new_page(browser)
+    await sign_in(page, site.base)
+    await page.goto(f"{site.base}/c/{site.community}/dashboard")
+    health = page.get_by_role("list", name="Connections")
+    await expect(health.get_by_role("listitem")).to_have_text(
+        ["Twitch: 2 of 2 EventSub sessions ready", "Discord: 1 of 2 gateway shards ready"]
+    )
+    to_platforms = page.get_by_role("navigation", name="Penguins").get_by_role(
+        "link", name="Platforms"
+    )
+    await tab_to(page, to_platforms)
+    await page.keyboard.press("Enter")
+    discord = page.locator("#discord")
+    await expect(discord.locator("#discord-health")).to_have_text(
+        "Discord: 1 of 2 gateway shards ready"
+    )
+    resuming = discord.get_by_role("row").filter(has_text="shard 1")
+    await expect(resuming.get_by_role("cell").nth(2)).to_have_text("resuming")
+    await expect(resuming.get_by_role("cell").nth(6)).to_have_text("no")
+    named = discord.get_by_text(f"discord-{PROCESS_XSS}", exact=True)
+    await expect(named.first).to_be_visible()  # a process name, shown as text
+    await shoot(page, "platforms-connections")
+    assert watch.problems == []
+    await context.close()
+
+    context, page, _ = await new_page(browser, bypass_csp=True)  # axe is injected
+    await sign_in(page, site.base)
+    await page.goto(f"{site.base}/c/{site.community}/platforms")
+    assert await axe_problems(page) == []
+    await page.set_viewport_size({"width": 375, "height": 740})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
     await context.close()
 
 

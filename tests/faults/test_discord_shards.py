@@ -2,7 +2,8 @@
 (as many as Discord recommended to the first of them: the later ones read that count, even
 once Discord recommends another); one killed with SIGKILL loses its shards to the others,
 which IDENTIFY them again within seconds; and never do two connections serve one shard at
-the same time, the starts and the hand-overs included."""
+the same time, the starts and the hand-overs included. What the portal reads of their
+connections follows: every shard ready, and the killed replica's report gone with it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from pathlib import Path
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.gateway import Span
+from tests.support.connections import reported
 from tests.support.processes import ServiceProcess, ServiceProcesses
+from waddlebot.infra.connections import Report
+from waddlebot.infra.factory import build_ports
 
 SHARDS = 4
 
@@ -45,6 +49,18 @@ async def wait_settled(
         await asyncio.sleep(0.1)
 
 
+def shards_by_process(found: list[Report]) -> dict[str, list[tuple[str, str]]]:
+    return {r.process: [(k.name, k.state) for k in r.links] for r in found}
+
+
+def all_ready_in(found: list[Report], processes: int) -> bool:
+    by_process = shards_by_process(found)
+    shards = sorted(shard for shards in by_process.values() for shard in shards)
+    return len(by_process) == processes and shards == [
+        (f"shard {n}", "ready") for n in range(SHARDS)
+    ]
+
+
 async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
     migrated_postgres_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> None:
@@ -62,6 +78,7 @@ async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
                 "WADDLEBOT_ASSIGNMENT_LEASE_TTL_SECONDS": "1.5",
             },
         )
+        ports = await build_ports(redis_url, key_prefix)  # as a portal process reads them
         try:
             first = processes.start("discord", "discord-0")
             await first.wait_healthy()
@@ -73,6 +90,7 @@ async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
                 await replica.wait_healthy()
             await wait_settled(fake, replicas, [1, 1, 2], "shared three ways")
             assert_never_served_twice(fake.spans)
+            before = await reported(ports, "discord", lambda r: all_ready_in(r, 3))
 
             counts = [await r.gauge("waddlebot_assigned_items") for r in replicas]
             victim = replicas[counts.index(2)]
@@ -85,6 +103,8 @@ async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
             lost = {s.shard for s in serving if s.ended is not None}
             survivors = [r for r in replicas if r is not victim]
             await wait_settled(fake, survivors, [2, 2], "took the killed replica's shards over")
+            found = await reported(ports, "discord", lambda r: all_ready_in(r, 2))
+            assert set(shards_by_process(found)) < set(shards_by_process(before))
 
             retaken = [s for s in fake.spans[before:] if s.ended is None]
             assert lost <= {s.shard for s in retaken}
@@ -95,3 +115,4 @@ async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
             raise
         finally:
             await asyncio.to_thread(processes.close)
+            await ports.close()

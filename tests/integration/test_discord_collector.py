@@ -16,6 +16,7 @@ import pytest
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.model import Callback, Guild, Interaction, User
 from tests.fakes.discord.wire import SEND_MESSAGES
+from tests.support.connections import links, reported, states
 from tests.support.harness import make_settings, serving
 from waddlebot.infra import metrics
 from waddlebot.infra.assignment import assign
@@ -382,3 +383,17 @@ async def test_a_channel_that_refuses_the_bot_is_not_tried_again_and_again(world
     )
     assert world.fake.sent(quiet.id) == []
     assert len(world.fake.invalid_requests) == 1
+
+
+async def test_the_gateway_shards_state_is_reported_and_follows_a_drop(world: World) -> None:
+    ports = world.runtime.ports
+    (ready,) = links(await reported(ports, "discord", lambda r: states(r) == ["ready"]))
+    assert ready.name == "shard 0" and ready.session == world.fake.session().id
+    assert ready.covers == (f"discord:{world.guild.id}",)  # which servers it carries
+    with world.fake.gateway_held():  # the next connection waits before its HELLO
+        await world.fake.drop_connection()
+        await reported(ports, "discord", lambda r: states(r) == ["disconnected"])
+    await world.fake.wait_for_resume()
+    (back,) = links(await reported(ports, "discord", lambda r: states(r) == ["ready"]))
+    assert back.session == ready.session  # resumed, not identified anew
+    assert back.since is not None and ready.since is not None and back.since > ready.since

@@ -5,13 +5,16 @@ its portal page (tests/browser/test_portal_dashboard.py drives both pages in a b
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx2
+import pytest
 
 from tests.integration.test_labels_api import user_key
 from tests.integration.test_portal import signed_in
+from tests.integration.test_portal_platforms import elsewhere_collectors
 from tests.support.harness import say, serving
 from waddlebot.infra import activity
 from waddlebot.infra.db.models import PlatformToken
@@ -175,3 +178,29 @@ async def test_the_audit_log_for_admins_filtered_and_paged(settings: Settings) -
         assert (await http.get(f"/c/{other}/audit")).status_code == 404
         # the pages only read: nothing to post, with a token or without
         assert (await http.post(base, data={"action": "x"})).status_code == 405
+
+
+@pytest.mark.parametrize("mode", ["distributed"])
+async def test_the_dashboard_says_each_platforms_connection_health_in_a_line(
+    settings: Settings,
+) -> None:
+    async with (
+        serving(settings, services={"portal"}) as (url, runtime),
+        httpx2.AsyncClient(base_url=url) as http,
+    ):
+        community = await _community(runtime)
+        reporters = await elsewhere_collectors(runtime, community)
+        try:
+            user = await signed_in(http, runtime, "mo")
+            await runtime.directory.set_role(community, user, "moderator")
+            shown = (await http.get(f"/c/{community}/dashboard")).text
+            lines = re.findall(r'<li class="(health-\w+)">(.*?)</li>', shown)
+            assert lines == [
+                ("health-ok", "Twitch: 2 of 2 EventSub sessions ready"),
+                ("health-degraded", "Discord: 1 of 2 gateway shards ready"),
+            ]
+        finally:
+            for reporter in reporters:
+                await reporter.stop()
+        shown = (await http.get(f"/c/{community}/dashboard")).text
+        assert "Discord: no collector is reporting" in shown  # gone, not shown connected

@@ -7,6 +7,7 @@ never shown, names escaped, and what a process without the collectors says."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,7 +21,9 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.twitch import FakeTwitch
 from tests.integration.test_portal import signed_in
 from tests.integration.test_portal_oauth import oauth_settings
+from tests.support.connections import reporting
 from tests.support.harness import free_port, serving
+from waddlebot.infra.connections import ConnectionReporter, Link, State
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -75,7 +78,9 @@ async def test_an_owner_connects_a_twitch_channel_and_disconnects_it(site: Site)
         shown = await http.get(page)
         assert shown.status_code == 200
         assert "Connect a Twitch channel" in shown.text and "Add a Slack workspace" in shown.text
-        assert "Discord servers" in shown.text and "does not run in this process" in shown.text
+        assert (
+            "Discord servers" in shown.text and "Collector: one runs in this process" in shown.text
+        )
         token = csrf_in(shown)
 
         plain = await http.post(f"{page}/twitch/connect", data={"csrf_token": token})
@@ -158,3 +163,93 @@ async def test_the_portal_alone_says_what_it_does_not_know(settings: Settings) -
         assert "Unknown here: the Twitch collector runs in another process" in shown.text
         assert "Connect a Twitch channel" not in shown.text
         assert "<code>console:local</code>" in shown.text
+
+
+def shard(n: int, state: State, guild: str) -> Link:
+    return Link(
+        f"shard {n}", state, time.time() - 180, time.time() - 5, 41.0, f"s-{n}", True, (guild,)
+    )
+
+
+async def elsewhere_collectors(runtime: Runtime, community: int) -> list[ConnectionReporter]:
+    """The community joins Discord (server 111) and Twitch (channel 4711), whose collectors
+    run in other processes and report: one Discord shard ready (ours), one resuming (another
+    server's); the Twitch bot session and each channel's own, one of them another
+    community's."""
+    for entity, platform in (("discord:111:222", "discord"), ("twitch:4711", "twitch")):
+        await runtime.community.attach(community, entity, platform, actor="test")
+    ports = runtime.ports
+    bot = Link(
+        "bot session",
+        "ready",
+        time.time() - 60,
+        None,
+        None,
+        "tw-bot",
+        True,
+        ("twitch:4711", "twitch:5000"),
+    )
+    ours = Link(
+        "channel session", "ready", time.time() - 60, None, None, "tw-ours", False, ("twitch:4711",)
+    )
+    theirs = Link(
+        "channel session",
+        "connecting",
+        time.time(),
+        None,
+        None,
+        "tw-theirs",
+        False,
+        ("twitch:5000",),
+    )
+    return [
+        await reporting(
+            ports,
+            "discord",
+            f"discord-{XSS}",
+            [shard(0, "ready", "discord:111"), shard(1, "resuming", "discord:999")],
+        ),
+        await reporting(ports, "twitch", "twitch-a", [bot, ours, theirs]),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["distributed"])
+async def test_the_portal_alone_shows_what_the_collectors_elsewhere_report(
+    settings: Settings,
+) -> None:
+    async with (
+        serving(settings, services={"portal"}) as (url, runtime),
+        httpx2.AsyncClient(base_url=url) as http,
+    ):
+        home = await runtime.directory.resolve_entity("console:local", "console", name="Home")
+        community = home.community_id
+        reporters = await elsewhere_collectors(runtime, community)
+        user = await signed_in(http, runtime, "pat")
+        await runtime.directory.set_role(community, user, "admin")
+        page = f"/c/{community}/platforms"
+        shown = (await http.get(page)).text
+        assert re.search(
+            r'class="health-degraded" id="discord-health">Discord: 1 of 2 gateway shards ready<',
+            shown,
+        )
+        rows = re.findall(
+            r"<tr>\s*<td><code>(.*?)</code></td>\s*<td>(.*?)<br>.*?</tr>", shown, re.S
+        )
+        evil = "discord-&lt;img src=x onerror=&#34;alert(1)&#34;&gt;"  # escaped
+        assert rows == [
+            ("twitch-a", "bot session"),
+            ("twitch-a", "channel session"),
+            (evil, "shard 0"),
+            (evil, "shard 1"),
+        ]
+        assert XSS not in shown and "41 ms" in shown
+        assert "discord:999" not in shown  # which servers another shard carries: not said
+        assert 'id="twitch-health">Twitch: 2 of 2 EventSub sessions ready<' in shown
+        assert "tw-ours" in shown and "tw-bot" in shown
+        assert "tw-theirs" not in shown  # another community's channel session
+        assert "slack-health" not in shown  # no Slack place here
+
+        await reporters[0].stop()  # the Discord collector stopped
+        shown = (await http.get(page)).text
+        assert "Discord: no collector is reporting" in shown
+        await reporters[1].stop()

@@ -18,11 +18,13 @@ from sqlalchemy import text
 
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack.model import Channel, Team, User
+from tests.support.connections import links, reported, states
 from tests.support.harness import free_port, make_settings, serving, until
 from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.core.events import new_id
 from waddlebot.infra import keys, metrics, overlay_keys
 from waddlebot.infra.codec import encode_outbound
+from waddlebot.infra.connections import Report
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms.slack.webhook import COMMANDS_PATH, EVENTS_PATH
 from waddlebot.runtime import Runtime
@@ -328,8 +330,11 @@ async def test_socket_mode_envelopes_are_acked_and_answered(
                 slack_app_token=fake.app_token,
             ),
         )
-        async with serving(settings):
+        async with serving(settings) as (_, runtime):
             await fake.wait_for_socket(1)
+            ready = await reported(runtime.ports, "slack", lambda r: states(r) == ["ready"])
+            (first,) = links(ready)
+            assert first.name == "Socket Mode" and first.last_event is None
             said = await fake.socket_event(team, fake.message(team, general, alice, "!ping"))
             assert (await fake.wait_for_ack(said)).payload is None
             (answer,) = await fake.wait_for_posted(1, general)
@@ -342,11 +347,32 @@ async def test_socket_mode_envelopes_are_acked_and_answered(
 
             await fake.socket_disconnect("refresh_requested")
             await fake.wait_for_socket(1)  # slack-sdk opened a new connection
+
+            def on_a_new_connection(found: list[Report]) -> bool:
+                return [(k.state, k.session != first.session) for k in links(found)] == [
+                    ("ready", True)
+                ]
+
+            (renewed,) = links(await reported(runtime.ports, "slack", on_a_new_connection))
+            assert renewed.last_event is not None  # the event and the command came
             said = await fake.socket_event(team, fake.message(team, general, alice, "!echo back"))
             await fake.wait_for_ack(said)
             answers = await fake.wait_for_posted(3, general)  # the command's answer is shown
             assert [a.text for a in answers] == ["pong", "hi", "back"]
             await fake.settle()
+
+
+async def test_on_the_events_api_the_webhook_and_its_last_event_are_reported(
+    world: World,
+) -> None:
+    await world.say("!ping")
+    await world.fake.wait_for_posted(1, world.general)
+
+    def heard(found: list[Report]) -> bool:  # within a heartbeat: an event is no change
+        return [(k.state, k.last_event is not None) for k in links(found)] == [("webhook", True)]
+
+    (webhook,) = links(await reported(world.runtime.ports, "slack", heard))
+    assert webhook.name == "webhook (HTTP events)"
 
 
 async def put_reply(world: World, text: str, **fields: Any) -> None:

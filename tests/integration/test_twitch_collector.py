@@ -17,11 +17,13 @@ from structlog.testing import capture_logs
 
 from tests.fakes.twitch import FakeTwitch, payloads
 from tests.fakes.twitch.webhook import WebhookSender, challenge, notification, revocation
+from tests.support.connections import links, reported, states
 from tests.support.harness import chat_event, free_port, make_settings, say, serving, until
 from tests.support.twitch_channels import not_served_once
 from waddlebot.core.events import EventType
 from waddlebot.infra import keys, metrics
 from waddlebot.infra.codec import decode_envelope, encode_envelope
+from waddlebot.infra.connections import Report
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms import TWITCH
 from waddlebot.runtime import Runtime
@@ -466,3 +468,33 @@ def _tokens(purpose: str) -> dict[str, float | None]:
         )
         for state in ("ok", "invalid", "missing_scopes")
     }
+
+
+@pytest.mark.parametrize("transport", ["websocket"], indirect=True)
+async def test_the_eventsub_sessions_are_reported_and_a_closed_one_comes_back(
+    world: World,
+) -> None:
+    await _connected(world)
+    ports = world.runtime.ports
+
+    def both_ready(found: list[Report]) -> bool:
+        return sorted((k.name, k.state) for k in links(found)) == [
+            ("bot session", "ready"),
+            ("channel session", "ready"),
+        ]
+
+    sessions = {k.name: k for k in links(await reported(ports, "twitch", both_ready))}
+    bot, own = sessions["bot session"], sessions["channel session"]
+    assert bot.covers == own.covers == (f"twitch:{STREAMER}",)
+    assert (bot.platform_wide, own.platform_wide) == (True, False)  # own: that channel's only
+    assert set(world.twitch.ws_sessions) == {bot.session, own.session}
+
+    await world.twitch.ws_close(bot.session)  # Twitch ends it: a fresh session follows
+    await reported(ports, "twitch", lambda r: "disconnected" in states(r))
+
+    def bot_back(found: list[Report]) -> bool:
+        return both_ready(found) and bot.session not in {k.session for k in links(found)}
+
+    back = {k.name: k for k in links(await reported(ports, "twitch", bot_back))}
+    assert back["bot session"].session in world.twitch.ws_sessions
+    assert back["channel session"].session == own.session  # the other one was not touched

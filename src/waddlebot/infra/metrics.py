@@ -128,6 +128,12 @@ ASSIGNED_ITEMS = Gauge(
     "Items (gateway shards, channels, workspaces) of a platform this replica serves now",
     ["platform"],
 )
+CONNECTIONS = Gauge(
+    "waddlebot_connections",
+    "This collector process's connections to a platform (gateway shards, Socket Mode, EventSub "
+    "sessions; a webhook counts as one) by state",
+    ["platform", "state"],
+)
 OVERLAY_CONNECTIONS = Gauge(
     "waddlebot_overlay_connections", "Overlay pages connected to this process", ["page"]
 )

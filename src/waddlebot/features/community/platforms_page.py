@@ -21,12 +21,13 @@ from waddlebot.platforms import DISCORD, SLACK, TWITCH
 from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.slack import api as slack_api
 from waddlebot.platforms.twitch import api as twitch_api
+from waddlebot.portal import connections
 from waddlebot.portal.deps import Caller, RoleTooLow
 from waddlebot.portal.forms import Errors, form_of, from_htmx, sentence
 from waddlebot.portal.rendering import render
 from waddlebot.portal.security import HEADERS
 from waddlebot.web.deps import CommunityCaller
-from waddlebot.web.host import Running
+from waddlebot.web.host import Running, api_host
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE = "/c/{community_id}/platforms"
@@ -59,17 +60,14 @@ async def _twitch_status(request: Request, community_id: int, places: list[Place
 
 
 def _collectors(request: Request) -> dict[str, str]:
-    """What this process knows of each platform's collector (nothing of other processes')."""
+    """Which collectors run in this process, and whether each leads (sends the replies)."""
     found: dict[str, str] = {}
     for package in (TWITCH, DISCORD, SLACK):
         collector = running_collector(request, package)
-        name = package.name
-        if collector is None:
-            found[name] = "unknown here: its collector does not run in this process"
-        else:
+        if collector is not None:
             leading = getattr(collector, "leading", None)
             role = "" if leading is None else (" (leading)" if leading else " (standing by)")
-            found[name] = f"running in this process{role}"
+            found[package.name] = f"one runs in this process{role}"
     return found
 
 
@@ -81,6 +79,8 @@ async def _page(
     **context: Any,
 ) -> Response:
     places = await runtime.community.places(caller.community_id)
+    ports = api_host(request).ports
+    live = await connections.health(ports.cache, ports.lease, [p.id for p in places])
     by_platform: dict[str, list[PlaceInfo]] = {}
     for place in places:
         by_platform.setdefault(place.platform, []).append(place)
@@ -93,6 +93,7 @@ async def _page(
         "slack_install": getattr(running_collector(request, SLACK), "connect", None) is not None,
         "twitch": await _twitch_status(request, caller.community_id, places),
         "collectors": _collectors(request),
+        "live": {h.platform: h for h in live},
         "errors": {},
         "notice": "",
         "code": None,

@@ -1,8 +1,9 @@
 """The dashboard page: messages, commands and command errors per minute over the last hour
 (a chart kept current over Server-Sent Events, and the same figures as a table), the last
 commands the audit log holds (those of moderator level and up, and every refusal), the
-community's places with when each was last heard from, and the accounts connected to it by
-OAuth with their tokens' state.
+community's places with when each was last heard from, one line on the health of the bot's
+connection to each of its platforms, and the accounts connected to it by OAuth with their
+tokens' state.
 
 The figures come from the cache every process shares (infra/activity.py), so any portal
 process serves any page. A stream ends after :data:`STREAM_SECONDS`; the browser's
@@ -27,6 +28,7 @@ from waddlebot.features.shared import DIRECTORY
 from waddlebot.infra import activity
 from waddlebot.infra.audit import AuditFilter
 from waddlebot.infra.ports import Cache
+from waddlebot.portal import connections as portal_connections
 from waddlebot.portal.deps import InCommunity
 from waddlebot.portal.rendering import render
 from waddlebot.portal.security import HEADERS
@@ -67,6 +69,7 @@ async def dashboard(request: Request, community: InCommunity, host: Running) -> 
     places = await host.need(DIRECTORY).entity_ids(community.id)
     seen = await activity.last_seen(cache, places)
     accounts = await connections(host.db, community.id)
+    live = await portal_connections.health(cache, host.ports.lease, places)
     commands = await host.audit.search(
         community.id, AuditFilter(action="command."), limit=LAST_COMMANDS
     )
@@ -79,6 +82,7 @@ async def dashboard(request: Request, community: InCommunity, host: Running) -> 
         "places": [(e.partition(":")[0], e, _clock(seen[e])) for e in places],
         "commands": commands,
         "accounts": accounts,
+        "health": live,
         "live_url": f"/c/{community.id}/dashboard/live",
     }
     return render(request, "dashboard.html", context, directory=TEMPLATES)

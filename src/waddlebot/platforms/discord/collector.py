@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -31,6 +32,7 @@ from waddlebot.infra import keys, metrics
 from waddlebot.infra.assignment import Assignment, fixed
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
+from waddlebot.infra.connections import Changed, Link, Watch
 from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
 from waddlebot.infra.tasks import stop_task
@@ -55,6 +57,7 @@ log = structlog.get_logger("waddlebot.discord")
 
 PLATFORM = "discord"
 Dispatch = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+IDENTIFY, RESUME = 2, 6  # gateway opcodes the client sends
 RoleLevels = Callable[[str], Awaitable[Mapping[str, int]]]
 # how long a server's role levels are kept in the process (every message needs them): a
 # change is heard at once through the change feed; this bounds one whose notice was lost
@@ -74,11 +77,14 @@ def intents_for(settings: DiscordSettings) -> discord.Intents:
 
 
 class _Gateway(discord.Client):
-    """py-cord's client, handing WaddleBot the raw dispatches."""
+    """py-cord's client, handing WaddleBot the raw dispatches, and watching its session's
+    state from the payloads going each way (IDENTIFY, RESUME, READY, RESUMED)."""
 
-    def __init__(self, on_dispatch: Dispatch, **options: Any) -> None:
+    def __init__(self, on_dispatch: Dispatch, changed: Changed, **options: Any) -> None:
         super().__init__(enable_debug_events=True, **options)
         self._on_dispatch = on_dispatch
+        shard = options.get("shard_id")
+        self.watch = Watch("gateway" if shard is None else f"shard {shard}", changed)
 
     async def on_socket_raw_receive(self, message: Any) -> None:
         # py-cord hands over the decompressed JSON text (its parsed objects are not the
@@ -87,8 +93,32 @@ class _Gateway(discord.Client):
             message = orjson.loads(message)
         if isinstance(message, Mapping) and message.get("op") == 0:
             data = message.get("d")
+            kind = str(message.get("t"))
+            self.watch.heard()
+            if kind in ("READY", "RESUMED"):
+                session = data.get("session_id") if isinstance(data, Mapping) else None
+                self.watch.enter("ready", str(session) if session else None)
             if isinstance(data, Mapping):
-                await self._on_dispatch(str(message.get("t")), data)
+                await self._on_dispatch(kind, data)
+
+    async def on_socket_raw_send(self, payload: Any) -> None:
+        if not isinstance(payload, (str, bytes)) or len(payload) > 4096:
+            return  # IDENTIFY and RESUME are small; presence updates need no look
+        op = orjson.loads(payload).get("op")
+        if op == IDENTIFY:
+            self.watch.enter("connecting")
+        elif op == RESUME:
+            self.watch.enter("resuming")
+
+    async def on_disconnect(self) -> None:
+        self.watch.enter("disconnected")
+
+    def link(self) -> Link:
+        latency = self.latency
+        return self.watch.link(
+            latency_ms=round(latency * 1000, 1) if math.isfinite(latency) else None,
+            covers=[f"{PLATFORM}:{guild.id}" for guild in self.guilds],
+        )
 
 
 class DiscordCollector:
@@ -104,6 +134,7 @@ class DiscordCollector:
     ) -> None:
         own = self._own = settings.section(DiscordSettings)
         self._role_levels = role_levels
+        self.changed = Changed()  # a gateway session's state changed: report it at once
         self._kept_levels: dict[str, tuple[float, Mapping[str, int]]] = {}  # server -> until
         if feed is not None:
             feed.watch(keys.ROLE_LEVEL_CHANGES, self._forget_role_levels)
@@ -151,6 +182,7 @@ class DiscordCollector:
     def _gateway(self, shard_id: int | None, shard_count: int | None) -> _Gateway:
         return _Gateway(
             self._on_dispatch,
+            self.changed,
             intents=intents_for(self._own),
             shard_id=shard_id,
             shard_count=shard_count,
@@ -180,6 +212,12 @@ class DiscordCollector:
         if not self.shared:
             return [self._own.discord_shard_id or 0]
         return sorted(self._shards)
+
+    async def connections(self) -> list[Link]:
+        """The gateway sessions this process keeps (not the REST-only client's)."""
+        if not self.shared:
+            return [self.client.link()]
+        return [client.link() for _, (client, _) in sorted(self._shards.items())]
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="discord-gateway")
@@ -223,10 +261,12 @@ class DiscordCollector:
 
         task = asyncio.create_task(keep(), name=f"discord-shard-{shard}")
         self._shards[shard] = (client, task)
+        self.changed()
         log.info("discord shard session starting", shard=shard, shard_count=count)
 
     async def _close_shard(self, shard: int) -> None:
         client, task = self._shards.pop(shard)
+        self.changed()
         with contextlib.suppress(Exception):
             await client.close()
         with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session

@@ -22,6 +22,7 @@ from waddlebot.core.settings import CoreSettings
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.completion import CompletionHub
+from waddlebot.infra.connections import Changed, Link, Watch
 from waddlebot.infra.db import Database
 from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
@@ -103,8 +104,16 @@ class SlackCollector:
             else None
         )
         app_token = slack.slack_app_token.get_secret_value()
+        self.changed = Changed()
+        self.watch = (
+            Watch("Socket Mode", self.changed)
+            if app_token
+            else Watch("webhook (HTTP events)", self.changed, "webhook")
+        )
         self.socket = (
-            SocketModeReceiver(app_token, slack.slack_api_url, self) if app_token else None
+            SocketModeReceiver(app_token, slack.slack_api_url, self, self.watch)
+            if app_token
+            else None
         )
 
     @property
@@ -117,6 +126,9 @@ class SlackCollector:
 
     async def try_lead(self) -> bool:
         return await self._leadership.try_lead()
+
+    async def connections(self) -> list[Link]:
+        return [self.watch.link() if self.socket is None else self.socket.link()]
 
     async def start(self) -> None:
         await self._leadership.start()
@@ -135,6 +147,7 @@ class SlackCollector:
         """An ``event_callback``: on the bus (once, however often Slack retries it).
         Raises :class:`~waddlebot.platforms.slack.translate.MalformedPayload`."""
         event_id, team_id, inner = translate.checked_delivery(envelope)
+        self.watch.heard()
         event = await self._translate(team_id, inner)
         if event is not None:  # else nothing to publish, nor to remember for a retry
             once = (f"slack:seen:{event_id}", SEEN_SECONDS)
@@ -167,6 +180,7 @@ class SlackCollector:
         router gives it in time as one message), or None for an empty acknowledgement (the
         answer follows through ``response_url``)."""
         translate.check_command(fields)
+        self.watch.heard()
         team_id, user_id = fields["team_id"], fields["user_id"]
         workspace = await self.workspaces.get(team_id)
         if workspace is None:

@@ -10,13 +10,16 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import structlog
+from aiohttp import WSMessage
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from waddlebot.infra.connections import Link, Watch
 from waddlebot.platforms.slack.translate import MalformedPayload
 
 if TYPE_CHECKING:
@@ -26,12 +29,36 @@ log = structlog.get_logger("waddlebot.slack.socket")
 
 
 class SocketModeReceiver:
-    def __init__(self, app_token: str, api_url: str, collector: SlackCollector) -> None:
+    def __init__(
+        self, app_token: str, api_url: str, collector: SlackCollector, watch: Watch
+    ) -> None:
         self._collector = collector
+        self.watch = watch
         self.client = SocketModeClient(
             app_token=app_token, web_client=AsyncWebClient(base_url=api_url)
         )
         self.client.socket_mode_request_listeners.append(self._on_request)
+        self.client.on_message_listeners.append(self._on_message)
+
+    async def _on_message(self, message: WSMessage) -> None:
+        """``hello`` opens a connection; ``disconnect`` asks for a new one."""
+        try:
+            frame = orjson.loads(message.data)
+        except orjson.JSONDecodeError:
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "hello":
+            self.watch.enter("ready", await self.client.session_id())
+        elif kind == "disconnect":
+            self.watch.enter("resuming")
+
+    def link(self) -> Link:
+        """The connection as it stands: one that closed without a word (no ``disconnect``)
+        is seen here, until slack-sdk's monitor opens the next."""
+        session = self.client.current_session
+        if self.watch.state == "ready" and (session is None or session.closed):
+            self.watch.enter("disconnected")
+        return self.watch.link()
 
     async def start(self) -> None:
         await self.client.connect()

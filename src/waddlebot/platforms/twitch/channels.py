@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from waddlebot.infra.assignment import Assignment
+from waddlebot.infra.connections import Link, Watch
 from waddlebot.infra.ports import Lease
 from waddlebot.platforms.twitch.eventsub_ws import (
     EventSubWebSocket,
@@ -98,8 +99,10 @@ class WebSocketChannels:
         on_revocation: RevocationHandler,
         ttl: float,
         interval: float,
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._url = url
+        self._changed = changed
         self._plan = plan
         self._create = create
         self._delete = delete
@@ -127,6 +130,19 @@ class WebSocketChannels:
     @property
     def held(self) -> list[str]:
         return sorted(self._assignment.held)
+
+    def links(self) -> list[Link]:
+        """The bot's session (the chat of the channels held, and maybe the whispers: every
+        community's) and each broadcaster's (that channel's alone)."""
+        found = []
+        if self._bot is not None:
+            chats = [i for i, share in self._serving.items() if share.bot and i != WHISPERS]
+            covers = [f"twitch:{item.removeprefix('channel:')}" for item in sorted(chats)]
+            found.append(self._bot.socket.watch.link(covers=covers))
+        for item, own in sorted(self._own.items()):
+            place = f"twitch:{item.removeprefix('channel:')}"
+            found.append(own.socket.watch.link(covers=[place], platform_wide=False))
+        return found
 
     async def holders(self, items: Sequence[str]) -> dict[str, str | None]:
         return await self._assignment.holders(items)
@@ -283,12 +299,15 @@ class WebSocketChannels:
             on_revocation=self._on_revocation,
             on_welcome=functools.partial(on_welcome, session),
             name=f"{name}:{account}",
+            watch=Watch("bot session" if name == "bot" else "channel session", self._changed),
         )
         session.task = asyncio.create_task(session.socket.run(), name=f"twitch-ws-{name}-{account}")
+        self._changed()
         return session
 
 
 async def _close(session: _Session) -> None:
+    session.socket.watch.enter("disconnected")  # and no longer listed
     await session.socket.stop()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await session.task

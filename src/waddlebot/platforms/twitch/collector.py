@@ -27,6 +27,7 @@ import structlog
 from waddlebot.core.clock import Clock, SystemClock
 from waddlebot.core.settings import CoreSettings
 from waddlebot.infra.audit import AuditLog
+from waddlebot.infra.connections import Changed, Link, Watch
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import Community
 from waddlebot.infra.leadership import Leadership
@@ -135,6 +136,8 @@ class TwitchCollector:
             public_url=self.public_url,
         )
         self.outbound: TwitchOutbound | None = None
+        self.changed = Changed()  # an EventSub session's state changed: report it at once
+        self._webhook = Watch("webhook", self.changed, "webhook")
         self.conduit = ConduitTransport(
             self.helix,
             ports.lease,
@@ -145,6 +148,7 @@ class TwitchCollector:
             leading=lambda: self.leading,
             on_notification=self._on_ws_notification,
             on_revocation=self.ingest.revocation,
+            changed=self.changed,
         )
         self.channels = WebSocketChannels(
             ports.lease,
@@ -158,6 +162,7 @@ class TwitchCollector:
             on_revocation=self.ingest.revocation,
             ttl=settings.assignment_lease_ttl_seconds,
             interval=settings.assignment_heartbeat_seconds,
+            changed=self.changed,
         )
         self._leadership = Leadership(
             ports.lease,
@@ -201,6 +206,15 @@ class TwitchCollector:
         running collector's warning when there is none: the command being run may be the
         one that connects it."""
         await self._load_bot(quiet=True)
+
+    async def connections(self) -> list[Link]:
+        """This process's EventSub sessions (conduit shards, or the accounts' sessions), or
+        the webhook every process takes deliveries on."""
+        if self.transport == "conduit":
+            return self.conduit.links()
+        if self.transport == "websocket":
+            return self.channels.links()
+        return [self._webhook.link()]
 
     async def start(self) -> None:
         await self._load_bot()

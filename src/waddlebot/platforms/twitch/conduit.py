@@ -25,6 +25,7 @@ from typing import Any
 
 import structlog
 
+from waddlebot.infra.connections import Link, Watch
 from waddlebot.infra.ports import Lease
 from waddlebot.platforms.twitch.eventsub_ws import (
     EventSubWebSocket,
@@ -74,6 +75,7 @@ class ConduitTransport:
         on_revocation: RevocationHandler,
         claim_seconds: float = CLAIM_SECONDS,
         claim_ttl: float = CLAIM_TTL,
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._helix = helix
         self._ws_url = ws_url
@@ -83,6 +85,7 @@ class ConduitTransport:
         self._on_notification = on_notification
         self._on_revocation = on_revocation
         self._interval = claim_seconds
+        self._changed = changed
         self.claims = ShardClaims(lease, owner, ttl=claim_ttl)
         self.conduit: Conduit | None = None
         self._listed_at = 0.0
@@ -97,6 +100,11 @@ class ConduitTransport:
     @property
     def held(self) -> list[int]:
         return sorted(self.claims.held)
+
+    def links(self) -> list[Link]:
+        """The sessions of the shards this process holds (each carries a share of every
+        channel's events)."""
+        return [socket.watch.link() for _, (socket, _) in sorted(self._sockets.items())]
 
     def session_of(self, shard_id: int) -> str | None:
         found = self._sockets.get(shard_id)
@@ -196,15 +204,18 @@ class ConduitTransport:
             on_revocation=self._on_revocation,
             on_welcome=functools.partial(self._assign, shard),
             name=f"conduit-shard-{shard}",
+            watch=Watch(f"conduit shard {shard}", self._changed),
         )
         task = asyncio.create_task(socket.run(), name=f"twitch-conduit-shard-{shard}")
         self._sockets[shard] = (socket, task)
+        self._changed()
 
     async def _close(self, shard: int) -> None:
         found = self._sockets.pop(shard, None)
         if found is None:
             return
         socket, task = found
+        self._changed()
         await socket.stop()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task

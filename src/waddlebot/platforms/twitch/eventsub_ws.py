@@ -31,6 +31,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from waddlebot.infra.connections import Watch
 from waddlebot.platforms.twitch.times import parse_timestamp
 from waddlebot.platforms.twitch.translate import Notification
 
@@ -223,6 +224,7 @@ class EventSubWebSocket:
         handshake_timeout_seconds: float = 10.0,
         close_timeout_seconds: float = 2.0,
         name: str = "",
+        watch: Watch | None = None,
     ) -> None:
         if keepalive_timeout_seconds is not None and keepalive_timeout_seconds < 1:
             raise ValueError("keepalive_timeout_seconds must be positive")
@@ -235,6 +237,7 @@ class EventSubWebSocket:
         self._handshake_timeout = handshake_timeout_seconds
         self._close_timeout = close_timeout_seconds
         self._log = log.bind(connection=name) if name else log
+        self.watch = watch or Watch(name or "session", lambda: None)
         self._recent = _RecentIds()
         self._failures = 0
         self._session_id: str | None = None
@@ -281,6 +284,7 @@ class EventSubWebSocket:
             self._session_id = None
             self._ready.clear()
             self._stopped.set()
+            self.watch.enter("disconnected")
 
     async def stop(self, grace: float = 10.0) -> None:
         """End the session and make :meth:`run` return, for good (cancelling it after
@@ -304,6 +308,7 @@ class EventSubWebSocket:
     async def _pause(self, end: _End) -> None:
         if end.healthy and end.code not in OUR_FAULT:
             self._failures = 0
+        self.watch.enter("disconnected")
         delay = self._backoff.delay(self._failures)
         self._failures += 1
         self._log.info(
@@ -319,6 +324,7 @@ class EventSubWebSocket:
         self._queue = session.queue
         if self._stopping:
             return _End(stopped=True)
+        self.watch.enter("connecting")
         session.current = self._open(session, self._url)
         try:
             return await self._serve(session)
@@ -490,6 +496,7 @@ class EventSubWebSocket:
         except (ValueError, KeyError, TypeError):
             self._log.warning("eventsub websocket message unreadable", raw=_excerpt(raw))
             return
+        self.watch.heard()
         if kind == "session_keepalive":
             return
         if kind == "notification":
@@ -550,6 +557,7 @@ class EventSubWebSocket:
         if link is session.pending:
             self._promote(session, link)
             self._session_id = session_id
+            self.watch.enter("ready", session_id)
             if session_id == previous:
                 self._log.info("eventsub websocket moved to the reconnect URL", session=session_id)
                 return
@@ -559,6 +567,7 @@ class EventSubWebSocket:
             return
         session.welcomed_at = asyncio.get_running_loop().time()
         self._session_id = session_id
+        self.watch.enter("ready", session_id)
         self._log.info("eventsub websocket welcomed", session=session_id, keepalive=keepalive)
         await self._subscribe(session_id)
 
@@ -593,6 +602,7 @@ class EventSubWebSocket:
             self._log.error("eventsub reconnect without a reconnect_url")
             return
         self._log.info("eventsub websocket moving to the reconnect URL")
+        self.watch.enter("resuming")
         session.pending = self._open(session, url)
 
 
