@@ -85,9 +85,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
                 "music: cooldown_seconds is now 0."
             ]
             bobs = await user_key(runtime, bob)
-            yield World(
-                http, runtime, youtube, home, away, await user_key(runtime, mo), bobs, bobs
-            )
+            yield World(http, runtime, youtube, home, away, await user_key(runtime, mo), bobs, bobs)
 
 
 async def three_songs(world: World) -> None:
