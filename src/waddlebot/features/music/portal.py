@@ -110,7 +110,7 @@ async def _done(at: Here, notice: str, status_code: int = 200) -> Response:
     """After a change to the queue or the player: htmx gets the queue's section, a form the
     whole page, each saying what happened."""
     if from_htmx(at.request):
-        values = {**await _queue_values(at.controls, at.community), "notice": notice}
+        values = {**await _queue_values(at.controls, at.community), "queue_notice": notice}
         return render(
             at.request, "music_queue.html", values, status_code=status_code, directory=TEMPLATES
         )
