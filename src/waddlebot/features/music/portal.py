@@ -40,6 +40,8 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 PAGE = "/c/{community_id}/music"
 ADMIN = [Depends(PageAccess("admin"))]  # as the API: a community's Spotify is its admins'
 
+SOURCES = {"youtube": "YouTube", "spotify": "Spotify"}  # how the page names a song's source
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -87,7 +89,7 @@ def _length(seconds: float | int | None) -> str:
 
 async def _queue_values(controls: MusicControls, community_id: int) -> dict[str, Any]:
     listing = await controls.listing(community_id)
-    return {"listing": listing, "link": controls.link, "length": _length}
+    return {"listing": listing, "link": controls.link, "length": _length, "sources": SOURCES}
 
 
 async def _page(at: Here, status_code: int = 200, **context: Any) -> Response:
