@@ -149,7 +149,10 @@ class MusicControls:
         return count
 
     async def set_open(self, community_id: int, open_: bool, *, actor: str) -> None:
-        self._audited(community_id, "music.open" if open_ else "music.close", actor, "queue")
+        if open_:
+            self._audited(community_id, "music.open", actor, "queue")
+        else:
+            self._audited(community_id, "music.close", actor, "queue")
         await self.queue.set_open(community_id, open_)
 
     # ----- the player -------------------------------------------------------------------
