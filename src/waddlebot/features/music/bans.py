@@ -5,6 +5,7 @@ refused before the source is asked, a banned song or channel when its candidates
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import delete, select
@@ -15,8 +16,10 @@ from waddlebot.features.music.models import MusicBan
 from waddlebot.features.music.queue import Requester
 from waddlebot.features.music.sources import Track
 from waddlebot.infra.db.engine import Database
+from waddlebot.infra.db.models import utcnow
 
 BanKind = Literal["song", "channel", "person"]
+LISTED = 1000  # the most bans listed at once
 
 
 def song_key(source: str, track_id: str) -> str:
@@ -39,6 +42,15 @@ class Ban:
 
 
 @dataclass(frozen=True, slots=True)
+class Listed:
+    """One ban as the moderators' list shows it."""
+
+    id: int
+    ban: Ban
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Banned:
     """A community's bans, read once for one request."""
 
@@ -58,27 +70,34 @@ class Banned:
         return None
 
 
+def _ban(row: MusicBan) -> Ban:
+    kinds: dict[str, BanKind] = {"song": "song", "person": "person"}
+    return Ban(kinds.get(row.kind, "channel"), row.value, row.label)
+
+
 class MusicBans:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, community_id: int, ban: Ban) -> bool:
-        """Ban it; False when it was banned already."""
+    async def add(self, community_id: int, ban: Ban) -> Listed | None:
+        """Ban it; None when it was banned already."""
         try:
             async with self._db.session() as session:
                 if await self._find(session, community_id, ban) is not None:
-                    return False
-                session.add(
-                    MusicBan(
-                        community_id=community_id,
-                        kind=ban.kind,
-                        value=ban.value,
-                        label=ban.label[:200],
-                    )
+                    return None
+                row = MusicBan(
+                    community_id=community_id,
+                    kind=ban.kind,
+                    value=ban.value,
+                    label=ban.label[:200],
+                    created_at=utcnow(),
                 )
+                session.add(row)
+                await session.flush()
+                listed = Listed(row.id, _ban(row), row.created_at)
         except IntegrityError:  # banned at the same moment by someone else
-            return False
-        return True
+            return None
+        return listed
 
     async def remove(self, community_id: int, ban: Ban) -> bool:
         """Lift it; False when it was not banned."""
@@ -88,6 +107,28 @@ class MusicBans:
                 return False
             await session.execute(delete(MusicBan).where(MusicBan.id == found.id))
         return True
+
+    async def remove_id(self, community_id: int, ban_id: int) -> Ban | None:
+        """Lift ban ``ban_id``; None when the community has no such ban."""
+        async with self._db.session() as session:
+            found = await session.scalar(
+                select(MusicBan).where(MusicBan.community_id == community_id, MusicBan.id == ban_id)
+            )
+            if found is None:
+                return None
+            await session.execute(delete(MusicBan).where(MusicBan.id == found.id))
+            return _ban(found)
+
+    async def listed(self, community_id: int) -> list[Listed]:
+        """The community's bans, newest first."""
+        async with self._db.read_session() as session:
+            rows = await session.scalars(
+                select(MusicBan)
+                .where(MusicBan.community_id == community_id)
+                .order_by(MusicBan.id.desc())
+                .limit(LISTED)
+            )
+            return [Listed(row.id, _ban(row), row.created_at) for row in rows]
 
     async def of(self, community_id: int) -> Banned:
         async with self._db.read_session() as session:

@@ -9,8 +9,10 @@ import httpx2
 
 from waddlebot.core.clock import SystemClock
 from waddlebot.core.services import Key
-from waddlebot.features.feature import Feature, Host, Job, Route
+from waddlebot.features.feature import Feature, Host, Job, PortalPage, Route
+from waddlebot.features.music import api, portal
 from waddlebot.features.music.bans import MusicBans
+from waddlebot.features.music.controls import MUSIC_CONTROLS, MusicControls
 from waddlebot.features.music.module import build_music_module
 from waddlebot.features.music.playback import Playback
 from waddlebot.features.music.player import Player
@@ -63,16 +65,18 @@ async def setup(host: Host) -> None:
         found = await identity.find_or_greet(platform, name) if identity else None
         return None if found is None else (found[1].platform_user_id, found[1].name)
 
+    sources = SourceChoice(youtube, [spotify.sources])
+    controls = host.provide(
+        MUSIC_CONTROLS,
+        MusicControls(queue, player, MusicBans(host.db), host.audit, sources, find_person),
+    )
     host.add_module(
         build_music_module(
             queue,
-            SourceChoice(youtube, [spotify.sources]),
+            sources,
             SkipVotes(cache),
             Cooldowns(cache, SystemClock()),
-            player=player,
-            bans=MusicBans(host.db),
-            audit=host.audit,
-            find_person=find_person,
+            controls=controls,
             spotify_command=spotify.chat.command,
         )
     )
@@ -83,6 +87,7 @@ FEATURE = Feature(
     setup,
     always_on=False,
     settings=MusicSettings,
-    routes=(Route(spotify_api.router), Route(spotify_api.oauth_router)),
+    routes=(Route(api.router), Route(spotify_api.router), Route(spotify_api.oauth_router)),
+    pages=(PortalPage("/music", "Music", portal.router, role="moderator"),),
     jobs=(Job("music.spotify", 0, lambda host: host.need(SPOTIFY).follower.tick()),),
 )

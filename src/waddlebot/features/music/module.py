@@ -11,25 +11,27 @@ from typing import Any
 
 from waddlebot.core.errors import Conflict, LimitReached
 from waddlebot.core.permissions import Level
-from waddlebot.features.music.bans import Ban, Banned, MusicBans, channel_key, person_key, song_key
-from waddlebot.features.music.playback import DEFAULT_VOLUME, Playback, PlaybackError
-from waddlebot.features.music.player import Player
+from waddlebot.features.music.bans import Banned
+from waddlebot.features.music.controls import (
+    BAN_USAGE,
+    MusicControls,
+    NothingPlaying,
+    UnknownPerson,
+    ban_label,
+)
+from waddlebot.features.music.playback import PlaybackError
 from waddlebot.features.music.queue import Requester, Song, SongQueue
 from waddlebot.features.music.rules import LEVELS, Rules, clock_time, first_allowed
 from waddlebot.features.music.source_choice import SourceChoice
 from waddlebot.features.music.sources import SourceError, Track
 from waddlebot.features.music.spotify.config import SPOTIFY_PROPERTIES
 from waddlebot.features.music.votes import Cooldowns, SkipVotes
-from waddlebot.infra.audit import AuditLog
 from waddlebot.sdk import Context, Module, UsageError
 from waddlebot.sdk.groups import who_may
 
 SHOWN = 5  # songs !queue lists
 MODERATION = ("clear", "open", "close")
 BANNING = ("ban", "unban")
-BAN_USAGE = "!sr ban <song link | channel name | @person> (!sr unban ... lifts it)"
-# the account and name behind "@bob" on a platform, None when nobody known
-FindPerson = Callable[[str, str], Awaitable[tuple[str, str] | None]]
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -113,12 +115,10 @@ def build_music_module(
     votes: SkipVotes,
     cooldowns: Cooldowns,
     *,
-    player: Player,
-    bans: MusicBans,
-    audit: AuditLog,
-    find_person: FindPerson,
+    controls: MusicControls,
     spotify_command: SpotifyCommand | None = None,
 ) -> Module:
+    player, bans = controls.player, controls.bans
     module = Module(
         "music",
         version="1.0.0",
@@ -144,9 +144,6 @@ def build_music_module(
         paused = ", paused" if kept.paused else ""
         at = clock_time(int(kept.now(player.progress.clock())))
         return f" ({at} of {clock_time(int(duration))}{paused})"
-
-    def audited(ctx: Context, action: str, target: str, **detail: Any) -> None:
-        audit.change(action, ctx.actor, target, ctx.request.community_id, detail or None)
 
     def is_moderator(ctx: Context, what: str) -> bool:
         if ctx.caller_level >= Level.MODERATOR:
@@ -220,69 +217,39 @@ def build_music_module(
         if not is_moderator(ctx, f"!sr {what}"):
             return
         if what == "clear":
-            audited(ctx, "music.clear", "queue")
-            playing = await queue.playing(community)
-            count = await queue.clear(community)
-            await player.switch(community, playing, None)
+            count = await controls.clear(community, actor=ctx.actor)
             ctx.reply(f"Cleared the queue ({count} {'song' if count == 1 else 'songs'}).")
         else:
-            if what == "open":
-                audited(ctx, "music.open", "queue")
-            else:
-                audited(ctx, "music.close", "queue")
-            await queue.set_open(community, what == "open")
+            await controls.set_open(community, what == "open", actor=ctx.actor)
             ctx.reply(
                 f"Song requests are open: !sr {WANTED}."
                 if what == "open"
                 else "Song requests are closed."
             )
 
-    async def ban_of(ctx: Context, words: list[str]) -> Ban | None:
-        """What ``!sr ban <words>`` names: a song by its link, a person by @name, else a
-        channel by its name. None when the person is unknown (the caller told)."""
-        given = " ".join(words).strip()
-        if not given:
-            raise UsageError(f"say what to ban: {BAN_USAGE}")
-        picked = sources.pick(ctx.request.community_id, given, ctx.config)
-        if picked.linked is not None and len(words) == 1:
-            linked = picked.linked
-            tracks = await picked.source.tracks([linked])
-            label = f'"{tracks[0].title}"' if tracks else sources.link(picked.source.name, linked)
-            return Ban("song", song_key(picked.source.name, linked), label)
-        if given.startswith(("@", "<@")) and len(words) == 1:
-            found = await find_person(ctx.request.platform, given)
-            if found is None:
-                ctx.reply(f"I don't know {given} here yet.")
-                return None
-            account, name = found
-            return Ban("person", person_key(ctx.request.platform, account), name)
-        return Ban("channel", channel_key(given), given[:200])
-
     async def banning(ctx: Context, what: str) -> None:
         if not is_moderator(ctx, f"!sr {what}"):
             return
         community = ctx.request.community_id
+        if not " ".join(ctx.args[1:]).strip():
+            raise UsageError(f"say what to ban: {BAN_USAGE}")
         try:
-            ban = await ban_of(ctx, ctx.args[1:])
-        except SourceError as refused:
+            ban = await controls.ban_named(
+                community, ctx.args[1:], ctx.request.platform, ctx.config
+            )
+        except (SourceError, UnknownPerson) as refused:
             ctx.reply(str(refused))
             return
-        if ban is None:
-            return
-        kind = {"song": "The song", "channel": "The channel", "person": ""}[ban.kind]
-        named = f"{kind} {ban.label}".strip()
-        target = f"{ban.kind}:{ban.value}"
+        named = ban_label(ban)
         if what == "ban":
-            if not await bans.add(community, ban):
+            if not await controls.ban(community, ban, actor=ctx.actor):
                 ctx.reply(f"{named} is banned from song requests already.")
                 return
-            audited(ctx, "music.ban", target, label=ban.label)
             ctx.reply(f"{named} is banned from song requests.")
             return
-        if not await bans.remove(community, ban):
+        if not await controls.unban(community, ban, actor=ctx.actor):
             ctx.reply(f"{named} isn't banned from song requests.")
             return
-        audited(ctx, "music.unban", target, label=ban.label)
         again = "may request songs" if ban.kind == "person" else "may be requested"
         ctx.reply(f"{named} {again} again.")
 
@@ -363,50 +330,42 @@ def build_music_module(
             if counted < needed:
                 ctx.reply(f'Vote to skip "{playing.title}": {counted}/{needed}.')
                 return
-        following = await queue.advance(community, ended=playing.id)
-        if by_moderator:
-            audited(ctx, "music.skip", f"song:{playing.id}", title=playing.title)
+        skipped = await controls.skip_song(
+            community, playing, actor=ctx.actor if by_moderator else None
+        )
+        following = skipped.following
         then = now_playing(following) if following else "The queue is empty."
         ctx.reply(f'Skipped "{playing.title}". {then}')
-        try:
-            await player.switch(community, playing, following)
-        except PlaybackError as refused:
-            ctx.reply(str(refused))
+        if skipped.refused:
+            ctx.reply(skipped.refused)
 
-    async def steer(
-        ctx: Context, action: str, move: Callable[[Playback, int], Awaitable[None]], said: str
-    ) -> None:
-        """``move`` the song playing on its source's player, audit ``action`` and say ``said``
-        (``{title}`` the song's); one line when nothing plays or the player refuses."""
-        community = ctx.request.community_id
-        playing = await queue.playing(community)
-        if playing is None:
+    async def steer(ctx: Context, steering: Callable[..., Awaitable[Song]], said: str) -> None:
+        """Pause or play on the song playing (``steering``: the controls' ``pause`` or
+        ``resume``) and say ``said`` (``{title}`` the song's); one line when nothing plays or
+        the player refuses."""
+        try:
+            playing = await steering(ctx.request.community_id, actor=ctx.actor)
+        except NothingPlaying:
             ctx.reply(EMPTY)
             return
-        try:
-            await move(player.playback(playing), community)
         except PlaybackError as refused:
             ctx.reply(str(refused))
             return
-        audited(ctx, action, f"song:{playing.id}", title=playing.title)
         ctx.reply(said.format(title=playing.title))
 
     @module.command("pause", level=int(Level.MODERATOR), description="Pause the song playing")
     async def pause(ctx: Context) -> None:
-        await steer(
-            ctx, "music.pause", lambda to, c: to.pause(c), 'Paused "{title}"; !play goes on.'
-        )
+        await steer(ctx, controls.pause, 'Paused "{title}"; !play goes on.')
 
     @module.command("play", level=int(Level.MODERATOR), description="Go on playing the song paused")
     async def play(ctx: Context) -> None:
-        await steer(ctx, "music.resume", lambda to, c: to.resume(c), 'Playing "{title}" again.')
+        await steer(ctx, controls.resume, 'Playing "{title}" again.')
 
     @module.command("volume", usage="[0-100]", description="The player's volume; moderators set it")
     async def volume(ctx: Context) -> None:
         community = ctx.request.community_id
         if not ctx.args:
-            now = await queue.volume(community)
-            ctx.reply(f"The volume is {DEFAULT_VOLUME if now is None else now}.")
+            ctx.reply(f"The volume is {await controls.volume(community)}.")
             return
         if not is_moderator(ctx, "!volume"):
             return
@@ -414,16 +373,11 @@ def build_music_module(
         if len(ctx.args) > 1 or not wanted.isdecimal() or int(wanted) > 100:
             raise UsageError("the volume is a number from 0 to 100")
         percent = int(wanted)
-        before = await queue.volume(community)
-        await queue.set_volume(community, percent)
-        playing = await queue.playing(community)
-        if playing is not None:
-            try:
-                await player.playback(playing).set_volume(community, percent)
-            except PlaybackError as refused:
-                ctx.reply(str(refused))
-                return
-        audited(ctx, "music.volume", "volume", volume=percent, old=before)
+        try:
+            await controls.set_volume(community, percent, actor=ctx.actor)
+        except PlaybackError as refused:
+            ctx.reply(str(refused))
+            return
         ctx.reply(f"The volume is {percent} now.")
 
     return module

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from waddlebot.core.errors import WaddleError
+from waddlebot.core.errors import Conflict
 from waddlebot.features.music.queue import Song
 
 DEFAULT_VOLUME = 100  # what a player plays at until a moderator sets a volume
 
 
-class PlaybackError(WaddleError):
+class PlaybackError(Conflict):
     """The player cannot do it now; the message says why in one line for chat (no device
-    playing, an account without Premium, the player not connected)."""
+    playing, an account without Premium, the player not connected). Over HTTP a 409."""
 
 
 class Playback(Protocol):

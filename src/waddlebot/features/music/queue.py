@@ -150,6 +150,21 @@ class SongQueue:
             await session.delete(row)
             return _song(row)
 
+    async def remove(self, community_id: int, song_id: int) -> Song | None:
+        """Take song ``song_id`` out while it waits; None when no such song waits here (the
+        one playing is skipped, not removed)."""
+        async with self._db.session() as session:
+            await lock_community(session, community_id)
+            row = await session.scalar(
+                select(SongRequest).where(
+                    *_of(community_id), SongRequest.id == song_id, SongRequest.started_at.is_(None)
+                )
+            )
+            if row is None:
+                return None
+            await session.delete(row)
+            return _song(row)
+
     async def advance(self, community_id: int, *, ended: int | None = None) -> Song | None:
         """End the song playing (only if it is ``ended``, when given: a second report of the
         same end changes nothing) and start the next; the song playing afterwards. What the
