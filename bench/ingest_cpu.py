@@ -30,7 +30,8 @@ Redis calls are batched as under load). Printed per target:
   delivery, one figure per turn, turns alternating the targets, and their median. Redis and
   PostgreSQL run in processes of their own and are not counted.
 
-``--profile <target>`` prints that target's 30 costliest functions (own time) under cProfile.
+``--profile <target>`` prints that target's 30 costliest functions (own time) under cProfile
+(``--profile-out <file>``: and writes its stats, for ``pstats``).
 To compare two versions of the code, run this module against each in turns (for instance
 with ``PYTHONPATH=<other checkout>/src``) and compare the medians and the call counts.
 """
@@ -158,6 +159,8 @@ async def measure_calls(target: Target, args: argparse.Namespace, offset: int) -
     profile.enable()
     await _run(target.app, prepared, args.concurrency)
     profile.disable()
+    if target.name == args.profile and args.profile_out:
+        profile.dump_stats(args.profile_out)
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
     target.calls = stats.total_calls / args.deliveries  # type: ignore[attr-defined]
@@ -249,6 +252,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--only", default="", help=f"comma-separated: {', '.join(TARGETS)}")
     parser.add_argument("--profile", default="", help="print this target's costliest functions")
+    parser.add_argument("--profile-out", default="", help="and write its cProfile stats here")
     args = parser.parse_args()
     from waddlebot.settings import Settings
     from waddlebot.web.server import server_config

@@ -235,7 +235,7 @@ async def _accepted(runtime: RouterHost, events: list[Event], query: EventsQuery
     wait = query.wait
     futures = await _publish(runtime, events, wait)
     for event in events:
-        metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
+        metrics.events_accepted(event.platform).inc()
     if not wait:
         accepted = Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
         return _json(accepted, status.HTTP_202_ACCEPTED)
