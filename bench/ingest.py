@@ -64,7 +64,19 @@ USERS = 500
 # ----- requests ------------------------------------------------------------------------------
 
 
-def twitch_request(i: int, host: str) -> bytes:
+@dataclass(frozen=True)
+class Delivery:
+    """One request as a platform (or a collector) sends it: its path, headers and body."""
+
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def raw(self, host: str) -> bytes:
+        return wrk.raw_request("POST", host, self.path, self.headers, self.body)
+
+
+def twitch_delivery(i: int) -> Delivery:
     subscription = twitch_payloads.example("channel.chat.message")["subscription"]
     chatter = str(10_000 + i % USERS)
     event = twitch_payloads.chat_message(
@@ -85,10 +97,14 @@ def twitch_request(i: int, host: str) -> bytes:
         ("Twitch-Eventsub-Subscription-Type", "channel.chat.message"),
         ("Twitch-Eventsub-Subscription-Version", str(subscription["version"])),
     ]
-    return wrk.raw_request("POST", host, "/collectors/twitch/eventsub", headers, body)
+    return Delivery("/collectors/twitch/eventsub", headers, body)
 
 
-def events_request(i: int, host: str) -> bytes:
+def twitch_request(i: int, host: str) -> bytes:
+    return twitch_delivery(i).raw(host)
+
+
+def events_delivery(i: int) -> Delivery:
     body = orjson.dumps(
         {
             "platform": "twitch",
@@ -99,7 +115,11 @@ def events_request(i: int, host: str) -> bytes:
         }
     )
     headers = [("Content-Type", "application/json"), ("Authorization", f"Bearer {API_KEY}")]
-    return wrk.raw_request("POST", host, "/api/v1/events", headers, body)
+    return Delivery("/api/v1/events", headers, body)
+
+
+def events_request(i: int, host: str) -> bytes:
+    return events_delivery(i).raw(host)
 
 
 @dataclass
@@ -110,7 +130,7 @@ class SlackWorld:
     users: list[Any]
 
 
-def slack_request(world: SlackWorld, i: int, host: str) -> bytes:
+def slack_delivery(world: SlackWorld, i: int) -> Delivery:
     fake, team = world.fake, world.team
     user = world.users[i % len(world.users)]
     event = slack_payloads.message(world.channel, user, f"hello chat {i}", f"{1700000000 + i}.0")
@@ -127,7 +147,11 @@ def slack_request(world: SlackWorld, i: int, host: str) -> bytes:
         ("X-Slack-Request-Timestamp", timestamp),
         ("X-Slack-Signature", f"v0={digest}"),
     ]
-    return wrk.raw_request("POST", host, "/collectors/slack/events", headers, body)
+    return Delivery("/collectors/slack/events", headers, body)
+
+
+def slack_request(world: SlackWorld, i: int, host: str) -> bytes:
+    return slack_delivery(world, i).raw(host)
 
 
 # ----- servers -------------------------------------------------------------------------------

@@ -38,14 +38,15 @@ class _WireEnvelope(BaseModel):
     p: str | None = None  # traceparent: absent from entries written while tracing is off
 
 
-_EVENT_JSON = TypeAdapter(Event)
+# the serializer itself: TypeAdapter.dump_json's keyword handling cost as much again
+_EVENT_JSON = TypeAdapter(Event).serializer
 
 
 def encode_envelope(event: Event, *, notify: bool = False, traceparent: str | None = None) -> bytes:
     # the event straight to JSON (pydantic's serializer, no dict in between), in the envelope;
     # exactly what dumping the envelope as a dict gives, for a fraction of the time
     fields = (
-        _EVENT_JSON.dump_json(event),
+        _EVENT_JSON.to_json(event),
         b"true" if notify else b"false",
         orjson.dumps(time.time()),
     )

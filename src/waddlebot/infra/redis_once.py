@@ -1,5 +1,6 @@
-"""The bus's publish-once on Redis: the deliveries published at once go out as one script
-call per stream, each claiming its id and appending its entry only if the id was unclaimed."""
+"""The bus's one-entry appends on Redis: those made at once go out as one script call per
+stream; a publish-once among them claims its id and appends its entry only if the id was
+unclaimed."""
 
 from __future__ import annotations
 
@@ -12,17 +13,25 @@ from redis.exceptions import NoScriptError
 
 from waddlebot.infra.redis_coalescer import Coalescer
 
-# KEYS: the stream, then each entry's claim key; ARGV: each entry's payload and claim TTL
-# (ms). Entries are taken in order, so a redelivery in the same call as the first delivery is
-# refused like a later one. The claim is set only once the entry is on the stream.
+# KEYS: the stream, then the claim key of each entry that has one; ARGV: each entry's payload
+# and claim TTL (ms; 0 for a plain append, which has no claim key). Entries are taken in
+# order, so a redelivery in the same call as the first delivery is refused like a later one.
+# The claim is set only once the entry is on the stream.
 _LUA = """
 local ids = {}
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    ids[i - 1] = false
+local claim = 2
+for i = 1, #ARGV, 2 do
+  local n = (i + 1) / 2
+  if ARGV[i + 1] == '0' then
+    ids[n] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
   else
-    ids[i - 1] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2 * i - 3])
-    redis.call('SET', KEYS[i], '1', 'PX', ARGV[2 * i - 2])
+    if redis.call('EXISTS', KEYS[claim]) == 1 then
+      ids[n] = false
+    else
+      ids[n] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i])
+      redis.call('SET', KEYS[claim], '1', 'PX', ARGV[i + 1])
+    end
+    claim = claim + 1
   end
 end
 return ids
@@ -30,17 +39,16 @@ return ids
 
 MAX_PER_CALL = 100  # a script blocks Redis while it runs: keep each call short
 
-_Entry = tuple[bytes, str, int, "asyncio.Future[bytes | None]"]
+_Entry = tuple[bytes, str | None, int, "asyncio.Future[bytes | None]"]
 
 
 class PublishOnce:
-    """Batches ``publish_once`` calls: those made while the previous batch is out (or in the
-    same turn of the event loop) go together, one script call per stream, through the
-    adapter's :class:`Coalescer` (so with whatever else is issued at once). Redis' work per
-    delivery is the same as alone; the client's, which is most of a webhook's Redis cost
-    (packing, a reply read under a timeout each), is paid once per call. Entries keep the
-    order of their calls among themselves; a plain append issued in the same turn of the
-    loop may go ahead of them (nothing publishes both ways to one stream expecting an order)."""
+    """Batches one-entry appends (``publish_once``, and ``publish`` of one payload): those
+    made while the previous batch is out (or in the same turn of the event loop) go together,
+    one script call per stream, through the adapter's :class:`Coalescer` (so with whatever
+    else is issued at once). Redis' work per entry is the same as alone; the client's, which
+    is most of a webhook's Redis cost (packing, a reply read under a timeout each), is paid
+    once per call. Entries keep the order of their calls."""
 
     def __init__(self, redis: Redis, commands: Coalescer) -> None:
         self._script = redis.register_script(_LUA)
@@ -48,8 +56,13 @@ class PublishOnce:
         self._queued: dict[str, list[_Entry]] = {}
         self._sender: asyncio.Task[None] | None = None
 
-    async def publish(self, stream: str, payload: bytes, key: str, ttl_ms: int) -> bytes | None:
-        """The new entry's id; None when ``key`` was claimed already (nothing appended)."""
+    async def publish(
+        self, stream: str, payload: bytes, key: str | None = None, ttl_ms: int = 0
+    ) -> bytes | None:
+        """The new entry's id; None when ``key`` was claimed already (nothing appended).
+        Without a key (``ttl_ms`` 0), a plain append."""
+        if (key is None) != (ttl_ms == 0):
+            raise ValueError("a claim needs both a key and a positive TTL")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes | None] = loop.create_future()
         self._queued.setdefault(stream, []).append((payload, key, ttl_ms, future))
@@ -75,7 +88,7 @@ class PublishOnce:
             self._queued = {}
 
     async def _call(self, stream: str, entries: Sequence[_Entry]) -> None:
-        keys = [stream, *(key for _, key, _, _ in entries)]
+        keys = [stream, *(key for _, key, _, _ in entries if key is not None)]
         args: list[Any] = [value for payload, _, ttl, _ in entries for value in (payload, ttl)]
         try:
             try:  # by its hash: a pipeline would ask Redis whether it has the script every time

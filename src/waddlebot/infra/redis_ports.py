@@ -304,8 +304,8 @@ class RedisBus(_RedisAdapter):
         key = self._key(stream)
         if not payloads:
             return []
-        if len(payloads) == 1:
-            (entry_id,) = await self._commands.execute(("XADD", key, "*", "d", payloads[0]))
+        if len(payloads) == 1:  # batched with the other one-entry appends made at once
+            entry_id = await self._publish_once.publish(key, payloads[0])
             return [cast(bytes, entry_id).decode()]
         # MULTI/EXEC: all of them or none, so a caller told "failed" (Redis went away
         # mid-way) can be sure none went out

@@ -89,7 +89,7 @@ async def publish_event(
         elif await bus.publish_once(keys.EVENTS_STREAM, payload, *once) is None:
             metrics.DUPLICATES.labels(event.platform).inc()
             return False
-    metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
+    metrics.events_accepted(event.platform).inc()
     return True
 
 

@@ -27,6 +27,7 @@ from waddlebot.core.contract import OutboundMessage
 from waddlebot.core.events import Event, nul_message
 from waddlebot.core.permissions import Level
 from waddlebot.infra import keys, metrics, tracing
+from waddlebot.infra.bodies import read_capped
 from waddlebot.infra.codec import encode_envelope
 from waddlebot.infra.outages import unavailable
 from waddlebot.infra.ports import Backlogged
@@ -122,11 +123,8 @@ async def events_body(request: Request) -> list[Event]:
         status.HTTP_413_CONTENT_TOO_LARGE,
         f"send at most {MAX_BODY_BYTES // 1024} KiB per request",
     )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_large
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    body = await read_capped(request, MAX_BODY_BYTES)
+    if body is None:
         raise too_large
     try:
         raw = orjson.loads(body)
@@ -168,6 +166,9 @@ class EventsQuery(BaseModel):
     timeout: float = Field(default=10.0, gt=0, le=30)
 
 
+_NO_QUERY = EventsQuery()  # shared, never changed
+
+
 @router.post(
     "/events",
     dependencies=[Depends(require_service)],
@@ -200,10 +201,13 @@ async def post_events_hot(request: Request) -> Response:
     runtime = _router_host(request)
     await require_service(await get_principal(request, runtime))
     events = await events_body(request)
-    try:
-        query = EventsQuery.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        raise RequestValidationError(_located("query", exc)) from exc
+    if not request.scope["query_string"]:  # as collectors call it: nothing to parse
+        query = _NO_QUERY
+    else:
+        try:
+            query = EventsQuery.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            raise RequestValidationError(_located("query", exc)) from exc
     return await _accept(runtime, events, query, request.headers)
 
 
@@ -235,7 +239,7 @@ async def _accepted(runtime: RouterHost, events: list[Event], query: EventsQuery
     wait = query.wait
     futures = await _publish(runtime, events, wait)
     for event in events:
-        metrics.EVENTS_ACCEPTED.labels(event.platform).inc()
+        metrics.events_accepted(event.platform).inc()
     if not wait:
         accepted = Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
         return _json(accepted, status.HTTP_202_ACCEPTED)

@@ -16,6 +16,7 @@ answering ``431``.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import uvicorn
@@ -57,7 +58,8 @@ class HeaderLimits:
     @staticmethod
     def _size(scope: Scope) -> int:
         target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
-        return target + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        headers = scope["headers"]  # every request pays this: summed without a Python loop
+        return target + sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
 
 
 class BoundedHttpTools(HttpToolsProtocol):

@@ -1,9 +1,11 @@
 """Slack's requests to WaddleBot over HTTP: ``POST /collectors/slack/events`` (the Events
 API) and ``POST /collectors/slack/commands`` (slash commands).
 
-Each request is checked first with slack-sdk's ``SignatureVerifier``: HMAC-SHA256 of
-``v0:<timestamp>:<raw body>`` with the signing secret, compared in constant time, the
-timestamp (plain Unix seconds) within five minutes of our clock, either way (401 otherwise).
+Each request is checked first as slack-sdk's ``SignatureVerifier`` checks it: the timestamp
+(plain Unix seconds) within five minutes of our clock, either way, and HMAC-SHA256 of
+``v0:<timestamp>:<raw body>`` with the signing secret, compared in constant time (401
+otherwise). Done here, on the raw headers, because it runs on every delivery: the
+verifier's string formatting and ``hmac.new`` cost more than the rest of the check.
 Then the body: ``url_verification`` is answered with its challenge; an ``event_callback`` is
 acknowledged (200) once its event is on the bus; a slash command is answered within Slack's 3
 seconds. Malformed bodies get 400, naming the field that does not fit.
@@ -11,6 +13,8 @@ seconds. Malformed bodies get 400, naming the field that does not fit.
 
 from __future__ import annotations
 
+import hmac
+import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,7 +22,6 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from slack_sdk.signature import SignatureVerifier
 
 from waddlebot.infra import tracing
 from waddlebot.infra.bodies import read_capped
@@ -33,6 +36,8 @@ EVENTS_PATH = "/collectors/slack/events"
 COMMANDS_PATH = "/collectors/slack/commands"
 MAX_BODY = 1024 * 1024
 MAX_DIGITS = 12  # Unix seconds until the year 33658
+MAX_SKEW = 60 * 5  # how far from our clock a request may be dated, either way
+_TIMESTAMP, _SIGNATURE = b"x-slack-request-timestamp", b"x-slack-signature"
 
 router = APIRouter(tags=["slack"])
 
@@ -54,18 +59,23 @@ async def _signed_body(request: Request) -> tuple[Any, bytes | Response]:
         body.decode()  # what slack-sdk signs over; Slack sends nothing else
     except UnicodeDecodeError:
         return None, _refuse(400, "the body is not UTF-8")
-    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    headers = dict(request.scope["headers"])  # one pass, not one scan per header
+    timestamp = headers.get(_TIMESTAMP, b"").decode("latin-1")
     if not _unix_seconds(timestamp):
         return None, _refuse(401, "X-Slack-Request-Timestamp is not Unix seconds")
-    signature = request.headers.get("x-slack-signature", "")
-    verifier = SignatureVerifier(collector.signing_secret)  # also: within 5 minutes, either way
-    try:
-        valid = verifier.is_valid(body, timestamp, signature)
-    except ValueError:  # a signature that is not ASCII
-        valid = False
-    if not valid:
+    given = headers.get(_SIGNATURE, b"")
+    if not _signed(collector.signing_secret, timestamp, body, given):
         return None, _refuse(401, "invalid or stale request signature")
     return collector, body
+
+
+def _signed(secret: str, timestamp: str, body: bytes, given: bytes) -> bool:
+    """Whether ``given`` is Slack's signature of ``body``, sent within :data:`MAX_SKEW`."""
+    if abs(time.time() - int(timestamp)) > MAX_SKEW:
+        return False
+    signed = b"v0:" + timestamp.encode() + b":" + body
+    expected = b"v0=" + hmac.digest(secret.encode(), signed, "sha256").hex().encode()
+    return hmac.compare_digest(expected, given)
 
 
 def _unix_seconds(timestamp: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from waddlebot.core.events import Amounts, Author, Event, EventType
+from waddlebot.core.events import Amounts, Event, EventType
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.platforms.roles import twitch_roles
 from waddlebot.platforms.twitch.times import MAX_AHEAD, parse_timestamp
@@ -51,6 +51,9 @@ class Notification:
     timestamp: datetime | None = None
 
 
+NO_AMOUNTS = Amounts()  # shared by the events that have none (it is frozen)
+
+
 def entity_id(broadcaster_id: str) -> str:
     return f"{PLATFORM}:{broadcaster_id}"
 
@@ -69,18 +72,19 @@ def _optional(event: Mapping[str, Any], key: str) -> str:
 
 def _author(
     event: Mapping[str, Any], prefix: str, roles: tuple[PlatformRole, ...] = ()
-) -> Author | None:
+) -> dict[str, Any] | None:
     """``user_id``/``user_login``/``user_name`` (or ``chatter_...``, ``from_...``); None
-    for an anonymous gift or cheer, where Twitch sends nulls."""
+    for an anonymous gift or cheer, where Twitch sends nulls. The fields of an
+    :class:`Author`, validated with the event they are given to (one validation, not two)."""
     user_id = event.get(f"{prefix}_id")
     if not isinstance(user_id, str) or not user_id:
         return None
-    return Author(
-        user_id=user_id,
-        login=_optional(event, f"{prefix}_login"),
-        display_name=_optional(event, f"{prefix}_name"),
-        roles=roles,
-    )
+    return {
+        "user_id": user_id,
+        "login": _optional(event, f"{prefix}_login"),
+        "display_name": _optional(event, f"{prefix}_name"),
+        "roles": roles,
+    }
 
 
 def _place(event: Mapping[str, Any], key: str = "broadcaster_user_id") -> dict[str, Any]:
@@ -125,7 +129,7 @@ def _chat_message(n: Notification, bot_user_id: str = "") -> Event:
         text=_without_leading_mention(event, bot_user_id) if to_bot else _message_text(event),
         reply_to=_optional(reply, "parent_message_id") if reply else "",
         thread_id=_optional(reply, "thread_message_id") if reply else "",
-        amounts=Amounts(bits=_int(cheer.get("bits")) if cheer else None),
+        amounts=Amounts(bits=_int(cheer.get("bits"))) if cheer else NO_AMOUNTS,
         to_bot=to_bot,
     )
 
