@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,6 +235,11 @@ async def test_bad_signatures_and_malformed_bodies_get_4xx(world: World) -> None
         for headers in (
             {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"},
             {"X-Slack-Request-Timestamp": "1700000000", "X-Slack-Signature": "v0=é".encode()},
+            # dated now, so the signature itself is compared (slack-sdk raised on it: a 500)
+            {
+                "X-Slack-Request-Timestamp": str(int(time.time())),
+                "X-Slack-Signature": "v0=é".encode(),
+            },
         ):
             for url in (world.events, world.commands):
                 answer = await http.post(url, content=b"{}", headers=headers)
