@@ -54,6 +54,43 @@ async def test_the_router_counts_each_communitys_minutes(settings: Settings) -> 
         assert (seen["console:local"] or 0) >= int(before)
 
 
+async def test_the_dashboard_lists_the_last_command_errors(settings: Settings) -> None:
+    async with serving(settings) as (url, runtime), httpx2.AsyncClient(base_url=url) as http:
+        home = await _community(runtime)
+        await _community(runtime, "console:elsewhere", "Elsewhere")
+        await say(runtime, "!boom")  # the module fails
+        await say(runtime, "!slow 5")  # it does not answer within the test's module timeout
+        await say(runtime, "!boom", channel="elsewhere")
+        cache = runtime.ports.cache
+        assert sum(m.errors for m in await activity.last_hour(cache, home)) == 2
+        failures = await activity.last_failures(cache, home)
+        assert [(f.command, f.module, f.reason) for f in failures] == [
+            ("!slow", "testkit", "timeout"),
+            ("!boom", "testkit", "error"),
+        ]
+        user = await signed_in(http, runtime, "mo")
+        await runtime.directory.set_role(home, user, "moderator")
+        page = await http.get(f"/c/{home}/dashboard")
+        assert page.status_code == 200
+        listed = page.text.split('id="errors-title"')[1].split("</section>")[0]
+        assert listed.count("<tr>") == 3  # the heading's row and the two errors here
+        assert "!slow" in listed and "did not answer in time" in listed
+        assert "!boom" in listed and "failed" in listed
+        assert "kaboom" not in page.text  # what went wrong inside a module stays in the logs
+
+
+async def test_a_community_keeps_its_last_errors_only(settings: Settings) -> None:
+    async with serving(settings) as (_, runtime):
+        home = await _community(runtime)
+        cache = runtime.ports.cache
+        for n in range(activity.FAILURES_KEPT + 3):
+            failure = activity.Failure(n, f"!c{n}", "testkit", "error")
+            await activity.note_failures(cache, [(home, failure)])
+        kept = await activity.last_failures(cache, home)
+        newest = activity.FAILURES_KEPT + 2
+        assert [f.command for f in kept] == [f"!c{n}" for n in range(newest, 2, -1)]
+
+
 async def _first_event(http: httpx2.AsyncClient, path: str) -> str:
     """The first ``minutes`` event of the dashboard's stream."""
     async with http.stream("GET", path) as response:

@@ -1,15 +1,19 @@
 """A community's activity per minute: chat messages, commands and command errors, counted by
 the router with each batch (one pipelined INCRBY per community and kind, in the cache every
 process shares) and read by the portal's dashboard. Each minute's counter expires after
-:data:`KEEP_SECONDS`, and when each place was last heard from is kept beside them."""
+:data:`KEEP_SECONDS`, and when each place was last heard from is kept beside them, and the
+community's last :data:`FAILURES_KEPT` command errors (which command, which module, what
+went wrong), in slots a counter hands out so routers side by side lose none of them."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
+
+import orjson
 
 from waddlebot.infra.ports import Cache
 
@@ -18,6 +22,9 @@ KINDS: tuple[Kind, ...] = ("messages", "commands", "errors")
 WINDOW_MINUTES = 60  # what the dashboard shows
 KEEP_SECONDS = (WINDOW_MINUTES + 5) * 60  # a minute's counter outlives the window it is in
 SEEN_SECONDS = 7 * 86_400  # "last event seen" of a place, forgotten after a quiet week
+FAILURES_KEPT = 10  # the dashboard's "last errors"
+# what a command came to that counts as an error: its module failed, or did not answer in time
+ERRORS = frozenset({"error", "timeout"})
 
 
 def minute_of(at: float) -> int:
@@ -31,6 +38,24 @@ def count_key(community_id: int, kind: Kind, minute: int) -> str:
 
 def seen_key(entity_id: str) -> str:
     return f"activity:seen:{entity_id}"
+
+
+def failures_key(community_id: int) -> str:
+    return f"activity:{community_id}:failures"
+
+
+def failure_key(community_id: int, slot: int) -> str:
+    return f"activity:{community_id}:failure:{slot}"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A command that came to an error, as the dashboard lists it."""
+
+    at: int  # seconds since the epoch
+    command: str  # as typed: "!boom"
+    module: str
+    reason: str  # one of ERRORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +106,23 @@ async def last_seen(cache: Cache, entity_ids: Sequence[str]) -> dict[str, int | 
     """When each place was last heard from (seconds since the epoch), None when not lately."""
     values = await cache.get_many([seen_key(e) for e in entity_ids]) if entity_ids else []
     return {e: int(v) if v else None for e, v in zip(entity_ids, values, strict=True)}
+
+
+async def note_failures(cache: Cache, failures: Sequence[tuple[int, Failure]]) -> None:
+    """Keep each (community, failure) among its community's last :data:`FAILURES_KEPT`, for
+    :data:`KEEP_SECONDS`. Errors are rare: two round trips each."""
+    for community_id, failure in failures:
+        number = await cache.incr(failures_key(community_id), 1, KEEP_SECONDS)
+        value = orjson.dumps({"number": number, **asdict(failure)})
+        await cache.set(failure_key(community_id, number % FAILURES_KEPT), value, KEEP_SECONDS)
+
+
+async def last_failures(cache: Cache, community_id: int) -> list[Failure]:
+    """The community's last command errors of the past hour, newest first."""
+    slots = [failure_key(community_id, slot) for slot in range(FAILURES_KEPT)]
+    kept = sorted(
+        (orjson.loads(value) for value in await cache.get_many(slots) if value),
+        key=lambda fields: int(fields.pop("number")),
+        reverse=True,
+    )
+    return [Failure(**fields) for fields in kept]

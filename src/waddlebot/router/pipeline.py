@@ -15,6 +15,7 @@ overlay updates) goes out after the replies.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -318,6 +319,7 @@ class Router:
         to a cache hiccup is not worth running the batch again."""
         counts: Counter[tuple[int, activity.Kind]] = Counter()
         seen: list[str] = []
+        failures: list[tuple[int, activity.Failure]] = []
         for trip in trips:
             if trip.community is None:
                 continue
@@ -326,10 +328,13 @@ class Router:
                 counts[(trip.community.id, "messages")] += 1
             if trip.outcome and trip.outcome != "unknown":
                 counts[(trip.community.id, "commands")] += 1
-            if trip.outcome == "error":
+            if trip.outcome in activity.ERRORS:
                 counts[(trip.community.id, "errors")] += 1
+                failures.append((trip.community.id, _failure(trip)))
         try:
             await activity.count(self._cache, counts, seen)
+            if failures:
+                await activity.note_failures(self._cache, failures)
         except Exception as exc:
             log.warning("activity_count_failed", error=type(exc).__name__)
 
@@ -1064,6 +1069,14 @@ def processing_claim(event_id: str) -> bytes:
 def is_finished(state: bytes | None) -> bool:
     """Whether a dedupe key's state says its event was answered."""
     return state == _DONE
+
+
+def _failure(trip: _Trip) -> activity.Failure:
+    """What the dashboard lists of a command that came to an error."""
+    command = trip.command
+    typed = f"{command.prefix}{command.name}" if command is not None else ""
+    module = trip.route.module if trip.route is not None else ""
+    return activity.Failure(int(time.time()), typed, module, trip.outcome)
 
 
 def _command_label(trip: _Trip, custom: Mapping[int, Collection[str]] | None) -> str:

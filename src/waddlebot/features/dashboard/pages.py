@@ -1,6 +1,7 @@
 """The dashboard page: messages, commands and command errors per minute over the last hour
 (a chart kept current over Server-Sent Events, and the same figures as a table), the last
-commands the audit log holds (those of moderator level and up, and every refusal), the
+commands the audit log holds (those of moderator level and up, and every refusal), the last
+commands that came to an error, the
 community's places with when each was last heard from, one line on the health of the bot's
 connection to each of its platforms, and the accounts connected to it by OAuth with their
 tokens' state.
@@ -73,6 +74,7 @@ async def dashboard(request: Request, community: InCommunity, host: Running) -> 
     commands = await host.audit.search(
         community.id, AuditFilter(action="command."), limit=LAST_COMMANDS
     )
+    failures = await activity.last_failures(cache, community.id)
     context = {
         "figures": _figures(minutes),
         "recent": [
@@ -81,6 +83,7 @@ async def dashboard(request: Request, community: InCommunity, host: Running) -> 
         ],
         "places": [(e.partition(":")[0], e, _clock(seen[e])) for e in places],
         "commands": commands,
+        "failures": [(datetime.fromtimestamp(f.at, UTC), f) for f in failures],
         "accounts": accounts,
         "health": live,
         "live_url": f"/c/{community.id}/dashboard/live",
