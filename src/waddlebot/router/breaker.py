@@ -48,12 +48,11 @@ class BreakerState(StrEnum):
     OPEN = "open"
 
 
-_DESCRIBED = {
-    BreakerState.CLOSED: "ok",
-    BreakerState.HALF_OPEN: "breaker half-open",
-    BreakerState.OPEN: "breaker open",
+SEVERITY = {  # the breaker-state gauge's value; the worst state is the highest
+    BreakerState.CLOSED: 0,
+    BreakerState.HALF_OPEN: 1,
+    BreakerState.OPEN: 2,
 }
-_GAUGE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +220,13 @@ class HealthSnapshot:
     routers: int = 1  # router processes these figures are from (router/shared_health.py)
     open_in: int = 0  # of them, those whose breaker of it is open
 
+    @property
+    def breaker(self) -> str:
+        """Its breaker's state in words: ``closed``, ``open``, ``open in 1 of 2 routers``."""
+        if 0 < self.open_in < self.routers:
+            return f"open in {self.open_in} of {self.routers} routers"
+        return self.state.value
+
 
 class _Stats:
     def __init__(self, limits: ModuleLimits | None, clock: Callable[[], float]) -> None:
@@ -267,7 +273,7 @@ class ModuleHealth:
         stats = _Stats(limits or self._defaults, lambda: self.clock())
         self._stats[client.name] = stats
         metrics.MODULE_BREAKER_STATE.labels(client.name).set_function(
-            lambda: _GAUGE[self.state(client.name)]
+            lambda: SEVERITY[self.state(client.name)]
         )
         return GuardedModuleClient(client, self, stats)
 
@@ -338,10 +344,8 @@ class ModuleHealth:
 def described(snapshot: HealthSnapshot) -> str:
     """A module's health in a few words: ``ok, p99 120 ms``, ``breaker open, 7 errors``,
     ``breaker open in 1 of 2 routers, 4 errors``."""
-    state = _DESCRIBED[snapshot.state]
-    if 0 < snapshot.open_in < snapshot.routers:
-        state = f"breaker open in {snapshot.open_in} of {snapshot.routers} routers"
-    parts = [state]
+    state = snapshot.state
+    parts = ["ok" if state is BreakerState.CLOSED else f"breaker {snapshot.breaker}"]
     if snapshot.errors:
         parts.append(f"{snapshot.errors} error{'s' if snapshot.errors != 1 else ''}")
     if snapshot.p99_ms is not None:

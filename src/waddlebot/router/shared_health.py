@@ -23,6 +23,7 @@ from waddlebot.infra.ports import Cache, Lease
 from waddlebot.infra.slot_reports import SlotReporter, read_reports
 from waddlebot.router.breaker import (
     RECENT_ERRORS,
+    SEVERITY,
     BreakerState,
     HealthSnapshot,
     ModuleError,
@@ -33,7 +34,6 @@ from waddlebot.router.breaker import (
 log = structlog.get_logger("waddlebot.router.health")
 
 SCOPE = "module-health"
-_WORST = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ def merged(parts: Sequence[HealthSnapshot]) -> HealthSnapshot:
     return replace(
         first,
         guarded=any(p.guarded for p in parts),
-        state=max((p.state for p in parts), key=_WORST.__getitem__),
+        state=max((p.state for p in parts), key=SEVERITY.__getitem__),
         calls=sum(p.calls for p in parts),
         errors=sum(p.errors for p in parts),
         refused=sum(p.refused for p in parts),
