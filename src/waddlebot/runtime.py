@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -53,6 +54,7 @@ from waddlebot.router.remote import (
     parse_remote_spec,
 )
 from waddlebot.router.schedules import JOB_NAME, EveryCommunity, ModuleSchedules
+from waddlebot.router.shared_health import SharedHealth, health_reporter
 from waddlebot.router.worker import default_consumer_name
 from waddlebot.sdk.loader import load_module
 from waddlebot.settings import Settings
@@ -89,6 +91,7 @@ class Runtime(FeatureServices):
     audit: AuditLog
     registry: ModuleRegistry
     module_health: ModuleHealth
+    shared_health: SharedHealth
     completions: CompletionHub
     dead_letters: DeadLetters
     access: Access
@@ -151,6 +154,13 @@ class Runtime(FeatureServices):
         self.registry = ModuleRegistry()
         cleanup.push_async_callback(self.registry.close)
         self.module_health = ModuleHealth(module_limits(settings))
+        self.shared_health = SharedHealth(
+            self.ports.cache,
+            self.ports.lease,
+            # unique even for two runtimes of one process (tests)
+            f"{settings.router_consumer or default_consumer_name()}-{secrets.token_hex(3)}",
+            self.module_health if "router" in self.services else None,
+        )
         self.scheduler = Scheduler(
             self.ports.lease,
             ttl=settings.scheduler_lease_ttl_seconds,
@@ -192,6 +202,7 @@ class Runtime(FeatureServices):
             # run its loop, and the one holding its lease runs the jobs
             self.scheduler.start()
             cleanup.push_async_callback(self.scheduler.stop)
+            await self._report_module_health()
         await self._start_collectors(consumer)
         if settings.gc_tuning:
             tune_gc()
@@ -224,6 +235,20 @@ class Runtime(FeatureServices):
             platform,
             process,
             source,
+            interval=settings.assignment_heartbeat_seconds,
+            ttl=settings.assignment_lease_ttl_seconds,
+        )
+        await reporter.start()
+        self._cleanup.push_async_callback(reporter.stop)
+
+    async def _report_module_health(self) -> None:
+        """Publish this router's module health for the other processes to show."""
+        settings = self.settings
+        reporter = health_reporter(
+            self.ports.cache,
+            self.ports.lease,
+            self.shared_health.process,
+            self.module_health,
             interval=settings.assignment_heartbeat_seconds,
             ttl=settings.assignment_lease_ttl_seconds,
         )

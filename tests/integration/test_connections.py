@@ -21,7 +21,6 @@ from waddlebot.infra.connections import (
 )
 from waddlebot.infra.factory import build_ports
 from waddlebot.infra.ports import Ports
-from waddlebot.infra.tasks import stop_task
 
 TTL = 0.8
 INTERVAL = 60.0  # longer than any test: only a change publishes
@@ -105,7 +104,7 @@ async def test_a_process_that_stops_refreshing_is_gone_after_its_ttl(ports: list
     await dead.start()
     dying.watch.enter("ready")
     await reported(ports[0], lambda r: states(r).get("dead") == ["ready"])
-    await stop_task(dead._task)  # killed: it publishes nothing more, withdraws nothing
+    await dead.publisher.halt()  # killed: it publishes nothing more, withdraws nothing
     try:
         lively.watch.enter("ready")  # the live one keeps publishing
         found = await reported(ports[0], lambda r: "dead" not in states(r))
@@ -120,7 +119,7 @@ async def test_a_freed_slot_taken_by_another_process_shows_only_the_new_holder(
     old, new = Collector(0), Collector(0)
     gone = reporter(ports[0], "old", old)
     await gone.start()
-    await stop_task(gone._task)
+    await gone.publisher.halt()
     await ports[0].lease.release("connections:discord:slot:0", "old")  # as if it ran out
     taker = reporter(ports[1], "new", new)
     await taker.start()

@@ -9,9 +9,13 @@ from waddlebot.router.breaker import (
     COMMUNITY_LABELS,
     BreakerState,
     CircuitBreaker,
+    HealthSnapshot,
+    ModuleError,
     ModuleHealth,
     ModuleLimits,
+    described,
 )
+from waddlebot.router.shared_health import merged
 
 
 def breaker(**limits: float) -> tuple[CircuitBreaker, Clock]:
@@ -138,3 +142,25 @@ def test_the_community_label_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     assert seen[-1] == ("kudos", "3")  # a community with a series keeps it
     assert seen[-2] == ("kudos", "other")
     assert health.community_errors("kudos", COMMUNITY_LABELS + 4) == 1  # the API keeps all
+
+
+def _seen(state: BreakerState, errors: int, p99: float | None, *at: float) -> HealthSnapshot:
+    recent = tuple(ModuleError(t, "error", f"at {t}") for t in at)
+    return HealthSnapshot(
+        "flaky", True, state, errors, errors, 0, 0, p99, p99, recent, None,
+        open_in=int(state is BreakerState.OPEN),
+    )  # fmt: skip
+
+
+def test_routers_figures_merge_into_the_worst_state_the_sum_and_the_newest_errors() -> None:
+    three = [
+        _seen(BreakerState.CLOSED, 1, 40.0, 1.0),
+        _seen(BreakerState.HALF_OPEN, 0, None),
+        _seen(BreakerState.OPEN, 6, 90.0, *range(2, 8)),
+    ]
+    seen = merged(three)
+    assert (seen.state, seen.errors, seen.p99_ms) == (BreakerState.OPEN, 7, 90.0)
+    assert [e.at for e in seen.recent_errors] == [3, 4, 5, 6, 7]  # the newest five
+    assert described(seen).startswith("breaker open in 1 of 3 routers, 7 errors, p99 90 ms")
+    assert merged(three[:2]).breaker == "half-open"
+    assert described(merged(three[:1])) == "ok, 1 error, p99 40 ms"

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from waddlebot.infra.changes import ChangeFeed
     from waddlebot.router.breaker import ModuleHealth
     from waddlebot.router.modules import ModuleClient, ModuleRegistry
+    from waddlebot.router.shared_health import SharedHealth
     from waddlebot.sdk import Module
 
 T = TypeVar("T")
@@ -63,6 +64,10 @@ class Host(ProcessHost, Protocol):
     @property
     def module_health(self) -> ModuleHealth:
         """Each external module's breaker state, errors and latency in this process."""
+
+    @property
+    def shared_health(self) -> SharedHealth:
+        """Module health over every live router process, this one's included."""
 
     def guard(self, client: ModuleClient) -> ModuleClient:
         """An external module's client behind its timeout, concurrency cap and breaker."""

@@ -46,11 +46,11 @@ if TYPE_CHECKING:
     from waddlebot.infra.directory import Directory
     from waddlebot.infra.ports import Ports
     from waddlebot.infra.secretbox import SecretBox
-    from waddlebot.router.breaker import ModuleHealth
     from waddlebot.router.modules import ModuleRegistry
     from waddlebot.router.overlays import OverlayPublisher
     from waddlebot.router.pipeline import AliasIndex, CustomCommandNames, LevelGrants
     from waddlebot.router.schedules import ModuleCommunities, ScheduledModules
+    from waddlebot.router.shared_health import SharedHealth
     from waddlebot.router.views import ModuleViews
     from waddlebot.serverless.accounting import Accounting
     from waddlebot.serverless.budgets import Budgets
@@ -89,7 +89,7 @@ COMMANDS: Key[CustomCommandService] = Key("commands")  # commands
 ALIASES: Key[AliasService] = Key("aliases")  # alias
 CATALOGUE: Key[Catalogue] = Key("catalogue")  # marketplace
 INSTALLS: Key[Installs] = Key("installs")
-MODULE_HEALTH: Key[ModuleHealth] = Key("module health")  # this process's figures, for the portal
+MODULE_HEALTH: Key[SharedHealth] = Key("module health")  # every router's, for the portal
 FUNCTION_BUDGETS: Key[Budgets] = Key("function budgets")  # what # commands may cost a day
 FUNCTION_USAGE: Key[Accounting] = Key("function usage")
 # which communities each module serves, for its scheduled handlers (without it, every one)

@@ -8,11 +8,8 @@ Each collector keeps a :class:`Watch` per connection and says when one changes
 refreshing: its report expires, and the page says no collector is reporting rather than
 showing it connected.
 
-Where. A reporter holds one of :data:`SLOTS` slot leases of its platform (the lowest free
-one, as the assignment's members do) and writes its report beside it
-(``connections:<platform>:report:<slot>``); a reader takes the holders of every slot and
-their reports in two round trips, keeping a report only while the process that wrote it
-holds the slot.
+Where. A reporter publishes through a :class:`~waddlebot.infra.slot_reports.SlotReporter`
+in the scope ``connections:<platform>`` (its slot lease and report beside it).
 """
 
 from __future__ import annotations
@@ -26,26 +23,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 import orjson
-import structlog
 
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Cache, Lease
-from waddlebot.infra.tasks import stop_task
-
-log = structlog.get_logger("waddlebot.connections")
+from waddlebot.infra.slot_reports import SlotReporter, read_reports
 
 State = Literal["connecting", "ready", "resuming", "disconnected", "webhook"]
 STATES: tuple[State, ...] = ("connecting", "ready", "resuming", "disconnected", "webhook")
 HEALTHY: frozenset[str] = frozenset({"ready", "webhook"})
-SLOTS = 64  # processes of one platform that can report; more would wait for a slot
 
 
-def slot_lease(platform: str, slot: int) -> str:
-    return f"connections:{platform}:slot:{slot}"
-
-
-def report_key(platform: str, slot: int) -> str:
-    return f"connections:{platform}:report:{slot}"
+def scope(platform: str) -> str:
+    """Where the reports of ``platform``'s collectors are kept."""
+    return f"connections:{platform}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,63 +170,35 @@ class ConnectionReporter:
         interval: float,
         ttl: float,
     ) -> None:
-        self._cache = cache
-        self._lease = lease
         self.platform = platform
         self.process = process
         self._source = source
-        self._interval = interval
-        self._ttl = ttl
-        self._slot: int | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.publisher = SlotReporter(
+            cache,
+            lease,
+            scope(platform),
+            process,
+            self._report,
+            interval=interval,
+            ttl=ttl,
+            wait=source.changed.wait,
+        )
 
     async def start(self) -> None:
-        await self.publish()
-        self._task = asyncio.create_task(self._run(), name=f"{self.platform}-connections")
-
-    async def _run(self) -> None:
-        while True:
-            await self._source.changed.wait(self._interval)
-            try:
-                await self.publish()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("connections not published", platform=self.platform)
+        await self.publisher.start()
 
     async def stop(self) -> None:
         """Stop publishing and withdraw the report: this process's connections are closed."""
-        await stop_task(self._task)
-        self._task = None
+        await self.publisher.stop()
         self._count(())
-        if self._slot is not None:
-            with contextlib.suppress(Exception):  # else both run out by themselves
-                await self._cache.delete(report_key(self.platform, self._slot))
-                await self._lease.release(slot_lease(self.platform, self._slot), self.process)
-            self._slot = None
 
     async def publish(self) -> None:
+        await self.publisher.publish()
+
+    async def _report(self) -> bytes:
         links = tuple(await self._source.connections())
         self._count(links)
-        slot = await self._hold_slot()
-        if slot is None:
-            log.warning("no free slot to report connections in", platform=self.platform)
-            return
-        report = Report(self.platform, self.process, time.time(), links)
-        await self._cache.set(report_key(self.platform, slot), report.encode(), self._ttl)
-
-    async def _hold_slot(self) -> int | None:
-        platform, owner = self.platform, self.process
-        if self._slot is not None:
-            if await self._lease.renew(slot_lease(platform, self._slot), owner, self._ttl):
-                return self._slot
-            self._slot = None
-        holders = await self._lease.holders([slot_lease(platform, s) for s in range(SLOTS)])
-        for slot in (s for s, holder in enumerate(holders) if holder is None):
-            if await self._lease.acquire(slot_lease(platform, slot), owner, self._ttl):
-                self._slot = slot
-                return slot
-        return None
+        return Report(self.platform, self.process, time.time(), links).encode()
 
     def _count(self, links: Iterable[Link]) -> None:
         counted = Counter(link.state for link in links)
@@ -246,19 +208,12 @@ class ConnectionReporter:
 
 async def reports(cache: Cache, lease: Lease, platform: str) -> list[Report]:
     """Every live process's report of its connections to ``platform``, by process name."""
-    holders = await lease.holders([slot_lease(platform, s) for s in range(SLOTS)])
-    slots = [s for s, holder in enumerate(holders) if holder is not None]
-    if not slots:
-        return []
-    found = await cache.get_many([report_key(platform, s) for s in slots])
-    out = []
-    for slot, data in zip(slots, found, strict=True):
-        if data is None:
-            continue
-        report = Report.decode(data)
-        if report.process == holders[slot]:  # a slot taken over since: the new holder's
-            out.append(report)
-    return sorted(out, key=lambda r: r.process)
+    found = await read_reports(cache, lease, scope(platform), Report.decode, _process)
+    return sorted(found, key=_process)
+
+
+def _process(report: Report) -> str:
+    return report.process
 
 
 async def reports_of(

@@ -48,12 +48,11 @@ class BreakerState(StrEnum):
     OPEN = "open"
 
 
-_DESCRIBED = {
-    BreakerState.CLOSED: "ok",
-    BreakerState.HALF_OPEN: "breaker half-open",
-    BreakerState.OPEN: "breaker open",
+SEVERITY = {  # the breaker-state gauge's value; the worst state is the highest
+    BreakerState.CLOSED: 0,
+    BreakerState.HALF_OPEN: 1,
+    BreakerState.OPEN: 2,
 }
-_GAUGE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +217,15 @@ class HealthSnapshot:
     p99_ms: float | None
     recent_errors: tuple[ModuleError, ...]  # newest last
     timeout: float | None  # its own timeout; None: the router's
+    routers: int = 1  # router processes these figures are from (router/shared_health.py)
+    open_in: int = 0  # of them, those whose breaker of it is open
+
+    @property
+    def breaker(self) -> str:
+        """Its breaker's state in words: ``closed``, ``open``, ``open in 1 of 2 routers``."""
+        if 0 < self.open_in < self.routers:
+            return f"open in {self.open_in} of {self.routers} routers"
+        return self.state.value
 
 
 class _Stats:
@@ -265,7 +273,7 @@ class ModuleHealth:
         stats = _Stats(limits or self._defaults, lambda: self.clock())
         self._stats[client.name] = stats
         metrics.MODULE_BREAKER_STATE.labels(client.name).set_function(
-            lambda: _GAUGE[self.state(client.name)]
+            lambda: SEVERITY[self.state(client.name)]
         )
         return GuardedModuleClient(client, self, stats)
 
@@ -297,6 +305,7 @@ class ModuleHealth:
             p99_ms=_percentile(latencies, 0.99),
             recent_errors=tuple(stats.recent),
             timeout=stats.limits.timeout if stats.limits is not None else None,
+            open_in=int(self.state(name) is BreakerState.OPEN),
         )
 
     def snapshots(self) -> dict[str, HealthSnapshot]:
@@ -308,13 +317,7 @@ class ModuleHealth:
         ``breaker open, 7 errors``); '' when this process knows nothing of it."""
         if name not in self._stats:
             return ""
-        snapshot = self.snapshot(name)
-        parts = [_DESCRIBED[snapshot.state]]
-        if snapshot.errors:
-            parts.append(f"{snapshot.errors} error{'s' if snapshot.errors != 1 else ''}")
-        if snapshot.p99_ms is not None:
-            parts.append(f"p99 {snapshot.p99_ms:.0f} ms")
-        return ", ".join(parts)
+        return described(self.snapshot(name))
 
     def community_errors(self, name: str, community_id: int) -> int:
         """The module's failures (and refusals) for one community, in this process."""
@@ -336,6 +339,18 @@ class ModuleHealth:
         metrics.MODULE_ERRORS.labels(name, reason).inc()
         community = community_label(stats.labelled, community_id)
         metrics.MODULE_COMMUNITY_ERRORS.labels(name, community).inc()
+
+
+def described(snapshot: HealthSnapshot) -> str:
+    """A module's health in a few words: ``ok, p99 120 ms``, ``breaker open, 7 errors``,
+    ``breaker open in 1 of 2 routers, 4 errors``."""
+    state = snapshot.state
+    parts = ["ok" if state is BreakerState.CLOSED else f"breaker {snapshot.breaker}"]
+    if snapshot.errors:
+        parts.append(f"{snapshot.errors} error{'s' if snapshot.errors != 1 else ''}")
+    if snapshot.p99_ms is not None:
+        parts.append(f"p99 {snapshot.p99_ms:.0f} ms")
+    return ", ".join(parts)
 
 
 def community_label(labelled: set[int], community_id: int) -> str:

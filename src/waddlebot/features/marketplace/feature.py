@@ -57,14 +57,14 @@ async def setup(host: Host) -> None:
     views = CommunityViews(host.db, catalogue, host.feed)
     host.provide(MODULE_VIEWS, views)
     host.provide(MODULE_COMMUNITIES, ServedCommunities(host.db))
-    host.provide(MODULE_HEALTH, host.module_health)
+    host.provide(MODULE_HEALTH, host.shared_health)
     host.provide(SCHEDULED_MODULES, InstalledSchedules(host.db, catalogue))
     installs = host.provide(INSTALLS, Installs(host.db, catalogue, views, host.registry, host.feed))
     if (store := host.find(MODULE_STORE)) is not None:  # --purge forgets what it kept
         installs.on_purge(lambda community_id, name: store.purge(name, community_id))
     host.add_module(
         build_marketplace_module(
-            catalogue, installs, host.module_health.describe, budgets=budgets, usage=usage
+            catalogue, installs, host.shared_health.described, budgets=budgets, usage=usage
         )
     )
 

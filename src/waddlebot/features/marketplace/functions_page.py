@@ -21,7 +21,8 @@ from waddlebot.features.shared import FUNCTION_BUDGETS, FUNCTION_USAGE, INSTALLS
 from waddlebot.portal.deps import Caller, PageAccess
 from waddlebot.portal.forms import Errors, field_errors, form_of, sentence
 from waddlebot.portal.rendering import render
-from waddlebot.router.breaker import HealthSnapshot, ModuleHealth
+from waddlebot.router.breaker import HealthSnapshot
+from waddlebot.router.shared_health import SharedHealth
 from waddlebot.serverless import Engine
 from waddlebot.serverless.accounting import Accounting
 from waddlebot.serverless.budgets import Budgets
@@ -42,7 +43,7 @@ router = APIRouter(include_in_schema=False)
 Communities = Annotated[Installs, needs(INSTALLS)]
 FunctionBudgets = Annotated[Budgets, needs(FUNCTION_BUDGETS)]
 FunctionUsage = Annotated[Accounting, needs(FUNCTION_USAGE)]
-Health = Annotated[ModuleHealth, needs(MODULE_HEALTH)]
+Health = Annotated[SharedHealth, needs(MODULE_HEALTH)]
 ADMIN = [Depends(PageAccess("admin"))]  # as the API's PUT: admins set the budget
 
 
@@ -68,7 +69,7 @@ def is_function(entry: Entry) -> bool:
 class FunctionRow:
     item: Installed
     engine: str
-    health: HealthSnapshot | None  # None: this process has not called it
+    health: HealthSnapshot | None  # None: no router has called it
 
 
 async def _page(
@@ -77,14 +78,14 @@ async def _page(
     installs: Installs,
     budgets: Budgets,
     usage: Accounting,
-    health: ModuleHealth,
+    health: SharedHealth,
     *,
     errors: Errors | None = None,
     typed: str | None = None,
     notice: str = "",
     status_code: int = 200,
 ) -> Response:
-    figures = health.snapshots()
+    figures = await health.snapshots()
     functions = [
         FunctionRow(item, ENGINES[cast(Engine, item.entry.kind)], figures.get(item.name))
         for item in await installs.list(caller.community_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from waddlebot.core.permissions import Level
 from waddlebot.features.marketplace.asks import asked
@@ -19,8 +19,9 @@ USAGE = (
     "upgrade <name> [yes] | config <name> [<setting> <value>] | enable <name> | "
     "disable <name> | uninstall <name> [--purge] | budget [<calls a day> | off | default]"
 )
-HealthOf = Callable[[str], str]
-"""A module's health in a word or two (``ok``, ``breaker open``); '' when nothing is known."""
+HealthOf = Callable[[], Awaitable[Mapping[str, str]]]
+"""Each module's health in a few words (``ok``, ``breaker open``), by name; a module missing:
+nothing is known of it."""
 
 
 def build_marketplace_module(
@@ -36,7 +37,7 @@ def build_marketplace_module(
     )
 
     def call(ctx: Context) -> _Call:
-        return _Call(ctx, catalogue, installs, health or (lambda name: ""), budgets, usage)
+        return _Call(ctx, catalogue, installs, health or _unknown, budgets, usage)
 
     add_subcommands(
         module,
@@ -48,6 +49,10 @@ def build_marketplace_module(
         description="Finds, installs, configures and switches the community's modules",
     )
     return module
+
+
+async def _unknown() -> Mapping[str, str]:
+    return {}
 
 
 class _Call(SubcommandCall):
@@ -112,8 +117,9 @@ async def _info(call: _Call) -> None:
 async def _list(call: _Call) -> None:
     if call.args:
         raise UsageError("list takes nothing after it")
+    health = await call.health()
     shown = [
-        _listed(item, call.health(item.name))
+        _listed(item, health.get(item.name, ""))
         for item in await call.installs.list(call.community_id)
     ]
     reply_list(call.ctx, "Modules here", shown, "No modules here.", limit=450)

@@ -42,7 +42,7 @@ from waddlebot.features.marketplace.settings_form import (
 from waddlebot.features.shared import CATALOGUE, INSTALLS, MODULE_HEALTH
 from waddlebot.portal.deps import InCommunity, PageAccess, PageNotFound, PortalCommunity, SignedIn
 from waddlebot.portal.rendering import render
-from waddlebot.router.breaker import ModuleHealth
+from waddlebot.router.shared_health import SharedHealth
 from waddlebot.web.access import ROLE_RANK
 from waddlebot.web.deps import needs
 
@@ -52,7 +52,7 @@ RENAME = "rename:"  # a command's new-name field in the install review
 router = APIRouter(include_in_schema=False)
 Catalogued = Annotated[Catalogue, needs(CATALOGUE)]
 Communities = Annotated[Installs, needs(INSTALLS)]
-Health = Annotated[ModuleHealth, needs(MODULE_HEALTH)]
+Health = Annotated[SharedHealth, needs(MODULE_HEALTH)]
 ADMIN = [Depends(PageAccess("admin"))]  # as the API: admins change a community's modules
 
 
@@ -94,12 +94,12 @@ async def _list_page(
     community: PortalCommunity,
     mine: Mapping[str, Installed],
     rows: list[tuple[Entry, Installed | None]],
-    health: ModuleHealth,
+    health: SharedHealth,
     *,
     q: str = "",
     notice: str = "",
 ) -> Response:
-    figures = health.snapshots()
+    figures = await health.snapshots()
     installed = [(item, figures.get(item.name)) for item in mine.values()]
     has_functions = any(is_function(item.entry) for item in mine.values())
     return _page(
@@ -141,7 +141,7 @@ async def _module_page(
     request: Request,
     community: PortalCommunity,
     installs: Installs,
-    health: ModuleHealth,
+    health: SharedHealth,
     entry: Entry,
     status_code: int = 200,
     **context: Any,
@@ -152,7 +152,7 @@ async def _module_page(
         "entry": entry,
         "manifest": entry.manifest,
         "installed": installed,
-        "health": health.snapshots().get(entry.name),
+        "health": (await health.snapshots()).get(entry.name),
         "asks": asked(tuple(str(p) for p in entry.manifest.permissions)),
         "form": settings_form(schema, installed.config) if installed and schema else None,
         "homepage": _link(entry.manifest.homepage),
