@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx2
@@ -28,7 +29,8 @@ from waddlebot.infra.connections import ConnectionReporter, Link, State
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms import TWITCH
 from waddlebot.platforms.twitch import status_report
-from waddlebot.platforms.twitch.status_report import Channel, Snapshot
+from waddlebot.platforms.twitch.status_report import Channel, Snapshot, Subscription
+from waddlebot.platforms.twitch.tokens import TokenStatus
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -268,6 +270,25 @@ def shard(n: int, state: State, guild: str) -> Link:
     )
 
 
+def twitch_snapshot() -> Snapshot:
+    """What a leading Twitch collector elsewhere published: channel 4711's token and two of
+    its subscriptions, and another community's channel 5000."""
+    now = datetime.now(UTC)
+    token = TokenStatus(
+        STREAMER, "streamer", "broadcaster", None, (), (), now + timedelta(hours=3), now, "ok"
+    )
+    made = now - timedelta(days=2)
+    ours = Channel(
+        (token,),
+        (
+            Subscription("channel.chat.message", "1", "enabled", "websocket", made),
+            Subscription("channel.follow", "2", "authorization_revoked", "websocket", made),
+        ),
+    )
+    theirs = Channel((), (Subscription("channel.raid", "1", "enabled", "websocket", made),))
+    return Snapshot(time.time() - 30, "websocket", {STREAMER: ours, THEIRS: theirs})
+
+
 async def elsewhere_collectors(runtime: Runtime, community: int) -> list[ConnectionReporter]:
     """The community joins Discord (server 111) and Twitch (channel 4711), whose collectors
     run in other processes and report: one Discord shard ready (ours), one resuming (another
@@ -299,6 +320,7 @@ async def elsewhere_collectors(runtime: Runtime, community: int) -> list[Connect
         False,
         ("twitch:5000",),
     )
+    await status_report.publish(ports.cache, twitch_snapshot())
     return [
         await reporting(
             ports,
@@ -344,6 +366,8 @@ async def test_the_portal_alone_shows_what_the_collectors_elsewhere_report(
         assert 'id="twitch-health">Twitch: 2 of 2 EventSub sessions ready<' in shown
         assert "tw-ours" in shown and "tw-bot" in shown
         assert "tw-theirs" not in shown  # another community's channel session
+        assert re.search(r"<td>channel.follow v2</td><td>4711</td>.*authorization_revoked", shown)
+        assert "channel.raid" not in shown  # another community's channel
         assert "slack-health" not in shown  # no Slack place here
 
         await reporters[0].stop()  # the Discord collector stopped

@@ -54,7 +54,6 @@ async def _twitch_status(request: Request, places: list[PlaceInfo]) -> Snapshot 
     """The tokens and EventSub subscriptions of the community's Twitch channels, as ``waddlebot
     twitch status`` shows them: from the collector when it runs in this process, else as the
     leading collector last published them (None: none has lately)."""
-    channels = [p.channel_id for p in places if p.platform == "twitch"]
     twitch = running_collector(request, TWITCH)
     if twitch is not None:
         found: Snapshot | None = await status_report.take(
@@ -62,7 +61,7 @@ async def _twitch_status(request: Request, places: list[PlaceInfo]) -> Snapshot 
         )
     else:
         found = await status_report.latest(api_host(request).ports.cache)
-    return None if found is None else found.of(channels)
+    return None if found is None else found.of(p.id for p in places)
 
 
 def _collectors(request: Request) -> dict[str, str]:

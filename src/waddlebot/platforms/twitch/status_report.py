@@ -23,6 +23,7 @@ import orjson
 from waddlebot.infra.ports import Cache
 from waddlebot.platforms.twitch.subscriptions import SubscriptionStore
 from waddlebot.platforms.twitch.tokens import TokenStatus, TokenStore
+from waddlebot.platforms.twitch.translate import entity_id
 
 KEY = "twitch:status"
 INTERVAL = 60.0  # seconds between the leader's snapshots when nothing else prompts one
@@ -54,9 +55,10 @@ class Snapshot:
     transport: str
     channels: dict[str, Channel] = field(default_factory=dict)  # by broadcaster user id
 
-    def of(self, channels: Iterable[str]) -> Snapshot:
-        """Only ``channels`` (a community's own)."""
-        kept = {c: self.channels[c] for c in sorted(set(channels)) if c in self.channels}
+    def of(self, places: Iterable[str]) -> Snapshot:
+        """Only the channels among ``places`` (a community's entity ids, ``twitch:<id>``)."""
+        wanted = set(places)
+        kept = {c: one for c, one in sorted(self.channels.items()) if entity_id(c) in wanted}
         return Snapshot(self.at, self.transport, kept)
 
     @property
