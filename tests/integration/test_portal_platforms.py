@@ -6,10 +6,12 @@ never shown, names escaped, and what a process without the collectors says."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx2
@@ -22,8 +24,13 @@ from tests.fakes.twitch import FakeTwitch
 from tests.integration.test_portal import signed_in
 from tests.integration.test_portal_oauth import oauth_settings
 from tests.support.connections import reporting
-from tests.support.harness import free_port, serving
+from tests.support.harness import free_port, serving, until
 from waddlebot.infra.connections import ConnectionReporter, Link, State
+from waddlebot.infra.secretbox import SecretBox
+from waddlebot.platforms import TWITCH
+from waddlebot.platforms.twitch import status_report
+from waddlebot.platforms.twitch.status_report import Channel, Snapshot, Subscription
+from waddlebot.platforms.twitch.tokens import TokenStatus
 from waddlebot.runtime import Runtime
 from waddlebot.settings import Settings
 
@@ -160,15 +167,126 @@ async def test_the_portal_alone_says_what_it_does_not_know(settings: Settings) -
         await runtime.directory.set_role(home.community_id, user, "owner")
         shown = await http.get(f"/c/{home.community_id}/platforms")
         assert shown.status_code == 200
-        assert "Unknown here: the Twitch collector runs in another process" in shown.text
+        assert "No Twitch collector has reported lately" in shown.text
         assert "Connect a Twitch channel" not in shown.text
         assert "<code>console:local</code>" in shown.text
+
+
+BOT, THEIRS = "9001", "5000"
+
+
+async def connected(http: httpx2.AsyncClient, twitch: FakeTwitch, runtime: Runtime) -> None:
+    """The bot account, the streamer's channel into Home and another channel into Far,
+    through the OAuth flow of the Twitch collector running in ``runtime``."""
+    collector = runtime.collector(TWITCH)
+    assert collector is not None
+    home = await runtime.directory.resolve_entity("console:local", "console", name="Home")
+    far = await runtime.directory.resolve_entity("console:far", "console", name="Far")
+    for user, community in ((BOT, None), (STREAMER, home), (THEIRS, far)):
+        purpose = "bot" if community is None else "broadcaster"
+        link = collector.connect.ticket_url(
+            purpose=purpose,
+            community_id=None if community is None else community.community_id,
+            actor="test",
+        )
+        twitch.authorize_as(user)
+        page = await http.get(link, follow_redirects=True)
+        assert page.status_code == 200 and f"is connected ({purpose})" in page.text
+    # each channel's 9 and the bot's whispers, verified; then checked as the hourly sync does
+    await until(lambda: len(twitch.subscriptions(status="enabled")) == 19)
+    await collector.sync_subscriptions()
+
+
+@pytest.mark.parametrize("mode", ["distributed"])
+async def test_the_portal_alone_shows_the_tokens_and_subscriptions_the_collector_reports(
+    settings: Settings,
+) -> None:
+    async with FakeTwitch() as twitch:
+        twitch.add_user(BOT, "waddlebot", "WaddleBot")
+        twitch.add_user(STREAMER, "streamer", "Streamer")
+        twitch.add_user(THEIRS, "faraway", "Faraway")
+        port = free_port()
+        public = f"http://127.0.0.1:{port}"
+        client = twitch.register_client(
+            redirect_uris=[f"{public}/collectors/twitch/oauth/callback"]
+        )
+        configured = settings.model_copy(
+            update={
+                "secret_keys": [SecretStr(SecretBox.generate_key())],
+                "twitch_client_id": client.client_id,
+                "twitch_client_secret": SecretStr(client.secret),
+                "twitch_transport": "webhook",
+                "twitch_public_url": public,
+                "twitch_eventsub_secret": SecretStr("eventsub-secret-for-the-page"),
+                "twitch_helix_url": twitch.helix_url,
+                "twitch_auth_url": twitch.auth_url,
+            }
+        )
+        async with (
+            serving(configured, services={"portal"}) as (url, portal),
+            httpx2.AsyncClient(base_url=url) as http,
+        ):
+            home = await portal.directory.resolve_entity("console:local", "console", name="Home")
+            user = await signed_in(http, portal, "pat")
+            await portal.directory.set_role(home.community_id, user, "admin")
+            page = f"/c/{home.community_id}/platforms"
+            assert "No Twitch collector has reported lately" in (await http.get(page)).text
+
+            async with (
+                serving(configured, services={"twitch"}, port=port) as (_, collector),
+                httpx2.AsyncClient() as browser,
+            ):
+                await connected(browser, twitch, collector)
+                shown = (await http.get(page)).text
+                assert "No Twitch collector has reported lately" not in shown
+                assert re.search(r"Transport: webhook\. As of 20\d\d-.* UTC \(just now\)", shown)
+                assert re.search(r"<td>streamer</td>\s*<td>broadcaster</td>\s*<td>ok", shown)
+                subscriptions = re.findall(
+                    r"<tr><td>([\w.]+) v(\d)</td><td>(\d+)</td><td>webhook</td><td>(\w+)</td>"
+                    r"<td>20\d\d-",
+                    shown,
+                )
+                assert ("channel.follow", "2", STREAMER, "enabled") in subscriptions
+                assert ("channel.chat.message", "1", STREAMER, "enabled") in subscriptions
+                assert len(subscriptions) == 9  # what one channel needs
+                assert THEIRS not in shown and "faraway" not in shown  # Far's channel
+                assert "waddlebot</td>" not in shown  # the bot's own token: no channel here
+
+            # the collector stopped: its snapshot went with it
+            assert "No Twitch collector has reported lately" in (await http.get(page)).text
+
+            # one that died leaves its last snapshot, until it runs out
+            left = Snapshot(time.time(), "webhook", {STREAMER: Channel()})
+            await status_report.publish(portal.ports.cache, left, ttl=0.3)
+            assert "Transport: webhook. As of" in (await http.get(page)).text
+            async with asyncio.timeout(10):
+                while "No Twitch collector" not in (await http.get(page)).text:
+                    await asyncio.sleep(0.05)
 
 
 def shard(n: int, state: State, guild: str) -> Link:
     return Link(
         f"shard {n}", state, time.time() - 180, time.time() - 5, 41.0, f"s-{n}", True, (guild,)
     )
+
+
+def twitch_snapshot() -> Snapshot:
+    """What a leading Twitch collector elsewhere published: channel 4711's token and two of
+    its subscriptions, and another community's channel 5000."""
+    now = datetime.now(UTC)
+    token = TokenStatus(
+        STREAMER, "streamer", "broadcaster", None, (), (), now + timedelta(hours=3), now, "ok"
+    )
+    made = now - timedelta(days=2)
+    ours = Channel(
+        (token,),
+        (
+            Subscription("channel.chat.message", "1", "enabled", "websocket", made),
+            Subscription("channel.follow", "2", "authorization_revoked", "websocket", made),
+        ),
+    )
+    theirs = Channel((), (Subscription("channel.raid", "1", "enabled", "websocket", made),))
+    return Snapshot(time.time() - 30, "websocket", {STREAMER: ours, THEIRS: theirs})
 
 
 async def elsewhere_collectors(runtime: Runtime, community: int) -> list[ConnectionReporter]:
@@ -202,6 +320,7 @@ async def elsewhere_collectors(runtime: Runtime, community: int) -> list[Connect
         False,
         ("twitch:5000",),
     )
+    await status_report.publish(ports.cache, twitch_snapshot())
     return [
         await reporting(
             ports,
@@ -247,6 +366,8 @@ async def test_the_portal_alone_shows_what_the_collectors_elsewhere_report(
         assert 'id="twitch-health">Twitch: 2 of 2 EventSub sessions ready<' in shown
         assert "tw-ours" in shown and "tw-bot" in shown
         assert "tw-theirs" not in shown  # another community's channel session
+        assert re.search(r"<td>channel.follow v2</td><td>4711</td>.*authorization_revoked", shown)
+        assert "channel.raid" not in shown  # another community's channel
         assert "slack-health" not in shown  # no Slack place here
 
         await reporters[0].stop()  # the Discord collector stopped

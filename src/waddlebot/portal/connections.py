@@ -51,7 +51,7 @@ def ago(at: float | None, now: float) -> str:
     return "just now"  # pragma: no cover - the loop always answers
 
 
-def _moment(at: float | None, now: float) -> str:
+def moment(at: float | None, now: float) -> str:
     if at is None:
         return "never"
     clock = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -79,8 +79,8 @@ def _row(process: str, link: Link, places: Sequence[str], now: float) -> Row:
         process,
         link,
         link.serves(places),
-        _moment(link.since, now),
-        _moment(link.last_event, now),
+        moment(link.since, now),
+        moment(link.last_event, now),
         latency,
     )
 

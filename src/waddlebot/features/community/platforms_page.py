@@ -1,12 +1,13 @@
 """The platforms page of the portal (admins): the community's places on each platform, adding
 one (Twitch's and Slack's OAuth connect links, as ``/api/v1/twitch/.../connect`` and
 ``/api/v1/slack/.../install`` give them; for any platform the code of ``!community link``),
-sending one away (``!community unlink``), and what this process knows of each platform's
-health: Twitch's tokens and EventSub subscriptions, the collectors running here. Adding by
+sending one away (``!community unlink``), and each platform's health: the collectors'
+connections, Twitch's tokens and EventSub subscriptions, the collectors running here. Adding by
 code and unlinking are the owner's, as the chat commands are."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from waddlebot.platforms import DISCORD, SLACK, TWITCH
 from waddlebot.platforms.platform import running_collector
 from waddlebot.platforms.slack import api as slack_api
 from waddlebot.platforms.twitch import api as twitch_api
+from waddlebot.platforms.twitch import status_report
+from waddlebot.platforms.twitch.status_report import Snapshot
 from waddlebot.portal import connections
 from waddlebot.portal.deps import Caller, RoleTooLow
 from waddlebot.portal.forms import Errors, form_of, from_htmx, sentence
@@ -47,16 +50,18 @@ def _owner(caller: CommunityCaller) -> None:
         raise RoleTooLow("owner")
 
 
-async def _twitch_status(request: Request, community_id: int, places: list[PlaceInfo]) -> Any:
-    """The community's Twitch tokens and EventSub subscriptions, as ``waddlebot twitch
-    status`` shows them; None where the collector does not run in this process."""
+async def _twitch_status(request: Request, places: list[PlaceInfo]) -> Snapshot | None:
+    """The tokens and EventSub subscriptions of the community's Twitch channels, as ``waddlebot
+    twitch status`` shows them: from the collector when it runs in this process, else as the
+    leading collector last published them (None: none has lately)."""
     twitch = running_collector(request, TWITCH)
-    if twitch is None:
-        return None
-    channels = {p.channel_id for p in places if p.platform == "twitch"}
-    tokens = [t for t in await twitch.tokens.statuses() if t.community_id == community_id]
-    subscriptions = [s for s in await twitch.subscriptions.list() if s.broadcaster_id in channels]
-    return {"transport": twitch.transport, "tokens": tokens, "subscriptions": subscriptions}
+    if twitch is not None:
+        found: Snapshot | None = await status_report.take(
+            twitch.tokens, twitch.subscriptions, twitch.transport
+        )
+    else:
+        found = await status_report.latest(api_host(request).ports.cache)
+    return None if found is None else found.of(p.id for p in places)
 
 
 def _collectors(request: Request) -> dict[str, str]:
@@ -81,6 +86,8 @@ async def _page(
     places = await runtime.community.places(caller.community_id)
     ports = api_host(request).ports
     live = await connections.health(ports.cache, ports.lease, [p.id for p in places])
+    twitch_here = running_collector(request, TWITCH) is not None
+    twitch = await _twitch_status(request, places)
     by_platform: dict[str, list[PlaceInfo]] = {}
     for place in places:
         by_platform.setdefault(place.platform, []).append(place)
@@ -89,9 +96,11 @@ async def _page(
         "titles": TITLES,
         "owner": caller.role == "owner",
         "platform_names": PLATFORMS,
-        "twitch_connect": running_collector(request, TWITCH) is not None,
+        "twitch_connect": twitch_here,  # a ticket for the collector of this process
         "slack_install": getattr(running_collector(request, SLACK), "connect", None) is not None,
-        "twitch": await _twitch_status(request, caller.community_id, places),
+        "twitch": twitch,
+        "twitch_as_of": "" if twitch is None else connections.moment(twitch.at, time.time()),
+        "twitch_here": twitch_here,
         "collectors": _collectors(request),
         "live": {h.platform: h for h in live},
         "errors": {},

@@ -35,7 +35,7 @@ from waddlebot.infra.ports import Ports
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.platform import Communities, Streams
-from waddlebot.platforms.twitch import token_gauge
+from waddlebot.platforms.twitch import status_report, token_gauge
 from waddlebot.platforms.twitch.channels import WHISPERS, Share, WebSocketChannels, channel_item
 from waddlebot.platforms.twitch.client import twitch_api
 from waddlebot.platforms.twitch.conduit import SHARD_DISABLED, ConduitTransport
@@ -220,6 +220,7 @@ class TwitchCollector:
         await self._load_bot()
         await self.try_lead()  # a lone process leads at once
         self._tasks.append(asyncio.create_task(self._leadership.run(), name="twitch-lead"))
+        self._tasks.append(asyncio.create_task(self._report_status(), name="twitch-status"))
         if self.transport == "conduit":  # every process serves some of the shards
             self._tasks.append(asyncio.create_task(self.conduit.run(), name="twitch-conduit"))
         elif self.transport == "websocket":  # every process serves some of the channels
@@ -240,6 +241,9 @@ class TwitchCollector:
             await self.conduit.stop()
         elif self.transport == "websocket":
             await self.channels.stop()
+        if self.leading:  # the page says no collector reports, rather than show it running
+            with contextlib.suppress(Exception):  # else it runs out by itself
+                await status_report.withdraw(self._ports.cache)
         await self._leadership.resign()
         if self._own_http:
             await self._http.aclose()
@@ -252,6 +256,7 @@ class TwitchCollector:
         if self.transport == "websocket":
             with contextlib.suppress(Exception):  # logged; the sessions resubscribe on welcome
                 await self.channels.resubscribe()
+            await self.publish_status()
             return
         if not self.leading:
             return
@@ -259,6 +264,7 @@ class TwitchCollector:
             await self.sync_subscriptions()  # the accounts already listening may need more
         except Exception:
             log.exception("twitch subscription sync failed; `waddlebot twitch subscriptions sync`")
+        await self.publish_status()
 
     # ----- one leading process --------------------------------------------------------------
     # Twitch's chat and whisper limits hold per account: so one process (holding a lease)
@@ -295,6 +301,7 @@ class TwitchCollector:
             self._spawn(self._prepare_conduit(), "twitch-conduit-prepare")
         elif self.transport == "webhook":
             self._spawn(self._sync_soon(), "twitch-sync")
+        await self.publish_status()  # at once, not an interval after taking over
 
     async def _step_down(self) -> None:
         token_gauge.forget()
@@ -332,6 +339,7 @@ class TwitchCollector:
     async def _validate(self) -> None:
         statuses = await self.tokens.validate_all()
         token_gauge.count(statuses)
+        await self.publish_status()
         for status in statuses:
             if not status.healthy:
                 log.warning(
@@ -346,6 +354,24 @@ class TwitchCollector:
         """Count the tokens for ``waddlebot_twitch_tokens`` (between validations, to show a
         token refused on use, or an account connected again, within a stream poll)."""
         token_gauge.count(await self.tokens.statuses())
+
+    async def publish_status(self) -> None:
+        """The leader's snapshot of the tokens and subscriptions, for the portal in any
+        process (``status_report.py``); never fails the work that prompted it."""
+        if not self.leading:
+            return
+        try:
+            snapshot = await status_report.take(self.tokens, self.subscriptions, self.transport)
+            await status_report.publish(self._ports.cache, snapshot)
+        except Exception:
+            log.exception("twitch status not published")
+
+    async def _report_status(self) -> None:
+        """Every so often, without a check prompting it: with WebSockets each process makes
+        its channels' subscriptions, and an account is connected in any process."""
+        while True:
+            await asyncio.sleep(status_report.INTERVAL)
+            await self.publish_status()
 
     # ----- stream state -------------------------------------------------------------------
 
@@ -432,6 +458,7 @@ class TwitchCollector:
                 report.present.append(one.type)
                 continue
             await self._create(one, ours, None, report)
+        await self.publish_status()
         return report
 
     # ----- a conduit ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -131,6 +132,7 @@ class SubscriptionInfo:
     condition: dict[str, Any]
     transport: str
     status: str
+    created_at: datetime | None = None  # when WaddleBot first recorded it
 
 
 class SubscriptionStore:
@@ -177,7 +179,14 @@ class SubscriptionStore:
             )
             return [
                 SubscriptionInfo(
-                    r.id, r.type, r.version, r.broadcaster_id, r.condition, r.transport, r.status
+                    r.id,
+                    r.type,
+                    r.version,
+                    r.broadcaster_id,
+                    r.condition,
+                    r.transport,
+                    r.status,
+                    r.created_at,
                 )
                 for r in rows
             ]
