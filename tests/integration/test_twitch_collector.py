@@ -26,6 +26,7 @@ from waddlebot.infra.codec import decode_envelope, encode_envelope
 from waddlebot.infra.connections import Report
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.platforms import TWITCH
+from waddlebot.platforms.twitch import collector as twitch_collector
 from waddlebot.runtime import Runtime
 
 SECRET = "s3cret-for-eventsub-tests"
@@ -415,6 +416,30 @@ async def test_a_process_without_a_bot_account_says_so_once(world: World) -> Non
     told = [e for e in logs if "no Twitch bot account" in str(e.get("event"))]
     assert len(told) == 1
     assert "waddlebot twitch connect --bot" in told[0]["event"]
+
+
+@pytest.fixture
+def chores_every_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lead renewed every 50 ms and the streams' poll due at each renewal."""
+    monkeypatch.setattr(twitch_collector, "LEAD_SECONDS", 0.05)
+    monkeypatch.setattr(twitch_collector, "STREAM_POLL_SECONDS", 0.0)
+
+
+@pytest.mark.parametrize("transport", ["webhook"], indirect=True)
+async def test_the_leader_does_its_chores_again_when_they_are_due(
+    chores_every_round: None, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streams' poll (and the hourly validation) come round while the process leads,
+    not only once at its start: the leadership's own loop runs them."""
+    twitch = world.runtime.collector(TWITCH)
+    assert twitch is not None and twitch.leading
+    polls: list[float] = []
+
+    async def poll() -> None:
+        polls.append(asyncio.get_running_loop().time())
+
+    monkeypatch.setattr(twitch, "poll_streams", poll)
+    await until(lambda: len(polls) >= 3)
 
 
 @pytest.mark.parametrize("transport", ["websocket"], indirect=True)

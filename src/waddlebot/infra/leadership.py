@@ -1,6 +1,7 @@
 """One process of many doing something (sending a platform's replies within its rate limits,
 keeping its WebSocket sessions): whoever holds a lease leads, renews it every few seconds,
-and a silent leader is replaced once its lease runs out."""
+and a silent leader is replaced once its lease runs out. ``on_lead`` runs each round the
+process leads (the leader's periodic chores, each deciding whether it is due)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class Leadership:
         on_gain: Step,
         on_loss: Step,
         on_follow: Step = _nothing,
+        on_lead: Step = _nothing,
         ttl: float = 20.0,
         interval: float = 5.0,
     ) -> None:
@@ -40,6 +42,7 @@ class Leadership:
         self._on_gain = on_gain
         self._on_loss = on_loss
         self._on_follow = on_follow
+        self._on_lead = on_lead
         self._ttl = ttl
         self._interval = interval
         self.leading = False
@@ -66,6 +69,8 @@ class Leadership:
             await self._on_gain()
         else:
             await self._on_follow()
+        if self.leading:
+            await self._on_lead()
         return self.leading
 
     async def run(self) -> None:

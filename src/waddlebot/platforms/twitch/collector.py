@@ -171,6 +171,7 @@ class TwitchCollector:
             on_gain=self._step_up,
             on_loss=self._step_down,
             on_follow=self._load_bot,  # the bot may have been connected in another process
+            on_lead=self._chores,
             ttl=LEASE_TTL,
             interval=LEAD_SECONDS,
         )
@@ -280,9 +281,13 @@ class TwitchCollector:
         return self._leadership.leading
 
     async def try_lead(self) -> None:
-        """Renew the lead, or take it when it is free (and do the leader's chores)."""
-        if not await self._leadership.try_lead():
-            return
+        """Renew the lead, or take it when it is free (and do the leader's chores): what the
+        leadership's loop does every few seconds."""
+        await self._leadership.try_lead()
+
+    async def _chores(self) -> None:
+        """The leader's periodic work, each part when it is due: the streams' state and the
+        token count, and the hourly token validation and subscription resync."""
         now = self._clock.now().timestamp()
         if now >= self._next_stream_poll:
             self._next_stream_poll = now + STREAM_POLL_SECONDS
