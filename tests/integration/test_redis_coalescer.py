@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError, ResponseError
 
 from waddlebot.infra.outages import unavailable
@@ -16,23 +17,29 @@ from waddlebot.infra.redis_coalescer import Coalescer
 from waddlebot.infra.redis_ports import RedisCache
 
 
+class CountingConnection(Connection):
+    """Counts what goes to the server: each write of one command or one pipeline."""
+
+    writes = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.writes += 1
+        await super().send_packed_command(command, check_health)
+
+
 class CountingRedis(Redis):
-    """Counts what goes to the server: single commands and pipelines."""
+    @property
+    def round_trips(self) -> int:
+        return CountingConnection.writes
 
-    round_trips = 0
-
-    async def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.round_trips += 1
-        return await super().execute_command(*args, **options)
-
-    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
-        self.round_trips += 1
-        return super().pipeline(transaction, shard_hint)
+    @round_trips.setter
+    def round_trips(self, value: int) -> None:
+        CountingConnection.writes = value
 
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[CountingRedis]:
-    client = CountingRedis.from_url(redis_url)
+    client = CountingRedis.from_url(redis_url, connection_class=CountingConnection)
     yield client
     await client.aclose()
 
@@ -82,7 +89,7 @@ async def test_a_refused_command_fails_only_its_caller(
         return_exceptions=True,
     )
     assert isinstance(bad, ResponseError)
-    assert good == [True, b"v"]
+    assert good == [b"OK", b"v"]  # replies as Redis sends them
 
 
 async def test_a_cancelled_caller_leaves_the_others_their_answers(
@@ -93,7 +100,7 @@ async def test_a_cancelled_caller_leaves_the_others_their_answers(
     kept = asyncio.ensure_future(commands.execute(("SET", f"{key_prefix}:kept", b"1")))
     await asyncio.sleep(0)  # both queued
     cancelled.cancel()
-    assert await kept == [True]
+    assert await kept == [b"OK"]
     await commands.drain()
     assert await redis.get(f"{key_prefix}:gone") == b"1"  # sent all the same, as a write in flight
 
@@ -108,3 +115,35 @@ async def test_redis_unreachable_fails_every_caller_as_an_outage() -> None:
     )
     assert all(isinstance(r, ConnectionError) and unavailable(r) for r in results)
     await client.aclose()
+
+
+async def test_a_connection_redis_dropped_is_made_again(
+    redis: CountingRedis, key_prefix: str
+) -> None:
+    commands = Coalescer(redis)
+    key = f"{key_prefix}:again"
+    _, (own_id,) = await asyncio.gather(
+        commands.execute(("SET", key, b"1")), commands.execute(("CLIENT", "ID"))
+    )
+    await redis.execute_command("CLIENT", "KILL", "ID", own_id)  # as a restart would
+    got, (new_id,) = await asyncio.gather(
+        commands.execute(("GET", key)), commands.execute(("CLIENT", "ID"))
+    )
+    assert got == [b"1"] and new_id != own_id  # answered, on a new connection
+    await commands.close()
+
+
+async def test_closing_closes_the_coalescers_connection(
+    redis: CountingRedis, key_prefix: str
+) -> None:
+    commands = Coalescer(redis)
+    name = f"{key_prefix}-coalescer"
+    await commands.execute(("CLIENT", "SETNAME", name))
+    assert name in await _client_names(redis)
+    await commands.close()
+    assert name not in await _client_names(redis)
+
+
+async def _client_names(redis: Redis) -> list[str]:
+    clients = await redis.client_list()
+    return [c["name"] for c in clients]

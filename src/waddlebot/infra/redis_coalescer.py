@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 
 Command = tuple[Any, ...]  # a command's name and arguments, as ``execute_command`` takes them
 _Queued = tuple[Sequence[Command], "asyncio.Future[list[Any]]"]
@@ -28,12 +30,20 @@ class Coalescer:
     Written here because redis-py has no automatic pipelining: each call takes a connection
     and waits for its own answer, and the system calls and wake-ups of a round trip cost the
     router more than the commands do.
+
+    As one pipeline is out at a time, the coalescer keeps a connection of its own (made with
+    the client's settings: address, credentials, TLS, timeouts) rather than taking
+    one from the pool per pipeline: redis-py's pool, pipeline object and per-argument encoding
+    cost a webhook delivery more client CPU than packing and reading the pipeline itself
+    (``python -m bench.ingest_cpu``). Replies are as Redis sends them (no redis-py response
+    callbacks: ``SET`` answers ``b"OK"``, a nil ``None``), which is what every caller reads.
     """
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._queued: list[_Queued] = []
         self._sender: asyncio.Task[None] | None = None
+        self._connection: AbstractConnection | None = None
 
     async def execute(self, *commands: Command) -> list[Any]:
         """The answers to ``commands``, in order; raises the error of a command Redis
@@ -84,18 +94,56 @@ class Coalescer:
                 future.set_exception(error)
 
     async def _answers(self, commands: list[Command]) -> list[Any]:
-        if len(commands) == 1:  # a pipeline costs more than it saves for one command
-            try:
-                return [await self._redis.execute_command(*commands[0])]
-            except ResponseError as exc:
-                return [exc]
-        pipe = self._redis.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        return list(await pipe.execute(raise_on_error=False))
+        connection = self._connection
+        if connection is None:
+            pool = self._redis.connection_pool
+            connection = self._connection = pool.connection_class(**pool.connection_kwargs)
+        # every argument is bytes, str, int or float: hiredis packs them all in one call
+        packed = b"".join(hiredis.pack_command(command) for command in commands)
+        if connection.is_connected:
+            await _ready(connection)
+        return await _round_trip(connection, packed, len(commands))
 
     async def drain(self) -> None:
         """Wait until every command issued so far has been answered."""
         sender = self._sender
         if sender is not None:
             await asyncio.gather(sender, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Answer what was issued, then close the coalescer's connection."""
+        await self.drain()
+        if self._connection is not None:
+            await self._connection.disconnect()
+            self._connection = None
+
+
+async def _ready(connection: AbstractConnection) -> None:
+    """A connection kept from an earlier pipeline, checked as redis-py's pool checks one it
+    hands out: one Redis closed meanwhile (a restart, a timeout, a kill) or with data
+    waiting is closed, and the next send makes it again. Nothing is ever sent twice."""
+    try:
+        if await connection.can_read():
+            raise ConnectionError("data arrived on an idle connection")
+    except (ConnectionError, TimeoutError, OSError):
+        await connection.disconnect()
+
+
+async def _round_trip(connection: AbstractConnection, packed: bytes, count: int) -> list[Any]:
+    """The replies to ``count`` commands packed in ``packed``. The connection is closed on any
+    failure (replies may be left unread on it); the next round trip makes it again."""
+    try:
+        await connection.send_packed_command(packed, check_health=False)
+        return [await _reply(connection) for _ in range(count)]
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+
+
+async def _reply(connection: AbstractConnection) -> Any:
+    """One command's reply; a command Redis refused gives its error, not raised: the
+    replies after it are still to be read."""
+    try:
+        return await connection.read_response()
+    except ResponseError as exc:
+        return exc

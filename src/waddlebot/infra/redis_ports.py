@@ -73,7 +73,7 @@ class _RedisAdapter:
         if self._closed:
             return
         self._closed = True
-        await self._commands.drain()
+        await self._commands.close()
         if self._owns_client:
             await self._redis.aclose()
 
