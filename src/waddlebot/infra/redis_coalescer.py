@@ -122,8 +122,10 @@ async def _ready(connection: AbstractConnection) -> None:
     """A connection kept from an earlier pipeline, checked as redis-py's pool checks one it
     hands out: one Redis closed meanwhile (a restart, a timeout, a kill) or with data
     waiting is closed, and the next send makes it again. Nothing is ever sent twice."""
+    # redis-py 8 renamed ``can_read_destructive`` (the old name now warns); 5.2 has only it
+    can_read = getattr(connection, "can_read", None) or connection.can_read_destructive
     try:
-        if await connection.can_read():
+        if await can_read():
             raise ConnectionError("data arrived on an idle connection")
     except (ConnectionError, TimeoutError, OSError):
         await connection.disconnect()
