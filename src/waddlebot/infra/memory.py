@@ -31,12 +31,19 @@ def _expiry(now: float, ttl: float | None) -> float:
 class MemoryCache:
     """A dict with expiry timestamps (``time.monotonic``).
 
-    Expired entries are dropped lazily when read, and a min-heap of expiry times lets every write
-    also drop a few entries whose time has passed, so keys that are never read again do not pile
-    up. Beyond ``max_entries`` the least recently written entry is evicted.
+    Expired entries are dropped lazily when read, and an index of expiry times lets every
+    write also drop a few entries whose time has passed, so keys that are never read again do
+    not pile up. Beyond ``max_entries`` the least recently written entry is evicted.
+
+    No object is made per entry: values and expiry times are kept in two dicts, and the index
+    files keys under their expiry time rounded up to a 64th of a second (a list per such
+    instant, a heap of the instants). A tuple per entry, as a heap of ``(expiry, key)`` would
+    make, is one more object the garbage collector's youngest generation has to look at, and
+    in the embedded mode these entries were most of what it looked at (docs/performance.md).
     """
 
     _SWEEP_BUDGET = 32  # expired entries dropped per write, at most
+    _TICKS_PER_SECOND = 64  # the index's resolution
 
     def __init__(
         self, *, max_entries: int = 1_000_000, clock: Callable[[], float] = time.monotonic
@@ -45,55 +52,78 @@ class MemoryCache:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self._max_entries = max_entries
-        # value, monotonic expiry; insertion order is write order (for eviction)
-        self._data: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
-        self._expiries: list[tuple[float, str]] = []  # heap; may hold stale entries
+        self._values: dict[str, bytes] = {}  # insertion order is write order (for eviction)
+        self._expires: dict[str, float] = {}  # monotonic expiry of the keys that have one
+        self._due: dict[int, list[str]] = {}  # tick -> keys written to expire by it
+        self._ticks: list[int] = []  # heap of the ticks in ``_due``
+        self._indexed = 0  # keys in ``_due``, stale ones (rewritten, deleted) included
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._values)
 
-    def _get(self, key: str, now: float) -> tuple[bytes, float] | None:
-        item = self._data.get(key)
-        if item is not None and item[1] <= now:
-            del self._data[key]
-            return None
-        return item
+    def _get(self, key: str, now: float) -> bytes | None:
+        value = self._values.get(key)
+        if value is not None:
+            expires = self._expires.get(key)
+            if expires is not None and expires <= now:
+                self._drop(key)
+                return None
+        return value
+
+    def _drop(self, key: str) -> None:
+        self._values.pop(key, None)
+        self._expires.pop(key, None)
 
     def _put(self, key: str, value: bytes, expires: float, now: float) -> None:
-        data = self._data
-        data[key] = (value, expires)
-        data.move_to_end(key)
-        if expires != _NEVER:
-            heapq.heappush(self._expiries, (expires, key))
+        values = self._values
+        if key in values:
+            del values[key]  # written again: now the newest
+        values[key] = value
+        if expires == _NEVER:
+            self._expires.pop(key, None)
+        else:
+            self._expires[key] = expires
+            self._index(key, expires)
         self._sweep(now)
-        while len(data) > self._max_entries:
-            data.popitem(last=False)
+        while len(values) > self._max_entries:
+            self._drop(next(iter(values)))
+
+    def _index(self, key: str, expires: float) -> None:
+        tick = math.ceil(expires * self._TICKS_PER_SECOND)
+        keys = self._due.get(tick)
+        if keys is None:
+            keys = self._due[tick] = []
+            heapq.heappush(self._ticks, tick)
+        keys.append(key)
+        self._indexed += 1
 
     def _sweep(self, now: float) -> None:
-        heap, data = self._expiries, self._data
-        for _ in range(self._SWEEP_BUDGET):
-            if not heap or heap[0][0] > now:
-                break
-            _, key = heapq.heappop(heap)
-            item = data.get(key)
-            if item is not None and item[1] <= now:
-                del data[key]
-        # Overwritten and deleted keys leave stale heap entries: rebuild when they dominate.
-        if len(heap) > 2 * len(data) + 1024:
-            self._expiries = [(exp, k) for k, (_, exp) in data.items() if exp != _NEVER]
-            heapq.heapify(self._expiries)
+        ticks, due, expires = self._ticks, self._due, self._expires
+        budget = self._SWEEP_BUDGET
+        # every key filed under a tick that has passed had expired by then, unless rewritten
+        while budget and ticks and ticks[0] <= now * self._TICKS_PER_SECOND:
+            keys = due[ticks[0]]
+            while budget and keys:
+                key = keys.pop()
+                self._indexed -= 1
+                budget -= 1
+                when = expires.get(key)
+                if when is not None and when <= now:
+                    self._drop(key)
+            if not keys:
+                del due[heapq.heappop(ticks)]
+        # Rewritten and deleted keys leave stale index records: rebuild when they dominate.
+        if self._indexed > 2 * len(expires) + 1024:
+            self._due, self._ticks, self._indexed = {}, [], 0
+            for key, when in expires.items():
+                self._index(key, when)
 
     async def get(self, key: str) -> bytes | None:
-        item = self._get(key, self._clock())
-        return None if item is None else item[0]
+        return self._get(key, self._clock())
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         now = self._clock()
-        out: list[bytes | None] = []
-        for key in keys:
-            item = self._get(key, now)
-            out.append(None if item is None else item[0])
-        return out
+        return [self._get(key, now) for key in keys]
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         now = self._clock()
@@ -127,16 +157,16 @@ class MemoryCache:
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
-            self._data.pop(key, None)
+            self._drop(key)
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         now = self._clock()
-        item = self._get(key, now)
-        if item is None:
+        current = self._get(key, now)
+        if current is None:
             self._put(key, b"%d" % amount, _expiry(now, ttl), now)
             return amount
-        value = int(item[0]) + amount  # ValueError for a non-integer, like Redis's error
-        self._data[key] = (b"%d" % value, item[1])  # keeps its expiry and position
+        value = int(current) + amount  # ValueError for a non-integer, like Redis's error
+        self._values[key] = b"%d" % value  # keeps its expiry and position
         return value
 
     async def incr_many(
@@ -148,8 +178,11 @@ class MemoryCache:
         return True
 
     async def close(self) -> None:
-        self._data.clear()
-        self._expiries.clear()
+        self._values.clear()
+        self._expires.clear()
+        self._due.clear()
+        self._ticks.clear()
+        self._indexed = 0
 
 
 class _Pending:
