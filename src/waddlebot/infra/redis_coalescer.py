@@ -97,7 +97,7 @@ class Coalescer:
         connection = self._connection
         if connection is None:
             pool = self._redis.connection_pool
-            connection = self._connection = pool.connection_class(**pool.connection_kwargs)
+            connection = self._connection = pool.make_connection()
         # every argument is bytes, str, int or float: hiredis packs them all in one call
         packed = b"".join(hiredis.pack_command(command) for command in commands)
         if connection.is_connected:
