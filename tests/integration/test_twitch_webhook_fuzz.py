@@ -305,6 +305,10 @@ async def test_malformed_deliveries_are_refused_naming_their_field(twitch: Twitc
     for name, reason in [
         ("revocation.condition_not_an_object", "subscription.condition: Input should be a valid"),
         (
+            "revocation.condition_id_with_nul",
+            "subscription.condition.broadcaster_user_id: must not contain NUL characters",
+        ),
+        (
             "webhook_callback_verification.id_too_long",
             "subscription.id: String should have at most",
         ),

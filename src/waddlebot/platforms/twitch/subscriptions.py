@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,9 +18,10 @@ from pydantic import (
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from waddlebot.core.events import NO_NUL
 from waddlebot.infra.db.engine import Database
 from waddlebot.infra.db.models import TwitchSubscription, utcnow
-from waddlebot.platforms.fields import Text, no_nul, problem
+from waddlebot.platforms.fields import Text, problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class MalformedSubscription(ValueError):
 
 
 # user ids (the column broadcaster_id keeps one)
-_ConditionId = Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)]
+_ConditionId = Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)]
 
 
 class _Transport(BaseModel):

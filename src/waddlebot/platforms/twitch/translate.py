@@ -5,6 +5,9 @@ notification's message id (``Twitch-Eventsub-Message-Id`` / ``metadata.message_i
 event's ``message_id`` — Twitch keeps it on redelivery, so the router's dedupe catches a
 redelivered follow as surely as a redelivered chat line — except for chat messages and
 whispers, which carry their own ids (what a reply threads to).
+
+Payloads are parsed JSON, so an object in one is a ``dict``: that is what is checked for,
+not ``Mapping`` (an abstract-class check is a Python call, several on every chat line).
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def _place(event: Mapping[str, Any], key: str = "broadcaster_user_id") -> dict[s
 
 def _message_text(event: Mapping[str, Any]) -> str:
     message = event.get("message")
-    if isinstance(message, Mapping):
+    if isinstance(message, dict):
         return str(message.get("text") or "")
     return message if isinstance(message, str) else ""
 
@@ -109,14 +112,14 @@ def badges(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     found = event.get("badges") or []
     if not isinstance(found, list):
         raise MalformedNotification("badges is not a list")
-    return [badge for badge in found if isinstance(badge, Mapping)]
+    return [badge for badge in found if isinstance(badge, dict)]
 
 
 def _chat_message(n: Notification, bot_user_id: str = "") -> Event:
     event = n.event
     roles = twitch_roles(badges(event))
-    reply = event.get("reply") if isinstance(event.get("reply"), Mapping) else None
-    cheer = event.get("cheer") if isinstance(event.get("cheer"), Mapping) else None
+    reply = event.get("reply") if isinstance(event.get("reply"), dict) else None
+    cheer = event.get("cheer") if isinstance(event.get("cheer"), dict) else None
     author = _author(event, "chatter_user", roles)
     if author is None:
         raise MalformedNotification("the event has no 'chatter_user_id'")
@@ -136,15 +139,15 @@ def _chat_message(n: Notification, bot_user_id: str = "") -> Event:
 
 def _fragments(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     message = event.get("message")
-    found = message.get("fragments") if isinstance(message, Mapping) else None
+    found = message.get("fragments") if isinstance(message, dict) else None
     if not isinstance(found, list):
         return []
-    return [fragment for fragment in found if isinstance(fragment, Mapping)]
+    return [fragment for fragment in found if isinstance(fragment, dict)]
 
 
 def _mentions(fragment: Mapping[str, Any], user_id: str) -> bool:
     mention = fragment.get("mention")
-    return isinstance(mention, Mapping) and mention.get("user_id") == user_id
+    return isinstance(mention, dict) and mention.get("user_id") == user_id
 
 
 def _to_bot(event: Mapping[str, Any], reply: Mapping[str, Any] | None, bot_user_id: str) -> bool:
@@ -281,7 +284,7 @@ def _stream_news(broadcaster_id: str, message_id: str, kind: EventType, at: date
 def _whisper(n: Notification) -> Event:
     """A whisper to the bot: its place is the bot's own channel."""
     whisper = n.event.get("whisper")
-    text = whisper.get("text") if isinstance(whisper, Mapping) else None
+    text = whisper.get("text") if isinstance(whisper, dict) else None
     if not isinstance(text, str):
         raise MalformedNotification("the event has no whisper text")
     return Event(
@@ -316,7 +319,7 @@ def translate(notification: Notification, *, bot_user_id: str = "") -> Event | N
         raise UnsupportedSubscription(
             f"subscription type {key[0]!r} version {key[1]!r} is not one WaddleBot uses"
         )
-    if not isinstance(notification.event, Mapping):
+    if not isinstance(notification.event, dict):
         raise MalformedNotification("the notification has no event object")
     if key[0] == "channel.chat.message":
         event = notification.event
