@@ -62,6 +62,7 @@ SPOTIFY_TABLES = MUSIC_TABLES | {"music_spotify_accounts"}
 TABLES = SPOTIFY_TABLES | {"music_bans"}
 # every revision, newest first, with the tables it leaves (each migration adds its row)
 STEPS = [
+    ("0016_music_requester_person", TABLES),  # a column: no new table
     ("0015_music_playback", TABLES),
     ("0014_music_spotify", SPOTIFY_TABLES),
     ("0013_music", MUSIC_TABLES),
@@ -133,7 +134,7 @@ def test_packaged_migrations_need_no_ini() -> None:
     location = Path(config.get_main_option("script_location") or "")
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert migrate.head_revision() == "0015_music_playback"
+    assert migrate.head_revision() == "0016_music_requester_person"
 
 
 def test_upgrade_downgrade_cycle(url: str) -> None:

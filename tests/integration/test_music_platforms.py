@@ -116,3 +116,46 @@ async def test_one_queue_across_twitch_and_discord(runtime: Runtime) -> None:
     assert await chat(runtime, DAN, "!queue") == [
         'Next: 1. "Fish Are Friends" (carol_tw), 2. "Ice Ice Penguin" (alice_tw).'
     ]
+
+
+ALICE_ON_DISCORD = Person(DISCORD, "4242", "alice_dc")
+
+
+async def test_a_person_linked_on_both_platforms_is_one_requester(runtime: Runtime) -> None:
+    """Alice asks for a song on Discord, then links that account to her Twitch one: the song
+    is hers on both, the limit per person counts it from either account, and from either
+    she finds, takes back and skips her own."""
+    assert await chat(runtime, STREAMER, "!module config music per_person 1") == [
+        "music: per_person is now 1."
+    ]
+    assert await chat(runtime, ALICE, "hi") == []
+    assert await chat(runtime, CAROL, "!sr https://youtu.be/iceiceBABY0") == [
+        'Now playing "Ice Ice Penguin" (4:13), requested by carol_tw: https://youtu.be/iceiceBABY0'
+    ]
+    assert await chat(runtime, ALICE_ON_DISCORD, "!sr https://youtu.be/waddleWADDL") == [
+        'Added "Waddle Waddle Song" (2:05), up next.'
+    ]
+    alice = await runtime.directory.ensure_identity("twitch", ALICE.user_id)
+    link = await runtime.identity.start_link(alice, "discord", ALICE_ON_DISCORD.user_id)
+    assert await runtime.identity.verify("discord", ALICE_ON_DISCORD.user_id, link.code) == alice
+
+    # on Twitch now: the song she asked for on Discord is hers
+    assert await chat(runtime, ALICE, "!sr https://youtu.be/fishFISH123") == [
+        "You have 1 song in the queue, the most allowed here; !wrongsong takes your last one out."
+    ]
+    assert await chat(runtime, ALICE, "!queue") == [
+        'Next: 1. "Waddle Waddle Song" (alice_dc). Yours is #1.'
+    ]
+    assert await chat(runtime, ALICE, "!wrongsong") == [
+        'Took "Waddle Waddle Song" out of the queue.'
+    ]
+    assert await chat(runtime, ALICE_ON_DISCORD, "!sr https://youtu.be/fishFISH123") == [
+        'Added "Fish Are Friends" (3:00), up next.'
+    ]
+    assert await chat(runtime, ALICE, "!sr https://youtu.be/waddleWADDL") == [
+        "You have 1 song in the queue, the most allowed here; !wrongsong takes your last one out."
+    ]
+    await chat(runtime, STREAMER, "!skip")  # her song plays
+    # asked for on Discord, skipped from Twitch at once: hers, not a viewer's vote
+    (skipped,) = await chat(runtime, ALICE, "!skip")
+    assert skipped.startswith('Skipped "Fish Are Friends".')

@@ -13,6 +13,7 @@ from waddlebot.features.feature import Feature, Host, Job, PortalPage, Route
 from waddlebot.features.music import api, portal
 from waddlebot.features.music.bans import MusicBans
 from waddlebot.features.music.controls import MUSIC_CONTROLS, MusicControls
+from waddlebot.features.music.models import SongRequest
 from waddlebot.features.music.module import build_music_module
 from waddlebot.features.music.playback import Playback
 from waddlebot.features.music.player import Player
@@ -90,4 +91,5 @@ FEATURE = Feature(
     routes=(Route(api.router), Route(spotify_api.router), Route(spotify_api.oauth_router)),
     pages=(PortalPage("/music", "Music", portal.router, role="moderator"),),
     jobs=(Job("music.spotify", 0, lambda host: host.need(SPOTIFY).follower.tick()),),
+    person_columns=(SongRequest.requester_user_id,),  # songs asked for move with the person
 )

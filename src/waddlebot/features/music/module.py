@@ -106,7 +106,7 @@ def requester_of(ctx: Context) -> Requester:
     caller = ctx.request.caller
     if caller is None:
         return Requester(ctx.request.platform, "", "someone")
-    return Requester(caller.identity.platform, caller.identity.user_id, caller.name)
+    return Requester(caller.identity.platform, caller.identity.user_id, caller.name, caller.user_id)
 
 
 def build_music_module(
@@ -298,7 +298,9 @@ def build_music_module(
             f'{at}. "{s.title}" ({s.requester.name})' for at, s in enumerate(waiting[:SHOWN], 1)
         )
         more = f" and {len(waiting) - SHOWN} more" if len(waiting) > SHOWN else ""
-        yours = next((at for at, s in enumerate(waiting, 1) if s.requester == person), None)
+        yours = next(
+            (at for at, s in enumerate(waiting, 1) if s.requester.same_person(person)), None
+        )
         mine = f" Yours is #{yours}." if yours is not None else ""
         ctx.reply(f"Next: {listed}{more}.{mine}")
 
@@ -321,7 +323,7 @@ def build_music_module(
             return
         needed = Rules.of(ctx.config).skip_votes
         by_moderator = ctx.caller_level >= Level.MODERATOR
-        at_once = by_moderator or playing.requester == person
+        at_once = by_moderator or playing.requester.same_person(person)
         if not at_once:
             counted = await votes.vote(community, playing.id, person)
             if counted is None:

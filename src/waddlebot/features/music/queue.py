@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from waddlebot.core.clock import Clock, SystemClock
@@ -25,6 +25,14 @@ class Requester:
     platform: str
     account: str  # their id on that platform
     name: str
+    user_id: int | None = None  # the WaddleBot person, when known: one across linked accounts
+
+    def same_person(self, other: Requester) -> bool:
+        """Whether both are one person: the same WaddleBot user when both are known (linked
+        accounts on two platforms are one), else the same account on the same platform."""
+        if self.user_id is not None and other.user_id is not None:
+            return self.user_id == other.user_id
+        return (self.platform, self.account) == (other.platform, other.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +65,9 @@ def _song(row: SongRequest) -> Song:
         track_id=row.track_id,
         title=row.title,
         duration=row.duration,
-        requester=Requester(row.requester_platform, row.requester_account, row.requester_name),
+        requester=Requester(
+            row.requester_platform, row.requester_account, row.requester_name, row.requester_user_id
+        ),
         playing=row.started_at is not None,
         channel=row.channel,
     )
@@ -65,12 +75,17 @@ def _song(row: SongRequest) -> Song:
 
 def _of(community_id: int, requester: Requester | None = None) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [SongRequest.community_id == community_id]
-    if requester is not None:
-        where += [
-            SongRequest.requester_platform == requester.platform,
-            SongRequest.requester_account == requester.account,
-        ]
-    return where
+    if requester is None:
+        return where
+    account = and_(
+        SongRequest.requester_platform == requester.platform,
+        SongRequest.requester_account == requester.account,
+    )
+    if requester.user_id is None:
+        return [*where, account]
+    # theirs from any of their linked accounts; a request kept before people were recorded
+    # (no user id) is theirs by its account
+    return [*where, or_(SongRequest.requester_user_id == requester.user_id, account)]
 
 
 class SongQueue:
@@ -116,6 +131,7 @@ class SongQueue:
                 requester_platform=requester.platform,
                 requester_account=requester.account,
                 requester_name=requester.name[:64],
+                requester_user_id=requester.user_id,
                 requested_at=self.clock.now(),
                 started_at=self.clock.now() if started else None,
             )

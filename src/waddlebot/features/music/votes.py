@@ -13,6 +13,10 @@ VOTES_TTL = 86_400.0  # a song plays far shorter; the votes outlive it only to b
 
 
 def _person(requester: Requester) -> str:
+    """One key per person: their WaddleBot user when known (a vote or a cooldown holds across
+    their linked accounts), else their account on its platform."""
+    if requester.user_id is not None:
+        return f"user:{requester.user_id}"
     return f"{requester.platform}:{requester.account}"
 
 
