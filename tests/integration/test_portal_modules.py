@@ -19,6 +19,7 @@ from tests.integration.test_portal import signed_in
 from tests.support.harness import say, serving, serving_app
 from waddlebot.core.events import EventType
 from waddlebot.core.manifest import Permission
+from waddlebot.features.identity import apikeys
 from waddlebot.features.shared import CATALOGUE, INSTALLS
 from waddlebot.infra.secretbox import SecretBox
 from waddlebot.runtime import Runtime
@@ -398,6 +399,26 @@ async def test_health_is_shown_as_module_list_says_it(site: Site) -> None:
         assert cells == ["1.2.0", "on", "closed", "0", f"{described.group(1)} ms"]
         module = (await http.get(site.page("/tally"))).text
         assert f"breaker closed, 0 errors, p99 {described.group(1)} ms" in module
+
+        # the API lists the same figures beside each module; one no router called has none
+        moderator = await site.runtime.directory.ensure_identity("twitch", "77", login="mia")
+        await site.runtime.directory.set_role(site.home, moderator, "moderator")
+        _, key = await apikeys.create_key(site.runtime.db, "mia", kind="user", user_id=moderator)
+        listed_over_api = await http.get(
+            f"/api/v1/marketplace/communities/{site.home}/modules",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert listed_over_api.status_code == 200, listed_over_api.text
+        items = {item["name"]: item for item in listed_over_api.json()["items"]}
+        health = items["tally"]["health"]
+        assert (health["breaker"], health["calls"], health["errors"], health["refused"]) == (
+            "closed",
+            1,
+            0,
+            0,
+        )
+        assert f"{health['p99_ms']:.0f}" == described.group(1)
+        assert items["memories"]["health"] is None
 
 
 @pytest.mark.parametrize("mode", ["embedded"])

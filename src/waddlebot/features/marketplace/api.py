@@ -15,7 +15,15 @@ from waddlebot.core.errors import Conflict, UserError
 from waddlebot.core.manifest import Manifest
 from waddlebot.features.marketplace.catalogue import Catalogue, Entry
 from waddlebot.features.marketplace.installs import Installed, Installs, Review
-from waddlebot.features.shared import CATALOGUE, FUNCTION_BUDGETS, FUNCTION_USAGE, INSTALLS
+from waddlebot.features.shared import (
+    CATALOGUE,
+    FUNCTION_BUDGETS,
+    FUNCTION_USAGE,
+    INSTALLS,
+    MODULE_HEALTH,
+)
+from waddlebot.router.breaker import HealthSnapshot
+from waddlebot.router.shared_health import SharedHealth
 from waddlebot.serverless.accounting import KEEP_DAYS, Accounting
 from waddlebot.serverless.budgets import Budgets
 from waddlebot.serverless.clients import openwhisk_target
@@ -30,6 +38,7 @@ Catalogued = Annotated[Catalogue, needs(CATALOGUE)]
 Communities = Annotated[Installs, needs(INSTALLS)]
 FunctionBudgets = Annotated[Budgets, needs(FUNCTION_BUDGETS)]
 FunctionUsage = Annotated[Accounting, needs(FUNCTION_USAGE)]
+Health = Annotated[SharedHealth, needs(MODULE_HEALTH)]
 MIN_FUNCTION_SECRET = 16  # as a registered HTTP module's secret
 
 Renames = Annotated[
@@ -132,6 +141,37 @@ class InstalledOut(BaseModel):
             grants=list(item.grants),
             renames=dict(item.renames),
         )
+
+
+class ModuleHealthOut(BaseModel):
+    """A module's health over every live router, as ``!module list`` and the portal say it."""
+
+    breaker: str = Field(description="closed, open, half_open, or e.g. open in 1 of 2 routers")
+    calls: int = Field(description="calls that reached the module (external modules)")
+    errors: int = Field(description="calls that failed or timed out")
+    refused: int = Field(description="calls refused without reaching it: busy or unavailable")
+    p50_ms: float | None = Field(description="over its latest calls; null before the first")
+    p99_ms: float | None
+    routers: int = Field(description="router processes these figures are from")
+
+    @classmethod
+    def of(cls, snapshot: HealthSnapshot) -> ModuleHealthOut:
+        return cls(
+            breaker=snapshot.breaker,
+            calls=snapshot.calls,
+            errors=snapshot.errors,
+            refused=snapshot.refused,
+            p50_ms=snapshot.p50_ms,
+            p99_ms=snapshot.p99_ms,
+            routers=snapshot.routers,
+        )
+
+
+class ListedOut(InstalledOut):
+    health: ModuleHealthOut | None = Field(
+        description="null until a router has called it (or seen it fail); the module's, over "
+        "every community that has it"
+    )
 
 
 class ReviewIn(BaseModel):
@@ -251,13 +291,20 @@ async def set_function_budget(
     return await function_usage_of(caller.community_id, budgets, usage, 1)
 
 
-@router.get("/communities/{community_id}/modules", response_model=Page[InstalledOut])
+@router.get("/communities/{community_id}/modules", response_model=Page[ListedOut])
 async def community_modules(
-    caller: Moderator, installs: Communities, paging: PageOf
-) -> Page[InstalledOut]:
-    """The community's modules: WaddleBot's own (on or off) and those it installed."""
+    caller: Moderator, installs: Communities, health: Health, paging: PageOf
+) -> Page[ListedOut]:
+    """The community's modules: WaddleBot's own (on or off) and those it installed, each
+    with its health over every router."""
     found = await installs.list(caller.community_id)
-    return paging.page_of_all([InstalledOut.of(item) for item in found])
+    figures = await health.snapshots()
+    listed = []
+    for item in found:
+        snapshot = figures.get(item.name)
+        shown = None if snapshot is None else ModuleHealthOut.of(snapshot)
+        listed.append(ListedOut(**InstalledOut.of(item).model_dump(), health=shown))
+    return paging.page_of_all(listed)
 
 
 @router.post("/communities/{community_id}/modules/{name}/review", response_model=ReviewOut)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,9 +15,10 @@ from pydantic import ValidationError
 
 from waddlebot.core.errors import WaddleError
 from waddlebot.features.marketplace import api
+from waddlebot.features.marketplace.api import Communities, FunctionBudgets, FunctionUsage, Health
 from waddlebot.features.marketplace.catalogue import Entry
 from waddlebot.features.marketplace.installs import Installed, Installs
-from waddlebot.features.shared import FUNCTION_BUDGETS, FUNCTION_USAGE, INSTALLS, MODULE_HEALTH
+from waddlebot.features.shared import FUNCTION_BUDGETS, FUNCTION_USAGE
 from waddlebot.portal.deps import Caller, PageAccess
 from waddlebot.portal.forms import Errors, field_errors, form_of, sentence
 from waddlebot.portal.rendering import render
@@ -27,7 +28,7 @@ from waddlebot.serverless import Engine
 from waddlebot.serverless.accounting import Accounting
 from waddlebot.serverless.budgets import Budgets
 from waddlebot.web.access import ROLE_RANK
-from waddlebot.web.deps import CommunityCaller, needs
+from waddlebot.web.deps import CommunityCaller
 from waddlebot.web.host import api_host
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -40,10 +41,6 @@ ENGINES: dict[Engine, str] = {
 }
 
 router = APIRouter(include_in_schema=False)
-Communities = Annotated[Installs, needs(INSTALLS)]
-FunctionBudgets = Annotated[Budgets, needs(FUNCTION_BUDGETS)]
-FunctionUsage = Annotated[Accounting, needs(FUNCTION_USAGE)]
-Health = Annotated[SharedHealth, needs(MODULE_HEALTH)]
 ADMIN = [Depends(PageAccess("admin"))]  # as the API's PUT: admins set the budget
 
 

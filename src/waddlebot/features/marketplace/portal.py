@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from waddlebot.core.errors import NotFound, WaddleError
 from waddlebot.core.module_config import ConfigError
+from waddlebot.features.marketplace.api import Health
 from waddlebot.features.marketplace.asks import asked
 from waddlebot.features.marketplace.catalogue import Catalogue, Entry, version_key
 from waddlebot.features.marketplace.functions_page import is_function, spending_seen_by
@@ -39,7 +40,7 @@ from waddlebot.features.marketplace.settings_form import (
     settings_form,
     submitted,
 )
-from waddlebot.features.shared import CATALOGUE, INSTALLS, MODULE_HEALTH
+from waddlebot.features.shared import CATALOGUE, INSTALLS
 from waddlebot.portal.deps import InCommunity, PageAccess, PageNotFound, PortalCommunity, SignedIn
 from waddlebot.portal.rendering import render
 from waddlebot.router.shared_health import SharedHealth
@@ -52,7 +53,6 @@ RENAME = "rename:"  # a command's new-name field in the install review
 router = APIRouter(include_in_schema=False)
 Catalogued = Annotated[Catalogue, needs(CATALOGUE)]
 Communities = Annotated[Installs, needs(INSTALLS)]
-Health = Annotated[SharedHealth, needs(MODULE_HEALTH)]
 ADMIN = [Depends(PageAccess("admin"))]  # as the API: admins change a community's modules
 
 
