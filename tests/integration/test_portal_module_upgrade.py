@@ -70,6 +70,13 @@ def words(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def about_of(html: str) -> str:
+    """The words of the page's "About" section."""
+    found = re.search(r'<section aria-labelledby="about-title">(.*?)</section>', html, re.S)
+    assert found is not None
+    return words(found.group(1))
+
+
 async def upgrades(site: Site) -> list[dict[str, object]]:
     await site.runtime.audit.flush()
     rows = await site.runtime.audit.recent(200, community_id=site.home)
@@ -91,6 +98,10 @@ async def test_an_upgrade_asking_for_more_is_shown_and_confirmed(site: Site) -> 
         page = await http.get(site.kudos)
         assert "Installed here: 1.0.0. In the catalogue: 1.1.0." in page.text
         assert ">Upgrade to 1.1.0</button>" in page.text
+        # "About" is what runs here until the upgrade: 1.0.0's commands and asks
+        about = about_of(page.text)
+        assert "Version 1.0.0 (versions: 1.0.0, 1.1.0)" in about
+        assert "!hush" not in about and "whisper" not in about
 
         review = await http.post(site.kudos + "/upgrade", data={"csrf_token": token})
         assert review.status_code == 200
@@ -122,6 +133,7 @@ async def test_an_upgrade_asking_for_more_is_shown_and_confirmed(site: Site) -> 
         assert '<p class="notice" role="status">kudos is now at 1.1.0.</p>' in done.text
         assert "/kudos/upgrade" not in done.text
         assert await site.version() == "1.1.0"
+        assert "!hush" in about_of(done.text) and "whisper people" in about_of(done.text)
         assert await say(site.runtime, "!hush") == ["(private) only you hear this"]
         assert await upgrades(site) == [{"version": "1.1.0"}]
 

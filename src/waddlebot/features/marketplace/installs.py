@@ -116,6 +116,14 @@ class Installs:
             raise NotFound(f"{entry.name} is not installed here")
         return _installed(entry, row)
 
+    async def manifest_here(self, installed: Installed) -> Manifest:
+        """The manifest of the version the community runs: the catalogue's newest until an
+        upgrade is pending, then the one installed (what its commands and asks still are)."""
+        entry = installed.entry
+        if not entry.installable or installed.version == entry.manifest.version:
+            return entry.manifest
+        return await self._catalogue.manifest(entry.name, installed.version)
+
     async def review(
         self, community_id: int, name: str, renames: Mapping[str, str] | None = None
     ) -> Review:

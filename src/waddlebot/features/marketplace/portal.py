@@ -148,12 +148,14 @@ async def _module_page(
 ) -> Response:
     installed = await _installed(installs, community.id, entry.name)
     schema = entry.manifest.config_schema
+    # "About" describes what runs here: the installed version while an upgrade is pending
+    manifest = entry.manifest if installed is None else await installs.manifest_here(installed)
     values: dict[str, Any] = {
         "entry": entry,
-        "manifest": entry.manifest,
+        "manifest": manifest,
         "installed": installed,
         "health": (await health.snapshots()).get(entry.name),
-        "asks": asked(tuple(str(p) for p in entry.manifest.permissions)),
+        "asks": asked(tuple(str(p) for p in manifest.permissions)),
         "form": settings_form(schema, installed.config) if installed and schema else None,
         "homepage": _link(entry.manifest.homepage),
         "can_change": _admin(community),
