@@ -111,6 +111,17 @@ async def test_a_retry_of_the_same_event_is_not_answered_twice(world: World) -> 
     assert [a.text for a in answers] == ["once", "after"]
 
 
+async def test_a_burst_from_someone_new_looks_them_up_once(world: World) -> None:
+    newcomer = world.fake.add_user(world.team, "newcomer")
+    await asyncio.gather(*(world.say(f"hello {n}", user=newcomer) for n in range(6)))
+    looked_up = [
+        call
+        for call in world.fake.calls
+        if call.method == "users.info" and call.params.get("user") == newcomer.id
+    ]
+    assert len(looked_up) == 1  # Slack's users.info is rate limited: one lookup a person
+
+
 async def test_a_message_in_a_thread_is_answered_in_the_thread(world: World) -> None:
     await world.say("!ping", thread_ts="1700000000.000100")
     (answer,) = await world.fake.wait_for_posted(1, world.general)
