@@ -31,7 +31,9 @@ class SongRequest(Base):
     requester_account: Mapped[str] = mapped_column(String(128))  # their id on that platform
     requester_name: Mapped[str] = mapped_column(String(64))
     # the WaddleBot person behind the account (one across linked accounts), when known
-    requester_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    requester_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
 

@@ -20,9 +20,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("music_requests", sa.Column("requester_user_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("music_requests") as batch:  # SQLite adds a key by a copy
+        batch.add_column(sa.Column("requester_user_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_music_requests_requester_user_id_users",
+            "users",
+            ["requester_user_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("music_requests") as batch:  # SQLite drops a column by a copy
+    with op.batch_alter_table("music_requests") as batch:
+        batch.drop_constraint("fk_music_requests_requester_user_id_users", type_="foreignkey")
         batch.drop_column("requester_user_id")
