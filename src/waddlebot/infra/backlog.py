@@ -4,13 +4,13 @@ trims a stream now and then, never on every acknowledgement."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 import structlog
 
 from waddlebot.infra.ports import Backlogged
+from waddlebot.infra.single_flight import SingleFlight
 
 BACKLOG_TTL_SECONDS = 0.25  # how long a process trusts the backlog it last read
 TRIM_EVERY_SECONDS = 2.0  # how often a process trims one stream, at most
@@ -42,7 +42,7 @@ class BacklogGate:
         self._ttl = ttl
         self._clock = clock
         self._known: dict[str, tuple[int, float]] = {}  # stream -> backlog, read at
-        self._reading: dict[str, asyncio.Future[int]] = {}
+        self._reading: SingleFlight[str, int] = SingleFlight()
         self._quiet_until: dict[str, float] = {}
 
     async def admit(self, stream: str) -> None:
@@ -69,21 +69,12 @@ class BacklogGate:
         known = self._known.get(stream)
         if known is not None and self._clock() - known[1] < self._ttl:
             return known[0]
-        reading = self._reading.get(stream)
-        if reading is None:
-            reading = self._reading[stream] = asyncio.ensure_future(self._refresh(stream))
-            # seen even when every caller was cancelled meanwhile (no "never retrieved" noise)
-            reading.add_done_callback(lambda done: done.cancelled() or done.exception())
-        # shielded: one caller cancelled (its client went away) must not cancel the others'
-        return await asyncio.shield(reading)
+        return await self._reading.run(stream, lambda: self._refresh(stream))
 
     async def _refresh(self, stream: str) -> int:
-        try:
-            waiting = await self._read(stream)
-            self._known[stream] = (waiting, self._clock())
-            return waiting
-        finally:
-            del self._reading[stream]
+        waiting = await self._read(stream)
+        self._known[stream] = (waiting, self._clock())
+        return waiting
 
 
 class TrimSchedule:

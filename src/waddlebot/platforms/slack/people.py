@@ -4,7 +4,6 @@ messages from someone not known yet waits for one lookup, not one each."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from waddlebot.infra.ports import Cache
+from waddlebot.infra.single_flight import SingleFlight
 from waddlebot.platforms.slack.translate import Person
 from waddlebot.platforms.slack.workspaces import Workspace
 
@@ -31,7 +31,7 @@ class People:
         self._cache = cache
         self._clock = clock
         self._kept: dict[str, tuple[float, Person]] = {}  # key -> (kept until, person)
-        self._looking: dict[str, asyncio.Future[Person]] = {}  # lookups under way, by key
+        self._looking: SingleFlight[str, Person] = SingleFlight()
 
     async def get(self, workspace: Workspace, user_id: str) -> Person:
         key = f"slack:person:{workspace.team_id}:{user_id}"
@@ -39,26 +39,11 @@ class People:
         kept = self._kept.get(key)
         if kept is not None and kept[0] > now:
             return kept[1]
-        person = await self._shared_look_up(key, workspace, user_id)
+        person = await self._looking.run(key, lambda: self._look_up(key, workspace, user_id))
         if len(self._kept) >= KEEP_AT_MOST:
             self._kept.clear()  # a crowd came by: start again rather than track ages
         self._kept[key] = (now + KEEP_SECONDS, person)
         return person
-
-    async def _shared_look_up(self, key: str, workspace: Workspace, user_id: str) -> Person:
-        looking = self._looking.get(key)
-        if looking is None:
-            looking = asyncio.ensure_future(self._look_up(key, workspace, user_id))
-            self._looking[key] = looking
-            looking.add_done_callback(lambda done: self._forget_lookup(key, done))
-        # shielded: one caller gone (its request dropped) must not cancel the others' lookup
-        return await asyncio.shield(looking)
-
-    def _forget_lookup(self, key: str, done: asyncio.Future[Person]) -> None:
-        if self._looking.get(key) is done:
-            del self._looking[key]
-        if not done.cancelled():
-            done.exception()  # seen, even when every caller had gone meanwhile
 
     async def _look_up(self, key: str, workspace: Workspace, user_id: str) -> Person:
         raw = await self._cache.get(key)

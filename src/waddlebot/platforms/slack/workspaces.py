@@ -24,6 +24,7 @@ from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db import Database
 from waddlebot.infra.db.models import PlatformToken
 from waddlebot.infra.secretbox import SecretBox
+from waddlebot.infra.single_flight import SingleFlight
 
 log = structlog.get_logger("waddlebot.slack.workspaces")
 
@@ -72,6 +73,7 @@ class Workspaces:
         self._single_token = single_token
         self._single: Workspace | None = None
         self._known: dict[str, tuple[float, Workspace | None]] = {}
+        self._looking: SingleFlight[str, Workspace | None] = SingleFlight()
         self._feed = feed
         if feed is not None:
             feed.watch(WORKSPACE_CHANGES, self._forget)
@@ -110,9 +112,14 @@ class Workspaces:
         found = self._known.get(team_id)
         if found is not None and found[0] > now:
             return found[1]
-        workspace = await self._installed(team_id) or await self._single_for(team_id)
+        # a burst of events from the workspace waits for one lookup (and Slack for one
+        # auth.test, which it rate limits), not one each
+        workspace = await self._looking.run(team_id, lambda: self._look_up(team_id))
         self._known[team_id] = (now + REMEMBER_SECONDS, workspace)
         return workspace
+
+    async def _look_up(self, team_id: str) -> Workspace | None:
+        return await self._installed(team_id) or await self._single_for(team_id)
 
     async def _installed(self, team_id: str) -> Workspace | None:
         async with self._db.read_session() as session:
