@@ -35,6 +35,7 @@ from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.connections import Changed, Link, Watch
 from waddlebot.infra.leadership import Leadership
 from waddlebot.infra.ports import Ports
+from waddlebot.infra.single_flight import SingleFlight
 from waddlebot.infra.tasks import stop_task
 from waddlebot.platforms.answering import answer_in_time, publish_event
 from waddlebot.platforms.discord.answers import DEFER, inline_response, interaction_states
@@ -136,6 +137,7 @@ class DiscordCollector:
         self._role_levels = role_levels
         self.changed = Changed()  # a gateway session's state changed: report it at once
         self._kept_levels: dict[str, tuple[float, Mapping[str, int]]] = {}  # server -> until
+        self._reading_levels: SingleFlight[str, Mapping[str, int]] = SingleFlight()
         if feed is not None:
             feed.watch(keys.ROLE_LEVEL_CHANGES, self._forget_role_levels)
         self._completions = completions
@@ -364,7 +366,8 @@ class DiscordCollector:
         kept = self._kept_levels.get(server)
         if kept is not None and kept[0] > now:
             return kept[1]
-        levels = await self._role_levels(server)
+        role_levels = self._role_levels
+        levels = await self._reading_levels.run(server, lambda: role_levels(server))
         self._kept_levels[server] = (now + ROLE_LEVELS_SECONDS, levels)
         return levels
 
