@@ -63,3 +63,18 @@ async def test_a_caller_gone_leaves_the_lookup_to_the_others() -> None:
     lookup.release.set()
     assert await second == "found #1"
     assert lookup.started == 1
+
+
+async def test_after_a_change_callers_start_a_lookup_of_their_own() -> None:
+    flight: SingleFlight[str, str] = SingleFlight()
+    before, after = Lookups(), Lookups()
+    old = asyncio.create_task(flight.run("team", before))
+    await asyncio.sleep(0)
+    flight.forget("team")  # the install changed while the lookup was under way
+    new = asyncio.create_task(flight.run("team", after))
+    await asyncio.sleep(0)
+    before.release.set()
+    after.release.set()
+    assert (await old, await new) == ("found #1", "found #1")
+    assert (before.started, after.started) == (1, 1)
+    flight.forget()  # every key: nothing under way, nothing to do

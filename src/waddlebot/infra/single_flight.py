@@ -32,6 +32,14 @@ class SingleFlight(Generic[K, V]):
             running.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(running)
 
+    def forget(self, key: K | None = None) -> None:
+        """Callers from now on start a lookup of their own: the one of ``key`` (of every key
+        when none) under way began before a change and may answer as things were."""
+        if key is None:
+            self._running.clear()
+        else:
+            self._running.pop(key, None)
+
     def _finished(self, key: K, done: asyncio.Future[V]) -> None:
         if self._running.get(key) is done:
             del self._running[key]

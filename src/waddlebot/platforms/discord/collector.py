@@ -373,6 +373,7 @@ class DiscordCollector:
 
     async def _forget_role_levels(self, _key: str) -> None:
         self._kept_levels.clear()  # changes are rare: all servers are read again
+        self._reading_levels.forget()
 
     # ----- slash commands ------------------------------------------------------------------
 

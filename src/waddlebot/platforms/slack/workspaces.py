@@ -80,6 +80,7 @@ class Workspaces:
 
     async def _forget(self, team_id: str) -> None:
         self._known.pop(team_id, None)
+        self._looking.forget(team_id)
 
     async def save(
         self,
@@ -101,7 +102,7 @@ class Workspaces:
             row.scopes = list(scopes)
             row.community_id = community_id
             row.status = "ok"
-        self._known.pop(team_id, None)
+        await self._forget(team_id)
         if self._feed is not None:
             await self._feed.publish(WORKSPACE_CHANGES, team_id)
         log.info("slack workspace installed", team=team_id, community_id=community_id)
