@@ -131,7 +131,7 @@ class InstalledOut(BaseModel):
     renames: dict[str, str]
 
     @classmethod
-    def of(cls, item: Installed) -> InstalledOut:
+    def of(cls, item: Installed) -> Self:
         return cls(
             name=item.name,
             version=item.version,
@@ -169,8 +169,9 @@ class ModuleHealthOut(BaseModel):
 
 class ListedOut(InstalledOut):
     health: ModuleHealthOut | None = Field(
+        default=None,
         description="null until a router has called it (or seen it fail); the module's, over "
-        "every community that has it"
+        "every community that has it",
     )
 
 
@@ -301,9 +302,11 @@ async def community_modules(
     figures = await health.snapshots()
     listed = []
     for item in found:
+        out = ListedOut.of(item)
         snapshot = figures.get(item.name)
-        shown = None if snapshot is None else ModuleHealthOut.of(snapshot)
-        listed.append(ListedOut(**InstalledOut.of(item).model_dump(), health=shown))
+        if snapshot is not None:
+            out.health = ModuleHealthOut.of(snapshot)
+        listed.append(out)
     return paging.page_of_all(listed)
 
 
