@@ -1,7 +1,9 @@
 """Work shared by replicas (infra/assignment.py) on the in-process lease with a hand-driven
 clock: the split is balanced and stable, and through any sequence of joins, kills and clean
 stops no item is served by two replicas at once, and none stays unserved longer than the
-lease TTL and two heartbeats while a replica is alive."""
+lease TTL and two heartbeats while a replica is alive (counted from the last kill: the live
+ones cannot tell a dead replica from one waiting for a lease until its membership runs out,
+so a second kill while an item waits for the first one's lease makes it wait for both)."""
 
 from __future__ import annotations
 
@@ -65,6 +67,7 @@ class World:
     replicas: dict[str, Replica] = field(default_factory=dict)
     serving: dict[str, str] = field(default_factory=dict)  # item -> the replica serving it
     last_served: dict[str, float] = field(default_factory=dict)
+    last_kill: float = 0.0
     joined: int = 0
 
     def __post_init__(self) -> None:
@@ -96,6 +99,7 @@ class World:
             name = sorted(self.replicas)[index % len(self.replicas)]
             del self.replicas[name]
             self.serving = {i: r for i, r in self.serving.items() if r != name}
+            self.last_kill = self.now
 
     async def stop(self, index: int) -> None:
         if self.replicas:
@@ -120,7 +124,8 @@ class World:
         for item in self.items:
             if item in self.serving or not self.replicas:
                 self.last_served[item] = self.now
-            unserved = self.now - self.last_served.setdefault(item, self.now)
+            since = max(self.last_served.setdefault(item, self.now), self.last_kill)
+            unserved = self.now - since
             assert unserved <= TTL + 2 * BEAT, f"{item} unserved for {unserved}s"
 
 
@@ -167,5 +172,25 @@ def test_one_replica_alone_serves_everything_at_once() -> None:
         world = World(["0", "1", "2"])
         await world.join()
         assert world.serving == dict.fromkeys(("0", "1", "2"), "replica-1")
+
+    asyncio.run(run())
+
+
+def test_an_item_waiting_for_two_dead_replicas_is_served_once_both_are_gone() -> None:
+    """The first holder killed, then the member its items were meant for: they are served
+    within the TTL and two heartbeats of the second death (found by the property above)."""
+
+    async def run() -> None:
+        world = World([str(n) for n in range(4)])
+        await world.join()
+        await world.join()
+        world.kill(0)  # replica-1, holding everything
+        await world.wait(2.5)
+        await world.join()
+        await world.join()
+        world.kill(0)  # replica-2, a member that held nothing yet
+        await world.wait(TTL + 2 * BEAT)
+        assert sorted(world.serving) == world.items
+        assert set(world.serving.values()) == {"replica-3", "replica-4"}
 
     asyncio.run(run())
