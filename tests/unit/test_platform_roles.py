@@ -106,3 +106,15 @@ def test_console_roles_cover_every_level() -> None:
     assert {name: level_from_roles(roles) for name, roles in ROLES.items()} == {
         level.label: level for level in Level
     }
+
+
+def test_twitch_roles_come_in_one_order_whatever_the_badges_order() -> None:
+    badges = [{"set_id": "subscriber"}, {"set_id": "vip"}, {"set_id": "broadcaster"}]
+    expected = (PlatformRole.OWNER, PlatformRole.VIP, PlatformRole.SUBSCRIBER)
+    assert twitch_roles(badges) == expected
+    assert twitch_roles(list(reversed(badges))) == expected
+
+
+def test_twitch_badges_that_are_no_text_grant_nothing() -> None:
+    odd: list[dict[str, object]] = [{"set_id": ["moderator"]}, {"set_id": 7}, {"id": "1"}]
+    assert twitch_roles(odd) == ()

@@ -38,19 +38,26 @@ _LEVEL_ROLES: dict[Level, PlatformRole] = {
 }
 
 
-_ORDER = tuple(PlatformRole)  # iterating the enum class itself is slow, once per event
+_RANK = {role: rank for rank, role in enumerate(PlatformRole)}
 
 
 def _ordered(roles: set[PlatformRole]) -> tuple[PlatformRole, ...]:
-    return tuple(role for role in _ORDER if role in roles) if roles else ()
+    """In the enum's order, so the same roles make the same (frozen, compared) author."""
+    if len(roles) < 2:
+        return tuple(roles)
+    return tuple(sorted(roles, key=_RANK.__getitem__))
 
 
 def twitch_roles(
     badges: Iterable[Mapping[str, object]], *, follower: bool = False
 ) -> tuple[PlatformRole, ...]:
-    """From Twitch badges (``[{"set_id": "moderator", ...}]``)."""
-    names = (str(badge.get("set_id", "")) for badge in badges)
-    roles = {_TWITCH_BADGES[name] for name in names if name in _TWITCH_BADGES}
+    """From Twitch badges (``[{"set_id": "moderator", ...}]``). A plain loop rather than
+    generators: this runs on every chat line."""
+    roles: set[PlatformRole] = set()
+    for badge in badges:
+        role = _TWITCH_BADGES.get(str(badge.get("set_id", "")))
+        if role is not None:
+            roles.add(role)
     if follower:
         roles.add(PlatformRole.FOLLOWER)
     return _ordered(roles)

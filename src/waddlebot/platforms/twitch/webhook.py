@@ -4,7 +4,8 @@ Checked in this order, as Twitch documents: the HMAC-SHA256 signature over messa
 timestamp + raw body (403 when it does not match, compared in constant time), the date of the
 message (400 past 10 minutes, so a captured delivery cannot be replayed later, and 400 more
 than 5 minutes ahead of our clock: :mod:`~waddlebot.platforms.twitch.times`), the body's
-``subscription`` (400 naming the field that does not fit), then the message type: the
+``subscription`` (400 naming the field that does not fit; of a notification only its type and
+version are read, all it needs), then the message type: the
 callback challenge is answered with the bare challenge text, a revocation is recorded, and a
 notification is acknowledged (204) only once its event is on the bus.
 """
