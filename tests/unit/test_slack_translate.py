@@ -83,6 +83,17 @@ def test_workspace_owners_and_admins_get_their_roles() -> None:
     assert ALICE.author().roles == ()
 
 
+def test_someone_made_admin_or_renamed_speaks_as_they_are_now() -> None:
+    """Each person's author is kept once built: by everything Slack said of them."""
+    before = translate.Person("U0BOB000001", "bob", "Bob")
+    assert before.author().roles == ()
+    promoted = translate.Person("U0BOB000001", "bob", "Bob", is_admin=True)
+    renamed = translate.Person("U0BOB000001", "bob", "Robert")
+    assert promoted.author().roles == (PlatformRole.ADMIN,)
+    assert renamed.author().display_name == "Robert"
+    assert before.author().roles == ()
+
+
 def test_an_admin_of_another_organisation_is_no_admin_here() -> None:
     """Slack Connect: a shared channel's guest is an admin of their own workspace only."""
     guest = translate.Person.from_user(

@@ -10,6 +10,7 @@ A message's id is ``<channel>:<ts>``: Slack delivers a message that mentions the
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Mapping
@@ -140,15 +141,22 @@ class Person:
     def author(self) -> Author:
         """Raises :class:`MalformedPayload` for an id no author can have (the callers check
         ids first; names are cut to fit)."""
-        try:
-            return Author(
-                user_id=self.user_id,
-                login=self.login[:128],
-                display_name=self.display_name[:256],
-                roles=slack_roles(is_owner=self.is_owner, is_admin=self.is_admin),
-            )
-        except ValidationError as exc:
-            raise MalformedPayload(problem(exc, "user")) from exc
+        return _author_of(self)
+
+
+@functools.lru_cache(maxsize=4096)
+def _author_of(person: Person) -> Author:
+    """One :class:`Author` (frozen) per person as last described: everyone who speaks often
+    is checked once, not on each of their messages."""
+    try:
+        return Author(
+            user_id=person.user_id,
+            login=person.login[:128],
+            display_name=person.display_name[:256],
+            roles=slack_roles(is_owner=person.is_owner, is_admin=person.is_admin),
+        )
+    except ValidationError as exc:
+        raise MalformedPayload(problem(exc, "user")) from exc
 
 
 def workspace_entity(team_id: str) -> str:
