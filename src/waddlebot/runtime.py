@@ -30,6 +30,7 @@ from waddlebot.features.shared import (
 from waddlebot.infra import tracing
 from waddlebot.infra.audit import AuditLog
 from waddlebot.infra.changes import ChangeFeed
+from waddlebot.infra.codec import decoding_here
 from waddlebot.infra.completion import CompletionHub
 from waddlebot.infra.connections import ConnectionReporter, Watched
 from waddlebot.infra.db.engine import Database
@@ -196,6 +197,7 @@ class Runtime(FeatureServices):
         cleanup.push_async_callback(feed.stop)
         consumer = settings.router_consumer or default_consumer_name()
         if "router" in self.services:
+            cleanup.enter_context(decoding_here())  # events made here are not parsed again
             for n in range(settings.router_workers):
                 self._start_worker(f"{consumer}-{n}")
             # every process has a scheduler (tests tick it by hand); those running the router
