@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -55,13 +56,14 @@ class _EncodedHere:
     def __init__(self, size: int) -> None:
         self.size = size
         self.routers = 0  # routers running in this process: keep envelopes while one does
-        self._kept: dict[bytes, Envelope] = {}
+        # each operation one call into C, so none can fail halfway if threads share it
+        self._kept: OrderedDict[bytes, Envelope] = OrderedDict()
 
     def keep(self, data: bytes, envelope: Envelope) -> None:
         kept = self._kept
         kept[data] = envelope
         if len(kept) > self.size:
-            del kept[next(iter(kept))]  # the oldest
+            kept.popitem(last=False)  # the oldest
 
     def take(self, data: bytes) -> Envelope | None:
         return self._kept.pop(data, None) if type(data) is bytes else None
