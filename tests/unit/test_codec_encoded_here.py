@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.harness import chat_event
-from waddlebot.core.events import Amounts
+from waddlebot.core.events import Amounts, Event
 from waddlebot.core.permissions import PlatformRole
 from waddlebot.infra import codec
 from waddlebot.infra.codec import decode_envelope, decoding_here, encode_envelope
@@ -22,7 +22,7 @@ def own_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(codec, "_ENCODED_HERE", codec._EncodedHere(size=3))
 
 
-def _event(text: str = "!so @friend") -> codec.Event:
+def _event(text: str = "!so @friend") -> Event:
     return chat_event(
         text,
         roles=(PlatformRole.MODERATOR, PlatformRole.SUBSCRIBER),
