@@ -8,6 +8,7 @@ connections follows: every shard ready, and the killed replica's report gone wit
 from __future__ import annotations
 
 import asyncio
+import time
 from itertools import combinations
 from pathlib import Path
 
@@ -94,21 +95,25 @@ async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
 
             counts = [await r.gauge("waddlebot_assigned_items") for r in replicas]
             victim = replicas[counts.index(2)]
-            serving = [s for s in fake.spans if s.ended is None]
-            before = len(fake.spans)
+            # frozen, it opens and closes nothing while its connections are told from the rest
+            victim.freeze()
+            sockets = victim.local_ports()
+            victims = [s for s in fake.spans if s.ended is None and s.client_port in sockets]
+            lost = {s.shard for s in victims}
+            assert lost, "the victim served no shard"
+            killed_at = time.monotonic()
             await asyncio.to_thread(victim.kill)  # SIGKILL: it releases nothing
             await fake.wait_until(
-                lambda: sum(s.ended is not None for s in serving) == 2, what="the kill seen"
+                lambda: all(s.ended is not None for s in victims), what="the kill seen"
             )
-            lost = {s.shard for s in serving if s.ended is not None}
             survivors = [r for r in replicas if r is not victim]
             await wait_settled(fake, survivors, [2, 2], "took the killed replica's shards over")
             found = await reported(ports, "discord", lambda r: all_ready_in(r, 2))
             # the killed process is gone from the reports, the survivors carry every shard
             assert set(shards_by_process(found)) < set(shards_by_process(reported_before))
 
-            retaken = [s for s in fake.spans[before:] if s.ended is None]
-            assert lost <= {s.shard for s in retaken}
+            retaken = [s for s in fake.spans if s.started > killed_at and s.shard in lost]
+            assert {s.shard for s in retaken if s.ended is None} == lost
             assert {s.how for s in retaken} == {"identify"}  # a new session, not the dead one's
             assert_never_served_twice(fake.spans)
         except BaseException:

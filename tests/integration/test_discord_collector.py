@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.model import Callback, Guild, Interaction, User
@@ -282,6 +283,22 @@ async def test_a_community_gives_its_own_discord_roles_a_level(world: World) -> 
     await world.fake.post_message(world.general, bob, "!modonly")
     (granted,) = (await world.fake.wait_for_sent(3, world.general))[2:]
     assert granted.content == "hello moderator bob"
+
+
+async def test_a_stopping_collector_ends_its_gateway_session_cleanly(world: World) -> None:
+    collector = world.runtime.collector(DISCORD)
+    assert collector is not None
+    session = world.fake.session()
+    (connection,) = [c for c in world.fake.gateway.connections if c.session is session]
+    with capture_logs() as logs:
+        await collector.stop()  # hands its shard over, as on a rebalance
+    await world.fake.wait_until(connection.gone.is_set, what="the connection ended")
+    # a close frame saying 1000, from the bot: Discord ends the session, nothing is left
+    # to resume (py-cord on its own cut the socket and tried a RESUME, logged as an error)
+    assert (connection.close_code, connection.closed_by) == (1000, "client")
+    assert not session.resumable
+    assert [e["event"] for e in logs if e["log_level"] in ("error", "critical")] == []
+    assert not session.resumes
 
 
 async def test_with_two_discord_processes_one_sends(world: World) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -107,6 +108,15 @@ class ServiceProcess:
             if metric.name == family:
                 total += sum(s.value for s in metric.samples if s.name == sample)
         return total
+
+    def freeze(self) -> None:
+        """Stop running (SIGSTOP) until killed: what it holds stays as it is while a test
+        reads it (its sockets, say)."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def local_ports(self) -> set[int]:
+        """The local ports of the process's TCP sockets."""
+        return {c.laddr.port for c in psutil.Process(self.pid).net_connections("tcp")}
 
     def kill(self) -> None:
         """Die at once, like a crash: no shutdown, no acknowledgement of anything in hand."""

@@ -184,12 +184,15 @@ class Delivery:
 @dataclass
 class Span:
     """One connection serving one shard's session: from its IDENTIFY or RESUME until the
-    connection ended (``ended`` None while it lasts); ``time.monotonic()`` seconds."""
+    connection ended (``ended`` None while it lasts); ``time.monotonic()`` seconds.
+    ``client_port``: the connection's port on the client's side, which tells the process
+    that served it (by its sockets)."""
 
     shard: tuple[int, int]
     how: str  # identify | resume
     started: float
     ended: float | None = None
+    client_port: int | None = None
 
     def overlaps(self, other: Span) -> bool:
         inf = float("inf")
@@ -601,7 +604,10 @@ class Gateway:
         return True
 
     def _span(self, connection: Connection, session: Session, how: str) -> None:
-        connection.span = Span(session.shard, how, time.monotonic())
+        client = connection.ws.client
+        connection.span = Span(
+            session.shard, how, time.monotonic(), client_port=client.port if client else None
+        )
         self.spans.append(connection.span)
 
     async def _members_chunk(self, session: Session, data: dict[str, Any]) -> None:

@@ -122,6 +122,23 @@ class _Gateway(discord.Client):
         )
 
 
+async def _say_goodbye(client: discord.Client, keeper: asyncio.Task[None] | None) -> None:
+    """End a gateway session for good: close 1000, which Discord takes as the session's end.
+
+    py-cord's own ``close`` closes its HTTP session first, which cuts the gateway socket
+    under its running connect loop (1006): the loop then tries to RESUME over the closed
+    session and fails with an error. So the loop (``keeper``) is stopped first, then the
+    socket closed cleanly, then the client."""
+    with contextlib.suppress(Exception):  # whatever ended the loop was logged by it
+        await stop_task(keeper)
+    ws = client.ws
+    if ws is not None and ws.open:
+        with contextlib.suppress(Exception):  # the connection is gone already
+            await ws.close(code=1000)
+    with contextlib.suppress(Exception):
+        await client.close()
+
+
 class DiscordCollector:
     def __init__(
         self,
@@ -269,20 +286,14 @@ class DiscordCollector:
     async def _close_shard(self, shard: int) -> None:
         client, task = self._shards.pop(shard)
         self.changed()
-        with contextlib.suppress(Exception):
-            await client.close()
-        with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session
-            await stop_task(task, grace=5)
+        await _say_goodbye(client, task)
         log.info("discord shard session closed", shard=shard)
 
     async def stop(self) -> None:
         if self._assignment is not None:
             await self._assignment.stop()  # closes the sessions, then hands the shards over
         await self._leadership.stop()
-        with contextlib.suppress(Exception):
-            await self.client.close()
-        with contextlib.suppress(Exception):  # py-cord may end on its closed HTTP session
-            await stop_task(self._task, grace=5)
+        await _say_goodbye(self.client, self._task)
 
     @property
     def _application_id(self) -> str:
