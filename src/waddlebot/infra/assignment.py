@@ -27,7 +27,7 @@ import structlog
 
 from waddlebot.infra import metrics
 from waddlebot.infra.ports import Lease
-from waddlebot.infra.tasks import stop_task
+from waddlebot.infra.tasks import repeat, seconds, stop_task
 
 log = structlog.get_logger("waddlebot.assignment")
 
@@ -113,14 +113,8 @@ class Assignment:
         self._task = asyncio.create_task(self._run(), name=f"{self.group}-assignment")
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("assignment step failed", group=self.group)
+        failure = "assignment step failed"
+        await repeat(self.step, seconds(self._interval), log, failure, group=self.group)
 
     async def stop(self) -> None:
         """Stop serving everything and give every lease up, so the others take over at once."""

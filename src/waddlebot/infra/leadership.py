@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from waddlebot.infra.ports import Lease
-from waddlebot.infra.tasks import stop_task
+from waddlebot.infra.tasks import repeat, seconds, stop_task
 
 log = structlog.get_logger("waddlebot.leadership")
 
@@ -74,14 +74,8 @@ class Leadership:
         return self.leading
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.try_lead()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("leadership check failed", lease=self._name)
+        failure = "leadership check failed"
+        await repeat(self.try_lead, seconds(self._interval), log, failure, lease=self._name)
 
     async def resign(self) -> None:
         """Stop leading and give the lease up, so another process takes over at once."""

@@ -20,7 +20,7 @@ from typing import TypeVar
 import structlog
 
 from waddlebot.infra.ports import Cache, Lease
-from waddlebot.infra.tasks import stop_task
+from waddlebot.infra.tasks import repeat, stop_task
 
 log = structlog.get_logger("waddlebot.reports")
 
@@ -69,14 +69,13 @@ class SlotReporter:
         self._task = asyncio.create_task(self._run(), name=f"{self.scope}-report")
 
     async def _run(self) -> None:
-        while True:
-            await self._wait(self._interval)
-            try:
-                await self.publish()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("report not published", scope=self.scope)
+        await repeat(
+            self.publish,
+            lambda: self._wait(self._interval),
+            log,
+            "report not published",
+            scope=self.scope,
+        )
 
     async def stop(self) -> None:
         """Stop publishing and withdraw the report."""

@@ -1,8 +1,30 @@
-"""Stopping background tasks reliably."""
+"""Background tasks: a step repeated for as long as a service runs, and stopping a task
+reliably."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Pause = Callable[[], Awaitable[object]]
+
+
+def seconds(interval: float) -> Pause:
+    """A pause of ``interval`` seconds, for :func:`repeat`."""
+    return lambda: asyncio.sleep(interval)
+
+
+async def repeat(step: Pause, pause: Pause, log: Any, failure: str, **context: Any) -> None:
+    """After each ``pause``, run ``step``, until cancelled. A step that fails is logged
+    (``failure``, with ``context``, on ``log``) and the next runs after the next pause: a
+    round that fails (Redis away for a moment) does not end the loop."""
+    while True:
+        await pause()
+        try:
+            await step()
+        except Exception:
+            log.exception(failure, **context)
 
 
 async def stop_task(

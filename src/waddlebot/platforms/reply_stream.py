@@ -13,7 +13,6 @@ message sent already (a redelivery) is not sent again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from waddlebot.core.contract import OutboundMessage
 from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus, BusMessage
-from waddlebot.infra.tasks import stop_task
+from waddlebot.infra.tasks import repeat, seconds, stop_task
 
 log = structlog.get_logger("waddlebot.replies")
 
@@ -104,20 +103,20 @@ class ReplyStream:
                     )
                 for entry in entries:
                     await self._accept(entry)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("reading replies failed; retrying", platform=self._platform)
                 await asyncio.sleep(0.5)
 
     async def _keep_alive(self) -> None:
-        while True:
-            await asyncio.sleep(self._reclaim_idle_ms / 3000)
-            with contextlib.suppress(Exception):  # the next beat tries again
-                if self._held:
-                    await self._bus.touch(
-                        self._stream, self._platform, self._consumer, list(self._held)
-                    )
+        """Entries waiting their turn are not idle: keep the bus from handing them to
+        another consumer."""
+        pause = seconds(self._reclaim_idle_ms / 3000)
+        failure = "could not keep replies claimed"
+        await repeat(self._touch_held, pause, log, failure, platform=self._platform)
+
+    async def _touch_held(self) -> None:
+        if self._held:
+            await self._bus.touch(self._stream, self._platform, self._consumer, list(self._held))
 
     async def _accept(self, entry: BusMessage) -> None:
         if entry.id in self._held:
@@ -159,8 +158,6 @@ class ReplyStream:
             try:
                 with tracing.sending(self._platform, message.traceparent):
                     await self._send(message)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception(
                     "reply not sent; left for redelivery",

@@ -87,8 +87,6 @@ class RouterWorker:
             try:
                 await self.step()
                 backoff = 0.1
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 # what the worker holds stays unacknowledged and is retried after the
                 # reclaim delay

@@ -215,8 +215,6 @@ class ConsoleCollector:
                     self._deliver(message.data)
                 if messages:
                     await self._bus.ack(REPLIES, GROUP, [m.id for m in messages])
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("console delivery failed; retrying")
                 await asyncio.sleep(0.5)

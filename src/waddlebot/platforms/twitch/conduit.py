@@ -157,8 +157,6 @@ class ConduitTransport:
         while True:
             try:
                 await self.claim()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("twitch conduit shards not claimed; trying again")
             self._wake.clear()

@@ -39,7 +39,7 @@ from waddlebot.core.contract import OutboundMessage, Visibility
 from waddlebot.infra import keys, metrics, tracing
 from waddlebot.infra.codec import decode_outbound
 from waddlebot.infra.ports import Bus, BusMessage
-from waddlebot.infra.tasks import stop_task
+from waddlebot.infra.tasks import repeat, seconds, stop_task
 from waddlebot.platforms.split import split_message
 from waddlebot.platforms.twitch import TWITCH
 from waddlebot.platforms.twitch.helix import ChatSendResult, HelixClient, HelixError
@@ -203,8 +203,6 @@ class TwitchOutbound:
                     )
                 for message in messages:
                     await self._accept(message)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("reading twitch replies failed; retrying")
                 await asyncio.sleep(0.5)
@@ -212,15 +210,12 @@ class TwitchOutbound:
     async def _keep_alive(self) -> None:
         """Entries waiting their turn are not idle: keep the bus from handing them to
         another consumer."""
-        while True:
-            await asyncio.sleep(self._reclaim_idle_ms / 3000)
-            try:
-                if self._held:
-                    await self._bus.touch(REPLIES, GROUP, self._consumer, list(self._held))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("could not keep twitch replies claimed")
+        failure = "could not keep twitch replies claimed"
+        await repeat(self._touch_held, seconds(self._reclaim_idle_ms / 3000), log, failure)
+
+    async def _touch_held(self) -> None:
+        if self._held:
+            await self._bus.touch(REPLIES, GROUP, self._consumer, list(self._held))
 
     async def _accept(self, entry: BusMessage) -> None:
         if entry.id in self._held:
@@ -323,8 +318,6 @@ class TwitchOutbound:
                     await self._whisper(job, bot)
                 else:
                     await self._say(job, bot, channel)
-        except asyncio.CancelledError:
-            raise
         except TokenUnavailable as exc:
             if exc.transient:  # Twitch's token endpoint had a moment: try again later
                 self._release(job, exc)
