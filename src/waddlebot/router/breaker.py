@@ -236,17 +236,17 @@ class _Stats:
         self.calls = self.errors = self.refused = self.in_flight = 0
         self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.recent: deque[ModuleError] = deque(maxlen=RECENT_ERRORS)
-        self.by_community: dict[int, int] = {}
         self.labelled: set[int] = set()  # communities with a metrics series of their own
 
 
 class ModuleHealth:
     """Breakers and health of every module, for this router process.
 
-    Read by the marketplace: :meth:`state`, :meth:`snapshot`, :meth:`snapshots` and
-    :meth:`community_errors`. ``defaults`` are the limits of a module guarded without its own
-    (their timeout: the router's). ``clock`` (monotonic seconds, for the cool-down) and
-    ``wall_clock`` (unix seconds, for the error times) are for tests.
+    Read by the marketplace: :meth:`state`, :meth:`snapshot` and :meth:`snapshots` (a
+    module's errors per community are counted in the metrics: :meth:`failed`). ``defaults``
+    are the limits of a module guarded without its own (their timeout: the router's).
+    ``clock`` (monotonic seconds, for the cool-down) and ``wall_clock`` (unix seconds, for
+    the error times) are for tests.
     """
 
     def __init__(
@@ -319,11 +319,6 @@ class ModuleHealth:
             return ""
         return described(self.snapshot(name))
 
-    def community_errors(self, name: str, community_id: int) -> int:
-        """The module's failures (and refusals) for one community, in this process."""
-        stats = self._stats.get(name)
-        return 0 if stats is None else stats.by_community.get(community_id, 0)
-
     def failed(self, name: str, community_id: int, reason: str, detail: str = "") -> None:
         """Count a failed call (or a refused one) of any module, for one community: the
         router's single place for module errors in metrics and health."""
@@ -335,7 +330,6 @@ class ModuleHealth:
         else:
             stats.errors += 1
         stats.recent.append(ModuleError(self._wall_clock(), reason, detail[:200]))
-        stats.by_community[community_id] = stats.by_community.get(community_id, 0) + 1
         metrics.MODULE_ERRORS.labels(name, reason).inc()
         community = community_label(stats.labelled, community_id)
         metrics.MODULE_COMMUNITY_ERRORS.labels(name, community).inc()
