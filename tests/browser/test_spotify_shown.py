@@ -94,7 +94,7 @@ async def test_the_page_shows_a_spotify_song_and_leaves_playing_it_to_spotify(
     art = page.locator("img.media-cover")
     await expect(art).to_have_attribute("src", f"{COVERS}300{PENGUIN.id}")
     # loaded: the page's policy lets Spotify's image host in
-    await page.wait_for_function("document.querySelector('img.media-cover').naturalWidth > 0")
+    await page.wait_for_function("() => document.querySelector('img.media-cover').naturalWidth > 0")
     await expect(page.locator(".media-duration")).to_have_text("3:21")
     await expect(page.locator(".media-elapsed")).not_to_have_text("0:00")  # moving by itself
 

@@ -95,7 +95,7 @@ async def test_the_page_plays_the_queue_obeys_moderators_and_reports_back(
     page = media.page
     await say(runtime, "!sr https://youtu.be/iceiceBABY0")
     await say(runtime, "!sr https://youtu.be/waddleWADDL", user="bob")
-    await page.wait_for_function("window.ytStandIn && window.ytStandIn.player")
+    await page.wait_for_function("() => window.ytStandIn && window.ytStandIn.player")
     await page.evaluate("ytStandIn.durations = {iceiceBABY0: 253, waddleWADDL: 125}")
     await expect(page.locator("html")).to_have_attribute("data-player", "playing")
     assert (await calls(page))[0] == "load:iceiceBABY0@0"
@@ -119,7 +119,7 @@ async def test_the_page_plays_the_queue_obeys_moderators_and_reports_back(
     await expect(page.locator("html")).to_have_attribute("data-player", "paused")
     await expect(page.locator(".media-label")).to_have_text("Paused")
     assert await say(runtime, "!volume 30", **MOD) == ["The volume is 30 now."]
-    await page.wait_for_function("ytStandIn.player.getVolume() === 30")
+    await page.wait_for_function("() => ytStandIn.player.getVolume() === 30")
     assert await say(runtime, "!play", **MOD) == ['Playing "Ice Ice Penguin" again.']
     await expect(page.locator("html")).to_have_attribute("data-player", "playing")
     assert "pause" in await calls(page) and "volume:30" in await calls(page)
@@ -128,7 +128,7 @@ async def test_the_page_plays_the_queue_obeys_moderators_and_reports_back(
     # the end of the song moves the queue on, once: the page plays the next one
     await page.evaluate("ytStandIn.end()")
     await expect(page.locator(".media-title")).to_have_text("Waddle Waddle Song")
-    await page.wait_for_function("ytStandIn.calls.includes('load:waddleWADDL@0')")
+    await page.wait_for_function("() => ytStandIn.calls.includes('load:waddleWADDL@0')")
     (playing,) = await say(runtime, "!song")
     assert playing.startswith('Now playing "Waddle Waddle Song"')
     await page.evaluate("ytStandIn.end()")
@@ -149,7 +149,7 @@ async def test_a_title_that_looks_like_html_is_text_and_an_unplayable_song_is_sk
     await expect(page.locator(".media-artist")).to_have_text("<b>Chan</b>")
     assert await page.locator(".media-card img:not(.media-cover), .media-card b").count() == 0
 
-    await page.wait_for_function("window.ytStandIn && window.ytStandIn.player")
+    await page.wait_for_function("() => window.ytStandIn && window.ytStandIn.player")
     await page.evaluate("ytStandIn.fail(150)")  # its owner does not allow embedding
     await expect(page.locator(".media-title")).to_have_text("Ice Ice Penguin")
     await runtime.audit.flush()
