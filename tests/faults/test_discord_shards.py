@@ -11,6 +11,7 @@ import asyncio
 import time
 from itertools import combinations
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.gateway import Span
@@ -97,7 +98,7 @@ async def test_a_killed_replicas_shards_are_identified_again_by_the_others(
             victim = replicas[counts.index(2)]
             # frozen, it opens and closes nothing while its connections are told from the rest
             victim.freeze()
-            sockets = victim.local_ports()
+            sockets = victim.local_ports(urlsplit(fake.gateway_url).port or 0)
             victims = [s for s in fake.spans if s.ended is None and s.client_port in sockets]
             lost = {s.shard for s in victims}
             assert lost, "the victim served no shard"

@@ -114,9 +114,12 @@ class ServiceProcess:
         reads it (its sockets, say)."""
         os.kill(self.pid, signal.SIGSTOP)
 
-    def local_ports(self) -> set[int]:
-        """The local ports of the process's TCP sockets."""
-        return {c.laddr.port for c in psutil.Process(self.pid).net_connections("tcp")}
+    def local_ports(self, remote_port: int) -> set[int]:
+        """The local ports of the process's TCP connections to ``remote_port`` (unique among
+        every process's connections to that port, which a local port alone is not: Linux
+        gives one to connections to different places)."""
+        connections = psutil.Process(self.pid).net_connections("tcp")
+        return {c.laddr.port for c in connections if c.raddr and c.raddr.port == remote_port}
 
     def kill(self) -> None:
         """Die at once, like a crash: no shutdown, no acknowledgement of anything in hand."""
