@@ -296,7 +296,7 @@ async def test_a_rotated_url_goes_blank_and_stays_dead(
 
 async def test_two_browser_source_processes_behind_one_redis_both_deliver(
     tmp_path: Path,
-    fresh_postgres_url: str,
+    migrated_postgres_url: str,
     redis_url: str,
     key_prefix: str,
     open_overlay: OpenOverlay,
@@ -305,7 +305,7 @@ async def test_two_browser_source_processes_behind_one_redis_both_deliver(
 
     def settings(port: int) -> Settings:
         return make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             auto_migrate=True,

@@ -21,7 +21,6 @@ from tests.support.harness import make_settings, say
 from waddlebot.infra import keys
 from waddlebot.infra.changes import ChangeFeed
 from waddlebot.infra.db.engine import Database
-from waddlebot.infra.db.migrate import upgrade
 from waddlebot.infra.memory import MemoryCache
 from waddlebot.infra.redis_ports import RedisBroadcast, redis_client
 from waddlebot.infra.secretbox import SecretBox
@@ -44,9 +43,9 @@ class Processes:
 
 @pytest.fixture
 async def processes(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> AsyncIterator[Processes]:
-    shared = {"database_url": fresh_postgres_url, "stream_prefix": key_prefix}
+    shared = {"database_url": migrated_postgres_url, "stream_prefix": key_prefix}
     deployment = await Runtime.start(
         make_settings(
             **shared, redis_url=redis_url, auto_migrate=True, data_dir=str(tmp_path / "a")
@@ -159,12 +158,11 @@ async def test_a_role_given_in_one_process_counts_in_the_other(processes: Proces
 
 
 async def test_a_slack_install_reaches_the_process_sending_replies_at_once(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> None:
     """The OAuth callback lands on one process; the one sending replies had remembered the
     workspace as not installed (for a minute, before the feed)."""
-    upgrade(fresh_postgres_url)
-    db = Database(fresh_postgres_url)
+    db = Database(migrated_postgres_url)
     box = SecretBox([SecretBox.generate_key()])
     client = redis_client(redis_url)
     broadcasts = [RedisBroadcast(client, key_prefix) for _ in range(2)]  # one per process

@@ -50,10 +50,10 @@ async def answers(bus: Bus, event: Event, timeout: float = 20) -> list[str]:
 
 @pytest.fixture
 async def router(
-    fresh_postgres_url: str, redis_url: str, key_prefix: str, tmp_path: Path
+    migrated_postgres_url: str, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> AsyncIterator[Runtime]:
     settings = make_settings(
-        database_url=fresh_postgres_url,
+        database_url=migrated_postgres_url,
         redis_url=redis_url,
         stream_prefix=key_prefix,
         auto_migrate=True,

@@ -47,7 +47,7 @@ def more_settings() -> dict[str, Any]:
 @pytest.fixture
 async def world(
     tmp_path: Path,
-    fresh_postgres_url: str,
+    migrated_postgres_url: str,
     redis_url: str,
     key_prefix: str,
     more_settings: dict[str, Any],
@@ -59,7 +59,7 @@ async def world(
         alice = fake.add_user(username="alice")
         guild.add_member(alice)
         settings = make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             auto_migrate=True,
@@ -340,7 +340,7 @@ def guild_id_on_shard(shard: int, shard_count: int = 2) -> str:
 
 
 async def test_two_shard_processes_split_the_guilds_and_both_answer(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> None:
     async with FakeDiscord() as fake:
         alice = fake.add_user(username="alice")
@@ -350,7 +350,7 @@ async def test_two_shard_processes_split_the_guilds_and_both_answer(
         ]
         channels = [next(iter(g.channels.values())).id for g in guilds]
         base = make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             auto_migrate=True,

@@ -128,10 +128,10 @@ async def test_urls_are_not_shown_where_no_private_message_can_go(settings: Sett
 
 
 async def test_distributed_without_a_secret_key_says_what_to_set(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> None:
     settings = make_settings(
-        database_url=fresh_postgres_url,
+        database_url=migrated_postgres_url,
         redis_url=redis_url,
         stream_prefix=key_prefix,
         auto_migrate=True,

@@ -239,7 +239,7 @@ def idle_workers(
     return ProcessWorkers(
         tmp_path,
         redis_url=request.getfixturevalue("redis_url"),
-        database_url=request.getfixturevalue("fresh_postgres_url"),
+        database_url=request.getfixturevalue("migrated_postgres_url"),
         prefix=request.getfixturevalue("key_prefix"),
     )
 
@@ -465,7 +465,7 @@ async def test_a_live_worker_with_a_slow_batch_keeps_it(workers: Workers) -> Non
 
 
 async def test_the_router_recovers_when_redis_loses_its_consumer_group(
-    redis_url: str, key_prefix: str, fresh_postgres_url: str
+    redis_url: str, key_prefix: str, migrated_postgres_url: str
 ) -> None:
     """Redis restarted without persistence (or flushed): the group is gone, and the router
     must create it again rather than fail every batch forever."""
@@ -474,7 +474,7 @@ async def test_the_router_recovers_when_redis_loses_its_consumer_group(
     from tests.support.harness import make_settings, say
 
     settings = make_settings(
-        database_url=fresh_postgres_url,
+        database_url=migrated_postgres_url,
         redis_url=redis_url,
         stream_prefix=key_prefix,
         auto_migrate=True,

@@ -311,7 +311,7 @@ async def test_the_same_module_answers_alike_wherever_it_runs(
 
 
 async def test_a_function_slower_than_slacks_window_is_acknowledged_then_answered(
-    engines: Engines, tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    engines: Engines, tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> None:
     """A cold start past the 3 s Slack waits for a slash command's answer: the command is
     acknowledged at once and the answer follows through its response_url."""
@@ -321,7 +321,7 @@ async def test_a_function_slower_than_slacks_window_is_acknowledged_then_answere
         boss = fake.add_user(team, "boss", is_admin=True)
         general = fake.add_channel(team, "general", members=[alice, boss])
         settings = make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             auto_migrate=True,

@@ -73,7 +73,7 @@ def slack_settings(fake: FakeSlack, tmp_path: Path, **overrides: Any) -> dict[st
 
 @pytest.fixture
 async def world(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> AsyncIterator[World]:
     async with FakeSlack() as fake:
         team = fake.add_team("Acme")
@@ -81,7 +81,7 @@ async def world(
         boss = fake.add_user(team, "boss", is_admin=True)
         general = fake.add_channel(team, "general", members=[alice, boss])
         settings = make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             **slack_settings(fake, tmp_path, slack_bot_token=team.bot_token),
@@ -261,7 +261,7 @@ async def test_bad_signatures_and_malformed_bodies_get_4xx(world: World) -> None
 
 
 async def test_installing_into_a_workspace_binds_it_to_the_community(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> None:
     """OAuth v2 from an admin's link: only a workspace owner or admin installs, only in the
     browser that opened the link, once (a link preview does not spend it); the bot token is
@@ -274,7 +274,7 @@ async def test_installing_into_a_workspace_binds_it_to_the_community(
         port = free_port()
         public = f"http://127.0.0.1:{port}"
         settings = make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             **slack_settings(
@@ -330,7 +330,7 @@ async def test_installing_into_a_workspace_binds_it_to_the_community(
 
 
 async def test_socket_mode_envelopes_are_acked_and_answered(
-    tmp_path: Path, fresh_postgres_url: str, redis_url: str, key_prefix: str
+    tmp_path: Path, migrated_postgres_url: str, redis_url: str, key_prefix: str
 ) -> None:
     """No public URL: events and slash commands over Socket Mode, through a refresh."""
     async with FakeSlack() as fake:
@@ -338,7 +338,7 @@ async def test_socket_mode_envelopes_are_acked_and_answered(
         alice = fake.add_user(team, "alice")
         general = fake.add_channel(team, "general", members=[alice])
         settings = make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             **slack_settings(

@@ -79,7 +79,7 @@ async def world(
     transport: str,
     extra_settings: dict[str, Any],
     tmp_path: Path,
-    fresh_postgres_url: str,
+    migrated_postgres_url: str,
     redis_url: str,
     key_prefix: str,
 ) -> AsyncIterator[World]:
@@ -93,7 +93,7 @@ async def world(
         twitch.add_user(STREAMER, "streamer", "Streamer")
         twitch.add_user(VIEWER, "viewer", "Viewer")
         settings = make_settings(
-            database_url=fresh_postgres_url,
+            database_url=migrated_postgres_url,
             redis_url=redis_url,
             stream_prefix=key_prefix,
             auto_migrate=True,
